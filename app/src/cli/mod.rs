@@ -1,0 +1,143 @@
+//! The docker-style command line: one module per area, each with its own
+//! `Cmd` enum (flattened into the top-level command) and `run` function.
+
+pub mod system;
+
+use std::sync::Arc;
+
+use wharf_engine::{Caller, Engine, EngineError, ErrorKind, LocalEngine, Role};
+
+/// What every command runs with: the engine and who is asking.
+pub struct Ctx {
+    pub engine: Arc<LocalEngine>,
+    pub caller: Caller,
+}
+
+impl Ctx {
+    /// The engine as the API trait object (what the console and server use too).
+    pub fn api(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+}
+
+/// The caller of this process: the real user, or the user behind sudo (SUDO_UID).
+/// Without a policy file wharf is single-user and that user is admin.
+pub fn resolve_caller() -> Caller {
+    let mut uid = nix::unistd::getuid().as_raw();
+    let mut gid = nix::unistd::getgid().as_raw();
+    if uid == 0 {
+        if let (Some(u), Some(g)) = (env_u32("SUDO_UID"), env_u32("SUDO_GID")) {
+            uid = u;
+            gid = g;
+        }
+    }
+    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    Caller { uid, gid, name, role: Role::admin(), project: None }
+}
+
+fn env_u32(k: &str) -> Option<u32> {
+    std::env::var(k).ok()?.parse().ok()
+}
+
+/// Exit status for an engine error, as Docker's CLI: 125 when wharf itself fails.
+pub fn exit_code_for(_e: &EngineError) -> i32 {
+    125
+}
+
+/// Print an engine error the way every command does.
+pub fn report(e: &EngineError) {
+    let prefix = match e.kind {
+        ErrorKind::PermissionDenied => "wharf: permission denied",
+        ErrorKind::NotFound => "wharf: not found",
+        _ => "wharf",
+    };
+    eprintln!("{prefix}: {e}");
+}
+
+/// Format seconds since the epoch as "3 minutes ago", as the docker CLI does.
+pub fn ago(secs: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let d = (now - secs).max(0);
+    let (n, unit) = match d {
+        0..=1 => return "Less than a second ago".into(),
+        2..=59 => (d, "second"),
+        60..=3599 => (d / 60, "minute"),
+        3600..=86399 => (d / 3600, "hour"),
+        86400..=1209599 => (d / 86400, "day"),
+        1209600..=5183999 => (d / 604800, "week"),
+        5184000..=31535999 => (d / 2592000, "month"),
+        _ => (d / 31536000, "year"),
+    };
+    if n == 1 {
+        match unit {
+            "hour" => "About an hour ago".into(),
+            "minute" => "About a minute ago".into(),
+            _ => format!("1 {unit} ago"),
+        }
+    } else {
+        format!("{n} {unit}s ago")
+    }
+}
+
+/// Docker's human sizes: decimal units, 3 significant digits ("4.27MB").
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    // Three significant digits, trailing zeros dropped.
+    let decimals = if i == 0 || v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
+    let mut digits = format!("{v:.decimals$}");
+    if digits.contains('.') {
+        digits = digits.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{digits}{}", units[i])
+}
+
+/// Print rows as left-aligned columns separated by three spaces (docker's table style).
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}   ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_270_000), "4.27MB");
+        assert_eq!(human_size(12_300_000), "12.3MB");
+        assert_eq!(human_size(1_500_000_000), "1.5GB");
+    }
+}

@@ -1,0 +1,28 @@
+//! The one engine API. The console, the CLI, the socket server and the tests all act on
+//! containers through [`Engine`]; the in-process [`crate::LocalEngine`] and (later) the
+//! socket client implement it. Every call takes the [`Caller`](crate::Caller) first.
+//!
+//! The API is split by area into sub-traits so each area lives in its own file;
+//! [`Engine`] is all of them together.
+
+pub mod containers;
+pub mod images;
+pub mod system;
+
+pub use containers::*;
+pub use images::*;
+pub use system::*;
+
+/// The whole engine API. Implemented for every type that implements all the areas.
+pub trait Engine: SystemApi + Send + Sync {}
+
+impl<T: SystemApi + Send + Sync> Engine for T {}
+
+/// What a prune or a bulk removal did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PruneReport {
+    /// Ids (or names) of what was deleted.
+    pub deleted: Vec<String>,
+    /// Bytes given back to the disk.
+    pub reclaimed: u64,
+}

@@ -1,0 +1,1 @@
+//! Images: references, the content store, layers, load/import/save, registries, the demo image.

@@ -1,0 +1,20 @@
+//! wharf-engine: the container engine behind wharf, and its one API.
+//!
+//! Start at [`api::Engine`] (what can be asked) and [`LocalEngine`] (the in-process
+//! implementation on a state root).
+
+pub mod api;
+pub mod caller;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod image;
+pub mod local;
+pub mod network;
+pub mod runtime;
+pub mod state;
+
+pub use api::Engine;
+pub use caller::{Caller, Role};
+pub use error::{EngineError, ErrorKind, Result};
+pub use local::{EngineOptions, LocalEngine};

@@ -1,0 +1,1 @@
+//! Networks: bridges, veth pairs, addresses, NAT and published ports, name resolution.

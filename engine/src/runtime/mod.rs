@@ -1,0 +1,1 @@
+//! Runtime: containers, their monitor, namespaces, rootfs, cgroups, security, logs.

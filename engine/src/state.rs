@@ -1,0 +1,236 @@
+//! The state root on disk, atomic writes and file locks.
+//!
+//! Layout (see ARCHITECTURE.md): `blobs/sha256/<hex>`, `layers/<chain-id>/`,
+//! `images.json`, `containers/<id>/`, `volumes/<name>/_data`, `networks/`,
+//! `events.jsonl`, `audit.jsonl`, `run/` (locks, sockets, monitor pids), `tmp/`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{EngineError, IoContext, Result};
+
+/// Default state root when neither `--root` nor `WHARF_ROOT` is given.
+pub const DEFAULT_ROOT: &str = "/var/lib/wharf";
+
+/// The state root: every path the engine keeps state in derives from it.
+#[derive(Debug, Clone)]
+pub struct StateRoot {
+    path: PathBuf,
+}
+
+impl StateRoot {
+    /// Open (and create if needed) the state root at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir().ctx(|| "reading the current directory".into())?.join(path)
+        };
+        let root = StateRoot { path };
+        for d in ["blobs/sha256", "layers", "containers", "volumes", "networks", "run", "tmp"] {
+            let p = root.path.join(d);
+            fs::create_dir_all(&p).ctx(|| format!("creating state directory {}", p.display()))?;
+        }
+        // The root holds other users' data; keep it closed to them.
+        let _ = fs::set_permissions(&root.path, std::os::unix::fs::PermissionsExt::from_mode(0o711));
+        Ok(root)
+    }
+
+    /// The root directory itself.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// `blobs/sha256`
+    pub fn blobs(&self) -> PathBuf {
+        self.path.join("blobs/sha256")
+    }
+    /// `layers`
+    pub fn layers(&self) -> PathBuf {
+        self.path.join("layers")
+    }
+    /// `containers`
+    pub fn containers(&self) -> PathBuf {
+        self.path.join("containers")
+    }
+    /// `volumes`
+    pub fn volumes(&self) -> PathBuf {
+        self.path.join("volumes")
+    }
+    /// `networks`
+    pub fn networks(&self) -> PathBuf {
+        self.path.join("networks")
+    }
+    /// `run`: locks, sockets, pid files.
+    pub fn run(&self) -> PathBuf {
+        self.path.join("run")
+    }
+    /// `tmp`: staging area on the same file system, so finished work can be renamed in.
+    pub fn tmp(&self) -> PathBuf {
+        self.path.join("tmp")
+    }
+    /// A fresh private staging directory under `tmp/`; the caller renames or removes it.
+    pub fn staging_dir(&self, what: &str) -> Result<PathBuf> {
+        let p = self.tmp().join(format!("{what}-{}", &crate::ids::new_id()[..16]));
+        fs::create_dir_all(&p).ctx(|| format!("creating staging directory {}", p.display()))?;
+        Ok(p)
+    }
+    /// Take the named lock under `run/` (exclusive), e.g. `lock("images")`.
+    pub fn lock(&self, name: &str) -> Result<FileLock> {
+        FileLock::exclusive(&self.run().join(format!("{name}.lock")))
+    }
+    /// Take the named lock under `run/` shared, for readers.
+    pub fn lock_shared(&self, name: &str) -> Result<FileLock> {
+        FileLock::shared(&self.run().join(format!("{name}.lock")))
+    }
+}
+
+/// Write `data` to `path` atomically: write a temporary file beside it, fsync it,
+/// rename it over `path`, fsync the directory. A crash leaves the old or the new file.
+pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().ok_or_else(|| EngineError::internal(format!("{} has no parent", path.display())))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", &crate::ids::new_id()[..12]));
+    let res = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .ctx(|| format!("creating {}", tmp.display()))?;
+        f.write_all(data).ctx(|| format!("writing {}", path.display()))?;
+        f.sync_all().ctx(|| format!("syncing {}", path.display()))?;
+        fs::rename(&tmp, path).ctx(|| format!("replacing {}", path.display()))?;
+        sync_dir(dir)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Serialize `value` as pretty JSON and write it atomically.
+pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
+    atomic_write(path, &data)
+}
+
+/// Read a JSON file; `Ok(None)` if it does not exist. A damaged file is a clear error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match fs::read(path) {
+        Ok(data) => serde_json::from_slice(&data).map(Some).map_err(|e| {
+            EngineError::corrupt(format!(
+                "{} is damaged ({e}); restore it from a backup or remove it",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EngineError::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// fsync a directory so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).ctx(|| format!("opening {}", dir.display()))?;
+    d.sync_all().ctx(|| format!("syncing {}", dir.display()))
+}
+
+/// An advisory `flock` held until dropped. Several wharf processes on one root
+/// serialize their writers through these.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Block until the exclusive lock on `path` (created if missing) is held.
+    pub fn exclusive(path: &Path) -> Result<Self> {
+        Self::take(path, libc::LOCK_EX)
+    }
+    /// Block until a shared lock on `path` is held.
+    pub fn shared(path: &Path) -> Result<Self> {
+        Self::take(path, libc::LOCK_SH)
+    }
+    /// Try the exclusive lock without blocking; `Ok(None)` if someone holds it.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Self>> {
+        let file = Self::open(path)?;
+        // SAFETY: flock on a valid, owned fd; no memory is passed.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(Some(FileLock { file }));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(None)
+        } else {
+            Err(EngineError::io(format!("locking {}", path.display()), err))
+        }
+    }
+
+    fn open(path: &Path) -> Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .ctx(|| format!("opening lock {}", path.display()))
+    }
+
+    fn take(path: &Path, op: libc::c_int) -> Result<Self> {
+        let file = Self::open(path)?;
+        loop {
+            // SAFETY: flock on a valid, owned fd; no memory is passed.
+            let r = unsafe { libc::flock(file.as_raw_fd(), op) };
+            if r == 0 {
+                return Ok(FileLock { file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(EngineError::io(format!("locking {}", path.display()), err));
+            }
+        }
+    }
+
+    /// The locked file (e.g. to write a pid into it).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn damaged_json_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("images.json");
+        fs::write(&p, b"{not json").unwrap();
+        let e = read_json::<serde_json::Value>(&p).unwrap_err();
+        assert!(e.message.contains("images.json is damaged"), "{e}");
+        assert_eq!(read_json::<serde_json::Value>(&dir.path().join("none")).unwrap(), None);
+    }
+
+    #[test]
+    fn exclusive_lock_excludes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let held = FileLock::exclusive(&p).unwrap();
+        assert!(FileLock::try_exclusive(&p).unwrap().is_none());
+        drop(held);
+        assert!(FileLock::try_exclusive(&p).unwrap().is_some());
+    }
+}
