@@ -62,6 +62,24 @@ impl LocalEngine {
         }
     }
 
+    /// Container ids by the image id (`sha256:...`) they were created from, read from
+    /// each `containers/<id>/config.json`. That file is the runtime's; this relies only on
+    /// its top-level `"ImageId"` field, so the image store can refuse to delete an image
+    /// in use without knowing the runtime.
+    pub fn image_users(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let dir = self.root.containers();
+        let entries = std::fs::read_dir(&dir).map_err(|e| crate::EngineError::io(format!("listing {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let cfg: Option<serde_json::Value> = crate::state::read_json(&entry.path().join("config.json")).unwrap_or(None);
+            if let Some(image) = cfg.as_ref().and_then(|c| c.get("ImageId")).and_then(|v| v.as_str()) {
+                out.entry(image.to_string()).or_default().push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// May `caller` do `action` (e.g. `container.stop`) on an object owned by `owner`?
     /// Every API call goes through here before acting.
     ///
