@@ -11,6 +11,7 @@ pub mod ids;
 pub mod image;
 pub mod local;
 pub mod network;
+pub mod policy;
 pub mod runtime;
 pub mod state;
 
