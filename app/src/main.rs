@@ -31,6 +31,8 @@ enum Command {
     System(cli::system::Cmd),
     #[command(flatten)]
     Audit(cli::audit::Cmd),
+    #[command(flatten)]
+    Serve(cli::serve::Cmd),
 }
 
 fn main() {
@@ -65,6 +67,7 @@ fn main() {
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
+        Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
     };
     std::process::exit(code);
 }

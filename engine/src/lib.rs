@@ -12,6 +12,7 @@ pub mod image;
 pub mod local;
 pub mod network;
 pub mod policy;
+pub mod remote;
 pub mod runtime;
 pub mod state;
 
