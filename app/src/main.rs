@@ -33,6 +33,8 @@ enum Command {
     Audit(cli::audit::Cmd),
     #[command(flatten)]
     Serve(cli::serve::Cmd),
+    #[command(flatten)]
+    Volume(cli::volumes::Cmd),
 }
 
 fn main() {
@@ -68,6 +70,7 @@ fn main() {
         Some(Command::System(c)) => cli::system::run(c, &ctx),
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
+        Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod serve;
 pub mod system;
+pub mod volumes;
 
 use std::sync::Arc;
 

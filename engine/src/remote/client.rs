@@ -341,3 +341,21 @@ impl SystemApi for RemoteEngine {
         Ok(())
     }
 }
+
+impl VolumeApi for RemoteEngine {
+    fn volume_create(&self, _caller: &Caller, opts: &VolumeCreate) -> Result<Volume> {
+        self.call("volume_create", json!([opts]))
+    }
+    fn volume_list(&self, _caller: &Caller, opts: &VolumeListOptions) -> Result<Vec<Volume>> {
+        self.call("volume_list", json!([opts]))
+    }
+    fn volume_inspect(&self, _caller: &Caller, name: &str) -> Result<Volume> {
+        self.call("volume_inspect", json!([name]))
+    }
+    fn volume_remove(&self, _caller: &Caller, name: &str, force: bool) -> Result<()> {
+        self.call("volume_remove", json!([name, force]))
+    }
+    fn volume_prune(&self, _caller: &Caller, all: bool) -> Result<PruneReport> {
+        self.call("volume_prune", json!([all]))
+    }
+}

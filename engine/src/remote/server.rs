@@ -170,6 +170,16 @@ fn args<T: DeserializeOwned>(method: &str, v: Value) -> Result<T> {
         .map_err(|e| EngineError::invalid(format!("bad arguments for {method}: {e}")))
 }
 
+/// Decode the arguments, call, answer.
+fn call<W: Write, A: DeserializeOwned, T: Serialize>(
+    w: &mut W,
+    method: &str,
+    a: Value,
+    f: impl FnOnce(A) -> Result<T>,
+) -> Result<()> {
+    reply(w, args::<A>(method, a).and_then(f))
+}
+
 /// A streamed answer: `items` calls its sink for each item; the sink returns `false`
 /// once the client has gone.
 fn stream<W: Write, T: Serialize>(
@@ -222,6 +232,21 @@ fn dispatch<W: Write>(
                 })
             })
         }
+        "volume_create" => call(w, method, a, |(o,): (VolumeCreate,)| {
+            engine.volume_create(caller, &o)
+        }),
+        "volume_list" => call(w, method, a, |(o,): (VolumeListOptions,)| {
+            engine.volume_list(caller, &o)
+        }),
+        "volume_inspect" => call(w, method, a, |(n,): (String,)| {
+            engine.volume_inspect(caller, &n)
+        }),
+        "volume_remove" => call(w, method, a, |(n, f): (String, bool)| {
+            engine.volume_remove(caller, &n, f)
+        }),
+        "volume_prune" => call(w, method, a, |(all,): (bool,)| {
+            engine.volume_prune(caller, all)
+        }),
         "audit_read" => reply(
             w,
             engine
