@@ -7,11 +7,13 @@
 
 pub mod containers;
 pub mod images;
+pub mod stats;
 pub mod system;
 pub mod volumes;
 
 pub use containers::*;
 pub use images::*;
+pub use stats::*;
 pub use system::*;
 pub use volumes::*;
 
