@@ -68,6 +68,24 @@ impl RemoteRef {
             "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => DOCKER_HUB.to_string(),
             _ => registry,
         };
+        let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
+            match rest.split_once(']') {
+                Some((h, p)) if h.parse::<std::net::Ipv6Addr>().is_ok() => (None, p.strip_prefix(':')),
+                _ => return Err(bad("the registry's IPv6 address is invalid")),
+            }
+        } else {
+            match registry.split_once(':') {
+                Some((h, p)) => (Some(h), Some(p)),
+                None => (Some(registry.as_str()), None),
+            }
+        };
+        let host_ok = host.is_none_or(|h| {
+            !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        });
+        let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        if !host_ok || !port_ok {
+            return Err(bad(&format!("{registry:?} is not a registry address (host[:port])")));
+        }
         let repository = if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path };
         if repository.is_empty() || repository.len() > 255 {
             return Err(bad("the repository name is empty or longer than 255 characters"));
