@@ -11,6 +11,8 @@ pub mod ids;
 pub mod image;
 pub mod local;
 pub mod network;
+pub mod policy;
+pub mod remote;
 pub mod runtime;
 pub mod state;
 
