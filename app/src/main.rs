@@ -24,6 +24,8 @@ struct Opts {
 enum Command {
     #[command(flatten)]
     System(cli::system::Cmd),
+    #[command(flatten)]
+    Images(cli::images::Cmd),
 }
 
 fn main() {
@@ -31,17 +33,24 @@ fn main() {
     let engine = match LocalEngine::open(&opts.root, EngineOptions::default()) {
         Ok(e) => Arc::new(e),
         Err(e) => {
-            eprintln!("wharf: cannot open the state root {}: {e}", opts.root.display());
+            eprintln!(
+                "wharf: cannot open the state root {}: {e}",
+                opts.root.display()
+            );
             std::process::exit(125);
         }
     };
-    let ctx = cli::Ctx { engine, caller: cli::resolve_caller() };
+    let ctx = cli::Ctx {
+        engine,
+        caller: cli::resolve_caller(),
+    };
     let code = match opts.command {
         None => {
             eprintln!("wharf: the console is not built yet; try `wharf info`");
             2
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
+        Some(Command::Images(c)) => cli::images::run(c, &ctx),
     };
     std::process::exit(code);
 }

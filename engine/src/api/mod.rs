@@ -14,9 +14,9 @@ pub use images::*;
 pub use system::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + Send + Sync {}
+pub trait Engine: SystemApi + ImageApi + Send + Sync {}
 
-impl<T: SystemApi + Send + Sync> Engine for T {}
+impl<T: SystemApi + ImageApi + Send + Sync> Engine for T {}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
