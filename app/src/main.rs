@@ -33,17 +33,11 @@ fn main() {
     let engine = match LocalEngine::open(&opts.root, EngineOptions::default()) {
         Ok(e) => Arc::new(e),
         Err(e) => {
-            eprintln!(
-                "wharf: cannot open the state root {}: {e}",
-                opts.root.display()
-            );
+            eprintln!("wharf: cannot open the state root {}: {e}", opts.root.display());
             std::process::exit(125);
         }
     };
-    let ctx = cli::Ctx {
-        engine,
-        caller: cli::resolve_caller(),
-    };
+    let ctx = cli::Ctx { engine, caller: cli::resolve_caller() };
     let code = match opts.command {
         None => {
             eprintln!("wharf: the console is not built yet; try `wharf info`");

@@ -37,13 +37,7 @@ pub fn resolve_caller() -> Caller {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string());
-    Caller {
-        uid,
-        gid,
-        name,
-        role: Role::admin(),
-        project: None,
-    }
+    Caller { uid, gid, name, role: Role::admin(), project: None }
 }
 
 fn env_u32(k: &str) -> Option<u32> {
@@ -100,19 +94,10 @@ pub fn human_size(bytes: u64) -> String {
         i += 1;
     }
     // Three significant digits, trailing zeros dropped.
-    let decimals = if i == 0 || v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
+    let decimals = if i == 0 || v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
     let mut digits = format!("{v:.decimals$}");
     if digits.contains('.') {
-        digits = digits
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string();
+        digits = digits.trim_end_matches('0').trim_end_matches('.').to_string();
     }
     format!("{digits}{}", units[i])
 }
