@@ -394,6 +394,12 @@ impl<'a> Unpacker<'a> {
                     fs::set_permissions(&full, fs::Permissions::from_mode(0o755))
                         .ctx(|| format!("setting the mode of {}", full.display()))?;
                 }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(EngineError::corrupt(format!(
+                        "{:?} is not in this layer",
+                        cur.display().to_string()
+                    )))
+                }
                 Err(e) => return Err(EngineError::io(format!("checking {}", full.display()), e)),
             }
             self.dirs.insert(cur.clone());
