@@ -509,13 +509,6 @@ fn serve(
                 }
             }
         }
-        if ready(1) {
-            while let Ok((s, _)) = listener.accept() {
-                if let Some(c) = Client::new(s, false) {
-                    clients.push(c);
-                }
-            }
-        }
         for (i, stream, present) in [(2, Stream::Stdout, n_out), (3, Stream::Stderr, n_err)] {
             if !present || !ready(i) {
                 continue;
@@ -612,6 +605,14 @@ fn serve(
         }
         if stdin_eof && stdin_pending.is_empty() && !stdin_is_pty {
             r.stdin = None;
+        }
+        // New clients join after this round, so `rev` still matches `clients`.
+        if ready(1) {
+            while let Ok((s, _)) = listener.accept() {
+                if let Some(c) = Client::new(s, false) {
+                    clients.push(c);
+                }
+            }
         }
         if !stdin_pending.is_empty() {
             if let Some(fd) = r.stdin.as_ref() {
