@@ -7,16 +7,18 @@
 
 pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod system;
 
 pub use containers::*;
 pub use images::*;
+pub use networks::*;
 pub use system::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + Send + Sync {}
+pub trait Engine: SystemApi + NetworkApi + Send + Sync {}
 
-impl<T: SystemApi + Send + Sync> Engine for T {}
+impl<T: SystemApi + NetworkApi + Send + Sync> Engine for T {}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
