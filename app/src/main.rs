@@ -24,6 +24,8 @@ struct Opts {
 enum Command {
     #[command(flatten)]
     System(cli::system::Cmd),
+    #[command(flatten)]
+    Networks(cli::networks::Cmd),
 }
 
 fn main() {
@@ -42,6 +44,7 @@ fn main() {
             2
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
+        Some(Command::Networks(c)) => cli::networks::run(c, &ctx),
     };
     std::process::exit(code);
 }
