@@ -8,17 +8,21 @@
 pub mod containers;
 pub mod images;
 pub mod networks;
+pub mod stats;
 pub mod system;
+pub mod volumes;
 
 pub use containers::*;
 pub use images::*;
 pub use networks::*;
+pub use stats::*;
 pub use system::*;
+pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + NetworkApi + Send + Sync {}
+pub trait Engine: SystemApi + NetworkApi + VolumeApi + Send + Sync {}
 
-impl<T: SystemApi + NetworkApi + Send + Sync> Engine for T {}
+impl<T: SystemApi + NetworkApi + VolumeApi + Send + Sync> Engine for T {}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

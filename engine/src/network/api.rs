@@ -180,7 +180,7 @@ impl LocalEngine {
 
 impl NetworkApi for LocalEngine {
     fn network_create(&self, caller: &Caller, spec: &NetworkCreate) -> Result<String> {
-        self.authorize(caller, "network.create", None)?;
+        self.authorize_target(caller, "network.create", &spec.name, None)?;
         if !valid_name(&spec.name) {
             return Err(EngineError::invalid(format!(
                 "network name {:?} is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit",
@@ -255,7 +255,7 @@ impl NetworkApi for LocalEngine {
             internal: spec.internal,
             labels: spec.labels.clone(),
             bridge: format!("wh-{}", &id[..12]),
-            owner: caller.uid,
+            owner: self.effective_caller(caller).uid,
         };
         s.st.networks.insert(id.clone(), rec);
         s.commit()?;
@@ -263,7 +263,7 @@ impl NetworkApi for LocalEngine {
             Event::new(EventType::Network, "create", id.clone())
                 .attr("name", spec.name.clone())
                 .attr("type", "bridge")
-                .owned_by(caller.uid),
+                .owned_by(self.effective_caller(caller).uid),
         );
         Ok(id)
     }
@@ -273,7 +273,8 @@ impl NetworkApi for LocalEngine {
         let s = Session::open(self)?;
         let mut out = Vec::new();
         for n in s.st.networks.values() {
-            if matches(&s.st, n, &opts.filters)? {
+            let visible = !n.is_user() || self.can_see(caller, n.owner);
+            if visible && matches(&s.st, n, &opts.filters)? {
                 out.push(info_of(&s.st, n));
             }
         }
@@ -284,14 +285,14 @@ impl NetworkApi for LocalEngine {
     fn network_inspect(&self, caller: &Caller, network: &str) -> Result<NetworkInfo> {
         let s = Session::open(self)?;
         let n = s.st.find(network)?;
-        self.authorize(caller, "network.inspect", Some(n.owner))?;
+        self.authorize_target(caller, "network.inspect", &n.name, n.is_user().then_some(n.owner))?;
         Ok(info_of(&s.st, n))
     }
 
     fn network_remove(&self, caller: &Caller, network: &str) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize(caller, "network.remove", Some(n.owner))?;
+        self.authorize_target(caller, "network.remove", &n.name, Some(n.owner))?;
         self.remove_network(&mut s, &n)
     }
 
@@ -307,7 +308,7 @@ impl NetworkApi for LocalEngine {
             .collect();
         let mut report = PruneReport::default();
         for n in unused {
-            if self.authorize(caller, "network.remove", Some(n.owner)).is_err() {
+            if !self.can_see(caller, n.owner) || self.authorize_target(caller, "network.remove", &n.name, Some(n.owner)).is_err() {
                 continue;
             }
             self.remove_network(&mut s, &n)?;
@@ -319,7 +320,7 @@ impl NetworkApi for LocalEngine {
     fn network_connect(&self, caller: &Caller, network: &str, container: &str, opts: &NetworkConnect) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize(caller, "network.connect", Some(n.owner))?;
+        self.authorize_target(caller, "network.connect", &n.name, n.is_user().then_some(n.owner))?;
         if n.driver != "bridge" {
             return Err(EngineError::invalid(format!(
                 "containers cannot be connected to network {}: only bridge networks take connections",
@@ -393,7 +394,7 @@ impl NetworkApi for LocalEngine {
     fn network_disconnect(&self, caller: &Caller, network: &str, container: &str) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize(caller, "network.disconnect", Some(n.owner))?;
+        self.authorize_target(caller, "network.disconnect", &n.name, n.is_user().then_some(n.owner))?;
         let (cid, cname) = resolve_container(self, &s.st, container)?;
         let rec = s.st.containers.get_mut(&cid);
         let Some(pos) = rec.as_ref().and_then(|r| r.endpoints.iter().position(|e| e.network_id == n.id)) else {
@@ -419,7 +420,7 @@ impl NetworkApi for LocalEngine {
     }
 
     fn container_ports(&self, caller: &Caller, container: &str) -> Result<Vec<PortBinding>> {
-        self.authorize(caller, "container.inspect", None)?;
+        self.authorize_target(caller, "container.inspect", container, None)?;
         let s = Session::open(self)?;
         let (cid, _) = resolve_container(self, &s.st, container)?;
         Ok(s.st.containers.get(&cid).filter(|c| c.running).map(|c| c.ports.clone()).unwrap_or_default())
