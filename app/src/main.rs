@@ -38,12 +38,19 @@ enum Command {
     #[command(flatten)]
     Volume(cli::volumes::Cmd),
     #[command(flatten)]
+    Stats(cli::stats::Cmd),
+    #[command(flatten)]
     Images(cli::images::Cmd),
     #[command(flatten)]
     Containers(cli::containers::Cmd),
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`wharf ps | head`), as other command-line tools do.
+    // SAFETY: setting a signal disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let opts = Opts::parse();
     let policy = match cli::load_policy(opts.policy.as_deref()) {
         Ok(p) => p.map(Arc::new),
@@ -78,6 +85,7 @@ fn main() {
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
+        Some(Command::Stats(c)) => cli::stats::run(c, &ctx),
         Some(Command::Images(c)) => cli::images::run(c, &ctx),
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
     };

@@ -21,6 +21,8 @@ pub struct EngineOptions {
     pub wharf_exe: Option<PathBuf>,
     /// The policy; `None` = single-user mode, where every caller is admin.
     pub policy: Option<std::sync::Arc<Policy>>,
+    /// How often the stats sampler reads cgroups (1 s when `None`).
+    pub stats_interval: Option<Duration>,
 }
 
 /// The engine running inside this process, on one state root. Cheap to clone.
@@ -29,6 +31,7 @@ pub struct LocalEngine {
     root: StateRoot,
     journal: Journal,
     audit: AuditLog,
+    sampler: std::sync::Arc<crate::stats::Sampler>,
     opts: EngineOptions,
 }
 
@@ -38,10 +41,17 @@ impl LocalEngine {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
         let audit = AuditLog::new(root.path().join("audit.jsonl"));
+        let sampler = crate::stats::Sampler::new(
+            opts.stats_interval
+                .unwrap_or(crate::stats::DEFAULT_INTERVAL),
+            PathBuf::from("/sys/fs/cgroup"),
+            CgroupMode::detect() == CgroupMode::V2,
+        );
         let engine = LocalEngine {
             root,
             journal,
             audit,
+            sampler,
             opts,
         };
         // After a reboot: containers whose processes are gone, and their restart policies.
@@ -102,6 +112,11 @@ impl LocalEngine {
             }
         }
         Ok(out)
+    }
+
+    /// The stats sampler shared by every watcher of this engine.
+    pub fn sampler(&self) -> &std::sync::Arc<crate::stats::Sampler> {
+        &self.sampler
     }
 
     /// The audit journal.

@@ -1,11 +1,12 @@
 //! The docker-style command line: one module per area, each with its own
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
-pub mod networks;
 pub mod audit;
 pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod serve;
+pub mod stats;
 pub mod system;
 pub mod volumes;
 
