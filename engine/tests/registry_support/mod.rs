@@ -135,6 +135,9 @@ impl Drop for Registry {
     }
 }
 
+/// What a token request asked: (account, scopes, authenticated).
+pub type TokenRequest = (Option<String>, Vec<String>, bool);
+
 /// A token server (the `realm` of a Bearer challenge) on 127.0.0.1: grants what is asked
 /// to `user`/`password`, nothing to anyone else, and signs ES256 JWTs the registry
 /// checks against the certificate in its `rootcertbundle`.
@@ -146,7 +149,7 @@ pub struct TokenServer {
     pub user: String,
     pub password: String,
     /// Every request's (account, scopes, authenticated).
-    pub requests: Mutex<Vec<(Option<String>, Vec<String>, bool)>>,
+    pub requests: Mutex<Vec<TokenRequest>>,
     stop: AtomicBool,
     server: tiny_http::Server,
 }

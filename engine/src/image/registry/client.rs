@@ -79,6 +79,7 @@ impl RegistryClient {
             .timeout_per_read(Some(Duration::from_secs(120)))
             .timeout_per_write(Some(Duration::from_secs(120)))
             .max_redirects(10)
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
             .tls_config(tls)
             .build();
         let agent = Agent::new_with_config(config);
@@ -466,7 +467,7 @@ impl RegistryClient {
         let scope = repo_scope(repository, true);
         let mut resp = self.send(Method::PUT, &url, Some(&scope), &[("Content-Type", media_type)], Payload::Bytes(body))?;
         match resp.status().as_u16() {
-            200 | 201 | 202 => {}
+            200..=202 => {}
             _ => return Err(self.status_error(&mut resp, &format!("manifest {repository}:{reference}"))),
         }
         let digest = sha256_digest(body);

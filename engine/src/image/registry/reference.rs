@@ -117,11 +117,7 @@ impl RemoteRef {
 
     /// Host and port the registry API answers on.
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB {
-            DOCKER_HUB_API
-        } else {
-            &self.registry
-        }
+        api_host(&self.registry)
     }
 
     /// Docker's familiar short form: `busybox:latest`, `team/app:1`, `localhost:5000/x:1`.
@@ -163,6 +159,15 @@ impl std::fmt::Display for RemoteRef {
             write!(f, "@{d}")?;
         }
         Ok(())
+    }
+}
+
+/// Host and port the API of `registry` answers on (Docker Hub's differs from its name).
+pub fn api_host(registry: &str) -> &str {
+    if registry == DOCKER_HUB {
+        DOCKER_HUB_API
+    } else {
+        registry
     }
 }
 
