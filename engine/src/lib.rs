@@ -15,6 +15,7 @@ pub mod policy;
 pub mod remote;
 pub mod runtime;
 pub mod state;
+pub mod stats;
 pub mod volume;
 
 pub use api::Engine;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::api::{CgroupMode, EventFilter, SystemApi, SystemInfo};
 use crate::caller::Caller;
 use crate::error::Result;
-use crate::events::{Event, Follower, Journal};
+use crate::events::{Event, Follower, Journal, Waiter};
 use crate::policy::audit::AuditLog;
 use crate::policy::{is_mutating, EffectiveRole, Policy, Scope};
 use crate::state::StateRoot;
@@ -284,8 +284,9 @@ pub fn event_matches(f: &EventFilter, ev: &Event) -> bool {
     true
 }
 
-/// How often a follower looks for new events (well inside the 100 ms promise).
-const FOLLOW_POLL: Duration = Duration::from_millis(20);
+/// The longest a follower sleeps without looking (inotify wakes it at once on a change;
+/// this bounds the wait for `until` and for a directory without inotify).
+const FOLLOW_WAIT: Duration = Duration::from_millis(250);
 
 impl SystemApi for LocalEngine {
     fn info(&self, caller: &Caller) -> Result<SystemInfo> {
@@ -355,6 +356,7 @@ impl SystemApi for LocalEngine {
             }
         }
         let mut follower = Follower::new(&self.journal);
+        let waiter = filter.follow.then(|| Waiter::new(&self.journal));
         loop {
             for ev in follower.poll()? {
                 if wanted(&ev) && !sink(ev) {
@@ -370,7 +372,9 @@ impl SystemApi for LocalEngine {
             {
                 return Ok(());
             }
-            std::thread::sleep(FOLLOW_POLL);
+            if let Some(w) = &waiter {
+                w.wait(FOLLOW_WAIT);
+            }
         }
     }
 }
