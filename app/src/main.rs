@@ -35,6 +35,8 @@ enum Command {
     Serve(cli::serve::Cmd),
     #[command(flatten)]
     Volume(cli::volumes::Cmd),
+    #[command(flatten)]
+    Images(cli::images::Cmd),
 }
 
 fn main() {
@@ -71,6 +73,7 @@ fn main() {
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
+        Some(Command::Images(c)) => cli::images::run(c, &ctx),
     };
     std::process::exit(code);
 }

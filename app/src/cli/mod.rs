@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod serve;
+pub mod images;
 pub mod system;
 pub mod volumes;
 
