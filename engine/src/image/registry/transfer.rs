@@ -217,12 +217,11 @@ pub fn push(
         }
         Ok(desc.size)
     };
-    let mut sent = parallel(queue, concurrency, progress, |desc, tx, cancel| upload(desc, Some(tx), cancel))?;
+    parallel(queue, concurrency, progress, |desc, tx, cancel| upload(desc, Some(tx), cancel))?;
     let cancel = AtomicBool::new(false);
-    sent += upload(&m.config, None, &cancel)?;
+    upload(&m.config, None, &cancel)?;
     let reference = rref.digest.as_deref().or(rref.tag.as_deref()).unwrap_or("latest");
     let digest = client.put_manifest(&rref.repository, reference, &image.media_type, &image.manifest)?;
-    let _ = sent;
     progress(Progress::Message(format!("{reference}: digest: {digest} size: {}", image.manifest.len())));
     Ok(digest)
 }
