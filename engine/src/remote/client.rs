@@ -392,3 +392,41 @@ impl RegistryApi for RemoteEngine {
         self.call("registry_logout", json!([server]))
     }
 }
+
+// SCRATCH ONLY (registry-scratch branch, reverted before merging): lets the app build
+// while the images branch has no RemoteEngine ImageApi yet.
+impl ImageApi for RemoteEngine {
+    fn image_list(&self, _c: &Caller, o: &ImageListOptions) -> Result<Vec<ImageSummary>> {
+        self.call("image_list", json!([o]))
+    }
+    fn image_inspect(&self, _c: &Caller, r: &str) -> Result<serde_json::Value> {
+        self.call("image_inspect", json!([r]))
+    }
+    fn image_history(&self, _c: &Caller, r: &str) -> Result<Vec<HistoryEntry>> {
+        self.call("image_history", json!([r]))
+    }
+    fn image_load(&self, _c: &Caller, _i: &mut dyn Read) -> Result<LoadReport> {
+        Err(EngineError::unavailable("scratch"))
+    }
+    fn image_import(&self, _c: &Caller, _i: &mut dyn Read, _o: &ImportOptions) -> Result<String> {
+        Err(EngineError::unavailable("scratch"))
+    }
+    fn image_save(&self, _c: &Caller, _r: &[String], _f: SaveFormat, _o: &mut dyn Write) -> Result<()> {
+        Err(EngineError::unavailable("scratch"))
+    }
+    fn image_tag(&self, _c: &Caller, s: &str, t: &str) -> Result<()> {
+        self.call("image_tag", json!([s, t]))
+    }
+    fn image_remove(&self, _c: &Caller, r: &str, f: bool) -> Result<Vec<RemoveOutcome>> {
+        self.call("image_remove", json!([r, f]))
+    }
+    fn image_prune(&self, _c: &Caller, a: bool) -> Result<PruneReport> {
+        self.call("image_prune", json!([a]))
+    }
+    fn image_build_demo(&self, _c: &Caller, r: &str) -> Result<String> {
+        self.call("image_build_demo", json!([r]))
+    }
+    fn image_disk_usage(&self, _c: &Caller) -> Result<ImageDiskUsage> {
+        self.call("image_disk_usage", json!([]))
+    }
+}
