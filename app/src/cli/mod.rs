@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod serve;
 pub mod images;
+pub mod registry;
 pub mod system;
 pub mod volumes;
 

@@ -86,6 +86,8 @@ pub fn pull(
         }
     };
 
+    progress(Progress::Message(format!("{}: Pulling from {}", rref.manifest_reference(), rref.familiar_name())));
+
     // The config: small, kept in memory, verified.
     let config_desc = &manifest.config;
     if config_desc.size > MAX_CONFIG_BYTES {
