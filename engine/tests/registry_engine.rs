@@ -189,3 +189,39 @@ fn push_of_a_missing_image_says_what_to_do() {
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
     assert!(err.message.contains("wharf tag"), "{err}");
 }
+
+#[test]
+fn pull_and_login_through_the_engine_socket() {
+    use std::sync::Arc;
+    use wharf_engine::remote::client::{Endpoint, RemoteEngine};
+    use wharf_engine::remote::server;
+
+    let reg = Registry::start(Auth::Htpasswd { user: "erin".into(), password: "3r1n-pw".into() });
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let img = layout.image("amd64", &[vec![("data/x", noise(1_500_000, 5))]]);
+    layout.tag_image(&img, "v1");
+    let host = reg.host();
+    let target = format!("{host}/sock/app:v1");
+    layout.skopeo_push("v1", &target, Some(("erin", "3r1n-pw")), false);
+
+    let local = Arc::new(engine(&tmp.path().join("root")));
+    let sock = tmp.path().join("wharf.sock");
+    let listener = server::bind(&sock).unwrap();
+    let e2 = local.clone();
+    std::thread::spawn(move || server::serve(e2, listener));
+    let remote = RemoteEngine::connect(Endpoint::Unix(sock)).unwrap();
+    // The server knows the caller from the socket; what the client claims is ignored.
+    let me = Caller::root();
+
+    let err = remote.registry_login(&me, &host, "erin", "bad").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    remote.registry_login(&me, &host, "erin", "3r1n-pw").unwrap();
+    let mut seen = Vec::new();
+    let id = remote.image_pull(&me, &target, &PullOptions::default(), &mut |p| seen.push(p)).unwrap();
+    assert_eq!(id, img.config_digest);
+    assert!(seen.iter().any(|p| matches!(p, Progress::Layer { status, .. } if status == "Download complete")), "{seen:?}");
+    assert_eq!(local.resolve_image(&Caller::root(), &target).unwrap().id, id);
+    remote.registry_logout(&me, &host).unwrap();
+    assert_eq!(remote.registry_logout(&me, &host).unwrap_err().kind, ErrorKind::NotFound);
+}
