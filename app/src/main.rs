@@ -37,6 +37,8 @@ enum Command {
     Volume(cli::volumes::Cmd),
     #[command(flatten)]
     Images(cli::images::Cmd),
+    #[command(flatten)]
+    Registry(cli::registry::Cmd),
 }
 
 fn main() {
@@ -74,6 +76,7 @@ fn main() {
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
         Some(Command::Images(c)) => cli::images::run(c, &ctx),
+        Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod images;
+pub mod registry;
 pub mod serve;
 pub mod system;
 pub mod volumes;

@@ -69,7 +69,6 @@ impl RegistryApi for LocalEngine {
         self.authorize_target(caller, "image.pull", &rref.familiar(), None)?;
         let platform = opts.platform.as_deref().map(Platform::parse).transpose()?;
         let client = self.registry_client(caller, &rref)?;
-        progress(Progress::Message(format!("{}: Pulling from {}", rref.manifest_reference(), rref.familiar_name())));
         let store = self.image_store();
         let before = store.index()?.refs.get(&rref.to_string()).cloned();
         let pulled = transfer::pull(&client, &rref, platform.as_ref(), &store, DOWNLOAD_CONCURRENCY, progress)?;
