@@ -15,7 +15,11 @@ impl Registry {
     fn start() -> Registry {
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
             let cfg = dir.path().join("config.yml");
             std::fs::write(
                 &cfg,
@@ -38,7 +42,11 @@ impl Registry {
                     break;
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Registry { child, port, _dir: dir };
+                    return Registry {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -67,7 +75,12 @@ fn wharf(root: &std::path::Path, args: &[&str]) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "wharf failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "wharf failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -82,17 +95,33 @@ fn push_rmi_pull_from_the_command_line() {
     let id = ok(&wharf(root, &["images", "-q"])).trim().to_string();
 
     let out = ok(&wharf(root, &["push", &target]));
-    assert!(out.contains(&format!("The push refers to repository [127.0.0.1:{}/cli/demo]", reg.port)), "{out}");
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [127.0.0.1:{}/cli/demo]",
+            reg.port
+        )),
+        "{out}"
+    );
     assert!(out.lines().any(|l| l.ends_with(": Pushed")), "{out}");
     assert!(out.contains("1: digest: sha256:"), "{out}");
-    assert!(!out.contains('\r') && !out.contains("\x1b["), "no terminal drawing when not on a terminal: {out:?}");
+    assert!(
+        !out.contains('\r') && !out.contains("\x1b["),
+        "no terminal drawing when not on a terminal: {out:?}"
+    );
 
     ok(&wharf(root, &["rmi", "wharf/demo:latest", &target]));
     let out = ok(&wharf(root, &["pull", &target]));
     assert!(out.lines().any(|l| l.ends_with(": Pull complete")), "{out}");
-    assert!(out.contains(&format!("Status: Downloaded newer image for {target}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {target}")),
+        "{out}"
+    );
     assert_eq!(out.lines().last(), Some(target.as_str()), "{out}");
-    assert_eq!(ok(&wharf(root, &["images", "-q"])).trim(), id, "same image id after the round trip");
+    assert_eq!(
+        ok(&wharf(root, &["images", "-q"])).trim(),
+        id,
+        "same image id after the round trip"
+    );
 
     let quiet = ok(&wharf(root, &["pull", "-q", &target]));
     assert_eq!(quiet.trim(), target);
@@ -100,12 +129,21 @@ fn push_rmi_pull_from_the_command_line() {
     let o = wharf(root, &["pull", "--platform", "linux/s390x", &target]);
     assert_eq!(o.status.code(), Some(125));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("single linux/") && err.contains("without --platform"), "{err}");
+    assert!(
+        err.contains("single linux/") && err.contains("without --platform"),
+        "{err}"
+    );
 
-    let o = wharf(root, &["pull", &format!("127.0.0.1:{}/cli/none:1", reg.port)]);
+    let o = wharf(
+        root,
+        &["pull", &format!("127.0.0.1:{}/cli/none:1", reg.port)],
+    );
     assert_eq!(o.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not found"));
 
-    let out = ok(&wharf(root, &["logout", &format!("127.0.0.1:{}", reg.port)]));
+    let out = ok(&wharf(
+        root,
+        &["logout", &format!("127.0.0.1:{}", reg.port)],
+    ));
     assert!(out.contains("Not logged in to"), "{out}");
 }

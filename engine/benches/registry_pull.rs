@@ -32,7 +32,9 @@ impl BlobSink for Discard {
         let mut buf = vec![0u8; 1 << 20];
         let mut n = 0u64;
         loop {
-            let k = r.read(&mut buf).map_err(|e| wharf_engine::EngineError::io("reading", e))?;
+            let k = r
+                .read(&mut buf)
+                .map_err(|e| wharf_engine::EngineError::io("reading", e))?;
             if k == 0 {
                 return Ok(n);
             }
@@ -46,20 +48,35 @@ fn mbps(bytes: u64, secs: f64) -> f64 {
 }
 
 fn main() {
-    let total_mb: usize = std::env::var("WHARF_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let total_mb: usize = std::env::var("WHARF_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let reg = Registry::start(Auth::None);
     let tmp = tempfile::tempdir().unwrap();
     let mut layout = Layout::new(&tmp.path().join("layout"));
     let per_layer = total_mb * 1_000_000 / 4;
-    let layers: Vec<Vec<(&str, Vec<u8>)>> =
-        (0..4).map(|i| vec![("data/blob.bin", noise(per_layer, i as u64 + 7))]).collect();
+    let layers: Vec<Vec<(&str, Vec<u8>)>> = (0..4)
+        .map(|i| vec![("data/blob.bin", noise(per_layer, i as u64 + 7))])
+        .collect();
     let img = layout.image("amd64", &layers);
     layout.tag_image(&img, "bench");
     let host = reg.host();
     let reference = format!("{host}/bench/big:1");
     layout.skopeo_push("bench", &reference, None, false);
-    let blob_bytes: u64 = img.layers.iter().map(|d| std::fs::metadata(layout.dir.join("blobs/sha256").join(&d[7..])).unwrap().len()).sum();
-    println!("image: 4 layers, {:.1} MB of gzip blobs, {total_mb} MB unpacked", blob_bytes as f64 / 1e6);
+    let blob_bytes: u64 = img
+        .layers
+        .iter()
+        .map(|d| {
+            std::fs::metadata(layout.dir.join("blobs/sha256").join(&d[7..]))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    println!(
+        "image: 4 layers, {:.1} MB of gzip blobs, {total_mb} MB unpacked",
+        blob_bytes as f64 / 1e6
+    );
 
     // 1. Protocol only.
     let rref = RemoteRef::parse(&reference).unwrap();
@@ -67,10 +84,22 @@ fn main() {
     for _ in 0..3 {
         let client = RegistryClient::connect(&host, &host, None, &Security::default()).unwrap();
         let t = Instant::now();
-        transfer::pull(&client, &rref, None, &Discard, transfer::DOWNLOAD_CONCURRENCY, &mut |_| {}).unwrap();
+        transfer::pull(
+            &client,
+            &rref,
+            None,
+            &Discard,
+            transfer::DOWNLOAD_CONCURRENCY,
+            &mut |_| {},
+        )
+        .unwrap();
         best = best.min(t.elapsed().as_secs_f64());
     }
-    println!("protocol (download + verify, 3 parallel): {:.2} s, {:.0} MB/s (best of 3)", best, mbps(blob_bytes, best));
+    println!(
+        "protocol (download + verify, 3 parallel): {:.2} s, {:.0} MB/s (best of 3)",
+        best,
+        mbps(blob_bytes, best)
+    );
 
     // 2. Full pull into a fresh engine.
     let mut best = f64::MAX;
@@ -78,11 +107,22 @@ fn main() {
         let root = tmp.path().join(format!("root{i}"));
         let engine = LocalEngine::open(&root, EngineOptions::default()).unwrap();
         let t = Instant::now();
-        engine.image_pull(&Caller::root(), &reference, &PullOptions::default(), &mut |_| {}).unwrap();
+        engine
+            .image_pull(
+                &Caller::root(),
+                &reference,
+                &PullOptions::default(),
+                &mut |_| {},
+            )
+            .unwrap();
         best = best.min(t.elapsed().as_secs_f64());
         let _ = std::fs::remove_dir_all(&root);
     }
-    println!("wharf pull (download, verify, store, unpack): {:.2} s, {:.0} MB/s of blobs (best of 3)", best, mbps(blob_bytes, best));
+    println!(
+        "wharf pull (download, verify, store, unpack): {:.2} s, {:.0} MB/s of blobs (best of 3)",
+        best,
+        mbps(blob_bytes, best)
+    );
 
     // 3. skopeo as a yardstick.
     let mut best = f64::MAX;
@@ -100,5 +140,9 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
         let _ = std::fs::remove_dir_all(&dest);
     }
-    println!("skopeo copy to an OCI dir (download, verify, store): {:.2} s, {:.0} MB/s (best of 3)", best, mbps(blob_bytes, best));
+    println!(
+        "skopeo copy to an OCI dir (download, verify, store): {:.2} s, {:.0} MB/s (best of 3)",
+        best,
+        mbps(blob_bytes, best)
+    );
 }

@@ -80,7 +80,11 @@ fn mark_insecure(hosts: &[String]) {
     if hosts.is_empty() {
         return;
     }
-    let mut all: Vec<String> = std::env::var(INSECURE_ENV).ok().into_iter().filter(|s| !s.is_empty()).collect();
+    let mut all: Vec<String> = std::env::var(INSECURE_ENV)
+        .ok()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
     all.extend(hosts.iter().cloned());
     // Still single-threaded here: nothing reads the environment concurrently.
     std::env::set_var(INSECURE_ENV, all.join(","));
@@ -99,8 +103,15 @@ struct Renderer {
 impl Renderer {
     fn new(quiet: bool) -> Self {
         let tty = std::io::stdout().is_terminal();
-        let multi = (tty && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
-        Renderer { quiet, multi, bars: HashMap::new(), last: HashMap::new(), after: Vec::new() }
+        let multi =
+            (tty && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
+        Renderer {
+            quiet,
+            multi,
+            bars: HashMap::new(),
+            last: HashMap::new(),
+            after: Vec::new(),
+        }
     }
 
     fn on(&mut self, p: Progress) {
@@ -115,14 +126,20 @@ impl Renderer {
                 }
                 None => println!("{m}"),
             },
-            Progress::Layer { id, status, current, total } => match &self.multi {
+            Progress::Layer {
+                id,
+                status,
+                current,
+                total,
+            } => match &self.multi {
                 Some(mp) => {
                     let bar = self.bars.entry(id.clone()).or_insert_with(|| {
                         let b = mp.add(ProgressBar::new(total.unwrap_or(0)));
                         b.set_prefix(id.clone());
                         b
                     });
-                    let moving = matches!(status.as_str(), "Downloading" | "Pushing") && total.is_some_and(|t| t > 0);
+                    let moving = matches!(status.as_str(), "Downloading" | "Pushing")
+                        && total.is_some_and(|t| t > 0);
                     let style = if moving {
                         ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:40}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec}")
                     } else {
@@ -164,7 +181,11 @@ fn prompt(label: &str, secret: bool) -> std::io::Result<String> {
     let stdin = std::io::stdin();
     eprint!("{label}");
     std::io::stderr().flush()?;
-    let saved = if secret && stdin.is_terminal() { tcgetattr(&stdin).ok() } else { None };
+    let saved = if secret && stdin.is_terminal() {
+        tcgetattr(&stdin).ok()
+    } else {
+        None
+    };
     if let Some(t) = &saved {
         let mut quiet = t.clone();
         quiet.local_flags.remove(LocalFlags::ECHO);
@@ -192,7 +213,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         Cmd::Pull(a) => {
             mark_insecure(&a.insecure);
             let mut r = Renderer::new(a.quiet);
-            let opts = PullOptions { platform: a.platform.clone() };
+            let opts = PullOptions {
+                platform: a.platform.clone(),
+            };
             let res = api.image_pull(&ctx.caller, &a.reference, &opts, &mut |p| r.on(p));
             r.finish();
             match res {
@@ -252,7 +275,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 }
                 s.trim_end_matches(['\r', '\n']).to_string()
             } else if let Some(p) = a.password.clone() {
-                eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+                eprintln!(
+                    "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
+                );
                 p
             } else {
                 match prompt("Password: ", true) {

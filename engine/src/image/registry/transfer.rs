@@ -92,7 +92,11 @@ pub fn pull(
             }
         };
 
-    progress(Progress::Message(format!("{}: Pulling from {}", rref.manifest_reference(), rref.familiar_name())));
+    progress(Progress::Message(format!(
+        "{}: Pulling from {}",
+        rref.manifest_reference(),
+        rref.familiar_name()
+    )));
 
     // The config: small, kept in memory, verified.
     let config_desc = &manifest.config;
@@ -254,12 +258,26 @@ pub fn push(
         }
         Ok(desc.size)
     };
-    parallel(queue, concurrency, progress, |desc, tx, cancel| upload(desc, Some(tx), cancel))?;
+    parallel(queue, concurrency, progress, |desc, tx, cancel| {
+        upload(desc, Some(tx), cancel)
+    })?;
     let cancel = AtomicBool::new(false);
     upload(&m.config, None, &cancel)?;
-    let reference = rref.digest.as_deref().or(rref.tag.as_deref()).unwrap_or("latest");
-    let digest = client.put_manifest(&rref.repository, reference, &image.media_type, &image.manifest)?;
-    progress(Progress::Message(format!("{reference}: digest: {digest} size: {}", image.manifest.len())));
+    let reference = rref
+        .digest
+        .as_deref()
+        .or(rref.tag.as_deref())
+        .unwrap_or("latest");
+    let digest = client.put_manifest(
+        &rref.repository,
+        reference,
+        &image.media_type,
+        &image.manifest,
+    )?;
+    progress(Progress::Message(format!(
+        "{reference}: digest: {digest} size: {}",
+        image.manifest.len()
+    )));
     Ok(digest)
 }
 
