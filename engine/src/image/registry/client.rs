@@ -85,7 +85,12 @@ impl RegistryClient {
         let tls = ureq::tls::TlsConfig::builder()
             .disable_verification(insecure)
             .build();
-        let config = Agent::config_builder()
+        let mut builder = Agent::config_builder();
+        if is_loopback(api_host) {
+            // A proxy from the environment cannot reach this machine's loopback.
+            builder = builder.proxy(None);
+        }
+        let config = builder
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(Duration::from_secs(30)))
