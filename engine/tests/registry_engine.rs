@@ -374,3 +374,32 @@ fn pull_and_login_through_the_engine_socket() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn docker_schema2_manifest_list() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let amd = layout.image("amd64", &[vec![("etc/arch", b"amd64\n".to_vec())]]);
+    let arm = layout.image("arm64", &[vec![("etc/arch", b"arm64\n".to_vec())]]);
+    layout.tag_index(&[&amd, &arm], "multi");
+    let target = format!("{}/docker/list:1", reg.host());
+    layout.skopeo_push_with("multi", &target, None, true, &["--format", "v2s2"]);
+    let raw: serde_json::Value = serde_json::from_slice(&skopeo_raw(&target, None)).unwrap();
+    assert_eq!(
+        raw["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json",
+        "{raw}"
+    );
+
+    let e = engine(&tmp.path().join("root"));
+    let (id, _) = pull(&e, &target, Some("linux/arm64/v8")).unwrap();
+    assert_eq!(
+        id, arm.config_digest,
+        "the config is kept byte for byte by the conversion"
+    );
+    let resolved = e.resolve_image(&Caller::root(), &target).unwrap();
+    let arch = std::fs::read_to_string(resolved.layer_dirs[0].join("etc/arch")).unwrap();
+    assert_eq!(arch, "arm64\n");
+    let (id, _) = pull(&e, &target, Some("linux/amd64")).unwrap();
+    assert_eq!(id, amd.config_digest);
+}

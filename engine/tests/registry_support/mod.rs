@@ -457,8 +457,21 @@ impl Layout {
 
     /// `skopeo copy [--all] oci:DIR:tag docker://host/dest` (plain http, optional creds).
     pub fn skopeo_push(&self, tag: &str, dest: &str, creds: Option<(&str, &str)>, all: bool) {
+        self.skopeo_push_with(tag, dest, creds, all, &[])
+    }
+
+    /// [`skopeo_push`](Self::skopeo_push) with more `skopeo copy` flags (e.g. `-f v2s2`).
+    pub fn skopeo_push_with(
+        &self,
+        tag: &str,
+        dest: &str,
+        creds: Option<(&str, &str)>,
+        all: bool,
+        extra: &[&str],
+    ) {
         let mut cmd = Command::new("skopeo");
         cmd.args(["--insecure-policy", "copy", "--dest-tls-verify=false"]);
+        cmd.args(extra);
         if all {
             cmd.arg("--all");
         }
