@@ -5,6 +5,7 @@ pub mod audit;
 pub mod containers;
 pub mod images;
 pub mod networks;
+pub mod registry;
 pub mod serve;
 pub mod stats;
 pub mod system;

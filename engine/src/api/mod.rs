@@ -21,12 +21,12 @@ pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
 pub trait Engine:
-    SystemApi + ImageApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync
+    SystemApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync
 {
 }
 
-impl<T: SystemApi + ImageApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync>
-    Engine for T
+impl<T> Engine for T where
+    T: SystemApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync
 {
 }
 

@@ -151,6 +151,9 @@ impl Drop for Registry {
     }
 }
 
+/// What a token request asked: (account, scopes, authenticated).
+pub type TokenRequest = (Option<String>, Vec<String>, bool);
+
 /// A token server (the `realm` of a Bearer challenge) on 127.0.0.1: grants what is asked
 /// to `user`/`password`, nothing to anyone else, and signs ES256 JWTs the registry
 /// checks against the certificate in its `rootcertbundle`.
@@ -162,7 +165,7 @@ pub struct TokenServer {
     pub user: String,
     pub password: String,
     /// Every request's (account, scopes, authenticated).
-    pub requests: Mutex<Vec<(Option<String>, Vec<String>, bool)>>,
+    pub requests: Mutex<Vec<TokenRequest>>,
     stop: AtomicBool,
     server: tiny_http::Server,
 }
@@ -454,8 +457,21 @@ impl Layout {
 
     /// `skopeo copy [--all] oci:DIR:tag docker://host/dest` (plain http, optional creds).
     pub fn skopeo_push(&self, tag: &str, dest: &str, creds: Option<(&str, &str)>, all: bool) {
+        self.skopeo_push_with(tag, dest, creds, all, &[])
+    }
+
+    /// [`skopeo_push`](Self::skopeo_push) with more `skopeo copy` flags (e.g. `-f v2s2`).
+    pub fn skopeo_push_with(
+        &self,
+        tag: &str,
+        dest: &str,
+        creds: Option<(&str, &str)>,
+        all: bool,
+        extra: &[&str],
+    ) {
         let mut cmd = Command::new("skopeo");
         cmd.args(["--insecure-policy", "copy", "--dest-tls-verify=false"]);
+        cmd.args(extra);
         if all {
             cmd.arg("--all");
         }

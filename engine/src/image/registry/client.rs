@@ -85,13 +85,19 @@ impl RegistryClient {
         let tls = ureq::tls::TlsConfig::builder()
             .disable_verification(insecure)
             .build();
-        let config = Agent::config_builder()
+        let mut builder = Agent::config_builder();
+        if is_loopback(api_host) {
+            // A proxy from the environment cannot reach this machine's loopback.
+            builder = builder.proxy(None);
+        }
+        let config = builder
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_per_read(Some(Duration::from_secs(120)))
             .timeout_per_write(Some(Duration::from_secs(120)))
             .max_redirects(10)
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
             .tls_config(tls)
             .build();
         let agent = Agent::new_with_config(config);
@@ -571,7 +577,7 @@ impl RegistryClient {
             Payload::Bytes(body),
         )?;
         match resp.status().as_u16() {
-            200 | 201 | 202 => {}
+            200..=202 => {}
             _ => {
                 return Err(
                     self.status_error(&mut resp, &format!("manifest {repository}:{reference}"))

@@ -92,6 +92,12 @@ pub fn pull(
             }
         };
 
+    progress(Progress::Message(format!(
+        "{}: Pulling from {}",
+        rref.manifest_reference(),
+        rref.familiar_name()
+    )));
+
     // The config: small, kept in memory, verified.
     let config_desc = &manifest.config;
     if config_desc.size > MAX_CONFIG_BYTES {
@@ -252,11 +258,11 @@ pub fn push(
         }
         Ok(desc.size)
     };
-    let mut sent = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+    parallel(queue, concurrency, progress, |desc, tx, cancel| {
         upload(desc, Some(tx), cancel)
     })?;
     let cancel = AtomicBool::new(false);
-    sent += upload(&m.config, None, &cancel)?;
+    upload(&m.config, None, &cancel)?;
     let reference = rref
         .digest
         .as_deref()
@@ -268,7 +274,6 @@ pub fn push(
         &image.media_type,
         &image.manifest,
     )?;
-    let _ = sent;
     progress(Progress::Message(format!(
         "{reference}: digest: {digest} size: {}",
         image.manifest.len()
