@@ -3,6 +3,8 @@
 
 pub mod networks;
 pub mod audit;
+pub mod containers;
+pub mod images;
 pub mod serve;
 pub mod system;
 pub mod volumes;

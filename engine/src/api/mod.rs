@@ -20,9 +20,9 @@ pub use system::*;
 pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + NetworkApi + VolumeApi + Send + Sync {}
+pub trait Engine: SystemApi + ImageApi + ContainerApi + NetworkApi + VolumeApi + Send + Sync {}
 
-impl<T: SystemApi + NetworkApi + VolumeApi + Send + Sync> Engine for T {}
+impl<T: SystemApi + ImageApi + ContainerApi + NetworkApi + VolumeApi + Send + Sync> Engine for T {}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
