@@ -67,9 +67,10 @@ done
 
 # Kernel modules, dependencies first, in load order (written to /vmtest/modules).
 moddir=/lib/modules/$kver
-# crc32c_generic: libcrc32c (needed by nf_tables) has it as a soft dependency, which
-# modules.dep does not list.
-modules=${VMTEST_MODULES:-overlay veth bridge crc32c_generic nf_tables}
+# loop and ext4: the state root is an ext2 filesystem on a loop device (a block device,
+# so io.stat has something to count). crc32c_generic: libcrc32c (nf_tables) and ext4
+# have it as a soft dependency, which modules.dep does not list.
+modules=${VMTEST_MODULES:-crc32c_generic loop ext4 overlay veth bridge nf_tables}
 declare -A seen=()
 order=()
 modpath() {  # module name -> path relative to $moddir, from modules.dep

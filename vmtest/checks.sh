@@ -24,7 +24,9 @@ fail() { echo "$*"; return 1; }
 
 check_boot() {
   t=$(stat -f -c %T /)
-  [ "$t" = tmpfs ] || fail "/ is $t, not tmpfs (switch_root did not happen)"
+  [ "$t" = tmpfs ] || fail "/ is $t, not tmpfs (switch_root did not happen)" || return 1
+  if [ -s /tmp/vmtest/setup-errors ]; then fail "guest setup failed: $(cat /tmp/vmtest/setup-errors)"; return 1; fi
+  grep -q "^/dev/loop[0-9]* $R " /proc/mounts || fail "state root $R is not on a loop device"
 }
 
 check_cgroup2_only() {
