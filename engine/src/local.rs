@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::api::{CgroupMode, EventFilter, SystemApi, SystemInfo};
 use crate::caller::Caller;
 use crate::error::Result;
-use crate::events::{Event, Follower, Journal};
+use crate::events::{Event, Follower, Journal, Waiter};
 use crate::policy::audit::AuditLog;
 use crate::policy::{is_mutating, EffectiveRole, Policy, Scope};
 use crate::state::StateRoot;
@@ -38,12 +38,15 @@ impl LocalEngine {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
         let audit = AuditLog::new(root.path().join("audit.jsonl"));
-        Ok(LocalEngine {
+        let engine = LocalEngine {
             root,
             journal,
             audit,
             opts,
-        })
+        };
+        // After a reboot: containers whose processes are gone, and their restart policies.
+        engine.recover_containers();
+        Ok(engine)
     }
 
     /// The state root.
@@ -284,8 +287,9 @@ pub fn event_matches(f: &EventFilter, ev: &Event) -> bool {
     true
 }
 
-/// How often a follower looks for new events (well inside the 100 ms promise).
-const FOLLOW_POLL: Duration = Duration::from_millis(20);
+/// The longest a follower sleeps without looking (inotify wakes it at once on a change;
+/// this bounds the wait for `until` and for a directory without inotify).
+const FOLLOW_WAIT: Duration = Duration::from_millis(250);
 
 impl SystemApi for LocalEngine {
     fn info(&self, caller: &Caller) -> Result<SystemInfo> {
@@ -310,6 +314,7 @@ impl SystemApi for LocalEngine {
             })
             .map(|kb| kb * 1024)
             .unwrap_or(0);
+        let (containers, running, paused, stopped) = self.container_counts();
         Ok(SystemInfo {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
             hostname: uts.nodename().to_string_lossy().into_owned(),
@@ -321,10 +326,10 @@ impl SystemApi for LocalEngine {
                 .map(|n| n.get())
                 .unwrap_or(1),
             mem_total,
-            containers: 0,
-            running: 0,
-            paused: 0,
-            stopped: 0,
+            containers,
+            running,
+            paused,
+            stopped,
             images: 0,
             caller: caller.clone(),
         })
@@ -355,6 +360,7 @@ impl SystemApi for LocalEngine {
             }
         }
         let mut follower = Follower::new(&self.journal);
+        let waiter = filter.follow.then(|| Waiter::new(&self.journal));
         loop {
             for ev in follower.poll()? {
                 if wanted(&ev) && !sink(ev) {
@@ -370,7 +376,9 @@ impl SystemApi for LocalEngine {
             {
                 return Ok(());
             }
-            std::thread::sleep(FOLLOW_POLL);
+            if let Some(w) = &waiter {
+                w.wait(FOLLOW_WAIT);
+            }
         }
     }
 }

@@ -2,6 +2,8 @@
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
 pub mod audit;
+pub mod containers;
+pub mod images;
 pub mod serve;
 pub mod system;
 pub mod volumes;

@@ -29,7 +29,9 @@ pub fn security_for(registry: &str, insecure: &[String]) -> Security {
     let listed = insecure.iter().any(|i| {
         i == registry || (!i.contains(':') && reference::host_without_port(registry) == i)
     });
-    Security { insecure: listed || reference::is_loopback(registry) }
+    Security {
+        insecure: listed || reference::is_loopback(registry),
+    }
 }
 
 #[cfg(test)]
