@@ -30,6 +30,8 @@ enum Command {
     #[command(flatten)]
     System(cli::system::Cmd),
     #[command(flatten)]
+    Networks(cli::networks::Cmd),
+    #[command(flatten)]
     Audit(cli::audit::Cmd),
     #[command(flatten)]
     Serve(cli::serve::Cmd),
@@ -72,6 +74,7 @@ fn main() {
             2
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
+        Some(Command::Networks(c)) => cli::networks::run(c, &ctx),
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),

@@ -1,6 +1,7 @@
 //! The docker-style command line: one module per area, each with its own
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
+pub mod networks;
 pub mod audit;
 pub mod containers;
 pub mod images;
