@@ -26,7 +26,15 @@ pub trait Engine:
 }
 
 impl<T> Engine for T where
-    T: SystemApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync
+    T: SystemApi
+        + ImageApi
+        + RegistryApi
+        + ContainerApi
+        + NetworkApi
+        + VolumeApi
+        + StatsApi
+        + Send
+        + Sync
 {
 }
 
