@@ -108,20 +108,11 @@ pub fn default_filter(caps: &CapsHashSet) -> Result<ScmpFilterContext> {
     if !caps.contains(&Capability::CAP_SYS_ADMIN) {
         let clone = ScmpSyscall::from_name("clone").map_err(|e| sc_err("clone", e))?;
         for flag in NS_FLAGS {
-            f.add_rule_conditional(
-                eperm,
-                clone,
-                &[ScmpArgCompare::new(
-                    0,
-                    ScmpCompareOp::MaskedEqual(*flag),
-                    *flag,
-                )],
-            )
-            .map_err(|e| sc_err("clone", e))?;
+            f.add_rule_conditional(eperm, clone, &[ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(*flag), *flag)])
+                .map_err(|e| sc_err("clone", e))?;
         }
         if let Ok(c3) = ScmpSyscall::from_name("clone3") {
-            f.add_rule(ScmpAction::Errno(libc::ENOSYS), c3)
-                .map_err(|e| sc_err("clone3", e))?;
+            f.add_rule(ScmpAction::Errno(libc::ENOSYS), c3).map_err(|e| sc_err("clone3", e))?;
         }
     }
     Ok(f)
@@ -181,33 +172,22 @@ fn action(name: &str, errno: Option<i32>) -> Result<ScmpAction> {
         "SCMP_ACT_TRAP" => ScmpAction::Trap,
         "SCMP_ACT_LOG" => ScmpAction::Log,
         "SCMP_ACT_TRACE" => ScmpAction::Trace(errno.unwrap_or(0) as u16),
-        other => {
-            return Err(EngineError::invalid(format!(
-                "seccomp profile: unknown action {other:?}"
-            )))
-        }
+        other => return Err(EngineError::invalid(format!("seccomp profile: unknown action {other:?}"))),
     })
 }
 
 fn holds(caps: &CapsHashSet, names: &[String]) -> bool {
     names.iter().all(|n| {
         let up = n.to_ascii_uppercase();
-        let full = if up.starts_with("CAP_") {
-            up
-        } else {
-            format!("CAP_{up}")
-        };
+        let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
         full.parse::<Capability>().is_ok_and(|c| caps.contains(&c))
     })
 }
 
 /// Build a filter from a Docker-format JSON profile, for a container holding `caps`.
 pub fn profile_filter(json: &str, caps: &CapsHashSet) -> Result<ScmpFilterContext> {
-    let p: Profile = serde_json::from_str(json).map_err(|e| {
-        EngineError::invalid(format!(
-            "seccomp profile is not valid JSON in Docker's format: {e}"
-        ))
-    })?;
+    let p: Profile = serde_json::from_str(json)
+        .map_err(|e| EngineError::invalid(format!("seccomp profile is not valid JSON in Docker's format: {e}")))?;
     let default = action(&p.default_action, p.default_errno_ret)?;
     let mut f = ScmpFilterContext::new(default).map_err(|e| sc_err("new filter", e))?;
     f.set_ctl_nnp(false).map_err(|e| sc_err("nnp", e))?;
@@ -232,23 +212,14 @@ pub fn profile_filter(json: &str, caps: &CapsHashSet) -> Result<ScmpFilterContex
                 "SCMP_CMP_GE" => ScmpCompareOp::GreaterEqual,
                 "SCMP_CMP_GT" => ScmpCompareOp::Greater,
                 "SCMP_CMP_MASKED_EQ" => ScmpCompareOp::MaskedEqual(a.value),
-                other => {
-                    return Err(EngineError::invalid(format!(
-                        "seccomp profile: unknown operator {other:?}"
-                    )))
-                }
+                other => return Err(EngineError::invalid(format!("seccomp profile: unknown operator {other:?}"))),
             };
-            let datum = if a.op == "SCMP_CMP_MASKED_EQ" {
-                a.value_two
-            } else {
-                a.value
-            };
+            let datum = if a.op == "SCMP_CMP_MASKED_EQ" { a.value_two } else { a.value };
             cmps.push(ScmpArgCompare::new(a.index, op, datum));
         }
         for name in r.names.iter().chain(r.name.iter()) {
             if let Ok(sc) = ScmpSyscall::from_name(name) {
-                f.add_rule_conditional(act, sc, &cmps)
-                    .map_err(|e| sc_err(name, e))?;
+                f.add_rule_conditional(act, sc, &cmps).map_err(|e| sc_err(name, e))?;
             }
         }
     }
@@ -257,8 +228,7 @@ pub fn profile_filter(json: &str, caps: &CapsHashSet) -> Result<ScmpFilterContex
 
 /// Load a built filter into the calling process (inherited across execve).
 pub fn load(f: &ScmpFilterContext) -> Result<()> {
-    f.load()
-        .map_err(|e| EngineError::internal(format!("loading the seccomp profile: {e}")))
+    f.load().map_err(|e| EngineError::internal(format!("loading the seccomp profile: {e}")))
 }
 
 #[cfg(test)]

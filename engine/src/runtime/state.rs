@@ -67,9 +67,7 @@ impl RunState {
     }
     /// Is the monitor still running?
     pub fn monitor_alive(&self) -> bool {
-        self.monitor_pid > 0
-            && self.boot_id == boot_id()
-            && proc_alive(self.monitor_pid, self.monitor_start)
+        self.monitor_pid > 0 && self.boot_id == boot_id() && proc_alive(self.monitor_pid, self.monitor_start)
     }
 }
 
@@ -104,9 +102,7 @@ pub fn update(dir: &Path, f: impl FnOnce(&mut RunState)) -> Result<RunState> {
 
 /// This boot's id.
 pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 /// Start time (clock ticks since boot) and state letter of `pid`, from /proc.
