@@ -216,7 +216,12 @@ impl<R: Read> TarGuard<R> {
 impl<R: Read> Read for TarGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() && self.data_left == 0 && self.pad_left > 0 && self.zero_blocks < 2 {
+        if n == 0
+            && !buf.is_empty()
+            && self.data_left == 0
+            && self.pad_left > 0
+            && self.zero_blocks < 2
+        {
             // The stream ends right after an entry's complete data, without the padding
             // to the next block (umoci 0.4 writes such layers). Nothing is missing but
             // alignment, so supply it; missing data is still an error.

@@ -34,7 +34,7 @@ pub enum E<'a> {
     Char(&'a str, u32, u32),
     Fifo(&'a str),
     /// A header whose claimed size does not match the data that follows.
-    Raw(tar::Header, Vec<u8>),
+    Raw(Box<tar::Header>, Vec<u8>),
 }
 
 fn set_name(h: &mut tar::Header, name: &str) {
@@ -184,14 +184,19 @@ pub fn config_for(plain: &[&[u8]], cmd: &[&str]) -> Vec<u8> {
 pub fn docker_archive(config: &[u8], layers: &[Vec<u8>], tags: &[&str]) -> Vec<u8> {
     let mut entries = Vec::new();
     let cfg_name = format!("{}.json", &sha(config)[7..]);
-    let names: Vec<String> = (0..layers.len()).map(|i| format!("{:064x}", i + 1)).collect();
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("{:064x}", i + 1))
+        .collect();
     let mut owned: Vec<(String, Vec<u8>)> = vec![(cfg_name.clone(), config.to_vec())];
     for (i, l) in layers.iter().enumerate() {
         owned.push((format!("{}/layer.tar", names[i]), l.clone()));
         owned.push((format!("{}/VERSION", names[i]), b"1.0".to_vec()));
     }
     let manifest = json!([{"Config": cfg_name, "RepoTags": tags, "Layers": names.iter().map(|n| format!("{n}/layer.tar")).collect::<Vec<_>>()}]);
-    owned.push(("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()));
+    owned.push((
+        "manifest.json".into(),
+        serde_json::to_vec(&manifest).unwrap(),
+    ));
     for (p, d) in &owned {
         entries.push(E::File(p, 0o644, d));
     }
@@ -200,7 +205,13 @@ pub fn docker_archive(config: &[u8], layers: &[Vec<u8>], tags: &[&str]) -> Vec<u
 
 /// An OCI layout as a tar, optionally also with Docker 25's `manifest.json`
 /// (`docker_manifest`) and with or without `index.json`.
-pub fn oci_archive(config: &[u8], layers: &[(Vec<u8>, &str)], ref_name: Option<&str>, with_index: bool, docker_manifest: bool) -> Vec<u8> {
+pub fn oci_archive(
+    config: &[u8],
+    layers: &[(Vec<u8>, &str)],
+    ref_name: Option<&str>,
+    with_index: bool,
+    docker_manifest: bool,
+) -> Vec<u8> {
     let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
     let mut descs = Vec::new();
     for (l, mt) in layers {
@@ -221,7 +232,10 @@ pub fn oci_archive(config: &[u8], layers: &[(Vec<u8>, &str)], ref_name: Option<&
         desc["annotations"] = json!({"org.opencontainers.image.ref.name": r});
     }
     let index = serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [desc]})).unwrap();
-    let mut owned: Vec<(String, Vec<u8>)> = vec![("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    let mut owned: Vec<(String, Vec<u8>)> = vec![(
+        "oci-layout".into(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
     for (d, data) in blobs {
         owned.push((format!("blobs/sha256/{}", &d[7..]), data));
     }
@@ -243,11 +257,21 @@ pub fn oci_archive(config: &[u8], layers: &[(Vec<u8>, &str)], ref_name: Option<&
 pub fn assert_store_empty(e: &LocalEngine) {
     let root = e.root();
     for d in [root.blobs(), root.layers(), root.tmp()] {
-        let left: Vec<PathBuf> = std::fs::read_dir(&d).unwrap().map(|x| x.unwrap().path()).collect();
-        assert!(left.is_empty(), "{} should be empty after a refused load, has {left:?}", d.display());
+        let left: Vec<PathBuf> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|x| x.unwrap().path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{} should be empty after a refused load, has {left:?}",
+            d.display()
+        );
     }
     let idx = e.image_store().index().unwrap();
-    assert!(idx.images.is_empty() && idx.refs.is_empty(), "images.json should be empty: {idx:?}");
+    assert!(
+        idx.images.is_empty() && idx.refs.is_empty(),
+        "images.json should be empty: {idx:?}"
+    );
 }
 
 /// Tar a directory (for loading OCI layouts written by skopeo/umoci to a directory).
@@ -259,13 +283,30 @@ pub fn tar_dir(dir: &Path) -> Vec<u8> {
 }
 
 pub fn run(cmd: &str, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("running {cmd}: {e} (install it: apt-get install {cmd})"));
-    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd}: {e} (install it: apt-get install {cmd})"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 pub fn events(e: &LocalEngine) -> Vec<(String, String)> {
-    e.journal().read(None, None).unwrap().into_iter().map(|ev| (ev.action, ev.actor.attributes.get("name").cloned().unwrap_or_default())).collect()
+    e.journal()
+        .read(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|ev| {
+            (
+                ev.action,
+                ev.actor.attributes.get("name").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 pub fn json(v: &[u8]) -> Value {
