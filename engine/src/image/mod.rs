@@ -11,6 +11,7 @@ pub mod archive;
 pub mod build;
 pub mod layer;
 pub mod reference;
+pub mod registry;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
