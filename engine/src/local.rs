@@ -21,6 +21,8 @@ pub struct EngineOptions {
     pub wharf_exe: Option<PathBuf>,
     /// The policy; `None` = single-user mode, where every caller is admin.
     pub policy: Option<std::sync::Arc<Policy>>,
+    /// How often the stats sampler reads cgroups (1 s when `None`).
+    pub stats_interval: Option<Duration>,
 }
 
 /// The engine running inside this process, on one state root. Cheap to clone.
@@ -29,6 +31,7 @@ pub struct LocalEngine {
     root: StateRoot,
     journal: Journal,
     audit: AuditLog,
+    sampler: std::sync::Arc<crate::stats::Sampler>,
     opts: EngineOptions,
 }
 
@@ -38,12 +41,22 @@ impl LocalEngine {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
         let audit = AuditLog::new(root.path().join("audit.jsonl"));
-        Ok(LocalEngine {
+        let sampler = crate::stats::Sampler::new(
+            opts.stats_interval
+                .unwrap_or(crate::stats::DEFAULT_INTERVAL),
+            PathBuf::from("/sys/fs/cgroup"),
+            CgroupMode::detect() == CgroupMode::V2,
+        );
+        let engine = LocalEngine {
             root,
             journal,
             audit,
+            sampler,
             opts,
-        })
+        };
+        // After a reboot: containers whose processes are gone, and their restart policies.
+        engine.recover_containers();
+        Ok(engine)
     }
 
     /// The state root.
@@ -99,6 +112,11 @@ impl LocalEngine {
             }
         }
         Ok(out)
+    }
+
+    /// The stats sampler shared by every watcher of this engine.
+    pub fn sampler(&self) -> &std::sync::Arc<crate::stats::Sampler> {
+        &self.sampler
     }
 
     /// The audit journal.
@@ -311,6 +329,7 @@ impl SystemApi for LocalEngine {
             })
             .map(|kb| kb * 1024)
             .unwrap_or(0);
+        let (containers, running, paused, stopped) = self.container_counts();
         Ok(SystemInfo {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
             hostname: uts.nodename().to_string_lossy().into_owned(),
@@ -322,10 +341,10 @@ impl SystemApi for LocalEngine {
                 .map(|n| n.get())
                 .unwrap_or(1),
             mem_total,
-            containers: 0,
-            running: 0,
-            paused: 0,
-            stopped: 0,
+            containers,
+            running,
+            paused,
+            stopped,
             images: 0,
             caller: caller.clone(),
         })

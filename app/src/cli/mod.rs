@@ -2,9 +2,12 @@
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
 pub mod audit;
+pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod registry;
 pub mod serve;
+pub mod stats;
 pub mod system;
 pub mod volumes;
 
