@@ -285,6 +285,34 @@ fn bearer_token_registry() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
 
+    // Anonymous pull of a public repository works with an anonymous token; pushing
+    // there anonymously does not.
+    layout.skopeo_push(
+        "v1",
+        &format!("{host}/public/app:v1"),
+        Some(("bob", "builder-pw")),
+        false,
+    );
+    let (img, _) = pull(
+        &anon,
+        &format!("{host}/public/app:v1"),
+        None,
+        &MemBlobs::default(),
+    )
+    .unwrap();
+    assert_eq!(img.config, amd.config);
+    let sink = MemBlobs::default();
+    let (src, _) = pull(&anon, &format!("{host}/public/app:v1"), None, &sink).unwrap();
+    sink.put_blob(&mut &src.config[..], &src.config_digest)
+        .unwrap();
+    let image = PushImage {
+        manifest: src.manifest.clone(),
+        media_type: src.manifest_media_type.clone(),
+    };
+    let dest = RemoteRef::parse(&format!("{host}/public/app:v2")).unwrap();
+    let e = transfer::push(&anon, &dest, &image, &sink, 5, &mut |_| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+
     let wrong = client(&host, Some(("bob", "nope"))).unwrap();
     assert_eq!(
         wrong.check_login().unwrap_err().kind,
