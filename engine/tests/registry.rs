@@ -308,6 +308,7 @@ fn bearer_token_registry() {
     let image = PushImage {
         manifest: src.manifest.clone(),
         media_type: src.manifest_media_type.clone(),
+        mount_from: vec![],
     };
     let dest = RemoteRef::parse(&format!("{host}/public/app:v2")).unwrap();
     let e = transfer::push(&anon, &dest, &image, &sink, 5, &mut |_| {}).unwrap_err();
@@ -345,10 +346,37 @@ fn bearer_token_registry() {
     let image = PushImage {
         manifest: src.manifest.clone(),
         media_type: src.manifest_media_type.clone(),
+        mount_from: vec!["tokened/app".into()],
     };
     let dest = RemoteRef::parse(&format!("{host}/tokened/copy:v2")).unwrap();
-    let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |_| {}).unwrap();
+    let mut seen = Vec::new();
+    let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |p| seen.push(p)).unwrap();
     assert_eq!(d, src.manifest_digest);
+    let mounted = seen
+        .iter()
+        .filter(
+            |p| matches!(p, Progress::Layer { status, .. } if status == "Mounted from tokened/app"),
+        )
+        .count();
+    assert_eq!(
+        mounted, 3,
+        "every layer mounted across repositories, none uploaded: {seen:?}"
+    );
+    assert!(
+        ts.requests.lock().unwrap().iter().any(|(_, s, _)| s
+            == &vec![
+                "repository:tokened/copy:pull,push".to_string(),
+                "repository:tokened/app:pull".to_string()
+            ]),
+        "one token for both repositories"
+    );
+    assert_eq!(
+        skopeo_raw(
+            &format!("{host}/tokened/copy:v2"),
+            Some(("bob", "builder-pw"))
+        ),
+        src.manifest
+    );
     assert!(ts
         .requests
         .lock()
@@ -374,6 +402,7 @@ fn push_then_pull_back() {
     let image = PushImage {
         manifest: amd.manifest.clone(),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        mount_from: vec![],
     };
     let dest = RemoteRef::parse(&format!("{host}/pushed/app:v1")).unwrap();
     let mut seen = Vec::new();
