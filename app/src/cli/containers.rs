@@ -387,9 +387,10 @@ fn fail(e: &EngineError) -> i32 {
 /// Run a container command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
-        Cmd::Monitor(a) => {
-            wharf_engine::runtime::monitor::main(&ctx.engine, &a.id, a.sync_fd, a.attach_fd)
-        }
+        Cmd::Monitor(a) => match ctx.local() {
+            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Err(e) => fail(&e),
+        },
         Cmd::Run(a) => run_container(a, ctx, true),
         Cmd::Create(a) => run_container(a, ctx, false),
         Cmd::Start(a) => {
