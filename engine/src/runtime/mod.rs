@@ -865,6 +865,7 @@ impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
         self.authorize(caller, "container.create", None)?;
         validate(spec)?;
+        self.authorize_create(caller, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {
