@@ -25,7 +25,12 @@ fn stand_in() -> std::process::Child {
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(10);
     // Ready once unshare has exec'd busybox in its new namespace.
-    while std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim() == "unshare").unwrap_or(true) {
+    let own = std::fs::read_link("/proc/thread-self/ns/net").expect("own netns");
+    let ready = || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "busybox")
+            && std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n != own)
+    };
+    while !ready() {
         assert!(Instant::now() < deadline, "stand-in did not start");
         std::thread::sleep(Duration::from_millis(1));
     }
