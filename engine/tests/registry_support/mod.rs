@@ -533,3 +533,110 @@ pub fn count_by<K: Ord + Clone>(items: impl IntoIterator<Item = K>) -> BTreeMap<
     }
     m
 }
+
+/// A front on 127.0.0.1 that relays GET/HEAD requests to a registry (one request per
+/// connection), but cuts the connection half-way through blob `digest` the first
+/// `breaks` times it is fetched.
+pub struct FlakyFront {
+    pub port: u16,
+    pub cut: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FlakyFront {
+    pub fn start(upstream: u16, digest: &str, breaks: usize) -> FlakyFront {
+        use std::io::{BufRead, BufReader};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s, digest) = (cut.clone(), stop.clone(), digest.to_string());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .proxy(None)
+                .build()
+                .into();
+            while !s.load(Ordering::Relaxed) {
+                let mut conn = match listener.accept() {
+                    Ok((conn, _)) => conn,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                conn.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or("GET").to_string(),
+                    parts.next().unwrap_or("/").to_string(),
+                );
+                let mut up = ureq::http::Request::builder()
+                    .method(method.as_str())
+                    .uri(format!("http://127.0.0.1:{upstream}{path}"));
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.trim().split_once(':') {
+                        if k.eq_ignore_ascii_case("accept")
+                            || k.eq_ignore_ascii_case("authorization")
+                        {
+                            up = up.header(k, v.trim());
+                        }
+                    }
+                }
+                let Ok(resp) = agent.run(up.body(ureq::SendBody::none()).unwrap()) else {
+                    continue;
+                };
+                let status = resp.status().as_u16();
+                let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+                for name in [
+                    "Content-Type",
+                    "Docker-Content-Digest",
+                    "WWW-Authenticate",
+                    "Location",
+                ] {
+                    if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
+                        head.push_str(&format!("{name}: {v}\r\n"));
+                    }
+                }
+                let data = resp
+                    .into_body()
+                    .into_with_config()
+                    .limit(1 << 30)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                head.push_str(&format!("Content-Length: {}\r\n\r\n", data.len()));
+                let _ = conn.write_all(head.as_bytes());
+                let breaking = method == "GET"
+                    && path.ends_with(&format!("/blobs/{digest}"))
+                    && c.load(Ordering::Relaxed) < breaks;
+                if method != "HEAD" {
+                    if breaking {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        // Announce the whole blob, send half, then drop the connection.
+                        let _ = conn.write_all(&data[..data.len() / 2]);
+                    } else {
+                        let _ = conn.write_all(&data);
+                    }
+                }
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        FlakyFront { port, cut, stop }
+    }
+}
+
+impl Drop for FlakyFront {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
