@@ -43,14 +43,27 @@ pub struct Registry {
     pub port: u16,
 }
 
-fn wait_ready(child: &mut Child, port: u16) -> bool {
+/// Wait until the registry started as `child` answers on `port`. Its answers carry the
+/// `X-Wharf-Test` header with `token`, so another test's registry that got the same port
+/// is never mistaken for this one.
+fn wait_ready(child: &mut Child, port: u16, token: &str) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
+        if let Ok(resp) = agent.get(format!("http://127.0.0.1:{port}/v2/")).call() {
+            return resp
+                .headers()
+                .get("x-wharf-test")
+                .and_then(|v| v.to_str().ok())
+                == Some(token);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -90,8 +103,10 @@ impl Registry {
         // A free port can be taken between the probe and the bind: retry a few times.
         for _ in 0..5 {
             let port = free_port();
+            let token = format!("{}-{port}", std::process::id())
+                + &hex::encode(Sha256::digest(dir.path().to_string_lossy().as_bytes()))[..12];
             let config = format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: wharf-test-secret\n{auth_yaml}",
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: wharf-test-secret\n  headers:\n    X-Wharf-Test: [\"{token}\"]\n{auth_yaml}",
                 storage.display()
             );
             let cfg = dir.path().join("config.yml");
@@ -106,7 +121,7 @@ impl Registry {
                 .spawn()
                 .expect("docker-registry must be installed (apt-get install docker-registry)");
             let mut child = child;
-            if wait_ready(&mut child, port) {
+            if wait_ready(&mut child, port, &token) {
                 return Registry {
                     child: Some(child),
                     dir,
