@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::{CgroupMode, EventFilter, SystemApi, SystemInfo};
+use crate::api::{AuditApi, CgroupMode, EventFilter, Permissions, SystemApi, SystemInfo};
 use crate::caller::Caller;
 use crate::error::Result;
 use crate::events::{Event, Follower, Journal, Waiter};
@@ -258,6 +258,36 @@ impl LocalEngine {
             self.audit.record(&who, action, target, "allowed", "")?;
         }
         Ok(())
+    }
+}
+
+impl AuditApi for LocalEngine {
+    fn whoami(&self, caller: &Caller) -> Result<Caller> {
+        Ok(self.effective_caller(caller))
+    }
+
+    fn audit_read(&self, caller: &Caller) -> Result<Vec<crate::policy::audit::AuditEntry>> {
+        self.authorize(caller, "audit.read", None)?;
+        self.audit.read()
+    }
+
+    fn audit_verify(&self, caller: &Caller) -> Result<u64> {
+        self.authorize(caller, "audit.verify", None)?;
+        self.audit.verify()
+    }
+
+    fn permissions(&self, caller: &Caller) -> Result<Permissions> {
+        let role = self.effective_role(caller);
+        let allowed = crate::policy::PERMISSIONS
+            .iter()
+            .flat_map(|(kind, verbs)| verbs.iter().map(move |v| format!("{kind}.{v}")))
+            .filter(|a| role.allows(a))
+            .collect();
+        Ok(Permissions {
+            role: role.name.clone(),
+            read_only: role.read_only(),
+            allowed,
+        })
     }
 }
 
