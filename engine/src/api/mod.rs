@@ -20,9 +20,33 @@ pub use system::*;
 pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + ImageApi + ContainerApi + NetworkApi + VolumeApi + Send + Sync {}
+pub trait Engine:
+    SystemApi
+    + AuditApi
+    + ImageApi
+    + RegistryApi
+    + ContainerApi
+    + NetworkApi
+    + VolumeApi
+    + StatsApi
+    + Send
+    + Sync
+{
+}
 
-impl<T: SystemApi + ImageApi + ContainerApi + NetworkApi + VolumeApi + Send + Sync> Engine for T {}
+impl<T> Engine for T where
+    T: SystemApi
+        + AuditApi
+        + ImageApi
+        + RegistryApi
+        + ContainerApi
+        + NetworkApi
+        + VolumeApi
+        + StatsApi
+        + Send
+        + Sync
+{
+}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
