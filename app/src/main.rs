@@ -43,6 +43,8 @@ enum Command {
     Images(cli::images::Cmd),
     #[command(flatten)]
     Containers(cli::containers::Cmd),
+    #[command(flatten)]
+    Toolbox(cli::toolbox::Cmd),
 }
 
 fn main() {
@@ -88,6 +90,7 @@ fn main() {
         Some(Command::Stats(c)) => cli::stats::run(c, &ctx),
         Some(Command::Images(c)) => cli::images::run(c, &ctx),
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
+        Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
     };
     std::process::exit(code);
 }

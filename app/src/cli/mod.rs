@@ -8,6 +8,7 @@ pub mod networks;
 pub mod serve;
 pub mod stats;
 pub mod system;
+pub mod toolbox;
 pub mod volumes;
 
 use std::sync::Arc;

@@ -175,6 +175,8 @@ pub fn main(
         _ => unsafe { libc::_exit(0) },
     }
     let _ = nix::unistd::setsid();
+    // The health checker (toolbox) lives as long as this monitor.
+    super::toolbox::health::launch(engine, id);
     match run(engine, id, sync, attach_client) {
         Ok(()) => 0,
         Err(e) => {
