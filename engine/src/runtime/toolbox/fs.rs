@@ -89,7 +89,12 @@ pub fn open_in(dir: BorrowedFd<'_>, path: &str, flags: OFlags) -> Result<OwnedFd
         dir,
         rel,
         flags | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
+        // openat2 insists on a zero mode unless a file may be created.
+        if flags.contains(OFlags::CREATE) {
+            Mode::from_raw_mode(0o644)
+        } else {
+            Mode::empty()
+        },
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     )
     .map_err(|e| {

@@ -559,7 +559,31 @@ impl ToolboxApi for LocalEngine {
     ) -> Result<PathStat> {
         let (cfg, st) = self.resolve_owned(caller, "container.archive", container)?;
         let root = self.read_root(&cfg, &st)?;
-        stat_in(&root, &cfg.name, path)
+        // A destination is followed (inside the root) like `cd` would.
+        let fd = root.open(path, OFlags::PATH).map_err(|e| {
+            if e.kind == crate::error::ErrorKind::NotFound {
+                EngineError::not_found(
+                    "path",
+                    &format!("{}:{path}", cfg.name),
+                    "check the path inside the container",
+                )
+            } else {
+                e
+            }
+        })?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| {
+            EngineError::io(
+                format!("stat {path}"),
+                std::io::Error::from_raw_os_error(e.raw_os_error()),
+            )
+        })?;
+        Ok(PathStat {
+            name: fs::split(path).1,
+            size: st.st_size as u64,
+            mode: st.st_mode,
+            is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+            link_target: None,
+        })
     }
 
     fn container_archive_get(
@@ -577,6 +601,11 @@ impl ToolboxApi for LocalEngine {
         let mut w = TarWriter::new(out, Walk::Plain);
         if name == "." {
             w.add_children(parent.as_fd(), "")?;
+        } else if path.ends_with('/') {
+            // `dir/`: the directory a symlink names, under the name given.
+            let d = root.open(path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+            w.add_dir_only(parent.as_fd(), OsStr::new(&name), &name)?;
+            w.add_children(d.as_fd(), &name)?;
         } else {
             w.add(parent.as_fd(), OsStr::new(&name), &name)?;
         }

@@ -65,7 +65,15 @@ impl<'a> TarWriter<'a> {
     /// (empty for the archive root).
     pub fn add_children(&mut self, dir: BorrowedFd<'_>, prefix: &str) -> Result<()> {
         let mut names: Vec<Vec<u8>> = Vec::new();
-        let d = rustix::fs::Dir::read_from(dir).map_err(|e| sys("reading a directory", e))?;
+        // `dir` may be an O_PATH descriptor (a mount's root): reopen it for reading.
+        let readable = rustix::fs::openat(
+            dir,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| sys("opening a directory", e))?;
+        let d = rustix::fs::Dir::read_from(&readable).map_err(|e| sys("reading a directory", e))?;
         for ent in d {
             let ent = ent.map_err(|e| sys("reading a directory", e))?;
             let n = ent.file_name().to_bytes();
@@ -285,6 +293,8 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(what(e)),
                 }
+                // The umask trimmed the mode; the archive's mode wins.
+                let _ = rustix::fs::chmodat(&parent, name.as_str(), mode, AtFlags::empty());
                 dirs.push((full.clone(), mtime as u64));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
