@@ -99,10 +99,7 @@ fn exec_joins_the_container_and_keeps_its_limits() {
         w.ok(&["top", "ex"]).contains("sleep 77")
     });
     // no-new-privileges carries over.
-    let nnp = w.detached(
-        &["--security-opt", "no-new-privileges"],
-        &["sleep", "1000"],
-    );
+    let nnp = w.detached(&["--security-opt", "no-new-privileges"], &["sleep", "1000"]);
     assert!(w
         .ok(&["exec", &nnp, "cat", "/proc/self/status"])
         .contains("NoNewPrivs:\t1"));
@@ -113,7 +110,13 @@ fn exec_joins_the_container_and_keeps_its_limits() {
 fn exec_exit_codes_env_user_stdin_and_events() {
     let w = Wharf::new();
     let id = w.detached(&["--name", "codes", "-e", "FROM_RUN=1"], &["sleep", "1000"]);
-    let o = w.run(&["exec", "codes", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    let o = w.run(&[
+        "exec",
+        "codes",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
     assert_eq!(code(&o), 7);
     assert_eq!(out(&o), "out\n");
     assert_eq!(err(&o), "err\n");
@@ -124,7 +127,16 @@ fn exec_exit_codes_env_user_stdin_and_events() {
     assert_eq!(code(&o), 126, "{}", err(&o));
     // Environment, user, working directory.
     let o = w.ok(&[
-        "exec", "-e", "EXTRA=x", "-u", "1000", "-w", "/tmp", "codes", "sh", "-c",
+        "exec",
+        "-e",
+        "EXTRA=x",
+        "-u",
+        "1000",
+        "-w",
+        "/tmp",
+        "codes",
+        "sh",
+        "-c",
         "echo $FROM_RUN $EXTRA; id -u; pwd",
     ]);
     assert_eq!(o, "1 x\n1000\n/tmp\n");
@@ -262,7 +274,10 @@ fn diff_commit_and_export() {
     let w = Wharf::new();
     w.detached(&["--name", "dc"], &["sleep", "1000"]);
     w.ok(&[
-        "exec", "dc", "sh", "-c",
+        "exec",
+        "dc",
+        "sh",
+        "-c",
         "echo new > /added; echo more >> /etc/passwd; rm /bin/true; mkdir /newdir; touch /newdir/x",
     ]);
     let d = w.ok(&["diff", "dc"]);
@@ -278,7 +293,12 @@ fn diff_commit_and_export() {
     ] {
         assert!(lines.contains(&want), "{want} in\n{d}");
     }
-    assert!(!lines.iter().any(|l| l.contains("hostname") || l.contains("resolv.conf")), "{d}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("hostname") || l.contains("resolv.conf")),
+        "{d}"
+    );
     let img = w.ok(&[
         "commit",
         "-c",
@@ -312,7 +332,10 @@ fn diff_commit_and_export() {
     for want in ["added", "bin/busybox", "etc/passwd", "newdir/x"] {
         assert!(names.iter().any(|n| n == want), "{want} exported");
     }
-    assert!(!names.iter().any(|n| n == "bin/true"), "deleted file exported");
+    assert!(
+        !names.iter().any(|n| n == "bin/true"),
+        "deleted file exported"
+    );
     assert!(!names.iter().any(|n| n.contains(".wh.")));
 }
 
@@ -356,8 +379,16 @@ fn health_checks_turn_healthy_and_unhealthy() {
     assert_eq!(h["Log"][0]["Output"], "failing\n");
     assert!(w.inspect("hnone")["State"].get("Health").is_none());
     let ps = w.ok(&["ps"]);
-    assert!(ps.lines().any(|l| l.contains("(unhealthy)") && l.ends_with("hbad")), "{ps}");
-    assert!(ps.lines().any(|l| l.contains("(healthy)") && l.ends_with("hgood")), "{ps}");
+    assert!(
+        ps.lines()
+            .any(|l| l.contains("(unhealthy)") && l.ends_with("hbad")),
+        "{ps}"
+    );
+    assert!(
+        ps.lines()
+            .any(|l| l.contains("(healthy)") && l.ends_with("hgood")),
+        "{ps}"
+    );
     assert!(actions(&w, &bad).contains(&"health_status: unhealthy".to_string()));
     assert!(actions(&w, &good).contains(&"health_status: healthy".to_string()));
     // --no-healthcheck: none at all.

@@ -193,7 +193,9 @@ fn fail(e: &EngineError) -> i32 {
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::ExecHelper => wharf_engine::runtime::exec::helper_main(&ctx.engine),
-        Cmd::Health(a) => wharf_engine::runtime::toolbox::health::main(&ctx.engine, &a.id, a.monitor),
+        Cmd::Health(a) => {
+            wharf_engine::runtime::toolbox::health::main(&ctx.engine, &a.id, a.monitor)
+        }
         Cmd::Exec(a) => exec(a, ctx),
         Cmd::Top(a) => match ctx.api().container_top(&ctx.caller, &a.container) {
             Ok(t) => {

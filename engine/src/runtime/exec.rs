@@ -123,9 +123,7 @@ impl LocalEngine {
                 "the exec command and environment are too large (over 60 KiB)",
             ));
         }
-        self.emit(
-            exec_event(cfg, "exec_create", &exec_id).attr("execCommand", ecfg.cmd.join(" ")),
-        );
+        self.emit(exec_event(cfg, "exec_create", &exec_id).attr("execCommand", ecfg.cmd.join(" ")));
         let (spec_r, spec_w) = pipe()?;
         std::fs::File::from(spec_w)
             .write_all(&json)
@@ -175,7 +173,11 @@ impl LocalEngine {
         }
         let status = cmd.status().map_err(|e| {
             EngineError::io(
-                format!("starting the exec helper {} for {}", exe.display(), cfg.name),
+                format!(
+                    "starting the exec helper {} for {}",
+                    exe.display(),
+                    cfg.name
+                ),
                 e,
             )
         })?;
@@ -389,9 +391,8 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
             .map(OwnedFd::from)
             .map_err(|e| format!("opening /dev/null: {e}"))
     };
-    let mk_pipe = || {
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
-    };
+    let mk_pipe =
+        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"));
     // (child stdin, stdout, stderr), helper's ends.
     let setup = (|| -> std::result::Result<([OwnedFd; 3], Pumps), String> {
         if ecfg.detach || sock.is_none() {

@@ -43,7 +43,11 @@ impl RootDir {
     pub fn overlay(upper: &Path, work: Option<&Path>, layers: &[PathBuf]) -> Result<RootDir> {
         let mk = |e| sys("creating an overlay mount for the container's files", e);
         let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(mk)?;
-        let mut lower: Vec<String> = layers.iter().rev().map(|p| p.display().to_string()).collect();
+        let mut lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
         if work.is_none() {
             lower.insert(0, upper.display().to_string());
         }
@@ -117,9 +121,14 @@ fn empty_dir() -> Result<PathBuf> {
 pub fn split(path: &str) -> (String, String) {
     let p = path.trim_end_matches('/');
     match p.rsplit_once('/') {
-        Some((d, n)) if !n.is_empty() => {
-            (if d.is_empty() { "/".into() } else { d.to_string() }, n.to_string())
-        }
+        Some((d, n)) if !n.is_empty() => (
+            if d.is_empty() {
+                "/".into()
+            } else {
+                d.to_string()
+            },
+            n.to_string(),
+        ),
         _ if p.is_empty() => ("/".into(), ".".into()),
         _ => (".".into(), p.to_string()),
     }

@@ -75,7 +75,10 @@ pub fn load(engine: &LocalEngine, id: &str) -> Option<Health> {
 
 /// The health status to show for a running container (`None` without a check).
 pub fn current(engine: &LocalEngine, cfg: &ContainerConfig, st: &RunState) -> Option<HealthStatus> {
-    if !matches!(st.status, ContainerStatus::Running | ContainerStatus::Paused) {
+    if !matches!(
+        st.status,
+        ContainerStatus::Running | ContainerStatus::Paused
+    ) {
         return None;
     }
     match load(engine, &cfg.id) {
@@ -140,9 +143,17 @@ pub fn merge(flags: Option<&HealthConfig>, image: Option<&Value>) -> Option<Heal
     let f = flags.cloned().unwrap_or_default();
     Some(HealthSpec {
         cmd,
-        interval: ns(f.interval_ns, image.and_then(|i| i.get("Interval")), 30 * SEC),
+        interval: ns(
+            f.interval_ns,
+            image.and_then(|i| i.get("Interval")),
+            30 * SEC,
+        ),
         timeout: ns(f.timeout_ns, image.and_then(|i| i.get("Timeout")), 30 * SEC),
-        start_period: ns(f.start_period_ns, image.and_then(|i| i.get("StartPeriod")), 0),
+        start_period: ns(
+            f.start_period_ns,
+            image.and_then(|i| i.get("StartPeriod")),
+            0,
+        ),
         retries: f
             .retries
             .filter(|r| *r > 0)
@@ -172,7 +183,10 @@ pub fn spec_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Option<HealthSpe
 }
 
 fn image_healthcheck(engine: &LocalEngine, cfg: &ContainerConfig) -> Option<Value> {
-    let blob = engine.image_store().read_blob(&cfg.image_id, 16 << 20).ok()?;
+    let blob = engine
+        .image_store()
+        .read_blob(&cfg.image_id, 16 << 20)
+        .ok()?;
     let v: Value = serde_json::from_slice(&blob).ok()?;
     v.get("config")?.get("Healthcheck").cloned()
 }

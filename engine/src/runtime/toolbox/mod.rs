@@ -33,7 +33,10 @@ use fs::RootDir;
 use tarball::{TarWriter, Walk};
 
 fn running(st: &RunState) -> bool {
-    matches!(st.status, ContainerStatus::Running | ContainerStatus::Paused) && st.pid_alive()
+    matches!(
+        st.status,
+        ContainerStatus::Running | ContainerStatus::Paused
+    ) && st.pid_alive()
 }
 
 impl LocalEngine {
@@ -43,7 +46,11 @@ impl LocalEngine {
         if running(st) {
             return RootDir::of_process(st.pid);
         }
-        RootDir::overlay(&paths::dir(self, &cfg.id).join("diff"), None, &cfg.layer_dirs)
+        RootDir::overlay(
+            &paths::dir(self, &cfg.id).join("diff"),
+            None,
+            &cfg.layer_dirs,
+        )
     }
 
     /// The container's root for writing, and the start lock that keeps a stopped
@@ -122,7 +129,11 @@ fn ps_row(pid: i32, up: f64, hz: f64, btime: i64) -> Option<Vec<String>> {
     let comm = stat.get(stat.find('(')? + 1..close)?.to_string();
     let f: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
     // f[0] is field 3 (state).
-    let num = |i: usize| f.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let num = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     let ppid = num(4);
     let tty = num(7);
     let ticks = num(14) + num(15);
@@ -130,7 +141,13 @@ fn ps_row(pid: i32, up: f64, hz: f64, btime: i64) -> Option<Vec<String>> {
     let uid: u32 = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
-        .find_map(|l| l.strip_prefix("Uid:")?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("Uid:")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0);
     let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
@@ -369,7 +386,10 @@ impl ToolboxApi for LocalEngine {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            processes: pids.into_iter().filter_map(|p| ps_row(p, up, hz, bt)).collect(),
+            processes: pids
+                .into_iter()
+                .filter_map(|p| ps_row(p, up, hz, bt))
+                .collect(),
         })
     }
 
@@ -494,8 +514,8 @@ impl ToolboxApi for LocalEngine {
                             .into_iter()
                             .filter(|k| {
                                 let p = format!("/{n}/{k}");
-                                !(runtime_artifact(&p)
-                                    && !in_lower(&cfg.layer_dirs, p.trim_start_matches('/')))
+                                !runtime_artifact(&p)
+                                    || in_lower(&cfg.layer_dirs, p.trim_start_matches('/'))
                             })
                             .collect();
                         if keep.is_empty() && in_lower(&cfg.layer_dirs, &n) {
@@ -628,17 +648,18 @@ impl ToolboxApi for LocalEngine {
             )));
         }
         let (root, _lock) = self.write_root(&cfg, &st)?;
-        root.open(dir, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| {
-            if e.kind == crate::error::ErrorKind::NotFound {
-                EngineError::not_found(
-                    "directory",
-                    &format!("{}:{dir}", cfg.name),
-                    "create it first, or copy to an existing directory",
-                )
-            } else {
-                e
-            }
-        })?;
+        root.open(dir, OFlags::PATH | OFlags::DIRECTORY)
+            .map_err(|e| {
+                if e.kind == crate::error::ErrorKind::NotFound {
+                    EngineError::not_found(
+                        "directory",
+                        &format!("{}:{dir}", cfg.name),
+                        "create it first, or copy to an existing directory",
+                    )
+                } else {
+                    e
+                }
+            })?;
         tarball::extract(root.fd(), dir, input)?;
         self.emit(event(&cfg, "copy").attr("path", dir));
         Ok(())
@@ -648,31 +669,34 @@ impl ToolboxApi for LocalEngine {
 /// Stat `path` in the container without following its last component.
 fn stat_in(root: &RootDir, name: &str, path: &str) -> Result<PathStat> {
     let (dir, base) = fs::split(path);
-    let parent = root.open(&dir, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| {
-        if e.kind == crate::error::ErrorKind::NotFound {
-            EngineError::not_found(
-                "path",
-                &format!("{name}:{path}"),
-                "check the path inside the container",
-            )
-        } else {
-            e
-        }
-    })?;
-    let st = rustix::fs::statat(&parent, base.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
-        if e == rustix::io::Errno::NOENT {
-            EngineError::not_found(
-                "path",
-                &format!("{name}:{path}"),
-                "check the path inside the container",
-            )
-        } else {
-            EngineError::io(
-                format!("stat {path}"),
-                std::io::Error::from_raw_os_error(e.raw_os_error()),
-            )
-        }
-    })?;
+    let parent = root
+        .open(&dir, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| {
+            if e.kind == crate::error::ErrorKind::NotFound {
+                EngineError::not_found(
+                    "path",
+                    &format!("{name}:{path}"),
+                    "check the path inside the container",
+                )
+            } else {
+                e
+            }
+        })?;
+    let st =
+        rustix::fs::statat(&parent, base.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
+            if e == rustix::io::Errno::NOENT {
+                EngineError::not_found(
+                    "path",
+                    &format!("{name}:{path}"),
+                    "check the path inside the container",
+                )
+            } else {
+                EngineError::io(
+                    format!("stat {path}"),
+                    std::io::Error::from_raw_os_error(e.raw_os_error()),
+                )
+            }
+        })?;
     let fmt = st.st_mode & libc::S_IFMT;
     let link_target = (fmt == libc::S_IFLNK)
         .then(|| rustix::fs::readlinkat(&parent, base.as_str(), Vec::new()).ok())

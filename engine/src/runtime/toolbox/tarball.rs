@@ -212,15 +212,17 @@ impl<'a> TarWriter<'a> {
                 } else {
                     tar::EntryType::Block
                 });
-                h.set_device_major(libc::major(st.st_rdev))
-                    .map_err(err)?;
-                h.set_device_minor(libc::minor(st.st_rdev))
-                    .map_err(err)?;
-                self.b.append_data(&mut h, arc, std::io::empty()).map_err(err)
+                h.set_device_major(libc::major(st.st_rdev)).map_err(err)?;
+                h.set_device_minor(libc::minor(st.st_rdev)).map_err(err)?;
+                self.b
+                    .append_data(&mut h, arc, std::io::empty())
+                    .map_err(err)
             }
             libc::S_IFIFO => {
                 h.set_entry_type(tar::EntryType::Fifo);
-                self.b.append_data(&mut h, arc, std::io::empty()).map_err(err)
+                self.b
+                    .append_data(&mut h, arc, std::io::empty())
+                    .map_err(err)
             }
             // Sockets are not archived (as tar and Docker do).
             _ => Ok(()),
@@ -255,9 +257,7 @@ fn clean(p: &Path) -> Option<String> {
 /// `root`: every entry's parent is resolved inside that root.
 pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result<()> {
     let mut ar = tar::Archive::new(input);
-    let entries = ar
-        .entries()
-        .map_err(|e| tio("reading the tar stream", e))?;
+    let entries = ar.entries().map_err(|e| tio("reading the tar stream", e))?;
     let base = dest.trim_end_matches('/');
     let mut dirs: Vec<(String, u64)> = Vec::new();
     for ent in entries {
@@ -302,7 +302,11 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
                 let fd = rustix::fs::openat(
                     &parent,
                     name.as_str(),
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::TRUNC
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     mode,
                 )
                 .map_err(what)?;
