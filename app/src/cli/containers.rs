@@ -101,6 +101,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal.
     #[arg(short = 't', long)]
     tty: bool,
+    /// `--health-*` flags (toolbox).
+    #[command(flatten)]
+    health: super::toolbox::HealthArgs,
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -387,16 +390,17 @@ fn fail(e: &EngineError) -> i32 {
 /// Run a container command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
-        Cmd::Monitor(a) => {
-            wharf_engine::runtime::monitor::main(&ctx.engine, &a.id, a.sync_fd, a.attach_fd)
-        }
+        Cmd::Monitor(a) => match ctx.local() {
+            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Err(e) => fail(&e),
+        },
         Cmd::Run(a) => run_container(a, ctx, true),
         Cmd::Create(a) => run_container(a, ctx, false),
         Cmd::Start(a) => {
             let mut code = 0;
             for n in &a.names {
                 if a.attach {
-                    return match ctx.engine.start_attached(&ctx.caller, n) {
+                    return match ctx.start_attached(&ctx.caller, n, None) {
                         Ok(s) => stream(s, false, false),
                         Err(e) => fail(&e),
                     };
@@ -446,7 +450,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             code
         }
         Cmd::Update(a) => update(a, ctx),
-        Cmd::Attach(a) => match ctx.engine.attach(&ctx.caller, &a.container) {
+        Cmd::Attach(a) => match ctx.attach(&ctx.caller, &a.container) {
             Ok(s) => {
                 let tty = ctx
                     .api()
@@ -763,7 +767,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         volumes_from: vec![],
         log_max_size,
         log_max_files,
-        healthcheck: None,
+        healthcheck: a.health.config()?,
     })
 }
 
@@ -789,7 +793,14 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
             Err(e) => fail(&e),
         };
     }
-    match ctx.engine.start_attached(&ctx.caller, &id) {
+    let size = if a.tty && std::io::stdin().is_terminal() {
+        crossterm::terminal::size()
+            .ok()
+            .map(|(cols, rows)| (rows, cols))
+    } else {
+        None
+    };
+    match ctx.start_attached(&ctx.caller, &id, size) {
         Ok(s) => stream(s, a.interactive, a.tty),
         Err(e) => fail(&e),
     }
@@ -806,7 +817,7 @@ impl Drop for RawMode {
 
 /// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
 /// terminal size changes (with `tty`); returns the container's exit code.
-fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
+pub(crate) fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
     let term = tty && std::io::stdin().is_terminal();
     let _raw = if term {
         crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode)

@@ -11,6 +11,7 @@ pub mod attach;
 pub mod capabilities;
 pub mod cgroups;
 pub mod config;
+pub mod exec;
 pub mod logs;
 pub mod monitor;
 pub mod namespaces;
@@ -21,6 +22,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
 pub mod state;
+pub mod toolbox;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -85,24 +87,60 @@ pub(crate) fn mounts_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Vec<Mou
         .collect()
 }
 
-/// Delete a stopped container's files and say so (`destroy`).
+/// Delete a stopped container's files and say so (`destroy`). The directory is first
+/// renamed away, so of two removers racing (a monitor's `--rm` and an `rm -f`) exactly
+/// one removes it and reports it.
 pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
+    match hide_files(engine, cfg)? {
+        Some(doomed) => delete_hidden(cfg, &doomed),
+        None => Ok(()),
+    }
+}
+
+/// The first half of [`remove_files`]: rename the container away (it is gone from
+/// every listing from here on), release its volumes, say `destroy`. Returns where the
+/// files now are, for [`delete_hidden`]; `None` if someone else removed it first.
+pub(crate) fn hide_files(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+) -> Result<Option<std::path::PathBuf>> {
     let dir = paths::dir(engine, &cfg.id);
     if !dir.exists() {
-        return Ok(());
+        return Ok(None);
     }
     let remove_anon = cfg.spec.auto_remove
         || state::load(&dir)
             .map(|s| s.remove_requested)
             .unwrap_or(false);
+    let doomed = engine.root().tmp().join(format!("removing-{}", cfg.id));
+    match std::fs::rename(&dir, &doomed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(EngineError::io(
+                format!("removing container {} ({})", cfg.name, dir.display()),
+                e,
+            ))
+        }
+    }
     if let Err(e) = crate::volume::release(engine, &cfg.id, remove_anon) {
         tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
     }
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
-    std::fs::remove_dir_all(&dir)
-        .ctx(|| format!("removing container {} ({})", cfg.name, dir.display()))?;
+    net::forget(engine, cfg);
     engine.emit(event(cfg, "destroy"));
-    Ok(())
+    Ok(Some(doomed))
+}
+
+/// The second half of [`remove_files`]: delete the renamed files.
+pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> Result<()> {
+    std::fs::remove_dir_all(doomed).ctx(|| {
+        format!(
+            "removing the files of container {} ({})",
+            cfg.name,
+            doomed.display()
+        )
+    })
 }
 
 fn is_active(s: ContainerStatus) -> bool {
@@ -280,10 +318,12 @@ impl LocalEngine {
         if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
             return Ok(());
         }
-        state::update(&dir, |s| {
-            s.manually_stopped = false;
-            s.remove_requested = false;
-        })?;
+        if st.manually_stopped || st.remove_requested {
+            state::update(&dir, |s| {
+                s.manually_stopped = false;
+                s.remove_requested = false;
+            })?;
+        }
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::sys("creating a pipe", e))?;
         let exe = self.wharf_exe()?;
@@ -500,13 +540,20 @@ impl LocalEngine {
             command: cfg.command_line(),
             created,
             state: st.status,
-            status: human_status(st),
-            health: None,
+            // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
+            status: toolbox::health::decorate(
+                human_status(st),
+                toolbox::health::current(self, cfg, st),
+            ),
+            health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: cfg.spec.ports.clone(),
+            ports: crate::network::published_ports(self, &cfg.id).unwrap_or_else(|_| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
-            networks: vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())],
+            networks: crate::network::container_networks(self, &cfg.id)
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]),
             size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
             owner: cfg.owner,
             project: cfg.project.clone(),
@@ -514,11 +561,21 @@ impl LocalEngine {
     }
 
     /// Start container `id` with an attached client: returns the client's end of the
-    /// attach socket, connected before the command runs so no output is missed.
-    pub fn start_attached(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
+    /// attach socket, connected before the command runs so no output is missed. With
+    /// `size` (rows, columns) a `-t` container's terminal starts at that size.
+    pub fn start_attached(
+        &self,
+        caller: &Caller,
+        name_or_id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream> {
         let (cfg, _) = self.resolve_owned(caller, "container.start", name_or_id)?;
-        let (mine, theirs) = UnixStream::pair()
+        let (mut mine, theirs) = UnixStream::pair()
             .map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        if let Some((rows, cols)) = size {
+            attach::write_frame(&mut mine, attach::RESIZE, &attach::resize(rows, cols))
+                .map_err(|e| EngineError::io("sending the terminal size", e))?;
+        }
         self.emit(event(&cfg, "attach"));
         self.spawn_monitor(&cfg.id, Some(OwnedFd::from(theirs)))?;
         Ok(mine)
@@ -682,16 +739,6 @@ fn validate(spec: &ContainerCreate) -> Result<()> {
     }
     capabilities::effective_set(&spec.cap_add, &spec.cap_drop, spec.privileged)?;
     validate_resources(&spec.resources)?;
-    match spec.network.as_deref() {
-        None | Some("bridge") | Some("none") | Some("host") => {}
-        Some(other) => {
-            return Err(EngineError::not_found(
-                "network",
-                other,
-                "use --network none, host or bridge",
-            ));
-        }
-    }
     for m in &spec.mounts {
         if !m.target.starts_with('/') {
             return Err(EngineError::invalid(format!(
@@ -818,6 +865,8 @@ impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
         self.authorize(caller, "container.create", None)?;
         validate(spec)?;
+        self.authorize_create(caller, spec)?;
+        crate::network::check_request(self, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {
@@ -1153,7 +1202,7 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
-        Ok(json!({
+        let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
             "Path": cfg.args.first().cloned().unwrap_or_default(),
@@ -1222,10 +1271,16 @@ impl ContainerApi for LocalEngine {
                 "StopSignal": cfg.spec.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": cfg.stop_timeout(),
             },
-            "NetworkSettings": { "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } },
+            "NetworkSettings": crate::network::network_settings(self, &cfg.id)
+                .ok()
+                .filter(|v| v["Networks"].as_object().is_some_and(|m| !m.is_empty()))
+                .unwrap_or_else(|| serde_json::json!({ "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } })),
             "Owner": cfg.owner,
             "Project": cfg.project,
-        }))
+        });
+        // State.Health (toolbox).
+        toolbox::health::inspect_into(self, &cfg, &st, &mut doc);
+        Ok(doc)
     }
 
     fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {
