@@ -742,3 +742,62 @@ fn attach_streams_output_and_events_are_recorded() {
     ]);
     assert!(ev.contains("\"exitCode\":\"137\""), "{ev}");
 }
+
+#[test]
+fn tty_from_a_real_terminal() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let w = Wharf::new();
+    let ws = nix::pty::Winsize {
+        ws_row: 30,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut cmd = w.cmd(&[
+        "run",
+        "-it",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "tty; stty size; echo $TERM; exit 4",
+    ]);
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and TIOCSCTTY between fork and exec: the pty becomes the CLI's terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let mut guard = ChildGuard(child);
+    // Our copies of the slave (in `cmd` too) must go, or the master never sees EIO.
+    drop(cmd);
+    drop(slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let reader = std::thread::spawn(move || {
+        // EIO once the last slave descriptor closes.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let status = guard.0.wait().unwrap();
+    let out = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "");
+    assert_eq!(status.code(), Some(4), "{out}");
+    assert!(out.contains("/dev/pts/0\n30 100\nxterm\n"), "{out:?}");
+}

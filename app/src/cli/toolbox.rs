@@ -192,10 +192,14 @@ fn fail(e: &EngineError) -> i32 {
 /// Run a toolbox command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
-        Cmd::ExecHelper => wharf_engine::runtime::exec::helper_main(&ctx.engine),
-        Cmd::Health(a) => {
-            wharf_engine::runtime::toolbox::health::main(&ctx.engine, &a.id, a.monitor)
-        }
+        Cmd::ExecHelper => match ctx.local() {
+            Ok(engine) => wharf_engine::runtime::exec::helper_main(engine),
+            Err(e) => fail(&e),
+        },
+        Cmd::Health(a) => match ctx.local() {
+            Ok(engine) => wharf_engine::runtime::toolbox::health::main(engine, &a.id, a.monitor),
+            Err(e) => fail(&e),
+        },
         Cmd::Exec(a) => exec(a, ctx),
         Cmd::Top(a) => match ctx.api().container_top(&ctx.caller, &a.container) {
             Ok(t) => {
@@ -352,7 +356,7 @@ fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineE
     }
     // The tar streams from the engine (on a thread) into the extraction here.
     let (r, w) = UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
-    let engine = ctx.engine.clone();
+    let engine = ctx.api.clone();
     let caller = ctx.caller.clone();
     let (ctr_s, path_s) = (ctr.to_string(), path.clone());
     let producer = std::thread::spawn(move || {

@@ -24,7 +24,9 @@ pub use volumes::*;
 /// The whole engine API. Implemented for every type that implements all the areas.
 pub trait Engine:
     SystemApi
+    + AuditApi
     + ImageApi
+    + RegistryApi
     + ContainerApi
     + NetworkApi
     + VolumeApi
@@ -36,18 +38,19 @@ pub trait Engine:
 {
 }
 
-impl<
-        T: SystemApi
-            + ImageApi
-            + ContainerApi
-            + NetworkApi
-            + VolumeApi
-            + StatsApi
-            + ExecApi
-            + ToolboxApi
-            + Send
-            + Sync,
-    > Engine for T
+impl<T> Engine for T where
+    T: SystemApi
+        + AuditApi
+        + ImageApi
+        + RegistryApi
+        + ContainerApi
+        + NetworkApi
+        + VolumeApi
+        + StatsApi
+        + ExecApi
+        + ToolboxApi
+        + Send
+        + Sync
 {
 }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attach::{self, Decoder};
 use super::cgroups::Cgroup;
-use super::process::{InitPlan, Seccomp, StartFailure};
+use super::process::{InitPlan, StartFailure};
 use super::rootfs::RootfsPlan;
 use super::{capabilities, rlimits, state};
 use crate::api::{ContainerStatus, ExecApi, ExecConfig, ExecSession, EXEC_SIGNAL};
@@ -447,7 +447,7 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         Ok(x) => x,
         Err(m) => return fail(sync, 125, m),
     };
-    let plan = match exec_plan(&cfg, ecfg) {
+    let plan = match exec_plan(engine, &cfg, ecfg) {
         Ok(p) => p,
         Err(m) => return fail(sync, 125, m),
     };
@@ -519,17 +519,19 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
 /// The init plan for the exec'd process: the container's security settings and
 /// environment, with the exec's command, extra env, user and working directory.
 fn exec_plan(
+    engine: &LocalEngine,
     cfg: &super::config::ContainerConfig,
     ecfg: &ExecConfig,
 ) -> std::result::Result<InitPlan, String> {
     let caps =
         capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged)
             .map_err(|e| e.message)?;
+    // The same compiled program as the container's (cached by the monitor).
+    let cache = engine.root().run().join("seccomp");
     let seccomp = match cfg.seccomp() {
-        _ if cfg.spec.privileged => Seccomp::Unconfined,
-        None => Seccomp::Default,
-        Some("unconfined") => Seccomp::Unconfined,
-        Some(json) => Seccomp::Profile(json.to_string()),
+        _ if cfg.spec.privileged => None,
+        Some("unconfined") => None,
+        profile => Some(super::seccomp::cached_bpf(&cache, profile, &caps).map_err(|e| e.message)?),
     };
     let mut env = cfg.env.clone();
     let mut set = |kv: &str| {
@@ -555,7 +557,7 @@ fn exec_plan(
             privileged: false,
             shm_size: 0,
             etc_files: vec![],
-            console: None,
+            console: false,
             mounts: vec![],
         },
         hostname: cfg.hostname.clone(),

@@ -87,24 +87,59 @@ pub(crate) fn mounts_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Vec<Mou
         .collect()
 }
 
-/// Delete a stopped container's files and say so (`destroy`).
+/// Delete a stopped container's files and say so (`destroy`). The directory is first
+/// renamed away, so of two removers racing (a monitor's `--rm` and an `rm -f`) exactly
+/// one removes it and reports it.
 pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
+    match hide_files(engine, cfg)? {
+        Some(doomed) => delete_hidden(cfg, &doomed),
+        None => Ok(()),
+    }
+}
+
+/// The first half of [`remove_files`]: rename the container away (it is gone from
+/// every listing from here on), release its volumes, say `destroy`. Returns where the
+/// files now are, for [`delete_hidden`]; `None` if someone else removed it first.
+pub(crate) fn hide_files(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+) -> Result<Option<std::path::PathBuf>> {
     let dir = paths::dir(engine, &cfg.id);
     if !dir.exists() {
-        return Ok(());
+        return Ok(None);
     }
     let remove_anon = cfg.spec.auto_remove
         || state::load(&dir)
             .map(|s| s.remove_requested)
             .unwrap_or(false);
+    let doomed = engine.root().tmp().join(format!("removing-{}", cfg.id));
+    match std::fs::rename(&dir, &doomed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(EngineError::io(
+                format!("removing container {} ({})", cfg.name, dir.display()),
+                e,
+            ))
+        }
+    }
     if let Err(e) = crate::volume::release(engine, &cfg.id, remove_anon) {
         tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
     }
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
-    std::fs::remove_dir_all(&dir)
-        .ctx(|| format!("removing container {} ({})", cfg.name, dir.display()))?;
     engine.emit(event(cfg, "destroy"));
-    Ok(())
+    Ok(Some(doomed))
+}
+
+/// The second half of [`remove_files`]: delete the renamed files.
+pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> Result<()> {
+    std::fs::remove_dir_all(doomed).ctx(|| {
+        format!(
+            "removing the files of container {} ({})",
+            cfg.name,
+            doomed.display()
+        )
+    })
 }
 
 fn is_active(s: ContainerStatus) -> bool {
@@ -282,10 +317,12 @@ impl LocalEngine {
         if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
             return Ok(());
         }
-        state::update(&dir, |s| {
-            s.manually_stopped = false;
-            s.remove_requested = false;
-        })?;
+        if st.manually_stopped || st.remove_requested {
+            state::update(&dir, |s| {
+                s.manually_stopped = false;
+                s.remove_requested = false;
+            })?;
+        }
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::sys("creating a pipe", e))?;
         let exe = self.wharf_exe()?;
@@ -520,11 +557,21 @@ impl LocalEngine {
     }
 
     /// Start container `id` with an attached client: returns the client's end of the
-    /// attach socket, connected before the command runs so no output is missed.
-    pub fn start_attached(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
+    /// attach socket, connected before the command runs so no output is missed. With
+    /// `size` (rows, columns) a `-t` container's terminal starts at that size.
+    pub fn start_attached(
+        &self,
+        caller: &Caller,
+        name_or_id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream> {
         let (cfg, _) = self.resolve_owned(caller, "container.start", name_or_id)?;
-        let (mine, theirs) = UnixStream::pair()
+        let (mut mine, theirs) = UnixStream::pair()
             .map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        if let Some((rows, cols)) = size {
+            attach::write_frame(&mut mine, attach::RESIZE, &attach::resize(rows, cols))
+                .map_err(|e| EngineError::io("sending the terminal size", e))?;
+        }
         self.emit(event(&cfg, "attach"));
         self.spawn_monitor(&cfg.id, Some(OwnedFd::from(theirs)))?;
         Ok(mine)
@@ -824,6 +871,7 @@ impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
         self.authorize(caller, "container.create", None)?;
         validate(spec)?;
+        self.authorize_create(caller, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {

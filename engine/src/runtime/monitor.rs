@@ -23,7 +23,7 @@ use super::attach::{self, Decoder};
 use super::cgroups::Cgroup;
 use super::config::ContainerConfig;
 use super::logs::{LogWriter, Stream};
-use super::process::{self, InitPlan, Seccomp, Spawned, StartFailure, Stdio};
+use super::process::{self, InitPlan, Spawned, StartFailure, Stdio};
 use super::rootfs::RootfsPlan;
 use super::state::{self as rstate, now_rfc3339};
 use super::{capabilities, net, paths};
@@ -175,6 +175,8 @@ pub fn main(
         _ => unsafe { libc::_exit(0) },
     }
     let _ = nix::unistd::setsid();
+    // Do not pin the caller's working directory (and its mount) for the container's lifetime.
+    let _ = std::env::set_current_dir("/");
     // The health checker (toolbox) lives as long as this monitor.
     super::toolbox::health::launch(engine, id);
     match run(engine, id, sync, attach_client) {
@@ -229,6 +231,30 @@ fn run(
         .and_then(|s| Client::new(s, true))
         .into_iter()
         .collect();
+    // The starting client may have sent its terminal size already: the pty gets it
+    // before the command runs, so the first `stty size` is right.
+    let mut size = (0u16, 0u16);
+    if let Some(c) = clients.first_mut() {
+        let mut b = [0u8; 256];
+        while let Ok(n) = c.stream.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            c.dec.push(&b[..n]);
+        }
+        let mut keep = Decoder::default();
+        while let Ok(Some((kind, d))) = c.dec.next_frame() {
+            if kind == attach::RESIZE && d.len() == 4 {
+                size = (
+                    u16::from_be_bytes([d[0], d[1]]),
+                    u16::from_be_bytes([d[2], d[3]]),
+                );
+            } else {
+                keep.push(&attach::frame(kind, &d));
+            }
+        }
+        c.dec = keep;
+    }
     let mut log = LogWriter::open(
         &paths::log_file(engine, id),
         cfg.spec.log_max_size,
@@ -239,7 +265,7 @@ fn run(
         // The config may have been updated (limits, restart policy) since the last run.
         let cfg = super::load_config(engine, id).unwrap_or_else(|_| cfg.clone());
         let started_at = Instant::now();
-        match start_once(engine, &cfg, &dir) {
+        match start_once(engine, &cfg, &dir, size) {
             Err(fail) => {
                 let st = rstate::update(&dir, |s| {
                     s.status = ContainerStatus::Exited;
@@ -251,7 +277,7 @@ fn run(
                 })?;
                 engine.emit(super::event(&cfg, "die").attr("exitCode", fail.code.to_string()));
                 // Remove (--rm) before answering, so the caller never sees a leftover.
-                finish(engine, &cfg, &st, &sock_path);
+                let doomed = finish(engine, &cfg, &st, &sock_path);
                 for c in clients.iter_mut() {
                     c.send(&attach::frame(
                         attach::ERROR,
@@ -261,6 +287,7 @@ fn run(
                     c.flush();
                 }
                 report(sync.take(), Err(fail));
+                delete(&cfg, doomed);
                 return Ok(());
             }
             Ok(mut running) => {
@@ -315,6 +342,10 @@ fn run(
                     } else {
                         ContainerStatus::Exited
                     };
+                    if !restart {
+                        s.monitor_pid = 0;
+                        s.monitor_start = 0;
+                    }
                     s.pid = 0;
                     s.exit_code = code;
                     s.oom_killed = oom;
@@ -325,9 +356,13 @@ fn run(
                 }
                 engine.emit(super::event(&cfg, "die").attr("exitCode", code.to_string()));
                 let last = st.status != ContainerStatus::Restarting;
-                if last {
-                    finish(engine, &cfg, &st, &sock_path);
-                }
+                // --rm: gone from listings (renamed away) before the client hears the exit;
+                // the files are deleted after.
+                let doomed = if last {
+                    finish(engine, &cfg, &st, &sock_path)
+                } else {
+                    None
+                };
                 for c in clients.iter_mut() {
                     c.send(&attach::frame(attach::EXIT, code.to_string().as_bytes()));
                     c.stream.set_nonblocking(false).ok();
@@ -336,6 +371,7 @@ fn run(
                 }
                 clients.clear();
                 if last {
+                    delete(&cfg, doomed);
                     return Ok(());
                 }
                 // Wait out the back-off, giving way to stop/rm.
@@ -349,7 +385,8 @@ fn run(
                     let s = rstate::load(&dir)?;
                     if s.manually_stopped || s.remove_requested {
                         let st = rstate::update(&dir, |s| s.status = ContainerStatus::Exited)?;
-                        finish(engine, &cfg, &st, &sock_path);
+                        let doomed = finish(engine, &cfg, &st, &sock_path);
+                        delete(&cfg, doomed);
                         return Ok(());
                     }
                 }
@@ -360,16 +397,35 @@ fn run(
 }
 
 /// After the last exit: drop the socket, mark the monitor gone, remove `--rm` containers.
-fn finish(engine: &LocalEngine, cfg: &ContainerConfig, st: &rstate::RunState, sock: &Path) {
+/// Returns the renamed files of a removed container, deleted once the clients know.
+fn finish(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    st: &rstate::RunState,
+    sock: &Path,
+) -> Option<std::path::PathBuf> {
     let _ = std::fs::remove_file(sock);
     let dir = engine.root().containers().join(&cfg.id);
-    let _ = rstate::update(&dir, |s| {
-        s.monitor_pid = 0;
-        s.monitor_start = 0;
-    });
+    if st.monitor_pid != 0 {
+        let _ = rstate::update(&dir, |s| {
+            s.monitor_pid = 0;
+            s.monitor_start = 0;
+        });
+    }
     if cfg.spec.auto_remove || st.remove_requested {
-        if let Err(e) = super::remove_files(engine, cfg) {
-            tracing::warn!("removing container {}: {e}", cfg.id);
+        match super::hide_files(engine, cfg) {
+            Ok(doomed) => return doomed,
+            Err(e) => tracing::warn!("removing container {}: {e}", cfg.id),
+        }
+    }
+    None
+}
+
+/// Delete what [`finish`] renamed away (after the clients have their answer).
+fn delete(cfg: &ContainerConfig, doomed: Option<std::path::PathBuf>) {
+    if let Some(d) = doomed {
+        if let Err(e) = super::delete_hidden(cfg, &d) {
+            tracing::warn!("{e}");
         }
     }
 }
@@ -400,6 +456,7 @@ fn start_once(
     engine: &LocalEngine,
     cfg: &ContainerConfig,
     dir: &Path,
+    size: (u16, u16),
 ) -> std::result::Result<Running, StartFailure> {
     let cgroup = Cgroup::for_container(&cfg.id);
     let _ = cgroup.remove(); // a leftover from a killed monitor
@@ -408,7 +465,7 @@ fn start_once(
         let _ = cgroup.remove();
         return Err(fail125(e));
     }
-    let res = spawn_in(engine, cfg, dir, &cgroup);
+    let res = spawn_in(engine, cfg, dir, &cgroup, size);
     if res.is_err() {
         let _ = cgroup.remove();
     }
@@ -420,37 +477,32 @@ fn spawn_in(
     cfg: &ContainerConfig,
     dir: &Path,
     cgroup: &Cgroup,
+    size: (u16, u16),
 ) -> std::result::Result<Running, StartFailure> {
     let tty = cfg.spec.tty;
-    let (stdio, out, err, stdin, console) = if tty {
-        let pty = nix::pty::openpty(None, None).map_err(|e| StartFailure {
-            code: 125,
-            message: format!("opening a pty: {e}"),
-        })?;
-        let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).ok();
-        let s1 = pty
-            .slave
-            .try_clone()
-            .map_err(|e| fail125(EngineError::io("pty", e)))?;
-        let s2 = pty
-            .slave
-            .try_clone()
-            .map_err(|e| fail125(EngineError::io("pty", e)))?;
-        let master2 = pty
-            .master
-            .try_clone()
-            .map_err(|e| fail125(EngineError::io("pty", e)))?;
-        nonblock(&pty.master);
-        (
-            Stdio {
-                stdin: pty.slave,
-                stdout: s1,
-                stderr: s2,
-            },
-            Some(pty.master),
+    let mut console_sock: Option<OwnedFd> = None;
+    let (stdio, out, err, stdin) = if tty {
+        let (mine, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
             None,
-            Some(master2),
-            slave_path,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| StartFailure {
+            code: 125,
+            message: format!("creating the console socket: {e}"),
+        })?;
+        console_sock = Some(mine);
+        let (rows, cols) = size;
+        (
+            Stdio::Console {
+                socket: theirs,
+                rows,
+                cols,
+            },
+            None,
+            None,
+            None,
         )
     } else {
         let (out_r, out_w) = pipe()?;
@@ -469,7 +521,7 @@ fn spawn_in(
             nonblock(w);
         }
         (
-            Stdio {
+            Stdio::Pipes {
                 stdin: in_r,
                 stdout: out_w,
                 stderr: err_w,
@@ -477,17 +529,16 @@ fn spawn_in(
             Some(out_r),
             Some(err_r),
             in_w,
-            None,
         )
     };
     let caps =
         capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged)
             .map_err(fail125)?;
+    let cache = engine.root().run().join("seccomp");
     let seccomp = match cfg.seccomp() {
-        _ if cfg.spec.privileged => Seccomp::Unconfined,
-        None => Seccomp::Default,
-        Some("unconfined") => Seccomp::Unconfined,
-        Some(json) => Seccomp::Profile(json.to_string()),
+        _ if cfg.spec.privileged => None,
+        Some("unconfined") => None,
+        profile => Some(super::seccomp::cached_bpf(&cache, profile, &caps).map_err(fail125)?),
     };
     let host_network = net::is_host(cfg);
     let plan = InitPlan {
@@ -504,7 +555,7 @@ fn spawn_in(
                 (dir.join("hosts"), "/etc/hosts"),
                 (dir.join("resolv.conf"), "/etc/resolv.conf"),
             ],
-            console: console.map(std::path::PathBuf::from),
+            console: tty,
             mounts: super::mounts_for(engine, cfg),
         },
         hostname: cfg.hostname.clone(),
@@ -550,8 +601,16 @@ fn spawn_in(
         ("hosts", files.hosts),
         ("resolv.conf", files.resolv_conf),
     ] {
-        if let Err(e) = crate::state::atomic_write(&dir.join(name), content.as_bytes()) {
-            return Err(kill_and_reap(fail125(e)));
+        // Rewritten at every start (plain writes: nothing to keep across a crash), and
+        // only when the content changed.
+        let path = dir.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
+            if let Err(e) = std::fs::write(&path, content.as_bytes()) {
+                return Err(kill_and_reap(fail125(EngineError::io(
+                    format!("writing {}", path.display()),
+                    e,
+                ))));
+            }
         }
     }
     if let Err(f) = spawned.release() {
@@ -559,6 +618,20 @@ fn spawn_in(
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         net::teardown(engine, cfg);
         return Err(f);
+    }
+    let (mut out, mut stdin) = (out, stdin);
+    if let Some(sock) = console_sock {
+        // The command runs already; its terminal's master was sent before the exec.
+        let master = match process::receive_console(&sock) {
+            Ok(m) => m,
+            Err(e) => return Err(kill_and_reap(fail125(e))),
+        };
+        let dup = master
+            .try_clone()
+            .map_err(|e| kill_and_reap(fail125(EngineError::io("pty", e))))?;
+        nonblock(&master);
+        out = Some(master);
+        stdin = Some(dup);
     }
     Ok(Running {
         pid,

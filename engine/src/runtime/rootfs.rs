@@ -67,8 +67,8 @@ pub struct RootfsPlan {
     pub shm_size: u64,
     /// Host files bind-mounted over container paths (`/etc/hosts`, ...).
     pub etc_files: Vec<(PathBuf, &'static str)>,
-    /// The pty slave (host path) to show as /dev/console, with `-t`.
-    pub console: Option<PathBuf>,
+    /// With `-t`: create /dev/console for the pty the init process opens later.
+    pub console: bool,
     pub mounts: Vec<MountSpec>,
 }
 
@@ -287,17 +287,8 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
         nsd,
         None,
     )?;
-    if let Some(console) = &plan.console {
-        let c = dev.join("console");
-        fs::File::create(&c).ctx(|| "creating /dev/console".to_string())?;
-        m(
-            "the console",
-            Some(&console.display().to_string()),
-            &c,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )?;
+    if plan.console {
+        fs::File::create(dev.join("console")).ctx(|| "creating /dev/console".to_string())?;
     }
 
     let sys = mkdir_in(r, "/sys")?;

@@ -255,10 +255,78 @@ pub fn profile_filter(json: &str, caps: &CapsHashSet) -> Result<ScmpFilterContex
     Ok(f)
 }
 
-/// Load a built filter into the calling process (inherited across execve).
-pub fn load(f: &ScmpFilterContext) -> Result<()> {
-    f.load()
-        .map_err(|e| EngineError::internal(format!("loading the seccomp profile: {e}")))
+/// The compiled BPF program of a filter, written to `path` (atomically) and returned.
+pub fn write_bpf(f: &ScmpFilterContext, path: &std::path::Path) -> Result<Vec<u8>> {
+    use crate::error::IoContext;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    let res = f.export_bpf(&file).map_err(|e| sc_err("exporting BPF", e));
+    drop(file);
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let bpf = std::fs::read(&tmp).ctx(|| format!("reading {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("replacing {}", path.display()))?;
+    Ok(bpf)
+}
+
+/// The BPF program for a container: from `cache_dir` when this profile and capability
+/// set were compiled before (libseccomp's compiler costs tens of milliseconds), else
+/// compiled now and cached. `profile` is `None` for the default profile.
+pub fn cached_bpf(
+    cache_dir: &std::path::Path,
+    profile: Option<&str>,
+    caps: &CapsHashSet,
+) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(crate::runtime::capabilities::mask(caps).to_le_bytes());
+    h.update(profile.unwrap_or("<default>").as_bytes());
+    let path = cache_dir.join(format!("{}.bpf", hex::encode(h.finalize())));
+    if let Ok(b) = std::fs::read(&path) {
+        if !b.is_empty() && b.len() % 8 == 0 {
+            return Ok(b);
+        }
+    }
+    let f = match profile {
+        None => default_filter(caps)?,
+        Some(json) => profile_filter(json, caps)?,
+    };
+    std::fs::create_dir_all(cache_dir)
+        .map_err(|e| EngineError::io(format!("creating {}", cache_dir.display()), e))?;
+    write_bpf(&f, &path)
+}
+
+/// Load a compiled BPF program into the calling process (inherited across execve).
+/// Without no_new_privs this needs CAP_SYS_ADMIN, so it runs before capabilities drop.
+pub fn load_bpf(bpf: &[u8]) -> Result<()> {
+    if bpf.is_empty() || bpf.len() % 8 != 0 || bpf.len() / 8 > u16::MAX as usize {
+        return Err(EngineError::internal(
+            "the compiled seccomp program is damaged: remove the cache under run/seccomp",
+        ));
+    }
+    let prog = libc::sock_fprog {
+        len: (bpf.len() / 8) as u16,
+        filter: bpf.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccomp(2) reads `prog` and the instructions it points to, which outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(EngineError::io(
+            "loading the seccomp profile",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -275,5 +343,10 @@ mod tests {
             {"names":["mount"],"action":"SCMP_ACT_ALLOW","includes":{"caps":["CAP_SYS_ADMIN"]}}]}"#;
         profile_filter(json, &caps).unwrap();
         assert!(profile_filter("{", &caps).is_err());
+        let t = tempfile::tempdir().unwrap();
+        let a = cached_bpf(t.path(), None, &caps).unwrap();
+        assert_eq!(a.len() % 8, 0);
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+        assert_eq!(cached_bpf(t.path(), None, &caps).unwrap(), a);
     }
 }

@@ -151,8 +151,11 @@ impl Drop for Registry {
     }
 }
 
+/// What a token request asked: (account, scopes, authenticated).
+pub type TokenRequest = (Option<String>, Vec<String>, bool);
+
 /// A token server (the `realm` of a Bearer challenge) on 127.0.0.1: grants what is asked
-/// to `user`/`password`, nothing to anyone else, and signs ES256 JWTs the registry
+/// to `user`/`password`, pull of `public/...` to anyone, nothing else, and signs ES256 JWTs the registry
 /// checks against the certificate in its `rootcertbundle`.
 pub struct TokenServer {
     pub port: u16,
@@ -162,7 +165,7 @@ pub struct TokenServer {
     pub user: String,
     pub password: String,
     /// Every request's (account, scopes, authenticated).
-    pub requests: Mutex<Vec<(Option<String>, Vec<String>, bool)>>,
+    pub requests: Mutex<Vec<TokenRequest>>,
     stop: AtomicBool,
     server: tiny_http::Server,
 }
@@ -241,18 +244,20 @@ impl TokenServer {
                 );
                 continue;
             }
-            let access: Vec<serde_json::Value> = if authenticated {
-                scopes
-                    .iter()
-                    .filter_map(|s| {
-                        let mut p = s.splitn(3, ':');
-                        let (t, n, a) = (p.next()?, p.next()?, p.next()?);
-                        Some(serde_json::json!({"type": t, "name": n, "actions": a.split(',').collect::<Vec<_>>()}))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            // The authenticated user gets what they ask; anyone may pull `public/...`
+            // (as Docker Hub serves public images to anonymous clients).
+            let access: Vec<serde_json::Value> = scopes
+                .iter()
+                .filter_map(|s| {
+                    let mut p = s.splitn(3, ':');
+                    let (t, n, a) = (p.next()?, p.next()?, p.next()?);
+                    let actions: Vec<&str> = a
+                        .split(',')
+                        .filter(|act| authenticated || (n.starts_with("public/") && *act == "pull"))
+                        .collect();
+                    Some(serde_json::json!({"type": t, "name": n, "actions": actions}))
+                })
+                .collect();
             let token = self.sign(&access);
             let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
             let _ = req.respond(
@@ -454,8 +459,21 @@ impl Layout {
 
     /// `skopeo copy [--all] oci:DIR:tag docker://host/dest` (plain http, optional creds).
     pub fn skopeo_push(&self, tag: &str, dest: &str, creds: Option<(&str, &str)>, all: bool) {
+        self.skopeo_push_with(tag, dest, creds, all, &[])
+    }
+
+    /// [`skopeo_push`](Self::skopeo_push) with more `skopeo copy` flags (e.g. `-f v2s2`).
+    pub fn skopeo_push_with(
+        &self,
+        tag: &str,
+        dest: &str,
+        creds: Option<(&str, &str)>,
+        all: bool,
+        extra: &[&str],
+    ) {
         let mut cmd = Command::new("skopeo");
         cmd.args(["--insecure-policy", "copy", "--dest-tls-verify=false"]);
+        cmd.args(extra);
         if all {
             cmd.arg("--all");
         }

@@ -92,6 +92,12 @@ pub fn pull(
             }
         };
 
+    progress(Progress::Message(format!(
+        "{}: Pulling from {}",
+        rref.manifest_reference(),
+        rref.familiar_name()
+    )));
+
     // The config: small, kept in memory, verified.
     let config_desc = &manifest.config;
     if config_desc.size > MAX_CONFIG_BYTES {
@@ -196,6 +202,9 @@ pub trait BlobSource: Sync {
 pub struct PushImage {
     pub manifest: Vec<u8>,
     pub media_type: String,
+    /// Repositories of the same registry that already hold this image's blobs: missing
+    /// blobs are mounted from them (no upload) when the registry allows it.
+    pub mount_from: Vec<String>,
 }
 
 /// Push `image` as `rref` (its tag, or its digest): the blobs the registry lacks,
@@ -239,6 +248,15 @@ pub fn push(
             }
             return Ok(0);
         }
+        for from in image.mount_from.iter().filter(|f| *f != &rref.repository) {
+            if client.mount_blob(&rref.repository, &desc.digest, from)? {
+                if let Some(tx) = tx {
+                    let status = format!("Mounted from {from}");
+                    let _ = tx.send(layer(&desc.digest, &status, desc.size, Some(desc.size)));
+                }
+                return Ok(0);
+            }
+        }
         let mut r = source.open_blob(&desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, tx);
         vr.status = "Pushing";
@@ -252,11 +270,11 @@ pub fn push(
         }
         Ok(desc.size)
     };
-    let mut sent = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+    parallel(queue, concurrency, progress, |desc, tx, cancel| {
         upload(desc, Some(tx), cancel)
     })?;
     let cancel = AtomicBool::new(false);
-    sent += upload(&m.config, None, &cancel)?;
+    upload(&m.config, None, &cancel)?;
     let reference = rref
         .digest
         .as_deref()
@@ -268,7 +286,6 @@ pub fn push(
         &image.media_type,
         &image.manifest,
     )?;
-    let _ = sent;
     progress(Progress::Message(format!(
         "{reference}: digest: {digest} size: {}",
         image.manifest.len()
