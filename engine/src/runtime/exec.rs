@@ -408,6 +408,16 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         }
         if ecfg.tty {
             let (master, slave) = container_pty(spec.pid)?;
+            if let Some((rows, cols)) = ecfg.console_size {
+                let ws = libc::winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCSWINSZ reads the winsize we own.
+                unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            }
             let s2 = slave.try_clone().map_err(|e| e.to_string())?;
             let s3 = slave.try_clone().map_err(|e| e.to_string())?;
             let m2 = master.try_clone().map_err(|e| e.to_string())?;
