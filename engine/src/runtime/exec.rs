@@ -141,6 +141,8 @@ impl LocalEngine {
         cmd.arg("--root")
             .arg(self.root().path())
             .arg("__exec")
+            // The helper may outlive the caller: do not pin its working directory.
+            .current_dir("/")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
