@@ -460,6 +460,19 @@ impl ToolboxApi for LocalEngine {
         let mut out = Vec::new();
         diff_walk(&upper, "", &cfg.layer_dirs, &mut out);
         out.retain(|c| !(runtime_artifact(&c.path) && c.kind == ChangeKind::Added));
+        // /etc and /dev copied up only for those mount points are no change either.
+        let has_child =
+            |dir: &str, out: &[Change]| out.iter().any(|c| c.path.starts_with(&format!("{dir}/")));
+        let keep: Vec<bool> = out
+            .iter()
+            .map(|c| {
+                !(matches!(c.path.as_str(), "/etc" | "/dev")
+                    && c.kind == ChangeKind::Modified
+                    && !has_child(&c.path, &out))
+            })
+            .collect();
+        let mut k = keep.iter();
+        out.retain(|_| *k.next().unwrap_or(&true));
         Ok(out)
     }
 
