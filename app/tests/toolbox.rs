@@ -480,9 +480,19 @@ fn toolbox_through_the_socket_server() {
     let o = remote(&["export", "-o", tar.to_str().unwrap(), "remote"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(std::fs::metadata(&tar).unwrap().len() > 100_000);
-    // Exec needs a two-way stream the protocol does not carry yet: refused clearly.
-    let o = remote(&["exec", "remote", "true"]);
-    assert_eq!(code(&o), 125);
-    assert!(err(&o).contains("--host"), "{}", err(&o));
+    // Exec over the upgraded connection: output, exit code, stdin.
+    let o = remote(&[
+        "exec",
+        "remote",
+        "sh",
+        "-c",
+        "hostname; echo err >&2; exit 5",
+    ]);
+    assert_eq!(code(&o), 5, "{}", err(&o));
+    assert_eq!(
+        out(&o).trim(),
+        w.inspect("remote")["Config"]["Hostname"].as_str().unwrap()
+    );
+    assert_eq!(err(&o), "err\n");
     drop(server);
 }

@@ -743,24 +743,13 @@ fn rmi_is_refused_while_a_real_container_uses_the_image() {
     use wharf_engine::api::{ContainerApi, ContainerCreate, RemoveOptions};
     let (_d, e) = engine();
     let id = demo(&e);
-    let spec = ContainerCreate {
-        image: "wharf/demo".into(),
-        ..Default::default()
-    };
+    let spec = ContainerCreate { image: "wharf/demo".into(), ..Default::default() };
     let c = e.container_create(&root(), &spec).unwrap();
     let err = e.image_remove(&root(), "wharf/demo", false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
     assert!(err.message.contains(&c[..12]), "{err}");
     assert_eq!(e.image_disk_usage(&root()).unwrap().active, 1);
-    e.container_remove(
-        &root(),
-        &c,
-        RemoveOptions {
-            force: true,
-            volumes: true,
-        },
-    )
-    .unwrap();
+    e.container_remove(&root(), &c, RemoveOptions { force: true, volumes: true }).unwrap();
     let out = e.image_remove(&root(), "wharf/demo", false).unwrap();
     assert!(out.contains(&RemoveOutcome::Deleted(id)), "{out:?}");
     assert_store_empty(&e);

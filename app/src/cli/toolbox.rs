@@ -194,11 +194,17 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::ExecHelper => match ctx.local() {
             Ok(engine) => wharf_engine::runtime::exec::helper_main(engine),
-            Err(e) => fail(&e),
+            Err(e) => {
+                super::report(&e);
+                125
+            }
         },
         Cmd::Health(a) => match ctx.local() {
             Ok(engine) => wharf_engine::runtime::toolbox::health::main(engine, &a.id, a.monitor),
-            Err(e) => fail(&e),
+            Err(e) => {
+                super::report(&e);
+                125
+            }
         },
         Cmd::Exec(a) => exec(a, ctx),
         Cmd::Top(a) => match ctx.api().container_top(&ctx.caller, &a.container) {

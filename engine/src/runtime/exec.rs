@@ -459,7 +459,7 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         Ok(x) => x,
         Err(m) => return fail(sync, 125, m),
     };
-    let plan = match exec_plan(engine, &cfg, ecfg) {
+    let plan = match exec_plan(&cfg, ecfg, &engine.root().run().join("seccomp")) {
         Ok(p) => p,
         Err(m) => return fail(sync, 125, m),
     };
@@ -531,19 +531,20 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
 /// The init plan for the exec'd process: the container's security settings and
 /// environment, with the exec's command, extra env, user and working directory.
 fn exec_plan(
-    engine: &LocalEngine,
     cfg: &super::config::ContainerConfig,
     ecfg: &ExecConfig,
+    seccomp_cache: &std::path::Path,
 ) -> std::result::Result<InitPlan, String> {
     let caps =
         capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged)
             .map_err(|e| e.message)?;
-    // The same compiled program as the container's (cached by the monitor).
-    let cache = engine.root().run().join("seccomp");
+    // The same compiled profile as the container's (from the engine's BPF cache).
     let seccomp = match cfg.seccomp() {
         _ if cfg.spec.privileged => None,
         Some("unconfined") => None,
-        profile => Some(super::seccomp::cached_bpf(&cache, profile, &caps).map_err(|e| e.message)?),
+        profile => {
+            Some(super::seccomp::cached_bpf(seccomp_cache, profile, &caps).map_err(|e| e.message)?)
+        }
     };
     let mut env = cfg.env.clone();
     let mut set = |kv: &str| {
