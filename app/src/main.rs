@@ -16,6 +16,11 @@ struct Opts {
     #[arg(long, global = true, env = "WHARF_ROOT", default_value = wharf_engine::state::DEFAULT_ROOT)]
     root: PathBuf,
 
+    /// Policy file mapping users to roles (default /etc/wharf/policy.json if it exists;
+    /// without one wharf is single-user and the caller is admin).
+    #[arg(long, global = true, env = "WHARF_POLICY")]
+    policy: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -24,24 +29,48 @@ struct Opts {
 enum Command {
     #[command(flatten)]
     System(cli::system::Cmd),
+    #[command(flatten)]
+    Audit(cli::audit::Cmd),
+    #[command(flatten)]
+    Serve(cli::serve::Cmd),
+    #[command(flatten)]
+    Volume(cli::volumes::Cmd),
 }
 
 fn main() {
     let opts = Opts::parse();
-    let engine = match LocalEngine::open(&opts.root, EngineOptions::default()) {
-        Ok(e) => Arc::new(e),
+    let policy = match cli::load_policy(opts.policy.as_deref()) {
+        Ok(p) => p.map(Arc::new),
         Err(e) => {
-            eprintln!("wharf: cannot open the state root {}: {e}", opts.root.display());
+            eprintln!("wharf: {e}");
             std::process::exit(125);
         }
     };
-    let ctx = cli::Ctx { engine, caller: cli::resolve_caller() };
+    let caller = cli::resolve_caller(policy.as_deref());
+    let engine_opts = EngineOptions {
+        policy,
+        ..Default::default()
+    };
+    let engine = match LocalEngine::open(&opts.root, engine_opts) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprintln!(
+                "wharf: cannot open the state root {}: {e}",
+                opts.root.display()
+            );
+            std::process::exit(125);
+        }
+    };
+    let ctx = cli::Ctx { engine, caller };
     let code = match opts.command {
         None => {
             eprintln!("wharf: the console is not built yet; try `wharf info`");
             2
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
+        Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
+        Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
+        Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
     };
     std::process::exit(code);
 }

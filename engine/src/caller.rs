@@ -42,7 +42,13 @@ impl Caller {
     /// Root as admin: the single-user mode with no policy file, and the engine's own
     /// internal actions (restart policies applied at start, monitors).
     pub fn root() -> Self {
-        Caller { uid: 0, gid: 0, name: "root".into(), role: Role::admin(), project: None }
+        Caller {
+            uid: 0,
+            gid: 0,
+            name: "root".into(),
+            role: Role::admin(),
+            project: None,
+        }
     }
 
     /// `alice (operator)`, as errors and the header show it.

@@ -76,7 +76,10 @@ impl Event {
         Event {
             kind,
             action: action.into(),
-            actor: Actor { id: id.into(), attributes: BTreeMap::new() },
+            actor: Actor {
+                id: id.into(),
+                attributes: BTreeMap::new(),
+            },
             scope: "local".into(),
             time: nanos / 1_000_000_000,
             time_nano: nanos,
@@ -112,7 +115,10 @@ pub struct Journal {
 impl Journal {
     /// The journal at `path` (normally `<root>/events.jsonl`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Journal { path: path.into(), rotate_bytes: DEFAULT_ROTATE_BYTES }
+        Journal {
+            path: path.into(),
+            rotate_bytes: DEFAULT_ROTATE_BYTES,
+        }
     }
 
     /// Change the rotation size (tests use a small one).
@@ -153,7 +159,8 @@ impl Journal {
             .append(true)
             .open(&self.path)
             .ctx(|| format!("opening event journal {}", self.path.display()))?;
-        f.write_all(&line).ctx(|| format!("appending to {}", self.path.display()))
+        f.write_all(&line)
+            .ctx(|| format!("appending to {}", self.path.display()))
     }
 
     fn rotate(&self) -> Result<()> {
@@ -161,7 +168,8 @@ impl Journal {
         for n in (1..KEEP_ROTATED).rev() {
             let from = self.rotated(n);
             if from.exists() {
-                fs::rename(&from, self.rotated(n + 1)).ctx(|| format!("rotating {}", from.display()))?;
+                fs::rename(&from, self.rotated(n + 1))
+                    .ctx(|| format!("rotating {}", from.display()))?;
             }
         }
         fs::rename(&self.path, self.rotated(1)).ctx(|| format!("rotating {}", self.path.display()))
@@ -169,7 +177,11 @@ impl Journal {
 
     /// Every file of the journal, oldest first.
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = (1..=KEEP_ROTATED).rev().map(|n| self.rotated(n)).filter(|p| p.exists()).collect();
+        let mut v: Vec<PathBuf> = (1..=KEEP_ROTATED)
+            .rev()
+            .map(|n| self.rotated(n))
+            .filter(|p| p.exists())
+            .collect();
         v.push(self.path.clone());
         v
     }
@@ -182,12 +194,19 @@ impl Journal {
             let f = match fs::File::open(&p) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(crate::EngineError::io(format!("reading {}", p.display()), e)),
+                Err(e) => {
+                    return Err(crate::EngineError::io(
+                        format!("reading {}", p.display()),
+                        e,
+                    ))
+                }
             };
             for line in BufReader::new(f).lines() {
                 let line = line.ctx(|| format!("reading {}", p.display()))?;
                 if let Ok(ev) = serde_json::from_str::<Event>(&line) {
-                    if since.is_some_and(|s| ev.time_nano < s) || until.is_some_and(|u| ev.time_nano > u) {
+                    if since.is_some_and(|s| ev.time_nano < s)
+                        || until.is_some_and(|u| ev.time_nano > u)
+                    {
                         continue;
                     }
                     out.push(ev);
@@ -210,14 +229,21 @@ pub struct Follower {
 impl Follower {
     /// Follow `journal`'s live file from its beginning.
     pub fn new(journal: &Journal) -> Self {
-        Follower { path: journal.path.clone(), file: None, partial: Vec::new() }
+        Follower {
+            path: journal.path.clone(),
+            file: None,
+            partial: Vec::new(),
+        }
     }
 
     fn drain(&mut self, out: &mut Vec<Event>) -> Result<()> {
         use std::io::Read;
-        let Some(f) = self.file.as_mut() else { return Ok(()) };
+        let Some(f) = self.file.as_mut() else {
+            return Ok(());
+        };
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf).ctx(|| format!("reading {}", self.path.display()))?;
+        f.read_to_end(&mut buf)
+            .ctx(|| format!("reading {}", self.path.display()))?;
         self.partial.extend_from_slice(&buf);
         while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=pos).collect();
@@ -257,10 +283,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::new(dir.path().join("events.jsonl")).with_rotate_bytes(600);
         for i in 0..20 {
-            j.append(&Event::new(EventType::Container, "start", format!("id{i}")).attr("name", "web")).unwrap();
+            j.append(
+                &Event::new(EventType::Container, "start", format!("id{i}")).attr("name", "web"),
+            )
+            .unwrap();
         }
         let all = j.read(None, None).unwrap();
-        assert!(all.len() < 20, "old files are dropped after {KEEP_ROTATED} rotations");
+        assert!(
+            all.len() < 20,
+            "old files are dropped after {KEEP_ROTATED} rotations"
+        );
         assert_eq!(all.last().unwrap().actor.id, "id19");
         let times: Vec<i64> = all.iter().map(|e| e.time_nano).collect();
         let mut sorted = times.clone();
@@ -278,7 +310,8 @@ mod tests {
         assert!(f.poll().unwrap().is_empty());
         let mut seen = Vec::new();
         for i in 0..12 {
-            j.append(&Event::new(EventType::Image, "tag", format!("i{i}"))).unwrap();
+            j.append(&Event::new(EventType::Image, "tag", format!("i{i}")))
+                .unwrap();
             if i % 3 == 0 {
                 seen.extend(f.poll().unwrap());
             }

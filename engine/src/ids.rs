@@ -18,7 +18,10 @@ pub fn short(id: &str) -> &str {
 
 /// Is `s` a plausible (possibly shortened) hex id?
 pub fn is_hex_prefix(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Find the one id among `ids` that `prefix` names. `what` names the kind of object
@@ -63,7 +66,10 @@ mod tests {
     #[test]
     fn prefix_resolution() {
         let ids = ["abc123", "abd456", "ff00"];
-        assert_eq!(resolve_prefix("container", "abc", ids).unwrap().as_deref(), Some("abc123"));
+        assert_eq!(
+            resolve_prefix("container", "abc", ids).unwrap().as_deref(),
+            Some("abc123")
+        );
         assert!(resolve_prefix("container", "ab", ids).is_err());
         assert_eq!(resolve_prefix("container", "0", ids).unwrap(), None);
         assert_eq!(resolve_prefix("container", "web", ids).unwrap(), None);

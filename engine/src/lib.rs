@@ -11,8 +11,12 @@ pub mod ids;
 pub mod image;
 pub mod local;
 pub mod network;
+pub mod policy;
+pub mod remote;
 pub mod runtime;
 pub mod state;
+pub mod stats;
+pub mod volume;
 
 pub use api::Engine;
 pub use caller::{Caller, Role};

@@ -9,6 +9,8 @@ use crate::api::{CgroupMode, EventFilter, SystemApi, SystemInfo};
 use crate::caller::Caller;
 use crate::error::Result;
 use crate::events::{Event, Follower, Journal};
+use crate::policy::audit::AuditLog;
+use crate::policy::{is_mutating, EffectiveRole, Policy, Scope};
 use crate::state::StateRoot;
 
 /// How the in-process engine is set up.
@@ -17,6 +19,8 @@ pub struct EngineOptions {
     /// The `wharf` binary, re-executed as the per-container monitor. Defaults to
     /// the current executable (tests pass the built binary).
     pub wharf_exe: Option<PathBuf>,
+    /// The policy; `None` = single-user mode, where every caller is admin.
+    pub policy: Option<std::sync::Arc<Policy>>,
 }
 
 /// The engine running inside this process, on one state root. Cheap to clone.
@@ -24,6 +28,7 @@ pub struct EngineOptions {
 pub struct LocalEngine {
     root: StateRoot,
     journal: Journal,
+    audit: AuditLog,
     opts: EngineOptions,
 }
 
@@ -32,7 +37,13 @@ impl LocalEngine {
     pub fn open(root: impl Into<PathBuf>, opts: EngineOptions) -> Result<Self> {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
-        Ok(LocalEngine { root, journal, opts })
+        let audit = AuditLog::new(root.path().join("audit.jsonl"));
+        Ok(LocalEngine {
+            root,
+            journal,
+            audit,
+            opts,
+        })
     }
 
     /// The state root.
@@ -58,7 +69,11 @@ impl LocalEngine {
     /// the action that already happened.
     pub fn emit(&self, ev: Event) {
         if let Err(e) = self.journal.append(&ev) {
-            tracing::warn!("could not record event {} {}: {e}", ev.kind.as_str(), ev.action);
+            tracing::warn!(
+                "could not record event {} {}: {e}",
+                ev.kind.as_str(),
+                ev.action
+            );
         }
     }
 
@@ -69,24 +84,161 @@ impl LocalEngine {
     pub fn image_users(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
         let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let dir = self.root.containers();
-        let entries = std::fs::read_dir(&dir).map_err(|e| crate::EngineError::io(format!("listing {}", dir.display()), e))?;
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| crate::EngineError::io(format!("listing {}", dir.display()), e))?;
         for entry in entries.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
-            let cfg: Option<serde_json::Value> = crate::state::read_json(&entry.path().join("config.json")).unwrap_or(None);
-            if let Some(image) = cfg.as_ref().and_then(|c| c.get("ImageId")).and_then(|v| v.as_str()) {
+            let cfg: Option<serde_json::Value> =
+                crate::state::read_json(&entry.path().join("config.json")).unwrap_or(None);
+            if let Some(image) = cfg
+                .as_ref()
+                .and_then(|c| c.get("ImageId"))
+                .and_then(|v| v.as_str())
+            {
                 out.entry(image.to_string()).or_default().push(id);
             }
         }
         Ok(out)
     }
 
+    /// The audit journal.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The policy in force, if any (none = single-user mode).
+    pub fn policy(&self) -> Option<&Policy> {
+        self.opts.policy.as_deref()
+    }
+
+    /// The role the engine gives `caller`: from the policy by uid (a role the caller
+    /// claims is never trusted), or admin in single-user mode.
+    pub fn effective_role(&self, caller: &Caller) -> EffectiveRole {
+        let builtin_admin = || {
+            let defs = crate::policy::builtin_roles();
+            let admin = &defs["admin"];
+            EffectiveRole {
+                name: "admin".into(),
+                permissions: admin.permissions.clone(),
+                scope: Scope::All,
+                constraints: Default::default(),
+            }
+        };
+        match self.policy() {
+            None => builtin_admin(),
+            Some(p) => {
+                let c = p.caller_for(caller.uid);
+                p.role(c.role.as_str()).cloned().unwrap_or(EffectiveRole {
+                    name: "none".into(),
+                    permissions: Default::default(),
+                    scope: Scope::Own,
+                    constraints: Default::default(),
+                })
+            }
+        }
+    }
+
+    /// The caller as the engine sees them: role and project from the policy by uid.
+    pub fn effective_caller(&self, caller: &Caller) -> Caller {
+        match self.policy() {
+            None => Caller {
+                role: crate::Role::admin(),
+                ..caller.clone()
+            },
+            Some(p) => {
+                let c = p.caller_for(caller.uid);
+                Caller {
+                    name: if caller.name.is_empty() {
+                        c.name.clone()
+                    } else {
+                        caller.name.clone()
+                    },
+                    ..c
+                }
+            }
+        }
+    }
+
+    /// May `caller` see an object of `owner`? (Filters lists, events, stats.)
+    pub fn can_see(&self, caller: &Caller, owner: u32) -> bool {
+        let role = self.effective_role(caller);
+        self.in_scope(caller, &role, owner)
+    }
+
+    fn in_scope(&self, caller: &Caller, role: &EffectiveRole, owner: u32) -> bool {
+        match role.scope {
+            Scope::All => true,
+            Scope::Own => owner == caller.uid,
+            Scope::Project => {
+                owner == caller.uid
+                    || self.policy().is_some_and(|p| {
+                        let mine = p.project_of(caller.uid);
+                        mine.is_some() && mine == p.project_of(owner)
+                    })
+            }
+        }
+    }
+
     /// May `caller` do `action` (e.g. `container.stop`) on an object owned by `owner`?
-    /// Every API call goes through here before acting.
-    ///
-    /// Without a policy file wharf is single-user and the caller is admin, so this
-    /// allows everything; the roles issue adds the policy and the audit journal here.
+    /// Every API call goes through here before acting. See [`authorize_target`](Self::authorize_target).
     pub fn authorize(&self, caller: &Caller, action: &str, owner: Option<u32>) -> Result<()> {
-        let _ = (caller, action, owner);
+        self.authorize_target(caller, action, "", owner)
+    }
+
+    /// May `caller` do `action` on `target` (a name or id, for messages and the audit
+    /// journal) owned by `owner`? Refusals and allowed mutating calls are audited.
+    pub fn authorize_target(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        owner: Option<u32>,
+    ) -> Result<()> {
+        let who = self.effective_caller(caller);
+        let role = self.effective_role(caller);
+        let (kind, verb) = action.split_once('.').unwrap_or((action, ""));
+        let object = if target.is_empty() {
+            format!("{kind}s")
+        } else {
+            format!("{kind} {target}")
+        };
+        let refusal = if !role.allows(action) {
+            Some(if role.name == "none" {
+                let src = self
+                    .policy()
+                    .map(|p| p.source.display().to_string())
+                    .unwrap_or_default();
+                format!(
+                    "{} has no role in the policy {src}: ask an admin to add them",
+                    who.name
+                )
+            } else {
+                format!(
+                    "{} may not {verb} {object}: the role does not allow {action}",
+                    who.label()
+                )
+            })
+        } else {
+            match owner {
+                Some(o) if !self.in_scope(caller, &role, o) => {
+                    let owner_name = crate::policy::user_groups(o).0;
+                    Some(format!(
+                        "{} may not {verb} {object}: it belongs to {owner_name}",
+                        who.label()
+                    ))
+                }
+                _ => None,
+            }
+        };
+        if let Some(msg) = refusal {
+            if let Err(e) = self.audit.record(&who, action, target, "denied", &msg) {
+                tracing::warn!("could not write the audit journal: {e}");
+            }
+            return Err(crate::EngineError::denied(msg));
+        }
+        if is_mutating(action) {
+            self.audit.record(&who, action, target, "allowed", "")?;
+        }
         Ok(())
     }
 }
@@ -111,7 +263,8 @@ pub fn event_matches(f: &EventFilter, ev: &Event) -> bool {
             let attrs = &ev.actor.attributes;
             // The object itself (by id prefix or name), or another object that names it
             // in its attributes (a container event's `image`, an exec's `container`).
-            (key == ev.kind.as_str() && (ev.actor.id.starts_with(v.as_str()) || attrs.get("name") == Some(v)))
+            (key == ev.kind.as_str()
+                && (ev.actor.id.starts_with(v.as_str()) || attrs.get("name") == Some(v)))
                 || attrs.get(key) == Some(v)
         });
         if !hit {
@@ -141,8 +294,10 @@ impl SystemApi for LocalEngine {
         let os = std::fs::read_to_string("/etc/os-release")
             .ok()
             .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+                s.lines().find_map(|l| {
+                    l.strip_prefix("PRETTY_NAME=")
+                        .map(|v| v.trim_matches('"').to_string())
+                })
             })
             .unwrap_or_else(|| "Linux".into());
         let mem_total = std::fs::read_to_string("/proc/meminfo")
@@ -162,7 +317,9 @@ impl SystemApi for LocalEngine {
             os,
             cgroup_mode: CgroupMode::detect(),
             root: self.root.path().display().to_string(),
-            ncpu: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             mem_total,
             containers: 0,
             running: 0,
@@ -173,10 +330,16 @@ impl SystemApi for LocalEngine {
         })
     }
 
-    fn events(&self, caller: &Caller, filter: &EventFilter, sink: &mut dyn FnMut(Event) -> bool) -> Result<()> {
+    fn events(
+        &self,
+        caller: &Caller,
+        filter: &EventFilter,
+        sink: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<()> {
         self.authorize(caller, "events.read", None)?;
         let in_time = |ev: &Event| {
-            !filter.since.is_some_and(|s| ev.time_nano < s) && !filter.until.is_some_and(|u| ev.time_nano > u)
+            !filter.since.is_some_and(|s| ev.time_nano < s)
+                && !filter.until.is_some_and(|u| ev.time_nano > u)
         };
         let wanted = |ev: &Event| in_time(ev) && event_matches(filter, ev);
         // Rotated files first, then the live file through a follower, so nothing
@@ -201,10 +364,108 @@ impl SystemApi for LocalEngine {
             if !filter.follow {
                 return Ok(());
             }
-            if filter.until.is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u) {
+            if filter
+                .until
+                .is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u)
+            {
                 return Ok(());
             }
             std::thread::sleep(FOLLOW_POLL);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+
+    fn engine_with(policy: &str) -> (tempfile::TempDir, LocalEngine) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Policy::parse(std::path::Path::new("policy.json"), policy).unwrap();
+        let e = LocalEngine::open(
+            dir.path(),
+            EngineOptions {
+                policy: Some(std::sync::Arc::new(p)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        (dir, e)
+    }
+
+    fn who(uid: u32, claimed: &str) -> Caller {
+        Caller {
+            uid,
+            gid: uid,
+            name: format!("u{uid}"),
+            role: Role(claimed.into()),
+            project: None,
+        }
+    }
+
+    #[test]
+    fn scope_role_and_audit() {
+        let (_d, e) = engine_with(
+            r#"{"users": {"61001": {"role": "user", "project": "lab"}, "61002": {"role": "user", "project": "lab"},
+                          "61003": {"role": "user"}, "61004": {"role": "viewer"}}}"#,
+        );
+        // Own and project objects: allowed; another user's: refused with the owner named.
+        e.authorize_target(&who(61001, "user"), "container.stop", "web", Some(61001))
+            .unwrap();
+        e.authorize_target(&who(61001, "user"), "container.stop", "web", Some(61002))
+            .unwrap();
+        let err = e
+            .authorize_target(&who(61003, "user"), "container.stop", "db-1", Some(61001))
+            .unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::PermissionDenied);
+        assert!(
+            err.message
+                .contains("may not stop container db-1: it belongs to 61001"),
+            "{err}"
+        );
+        // A viewer cannot stop, whatever role it claims.
+        let err = e
+            .authorize_target(&who(61004, "admin"), "container.stop", "web", Some(61004))
+            .unwrap_err();
+        assert!(err.message.contains("(viewer) may not stop"), "{err}");
+        e.authorize(&who(61004, "viewer"), "container.list", None)
+            .unwrap();
+        // Unknown users get nothing.
+        let err = e
+            .authorize(&who(61999, "admin"), "container.list", None)
+            .unwrap_err();
+        assert!(err.message.contains("has no role in the policy"), "{err}");
+        // Refusals and allowed mutations are audited; reads are not.
+        let entries = e.audit().read().unwrap();
+        let outcomes: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|a| (a.action.as_str(), a.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("container.stop", "allowed"),
+                ("container.stop", "allowed"),
+                ("container.stop", "denied"),
+                ("container.stop", "denied"),
+                ("container.list", "denied"),
+            ]
+        );
+        assert_eq!(e.audit().verify().unwrap(), 5);
+        assert!(e.can_see(&who(61002, "user"), 61001));
+        assert!(!e.can_see(&who(61003, "user"), 61001));
+    }
+
+    #[test]
+    fn single_user_mode_is_admin() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = LocalEngine::open(dir.path(), EngineOptions::default()).unwrap();
+        e.authorize_target(&who(61001, "viewer"), "policy.write", "", Some(5))
+            .unwrap();
+        assert_eq!(
+            e.effective_caller(&who(61001, "viewer")).role,
+            Role::admin()
+        );
     }
 }

@@ -27,15 +27,28 @@ impl StateRoot {
         let path = if path.is_absolute() {
             path.to_path_buf()
         } else {
-            std::env::current_dir().ctx(|| "reading the current directory".into())?.join(path)
+            std::env::current_dir()
+                .ctx(|| "reading the current directory".into())?
+                .join(path)
         };
         let root = StateRoot { path };
-        for d in ["blobs/sha256", "layers", "containers", "volumes", "networks", "run", "tmp"] {
+        for d in [
+            "blobs/sha256",
+            "layers",
+            "containers",
+            "volumes",
+            "networks",
+            "run",
+            "tmp",
+        ] {
             let p = root.path.join(d);
             fs::create_dir_all(&p).ctx(|| format!("creating state directory {}", p.display()))?;
         }
         // The root holds other users' data; keep it closed to them.
-        let _ = fs::set_permissions(&root.path, std::os::unix::fs::PermissionsExt::from_mode(0o711));
+        let _ = fs::set_permissions(
+            &root.path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        );
         Ok(root)
     }
 
@@ -73,7 +86,9 @@ impl StateRoot {
     }
     /// A fresh private staging directory under `tmp/`; the caller renames or removes it.
     pub fn staging_dir(&self, what: &str) -> Result<PathBuf> {
-        let p = self.tmp().join(format!("{what}-{}", &crate::ids::new_id()[..16]));
+        let p = self
+            .tmp()
+            .join(format!("{what}-{}", &crate::ids::new_id()[..16]));
         fs::create_dir_all(&p).ctx(|| format!("creating staging directory {}", p.display()))?;
         Ok(p)
     }
@@ -90,8 +105,13 @@ impl StateRoot {
 /// Write `data` to `path` atomically: write a temporary file beside it, fsync it,
 /// rename it over `path`, fsync the directory. A crash leaves the old or the new file.
 pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| EngineError::internal(format!("{} has no parent", path.display())))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .ok_or_else(|| EngineError::internal(format!("{} has no parent", path.display())))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", &crate::ids::new_id()[..12]));
     let res = (|| {
         let mut f = OpenOptions::new()
@@ -99,7 +119,8 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
             .create_new(true)
             .open(&tmp)
             .ctx(|| format!("creating {}", tmp.display()))?;
-        f.write_all(data).ctx(|| format!("writing {}", path.display()))?;
+        f.write_all(data)
+            .ctx(|| format!("writing {}", path.display()))?;
         f.sync_all().ctx(|| format!("syncing {}", path.display()))?;
         fs::rename(&tmp, path).ctx(|| format!("replacing {}", path.display()))?;
         sync_dir(dir)
@@ -221,7 +242,10 @@ mod tests {
         fs::write(&p, b"{not json").unwrap();
         let e = read_json::<serde_json::Value>(&p).unwrap_err();
         assert!(e.message.contains("images.json is damaged"), "{e}");
-        assert_eq!(read_json::<serde_json::Value>(&dir.path().join("none")).unwrap(), None);
+        assert_eq!(
+            read_json::<serde_json::Value>(&dir.path().join("none")).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The docker-style command line: one module per area, each with its own
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
+pub mod audit;
+pub mod serve;
 pub mod system;
+pub mod volumes;
 
 use std::sync::Arc;
 
+use wharf_engine::policy::Policy;
 use wharf_engine::{Caller, Engine, EngineError, ErrorKind, LocalEngine, Role};
 
 /// What every command runs with: the engine and who is asking.
@@ -21,8 +25,9 @@ impl Ctx {
 }
 
 /// The caller of this process: the real user, or the user behind sudo (SUDO_UID).
-/// Without a policy file wharf is single-user and that user is admin.
-pub fn resolve_caller() -> Caller {
+/// Without a policy wharf is single-user and that user is admin; with one, the role and
+/// project come from the policy.
+pub fn resolve_caller(policy: Option<&Policy>) -> Caller {
     let mut uid = nix::unistd::getuid().as_raw();
     let mut gid = nix::unistd::getgid().as_raw();
     if uid == 0 {
@@ -31,12 +36,32 @@ pub fn resolve_caller() -> Caller {
             gid = g;
         }
     }
+    if let Some(p) = policy {
+        return p.caller_for(uid);
+    }
     let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string());
-    Caller { uid, gid, name, role: Role::admin(), project: None }
+    Caller {
+        uid,
+        gid,
+        name,
+        role: Role::admin(),
+        project: None,
+    }
+}
+
+/// Load the policy: `--policy PATH` if given, else the default file if it exists.
+/// `Ok(None)` = single-user mode. A broken file is an error: never a more open fallback.
+pub fn load_policy(path: Option<&std::path::Path>) -> Result<Option<Policy>, EngineError> {
+    let default = std::path::Path::new(wharf_engine::policy::DEFAULT_POLICY);
+    match path {
+        Some(p) => Policy::load(p).map(Some),
+        None if default.exists() => Policy::load(default).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn env_u32(k: &str) -> Option<u32> {
@@ -93,10 +118,19 @@ pub fn human_size(bytes: u64) -> String {
         i += 1;
     }
     // Three significant digits, trailing zeros dropped.
-    let decimals = if i == 0 || v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
+    let decimals = if i == 0 || v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
     let mut digits = format!("{v:.decimals$}");
     if digits.contains('.') {
-        digits = digits.trim_end_matches('0').trim_end_matches('.').to_string();
+        digits = digits
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string();
     }
     format!("{digits}{}", units[i])
 }

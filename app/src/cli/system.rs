@@ -46,8 +46,13 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(secs) = s.parse::<f64>() {
         return Ok((secs * 1e9) as i64);
     }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("invalid time {s:?}: use RFC 3339, unix seconds, or a duration like 10m"))?;
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num.parse().map_err(|_| {
+        format!("invalid time {s:?}: use RFC 3339, unix seconds, or a duration like 10m")
+    })?;
     let mult = match unit {
         "ns" => 1e-9,
         "us" => 1e-6,
@@ -55,7 +60,11 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("invalid time {s:?}: unit must be one of ns, us, ms, s, m, h")),
+        _ => {
+            return Err(format!(
+                "invalid time {s:?}: unit must be one of ns, us, ms, s, m, h"
+            ))
+        }
     };
     Ok(now.timestamp_nanos_opt().unwrap_or(0) - (n * mult * 1e9) as i64)
 }
@@ -88,7 +97,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         Cmd::Info(a) => match ctx.api().info(&ctx.caller) {
             Ok(info) => {
                 if a.format.as_deref() == Some("json") {
-                    println!("{}", serde_json::to_string_pretty(&info).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&info).unwrap_or_default()
+                    );
                 } else {
                     println!("Engine:       wharf {}", info.engine_version);
                     println!("Host:         {}", info.hostname);
@@ -131,7 +143,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     }
                 }
             }
-            f.follow = a.until.is_none() || f.until.is_some_and(|u| u > chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+            f.follow = a.until.is_none()
+                || f.until
+                    .is_some_and(|u| u > chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
             let json = a.format.as_deref() == Some("json");
             let res = ctx.api().events(&ctx.caller, &f, &mut |ev| {
                 use std::io::Write;
@@ -141,8 +155,19 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     let t = chrono::DateTime::from_timestamp_nanos(ev.time_nano)
                         .with_timezone(&chrono::Local)
                         .format("%Y-%m-%dT%H:%M:%S%.9f%:z");
-                    let attrs: Vec<String> = ev.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    format!("{t} {} {} {} ({})", ev.kind.as_str(), ev.action, ev.actor.id, attrs.join(", "))
+                    let attrs: Vec<String> = ev
+                        .actor
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    format!(
+                        "{t} {} {} {} ({})",
+                        ev.kind.as_str(),
+                        ev.action,
+                        ev.actor.id,
+                        attrs.join(", ")
+                    )
                 };
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()

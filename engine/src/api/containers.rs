@@ -294,7 +294,11 @@ pub trait ContainerApi {
         restart: Option<&RestartPolicy>,
     ) -> Result<()>;
     /// `wharf ps`.
-    fn container_list(&self, caller: &Caller, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>>;
+    fn container_list(
+        &self,
+        caller: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<Vec<ContainerSummary>>;
     /// `wharf inspect`: Docker-shaped JSON (Id, Name, State{...}, Config, HostConfig, Mounts, ...).
     fn container_inspect(&self, caller: &Caller, id: &str) -> Result<serde_json::Value>;
     /// `wharf container prune`: remove stopped containers.

@@ -97,7 +97,12 @@ pub enum RemoveOutcome {
 pub enum Progress {
     /// A layer (by short digest) moved on: status such as `Downloading`, `Verifying`,
     /// `Extracting`, `Pull complete`, `Already exists`, `Pushed`, `Layer already exists`.
-    Layer { id: String, status: String, current: u64, total: Option<u64> },
+    Layer {
+        id: String,
+        status: String,
+        current: u64,
+        total: Option<u64>,
+    },
     /// A free-form line (`Digest: sha256:...`, `Status: Downloaded newer image ...`).
     Message(String),
 }
@@ -131,13 +136,29 @@ pub trait ImageApi {
     /// plain or gzip/zstd compressed.
     fn image_load(&self, caller: &Caller, input: &mut dyn Read) -> Result<LoadReport>;
     /// `wharf import`: a root filesystem tar becomes a one-layer image. Returns its id.
-    fn image_import(&self, caller: &Caller, input: &mut dyn Read, opts: &ImportOptions) -> Result<String>;
+    fn image_import(
+        &self,
+        caller: &Caller,
+        input: &mut dyn Read,
+        opts: &ImportOptions,
+    ) -> Result<String>;
     /// `wharf save`: write the images named by `references` as one archive.
-    fn image_save(&self, caller: &Caller, references: &[String], format: SaveFormat, out: &mut dyn Write) -> Result<()>;
+    fn image_save(
+        &self,
+        caller: &Caller,
+        references: &[String],
+        format: SaveFormat,
+        out: &mut dyn Write,
+    ) -> Result<()>;
     /// `wharf tag SOURCE TARGET`.
     fn image_tag(&self, caller: &Caller, source: &str, target: &str) -> Result<()>;
     /// `wharf rmi [-f]`: refused while a container uses the image unless `force`.
-    fn image_remove(&self, caller: &Caller, reference: &str, force: bool) -> Result<Vec<RemoveOutcome>>;
+    fn image_remove(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        force: bool,
+    ) -> Result<Vec<RemoveOutcome>>;
     /// `wharf image prune [-a]`: dangling images (all unused with `all`).
     fn image_prune(&self, caller: &Caller, all: bool) -> Result<PruneReport>;
     /// `wharf pull`. Returns the image id.
@@ -149,9 +170,20 @@ pub trait ImageApi {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<String>;
     /// `wharf push`.
-    fn image_push(&self, caller: &Caller, reference: &str, progress: &mut dyn FnMut(Progress)) -> Result<()>;
+    fn image_push(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()>;
     /// `wharf login`: check the credentials against the registry and store them.
-    fn registry_login(&self, caller: &Caller, server: &str, username: &str, password: &str) -> Result<()>;
+    fn registry_login(
+        &self,
+        caller: &Caller,
+        server: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<()>;
     /// `wharf logout`.
     fn registry_logout(&self, caller: &Caller, server: &str) -> Result<()>;
     /// `wharf image demo`: build a small busybox image from the host's busybox-static,

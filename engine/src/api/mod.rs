@@ -7,16 +7,20 @@
 
 pub mod containers;
 pub mod images;
+pub mod stats;
 pub mod system;
+pub mod volumes;
 
 pub use containers::*;
 pub use images::*;
+pub use stats::*;
 pub use system::*;
+pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + Send + Sync {}
+pub trait Engine: SystemApi + VolumeApi + Send + Sync {}
 
-impl<T: SystemApi + Send + Sync> Engine for T {}
+impl<T: SystemApi + VolumeApi + Send + Sync> Engine for T {}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

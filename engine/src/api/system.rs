@@ -89,5 +89,10 @@ pub trait SystemApi {
 
     /// Stored events that match `filter`, then (with `filter.follow`) live ones until
     /// `sink` returns `false` or `until` passes. `sink` is called in order.
-    fn events(&self, caller: &Caller, filter: &EventFilter, sink: &mut dyn FnMut(Event) -> bool) -> Result<()>;
+    fn events(
+        &self,
+        caller: &Caller,
+        filter: &EventFilter,
+        sink: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<()>;
 }

@@ -1,0 +1,83 @@
+//! `wharf serve`: share this machine's engine with its users over a Unix socket.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use wharf_engine::remote::{server, DEFAULT_SOCKET};
+
+use super::Ctx;
+
+/// Server commands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve the engine on a Unix socket; each client acts with its own role (from the
+    /// kernel's peer credentials and the policy).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Socket path.
+    #[arg(long, default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Relay one connection between stdin/stdout and the socket (for `--host ssh://`):
+    /// the server then sees the ssh user's identity.
+    #[arg(long)]
+    pub stdio: bool,
+}
+
+/// Run `wharf serve`; returns the exit code.
+pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
+    let Cmd::Serve(a) = cmd;
+    if a.stdio {
+        return relay(&a.socket);
+    }
+    let listener = match server::bind(&a.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            super::report(&e);
+            return super::exit_code_for(&e);
+        }
+    };
+    eprintln!(
+        "wharf: serving the engine at {} (root {})",
+        a.socket.display(),
+        ctx.engine.root().path().display()
+    );
+    match server::serve(ctx.engine.clone(), listener) {
+        Ok(()) => 0,
+        Err(e) => {
+            super::report(&e);
+            super::exit_code_for(&e)
+        }
+    }
+}
+
+/// Copy stdin to the socket and the socket to stdout until either side ends.
+fn relay(socket: &std::path::Path) -> i32 {
+    let stream = match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "wharf: cannot reach the engine at {}: {e}; is `wharf serve` running there?",
+                socket.display()
+            );
+            return 125;
+        }
+    };
+    let mut up = match stream.try_clone() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            return 125;
+        }
+    };
+    let t = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut up);
+        let _ = up.shutdown(std::net::Shutdown::Write);
+    });
+    let mut down = stream;
+    let _ = std::io::copy(&mut down, &mut std::io::stdout().lock());
+    drop(t);
+    0
+}

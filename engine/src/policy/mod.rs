@@ -1,0 +1,777 @@
+//! Roles and permissions: who may see and do what.
+//!
+//! Without a policy file wharf is single-user: the caller is admin. A policy file
+//! (`/etc/wharf/policy.json`, `--policy PATH`) maps users and groups to roles; roles are
+//! sets of permissions per resource kind with a scope (own, project, all) and
+//! constraints on what containers they may create. The engine derives the role from the
+//! caller's uid through the policy; a role claimed by a client is never trusted.
+
+pub mod audit;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::ContainerCreate;
+use crate::caller::{Caller, Role};
+use crate::error::{EngineError, Result};
+
+/// Default location of the policy file.
+pub const DEFAULT_POLICY: &str = "/etc/wharf/policy.json";
+
+/// Every permission, `kind.action`. `kind.*` in a policy grants all of a kind.
+pub const PERMISSIONS: &[(&str, &[&str])] = &[
+    (
+        "container",
+        &[
+            "list", "inspect", "logs", "stats", "top", "diff", "export", "create", "start", "stop",
+            "restart", "kill", "pause", "unpause", "exec", "attach", "remove", "rename", "update",
+            "prune", "cp", "commit", "wait",
+        ],
+    ),
+    (
+        "image",
+        &[
+            "list", "inspect", "history", "pull", "push", "load", "import", "save", "tag",
+            "remove", "prune", "build",
+        ],
+    ),
+    (
+        "network",
+        &[
+            "list",
+            "inspect",
+            "create",
+            "remove",
+            "connect",
+            "disconnect",
+            "prune",
+        ],
+    ),
+    ("volume", &["list", "inspect", "create", "remove", "prune"]),
+    ("events", &["read"]),
+    ("audit", &["read", "verify"]),
+    ("policy", &["read", "write"]),
+    ("system", &["info", "df", "prune"]),
+];
+
+/// Actions that change nothing: allowed ones are not written to the audit journal.
+const READ_ONLY_ACTIONS: &[&str] = &[
+    "list", "inspect", "logs", "stats", "top", "diff", "export", "history", "read", "verify",
+    "info", "df", "wait", "save",
+];
+
+/// Is `action` (`kind.verb`) one that changes state?
+pub fn is_mutating(action: &str) -> bool {
+    let verb = action.rsplit('.').next().unwrap_or(action);
+    !READ_ONLY_ACTIONS.contains(&verb)
+}
+
+/// Which objects a role reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Only objects the caller owns.
+    #[default]
+    Own,
+    /// Own objects and those of users in the same project.
+    Project,
+    /// Every object.
+    All,
+}
+
+/// Limits on what a role may ask of a new container. `None` = unrestricted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// Host paths that may be bind-mounted, as prefixes; `[]` forbids bind mounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_mounts: Option<Vec<String>>,
+    /// May publish ports (`-p`, `-P`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_ports: Option<bool>,
+    /// May use `--network host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_network: Option<bool>,
+    /// May run `--privileged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// May `--cap-add` or lift seccomp (`--security-opt seccomp=unconfined`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_add: Option<bool>,
+    /// Upper bound on `--memory`, bytes; containers must set a limit within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<i64>,
+    /// Upper bound on `--cpus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cpus: Option<f64>,
+    /// Upper bound on `--pids-limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pids: Option<i64>,
+    /// Allowed image references, glob patterns on the full reference
+    /// (`docker.io/library/*`, `localhost:5000/*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+}
+
+/// A role: permissions per kind, a scope and constraints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDef {
+    /// Another role whose permissions and constraints this one starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherits: Option<String>,
+    /// `{"container": ["list", "stop"], "image": ["*"]}`.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(default)]
+    pub constraints: Constraints,
+    /// One line for the help and the README.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// A user's or group's place in the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+/// The policy file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Extra roles (or overrides of built-in ones).
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleDef>,
+    /// By user name or uid.
+    #[serde(default)]
+    pub users: BTreeMap<String, Binding>,
+    /// By group name or gid.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Binding>,
+}
+
+fn perms(list: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+        .collect()
+}
+
+/// The built-in roles: admin, operator, user, viewer, auditor.
+pub fn builtin_roles() -> BTreeMap<String, RoleDef> {
+    let all_kinds = |except: &[&str]| -> BTreeMap<String, Vec<String>> {
+        PERMISSIONS
+            .iter()
+            .filter(|(k, _)| !except.contains(k))
+            .map(|(k, _)| (k.to_string(), vec!["*".to_string()]))
+            .collect()
+    };
+    let mut m = BTreeMap::new();
+    m.insert(
+        "admin".into(),
+        RoleDef {
+            permissions: all_kinds(&[]),
+            scope: Some(Scope::All),
+            description: "everything, including the policy and the audit journal".into(),
+            ..Default::default()
+        },
+    );
+    m.insert(
+        "operator".into(),
+        RoleDef {
+            permissions: all_kinds(&["policy", "audit"]),
+            scope: Some(Scope::All),
+            description: "every lifecycle action on every resource; no policy changes".into(),
+            ..Default::default()
+        },
+    );
+    m.insert(
+        "user".into(),
+        RoleDef {
+            permissions: perms(&[
+                ("container", &["*"]),
+                (
+                    "image",
+                    &[
+                        "list", "inspect", "history", "pull", "push", "load", "import", "save",
+                        "build",
+                    ],
+                ),
+                (
+                    "network",
+                    &[
+                        "list",
+                        "inspect",
+                        "create",
+                        "remove",
+                        "connect",
+                        "disconnect",
+                    ],
+                ),
+                ("volume", &["*"]),
+                ("events", &["read"]),
+                ("system", &["info", "df"]),
+            ]),
+            scope: Some(Scope::Project),
+            constraints: Constraints {
+                bind_mounts: Some(vec![]),
+                publish_ports: Some(false),
+                host_network: Some(false),
+                privileged: Some(false),
+                cap_add: Some(false),
+                ..Default::default()
+            },
+            description: "full control of own and project resources within constraints".into(),
+            ..Default::default()
+        },
+    );
+    m.insert(
+        "viewer".into(),
+        RoleDef {
+            permissions: perms(&[
+                ("container", &["list", "inspect", "stats", "top"]),
+                ("image", &["list", "inspect", "history"]),
+                ("network", &["list", "inspect"]),
+                ("volume", &["list", "inspect"]),
+                ("events", &["read"]),
+                ("system", &["info", "df"]),
+            ]),
+            scope: Some(Scope::All),
+            description: "read-only: lists, inspect, stats and events; no logs".into(),
+            ..Default::default()
+        },
+    );
+    m.insert(
+        "auditor".into(),
+        RoleDef {
+            permissions: perms(&[
+                ("events", &["read"]),
+                ("audit", &["read", "verify"]),
+                ("system", &["info"]),
+            ]),
+            scope: Some(Scope::All),
+            description: "the event stream and the audit journal".into(),
+            ..Default::default()
+        },
+    );
+    m
+}
+
+/// A resolved role: what the engine checks against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveRole {
+    pub name: String,
+    pub permissions: BTreeMap<String, Vec<String>>,
+    pub scope: Scope,
+    pub constraints: Constraints,
+}
+
+impl EffectiveRole {
+    /// Does the role grant `action` (`kind.verb`)?
+    pub fn allows(&self, action: &str) -> bool {
+        let (kind, verb) = action.split_once('.').unwrap_or((action, ""));
+        self.permissions
+            .get(kind)
+            .is_some_and(|v| v.iter().any(|p| p == "*" || p == verb))
+    }
+
+    /// Does the role change nothing (no mutating permission at all)?
+    pub fn read_only(&self) -> bool {
+        !self.permissions.iter().any(|(k, verbs)| {
+            verbs.iter().any(|v| {
+                if v == "*" {
+                    k != "events"
+                } else {
+                    is_mutating(&format!("{k}.{v}"))
+                }
+            })
+        })
+    }
+}
+
+/// A loaded, validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Where it came from, for messages.
+    pub source: PathBuf,
+    file: PolicyFile,
+    roles: BTreeMap<String, EffectiveRole>,
+}
+
+/// Line (1-based) of the first occurrence of `needle` in `text`, for error messages.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle)
+        .map(|i| text[..i].matches('\n').count() + 1)
+}
+
+impl Policy {
+    /// Load the policy at `path`. A broken file is refused with the line and the problem;
+    /// wharf never falls back to a more open policy.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            EngineError::io(format!("reading the policy file {}", path.display()), e)
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parse and validate policy text; `source` names it in errors.
+    pub fn parse(source: &Path, text: &str) -> Result<Self> {
+        let bad = |line: Option<usize>, msg: String| {
+            let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
+            EngineError::invalid(format!(
+                "policy file {}{at}: {msg}; fix the file (wharf does not start with a broken policy)",
+                source.display()
+            ))
+        };
+        let file: PolicyFile = serde_json::from_str(text).map_err(|e| {
+            EngineError::invalid(format!(
+                "policy file {} line {} column {}: {e}; fix the file (wharf does not start with a broken policy)",
+                source.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let mut defs = builtin_roles();
+        for (name, def) in &file.roles {
+            for (kind, verbs) in &def.permissions {
+                let Some((_, known)) = PERMISSIONS.iter().find(|(k, _)| k == kind) else {
+                    return Err(bad(
+                        line_of(text, &format!("\"{kind}\"")),
+                        format!("role {name:?} names unknown resource kind {kind:?}"),
+                    ));
+                };
+                for v in verbs {
+                    if v != "*" && !known.contains(&v.as_str()) {
+                        return Err(bad(
+                            line_of(text, &format!("\"{v}\"")),
+                            format!("role {name:?} grants unknown permission \"{kind}.{v}\" (known: {})", known.join(", ")),
+                        ));
+                    }
+                }
+            }
+            defs.insert(name.clone(), def.clone());
+        }
+        let mut roles = BTreeMap::new();
+        for name in defs.keys() {
+            let role = Self::effective(&defs, name, 0)
+                .map_err(|m| bad(line_of(text, &format!("\"{name}\"")), m))?;
+            roles.insert(name.clone(), role);
+        }
+        for (what, map) in [("user", &file.users), ("group", &file.groups)] {
+            for (who, b) in map {
+                if !roles.contains_key(&b.role) {
+                    return Err(bad(
+                        line_of(text, &format!("\"{who}\"")),
+                        format!(
+                            "{what} {who:?} has unknown role {:?} (known: {})",
+                            b.role,
+                            roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Policy {
+            source: source.to_path_buf(),
+            file,
+            roles,
+        })
+    }
+
+    fn effective(
+        defs: &BTreeMap<String, RoleDef>,
+        name: &str,
+        depth: usize,
+    ) -> std::result::Result<EffectiveRole, String> {
+        if depth > 16 {
+            return Err(format!("role {name:?} inherits in a loop"));
+        }
+        let def = defs
+            .get(name)
+            .ok_or_else(|| format!("unknown role {name:?}"))?;
+        let mut base = match &def.inherits {
+            Some(parent) => Self::effective(defs, parent, depth + 1)?,
+            None => EffectiveRole {
+                name: name.to_string(),
+                permissions: BTreeMap::new(),
+                scope: Scope::Own,
+                constraints: Constraints::default(),
+            },
+        };
+        base.name = name.to_string();
+        for (k, v) in &def.permissions {
+            base.permissions
+                .entry(k.clone())
+                .or_default()
+                .extend(v.iter().cloned());
+        }
+        if let Some(s) = def.scope {
+            base.scope = s;
+        }
+        let c = &def.constraints;
+        let b = &mut base.constraints;
+        macro_rules! over {
+            ($($f:ident),*) => { $( if c.$f.is_some() { b.$f = c.$f.clone(); } )* };
+        }
+        over!(
+            bind_mounts,
+            publish_ports,
+            host_network,
+            privileged,
+            cap_add,
+            max_memory,
+            max_cpus,
+            max_pids,
+            images
+        );
+        Ok(base)
+    }
+
+    /// The effective role called `name`.
+    pub fn role(&self, name: &str) -> Option<&EffectiveRole> {
+        self.roles.get(name)
+    }
+
+    /// All roles, built-in and from the file.
+    pub fn roles(&self) -> impl Iterator<Item = &EffectiveRole> {
+        self.roles.values()
+    }
+
+    /// The binding of user `uid` (named `name`, in groups `gids`): by name or uid first,
+    /// then by group. Root is admin unless the policy says otherwise. `None` = no role.
+    pub fn binding_for(&self, uid: u32, name: &str, gids: &[(u32, String)]) -> Option<Binding> {
+        if let Some(b) = self
+            .file
+            .users
+            .get(name)
+            .or_else(|| self.file.users.get(&uid.to_string()))
+        {
+            return Some(b.clone());
+        }
+        for (gid, gname) in gids {
+            if let Some(b) = self
+                .file
+                .groups
+                .get(gname)
+                .or_else(|| self.file.groups.get(&gid.to_string()))
+            {
+                return Some(b.clone());
+            }
+        }
+        (uid == 0).then(|| Binding {
+            role: "admin".into(),
+            project: None,
+        })
+    }
+
+    /// The caller for `uid` as this policy sees them (role `none` when the policy has no
+    /// place for them: every call is then refused).
+    pub fn caller_for(&self, uid: u32) -> Caller {
+        let (name, gid, groups) = user_groups(uid);
+        let b = self.binding_for(uid, &name, &groups);
+        Caller {
+            uid,
+            gid,
+            name,
+            role: Role(
+                b.as_ref()
+                    .map(|b| b.role.clone())
+                    .unwrap_or_else(|| "none".into()),
+            ),
+            project: b.and_then(|b| b.project),
+        }
+    }
+
+    /// The project user `uid` belongs to, if any.
+    pub fn project_of(&self, uid: u32) -> Option<String> {
+        let (name, _, groups) = user_groups(uid);
+        self.binding_for(uid, &name, &groups)
+            .and_then(|b| b.project)
+    }
+}
+
+/// A user's name, primary gid and groups (gid, name), from the system's user database.
+pub fn user_groups(uid: u32) -> (String, u32, Vec<(u32, String)>) {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let Ok(Some(user)) = User::from_uid(Uid::from_raw(uid)) else {
+        return (uid.to_string(), uid, vec![]);
+    };
+    let cname = std::ffi::CString::new(user.name.clone()).unwrap_or_default();
+    let gids = nix::unistd::getgrouplist(&cname, user.gid).unwrap_or_else(|_| vec![user.gid]);
+    let groups = gids
+        .into_iter()
+        .map(|g: Gid| {
+            let name = Group::from_gid(g)
+                .ok()
+                .flatten()
+                .map(|gr| gr.name)
+                .unwrap_or_else(|| g.to_string());
+            (g.as_raw(), name)
+        })
+        .collect();
+    (user.name, user.gid.as_raw(), groups)
+}
+
+/// Glob match with `*` (any run of characters) and `?` (one character).
+pub fn glob_match(pattern: &str, s: &str) -> bool {
+    fn rec(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => rec(&p[1..], s) || (!s.is_empty() && rec(p, &s[1..])),
+            (Some(b'?'), Some(_)) => rec(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => rec(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    rec(pattern.as_bytes(), s.as_bytes())
+}
+
+/// Check a new container against the role's constraints. `image_ref` is the normalized
+/// reference. The error names the caller, the role and the rule.
+pub fn check_create(
+    caller: &Caller,
+    role: &EffectiveRole,
+    spec: &ContainerCreate,
+    image_ref: &str,
+) -> Result<()> {
+    let c = &role.constraints;
+    let who = caller.label();
+    let deny = |what: String| {
+        Err(EngineError::denied(format!(
+            "{who} may not {what}; ask an admin to change the policy"
+        )))
+    };
+    if spec.privileged && c.privileged == Some(false) {
+        return deny("run privileged containers".into());
+    }
+    let unconfined = spec
+        .security_opt
+        .iter()
+        .any(|o| o.starts_with("seccomp=unconfined") || o.starts_with("seccomp:unconfined"));
+    if (!spec.cap_add.is_empty() || unconfined) && c.cap_add == Some(false) {
+        return deny("add capabilities or lift the seccomp profile".into());
+    }
+    if spec.network.as_deref() == Some("host") && c.host_network == Some(false) {
+        return deny("use the host network".into());
+    }
+    if (!spec.ports.is_empty() || spec.publish_all) && c.publish_ports == Some(false) {
+        return deny("publish ports".into());
+    }
+    if let Some(prefixes) = &c.bind_mounts {
+        for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
+            let src = Path::new(&m.source);
+            let ok = prefixes.iter().any(|p| src.starts_with(p));
+            if !ok {
+                let allowed = if prefixes.is_empty() {
+                    "none".to_string()
+                } else {
+                    prefixes.join(", ")
+                };
+                return deny(format!(
+                    "bind-mount host path {} (allowed: {allowed})",
+                    m.source
+                ));
+            }
+        }
+    }
+    let r = &spec.resources;
+    if let Some(max) = c.max_memory {
+        match r.memory {
+            Some(m) if m > 0 && m <= max => {}
+            _ => {
+                return deny(format!(
+                    "run a container without --memory at most {max} bytes"
+                ))
+            }
+        }
+    }
+    if let Some(max) = c.max_cpus {
+        match r.nano_cpus {
+            Some(n) if n > 0 && (n as f64) / 1e9 <= max => {}
+            _ => return deny(format!("run a container without --cpus at most {max}")),
+        }
+    }
+    if let Some(max) = c.max_pids {
+        match r.pids_limit {
+            Some(p) if p > 0 && p <= max => {}
+            _ => {
+                return deny(format!(
+                    "run a container without --pids-limit at most {max}"
+                ))
+            }
+        }
+    }
+    if let Some(pats) = &c.images {
+        if !pats.iter().any(|p| glob_match(p, image_ref)) {
+            return deny(format!(
+                "run image {image_ref} (allowed: {})",
+                pats.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::MountSpec;
+
+    fn parse(text: &str) -> Result<Policy> {
+        Policy::parse(Path::new("policy.json"), text)
+    }
+
+    #[test]
+    fn builtins_and_scopes() {
+        let p = parse("{}").unwrap();
+        let admin = p.role("admin").unwrap();
+        assert!(admin.allows("policy.write") && admin.allows("container.stop"));
+        let op = p.role("operator").unwrap();
+        assert!(
+            op.allows("container.kill") && !op.allows("policy.write") && !op.allows("audit.read")
+        );
+        let viewer = p.role("viewer").unwrap();
+        assert!(
+            viewer.allows("container.list")
+                && !viewer.allows("container.logs")
+                && !viewer.allows("container.stop")
+        );
+        assert!(viewer.read_only() && !op.read_only());
+        let auditor = p.role("auditor").unwrap();
+        assert!(auditor.allows("audit.verify") && !auditor.allows("container.list"));
+        assert_eq!(p.role("user").unwrap().scope, Scope::Project);
+    }
+
+    #[test]
+    fn broken_files_name_the_line() {
+        let e = parse("{\n \"users\": {\n  \"alice\": {\"role\": \"op\"}\n }\n}").unwrap_err();
+        assert!(
+            e.message.contains("line 3") && e.message.contains("unknown role \"op\""),
+            "{e}"
+        );
+        let e =
+            parse("{\n \"roles\": {\"dev\": {\n  \"permissions\": {\"container\": [\"fly\"]}}}}")
+                .unwrap_err();
+        assert!(
+            e.message.contains("line 3") && e.message.contains("container.fly"),
+            "{e}"
+        );
+        let e = parse("{\n \"users\": {,}\n}").unwrap_err();
+        assert!(e.message.contains("line 2 column"), "{e}");
+        let e = parse("{\"rolez\": {}}").unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = parse("{\"roles\": {\"a\": {\"inherits\": \"b\"}, \"b\": {\"inherits\": \"a\"}}}")
+            .unwrap_err();
+        assert!(e.message.contains("loop"), "{e}");
+    }
+
+    #[test]
+    fn inheritance_and_bindings() {
+        let p = parse(
+            r#"{"roles": {"dev": {"inherits": "user", "permissions": {"image": ["tag"]},
+                 "constraints": {"bind_mounts": ["/srv/data"], "max_memory": 1073741824}}},
+               "users": {"alice": {"role": "dev", "project": "lab"}, "1234": {"role": "viewer"}},
+               "groups": {"root": {"role": "operator"}}}"#,
+        )
+        .unwrap();
+        let dev = p.role("dev").unwrap();
+        assert!(
+            dev.allows("image.tag") && dev.allows("image.pull") && dev.allows("container.exec")
+        );
+        assert_eq!(dev.constraints.publish_ports, Some(false));
+        assert_eq!(dev.constraints.max_memory, Some(1 << 30));
+        assert_eq!(
+            p.binding_for(5000, "alice", &[])
+                .unwrap()
+                .project
+                .as_deref(),
+            Some("lab")
+        );
+        assert_eq!(p.binding_for(1234, "x", &[]).unwrap().role, "viewer");
+        assert_eq!(
+            p.binding_for(7, "y", &[(0, "root".into())]).unwrap().role,
+            "operator"
+        );
+        assert_eq!(p.binding_for(7, "y", &[]), None);
+        assert_eq!(p.binding_for(0, "root", &[]).unwrap().role, "admin");
+    }
+
+    #[test]
+    fn constraints_refuse_with_reason() {
+        let p = parse(r#"{"roles": {"dev": {"inherits": "user", "constraints": {"bind_mounts": ["/srv/data"], "max_memory": 1000000, "images": ["docker.io/wharf/*"]}}}}"#).unwrap();
+        let dev = p.role("dev").unwrap();
+        let alice = Caller {
+            uid: 1000,
+            gid: 1000,
+            name: "alice".into(),
+            role: Role("dev".into()),
+            project: None,
+        };
+        let mut spec = ContainerCreate {
+            image: "wharf/demo".into(),
+            ..Default::default()
+        };
+        spec.resources.memory = Some(500_000);
+        check_create(&alice, dev, &spec, "docker.io/wharf/demo:latest").unwrap();
+        let mut bad = spec.clone();
+        bad.mounts.push(MountSpec {
+            kind: "bind".into(),
+            source: "/etc".into(),
+            target: "/x".into(),
+            read_only: false,
+            options: vec![],
+        });
+        let e = check_create(&alice, dev, &bad, "docker.io/wharf/demo:latest").unwrap_err();
+        assert!(
+            e.message
+                .contains("alice (dev) may not bind-mount host path /etc"),
+            "{e}"
+        );
+        let mut ok = spec.clone();
+        ok.mounts.push(MountSpec {
+            kind: "bind".into(),
+            source: "/srv/data/x".into(),
+            target: "/x".into(),
+            read_only: false,
+            options: vec![],
+        });
+        check_create(&alice, dev, &ok, "docker.io/wharf/demo:latest").unwrap();
+        let mut big = spec.clone();
+        big.resources.memory = Some(2_000_000);
+        assert!(check_create(&alice, dev, &big, "docker.io/wharf/demo:latest").is_err());
+        let mut priv_ = spec.clone();
+        priv_.privileged = true;
+        assert!(
+            check_create(&alice, dev, &priv_, "docker.io/wharf/demo:latest")
+                .unwrap_err()
+                .message
+                .contains("privileged")
+        );
+        assert!(
+            check_create(&alice, dev, &spec, "docker.io/library/nginx:latest")
+                .unwrap_err()
+                .message
+                .contains("run image")
+        );
+        let mut ports = spec.clone();
+        ports.publish_all = true;
+        assert!(check_create(&alice, dev, &ports, "docker.io/wharf/demo:latest").is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(
+            "docker.io/library/*",
+            "docker.io/library/busybox:latest"
+        ));
+        assert!(!glob_match("docker.io/library/*", "quay.io/x:1"));
+        assert!(glob_match("a?c", "abc"));
+    }
+}

@@ -1,0 +1,361 @@
+//! The client side of the engine socket: [`RemoteEngine`] implements the engine API by
+//! calling a `wharf serve` over a Unix socket, or over ssh (`ssh://user@host` runs
+//! `wharf serve --stdio` there, which relays to that machine's socket).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::http::{self, ChunkedReader, ChunkedWriter};
+use super::StreamLine;
+use crate::api::*;
+use crate::caller::Caller;
+use crate::error::{EngineError, Result};
+use crate::events::Event;
+
+/// Where the engine is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `unix:///run/wharf/wharf.sock`
+    Unix(PathBuf),
+    /// `ssh://user@host[:port]`: the command that reaches a remote `wharf serve --stdio`.
+    Ssh { target: String, port: Option<u16> },
+}
+
+impl Endpoint {
+    /// Parse `unix:///path` or `ssh://user@host[:port]`.
+    pub fn parse(s: &str) -> Result<Self> {
+        if let Some(p) = s.strip_prefix("unix://") {
+            if p.is_empty() {
+                return Err(EngineError::invalid(format!(
+                    "host {s:?} has no socket path: use unix:///run/wharf/wharf.sock"
+                )));
+            }
+            return Ok(Endpoint::Unix(PathBuf::from(p)));
+        }
+        if let Some(t) = s.strip_prefix("ssh://") {
+            let (target, port) = match t.rsplit_once(':') {
+                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => (
+                    h.to_string(),
+                    Some(
+                        p.parse()
+                            .map_err(|_| EngineError::invalid(format!("bad port in {s:?}")))?,
+                    ),
+                ),
+                _ => (t.to_string(), None),
+            };
+            if target.is_empty() {
+                return Err(EngineError::invalid(format!(
+                    "host {s:?} names no machine: use ssh://user@host"
+                )));
+            }
+            return Ok(Endpoint::Ssh { target, port });
+        }
+        Err(EngineError::invalid(format!(
+            "host {s:?} is not understood: use unix:///path/to/wharf.sock or ssh://user@host"
+        )))
+    }
+}
+
+type Reader = BufReader<Box<dyn Read + Send>>;
+type Writer = Box<dyn Write + Send>;
+
+struct Conn {
+    reader: Reader,
+    writer: Writer,
+    _child: Option<ChildGuard>,
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The engine API over the socket. Connections are kept and reused.
+pub struct RemoteEngine {
+    endpoint: Endpoint,
+    pool: Mutex<Vec<Conn>>,
+}
+
+impl std::fmt::Debug for RemoteEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteEngine")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl RemoteEngine {
+    /// A client for `endpoint`; checks that the engine answers.
+    pub fn connect(endpoint: Endpoint) -> Result<Self> {
+        let e = RemoteEngine {
+            endpoint,
+            pool: Mutex::new(Vec::new()),
+        };
+        let _: String = e.call("ping", json!([]))?;
+        Ok(e)
+    }
+
+    /// Where this client connects.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn open(&self) -> Result<Conn> {
+        match &self.endpoint {
+            Endpoint::Unix(p) => {
+                let s = UnixStream::connect(p).map_err(|e| {
+                    EngineError::unavailable(format!(
+                        "cannot reach the wharf engine at {}: {e}; is `wharf serve` running?",
+                        p.display()
+                    ))
+                })?;
+                let r = s
+                    .try_clone()
+                    .map_err(|e| EngineError::io("cloning the connection", e))?;
+                Ok(Conn {
+                    reader: BufReader::new(Box::new(r)),
+                    writer: Box::new(s),
+                    _child: None,
+                })
+            }
+            Endpoint::Ssh { target, port } => {
+                let mut cmd = Command::new("ssh");
+                cmd.arg("-T");
+                if let Some(p) = port {
+                    cmd.arg("-p").arg(p.to_string());
+                }
+                cmd.arg(target).arg("wharf").arg("serve").arg("--stdio");
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(|e| {
+                        EngineError::unavailable(format!("cannot run ssh to reach {target}: {e}"))
+                    })?;
+                let stdin = child
+                    .stdin
+                    .take()
+                    .ok_or_else(|| EngineError::internal("ssh has no stdin"))?;
+                let stdout = child
+                    .stdout
+                    .take()
+                    .ok_or_else(|| EngineError::internal("ssh has no stdout"))?;
+                Ok(Conn {
+                    reader: BufReader::new(Box::new(stdout)),
+                    writer: Box::new(stdin),
+                    _child: Some(ChildGuard(child)),
+                })
+            }
+        }
+    }
+
+    fn take(&self) -> Result<Conn> {
+        let pooled = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+        match pooled {
+            Some(c) => Ok(c),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, c: Conn) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(c);
+        }
+    }
+
+    fn send(conn: &mut Conn, method: &str, args: &Value) -> std::io::Result<()> {
+        let body = serde_json::to_vec(args).unwrap_or_default();
+        write!(
+            conn.writer,
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )?;
+        conn.writer.write_all(&body)?;
+        conn.writer.flush()
+    }
+
+    /// Call `method` with `args` (a JSON array) and decode the answer.
+    pub fn call<T: DeserializeOwned>(&self, method: &str, args: Value) -> Result<T> {
+        let mut conn = self.take()?;
+        if Self::send(&mut conn, method, &args).is_err() {
+            // A kept connection may have been closed by the server: retry once on a new one.
+            conn = self.open()?;
+            Self::send(&mut conn, method, &args).map_err(|e| {
+                EngineError::unavailable(format!("sending {method} to the engine: {e}"))
+            })?;
+        }
+        let head = http::read_response(&mut conn.reader)?;
+        let body = http::read_body(&mut conn.reader, &head)?;
+        self.give_back(conn);
+        if head.status == 200 {
+            serde_json::from_slice(&body).map_err(|e| {
+                EngineError::internal(format!(
+                    "the engine's answer to {method} does not decode: {e}"
+                ))
+            })
+        } else {
+            Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered {method} with status {}",
+                        head.status
+                    ))
+                }),
+            )
+        }
+    }
+
+    /// Call a streaming `method`: `on_item` gets each item until it returns `false`
+    /// (then the connection is dropped, which ends the stream on the server).
+    pub fn call_stream<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Value,
+        on_item: &mut dyn FnMut(Value) -> bool,
+    ) -> Result<Option<T>> {
+        let mut conn = self.open()?;
+        Self::send(&mut conn, method, &args)
+            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
+        let head = http::read_response(&mut conn.reader)?;
+        if head.status != 200 {
+            let body = http::read_body(&mut conn.reader, &head)?;
+            return Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered {method} with status {}",
+                        head.status
+                    ))
+                }),
+            );
+        }
+        let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = lines
+                .read_line(&mut line)
+                .map_err(|e| EngineError::unavailable(format!("reading {method}: {e}")))?;
+            if n == 0 {
+                return Err(EngineError::unavailable(format!(
+                    "the engine ended {method} without a result"
+                )));
+            }
+            match serde_json::from_str::<StreamLine>(&line) {
+                Ok(StreamLine::Item(v)) => {
+                    if !on_item(v) {
+                        return Ok(None);
+                    }
+                }
+                Ok(StreamLine::End(v)) => {
+                    return serde_json::from_value(v).map(Some).map_err(|e| {
+                        EngineError::internal(format!(
+                            "the result of {method} does not decode: {e}"
+                        ))
+                    })
+                }
+                Ok(StreamLine::Error(e)) => return Err(e),
+                Err(e) => {
+                    return Err(EngineError::unavailable(format!(
+                        "bad stream line from {method}: {e}"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Call `method` sending `input` as a chunked request body (args in a header).
+    pub fn call_upload<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Value,
+        input: &mut dyn Read,
+    ) -> Result<T> {
+        let mut conn = self.open()?;
+        let io_err = |e: std::io::Error| EngineError::unavailable(format!("sending {method}: {e}"));
+        write!(
+            conn.writer,
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            serde_json::to_string(&args).unwrap_or_default()
+        )
+        .map_err(io_err)?;
+        {
+            let mut cw = ChunkedWriter::new(&mut conn.writer);
+            std::io::copy(input, &mut cw).map_err(io_err)?;
+            cw.finish().map_err(io_err)?;
+        }
+        let head = http::read_response(&mut conn.reader)?;
+        let body = http::read_body(&mut conn.reader, &head)?;
+        if head.status == 200 {
+            serde_json::from_slice(&body).map_err(|e| {
+                EngineError::internal(format!("the answer to {method} does not decode: {e}"))
+            })
+        } else {
+            Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered {method} with status {}",
+                        head.status
+                    ))
+                }),
+            )
+        }
+    }
+
+    /// Who the engine says we are (role and project from its policy).
+    pub fn whoami(&self) -> Result<Caller> {
+        self.call("whoami", json!([]))
+    }
+}
+
+impl SystemApi for RemoteEngine {
+    fn info(&self, _caller: &Caller) -> Result<SystemInfo> {
+        self.call("info", json!([]))
+    }
+
+    fn events(
+        &self,
+        _caller: &Caller,
+        filter: &EventFilter,
+        sink: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<()> {
+        let _: Option<()> =
+            self.call_stream(
+                "events",
+                json!([filter]),
+                &mut |v| match serde_json::from_value(v) {
+                    Ok(ev) => sink(ev),
+                    Err(_) => true,
+                },
+            )?;
+        Ok(())
+    }
+}
+
+impl VolumeApi for RemoteEngine {
+    fn volume_create(&self, _caller: &Caller, opts: &VolumeCreate) -> Result<Volume> {
+        self.call("volume_create", json!([opts]))
+    }
+    fn volume_list(&self, _caller: &Caller, opts: &VolumeListOptions) -> Result<Vec<Volume>> {
+        self.call("volume_list", json!([opts]))
+    }
+    fn volume_inspect(&self, _caller: &Caller, name: &str) -> Result<Volume> {
+        self.call("volume_inspect", json!([name]))
+    }
+    fn volume_remove(&self, _caller: &Caller, name: &str, force: bool) -> Result<()> {
+        self.call("volume_remove", json!([name, force]))
+    }
+    fn volume_prune(&self, _caller: &Caller, all: bool) -> Result<PruneReport> {
+        self.call("volume_prune", json!([all]))
+    }
+}

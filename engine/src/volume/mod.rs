@@ -1,0 +1,585 @@
+//! Local volumes: `volumes/<name>/_data` with `meta.json` beside it and one empty file
+//! per using container under `refs/`. The runtime calls [`acquire`], [`copy_up_if_empty`]
+//! and [`release`] as it mounts and removes containers.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{PruneReport, Volume, VolumeApi, VolumeCreate, VolumeListOptions, VolumeUsage};
+use crate::caller::Caller;
+use crate::error::{EngineError, IoContext, Result};
+use crate::events::{Event, EventType};
+use crate::state::{atomic_write_json, read_json};
+use crate::LocalEngine;
+
+/// What is stored in `volumes/<name>/meta.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Meta {
+    name: String,
+    created_at: String,
+    labels: BTreeMap<String, String>,
+    owner: u32,
+    project: Option<String>,
+    anonymous: bool,
+    /// Set once the first mount has had its chance to copy image content in.
+    initialized: bool,
+}
+
+/// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok_first = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_rest = name.len() >= 2 && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok_first && ok_rest && name.len() <= 255 {
+        Ok(())
+    } else {
+        Err(EngineError::invalid(format!(
+            "invalid volume name {name:?}: use at least two characters of [a-zA-Z0-9_.-], starting with a letter or digit"
+        )))
+    }
+}
+
+fn dir(engine: &LocalEngine, name: &str) -> PathBuf {
+    engine.root().volumes().join(name)
+}
+
+/// Host path of a volume's data.
+pub fn data_path(engine: &LocalEngine, name: &str) -> PathBuf {
+    dir(engine, name).join("_data")
+}
+
+fn load(engine: &LocalEngine, name: &str) -> Result<Meta> {
+    validate_name(name)?;
+    read_json(&dir(engine, name).join("meta.json"))?.ok_or_else(|| {
+        EngineError::not_found(
+            "volume",
+            name,
+            "list volumes with `wharf volume ls` or create it with `wharf volume create`",
+        )
+    })
+}
+
+fn refs(engine: &LocalEngine, name: &str) -> Vec<String> {
+    let containers = engine.root().containers();
+    fs::read_dir(dir(engine, name).join("refs"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                // A container removed while wharf was down leaves a stale ref: ignore it.
+                .filter(|id| containers.join(id).exists())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Bytes under `path` (apparent sizes; symlinks not followed).
+pub fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&p) else { continue };
+        for e in rd.flatten() {
+            let Ok(md) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if md.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += md.len();
+            }
+        }
+    }
+    total
+}
+
+fn to_volume(engine: &LocalEngine, m: &Meta, usage: bool) -> Volume {
+    Volume {
+        name: m.name.clone(),
+        driver: "local".into(),
+        mountpoint: data_path(engine, &m.name).display().to_string(),
+        created_at: m.created_at.clone(),
+        labels: m.labels.clone(),
+        scope: "local".into(),
+        options: BTreeMap::new(),
+        usage_data: usage.then(|| VolumeUsage {
+            size: dir_size(&data_path(engine, &m.name)),
+            ref_count: refs(engine, &m.name).len() as u64,
+        }),
+        owner: m.owner,
+        project: m.project.clone(),
+        anonymous: m.anonymous,
+    }
+}
+
+/// Create (or find) a volume. A `None` name gets a random one; `anonymous` marks
+/// volumes made for a container's mount (`-v /path`, image VOLUME), which plain prune removes.
+fn create(
+    engine: &LocalEngine,
+    caller: &Caller,
+    name: Option<&str>,
+    labels: &BTreeMap<String, String>,
+    anonymous: bool,
+) -> Result<(Meta, bool)> {
+    let name = name.map(str::to_string).unwrap_or_else(crate::ids::new_id);
+    validate_name(&name)?;
+    let _lock = engine.root().lock("volumes")?;
+    if let Some(m) = read_json::<Meta>(&dir(engine, &name).join("meta.json"))? {
+        return Ok((m, false));
+    }
+    let stage = engine.root().staging_dir("volume")?;
+    let res = (|| {
+        fs::create_dir(stage.join("_data")).ctx(|| format!("creating volume {name}"))?;
+        fs::set_permissions(stage.join("_data"), fs::Permissions::from_mode(0o755))
+            .ctx(|| format!("creating volume {name}"))?;
+        fs::create_dir(stage.join("refs")).ctx(|| format!("creating volume {name}"))?;
+        let caller = engine.effective_caller(caller);
+        let mut labels = labels.clone();
+        if anonymous {
+            labels.insert("com.docker.volume.anonymous".into(), String::new());
+        }
+        let m = Meta {
+            name: name.clone(),
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            labels,
+            owner: caller.uid,
+            project: caller.project.clone(),
+            anonymous,
+            initialized: false,
+        };
+        atomic_write_json(&stage.join("meta.json"), &m)?;
+        fs::rename(&stage, dir(engine, &name)).ctx(|| format!("creating volume {name}"))?;
+        Ok(m)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_dir_all(&stage);
+    }
+    let m = res?;
+    engine.emit(
+        Event::new(EventType::Volume, "create", &name)
+            .attr("driver", "local")
+            .owned_by(m.owner),
+    );
+    Ok((m, true))
+}
+
+/// Make sure the volume a container mounts exists (a named one is created on first use,
+/// `None` makes an anonymous one) and record that `container_id` uses it. Returns the
+/// volume's name.
+pub fn acquire(
+    engine: &LocalEngine,
+    caller: &Caller,
+    name: Option<&str>,
+    container_id: &str,
+) -> Result<String> {
+    let (m, created) = create(engine, caller, name, &BTreeMap::new(), name.is_none())?;
+    if !created {
+        engine.authorize_target(caller, "volume.inspect", &m.name, Some(m.owner))?;
+    }
+    let r = dir(engine, &m.name).join("refs").join(container_id);
+    fs::write(&r, b"").ctx(|| {
+        format!(
+            "recording that container {container_id} uses volume {}",
+            m.name
+        )
+    })?;
+    Ok(m.name)
+}
+
+/// On a volume's first mount: if its data is empty, copy the image content at `src`
+/// (the mount target inside the container's rootfs) in, keeping modes, owners and links.
+pub fn copy_up_if_empty(engine: &LocalEngine, name: &str, src: &Path) -> Result<()> {
+    let _lock = engine.root().lock("volumes")?;
+    let mut m = load(engine, name)?;
+    if m.initialized {
+        return Ok(());
+    }
+    let data = data_path(engine, name);
+    let empty = fs::read_dir(&data)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    if empty && src.is_dir() {
+        copy_tree(src, &data)
+            .map_err(|e| e.context(format!("copying image content into volume {name}")))?;
+        let md = src
+            .metadata()
+            .ctx(|| format!("reading {}", src.display()))?;
+        fs::set_permissions(&data, fs::Permissions::from_mode(md.mode() & 0o7777))
+            .ctx(|| format!("setting the mode of volume {name}"))?;
+        nix::unistd::chown(&data, Some(md.uid().into()), Some(md.gid().into()))
+            .ctx(|| format!("setting the owner of volume {name}"))?;
+    }
+    m.initialized = true;
+    atomic_write_json(&dir(engine, name).join("meta.json"), &m)
+}
+
+/// Copy the tree under `src` into the existing directory `dst`: files, directories and
+/// symlinks with their modes and owners (device nodes and sockets are skipped).
+pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    for entry in fs::read_dir(src).ctx(|| format!("reading {}", src.display()))? {
+        let entry = entry.ctx(|| format!("reading {}", src.display()))?;
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let md = from
+            .symlink_metadata()
+            .ctx(|| format!("reading {}", from.display()))?;
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(&from).ctx(|| format!("reading link {}", from.display()))?;
+            std::os::unix::fs::symlink(&target, &to)
+                .ctx(|| format!("creating link {}", to.display()))?;
+        } else if ft.is_dir() {
+            fs::create_dir(&to).ctx(|| format!("creating {}", to.display()))?;
+            copy_tree(&from, &to)?;
+        } else if ft.is_file() {
+            fs::copy(&from, &to).ctx(|| format!("copying {}", from.display()))?;
+        } else {
+            continue;
+        }
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            &to,
+            Some(md.uid().into()),
+            Some(md.gid().into()),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ctx(|| format!("setting the owner of {}", to.display()))?;
+        if !ft.is_symlink() {
+            fs::set_permissions(&to, fs::Permissions::from_mode(md.mode() & 0o7777))
+                .ctx(|| format!("setting the mode of {}", to.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Record a mount or unmount event (`action` is `mount` or `unmount`).
+pub fn emit_mount(
+    engine: &LocalEngine,
+    action: &str,
+    name: &str,
+    container_id: &str,
+    destination: &str,
+    read_write: bool,
+) {
+    let mut ev = Event::new(EventType::Volume, action, name)
+        .attr("container", container_id)
+        .attr("driver", "local");
+    if action == "mount" {
+        ev = ev
+            .attr("destination", destination)
+            .attr("read/write", read_write.to_string())
+            .attr("propagation", "");
+    }
+    engine.emit(ev);
+}
+
+/// Forget that `container_id` uses any volume; with `remove_anonymous`, remove the
+/// anonymous volumes no other container uses (`rm -v`, `--rm`).
+pub fn release(engine: &LocalEngine, container_id: &str, remove_anonymous: bool) -> Result<()> {
+    let root = engine.root().volumes();
+    let Ok(rd) = fs::read_dir(&root) else {
+        return Ok(());
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let r = e.path().join("refs").join(container_id);
+        if !r.exists() {
+            continue;
+        }
+        fs::remove_file(&r).ctx(|| format!("releasing volume {name}"))?;
+        if remove_anonymous {
+            if let Ok(m) = load(engine, &name) {
+                if m.anonymous && refs(engine, &name).is_empty() {
+                    destroy(engine, &m)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn destroy(engine: &LocalEngine, m: &Meta) -> Result<()> {
+    let d = dir(engine, &m.name);
+    // Rename first so a crash mid-delete leaves no half volume under its name.
+    let trash = engine
+        .root()
+        .tmp()
+        .join(format!("volume-rm-{}", &crate::ids::new_id()[..16]));
+    fs::rename(&d, &trash).ctx(|| format!("removing volume {}", m.name))?;
+    fs::remove_dir_all(&trash).ctx(|| format!("removing volume {}", m.name))?;
+    engine.emit(
+        Event::new(EventType::Volume, "destroy", &m.name)
+            .attr("driver", "local")
+            .owned_by(m.owner),
+    );
+    Ok(())
+}
+
+fn all(engine: &LocalEngine) -> Result<Vec<Meta>> {
+    let root = engine.root().volumes();
+    let mut out = Vec::new();
+    for e in fs::read_dir(&root)
+        .ctx(|| format!("listing {}", root.display()))?
+        .flatten()
+    {
+        if let Some(m) = read_json::<Meta>(&e.path().join("meta.json"))? {
+            out.push(m);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+impl VolumeApi for LocalEngine {
+    fn volume_create(&self, caller: &Caller, opts: &VolumeCreate) -> Result<Volume> {
+        self.authorize_target(
+            caller,
+            "volume.create",
+            opts.name.as_deref().unwrap_or(""),
+            None,
+        )?;
+        let (m, _) = create(self, caller, opts.name.as_deref(), &opts.labels, false)?;
+        if m.owner != caller.uid {
+            self.authorize_target(caller, "volume.inspect", &m.name, Some(m.owner))?;
+        }
+        Ok(to_volume(self, &m, false))
+    }
+
+    fn volume_list(&self, caller: &Caller, opts: &VolumeListOptions) -> Result<Vec<Volume>> {
+        self.authorize(caller, "volume.list", None)?;
+        let mut out = Vec::new();
+        'next: for m in all(self)? {
+            if !self.can_see(caller, m.owner) {
+                continue;
+            }
+            for (k, v) in &opts.filters {
+                let keep = match k.as_str() {
+                    "dangling" => (v == "true" || v == "1") == refs(self, &m.name).is_empty(),
+                    "name" => m.name.contains(v.as_str()),
+                    "label" => match v.split_once('=') {
+                        Some((lk, lv)) => m.labels.get(lk).is_some_and(|x| x == lv),
+                        None => m.labels.contains_key(v),
+                    },
+                    "driver" => v == "local",
+                    _ => {
+                        return Err(EngineError::invalid(format!(
+                            "invalid volume filter {k:?}: use dangling, name, label or driver"
+                        )))
+                    }
+                };
+                if !keep {
+                    continue 'next;
+                }
+            }
+            out.push(to_volume(self, &m, true));
+        }
+        Ok(out)
+    }
+
+    fn volume_inspect(&self, caller: &Caller, name: &str) -> Result<Volume> {
+        let m = load(self, name)?;
+        self.authorize_target(caller, "volume.inspect", name, Some(m.owner))?;
+        Ok(to_volume(self, &m, true))
+    }
+
+    fn volume_remove(&self, caller: &Caller, name: &str, force: bool) -> Result<()> {
+        let m = match load(self, name) {
+            Err(e) if force && e.kind == crate::ErrorKind::NotFound => return Ok(()),
+            r => r?,
+        };
+        self.authorize_target(caller, "volume.remove", name, Some(m.owner))?;
+        let _lock = self.root().lock("volumes")?;
+        let users = refs(self, name);
+        if !users.is_empty() {
+            let short: Vec<&str> = users.iter().map(|u| crate::ids::short(u)).collect();
+            return Err(EngineError::conflict(format!(
+                "volume {name} is in use by container(s) {}: remove them first (wharf rm -f ...)",
+                short.join(", ")
+            )));
+        }
+        destroy(self, &m)
+    }
+
+    fn volume_prune(&self, caller: &Caller, all_volumes: bool) -> Result<PruneReport> {
+        self.authorize(caller, "volume.prune", None)?;
+        let _lock = self.root().lock("volumes")?;
+        let mut report = PruneReport::default();
+        for m in all(self)? {
+            if !self.can_see(caller, m.owner)
+                || !(m.anonymous || all_volumes)
+                || !refs(self, &m.name).is_empty()
+            {
+                continue;
+            }
+            let size = dir_size(&data_path(self, &m.name));
+            destroy(self, &m)?;
+            report.deleted.push(m.name);
+            report.reclaimed += size;
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineOptions;
+
+    fn engine() -> (tempfile::TempDir, LocalEngine) {
+        let d = tempfile::tempdir().unwrap();
+        let e = LocalEngine::open(d.path(), EngineOptions::default()).unwrap();
+        (d, e)
+    }
+
+    #[test]
+    fn create_list_inspect_remove_prune() {
+        let (_d, e) = engine();
+        let c = Caller::root();
+        let mut labels = BTreeMap::new();
+        labels.insert("app".to_string(), "db".to_string());
+        let v = e
+            .volume_create(
+                &c,
+                &VolumeCreate {
+                    name: Some("data".into()),
+                    labels,
+                },
+            )
+            .unwrap();
+        assert_eq!(v.driver, "local");
+        assert!(Path::new(&v.mountpoint).is_dir());
+        // Creating again returns the same volume.
+        assert_eq!(
+            e.volume_create(
+                &c,
+                &VolumeCreate {
+                    name: Some("data".into()),
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+            .created_at,
+            v.created_at
+        );
+        fs::write(Path::new(&v.mountpoint).join("f"), b"12345").unwrap();
+        let i = e.volume_inspect(&c, "data").unwrap();
+        assert_eq!(i.usage_data.unwrap().size, 5);
+        assert_eq!(
+            e.volume_list(
+                &c,
+                &VolumeListOptions {
+                    filters: vec![("label".into(), "app=db".into())]
+                }
+            )
+            .unwrap()
+            .len(),
+            1
+        );
+        assert!(e
+            .volume_list(
+                &c,
+                &VolumeListOptions {
+                    filters: vec![("bogus".into(), "x".into())]
+                }
+            )
+            .is_err());
+
+        // In use: refused, even with force; released: removed.
+        fs::create_dir_all(e.root().containers().join("c1")).unwrap();
+        acquire(&e, &c, Some("data"), "c1").unwrap();
+        let err = e.volume_remove(&c, "data", true).unwrap_err();
+        assert!(err.message.contains("in use by container(s) c1"), "{err}");
+        release(&e, "c1", true).unwrap();
+        e.volume_remove(&c, "data", false).unwrap();
+        assert!(!e.root().volumes().join("data").exists());
+        assert_eq!(
+            e.volume_inspect(&c, "data").unwrap_err().kind,
+            crate::ErrorKind::NotFound
+        );
+
+        // Anonymous volumes go with rm -v; prune takes unused anonymous ones only unless -a.
+        let anon = acquire(&e, &c, None, "c1").unwrap();
+        assert_eq!(anon.len(), 64);
+        release(&e, "c1", true).unwrap();
+        assert!(!e.root().volumes().join(&anon).exists());
+        let anon2 = acquire(&e, &c, None, "c1").unwrap();
+        release(&e, "c1", false).unwrap();
+        e.volume_create(
+            &c,
+            &VolumeCreate {
+                name: Some("keep".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let r = e.volume_prune(&c, false).unwrap();
+        assert_eq!(r.deleted, vec![anon2]);
+        assert_eq!(
+            e.volume_prune(&c, true).unwrap().deleted,
+            vec!["keep".to_string()]
+        );
+        let actions: Vec<String> = e
+            .journal()
+            .read(None, None)
+            .unwrap()
+            .iter()
+            .map(|ev| ev.action.clone())
+            .collect();
+        assert!(
+            actions.contains(&"create".to_string()) && actions.contains(&"destroy".to_string())
+        );
+        assert!(
+            e.root().tmp().read_dir().unwrap().next().is_none(),
+            "nothing left in tmp"
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let (_d, e) = engine();
+        for bad in ["a", "-x", "../etc", "a/b", ""] {
+            let err = e
+                .volume_create(
+                    &Caller::root(),
+                    &VolumeCreate {
+                        name: Some(bad.into()),
+                        ..Default::default()
+                    },
+                )
+                .unwrap_err();
+            assert!(err.message.contains("invalid volume name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn copy_up_keeps_modes_owners_and_links_once() {
+        let (d, e) = engine();
+        let src = d.path().join("img");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("sub/file"), b"hi").unwrap();
+        fs::set_permissions(src.join("sub/file"), fs::Permissions::from_mode(0o640)).unwrap();
+        nix::unistd::chown(&src.join("sub/file"), Some(1234.into()), Some(4321.into())).unwrap();
+        std::os::unix::fs::symlink("sub/file", src.join("link")).unwrap();
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o1777)).unwrap();
+        let name = acquire(&e, &Caller::root(), Some("cache"), "c1").unwrap();
+        copy_up_if_empty(&e, &name, &src).unwrap();
+        let data = data_path(&e, &name);
+        let md = data.join("sub/file").metadata().unwrap();
+        assert_eq!(
+            (md.mode() & 0o7777, md.uid(), md.gid()),
+            (0o640, 1234, 4321)
+        );
+        assert_eq!(
+            fs::read_link(data.join("link")).unwrap(),
+            Path::new("sub/file")
+        );
+        assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o1777);
+        // Only the first mount copies.
+        fs::remove_file(data.join("link")).unwrap();
+        copy_up_if_empty(&e, &name, &src).unwrap();
+        assert!(!data.join("link").exists());
+    }
+}
