@@ -1,6 +1,7 @@
 //! `wharf`: the console (no arguments), the docker-style CLI, and (later) the server.
 
 mod cli;
+mod console;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,11 @@ struct Opts {
     /// without one wharf is single-user and the caller is admin).
     #[arg(long, global = true, env = "WHARF_POLICY")]
     policy: Option<PathBuf>,
+
+    /// Console key bindings: a built-in keymap (`default`, `vim`) or a JSON file.
+    /// Without it: $XDG_CONFIG_HOME/wharf/keymap.json if it exists, else `default`.
+    #[arg(long, global = true, env = "WHARF_KEYMAP", value_name = "NAME|PATH")]
+    keymap: Option<String>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -64,8 +70,9 @@ fn main() {
     let ctx = cli::Ctx { engine, caller };
     let code = match opts.command {
         None => {
-            eprintln!("wharf: the console is not built yet; try `wharf info`");
-            2
+            let role = ctx.engine.effective_role(&ctx.caller);
+            let engine: Arc<dyn wharf_engine::Engine> = ctx.engine.clone();
+            console::run(engine, ctx.caller.clone(), Some(role), opts.keymap.as_deref())
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),

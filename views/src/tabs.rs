@@ -60,18 +60,42 @@ impl Tab {
     }
 }
 
+fn labels(width: u16, active: Tab) -> Vec<(Tab, String)> {
+    // Full titles when they leave room for a status text.
+    let full: usize = Tab::ALL.iter().map(|t| width_of(t.title()) + 5).sum();
+    let compact = full + 24 > width as usize;
+    Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let label = if *t == active || !compact { format!(" {} {} ", i + 1, t.title()) } else { format!(" {} ", i + 1) };
+            (*t, label)
+        })
+        .collect()
+}
+
+fn width_of(s: &str) -> usize {
+    width(s)
+}
+
+/// Which tab is at column `x` of the bar drawn in `area` (for mouse clicks).
+pub fn hit(area: Rect, active: Tab, x: u16) -> Option<Tab> {
+    let mut at = area.x + 1;
+    for (t, l) in labels(area.width, active) {
+        let w = width(&l) as u16;
+        if x >= at && x < at + w {
+            return Some(t);
+        }
+        at += w + 1;
+    }
+    None
+}
+
 /// Draw the tab bar (one row). Narrow terminals show only the numbers of inactive tabs.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, active: Tab, status: &str) {
-    let full: usize = Tab::ALL.iter().map(|t| width(t.title()) + 5).sum();
-    let compact = full + width(status) + 2 > area.width as usize;
     let mut spans = vec![Span::raw(" ")];
-    for (i, t) in Tab::ALL.iter().enumerate() {
-        let label = if *t == active || !compact {
-            format!(" {} {} ", i + 1, t.title())
-        } else {
-            format!(" {} ", i + 1)
-        };
-        let style = if *t == active {
+    for (t, label) in labels(area.width, active) {
+        let style = if t == active {
             theme
                 .selected()
                 .add_modifier(ratatui::style::Modifier::BOLD)
@@ -123,6 +147,14 @@ mod tests {
             "web-1 · following"
         )));
     }
+    #[test]
+    fn clicks_hit_tabs() {
+        let a = Rect::new(0, 0, 150, 1);
+        assert_eq!(hit(a, Tab::Containers, 3), Some(Tab::Containers));
+        assert_eq!(hit(a, Tab::Containers, 18), Some(Tab::Images));
+        assert_eq!(hit(a, Tab::Containers, 149), None);
+    }
+
     #[test]
     fn cycles() {
         assert_eq!(Tab::Containers.cycle(-1), Tab::ConsoleLog);

@@ -51,8 +51,8 @@ pub struct VolumeRow {
     pub mountpoint: String,
     /// `None` until measured.
     pub size: Option<u64>,
-    /// Names of the containers that mount it.
-    pub used_by: Vec<String>,
+    /// How many containers use it; `None` when the engine did not say.
+    pub used_by: Option<u64>,
 }
 
 /// Draw the pane.
@@ -98,10 +98,11 @@ pub fn draw(
                 Span::styled(v.driver.as_str(), theme.dim()),
                 Span::styled(v.mountpoint.as_str(), theme.dim()),
                 Span::raw(v.size.map(dsize).unwrap_or_else(|| "-".into())),
-                if v.used_by.is_empty() {
-                    Span::styled("unused", theme.dim())
-                } else {
-                    Span::raw(v.used_by.join(", "))
+                match v.used_by {
+                    None => Span::styled("-", theme.dim()),
+                    Some(0) => Span::styled("unused", theme.dim()),
+                    Some(1) => Span::raw("1 container"),
+                    Some(n) => Span::raw(format!("{n} containers")),
                 },
             ],
             marked: false,
@@ -140,14 +141,14 @@ mod tests {
                 driver: "local".into(),
                 mountpoint: "/var/lib/wharf/volumes/pgdata/_data".into(),
                 size: Some(48_000_000),
-                used_by: vec!["db".into()],
+                used_by: Some(1),
             },
             VolumeRow {
                 name: "cache".into(),
                 driver: "local".into(),
                 mountpoint: "/var/lib/wharf/volumes/cache/_data".into(),
                 size: None,
-                used_by: vec![],
+                used_by: Some(0),
             },
         ];
         insta::assert_snapshot!(shot(110, Load::Ready(rows.clone())));
