@@ -41,6 +41,10 @@ enum Command {
     Serve(cli::serve::Cmd),
     #[command(flatten)]
     Volume(cli::volumes::Cmd),
+    #[command(flatten)]
+    Images(cli::images::Cmd),
+    #[command(flatten)]
+    Containers(cli::containers::Cmd),
 }
 
 fn main() {
@@ -78,6 +82,8 @@ fn main() {
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
+        Some(Command::Images(c)) => cli::images::run(c, &ctx),
+        Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
     };
     std::process::exit(code);
 }

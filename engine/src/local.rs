@@ -38,12 +38,15 @@ impl LocalEngine {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
         let audit = AuditLog::new(root.path().join("audit.jsonl"));
-        Ok(LocalEngine {
+        let engine = LocalEngine {
             root,
             journal,
             audit,
             opts,
-        })
+        };
+        // After a reboot: containers whose processes are gone, and their restart policies.
+        engine.recover_containers();
+        Ok(engine)
     }
 
     /// The state root.
@@ -310,6 +313,7 @@ impl SystemApi for LocalEngine {
             })
             .map(|kb| kb * 1024)
             .unwrap_or(0);
+        let (containers, running, paused, stopped) = self.container_counts();
         Ok(SystemInfo {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
             hostname: uts.nodename().to_string_lossy().into_owned(),
@@ -321,10 +325,10 @@ impl SystemApi for LocalEngine {
                 .map(|n| n.get())
                 .unwrap_or(1),
             mem_total,
-            containers: 0,
-            running: 0,
-            paused: 0,
-            stopped: 0,
+            containers,
+            running,
+            paused,
+            stopped,
             images: 0,
             caller: caller.clone(),
         })

@@ -2,7 +2,9 @@
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
 pub mod audit;
+pub mod containers;
 pub mod serve;
+pub mod images;
 pub mod system;
 pub mod volumes;
 

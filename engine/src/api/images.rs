@@ -161,6 +161,16 @@ pub trait ImageApi {
     ) -> Result<Vec<RemoveOutcome>>;
     /// `wharf image prune [-a]`: dangling images (all unused with `all`).
     fn image_prune(&self, caller: &Caller, all: bool) -> Result<PruneReport>;
+    /// `wharf image demo`: build a small busybox image from the host's busybox-static,
+    /// offline. Returns the image id.
+    fn image_build_demo(&self, caller: &Caller, reference: &str) -> Result<String>;
+    /// Image part of `wharf system df`.
+    fn image_disk_usage(&self, caller: &Caller) -> Result<ImageDiskUsage>;
+}
+
+/// Registry calls (pull, push, login, logout), implemented by the registry part on
+/// top of [`crate::image::store::ImageStore`].
+pub trait RegistryApi {
     /// `wharf pull`. Returns the image id.
     fn image_pull(
         &self,
@@ -186,9 +196,4 @@ pub trait ImageApi {
     ) -> Result<()>;
     /// `wharf logout`.
     fn registry_logout(&self, caller: &Caller, server: &str) -> Result<()>;
-    /// `wharf image demo`: build a small busybox image from the host's busybox-static,
-    /// offline. Returns the image id.
-    fn image_build_demo(&self, caller: &Caller, reference: &str) -> Result<String>;
-    /// Image part of `wharf system df`.
-    fn image_disk_usage(&self, caller: &Caller) -> Result<ImageDiskUsage>;
 }

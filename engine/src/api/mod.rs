@@ -18,9 +18,9 @@ pub use system::*;
 pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + VolumeApi + Send + Sync {}
+pub trait Engine: SystemApi + VolumeApi + ImageApi + ContainerApi + Send + Sync {}
 
-impl<T: SystemApi + VolumeApi + Send + Sync> Engine for T {}
+impl<T: SystemApi + VolumeApi + ImageApi + ContainerApi + Send + Sync> Engine for T {}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,1 +1,1055 @@
-//! Runtime: containers, their monitor, namespaces, rootfs, cgroups, security, logs.
+//! The container runtime: [`ContainerApi`] for [`LocalEngine`].
+//!
+//! One module per kernel concern, as youki's libcontainer: [`namespaces`], [`rootfs`]
+//! (overlay, mounts, masked paths, pivot_root), [`capabilities`], [`seccomp`],
+//! [`cgroups`] (v1 and v2), [`rlimits`], [`user`], [`process`] (the container's init),
+//! [`monitor`] (the per-container process that outlives the CLI), [`logs`] (json-file),
+//! [`attach`] (the stdio protocol), [`state`] (state on disk, told truthfully) and
+//! [`config`] (what a container is). [`net`] is where networking plugs in.
+
+pub mod attach;
+pub mod capabilities;
+pub mod cgroups;
+pub mod config;
+pub mod logs;
+pub mod monitor;
+pub mod namespaces;
+pub mod net;
+pub mod paths;
+pub mod process;
+pub mod rlimits;
+pub mod rootfs;
+pub mod seccomp;
+pub mod state;
+pub mod user;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::api::{
+    ContainerApi, ContainerCreate, ContainerListOptions, ContainerStatus, ContainerSummary, LogLine, LogOptions, MountSpec,
+    PruneReport, RemoveOptions, Resources, RestartPolicy,
+};
+use crate::caller::Caller;
+use crate::error::{EngineError, ErrorKind, IoContext, Result};
+use crate::events::{Event, EventType};
+use crate::LocalEngine;
+
+use cgroups::Cgroup;
+use config::ContainerConfig;
+use state::RunState;
+
+/// Read `containers/<id>/config.json`.
+pub(crate) fn load_config(engine: &LocalEngine, id: &str) -> Result<ContainerConfig> {
+    crate::state::read_json(&paths::dir(engine, id).join("config.json"))?
+        .ok_or_else(|| EngineError::not_found("container", id, "list containers with `wharf ps -a`"))
+}
+
+fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
+    crate::state::atomic_write_json(&paths::dir(engine, &cfg.id).join("config.json"), cfg)
+}
+
+/// A container event with Docker's attributes (name, image, labels) and the owner.
+pub(crate) fn event(cfg: &ContainerConfig, action: &str) -> Event {
+    let mut ev = Event::new(EventType::Container, action, &cfg.id)
+        .attr("name", &cfg.name)
+        .attr("image", &cfg.image)
+        .owned_by(cfg.owner);
+    for (k, v) in &cfg.labels {
+        ev = ev.attr(k, v);
+    }
+    ev
+}
+
+/// The mounts as the init process performs them: named volumes turned into host paths.
+pub(crate) fn mounts_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Vec<MountSpec> {
+    cfg.spec
+        .mounts
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            if m.kind == "volume" {
+                m.source = crate::volume::data_path(engine, &m.source).display().to_string();
+            }
+            m
+        })
+        .collect()
+}
+
+/// Delete a stopped container's files and say so (`destroy`).
+pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
+    let dir = paths::dir(engine, &cfg.id);
+    if !dir.exists() {
+        return Ok(());
+    }
+    let remove_anon = cfg.spec.auto_remove || state::load(&dir).map(|s| s.remove_requested).unwrap_or(false);
+    if let Err(e) = crate::volume::release(engine, &cfg.id, remove_anon) {
+        tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
+    }
+    let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
+    std::fs::remove_dir_all(&dir).ctx(|| format!("removing container {} ({})", cfg.name, dir.display()))?;
+    engine.emit(event(cfg, "destroy"));
+    Ok(())
+}
+
+fn is_active(s: ContainerStatus) -> bool {
+    matches!(s, ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting)
+}
+
+/// Docker's container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+fn validate_name(name: &str) -> Result<()> {
+    let mut c = name.chars();
+    let ok = c.next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::invalid(format!(
+            "invalid container name {name:?}: use at least two characters of [a-zA-Z0-9_.-], starting with a letter or digit"
+        )))
+    }
+}
+
+/// A random `adjective_name`, as Docker makes them.
+fn random_name() -> String {
+    const A: &[&str] = &[
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet",
+        "sharp", "tender", "upbeat", "vivid", "witty", "zealous", "bold",
+    ];
+    const B: &[&str] = &[
+        "turing", "hopper", "lovelace", "curie", "noether", "ritchie", "thompson", "knuth", "dijkstra", "lamport", "liskov",
+        "hamilton", "shannon", "babbage", "pike", "torvalds", "wozniak", "kay", "backus", "allen",
+    ];
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    format!("{}_{}{}", A[b[0] as usize % A.len()], B[b[1] as usize % B.len()], u16::from_be_bytes([b[2], b[3]]) % 100)
+}
+
+fn ms(d: Duration) -> Duration {
+    d
+}
+
+/// Poll `f` every few milliseconds until it holds or `timeout` passes.
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut step = Duration::from_millis(2);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(step);
+        step = (step * 2).min(ms(Duration::from_millis(25)));
+    }
+}
+
+fn send_signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) with integers; the pid was checked alive with its start time.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// The start error for a start failure code, with Docker's wording.
+fn start_error(name: &str, code: i32, msg: &str) -> EngineError {
+    let kind = if code == 126 || code == 127 { ErrorKind::InvalidArgument } else { ErrorKind::Internal };
+    EngineError::new(kind, format!("failed to start container {name}: {msg}"))
+}
+
+impl LocalEngine {
+    fn container_ids(&self) -> Vec<String> {
+        std::fs::read_dir(self.root().containers())
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().join("config.json").exists())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The full id of the container named by `name_or_id` (name, full id, or unique id prefix).
+    pub fn find_container(&self, name_or_id: &str) -> Result<String> {
+        let q = name_or_id.trim_start_matches('/');
+        let ids = self.container_ids();
+        if ids.iter().any(|i| i == q) {
+            return Ok(q.to_string());
+        }
+        for id in &ids {
+            if let Ok(c) = load_config(self, id) {
+                if c.name == q {
+                    return Ok(id.clone());
+                }
+            }
+        }
+        if let Some(id) = crate::ids::resolve_prefix("container", q, ids.iter().map(String::as_str))? {
+            return Ok(id);
+        }
+        Err(EngineError::not_found("container", name_or_id, "list containers with `wharf ps -a`"))
+    }
+
+    /// Config and state of a container, told truthfully: a container whose processes
+    /// are gone (monitor killed, machine restarted) is marked exited and cleaned up here.
+    fn observe(&self, id: &str) -> Result<(ContainerConfig, RunState)> {
+        let cfg = load_config(self, id)?;
+        let dir = paths::dir(self, id);
+        let st = state::load(&dir)?;
+        if !is_active(st.status) || st.pid_alive() || st.monitor_alive() {
+            return Ok((cfg, st));
+        }
+        let mut died = false;
+        let st = {
+            let _l = state::lock(&dir)?;
+            let mut st = state::load(&dir)?;
+            if is_active(st.status) && !st.pid_alive() && !st.monitor_alive() {
+                died = st.status != ContainerStatus::Restarting;
+                st.status = ContainerStatus::Exited;
+                if died {
+                    st.exit_code = 255;
+                    st.error = "the container's monitor is gone (killed, or the machine restarted): its exit status is unknown".into();
+                    st.finished_at = state::now_rfc3339();
+                }
+                st.pid = 0;
+                st.monitor_pid = 0;
+                state::save(&dir, &st)?;
+            }
+            st
+        };
+        let _ = Cgroup::for_container(id).remove();
+        net::teardown(self, &cfg);
+        let _ = std::fs::remove_file(paths::attach_socket(self, id));
+        if died {
+            self.emit(event(&cfg, "die").attr("exitCode", "255"));
+        }
+        if cfg.spec.auto_remove || st.remove_requested {
+            remove_files(self, &cfg)?;
+            return Err(EngineError::not_found("container", id, "it was removed when it stopped (--rm)"));
+        }
+        Ok((cfg, st))
+    }
+
+    /// Start the monitor for container `id`; with `attach`, that socket is its first client.
+    fn spawn_monitor(&self, id: &str, attach: Option<OwnedFd>) -> Result<()> {
+        let dir = paths::dir(self, id);
+        let _start = crate::state::FileLock::exclusive(&dir.join("start.lock"))?;
+        let (cfg, st) = self.observe(id)?;
+        if st.status == ContainerStatus::Paused {
+            return Err(EngineError::conflict(format!(
+                "container {} is paused: unpause it with `wharf unpause {}`",
+                cfg.name, cfg.name
+            )));
+        }
+        if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
+            return Ok(());
+        }
+        state::update(&dir, |s| {
+            s.manually_stopped = false;
+            s.remove_requested = false;
+        })?;
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| EngineError::sys("creating a pipe", e))?;
+        let exe = self.wharf_exe()?;
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("--root").arg(self.root().path()).arg("__monitor").arg(id).arg("--sync-fd").arg("3");
+        if attach.is_some() {
+            cmd.arg("--attach-fd").arg("4");
+        }
+        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let wfd = w.as_raw_fd();
+        let afd = attach.as_ref().map(|a| a.as_raw_fd());
+        // SAFETY: between fork and exec only fcntl/dup2 (async-signal-safe) run. The
+        // descriptors are first moved above 10 so that placing one on 3 or 4 cannot
+        // clobber the other, and dup2 always clears close-on-exec on the target.
+        unsafe {
+            cmd.pre_exec(move || {
+                let high = |fd: i32| {
+                    let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+                    if n < 0 {
+                        Err(std::io::Error::last_os_error())
+                    } else {
+                        Ok(n)
+                    }
+                };
+                let w = high(wfd)?;
+                let a = match afd {
+                    Some(a) => Some(high(a)?),
+                    None => None,
+                };
+                if libc::dup2(w, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(a) = a {
+                    if libc::dup2(a, 4) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let status = cmd
+            .status()
+            .map_err(|e| EngineError::io(format!("starting the monitor {} for container {}", exe.display(), cfg.name), e))?;
+        drop(w);
+        drop(attach);
+        if !status.success() {
+            return Err(EngineError::internal(format!(
+                "the monitor for container {} failed to start ({status}); check that {} is the wharf binary",
+                cfg.name,
+                exe.display()
+            )));
+        }
+        let mut msg = String::new();
+        let _ = std::fs::File::from(r).read_to_string(&mut msg);
+        if msg.starts_with("ok") {
+            return Ok(());
+        }
+        if let Some(rest) = msg.strip_prefix("err\n") {
+            let (code, m) = rest.split_once('\n').unwrap_or(("125", rest));
+            return Err(start_error(&cfg.name, code.parse().unwrap_or(125), m));
+        }
+        let st = state::load(&dir)?;
+        Err(EngineError::internal(format!(
+            "the monitor for container {} ended without reporting{}; see `wharf inspect {}`",
+            cfg.name,
+            if st.error.is_empty() { String::new() } else { format!(": {}", st.error) },
+            cfg.name
+        )))
+    }
+
+    /// After a reboot (or the first run on this boot): mark containers whose processes
+    /// are gone as exited and apply their restart policies. Cheap when nothing changed.
+    pub fn recover_containers(&self) {
+        let marker = self.root().run().join("boot_id");
+        let now = state::boot_id();
+        if std::fs::read_to_string(&marker).map(|s| s.trim() == now).unwrap_or(false) {
+            return;
+        }
+        let Ok(_l) = self.root().lock("recovery") else { return };
+        if std::fs::read_to_string(&marker).map(|s| s.trim() == now).unwrap_or(false) {
+            return;
+        }
+        // Write the marker first: the monitors started below open the engine too.
+        let _ = crate::state::atomic_write(&marker, now.as_bytes());
+        for id in self.container_ids() {
+            let Ok((cfg, st)) = self.observe(&id) else { continue };
+            if st.status == ContainerStatus::Exited
+                && !st.finished_at.is_empty()
+                && monitor::should_restart(&cfg.spec.restart, st.exit_code, st.restart_count, st.manually_stopped)
+                && st.error.contains("monitor is gone")
+            {
+                if let Err(e) = self.spawn_monitor(&id, None) {
+                    tracing::warn!("restarting {} after a restart of the machine: {e}", cfg.name);
+                }
+            }
+        }
+    }
+
+    /// (all, running, paused, stopped) containers, for `info`.
+    pub fn container_counts(&self) -> (usize, usize, usize, usize) {
+        let (mut all, mut run, mut paused, mut stopped) = (0, 0, 0, 0);
+        for id in self.container_ids() {
+            if let Ok((_, st)) = self.observe(&id) {
+                all += 1;
+                match st.status {
+                    ContainerStatus::Running | ContainerStatus::Restarting => run += 1,
+                    ContainerStatus::Paused => paused += 1,
+                    _ => stopped += 1,
+                }
+            }
+        }
+        (all, run, paused, stopped)
+    }
+
+    fn resolve_owned(&self, caller: &Caller, action: &str, name_or_id: &str) -> Result<(ContainerConfig, RunState)> {
+        let id = self.find_container(name_or_id)?;
+        let (cfg, st) = self.observe(&id)?;
+        self.authorize_target(caller, action, &cfg.name, Some(cfg.owner))?;
+        Ok((cfg, st))
+    }
+
+    fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || match self.observe(id) {
+            Ok((_, st)) => !is_active(st.status) || (st.status == ContainerStatus::Restarting && !st.pid_alive()),
+            Err(_) => true,
+        })
+    }
+
+    /// Signal, wait `timeout`, SIGKILL: the core of stop, restart and rm -f.
+    fn stop_process(&self, cfg: &ContainerConfig, st: &RunState, sig: i32, timeout: Duration) {
+        let dir = paths::dir(self, &cfg.id);
+        let _ = state::update(&dir, |s| s.manually_stopped = true);
+        if !st.pid_alive() {
+            return;
+        }
+        let cg = Cgroup::for_container(&cfg.id);
+        self.emit(event(cfg, "kill").attr("signal", sig.to_string()));
+        send_signal(st.pid, sig);
+        if st.status == ContainerStatus::Paused {
+            let _ = cg.freeze(false);
+            let _ = state::update(&dir, |s| {
+                if s.status == ContainerStatus::Paused {
+                    s.status = ContainerStatus::Running
+                }
+            });
+        }
+        if !wait_until(timeout, || !state::proc_alive(st.pid, st.pid_start)) {
+            self.emit(event(cfg, "kill").attr("signal", libc::SIGKILL.to_string()));
+            send_signal(st.pid, libc::SIGKILL);
+            wait_until(Duration::from_secs(10), || !state::proc_alive(st.pid, st.pid_start));
+        }
+    }
+
+    fn container_summary(&self, cfg: &ContainerConfig, st: &RunState, size: bool) -> ContainerSummary {
+        let created = chrono::DateTime::parse_from_rfc3339(&cfg.created).map(|t| t.timestamp()).unwrap_or(0);
+        ContainerSummary {
+            id: cfg.id.clone(),
+            name: cfg.name.clone(),
+            image: cfg.image.clone(),
+            image_id: cfg.image_id.clone(),
+            command: cfg.command_line(),
+            created,
+            state: st.status,
+            status: human_status(st),
+            health: None,
+            exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
+            oom_killed: st.oom_killed,
+            ports: cfg.spec.ports.clone(),
+            labels: cfg.labels.clone(),
+            networks: vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())],
+            size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
+            owner: cfg.owner,
+            project: cfg.project.clone(),
+        }
+    }
+
+    /// Start container `id` with an attached client: returns the client's end of the
+    /// attach socket, connected before the command runs so no output is missed.
+    pub fn start_attached(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
+        let (cfg, _) = self.resolve_owned(caller, "container.start", name_or_id)?;
+        let (mine, theirs) = UnixStream::pair().map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        self.emit(event(&cfg, "attach"));
+        self.spawn_monitor(&cfg.id, Some(OwnedFd::from(theirs)))?;
+        Ok(mine)
+    }
+
+    /// Attach to a running container's stdio: the attach protocol ([`attach`]) on a socket.
+    pub fn attach(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
+        let (cfg, st) = self.resolve_owned(caller, "container.attach", name_or_id)?;
+        if st.status != ContainerStatus::Running && st.status != ContainerStatus::Paused {
+            return Err(EngineError::conflict(format!(
+                "container {} is not running: start it with `wharf start -a {}`",
+                cfg.name, cfg.name
+            )));
+        }
+        let s = UnixStream::connect(paths::attach_socket(self, &cfg.id)).map_err(|e| {
+            EngineError::unavailable(format!("cannot attach to container {}: its monitor does not answer ({e})", cfg.name))
+        })?;
+        self.emit(event(&cfg, "attach"));
+        Ok(s)
+    }
+
+    fn build_config(&self, caller: &Caller, spec: &ContainerCreate, id: &str, name: String) -> Result<ContainerConfig> {
+        let img = self.resolve_image(caller, &spec.image)?;
+        let icfg = img.config.get("config").cloned().unwrap_or(Value::Null);
+        let strs = |v: Option<&Value>| -> Option<Vec<String>> {
+            v.and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        };
+        let entry = match &spec.entrypoint {
+            Some(e) => e.clone(),
+            None => strs(icfg.get("Entrypoint")).unwrap_or_default(),
+        };
+        let cmd = match &spec.cmd {
+            Some(c) => c.clone(),
+            None if spec.entrypoint.is_some() => vec![],
+            None => strs(icfg.get("Cmd")).unwrap_or_default(),
+        };
+        let args: Vec<String> = entry.into_iter().chain(cmd).collect();
+        if args.is_empty() {
+            return Err(EngineError::invalid(format!(
+                "no command specified: image {} has no CMD or ENTRYPOINT; give a command after the image name",
+                spec.image
+            )));
+        }
+        let host_net = spec.network.as_deref() == Some("host");
+        let hostname = match (&spec.hostname, host_net) {
+            (Some(h), _) => h.clone(),
+            (None, true) => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+            (None, false) => id[..12].to_string(),
+        };
+        let mut env: Vec<String> = strs(icfg.get("Env")).unwrap_or_default();
+        let mut set = |kv: String| {
+            let key = kv.split('=').next().unwrap_or("").to_string();
+            env.retain(|e| e.split('=').next() != Some(key.as_str()));
+            env.push(kv);
+        };
+        if !env_has(&spec.env, "PATH") && !strs(icfg.get("Env")).unwrap_or_default().iter().any(|e| e.starts_with("PATH=")) {
+            set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        }
+        set(format!("HOSTNAME={hostname}"));
+        if spec.tty {
+            set("TERM=xterm".into());
+        }
+        for e in &spec.env {
+            if e.contains('=') {
+                set(e.clone());
+            }
+        }
+        let mut labels: BTreeMap<String, String> = icfg
+            .get("Labels")
+            .and_then(|l| l.as_object())
+            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        labels.extend(spec.labels.clone());
+        let mut spec = spec.clone();
+        if spec.stop_signal.is_none() {
+            spec.stop_signal = icfg.get("StopSignal").and_then(|s| s.as_str()).map(str::to_string);
+        }
+        Ok(ContainerConfig {
+            id: id.to_string(),
+            name,
+            image_id: img.id.clone(),
+            image: spec.image.clone(),
+            created: state::now_rfc3339(),
+            owner: caller.uid,
+            project: caller.project.clone(),
+            args,
+            env,
+            working_dir: spec.workdir.clone().or_else(|| icfg.get("WorkingDir").and_then(|w| w.as_str()).map(str::to_string)).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            user: spec.user.clone().or_else(|| icfg.get("User").and_then(|u| u.as_str()).map(str::to_string)).unwrap_or_default(),
+            hostname,
+            layer_dirs: img.layer_dirs.clone(),
+            labels,
+            spec,
+        })
+    }
+}
+
+fn env_has(env: &[String], key: &str) -> bool {
+    env.iter().any(|e| e.split('=').next() == Some(key))
+}
+
+/// Check the create request before anything is written.
+fn validate(spec: &ContainerCreate) -> Result<()> {
+    if let Some(n) = &spec.name {
+        validate_name(n)?;
+    }
+    if spec.auto_remove && spec.restart != RestartPolicy::No {
+        return Err(EngineError::invalid("conflicting options: --restart and --rm; use one of them"));
+    }
+    if let Some(s) = &spec.stop_signal {
+        config::parse_signal(s)?;
+    }
+    for u in &spec.ulimits {
+        rlimits::resource(&u.name)?;
+    }
+    capabilities::effective_set(&spec.cap_add, &spec.cap_drop, spec.privileged)?;
+    validate_resources(&spec.resources)?;
+    match spec.network.as_deref() {
+        None | Some("bridge") | Some("none") | Some("host") => {}
+        Some(other) => {
+            return Err(EngineError::not_found("network", other, "use --network none, host or bridge"));
+        }
+    }
+    for m in &spec.mounts {
+        if !m.target.starts_with('/') {
+            return Err(EngineError::invalid(format!("mount target {:?} must be an absolute path", m.target)));
+        }
+    }
+    Ok(())
+}
+
+fn validate_resources(r: &Resources) -> Result<()> {
+    if let Some(m) = r.memory {
+        if m > 0 && m < 6 * 1024 * 1024 {
+            return Err(EngineError::invalid("minimum memory limit allowed is 6MB: give -m 6m or more"));
+        }
+        if let Some(s) = r.memory_swap {
+            if s > 0 && s < m {
+                return Err(EngineError::invalid(
+                    "minimum memoryswap limit should be larger than memory limit: --memory-swap is memory plus swap",
+                ));
+            }
+        }
+    }
+    if let Some(w) = r.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            return Err(EngineError::invalid("--blkio-weight must be between 10 and 1000"));
+        }
+    }
+    Ok(())
+}
+
+/// `Up 2 minutes`, `Exited (0) 3 seconds ago`, as `docker ps` prints it.
+pub fn human_status(st: &RunState) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| duration_words(chrono::Utc::now().timestamp() - t.timestamp()))
+            .unwrap_or_default()
+    };
+    match st.status {
+        ContainerStatus::Created => "Created".into(),
+        ContainerStatus::Running => format!("Up {}", since(&st.started_at)),
+        ContainerStatus::Paused => format!("Up {} (Paused)", since(&st.started_at)),
+        ContainerStatus::Restarting => format!("Restarting ({}) {} ago", st.exit_code, since(&st.finished_at)),
+        ContainerStatus::Exited => format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at)),
+        ContainerStatus::Removing => "Removal In Progress".into(),
+        ContainerStatus::Dead => "Dead".into(),
+    }
+}
+
+fn duration_words(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        7200..=172799 => format!("{} hours", s / 3600),
+        _ => format!("{} days", s / 86400),
+    }
+}
+
+fn matches_filters(engine: &LocalEngine, s: &ContainerSummary, filters: &[(String, String)]) -> Result<bool> {
+    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let mut hit = false;
+        for (_, v) in filters.iter().filter(|(k, _)| k == key) {
+            hit |= match key {
+                "status" => s.state.as_str() == v,
+                "name" => s.name.contains(v.as_str()),
+                "id" => s.id.starts_with(v.as_str()),
+                "label" => match v.split_once('=') {
+                    Some((k, val)) => s.labels.get(k).is_some_and(|x| x == val),
+                    None => s.labels.contains_key(v),
+                },
+                "ancestor" => {
+                    s.image == *v
+                        || s.image_id == *v
+                        || s.image_id.trim_start_matches("sha256:").starts_with(v.trim_start_matches("sha256:"))
+                        || engine.resolve_image(&Caller::root(), v).map(|i| i.id == s.image_id).unwrap_or(false)
+                }
+                "exited" => s.state == ContainerStatus::Exited && s.exit_code.map(|c| c.to_string()) == Some(v.clone()),
+                other => {
+                    return Err(EngineError::invalid(format!(
+                        "invalid filter {other:?}: use status, name, id, label, ancestor or exited"
+                    )))
+                }
+            };
+        }
+        if !hit {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl ContainerApi for LocalEngine {
+    fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
+        self.authorize(caller, "container.create", None)?;
+        validate(spec)?;
+        let id = crate::ids::new_id();
+        let _l = self.root().lock("containers")?;
+        let name = match &spec.name {
+            Some(n) => {
+                if let Ok(other) = self.find_container(n) {
+                    if load_config(self, &other).map(|c| c.name == *n).unwrap_or(false) {
+                        return Err(EngineError::conflict(format!(
+                            "the container name {n:?} is already in use by container {}: remove or rename that container, or choose another name",
+                            crate::ids::short(&other)
+                        )));
+                    }
+                }
+                n.clone()
+            }
+            None => loop {
+                let n = random_name();
+                if self.find_container(&n).is_err() {
+                    break n;
+                }
+            },
+        };
+        let mut cfg = self.build_config(caller, spec, &id, name)?;
+        let dir = paths::dir(self, &id);
+        for d in ["diff", "work", "merged"] {
+            std::fs::create_dir_all(dir.join(d)).ctx(|| format!("creating {}", dir.join(d).display()))?;
+        }
+        let res = (|| {
+            for m in cfg.spec.mounts.iter_mut().filter(|m| m.kind == "volume") {
+                let name = (!m.source.is_empty()).then_some(m.source.as_str());
+                m.source = crate::volume::acquire(self, caller, name, &id)?;
+            }
+            save_config(self, &cfg)?;
+            state::save(&dir, &RunState::default())
+        })();
+        if let Err(e) = res {
+            let _ = crate::volume::release(self, &id, true);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        self.emit(event(&cfg, "create"));
+        Ok(id)
+    }
+
+    fn container_start(&self, caller: &Caller, id: &str) -> Result<()> {
+        let (cfg, _) = self.resolve_owned(caller, "container.start", id)?;
+        self.spawn_monitor(&cfg.id, None)
+    }
+
+    fn container_stop(&self, caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
+        let (cfg, st) = self.resolve_owned(caller, "container.stop", id)?;
+        if !is_active(st.status) {
+            return Ok(());
+        }
+        let t = Duration::from_secs(u64::from(timeout.unwrap_or_else(|| cfg.stop_timeout())));
+        self.stop_process(&cfg, &st, cfg.stop_signal()?, t);
+        if !self.wait_stopped(&cfg.id, Duration::from_secs(10)) {
+            return Err(EngineError::unavailable(format!(
+                "container {} did not stop in time: try `wharf kill {}`",
+                cfg.name, cfg.name
+            )));
+        }
+        self.emit(event(&cfg, "stop"));
+        Ok(())
+    }
+
+    fn container_restart(&self, caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
+        let (cfg, st) = self.resolve_owned(caller, "container.restart", id)?;
+        if is_active(st.status) {
+            let t = Duration::from_secs(u64::from(timeout.unwrap_or_else(|| cfg.stop_timeout())));
+            self.stop_process(&cfg, &st, cfg.stop_signal()?, t);
+            // Wait for the monitor to finish with the old run.
+            wait_until(Duration::from_secs(10), || {
+                state::load(&paths::dir(self, &cfg.id)).map(|s| !s.monitor_alive()).unwrap_or(true)
+            });
+            self.emit(event(&cfg, "stop"));
+        }
+        self.spawn_monitor(&cfg.id, None)?;
+        self.emit(event(&cfg, "restart"));
+        Ok(())
+    }
+
+    fn container_kill(&self, caller: &Caller, id: &str, signal: &str) -> Result<()> {
+        let (cfg, st) = self.resolve_owned(caller, "container.kill", id)?;
+        let sig = config::parse_signal(signal)?;
+        if !st.pid_alive() {
+            return Err(EngineError::conflict(format!("container {} is not running: nothing to kill", cfg.name)));
+        }
+        if st.status == ContainerStatus::Paused && sig != libc::SIGKILL {
+            return Err(EngineError::conflict(format!(
+                "container {} is paused: unpause it first (`wharf unpause {}`)",
+                cfg.name, cfg.name
+            )));
+        }
+        if sig == libc::SIGKILL || sig == cfg.stop_signal()? {
+            state::update(&paths::dir(self, &cfg.id), |s| s.manually_stopped = true)?;
+        }
+        self.emit(event(&cfg, "kill").attr("signal", sig.to_string()));
+        send_signal(st.pid, sig);
+        if st.status == ContainerStatus::Paused {
+            let _ = Cgroup::for_container(&cfg.id).freeze(false);
+        }
+        Ok(())
+    }
+
+    fn container_pause(&self, caller: &Caller, id: &str) -> Result<()> {
+        let (cfg, st) = self.resolve_owned(caller, "container.pause", id)?;
+        if st.status == ContainerStatus::Paused {
+            return Err(EngineError::conflict(format!("container {} is already paused", cfg.name)));
+        }
+        if st.status != ContainerStatus::Running || !st.pid_alive() {
+            return Err(EngineError::conflict(format!("container {} is not running: only running containers can be paused", cfg.name)));
+        }
+        Cgroup::for_container(&cfg.id).freeze(true)?;
+        state::update(&paths::dir(self, &cfg.id), |s| s.status = ContainerStatus::Paused)?;
+        self.emit(event(&cfg, "pause"));
+        Ok(())
+    }
+
+    fn container_unpause(&self, caller: &Caller, id: &str) -> Result<()> {
+        let (cfg, st) = self.resolve_owned(caller, "container.unpause", id)?;
+        if st.status != ContainerStatus::Paused {
+            return Err(EngineError::conflict(format!("container {} is not paused", cfg.name)));
+        }
+        Cgroup::for_container(&cfg.id).freeze(false)?;
+        state::update(&paths::dir(self, &cfg.id), |s| {
+            if s.status == ContainerStatus::Paused {
+                s.status = ContainerStatus::Running
+            }
+        })?;
+        self.emit(event(&cfg, "unpause"));
+        Ok(())
+    }
+
+    fn container_remove(&self, caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
+        let (cfg, st) = self.resolve_owned(caller, "container.remove", id)?;
+        let dir = paths::dir(self, &cfg.id);
+        if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
+            if !opts.force {
+                return Err(EngineError::conflict(format!(
+                    "cannot remove running container {}: stop it first, or force the removal with `wharf rm -f {}`",
+                    cfg.name, cfg.name
+                )));
+            }
+            state::update(&dir, |s| {
+                s.manually_stopped = true;
+                s.remove_requested = opts.volumes || s.remove_requested;
+            })?;
+            self.stop_process(&cfg, &st, libc::SIGKILL, Duration::ZERO);
+            // The monitor finishes the run; then the files go.
+            wait_until(Duration::from_secs(10), || state::load(&dir).map(|s| !s.monitor_alive()).unwrap_or(true));
+            let _ = self.observe(&cfg.id);
+        }
+        let _ = Cgroup::for_container(&cfg.id).remove();
+        net::teardown(self, &cfg);
+        if !dir.exists() {
+            return Ok(());
+        }
+        if opts.volumes {
+            let _ = state::update(&dir, |s| s.remove_requested = true);
+        }
+        remove_files(self, &cfg)
+    }
+
+    fn container_rename(&self, caller: &Caller, id: &str, new_name: &str) -> Result<()> {
+        let (mut cfg, _) = self.resolve_owned(caller, "container.rename", id)?;
+        validate_name(new_name)?;
+        let _l = self.root().lock("containers")?;
+        if let Ok(other) = self.find_container(new_name) {
+            if other != cfg.id && load_config(self, &other).map(|c| c.name == new_name).unwrap_or(false) {
+                return Err(EngineError::conflict(format!(
+                    "the container name {new_name:?} is already in use by container {}: choose another name",
+                    crate::ids::short(&other)
+                )));
+            }
+        }
+        let old = std::mem::replace(&mut cfg.name, new_name.to_string());
+        save_config(self, &cfg)?;
+        self.emit(event(&cfg, "rename").attr("oldName", format!("/{old}")));
+        Ok(())
+    }
+
+    fn container_wait(&self, caller: &Caller, id: &str) -> Result<i32> {
+        let (cfg, _) = self.resolve_owned(caller, "container.wait", id)?;
+        let mut delay = Duration::from_millis(5);
+        loop {
+            match self.observe(&cfg.id) {
+                Ok((_, st)) if !is_active(st.status) => return Ok(st.exit_code),
+                Ok(_) => {}
+                // Removed on exit (--rm): its last exit code is in the event journal.
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    let mut code = 0;
+                    let filter = crate::api::EventFilter {
+                        types: vec!["container".into()],
+                        actions: vec!["die".into()],
+                        objects: vec![("container".into(), cfg.id.clone())],
+                        ..Default::default()
+                    };
+                    crate::api::SystemApi::events(self, caller, &filter, &mut |ev| {
+                        code = ev.actor.attributes.get("exitCode").and_then(|c| c.parse().ok()).unwrap_or(code);
+                        true
+                    })?;
+                    return Ok(code);
+                }
+                Err(e) => return Err(e),
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn container_update(&self, caller: &Caller, id: &str, resources: &Resources, restart: Option<&RestartPolicy>) -> Result<()> {
+        let (mut cfg, st) = self.resolve_owned(caller, "container.update", id)?;
+        let r = &mut cfg.spec.resources;
+        macro_rules! merge {
+            ($($f:ident),*) => { $( if resources.$f.is_some() { r.$f = resources.$f.clone(); } )* };
+        }
+        merge!(memory, memory_swap, nano_cpus, cpu_shares, cpuset_cpus, pids_limit, blkio_weight);
+        validate_resources(&cfg.spec.resources)?;
+        if let Some(p) = restart {
+            if cfg.spec.auto_remove && *p != RestartPolicy::No {
+                return Err(EngineError::invalid("conflicting options: --restart and --rm; this container is removed when it stops"));
+            }
+            cfg.spec.restart = p.clone();
+        }
+        if is_active(st.status) && st.pid_alive() {
+            Cgroup::for_container(&cfg.id).apply(resources, cfg.spec.privileged)?;
+        }
+        save_config(self, &cfg)?;
+        self.emit(event(&cfg, "update"));
+        Ok(())
+    }
+
+    fn container_list(&self, caller: &Caller, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+        self.authorize(caller, "container.list", None)?;
+        let mut out = Vec::new();
+        for id in self.container_ids() {
+            let Ok((cfg, st)) = self.observe(&id) else { continue };
+            if self.authorize_target(caller, "container.inspect", &cfg.name, Some(cfg.owner)).is_err() {
+                continue;
+            }
+            out.push(self.container_summary(&cfg, &st, opts.size));
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        if let Some(n) = opts.last {
+            out.truncate(n);
+        } else if !opts.all {
+            out.retain(|s| is_active(s.state));
+        }
+        let mut kept = Vec::new();
+        for s in out {
+            if matches_filters(self, &s, &opts.filters)? {
+                kept.push(s);
+            }
+        }
+        Ok(kept)
+    }
+
+    fn container_inspect(&self, caller: &Caller, id: &str) -> Result<Value> {
+        let (cfg, st) = self.resolve_owned(caller, "container.inspect", id)?;
+        let dir = paths::dir(self, &cfg.id);
+        let r = &cfg.spec.resources;
+        let restart = serde_json::to_value(&cfg.spec.restart).unwrap_or(Value::Null);
+        let restart = match restart {
+            Value::Object(mut o) => {
+                o.entry("MaximumRetryCount").or_insert(json!(0));
+                Value::Object(o)
+            }
+            other => other,
+        };
+        let mounts: Vec<Value> = mounts_for(self, &cfg)
+            .iter()
+            .zip(&cfg.spec.mounts)
+            .map(|(m, orig)| {
+                json!({
+                    "Type": m.kind, "Name": if m.kind == "volume" { orig.source.clone() } else { String::new() },
+                    "Source": m.source, "Destination": m.target, "RW": !m.read_only, "Mode": m.options.join(","),
+                })
+            })
+            .collect();
+        Ok(json!({
+            "Id": cfg.id,
+            "Created": cfg.created,
+            "Path": cfg.args.first().cloned().unwrap_or_default(),
+            "Args": cfg.args.iter().skip(1).collect::<Vec<_>>(),
+            "State": {
+                "Status": st.status.as_str(),
+                "Running": matches!(st.status, ContainerStatus::Running | ContainerStatus::Paused),
+                "Paused": st.status == ContainerStatus::Paused,
+                "Restarting": st.status == ContainerStatus::Restarting,
+                "OOMKilled": st.oom_killed,
+                "Dead": st.status == ContainerStatus::Dead,
+                "Pid": if st.pid_alive() { st.pid } else { 0 },
+                "ExitCode": st.exit_code,
+                "Error": st.error,
+                "StartedAt": if st.started_at.is_empty() { "0001-01-01T00:00:00Z".to_string() } else { st.started_at.clone() },
+                "FinishedAt": if st.finished_at.is_empty() { "0001-01-01T00:00:00Z".to_string() } else { st.finished_at.clone() },
+            },
+            "Image": cfg.image_id,
+            "ResolvConfPath": dir.join("resolv.conf"),
+            "HostnamePath": dir.join("hostname"),
+            "HostsPath": dir.join("hosts"),
+            "LogPath": paths::log_file(self, &cfg.id),
+            "Name": format!("/{}", cfg.name),
+            "RestartCount": st.restart_count,
+            "Driver": "overlay",
+            "Platform": "linux",
+            "HostConfig": {
+                "NetworkMode": cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()),
+                "RestartPolicy": restart,
+                "AutoRemove": cfg.spec.auto_remove,
+                "Privileged": cfg.spec.privileged,
+                "ReadonlyRootfs": cfg.spec.read_only,
+                "CapAdd": cfg.spec.cap_add,
+                "CapDrop": cfg.spec.cap_drop,
+                "SecurityOpt": cfg.spec.security_opt.iter().map(|o| if o.starts_with("seccomp=") && o != "seccomp=unconfined" { "seccomp=<profile>".to_string() } else { o.clone() }).collect::<Vec<_>>(),
+                "Init": cfg.spec.init,
+                "Memory": r.memory.unwrap_or(0),
+                "MemorySwap": r.memory_swap.unwrap_or(0),
+                "NanoCpus": r.nano_cpus.unwrap_or(0),
+                "CpuShares": r.cpu_shares.unwrap_or(0),
+                "CpusetCpus": r.cpuset_cpus.clone().unwrap_or_default(),
+                "PidsLimit": r.pids_limit,
+                "BlkioWeight": r.blkio_weight.unwrap_or(0),
+                "ShmSize": cfg.spec.shm_size.unwrap_or(64 << 20),
+                "Ulimits": cfg.spec.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
+                "LogConfig": {"Type": "json-file", "Config": {
+                    "max-size": cfg.spec.log_max_size.map(|s| s.to_string()),
+                    "max-file": cfg.spec.log_max_files.map(|s| s.to_string()),
+                }},
+                "PortBindings": cfg.spec.ports,
+                "Dns": cfg.spec.dns,
+                "ExtraHosts": cfg.spec.extra_hosts,
+            },
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": cfg.hostname,
+                "User": cfg.user,
+                "Tty": cfg.spec.tty,
+                "OpenStdin": cfg.spec.open_stdin,
+                "Env": cfg.env,
+                "Cmd": cfg.spec.cmd,
+                "Entrypoint": cfg.spec.entrypoint,
+                "Image": cfg.image,
+                "WorkingDir": cfg.working_dir,
+                "Labels": cfg.labels,
+                "StopSignal": cfg.spec.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+                "StopTimeout": cfg.stop_timeout(),
+            },
+            "NetworkSettings": { "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } },
+            "Owner": cfg.owner,
+            "Project": cfg.project,
+        }))
+    }
+
+    fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {
+        self.authorize(caller, "container.prune", None)?;
+        let mut rep = PruneReport::default();
+        for id in self.container_ids() {
+            let Ok((cfg, st)) = self.observe(&id) else { continue };
+            if is_active(st.status) || self.authorize_target(caller, "container.remove", &cfg.name, Some(cfg.owner)).is_err() {
+                continue;
+            }
+            let size = crate::volume::dir_size(&paths::dir(self, &id).join("diff"));
+            if remove_files(self, &cfg).is_ok() {
+                rep.deleted.push(id);
+                rep.reclaimed += size;
+            }
+        }
+        Ok(rep)
+    }
+
+    fn container_logs(&self, caller: &Caller, id: &str, opts: &LogOptions, sink: &mut dyn FnMut(LogLine) -> bool) -> Result<()> {
+        let (cfg, _) = self.resolve_owned(caller, "container.logs", id)?;
+        let path = paths::log_file(self, &cfg.id);
+        let running = || self.observe(&cfg.id).map(|(_, st)| is_active(st.status)).unwrap_or(false);
+        logs::read(&path, opts, sink, &running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_status_words() {
+        assert!(validate_name("web-1").is_ok());
+        assert!(validate_name("-bad").is_err());
+        assert!(validate_name("a").is_err());
+        let n = random_name();
+        assert!(validate_name(&n).is_ok(), "{n}");
+        assert_eq!(duration_words(5), "5 seconds");
+        assert_eq!(duration_words(300), "5 minutes");
+        let st = RunState { status: ContainerStatus::Created, ..Default::default() };
+        assert_eq!(human_status(&st), "Created");
+    }
+}

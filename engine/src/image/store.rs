@@ -1,0 +1,864 @@
+//! The content store: verified blobs under `blobs/sha256/<hex>`, unpacked layers under
+//! `layers/<chain-hex>/diff` (with `layers/<chain-hex>/layer.json`), and `images.json`
+//! (references -> image ids, and each image's record).
+//!
+//! Every addition is staged in a private directory under `tmp/` and renamed in only when
+//! complete, under the `images` lock; a failure at any point leaves nothing behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::layer::{self, Compression, LayerStats};
+use super::reference::{validate_digest, Reference};
+use crate::error::{EngineError, IoContext, Result};
+use crate::state::{atomic_write_json, read_json, FileLock, StateRoot};
+
+/// Largest JSON document (manifest, config, index) read into memory.
+pub const MAX_JSON: u64 = 16 << 20;
+
+/// OCI media types used by the store.
+pub mod media {
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+}
+
+/// One layer of an image as recorded in `images.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    /// `sha256:` of the uncompressed tar.
+    pub diff_id: String,
+    /// Chain id: names the unpacked directory `layers/<hex>`.
+    pub chain_id: String,
+    /// The stored blob (as distributed: plain, gzip or zstd).
+    pub blob: String,
+    /// Media type of the blob in the manifest.
+    pub media_type: String,
+    /// Bytes of the blob.
+    pub blob_size: u64,
+    /// Bytes of file content (Docker's layer size).
+    pub size: u64,
+    /// Bytes of the uncompressed tar (what `save` writes as `layer.tar`).
+    pub tar_size: u64,
+}
+
+/// An image as recorded in `images.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// `sha256:` of the config: the image id.
+    pub id: String,
+    /// Digest of the stored manifest blob that describes this image's config and layers.
+    pub manifest: String,
+    /// Its media type.
+    pub manifest_media_type: String,
+    /// Layers, bottom first.
+    pub layers: Vec<LayerRecord>,
+    /// `name@sha256:...` digests from registries.
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
+    /// `created` of the config, seconds since the epoch (0 if absent).
+    #[serde(default)]
+    pub created: i64,
+    /// When the image came into this store, seconds since the epoch.
+    #[serde(default)]
+    pub added: i64,
+    /// When a tag last moved onto it, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tag_time: Option<String>,
+}
+
+impl ImageRecord {
+    /// Sum of the layers' content sizes.
+    pub fn size(&self) -> u64 {
+        self.layers.iter().map(|l| l.size).sum()
+    }
+}
+
+/// `images.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageIndex {
+    /// Full tag reference (`docker.io/library/busybox:latest`) -> image id.
+    #[serde(default)]
+    pub refs: BTreeMap<String, String>,
+    /// Image id -> record.
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageRecord>,
+}
+
+impl ImageIndex {
+    /// Tag references pointing at `id`, sorted.
+    pub fn tags_of(&self, id: &str) -> Vec<String> {
+        self.refs
+            .iter()
+            .filter(|(_, v)| v.as_str() == id)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+/// What `push` needs of an image: its manifest, config and layer blobs.
+#[derive(Debug, Clone)]
+pub struct ImageManifest {
+    /// The manifest bytes as stored (push them unchanged so the digest holds).
+    pub manifest: Vec<u8>,
+    /// `sha256:` of `manifest`.
+    pub manifest_digest: String,
+    /// Media type of `manifest`.
+    pub media_type: String,
+    /// The config bytes.
+    pub config: Vec<u8>,
+    /// `sha256:` of `config` (the image id).
+    pub config_digest: String,
+    /// Layers, bottom first; every `blob` is in the store (`blob_path`).
+    pub layers: Vec<LayerRecord>,
+}
+
+/// The image content store on a state root. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ImageStore {
+    root: StateRoot,
+}
+
+fn hex_of(digest: &str) -> Result<&str> {
+    validate_digest(digest)?;
+    Ok(&digest[7..])
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A staging directory under `tmp/` that is removed when dropped, unless committed.
+pub struct Staging {
+    dir: PathBuf,
+    blobs: BTreeMap<String, PathBuf>,
+    layers: BTreeMap<String, PathBuf>,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            if let Err(e) = fs::remove_dir_all(&self.dir) {
+                tracing::warn!(
+                    "could not remove staging directory {}: {e}",
+                    self.dir.display()
+                );
+            }
+        }
+    }
+}
+
+impl Staging {
+    /// The staging directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Is `digest` staged here already?
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blobs.contains_key(digest)
+    }
+
+    /// Path of a staged blob, if staged.
+    pub fn blob(&self, digest: &str) -> Option<&Path> {
+        self.blobs.get(digest).map(PathBuf::as_path)
+    }
+
+    /// Write `r` to a staged blob, hashing as it goes; checks `expected` if given.
+    pub fn put_blob(&mut self, r: &mut dyn Read, expected: Option<&str>) -> Result<(String, u64)> {
+        if let Some(e) = expected {
+            validate_digest(e)?;
+        }
+        let tmp = self
+            .dir
+            .join(format!("blob-{}", &crate::ids::new_id()[..16]));
+        let res = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .ctx(|| format!("creating {}", tmp.display()))?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut n: u64 = 0;
+            loop {
+                let k = match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(k) => k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        return Err(EngineError::corrupt(format!(
+                            "the blob is truncated ({e}); get a complete copy and try again"
+                        )))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                        return Err(EngineError::corrupt(format!(
+                            "the archive is damaged or hostile: {e}"
+                        )))
+                    }
+                    Err(e) => return Err(EngineError::io("reading a blob", e)),
+                };
+                h.update(&buf[..k]);
+                f.write_all(&buf[..k])
+                    .ctx(|| format!("writing {}", tmp.display()))?;
+                n += k as u64;
+            }
+            let digest = format!("sha256:{}", hex::encode(h.finalize()));
+            if let Some(e) = expected {
+                if e != digest {
+                    return Err(EngineError::corrupt(format!(
+                        "blob {e} does not match its digest (its content hashes to {digest}): the archive or download is damaged; get it again"
+                    )));
+                }
+            }
+            Ok((digest, n))
+        })();
+        match res {
+            Ok((digest, n)) => {
+                let dst = self.dir.join(format!("blob-{}", &digest[7..]));
+                if self.blobs.contains_key(&digest) {
+                    let _ = fs::remove_file(&tmp);
+                } else {
+                    fs::rename(&tmp, &dst).ctx(|| format!("staging blob {digest}"))?;
+                    self.blobs.insert(digest.clone(), dst);
+                }
+                Ok((digest, n))
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Take a layer already unpacked into `dir/diff` (a directory inside this staging
+    /// area) as the base layer (chain id = diff id) described by `stats`.
+    pub fn adopt_layer(&mut self, stats: &LayerStats, dir: PathBuf) -> Result<()> {
+        let chain = stats.diff_id.clone();
+        if self.layers.contains_key(&chain) {
+            return Ok(());
+        }
+        let meta = LayerMeta {
+            diff_id: chain.clone(),
+            chain_id: chain.clone(),
+            size: stats.size,
+            tar_size: stats.tar_size,
+        };
+        atomic_write_json(&dir.join("layer.json"), &meta)?;
+        let dst = self.dir.join(format!("layer-{}", &chain[7..]));
+        fs::rename(&dir, &dst).ctx(|| format!("staging layer {chain}"))?;
+        self.layers.insert(chain, dst);
+        Ok(())
+    }
+
+    /// Stage in-memory bytes as a blob.
+    pub fn put_bytes(&mut self, data: &[u8]) -> Result<String> {
+        Ok(self.put_blob(&mut &data[..], None)?.0)
+    }
+}
+
+/// One image ready to commit: its config, manifest and layers (blobs staged or stored).
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub config: Vec<u8>,
+    /// Manifest bytes; when `None` an OCI manifest is written from the layers.
+    pub manifest: Option<(Vec<u8>, String)>,
+    /// Layer blobs, bottom first: (blob digest, media type from the manifest if known).
+    pub layers: Vec<(String, Option<String>)>,
+    /// Tags to point at it (full normalized references).
+    pub tags: Vec<String>,
+    /// Repo digests to record (`name@sha256:...`).
+    pub repo_digests: Vec<String>,
+}
+
+/// What committing an image did to the references.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub id: String,
+    /// Tags that moved here from another image: (tag, previous image id).
+    pub moved: Vec<(String, String)>,
+}
+
+impl ImageStore {
+    /// The store on `root`.
+    pub fn new(root: StateRoot) -> Self {
+        ImageStore { root }
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &StateRoot {
+        &self.root
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.path().join("images.json")
+    }
+
+    /// Read `images.json` (empty if absent).
+    pub fn index(&self) -> Result<ImageIndex> {
+        Ok(read_json(&self.index_path())?.unwrap_or_default())
+    }
+
+    /// Take the images lock (writers).
+    pub fn lock(&self) -> Result<FileLock> {
+        self.root.lock("images")
+    }
+
+    /// Write `images.json` (hold [`lock`](Self::lock)).
+    pub fn write_index(&self, idx: &ImageIndex) -> Result<()> {
+        atomic_write_json(&self.index_path(), idx)
+    }
+
+    /// A fresh staging area (removed on drop).
+    pub fn staging(&self, what: &str) -> Result<Staging> {
+        Ok(Staging {
+            dir: self.root.staging_dir(what)?,
+            blobs: BTreeMap::new(),
+            layers: BTreeMap::new(),
+        })
+    }
+
+    /// Where the blob `digest` is (or would be) stored.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.root
+            .blobs()
+            .join(digest.strip_prefix("sha256:").unwrap_or(digest))
+    }
+
+    /// Is the blob `digest` stored?
+    pub fn has_blob(&self, digest: &str) -> bool {
+        validate_digest(digest).is_ok() && self.blob_path(digest).is_file()
+    }
+
+    /// Store the blob read from `r`, verified against `expected_digest` when given.
+    /// Written to `tmp/` first and renamed in: a failure leaves nothing.
+    /// Returns its digest and size.
+    pub fn put_blob(
+        &self,
+        r: &mut dyn Read,
+        expected_digest: Option<&str>,
+    ) -> Result<(String, u64)> {
+        let mut st = self.staging("blob")?;
+        let (digest, n) = st.put_blob(r, expected_digest)?;
+        let src = st.blobs[&digest].clone();
+        let dst = self.blob_path(&digest);
+        if !dst.exists() {
+            sync_file(&src)?;
+            fs::rename(&src, &dst).ctx(|| format!("storing blob {digest}"))?;
+            crate::state::sync_dir(&self.root.blobs())?;
+        }
+        Ok((digest, n))
+    }
+
+    /// Read a whole stored blob (at most `max` bytes) and verify its digest.
+    pub fn read_blob(&self, digest: &str, max: u64) -> Result<Vec<u8>> {
+        hex_of(digest)?;
+        let p = self.blob_path(digest);
+        let f = File::open(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                EngineError::not_found(
+                    "blob",
+                    digest,
+                    "the image store is incomplete: remove the image and load or pull it again",
+                )
+            } else {
+                EngineError::io(format!("reading blob {digest}"), e)
+            }
+        })?;
+        let mut data = Vec::new();
+        f.take(max + 1)
+            .read_to_end(&mut data)
+            .ctx(|| format!("reading blob {digest}"))?;
+        if data.len() as u64 > max {
+            return Err(EngineError::corrupt(format!(
+                "blob {digest} is larger than the {max} bytes allowed for a JSON document"
+            )));
+        }
+        let got = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+        if got != digest {
+            return Err(EngineError::corrupt(format!(
+                "stored blob {digest} is damaged (it hashes to {got}): remove the image and load or pull it again"
+            )));
+        }
+        Ok(data)
+    }
+
+    /// Open a stored blob for streaming; the caller verifies with a [`layer::HashingReader`].
+    pub fn open_blob(&self, digest: &str) -> Result<File> {
+        hex_of(digest)?;
+        File::open(self.blob_path(digest)).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                EngineError::not_found(
+                    "blob",
+                    digest,
+                    "the image store is incomplete: remove the image and load or pull it again",
+                )
+            } else {
+                EngineError::io(format!("reading blob {digest}"), e)
+            }
+        })
+    }
+
+    /// The unpacked directory of the layer with chain id `chain`.
+    pub fn layer_dir(&self, chain: &str) -> PathBuf {
+        self.root
+            .layers()
+            .join(chain.strip_prefix("sha256:").unwrap_or(chain))
+            .join("diff")
+    }
+
+    fn layer_root(&self, chain: &str) -> PathBuf {
+        self.root
+            .layers()
+            .join(chain.strip_prefix("sha256:").unwrap_or(chain))
+    }
+
+    /// Add an image whose layer blobs are already stored (what a registry pull does):
+    /// `manifest_json` (OCI or Docker schema 2), `config_json`, and the references it was
+    /// pulled as (tags become tags, and each name gets `name@<manifest digest>` as a repo
+    /// digest). Unpacks what is missing. Returns the image id.
+    pub fn add_image(
+        &self,
+        manifest_json: &[u8],
+        config_json: &[u8],
+        references: &[String],
+    ) -> Result<String> {
+        let m: serde_json::Value = serde_json::from_slice(manifest_json).map_err(|e| {
+            EngineError::corrupt(format!("the image manifest is not valid JSON: {e}"))
+        })?;
+        let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(config_json)));
+        let want = m["config"]["digest"].as_str().unwrap_or_default();
+        if want != config_digest {
+            return Err(EngineError::corrupt(format!(
+                "the image config hashes to {config_digest} but the manifest names {want:?}: the download is damaged; pull again"
+            )));
+        }
+        let mut layers = Vec::new();
+        for l in m["layers"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let d = l["digest"].as_str().unwrap_or_default().to_string();
+            validate_digest(&d).map_err(|e| e.context("manifest layer"))?;
+            if !self.has_blob(&d) {
+                return Err(EngineError::not_found(
+                    "layer blob",
+                    &d,
+                    "store the layer with put_blob before adding the image",
+                ));
+            }
+            layers.push((d, l["mediaType"].as_str().map(str::to_string)));
+        }
+        let manifest_digest = format!("sha256:{}", hex::encode(Sha256::digest(manifest_json)));
+        let media_type = m["mediaType"]
+            .as_str()
+            .unwrap_or(media::OCI_MANIFEST)
+            .to_string();
+        let mut tags = Vec::new();
+        let mut repo_digests = Vec::new();
+        for r in references {
+            let parsed = Reference::parse(r)?;
+            repo_digests.push(format!("{}@{manifest_digest}", parsed.name()));
+            if parsed.tag.is_some() {
+                tags.push(
+                    parsed
+                        .with_tag(parsed.tag.as_deref().unwrap_or("latest"))
+                        .to_string(),
+                );
+            }
+        }
+        let mut st = self.staging("add")?;
+        let img = NewImage {
+            config: config_json.to_vec(),
+            manifest: Some((manifest_json.to_vec(), media_type)),
+            layers,
+            tags,
+            repo_digests,
+        };
+        self.prepare(&mut st, &img)?;
+        Ok(self.commit(st, std::slice::from_ref(&img))?.remove(0).id)
+    }
+
+    /// Everything `push` needs for the image `id`.
+    pub fn image_manifest(&self, id: &str) -> Result<ImageManifest> {
+        let idx = self.index()?;
+        let rec = idx
+            .images
+            .get(id)
+            .ok_or_else(|| EngineError::not_found("image", id, "list images with wharf images"))?;
+        let manifest = self.read_blob(&rec.manifest, MAX_JSON)?;
+        let config = self.read_blob(&rec.id, MAX_JSON)?;
+        Ok(ImageManifest {
+            manifest,
+            manifest_digest: rec.manifest.clone(),
+            media_type: rec.manifest_media_type.clone(),
+            config,
+            config_digest: rec.id.clone(),
+            layers: rec.layers.clone(),
+        })
+    }
+
+    fn blob_source(&self, st: &Staging, digest: &str) -> Result<File> {
+        match st.blob(digest) {
+            Some(p) => File::open(p).ctx(|| format!("reading staged blob {digest}")),
+            None => self.open_blob(digest),
+        }
+    }
+
+    /// Unpack into `st` every layer of `img` that is not unpacked yet, checking diff ids
+    /// against the config. Layers are unpacked in parallel.
+    pub fn prepare(&self, st: &mut Staging, img: &NewImage) -> Result<()> {
+        let config: serde_json::Value = serde_json::from_slice(&img.config).map_err(|e| {
+            EngineError::corrupt(format!("the image config is not valid JSON: {e}"))
+        })?;
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if diff_ids.len() != img.layers.len() {
+            return Err(EngineError::corrupt(format!(
+                "the image config lists {} layers (rootfs.diff_ids) but the manifest has {}: the image is damaged",
+                diff_ids.len(),
+                img.layers.len()
+            )));
+        }
+        for d in &diff_ids {
+            validate_digest(d).map_err(|e| e.context("image config rootfs.diff_ids"))?;
+        }
+        let chains = layer::chain_ids(&diff_ids);
+        let mut jobs = Vec::new();
+        for (i, chain) in chains.iter().enumerate() {
+            let hex = &chain[7..];
+            if st.layers.contains_key(chain) || self.layer_root(chain).join("layer.json").is_file()
+            {
+                continue;
+            }
+            let dir = st.dir.join(format!("layer-{hex}"));
+            fs::create_dir(&dir).ctx(|| format!("creating {}", dir.display()))?;
+            fs::create_dir(dir.join("diff")).ctx(|| format!("creating {}", dir.display()))?;
+            fs::set_permissions(
+                dir.join("diff"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .ctx(|| format!("chmod {}", dir.display()))?;
+            st.layers.insert(chain.clone(), dir.clone());
+            jobs.push((
+                i,
+                chain.clone(),
+                dir,
+                self.blob_source(st, &img.layers[i].0)?,
+            ));
+        }
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let queue = std::sync::Mutex::new(jobs);
+        let results: std::sync::Mutex<Vec<Result<()>>> = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let job = match queue.lock() {
+                        Ok(mut q) => q.pop(),
+                        Err(_) => None,
+                    };
+                    let Some((i, chain, dir, file)) = job else {
+                        break;
+                    };
+                    let r = unpack_one(&dir, file, &diff_ids[i], &chain, &img.layers[i].0);
+                    let failed = r.is_err();
+                    if let Ok(mut v) = results.lock() {
+                        v.push(r);
+                    }
+                    if failed {
+                        if let Ok(mut q) = queue.lock() {
+                            q.clear();
+                        }
+                    }
+                });
+            }
+        });
+        for r in results
+            .into_inner()
+            .map_err(|_| EngineError::internal("a layer worker panicked"))?
+        {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Rename staged blobs and layers into the store and record `imgs` in `images.json`,
+    /// all under the images lock. Returns each image's id and the tags it took over.
+    pub fn commit(&self, st: Staging, imgs: &[NewImage]) -> Result<Vec<Committed>> {
+        let _lock = self.lock()?;
+        let mut st = st;
+        // Everything staged hits the disk before images.json names it.
+        syncfs(self.root.path())?;
+        // Only the layer blobs the images use; other files of an archive stay behind.
+        let keep: BTreeSet<&String> = imgs
+            .iter()
+            .flat_map(|i| i.layers.iter().map(|(d, _)| d))
+            .collect();
+        for (digest, src) in std::mem::take(&mut st.blobs) {
+            if !keep.contains(&digest) {
+                continue;
+            }
+            let dst = self.blob_path(&digest);
+            if !dst.exists() {
+                fs::rename(&src, &dst).ctx(|| format!("storing blob {digest}"))?;
+            }
+        }
+        for (chain, src) in std::mem::take(&mut st.layers) {
+            let dst = self.layer_root(&chain);
+            if !dst.join("layer.json").is_file() {
+                if dst.exists() {
+                    fs::remove_dir_all(&dst)
+                        .ctx(|| format!("removing the incomplete layer {}", dst.display()))?;
+                }
+                fs::rename(&src, &dst).ctx(|| format!("storing layer {chain}"))?;
+            }
+        }
+        crate::state::sync_dir(&self.root.blobs())?;
+        crate::state::sync_dir(&self.root.layers())?;
+        let mut idx = self.index()?;
+        let mut out = Vec::new();
+        let t = now();
+        for img in imgs {
+            let rec = self.record_for(img, t)?;
+            let id = rec.id.clone();
+            let mut moved = Vec::new();
+            match idx.images.get_mut(&id) {
+                Some(existing) => {
+                    for d in &rec.repo_digests {
+                        if !existing.repo_digests.contains(d) {
+                            existing.repo_digests.push(d.clone());
+                        }
+                    }
+                    // The latest registry manifest wins, so push sends what was pulled.
+                    if !img.repo_digests.is_empty() {
+                        existing.manifest = rec.manifest.clone();
+                        existing.manifest_media_type = rec.manifest_media_type.clone();
+                        existing.layers = rec.layers.clone();
+                    }
+                }
+                None => {
+                    idx.images.insert(id.clone(), rec);
+                }
+            }
+            for tag in &img.tags {
+                if let Some(prev) = idx.refs.insert(tag.clone(), id.clone()) {
+                    if prev != id {
+                        moved.push((tag.clone(), prev));
+                    }
+                }
+                if let Some(r) = idx.images.get_mut(&id) {
+                    r.last_tag_time = Some(chrono::Utc::now().to_rfc3339());
+                }
+            }
+            out.push(Committed { id, moved });
+        }
+        self.write_index(&idx)?;
+        Ok(out)
+    }
+
+    fn record_for(&self, img: &NewImage, added: i64) -> Result<ImageRecord> {
+        let config: serde_json::Value = serde_json::from_slice(&img.config).map_err(|e| {
+            EngineError::corrupt(format!("the image config is not valid JSON: {e}"))
+        })?;
+        let id = format!("sha256:{}", hex::encode(Sha256::digest(&img.config)));
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let chains = layer::chain_ids(&diff_ids);
+        let mut layers = Vec::new();
+        for (i, (blob, mt)) in img.layers.iter().enumerate() {
+            let meta: LayerMeta = read_json(&self.layer_root(&chains[i]).join("layer.json"))?
+                .ok_or_else(|| {
+                    EngineError::internal(format!("layer {} was not unpacked", chains[i]))
+                })?;
+            let blob_size = fs::metadata(self.blob_path(blob))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            let media_type = mt.clone().unwrap_or_else(|| {
+                // Sniff the stored blob to name its compression.
+                let mut head = [0u8; 4];
+                let n = File::open(self.blob_path(blob))
+                    .and_then(|mut f| f.read(&mut head))
+                    .unwrap_or(0);
+                Compression::detect(&head[..n])
+                    .oci_layer_media_type()
+                    .to_string()
+            });
+            layers.push(LayerRecord {
+                diff_id: diff_ids[i].clone(),
+                chain_id: chains[i].clone(),
+                blob: blob.clone(),
+                media_type,
+                blob_size,
+                size: meta.size,
+                tar_size: meta.tar_size,
+            });
+        }
+        let (manifest, manifest_media_type) = match &img.manifest {
+            Some((bytes, mt)) => {
+                let d = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+                if !self.has_blob(&d) {
+                    self.put_blob(&mut &bytes[..], Some(&d))?;
+                }
+                (d, mt.clone())
+            }
+            None => {
+                let bytes = oci_manifest(&img.config, &layers);
+                let (d, _) = self.put_blob(&mut &bytes[..], None)?;
+                (d, media::OCI_MANIFEST.to_string())
+            }
+        };
+        if !self.has_blob(&id) {
+            self.put_blob(&mut &img.config[..], Some(&id))?;
+        }
+        let created = config["created"]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        Ok(ImageRecord {
+            id,
+            manifest,
+            manifest_media_type,
+            layers,
+            repo_digests: img.repo_digests.clone(),
+            created,
+            added,
+            last_tag_time: None,
+        })
+    }
+
+    /// Remove blobs and layers no image refers to (hold the images lock).
+    /// Returns the bytes given back. Blobs younger than `min_age` are kept, so a pull
+    /// that has stored blobs but not yet its image is not robbed.
+    pub fn collect_garbage(&self, idx: &ImageIndex, min_age: std::time::Duration) -> Result<u64> {
+        let mut keep_blobs: BTreeSet<String> = BTreeSet::new();
+        let mut keep_layers: BTreeSet<String> = BTreeSet::new();
+        for r in idx.images.values() {
+            keep_blobs.insert(r.id[7..].to_string());
+            keep_blobs.insert(r.manifest.trim_start_matches("sha256:").to_string());
+            for l in &r.layers {
+                keep_blobs.insert(l.blob.trim_start_matches("sha256:").to_string());
+                keep_layers.insert(l.chain_id.trim_start_matches("sha256:").to_string());
+            }
+        }
+        let mut freed = 0u64;
+        let old_enough = |p: &Path| {
+            fs::symlink_metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age)
+        };
+        for e in fs::read_dir(self.root.blobs())
+            .ctx(|| "listing blobs".into())?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !keep_blobs.contains(&name) && old_enough(&e.path()) {
+                freed += e.metadata().map(|m| m.len()).unwrap_or(0);
+                fs::remove_file(e.path()).ctx(|| format!("removing blob {name}"))?;
+            }
+        }
+        for e in fs::read_dir(self.root.layers())
+            .ctx(|| "listing layers".into())?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !keep_layers.contains(&name) {
+                let meta: Option<LayerMeta> =
+                    read_json(&e.path().join("layer.json")).unwrap_or(None);
+                freed += meta.map(|m| m.size).unwrap_or(0);
+                fs::remove_dir_all(e.path()).ctx(|| format!("removing layer {name}"))?;
+            }
+        }
+        Ok(freed)
+    }
+}
+
+/// `layers/<hex>/layer.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LayerMeta {
+    diff_id: String,
+    chain_id: String,
+    size: u64,
+    tar_size: u64,
+}
+
+fn unpack_one(dir: &Path, file: File, diff_id: &str, chain: &str, blob: &str) -> Result<()> {
+    let diff = dir.join("diff");
+    let stats: LayerStats = layer::unpack_layer(io::BufReader::with_capacity(1 << 20, file), &diff)
+        .map_err(|e| e.context(format!("layer {blob}")))?;
+    if stats.diff_id != diff_id {
+        return Err(EngineError::corrupt(format!(
+            "layer {blob} unpacks to {} but the image config says {diff_id}: the archive is damaged or was tampered with",
+            stats.diff_id
+        )));
+    }
+    let meta = LayerMeta {
+        diff_id: diff_id.to_string(),
+        chain_id: chain.to_string(),
+        size: stats.size,
+        tar_size: stats.tar_size,
+    };
+    atomic_write_json(&dir.join("layer.json"), &meta)
+}
+
+/// An OCI manifest for a config and its stored layers.
+pub fn oci_manifest(config: &[u8], layers: &[LayerRecord]) -> Vec<u8> {
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_MANIFEST,
+        "config": {
+            "mediaType": media::OCI_CONFIG,
+            "digest": format!("sha256:{}", hex::encode(Sha256::digest(config))),
+            "size": config.len(),
+        },
+        "layers": layers.iter().map(|l| serde_json::json!({
+            "mediaType": l.media_type,
+            "digest": l.blob,
+            "size": l.blob_size,
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_vec(&m).unwrap_or_default()
+}
+
+fn sync_file(p: &Path) -> Result<()> {
+    File::open(p)
+        .and_then(|f| f.sync_all())
+        .ctx(|| format!("syncing {}", p.display()))
+}
+
+/// Flush the file system holding `p` (one call instead of an fsync per file).
+fn syncfs(p: &Path) -> Result<()> {
+    let f = File::open(p).ctx(|| format!("opening {}", p.display()))?;
+    // SAFETY: syncfs on a valid, owned fd; no memory is passed.
+    let r = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if r != 0 {
+        return Err(EngineError::io(
+            format!("syncing {}", p.display()),
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! cgroups for containers, v1 and v2, under a wharf-owned parent (`wharf/<id>` in each
+//! hierarchy). The mode is detected at run time; on a hybrid host (controllers on v1,
+//! an empty v2 hierarchy) the v1 driver is used.
+//!
+//! Both drivers take the cgroupfs root as a parameter so tests can point them at a
+//! recorded layout in a temporary directory.
+
+pub mod v1;
+pub mod v2;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::api::{CgroupMode, Resources};
+use crate::error::{EngineError, IoContext, Result};
+
+/// The parent cgroup every container goes under.
+pub const PARENT: &str = "wharf";
+
+/// One container's cgroup(s).
+#[derive(Debug, Clone)]
+pub enum Cgroup {
+    V1(v1::V1),
+    V2(v2::V2),
+}
+
+impl Cgroup {
+    /// The cgroup of container `id` on this host (mode detected now).
+    pub fn for_container(id: &str) -> Cgroup {
+        let base = Path::new("/sys/fs/cgroup");
+        match CgroupMode::detect() {
+            CgroupMode::V2 => Cgroup::V2(v2::V2::new(base, id)),
+            CgroupMode::V1 | CgroupMode::Hybrid => Cgroup::V1(v1::V1::new(base, id)),
+        }
+    }
+
+    /// Create the cgroup directories (parents included).
+    pub fn create(&self) -> Result<()> {
+        match self {
+            Cgroup::V1(c) => c.create(),
+            Cgroup::V2(c) => c.create(),
+        }
+    }
+
+    /// Write the limits that are set in `r` (unset ones are left alone).
+    pub fn apply(&self, r: &Resources, privileged: bool) -> Result<()> {
+        match self {
+            Cgroup::V1(c) => c.apply(r, privileged),
+            Cgroup::V2(c) => c.apply(r),
+        }
+    }
+
+    /// Move `pid` into the cgroup.
+    pub fn add_proc(&self, pid: i32) -> Result<()> {
+        match self {
+            Cgroup::V1(c) => c.add_proc(pid),
+            Cgroup::V2(c) => c.add_proc(pid),
+        }
+    }
+
+    /// Freeze (pause) or thaw, waiting until the kernel says it is done.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        match self {
+            Cgroup::V1(c) => c.freeze(frozen),
+            Cgroup::V2(c) => c.freeze(frozen),
+        }
+    }
+
+    /// Is the cgroup frozen?
+    pub fn is_frozen(&self) -> bool {
+        match self {
+            Cgroup::V1(c) => c.is_frozen(),
+            Cgroup::V2(c) => c.is_frozen(),
+        }
+    }
+
+    /// How many times the OOM killer killed in this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        match self {
+            Cgroup::V1(c) => c.oom_kills(),
+            Cgroup::V2(c) => c.oom_kills(),
+        }
+    }
+
+    /// Pids in the cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        match self {
+            Cgroup::V1(c) => c.pids(),
+            Cgroup::V2(c) => c.pids(),
+        }
+    }
+
+    /// Kill what is left, thaw, and remove the directories. Missing ones are fine.
+    pub fn remove(&self) -> Result<()> {
+        let _ = self.freeze(false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            for pid in self.pids() {
+                // SAFETY: kill(2) takes no memory; the pid was read from this cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let res = match self {
+                Cgroup::V1(c) => c.remove_dirs(),
+                Cgroup::V2(c) => c.remove_dirs(),
+            };
+            match res {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+/// Write `value` to an existing cgroup file.
+pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).open(path).ctx(|| format!("opening cgroup file {}", path.display()))?;
+    f.write_all(value.as_bytes())
+        .ctx(|| format!("writing {value:?} to cgroup file {}", path.display()))
+}
+
+/// Read a cgroup file, trimmed; empty when unreadable.
+pub(crate) fn read_file(path: &Path) -> String {
+    fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// `key value` lines (memory.events, memory.oom_control): the value of `key`.
+pub(crate) fn keyed_value(path: &Path, key: &str) -> Option<u64> {
+    let s = fs::read_to_string(path).ok()?;
+    s.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next()? == key).then(|| it.next()?.parse().ok()).flatten()
+    })
+}
+
+/// Pids listed in a `cgroup.procs` file.
+pub(crate) fn read_pids(path: &Path) -> Vec<i32> {
+    fs::read_to_string(path).map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
+}
+
+/// Remove a cgroup directory (rmdir; cgroupfs directories only hold control files).
+pub(crate) fn remove_dir(path: &Path) -> Result<()> {
+    match fs::remove_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(EngineError::io(format!("removing cgroup {}", path.display()), e)),
+    }
+}
+
+/// `mkdir -p` for cgroup directories.
+pub(crate) fn make_dir(path: &PathBuf) -> Result<()> {
+    fs::create_dir_all(path).ctx(|| format!("creating cgroup {}", path.display()))
+}
+
+/// Wait until `done` holds or two seconds pass.
+pub(crate) fn poll_until(what: &str, mut done: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(EngineError::unavailable(format!("{what} did not finish within 2s; try again")));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}

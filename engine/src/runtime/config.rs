@@ -1,0 +1,181 @@
+//! What a container is, as stored in `containers/<id>/config.json`: the create request,
+//! what it resolved to (command, env, user, workdir, layers), owner and project.
+//!
+//! The top-level `Id`, `Name` and `ImageId` fields are read by other parts (the image
+//! store's in-use check); keep them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ContainerCreate, Resources, RestartPolicy};
+use crate::error::{EngineError, Result};
+
+/// The stored definition of one container (immutable after create, except name,
+/// limits and restart policy, which `rename` and `update` change).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    /// `sha256:...` of the image.
+    pub image_id: String,
+    /// The reference it was created from, as given.
+    pub image: String,
+    /// RFC 3339 with nanoseconds.
+    pub created: String,
+    /// Uid of the caller that created it.
+    pub owner: u32,
+    pub project: Option<String>,
+    /// The request as given (limits and restart policy kept current by `update`).
+    pub spec: ContainerCreate,
+    /// Resolved command line: entrypoint + cmd.
+    pub args: Vec<String>,
+    /// Resolved environment: image env, then `-e`.
+    pub env: Vec<String>,
+    pub working_dir: String,
+    /// `user[:group]` as given (or the image's), resolved inside the rootfs at start.
+    pub user: String,
+    pub hostname: String,
+    /// Image layer directories, bottom first (overlay lower dirs).
+    pub layer_dirs: Vec<PathBuf>,
+    /// Labels: the image's, overridden by `-l`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ContainerConfig {
+    /// The restart policy in force.
+    pub fn restart(&self) -> &RestartPolicy {
+        &self.spec.restart
+    }
+    /// The limits in force.
+    pub fn resources(&self) -> &Resources {
+        &self.spec.resources
+    }
+    /// Seconds between the stop signal and SIGKILL.
+    pub fn stop_timeout(&self) -> u32 {
+        self.spec.stop_timeout.unwrap_or(10)
+    }
+    /// The stop signal (SIGTERM unless `--stop-signal` or the image says otherwise).
+    pub fn stop_signal(&self) -> Result<i32> {
+        parse_signal(self.spec.stop_signal.as_deref().unwrap_or("SIGTERM"))
+    }
+    /// Is `--security-opt no-new-privileges` set?
+    pub fn no_new_privs(&self) -> bool {
+        self.spec
+            .security_opt
+            .iter()
+            .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true")
+    }
+    /// The seccomp setting: `None` = the default profile, `Some("unconfined")`, or a profile's JSON.
+    pub fn seccomp(&self) -> Option<&str> {
+        self.spec.security_opt.iter().find_map(|o| o.strip_prefix("seccomp=").or_else(|| o.strip_prefix("seccomp:")))
+    }
+    /// The command line as one string, as `ps` shows it.
+    pub fn command_line(&self) -> String {
+        self.args
+            .iter()
+            .map(|a| if a.contains(' ') || a.is_empty() { format!("{a:?}") } else { a.clone() })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The directory of one container.
+pub fn container_dir(containers: &Path, id: &str) -> PathBuf {
+    containers.join(id)
+}
+
+/// Parse a signal as Docker accepts it: `SIGTERM`, `TERM`, `term` or `15`.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let up = t.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => {
+            if let Some(rest) = name.strip_prefix("RTMIN+") {
+                if let Ok(k) = rest.parse::<i32>() {
+                    return Ok(libc::SIGRTMIN() + k);
+                }
+            }
+            return Err(EngineError::invalid(format!(
+                "invalid signal {s:?}: use a name like SIGTERM or KILL, or a number 1-64"
+            )));
+        }
+    };
+    Ok(n)
+}
+
+/// Parse Docker's sizes: `512`, `64k`, `100m`, `1g` (binary units), case-insensitive, `b` optional.
+pub fn parse_size(s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| EngineError::invalid(format!("invalid size {s:?}: use a number with an optional unit k, m, g (e.g. 64m)")))?;
+    if n < 0.0 {
+        return Err(EngineError::invalid(format!("invalid size {s:?}: it must not be negative")));
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_and_sizes() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("10").unwrap(), 10);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert_eq!(parse_size("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert!(parse_size("x").is_err());
+    }
+}

@@ -1,0 +1,653 @@
+//! The per-container monitor: the wharf binary re-executed (`wharf __monitor ID`),
+//! detached from the caller (fork + setsid), single-threaded. It creates the cgroup,
+//! clones the container's init process, owns its stdio (pipes, or a pty with `-t`),
+//! writes the json-file log, serves attach clients on a Unix socket, waits for the
+//! exit, records exit code, time and OOMKilled, applies the restart policy with
+//! Docker's back-off, removes `--rm` containers and cleans up cgroups and networks.
+//!
+//! The container outlives the CLI or console that started it. If the monitor itself
+//! is killed, the engine tells the state truthfully from the recorded pids (see
+//! [`super::state`]) and cleans up on `stop`/`rm`.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::poll::PollFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use super::attach::{self, Decoder};
+use super::cgroups::Cgroup;
+use super::config::ContainerConfig;
+use super::logs::{LogWriter, Stream};
+use super::process::{self, InitPlan, Seccomp, Spawned, StartFailure, Stdio};
+use super::rootfs::RootfsPlan;
+use super::state::{self as rstate, now_rfc3339};
+use super::{capabilities, net, paths};
+use crate::api::{ContainerStatus, RestartPolicy};
+use crate::error::{EngineError, Result};
+use crate::LocalEngine;
+
+/// Output kept per slow client before it is dropped.
+const CLIENT_BUFFER: usize = 8 << 20;
+
+/// Docker's restart back-off: 100 ms, doubling, at most a minute; reset after 10 s of running.
+pub struct Backoff {
+    current: Duration,
+}
+
+impl Backoff {
+    pub fn new() -> Self {
+        Backoff { current: Duration::ZERO }
+    }
+    /// The delay before the next restart, given how long the last run lasted.
+    pub fn next(&mut self, ran: Duration) -> Duration {
+        if ran >= Duration::from_secs(10) || self.current.is_zero() {
+            self.current = Duration::from_millis(100);
+        } else {
+            self.current = (self.current * 2).min(Duration::from_secs(60));
+        }
+        self.current
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Should a container that exited with `code` be restarted under `policy`?
+pub fn should_restart(policy: &RestartPolicy, code: i32, restarts: u32, manually_stopped: bool) -> bool {
+    if manually_stopped {
+        return false;
+    }
+    match policy {
+        RestartPolicy::No => false,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure { max_retries } => code != 0 && (*max_retries == 0 || restarts < *max_retries),
+    }
+}
+
+struct Client {
+    stream: UnixStream,
+    dec: Decoder,
+    out: Vec<u8>,
+    /// The client that started the container (`run` attached): its stdin EOF closes the container's.
+    initial: bool,
+}
+
+impl Client {
+    fn new(stream: UnixStream, initial: bool) -> Option<Self> {
+        stream.set_nonblocking(true).ok()?;
+        Some(Client { stream, dec: Decoder::default(), out: Vec::new(), initial })
+    }
+    /// Queue bytes and write what the socket takes; false when the client is gone or too slow.
+    fn send(&mut self, data: &[u8]) -> bool {
+        self.out.extend_from_slice(data);
+        self.flush() && self.out.len() < CLIENT_BUFFER
+    }
+    fn flush(&mut self) -> bool {
+        while !self.out.is_empty() {
+            match self.stream.write(&self.out) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A started container, from the monitor's side.
+struct Running {
+    pid: i32,
+    cgroup: Cgroup,
+    /// stdout (or the pty master with `-t`).
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    /// Where client stdin goes (pipe, or the pty master).
+    stdin: Option<OwnedFd>,
+    tty: bool,
+}
+
+/// Entry point of `wharf __monitor`. `sync_fd` gets `ok` or the start error;
+/// `attach_fd` is an already-connected client (the `run` that started us).
+pub fn main(engine: &LocalEngine, id: &str, sync_fd: Option<RawFd>, attach_fd: Option<RawFd>) -> i32 {
+    // SAFETY: the spawner passed these descriptors to us and nothing else owns them.
+    let sync = sync_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    // SAFETY: as above.
+    let attach_client = attach_fd.map(|fd| unsafe { UnixStream::from_raw_fd(fd) });
+    if let Some(f) = &sync {
+        let _ = nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    }
+    if let Some(s) = &attach_client {
+        let _ = nix::fcntl::fcntl(s, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    }
+    // Detach: the spawner waits for this first process only; the monitor lives on
+    // in a new session, reparented to init.
+    // SAFETY: fork in a single-threaded process.
+    match unsafe { libc::fork() } {
+        -1 => {
+            report(sync, Err(StartFailure { code: 125, message: "forking the monitor failed".into() }));
+            return 125;
+        }
+        // SAFETY: the parent leaves at once without running destructors (the child owns the fds).
+        0 => {}
+        _ => unsafe { libc::_exit(0) },
+    }
+    let _ = nix::unistd::setsid();
+    match run(engine, id, sync, attach_client) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("monitor for {id}: {e}");
+            1
+        }
+    }
+}
+
+fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>) {
+    if let Some(fd) = sync {
+        let mut f = std::fs::File::from(fd);
+        let msg = match res {
+            Ok(()) => "ok\n".to_string(),
+            Err(e) => format!("err\n{}\n{}", e.code, e.message),
+        };
+        let _ = f.write_all(msg.as_bytes());
+    }
+}
+
+fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client: Option<UnixStream>) -> Result<()> {
+    let dir = engine.root().containers().join(id);
+    let cfg = super::load_config(engine, id)?;
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+        .map_err(|e| EngineError::sys("blocking SIGCHLD in the monitor", e))?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| EngineError::sys("creating the monitor's signalfd", e))?;
+    let me = std::process::id() as i32;
+    let my_start = rstate::proc_start(me).unwrap_or(0);
+    let sock_path = paths::attach_socket(engine, id);
+    let _ = std::fs::remove_file(&sock_path);
+    let listener = UnixListener::bind(&sock_path)
+        .map_err(|e| EngineError::io(format!("binding the attach socket {}", sock_path.display()), e))?;
+    listener.set_nonblocking(true).map_err(|e| EngineError::io("attach socket", e))?;
+
+    let mut clients: Vec<Client> = attach_client.and_then(|s| Client::new(s, true)).into_iter().collect();
+    let mut log = LogWriter::open(&paths::log_file(engine, id), cfg.spec.log_max_size, cfg.spec.log_max_files)?;
+    let mut backoff = Backoff::new();
+    loop {
+        // The config may have been updated (limits, restart policy) since the last run.
+        let cfg = super::load_config(engine, id).unwrap_or_else(|_| cfg.clone());
+        let started_at = Instant::now();
+        match start_once(engine, &cfg, &dir) {
+            Err(fail) => {
+                let st = rstate::update(&dir, |s| {
+                    s.status = ContainerStatus::Exited;
+                    s.pid = 0;
+                    s.exit_code = fail.code;
+                    s.error = fail.message.clone();
+                    s.finished_at = now_rfc3339();
+                    s.monitor_pid = 0;
+                })?;
+                engine.emit(super::event(&cfg, "die").attr("exitCode", fail.code.to_string()));
+                // Remove (--rm) before answering, so the caller never sees a leftover.
+                finish(engine, &cfg, &st, &sock_path);
+                for c in clients.iter_mut() {
+                    c.send(&attach::frame(attach::ERROR, format!("{}\n{}", fail.code, fail.message).as_bytes()));
+                    c.stream.set_nonblocking(false).ok();
+                    c.flush();
+                }
+                report(sync.take(), Err(fail));
+                return Ok(());
+            }
+            Ok(mut running) => {
+                let pid_start = rstate::proc_start(running.pid).unwrap_or(0);
+                rstate::update(&dir, |s| {
+                    s.status = ContainerStatus::Running;
+                    s.pid = running.pid;
+                    s.pid_start = pid_start;
+                    s.monitor_pid = me;
+                    s.monitor_start = my_start;
+                    s.exit_code = 0;
+                    s.oom_killed = false;
+                    s.error.clear();
+                    s.started_at = now_rfc3339();
+                    s.finished_at.clear();
+                    s.boot_id = rstate::boot_id();
+                })?;
+                engine.emit(super::event(&cfg, "start"));
+                report(sync.take(), Ok(()));
+                let status = serve(&mut running, &sigfd, &listener, &mut clients, &mut log, &cfg);
+                log.flush();
+                let code = if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else if libc::WIFSIGNALED(status) {
+                    128 + libc::WTERMSIG(status)
+                } else {
+                    255
+                };
+                let oom = running.cgroup.oom_kills() > 0;
+                if let Err(e) = running.cgroup.remove() {
+                    tracing::warn!("removing the cgroup of {id}: {e}");
+                }
+                net::teardown(engine, &cfg);
+                let ran = started_at.elapsed();
+                let st = rstate::update(&dir, |s| {
+                    let restart = !s.remove_requested
+                        && should_restart(&cfg.spec.restart, code, s.restart_count, s.manually_stopped);
+                    s.status = if restart { ContainerStatus::Restarting } else { ContainerStatus::Exited };
+                    s.pid = 0;
+                    s.exit_code = code;
+                    s.oom_killed = oom;
+                    s.finished_at = now_rfc3339();
+                })?;
+                if oom {
+                    engine.emit(super::event(&cfg, "oom"));
+                }
+                engine.emit(super::event(&cfg, "die").attr("exitCode", code.to_string()));
+                let last = st.status != ContainerStatus::Restarting;
+                if last {
+                    finish(engine, &cfg, &st, &sock_path);
+                }
+                for c in clients.iter_mut() {
+                    c.send(&attach::frame(attach::EXIT, code.to_string().as_bytes()));
+                    c.stream.set_nonblocking(false).ok();
+                    let _ = c.stream.set_write_timeout(Some(Duration::from_secs(2)));
+                    c.flush();
+                }
+                clients.clear();
+                if last {
+                    return Ok(());
+                }
+                // Wait out the back-off, giving way to stop/rm.
+                let delay = backoff.next(ran);
+                let until = Instant::now() + delay;
+                while Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+                    let s = rstate::load(&dir)?;
+                    if s.manually_stopped || s.remove_requested {
+                        let st = rstate::update(&dir, |s| s.status = ContainerStatus::Exited)?;
+                        finish(engine, &cfg, &st, &sock_path);
+                        return Ok(());
+                    }
+                }
+                rstate::update(&dir, |s| s.restart_count += 1)?;
+            }
+        }
+    }
+}
+
+/// After the last exit: drop the socket, mark the monitor gone, remove `--rm` containers.
+fn finish(engine: &LocalEngine, cfg: &ContainerConfig, st: &rstate::RunState, sock: &Path) {
+    let _ = std::fs::remove_file(sock);
+    let dir = engine.root().containers().join(&cfg.id);
+    let _ = rstate::update(&dir, |s| {
+        s.monitor_pid = 0;
+        s.monitor_start = 0;
+    });
+    if cfg.spec.auto_remove || st.remove_requested {
+        if let Err(e) = super::remove_files(engine, cfg) {
+            tracing::warn!("removing container {}: {e}", cfg.id);
+        }
+    }
+}
+
+fn nonblock(fd: &OwnedFd) {
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+}
+
+fn pipe() -> std::result::Result<(OwnedFd, OwnedFd), StartFailure> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| StartFailure { code: 125, message: format!("creating a pipe: {e}") })
+}
+
+fn fail125(e: EngineError) -> StartFailure {
+    StartFailure { code: 125, message: e.message }
+}
+
+/// Create the cgroup, clone the init process, connect its network, let it exec.
+fn start_once(engine: &LocalEngine, cfg: &ContainerConfig, dir: &Path) -> std::result::Result<Running, StartFailure> {
+    let cgroup = Cgroup::for_container(&cfg.id);
+    let _ = cgroup.remove(); // a leftover from a killed monitor
+    cgroup.create().map_err(fail125)?;
+    if let Err(e) = cgroup.apply(cfg.resources(), cfg.spec.privileged) {
+        let _ = cgroup.remove();
+        return Err(fail125(e));
+    }
+    let res = spawn_in(engine, cfg, dir, &cgroup);
+    if res.is_err() {
+        let _ = cgroup.remove();
+    }
+    res
+}
+
+fn spawn_in(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    dir: &Path,
+    cgroup: &Cgroup,
+) -> std::result::Result<Running, StartFailure> {
+    let tty = cfg.spec.tty;
+    let (stdio, out, err, stdin, console) = if tty {
+        let pty = nix::pty::openpty(None, None).map_err(|e| StartFailure { code: 125, message: format!("opening a pty: {e}") })?;
+        let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).ok();
+        let s1 = pty.slave.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
+        let s2 = pty.slave.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
+        let master2 = pty.master.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
+        nonblock(&pty.master);
+        (Stdio { stdin: pty.slave, stdout: s1, stderr: s2 }, Some(pty.master), None, Some(master2), slave_path)
+    } else {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (in_r, in_w) = if cfg.spec.open_stdin {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        } else {
+            let null = std::fs::File::open("/dev/null").map_err(|e| fail125(EngineError::io("opening /dev/null", e)))?;
+            (OwnedFd::from(null), None)
+        };
+        nonblock(&out_r);
+        nonblock(&err_r);
+        if let Some(w) = &in_w {
+            nonblock(w);
+        }
+        (Stdio { stdin: in_r, stdout: out_w, stderr: err_w }, Some(out_r), Some(err_r), in_w, None)
+    };
+    let caps = capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged).map_err(fail125)?;
+    let seccomp = match cfg.seccomp() {
+        _ if cfg.spec.privileged => Seccomp::Unconfined,
+        None => Seccomp::Default,
+        Some("unconfined") => Seccomp::Unconfined,
+        Some(json) => Seccomp::Profile(json.to_string()),
+    };
+    let host_network = net::is_host(cfg);
+    let plan = InitPlan {
+        rootfs: RootfsPlan {
+            layers: cfg.layer_dirs.clone(),
+            upper: dir.join("diff"),
+            work: dir.join("work"),
+            merged: dir.join("merged"),
+            read_only: cfg.spec.read_only,
+            privileged: cfg.spec.privileged,
+            shm_size: cfg.spec.shm_size.unwrap_or(64 << 20),
+            etc_files: vec![
+                (dir.join("hostname"), "/etc/hostname"),
+                (dir.join("hosts"), "/etc/hosts"),
+                (dir.join("resolv.conf"), "/etc/resolv.conf"),
+            ],
+            console: console.map(std::path::PathBuf::from),
+            mounts: super::mounts_for(engine, cfg),
+        },
+        hostname: cfg.hostname.clone(),
+        args: cfg.args.clone(),
+        env: cfg.env.clone(),
+        workdir: cfg.working_dir.clone(),
+        user: cfg.user.clone(),
+        caps,
+        no_new_privs: cfg.no_new_privs(),
+        seccomp,
+        ulimits: cfg.spec.ulimits.clone(),
+        tty,
+        init: cfg.spec.init,
+        host_network,
+    };
+    // The files must exist before the init process bind-mounts them.
+    for f in ["hostname", "hosts", "resolv.conf"] {
+        if !dir.join(f).exists() {
+            let _ = std::fs::write(dir.join(f), b"");
+        }
+    }
+    let spawned: Spawned = process::spawn(&plan, stdio).map_err(fail125)?;
+    let pid = spawned.pid;
+    let kill_and_reap = |msg: StartFailure| {
+        // SAFETY: kill/waitpid on our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        msg
+    };
+    if let Err(e) = cgroup.add_proc(pid) {
+        return Err(kill_and_reap(fail125(e)));
+    }
+    // The one place the network is set up: the init process (and its net namespace)
+    // exists, the user command has not run yet.
+    let files = match net::setup(engine, cfg, pid) {
+        Ok(f) => f,
+        Err(e) => return Err(kill_and_reap(fail125(e))),
+    };
+    for (name, content) in [("hostname", format!("{}\n", cfg.hostname)), ("hosts", files.hosts), ("resolv.conf", files.resolv_conf)] {
+        if let Err(e) = crate::state::atomic_write(&dir.join(name), content.as_bytes()) {
+            return Err(kill_and_reap(fail125(e)));
+        }
+    }
+    if let Err(f) = spawned.release() {
+        // SAFETY: reap our own child, which is exiting.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        net::teardown(engine, cfg);
+        return Err(f);
+    }
+    Ok(Running { pid, cgroup: cgroup.clone(), out, err, stdin, tty })
+}
+
+fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
+    // None = would block; Some(0) = closed.
+    match nix::unistd::read(fd, buf) {
+        Ok(n) => Some(n),
+        Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => None,
+        Err(_) => Some(0), // EIO on a pty whose slave side is gone
+    }
+}
+
+/// Pump output to the log and clients and client input to the container until the
+/// init process has exited and its output is drained. Returns the wait status.
+fn serve(
+    r: &mut Running,
+    sigfd: &SignalFd,
+    listener: &UnixListener,
+    clients: &mut Vec<Client>,
+    log: &mut LogWriter,
+    cfg: &ContainerConfig,
+) -> i32 {
+    let mut status: Option<i32> = None;
+    let mut drain_deadline: Option<Instant> = None;
+    let mut stdin_pending: Vec<u8> = Vec::new();
+    let mut stdin_eof = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(st) = status {
+            let drained = r.out.is_none() && r.err.is_none();
+            if drained || drain_deadline.is_some_and(|d| Instant::now() > d) {
+                return st;
+            }
+        }
+        let timeout: libc::c_int = if status.is_some() { 50 } else { -1 };
+        let (n_out, n_err) = (r.out.is_some(), r.err.is_some());
+        let stdin_is_pty = r.tty;
+        let want_stdin_write = !stdin_pending.is_empty() && r.stdin.is_some();
+        let out_fd = r.out.as_ref().map(|f| f.as_raw_fd());
+        let err_fd = r.err.as_ref().map(|f| f.as_raw_fd());
+        let in_fd = r.stdin.as_ref().map(|f| f.as_raw_fd());
+        let pfd = |fd: RawFd, events: libc::c_short| libc::pollfd { fd, events, revents: 0 };
+        let mut fds: Vec<libc::pollfd> = vec![
+            pfd(sigfd.as_fd().as_raw_fd(), libc::POLLIN),
+            pfd(listener.as_raw_fd(), libc::POLLIN),
+            // A negative fd is ignored by poll(2).
+            pfd(out_fd.unwrap_or(-1), libc::POLLIN),
+            pfd(err_fd.unwrap_or(-1), libc::POLLIN),
+            pfd(if want_stdin_write { in_fd.unwrap_or(-1) } else { -1 }, libc::POLLOUT),
+        ];
+        for c in clients.iter() {
+            let ev = if c.out.is_empty() { libc::POLLIN } else { libc::POLLIN | libc::POLLOUT };
+            fds.push(pfd(c.stream.as_raw_fd(), ev));
+        }
+        // SAFETY: poll(2) on a vector of pollfd we own, with its exact length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let rev: Vec<PollFlags> = fds.iter().map(|f| PollFlags::from_bits_truncate(f.revents)).collect();
+        let ready = |i: usize| !rev[i].is_empty();
+        if ready(0) {
+            while let Ok(Some(_)) = sigfd.read_signal() {}
+            if status.is_none() {
+                let mut st = 0;
+                // SAFETY: waitpid on our own child, writing into a local.
+                let w = unsafe { libc::waitpid(r.pid, &mut st, libc::WNOHANG) };
+                if w == r.pid {
+                    status = Some(st);
+                    drain_deadline = Some(Instant::now() + Duration::from_secs(2));
+                }
+            }
+        }
+        if ready(1) {
+            while let Ok((s, _)) = listener.accept() {
+                if let Some(c) = Client::new(s, false) {
+                    clients.push(c);
+                }
+            }
+        }
+        for (i, stream, present) in [(2, Stream::Stdout, n_out), (3, Stream::Stderr, n_err)] {
+            if !present || !ready(i) {
+                continue;
+            }
+            let slot = if stream == Stream::Stdout { &mut r.out } else { &mut r.err };
+            let Some(fd) = slot.as_ref() else { continue };
+            match read_some(fd, &mut buf) {
+                None => {}
+                Some(0) => *slot = None,
+                Some(n) => {
+                    log.write(stream, &buf[..n]);
+                    let kind = if stream == Stream::Stdout { attach::STDOUT } else { attach::STDERR };
+                    let f = attach::frame(kind, &buf[..n]);
+                    clients.retain_mut(|c| c.send(&f));
+                }
+            }
+        }
+        if ready(4) {
+            if let Some(fd) = r.stdin.as_ref() {
+                match nix::unistd::write(fd, &stdin_pending) {
+                    Ok(n) => {
+                        stdin_pending.drain(..n);
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => {}
+                    Err(_) => {
+                        stdin_pending.clear();
+                        if !stdin_is_pty {
+                            r.stdin = None;
+                        }
+                    }
+                }
+            }
+        }
+        let mut gone = Vec::new();
+        for (k, c) in clients.iter_mut().enumerate() {
+            let fl = rev[5 + k];
+            if fl.contains(PollFlags::POLLOUT) && !c.flush() {
+                gone.push(k);
+                continue;
+            }
+            if !fl.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                continue;
+            }
+            let mut closed = false;
+            loop {
+                match c.stream.read(&mut buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => c.dec.push(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            loop {
+                match c.dec.next_frame() {
+                    Ok(Some((attach::STDIN, data))) if !stdin_eof => stdin_pending.extend_from_slice(&data),
+                    Ok(Some((attach::STDIN_EOF, _))) if c.initial && !stdin_is_pty => stdin_eof = true,
+                    Ok(Some((attach::RESIZE, d))) if d.len() == 4 && stdin_is_pty => {
+                        let ws = libc::winsize {
+                            ws_row: u16::from_be_bytes([d[0], d[1]]),
+                            ws_col: u16::from_be_bytes([d[2], d[3]]),
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        if let Some(fd) = r.stdin.as_ref() {
+                            // SAFETY: TIOCSWINSZ reads the winsize we own.
+                            unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(()) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if closed {
+                // `run -i` without a tty: the starting client leaving closes stdin (StdinOnce).
+                if c.initial && cfg.spec.open_stdin && !stdin_is_pty {
+                    stdin_eof = true;
+                }
+                gone.push(k);
+            }
+        }
+        for k in gone.into_iter().rev() {
+            clients.remove(k);
+        }
+        if stdin_eof && stdin_pending.is_empty() && !stdin_is_pty {
+            r.stdin = None;
+        }
+        if !stdin_pending.is_empty() {
+            if let Some(fd) = r.stdin.as_ref() {
+                if let Ok(n) = nix::unistd::write(fd, &stdin_pending) {
+                    stdin_pending.drain(..n);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_resets() {
+        let mut b = Backoff::new();
+        let short = Duration::from_millis(10);
+        assert_eq!(b.next(short), Duration::from_millis(100));
+        assert_eq!(b.next(short), Duration::from_millis(200));
+        assert_eq!(b.next(short), Duration::from_millis(400));
+        assert_eq!(b.next(Duration::from_secs(11)), Duration::from_millis(100));
+        for _ in 0..20 {
+            b.next(short);
+        }
+        assert_eq!(b.next(short), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert!(!should_restart(&RestartPolicy::No, 1, 0, false));
+        assert!(should_restart(&RestartPolicy::Always, 0, 5, false));
+        assert!(!should_restart(&RestartPolicy::Always, 0, 5, true));
+        assert!(should_restart(&RestartPolicy::OnFailure { max_retries: 2 }, 1, 1, false));
+        assert!(!should_restart(&RestartPolicy::OnFailure { max_retries: 2 }, 1, 2, false));
+        assert!(!should_restart(&RestartPolicy::OnFailure { max_retries: 0 }, 0, 0, false));
+    }
+}

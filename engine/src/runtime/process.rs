@@ -1,0 +1,337 @@
+//! The container's init process: cloned by the monitor into new namespaces, it waits
+//! for the monitor's go (cgroup and network are ready then), builds the root file
+//! system, sets hostname, rlimits, user, capabilities, no_new_privs and seccomp, and
+//! execs the user command. Failures before the exec travel back on a close-on-exec
+//! pipe with the exit code Docker would give (125 setup, 126 cannot invoke, 127 not found).
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use caps::CapsHashSet;
+
+use super::namespaces;
+use super::rootfs::{self, RootfsPlan};
+use super::{capabilities, rlimits, seccomp, user};
+use crate::api::Ulimit;
+use crate::error::{EngineError, Result};
+
+/// Which seccomp profile the container gets.
+#[derive(Debug, Clone)]
+pub enum Seccomp {
+    Default,
+    Unconfined,
+    /// A Docker-format JSON profile.
+    Profile(String),
+}
+
+/// Everything the init process does, decided by the monitor before the clone.
+#[derive(Debug, Clone)]
+pub struct InitPlan {
+    pub rootfs: RootfsPlan,
+    pub hostname: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub user: String,
+    pub caps: CapsHashSet,
+    pub no_new_privs: bool,
+    pub seccomp: Seccomp,
+    pub ulimits: Vec<Ulimit>,
+    pub tty: bool,
+    /// Run a tiny init as pid 1 that reaps zombies and forwards signals (`--init`).
+    pub init: bool,
+    /// Share the host's network namespace.
+    pub host_network: bool,
+}
+
+/// The init process's stdin, stdout and stderr.
+pub struct Stdio {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// A cloned init process, held before its exec until [`Spawned::release`].
+pub struct Spawned {
+    pub pid: i32,
+    go: OwnedFd,
+    errors: OwnedFd,
+}
+
+/// Why the init process did not get to exec its command.
+#[derive(Debug, Clone)]
+pub struct StartFailure {
+    /// 125, 126 or 127.
+    pub code: i32,
+    pub message: String,
+}
+
+impl Spawned {
+    /// Let the init process go on, and wait until it has exec'd the command (`Ok`) or failed.
+    pub fn release(self) -> std::result::Result<(), StartFailure> {
+        let mut go = std::fs::File::from(self.go);
+        if go.write_all(b"g").is_err() {
+            return Err(StartFailure { code: 125, message: "the container's init process died before it started".into() });
+        }
+        drop(go);
+        let mut buf = String::new();
+        let _ = std::fs::File::from(self.errors).read_to_string(&mut buf);
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let (code, msg) = buf.split_once('\n').unwrap_or(("125", &buf));
+        Err(StartFailure { code: code.parse().unwrap_or(125), message: msg.to_string() })
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| EngineError::sys("creating a pipe", e))
+}
+
+/// Clone the init process into new namespaces. The caller (the monitor) must be
+/// single-threaded: the child runs on in a copy of it.
+pub fn spawn(plan: &InitPlan, stdio: Stdio) -> Result<Spawned> {
+    let (go_r, go_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let flags = namespaces::clone_flags(plan.host_network);
+    // SAFETY: clone(2) without CLONE_VM and without a new stack behaves like fork(2);
+    // the monitor is single-threaded, so the child owns a consistent copy of memory.
+    let pid = unsafe {
+        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    if pid < 0 {
+        return Err(EngineError::io("creating the container's namespaces (clone)", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(go_w);
+        drop(err_r);
+        child(plan, stdio, go_r, err_w);
+    }
+    drop(go_r);
+    drop(err_w);
+    drop(stdio);
+    Ok(Spawned { pid: pid as i32, go: go_w, errors: err_r })
+}
+
+/// The init process: never returns.
+fn child(plan: &InitPlan, stdio: Stdio, go: OwnedFd, errors: OwnedFd) -> ! {
+    let mut errors = std::fs::File::from(errors);
+    let fail = |errors: &mut std::fs::File, code: i32, msg: &str| -> ! {
+        let _ = errors.write_all(format!("{code}\n{msg}").as_bytes());
+        // SAFETY: _exit ends this process without running the monitor's destructors.
+        unsafe { libc::_exit(code) }
+    };
+    let mut b = [0u8; 1];
+    match std::fs::File::from(go).read(&mut b) {
+        Ok(1) => {}
+        // The monitor went away: nothing to start for.
+        // SAFETY: as above.
+        _ => unsafe { libc::_exit(125) },
+    }
+    if let Err(e) = setup(plan, &stdio) {
+        fail(&mut errors, 125, &e.message);
+    }
+    drop(stdio);
+    match exec(plan, &mut errors) {
+        Ok(never) => match never {},
+        Err(f) => fail(&mut errors, f.code, &f.message),
+    }
+}
+
+fn setup(plan: &InitPlan, stdio: &Stdio) -> Result<()> {
+    // The cgroup namespace is made now that the monitor has put us in our cgroup.
+    namespaces::enter_cgroup_ns()?;
+    reset_signals();
+    nix::unistd::setsid().map_err(|e| EngineError::sys("setsid", e))?;
+    for (fd, to) in [(&stdio.stdin, 0), (&stdio.stdout, 1), (&stdio.stderr, 2)] {
+        // SAFETY: dup2 onto the standard descriptors; both fds are valid.
+        if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
+            return Err(EngineError::io("setting up stdio", std::io::Error::last_os_error()));
+        }
+    }
+    if plan.tty {
+        // SAFETY: make the pty on fd 0 our controlling terminal; no memory is passed.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+            return Err(EngineError::io("making the pty the controlling terminal", std::io::Error::last_os_error()));
+        }
+    }
+    if !plan.host_network {
+        namespaces::loopback_up()?;
+    }
+    rootfs::setup(&plan.rootfs)?;
+    nix::unistd::sethostname(&plan.hostname).map_err(|e| EngineError::sys("setting the hostname", e))?;
+    rlimits::apply(&plan.ulimits)?;
+    Ok(())
+}
+
+/// Undo the monitor's signal dispositions and mask (Rust ignores SIGPIPE, the monitor
+/// blocks SIGCHLD): the command must start with defaults.
+fn reset_signals() {
+    for sig in 1..32 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: restoring the default disposition; no handler code is involved.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
+}
+
+fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+    env.iter().rev().find_map(|e| e.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Find `cmd` in the container's PATH, as Docker reports it.
+fn lookup(cmd: &str, env: &[String]) -> std::result::Result<CString, StartFailure> {
+    let nf = |m: String| StartFailure { code: 127, message: m };
+    if cmd.contains('/') {
+        return match std::fs::metadata(cmd) {
+            Ok(_) => CString::new(cmd).map_err(|_| nf(format!("exec: {cmd:?}: invalid name"))),
+            Err(_) => Err(nf(format!("exec: {cmd:?}: stat {cmd}: no such file or directory"))),
+        };
+    }
+    let path = env_value(env, "PATH").unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let p = Path::new(if dir.is_empty() { "." } else { dir }).join(cmd);
+        if let Ok(md) = std::fs::metadata(&p) {
+            use std::os::unix::fs::PermissionsExt;
+            if md.is_file() && md.permissions().mode() & 0o111 != 0 {
+                return CString::new(p.display().to_string()).map_err(|_| nf(format!("exec: {cmd:?}: invalid name")));
+            }
+        }
+    }
+    Err(nf(format!("exec: {cmd:?}: executable file not found in $PATH")))
+}
+
+fn exec(plan: &InitPlan, errors: &mut std::fs::File) -> std::result::Result<std::convert::Infallible, StartFailure> {
+    let setup_err = |e: EngineError| StartFailure { code: 125, message: e.message };
+    let u = user::resolve(Path::new("/"), &plan.user).map_err(setup_err)?;
+    let mut env = plan.env.clone();
+    if env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", u.home));
+    }
+    if !plan.workdir.is_empty() {
+        let _ = std::fs::create_dir_all(&plan.workdir);
+    }
+    let filter = match &plan.seccomp {
+        Seccomp::Default => Some(seccomp::default_filter(&plan.caps).map_err(setup_err)?),
+        Seccomp::Unconfined => None,
+        Seccomp::Profile(json) => Some(seccomp::profile_filter(json, &plan.caps).map_err(setup_err)?),
+    };
+    capabilities::limit_bounding(&plan.caps).map_err(setup_err)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we hold it.
+    if let (Some(f), false) = (&filter, plan.no_new_privs) {
+        seccomp::load(f).map_err(setup_err)?;
+    }
+    let sys = |what: &str, e: nix::errno::Errno| StartFailure { code: 125, message: format!("{what}: {e}") };
+    let groups: Vec<nix::unistd::Gid> = u.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(|e| sys("setting supplementary groups", e))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(u.gid)).map_err(|e| sys("setting the group", e))?;
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(u.uid)).map_err(|e| sys("setting the user", e))?;
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    capabilities::apply_process_sets(&plan.caps, u.uid == 0).map_err(setup_err)?;
+    if plan.no_new_privs {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(StartFailure { code: 125, message: "setting no_new_privs failed".into() });
+        }
+        if let Some(f) = &filter {
+            seccomp::load(f).map_err(setup_err)?;
+        }
+    }
+    if !plan.workdir.is_empty() {
+        nix::unistd::chdir(plan.workdir.as_str()).map_err(|e| StartFailure {
+            code: 126,
+            message: format!("chdir to cwd ({:?}) set in config.json failed: {e}", plan.workdir),
+        })?;
+    }
+    let Some(cmd) = plan.args.first() else {
+        return Err(StartFailure { code: 125, message: "no command specified: give one after the image name".into() });
+    };
+    let path = lookup(cmd, &env)?;
+    let argv: Vec<CString> = plan.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
+    let envp: Vec<CString> = env.iter().filter_map(|e| CString::new(e.as_str()).ok()).collect();
+    if plan.init {
+        init_and_exec(&path, &argv, &envp, errors)
+    } else {
+        Err(exec_error(cmd, nix::unistd::execve(&path, &argv, &envp).unwrap_err()))
+    }
+}
+
+fn exec_error(cmd: &str, e: nix::errno::Errno) -> StartFailure {
+    let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    StartFailure { code, message: format!("exec: {cmd:?}: {e}") }
+}
+
+/// The pid of the command, for the `--init` signal forwarder.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// `--init`: stay as pid 1, run the command as a child, forward signals to it, reap
+/// every orphan, and exit with the command's status.
+fn init_and_exec(
+    path: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    errors: &mut std::fs::File,
+) -> std::result::Result<std::convert::Infallible, StartFailure> {
+    // SAFETY: fork in a single-threaded process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(StartFailure { code: 125, message: "fork for --init failed".into() });
+    }
+    if pid == 0 {
+        let e = nix::unistd::execve(path, argv, envp).unwrap_err();
+        let f = exec_error(&path.to_string_lossy(), e);
+        let _ = errors.write_all(format!("{}\n{}", f.code, f.message).as_bytes());
+        // SAFETY: leave the forked child without running destructors.
+        unsafe { libc::_exit(f.code) };
+    }
+    CHILD.store(pid, std::sync::atomic::Ordering::Relaxed);
+    // Our copy of the error pipe must not keep the monitor waiting.
+    // SAFETY: closing our own descriptor of the error pipe; `errors` is not used after.
+    unsafe { libc::close(errors.as_raw_fd()) };
+    for sig in 1..32 {
+        if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&sig) {
+            continue;
+        }
+        // SAFETY: installing an async-signal-safe handler.
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes the status into our local.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == pid {
+            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+            // SAFETY: end pid 1; the kernel kills what is left in the namespace.
+            unsafe { libc::_exit(code) };
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+    }
+}
+
+/// Raw fd helper for the monitor: wrap a descriptor inherited at exec.
+///
+/// # Safety
+/// `fd` must be open and owned by nobody else in this process.
+pub unsafe fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: guaranteed by the caller.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}

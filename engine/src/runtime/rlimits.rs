@@ -1,0 +1,77 @@
+//! rlimits: the container inherits the host's limits (which is what Docker's defaults
+//! amount to), and `--ulimit name=soft[:hard]` sets others.
+
+use crate::api::Ulimit;
+use crate::error::{EngineError, Result};
+
+/// The resource id of a Docker ulimit name.
+pub fn resource(name: &str) -> Result<libc::__rlimit_resource_t> {
+    Ok(match name {
+        "core" => libc::RLIMIT_CORE,
+        "cpu" => libc::RLIMIT_CPU,
+        "data" => libc::RLIMIT_DATA,
+        "fsize" => libc::RLIMIT_FSIZE,
+        "locks" => libc::RLIMIT_LOCKS,
+        "memlock" => libc::RLIMIT_MEMLOCK,
+        "msgqueue" => libc::RLIMIT_MSGQUEUE,
+        "nice" => libc::RLIMIT_NICE,
+        "nofile" => libc::RLIMIT_NOFILE,
+        "nproc" => libc::RLIMIT_NPROC,
+        "rss" => libc::RLIMIT_RSS,
+        "rtprio" => libc::RLIMIT_RTPRIO,
+        "rttime" => libc::RLIMIT_RTTIME,
+        "sigpending" => libc::RLIMIT_SIGPENDING,
+        "stack" => libc::RLIMIT_STACK,
+        "as" => libc::RLIMIT_AS,
+        _ => {
+            return Err(EngineError::invalid(format!(
+                "unknown ulimit {name:?}: use one of core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack"
+            )))
+        }
+    })
+}
+
+/// Parse `name=soft[:hard]` (-1 = unlimited).
+pub fn parse(s: &str) -> Result<Ulimit> {
+    let bad = || EngineError::invalid(format!("invalid ulimit {s:?}: use name=soft[:hard], e.g. nofile=1024:2048"));
+    let (name, vals) = s.split_once('=').ok_or_else(bad)?;
+    resource(name)?;
+    let (soft, hard) = match vals.split_once(':') {
+        Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+        None => {
+            let v: i64 = vals.parse().map_err(|_| bad())?;
+            (v, v)
+        }
+    };
+    if hard >= 0 && soft > hard {
+        return Err(EngineError::invalid(format!("invalid ulimit {s:?}: the soft limit must not exceed the hard limit")));
+    }
+    Ok(Ulimit { name: name.to_string(), soft, hard })
+}
+
+/// Apply the ulimits to the calling process.
+pub fn apply(limits: &[Ulimit]) -> Result<()> {
+    for u in limits {
+        let conv = |v: i64| if v < 0 { libc::RLIM_INFINITY } else { v as libc::rlim_t };
+        let lim = libc::rlimit { rlim_cur: conv(u.soft), rlim_max: conv(u.hard) };
+        // SAFETY: setrlimit reads a valid rlimit struct on our stack.
+        let r = unsafe { libc::setrlimit(resource(&u.name)?, &lim) };
+        if r != 0 {
+            return Err(EngineError::io(format!("setting ulimit {}", u.name), std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(parse("nofile=1024:2048").unwrap(), Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 });
+        assert_eq!(parse("nproc=10").unwrap().hard, 10);
+        assert!(parse("nofile=5:1").is_err());
+        assert!(parse("bogus=1").is_err());
+    }
+}
