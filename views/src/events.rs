@@ -206,9 +206,9 @@ mod tests {
 
     fn sample() -> Vec<Event> {
         vec![
-            ev(1_767_225_600, EventType::Image, "tag", "wharf-demo:latest"),
-            ev(1_767_225_601, EventType::Container, "create", "web-1").attr("image", "wharf-demo"),
-            ev(1_767_225_602, EventType::Container, "start", "web-1").attr("image", "wharf-demo"),
+            ev(1_767_225_600, EventType::Image, "tag", "wharf/demo:latest"),
+            ev(1_767_225_601, EventType::Container, "create", "web-1").attr("image", "wharf/demo"),
+            ev(1_767_225_602, EventType::Container, "start", "web-1").attr("image", "wharf/demo"),
             ev(1_767_225_700, EventType::Container, "die", "web-1").attr("exitCode", "137"),
             ev(1_767_225_701, EventType::Container, "destroy", "web-1"),
             ev(1_767_225_702, EventType::Container, "create", "db"),

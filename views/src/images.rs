@@ -173,7 +173,7 @@ mod tests {
                 id: "sha256:4a2b9c0d1e2f3a4b5c6d7e8f".into(),
                 repo_tags: vec![
                     "docker.io/library/busybox:latest".into(),
-                    "wharf-demo:latest".into(),
+                    "wharf/demo:latest".into(),
                 ],
                 repo_digests: vec![],
                 created: NOW - 7200,

@@ -346,7 +346,7 @@ mod tests {
             "Id": "4f2c0123456789",
             "Name": "/web-1",
             "State": {"Status": "running", "Running": true, "Pid": 4242, "ExitCode": 0},
-            "Config": {"Image": "wharf-demo", "Env": ["PATH=/bin", "MODE=demo"], "Cmd": ["httpd", "-f"]},
+            "Config": {"Image": "wharf/demo", "Env": ["PATH=/bin", "MODE=demo"], "Cmd": ["httpd", "-f"]},
             "HostConfig": {"NetworkMode": "none", "Memory": null}
         })
     }

@@ -61,7 +61,7 @@ impl Field {
     /// What to type, shown when the field is empty.
     pub fn placeholder(self) -> &'static str {
         match self {
-            Field::Image => "required, e.g. wharf-demo:latest",
+            Field::Image => "required, e.g. wharf/demo:latest",
             Field::Name => "optional, e.g. web-1",
             Field::Command => "image default; e.g. sh -c 'echo hi; sleep 60'",
             Field::Env => "KEY=VALUE ...",
@@ -504,8 +504,8 @@ mod tests {
     use crate::testutil::render;
 
     fn filled() -> RunForm {
-        let mut f = RunForm::new(vec!["wharf-demo:latest".into()]);
-        f.set(Field::Image, "wharf-demo:latest");
+        let mut f = RunForm::new(vec!["wharf/demo:latest".into()]);
+        f.set(Field::Image, "wharf/demo:latest");
         f.set(Field::Name, "web-1");
         f.set(Field::Command, "sh -c 'echo hello; sleep 60'");
         f.set(Field::Env, "MODE=demo");
@@ -520,7 +520,7 @@ mod tests {
     fn valid_form_builds_the_request_and_command_line() {
         let f = filled();
         let c = f.to_create().expect("valid");
-        assert_eq!(c.image, "wharf-demo:latest");
+        assert_eq!(c.image, "wharf/demo:latest");
         assert_eq!(c.name.as_deref(), Some("web-1"));
         assert_eq!(
             c.cmd,
@@ -535,7 +535,7 @@ mod tests {
         assert_eq!(c.restart, RestartPolicy::OnFailure { max_retries: 3 });
         assert_eq!(
             f.command_line(),
-            "wharf run -d --name web-1 -e MODE=demo --network none -m 64m --restart on-failure:3 wharf-demo:latest sh -c 'echo hello; sleep 60'"
+            "wharf run -d --name web-1 -e MODE=demo --network none -m 64m --restart on-failure:3 wharf/demo:latest sh -c 'echo hello; sleep 60'"
         );
         insta::assert_snapshot!(render(110, 22, |fr| draw(
             fr,

@@ -1,11 +1,12 @@
 //! The engine calls the console makes, in one place. They are blocking and run on
 //! worker threads, never in the draw path. Errors become the engine's message text.
-//! Areas whose API the engine does not offer yet answer `Load::Unavailable`/an error
+//! Areas whose API the engine does not offer yet (networks) answer `Load::Unavailable`
 //! saying so, instead of pretending.
 
 use serde_json::Value;
 use wharf_engine::api::{
-    ContainerCreate, ContainerSummary, ImageSummary, LogLine, LogOptions, Volume, VolumeListOptions,
+    ContainerCreate, ContainerListOptions, ContainerSummary, ImageListOptions, ImageSummary, LogLine, LogOptions,
+    RemoveOptions, RemoveOutcome, Volume, VolumeListOptions,
 };
 use wharf_engine::{Caller, Engine};
 use wharf_views::networks::NetworkRow;
@@ -50,18 +51,26 @@ impl ContainerOp {
     }
 }
 
-const NO_CONTAINERS: &str = "this engine has no container API yet (the runtime part is not in this build)";
-const NO_IMAGES: &str = "this engine has no image API yet (the image part is not in this build)";
 const NO_NETWORKS: &str = "this engine has no network API yet (the network part is not in this build)";
 
+fn msg(e: wharf_engine::EngineError) -> String {
+    e.to_string()
+}
+
 /// `wharf ps -a`.
-pub fn containers(_e: &dyn Engine, _c: &Caller) -> Load<Vec<ContainerSummary>> {
-    Load::Unavailable(format!("containers: {NO_CONTAINERS}"))
+pub fn containers(e: &dyn Engine, c: &Caller) -> Load<Vec<ContainerSummary>> {
+    match e.container_list(c, &ContainerListOptions { all: true, ..Default::default() }) {
+        Ok(v) => Load::Ready(v),
+        Err(err) => Load::Error(msg(err)),
+    }
 }
 
 /// `wharf images`.
-pub fn images(_e: &dyn Engine, _c: &Caller) -> Load<Vec<ImageSummary>> {
-    Load::Unavailable(format!("images: {NO_IMAGES}"))
+pub fn images(e: &dyn Engine, c: &Caller) -> Load<Vec<ImageSummary>> {
+    match e.image_list(c, &ImageListOptions::default()) {
+        Ok(v) => Load::Ready(v),
+        Err(err) => Load::Error(msg(err)),
+    }
 }
 
 /// `wharf volume ls`.
@@ -78,59 +87,79 @@ pub fn networks(_e: &dyn Engine, _c: &Caller) -> Load<Vec<NetworkRow>> {
 }
 
 /// One lifecycle action on one container.
-pub fn container_op(_e: &dyn Engine, _c: &Caller, _id: &str, _op: ContainerOp) -> Result<(), String> {
-    Err(NO_CONTAINERS.into())
+pub fn container_op(e: &dyn Engine, c: &Caller, id: &str, op: ContainerOp) -> Result<(), String> {
+    match op {
+        ContainerOp::Start => e.container_start(c, id),
+        ContainerOp::Stop => e.container_stop(c, id, None),
+        ContainerOp::Restart => e.container_restart(c, id, None),
+        ContainerOp::Kill => e.container_kill(c, id, "SIGKILL"),
+        ContainerOp::Pause => e.container_pause(c, id),
+        ContainerOp::Unpause => e.container_unpause(c, id),
+        ContainerOp::Remove { force } => e.container_remove(c, id, RemoveOptions { force, volumes: false }),
+    }
+    .map_err(msg)
 }
 
 /// `wharf rename`.
-pub fn container_rename(_e: &dyn Engine, _c: &Caller, _id: &str, _name: &str) -> Result<(), String> {
-    Err(NO_CONTAINERS.into())
+pub fn container_rename(e: &dyn Engine, c: &Caller, id: &str, name: &str) -> Result<(), String> {
+    e.container_rename(c, id, name).map_err(msg)
 }
 
 /// `wharf run -d`: create, then start. Returns the id.
-pub fn container_run(_e: &dyn Engine, _c: &Caller, _spec: &ContainerCreate) -> Result<String, String> {
-    Err(NO_CONTAINERS.into())
+pub fn container_run(e: &dyn Engine, c: &Caller, spec: &ContainerCreate) -> Result<String, String> {
+    let id = e.container_create(c, spec).map_err(msg)?;
+    e.container_start(c, &id).map_err(|err| format!("created {} but cannot start it: {err}", wharf_views::util::short_id(&id)))?;
+    Ok(id)
 }
 
 /// `wharf logs [-f] --tail N`.
 pub fn container_logs(
-    _e: &dyn Engine,
-    _c: &Caller,
-    _id: &str,
-    _opts: &LogOptions,
-    _sink: &mut dyn FnMut(LogLine) -> bool,
+    e: &dyn Engine,
+    c: &Caller,
+    id: &str,
+    opts: &LogOptions,
+    sink: &mut dyn FnMut(LogLine) -> bool,
 ) -> Result<(), String> {
-    Err(NO_CONTAINERS.into())
+    e.container_logs(c, id, opts, sink).map_err(msg)
 }
 
 /// Inspect JSON of a container, image or volume.
 pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value, String> {
     match kind {
-        "volume" => e.volume_inspect(c, id).map_err(|x| x.to_string()).and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
-        "container" => Err(NO_CONTAINERS.into()),
-        "image" => Err(NO_IMAGES.into()),
+        "volume" => e.volume_inspect(c, id).map_err(msg).and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
+        "container" => e.container_inspect(c, id).map_err(msg),
+        "image" => e.image_inspect(c, id).map_err(msg),
         other => Err(format!("cannot inspect a {other}")),
     }
 }
 
 /// `wharf rmi`; returns what was untagged/deleted, as lines.
-pub fn image_remove(_e: &dyn Engine, _c: &Caller, _reference: &str, _force: bool) -> Result<Vec<String>, String> {
-    Err(NO_IMAGES.into())
+pub fn image_remove(e: &dyn Engine, c: &Caller, reference: &str, force: bool) -> Result<Vec<String>, String> {
+    e.image_remove(c, reference, force)
+        .map(|v| {
+            v.into_iter()
+                .map(|o| match o {
+                    RemoveOutcome::Untagged(r) => format!("Untagged: {r}"),
+                    RemoveOutcome::Deleted(d) => format!("Deleted: {d}"),
+                })
+                .collect()
+        })
+        .map_err(msg)
 }
 
 /// `wharf tag`.
-pub fn image_tag(_e: &dyn Engine, _c: &Caller, _src: &str, _dst: &str) -> Result<(), String> {
-    Err(NO_IMAGES.into())
+pub fn image_tag(e: &dyn Engine, c: &Caller, src: &str, dst: &str) -> Result<(), String> {
+    e.image_tag(c, src, dst).map_err(msg)
 }
 
 /// `wharf image prune`: (deleted, bytes).
-pub fn image_prune(_e: &dyn Engine, _c: &Caller) -> Result<(usize, u64), String> {
-    Err(NO_IMAGES.into())
+pub fn image_prune(e: &dyn Engine, c: &Caller) -> Result<(usize, u64), String> {
+    e.image_prune(c, false).map(|r| (r.deleted.len(), r.reclaimed)).map_err(msg)
 }
 
 /// `wharf image demo`: the id.
-pub fn image_demo(_e: &dyn Engine, _c: &Caller, _reference: &str) -> Result<String, String> {
-    Err(NO_IMAGES.into())
+pub fn image_demo(e: &dyn Engine, c: &Caller, reference: &str) -> Result<String, String> {
+    e.image_build_demo(c, reference).map_err(msg)
 }
 
 /// `wharf volume rm`.

@@ -1195,10 +1195,10 @@ impl App {
                 self.overlay = Overlay::Confirm { title: "prune images".into(), question: q, then: Pending::PruneImages };
             }
             Action::ImageDemo => {
-                self.notify(Level::Info, "building wharf-demo:latest from the host's busybox…");
+                self.notify(Level::Info, "building wharf/demo:latest from the host's busybox…");
                 self.worker.run(|e, c| {
-                    Msg::Done(match api::image_demo(e, c, "wharf-demo:latest") {
-                        Ok(id) => Notification { level: Level::Ok, text: format!("built wharf-demo:latest ({})", wharf_views::util::short_id(&id)), details: None },
+                    Msg::Done(match api::image_demo(e, c, "wharf/demo:latest") {
+                        Ok(id) => Notification { level: Level::Ok, text: format!("built wharf/demo:latest ({})", wharf_views::util::short_id(&id)), details: None },
                         Err(err) => Notification { level: Level::Error, text: format!("cannot build the demo image: {err}"), details: Some(err) },
                     })
                 });

@@ -124,7 +124,7 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
     (Action::ImageRemove, "image-remove", "remove the selected or marked images (asks first)", Some("image.remove")),
     (Action::ImageTag, "image-tag", "tag the selected image", Some("image.tag")),
     (Action::ImagePrune, "image-prune", "remove dangling images (asks first)", Some("image.prune")),
-    (Action::ImageDemo, "image-demo", "build the offline demo image wharf-demo:latest", Some("image.load")),
+    (Action::ImageDemo, "image-demo", "build the offline demo image wharf/demo:latest", Some("image.load")),
     (Action::VolumeRemove, "volume-remove", "remove the selected volume (asks first)", Some("volume.remove")),
     (Action::VolumePrune, "volume-prune", "remove unused volumes (asks first)", Some("volume.prune")),
     (Action::FollowToggle, "follow-toggle", "follow new lines, or stop", None),
