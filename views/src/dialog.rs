@@ -105,7 +105,7 @@ pub fn draw_input(
 
 /// A window with a title and text (notification details, errors in full).
 pub fn draw_message(f: &mut Frame, area: Rect, theme: &Theme, title: &str, body: &str) {
-    let w = area.width.saturating_sub(8).clamp(20, 90);
+    let w = area.width.saturating_sub(8).clamp(20, 120);
     let h = (wrapped_height(body, w - 2) + 4).min(area.height.saturating_sub(2));
     let r = centered(area, w, h);
     f.render_widget(Clear, r);

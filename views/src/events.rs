@@ -56,11 +56,16 @@ pub fn clock(time_nano: i64, tz: i32) -> String {
 
 /// The name of the object an event is about (its `name` attribute, else a short id).
 pub fn object(ev: &Event) -> String {
-    ev.actor
-        .attributes
-        .get("name")
-        .cloned()
-        .unwrap_or_else(|| short_id(&ev.actor.id).to_string())
+    if let Some(n) = ev.actor.attributes.get("name") {
+        return n.clone();
+    }
+    // Long hex ids (containers, images) are shortened; names (volumes, networks) are not.
+    let id = ev.actor.id.strip_prefix("sha256:").unwrap_or(&ev.actor.id);
+    if id.len() > 12 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        short_id(id).to_string()
+    } else {
+        ev.actor.id.clone()
+    }
 }
 
 /// Everything the events pane draws.

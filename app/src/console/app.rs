@@ -165,14 +165,19 @@ const EVENTS_CAP: usize = 5000;
 impl App {
     /// A console on `worker`'s engine with `keymap`; `warning` is shown at start.
     pub fn new(worker: Worker, keymap: Keymap, warning: Option<String>, role: Option<EffectiveRole>, theme: Theme) -> App {
-        let note = warning.map(|w| Notification { level: Level::Warn, text: w.clone(), details: Some(w) });
+        // A bad keymap is said loudly: a window with the error, and the footer.
+        let overlay = match &warning {
+            Some(w) => Overlay::Message { title: "keymap".into(), body: w.replacen(": line", ":\nline", 1) },
+            None => Overlay::None,
+        };
+        let note = warning.map(|w| Notification { level: Level::Warn, text: "bad keymap, using the default".into(), details: Some(w) });
         App {
             worker,
             keymap,
             theme,
             role,
             tab: Tab::Containers,
-            overlay: Overlay::None,
+            overlay,
             inspect: None,
             inspect_gen: 0,
             prompt: Prompt::None,

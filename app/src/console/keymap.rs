@@ -525,7 +525,7 @@ impl Keymap {
         };
         match result {
             Ok(k) => (k, None),
-            Err(e) => (Keymap::default_keymap(), Some(format!("{e} — using the default keymap"))),
+            Err(e) => (Keymap::default_keymap(), Some(format!("{e}\n\nThe console runs on the default keymap; fix the file and start again."))),
         }
     }
 
@@ -666,7 +666,7 @@ mod tests {
         let (k, warn) = Keymap::load(Some(p.to_str().unwrap()));
         assert_eq!(k.name, "default");
         let w = warn.unwrap();
-        assert!(w.contains("unknown action \"quit-now\"") && w.contains("using the default keymap"), "{w}");
+        assert!(w.contains("unknown action \"quit-now\"") && w.contains("default keymap"), "{w}");
         let (k, warn) = Keymap::load(Some("vim"));
         assert_eq!((k.name.as_str(), warn), ("vim", None));
     }
