@@ -102,8 +102,7 @@ fn run_list_logs_stop_remove_through_the_console() {
     let c = Console::start(root.path(), 160, 45, "");
     // An empty engine says what to do next.
     c.wait_for("No containers yet.");
-    c.wait_for("Press n to run one.");
-    assert!(c.screen().contains("root (admin)") || c.screen().contains("(admin)"), "header shows the caller and role");
+    c.wait("the header with the caller's role", |s| s.contains("Press n to run one.") && s.contains("(admin)"));
 
     // The run form: validated as typed, shows the equivalent command line.
     c.keys(&["n"]);
@@ -117,27 +116,26 @@ fn run_list_logs_stop_remove_through_the_console() {
         c.keys(&["Tab"]);
     }
     c.text("none");
-    let form = c.wait_for("--network none");
-    assert!(form.contains("wharf run -d --name e2e-web --network none wharf/demo:latest sh -c"), "{form}");
+    c.wait_for("wharf run -d --name e2e-web --network none wharf/demo:latest sh -c");
     c.keys(&["Enter"]);
 
     // It shows up in the list, running.
-    let s = c.wait("e2e-web running", |s| row(s, "e2e-web").is_some_and(|r| r.contains("▲ running")));
-    assert!(row(&s, "e2e-web").unwrap().contains("wharf/demo:latest"));
+    c.wait("e2e-web running, counted in the header", |s| {
+        row(s, "e2e-web").is_some_and(|r| r.contains("▲ running") && r.contains("wharf/demo:latest")) && s.contains("▲ 1 running")
+    });
     c.wait_for("started e2e-web");
-    assert!(s.contains("▲ 1 running"), "header counts: {s}");
 
     // Its log.
     c.keys(&["l"]);
-    let s = c.wait_for("hello-from-e2e");
-    assert!(s.contains("e2e-web · following"), "{s}");
+    c.wait("its log, following", |s| s.contains("hello-from-e2e") && s.contains("e2e-web · following"));
 
     // Back to the list, stop it.
     c.keys(&["1"]);
     c.wait("the list", |s| row(s, "e2e-web").is_some());
     c.keys(&["s"]);
-    let s = c.wait("e2e-web exited", |s| row(s, "e2e-web").is_some_and(|r| r.contains("■ exited (0)")));
-    assert!(s.contains("■ 1 stopped"), "header counts: {s}");
+    c.wait("e2e-web exited, counted in the header", |s| {
+        row(s, "e2e-web").is_some_and(|r| r.contains("■ exited (0)")) && s.contains("■ 1 stopped")
+    });
     c.wait_for("stopped e2e-web");
 
     // Remove it: the confirmation names it.
@@ -169,7 +167,7 @@ fn changes_by_another_process_show_up_and_narrow_terminal_works() {
     let out = Command::new(BIN).args(["volume", "create", "from-elsewhere"]).env("WHARF_ROOT", root.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let s = c.wait_for("from-elsewhere");
-    assert!(s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80));
+    assert!(s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80), "fits 80x24:\n{s}");
     // The events pane shows it too.
     c.keys(&["6"]);
     c.wait("the volume create event", |s| s.lines().any(|l| l.contains("volume") && l.contains("create") && l.contains("from-elsewhere")));
@@ -193,15 +191,14 @@ fn a_bad_keymap_is_reported_and_the_default_is_used() {
     let km = root.path().join("keys.json");
     std::fs::write(&km, "{\n  \"global\": {\n    \"q\": \"explode\"\n  }\n}\n").unwrap();
     let c = Console::start(root.path(), 160, 30, &format!("--keymap {}", km.display()));
-    let s = c.wait_for("unknown action \"explode\"");
-    assert!(s.contains("line 3, column 5"), "{s}");
-    assert!(s.contains("default keymap"), "{s}");
+    c.wait("the keymap error with its place", |s| {
+        s.contains("unknown action \"explode\"") && s.contains("line 3, column 5") && s.contains("default keymap")
+    });
     c.keys(&["Escape"]);
     c.wait_for("bad keymap, using the default");
     // The default keymap is in force: ? opens the help, generated from it.
     c.keys(&["?"]);
-    let s = c.wait_for("keymap default");
-    assert!(s.contains("quit") && s.contains("leave the console"), "{s}");
+    c.wait("the help from the default keymap", |s| s.contains("keymap default") && s.contains("leave the console"));
     c.keys(&["Escape"]);
     c.keys(&["q"]);
 }

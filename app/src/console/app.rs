@@ -40,6 +40,9 @@ pub enum Msg {
     EventsEnded(String),
     LogLine(u64, LogLine),
     LogEnd(u64, Result<(), String>),
+    /// Lines of the log preview under the containers table.
+    PreviewLine(u64, LogLine),
+    PreviewEnd(u64, Result<(), String>),
     Inspect(u64, Result<Value, String>),
     /// An action finished: the notification to show; `refresh` lists to reload.
     Done(Notification),
@@ -149,6 +152,10 @@ pub struct App {
     pub events_paused: bool,
     pub logs: Option<LogsState>,
     log_gen: Arc<AtomicU64>,
+    /// The selected container's log under the table (the lower split).
+    pub preview: Option<LogsState>,
+    preview_gen: Arc<AtomicU64>,
+    pub split: bool,
     pub note: Option<Notification>,
     pub mouse: bool,
     pub quit: bool,
@@ -198,6 +205,9 @@ impl App {
             events_paused: false,
             logs: None,
             log_gen: Arc::new(AtomicU64::new(0)),
+            preview: None,
+            preview_gen: Arc::new(AtomicU64::new(0)),
+            split: true,
             note,
             mouse: true,
             quit: false,
@@ -374,8 +384,8 @@ impl App {
             .context(ctx[0])
             .into_iter()
             .filter(|(_, a)| self.allowed(*a))
-            .filter(|(_, a)| !matches!(a, Action::Mark | Action::MarkAll | Action::SortReverse | Action::PrevMatch))
-            .map(|(k, a)| (k.split(", ").next().unwrap_or(&k).to_string(), a.name().to_string()))
+            .filter(|(_, a)| !matches!(a, Action::Mark | Action::MarkAll | Action::SortReverse | Action::PrevMatch | Action::Top | Action::Bottom))
+            .map(|(k, a)| (k.split(", ").next().unwrap_or(&k).to_string(), a.short().to_string()))
             .collect();
         if let Some(k) = self.keymap.keys_for(&["global"], Action::Help) {
             out.push((k, "help".into()));
@@ -551,6 +561,27 @@ impl App {
                                 l.ended = Some(e.clone());
                                 l.load = Load::Error(e);
                             }
+                        }
+                    }
+                }
+            }
+            Msg::PreviewLine(gen, line) => {
+                if gen == self.preview_gen.load(Ordering::SeqCst) {
+                    if let Some(l) = self.preview.as_mut() {
+                        l.load = Load::Ready(());
+                        l.push(line);
+                    }
+                }
+            }
+            Msg::PreviewEnd(gen, r) => {
+                if gen == self.preview_gen.load(Ordering::SeqCst) {
+                    if let Some(l) = self.preview.as_mut() {
+                        match r {
+                            Ok(()) => {
+                                l.load = Load::Ready(());
+                                l.ended = Some("end of log".into());
+                            }
+                            Err(e) => l.load = Load::Error(e),
                         }
                     }
                 }
@@ -928,17 +959,44 @@ impl App {
         self.logs = Some(LogsState::new(id, name));
         self.tab = Tab::Logs;
         self.inspect = None;
+        self.read_log(id, gen, self.log_gen.clone(), wharf_views::logs::DEFAULT_CAP, false);
+    }
+
+    /// Follow a container's log from its last `tail` lines on a thread, until the
+    /// generation counter moves on (another container, another pane).
+    fn read_log(&self, id: &str, gen: u64, counter: Arc<AtomicU64>, tail: usize, preview: bool) {
         let id = id.to_string();
-        let gen_now = self.log_gen.clone();
         let w = self.worker.clone();
         std::thread::spawn(move || {
-            let opts = LogOptions { follow: true, tail: Some(wharf_views::logs::DEFAULT_CAP), stdout: true, stderr: true, ..Default::default() };
+            let opts = LogOptions { follow: true, tail: Some(tail), stdout: true, stderr: true, ..Default::default() };
             let tx = w.tx.clone();
             let r = api::container_logs(w.engine.as_ref(), &w.caller, &id, &opts, &mut |l| {
-                gen_now.load(Ordering::SeqCst) == gen && tx.send(Msg::LogLine(gen, l)).is_ok()
+                let m = if preview { Msg::PreviewLine(gen, l) } else { Msg::LogLine(gen, l) };
+                counter.load(Ordering::SeqCst) == gen && tx.send(m).is_ok()
             });
-            let _ = w.tx.send(Msg::LogEnd(gen, r));
+            let _ = w.tx.send(if preview { Msg::PreviewEnd(gen, r) } else { Msg::LogEnd(gen, r) });
         });
+    }
+
+    /// Keep the lower split on the selected container: start reading its log when the
+    /// selection changes. Called before every frame; true when it changed.
+    pub fn sync_preview(&mut self) -> bool {
+        let want = if self.split && self.tab == Tab::Containers && self.inspect.is_none() {
+            self.selected_container().map(|c| (c.id.clone(), c.name.clone()))
+        } else {
+            None
+        };
+        let have = self.preview.as_ref().map(|p| p.id.clone());
+        if want.as_ref().map(|w| &w.0) == have.as_ref() {
+            return false;
+        }
+        let gen = self.preview_gen.fetch_add(1, Ordering::SeqCst) + 1;
+        self.preview = None;
+        if let Some((id, name)) = want {
+            self.preview = Some(LogsState::new(&id, &name).with_cap(1000));
+            self.read_log(&id, gen, self.preview_gen.clone(), 200, true);
+        }
+        true
     }
 
     fn open_inspect(&mut self, kind: &'static str, id: String, title: String) {
@@ -1272,6 +1330,7 @@ impl App {
             Action::PauseEvents => {
                 self.events_paused = !self.events_paused;
             }
+            Action::SplitToggle => self.split = !self.split,
         }
     }
 

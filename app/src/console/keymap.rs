@@ -76,6 +76,7 @@ pub enum Action {
     FoldAll,
     UnfoldAll,
     PauseEvents,
+    SplitToggle,
 }
 
 /// Name, description and the engine permission an action needs (for hiding what the
@@ -138,6 +139,7 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
     (Action::FoldAll, "fold-all", "fold every node", None),
     (Action::UnfoldAll, "unfold-all", "unfold every node", None),
     (Action::PauseEvents, "pause-toggle-events", "stop following new events, or follow again", None),
+    (Action::SplitToggle, "split-toggle", "show or hide the selected container's log under the list", None),
 ];
 
 impl Action {
@@ -148,6 +150,30 @@ impl Action {
     /// The name in keymap files.
     pub fn name(self) -> &'static str {
         ACTIONS.iter().find(|a| a.0 == self).map(|a| a.1).unwrap_or("?")
+    }
+    /// A short label for the footer: `pause`, `run`, `prune`.
+    pub fn short(self) -> &'static str {
+        match self {
+            Action::PauseToggle => "pause",
+            Action::RunForm => "run",
+            Action::StoppedToggle => "stopped",
+            Action::SortNext => "sort",
+            Action::ImageRemove | Action::VolumeRemove => "remove",
+            Action::ImagePrune | Action::VolumePrune => "prune",
+            Action::ImageTag => "tag",
+            Action::ImageDemo => "demo",
+            Action::FollowToggle => "follow",
+            Action::WrapToggle => "wrap",
+            Action::TimestampsToggle => "time",
+            Action::StreamCycle => "streams",
+            Action::NextMatch => "next",
+            Action::FoldToggle => "fold",
+            Action::FoldAll => "fold all",
+            Action::UnfoldAll => "unfold all",
+            Action::PauseEvents => "pause",
+            Action::SplitToggle => "split",
+            other => other.name(),
+        }
     }
     /// What it does, for the help.
     pub fn description(self) -> &'static str {

@@ -114,6 +114,7 @@ async fn event_loop(
             mouse_on = app.mouse;
             let _ = if mouse_on { execute!(io::stdout(), EnableMouseCapture) } else { execute!(io::stdout(), DisableMouseCapture) };
         }
+        dirty |= app.sync_preview();
         if dirty {
             dirty = false;
             let _ = execute!(io::stdout(), BeginSynchronizedUpdate);

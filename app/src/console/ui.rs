@@ -66,8 +66,26 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                     focused,
                 };
                 let mut cur = app.containers.cursor;
-                containers::draw(f, body, &theme, &m, &mut cur);
+                // The lower split: the selected container's log, when there is room.
+                let (top, lower) = match &app.preview {
+                    Some(p) if app.split && body.height >= 16 => {
+                        let th = (body.height * 3 / 5).max(6);
+                        let top = Rect { height: th, ..body };
+                        let rule = Rect { y: body.y + th, height: 1, ..body };
+                        let rest = Rect { y: body.y + th + 1, height: body.height - th - 1, ..body };
+                        (top, Some((rule, rest, p)))
+                    }
+                    _ => (body, None),
+                };
+                containers::draw(f, top, &theme, &m, &mut cur);
                 app.containers.cursor = cur;
+                if let Some((rule, rest, p)) = lower {
+                    let title = format!(" {} · log ({}) ", p.name, if p.follow { "following" } else { "paused" });
+                    let line = "─".repeat(rule.width as usize);
+                    f.render_widget(Span::styled(line, theme.border()), rule);
+                    f.render_widget(Span::styled(title, theme.accent()), Rect { x: rule.x + 1, width: rule.width.saturating_sub(1), ..rule });
+                    logs::draw(f, rest, &theme, p);
+                }
             }
             Tab::Images => {
                 let rows = app.visible_images();
