@@ -18,19 +18,38 @@ struct Console {
 
 impl Console {
     fn start(root: &Path, width: u16, height: u16, extra: &str) -> Console {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
         let socket = format!("wharf-e2e-{}-{nanos}", std::process::id());
         let cmd = format!("env WHARF_ROOT={} {BIN} {extra}", root.display());
         let st = Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-x", &width.to_string(), "-y", &height.to_string(), &cmd])
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &cmd,
+            ])
             .status()
             .expect("tmux runs (apt-get install tmux)");
         assert!(st.success(), "tmux new-session failed");
-        Console { socket, root: root.to_path_buf() }
+        Console {
+            socket,
+            root: root.to_path_buf(),
+        }
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p"]).output().expect("tmux capture-pane");
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -42,7 +61,11 @@ impl Console {
 
     /// Type text literally (no key names).
     fn text(&self, s: &str) {
-        assert!(Command::new("tmux").args(["-L", &self.socket, "send-keys", "-l", s]).status().unwrap().success());
+        assert!(Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", s])
+            .status()
+            .unwrap()
+            .success());
     }
 
     /// Wait until the screen satisfies `pred` (with a deadline), returning it.
@@ -65,17 +88,30 @@ impl Console {
     }
 
     fn alive(&self) -> bool {
-        Command::new("tmux").args(["-L", &self.socket, "has-session"]).output().map(|o| o.status.success()).unwrap_or(false)
+        Command::new("tmux")
+            .args(["-L", &self.socket, "has-session"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
     }
 }
 
 impl Drop for Console {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
         // Remove whatever containers the test left behind (unmounts, cgroups, monitors).
-        if let Ok(o) = Command::new(BIN).args(["ps", "-aq"]).env("WHARF_ROOT", &self.root).output() {
+        if let Ok(o) = Command::new(BIN)
+            .args(["ps", "-aq"])
+            .env("WHARF_ROOT", &self.root)
+            .output()
+        {
             for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new(BIN).args(["rm", "-f", id]).env("WHARF_ROOT", &self.root).output();
+                let _ = Command::new(BIN)
+                    .args(["rm", "-f", id])
+                    .env("WHARF_ROOT", &self.root)
+                    .output();
             }
         }
     }
@@ -86,7 +122,9 @@ fn is_root() -> bool {
 }
 
 fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
-    screen.lines().find(|l| l.split_whitespace().any(|w| w == name))
+    screen
+        .lines()
+        .find(|l| l.split_whitespace().any(|w| w == name))
 }
 
 #[test]
@@ -96,13 +134,23 @@ fn run_list_logs_stop_remove_through_the_console() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let demo = Command::new(BIN).args(["image", "demo"]).env("WHARF_ROOT", root.path()).output().unwrap();
-    assert!(demo.status.success(), "wharf image demo: {}", String::from_utf8_lossy(&demo.stderr));
+    let demo = Command::new(BIN)
+        .args(["image", "demo"])
+        .env("WHARF_ROOT", root.path())
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "wharf image demo: {}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
 
     let c = Console::start(root.path(), 160, 45, "");
     // An empty engine says what to do next.
     c.wait_for("No containers yet.");
-    c.wait("the header with the caller's role", |s| s.contains("Press n to run one.") && s.contains("(admin)"));
+    c.wait("the header with the caller's role", |s| {
+        s.contains("Press n to run one.") && s.contains("(admin)")
+    });
 
     // The run form: validated as typed, shows the equivalent command line.
     c.keys(&["n"]);
@@ -121,13 +169,17 @@ fn run_list_logs_stop_remove_through_the_console() {
 
     // It shows up in the list, running.
     c.wait("e2e-web running, counted in the header", |s| {
-        row(s, "e2e-web").is_some_and(|r| r.contains("▲ running") && r.contains("wharf/demo:latest")) && s.contains("▲ 1 running")
+        row(s, "e2e-web")
+            .is_some_and(|r| r.contains("▲ running") && r.contains("wharf/demo:latest"))
+            && s.contains("▲ 1 running")
     });
     c.wait_for("started e2e-web");
 
     // Its log.
     c.keys(&["l"]);
-    c.wait("its log, following", |s| s.contains("hello-from-e2e") && s.contains("e2e-web · following"));
+    c.wait("its log, following", |s| {
+        s.contains("hello-from-e2e") && s.contains("e2e-web · following")
+    });
 
     // Back to the list, stop it.
     c.keys(&["1"]);
@@ -144,8 +196,15 @@ fn run_list_logs_stop_remove_through_the_console() {
     c.keys(&["y"]);
     c.wait_for("removed e2e-web");
     c.wait_for("No containers yet.");
-    let ps = Command::new(BIN).args(["ps", "-aq"]).env("WHARF_ROOT", root.path()).output().unwrap();
-    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "the engine agrees it is gone");
+    let ps = Command::new(BIN)
+        .args(["ps", "-aq"])
+        .env("WHARF_ROOT", root.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
+        "the engine agrees it is gone"
+    );
 
     // q leaves and the console exits.
     c.keys(&["q"]);
@@ -164,13 +223,27 @@ fn changes_by_another_process_show_up_and_narrow_terminal_works() {
     c.keys(&["4"]);
     c.wait_for("No volumes.");
     // Another process creates a volume: the pane follows the event stream.
-    let out = Command::new(BIN).args(["volume", "create", "from-elsewhere"]).env("WHARF_ROOT", root.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["volume", "create", "from-elsewhere"])
+        .env("WHARF_ROOT", root.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = c.wait_for("from-elsewhere");
-    assert!(s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80), "fits 80x24:\n{s}");
+    assert!(
+        s.lines().count() <= 24 && s.lines().all(|l| l.chars().count() <= 80),
+        "fits 80x24:\n{s}"
+    );
     // The events pane shows it too.
     c.keys(&["6"]);
-    c.wait("the volume create event", |s| s.lines().any(|l| l.contains("volume") && l.contains("create") && l.contains("from-elsewhere")));
+    c.wait("the volume create event", |s| {
+        s.lines()
+            .any(|l| l.contains("volume") && l.contains("create") && l.contains("from-elsewhere"))
+    });
     // Filter, then command mode with completion.
     c.keys(&["/"]);
     c.text("nothing-like-this");
@@ -192,13 +265,17 @@ fn a_bad_keymap_is_reported_and_the_default_is_used() {
     std::fs::write(&km, "{\n  \"global\": {\n    \"q\": \"explode\"\n  }\n}\n").unwrap();
     let c = Console::start(root.path(), 160, 30, &format!("--keymap {}", km.display()));
     c.wait("the keymap error with its place", |s| {
-        s.contains("unknown action \"explode\"") && s.contains("line 3, column 5") && s.contains("default keymap")
+        s.contains("unknown action \"explode\"")
+            && s.contains("line 3, column 5")
+            && s.contains("default keymap")
     });
     c.keys(&["Escape"]);
     c.wait_for("bad keymap, using the default");
     // The default keymap is in force: ? opens the help, generated from it.
     c.keys(&["?"]);
-    c.wait("the help from the default keymap", |s| s.contains("keymap default") && s.contains("leave the console"));
+    c.wait("the help from the default keymap", |s| {
+        s.contains("keymap default") && s.contains("leave the console")
+    });
     c.keys(&["Escape"]);
     c.keys(&["q"]);
 }

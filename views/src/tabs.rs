@@ -68,7 +68,11 @@ fn labels(width: u16, active: Tab) -> Vec<(Tab, String)> {
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let label = if *t == active || !compact { format!(" {} {} ", i + 1, t.title()) } else { format!(" {} ", i + 1) };
+            let label = if *t == active || !compact {
+                format!(" {} {} ", i + 1, t.title())
+            } else {
+                format!(" {} ", i + 1)
+            };
             (*t, label)
         })
         .collect()

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 use wharf_engine::api::{
-    ContainerCreate, ContainerListOptions, ContainerSummary, ImageListOptions, ImageSummary, LogLine, LogOptions,
-    RemoveOptions, RemoveOutcome, Volume, VolumeListOptions,
+    ContainerCreate, ContainerListOptions, ContainerSummary, ImageListOptions, ImageSummary,
+    LogLine, LogOptions, RemoveOptions, RemoveOutcome, Volume, VolumeListOptions,
 };
 use wharf_engine::{Caller, Engine};
 use wharf_views::networks::NetworkRow;
@@ -51,7 +51,8 @@ impl ContainerOp {
     }
 }
 
-const NO_NETWORKS: &str = "this engine has no network API yet (the network part is not in this build)";
+const NO_NETWORKS: &str =
+    "this engine has no network API yet (the network part is not in this build)";
 
 fn msg(e: wharf_engine::EngineError) -> String {
     e.to_string()
@@ -59,7 +60,13 @@ fn msg(e: wharf_engine::EngineError) -> String {
 
 /// `wharf ps -a`.
 pub fn containers(e: &dyn Engine, c: &Caller) -> Load<Vec<ContainerSummary>> {
-    match e.container_list(c, &ContainerListOptions { all: true, ..Default::default() }) {
+    match e.container_list(
+        c,
+        &ContainerListOptions {
+            all: true,
+            ..Default::default()
+        },
+    ) {
         Ok(v) => Load::Ready(v),
         Err(err) => Load::Error(msg(err)),
     }
@@ -95,7 +102,14 @@ pub fn container_op(e: &dyn Engine, c: &Caller, id: &str, op: ContainerOp) -> Re
         ContainerOp::Kill => e.container_kill(c, id, "SIGKILL"),
         ContainerOp::Pause => e.container_pause(c, id),
         ContainerOp::Unpause => e.container_unpause(c, id),
-        ContainerOp::Remove { force } => e.container_remove(c, id, RemoveOptions { force, volumes: false }),
+        ContainerOp::Remove { force } => e.container_remove(
+            c,
+            id,
+            RemoveOptions {
+                force,
+                volumes: false,
+            },
+        ),
     }
     .map_err(msg)
 }
@@ -108,7 +122,12 @@ pub fn container_rename(e: &dyn Engine, c: &Caller, id: &str, name: &str) -> Res
 /// `wharf run -d`: create, then start. Returns the id.
 pub fn container_run(e: &dyn Engine, c: &Caller, spec: &ContainerCreate) -> Result<String, String> {
     let id = e.container_create(c, spec).map_err(msg)?;
-    e.container_start(c, &id).map_err(|err| format!("created {} but cannot start it: {err}", wharf_views::util::short_id(&id)))?;
+    e.container_start(c, &id).map_err(|err| {
+        format!(
+            "created {} but cannot start it: {err}",
+            wharf_views::util::short_id(&id)
+        )
+    })?;
     Ok(id)
 }
 
@@ -126,7 +145,10 @@ pub fn container_logs(
 /// Inspect JSON of a container, image or volume.
 pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value, String> {
     match kind {
-        "volume" => e.volume_inspect(c, id).map_err(msg).and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
+        "volume" => e
+            .volume_inspect(c, id)
+            .map_err(msg)
+            .and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
         "container" => e.container_inspect(c, id).map_err(msg),
         "image" => e.image_inspect(c, id).map_err(msg),
         other => Err(format!("cannot inspect a {other}")),
@@ -134,7 +156,12 @@ pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value
 }
 
 /// `wharf rmi`; returns what was untagged/deleted, as lines.
-pub fn image_remove(e: &dyn Engine, c: &Caller, reference: &str, force: bool) -> Result<Vec<String>, String> {
+pub fn image_remove(
+    e: &dyn Engine,
+    c: &Caller,
+    reference: &str,
+    force: bool,
+) -> Result<Vec<String>, String> {
     e.image_remove(c, reference, force)
         .map(|v| {
             v.into_iter()
@@ -154,7 +181,9 @@ pub fn image_tag(e: &dyn Engine, c: &Caller, src: &str, dst: &str) -> Result<(),
 
 /// `wharf image prune`: (deleted, bytes).
 pub fn image_prune(e: &dyn Engine, c: &Caller) -> Result<(usize, u64), String> {
-    e.image_prune(c, false).map(|r| (r.deleted.len(), r.reclaimed)).map_err(msg)
+    e.image_prune(c, false)
+        .map(|r| (r.deleted.len(), r.reclaimed))
+        .map_err(msg)
 }
 
 /// `wharf image demo`: the id.
@@ -169,5 +198,7 @@ pub fn volume_remove(e: &dyn Engine, c: &Caller, name: &str) -> Result<(), Strin
 
 /// `wharf volume prune`: (deleted, bytes).
 pub fn volume_prune(e: &dyn Engine, c: &Caller) -> Result<(usize, u64), String> {
-    e.volume_prune(c, false).map(|r| (r.deleted.len(), r.reclaimed)).map_err(|x| x.to_string())
+    e.volume_prune(c, false)
+        .map(|r| (r.deleted.len(), r.reclaimed))
+        .map_err(|x| x.to_string())
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 use serde_json::Value;
-use wharf_engine::api::{ContainerStatus, ContainerSummary, EventFilter, ImageSummary, LogLine, LogOptions, SystemInfo, Volume};
+use wharf_engine::api::{
+    ContainerStatus, ContainerSummary, EventFilter, ImageSummary, LogLine, LogOptions, SystemInfo,
+    Volume,
+};
 use wharf_engine::events::{Event, EventType};
 use wharf_engine::policy::EffectiveRole;
 use wharf_engine::{Caller, Engine};
@@ -72,10 +75,24 @@ impl Worker {
 #[derive(Debug)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
-    Confirm { title: String, question: String, then: Pending },
-    Input { title: String, label: String, value: String, purpose: InputPurpose },
-    Message { title: String, body: String },
+    Help {
+        scroll: u16,
+    },
+    Confirm {
+        title: String,
+        question: String,
+        then: Pending,
+    },
+    Input {
+        title: String,
+        label: String,
+        value: String,
+        purpose: InputPurpose,
+    },
+    Message {
+        title: String,
+        body: String,
+    },
     RunForm(Box<RunForm>),
 }
 
@@ -120,7 +137,15 @@ pub struct ListPane<T> {
 
 impl<T> Default for ListPane<T> {
     fn default() -> Self {
-        ListPane { load: Load::Loading, items: Vec::new(), cursor: ListCursor::default(), filter_text: String::new(), filter: Filter::None, in_flight: false, again: false }
+        ListPane {
+            load: Load::Loading,
+            items: Vec::new(),
+            cursor: ListCursor::default(),
+            filter_text: String::new(),
+            filter: Filter::None,
+            in_flight: false,
+            again: false,
+        }
     }
 }
 
@@ -171,13 +196,26 @@ const EVENTS_CAP: usize = 5000;
 
 impl App {
     /// A console on `worker`'s engine with `keymap`; `warning` is shown at start.
-    pub fn new(worker: Worker, keymap: Keymap, warning: Option<String>, role: Option<EffectiveRole>, theme: Theme) -> App {
+    pub fn new(
+        worker: Worker,
+        keymap: Keymap,
+        warning: Option<String>,
+        role: Option<EffectiveRole>,
+        theme: Theme,
+    ) -> App {
         // A bad keymap is said loudly: a window with the error, and the footer.
         let overlay = match &warning {
-            Some(w) => Overlay::Message { title: "keymap".into(), body: w.replacen(": line", ":\nline", 1) },
+            Some(w) => Overlay::Message {
+                title: "keymap".into(),
+                body: w.replacen(": line", ":\nline", 1),
+            },
             None => Overlay::None,
         };
-        let note = warning.map(|w| Notification { level: Level::Warn, text: "bad keymap, using the default".into(), details: Some(w) });
+        let note = warning.map(|w| Notification {
+            level: Level::Warn,
+            text: "bad keymap, using the default".into(),
+            details: Some(w),
+        });
         App {
             worker,
             keymap,
@@ -219,7 +257,8 @@ impl App {
 
     /// Ask the engine for everything once, and start following events.
     pub fn start(&mut self) {
-        self.worker.run(|e, c| Msg::Info(e.info(c).map_err(|x| x.to_string())));
+        self.worker
+            .run(|e, c| Msg::Info(e.info(c).map_err(|x| x.to_string())));
         self.refresh_containers();
         self.refresh_images();
         self.refresh_volumes();
@@ -227,7 +266,11 @@ impl App {
         let w = self.worker.clone();
         std::thread::spawn(move || {
             let start = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-            let f = EventFilter { since: Some(start - 3600 * 1_000_000_000), follow: true, ..Default::default() };
+            let f = EventFilter {
+                since: Some(start - 3600 * 1_000_000_000),
+                follow: true,
+                ..Default::default()
+            };
             let tx = w.tx.clone();
             let res = w.engine.events(&w.caller, &f, &mut |ev| {
                 let live = ev.time_nano >= start;
@@ -259,7 +302,8 @@ impl App {
             return;
         }
         self.containers.in_flight = true;
-        self.worker.run(|e, c| Msg::Containers(api::containers(e, c)));
+        self.worker
+            .run(|e, c| Msg::Containers(api::containers(e, c)));
     }
     fn refresh_images(&mut self) {
         if self.images.in_flight {
@@ -293,7 +337,11 @@ impl App {
             Level::Warn => tracing::warn!("{text}"),
             _ => tracing::info!("{text}"),
         }
-        self.note = Some(Notification { level, text, details: None });
+        self.note = Some(Notification {
+            level,
+            text,
+            details: None,
+        });
     }
 
     // ----- derived views -----
@@ -304,8 +352,20 @@ impl App {
             .containers
             .items
             .iter()
-            .filter(|c| self.show_stopped || matches!(c.state, ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting))
-            .filter(|c| self.containers.filter.matches(&[&c.name, &c.image, &c.id, c.state.as_str()], &c.labels))
+            .filter(|c| {
+                self.show_stopped
+                    || matches!(
+                        c.state,
+                        ContainerStatus::Running
+                            | ContainerStatus::Paused
+                            | ContainerStatus::Restarting
+                    )
+            })
+            .filter(|c| {
+                self.containers
+                    .filter
+                    .matches(&[&c.name, &c.image, &c.id, c.state.as_str()], &c.labels)
+            })
             .collect();
         wharf_views::containers::sort(&mut v, self.sort.0, self.sort.1);
         v
@@ -316,19 +376,39 @@ impl App {
         let none = BTreeMap::new();
         wharf_views::images::rows(&self.images.items)
             .into_iter()
-            .filter(|r| self.images.filter.matches(&[&r.reference, &r.image.id], &none))
+            .filter(|r| {
+                self.images
+                    .filter
+                    .matches(&[&r.reference, &r.image.id], &none)
+            })
             .collect()
     }
 
     /// Volumes shown.
     pub fn visible_volumes(&self) -> Vec<&Volume> {
-        self.volumes.items.iter().filter(|v| self.volumes.filter.matches(&[&v.name, &v.mountpoint], &v.labels)).collect()
+        self.volumes
+            .items
+            .iter()
+            .filter(|v| {
+                self.volumes
+                    .filter
+                    .matches(&[&v.name, &v.mountpoint], &v.labels)
+            })
+            .collect()
     }
 
     /// Networks shown.
     pub fn visible_networks(&self) -> Vec<&NetworkRow> {
         let none = BTreeMap::new();
-        self.networks.items.iter().filter(|n| self.networks.filter.matches(&[&n.name, &n.driver, &n.subnet], &none)).collect()
+        self.networks
+            .items
+            .iter()
+            .filter(|n| {
+                self.networks
+                    .filter
+                    .matches(&[&n.name, &n.driver, &n.subnet], &none)
+            })
+            .collect()
     }
 
     /// Events shown.
@@ -337,7 +417,10 @@ impl App {
             .iter()
             .filter(|e| {
                 let name = wharf_views::events::object(e);
-                self.events_pane.filter.matches(&[e.kind.as_str(), &e.action, &name, &e.actor.id], &e.actor.attributes)
+                self.events_pane.filter.matches(
+                    &[e.kind.as_str(), &e.action, &name, &e.actor.id],
+                    &e.actor.attributes,
+                )
             })
             .collect()
     }
@@ -384,8 +467,23 @@ impl App {
             .context(ctx[0])
             .into_iter()
             .filter(|(_, a)| self.allowed(*a))
-            .filter(|(_, a)| !matches!(a, Action::Mark | Action::MarkAll | Action::SortReverse | Action::PrevMatch | Action::Top | Action::Bottom))
-            .map(|(k, a)| (k.split(", ").next().unwrap_or(&k).to_string(), a.short().to_string()))
+            .filter(|(_, a)| {
+                !matches!(
+                    a,
+                    Action::Mark
+                        | Action::MarkAll
+                        | Action::SortReverse
+                        | Action::PrevMatch
+                        | Action::Top
+                        | Action::Bottom
+                )
+            })
+            .map(|(k, a)| {
+                (
+                    k.split(", ").next().unwrap_or(&k).to_string(),
+                    a.short().to_string(),
+                )
+            })
             .collect();
         if let Some(k) = self.keymap.keys_for(&["global"], Action::Help) {
             out.push((k, "help".into()));
@@ -404,7 +502,11 @@ impl App {
                     .context(ctx)
                     .into_iter()
                     .filter(|(_, a)| self.allowed(*a))
-                    .map(|(k, a)| wharf_views::help::Binding { keys: k, action: a.name().into(), description: a.description().into() })
+                    .map(|(k, a)| wharf_views::help::Binding {
+                        keys: k,
+                        action: a.name().into(),
+                        description: a.description().into(),
+                    })
                     .collect(),
             })
             .filter(|s| !s.bindings.is_empty())
@@ -413,7 +515,13 @@ impl App {
 
     /// The text right of the tabs.
     pub fn tab_status(&self) -> String {
-        let f = |p: &str| if p.is_empty() { String::new() } else { format!(" · /{p}") };
+        let f = |p: &str| {
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!(" · /{p}")
+            }
+        };
         match self.tab {
             Tab::Containers => {
                 let shown = self.visible_containers().len();
@@ -426,10 +534,24 @@ impl App {
                 }
                 s + &f(&self.containers.filter_text)
             }
-            Tab::Images => format!("{} images", self.images.items.len()) + &f(&self.images.filter_text),
-            Tab::Volumes => format!("{} volumes", self.volumes.items.len()) + &f(&self.volumes.filter_text),
-            Tab::Networks => format!("{} networks", self.networks.items.len()) + &f(&self.networks.filter_text),
-            Tab::Events => format!("{}{}", if self.events_paused { "paused" } else { "following" }, f(&self.events_pane.filter_text)),
+            Tab::Images => {
+                format!("{} images", self.images.items.len()) + &f(&self.images.filter_text)
+            }
+            Tab::Volumes => {
+                format!("{} volumes", self.volumes.items.len()) + &f(&self.volumes.filter_text)
+            }
+            Tab::Networks => {
+                format!("{} networks", self.networks.items.len()) + &f(&self.networks.filter_text)
+            }
+            Tab::Events => format!(
+                "{}{}",
+                if self.events_paused {
+                    "paused"
+                } else {
+                    "following"
+                },
+                f(&self.events_pane.filter_text)
+            ),
             Tab::Logs => self.logs.as_ref().map(|l| l.status()).unwrap_or_default(),
             _ => String::new(),
         }
@@ -443,12 +565,16 @@ impl App {
             Msg::Info(r) => self.info = r.map(Load::Ready).unwrap_or_else(Load::Error),
             Msg::Containers(l) => {
                 self.containers.in_flight = false;
-                let sel_id = self.visible_containers().get(self.containers.cursor.selected).map(|c| c.id.clone());
+                let sel_id = self
+                    .visible_containers()
+                    .get(self.containers.cursor.selected)
+                    .map(|c| c.id.clone());
                 match l {
                     Load::Ready(v) => {
                         self.containers.items = v;
                         self.containers.load = Load::Ready(());
-                        let ids: HashSet<&String> = self.containers.items.iter().map(|c| &c.id).collect();
+                        let ids: HashSet<&String> =
+                            self.containers.items.iter().map(|c| &c.id).collect();
                         self.marked.retain(|m| ids.contains(m));
                     }
                     Load::Error(e) => self.containers.load = Load::Error(e),
@@ -525,7 +651,10 @@ impl App {
                             if matches!(ev.action.as_str(), "create" | "destroy") {
                                 self.refresh_images();
                             }
-                            if matches!(ev.action.as_str(), "create" | "destroy" | "mount" | "unmount") {
+                            if matches!(
+                                ev.action.as_str(),
+                                "create" | "destroy" | "mount" | "unmount"
+                            ) {
                                 self.refresh_volumes();
                             }
                         }
@@ -538,8 +667,17 @@ impl App {
                 wharf_views::events::push_bounded(&mut self.events, *ev, EVENTS_CAP);
             }
             Msg::EventsEnded(why) => {
-                self.events_pane.load = if self.events.is_empty() { Load::Error(why.clone()) } else { Load::Ready(()) };
-                self.notify(Level::Warn, format!("events: {why}; lists no longer update by themselves (ctrl-r refreshes)"));
+                self.events_pane.load = if self.events.is_empty() {
+                    Load::Error(why.clone())
+                } else {
+                    Load::Ready(())
+                };
+                self.notify(
+                    Level::Warn,
+                    format!(
+                        "events: {why}; lists no longer update by themselves (ctrl-r refreshes)"
+                    ),
+                );
             }
             Msg::LogLine(gen, line) => {
                 if gen == self.log_gen.load(Ordering::SeqCst) {
@@ -625,7 +763,9 @@ impl App {
         if self.handle_modal_key(&ev) {
             return;
         }
-        let Some(k) = Key::from_event(&ev) else { return };
+        let Some(k) = Key::from_event(&ev) else {
+            return;
+        };
         self.pending_keys.push(k);
         let ctx = self.contexts();
         match self.keymap.lookup(&ctx, &self.pending_keys) {
@@ -659,10 +799,10 @@ impl App {
             match ev.code {
                 KeyCode::Esc => cancel = true,
                 KeyCode::Enter => done = true,
+                // Backspace on an empty filter closes it.
+                KeyCode::Backspace if s.is_empty() && !is_cmd => cancel = true,
                 KeyCode::Backspace => {
-                    if s.pop().is_none() && !is_cmd {
-                        cancel = true;
-                    }
+                    s.pop();
                 }
                 KeyCode::Char('u') if ctrl => s.clear(),
                 KeyCode::Tab if is_cmd => {
@@ -712,7 +852,9 @@ impl App {
                         self.overlay = Overlay::None;
                         self.confirmed(p);
                     }
-                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Enter => self.overlay = Overlay::None,
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Enter => {
+                        self.overlay = Overlay::None
+                    }
                     _ => {}
                 }
                 true
@@ -754,19 +896,32 @@ impl App {
                                 self.tab = Tab::Containers;
                                 self.select_name = name.clone();
                                 tracing::info!("run: {line}");
-                                self.notify(Level::Info, format!("creating {}…", name.as_deref().unwrap_or(&spec.image)));
+                                self.notify(
+                                    Level::Info,
+                                    format!("creating {}…", name.as_deref().unwrap_or(&spec.image)),
+                                );
                                 self.worker.run(move |e, c| {
                                     Msg::Done(match api::container_run(e, c, &spec) {
                                         Ok(id) => Notification {
                                             level: Level::Ok,
-                                            text: format!("started {} ({})", name.as_deref().unwrap_or(""), wharf_views::util::short_id(&id)),
+                                            text: format!(
+                                                "started {} ({})",
+                                                name.as_deref().unwrap_or(""),
+                                                wharf_views::util::short_id(&id)
+                                            ),
                                             details: None,
                                         },
-                                        Err(err) => Notification { level: Level::Error, text: format!("cannot run: {err}"), details: Some(format!("{line}\n\n{err}")) },
+                                        Err(err) => Notification {
+                                            level: Level::Error,
+                                            text: format!("cannot run: {err}"),
+                                            details: Some(format!("{line}\n\n{err}")),
+                                        },
                                     })
                                 });
                             }
-                            Err((f, _)) => form.focus = Field::ALL.iter().position(|x| *x == f).unwrap_or(0),
+                            Err((f, _)) => {
+                                form.focus = Field::ALL.iter().position(|x| *x == f).unwrap_or(0)
+                            }
                         }
                     }
                     _ => {}
@@ -778,13 +933,21 @@ impl App {
 
     /// Completions for the `:` line.
     pub fn completions(&self, input: &str) -> Vec<String> {
-        let names: Vec<&str> = self.containers.items.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .containers
+            .items
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         wharf_views::command::complete(input, &names)
     }
 
     fn run_command(&mut self, s: &str) {
         let s = s.trim();
-        let (cmd, arg) = s.split_once(' ').map(|(a, b)| (a, b.trim())).unwrap_or((s, ""));
+        let (cmd, arg) = s
+            .split_once(' ')
+            .map(|(a, b)| (a, b.trim()))
+            .unwrap_or((s, ""));
         let tab = match cmd {
             "containers" | "ps" | "c" => Some(Tab::Containers),
             "images" | "i" => Some(Tab::Images),
@@ -812,26 +975,59 @@ impl App {
                 self.tab = Tab::Logs;
             }
             "logs" => {
-                let found = self.containers.items.iter().find(|c| c.name == arg || c.id.starts_with(arg)).map(|c| (c.id.clone(), c.name.clone()));
+                let found = self
+                    .containers
+                    .items
+                    .iter()
+                    .find(|c| c.name == arg || c.id.starts_with(arg))
+                    .map(|c| (c.id.clone(), c.name.clone()));
                 match found {
                     Some((id, name)) => {
                         self.prompt = Prompt::None;
                         self.open_logs(&id, &name);
                     }
-                    None => self.prompt = Prompt::Command(s.to_string(), Some(format!("no container {arg:?}"))),
+                    None => {
+                        self.prompt =
+                            Prompt::Command(s.to_string(), Some(format!("no container {arg:?}")))
+                    }
                 }
             }
-            _ => self.prompt = Prompt::Command(s.to_string(), Some(format!("unknown command {cmd:?}: Tab completes"))),
+            _ => {
+                self.prompt = Prompt::Command(
+                    s.to_string(),
+                    Some(format!("unknown command {cmd:?}: Tab completes")),
+                )
+            }
         }
     }
 
     fn set_filter(&mut self, text: &str, f: Filter) {
         let (t, fl, cur) = match self.tab {
-            Tab::Containers => (&mut self.containers.filter_text, &mut self.containers.filter, &mut self.containers.cursor),
-            Tab::Images => (&mut self.images.filter_text, &mut self.images.filter, &mut self.images.cursor),
-            Tab::Volumes => (&mut self.volumes.filter_text, &mut self.volumes.filter, &mut self.volumes.cursor),
-            Tab::Networks => (&mut self.networks.filter_text, &mut self.networks.filter, &mut self.networks.cursor),
-            Tab::Events => (&mut self.events_pane.filter_text, &mut self.events_pane.filter, &mut self.events_pane.cursor),
+            Tab::Containers => (
+                &mut self.containers.filter_text,
+                &mut self.containers.filter,
+                &mut self.containers.cursor,
+            ),
+            Tab::Images => (
+                &mut self.images.filter_text,
+                &mut self.images.filter,
+                &mut self.images.cursor,
+            ),
+            Tab::Volumes => (
+                &mut self.volumes.filter_text,
+                &mut self.volumes.filter,
+                &mut self.volumes.cursor,
+            ),
+            Tab::Networks => (
+                &mut self.networks.filter_text,
+                &mut self.networks.filter,
+                &mut self.networks.cursor,
+            ),
+            Tab::Events => (
+                &mut self.events_pane.filter_text,
+                &mut self.events_pane.filter,
+                &mut self.events_pane.cursor,
+            ),
             _ => return,
         };
         *t = text.to_string();
@@ -853,6 +1049,7 @@ impl App {
     /// Rows in the current list and its cursor.
     fn list_len_cursor(&mut self) -> (usize, Option<&mut ListCursor>) {
         if self.inspect.is_some() {
+            #[allow(clippy::unnecessary_unwrap)]
             let i = self.inspect.as_mut().expect("checked above");
             let n = i.lines().len();
             return (n, Some(&mut i.cursor));
@@ -908,17 +1105,27 @@ impl App {
 
     /// The selected container, if the containers pane has one.
     pub fn selected_container(&self) -> Option<&ContainerSummary> {
-        self.visible_containers().get(self.containers.cursor.selected).copied()
+        self.visible_containers()
+            .get(self.containers.cursor.selected)
+            .copied()
     }
 
     /// Marked containers if any, else the selected one: (id, name, state).
     fn targets(&self) -> Vec<(String, String, ContainerStatus)> {
         let vis = self.visible_containers();
-        let marked: Vec<_> = self.containers.items.iter().filter(|c| self.marked.contains(&c.id)).map(|c| (c.id.clone(), c.name.clone(), c.state)).collect();
+        let marked: Vec<_> = self
+            .containers
+            .items
+            .iter()
+            .filter(|c| self.marked.contains(&c.id))
+            .map(|c| (c.id.clone(), c.name.clone(), c.state))
+            .collect();
         if !marked.is_empty() {
             return marked;
         }
-        vis.get(self.containers.cursor.selected).map(|c| vec![(c.id.clone(), c.name.clone(), c.state)]).unwrap_or_default()
+        vis.get(self.containers.cursor.selected)
+            .map(|c| vec![(c.id.clone(), c.name.clone(), c.state)])
+            .unwrap_or_default()
     }
 
     fn bulk(&mut self, items: Vec<(String, String, ContainerOp)>) {
@@ -926,7 +1133,11 @@ impl App {
             self.notify(Level::Info, "nothing selected");
             return;
         }
-        let label = items.iter().map(|i| i.1.clone()).collect::<Vec<_>>().join(", ");
+        let label = items
+            .iter()
+            .map(|i| i.1.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
         self.notify(Level::Info, format!("{} {label}…", items[0].2.verb()));
         self.marked.clear();
         self.worker.run(move |e, c| {
@@ -940,7 +1151,11 @@ impl App {
             }
             let op = items[0].2;
             Msg::Done(if errs.is_empty() {
-                Notification { level: Level::Ok, text: format!("{} {}", op.done(), ok.join(", ")), details: None }
+                Notification {
+                    level: Level::Ok,
+                    text: format!("{} {}", op.done(), ok.join(", ")),
+                    details: None,
+                }
             } else {
                 let mut text = errs[0].clone();
                 if errs.len() > 1 {
@@ -949,7 +1164,11 @@ impl App {
                 if !ok.is_empty() {
                     text.push_str(&format!("; {} {}", op.done(), ok.join(", ")));
                 }
-                Notification { level: Level::Error, text, details: Some(errs.join("\n")) }
+                Notification {
+                    level: Level::Error,
+                    text,
+                    details: Some(errs.join("\n")),
+                }
             })
         });
     }
@@ -959,7 +1178,13 @@ impl App {
         self.logs = Some(LogsState::new(id, name));
         self.tab = Tab::Logs;
         self.inspect = None;
-        self.read_log(id, gen, self.log_gen.clone(), wharf_views::logs::DEFAULT_CAP, false);
+        self.read_log(
+            id,
+            gen,
+            self.log_gen.clone(),
+            wharf_views::logs::DEFAULT_CAP,
+            false,
+        );
     }
 
     /// Follow a container's log from its last `tail` lines on a thread, until the
@@ -968,13 +1193,27 @@ impl App {
         let id = id.to_string();
         let w = self.worker.clone();
         std::thread::spawn(move || {
-            let opts = LogOptions { follow: true, tail: Some(tail), stdout: true, stderr: true, ..Default::default() };
+            let opts = LogOptions {
+                follow: true,
+                tail: Some(tail),
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            };
             let tx = w.tx.clone();
             let r = api::container_logs(w.engine.as_ref(), &w.caller, &id, &opts, &mut |l| {
-                let m = if preview { Msg::PreviewLine(gen, l) } else { Msg::LogLine(gen, l) };
+                let m = if preview {
+                    Msg::PreviewLine(gen, l)
+                } else {
+                    Msg::LogLine(gen, l)
+                };
                 counter.load(Ordering::SeqCst) == gen && tx.send(m).is_ok()
             });
-            let _ = w.tx.send(if preview { Msg::PreviewEnd(gen, r) } else { Msg::LogEnd(gen, r) });
+            let _ = w.tx.send(if preview {
+                Msg::PreviewEnd(gen, r)
+            } else {
+                Msg::LogEnd(gen, r)
+            });
         });
     }
 
@@ -982,7 +1221,8 @@ impl App {
     /// selection changes. Called before every frame; true when it changed.
     pub fn sync_preview(&mut self) -> bool {
         let want = if self.split && self.tab == Tab::Containers && self.inspect.is_none() {
-            self.selected_container().map(|c| (c.id.clone(), c.name.clone()))
+            self.selected_container()
+                .map(|c| (c.id.clone(), c.name.clone()))
         } else {
             None
         };
@@ -1003,24 +1243,36 @@ impl App {
         self.inspect_gen += 1;
         let gen = self.inspect_gen;
         self.inspect = Some(InspectState::new(&title));
-        self.worker.run(move |e, c| Msg::Inspect(gen, api::inspect(e, c, kind, &id)));
+        self.worker
+            .run(move |e, c| Msg::Inspect(gen, api::inspect(e, c, kind, &id)));
     }
 
     /// Do an action.
     pub fn act(&mut self, a: Action) {
         if !self.allowed(a) {
-            let who = self.role.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+            let who = self
+                .role
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
             self.notify(Level::Warn, format!("the role {who} may not {}", a.name()));
             return;
         }
         match a {
             Action::Quit => self.quit = true,
             Action::Help => {
-                self.overlay = if matches!(self.overlay, Overlay::Help { .. }) { Overlay::None } else { Overlay::Help { scroll: 0 } }
+                self.overlay = if matches!(self.overlay, Overlay::Help { .. }) {
+                    Overlay::None
+                } else {
+                    Overlay::Help { scroll: 0 }
+                }
             }
             Action::Command => self.prompt = Prompt::Command(String::new(), None),
             Action::Filter => {
-                if matches!(self.tab, Tab::Containers | Tab::Images | Tab::Volumes | Tab::Networks | Tab::Events) {
+                if matches!(
+                    self.tab,
+                    Tab::Containers | Tab::Images | Tab::Volumes | Tab::Networks | Tab::Events
+                ) {
                     let cur = self.current_filter().to_string();
                     self.prompt = Prompt::Filter(cur, None);
                 } else if self.tab == Tab::Logs {
@@ -1039,11 +1291,21 @@ impl App {
             }
             Action::MouseToggle => {
                 self.mouse = !self.mouse;
-                self.notify(Level::Info, if self.mouse { "mouse on: click and scroll" } else { "mouse released: select text with it; M takes it back" });
+                self.notify(
+                    Level::Info,
+                    if self.mouse {
+                        "mouse on: click and scroll"
+                    } else {
+                        "mouse released: select text with it; M takes it back"
+                    },
+                );
             }
             Action::Notification => {
                 if let Some(n) = &self.note {
-                    self.overlay = Overlay::Message { title: "notification".into(), body: n.details.clone().unwrap_or_else(|| n.text.clone()) };
+                    self.overlay = Overlay::Message {
+                        title: "notification".into(),
+                        body: n.details.clone().unwrap_or_else(|| n.text.clone()),
+                    };
                 }
             }
             Action::Back => {
@@ -1064,7 +1326,8 @@ impl App {
                 self.refresh_images();
                 self.refresh_volumes();
                 self.refresh_networks();
-                self.worker.run(|e, c| Msg::Info(e.info(c).map_err(|x| x.to_string())));
+                self.worker
+                    .run(|e, c| Msg::Info(e.info(c).map_err(|x| x.to_string())));
             }
             Action::Up => self.move_cursor(-1),
             Action::Down => self.move_cursor(1),
@@ -1099,11 +1362,16 @@ impl App {
                         i.toggle();
                     }
                 }
-                (false, Tab::Containers | Tab::Images | Tab::Volumes | Tab::Networks) => self.act(Action::Inspect),
+                (false, Tab::Containers | Tab::Images | Tab::Volumes | Tab::Networks) => {
+                    self.act(Action::Inspect)
+                }
                 (false, Tab::Events) => {
                     if let Some(ev) = self.visible_events().get(self.events_pane.cursor.selected) {
                         let body = serde_json::to_string_pretty(ev).unwrap_or_default();
-                        self.overlay = Overlay::Message { title: format!("event {} {}", ev.kind.as_str(), ev.action), body };
+                        self.overlay = Overlay::Message {
+                            title: format!("event {} {}", ev.kind.as_str(), ev.action),
+                            body,
+                        };
                     }
                 }
                 _ => {}
@@ -1139,7 +1407,11 @@ impl App {
                     }
                 }
                 Tab::Images => {
-                    if let Some(r) = self.visible_images().get(self.images.cursor.selected).map(|r| r.reference.clone()) {
+                    if let Some(r) = self
+                        .visible_images()
+                        .get(self.images.cursor.selected)
+                        .map(|r| r.reference.clone())
+                    {
                         if !self.image_marks.remove(&r) {
                             self.image_marks.insert(r);
                         }
@@ -1151,14 +1423,22 @@ impl App {
             Action::MarkAll => match self.tab {
                 Tab::Containers => {
                     if self.marked.is_empty() {
-                        self.marked = self.visible_containers().iter().map(|c| c.id.clone()).collect();
+                        self.marked = self
+                            .visible_containers()
+                            .iter()
+                            .map(|c| c.id.clone())
+                            .collect();
                     } else {
                         self.marked.clear();
                     }
                 }
                 Tab::Images => {
                     if self.image_marks.is_empty() {
-                        self.image_marks = self.visible_images().iter().map(|r| r.reference.clone()).collect();
+                        self.image_marks = self
+                            .visible_images()
+                            .iter()
+                            .map(|r| r.reference.clone())
+                            .collect();
                     } else {
                         self.image_marks.clear();
                     }
@@ -1178,14 +1458,28 @@ impl App {
                     Action::Restart => ContainerOp::Restart,
                     _ => ContainerOp::Kill,
                 };
-                let items = self.targets().into_iter().map(|(id, n, _)| (id, n, op)).collect();
+                let items = self
+                    .targets()
+                    .into_iter()
+                    .map(|(id, n, _)| (id, n, op))
+                    .collect();
                 self.bulk(items);
             }
             Action::PauseToggle => {
                 let items = self
                     .targets()
                     .into_iter()
-                    .map(|(id, n, st)| (id, n, if st == ContainerStatus::Paused { ContainerOp::Unpause } else { ContainerOp::Pause }))
+                    .map(|(id, n, st)| {
+                        (
+                            id,
+                            n,
+                            if st == ContainerStatus::Paused {
+                                ContainerOp::Unpause
+                            } else {
+                                ContainerOp::Pause
+                            },
+                        )
+                    })
                     .collect();
                 self.bulk(items);
             }
@@ -1194,14 +1488,32 @@ impl App {
                 if t.is_empty() {
                     return;
                 }
-                let running = t.iter().any(|x| matches!(x.2, ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting));
+                let running = t.iter().any(|x| {
+                    matches!(
+                        x.2,
+                        ContainerStatus::Running
+                            | ContainerStatus::Paused
+                            | ContainerStatus::Restarting
+                    )
+                });
                 let names: Vec<String> = t.iter().map(|x| x.1.clone()).collect();
-                let what = if t.len() == 1 { format!("container {}", names[0]) } else { format!("{} containers: {}", t.len(), names.join(", ")) };
-                let kill = if running { " Running ones are killed first." } else { "" };
+                let what = if t.len() == 1 {
+                    format!("container {}", names[0])
+                } else {
+                    format!("{} containers: {}", t.len(), names.join(", "))
+                };
+                let kill = if running {
+                    " Running ones are killed first."
+                } else {
+                    ""
+                };
                 self.overlay = Overlay::Confirm {
                     title: "remove".into(),
                     question: format!("remove {what}?{kill}"),
-                    then: Pending::RemoveContainers(t.into_iter().map(|x| (x.0, x.1)).collect(), running),
+                    then: Pending::RemoveContainers(
+                        t.into_iter().map(|x| (x.0, x.1)).collect(),
+                        running,
+                    ),
                 };
             }
             Action::Rename => {
@@ -1215,12 +1527,20 @@ impl App {
                 }
             }
             Action::Logs => {
-                if let Some((id, name)) = self.selected_container().map(|c| (c.id.clone(), c.name.clone())) {
+                if let Some((id, name)) = self
+                    .selected_container()
+                    .map(|c| (c.id.clone(), c.name.clone()))
+                {
                     self.open_logs(&id, &name);
                 }
             }
             Action::RunForm => {
-                let known: Vec<String> = self.images.items.iter().flat_map(|i| i.repo_tags.clone()).collect();
+                let known: Vec<String> = self
+                    .images
+                    .items
+                    .iter()
+                    .flat_map(|i| i.repo_tags.clone())
+                    .collect();
                 let mut form = RunForm::new(known);
                 if self.tab == Tab::Images {
                     if let Some(r) = self.visible_images().get(self.images.cursor.selected) {
@@ -1237,47 +1557,124 @@ impl App {
                 refs.sort();
                 if refs.is_empty() {
                     if let Some(r) = self.visible_images().get(self.images.cursor.selected) {
-                        refs.push(if r.reference == "<none>:<none>" { r.image.id.clone() } else { r.reference.clone() });
+                        refs.push(if r.reference == "<none>:<none>" {
+                            r.image.id.clone()
+                        } else {
+                            r.reference.clone()
+                        });
                     }
                 }
                 if refs.is_empty() {
                     return;
                 }
-                let what = if refs.len() == 1 { format!("image {}", refs[0]) } else { format!("{} images: {}", refs.len(), refs.join(", ")) };
-                self.overlay = Overlay::Confirm { title: "remove".into(), question: format!("remove {what}?"), then: Pending::RemoveImages(refs) };
+                let what = if refs.len() == 1 {
+                    format!("image {}", refs[0])
+                } else {
+                    format!("{} images: {}", refs.len(), refs.join(", "))
+                };
+                self.overlay = Overlay::Confirm {
+                    title: "remove".into(),
+                    question: format!("remove {what}?"),
+                    then: Pending::RemoveImages(refs),
+                };
             }
             Action::ImageTag => {
                 if let Some(r) = self.visible_images().get(self.images.cursor.selected) {
-                    let src = if r.reference == "<none>:<none>" { r.image.id.clone() } else { r.reference.clone() };
-                    self.overlay = Overlay::Input { title: format!("tag {src}"), label: "new reference:".into(), value: String::new(), purpose: InputPurpose::Tag(src) };
+                    let src = if r.reference == "<none>:<none>" {
+                        r.image.id.clone()
+                    } else {
+                        r.reference.clone()
+                    };
+                    self.overlay = Overlay::Input {
+                        title: format!("tag {src}"),
+                        label: "new reference:".into(),
+                        value: String::new(),
+                        purpose: InputPurpose::Tag(src),
+                    };
                 }
             }
             Action::ImagePrune => {
-                let dangling: Vec<String> = self.images.items.iter().filter(|i| i.repo_tags.is_empty() && i.containers == 0).map(|i| wharf_views::util::short_id(&i.id).to_string()).collect();
-                let q = if dangling.is_empty() { "remove dangling images? (none are listed right now)".to_string() } else { format!("remove {} dangling images: {}?", dangling.len(), dangling.join(", ")) };
-                self.overlay = Overlay::Confirm { title: "prune images".into(), question: q, then: Pending::PruneImages };
+                let dangling: Vec<String> = self
+                    .images
+                    .items
+                    .iter()
+                    .filter(|i| i.repo_tags.is_empty() && i.containers == 0)
+                    .map(|i| wharf_views::util::short_id(&i.id).to_string())
+                    .collect();
+                let q = if dangling.is_empty() {
+                    "remove dangling images? (none are listed right now)".to_string()
+                } else {
+                    format!(
+                        "remove {} dangling images: {}?",
+                        dangling.len(),
+                        dangling.join(", ")
+                    )
+                };
+                self.overlay = Overlay::Confirm {
+                    title: "prune images".into(),
+                    question: q,
+                    then: Pending::PruneImages,
+                };
             }
             Action::ImageDemo => {
-                self.notify(Level::Info, "building wharf/demo:latest from the host's busybox…");
+                self.notify(
+                    Level::Info,
+                    "building wharf/demo:latest from the host's busybox…",
+                );
                 self.worker.run(|e, c| {
                     Msg::Done(match api::image_demo(e, c, "wharf/demo:latest") {
-                        Ok(id) => Notification { level: Level::Ok, text: format!("built wharf/demo:latest ({})", wharf_views::util::short_id(&id)), details: None },
-                        Err(err) => Notification { level: Level::Error, text: format!("cannot build the demo image: {err}"), details: Some(err) },
+                        Ok(id) => Notification {
+                            level: Level::Ok,
+                            text: format!(
+                                "built wharf/demo:latest ({})",
+                                wharf_views::util::short_id(&id)
+                            ),
+                            details: None,
+                        },
+                        Err(err) => Notification {
+                            level: Level::Error,
+                            text: format!("cannot build the demo image: {err}"),
+                            details: Some(err),
+                        },
                     })
                 });
             }
             Action::VolumeRemove => {
                 if let Some(v) = self.visible_volumes().get(self.volumes.cursor.selected) {
                     let n = v.name.clone();
-                    self.overlay = Overlay::Confirm { title: "remove".into(), question: format!("remove volume {n} and its data?"), then: Pending::RemoveVolume(n) };
+                    self.overlay = Overlay::Confirm {
+                        title: "remove".into(),
+                        question: format!("remove volume {n} and its data?"),
+                        then: Pending::RemoveVolume(n),
+                    };
                 }
             }
             Action::VolumePrune => {
-                let unused: Vec<String> = self.volumes.items.iter().filter(|v| v.usage_data.is_some_and(|u| u.ref_count == 0)).map(|v| v.name.clone()).collect();
-                let q = if unused.is_empty() { "remove unused anonymous volumes?".to_string() } else { format!("remove unused anonymous volumes (of: {})?", unused.join(", ")) };
-                self.overlay = Overlay::Confirm { title: "prune volumes".into(), question: q, then: Pending::PruneVolumes };
+                let unused: Vec<String> = self
+                    .volumes
+                    .items
+                    .iter()
+                    .filter(|v| v.usage_data.is_some_and(|u| u.ref_count == 0))
+                    .map(|v| v.name.clone())
+                    .collect();
+                let q = if unused.is_empty() {
+                    "remove unused anonymous volumes?".to_string()
+                } else {
+                    format!(
+                        "remove unused anonymous volumes (of: {})?",
+                        unused.join(", ")
+                    )
+                };
+                self.overlay = Overlay::Confirm {
+                    title: "prune volumes".into(),
+                    question: q,
+                    then: Pending::PruneVolumes,
+                };
             }
-            Action::FollowToggle | Action::WrapToggle | Action::TimestampsToggle | Action::StreamCycle => {
+            Action::FollowToggle
+            | Action::WrapToggle
+            | Action::TimestampsToggle
+            | Action::StreamCycle => {
                 if let Some(l) = self.logs.as_mut() {
                     match a {
                         Action::FollowToggle => {
@@ -1297,13 +1694,24 @@ impl App {
             }
             Action::Search => {
                 let (purpose, cur) = if self.inspect.is_some() {
-                    (InputPurpose::InspectSearch, self.inspect.as_ref().map(|i| i.search.clone()))
+                    (
+                        InputPurpose::InspectSearch,
+                        self.inspect.as_ref().map(|i| i.search.clone()),
+                    )
                 } else if self.tab == Tab::Logs && self.logs.is_some() {
-                    (InputPurpose::LogSearch, self.logs.as_ref().map(|l| l.search.clone()))
+                    (
+                        InputPurpose::LogSearch,
+                        self.logs.as_ref().map(|l| l.search.clone()),
+                    )
                 } else {
                     return;
                 };
-                self.overlay = Overlay::Input { title: "search".into(), label: "find:".into(), value: cur.unwrap_or_default(), purpose };
+                self.overlay = Overlay::Input {
+                    title: "search".into(),
+                    label: "find:".into(),
+                    value: cur.unwrap_or_default(),
+                    purpose,
+                };
             }
             Action::NextMatch | Action::PrevMatch => {
                 let fwd = a == Action::NextMatch;
@@ -1337,7 +1745,10 @@ impl App {
     fn confirmed(&mut self, p: Pending) {
         match p {
             Pending::RemoveContainers(items, force) => {
-                let items = items.into_iter().map(|(id, n)| (id, n, ContainerOp::Remove { force })).collect();
+                let items = items
+                    .into_iter()
+                    .map(|(id, n)| (id, n, ContainerOp::Remove { force }))
+                    .collect();
                 self.bulk(items);
             }
             Pending::RemoveImages(refs) => {
@@ -1352,28 +1763,60 @@ impl App {
                         }
                     }
                     Msg::Done(if errs.is_empty() {
-                        Notification { level: Level::Ok, text: format!("removed {}", refs.join(", ")), details: Some(lines.join("\n")) }
+                        Notification {
+                            level: Level::Ok,
+                            text: format!("removed {}", refs.join(", ")),
+                            details: Some(lines.join("\n")),
+                        }
                     } else {
-                        Notification { level: Level::Error, text: errs[0].clone(), details: Some(errs.join("\n")) }
+                        Notification {
+                            level: Level::Error,
+                            text: errs[0].clone(),
+                            details: Some(errs.join("\n")),
+                        }
                     })
                 });
             }
             Pending::PruneImages => self.worker.run(|e, c| {
                 Msg::Done(match api::image_prune(e, c) {
-                    Ok((n, b)) => Notification { level: Level::Ok, text: format!("pruned {n} images, {} freed", wharf_views::util::dsize(b)), details: None },
-                    Err(err) => Notification { level: Level::Error, text: format!("cannot prune images: {err}"), details: Some(err) },
+                    Ok((n, b)) => Notification {
+                        level: Level::Ok,
+                        text: format!("pruned {n} images, {} freed", wharf_views::util::dsize(b)),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot prune images: {err}"),
+                        details: Some(err),
+                    },
                 })
             }),
             Pending::RemoveVolume(n) => self.worker.run(move |e, c| {
                 Msg::Done(match api::volume_remove(e, c, &n) {
-                    Ok(()) => Notification { level: Level::Ok, text: format!("removed volume {n}"), details: None },
-                    Err(err) => Notification { level: Level::Error, text: format!("cannot remove volume {n}: {err}"), details: Some(err) },
+                    Ok(()) => Notification {
+                        level: Level::Ok,
+                        text: format!("removed volume {n}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot remove volume {n}: {err}"),
+                        details: Some(err),
+                    },
                 })
             }),
             Pending::PruneVolumes => self.worker.run(|e, c| {
                 Msg::Done(match api::volume_prune(e, c) {
-                    Ok((n, b)) => Notification { level: Level::Ok, text: format!("pruned {n} volumes, {} freed", wharf_views::util::dsize(b)), details: None },
-                    Err(err) => Notification { level: Level::Error, text: format!("cannot prune volumes: {err}"), details: Some(err) },
+                    Ok((n, b)) => Notification {
+                        level: Level::Ok,
+                        text: format!("pruned {n} volumes, {} freed", wharf_views::util::dsize(b)),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot prune volumes: {err}"),
+                        details: Some(err),
+                    },
                 })
             }),
         }
@@ -1383,14 +1826,30 @@ impl App {
         match p {
             InputPurpose::Rename(id, old) => self.worker.run(move |e, c| {
                 Msg::Done(match api::container_rename(e, c, &id, &v) {
-                    Ok(()) => Notification { level: Level::Ok, text: format!("renamed {old} to {v}"), details: None },
-                    Err(err) => Notification { level: Level::Error, text: format!("cannot rename {old}: {err}"), details: Some(err) },
+                    Ok(()) => Notification {
+                        level: Level::Ok,
+                        text: format!("renamed {old} to {v}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot rename {old}: {err}"),
+                        details: Some(err),
+                    },
                 })
             }),
             InputPurpose::Tag(src) => self.worker.run(move |e, c| {
                 Msg::Done(match api::image_tag(e, c, &src, &v) {
-                    Ok(()) => Notification { level: Level::Ok, text: format!("tagged {src} as {v}"), details: None },
-                    Err(err) => Notification { level: Level::Error, text: format!("cannot tag {src}: {err}"), details: Some(err) },
+                    Ok(()) => Notification {
+                        level: Level::Ok,
+                        text: format!("tagged {src} as {v}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot tag {src}: {err}"),
+                        details: Some(err),
+                    },
                 })
             }),
             InputPurpose::LogSearch => {
@@ -1461,7 +1920,9 @@ pub fn input_error(p: &InputPurpose, v: &str) -> Option<String> {
         InputPurpose::Rename(..) if !wharf_views::run_form::valid_name(v) => {
             Some("a name may contain only [a-zA-Z0-9_.-] and starts with a letter or digit".into())
         }
-        InputPurpose::Tag(_) if v.is_empty() || v.contains(char::is_whitespace) => Some("a reference like name:tag, without spaces".into()),
+        InputPurpose::Tag(_) if v.is_empty() || v.contains(char::is_whitespace) => {
+            Some("a reference like name:tag, without spaces".into())
+        }
         _ => None,
     }
 }

@@ -42,7 +42,9 @@ impl Filter {
             Filter::None => true,
             Filter::Text(t) => texts.iter().any(|x| x.to_lowercase().contains(t)),
             Filter::Regex(r) => texts.iter().any(|x| r.is_match(x)),
-            Filter::Label(k, v) => labels.get(k).is_some_and(|have| v.as_ref().is_none_or(|v| v == have)),
+            Filter::Label(k, v) => labels
+                .get(k)
+                .is_some_and(|have| v.as_ref().is_none_or(|v| v == have)),
         }
     }
 }
@@ -57,7 +59,9 @@ mod tests {
         l.insert("team".to_string(), "lab".to_string());
         assert!(Filter::parse("WEB").unwrap().matches(&["web-1"], &l));
         assert!(!Filter::parse("db").unwrap().matches(&["web-1"], &l));
-        assert!(Filter::parse("/^w.b-\\d$/").unwrap().matches(&["web-1"], &l));
+        assert!(Filter::parse("/^w.b-\\d$/")
+            .unwrap()
+            .matches(&["web-1"], &l));
         assert!(Filter::parse("label=team=lab").unwrap().matches(&["x"], &l));
         assert!(Filter::parse("label=team").unwrap().matches(&["x"], &l));
         assert!(!Filter::parse("label=team=ops").unwrap().matches(&["x"], &l));

@@ -20,8 +20,19 @@ pub const BUILTIN: [(&str, &str); 2] = [
 ];
 
 /// Contexts a keymap may bind keys in, most specific last.
-pub const CONTEXTS: [&str; 11] =
-    ["global", "list", "containers", "images", "networks", "volumes", "stats", "events", "logs", "inspect", "help"];
+pub const CONTEXTS: [&str; 11] = [
+    "global",
+    "list",
+    "containers",
+    "images",
+    "networks",
+    "volumes",
+    "stats",
+    "events",
+    "logs",
+    "inspect",
+    "help",
+];
 
 /// An action a key can be bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,10 +93,30 @@ pub enum Action {
 /// Name, description and the engine permission an action needs (for hiding what the
 /// role may not do; the engine checks again).
 const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
-    (Action::Quit, "quit", "leave the console (containers keep running)", None),
-    (Action::Help, "help", "this help, generated from the keymap", None),
-    (Action::Command, "command", "command mode: :containers :images :logs NAME :quit ...", None),
-    (Action::Filter, "filter", "filter the list: text, /regex/ or label=value", None),
+    (
+        Action::Quit,
+        "quit",
+        "leave the console (containers keep running)",
+        None,
+    ),
+    (
+        Action::Help,
+        "help",
+        "this help, generated from the keymap",
+        None,
+    ),
+    (
+        Action::Command,
+        "command",
+        "command mode: :containers :images :logs NAME :quit ...",
+        None,
+    ),
+    (
+        Action::Filter,
+        "filter",
+        "filter the list: text, /regex/ or label=value",
+        None,
+    ),
     (Action::NextTab, "next-tab", "next pane", None),
     (Action::PrevTab, "prev-tab", "previous pane", None),
     (Action::Tab(1), "tab-1", "containers", None),
@@ -96,9 +127,24 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
     (Action::Tab(6), "tab-6", "events", None),
     (Action::Tab(7), "tab-7", "logs", None),
     (Action::Tab(8), "tab-8", "the console's own log", None),
-    (Action::MouseToggle, "mouse-toggle", "release the mouse for text selection, or take it back", None),
-    (Action::Back, "back", "close, clear the filter, or go back", None),
-    (Action::Details, "details", "details of the selection (inspect)", None),
+    (
+        Action::MouseToggle,
+        "mouse-toggle",
+        "release the mouse for text selection, or take it back",
+        None,
+    ),
+    (
+        Action::Back,
+        "back",
+        "close, clear the filter, or go back",
+        None,
+    ),
+    (
+        Action::Details,
+        "details",
+        "details of the selection (inspect)",
+        None,
+    ),
     (Action::Up, "up", "previous row", None),
     (Action::Down, "down", "next row", None),
     (Action::PageUp, "page-up", "a page up", None),
@@ -106,40 +152,180 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
     (Action::Top, "top", "first row", None),
     (Action::Bottom, "bottom", "last row", None),
     (Action::Mark, "mark", "mark the row for a bulk action", None),
-    (Action::MarkAll, "mark-all", "mark all shown rows, or clear the marks", None),
-    (Action::SortNext, "sort-next", "sort by the next column", None),
-    (Action::SortReverse, "sort-reverse", "reverse the sort order", None),
+    (
+        Action::MarkAll,
+        "mark-all",
+        "mark all shown rows, or clear the marks",
+        None,
+    ),
+    (
+        Action::SortNext,
+        "sort-next",
+        "sort by the next column",
+        None,
+    ),
+    (
+        Action::SortReverse,
+        "sort-reverse",
+        "reverse the sort order",
+        None,
+    ),
     (Action::Refresh, "refresh", "ask the engine again", None),
-    (Action::Notification, "notification", "the last notification in full", None),
-    (Action::Start, "start", "start the selected or marked containers", Some("container.start")),
-    (Action::Stop, "stop", "stop the selected or marked containers", Some("container.stop")),
-    (Action::Restart, "restart", "restart the selected or marked containers", Some("container.restart")),
-    (Action::Kill, "kill", "send SIGKILL to the selected or marked containers", Some("container.kill")),
-    (Action::PauseToggle, "pause-toggle", "pause or unpause", Some("container.pause")),
-    (Action::Remove, "remove", "remove the selected or marked containers (asks first)", Some("container.remove")),
-    (Action::Rename, "rename", "rename the selected container", Some("container.rename")),
-    (Action::Logs, "logs", "the selected container's log", Some("container.logs")),
-    (Action::Inspect, "inspect", "the selected object's JSON as a tree", None),
-    (Action::RunForm, "run-form", "run a new container (a form)", Some("container.create")),
-    (Action::StoppedToggle, "stopped-toggle", "show or hide stopped containers", None),
-    (Action::ImageRemove, "image-remove", "remove the selected or marked images (asks first)", Some("image.remove")),
-    (Action::ImageTag, "image-tag", "tag the selected image", Some("image.tag")),
-    (Action::ImagePrune, "image-prune", "remove dangling images (asks first)", Some("image.prune")),
-    (Action::ImageDemo, "image-demo", "build the offline demo image wharf/demo:latest", Some("image.load")),
-    (Action::VolumeRemove, "volume-remove", "remove the selected volume (asks first)", Some("volume.remove")),
-    (Action::VolumePrune, "volume-prune", "remove unused volumes (asks first)", Some("volume.prune")),
-    (Action::FollowToggle, "follow-toggle", "follow new lines, or stop", None),
+    (
+        Action::Notification,
+        "notification",
+        "the last notification in full",
+        None,
+    ),
+    (
+        Action::Start,
+        "start",
+        "start the selected or marked containers",
+        Some("container.start"),
+    ),
+    (
+        Action::Stop,
+        "stop",
+        "stop the selected or marked containers",
+        Some("container.stop"),
+    ),
+    (
+        Action::Restart,
+        "restart",
+        "restart the selected or marked containers",
+        Some("container.restart"),
+    ),
+    (
+        Action::Kill,
+        "kill",
+        "send SIGKILL to the selected or marked containers",
+        Some("container.kill"),
+    ),
+    (
+        Action::PauseToggle,
+        "pause-toggle",
+        "pause or unpause",
+        Some("container.pause"),
+    ),
+    (
+        Action::Remove,
+        "remove",
+        "remove the selected or marked containers (asks first)",
+        Some("container.remove"),
+    ),
+    (
+        Action::Rename,
+        "rename",
+        "rename the selected container",
+        Some("container.rename"),
+    ),
+    (
+        Action::Logs,
+        "logs",
+        "the selected container's log",
+        Some("container.logs"),
+    ),
+    (
+        Action::Inspect,
+        "inspect",
+        "the selected object's JSON as a tree",
+        None,
+    ),
+    (
+        Action::RunForm,
+        "run-form",
+        "run a new container (a form)",
+        Some("container.create"),
+    ),
+    (
+        Action::StoppedToggle,
+        "stopped-toggle",
+        "show or hide stopped containers",
+        None,
+    ),
+    (
+        Action::ImageRemove,
+        "image-remove",
+        "remove the selected or marked images (asks first)",
+        Some("image.remove"),
+    ),
+    (
+        Action::ImageTag,
+        "image-tag",
+        "tag the selected image",
+        Some("image.tag"),
+    ),
+    (
+        Action::ImagePrune,
+        "image-prune",
+        "remove dangling images (asks first)",
+        Some("image.prune"),
+    ),
+    (
+        Action::ImageDemo,
+        "image-demo",
+        "build the offline demo image wharf/demo:latest",
+        Some("image.load"),
+    ),
+    (
+        Action::VolumeRemove,
+        "volume-remove",
+        "remove the selected volume (asks first)",
+        Some("volume.remove"),
+    ),
+    (
+        Action::VolumePrune,
+        "volume-prune",
+        "remove unused volumes (asks first)",
+        Some("volume.prune"),
+    ),
+    (
+        Action::FollowToggle,
+        "follow-toggle",
+        "follow new lines, or stop",
+        None,
+    ),
     (Action::WrapToggle, "wrap-toggle", "wrap long lines", None),
-    (Action::TimestampsToggle, "timestamps-toggle", "show timestamps", None),
-    (Action::StreamCycle, "stream-cycle", "stdout+stderr → stdout → stderr", None),
-    (Action::Search, "search", "search (highlights; n/N move)", None),
+    (
+        Action::TimestampsToggle,
+        "timestamps-toggle",
+        "show timestamps",
+        None,
+    ),
+    (
+        Action::StreamCycle,
+        "stream-cycle",
+        "stdout+stderr → stdout → stderr",
+        None,
+    ),
+    (
+        Action::Search,
+        "search",
+        "search (highlights; n/N move)",
+        None,
+    ),
     (Action::NextMatch, "next-match", "next match", None),
     (Action::PrevMatch, "previous-match", "previous match", None),
-    (Action::FoldToggle, "fold-toggle", "fold or unfold the node", None),
+    (
+        Action::FoldToggle,
+        "fold-toggle",
+        "fold or unfold the node",
+        None,
+    ),
     (Action::FoldAll, "fold-all", "fold every node", None),
     (Action::UnfoldAll, "unfold-all", "unfold every node", None),
-    (Action::PauseEvents, "pause-toggle-events", "stop following new events, or follow again", None),
-    (Action::SplitToggle, "split-toggle", "show or hide the selected container's log under the list", None),
+    (
+        Action::PauseEvents,
+        "pause-toggle-events",
+        "stop following new events, or follow again",
+        None,
+    ),
+    (
+        Action::SplitToggle,
+        "split-toggle",
+        "show or hide the selected container's log under the list",
+        None,
+    ),
 ];
 
 impl Action {
@@ -149,7 +335,11 @@ impl Action {
     }
     /// The name in keymap files.
     pub fn name(self) -> &'static str {
-        ACTIONS.iter().find(|a| a.0 == self).map(|a| a.1).unwrap_or("?")
+        ACTIONS
+            .iter()
+            .find(|a| a.0 == self)
+            .map(|a| a.1)
+            .unwrap_or("?")
     }
     /// A short label for the footer: `pause`, `run`, `prune`.
     pub fn short(self) -> &'static str {
@@ -177,7 +367,11 @@ impl Action {
     }
     /// What it does, for the help.
     pub fn description(self) -> &'static str {
-        ACTIONS.iter().find(|a| a.0 == self).map(|a| a.2).unwrap_or("")
+        ACTIONS
+            .iter()
+            .find(|a| a.0 == self)
+            .map(|a| a.2)
+            .unwrap_or("")
     }
     /// The engine permission it needs (`container.stop`), if it changes anything.
     pub fn permission(self) -> Option<&'static str> {
@@ -246,7 +440,11 @@ impl Key {
     }
 
     fn plain(code: KeyCodeOrd) -> Key {
-        Key { code, ctrl: false, alt: false }
+        Key {
+            code,
+            ctrl: false,
+            alt: false,
+        }
     }
 }
 
@@ -304,7 +502,10 @@ pub fn parse_key(s: &str) -> Result<Vec<Key>, String> {
             "pgdn" | "pagedown" => KeyCodeOrd::PageDown,
             "home" => KeyCodeOrd::Home,
             "end" => KeyCodeOrd::End,
-            f if f.len() >= 2 && f.starts_with('f') && f[1..].chars().all(|c| c.is_ascii_digit()) => {
+            f if f.len() >= 2
+                && f.starts_with('f')
+                && f[1..].chars().all(|c| c.is_ascii_digit()) =>
+            {
                 let n: u8 = f[1..].parse().ok()?;
                 if !(1..=12).contains(&n) {
                     return None;
@@ -318,7 +519,9 @@ pub fn parse_key(s: &str) -> Result<Vec<Key>, String> {
         return Err("an empty key".into());
     }
     if s.chars().count() == 1 {
-        return Ok(vec![Key::plain(KeyCodeOrd::Char(s.chars().next().unwrap_or(' ')))]);
+        return Ok(vec![Key::plain(KeyCodeOrd::Char(
+            s.chars().next().unwrap_or(' '),
+        ))]);
     }
     if let Some(c) = named(s) {
         return Ok(vec![Key::plain(c)]);
@@ -334,7 +537,11 @@ pub fn parse_key(s: &str) -> Result<Vec<Key>, String> {
                 "ctrl" | "c" => k.ctrl = true,
                 "alt" | "meta" | "m" => k.alt = true,
                 "shift" | "s" => shift = true,
-                other => return Err(format!("unknown modifier {other:?} in key {s:?}: use ctrl-, alt- or shift-")),
+                other => {
+                    return Err(format!(
+                        "unknown modifier {other:?} in key {s:?}: use ctrl-, alt- or shift-"
+                    ))
+                }
             }
         }
         let last = last[0];
@@ -345,13 +552,19 @@ pub fn parse_key(s: &str) -> Result<Vec<Key>, String> {
             match named(last) {
                 Some(KeyCodeOrd::Tab) if shift => KeyCodeOrd::BackTab,
                 Some(c) if !shift => c,
-                _ => return Err(format!("unknown key {s:?}: write e.g. q, S, ctrl-d, enter, space, f5, shift-tab")),
+                _ => {
+                    return Err(format!(
+                        "unknown key {s:?}: write e.g. q, S, ctrl-d, enter, space, f5, shift-tab"
+                    ))
+                }
             }
         };
         return Ok(vec![k]);
     }
     if s.len() >= 2 && s.starts_with('f') && s[1..].chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("unknown key {s:?}: function keys go from f1 to f12"));
+        return Err(format!(
+            "unknown key {s:?}: function keys go from f1 to f12"
+        ));
     }
     // A sequence of plain characters (vim's gg).
     if s.chars().all(|c| c.is_ascii_graphic()) && s.chars().count() <= 3 {
@@ -391,7 +604,12 @@ pub enum Lookup {
 fn line_col(text: &str, at: usize) -> (usize, usize) {
     let before = &text[..at.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -399,7 +617,10 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
 fn locate(text: &str, context: &str, key: &str) -> (usize, usize) {
     let ctx_at = text.find(&format!("\"{context}\"")).unwrap_or(0);
     let quoted = serde_json::to_string(key).unwrap_or_default();
-    let at = text[ctx_at..].find(&quoted).map(|p| p + ctx_at).unwrap_or(ctx_at);
+    let at = text[ctx_at..]
+        .find(&quoted)
+        .map(|p| p + ctx_at)
+        .unwrap_or(ctx_at);
     line_col(text, at)
 }
 
@@ -479,13 +700,22 @@ impl Keymap {
 
     fn parse_depth(source: &str, text: &str, depth: usize) -> Result<Keymap, KeymapError> {
         let raw: RawMap = serde_json::from_str(text).map_err(|e| {
-            KeymapError(format!("keymap {source}: line {}, column {}: {e}", e.line(), e.column()))
+            KeymapError(format!(
+                "keymap {source}: line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ))
         })?;
-        let mut km = Keymap { name: source.to_string(), bindings: BTreeMap::new() };
+        let mut km = Keymap {
+            name: source.to_string(),
+            bindings: BTreeMap::new(),
+        };
         // The keymap it extends first.
         if let Some((_, RawCtx::Str(base))) = raw.0.iter().find(|(k, _)| k == "extends") {
             if depth > 4 {
-                return Err(KeymapError(format!("keymap {source}: \"extends\" goes around in a circle")));
+                return Err(KeymapError(format!(
+                    "keymap {source}: \"extends\" goes around in a circle"
+                )));
             }
             let Some((_, btext)) = BUILTIN.iter().find(|b| b.0 == base) else {
                 return Err(KeymapError(format!(
@@ -502,7 +732,9 @@ impl Keymap {
                 let at = format!("keymap {source}: line {line}, column {col}: {ctx}");
                 let keys = parse_key(k).map_err(|e| KeymapError(format!("{at}: {e}")))?;
                 let action = Action::from_name(a).ok_or_else(|| {
-                    KeymapError(format!("{at}: unknown action {a:?} for key {k:?}: the help (?) lists the actions"))
+                    KeymapError(format!(
+                        "{at}: unknown action {a:?} for key {k:?}: the help (?) lists the actions"
+                    ))
                 })?;
                 if let Some((_, other, okey)) = mine.iter().find(|(ks, _, _)| *ks == keys) {
                     return Err(KeymapError(format!(
@@ -510,7 +742,10 @@ impl Keymap {
                         other.name()
                     )));
                 }
-                if let Some((_, _, okey)) = mine.iter().find(|(ks, _, _)| ks.starts_with(&keys) || keys.starts_with(ks)) {
+                if let Some((_, _, okey)) = mine
+                    .iter()
+                    .find(|(ks, _, _)| ks.starts_with(&keys) || keys.starts_with(ks))
+                {
                     return Err(KeymapError(format!(
                         "{at}: key {k:?} and key {okey:?} start the same way, so one could never be typed: change one"
                     )));
@@ -531,10 +766,19 @@ impl Keymap {
     pub fn load(arg: Option<&str>) -> (Keymap, Option<String>) {
         let user = std::env::var_os("XDG_CONFIG_HOME")
             .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
+            })
             .map(|d| d.join("wharf/keymap.json"));
         let result = match arg {
-            Some(name) if BUILTIN.iter().any(|b| b.0 == name) => Keymap::parse(name, BUILTIN.iter().find(|b| b.0 == name).map(|b| b.1).unwrap_or("")),
+            Some(name) if BUILTIN.iter().any(|b| b.0 == name) => Keymap::parse(
+                name,
+                BUILTIN
+                    .iter()
+                    .find(|b| b.0 == name)
+                    .map(|b| b.1)
+                    .unwrap_or(""),
+            ),
             Some(path) => match std::fs::read_to_string(path) {
                 Ok(t) => Keymap::parse(path, &t),
                 Err(e) => Err(KeymapError(format!(
@@ -551,7 +795,12 @@ impl Keymap {
         };
         match result {
             Ok(k) => (k, None),
-            Err(e) => (Keymap::default_keymap(), Some(format!("{e}\n\nThe console runs on the default keymap; fix the file and start again."))),
+            Err(e) => (
+                Keymap::default_keymap(),
+                Some(format!(
+                    "{e}\n\nThe console runs on the default keymap; fix the file and start again."
+                )),
+            ),
         }
     }
 
@@ -623,19 +872,42 @@ mod tests {
     fn builtins_parse() {
         for (name, text) in BUILTIN {
             let k = Keymap::parse(name, text).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(k.lookup(&["containers", "list", "global"], &[ev(KeyCode::Char('q'), KeyModifiers::NONE)]), Lookup::Action(Action::Quit));
+            assert_eq!(
+                k.lookup(
+                    &["containers", "list", "global"],
+                    &[ev(KeyCode::Char('q'), KeyModifiers::NONE)]
+                ),
+                Lookup::Action(Action::Quit)
+            );
         }
     }
 
     #[test]
     fn keys() {
-        assert_eq!(parse_key("S").unwrap(), vec![ev(KeyCode::Char('S'), KeyModifiers::SHIFT)]);
-        assert_eq!(parse_key("ctrl-d").unwrap(), vec![ev(KeyCode::Char('d'), KeyModifiers::CONTROL)]);
-        assert_eq!(parse_key("shift-tab").unwrap(), vec![ev(KeyCode::BackTab, KeyModifiers::SHIFT)]);
-        assert_eq!(parse_key("f5").unwrap(), vec![ev(KeyCode::F(5), KeyModifiers::NONE)]);
-        assert_eq!(parse_key("space").unwrap(), vec![ev(KeyCode::Char(' '), KeyModifiers::NONE)]);
+        assert_eq!(
+            parse_key("S").unwrap(),
+            vec![ev(KeyCode::Char('S'), KeyModifiers::SHIFT)]
+        );
+        assert_eq!(
+            parse_key("ctrl-d").unwrap(),
+            vec![ev(KeyCode::Char('d'), KeyModifiers::CONTROL)]
+        );
+        assert_eq!(
+            parse_key("shift-tab").unwrap(),
+            vec![ev(KeyCode::BackTab, KeyModifiers::SHIFT)]
+        );
+        assert_eq!(
+            parse_key("f5").unwrap(),
+            vec![ev(KeyCode::F(5), KeyModifiers::NONE)]
+        );
+        assert_eq!(
+            parse_key("space").unwrap(),
+            vec![ev(KeyCode::Char(' '), KeyModifiers::NONE)]
+        );
         assert_eq!(parse_key("gg").unwrap().len(), 2);
-        assert!(parse_key("hyper-x").unwrap_err().contains("unknown modifier"));
+        assert!(parse_key("hyper-x")
+            .unwrap_err()
+            .contains("unknown modifier"));
         assert!(parse_key("f13").is_err());
         assert!(parse_key("frobnicate").unwrap_err().contains("unknown key"));
     }
@@ -648,7 +920,11 @@ mod tests {
 
     #[test]
     fn unknown_action_names_the_place() {
-        let e = Keymap::parse("my.json", "{\n \"global\": {\n  \"q\": \"quit\",\n  \"x\": \"explode\"\n }\n}").unwrap_err();
+        let e = Keymap::parse(
+            "my.json",
+            "{\n \"global\": {\n  \"q\": \"quit\",\n  \"x\": \"explode\"\n }\n}",
+        )
+        .unwrap_err();
         assert!(e.0.contains("line 4, column 3"), "{e}");
         assert!(e.0.contains("unknown action \"explode\""), "{e}");
     }
@@ -665,12 +941,17 @@ mod tests {
     fn two_actions_on_one_key() {
         let e = Keymap::parse("k", r#"{"containers": {"s": "stop", "s": "start"}}"#).unwrap_err();
         assert!(e.0.contains("bound twice"), "{e}");
-        let e = Keymap::parse("k", r#"{"containers": {"S": "stop", "shift-s": "start"}}"#).unwrap_err();
+        let e =
+            Keymap::parse("k", r#"{"containers": {"S": "stop", "shift-s": "start"}}"#).unwrap_err();
         assert!(e.0.contains("bound twice"), "{e}");
         let e = Keymap::parse("k", r#"{"logs": {"g": "top", "gg": "top"}}"#).unwrap_err();
         assert!(e.0.contains("start the same way"), "{e}");
         // The same key in two contexts is fine.
-        Keymap::parse("k", r#"{"containers": {"s": "stop"}, "images": {"s": "image-tag"}}"#).unwrap();
+        Keymap::parse(
+            "k",
+            r#"{"containers": {"s": "stop"}, "images": {"s": "image-tag"}}"#,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -678,8 +959,17 @@ mod tests {
         let k = Keymap::parse("u", r#"{"extends": "vim", "containers": {"x": "kill"}}"#).unwrap();
         let g = ev(KeyCode::Char('g'), KeyModifiers::NONE);
         assert_eq!(k.lookup(&["logs", "list", "global"], &[g]), Lookup::Pending);
-        assert_eq!(k.lookup(&["logs", "list", "global"], &[g, g]), Lookup::Action(Action::Top));
-        assert_eq!(k.lookup(&["containers"], &[ev(KeyCode::Char('x'), KeyModifiers::NONE)]), Lookup::Action(Action::Kill));
+        assert_eq!(
+            k.lookup(&["logs", "list", "global"], &[g, g]),
+            Lookup::Action(Action::Top)
+        );
+        assert_eq!(
+            k.lookup(
+                &["containers"],
+                &[ev(KeyCode::Char('x'), KeyModifiers::NONE)]
+            ),
+            Lookup::Action(Action::Kill)
+        );
         let e = Keymap::parse("u", r#"{"extends": "emacs"}"#).unwrap_err();
         assert!(e.0.contains("not a built-in keymap"), "{e}");
     }
@@ -692,7 +982,10 @@ mod tests {
         let (k, warn) = Keymap::load(Some(p.to_str().unwrap()));
         assert_eq!(k.name, "default");
         let w = warn.unwrap();
-        assert!(w.contains("unknown action \"quit-now\"") && w.contains("default keymap"), "{w}");
+        assert!(
+            w.contains("unknown action \"quit-now\"") && w.contains("default keymap"),
+            "{w}"
+        );
         let (k, warn) = Keymap::load(Some("vim"));
         assert_eq!((k.name.as_str(), warn), ("vim", None));
     }

@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
-use crossterm::terminal::{self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen,
+};
 use crossterm::{cursor, execute};
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
@@ -40,7 +43,12 @@ fn setup_terminal() -> io::Result<Term> {
 /// Put the terminal back as it was; safe to call more than once.
 pub fn restore_terminal() {
     let _ = terminal::disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
 }
 
 fn init_logging() {
@@ -52,14 +60,22 @@ fn init_logging() {
 }
 
 /// Run the console until the user quits (or a SIGTERM/SIGHUP); returns the exit code.
-pub fn run(engine: Arc<dyn Engine>, caller: Caller, role: Option<EffectiveRole>, keymap_arg: Option<&str>) -> i32 {
+pub fn run(
+    engine: Arc<dyn Engine>,
+    caller: Caller,
+    role: Option<EffectiveRole>,
+    keymap_arg: Option<&str>,
+) -> i32 {
     init_logging();
     let (keymap, warning) = Keymap::load(keymap_arg);
     if let Some(w) = &warning {
         tracing::warn!("{w}");
     }
     tracing::info!("console started with keymap {}", keymap.name);
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wharf: cannot start the console: {e}");
@@ -97,7 +113,10 @@ async fn event_loop(
     let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
     app.start();
     let mut input = EventStream::new();
-    let (mut term_sig, mut hup_sig) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+    let (mut term_sig, mut hup_sig) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         _ => return 1,
     };
@@ -112,7 +131,11 @@ async fn event_loop(
         }
         if app.mouse != mouse_on {
             mouse_on = app.mouse;
-            let _ = if mouse_on { execute!(io::stdout(), EnableMouseCapture) } else { execute!(io::stdout(), DisableMouseCapture) };
+            let _ = if mouse_on {
+                execute!(io::stdout(), EnableMouseCapture)
+            } else {
+                execute!(io::stdout(), DisableMouseCapture)
+            };
         }
         dirty |= app.sync_preview();
         if dirty {

@@ -4,7 +4,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 use wharf_views::tabs::Tab;
-use wharf_views::{containers, dialog, events, footer, header, help, images, inspect, logs, networks, run_form, stats, volumes, Load};
+use wharf_views::{
+    containers, dialog, events, footer, header, help, images, inspect, logs, networks, run_form,
+    stats, volumes, Load,
+};
 
 use super::app::{input_error, App, Overlay, Prompt};
 use super::keymap::Action;
@@ -14,16 +17,39 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     let area = f.area();
     let theme = app.theme;
     if area.width < 40 || area.height < 10 {
-        f.render_widget(Line::styled(format!("wharf needs at least 40x10 (this is {}x{})", area.width, area.height), theme.warn()), area);
+        f.render_widget(
+            Line::styled(
+                format!(
+                    "wharf needs at least 40x10 (this is {}x{})",
+                    area.width, area.height
+                ),
+                theme.warn(),
+            ),
+            area,
+        );
         return;
     }
-    let row = |y: u16| Rect { x: area.x, y, width: area.width, height: 1 };
-    let body = Rect { x: area.x, y: area.y + 2, width: area.width, height: area.height - 3 };
+    let row = |y: u16| Rect {
+        x: area.x,
+        y,
+        width: area.width,
+        height: 1,
+    };
+    let body = Rect {
+        x: area.x,
+        y: area.y + 2,
+        width: area.width,
+        height: area.height - 3,
+    };
     app.body_area = body;
     app.tabs_area = row(area.y + 1);
 
     let user = app.worker.caller.name.clone();
-    let role = app.role.as_ref().map(|r| r.name.clone()).unwrap_or_else(|| app.worker.caller.role.to_string());
+    let role = app
+        .role
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| app.worker.caller.role.to_string());
     let hm = header::Model {
         info: &app.info,
         counts: app.counts(),
@@ -40,9 +66,16 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     let focused = matches!(app.overlay, Overlay::None);
     if let Some(ins) = app.inspect.as_mut() {
         let title = Rect { height: 1, ..body };
-        let rest = Rect { y: body.y + 1, height: body.height - 1, ..body };
+        let rest = Rect {
+            y: body.y + 1,
+            height: body.height - 1,
+            ..body
+        };
         f.render_widget(
-            Line::from(vec![Span::styled(format!(" inspect {}", ins.title), theme.accent()), Span::styled("  · Esc back", theme.dim())]),
+            Line::from(vec![
+                Span::styled(format!(" inspect {}", ins.title), theme.accent()),
+                Span::styled("  · Esc back", theme.dim()),
+            ]),
             title,
         );
         inspect::draw(f, rest, &theme, ins);
@@ -171,7 +204,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             let c = app.completions(s);
             wharf_views::command::draw(f, foot, &theme, ':', s, &c, err.as_deref());
         }
-        Prompt::Filter(s, err) => wharf_views::command::draw(f, foot, &theme, '/', s, &[], err.as_deref()),
+        Prompt::Filter(s, err) => {
+            wharf_views::command::draw(f, foot, &theme, '/', s, &[], err.as_deref())
+        }
         Prompt::None => {
             let hints = app.hints();
             footer::draw(f, foot, &theme, app.note.as_ref(), &hints);
@@ -182,12 +217,21 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Overlay::None => {}
         Overlay::Help { scroll } => {
             let sections = app.help_sections();
-            let max = help::lines(&theme, &app.keymap.name, &sections).len().saturating_sub(3) as u16;
+            let max = help::lines(&theme, &app.keymap.name, &sections)
+                .len()
+                .saturating_sub(3) as u16;
             let s = (*scroll).min(max);
             help::draw(f, area, &theme, &app.keymap.name, &sections, s);
         }
-        Overlay::Confirm { title, question, .. } => dialog::draw_confirm(f, area, &theme, title, question),
-        Overlay::Input { title, label, value, purpose } => {
+        Overlay::Confirm {
+            title, question, ..
+        } => dialog::draw_confirm(f, area, &theme, title, question),
+        Overlay::Input {
+            title,
+            label,
+            value,
+            purpose,
+        } => {
             let e = input_error(purpose, value);
             dialog::draw_input(f, area, &theme, title, label, value, e.as_deref());
         }
