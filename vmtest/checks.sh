@@ -12,19 +12,88 @@ R=/var/lib/wharf-vm           # state root (on the guest's tmpfs /)
 CG=/sys/fs/cgroup
 export WHARF_ROOT=$R
 
-# Checks in the order they run.
-CHECKS="boot cgroup2_only controllers info_v2"
+IMG=wharf/demo:latest
+
+# Checks in the order they run (VMTEST_ONLY=a,b on the kernel command line picks some:
+# `VMTEST_APPEND=VMTEST_ONLY=boot,oom_kill vmtest/run.sh`).
+CHECKS="boot cgroup2_only controllers info_v2 image_demo run_exit_codes overlay_rootfs
+  oom_kill pids_limit cpus_half pause_freeze update_live rm_no_cgroup"
+[ -n "${VMTEST_ONLY:-}" ] && CHECKS=$(echo "$VMTEST_ONLY" | tr , ' ')
 
 # Per-check time limit, seconds (emulated CPU: generous).
 CHECK_TIMEOUT=${CHECK_TIMEOUT:-120}
 
 fail() { echo "$*"; return 1; }
 
+# A figure worth showing on the console whether the check passes or fails.
+note() { echo "NOTE: $*"; }
+
+# Run a command, showing it and its output in the check's log; returns its status.
+w() {
+  echo "+ wharf $*" >&2
+  wharf "$@" </dev/null
+}
+
+# jget KEY.PATH: a scalar at a dotted key path of pretty-printed JSON on stdin (the
+# first element when the JSON is an array, as `wharf inspect` prints); quotes stripped.
+jget() {
+  awk -v path="$1" '
+    NR == 1 { base = ($0 ~ /^\[/) ? 2 : 0; n = split(path, k, "."); lvl = 1 }
+    {
+      match($0, /^ */); ind = RLENGTH; want = base + 2 * lvl
+      if (lvl > 1 && ind < want) exit
+      if (ind == want && index($0, "\"" k[lvl] "\":") == ind + 1) {
+        if (lvl == n) {
+          v = substr($0, ind + length(k[lvl]) + 5); sub(/,$/, "", v); gsub(/^"|"$/, "", v)
+          print v; exit
+        }
+        lvl++
+      }
+    }'
+}
+
+# inspect CTR KEY.PATH
+inspect() { wharf inspect "$1" 2>/dev/null | jget "$2"; }
+
+# The container's cgroup directory, from its init process as the kernel reports it.
+cgroup_of() {
+  pid=$(inspect "$1" State.Pid)
+  [ -n "$pid" ] && [ "$pid" -gt 0 ] || return 1
+  rel=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
+  [ -n "$rel" ] && echo "$CG$rel"
+}
+
+# wait_for SECONDS CMD...: poll (every 0.1 s) until CMD succeeds.
+wait_for() {
+  n=$(($1 * 10)); shift
+  while ! "$@" >/dev/null 2>&1; do
+    n=$((n - 1)); [ $n -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+
+# Seconds since boot, in microseconds (wall clock for CPU shares).
+now_usec() { awk '{ printf "%d\n", $1 * 1000000 }' /proc/uptime; }
+
+# key VALUE from a "key value" file (cpu.stat, memory.events, cgroup.events).
+kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# The long-running busy container shared by the cpu, pause, update, stats, exec checks.
+BUSY=busy
+ensure_busy() {
+  [ "$(inspect $BUSY State.Status)" = running ] && return 0
+  w rm -f $BUSY >/dev/null 2>&1
+  w run -d --name $BUSY --cpus 0.5 $IMG sh -c 'while :; do :; done' || return 1
+  wait_for 20 test "$(inspect $BUSY State.Status)" = running
+}
+
 # --- checks -------------------------------------------------------------------------
 
 check_boot() {
   t=$(stat -f -c %T /)
-  [ "$t" = tmpfs ] || fail "/ is $t, not tmpfs (switch_root did not happen)"
+  [ "$t" = tmpfs ] || fail "/ is $t, not tmpfs (switch_root did not happen)" || return 1
+  if [ -s /tmp/vmtest/setup-errors ]; then fail "guest setup failed: $(cat /tmp/vmtest/setup-errors)"; return 1; fi
+  grep -q "^/dev/loop[0-9]* $R " /proc/mounts || fail "state root $R is not on a loop device"
 }
 
 check_cgroup2_only() {
@@ -55,6 +124,135 @@ check_info_v2() {
   echo "$json" | grep -q '"cgroup_mode": *"v2"' || fail "wharf info --format json: cgroup_mode is not v2"
 }
 
+check_image_demo() {
+  w image demo || fail "wharf image demo failed" || return 1
+  w images | grep -q '^wharf/demo ' || fail "wharf images does not list wharf/demo"
+}
+
+check_run_exit_codes() {
+  out=$(w run --rm $IMG echo hello-from-v2) || fail "wharf run echo failed: $out" || return 1
+  echo "$out" | grep -q '^hello-from-v2$' || fail "output was: $out" || return 1
+  for c in "0:true" "3:sh -c 'exit 3'" "127:/no/such/command" "126:/etc/hostname"; do
+    want=${c%%:*}; cmd=${c#*:}
+    eval "w run --rm $IMG $cmd"
+    rc=$?
+    [ "$rc" = "$want" ] || fail "wharf run $cmd: exit $rc, want $want" || return 1
+  done
+  # Killed by a signal: 128 + signal, from wait and inspect.
+  w rm -f killed >/dev/null 2>&1
+  w run -d --name killed $IMG sleep 600 || fail "wharf run -d failed" || return 1
+  w kill killed || fail "wharf kill failed" || return 1
+  code=$(w wait killed); st=$(inspect killed State.ExitCode)
+  w rm -f killed
+  [ "$code" = 137 ] || fail "wharf wait after SIGKILL printed $code, want 137" || return 1
+  [ "$st" = 137 ] || fail "State.ExitCode after SIGKILL is $st, want 137"
+}
+
+check_overlay_rootfs() {
+  root=$(w run --rm $IMG sh -c 'awk "\$2 == \"/\" { print \$3 }" /proc/mounts') || fail "wharf run failed: $root" || return 1
+  [ "$root" = overlay ] || fail "container / is \"$root\", not overlay" || return 1
+  w run --rm $IMG sh -c 'echo x > /written-by-one' || fail "writing into the container's rootfs failed" || return 1
+  w run --rm $IMG test ! -e /written-by-one || fail "a write in one container shows in the next (not copy-on-write)"
+}
+
+check_oom_kill() {
+  w rm -f oom >/dev/null 2>&1
+  w run --name oom -m 16m --memory-swap 16m $IMG dd if=/dev/zero of=/dev/null bs=64M count=1
+  rc=$?
+  oom=$(inspect oom State.OOMKilled); code=$(inspect oom State.ExitCode)
+  note "dd of 64 MB at -m 16m: run exit $rc, State.OOMKilled $oom, State.ExitCode $code"
+  w rm -f oom
+  [ "$rc" = 137 ] || fail "wharf run exited $rc, want 137" || return 1
+  [ "$code" = 137 ] || fail "State.ExitCode is $code, want 137" || return 1
+  [ "$oom" = true ] || fail "State.OOMKilled is $oom, want true"
+}
+
+check_pids_limit() {
+  w rm -f bomb >/dev/null 2>&1
+  # A fork bomb in the background; pid 1 becomes sleep (exec: no fork needed).
+  w run -d --name bomb --pids-limit 16 $IMG sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 600' || fail "wharf run failed" || return 1
+  cg=$(cgroup_of bomb) || { w rm -f bomb; fail "no cgroup for the bomb container"; return 1; }
+  echo "cgroup $cg: pids.max $(cat "$cg/pids.max")"
+  wait_for 60 test "$(kv "$cg/pids.events" max)" -gt 0
+  hits=$(kv "$cg/pids.events" max); cur=$(cat "$cg/pids.current"); max=$(cat "$cg/pids.max")
+  note "fork bomb at --pids-limit 16: pids.current $cur, fork rejected $hits times (pids.events max)"
+  running=$(inspect bomb State.Status)
+  w rm -f bomb || fail "wharf rm -f of the fork bomb failed" || return 1
+  [ "$max" = 16 ] || fail "pids.max is $max, want 16" || return 1
+  [ "${hits:-0}" -gt 0 ] || fail "the fork bomb never hit the pids limit" || return 1
+  [ "$cur" -le 16 ] || fail "pids.current $cur is above the limit" || return 1
+  [ "$running" = running ] || fail "the container's pid 1 died ($running)" || return 1
+  [ ! -d "$cg" ] || fail "cgroup $cg left behind by rm -f"
+}
+
+check_cpus_half() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  max=$(cat "$cg/cpu.max"); echo "cpu.max $max"
+  [ "$max" = "50000 100000" ] || fail "cpu.max is \"$max\", want \"50000 100000\"" || return 1
+  sleep 1
+  u0=$(kv "$cg/cpu.stat" usage_usec); th0=$(kv "$cg/cpu.stat" nr_throttled); t0=$(now_usec)
+  sleep 5
+  u1=$(kv "$cg/cpu.stat" usage_usec); th1=$(kv "$cg/cpu.stat" nr_throttled); t1=$(now_usec)
+  pct=$(( (u1 - u0) * 100 / (t1 - t0) ))
+  note "busy loop at --cpus 0.5 used ${pct}% of a CPU over $(( (t1 - t0) / 1000 )) ms (cpu.stat usage_usec), throttled in $((th1 - th0)) periods"
+  [ $((th1 - th0)) -gt 0 ] || fail "never throttled (cpu.stat nr_throttled did not move)" || return 1
+  [ "$pct" -ge 35 ] && [ "$pct" -le 60 ] || fail "busy loop used ${pct}% of a CPU, want about 50%"
+}
+
+check_pause_freeze() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  w pause $BUSY || fail "wharf pause failed" || return 1
+  fz=$(cat "$cg/cgroup.freeze"); ev=$(kv "$cg/cgroup.events" frozen); st=$(inspect $BUSY State.Status)
+  u0=$(kv "$cg/cpu.stat" usage_usec); sleep 2; u1=$(kv "$cg/cpu.stat" usage_usec)
+  note "paused: cgroup.freeze $fz, frozen $ev, status $st, cpu used in 2 s: $((u1 - u0)) us"
+  [ "$fz" = 1 ] || fail "cgroup.freeze is $fz after pause" || return 1
+  [ "$ev" = 1 ] || fail "cgroup.events frozen is $ev after pause" || return 1
+  [ "$st" = paused ] || fail "State.Status is $st after pause" || return 1
+  [ $((u1 - u0)) -lt 20000 ] || fail "a paused busy loop used $((u1 - u0)) us of CPU in 2 s" || return 1
+  w unpause $BUSY || fail "wharf unpause failed" || return 1
+  fz=$(cat "$cg/cgroup.freeze"); ev=$(kv "$cg/cgroup.events" frozen); st=$(inspect $BUSY State.Status)
+  u0=$(kv "$cg/cpu.stat" usage_usec); sleep 2; u1=$(kv "$cg/cpu.stat" usage_usec)
+  note "unpaused: cgroup.freeze $fz, frozen $ev, status $st, cpu used in 2 s: $((u1 - u0)) us"
+  [ "$fz" = 0 ] && [ "$ev" = 0 ] || fail "still frozen after unpause" || return 1
+  [ "$st" = running ] || fail "State.Status is $st after unpause" || return 1
+  [ $((u1 - u0)) -gt 300000 ] || fail "the busy loop did not run again after unpause"
+}
+
+check_update_live() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  pid0=$(inspect $BUSY State.Pid)
+  w update --memory 48m --memory-swap 64m --cpus 0.25 --pids-limit 40 $BUSY || fail "wharf update failed" || return 1
+  m=$(cat "$cg/memory.max"); sw=$(cat "$cg/memory.swap.max" 2>/dev/null || echo absent)
+  c=$(cat "$cg/cpu.max"); p=$(cat "$cg/pids.max"); pid1=$(inspect $BUSY State.Pid)
+  note "after update: memory.max $m, memory.swap.max $sw, cpu.max $c, pids.max $p, pid $pid0 -> $pid1"
+  [ "$m" = $((48 * 1024 * 1024)) ] || fail "memory.max is $m, want $((48 * 1024 * 1024))" || return 1
+  [ "$sw" = absent ] || [ "$sw" = $((16 * 1024 * 1024)) ] || fail "memory.swap.max is $sw, want $((16 * 1024 * 1024))" || return 1
+  [ "$c" = "25000 100000" ] || fail "cpu.max is \"$c\", want \"25000 100000\"" || return 1
+  [ "$p" = 40 ] || fail "pids.max is $p, want 40" || return 1
+  [ "$pid0" = "$pid1" ] || fail "the container restarted (pid $pid0 -> $pid1); update must be live" || return 1
+  hm=$(inspect $BUSY HostConfig.Memory)
+  [ "$hm" = $((48 * 1024 * 1024)) ] || fail "inspect HostConfig.Memory is $hm after update"
+}
+
+check_rm_no_cgroup() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  id=$(inspect $BUSY Id); pid=$(inspect $BUSY State.Pid)
+  echo "container $id, cgroup $cg, pid $pid"
+  [ "$cg" = "$CG/wharf/$id" ] || fail "cgroup is $cg, want $CG/wharf/$id" || return 1
+  w rm -f $BUSY || fail "wharf rm -f failed" || return 1
+  [ ! -e "$cg" ] || fail "cgroup $cg still exists after rm" || return 1
+  [ ! -e /proc/"$pid" ] || fail "process $pid still exists after rm" || return 1
+  # Nothing left from any check: wharf's parent has no child cgroups, no containers remain.
+  left=$(find $CG/wharf -mindepth 1 -type d 2>/dev/null)
+  [ -z "$left" ] || fail "cgroups left behind: $left" || return 1
+  rest=$(wharf ps -aq </dev/null)
+  [ -z "$rest" ] || fail "containers left: $rest"
+}
+
 # --- runner -------------------------------------------------------------------------
 
 if [ "${1:-}" = one ]; then
@@ -69,11 +267,12 @@ nfail=0
 for name in $CHECKS; do
   log=/tmp/vmtest/$name.log
   start=$(date +%s)
-  timeout -s KILL "$CHECK_TIMEOUT" sh "$0" one "$name" > "$log" 2>&1
+  timeout -s KILL "$CHECK_TIMEOUT" sh "$0" one "$name" > "$log" 2>&1 </dev/null
   rc=$?
   secs=$(( $(date +%s) - start ))
   if [ $rc -eq 0 ]; then
     echo "WHARF-VM PASS $name (${secs}s)"
+    sed -n "s/^NOTE: /WHARF-VM   | /p" "$log"
     npass=$((npass + 1))
   else
     [ $rc -eq 137 ] && echo "timed out after ${CHECK_TIMEOUT}s" >> "$log"

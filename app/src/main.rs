@@ -36,18 +36,29 @@ enum Command {
     #[command(flatten)]
     System(cli::system::Cmd),
     #[command(flatten)]
+    Networks(cli::networks::Cmd),
+    #[command(flatten)]
     Audit(cli::audit::Cmd),
     #[command(flatten)]
     Serve(cli::serve::Cmd),
     #[command(flatten)]
     Volume(cli::volumes::Cmd),
     #[command(flatten)]
+    Stats(cli::stats::Cmd),
+    #[command(flatten)]
     Images(cli::images::Cmd),
     #[command(flatten)]
     Containers(cli::containers::Cmd),
+    #[command(flatten)]
+    Registry(cli::registry::Cmd),
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`wharf ps | head`), as other command-line tools do.
+    // SAFETY: setting a signal disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let opts = Opts::parse();
     let policy = match cli::load_policy(opts.policy.as_deref()) {
         Ok(p) => p.map(Arc::new),
@@ -79,11 +90,14 @@ fn main() {
             console::run(engine, ctx.caller.clone(), Some(role), opts.keymap.as_deref())
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
+        Some(Command::Networks(c)) => cli::networks::run(c, &ctx),
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
+        Some(Command::Stats(c)) => cli::stats::run(c, &ctx),
         Some(Command::Images(c)) => cli::images::run(c, &ctx),
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
+        Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
     };
     std::process::exit(code);
 }

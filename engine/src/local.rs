@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::api::{CgroupMode, EventFilter, SystemApi, SystemInfo};
 use crate::caller::Caller;
 use crate::error::Result;
-use crate::events::{Event, Follower, Journal};
+use crate::events::{Event, Follower, Journal, Waiter};
 use crate::policy::audit::AuditLog;
 use crate::policy::{is_mutating, EffectiveRole, Policy, Scope};
 use crate::state::StateRoot;
@@ -21,6 +21,8 @@ pub struct EngineOptions {
     pub wharf_exe: Option<PathBuf>,
     /// The policy; `None` = single-user mode, where every caller is admin.
     pub policy: Option<std::sync::Arc<Policy>>,
+    /// How often the stats sampler reads cgroups (1 s when `None`).
+    pub stats_interval: Option<Duration>,
 }
 
 /// The engine running inside this process, on one state root. Cheap to clone.
@@ -29,6 +31,7 @@ pub struct LocalEngine {
     root: StateRoot,
     journal: Journal,
     audit: AuditLog,
+    sampler: std::sync::Arc<crate::stats::Sampler>,
     opts: EngineOptions,
 }
 
@@ -38,10 +41,17 @@ impl LocalEngine {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
         let audit = AuditLog::new(root.path().join("audit.jsonl"));
+        let sampler = crate::stats::Sampler::new(
+            opts.stats_interval
+                .unwrap_or(crate::stats::DEFAULT_INTERVAL),
+            PathBuf::from("/sys/fs/cgroup"),
+            CgroupMode::detect() == CgroupMode::V2,
+        );
         let engine = LocalEngine {
             root,
             journal,
             audit,
+            sampler,
             opts,
         };
         // After a reboot: containers whose processes are gone, and their restart policies.
@@ -102,6 +112,11 @@ impl LocalEngine {
             }
         }
         Ok(out)
+    }
+
+    /// The stats sampler shared by every watcher of this engine.
+    pub fn sampler(&self) -> &std::sync::Arc<crate::stats::Sampler> {
+        &self.sampler
     }
 
     /// The audit journal.
@@ -287,8 +302,9 @@ pub fn event_matches(f: &EventFilter, ev: &Event) -> bool {
     true
 }
 
-/// How often a follower looks for new events (well inside the 100 ms promise).
-const FOLLOW_POLL: Duration = Duration::from_millis(20);
+/// The longest a follower sleeps without looking (inotify wakes it at once on a change;
+/// this bounds the wait for `until` and for a directory without inotify).
+const FOLLOW_WAIT: Duration = Duration::from_millis(250);
 
 impl SystemApi for LocalEngine {
     fn info(&self, caller: &Caller) -> Result<SystemInfo> {
@@ -359,6 +375,7 @@ impl SystemApi for LocalEngine {
             }
         }
         let mut follower = Follower::new(&self.journal);
+        let waiter = filter.follow.then(|| Waiter::new(&self.journal));
         loop {
             for ev in follower.poll()? {
                 if wanted(&ev) && !sink(ev) {
@@ -374,7 +391,9 @@ impl SystemApi for LocalEngine {
             {
                 return Ok(());
             }
-            std::thread::sleep(FOLLOW_POLL);
+            if let Some(w) = &waiter {
+                w.wait(FOLLOW_WAIT);
+            }
         }
     }
 }

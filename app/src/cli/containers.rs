@@ -391,7 +391,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             let mut code = 0;
             for n in &a.names {
                 if a.attach {
-                    return match ctx.engine.start_attached(&ctx.caller, n) {
+                    return match ctx.engine.start_attached(&ctx.caller, n, None) {
                         Ok(s) => stream(s, false, false),
                         Err(e) => fail(&e),
                     };
@@ -683,7 +683,12 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
             Err(e) => fail(&e),
         };
     }
-    match ctx.engine.start_attached(&ctx.caller, &id) {
+    let size = if a.tty && std::io::stdin().is_terminal() {
+        crossterm::terminal::size().ok().map(|(cols, rows)| (rows, cols))
+    } else {
+        None
+    };
+    match ctx.engine.start_attached(&ctx.caller, &id, size) {
         Ok(s) => stream(s, a.interactive, a.tty),
         Err(e) => fail(&e),
     }

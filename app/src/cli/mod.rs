@@ -3,8 +3,11 @@
 
 pub mod audit;
 pub mod containers;
-pub mod serve;
 pub mod images;
+pub mod networks;
+pub mod registry;
+pub mod serve;
+pub mod stats;
 pub mod system;
 pub mod volumes;
 

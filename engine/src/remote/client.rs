@@ -359,3 +359,48 @@ impl VolumeApi for RemoteEngine {
         self.call("volume_prune", json!([all]))
     }
 }
+
+impl RegistryApi for RemoteEngine {
+    fn image_pull(
+        &self,
+        _caller: &Caller,
+        reference: &str,
+        opts: &PullOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<String> {
+        let id: Option<String> =
+            self.call_stream("image_pull", json!([reference, opts]), &mut |v| {
+                if let Ok(p) = serde_json::from_value(v) {
+                    progress(p);
+                }
+                true
+            })?;
+        id.ok_or_else(|| EngineError::unavailable("the engine ended image_pull without a result"))
+    }
+    fn image_push(
+        &self,
+        _caller: &Caller,
+        reference: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        let _: Option<()> = self.call_stream("image_push", json!([reference]), &mut |v| {
+            if let Ok(p) = serde_json::from_value(v) {
+                progress(p);
+            }
+            true
+        })?;
+        Ok(())
+    }
+    fn registry_login(
+        &self,
+        _caller: &Caller,
+        server: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<()> {
+        self.call("registry_login", json!([server, username, password]))
+    }
+    fn registry_logout(&self, _caller: &Caller, server: &str) -> Result<()> {
+        self.call("registry_logout", json!([server]))
+    }
+}

@@ -247,6 +247,34 @@ fn dispatch<W: Write>(
         "volume_prune" => call(w, method, a, |(all,): (bool,)| {
             engine.volume_prune(caller, all)
         }),
+        "image_pull" => {
+            let (r, o): (String, PullOptions) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return reply::<_, ()>(w, Err(e)),
+            };
+            stream(w, |sink| {
+                engine.image_pull(caller, &r, &o, &mut |p| {
+                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                })
+            })
+        }
+        "image_push" => {
+            let (r,): (String,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return reply::<_, ()>(w, Err(e)),
+            };
+            stream(w, |sink| {
+                engine.image_push(caller, &r, &mut |p| {
+                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                })
+            })
+        }
+        "registry_login" => call(w, method, a, |(s, u, p): (String, String, String)| {
+            engine.registry_login(caller, &s, &u, &p)
+        }),
+        "registry_logout" => call(w, method, a, |(s,): (String,)| {
+            engine.registry_logout(caller, &s)
+        }),
         "audit_read" => reply(
             w,
             engine

@@ -40,25 +40,31 @@ fn parse(name: &str) -> Result<Option<Capability>> {
 /// The set a container gets: the default (or all when privileged), plus `add`, minus `drop`.
 pub fn effective_set(add: &[String], drop: &[String], privileged: bool) -> Result<CapsHashSet> {
     let all = caps::all();
-    let mut set: HashSet<Capability> = if privileged { all.clone() } else { DEFAULT.iter().copied().collect() };
-    for a in add {
-        match parse(a)? {
-            None => set = all.clone(),
-            Some(c) => {
-                set.insert(c);
+    // Docker's rules: `--cap-add ALL` gives everything; `--cap-drop ALL` starts from
+    // nothing and keeps only what is added; otherwise the default plus adds minus drops.
+    let adds: Vec<Option<Capability>> = add.iter().map(|a| parse(a)).collect::<Result<_>>()?;
+    let drops: Vec<Option<Capability>> = drop.iter().map(|d| parse(d)).collect::<Result<_>>()?;
+    let mut set: HashSet<Capability> = if privileged || adds.contains(&None) {
+        all.clone()
+    } else if drops.contains(&None) {
+        HashSet::new()
+    } else {
+        DEFAULT.iter().copied().collect()
+    };
+    set.extend(adds.iter().flatten().copied());
+    if !privileged && !adds.contains(&None) {
+        for d in drops.iter().flatten() {
+            if !adds.contains(&Some(*d)) {
+                set.remove(d);
             }
         }
     }
-    for d in drop {
-        match parse(d)? {
-            None => set.clear(),
-            Some(c) => {
-                set.remove(&c);
-            }
-        }
+    // Only what this kernel knows and this process may hand on (wharf may itself run
+    // in a container with a reduced bounding set).
+    let mut known = caps::runtime::thread_all_supported();
+    if let Ok(permitted) = caps::read(None, CapSet::Permitted) {
+        known.retain(|c| permitted.contains(c));
     }
-    // Only what this kernel knows.
-    let known = caps::runtime::thread_all_supported();
     Ok(set.intersection(&known).copied().collect())
 }
 

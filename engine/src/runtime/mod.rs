@@ -164,7 +164,7 @@ fn start_error(name: &str, code: i32, msg: &str) -> EngineError {
 }
 
 impl LocalEngine {
-    fn container_ids(&self) -> Vec<String> {
+    pub(crate) fn container_ids(&self) -> Vec<String> {
         std::fs::read_dir(self.root().containers())
             .map(|rd| {
                 rd.flatten()
@@ -429,10 +429,15 @@ impl LocalEngine {
     }
 
     /// Start container `id` with an attached client: returns the client's end of the
-    /// attach socket, connected before the command runs so no output is missed.
-    pub fn start_attached(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
+    /// attach socket, connected before the command runs so no output is missed. With
+    /// `size` (rows, columns) a `-t` container's terminal starts at that size.
+    pub fn start_attached(&self, caller: &Caller, name_or_id: &str, size: Option<(u16, u16)>) -> Result<UnixStream> {
         let (cfg, _) = self.resolve_owned(caller, "container.start", name_or_id)?;
-        let (mine, theirs) = UnixStream::pair().map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        let (mut mine, theirs) = UnixStream::pair().map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        if let Some((rows, cols)) = size {
+            attach::write_frame(&mut mine, attach::RESIZE, &attach::resize(rows, cols))
+                .map_err(|e| EngineError::io("sending the terminal size", e))?;
+        }
         self.emit(event(&cfg, "attach"));
         self.spawn_monitor(&cfg.id, Some(OwnedFd::from(theirs)))?;
         Ok(mine)

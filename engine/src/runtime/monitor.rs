@@ -182,13 +182,34 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
     listener.set_nonblocking(true).map_err(|e| EngineError::io("attach socket", e))?;
 
     let mut clients: Vec<Client> = attach_client.and_then(|s| Client::new(s, true)).into_iter().collect();
+    // The starting client may have sent its terminal size already: the pty gets it
+    // before the command runs, so the first `stty size` is right.
+    let mut size = (0u16, 0u16);
+    if let Some(c) = clients.first_mut() {
+        let mut b = [0u8; 256];
+        while let Ok(n) = c.stream.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            c.dec.push(&b[..n]);
+        }
+        let mut keep = Decoder::default();
+        while let Ok(Some((kind, d))) = c.dec.next_frame() {
+            if kind == attach::RESIZE && d.len() == 4 {
+                size = (u16::from_be_bytes([d[0], d[1]]), u16::from_be_bytes([d[2], d[3]]));
+            } else {
+                keep.push(&attach::frame(kind, &d));
+            }
+        }
+        c.dec = keep;
+    }
     let mut log = LogWriter::open(&paths::log_file(engine, id), cfg.spec.log_max_size, cfg.spec.log_max_files)?;
     let mut backoff = Backoff::new();
     loop {
         // The config may have been updated (limits, restart policy) since the last run.
         let cfg = super::load_config(engine, id).unwrap_or_else(|_| cfg.clone());
         let started_at = Instant::now();
-        match start_once(engine, &cfg, &dir) {
+        match start_once(engine, &cfg, &dir, size) {
             Err(fail) => {
                 let st = rstate::update(&dir, |s| {
                     s.status = ContainerStatus::Exited;
@@ -315,7 +336,12 @@ fn fail125(e: EngineError) -> StartFailure {
 }
 
 /// Create the cgroup, clone the init process, connect its network, let it exec.
-fn start_once(engine: &LocalEngine, cfg: &ContainerConfig, dir: &Path) -> std::result::Result<Running, StartFailure> {
+fn start_once(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    dir: &Path,
+    size: (u16, u16),
+) -> std::result::Result<Running, StartFailure> {
     let cgroup = Cgroup::for_container(&cfg.id);
     let _ = cgroup.remove(); // a leftover from a killed monitor
     cgroup.create().map_err(fail125)?;
@@ -323,7 +349,7 @@ fn start_once(engine: &LocalEngine, cfg: &ContainerConfig, dir: &Path) -> std::r
         let _ = cgroup.remove();
         return Err(fail125(e));
     }
-    let res = spawn_in(engine, cfg, dir, &cgroup);
+    let res = spawn_in(engine, cfg, dir, &cgroup, size);
     if res.is_err() {
         let _ = cgroup.remove();
     }
@@ -335,16 +361,21 @@ fn spawn_in(
     cfg: &ContainerConfig,
     dir: &Path,
     cgroup: &Cgroup,
+    size: (u16, u16),
 ) -> std::result::Result<Running, StartFailure> {
     let tty = cfg.spec.tty;
-    let (stdio, out, err, stdin, console) = if tty {
-        let pty = nix::pty::openpty(None, None).map_err(|e| StartFailure { code: 125, message: format!("opening a pty: {e}") })?;
-        let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).ok();
-        let s1 = pty.slave.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
-        let s2 = pty.slave.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
-        let master2 = pty.master.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
-        nonblock(&pty.master);
-        (Stdio { stdin: pty.slave, stdout: s1, stderr: s2 }, Some(pty.master), None, Some(master2), slave_path)
+    let mut console_sock: Option<OwnedFd> = None;
+    let (stdio, out, err, stdin) = if tty {
+        let (mine, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| StartFailure { code: 125, message: format!("creating the console socket: {e}") })?;
+        console_sock = Some(mine);
+        let (rows, cols) = size;
+        (Stdio::Console { socket: theirs, rows, cols }, None, None, None)
     } else {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
@@ -360,7 +391,7 @@ fn spawn_in(
         if let Some(w) = &in_w {
             nonblock(w);
         }
-        (Stdio { stdin: in_r, stdout: out_w, stderr: err_w }, Some(out_r), Some(err_r), in_w, None)
+        (Stdio::Pipes { stdin: in_r, stdout: out_w, stderr: err_w }, Some(out_r), Some(err_r), in_w)
     };
     let caps = capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged).map_err(fail125)?;
     let seccomp = match cfg.seccomp() {
@@ -384,7 +415,7 @@ fn spawn_in(
                 (dir.join("hosts"), "/etc/hosts"),
                 (dir.join("resolv.conf"), "/etc/resolv.conf"),
             ],
-            console: console.map(std::path::PathBuf::from),
+            console: tty,
             mounts: super::mounts_for(engine, cfg),
         },
         hostname: cfg.hostname.clone(),
@@ -435,6 +466,18 @@ fn spawn_in(
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         net::teardown(engine, cfg);
         return Err(f);
+    }
+    let (mut out, mut stdin) = (out, stdin);
+    if let Some(sock) = console_sock {
+        // The command runs already; its terminal's master was sent before the exec.
+        let master = match process::receive_console(&sock) {
+            Ok(m) => m,
+            Err(e) => return Err(kill_and_reap(fail125(e))),
+        };
+        let dup = master.try_clone().map_err(|e| kill_and_reap(fail125(EngineError::io("pty", e))))?;
+        nonblock(&master);
+        out = Some(master);
+        stdin = Some(dup);
     }
     Ok(Running { pid, cgroup: cgroup.clone(), out, err, stdin, tty })
 }
@@ -506,13 +549,6 @@ fn serve(
                 if w == r.pid {
                     status = Some(st);
                     drain_deadline = Some(Instant::now() + Duration::from_secs(2));
-                }
-            }
-        }
-        if ready(1) {
-            while let Ok((s, _)) = listener.accept() {
-                if let Some(c) = Client::new(s, false) {
-                    clients.push(c);
                 }
             }
         }
@@ -612,6 +648,14 @@ fn serve(
         }
         if stdin_eof && stdin_pending.is_empty() && !stdin_is_pty {
             r.stdin = None;
+        }
+        // New clients join after this round, so `rev` still matches `clients`.
+        if ready(1) {
+            while let Ok((s, _)) = listener.accept() {
+                if let Some(c) = Client::new(s, false) {
+                    clients.push(c);
+                }
+            }
         }
         if !stdin_pending.is_empty() {
             if let Some(fd) = r.stdin.as_ref() {

@@ -46,11 +46,12 @@ pub struct InitPlan {
     pub host_network: bool,
 }
 
-/// The init process's stdin, stdout and stderr.
-pub struct Stdio {
-    pub stdin: OwnedFd,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+/// The init process's stdin, stdout and stderr: pipes (or /dev/null), or with `-t` a
+/// pty the init process opens inside the container (its own /dev/pts, as runc does),
+/// sending the master back to the monitor over `console`.
+pub enum Stdio {
+    Pipes { stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd },
+    Console { socket: OwnedFd, rows: u16, cols: u16 },
 }
 
 /// A cloned init process, held before its exec until [`Spawned::release`].
@@ -145,25 +146,91 @@ fn setup(plan: &InitPlan, stdio: &Stdio) -> Result<()> {
     namespaces::enter_cgroup_ns()?;
     reset_signals();
     nix::unistd::setsid().map_err(|e| EngineError::sys("setsid", e))?;
-    for (fd, to) in [(&stdio.stdin, 0), (&stdio.stdout, 1), (&stdio.stderr, 2)] {
-        // SAFETY: dup2 onto the standard descriptors; both fds are valid.
-        if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
-            return Err(EngineError::io("setting up stdio", std::io::Error::last_os_error()));
-        }
-    }
-    if plan.tty {
-        // SAFETY: make the pty on fd 0 our controlling terminal; no memory is passed.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-            return Err(EngineError::io("making the pty the controlling terminal", std::io::Error::last_os_error()));
+    if let Stdio::Pipes { stdin, stdout, stderr } = stdio {
+        for (fd, to) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
+            // SAFETY: dup2 onto the standard descriptors; both fds are valid.
+            if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
+                return Err(EngineError::io("setting up stdio", std::io::Error::last_os_error()));
+            }
         }
     }
     if !plan.host_network {
         namespaces::loopback_up()?;
     }
     rootfs::setup(&plan.rootfs)?;
+    if let Stdio::Console { socket, rows, cols } = stdio {
+        open_console(socket, *rows, *cols)?;
+    }
     nix::unistd::sethostname(&plan.hostname).map_err(|e| EngineError::sys("setting the hostname", e))?;
     rlimits::apply(&plan.ulimits)?;
     Ok(())
+}
+
+/// Open a pty in the container's own /dev/pts, make it our stdio and controlling
+/// terminal, show it as /dev/console, and send the master to the monitor.
+fn open_console(socket: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    let master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::sys("opening /dev/ptmx in the container", e))?;
+    grantpt(&master).map_err(|e| EngineError::sys("grantpt", e))?;
+    unlockpt(&master).map_err(|e| EngineError::sys("unlockpt", e))?;
+    let name = ptsname_r(&master).map_err(|e| EngineError::sys("ptsname", e))?;
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|e| EngineError::io(format!("opening {name}"), e))?;
+    if rows > 0 && cols > 0 {
+        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ reads the winsize we own.
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    let _ = nix::mount::mount(
+        Some(name.as_str()),
+        "/dev/console",
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    );
+    for to in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors; the slave fd is valid.
+        if unsafe { libc::dup2(slave.as_raw_fd(), to) } < 0 {
+            return Err(EngineError::io("setting up the terminal", std::io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: make the pty on fd 0 our controlling terminal; no memory is passed.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(EngineError::io("making the pty the controlling terminal", std::io::Error::last_os_error()));
+    }
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(b"m")];
+    nix::sys::socket::sendmsg::<()>(socket.as_raw_fd(), &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
+        .map_err(|e| EngineError::sys("handing the terminal to the monitor", e))?;
+    Ok(())
+}
+
+/// Receive the pty master sent by [`open_console`].
+pub fn receive_console(socket: &OwnedFd) -> Result<OwnedFd> {
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| EngineError::sys("receiving the container's terminal", e))?;
+    for c in msg.cmsgs().map_err(|e| EngineError::sys("reading the terminal message", e))? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(EngineError::internal("the container's init process sent no terminal"))
 }
 
 /// Undo the monitor's signal dispositions and mask (Rust ignores SIGPIPE, the monitor

@@ -55,8 +55,8 @@ pub struct RootfsPlan {
     pub shm_size: u64,
     /// Host files bind-mounted over container paths (`/etc/hosts`, ...).
     pub etc_files: Vec<(PathBuf, &'static str)>,
-    /// The pty slave (host path) to show as /dev/console, with `-t`.
-    pub console: Option<PathBuf>,
+    /// With `-t`: create /dev/console for the pty the init process opens later.
+    pub console: bool,
     pub mounts: Vec<MountSpec>,
 }
 
@@ -196,10 +196,8 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
     let mq = dev.join("mqueue");
     fs::create_dir_all(&mq).ctx(|| "creating /dev/mqueue".to_string())?;
     m("/dev/mqueue", Some("mqueue"), &mq, Some("mqueue"), nsd, None)?;
-    if let Some(console) = &plan.console {
-        let c = dev.join("console");
-        fs::File::create(&c).ctx(|| "creating /dev/console".to_string())?;
-        m("the console", Some(&console.display().to_string()), &c, None, MsFlags::MS_BIND, None)?;
+    if plan.console {
+        fs::File::create(dev.join("console")).ctx(|| "creating /dev/console".to_string())?;
     }
 
     let sys = mkdir_in(r, "/sys")?;

@@ -22,7 +22,11 @@ pub fn sha256(data: &[u8]) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// How the registry authenticates.
@@ -61,10 +65,15 @@ impl Registry {
         let auth_yaml = match &auth {
             Auth::None => String::new(),
             Auth::Htpasswd { user, password } => {
-                let hash = bcrypt::hash_with_result(password, 5).unwrap().format_for_version(bcrypt::Version::TwoA);
+                let hash = bcrypt::hash_with_result(password, 5)
+                    .unwrap()
+                    .format_for_version(bcrypt::Version::TwoA);
                 let path = dir.path().join("htpasswd");
                 fs::write(&path, format!("{user}:{hash}\n")).unwrap();
-                format!("auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n", path.display())
+                format!(
+                    "auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n",
+                    path.display()
+                )
             }
             Auth::Token(ts) => {
                 let bundle = dir.path().join("token-ca.pem");
@@ -98,7 +107,11 @@ impl Registry {
                 .expect("docker-registry must be installed (apt-get install docker-registry)");
             let mut child = child;
             if wait_ready(&mut child, port) {
-                return Registry { child: Some(child), dir, port };
+                return Registry {
+                    child: Some(child),
+                    dir,
+                    port,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -114,7 +127,10 @@ impl Registry {
     /// The blob's data file in the registry's storage.
     pub fn blob_data(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap();
-        self.dir.path().join(format!("storage/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+        self.dir.path().join(format!(
+            "storage/docker/registry/v2/blobs/sha256/{}/{hex}/data",
+            &hex[..2]
+        ))
     }
 
     pub fn log(&self) -> String {
@@ -135,6 +151,9 @@ impl Drop for Registry {
     }
 }
 
+/// What a token request asked: (account, scopes, authenticated).
+pub type TokenRequest = (Option<String>, Vec<String>, bool);
+
 /// A token server (the `realm` of a Bearer challenge) on 127.0.0.1: grants what is asked
 /// to `user`/`password`, nothing to anyone else, and signs ES256 JWTs the registry
 /// checks against the certificate in its `rootcertbundle`.
@@ -146,7 +165,7 @@ pub struct TokenServer {
     pub user: String,
     pub password: String,
     /// Every request's (account, scopes, authenticated).
-    pub requests: Mutex<Vec<(Option<String>, Vec<String>, bool)>>,
+    pub requests: Mutex<Vec<TokenRequest>>,
     stop: AtomicBool,
     server: tiny_http::Server,
 }
@@ -157,7 +176,10 @@ impl TokenServer {
 
     pub fn start(user: &str, password: &str) -> Arc<TokenServer> {
         let key_pair = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["wharf-test-token".to_string()]).unwrap().self_signed(&key_pair).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["wharf-test-token".to_string()])
+            .unwrap()
+            .self_signed(&key_pair)
+            .unwrap();
         let rng = ring::rand::SystemRandom::new();
         let key = ring::signature::EcdsaKeyPair::from_pkcs8(
             &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -207,12 +229,19 @@ impl TokenServer {
                 .map(|h| h.value.as_str().to_string());
             let expected = format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password))
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", self.user, self.password))
             );
             let authenticated = given.as_deref() == Some(expected.as_str());
-            self.requests.lock().unwrap().push((account, scopes.clone(), authenticated));
+            self.requests
+                .lock()
+                .unwrap()
+                .push((account, scopes.clone(), authenticated));
             if given.is_some() && !authenticated {
-                let _ = req.respond(tiny_http::Response::from_string("{\"details\":\"bad credentials\"}").with_status_code(401));
+                let _ = req.respond(
+                    tiny_http::Response::from_string("{\"details\":\"bad credentials\"}")
+                        .with_status_code(401),
+                );
                 continue;
             }
             let access: Vec<serde_json::Value> = if authenticated {
@@ -229,9 +258,12 @@ impl TokenServer {
             };
             let token = self.sign(&access);
             let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
-            let _ = req.respond(tiny_http::Response::from_string(body).with_header(
-                tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).unwrap(),
-            ));
+            let _ = req.respond(
+                tiny_http::Response::from_string(body).with_header(
+                    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                        .unwrap(),
+                ),
+            );
         }
     }
 
@@ -253,8 +285,15 @@ impl TokenServer {
             "jti": format!("{now}-{}", access.len()),
             "access": access,
         });
-        let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let sig = self.key.sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes()).unwrap();
+        let signing_input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = self
+            .key
+            .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+            .unwrap();
         format!("{signing_input}.{}", b64(sig.as_ref()))
     }
 }
@@ -291,7 +330,10 @@ impl Layout {
     pub fn new(dir: &Path) -> Layout {
         fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
         fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        Layout { dir: dir.to_path_buf(), index: Vec::new() }
+        Layout {
+            dir: dir.to_path_buf(),
+            index: Vec::new(),
+        }
     }
 
     pub fn put_blob(&self, data: &[u8]) -> String {
@@ -349,7 +391,14 @@ impl Layout {
         }))
         .unwrap();
         let manifest_digest = self.put_blob(&manifest);
-        TestImage { manifest, manifest_digest, config, config_digest, layers: digests, arch: arch.into() }
+        TestImage {
+            manifest,
+            manifest_digest,
+            config,
+            config_digest,
+            layers: digests,
+            arch: arch.into(),
+        }
     }
 
     /// Name `img` as `tag` in index.json.
@@ -399,20 +448,38 @@ impl Layout {
 
     fn write_index(&self) {
         let idx = serde_json::json!({"schemaVersion": 2, "manifests": self.index});
-        fs::write(self.dir.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
+        fs::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec(&idx).unwrap(),
+        )
+        .unwrap();
     }
 
     /// `skopeo copy [--all] oci:DIR:tag docker://host/dest` (plain http, optional creds).
     pub fn skopeo_push(&self, tag: &str, dest: &str, creds: Option<(&str, &str)>, all: bool) {
+        self.skopeo_push_with(tag, dest, creds, all, &[])
+    }
+
+    /// [`skopeo_push`](Self::skopeo_push) with more `skopeo copy` flags (e.g. `-f v2s2`).
+    pub fn skopeo_push_with(
+        &self,
+        tag: &str,
+        dest: &str,
+        creds: Option<(&str, &str)>,
+        all: bool,
+        extra: &[&str],
+    ) {
         let mut cmd = Command::new("skopeo");
         cmd.args(["--insecure-policy", "copy", "--dest-tls-verify=false"]);
+        cmd.args(extra);
         if all {
             cmd.arg("--all");
         }
         if let Some((u, p)) = creds {
             cmd.arg(format!("--dest-creds={u}:{p}"));
         }
-        cmd.arg(format!("oci:{}:{tag}", self.dir.display())).arg(format!("docker://{dest}"));
+        cmd.arg(format!("oci:{}:{tag}", self.dir.display()))
+            .arg(format!("docker://{dest}"));
         let out = cmd.output().expect("skopeo must be installed");
         assert!(
             out.status.success(),
@@ -431,13 +498,20 @@ pub fn skopeo_raw(reference: &str, creds: Option<(&str, &str)>) -> Vec<u8> {
         cmd.arg(format!("--creds={u}:{p}"));
     }
     let out = cmd.arg(format!("docker://{reference}")).output().unwrap();
-    assert!(out.status.success(), "skopeo inspect {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 /// Deterministic pseudo-random bytes (incompressible enough to make real layers).
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     let mut v = Vec::with_capacity(len);
     while v.len() < len {
         x ^= x << 13;
