@@ -14,6 +14,23 @@ fn main() {
     let all = containers::sample(1000, now);
     let marked: HashSet<String> = all.iter().step_by(7).map(|c| c.id.clone()).collect();
     let load = Load::Ready(());
+    // Every other container has a stats sample, as with half of them running.
+    let stats: std::collections::HashMap<String, wharf_engine::api::StatsPoint> = all
+        .iter()
+        .step_by(2)
+        .map(|c| {
+            (
+                c.id.clone(),
+                wharf_engine::api::StatsPoint {
+                    cpu_percent: 1.5,
+                    mem_usage: 40 << 20,
+                    net_rx: 1000,
+                    net_tx: 2000,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
     let mut term = Terminal::new(TestBackend::new(200, 50)).expect("backend");
     let mut cur = ListCursor::default();
     let theme = Theme::default();
@@ -31,6 +48,7 @@ fn main() {
             run_key: Some("n"),
             show_stopped_key: Some("a"),
             stopped_hidden: false,
+            stats: &stats,
             now,
             focused: true,
         };

@@ -1,13 +1,13 @@
 //! The containers table: NAME, IMAGE, STATUS (symbol + colour + health), CPU %, MEM,
-//! NET I/O, PORTS, CREATED, ID. CPU %, MEM and NET I/O stay `-` until the engine has a
-//! stats API: nothing here is made up.
+//! NET I/O, PORTS, CREATED, ID. CPU %, MEM and NET I/O come from the engine's stats
+//! stream and stay `-` for containers without a sample (stopped, or not sampled yet).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 use ratatui::Frame;
-use wharf_engine::api::{ContainerStatus, ContainerSummary, HealthStatus};
+use wharf_engine::api::{ContainerStatus, ContainerSummary, HealthStatus, StatsPoint};
 
 use crate::table::{self, Column, Row};
 use crate::theme::Theme;
@@ -195,6 +195,8 @@ pub struct Model<'a> {
     /// Key that shows stopped containers, when they are hidden.
     pub show_stopped_key: Option<&'a str>,
     pub stopped_hidden: bool,
+    /// The latest stats sample by container id.
+    pub stats: &'a HashMap<String, StatsPoint>,
     pub now: i64,
     pub focused: bool,
 }
@@ -275,9 +277,22 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                     Span::raw(c.name.as_str()),
                     Span::styled(short_ref(&c.image), theme.text()),
                     Span::styled(format!("{sym} {}", state_text(c)), st),
-                    dash(),
-                    dash(),
-                    dash(),
+                    match m.stats.get(&c.id) {
+                        Some(p) => Span::raw(format!("{:.1}", p.cpu_percent)),
+                        None => dash(),
+                    },
+                    match m.stats.get(&c.id) {
+                        Some(p) => Span::raw(crate::util::size(p.mem_usage)),
+                        None => dash(),
+                    },
+                    match m.stats.get(&c.id) {
+                        Some(p) => Span::raw(format!(
+                            "{}/{}",
+                            crate::util::dsize(p.net_rx),
+                            crate::util::dsize(p.net_tx)
+                        )),
+                        None => dash(),
+                    },
                     Span::raw(ports_text(c)),
                     Span::styled(ago(c.created, m.now), theme.dim()),
                     Span::styled(short_id(&c.id), theme.dim()),
@@ -390,6 +405,17 @@ mod tests {
             all.iter().filter(|c| c.name.contains(filter)).collect();
         sort(&mut rows, SortKey::Name, false);
         let marked: HashSet<String> = marked.iter().map(|&i| rows[i].id.clone()).collect();
+        let mut stats = HashMap::new();
+        if let Some(web) = all.iter().find(|c| c.name == "web-1") {
+            let p = StatsPoint {
+                cpu_percent: 2.14,
+                mem_usage: 38 << 20,
+                net_rx: 1_200_000,
+                net_tx: 860_000,
+                ..Default::default()
+            };
+            stats.insert(web.id.clone(), p);
+        }
         let m = Model {
             load: &load,
             rows: &rows,
@@ -400,6 +426,7 @@ mod tests {
             run_key: Some("n"),
             show_stopped_key: Some("a"),
             stopped_hidden: false,
+            stats: &stats,
             now: NOW,
             focused: true,
         };

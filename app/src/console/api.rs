@@ -1,12 +1,11 @@
 //! The engine calls the console makes, in one place. They are blocking and run on
 //! worker threads, never in the draw path. Errors become the engine's message text.
-//! Areas whose API the engine does not offer yet (networks) answer `Load::Unavailable`
-//! saying so, instead of pretending.
 
 use serde_json::Value;
 use wharf_engine::api::{
     ContainerCreate, ContainerListOptions, ContainerSummary, ImageListOptions, ImageSummary,
-    LogLine, LogOptions, RemoveOptions, RemoveOutcome, Volume, VolumeListOptions,
+    LogLine, LogOptions, NetworkListOptions, RemoveOptions, RemoveOutcome, Volume,
+    VolumeListOptions,
 };
 use wharf_engine::{Caller, Engine};
 use wharf_views::networks::NetworkRow;
@@ -51,9 +50,6 @@ impl ContainerOp {
     }
 }
 
-const NO_NETWORKS: &str =
-    "this engine has no network API yet (the network part is not in this build)";
-
 fn msg(e: wharf_engine::EngineError) -> String {
     e.to_string()
 }
@@ -89,8 +85,40 @@ pub fn volumes(e: &dyn Engine, c: &Caller) -> Load<Vec<Volume>> {
 }
 
 /// `wharf network ls`.
-pub fn networks(_e: &dyn Engine, _c: &Caller) -> Load<Vec<NetworkRow>> {
-    Load::Unavailable(format!("networks: {NO_NETWORKS}"))
+pub fn networks(e: &dyn Engine, c: &Caller) -> Load<Vec<NetworkRow>> {
+    match e.network_list(c, &NetworkListOptions::default()) {
+        Ok(v) => Load::Ready(
+            v.into_iter()
+                .map(|n| NetworkRow {
+                    subnet: n
+                        .ipam
+                        .config
+                        .iter()
+                        .map(|x| x.subnet.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    gateway: n
+                        .ipam
+                        .config
+                        .iter()
+                        .map(|x| x.gateway.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    containers: n.containers.len(),
+                    driver: n.driver,
+                    name: n.name,
+                })
+                .collect(),
+        ),
+        Err(err) => Load::Error(msg(err)),
+    }
+}
+
+/// Host CPU and memory for the header.
+pub fn host(e: &dyn Engine, c: &Caller) -> Option<(f64, (u64, u64))> {
+    e.host_stats(c)
+        .ok()
+        .map(|h| (h.cpu_percent, (h.mem_used, h.mem_total)))
 }
 
 /// One lifecycle action on one container.

@@ -2,7 +2,7 @@
 //! here: [`App::handle_key`] and [`App::handle_msg`] change state and start work on
 //! worker threads; [`super::ui`] draws the state.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -10,8 +10,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use ratatui::layout::Rect;
 use serde_json::Value;
 use wharf_engine::api::{
-    ContainerStatus, ContainerSummary, EventFilter, ImageSummary, LogLine, LogOptions, SystemInfo,
-    Volume,
+    ContainerStatus, ContainerSummary, EventFilter, ImageSummary, LogLine, LogOptions,
+    StatsOptions, StatsPoint, SystemInfo, Volume,
 };
 use wharf_engine::events::{Event, EventType};
 use wharf_engine::policy::EffectiveRole;
@@ -50,6 +50,9 @@ pub enum Msg {
     /// An action finished: the notification to show; `refresh` lists to reload.
     Done(Notification),
     Host(Option<f64>, Option<(u64, u64)>),
+    /// A round of the stats stream (running containers).
+    Stats(Vec<wharf_engine::api::ContainerStats>),
+    StatsEnded(String),
 }
 
 /// Runs blocking engine calls on threads and sends [`Msg`]s back.
@@ -181,6 +184,11 @@ pub struct App {
     pub preview: Option<LogsState>,
     preview_gen: Arc<AtomicU64>,
     pub split: bool,
+    /// Latest stats sample and a short history per running container.
+    pub stats: HashMap<String, StatsPoint>,
+    pub history: HashMap<String, VecDeque<StatsPoint>>,
+    pub stats_load: Load<()>,
+    pub stats_cursor: ListCursor,
     pub note: Option<Notification>,
     pub mouse: bool,
     pub quit: bool,
@@ -190,6 +198,9 @@ pub struct App {
     pub body_area: Rect,
     pub tabs_area: Rect,
 }
+
+/// Samples of history kept per container (sparklines).
+const HISTORY_CAP: usize = 300;
 
 /// How many events the events pane keeps.
 const EVENTS_CAP: usize = 5000;
@@ -246,6 +257,10 @@ impl App {
             preview: None,
             preview_gen: Arc::new(AtomicU64::new(0)),
             split: true,
+            stats: HashMap::new(),
+            history: HashMap::new(),
+            stats_load: Load::Loading,
+            stats_cursor: ListCursor::default(),
             note,
             mouse: true,
             quit: false,
@@ -263,6 +278,23 @@ impl App {
         self.refresh_images();
         self.refresh_volumes();
         self.refresh_networks();
+        let w = self.worker.clone();
+        std::thread::spawn(move || {
+            let tx = w.tx.clone();
+            let opts = StatsOptions {
+                stream: true,
+                all: false,
+            };
+            let r = w
+                .engine
+                .container_stats(&w.caller, &[], &opts, &mut |batch| {
+                    tx.send(Msg::Stats(batch)).is_ok()
+                });
+            let _ = w.tx.send(Msg::StatsEnded(match r {
+                Ok(()) => "the stats stream ended".into(),
+                Err(e) => e.to_string(),
+            }));
+        });
         let w = self.worker.clone();
         std::thread::spawn(move || {
             let start = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
@@ -425,6 +457,27 @@ impl App {
             .collect()
     }
 
+    /// Running containers with a stats sample, in the containers pane's order.
+    pub fn stats_rows(&self) -> Vec<(&str, StatsPoint)> {
+        self.visible_containers()
+            .into_iter()
+            .filter_map(|c| self.stats.get(&c.id).map(|p| (c.name.as_str(), *p)))
+            .collect()
+    }
+
+    /// History of the container selected in the stats pane.
+    pub fn stats_history(&self) -> Vec<StatsPoint> {
+        let rows: Vec<&ContainerSummary> = self
+            .visible_containers()
+            .into_iter()
+            .filter(|c| self.stats.contains_key(&c.id))
+            .collect();
+        rows.get(self.stats_cursor.selected)
+            .and_then(|c| self.history.get(&c.id))
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Container counts for the header.
     pub fn counts(&self) -> Option<Counts> {
         self.containers.load.ready()?;
@@ -452,7 +505,7 @@ impl App {
             Tab::Images => vec!["images", "list", "global"],
             Tab::Networks => vec!["networks", "list", "global"],
             Tab::Volumes => vec!["volumes", "list", "global"],
-            Tab::Stats => vec!["stats", "global"],
+            Tab::Stats => vec!["stats", "list", "global"],
             Tab::Events => vec!["events", "list", "global"],
             Tab::Logs => vec!["logs", "list", "global"],
             Tab::ConsoleLog => vec!["list", "global"],
@@ -738,6 +791,27 @@ impl App {
                 }
                 self.note = Some(n);
                 self.refresh_containers();
+            }
+            Msg::Stats(batch) => {
+                self.stats_load = Load::Ready(());
+                let now = chrono::Utc::now().timestamp_millis();
+                self.stats.clear();
+                for s in batch {
+                    let p = s.point(now);
+                    let h = self.history.entry(s.id.clone()).or_default();
+                    if h.len() >= HISTORY_CAP {
+                        h.pop_front();
+                    }
+                    h.push_back(p);
+                    self.stats.insert(s.id, p);
+                }
+                let live: HashSet<String> = self.stats.keys().cloned().collect();
+                self.history.retain(|id, _| live.contains(id));
+            }
+            Msg::StatsEnded(why) => {
+                self.stats.clear();
+                self.stats_load = Load::Error(why.clone());
+                self.notify(Level::Warn, format!("stats: {why}"));
             }
             Msg::Host(cpu, mem) => {
                 if cpu.is_some() {
@@ -1074,6 +1148,10 @@ impl App {
             Tab::Events => {
                 let n = self.visible_events().len();
                 (n, Some(&mut self.events_pane.cursor))
+            }
+            Tab::Stats => {
+                let n = self.stats_rows().len();
+                (n, Some(&mut self.stats_cursor))
             }
             _ => (0, None),
         }

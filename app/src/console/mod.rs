@@ -6,7 +6,6 @@
 pub mod api;
 pub mod app;
 pub mod filter;
-pub mod host;
 pub mod keymap;
 pub mod ui;
 
@@ -121,7 +120,6 @@ async fn event_loop(
         _ => return 1,
     };
     let mut tick = tokio::time::interval(Duration::from_secs(2));
-    let mut host = host::HostSampler::default();
     let mut mouse_on = true;
     let mut dirty = true;
     let mut last_minute = 0;
@@ -171,14 +169,14 @@ async fn event_loop(
             _ = term_sig.recv() => { tracing::info!("SIGTERM"); return 0; }
             _ = hup_sig.recv() => return 0,
             _ = tick.tick() => {
-                let cpu = host.cpu();
-                let mem = host::memory();
-                let before = (app.host_cpu.map(|c| c.round() as i64), app.host_mem.map(|m| m.0 >> 26));
-                app.handle_msg(Msg::Host(cpu, mem));
-                let after = (app.host_cpu.map(|c| c.round() as i64), app.host_mem.map(|m| m.0 >> 26));
-                // "3 min ago" texts change once a minute; the header when its figures do.
+                // Host figures from the engine (the host it runs on), off the draw path.
+                app.worker.run(|e, c| match api::host(e, c) {
+                    Some((cpu, mem)) => Msg::Host(Some(cpu), Some(mem)),
+                    None => Msg::Host(None, None),
+                });
+                // "3 min ago" texts change once a minute.
                 let minute = chrono::Utc::now().timestamp() / 60;
-                if before != after || minute != last_minute {
+                if minute != last_minute {
                     last_minute = minute;
                     dirty = true;
                 }

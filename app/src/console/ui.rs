@@ -83,7 +83,10 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         match app.tab {
             Tab::Containers => {
                 let rows = app.visible_containers();
-                let run_key = app.keymap.keys_for(&["containers"], Action::RunForm).filter(|_| app.allowed(Action::RunForm));
+                let run_key = app
+                    .keymap
+                    .keys_for(&["containers"], Action::RunForm)
+                    .filter(|_| app.allowed(Action::RunForm));
                 let stopped_key = app.keymap.keys_for(&["containers"], Action::StoppedToggle);
                 let m = containers::Model {
                     load: &app.containers.load,
@@ -95,6 +98,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                     run_key: run_key.as_deref(),
                     show_stopped_key: stopped_key.as_deref(),
                     stopped_hidden: !app.show_stopped,
+                    stats: &app.stats,
                     now: chrono::Utc::now().timestamp(),
                     focused,
                 };
@@ -104,8 +108,16 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                     Some(p) if app.split && body.height >= 16 => {
                         let th = (body.height * 3 / 5).max(6);
                         let top = Rect { height: th, ..body };
-                        let rule = Rect { y: body.y + th, height: 1, ..body };
-                        let rest = Rect { y: body.y + th + 1, height: body.height - th - 1, ..body };
+                        let rule = Rect {
+                            y: body.y + th,
+                            height: 1,
+                            ..body
+                        };
+                        let rest = Rect {
+                            y: body.y + th + 1,
+                            height: body.height - th - 1,
+                            ..body
+                        };
                         (top, Some((rule, rest, p)))
                     }
                     _ => (body, None),
@@ -113,16 +125,30 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 containers::draw(f, top, &theme, &m, &mut cur);
                 app.containers.cursor = cur;
                 if let Some((rule, rest, p)) = lower {
-                    let title = format!(" {} · log ({}) ", p.name, if p.follow { "following" } else { "paused" });
+                    let title = format!(
+                        " {} · log ({}) ",
+                        p.name,
+                        if p.follow { "following" } else { "paused" }
+                    );
                     let line = "─".repeat(rule.width as usize);
                     f.render_widget(Span::styled(line, theme.border()), rule);
-                    f.render_widget(Span::styled(title, theme.accent()), Rect { x: rule.x + 1, width: rule.width.saturating_sub(1), ..rule });
+                    f.render_widget(
+                        Span::styled(title, theme.accent()),
+                        Rect {
+                            x: rule.x + 1,
+                            width: rule.width.saturating_sub(1),
+                            ..rule
+                        },
+                    );
                     logs::draw(f, rest, &theme, p);
                 }
             }
             Tab::Images => {
                 let rows = app.visible_images();
-                let demo_key = app.keymap.keys_for(&["images"], Action::ImageDemo).filter(|_| app.allowed(Action::ImageDemo));
+                let demo_key = app
+                    .keymap
+                    .keys_for(&["images"], Action::ImageDemo)
+                    .filter(|_| app.allowed(Action::ImageDemo));
                 let m = images::Model {
                     load: &app.images.load,
                     rows: &rows,
@@ -139,7 +165,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             }
             Tab::Networks => {
                 let load = match &app.networks.load {
-                    Load::Ready(()) => Load::Ready(app.visible_networks().into_iter().cloned().collect()),
+                    Load::Ready(()) => {
+                        Load::Ready(app.visible_networks().into_iter().cloned().collect())
+                    }
                     Load::Loading => Load::Loading,
                     Load::Error(e) => Load::Error(e.clone()),
                     Load::Unavailable(e) => Load::Unavailable(e.clone()),
@@ -166,16 +194,30 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 };
                 volumes::draw(f, body, &theme, &load, &mut app.volumes.cursor, focused);
             }
-            Tab::Stats => stats::draw_unavailable(
-                f,
-                body,
-                &theme,
-                "the engine does not offer statistics through its API yet, so CPU %, MEM and NET I/O show -",
-            ),
+            Tab::Stats => {
+                let rows = app.stats_rows();
+                let hist = app.stats_history();
+                let m = stats::Model {
+                    load: &app.stats_load,
+                    rows: &rows,
+                    history: &hist,
+                    focused,
+                };
+                let mut cur = app.stats_cursor;
+                stats::draw(f, body, &theme, &m, &mut cur);
+                app.stats_cursor = cur;
+            }
             Tab::Events => {
                 let evs = app.visible_events();
                 let tz = chrono::Local::now().offset().local_minus_utc();
-                let m = events::Model { load: &app.events_pane.load, events: &evs, paused: app.events_paused, filter: &app.events_pane.filter_text, tz, focused };
+                let m = events::Model {
+                    load: &app.events_pane.load,
+                    events: &evs,
+                    paused: app.events_paused,
+                    filter: &app.events_pane.filter_text,
+                    tz,
+                    focused,
+                };
                 let mut cur = app.events_pane.cursor;
                 events::draw(f, body, &theme, &m, &mut cur);
                 app.events_pane.cursor = cur;
@@ -183,13 +225,19 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             Tab::Logs => match &app.logs {
                 Some(l) => logs::draw(f, body, &theme, l),
                 None => {
-                    let k = app.keymap.keys_for(&["containers"], Action::Logs).unwrap_or_else(|| "l".into());
+                    let k = app
+                        .keymap
+                        .keys_for(&["containers"], Action::Logs)
+                        .unwrap_or_else(|| "l".into());
                     wharf_views::table::draw_message(
                         f.buffer_mut(),
                         body,
                         &[
                             ("No log open.".into(), theme.text()),
-                            (format!("Select a container and press {k}, or type :logs NAME"), theme.accent()),
+                            (
+                                format!("Select a container and press {k}, or type :logs NAME"),
+                                theme.accent(),
+                            ),
                         ],
                     )
                 }
