@@ -32,6 +32,7 @@ trap cleanup EXIT
 run() { "$WHARF" run -d --network none "$@" >/dev/null; }
 run --name web-1 -l team=web wharf/demo:latest sh -c 'trap "exit 0" TERM; i=0; while true; do echo "$(date +%T) GET /api/items?page=$i 200 $((i % 13))ms"; i=$((i+1)); sleep 1; done'
 run --name db -l team=data wharf/demo:latest sh -c 'trap "exit 0" TERM; echo "database system is ready to accept connections"; while true; do sleep 1; done'
+run --name cruncher -m 64m wharf/demo:latest sh -c 'trap "exit 0" TERM; while true; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 0.3; done'
 run --name worker-3 lab/worker:7 sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'
 run --name batch-17 lab/worker:7 sh -c 'echo processed 1200 records; exit 0'
 run --name broken wharf/demo:latest sh -c 'echo "fatal: config /etc/app.conf missing" >&2; exit 3'
@@ -53,11 +54,13 @@ sleep 2
 keys Down; shot containers 160 45
 keys Space; keys Space; keys d; shot confirm-remove 160 45
 keys Escape; keys Escape
-keys l; SETTLE=2 shot logs 160 45
+keys :; t send-keys -l "logs web-1"; keys Enter; SETTLE=2 shot logs 160 45
 keys s; t send-keys -l "page=1"; keys Enter; keys t; shot logs-search 160 45
 keys 1; keys i; shot inspect 160 45
 keys Escape; keys 2; shot images 160 45
+keys 3; shot networks 160 45
 keys 4; shot volumes 160 45
+keys 5; SETTLE=8 shot stats 160 45
 keys 6; shot events 160 45
 keys 1; keys n; t send-keys -l "wharf/demo:latest"; keys Tab; t send-keys -l "web-2"; keys Tab
 t send-keys -l "sh -c 'echo hi; sleep 60'"; keys Tab; t send-keys -l "MODE=demo"; keys Tab; t send-keys -l "8080:99999"
