@@ -287,3 +287,106 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Overlay::RunForm(form) => run_form::draw(f, area, &theme, form),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The whole console on a TestBackend (gitui-style): header, tabs, pane, footer and
+    //! overlays composed as the app draws them, at 80x24 and 160x45.
+
+    use std::sync::Arc;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use wharf_engine::{EngineOptions, LocalEngine};
+    use wharf_views::footer::{Level, Notification};
+    use wharf_views::Theme;
+
+    use super::super::app::{App, Overlay, Worker};
+    use super::super::keymap::{Action, Keymap};
+    use super::*;
+
+    fn app(dir: &std::path::Path) -> App {
+        let engine =
+            LocalEngine::open(dir, EngineOptions::default()).expect("engine on a temp root");
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let worker = Worker {
+            engine: Arc::new(engine),
+            caller: wharf_engine::Caller::root(),
+            tx,
+        };
+        let mut a = App::new(
+            worker,
+            Keymap::default_keymap(),
+            None,
+            None,
+            Theme::default(),
+        );
+        let now = chrono::Utc::now().timestamp();
+        a.containers.items = wharf_views::containers::sample(6, now);
+        a.containers.load = Load::Ready(());
+        a
+    }
+
+    fn screen(a: &mut App, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("backend");
+        t.draw(|f| draw(f, a)).expect("draw");
+        t.backend().to_string()
+    }
+
+    #[test]
+    fn whole_console_wide_and_narrow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        a.note = Some(Notification {
+            level: Level::Ok,
+            text: "stopped batch-17".into(),
+            details: None,
+        });
+        insta::assert_snapshot!("wide", screen(&mut a, 160, 45));
+        insta::assert_snapshot!("narrow", screen(&mut a, 80, 24));
+    }
+
+    #[test]
+    fn remove_asks_naming_the_marked_containers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        a.act(Action::Mark);
+        a.act(Action::Mark);
+        a.act(Action::Remove);
+        match &a.overlay {
+            Overlay::Confirm { question, .. } => {
+                assert_eq!(question, "remove 2 containers: batch-17, broken?")
+            }
+            other => panic!("expected a confirmation, got {other:?}"),
+        }
+        insta::assert_snapshot!(screen(&mut a, 80, 24));
+    }
+
+    #[test]
+    fn filter_and_command_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |a: &mut App, c: KeyCode| a.handle_key(KeyEvent::new(c, KeyModifiers::NONE));
+        key(&mut a, KeyCode::Char('/'));
+        for c in "web".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        assert_eq!(a.visible_containers().len(), 1);
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Char(':'));
+        for c in "im".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        let s = screen(&mut a, 80, 24);
+        assert!(
+            s.contains(":images"),
+            "completion shown as ghost text:\n{s}"
+        );
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.tab, wharf_views::tabs::Tab::Images);
+        // The containers filter stays on its pane.
+        assert_eq!(a.containers.filter_text, "web");
+    }
+}
