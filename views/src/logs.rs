@@ -240,6 +240,22 @@ impl LogsState {
         self.follow = true;
     }
 
+    /// The lines shown (stream filter applied), as text, with timestamps when they are on.
+    pub fn export(&self) -> String {
+        let mut out = String::new();
+        for abs in self.visible() {
+            if let Some(l) = self.line(abs) {
+                if self.timestamps {
+                    out.push_str(&l.time);
+                    out.push(' ');
+                }
+                out.push_str(l.log.trim_end_matches('\n'));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// The status text: `web-1 · following · 1200 lines · match 2/7`.
     pub fn status(&self) -> String {
         let mut s = vec![self.name.clone()];
@@ -487,6 +503,16 @@ mod tests {
         s.go_top();
         s.load = Load::Ready(());
         insta::assert_snapshot!(shot(20, 2, &s));
+    }
+
+    #[test]
+    fn export_follows_the_filter() {
+        let mut s = state(10);
+        s.streams = Streams::Stderr;
+        assert_eq!(
+            s.export(),
+            "GET /api/items?page=4 200 4ms\nGET /api/items?page=9 200 9ms\n"
+        );
     }
 
     #[test]

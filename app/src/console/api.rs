@@ -178,6 +178,10 @@ pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value
             .map_err(msg)
             .and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
         "container" => e.container_inspect(c, id).map_err(msg),
+        "network" => e
+            .network_inspect(c, id)
+            .map_err(msg)
+            .and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
         "image" => e.image_inspect(c, id).map_err(msg),
         other => Err(format!("cannot inspect a {other}")),
     }

@@ -52,6 +52,10 @@ pub enum Msg {
     Host(Option<f64>, Option<(u64, u64)>),
     /// A round of the stats stream (running containers).
     Stats(Vec<wharf_engine::api::ContainerStats>),
+    /// Progress of a long action (a pull), shown in the footer.
+    Progress(String),
+    /// A text to show in a window (image history).
+    Show(String, String),
     StatsEnded(String),
 }
 
@@ -107,6 +111,7 @@ pub enum Pending {
     PruneImages,
     RemoveVolume(String),
     PruneVolumes,
+    RemoveNetwork(String),
 }
 
 /// What a text input is for.
@@ -116,6 +121,10 @@ pub enum InputPurpose {
     Tag(String),
     LogSearch,
     InspectSearch,
+    Pull,
+    VolumeCreate,
+    NetworkCreate,
+    SaveLog,
 }
 
 /// The one-line prompt at the bottom.
@@ -808,6 +817,14 @@ impl App {
                 let live: HashSet<String> = self.stats.keys().cloned().collect();
                 self.history.retain(|id, _| live.contains(id));
             }
+            Msg::Progress(text) => {
+                self.note = Some(Notification {
+                    level: Level::Info,
+                    text,
+                    details: None,
+                })
+            }
+            Msg::Show(title, body) => self.overlay = Overlay::Message { title, body },
             Msg::StatsEnded(why) => {
                 self.stats.clear();
                 self.stats_load = Load::Error(why.clone());
@@ -1467,6 +1484,12 @@ impl App {
                         self.open_inspect("image", id, t);
                     }
                 }
+                Tab::Networks => {
+                    if let Some(n) = self.visible_networks().get(self.networks.cursor.selected) {
+                        let (id, t) = (n.name.clone(), format!("network {}", n.name));
+                        self.open_inspect("network", id, t);
+                    }
+                }
                 Tab::Volumes => {
                     if let Some(v) = self.visible_volumes().get(self.volumes.cursor.selected) {
                         let (id, t) = (v.name.clone(), format!("volume {}", v.name));
@@ -1817,6 +1840,92 @@ impl App {
                 self.events_paused = !self.events_paused;
             }
             Action::SplitToggle => self.split = !self.split,
+            Action::ImageHistory => {
+                if let Some(r) = self.visible_images().get(self.images.cursor.selected) {
+                    let reference = if r.reference == "<none>:<none>" {
+                        r.image.id.clone()
+                    } else {
+                        r.reference.clone()
+                    };
+                    self.worker
+                        .run(move |e, c| match e.image_history(c, &reference) {
+                            Ok(h) => {
+                                let mut body = format!(
+                                    "{:<14}{:<14}{:>10}  {}\n",
+                                    "IMAGE", "CREATED", "SIZE", "CREATED BY"
+                                );
+                                let now = chrono::Utc::now().timestamp();
+                                for x in h {
+                                    body.push_str(&format!(
+                                        "{:<14}{:<14}{:>10}  {}\n",
+                                        wharf_views::util::fit(
+                                            wharf_views::util::short_id(&x.id),
+                                            12
+                                        ),
+                                        wharf_views::util::ago(x.created, now),
+                                        wharf_views::util::dsize(x.size),
+                                        wharf_views::util::fit(&x.created_by, 60)
+                                    ));
+                                }
+                                Msg::Show(format!("history of {reference}"), body)
+                            }
+                            Err(err) => Msg::Done(Notification {
+                                level: Level::Error,
+                                text: format!("cannot read the history of {reference}: {err}"),
+                                details: None,
+                            }),
+                        });
+                }
+            }
+            Action::ImagePull => {
+                self.overlay = Overlay::Input {
+                    title: "pull".into(),
+                    label: "reference:".into(),
+                    value: String::new(),
+                    purpose: InputPurpose::Pull,
+                };
+            }
+            Action::VolumeCreate => {
+                self.overlay = Overlay::Input {
+                    title: "new volume".into(),
+                    label: "name (empty: random):".into(),
+                    value: String::new(),
+                    purpose: InputPurpose::VolumeCreate,
+                };
+            }
+            Action::NetworkCreate => {
+                self.overlay = Overlay::Input {
+                    title: "new bridge network".into(),
+                    label: "name:".into(),
+                    value: String::new(),
+                    purpose: InputPurpose::NetworkCreate,
+                };
+            }
+            Action::NetworkRemove => {
+                if let Some(n) = self.visible_networks().get(self.networks.cursor.selected) {
+                    let n = n.name.clone();
+                    self.overlay = Overlay::Confirm {
+                        title: "remove".into(),
+                        question: format!("remove network {n}?"),
+                        then: Pending::RemoveNetwork(n),
+                    };
+                }
+            }
+            Action::SaveLog => {
+                if let Some(l) = &self.logs {
+                    let file = format!(
+                        "{}-{}.log",
+                        l.name,
+                        chrono::Local::now().format("%Y%m%d-%H%M%S")
+                    );
+                    self.overlay = Overlay::Input {
+                        title: format!("save the log of {}", l.name),
+                        label: "file:".into(),
+                        value: file,
+                        purpose: InputPurpose::SaveLog,
+                    };
+                }
+            }
         }
     }
 
@@ -1883,6 +1992,20 @@ impl App {
                     },
                 })
             }),
+            Pending::RemoveNetwork(n) => self.worker.run(move |e, c| {
+                Msg::Done(match e.network_remove(c, &n) {
+                    Ok(()) => Notification {
+                        level: Level::Ok,
+                        text: format!("removed network {n}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot remove network {n}: {err}"),
+                        details: Some(err.to_string()),
+                    },
+                })
+            }),
             Pending::PruneVolumes => self.worker.run(|e, c| {
                 Msg::Done(match api::volume_prune(e, c) {
                     Ok((n, b)) => Notification {
@@ -1935,6 +2058,103 @@ impl App {
                     if !l.set_search(&v) && !v.is_empty() {
                         self.notify(Level::Info, format!("no line matches {v:?}"));
                     }
+                }
+            }
+            InputPurpose::Pull => {
+                self.notify(Level::Info, format!("pulling {v}…"));
+                let tx = self.worker.tx.clone();
+                self.worker.run(move |e, c| {
+                    let mut last = std::time::Instant::now();
+                    let r = e.image_pull(c, &v, &Default::default(), &mut |p| {
+                        // At most a few updates a second.
+                        if last.elapsed() < std::time::Duration::from_millis(200) {
+                            return;
+                        }
+                        last = std::time::Instant::now();
+                        let text = match p {
+                            wharf_engine::api::Progress::Layer {
+                                id,
+                                status,
+                                current,
+                                total,
+                            } => match total {
+                                Some(t) if t > 0 => {
+                                    format!("pulling {v}: {id} {status} {}%", current * 100 / t)
+                                }
+                                _ => format!("pulling {v}: {id} {status}"),
+                            },
+                            wharf_engine::api::Progress::Message(m) => format!("pulling {v}: {m}"),
+                        };
+                        let _ = tx.send(Msg::Progress(text));
+                    });
+                    Msg::Done(match r {
+                        Ok(id) => Notification {
+                            level: Level::Ok,
+                            text: format!("pulled {v} ({})", wharf_views::util::short_id(&id)),
+                            details: None,
+                        },
+                        Err(err) => Notification {
+                            level: Level::Error,
+                            text: format!("cannot pull {v}: {err}"),
+                            details: Some(err.to_string()),
+                        },
+                    })
+                });
+            }
+            InputPurpose::VolumeCreate => self.worker.run(move |e, c| {
+                let spec = wharf_engine::api::VolumeCreate {
+                    name: if v.is_empty() { None } else { Some(v.clone()) },
+                    ..Default::default()
+                };
+                Msg::Done(match e.volume_create(c, &spec) {
+                    Ok(vol) => Notification {
+                        level: Level::Ok,
+                        text: format!("created volume {}", vol.name),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot create the volume: {err}"),
+                        details: Some(err.to_string()),
+                    },
+                })
+            }),
+            InputPurpose::NetworkCreate => self.worker.run(move |e, c| {
+                let spec = wharf_engine::api::NetworkCreate {
+                    name: v.clone(),
+                    ..Default::default()
+                };
+                Msg::Done(match e.network_create(c, &spec) {
+                    Ok(_) => Notification {
+                        level: Level::Ok,
+                        text: format!("created network {v}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot create network {v}: {err}"),
+                        details: Some(err.to_string()),
+                    },
+                })
+            }),
+            InputPurpose::SaveLog => {
+                if let Some(l) = &self.logs {
+                    let text = l.export();
+                    let n = l.len();
+                    self.worker.run(move |_, _| {
+                        Msg::Done(match std::fs::write(&v, text) {
+                            Ok(()) => Notification {
+                                level: Level::Ok,
+                                text: format!("saved {n} lines to {v}"),
+                                details: None,
+                            },
+                            Err(err) => Notification {
+                                level: Level::Error,
+                                text: format!("cannot write {v}: {err}"),
+                                details: None,
+                            },
+                        })
+                    });
                 }
             }
             InputPurpose::InspectSearch => {
@@ -1997,6 +2217,17 @@ pub fn input_error(p: &InputPurpose, v: &str) -> Option<String> {
     match p {
         InputPurpose::Rename(..) if !wharf_views::run_form::valid_name(v) => {
             Some("a name may contain only [a-zA-Z0-9_.-] and starts with a letter or digit".into())
+        }
+        InputPurpose::VolumeCreate if !v.is_empty() && !wharf_views::run_form::valid_name(v) => {
+            Some("a volume name may contain only [a-zA-Z0-9_.-]".into())
+        }
+        InputPurpose::NetworkCreate if !wharf_views::run_form::valid_name(v) => {
+            Some("a network name may contain only [a-zA-Z0-9_.-]".into())
+        }
+        InputPurpose::Pull | InputPurpose::SaveLog
+            if v.trim().is_empty() || v.contains(char::is_whitespace) =>
+        {
+            Some("no spaces, please".into())
         }
         InputPurpose::Tag(_) if v.is_empty() || v.contains(char::is_whitespace) => {
             Some("a reference like name:tag, without spaces".into())

@@ -88,6 +88,12 @@ pub enum Action {
     UnfoldAll,
     PauseEvents,
     SplitToggle,
+    ImageHistory,
+    ImagePull,
+    VolumeCreate,
+    NetworkCreate,
+    NetworkRemove,
+    SaveLog,
 }
 
 /// Name, description and the engine permission an action needs (for hiding what the
@@ -321,6 +327,42 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        Action::ImageHistory,
+        "history",
+        "the selected image's layers",
+        None,
+    ),
+    (
+        Action::ImagePull,
+        "pull",
+        "pull an image from a registry, with progress",
+        Some("image.pull"),
+    ),
+    (
+        Action::VolumeCreate,
+        "volume-create",
+        "create a volume",
+        Some("volume.create"),
+    ),
+    (
+        Action::NetworkCreate,
+        "network-create",
+        "create a bridge network",
+        Some("network.create"),
+    ),
+    (
+        Action::NetworkRemove,
+        "network-remove",
+        "remove the selected network (asks first)",
+        Some("network.remove"),
+    ),
+    (
+        Action::SaveLog,
+        "save",
+        "save the log (as filtered) to a file",
+        None,
+    ),
+    (
         Action::SplitToggle,
         "split-toggle",
         "show or hide the selected container's log under the list",
@@ -362,6 +404,8 @@ impl Action {
             Action::UnfoldAll => "unfold all",
             Action::PauseEvents => "pause",
             Action::SplitToggle => "split",
+            Action::VolumeCreate | Action::NetworkCreate => "create",
+            Action::NetworkRemove => "remove",
             other => other.name(),
         }
     }
