@@ -32,7 +32,13 @@ fn private_mount_namespace() {
             eprintln!("unshare(CLONE_NEWNS) failed: run the bench as root");
             std::process::exit(1);
         }
-        libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null());
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        );
         if Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
             libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH);
         }
@@ -46,23 +52,44 @@ fn main() {
     }
     private_mount_namespace();
     let wharf = env!("CARGO_BIN_EXE_wharf");
-    let tmp = tempfile::Builder::new().prefix("wb").tempdir_in("/tmp").expect("temp dir");
+    let tmp = tempfile::Builder::new()
+        .prefix("wb")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
     let root = tmp.path().join("root");
     let run = |args: &[&str]| {
-        Command::new(wharf).arg("--root").arg(&root).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).status().expect("wharf")
+        Command::new(wharf)
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()
+            .expect("wharf")
     };
     assert!(run(&["image", "demo"]).success());
 
     // crun bundle: the same busybox rootfs the demo image has.
-    let crun = Command::new("crun").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let crun = Command::new("crun")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     let bundle = tmp.path().join("bundle");
     if crun {
         std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
         std::fs::copy("/bin/busybox", bundle.join("rootfs/bin/busybox")).unwrap();
         std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin/true")).unwrap();
-        assert!(Command::new("crun").arg("spec").current_dir(&bundle).status().unwrap().success());
+        assert!(Command::new("crun")
+            .arg("spec")
+            .current_dir(&bundle)
+            .status()
+            .unwrap()
+            .success());
         let path = bundle.join("config.json");
-        let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         spec["process"]["terminal"] = false.into();
         spec["process"]["args"] = serde_json::json!(["/bin/true"]);
         std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
@@ -93,11 +120,20 @@ fn main() {
         }
     }
     let wm = median(w_times);
-    println!("wharf run --rm --network none wharf/demo true: median {:.1} ms over {ROUNDS} runs", ms(wm));
+    println!(
+        "wharf run --rm --network none wharf/demo true: median {:.1} ms over {ROUNDS} runs",
+        ms(wm)
+    );
     if crun {
         let cm = median(c_times);
-        println!("crun run (equivalent bundle):                   median {:.1} ms over {ROUNDS} runs", ms(cm));
-        println!("ratio wharf/crun: {:.2}x (goal: at most 3x)", wm.as_secs_f64() / cm.as_secs_f64());
+        println!(
+            "crun run (equivalent bundle):                   median {:.1} ms over {ROUNDS} runs",
+            ms(cm)
+        );
+        println!(
+            "ratio wharf/crun: {:.2}x (goal: at most 3x)",
+            wm.as_secs_f64() / cm.as_secs_f64()
+        );
     } else {
         println!("crun is not installed: no comparison");
     }
@@ -126,7 +162,12 @@ fn main() {
             eprint!("{}", String::from_utf8_lossy(&o.stderr));
         }
     }
-    println!("{BURST} containers started at once: {ok} succeeded in {:.2} s", t.elapsed().as_secs_f64());
-    let left = std::fs::read_dir(root.join("containers")).map(|d| d.count()).unwrap_or(0);
+    println!(
+        "{BURST} containers started at once: {ok} succeeded in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let left = std::fs::read_dir(root.join("containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     println!("containers left after the burst (all --rm): {left}");
 }

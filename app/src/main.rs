@@ -17,6 +17,11 @@ struct Opts {
     #[arg(long, global = true, env = "WHARF_ROOT", default_value = wharf_engine::state::DEFAULT_ROOT)]
     root: PathBuf,
 
+    /// Use the engine of a `wharf serve` instead of the embedded one:
+    /// `unix:///run/wharf/wharf.sock` or `ssh://user@host`.
+    #[arg(long, global = true, env = "WHARF_HOST")]
+    host: Option<String>,
+
     /// Policy file mapping users to roles (default /etc/wharf/policy.json if it exists;
     /// without one wharf is single-user and the caller is admin).
     #[arg(long, global = true, env = "WHARF_POLICY")]
@@ -67,27 +72,60 @@ fn main() {
             std::process::exit(125);
         }
     };
-    let caller = cli::resolve_caller(policy.as_deref());
-    let engine_opts = EngineOptions {
-        policy,
-        ..Default::default()
-    };
-    let engine = match LocalEngine::open(&opts.root, engine_opts) {
-        Ok(e) => Arc::new(e),
-        Err(e) => {
-            eprintln!(
-                "wharf: cannot open the state root {}: {e}",
-                opts.root.display()
-            );
-            std::process::exit(125);
+    let ctx = match &opts.host {
+        Some(host) => {
+            let remote = wharf_engine::remote::client::Endpoint::parse(host)
+                .and_then(wharf_engine::remote::client::RemoteEngine::connect);
+            match remote {
+                Ok(r) => {
+                    let r = Arc::new(r);
+                    // The server decides who we are; ask it, for messages and the console.
+                    let me =
+                        wharf_engine::api::AuditApi::whoami(r.as_ref(), &cli::resolve_caller(None));
+                    let caller = me.unwrap_or_else(|_| cli::resolve_caller(None));
+                    cli::Ctx {
+                        api: r,
+                        local: None,
+                        caller,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("wharf: {e}");
+                    std::process::exit(125);
+                }
+            }
+        }
+        None => {
+            let caller = cli::resolve_caller(policy.as_deref());
+            let engine_opts = EngineOptions {
+                policy,
+                ..Default::default()
+            };
+            match LocalEngine::open(&opts.root, engine_opts) {
+                Ok(e) => {
+                    let e = Arc::new(e);
+                    cli::Ctx {
+                        api: e.clone(),
+                        local: Some(e),
+                        caller,
+                    }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "wharf: cannot open the state root {}: {e}",
+                        opts.root.display()
+                    );
+                    std::process::exit(125);
+                }
+            }
         }
     };
-    let ctx = cli::Ctx { engine, caller };
     let code = match opts.command {
         None => {
-            let role = ctx.engine.effective_role(&ctx.caller);
-            let engine: Arc<dyn wharf_engine::Engine> = ctx.engine.clone();
-            console::run(engine, ctx.caller.clone(), Some(role), opts.keymap.as_deref())
+            // The role decides what the console offers; through --host the server's
+            // engine decides alone (it refuses what the role may not do).
+            let role = ctx.local.as_ref().map(|e| e.effective_role(&ctx.caller));
+            console::run(ctx.api.clone(), ctx.caller.clone(), role, opts.keymap.as_deref())
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
         Some(Command::Networks(c)) => cli::networks::run(c, &ctx),

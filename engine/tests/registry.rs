@@ -285,6 +285,35 @@ fn bearer_token_registry() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
 
+    // Anonymous pull of a public repository works with an anonymous token; pushing
+    // there anonymously does not.
+    layout.skopeo_push(
+        "v1",
+        &format!("{host}/public/app:v1"),
+        Some(("bob", "builder-pw")),
+        false,
+    );
+    let (img, _) = pull(
+        &anon,
+        &format!("{host}/public/app:v1"),
+        None,
+        &MemBlobs::default(),
+    )
+    .unwrap();
+    assert_eq!(img.config, amd.config);
+    let sink = MemBlobs::default();
+    let (src, _) = pull(&anon, &format!("{host}/public/app:v1"), None, &sink).unwrap();
+    sink.put_blob(&mut &src.config[..], &src.config_digest)
+        .unwrap();
+    let image = PushImage {
+        manifest: src.manifest.clone(),
+        media_type: src.manifest_media_type.clone(),
+        mount_from: vec![],
+    };
+    let dest = RemoteRef::parse(&format!("{host}/public/app:v2")).unwrap();
+    let e = transfer::push(&anon, &dest, &image, &sink, 5, &mut |_| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+
     let wrong = client(&host, Some(("bob", "nope"))).unwrap();
     assert_eq!(
         wrong.check_login().unwrap_err().kind,
@@ -317,10 +346,37 @@ fn bearer_token_registry() {
     let image = PushImage {
         manifest: src.manifest.clone(),
         media_type: src.manifest_media_type.clone(),
+        mount_from: vec!["tokened/app".into()],
     };
     let dest = RemoteRef::parse(&format!("{host}/tokened/copy:v2")).unwrap();
-    let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |_| {}).unwrap();
+    let mut seen = Vec::new();
+    let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |p| seen.push(p)).unwrap();
     assert_eq!(d, src.manifest_digest);
+    let mounted = seen
+        .iter()
+        .filter(
+            |p| matches!(p, Progress::Layer { status, .. } if status == "Mounted from tokened/app"),
+        )
+        .count();
+    assert_eq!(
+        mounted, 3,
+        "every layer mounted across repositories, none uploaded: {seen:?}"
+    );
+    assert!(
+        ts.requests.lock().unwrap().iter().any(|(_, s, _)| s
+            == &vec![
+                "repository:tokened/copy:pull,push".to_string(),
+                "repository:tokened/app:pull".to_string()
+            ]),
+        "one token for both repositories"
+    );
+    assert_eq!(
+        skopeo_raw(
+            &format!("{host}/tokened/copy:v2"),
+            Some(("bob", "builder-pw"))
+        ),
+        src.manifest
+    );
     assert!(ts
         .requests
         .lock()
@@ -346,6 +402,7 @@ fn push_then_pull_back() {
     let image = PushImage {
         manifest: amd.manifest.clone(),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        mount_from: vec![],
     };
     let dest = RemoteRef::parse(&format!("{host}/pushed/app:v1")).unwrap();
     let mut seen = Vec::new();

@@ -83,6 +83,27 @@ fn push_rmi_pull_round_trip_keeps_the_id() {
     assert_eq!(push_events.len(), 1);
     assert_eq!(push_events[0].actor.id, target);
 
+    // The same image under another repository of the registry: its layer is mounted
+    // from the first one, not uploaded again.
+    let second = format!("{}/demo/copy:1", reg.host());
+    e.image_tag(&root, &target, &second).unwrap();
+    let mut seen = Vec::new();
+    e.image_push(&root, &second, &mut |p| seen.push(p)).unwrap();
+    assert!(
+        seen.iter().any(
+            |p| matches!(p, Progress::Layer { status, .. } if status == "Mounted from demo/busybox")
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|p| matches!(p, Progress::Layer { status, .. } if status == "Pushed")),
+        "{seen:?}"
+    );
+    assert_eq!(skopeo_raw(&second, None), raw);
+    e.image_remove(&root, &second, false).unwrap();
+
     // Remove every local reference to the image, then pull it back.
     for r in ["wharf/demo:latest", target.as_str()] {
         let out = e.image_remove(&root, r, false).unwrap();

@@ -21,12 +21,30 @@ pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
 pub trait Engine:
-    SystemApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync
+    SystemApi
+    + AuditApi
+    + ImageApi
+    + RegistryApi
+    + ContainerApi
+    + NetworkApi
+    + VolumeApi
+    + StatsApi
+    + Send
+    + Sync
 {
 }
 
 impl<T> Engine for T where
-    T: SystemApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + Send + Sync
+    T: SystemApi
+        + AuditApi
+        + ImageApi
+        + RegistryApi
+        + ContainerApi
+        + NetworkApi
+        + VolumeApi
+        + StatsApi
+        + Send
+        + Sync
 {
 }
 

@@ -63,7 +63,10 @@ pub fn setup(_engine: &LocalEngine, cfg: &ContainerConfig, _pid: i32) -> Result<
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }
     }
-    Ok(NetFiles { hosts, resolv_conf: resolv_conf(cfg) })
+    Ok(NetFiles {
+        hosts,
+        resolv_conf: resolv_conf(cfg),
+    })
 }
 
 /// Undo [`setup`] when the container has stopped. Never fails the stop.

@@ -155,7 +155,7 @@ impl Drop for Registry {
 pub type TokenRequest = (Option<String>, Vec<String>, bool);
 
 /// A token server (the `realm` of a Bearer challenge) on 127.0.0.1: grants what is asked
-/// to `user`/`password`, nothing to anyone else, and signs ES256 JWTs the registry
+/// to `user`/`password`, pull of `public/...` to anyone, nothing else, and signs ES256 JWTs the registry
 /// checks against the certificate in its `rootcertbundle`.
 pub struct TokenServer {
     pub port: u16,
@@ -244,18 +244,20 @@ impl TokenServer {
                 );
                 continue;
             }
-            let access: Vec<serde_json::Value> = if authenticated {
-                scopes
-                    .iter()
-                    .filter_map(|s| {
-                        let mut p = s.splitn(3, ':');
-                        let (t, n, a) = (p.next()?, p.next()?, p.next()?);
-                        Some(serde_json::json!({"type": t, "name": n, "actions": a.split(',').collect::<Vec<_>>()}))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            // The authenticated user gets what they ask; anyone may pull `public/...`
+            // (as Docker Hub serves public images to anonymous clients).
+            let access: Vec<serde_json::Value> = scopes
+                .iter()
+                .filter_map(|s| {
+                    let mut p = s.splitn(3, ':');
+                    let (t, n, a) = (p.next()?, p.next()?, p.next()?);
+                    let actions: Vec<&str> = a
+                        .split(',')
+                        .filter(|act| authenticated || (n.starts_with("public/") && *act == "pull"))
+                        .collect();
+                    Some(serde_json::json!({"type": t, "name": n, "actions": actions}))
+                })
+                .collect();
             let token = self.sign(&access);
             let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
             let _ = req.respond(

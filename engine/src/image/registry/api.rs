@@ -171,9 +171,29 @@ impl RegistryApi for LocalEngine {
             "The push refers to repository [{}]",
             rref.name()
         )));
+        // Repositories of this registry the image came from or went to: their blobs can
+        // be mounted instead of uploaded.
+        let mut mount_from: Vec<String> = Vec::new();
+        let known = store
+            .index()?
+            .images
+            .get(&local.id)
+            .map(|r| r.repo_digests.clone())
+            .unwrap_or_default();
+        for d in known {
+            if let Ok(r) = RemoteRef::parse(&d) {
+                if r.registry == rref.registry
+                    && r.repository != rref.repository
+                    && !mount_from.contains(&r.repository)
+                {
+                    mount_from.push(r.repository);
+                }
+            }
+        }
         let image = PushImage {
             manifest: m.manifest.clone(),
             media_type: m.media_type.clone(),
+            mount_from,
         };
         let digest = transfer::push(&client, &rref, &image, &store, UPLOAD_CONCURRENCY, progress)?;
         // As Docker does, remember where the image now is.

@@ -260,7 +260,13 @@ impl RegistryClient {
             if let Some(s) = &service {
                 q.append_pair("service", s);
             }
-            if let Some(s) = scope {
+            // Several scopes are separated by spaces in the cache key; each is its own
+            // `scope` parameter, as the token protocol wants.
+            for s in scope
+                .into_iter()
+                .flat_map(|s| s.split(' '))
+                .filter(|s| !s.is_empty())
+            {
                 q.append_pair("scope", s);
             }
             if let Some(c) = &self.creds {
@@ -475,6 +481,40 @@ impl RegistryClient {
             200 => Ok(true),
             404 => Ok(false),
             _ => Err(self.status_error(&mut resp, &format!("blob {digest} of {repository}"))),
+        }
+    }
+
+    /// Cross-repository mount: ask the registry to link blob `digest` from repository
+    /// `from` (same registry) into `repository` without sending it. `true` if mounted;
+    /// `false` if the registry declined (the caller uploads instead).
+    pub fn mount_blob(&self, repository: &str, digest: &str, from: &str) -> Result<bool> {
+        let scope = format!("{} repository:{from}:pull", repo_scope(repository, true));
+        let mut url = url::Url::parse(&format!("{}/v2/{repository}/blobs/uploads/", self.base))
+            .map_err(|e| EngineError::internal(format!("building a mount URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let mut resp = self.send(
+            Method::POST,
+            url.as_str(),
+            Some(&scope),
+            &[],
+            Payload::Bytes(&[]),
+        )?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                // The registry opened an ordinary upload instead; close it, best effort.
+                if let Ok(loc) = self.location(&resp, url.as_str(), "a declined mount") {
+                    let _ = self.send(Method::DELETE, &loc, Some(&scope), &[], Payload::Empty);
+                }
+                Ok(false)
+            }
+            401 | 403 | 404 => Ok(false),
+            _ => Err(self.status_error(
+                &mut resp,
+                &format!("mount of blob {digest} from {from} into {repository}"),
+            )),
         }
     }
 

@@ -202,6 +202,9 @@ pub trait BlobSource: Sync {
 pub struct PushImage {
     pub manifest: Vec<u8>,
     pub media_type: String,
+    /// Repositories of the same registry that already hold this image's blobs: missing
+    /// blobs are mounted from them (no upload) when the registry allows it.
+    pub mount_from: Vec<String>,
 }
 
 /// Push `image` as `rref` (its tag, or its digest): the blobs the registry lacks,
@@ -244,6 +247,15 @@ pub fn push(
                 ));
             }
             return Ok(0);
+        }
+        for from in image.mount_from.iter().filter(|f| *f != &rref.repository) {
+            if client.mount_blob(&rref.repository, &desc.digest, from)? {
+                if let Some(tx) = tx {
+                    let status = format!("Mounted from {from}");
+                    let _ = tx.send(layer(&desc.digest, &status, desc.size, Some(desc.size)));
+                }
+                return Ok(0);
+            }
         }
         let mut r = source.open_blob(&desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, tx);
