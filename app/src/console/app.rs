@@ -43,9 +43,8 @@ pub enum Msg {
     EventsEnded(String),
     LogLine(u64, LogLine),
     LogEnd(u64, Result<(), String>),
-    /// Lines of the log preview under the containers table.
-    PreviewLine(u64, LogLine),
-    PreviewEnd(u64, Result<(), String>),
+    /// The tail of the selected container's log, for the lower split.
+    Preview(u64, Result<Vec<LogLine>, String>),
     Inspect(u64, Result<Value, String>),
     /// An action finished: the notification to show; `refresh` lists to reload.
     Done(Notification),
@@ -192,6 +191,7 @@ pub struct App {
     /// The selected container's log under the table (the lower split).
     pub preview: Option<LogsState>,
     preview_gen: Arc<AtomicU64>,
+    preview_in_flight: bool,
     pub split: bool,
     /// Latest stats sample and a short history per running container.
     pub stats: HashMap<String, StatsPoint>,
@@ -207,6 +207,9 @@ pub struct App {
     pub body_area: Rect,
     pub tabs_area: Rect,
 }
+
+/// Lines the lower split shows at most.
+const PREVIEW_LINES: usize = 200;
 
 /// Samples of history kept per container (sparklines).
 const HISTORY_CAP: usize = 300;
@@ -265,6 +268,7 @@ impl App {
             log_gen: Arc::new(AtomicU64::new(0)),
             preview: None,
             preview_gen: Arc::new(AtomicU64::new(0)),
+            preview_in_flight: false,
             split: true,
             stats: HashMap::new(),
             history: HashMap::new(),
@@ -765,24 +769,21 @@ impl App {
                     }
                 }
             }
-            Msg::PreviewLine(gen, line) => {
+            Msg::Preview(gen, r) => {
+                self.preview_in_flight = false;
                 if gen == self.preview_gen.load(Ordering::SeqCst) {
-                    if let Some(l) = self.preview.as_mut() {
-                        l.load = Load::Ready(());
-                        l.push(line);
-                    }
-                }
-            }
-            Msg::PreviewEnd(gen, r) => {
-                if gen == self.preview_gen.load(Ordering::SeqCst) {
-                    if let Some(l) = self.preview.as_mut() {
+                    if let Some(p) = self.preview.as_mut() {
+                        let mut fresh = LogsState::new(&p.id, &p.name).with_cap(PREVIEW_LINES);
                         match r {
-                            Ok(()) => {
-                                l.load = Load::Ready(());
-                                l.ended = Some("end of log".into());
+                            Ok(lines) => {
+                                fresh.load = Load::Ready(());
+                                for l in lines {
+                                    fresh.push(l);
+                                }
                             }
-                            Err(e) => l.load = Load::Error(e),
+                            Err(e) => fresh.load = Load::Error(e),
                         }
+                        *p = fresh;
                     }
                 }
             }
@@ -1278,13 +1279,12 @@ impl App {
             gen,
             self.log_gen.clone(),
             wharf_views::logs::DEFAULT_CAP,
-            false,
         );
     }
 
     /// Follow a container's log from its last `tail` lines on a thread, until the
     /// generation counter moves on (another container, another pane).
-    fn read_log(&self, id: &str, gen: u64, counter: Arc<AtomicU64>, tail: usize, preview: bool) {
+    fn read_log(&self, id: &str, gen: u64, counter: Arc<AtomicU64>, tail: usize) {
         let id = id.to_string();
         let w = self.worker.clone();
         std::thread::spawn(move || {
@@ -1297,23 +1297,14 @@ impl App {
             };
             let tx = w.tx.clone();
             let r = api::container_logs(w.engine.as_ref(), &w.caller, &id, &opts, &mut |l| {
-                let m = if preview {
-                    Msg::PreviewLine(gen, l)
-                } else {
-                    Msg::LogLine(gen, l)
-                };
-                counter.load(Ordering::SeqCst) == gen && tx.send(m).is_ok()
+                counter.load(Ordering::SeqCst) == gen && tx.send(Msg::LogLine(gen, l)).is_ok()
             });
-            let _ = w.tx.send(if preview {
-                Msg::PreviewEnd(gen, r)
-            } else {
-                Msg::LogEnd(gen, r)
-            });
+            let _ = w.tx.send(Msg::LogEnd(gen, r));
         });
     }
 
-    /// Keep the lower split on the selected container: start reading its log when the
-    /// selection changes. Called before every frame; true when it changed.
+    /// Keep the lower split on the selected container: read the tail of its log when
+    /// the selection changes. Called before every frame; true when it changed.
     pub fn sync_preview(&mut self) -> bool {
         let want = if self.split && self.tab == Tab::Containers && self.inspect.is_none() {
             self.selected_container()
@@ -1325,13 +1316,41 @@ impl App {
         if want.as_ref().map(|w| &w.0) == have.as_ref() {
             return false;
         }
-        let gen = self.preview_gen.fetch_add(1, Ordering::SeqCst) + 1;
+        self.preview_gen.fetch_add(1, Ordering::SeqCst);
         self.preview = None;
         if let Some((id, name)) = want {
-            self.preview = Some(LogsState::new(&id, &name).with_cap(1000));
-            self.read_log(&id, gen, self.preview_gen.clone(), 200, true);
+            self.preview = Some(LogsState::new(&id, &name).with_cap(PREVIEW_LINES));
+            self.preview_in_flight = false;
+            self.refresh_preview();
         }
         true
+    }
+
+    /// Read the tail of the previewed log again (on the slow tick). The split reads
+    /// without following: a follower thread per selected row would outlive the selection.
+    pub fn refresh_preview(&mut self) {
+        let Some(p) = &self.preview else { return };
+        if self.preview_in_flight {
+            return;
+        }
+        self.preview_in_flight = true;
+        let gen = self.preview_gen.load(Ordering::SeqCst);
+        let id = p.id.clone();
+        self.worker.run(move |e, c| {
+            let opts = LogOptions {
+                follow: false,
+                tail: Some(PREVIEW_LINES),
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            };
+            let mut lines = Vec::new();
+            let r = api::container_logs(e, c, &id, &opts, &mut |l| {
+                lines.push(l);
+                true
+            });
+            Msg::Preview(gen, r.map(|()| lines))
+        });
     }
 
     fn open_inspect(&mut self, kind: &'static str, id: String, title: String) {

@@ -50,12 +50,14 @@ pub fn restore_terminal() {
     );
 }
 
+/// The console's own log: tracing events go to tui-logger's buffer. tui-logger's
+/// `init_logger` starts a thread that wakes every 10 ms to move events; the console
+/// moves them itself before each frame instead, so an idle console stays asleep.
 fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt;
-    if tui_logger::init_logger(tui_logger::LevelFilter::Info).is_ok() {
-        let sub = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer);
-        let _ = tracing::subscriber::set_global_default(sub);
-    }
+    tui_logger::set_default_level(tui_logger::LevelFilter::Info);
+    let sub = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer);
+    let _ = tracing::subscriber::set_global_default(sub);
 }
 
 /// Run the console until the user quits (or a SIGTERM/SIGHUP); returns the exit code.
@@ -138,6 +140,7 @@ async fn event_loop(
         dirty |= app.sync_preview();
         if dirty {
             dirty = false;
+            tui_logger::move_events();
             let _ = execute!(io::stdout(), BeginSynchronizedUpdate);
             let r = term.draw(|f| ui::draw(f, &mut app));
             let _ = execute!(io::stdout(), EndSynchronizedUpdate);
@@ -169,6 +172,7 @@ async fn event_loop(
             _ = term_sig.recv() => { tracing::info!("SIGTERM"); return 0; }
             _ = hup_sig.recv() => return 0,
             _ = tick.tick() => {
+                app.refresh_preview();
                 // Host figures from the engine (the host it runs on), off the draw path.
                 app.worker.run(|e, c| match api::host(e, c) {
                     Some((cpu, mem)) => Msg::Host(Some(cpu), Some(mem)),

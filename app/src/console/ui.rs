@@ -128,7 +128,11 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                     let title = format!(
                         " {} · log ({}) ",
                         p.name,
-                        if p.follow { "following" } else { "paused" }
+                        if p.load == Load::Loading {
+                            "reading"
+                        } else {
+                            "tail, every 2 s"
+                        }
                     );
                     let line = "─".repeat(rule.width as usize);
                     f.render_widget(Span::styled(line, theme.border()), rule);
