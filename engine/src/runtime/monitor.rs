@@ -802,7 +802,7 @@ fn serve(
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => break,
-                    Err(()) => {
+                    Err(attach::BadFrame) => {
                         closed = true;
                         break;
                     }
