@@ -13,7 +13,21 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Every check the guest must report as PASS, in the order `vmtest/checks.sh` runs them.
-const EXPECTED: &[&str] = &["boot", "cgroup2_only", "controllers", "info_v2"];
+const EXPECTED: &[&str] = &[
+    "boot",
+    "cgroup2_only",
+    "controllers",
+    "info_v2",
+    "image_demo",
+    "run_exit_codes",
+    "overlay_rootfs",
+    "oom_kill",
+    "pids_limit",
+    "cpus_half",
+    "pause_freeze",
+    "update_live",
+    "rm_no_cgroup",
+];
 
 /// Default time limit for build + boot + all checks.
 const DEFAULT_TIMEOUT_SECS: u64 = 420;
@@ -21,7 +35,10 @@ const DEFAULT_TIMEOUT_SECS: u64 = 420;
 const MARK: &str = "WHARF-VM ";
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("app/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("app/ has a parent")
+        .to_path_buf()
 }
 
 /// Kills and reaps the guest (the qemu process this test started) if the test ends early.
@@ -47,7 +64,13 @@ struct Report {
 fn parse_line(report: &mut Report, line: &str) {
     let Some(at) = line.find(MARK) else { return };
     let rest = &line[at + MARK.len()..];
-    let name_of = |s: &str| s.split_whitespace().next().unwrap_or("").trim_end_matches(':').to_string();
+    let name_of = |s: &str| {
+        s.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(':')
+            .to_string()
+    };
     if let Some(r) = rest.strip_prefix("PASS ") {
         report.passed.push(name_of(r));
     } else if let Some(r) = rest.strip_prefix("FAIL ") {
@@ -69,7 +92,10 @@ fn engine_on_cgroup_v2_only_kernel() {
     );
     let start = Instant::now();
     let timeout = Duration::from_secs(
-        std::env::var("WHARF_VM_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TIMEOUT_SECS),
+        std::env::var("WHARF_VM_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(DEFAULT_TIMEOUT_SECS),
     );
     let root = repo_root();
     let wharf = env!("CARGO_BIN_EXE_wharf");
@@ -106,7 +132,10 @@ fn engine_on_cgroup_v2_only_kernel() {
     let mut readers = Vec::new();
     let stdout = guest.0.stdout.take().expect("piped stdout");
     let stderr = guest.0.stderr.take().expect("piped stderr");
-    for (stream, prefix) in [(Box::new(stdout) as Box<dyn std::io::Read + Send>, ""), (Box::new(stderr), "qemu: ")] {
+    for (stream, prefix) in [
+        (Box::new(stdout) as Box<dyn std::io::Read + Send>, ""),
+        (Box::new(stderr), "qemu: "),
+    ] {
         let tx = tx.clone();
         readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stream).split(b'\n') {
@@ -158,13 +187,20 @@ fn engine_on_cgroup_v2_only_kernel() {
         log.display()
     );
 
-    let missing: Vec<&str> =
-        EXPECTED.iter().copied().filter(|n| !report.passed.iter().any(|p| p == n)).collect();
+    let missing: Vec<&str> = EXPECTED
+        .iter()
+        .copied()
+        .filter(|n| !report.passed.iter().any(|p| p == n))
+        .collect();
     let ok = !timed_out && report.done && report.failed.is_empty() && missing.is_empty();
     assert!(
         ok,
         "cgroup-v2 guest: {}failed {:?}, not passed {:?}, finished: {}\n--- guest console ---\n{}",
-        if timed_out { format!("timed out after {}s; ", timeout.as_secs()) } else { String::new() },
+        if timed_out {
+            format!("timed out after {}s; ", timeout.as_secs())
+        } else {
+            String::new()
+        },
         report.failed,
         missing,
         report.done,

@@ -274,6 +274,58 @@ impl Follower {
     }
 }
 
+/// Wakes a follower when the journal's directory changes (inotify), so new events
+/// arrive without polling; falls back to a short sleep where inotify is unavailable.
+#[derive(Debug)]
+pub struct Waiter {
+    inotify: Option<nix::sys::inotify::Inotify>,
+}
+
+impl Waiter {
+    /// Watch the directory holding `journal`.
+    pub fn new(journal: &Journal) -> Self {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        let dir = journal
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .ok()
+            .and_then(|i| {
+                i.add_watch(
+                    &dir,
+                    AddWatchFlags::IN_MODIFY
+                        | AddWatchFlags::IN_CREATE
+                        | AddWatchFlags::IN_MOVED_TO,
+                )
+                .ok()
+                .map(|_| i)
+            });
+        Waiter { inotify }
+    }
+
+    /// Block until something in the directory changes or `timeout` passes.
+    pub fn wait(&self, timeout: std::time::Duration) {
+        use std::os::fd::AsFd;
+        let Some(ino) = &self.inotify else {
+            std::thread::sleep(timeout.min(std::time::Duration::from_millis(20)));
+            return;
+        };
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            ino.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if let Ok(n) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            if n > 0 {
+                // Drain the queue; which file changed does not matter, the follower looks.
+                while ino.read_events().map(|e| !e.is_empty()).unwrap_or(false) {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

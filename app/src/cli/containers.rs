@@ -387,16 +387,17 @@ fn fail(e: &EngineError) -> i32 {
 /// Run a container command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
-        Cmd::Monitor(a) => {
-            wharf_engine::runtime::monitor::main(&ctx.engine, &a.id, a.sync_fd, a.attach_fd)
-        }
+        Cmd::Monitor(a) => match ctx.local() {
+            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Err(e) => fail(&e),
+        },
         Cmd::Run(a) => run_container(*a, ctx, true),
         Cmd::Create(a) => run_container(*a, ctx, false),
         Cmd::Start(a) => {
             let mut code = 0;
             for n in &a.names {
                 if a.attach {
-                    return match ctx.engine.start_attached(&ctx.caller, n, None) {
+                    return match ctx.start_attached(&ctx.caller, n, None) {
                         Ok(s) => stream(s, false, false),
                         Err(e) => fail(&e),
                     };
@@ -446,7 +447,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             code
         }
         Cmd::Update(a) => update(a, ctx),
-        Cmd::Attach(a) => match ctx.engine.attach(&ctx.caller, &a.container) {
+        Cmd::Attach(a) => match ctx.attach(&ctx.caller, &a.container) {
             Ok(s) => {
                 let tty = ctx
                     .api()
@@ -796,7 +797,7 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
     } else {
         None
     };
-    match ctx.engine.start_attached(&ctx.caller, &id, size) {
+    match ctx.start_attached(&ctx.caller, &id, size) {
         Ok(s) => stream(s, a.interactive, a.tty),
         Err(e) => fail(&e),
     }

@@ -7,20 +7,46 @@
 
 pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod stats;
 pub mod system;
 pub mod volumes;
 
 pub use containers::*;
 pub use images::*;
+pub use networks::*;
 pub use stats::*;
 pub use system::*;
 pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
-pub trait Engine: SystemApi + VolumeApi + ImageApi + ContainerApi + Send + Sync {}
+pub trait Engine:
+    SystemApi
+    + AuditApi
+    + ImageApi
+    + RegistryApi
+    + ContainerApi
+    + NetworkApi
+    + VolumeApi
+    + StatsApi
+    + Send
+    + Sync
+{
+}
 
-impl<T: SystemApi + VolumeApi + ImageApi + ContainerApi + Send + Sync> Engine for T {}
+impl<T> Engine for T where
+    T: SystemApi
+        + AuditApi
+        + ImageApi
+        + RegistryApi
+        + ContainerApi
+        + NetworkApi
+        + VolumeApi
+        + StatsApi
+        + Send
+        + Sync
+{
+}
 
 /// What a prune or a bulk removal did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

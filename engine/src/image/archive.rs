@@ -268,6 +268,23 @@ fn blob_in_layout(files: &ArchiveFiles, digest: &str) -> Result<String> {
     }
 }
 
+/// The name of a manifest in a layout. Docker 25 writes the full name as
+/// `io.containerd.image.name` and only the tag as `ref.name`; OCI tools (skopeo, umoci)
+/// write `ref.name` alone and edit only it, leaving a copied containerd name behind.
+fn image_name<'a>(containerd: Option<&'a str>, ref_name: Option<&'a str>) -> Option<&'a str> {
+    match (containerd, ref_name) {
+        (Some(c), Some(r)) => {
+            let tag_of_c = Reference::parse(c).ok().and_then(|x| x.tag);
+            if tag_of_c.as_deref() == Some(r) || r == c {
+                Some(c)
+            } else {
+                Some(r)
+            }
+        }
+        (c, r) => c.or(r),
+    }
+}
+
 type FoundManifest = (String, Vec<u8>, String, Vec<String>);
 
 /// Walk an OCI index (nested indexes too, picking this host's platform) and collect
@@ -302,9 +319,10 @@ fn collect_manifests(
         }
         let mut names = inherited.cloned().unwrap_or_default();
         let ann = &d["annotations"];
-        let name = ann["io.containerd.image.name"]
-            .as_str()
-            .or_else(|| ann["org.opencontainers.image.ref.name"].as_str());
+        let name = image_name(
+            ann["io.containerd.image.name"].as_str(),
+            ann["org.opencontainers.image.ref.name"].as_str(),
+        );
         if let Some(n) = name {
             if let Ok(r) = Reference::parse(n) {
                 if r.tag.is_some() {

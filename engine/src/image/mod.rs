@@ -243,10 +243,13 @@ impl LocalEngine {
     ) -> Result<(LoadReport, Vec<String>)> {
         let store = self.image_store();
         let mut st = st;
+        let t0 = std::time::Instant::now();
         for img in &imgs {
             store.prepare(&mut st, img)?;
         }
+        tracing::debug!("layers unpacked in {:?}", t0.elapsed());
         let done = store.commit(st, &imgs)?;
+        tracing::debug!("layers unpacked and committed in {:?}", t0.elapsed());
         let mut report = LoadReport::default();
         let mut ids = Vec::new();
         for (img, c) in imgs.iter().zip(done) {
@@ -305,7 +308,12 @@ impl LocalEngine {
     }
 
     /// Remove image `id` from `idx` (all its tags and digests), returning the outcomes.
-    fn delete_image(&self, idx: &mut ImageIndex, id: &str) -> Vec<RemoveOutcome> {
+    fn delete_image(
+        &self,
+        idx: &mut ImageIndex,
+        id: &str,
+        gone: &mut Vec<ImageRecord>,
+    ) -> Vec<RemoveOutcome> {
         let mut out = Vec::new();
         for t in idx.tags_of(id) {
             idx.refs.remove(&t);
@@ -328,6 +336,7 @@ impl LocalEngine {
                 }
             }
             self.image_event("delete", id, id);
+            gone.push(rec);
         }
         out
     }
@@ -506,7 +515,9 @@ impl ImageApi for LocalEngine {
 
     fn image_load(&self, caller: &Caller, input: &mut dyn Read) -> Result<LoadReport> {
         self.authorize(caller, "image.load", None)?;
+        let t0 = std::time::Instant::now();
         let loaded = archive::read_archive(&self.image_store(), input)?;
+        tracing::debug!("load: archive read and staged in {:?}", t0.elapsed());
         Ok(self.commit_images(loaded.staging, loaded.images, "load")?.0)
     }
 
@@ -635,6 +646,7 @@ impl ImageApi for LocalEngine {
         let users = self.image_users()?.remove(&id).unwrap_or_default();
         let tags = idx.tags_of(&id);
         let mut out = Vec::new();
+        let mut gone = Vec::new();
         let in_use = |what: &str| {
             EngineError::conflict(format!(
                 "cannot remove image {reference:?} ({}): it is used by container(s) {}; remove them first (wharf rm) or {what}",
@@ -655,7 +667,7 @@ impl ImageApi for LocalEngine {
                 out.push(RemoveOutcome::Untagged(familiar(tag)));
                 self.image_event("untag", &id, &familiar(tag));
             } else {
-                out.extend(self.delete_image(&mut idx, &id));
+                out.extend(self.delete_image(&mut idx, &id, &mut gone));
             }
         } else if let Some(dref) = &found.digest_ref {
             let rec = idx
@@ -666,7 +678,7 @@ impl ImageApi for LocalEngine {
             out.push(RemoveOutcome::Untagged(familiar(dref)));
             self.image_event("untag", &id, &familiar(dref));
             if tags.is_empty() && rec.repo_digests.is_empty() && users.is_empty() {
-                out.extend(self.delete_image(&mut idx, &id));
+                out.extend(self.delete_image(&mut idx, &id, &mut gone));
             }
         } else {
             if !users.is_empty() {
@@ -685,10 +697,11 @@ impl ImageApi for LocalEngine {
                         tags.iter().map(|t| familiar(t)).collect::<Vec<_>>().join(", ")
                     )));
                 }
-                out.extend(self.delete_image(&mut idx, &id));
+                out.extend(self.delete_image(&mut idx, &id, &mut gone));
             }
         }
         store.write_index(&idx)?;
+        store.release(&idx, &gone)?;
         store.collect_garbage(&idx, std::time::Duration::from_secs(600))?;
         Ok(out)
     }
@@ -706,9 +719,9 @@ impl ImageApi for LocalEngine {
             .cloned()
             .collect();
         let mut report = PruneReport::default();
-        let before = self.image_disk_usage_of(&idx, &users).size;
+        let mut gone = Vec::new();
         for id in victims {
-            for o in self.delete_image(&mut idx, &id) {
+            for o in self.delete_image(&mut idx, &id, &mut gone) {
                 match o {
                     RemoveOutcome::Untagged(t) => report.deleted.push(format!("untagged: {t}")),
                     RemoveOutcome::Deleted(d) => report.deleted.push(d),
@@ -716,9 +729,8 @@ impl ImageApi for LocalEngine {
             }
         }
         store.write_index(&idx)?;
-        let after = self.image_disk_usage_of(&idx, &users).size;
-        store.collect_garbage(&idx, std::time::Duration::from_secs(600))?;
-        report.reclaimed = before.saturating_sub(after);
+        report.reclaimed = store.release(&idx, &gone)?;
+        report.reclaimed += store.collect_garbage(&idx, std::time::Duration::from_secs(600))?;
         Ok(report)
     }
 

@@ -98,6 +98,11 @@ impl Reference {
                 )));
             }
         }
+        if path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad(
+                "a repository name cannot be a 64-character hex string (that is an image id)",
+            ));
+        }
         let mut domain = domain.unwrap_or_else(|| DEFAULT_DOMAIN.to_string());
         if domain == LEGACY_DOMAIN {
             domain = DEFAULT_DOMAIN.to_string();
@@ -107,11 +112,6 @@ impl Reference {
         } else {
             path.to_string()
         };
-        if path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad(
-                "a repository name cannot be a 64-character hex string (that is an image id)",
-            ));
-        }
         if domain.len() + 1 + path.len() > NAME_MAX {
             return Err(bad(&format!(
                 "the repository name is longer than {NAME_MAX} characters"

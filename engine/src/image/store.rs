@@ -253,7 +253,7 @@ impl Staging {
             size: stats.size,
             tar_size: stats.tar_size,
         };
-        atomic_write_json(&dir.join("layer.json"), &meta)?;
+        write_layer_meta(&dir, &meta)?;
         let dst = self.dir.join(format!("layer-{}", &chain[7..]));
         fs::rename(&dir, &dst).ctx(|| format!("staging layer {chain}"))?;
         self.layers.insert(chain, dst);
@@ -748,6 +748,40 @@ impl ImageStore {
         })
     }
 
+    /// Remove the blobs and layers of the deleted images `gone` that no image in `idx`
+    /// still uses (hold the images lock). Returns the bytes given back.
+    pub fn release(&self, idx: &ImageIndex, gone: &[ImageRecord]) -> Result<u64> {
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        for r in idx.images.values() {
+            used.insert(&r.id);
+            used.insert(&r.manifest);
+            for l in &r.layers {
+                used.insert(&l.blob);
+                used.insert(&l.chain_id);
+            }
+        }
+        let mut freed = 0u64;
+        for r in gone {
+            let mut blobs = vec![r.id.as_str(), r.manifest.as_str()];
+            blobs.extend(r.layers.iter().map(|l| l.blob.as_str()));
+            for b in blobs {
+                let p = self.blob_path(b);
+                if !used.contains(b) && p.is_file() {
+                    freed += fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                    fs::remove_file(&p).ctx(|| format!("removing blob {b}"))?;
+                }
+            }
+            for l in &r.layers {
+                let p = self.layer_root(&l.chain_id);
+                if !used.contains(l.chain_id.as_str()) && p.exists() {
+                    freed += l.size;
+                    fs::remove_dir_all(&p).ctx(|| format!("removing layer {}", l.chain_id))?;
+                }
+            }
+        }
+        Ok(freed)
+    }
+
     /// Remove blobs and layers no image refers to (hold the images lock).
     /// Returns the bytes given back. Blobs younger than `min_age` are kept, so a pull
     /// that has stored blobs but not yet its image is not robbed.
@@ -821,7 +855,17 @@ fn unpack_one(dir: &Path, file: File, diff_id: &str, chain: &str, blob: &str) ->
         size: stats.size,
         tar_size: stats.tar_size,
     };
-    atomic_write_json(&dir.join("layer.json"), &meta)
+    write_layer_meta(dir, &meta)
+}
+
+/// Write `layer.json` in a staged layer directory. No fsync here: the staging area is
+/// flushed as a whole (one `syncfs`) before the layer is renamed in, which is much
+/// cheaper than an fsync per layer (each one a journal commit).
+fn write_layer_meta(dir: &Path, meta: &LayerMeta) -> Result<()> {
+    let data = serde_json::to_vec(meta)
+        .map_err(|e| EngineError::internal(format!("serializing layer.json: {e}")))?;
+    fs::write(dir.join("layer.json"), data)
+        .ctx(|| format!("writing {}", dir.join("layer.json").display()))
 }
 
 /// An OCI manifest for a config and its stored layers.

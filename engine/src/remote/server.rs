@@ -117,6 +117,19 @@ pub fn handle_connection(engine: &LocalEngine, stream: UnixStream) -> Result<()>
             )?;
             continue;
         };
+        if UPLOADS.contains(&method.as_str()) {
+            // Arguments in a header, the data as the (chunked) body.
+            let args: Value = head
+                .header("x-wharf-args")
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or(Value::Array(vec![]));
+            let mut body = http::ChunkedReader::new(&mut reader);
+            upload(engine, &caller, &method, args, &mut body, &mut writer)?;
+            // Whatever the engine did not read is drained, so the connection stays usable.
+            std::io::copy(&mut body, &mut std::io::sink()).ctx(|| "reading the upload".into())?;
+            writer.flush().ctx(|| "answering".into())?;
+            continue;
+        }
         let body = http::read_body(&mut reader, &head)?;
         let args: Value = if body.is_empty() {
             Value::Array(vec![])
@@ -208,6 +221,57 @@ fn stream<W: Write, T: Serialize>(
     cw.finish().ctx(|| "answering".into())
 }
 
+/// Methods whose request body is data (an archive), not JSON arguments.
+const UPLOADS: &[&str] = &["image_load", "image_import"];
+
+/// Route an upload to the engine.
+fn upload<W: Write>(
+    engine: &LocalEngine,
+    caller: &Caller,
+    method: &str,
+    a: Value,
+    body: &mut dyn std::io::Read,
+    w: &mut W,
+) -> Result<()> {
+    match method {
+        "image_load" => reply(w, engine.image_load(caller, body)),
+        "image_import" => call(w, method, a, |(o,): (ImportOptions,)| {
+            engine.image_import(caller, body, &o)
+        }),
+        _ => reply::<_, ()>(
+            w,
+            Err(EngineError::internal(format!("{method} is not an upload"))),
+        ),
+    }
+}
+
+/// A raw download (an archive) as a chunked body; an error after the first byte travels
+/// in the `X-Wharf-Error` trailer.
+fn download<W: Write>(w: &mut W, produce: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    write!(w, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .ctx(|| "answering".into())?;
+    let mut cw = ChunkedWriter::new(w);
+    match produce(&mut cw) {
+        Ok(()) => cw.finish().ctx(|| "answering".into()),
+        Err(e) => cw
+            .finish_with_trailer(
+                "X-Wharf-Error",
+                &serde_json::to_string(&e).unwrap_or_default(),
+            )
+            .ctx(|| "answering".into()),
+    }
+}
+
+/// Stream with a typed item.
+fn stream_of<W: Write, I: Serialize, T: Serialize>(
+    w: &mut W,
+    f: impl FnOnce(&mut dyn FnMut(I) -> bool) -> Result<T>,
+) -> Result<()> {
+    stream(w, |sink| {
+        f(&mut |item: I| sink(serde_json::to_value(item).unwrap_or(Value::Null)))
+    })
+}
+
 /// Route one request to the engine.
 fn dispatch<W: Write>(
     engine: &LocalEngine,
@@ -219,7 +283,8 @@ fn dispatch<W: Write>(
 ) -> Result<()> {
     match method {
         "ping" => reply(w, Ok("pong")),
-        "whoami" => reply(w, Ok(engine.effective_caller(caller))),
+        "whoami" => reply(w, engine.whoami(caller)),
+        "permissions" => reply(w, engine.permissions(caller)),
         "info" => reply(w, engine.info(caller)),
         "events" => {
             let (filter,): (EventFilter,) = match args(method, a) {
@@ -232,6 +297,120 @@ fn dispatch<W: Write>(
                 })
             })
         }
+        "image_list" => call(w, method, a, |(o,): (ImageListOptions,)| {
+            engine.image_list(caller, &o)
+        }),
+        "image_inspect" => call(w, method, a, |(r,): (String,)| {
+            engine.image_inspect(caller, &r)
+        }),
+        "image_history" => call(w, method, a, |(r,): (String,)| {
+            engine.image_history(caller, &r)
+        }),
+        "image_save" => match args::<(Vec<String>, SaveFormat)>(method, a) {
+            Ok((refs, fmt)) => download(w, |out| engine.image_save(caller, &refs, fmt, out)),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "image_tag" => call(w, method, a, |(s, t): (String, String)| {
+            engine.image_tag(caller, &s, &t)
+        }),
+        "image_remove" => call(w, method, a, |(r, f): (String, bool)| {
+            engine.image_remove(caller, &r, f)
+        }),
+        "image_prune" => call(w, method, a, |(all,): (bool,)| {
+            engine.image_prune(caller, all)
+        }),
+        "image_build_demo" => call(w, method, a, |(r,): (String,)| {
+            engine.image_build_demo(caller, &r)
+        }),
+        "image_disk_usage" => call(w, method, a, |(): ()| engine.image_disk_usage(caller)),
+        "container_create" => call(w, method, a, |(s,): (ContainerCreate,)| {
+            engine.container_create(caller, &s)
+        }),
+        "container_start" => call(w, method, a, |(id,): (String,)| {
+            engine.container_start(caller, &id)
+        }),
+        "container_stop" => call(w, method, a, |(id, t): (String, Option<u32>)| {
+            engine.container_stop(caller, &id, t)
+        }),
+        "container_restart" => call(w, method, a, |(id, t): (String, Option<u32>)| {
+            engine.container_restart(caller, &id, t)
+        }),
+        "container_kill" => call(w, method, a, |(id, s): (String, String)| {
+            engine.container_kill(caller, &id, &s)
+        }),
+        "container_pause" => call(w, method, a, |(id,): (String,)| {
+            engine.container_pause(caller, &id)
+        }),
+        "container_unpause" => call(w, method, a, |(id,): (String,)| {
+            engine.container_unpause(caller, &id)
+        }),
+        "container_remove" => call(w, method, a, |(id, o): (String, RemoveOptions)| {
+            engine.container_remove(caller, &id, o)
+        }),
+        "container_rename" => call(w, method, a, |(id, n): (String, String)| {
+            engine.container_rename(caller, &id, &n)
+        }),
+        "container_wait" => call(w, method, a, |(id,): (String,)| {
+            engine.container_wait(caller, &id)
+        }),
+        "container_update" => call(
+            w,
+            method,
+            a,
+            |(id, r, p): (String, Resources, Option<RestartPolicy>)| {
+                engine.container_update(caller, &id, &r, p.as_ref())
+            },
+        ),
+        "container_list" => call(w, method, a, |(o,): (ContainerListOptions,)| {
+            engine.container_list(caller, &o)
+        }),
+        "container_inspect" => call(w, method, a, |(id,): (String,)| {
+            engine.container_inspect(caller, &id)
+        }),
+        "container_prune" => call(w, method, a, |(): ()| engine.container_prune(caller)),
+        "container_logs" => match args::<(String, LogOptions)>(method, a) {
+            Ok((id, o)) => stream_of(w, |sink| {
+                engine.container_logs(caller, &id, &o, &mut |l: LogLine| sink(l))
+            }),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "network_create" => call(w, method, a, |(s,): (NetworkCreate,)| {
+            engine.network_create(caller, &s)
+        }),
+        "network_list" => call(w, method, a, |(o,): (NetworkListOptions,)| {
+            engine.network_list(caller, &o)
+        }),
+        "network_inspect" => call(w, method, a, |(n,): (String,)| {
+            engine.network_inspect(caller, &n)
+        }),
+        "network_remove" => call(w, method, a, |(n,): (String,)| {
+            engine.network_remove(caller, &n)
+        }),
+        "network_prune" => call(w, method, a, |(): ()| engine.network_prune(caller)),
+        "network_connect" => call(
+            w,
+            method,
+            a,
+            |(n, c, o): (String, String, NetworkConnect)| {
+                engine.network_connect(caller, &n, &c, &o)
+            },
+        ),
+        "network_disconnect" => call(w, method, a, |(n, c): (String, String)| {
+            engine.network_disconnect(caller, &n, &c)
+        }),
+        "container_ports" => call(w, method, a, |(c,): (String,)| {
+            engine.container_ports(caller, &c)
+        }),
+        "container_stats" => match args::<(Vec<String>, StatsOptions)>(method, a) {
+            Ok((ids, o)) => stream_of(w, |sink| {
+                engine.container_stats(caller, &ids, &o, &mut |b: Vec<ContainerStats>| sink(b))
+            }),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "stats_history" => call(w, method, a, |(id,): (String,)| {
+            engine.stats_history(caller, &id)
+        }),
+        "host_stats" => call(w, method, a, |(): ()| engine.host_stats(caller)),
         "volume_create" => call(w, method, a, |(o,): (VolumeCreate,)| {
             engine.volume_create(caller, &o)
         }),
@@ -247,18 +426,36 @@ fn dispatch<W: Write>(
         "volume_prune" => call(w, method, a, |(all,): (bool,)| {
             engine.volume_prune(caller, all)
         }),
-        "audit_read" => reply(
-            w,
-            engine
-                .authorize(caller, "audit.read", None)
-                .and_then(|_| engine.audit().read()),
-        ),
-        "audit_verify" => reply(
-            w,
-            engine
-                .authorize(caller, "audit.verify", None)
-                .and_then(|_| engine.audit().verify()),
-        ),
+        "image_pull" => {
+            let (r, o): (String, PullOptions) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return reply::<_, ()>(w, Err(e)),
+            };
+            stream(w, |sink| {
+                engine.image_pull(caller, &r, &o, &mut |p| {
+                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                })
+            })
+        }
+        "image_push" => {
+            let (r,): (String,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return reply::<_, ()>(w, Err(e)),
+            };
+            stream(w, |sink| {
+                engine.image_push(caller, &r, &mut |p| {
+                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                })
+            })
+        }
+        "registry_login" => call(w, method, a, |(s, u, p): (String, String, String)| {
+            engine.registry_login(caller, &s, &u, &p)
+        }),
+        "registry_logout" => call(w, method, a, |(s,): (String,)| {
+            engine.registry_logout(caller, &s)
+        }),
+        "audit_read" => reply(w, engine.audit_read(caller)),
+        "audit_verify" => reply(w, engine.audit_verify(caller)),
         _ => reply::<_, ()>(
             w,
             Err(EngineError::not_found(

@@ -138,6 +138,7 @@ pub(crate) fn hide_files(
         tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
     }
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
+    net::forget(engine, cfg);
     engine.emit(event(cfg, "destroy"));
     Ok(Some(doomed))
 }
@@ -233,7 +234,7 @@ fn start_error(name: &str, code: i32, msg: &str) -> EngineError {
 }
 
 impl LocalEngine {
-    fn container_ids(&self) -> Vec<String> {
+    pub(crate) fn container_ids(&self) -> Vec<String> {
         std::fs::read_dir(self.root().containers())
             .map(|rd| {
                 rd.flatten()
@@ -554,9 +555,12 @@ impl LocalEngine {
             health: None,
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: cfg.spec.ports.clone(),
+            ports: crate::network::published_ports(self, &cfg.id).unwrap_or_else(|_| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
-            networks: vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())],
+            networks: crate::network::container_networks(self, &cfg.id)
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]),
             size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
             owner: cfg.owner,
             project: cfg.project.clone(),
@@ -742,16 +746,6 @@ fn validate(spec: &ContainerCreate) -> Result<()> {
     }
     capabilities::effective_set(&spec.cap_add, &spec.cap_drop, spec.privileged)?;
     validate_resources(&spec.resources)?;
-    match spec.network.as_deref() {
-        None | Some("bridge") | Some("none") | Some("host") => {}
-        Some(other) => {
-            return Err(EngineError::not_found(
-                "network",
-                other,
-                "use --network none, host or bridge",
-            ));
-        }
-    }
     for m in &spec.mounts {
         if !m.target.starts_with('/') {
             return Err(EngineError::invalid(format!(
@@ -878,6 +872,8 @@ impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
         self.authorize(caller, "container.create", None)?;
         validate(spec)?;
+        self.authorize_create(caller, spec)?;
+        crate::network::check_request(self, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {
@@ -1282,7 +1278,10 @@ impl ContainerApi for LocalEngine {
                 "StopSignal": cfg.spec.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": cfg.stop_timeout(),
             },
-            "NetworkSettings": { "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } },
+            "NetworkSettings": crate::network::network_settings(self, &cfg.id)
+                .ok()
+                .filter(|v| v["Networks"].as_object().is_some_and(|m| !m.is_empty()))
+                .unwrap_or_else(|| serde_json::json!({ "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } })),
             "Owner": cfg.owner,
             "Project": cfg.project,
         }))

@@ -16,7 +16,11 @@ use crate::error::{EngineError, IoContext, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
     /// Token auth: get a token from `realm` for `service` and the scope.
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
     /// HTTP basic auth with the stored user name and password.
     Basic { realm: Option<String> },
 }
@@ -25,7 +29,9 @@ pub enum Challenge {
 /// or `Basic realm="..."`. Unknown schemes give `None`.
 pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once(|c: char| c.is_whitespace()).unwrap_or((header, ""));
+    let (scheme, rest) = header
+        .split_once(|c: char| c.is_whitespace())
+        .unwrap_or((header, ""));
     let params = parse_params(rest);
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" => Some(Challenge::Bearer {
@@ -33,7 +39,9 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
             service: params.get("service").cloned(),
             scope: params.get("scope").cloned(),
         }),
-        "basic" => Some(Challenge::Basic { realm: params.get("realm").cloned() }),
+        "basic" => Some(Challenge::Basic {
+            realm: params.get("realm").cloned(),
+        }),
         _ => None,
     }
 }
@@ -104,7 +112,10 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<hidden>").finish()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
     }
 }
 
@@ -112,7 +123,10 @@ impl Credentials {
     /// The `Authorization: Basic ...` header value.
     pub fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }
 
@@ -140,7 +154,9 @@ pub struct CredentialStore {
 impl CredentialStore {
     /// The store under the state root (`<root>/auth`).
     pub fn new(root: &Path) -> Self {
-        CredentialStore { dir: root.join("auth") }
+        CredentialStore {
+            dir: root.join("auth"),
+        }
     }
 
     fn path(&self, uid: u32) -> PathBuf {
@@ -170,7 +186,9 @@ impl CredentialStore {
             .map_err(|e| EngineError::internal(format!("serializing credentials: {e}")))?;
         // Atomic write whose temporary file is created 0600, so the secret is never
         // readable by others, not even for an instant.
-        let tmp = self.dir.join(format!(".{uid}.json.tmp-{}", &crate::ids::new_id()[..12]));
+        let tmp = self
+            .dir
+            .join(format!(".{uid}.json.tmp-{}", &crate::ids::new_id()[..12]));
         let res = (|| {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -178,7 +196,8 @@ impl CredentialStore {
                 .mode(0o600)
                 .open(&tmp)
                 .ctx(|| format!("creating {}", tmp.display()))?;
-            f.write_all(&data).ctx(|| format!("writing {}", tmp.display()))?;
+            f.write_all(&data)
+                .ctx(|| format!("writing {}", tmp.display()))?;
             f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
             fs::rename(&tmp, &path).ctx(|| format!("replacing {}", path.display()))?;
             crate::state::sync_dir(&self.dir)
@@ -192,8 +211,12 @@ impl CredentialStore {
     /// The credentials `uid` saved for `registry`, if any.
     pub fn get(&self, uid: u32, registry: &str) -> Result<Option<Credentials>> {
         let file = self.read(uid)?;
-        let Some(entry) = file.auths.get(registry) else { return Ok(None) };
-        let raw = base64::engine::general_purpose::STANDARD.decode(entry.auth.trim()).ok();
+        let Some(entry) = file.auths.get(registry) else {
+            return Ok(None);
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(entry.auth.trim())
+            .ok();
         let pair = raw.and_then(|r| String::from_utf8(r).ok());
         match pair.as_deref().and_then(|p| p.split_once(':')) {
             Some((u, p)) => Ok(Some(Credentials { username: u.to_string(), password: p.to_string() })),
@@ -209,7 +232,9 @@ impl CredentialStore {
         let raw = format!("{}:{}", creds.username, creds.password);
         file.auths.insert(
             registry.to_string(),
-            AuthEntry { auth: base64::engine::general_purpose::STANDARD.encode(raw) },
+            AuthEntry {
+                auth: base64::engine::general_purpose::STANDARD.encode(raw),
+            },
         );
         self.write(uid, &file)
     }
@@ -242,12 +267,25 @@ mod tests {
                 scope: Some("repository:library/busybox:pull,push".into()),
             })
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic { realm: Some("Registry Realm".into()) }));
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic {
+                realm: Some("Registry Realm".into())
+            })
+        );
         assert_eq!(
             parse_challenge(r#"bearer  realm = "http://x/t" , error="insufficient_scope""#),
-            Some(Challenge::Bearer { realm: "http://x/t".into(), service: None, scope: None })
+            Some(Challenge::Bearer {
+                realm: "http://x/t".into(),
+                service: None,
+                scope: None
+            })
         );
-        assert_eq!(parse_challenge("Bearer service=x"), None, "a bearer challenge without realm is unusable");
+        assert_eq!(
+            parse_challenge("Bearer service=x"),
+            None,
+            "a bearer challenge without realm is unusable"
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
     }
 
@@ -255,13 +293,22 @@ mod tests {
     fn credential_file_is_private_and_per_uid() {
         let dir = tempfile::tempdir().unwrap();
         let store = CredentialStore::new(dir.path());
-        let c = Credentials { username: "alice".into(), password: "s3cr:et".into() };
+        let c = Credentials {
+            username: "alice".into(),
+            password: "s3cr:et".into(),
+        };
         store.set(1000, "127.0.0.1:5000", &c).unwrap();
         assert_eq!(store.get(1000, "127.0.0.1:5000").unwrap(), Some(c));
         assert_eq!(store.get(1001, "127.0.0.1:5000").unwrap(), None);
-        let mode = fs::metadata(dir.path().join("auth/1000.json")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("auth/1000.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let dmode = fs::metadata(dir.path().join("auth")).unwrap().permissions().mode();
+        let dmode = fs::metadata(dir.path().join("auth"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(dmode & 0o777, 0o700);
         assert!(store.remove(1000, "127.0.0.1:5000").unwrap());
         assert!(!store.remove(1000, "127.0.0.1:5000").unwrap());

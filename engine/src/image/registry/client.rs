@@ -39,7 +39,10 @@ pub struct RegistryClient {
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryClient").field("registry", &self.registry).field("base", &self.base).finish()
+        f.debug_struct("RegistryClient")
+            .field("registry", &self.registry)
+            .field("base", &self.base)
+            .finish()
     }
 }
 
@@ -62,23 +65,39 @@ pub enum Payload<'a> {
 
 /// `repository:NAME:ACTIONS`, the token scope for one repository.
 pub fn repo_scope(repository: &str, push: bool) -> String {
-    format!("repository:{repository}:{}", if push { "pull,push" } else { "pull" })
+    format!(
+        "repository:{repository}:{}",
+        if push { "pull,push" } else { "pull" }
+    )
 }
 
 impl RegistryClient {
     /// Reach `registry` (whose API answers at `api_host`), learn how it authenticates
     /// (`GET /v2/`) and keep `creds` for it. Plain http is used only when
     /// `security.insecure` (loopback registries are always allowed it), after https failed.
-    pub fn connect(registry: &str, api_host: &str, creds: Option<Credentials>, security: &Security) -> Result<Self> {
+    pub fn connect(
+        registry: &str,
+        api_host: &str,
+        creds: Option<Credentials>,
+        security: &Security,
+    ) -> Result<Self> {
         let insecure = security.insecure || is_loopback(api_host);
-        let tls = ureq::tls::TlsConfig::builder().disable_verification(insecure).build();
-        let config = Agent::config_builder()
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(insecure)
+            .build();
+        let mut builder = Agent::config_builder();
+        if is_loopback(api_host) {
+            // A proxy from the environment cannot reach this machine's loopback.
+            builder = builder.proxy(None);
+        }
+        let config = builder
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_per_read(Some(Duration::from_secs(120)))
             .timeout_per_write(Some(Duration::from_secs(120)))
             .max_redirects(10)
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
             .tls_config(tls)
             .build();
         let agent = Agent::new_with_config(config);
@@ -122,14 +141,22 @@ impl RegistryClient {
     }
 
     fn transport_error(&self, doing: &str, e: ureq::Error) -> EngineError {
-        EngineError::unavailable(format!("{doing} at registry {} ({}) failed: {e}", self.registry, self.base))
+        EngineError::unavailable(format!(
+            "{doing} at registry {} ({}) failed: {e}",
+            self.registry, self.base
+        ))
     }
 
     /// `GET /v2/`: 200 means no auth, 401 carries the challenge.
     fn ping(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
-        let req = http::Request::get(&url).body(SendBody::none()).map_err(|e| EngineError::internal(format!("building {url}: {e}")))?;
-        let mut resp = self.agent.run(req).map_err(|e| self.transport_error("connecting", e))?;
+        let req = http::Request::get(&url)
+            .body(SendBody::none())
+            .map_err(|e| EngineError::internal(format!("building {url}: {e}")))?;
+        let mut resp = self
+            .agent
+            .run(req)
+            .map_err(|e| self.transport_error("connecting", e))?;
         match resp.status().as_u16() {
             200 => Ok(()),
             401 => {
@@ -191,7 +218,9 @@ impl RegistryClient {
         match challenge {
             None => Ok(None),
             Some(Challenge::Basic { .. }) => Ok(self.creds.as_ref().map(Credentials::basic_header)),
-            Some(Challenge::Bearer { .. }) => Ok(Some(format!("Bearer {}", self.token(scope, refresh)?))),
+            Some(Challenge::Bearer { .. }) => {
+                Ok(Some(format!("Bearer {}", self.token(scope, refresh)?)))
+            }
         }
     }
 
@@ -204,10 +233,15 @@ impl RegistryClient {
             }
         }
         let Some(Challenge::Bearer { realm, service, .. }) = self.lock().challenge.clone() else {
-            return Err(EngineError::internal("asked for a bearer token without a bearer challenge"));
+            return Err(EngineError::internal(
+                "asked for a bearer token without a bearer challenge",
+            ));
         };
         let mut url = url::Url::parse(&realm).map_err(|e| {
-            EngineError::unavailable(format!("registry {} names an invalid token service {realm:?}: {e}", self.registry))
+            EngineError::unavailable(format!(
+                "registry {} names an invalid token service {realm:?}: {e}",
+                self.registry
+            ))
         })?;
         let realm_host = url.host_str().unwrap_or("").to_string();
         let realm_host = realm_host.trim_start_matches('[').trim_end_matches(']');
@@ -226,7 +260,13 @@ impl RegistryClient {
             if let Some(s) = &service {
                 q.append_pair("service", s);
             }
-            if let Some(s) = scope {
+            // Several scopes are separated by spaces in the cache key; each is its own
+            // `scope` parameter, as the token protocol wants.
+            for s in scope
+                .into_iter()
+                .flat_map(|s| s.split(' '))
+                .filter(|s| !s.is_empty())
+            {
                 q.append_pair("scope", s);
             }
             if let Some(c) = &self.creds {
@@ -237,8 +277,13 @@ impl RegistryClient {
         if let Some(c) = &self.creds {
             req = req.header("Authorization", c.basic_header());
         }
-        let req = req.body(SendBody::none()).map_err(|e| EngineError::internal(format!("building token request: {e}")))?;
-        let mut resp = self.agent.run(req).map_err(|e| self.transport_error("getting a token", e))?;
+        let req = req
+            .body(SendBody::none())
+            .map_err(|e| EngineError::internal(format!("building token request: {e}")))?;
+        let mut resp = self
+            .agent
+            .run(req)
+            .map_err(|e| self.transport_error("getting a token", e))?;
         match resp.status().as_u16() {
             200 => {}
             401 | 403 if self.creds.is_some() => return Err(self.bad_login()),
@@ -272,11 +317,21 @@ impl RegistryClient {
             .read_to_vec()
             .map_err(|e| self.transport_error("reading a token", e))?;
         let tr: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            EngineError::unavailable(format!("the token service of registry {} sent an unreadable answer: {e}", self.registry))
+            EngineError::unavailable(format!(
+                "the token service of registry {} sent an unreadable answer: {e}",
+                self.registry
+            ))
         })?;
-        let token = tr.token.or(tr.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-            EngineError::unavailable(format!("the token service of registry {} sent no token", self.registry))
-        })?;
+        let token = tr
+            .token
+            .or(tr.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                EngineError::unavailable(format!(
+                    "the token service of registry {} sent no token",
+                    self.registry
+                ))
+            })?;
         self.lock().tokens.insert(key, token.clone());
         Ok(token)
     }
@@ -306,7 +361,9 @@ impl RegistryClient {
             let resp = match &mut payload {
                 Payload::Empty => self.agent.run(req.body(SendBody::none()).map_err(err)?),
                 Payload::Bytes(b) => self.agent.run(req.body(*b).map_err(err)?),
-                Payload::Stream(r) => self.agent.run(req.body(SendBody::from_reader(&mut **r)).map_err(err)?),
+                Payload::Stream(r) => self
+                    .agent
+                    .run(req.body(SendBody::from_reader(&mut **r)).map_err(err)?),
             }
             .map_err(|e| self.transport_error(&doing, e))?;
             if resp.status().as_u16() == 401 && !refresh && replayable {
@@ -342,17 +399,31 @@ impl RegistryClient {
     /// `GET /v2/<repo>/manifests/<reference>`: body, media type and verified digest.
     /// A digest reference is checked against the body; a tag against the registry's
     /// `Docker-Content-Digest` header.
-    pub fn get_manifest(&self, repository: &str, reference: &str, what: &str) -> Result<(Vec<u8>, String, String)> {
+    pub fn get_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        what: &str,
+    ) -> Result<(Vec<u8>, String, String)> {
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
         let scope = repo_scope(repository, false);
-        let mut resp = self.send(Method::GET, &url, Some(&scope), &[("Accept", MANIFEST_ACCEPT)], Payload::Empty)?;
+        let mut resp = self.send(
+            Method::GET,
+            &url,
+            Some(&scope),
+            &[("Accept", MANIFEST_ACCEPT)],
+            Payload::Empty,
+        )?;
         if resp.status().as_u16() != 200 {
             let e = self.status_error(&mut resp, what);
             return Err(if e.kind == ErrorKind::NotFound {
                 EngineError::not_found(
                     "image",
                     what,
-                    &format!("registry {} has no such repository, tag or digest; check the name and tag", self.registry),
+                    &format!(
+                        "registry {} has no such repository, tag or digest; check the name and tag",
+                        self.registry
+                    ),
                 )
             } else {
                 e
@@ -367,7 +438,11 @@ impl RegistryClient {
             .read_to_vec()
             .map_err(|e| self.transport_error(&format!("reading the manifest of {what}"), e))?;
         let digest = sha256_digest(&body);
-        let expected = if reference.starts_with("sha256:") { Some(reference.to_string()) } else { claimed.filter(|c| c.starts_with("sha256:")) };
+        let expected = if reference.starts_with("sha256:") {
+            Some(reference.to_string())
+        } else {
+            claimed.filter(|c| c.starts_with("sha256:"))
+        };
         if let Some(exp) = expected {
             if exp != digest {
                 return Err(EngineError::corrupt(format!(
@@ -382,7 +457,11 @@ impl RegistryClient {
 
     /// `GET /v2/<repo>/blobs/<digest>` (following redirects to storage): the body
     /// stream and its length if the server said.
-    pub fn get_blob(&self, repository: &str, digest: &str) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
+    pub fn get_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
         let scope = repo_scope(repository, false);
         let mut resp = self.send(Method::GET, &url, Some(&scope), &[], Payload::Empty)?;
@@ -405,9 +484,48 @@ impl RegistryClient {
         }
     }
 
+    /// Cross-repository mount: ask the registry to link blob `digest` from repository
+    /// `from` (same registry) into `repository` without sending it. `true` if mounted;
+    /// `false` if the registry declined (the caller uploads instead).
+    pub fn mount_blob(&self, repository: &str, digest: &str, from: &str) -> Result<bool> {
+        let scope = format!("{} repository:{from}:pull", repo_scope(repository, true));
+        let mut url = url::Url::parse(&format!("{}/v2/{repository}/blobs/uploads/", self.base))
+            .map_err(|e| EngineError::internal(format!("building a mount URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let mut resp = self.send(
+            Method::POST,
+            url.as_str(),
+            Some(&scope),
+            &[],
+            Payload::Bytes(&[]),
+        )?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                // The registry opened an ordinary upload instead; close it, best effort.
+                if let Ok(loc) = self.location(&resp, url.as_str(), "a declined mount") {
+                    let _ = self.send(Method::DELETE, &loc, Some(&scope), &[], Payload::Empty);
+                }
+                Ok(false)
+            }
+            401 | 403 | 404 => Ok(false),
+            _ => Err(self.status_error(
+                &mut resp,
+                &format!("mount of blob {digest} from {from} into {repository}"),
+            )),
+        }
+    }
+
     /// Upload a blob the way Docker does: `POST` a session, `PATCH` the content
     /// (streamed, chunked), `PUT ?digest=` to commit. The registry checks the digest.
-    pub fn upload_blob(&self, repository: &str, digest: &str, content: &mut dyn Read) -> Result<()> {
+    pub fn upload_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        content: &mut dyn Read,
+    ) -> Result<()> {
         let scope = repo_scope(repository, true);
         let what = format!("upload of blob {digest} to {repository}");
         let start = format!("{}/v2/{repository}/blobs/uploads/", self.base);
@@ -427,10 +545,20 @@ impl RegistryClient {
             return Err(self.status_error(&mut resp, &what));
         }
         let location = self.location(&resp, &location, &what)?;
-        let mut url = url::Url::parse(&location)
-            .map_err(|e| EngineError::unavailable(format!("registry {} sent an invalid upload location {location:?}: {e}", self.registry)))?;
+        let mut url = url::Url::parse(&location).map_err(|e| {
+            EngineError::unavailable(format!(
+                "registry {} sent an invalid upload location {location:?}: {e}",
+                self.registry
+            ))
+        })?;
         url.query_pairs_mut().append_pair("digest", digest);
-        let mut resp = self.send(Method::PUT, url.as_str(), Some(&scope), &[], Payload::Bytes(&[]))?;
+        let mut resp = self.send(
+            Method::PUT,
+            url.as_str(),
+            Some(&scope),
+            &[],
+            Payload::Bytes(&[]),
+        )?;
         match resp.status().as_u16() {
             201 | 204 => Ok(()),
             400 => Err(EngineError::corrupt(format!(
@@ -444,14 +572,25 @@ impl RegistryClient {
 
     /// The absolute URL of a response's `Location`, resolved against `base_url`.
     fn location(&self, resp: &Response<Body>, base_url: &str, what: &str) -> Result<String> {
-        let loc = header(resp, "location")
-            .ok_or_else(|| EngineError::unavailable(format!("registry {} sent no upload location for {what}", self.registry)))?;
-        let base = url::Url::parse(base_url).map_err(|e| EngineError::internal(format!("parsing {base_url}: {e}")))?;
-        let abs = base
-            .join(&loc)
-            .map_err(|e| EngineError::unavailable(format!("registry {} sent an invalid upload location {loc:?}: {e}", self.registry)))?;
+        let loc = header(resp, "location").ok_or_else(|| {
+            EngineError::unavailable(format!(
+                "registry {} sent no upload location for {what}",
+                self.registry
+            ))
+        })?;
+        let base = url::Url::parse(base_url)
+            .map_err(|e| EngineError::internal(format!("parsing {base_url}: {e}")))?;
+        let abs = base.join(&loc).map_err(|e| {
+            EngineError::unavailable(format!(
+                "registry {} sent an invalid upload location {loc:?}: {e}",
+                self.registry
+            ))
+        })?;
         // Never let an upload location move credentials off the registry's scheme/host.
-        if abs.scheme() != base.scheme() || abs.host_str() != base.host_str() || abs.port_or_known_default() != base.port_or_known_default() {
+        if abs.scheme() != base.scheme()
+            || abs.host_str() != base.host_str()
+            || abs.port_or_known_default() != base.port_or_known_default()
+        {
             return Err(EngineError::unavailable(format!(
                 "registry {} sent the upload for {what} to another server ({abs}); wharf does not follow it",
                 self.registry
@@ -461,13 +600,29 @@ impl RegistryClient {
     }
 
     /// `PUT /v2/<repo>/manifests/<reference>`; returns the digest the registry stored.
-    pub fn put_manifest(&self, repository: &str, reference: &str, media_type: &str, body: &[u8]) -> Result<String> {
+    pub fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Result<String> {
         let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
         let scope = repo_scope(repository, true);
-        let mut resp = self.send(Method::PUT, &url, Some(&scope), &[("Content-Type", media_type)], Payload::Bytes(body))?;
+        let mut resp = self.send(
+            Method::PUT,
+            &url,
+            Some(&scope),
+            &[("Content-Type", media_type)],
+            Payload::Bytes(body),
+        )?;
         match resp.status().as_u16() {
-            200 | 201 | 202 => {}
-            _ => return Err(self.status_error(&mut resp, &format!("manifest {repository}:{reference}"))),
+            200..=202 => {}
+            _ => {
+                return Err(
+                    self.status_error(&mut resp, &format!("manifest {repository}:{reference}"))
+                )
+            }
         }
         let digest = sha256_digest(body);
         if let Some(claimed) = header(&resp, "docker-content-digest") {
@@ -495,13 +650,21 @@ fn www_authenticate(resp: &Response<Body>) -> Option<Challenge> {
 
 /// A header as a string.
 fn header(resp: &Response<Body>, name: &str) -> Option<String> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// The registry's error message: `errors[].message` (and code) from the JSON body,
 /// else the start of the body.
 fn error_text(resp: &mut Response<Body>) -> String {
-    let body = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().unwrap_or_default();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorItem>,
@@ -514,7 +677,11 @@ fn error_text(resp: &mut Response<Body>) -> String {
         message: String,
     }
     if let Ok(e) = serde_json::from_slice::<Errors>(&body) {
-        let parts: Vec<String> = e.errors.iter().map(|i| format!("{}: {}", i.code, i.message)).collect();
+        let parts: Vec<String> = e
+            .errors
+            .iter()
+            .map(|i| format!("{}: {}", i.code, i.message))
+            .collect();
         if !parts.is_empty() {
             return parts.join("; ");
         }
@@ -522,7 +689,10 @@ fn error_text(resp: &mut Response<Body>) -> String {
     let text = String::from_utf8_lossy(&body);
     let text = text.trim();
     if text.is_empty() {
-        resp.status().canonical_reason().unwrap_or("no details").to_string()
+        resp.status()
+            .canonical_reason()
+            .unwrap_or("no details")
+            .to_string()
     } else {
         text.chars().take(200).collect()
     }

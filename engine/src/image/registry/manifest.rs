@@ -47,7 +47,11 @@ pub struct Platform {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(default, rename = "os.version", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
 }
 
@@ -76,13 +80,20 @@ impl Platform {
             "loongarch64" => ("loong64", None),
             other => (other, None),
         };
-        Platform { architecture: architecture.into(), os: std::env::consts::OS.into(), variant: variant.map(Into::into), os_version: None }
+        Platform {
+            architecture: architecture.into(),
+            os: std::env::consts::OS.into(),
+            variant: variant.map(Into::into),
+            os_version: None,
+        }
     }
 
     /// Parse `os/arch[/variant]` as `--platform` takes it.
     pub fn parse(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split('/').collect();
-        let bad = || EngineError::invalid(format!("invalid platform {s:?}: write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8"));
+        let bad = || {
+            EngineError::invalid(format!("invalid platform {s:?}: write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8"))
+        };
         if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
             return Err(bad());
         }
@@ -102,7 +113,12 @@ impl Platform {
             }
             _ => {}
         }
-        Ok(Platform { architecture, os: parts[0].to_ascii_lowercase(), variant, os_version: None })
+        Ok(Platform {
+            architecture,
+            os: parts[0].to_ascii_lowercase(),
+            variant,
+            os_version: None,
+        })
     }
 
     /// Does an image for `other` run on `self` (the wanted platform)? A wanted variant
@@ -154,7 +170,12 @@ pub enum Fetched {
 /// known type, else the `mediaType` field, else guessed from the shape.
 pub fn media_type_of(content_type: Option<&str>, body: &[u8]) -> String {
     let ct = content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_string());
-    let known = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
+    let known = [
+        OCI_MANIFEST,
+        OCI_INDEX,
+        DOCKER_MANIFEST,
+        DOCKER_MANIFEST_LIST,
+    ];
     if let Some(ct) = &ct {
         if known.contains(&ct.as_str()) || DOCKER_SCHEMA1.contains(&ct.as_str()) {
             return ct.clone();
@@ -176,7 +197,11 @@ pub fn media_type_of(content_type: Option<&str>, body: &[u8]) -> String {
 
 /// Parse a manifest body of `media_type`; `what` names it in errors.
 pub fn parse(media_type: &str, body: &[u8], what: &str) -> Result<Fetched> {
-    let damaged = |e: serde_json::Error| EngineError::corrupt(format!("the registry sent a damaged manifest for {what}: {e}"));
+    let damaged = |e: serde_json::Error| {
+        EngineError::corrupt(format!(
+            "the registry sent a damaged manifest for {what}: {e}"
+        ))
+    };
     match media_type {
         OCI_INDEX | DOCKER_MANIFEST_LIST => Ok(Fetched::Index(serde_json::from_slice(body).map_err(damaged)?)),
         OCI_MANIFEST | DOCKER_MANIFEST => {
@@ -197,9 +222,9 @@ pub fn parse(media_type: &str, body: &[u8], what: &str) -> Result<Fetched> {
 
 /// Refuse anything but `sha256:<64 lowercase hex>` (the only digests the store keeps).
 pub fn check_digest(digest: &str, what: &str) -> Result<()> {
-    let ok = digest
-        .strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    let ok = digest.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    });
     if ok {
         Ok(())
     } else {
@@ -210,21 +235,41 @@ pub fn check_digest(digest: &str, what: &str) -> Result<()> {
 }
 
 /// Pick the manifest for `want` from an index; the error lists what the index offers.
-pub fn select_platform<'a>(index: &'a Index, want: &Platform, what: &str) -> Result<&'a Descriptor> {
+pub fn select_platform<'a>(
+    index: &'a Index,
+    want: &Platform,
+    what: &str,
+) -> Result<&'a Descriptor> {
     let images = index.manifests.iter().filter(|d| d.platform.is_some());
-    let mut matching: Vec<&Descriptor> = images.filter(|d| d.platform.as_ref().is_some_and(|p| want.accepts(p))).collect();
+    let mut matching: Vec<&Descriptor> = images
+        .filter(|d| d.platform.as_ref().is_some_and(|p| want.accepts(p)))
+        .collect();
     // Exact variant first, then none.
-    matching.sort_by_key(|d| d.platform.as_ref().map(|p| p.variant != want.variant).unwrap_or(true));
+    matching.sort_by_key(|d| {
+        d.platform
+            .as_ref()
+            .map(|p| p.variant != want.variant)
+            .unwrap_or(true)
+    });
     if let Some(d) = matching.first() {
         return Ok(d);
     }
-    let offered: Vec<String> = index.manifests.iter().filter_map(|d| d.platform.as_ref()).map(|p| p.to_string()).collect();
+    let offered: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref())
+        .map(|p| p.to_string())
+        .collect();
     Err(EngineError::not_found(
         "platform",
         &want.to_string(),
         &format!(
             "{what} has no image for it (it has {}); choose one with --platform",
-            if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
+            if offered.is_empty() {
+                "none".to_string()
+            } else {
+                offered.join(", ")
+            }
         ),
     ))
 }
@@ -239,7 +284,12 @@ mod tests {
             digest: format!("sha256:{}", n.to_string().repeat(64)),
             size: 1,
             urls: vec![],
-            platform: Some(Platform { os: os.into(), architecture: arch.into(), variant: variant.map(Into::into), os_version: None }),
+            platform: Some(Platform {
+                os: os.into(),
+                architecture: arch.into(),
+                variant: variant.map(Into::into),
+                os_version: None,
+            }),
         }
     }
 
@@ -256,7 +306,10 @@ mod tests {
                 desc("windows", "amd64", None, 'e'),
             ],
         };
-        let pick = |p: &str| select_platform(&idx, &Platform::parse(p).unwrap(), "x").map(|d| d.digest.chars().last().unwrap());
+        let pick = |p: &str| {
+            select_platform(&idx, &Platform::parse(p).unwrap(), "x")
+                .map(|d| d.digest.chars().last().unwrap())
+        };
         assert_eq!(pick("linux/amd64").unwrap(), 'a');
         assert_eq!(pick("linux/arm/v7").unwrap(), 'c');
         assert_eq!(pick("linux/arm/v6").unwrap(), 'b');
@@ -264,16 +317,34 @@ mod tests {
         assert_eq!(pick("linux/aarch64").unwrap(), 'd');
         assert_eq!(pick("windows/amd64").unwrap(), 'e');
         let e = pick("linux/s390x").unwrap_err();
-        assert!(e.message.contains("linux/arm/v7") && e.message.contains("--platform"), "{e}");
+        assert!(
+            e.message.contains("linux/arm/v7") && e.message.contains("--platform"),
+            "{e}"
+        );
         assert!(Platform::parse("linux").is_err());
         assert_eq!(Platform::host().os, "linux");
     }
 
     #[test]
     fn media_types() {
-        assert_eq!(media_type_of(Some("application/vnd.oci.image.index.v1+json; charset=utf-8"), b"{}"), OCI_INDEX);
-        assert_eq!(media_type_of(Some("application/json"), br#"{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#), DOCKER_MANIFEST);
-        assert_eq!(media_type_of(None, br#"{"schemaVersion":2,"manifests":[]}"#), OCI_INDEX);
+        assert_eq!(
+            media_type_of(
+                Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
+                b"{}"
+            ),
+            OCI_INDEX
+        );
+        assert_eq!(
+            media_type_of(
+                Some("application/json"),
+                br#"{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#
+            ),
+            DOCKER_MANIFEST
+        );
+        assert_eq!(
+            media_type_of(None, br#"{"schemaVersion":2,"manifests":[]}"#),
+            OCI_INDEX
+        );
         let e = parse(DOCKER_SCHEMA1[0], b"{}", "busybox:1").unwrap_err();
         assert!(e.message.contains("schema 1"), "{e}");
         let bad = br#"{"schemaVersion":2,"config":{"digest":"sha512:00","size":1},"layers":[]}"#;

@@ -1,6 +1,7 @@
 //! Registries: pull and push images over the OCI distribution protocol, and the
 //! credentials `wharf login` saves.
 
+pub mod api;
 pub mod auth;
 pub mod client;
 pub mod manifest;
@@ -29,7 +30,9 @@ pub fn security_for(registry: &str, insecure: &[String]) -> Security {
     let listed = insecure.iter().any(|i| {
         i == registry || (!i.contains(':') && reference::host_without_port(registry) == i)
     });
-    Security { insecure: listed || reference::is_loopback(registry) }
+    Security {
+        insecure: listed || reference::is_loopback(registry),
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,10 @@ use crate::ids::short;
 pub const DOWNLOAD_CONCURRENCY: usize = 3;
 /// Layers uploaded at once (Docker's default `max-concurrent-uploads`).
 pub const UPLOAD_CONCURRENCY: usize = 5;
+/// Tries per layer download before giving up (Docker makes 5).
+pub const DOWNLOAD_ATTEMPTS: u32 = 3;
+/// Pause before a retry, times the attempt number.
+const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Bytes between two progress reports of one layer.
 const PROGRESS_STEP: u64 = 256 * 1024;
 
@@ -66,16 +70,22 @@ pub fn pull(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PulledImage> {
     let what = rref.familiar();
-    let (body, media_type, digest) = client.get_manifest(&rref.repository, rref.manifest_reference(), &what)?;
+    let (body, media_type, digest) =
+        client.get_manifest(&rref.repository, rref.manifest_reference(), &what)?;
     let resolved_digest = digest.clone();
-    let (manifest_body, manifest_media_type, manifest_digest, manifest, chosen) = match manifest::parse(&media_type, &body, &what)? {
-        Fetched::Image(m) => (body, media_type, digest, m, None),
-        Fetched::Index(idx) => {
-            let want = platform.cloned().unwrap_or_else(Platform::host);
-            let desc = manifest::select_platform(&idx, &want, &what)?;
-            manifest::check_digest(&desc.digest, &what)?;
-            let (b, mt, d) = client.get_manifest(&rref.repository, &desc.digest, &format!("{what} ({want})"))?;
-            match manifest::parse(&mt, &b, &what)? {
+    let (manifest_body, manifest_media_type, manifest_digest, manifest, chosen) =
+        match manifest::parse(&media_type, &body, &what)? {
+            Fetched::Image(m) => (body, media_type, digest, m, None),
+            Fetched::Index(idx) => {
+                let want = platform.cloned().unwrap_or_else(Platform::host);
+                let desc = manifest::select_platform(&idx, &want, &what)?;
+                manifest::check_digest(&desc.digest, &what)?;
+                let (b, mt, d) = client.get_manifest(
+                    &rref.repository,
+                    &desc.digest,
+                    &format!("{what} ({want})"),
+                )?;
+                match manifest::parse(&mt, &b, &what)? {
                 Fetched::Image(m) => (b, mt, d, m, desc.platform.clone()),
                 Fetched::Index(_) => {
                     return Err(EngineError::invalid(format!(
@@ -83,8 +93,14 @@ pub fn pull(
                     )))
                 }
             }
-        }
-    };
+            }
+        };
+
+    progress(Progress::Message(format!(
+        "{}: Pulling from {}",
+        rref.manifest_reference(),
+        rref.familiar_name()
+    )));
 
     // The config: small, kept in memory, verified.
     let config_desc = &manifest.config;
@@ -102,7 +118,12 @@ pub fn pull(
     if let Some(e) = vr.failure.take() {
         return Err(e.context(format!("pulling the config of {what}")));
     }
-    read.map_err(|e| EngineError::unavailable(format!("downloading the config of {what} from {}: {e}", client.registry())))?;
+    read.map_err(|e| {
+        EngineError::unavailable(format!(
+            "downloading the config of {what} from {}: {e}",
+            client.registry()
+        ))
+    })?;
     if let Some(want) = platform {
         check_config_platform(&config, want, &what)?;
     }
@@ -117,7 +138,7 @@ pub fn pull(
             queue.push_back(l.clone());
         }
     }
-    let downloaded = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+    let fetch = |desc: &Descriptor, tx: &Sender<Progress>, cancel: &AtomicBool| -> Result<u64> {
         let (mut r, _) = client.get_blob(&rref.repository, &desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, Some(tx));
         let stored = sink.put_blob(&mut vr, &desc.digest);
@@ -125,9 +146,36 @@ pub fn pull(
             return Err(e);
         }
         let n = stored.map_err(|e| e.context(format!("storing layer {}", short(&desc.digest))))?;
-        let _ = tx.send(layer(&desc.digest, "Verifying Checksum", n, Some(desc.size)));
+        let _ = tx.send(layer(
+            &desc.digest,
+            "Verifying Checksum",
+            n,
+            Some(desc.size),
+        ));
         let _ = tx.send(layer(&desc.digest, "Download complete", n, Some(desc.size)));
         Ok(n)
+    };
+    let downloaded = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+        // A broken connection or a registry that is briefly unavailable is tried again
+        // (the failed attempt left nothing in the store); damaged content is not.
+        let mut attempt = 1;
+        loop {
+            match fetch(desc, tx, cancel) {
+                Err(e)
+                    if e.kind == ErrorKind::Unavailable
+                        && attempt < DOWNLOAD_ATTEMPTS
+                        && !cancel.load(Ordering::Relaxed) =>
+                {
+                    let wait = RETRY_DELAY * attempt;
+                    tracing::info!("retrying layer {} after: {e}", desc.digest);
+                    let status = format!("Retrying in {} seconds", wait.as_secs());
+                    let _ = tx.send(layer(&desc.digest, &status, 0, Some(desc.size)));
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     })?;
     Ok(PulledImage {
         manifest: manifest_body,
@@ -151,12 +199,19 @@ fn check_config_platform(config: &[u8], want: &Platform, what: &str) -> Result<(
         #[serde(default)]
         os: String,
     }
-    let Ok(c) = serde_json::from_slice::<C>(config) else { return Ok(()) };
-    if (!c.os.is_empty() && c.os != want.os) || (!c.architecture.is_empty() && c.architecture != want.architecture) {
+    let Ok(c) = serde_json::from_slice::<C>(config) else {
+        return Ok(());
+    };
+    if (!c.os.is_empty() && c.os != want.os)
+        || (!c.architecture.is_empty() && c.architecture != want.architecture)
+    {
         return Err(EngineError::not_found(
             "platform",
             &want.to_string(),
-            &format!("{what} is a single {}/{} image; pull it without --platform", c.os, c.architecture),
+            &format!(
+                "{what} is a single {}/{} image; pull it without --platform",
+                c.os, c.architecture
+            ),
         ));
     }
     Ok(())
@@ -173,6 +228,9 @@ pub trait BlobSource: Sync {
 pub struct PushImage {
     pub manifest: Vec<u8>,
     pub media_type: String,
+    /// Repositories of the same registry that already hold this image's blobs: missing
+    /// blobs are mounted from them (no upload) when the registry allows it.
+    pub mount_from: Vec<String>,
 }
 
 /// Push `image` as `rref` (its tag, or its digest): the blobs the registry lacks,
@@ -188,7 +246,11 @@ pub fn push(
     let what = rref.familiar();
     let m = match manifest::parse(&image.media_type, &image.manifest, &what)? {
         Fetched::Image(m) => m,
-        Fetched::Index(_) => return Err(EngineError::invalid(format!("{what} is an index; wharf pushes single images"))),
+        Fetched::Index(_) => {
+            return Err(EngineError::invalid(format!(
+                "{what} is an index; wharf pushes single images"
+            )))
+        }
     };
     let mut queue = VecDeque::new();
     for l in &m.layers {
@@ -197,12 +259,29 @@ pub fn push(
             queue.push_back(l.clone());
         }
     }
-    let upload = |desc: &Descriptor, tx: Option<&Sender<Progress>>, cancel: &AtomicBool| -> Result<u64> {
+    let upload = |desc: &Descriptor,
+                  tx: Option<&Sender<Progress>>,
+                  cancel: &AtomicBool|
+     -> Result<u64> {
         if client.blob_exists(&rref.repository, &desc.digest)? {
             if let Some(tx) = tx {
-                let _ = tx.send(layer(&desc.digest, "Layer already exists", desc.size, Some(desc.size)));
+                let _ = tx.send(layer(
+                    &desc.digest,
+                    "Layer already exists",
+                    desc.size,
+                    Some(desc.size),
+                ));
             }
             return Ok(0);
+        }
+        for from in image.mount_from.iter().filter(|f| *f != &rref.repository) {
+            if client.mount_blob(&rref.repository, &desc.digest, from)? {
+                if let Some(tx) = tx {
+                    let status = format!("Mounted from {from}");
+                    let _ = tx.send(layer(&desc.digest, &status, desc.size, Some(desc.size)));
+                }
+                return Ok(0);
+            }
         }
         let mut r = source.open_blob(&desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, tx);
@@ -217,25 +296,48 @@ pub fn push(
         }
         Ok(desc.size)
     };
-    let mut sent = parallel(queue, concurrency, progress, |desc, tx, cancel| upload(desc, Some(tx), cancel))?;
+    parallel(queue, concurrency, progress, |desc, tx, cancel| {
+        upload(desc, Some(tx), cancel)
+    })?;
     let cancel = AtomicBool::new(false);
-    sent += upload(&m.config, None, &cancel)?;
-    let reference = rref.digest.as_deref().or(rref.tag.as_deref()).unwrap_or("latest");
-    let digest = client.put_manifest(&rref.repository, reference, &image.media_type, &image.manifest)?;
-    let _ = sent;
-    progress(Progress::Message(format!("{reference}: digest: {digest} size: {}", image.manifest.len())));
+    upload(&m.config, None, &cancel)?;
+    let reference = rref
+        .digest
+        .as_deref()
+        .or(rref.tag.as_deref())
+        .unwrap_or("latest");
+    let digest = client.put_manifest(
+        &rref.repository,
+        reference,
+        &image.media_type,
+        &image.manifest,
+    )?;
+    progress(Progress::Message(format!(
+        "{reference}: digest: {digest} size: {}",
+        image.manifest.len()
+    )));
     Ok(digest)
 }
 
 /// A layer progress line, by short digest as Docker shows them.
 fn layer(digest: &str, status: &str, current: u64, total: Option<u64>) -> Progress {
-    Progress::Layer { id: short(digest).to_string(), status: status.to_string(), current, total }
+    Progress::Layer {
+        id: short(digest).to_string(),
+        status: status.to_string(),
+        current,
+        total,
+    }
 }
 
 /// Run `job` for each queued descriptor on `concurrency` threads, passing progress
 /// reports on to `progress` on this thread. The first failure cancels the others.
 /// Returns the sum of what the jobs returned.
-fn parallel<F>(queue: VecDeque<Descriptor>, concurrency: usize, progress: &mut dyn FnMut(Progress), job: F) -> Result<u64>
+fn parallel<F>(
+    queue: VecDeque<Descriptor>,
+    concurrency: usize,
+    progress: &mut dyn FnMut(Progress),
+    job: F,
+) -> Result<u64>
 where
     F: Fn(&Descriptor, &Sender<Progress>, &AtomicBool) -> Result<u64> + Sync,
 {
@@ -251,7 +353,8 @@ where
         let (tx, rx) = mpsc::channel::<Progress>();
         for _ in 0..workers {
             let tx = tx.clone();
-            let (queue, cancel, first_error, total, job) = (&queue, &cancel, &first_error, &total, &job);
+            let (queue, cancel, first_error, total, job) =
+                (&queue, &cancel, &first_error, &total, &job);
             s.spawn(move || loop {
                 if cancel.load(Ordering::Relaxed) {
                     return;
@@ -303,7 +406,12 @@ struct VerifyingReader<'a> {
 }
 
 impl<'a> VerifyingReader<'a> {
-    fn new(inner: &'a mut dyn Read, desc: &'a Descriptor, cancel: &'a AtomicBool, tx: Option<&'a Sender<Progress>>) -> Self {
+    fn new(
+        inner: &'a mut dyn Read,
+        desc: &'a Descriptor,
+        cancel: &'a AtomicBool,
+        tx: Option<&'a Sender<Progress>>,
+    ) -> Self {
         VerifyingReader {
             inner,
             digest: &desc.digest,
@@ -336,7 +444,10 @@ impl<'a> VerifyingReader<'a> {
 impl Read for VerifyingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(self.fail(EngineError::new(ErrorKind::Unavailable, "cancelled because another layer failed")));
+            return Err(self.fail(EngineError::new(
+                ErrorKind::Unavailable,
+                "cancelled because another layer failed",
+            )));
         }
         if self.done || buf.is_empty() {
             return Ok(0);
@@ -406,7 +517,9 @@ mod tests {
         let r = vr.read_to_end(&mut out);
         match vr.failure.take() {
             Some(e) => Err(e),
-            None => r.map(|_| out).map_err(|e| EngineError::internal(e.to_string())),
+            None => r
+                .map(|_| out)
+                .map_err(|e| EngineError::internal(e.to_string())),
         }
     }
 
@@ -419,7 +532,10 @@ mod tests {
         assert!(e.message.contains("ended after 999999"), "{e}");
         let mut longer = data.clone();
         longer.push(0);
-        assert!(read_all(&longer, &d).unwrap_err().message.contains("longer than"));
+        assert!(read_all(&longer, &d)
+            .unwrap_err()
+            .message
+            .contains("longer than"));
         let mut other = data.clone();
         other[10] = 8;
         let e = read_all(&other, &d).unwrap_err();
