@@ -388,7 +388,9 @@ fn fail(e: &EngineError) -> i32 {
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::Monitor(a) => match ctx.local() {
-            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Ok(engine) => {
+                wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd)
+            }
             Err(e) => fail(&e),
         },
         Cmd::Run(a) => run_container(*a, ctx, true),

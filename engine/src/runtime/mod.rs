@@ -555,12 +555,15 @@ impl LocalEngine {
             health: None,
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: crate::network::published_ports(self, &cfg.id).unwrap_or_else(|_| cfg.spec.ports.clone()),
+            ports: crate::network::published_ports(self, &cfg.id)
+                .unwrap_or_else(|_| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
             networks: crate::network::container_networks(self, &cfg.id)
                 .ok()
                 .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]),
+                .unwrap_or_else(|| {
+                    vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]
+                }),
             size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
             owner: cfg.owner,
             project: cfg.project.clone(),
