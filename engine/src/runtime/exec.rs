@@ -818,7 +818,7 @@ fn pump(child: i32, mut p: Pumps, mut sock: Option<UnixStream>) -> i32 {
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => break,
-                    Err(()) => {
+                    Err(_) => {
                         closed = true;
                         break;
                     }
