@@ -15,7 +15,9 @@ pub struct TestNetns {
 
 fn ns_ino(path: &str) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).map(|m| m.ino()).unwrap_or_else(|e| panic!("stat {path}: {e}"))
+    std::fs::metadata(path)
+        .map(|m| m.ino())
+        .unwrap_or_else(|e| panic!("stat {path}: {e}"))
 }
 
 impl TestNetns {
@@ -23,11 +25,19 @@ impl TestNetns {
     /// may ever run in the host's namespace), then bring its loopback up.
     pub fn enter() -> Self {
         let before = ns_ino("/proc/thread-self/ns/net");
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET): run the tests as root");
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("unshare(CLONE_NEWNET): run the tests as root");
         let after = ns_ino("/proc/thread-self/ns/net");
-        assert_ne!(before, after, "the test thread must be in a new network namespace");
+        assert_ne!(
+            before, after,
+            "the test thread must be in a new network namespace"
+        );
         if nix::unistd::gettid() != nix::unistd::getpid() {
-            assert_ne!(after, ns_ino("/proc/self/ns/net"), "never in the process's (host's) network namespace");
+            assert_ne!(
+                after,
+                ns_ino("/proc/self/ns/net"),
+                "never in the process's (host's) network namespace"
+            );
         }
         sh_ok("ip link set lo up");
         TestNetns { _private: () }
@@ -37,20 +47,33 @@ impl TestNetns {
     pub fn assert_clean(&self) {
         let links = sh_ok("ip -o link");
         for l in links.lines() {
-            assert!(l.contains(": lo:") || l.contains(": out"), "a link was left behind: {l}\n{links}");
+            assert!(
+                l.contains(": lo:") || l.contains(": out"),
+                "a link was left behind: {l}\n{links}"
+            );
         }
         let addrs = sh_ok("ip -o -4 addr");
         for l in addrs.lines() {
-            assert!(l.contains(" lo ") || l.contains(" out"), "an address was left behind: {l}\n{addrs}");
+            assert!(
+                l.contains(" lo ") || l.contains(" out"),
+                "an address was left behind: {l}\n{addrs}"
+            );
         }
         let rules = sh_ok("nft list ruleset");
-        assert!(!rules.contains("wharf"), "wharf's nftables table was left behind:\n{rules}");
+        assert!(
+            !rules.contains("wharf"),
+            "wharf's nftables table was left behind:\n{rules}"
+        );
     }
 }
 
 /// Run a shell command in the test's namespace; its output.
 pub fn sh(cmd: &str) -> Output {
-    Command::new("sh").arg("-c").arg(cmd).output().expect("running sh")
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("running sh")
 }
 
 /// Run a shell command that must succeed; its stdout.
@@ -91,7 +114,10 @@ impl StandIn {
         std::fs::create_dir_all(&dir).unwrap();
         let hosts = dir.join("hosts");
         std::fs::write(&hosts, "").unwrap();
-        let script = format!("mount --bind {} /etc/hosts && exec busybox sleep 1000", hosts.display());
+        let script = format!(
+            "mount --bind {} /etc/hosts && exec busybox sleep 1000",
+            hosts.display()
+        );
         let child = Command::new("unshare")
             .args(["-n", "-m", "--propagation", "private", "sh", "-c", &script])
             .stdin(Stdio::null())
@@ -102,7 +128,10 @@ impl StandIn {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
             (comm.trim() == "sleep" || comm.trim() == "busybox").then_some(())
         });
-        StandIn { id: id.to_string(), child }
+        StandIn {
+            id: id.to_string(),
+            child,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -120,7 +149,15 @@ impl StandIn {
     /// Start a long-running command inside (a server); killed by pid with the guard.
     pub fn spawn(&self, cmd: &str) -> ChildGuard {
         let child = Command::new("nsenter")
-            .args(["-t", &self.pid().to_string(), "-n", "-m", "sh", "-c", &format!("exec {cmd}")])
+            .args([
+                "-t",
+                &self.pid().to_string(),
+                "-n",
+                "-m",
+                "sh",
+                "-c",
+                &format!("exec {cmd}"),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -162,7 +199,9 @@ pub fn web_root(dir: &Path, text: &str) -> PathBuf {
 /// The response body of an HTTP GET to `host:port` sent with `nc` from `run`
 /// (a stand-in's exec or the test namespace's `sh`), or `None` if nothing answered.
 pub fn http_get(run: impl Fn(&str) -> Output, host: &str, port: u16) -> Option<String> {
-    let out = run(&format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 {host} {port}"));
+    let out = run(&format!(
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 {host} {port}"
+    ));
     let body = String::from_utf8_lossy(&out.stdout).into_owned();
     (!body.is_empty()).then_some(body)
 }
@@ -189,7 +228,11 @@ impl Outside {
              ip addr add 198.51.100.1/24 dev outh && ip link set outh up"
         ));
         let out = ns.exec("ip link set lo up && ip addr add 198.51.100.2/24 dev outp && ip link set outp up && ip route add default via 198.51.100.1");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Outside { ns }
     }
 }
