@@ -10,6 +10,7 @@
 # lists and the loader, the kernel modules the engine needs (with their dependencies,
 # from modules.dep), and the guest scripts from this directory.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build-initramfs.sh OUTDIR WHARF_BINARY}
@@ -58,8 +59,9 @@ copy_libs() {
   done
 }
 copy_libs "$wharf"
-for extra in ${VMTEST_EXTRA_BINARIES:-}; do
-  p=$(command -v "$extra") || die "extra binary $extra not found"
+# nft: wharf drives its nftables table through the nft tool (package nftables).
+for extra in ${VMTEST_EXTRA_BINARIES:-nft}; do
+  p=$(command -v "$extra") || die "$extra not found (nft: install nftables)"
   mkdir -p "$stage$(dirname "$p")"
   cp -L "$p" "$stage$p"
   copy_libs "$p"
@@ -67,9 +69,13 @@ done
 
 # Kernel modules, dependencies first, in load order (written to /vmtest/modules).
 moddir=/lib/modules/$kver
-# crc32c_generic: libcrc32c (needed by nf_tables) has it as a soft dependency, which
-# modules.dep does not list.
-modules=${VMTEST_MODULES:-overlay veth bridge crc32c_generic nf_tables}
+# loop and ext4: the state root is an ext2 filesystem on a loop device (a block device,
+# so io.stat has something to count). crc32c_generic: libcrc32c (nf_tables) and ext4
+# have it as a soft dependency, which modules.dep does not list. The nft_* and nf_*
+# modules are what wharf's nftables table uses (nat chains, masquerade, dnat, ct, fib);
+# the guest has no modprobe for the kernel to autoload them.
+modules=${VMTEST_MODULES:-crc32c_generic loop ext4 overlay veth bridge nf_tables \
+  nf_conntrack nf_nat nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4}
 declare -A seen=()
 order=()
 modpath() {  # module name -> path relative to $moddir, from modules.dep

@@ -12,19 +12,107 @@ R=/var/lib/wharf-vm           # state root (on the guest's tmpfs /)
 CG=/sys/fs/cgroup
 export WHARF_ROOT=$R
 
-# Checks in the order they run.
-CHECKS="boot cgroup2_only controllers info_v2"
+IMG=wharf/demo:latest
+
+# Checks in the order they run (VMTEST_ONLY=a,b on the kernel command line picks some:
+# `VMTEST_APPEND=VMTEST_ONLY=boot,oom_kill vmtest/run.sh`).
+CHECKS="boot cgroup2_only controllers info_v2 image_demo run_exit_codes overlay_rootfs
+  oom_kill pids_limit cpus_half pause_freeze update_live rm_no_cgroup"
+[ -n "${VMTEST_ONLY:-}" ] && CHECKS=$(echo "$VMTEST_ONLY" | tr , ' ')
 
 # Per-check time limit, seconds (emulated CPU: generous).
 CHECK_TIMEOUT=${CHECK_TIMEOUT:-120}
 
 fail() { echo "$*"; return 1; }
 
+# A figure worth showing on the console whether the check passes or fails.
+note() { echo "NOTE: $*"; }
+
+# Run a command, showing it and its output in the check's log; returns its status.
+w() {
+  echo "+ wharf $*" >&2
+  wharf "$@" </dev/null
+}
+
+# jget KEY.PATH: a scalar at a dotted key path of pretty-printed JSON on stdin (the
+# first element when the JSON is an array, as `wharf inspect` prints); quotes stripped.
+jget() {
+  awk -v path="$1" '
+    NR == 1 { base = ($0 ~ /^\[/) ? 2 : 0; n = split(path, k, "."); lvl = 1 }
+    {
+      match($0, /^ */); ind = RLENGTH; want = base + 2 * lvl
+      if (lvl > 1 && ind < want) exit
+      if (ind == want && index($0, "\"" k[lvl] "\":") == ind + 1) {
+        if (lvl == n) {
+          v = substr($0, ind + length(k[lvl]) + 5); sub(/,$/, "", v); gsub(/^"|"$/, "", v)
+          print v; exit
+        }
+        lvl++
+      }
+    }'
+}
+
+# inspect CTR KEY.PATH
+inspect() { wharf inspect "$1" 2>/dev/null | jget "$2"; }
+
+# The container's cgroup directory, from its init process as the kernel reports it.
+cgroup_of() {
+  pid=$(inspect "$1" State.Pid)
+  if [ -z "$pid" ] || [ "$pid" -le 0 ]; then
+    echo "cgroup_of $1: State.Pid is \"$pid\"; state and log:" >&2
+    wharf inspect "$1" 2>&1 | awk '/"State": \{/,/^    \}/' >&2
+    wharf logs "$1" 2>&1 | tail -n 5 >&2
+    return 1
+  fi
+  rel=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
+  [ -n "$rel" ] || { echo "cgroup_of $1: pid $pid has no cgroup v2 entry: $(cat /proc/"$pid"/cgroup 2>&1)" >&2; return 1; }
+  echo "$CG$rel"
+}
+
+# wbytes CGROUP MAJ:MIN: bytes written to that device (io.stat).
+wbytes() {
+  awk -v d="$2" '$1 == d { for (i = 2; i <= NF; i++) if ($i ~ /^wbytes=/) { sub("wbytes=", "", $i); print $i } }' "$1/io.stat"
+}
+
+# jnum KEY: the first number for "KEY": in compact JSON on stdin (wharf stats --format json).
+jnum() { grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
+
+# wait_for SECONDS 'SHELL CONDITION': poll (every 0.1 s) until the condition, evaluated
+# afresh each time, holds.
+wait_for() {
+  n=$(($1 * 10))
+  while ! eval "$2" >/dev/null 2>&1; do
+    n=$((n - 1)); [ $n -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+
+# Seconds since boot, in microseconds (wall clock for CPU shares).
+now_usec() { awk '{ printf "%d\n", $1 * 1000000 }' /proc/uptime; }
+
+# key VALUE from a "key value" file (cpu.stat, memory.events, cgroup.events).
+kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# Containers a check creates: removed after the check whatever its result.
+TRACKED=""
+track() { TRACKED="$TRACKED $*"; wharf rm -f "$@" >/dev/null 2>&1 </dev/null; }
+
+# The long-running busy container shared by the cpu, pause, update, stats, exec checks.
+BUSY=busy
+ensure_busy() {
+  [ "$(inspect $BUSY State.Status)" = running ] && return 0
+  w rm -f $BUSY >/dev/null 2>&1
+  w run -d --name $BUSY --cpus 0.5 $IMG sh -c 'while :; do :; done' || return 1
+  wait_for 20 'test "$(inspect $BUSY State.Status)" = running'
+}
+
 # --- checks -------------------------------------------------------------------------
 
 check_boot() {
   t=$(stat -f -c %T /)
-  [ "$t" = tmpfs ] || fail "/ is $t, not tmpfs (switch_root did not happen)"
+  [ "$t" = tmpfs ] || fail "/ is $t, not tmpfs (switch_root did not happen)" || return 1
+  if [ -s /tmp/vmtest/setup-errors ]; then fail "guest setup failed: $(cat /tmp/vmtest/setup-errors)"; return 1; fi
+  grep -q "^/dev/loop[0-9]* $R " /proc/mounts || fail "state root $R is not on a loop device"
 }
 
 check_cgroup2_only() {
@@ -55,12 +143,176 @@ check_info_v2() {
   echo "$json" | grep -q '"cgroup_mode": *"v2"' || fail "wharf info --format json: cgroup_mode is not v2"
 }
 
+check_image_demo() {
+  w image demo || fail "wharf image demo failed" || return 1
+  w images | grep -q '^wharf/demo ' || fail "wharf images does not list wharf/demo"
+}
+
+check_run_exit_codes() {
+  out=$(w run --rm $IMG echo hello-from-v2) || fail "wharf run echo failed: $out" || return 1
+  echo "$out" | grep -q '^hello-from-v2$' || fail "output was: $out" || return 1
+  for c in "0:true" "3:sh -c 'exit 3'" "127:/no/such/command" "126:/etc/hostname"; do
+    want=${c%%:*}; cmd=${c#*:}
+    eval "w run --rm $IMG $cmd"
+    rc=$?
+    [ "$rc" = "$want" ] || fail "wharf run $cmd: exit $rc, want $want" || return 1
+  done
+  # Killed by a signal: 128 + signal, from wait and inspect.
+  track killed
+  w run -d --name killed $IMG sleep 600 || fail "wharf run -d failed" || return 1
+  w kill killed || fail "wharf kill failed" || return 1
+  code=$(w wait killed); st=$(inspect killed State.ExitCode)
+  w rm -f killed
+  [ "$code" = 137 ] || fail "wharf wait after SIGKILL printed $code, want 137" || return 1
+  [ "$st" = 137 ] || fail "State.ExitCode after SIGKILL is $st, want 137"
+}
+
+check_overlay_rootfs() {
+  root=$(w run --rm $IMG sh -c 'awk "\$2 == \"/\" { print \$3 }" /proc/mounts') || fail "wharf run failed: $root" || return 1
+  [ "$root" = overlay ] || fail "container / is \"$root\", not overlay" || return 1
+  w run --rm $IMG sh -c 'echo x > /written-by-one' || fail "writing into the container's rootfs failed" || return 1
+  w run --rm $IMG test ! -e /written-by-one || fail "a write in one container shows in the next (not copy-on-write)"
+}
+
+check_oom_kill() {
+  track oom
+  w run --name oom -m 16m --memory-swap 16m $IMG dd if=/dev/zero of=/dev/null bs=64M count=1
+  rc=$?
+  oom=$(inspect oom State.OOMKilled); code=$(inspect oom State.ExitCode)
+  note "dd of 64 MB at -m 16m: run exit $rc, State.OOMKilled $oom, State.ExitCode $code"
+  w rm -f oom
+  [ "$rc" = 137 ] || fail "wharf run exited $rc, want 137" || return 1
+  [ "$code" = 137 ] || fail "State.ExitCode is $code, want 137" || return 1
+  [ "$oom" = true ] || fail "State.OOMKilled is $oom, want true"
+}
+
+check_pids_limit() {
+  track bomb
+  # A fork bomb in the background; pid 1 becomes sleep (exec: no fork needed).
+  w run -d --name bomb --pids-limit 16 $IMG sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 600' || fail "wharf run failed" || return 1
+  cg=$(cgroup_of bomb) || { w rm -f bomb; fail "no cgroup for the bomb container"; return 1; }
+  echo "cgroup $cg: pids.max $(cat "$cg/pids.max")"
+  wait_for 60 'test "$(kv "$cg/pids.events" max)" -gt 0'
+  hits=$(kv "$cg/pids.events" max); cur=$(cat "$cg/pids.current"); max=$(cat "$cg/pids.max")
+  note "fork bomb at --pids-limit 16: pids.current $cur, fork rejected $hits times (pids.events max)"
+  running=$(inspect bomb State.Status)
+  w rm -f bomb || fail "wharf rm -f of the fork bomb failed" || return 1
+  [ "$max" = 16 ] || fail "pids.max is $max, want 16" || return 1
+  [ "${hits:-0}" -gt 0 ] || fail "the fork bomb never hit the pids limit" || return 1
+  [ "$cur" -le 16 ] || fail "pids.current $cur is above the limit" || return 1
+  [ "$running" = running ] || fail "the container's pid 1 died ($running)" || return 1
+  [ ! -d "$cg" ] || fail "cgroup $cg left behind by rm -f"
+}
+
+check_cpus_half() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  max=$(cat "$cg/cpu.max"); echo "cpu.max $max"
+  [ "$max" = "50000 100000" ] || fail "cpu.max is \"$max\", want \"50000 100000\"" || return 1
+  sleep 1
+  u0=$(kv "$cg/cpu.stat" usage_usec); th0=$(kv "$cg/cpu.stat" nr_throttled); t0=$(now_usec)
+  sleep 5
+  u1=$(kv "$cg/cpu.stat" usage_usec); th1=$(kv "$cg/cpu.stat" nr_throttled); t1=$(now_usec)
+  pct=$(( (u1 - u0) * 100 / (t1 - t0) ))
+  note "busy loop at --cpus 0.5 used ${pct}% of a CPU over $(( (t1 - t0) / 1000 )) ms (cpu.stat usage_usec), throttled in $((th1 - th0)) periods"
+  [ $((th1 - th0)) -gt 0 ] || fail "never throttled (cpu.stat nr_throttled did not move)" || return 1
+  [ "$pct" -ge 35 ] && [ "$pct" -le 60 ] || fail "busy loop used ${pct}% of a CPU, want about 50%"
+}
+
+check_pause_freeze() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  w pause $BUSY || fail "wharf pause failed" || return 1
+  fz=$(cat "$cg/cgroup.freeze"); ev=$(kv "$cg/cgroup.events" frozen); st=$(inspect $BUSY State.Status)
+  u0=$(kv "$cg/cpu.stat" usage_usec); sleep 2; u1=$(kv "$cg/cpu.stat" usage_usec)
+  note "paused: cgroup.freeze $fz, frozen $ev, status $st, cpu used in 2 s: $((u1 - u0)) us"
+  [ "$fz" = 1 ] || fail "cgroup.freeze is $fz after pause" || return 1
+  [ "$ev" = 1 ] || fail "cgroup.events frozen is $ev after pause" || return 1
+  [ "$st" = paused ] || fail "State.Status is $st after pause" || return 1
+  [ $((u1 - u0)) -lt 20000 ] || fail "a paused busy loop used $((u1 - u0)) us of CPU in 2 s" || return 1
+  w unpause $BUSY || fail "wharf unpause failed" || return 1
+  fz=$(cat "$cg/cgroup.freeze"); ev=$(kv "$cg/cgroup.events" frozen); st=$(inspect $BUSY State.Status)
+  u0=$(kv "$cg/cpu.stat" usage_usec); sleep 2; u1=$(kv "$cg/cpu.stat" usage_usec)
+  note "unpaused: cgroup.freeze $fz, frozen $ev, status $st, cpu used in 2 s: $((u1 - u0)) us"
+  [ "$fz" = 0 ] && [ "$ev" = 0 ] || fail "still frozen after unpause" || return 1
+  [ "$st" = running ] || fail "State.Status is $st after unpause" || return 1
+  [ $((u1 - u0)) -gt 300000 ] || fail "the busy loop did not run again after unpause"
+}
+
+check_update_live() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  pid0=$(inspect $BUSY State.Pid)
+  w update --memory 48m --memory-swap 64m --cpus 0.25 --pids-limit 40 $BUSY || fail "wharf update failed" || return 1
+  m=$(cat "$cg/memory.max"); sw=$(cat "$cg/memory.swap.max" 2>/dev/null || echo absent)
+  c=$(cat "$cg/cpu.max"); p=$(cat "$cg/pids.max"); pid1=$(inspect $BUSY State.Pid)
+  note "after update: memory.max $m, memory.swap.max $sw, cpu.max $c, pids.max $p, pid $pid0 -> $pid1"
+  [ "$m" = $((48 * 1024 * 1024)) ] || fail "memory.max is $m, want $((48 * 1024 * 1024))" || return 1
+  [ "$sw" = absent ] || [ "$sw" = $((16 * 1024 * 1024)) ] || fail "memory.swap.max is $sw, want $((16 * 1024 * 1024))" || return 1
+  [ "$c" = "25000 100000" ] || fail "cpu.max is \"$c\", want \"25000 100000\"" || return 1
+  [ "$p" = 40 ] || fail "pids.max is $p, want 40" || return 1
+  [ "$pid0" = "$pid1" ] || fail "the container restarted (pid $pid0 -> $pid1); update must be live" || return 1
+  hm=$(inspect $BUSY HostConfig.Memory)
+  [ "$hm" = $((48 * 1024 * 1024)) ] || fail "inspect HostConfig.Memory is $hm after update"
+}
+
+check_stats_cgroup() {
+  track st
+  # 8 MiB of shmem, 4 MiB written with O_DIRECT to the rootfs (ext2 on a loop device),
+  # then three processes that sleep.
+  w run -d --name st -m 256m $IMG sh -c 'head -c 8388608 /dev/zero > /dev/shm/fill
+    dd if=/dev/zero of=/io.bin bs=1M count=4 oflag=direct 2>/dev/null
+    sleep 600 & sleep 600 & exec sleep 600' || fail "wharf run failed" || return 1
+  cg=$(cgroup_of st) || fail "no cgroup for st" || return 1
+  wait_for 60 'test "$(cat "$cg/pids.current")" = 3' || fail "pids.current never reached 3: $(cat "$cg/pids.current")" || return 1
+  dev=$(awk -v r="$R" '$2 == r { print $1 }' /proc/mounts); devno=$(stat -L -c '%t %T' "$dev")
+  majmin="$((0x${devno% *})):$((0x${devno#* }))"
+  cpu0=$(kv "$cg/cpu.stat" usage_usec); mem0=$(cat "$cg/memory.current"); wb0=$(wbytes "$cg" "$majmin")
+  js=$(w stats --no-stream --format json st) || fail "wharf stats failed: $js" || return 1
+  cpu1=$(kv "$cg/cpu.stat" usage_usec); mem1=$(cat "$cg/memory.current")
+  echo "$js"
+  shmem=$(kv "$cg/memory.stat" shmem); anon=$(kv "$cg/memory.stat" anon)
+  wb1=$(wbytes "$cg" "$majmin")
+  s_cpu=$(echo "$js" | jnum total_usage); s_mem=$(echo "$js" | jnum usage); s_lim=$(echo "$js" | jnum limit)
+  s_shmem=$(echo "$js" | jnum shmem); s_anon=$(echo "$js" | jnum anon); s_pids=$(echo "$js" | jnum current)
+  s_wb=$(echo "$js" | grep -o "\"major\":${majmin%:*},\"minor\":${majmin#*:},\"op\":\"write\",\"value\":[0-9]*" | head -n 1 | sed 's/.*://')
+  w rm -f st
+  note "stats vs cgroup: cpu ${s_cpu}ns in [${cpu0}, ${cpu1}]us (cpu.stat); memory ${s_mem} in [${mem0}, ${mem1}] (memory.current), limit ${s_lim} (memory.max); shmem ${s_shmem}/${shmem}, anon ${s_anon}/${anon} (memory.stat); write ${s_wb} in [${wb0}, ${wb1}] on ${majmin} (io.stat); pids ${s_pids} (pids.current 3)"
+  [ -n "$s_cpu" ] && [ $((s_cpu / 1000)) -ge "$cpu0" ] && [ $((s_cpu / 1000)) -le "$cpu1" ] || fail "cpu total_usage $s_cpu ns is not cpu.stat usage_usec ($cpu0..$cpu1 us)" || return 1
+  lo=$mem0; hi=$mem1; [ "$lo" -le "$hi" ] || { lo=$mem1; hi=$mem0; }
+  [ -n "$s_mem" ] && [ "$s_mem" -ge $((lo - 262144)) ] && [ "$s_mem" -le $((hi + 262144)) ] || fail "memory usage $s_mem is not memory.current ($mem0..$mem1)" || return 1
+  [ "$s_mem" -ge 8388608 ] || fail "memory usage $s_mem is below the 8 MiB the container holds" || return 1
+  [ "$s_lim" = 268435456 ] || fail "memory limit $s_lim, want 268435456 (memory.max)" || return 1
+  [ "$s_shmem" = "$shmem" ] || fail "memory_stats.stats.shmem $s_shmem, memory.stat shmem $shmem" || return 1
+  [ "$s_pids" = 3 ] || fail "pids_stats.current $s_pids, want 3 (pids.current)" || return 1
+  [ -n "$wb0" ] && [ "$wb0" -ge 4194304 ] || fail "io.stat has no 4 MiB of writes on $majmin: $(cat "$cg/io.stat")" || return 1
+  [ -n "$s_wb" ] && [ "$s_wb" -ge "$wb0" ] && [ "$s_wb" -le "$wb1" ] || fail "blkio write bytes on $majmin: stats $s_wb, io.stat $wb0..$wb1"
+}
+
+check_rm_no_cgroup() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  id=$(inspect $BUSY Id); pid=$(inspect $BUSY State.Pid)
+  echo "container $id, cgroup $cg, pid $pid"
+  [ "$cg" = "$CG/wharf/$id" ] || fail "cgroup is $cg, want $CG/wharf/$id" || return 1
+  w rm -f $BUSY || fail "wharf rm -f failed" || return 1
+  [ ! -e "$cg" ] || fail "cgroup $cg still exists after rm" || return 1
+  [ ! -e /proc/"$pid" ] || fail "process $pid still exists after rm" || return 1
+  # Nothing left from any check: wharf's parent has no child cgroups, no containers remain.
+  left=$(find $CG/wharf -mindepth 1 -type d 2>/dev/null)
+  [ -z "$left" ] || fail "cgroups left behind: $left" || return 1
+  rest=$(wharf ps -aq </dev/null)
+  [ -z "$rest" ] || fail "containers left: $rest"
+}
+
 # --- runner -------------------------------------------------------------------------
 
 if [ "${1:-}" = one ]; then
   set -u
   "check_$2"
-  exit $?
+  rc=$?
+  for c in $TRACKED; do wharf rm -f "$c" >/dev/null 2>&1 </dev/null; done
+  exit $rc
 fi
 
 mkdir -p $R /tmp/vmtest
@@ -69,11 +321,12 @@ nfail=0
 for name in $CHECKS; do
   log=/tmp/vmtest/$name.log
   start=$(date +%s)
-  timeout -s KILL "$CHECK_TIMEOUT" sh "$0" one "$name" > "$log" 2>&1
+  timeout -s KILL "$CHECK_TIMEOUT" sh "$0" one "$name" > "$log" 2>&1 </dev/null
   rc=$?
   secs=$(( $(date +%s) - start ))
   if [ $rc -eq 0 ]; then
     echo "WHARF-VM PASS $name (${secs}s)"
+    sed -n "s/^NOTE: /WHARF-VM   | /p" "$log"
     npass=$((npass + 1))
   else
     [ $rc -eq 137 ] && echo "timed out after ${CHECK_TIMEOUT}s" >> "$log"

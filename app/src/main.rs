@@ -16,6 +16,11 @@ struct Opts {
     #[arg(long, global = true, env = "WHARF_ROOT", default_value = wharf_engine::state::DEFAULT_ROOT)]
     root: PathBuf,
 
+    /// Use the engine of a `wharf serve` instead of the embedded one:
+    /// `unix:///run/wharf/wharf.sock` or `ssh://user@host`.
+    #[arg(long, global = true, env = "WHARF_HOST")]
+    host: Option<String>,
+
     /// Policy file mapping users to roles (default /etc/wharf/policy.json if it exists;
     /// without one wharf is single-user and the caller is admin).
     #[arg(long, global = true, env = "WHARF_POLICY")]
@@ -38,12 +43,23 @@ enum Command {
     #[command(flatten)]
     Volume(cli::volumes::Cmd),
     #[command(flatten)]
+    Stats(cli::stats::Cmd),
+    #[command(flatten)]
     Images(cli::images::Cmd),
     #[command(flatten)]
     Containers(cli::containers::Cmd),
+    #[command(flatten)]
+    Registry(cli::registry::Cmd),
+    #[command(flatten)]
+    Toolbox(cli::toolbox::Cmd),
 }
 
 fn main() {
+    // Die quietly on a closed pipe (`wharf ps | head`), as other command-line tools do.
+    // SAFETY: setting a signal disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let opts = Opts::parse();
     let policy = match cli::load_policy(opts.policy.as_deref()) {
         Ok(p) => p.map(Arc::new),
@@ -52,22 +68,54 @@ fn main() {
             std::process::exit(125);
         }
     };
-    let caller = cli::resolve_caller(policy.as_deref());
-    let engine_opts = EngineOptions {
-        policy,
-        ..Default::default()
-    };
-    let engine = match LocalEngine::open(&opts.root, engine_opts) {
-        Ok(e) => Arc::new(e),
-        Err(e) => {
-            eprintln!(
-                "wharf: cannot open the state root {}: {e}",
-                opts.root.display()
-            );
-            std::process::exit(125);
+    let ctx = match &opts.host {
+        Some(host) => {
+            let remote = wharf_engine::remote::client::Endpoint::parse(host)
+                .and_then(wharf_engine::remote::client::RemoteEngine::connect);
+            match remote {
+                Ok(r) => {
+                    let r = Arc::new(r);
+                    // The server decides who we are; ask it, for messages and the console.
+                    let me =
+                        wharf_engine::api::AuditApi::whoami(r.as_ref(), &cli::resolve_caller(None));
+                    let caller = me.unwrap_or_else(|_| cli::resolve_caller(None));
+                    cli::Ctx {
+                        api: r,
+                        local: None,
+                        caller,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("wharf: {e}");
+                    std::process::exit(125);
+                }
+            }
+        }
+        None => {
+            let caller = cli::resolve_caller(policy.as_deref());
+            let engine_opts = EngineOptions {
+                policy,
+                ..Default::default()
+            };
+            match LocalEngine::open(&opts.root, engine_opts) {
+                Ok(e) => {
+                    let e = Arc::new(e);
+                    cli::Ctx {
+                        api: e.clone(),
+                        local: Some(e),
+                        caller,
+                    }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "wharf: cannot open the state root {}: {e}",
+                        opts.root.display()
+                    );
+                    std::process::exit(125);
+                }
+            }
         }
     };
-    let ctx = cli::Ctx { engine, caller };
     let code = match opts.command {
         None => {
             eprintln!("wharf: the console is not built yet; try `wharf info`");
@@ -78,8 +126,11 @@ fn main() {
         Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
         Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
         Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
+        Some(Command::Stats(c)) => cli::stats::run(c, &ctx),
         Some(Command::Images(c)) => cli::images::run(c, &ctx),
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
+        Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
+        Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
     };
     std::process::exit(code);
 }

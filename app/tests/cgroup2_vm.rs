@@ -13,7 +13,21 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Every check the guest must report as PASS, in the order `vmtest/checks.sh` runs them.
-const EXPECTED: &[&str] = &["boot", "cgroup2_only", "controllers", "info_v2"];
+const EXPECTED: &[&str] = &[
+    "boot",
+    "cgroup2_only",
+    "controllers",
+    "info_v2",
+    "image_demo",
+    "run_exit_codes",
+    "overlay_rootfs",
+    "oom_kill",
+    "pids_limit",
+    "cpus_half",
+    "pause_freeze",
+    "update_live",
+    "rm_no_cgroup",
+];
 
 /// Default time limit for build + boot + all checks.
 const DEFAULT_TIMEOUT_SECS: u64 = 420;

@@ -17,16 +17,48 @@ fn code(o: &std::process::Output) -> i32 {
 #[test]
 fn exit_codes_like_docker() {
     let w = Wharf::new();
-    let o = w.run(&["run", "--rm", "--network", "none", "wharf/demo", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let o = w.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(code(&o), 3);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
-    let o = w.run(&["run", "--rm", "--network", "none", "wharf/demo", "no-such-command"]);
+    let o = w.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "no-such-command",
+    ]);
     assert_eq!(code(&o), 127, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("executable file not found"));
-    let o = w.run(&["run", "--rm", "--network", "none", "wharf/demo", "/etc/passwd"]);
+    let o = w.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "/etc/passwd",
+    ]);
     assert_eq!(code(&o), 126, "{}", String::from_utf8_lossy(&o.stderr));
-    let o = w.run(&["run", "--rm", "--network", "none", "-m", "lots", "wharf/demo", "true"]);
+    let o = w.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-m",
+        "lots",
+        "wharf/demo",
+        "true",
+    ]);
     assert_eq!(code(&o), 125);
     let o = w.run(&["run", "--rm", "--network", "none", "no/such-image", "true"]);
     assert_eq!(code(&o), 125);
@@ -38,18 +70,63 @@ fn exit_codes_like_docker() {
 fn env_workdir_user_hostname() {
     let w = Wharf::new();
     let out = w.ok(&[
-        "run", "--rm", "--network", "none", "-e", "FOO=bar", "-w", "/srv/app", "-u", "nobody", "-h", "box1",
-        "wharf/demo", "sh", "-c", "echo $FOO; pwd; id -u; id -g; hostname; cat /etc/hostname",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/srv/app",
+        "-u",
+        "nobody",
+        "-h",
+        "box1",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u; id -g; hostname; cat /etc/hostname",
     ]);
     assert_eq!(out, "bar\n/srv/app\n65534\n65534\nbox1\nbox1\n");
-    let out = w.ok(&["run", "--rm", "--network", "none", "-u", "1000:1000", "wharf/demo", "sh", "-c", "id -u; id -g; grep CapEff /proc/self/status"]);
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-u",
+        "1000:1000",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "id -u; id -g; grep CapEff /proc/self/status",
+    ]);
     assert_eq!(out, "1000\n1000\nCapEff:\t0000000000000000\n");
     let env_file = w.root().join("env.list");
     std::fs::write(&env_file, "# comment\nA=1\nB=two words\n").unwrap();
-    let out = w.ok(&["run", "--rm", "--network", "none", "--env-file", env_file.to_str().unwrap(), "wharf/demo", "sh", "-c", "echo $A/$B"]);
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo $A/$B",
+    ]);
     assert_eq!(out, "1/two words\n");
     // --entrypoint replaces the image's command.
-    let out = w.ok(&["run", "--rm", "--network", "none", "--entrypoint", "echo", "wharf/demo", "hi"]);
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "echo",
+        "wharf/demo",
+        "hi",
+    ]);
     assert_eq!(out, "hi\n");
 }
 
@@ -57,24 +134,44 @@ fn env_workdir_user_hostname() {
 fn stop_waits_for_the_timeout_then_kills() {
     let w = Wharf::new();
     // pid 1 ignores SIGTERM without a handler: stop has to fall back to SIGKILL.
-    let id = w.detached(&["--name", "stubborn"], &["sh", "-c", "while true; do sleep 0.1; done"]);
+    let id = w.detached(
+        &["--name", "stubborn"],
+        &["sh", "-c", "while true; do sleep 0.1; done"],
+    );
     w.wait_status("stubborn", "running", 5 * SEC);
     let t = Instant::now();
     w.ok(&["stop", "-t", "1", "stubborn"]);
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(950) && took < 8 * SEC, "stop took {took:?}");
+    assert!(
+        took >= Duration::from_millis(950) && took < 8 * SEC,
+        "stop took {took:?}"
+    );
     let st = w.inspect(&id)["State"].clone();
     assert_eq!(st["Status"], "exited");
     assert_eq!(st["ExitCode"], 137);
     // A container that handles SIGTERM stops at once with its own code.
-    w.detached(&["--name", "polite"], &["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]);
+    w.detached(
+        &["--name", "polite"],
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        ],
+    );
     w.wait_status("polite", "running", 5 * SEC);
     let t = Instant::now();
     w.ok(&["stop", "-t", "10", "polite"]);
     assert!(t.elapsed() < 5 * SEC);
     assert_eq!(w.inspect("polite")["State"]["ExitCode"], 0);
     // --stop-signal is used by stop.
-    w.detached(&["--name", "usr", "--stop-signal", "USR1"], &["sh", "-c", "trap 'exit 5' USR1; while true; do sleep 0.1; done"]);
+    w.detached(
+        &["--name", "usr", "--stop-signal", "USR1"],
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 5' USR1; while true; do sleep 0.1; done",
+        ],
+    );
     w.wait_status("usr", "running", 5 * SEC);
     w.ok(&["stop", "usr"]);
     assert_eq!(w.inspect("usr")["State"]["ExitCode"], 5);
@@ -83,7 +180,14 @@ fn stop_waits_for_the_timeout_then_kills() {
 #[test]
 fn kill_sends_the_signal() {
     let w = Wharf::new();
-    w.detached(&["--name", "kk"], &["sh", "-c", "trap 'echo got USR1; exit 7' USR1; while true; do sleep 0.1; done"]);
+    w.detached(
+        &["--name", "kk"],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got USR1; exit 7' USR1; while true; do sleep 0.1; done",
+        ],
+    );
     w.wait_status("kk", "running", 5 * SEC);
     // Give the shell a moment to install its trap: poll the log for the loop instead? The
     // trap is set before the loop starts, and the container is running; retry the kill.
@@ -94,16 +198,39 @@ fn kill_sends_the_signal() {
     w.wait_status("k9", "running", 5 * SEC);
     w.ok(&["kill", "k9"]);
     assert_eq!(w.ok(&["wait", "k9"]).trim(), "137");
-    let ev = w.ok(&["events", "--until", "0s", "--filter", "event=kill", "--format", "json"]);
-    assert!(ev.contains("\"signal\":\"10\"") && ev.contains("\"signal\":\"9\""), "{ev}");
+    let ev = w.ok(&[
+        "events",
+        "--until",
+        "0s",
+        "--filter",
+        "event=kill",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        ev.contains("\"signal\":\"10\"") && ev.contains("\"signal\":\"9\""),
+        "{ev}"
+    );
 }
 
 #[test]
 fn pause_stops_the_counter() {
     let w = Wharf::new();
-    let id = w.detached(&["--name", "counter"], &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done"]);
+    let id = w.detached(
+        &["--name", "counter"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done",
+        ],
+    );
     let file = w.container_dir(&id).join("diff/tmp/count");
-    let read = || std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0);
+    let read = || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     wait_for("the counter to run", 5 * SEC, || read() > 3);
     w.ok(&["pause", "counter"]);
     assert_eq!(w.status("counter"), "paused");
@@ -124,50 +251,108 @@ fn pause_stops_the_counter() {
 #[test]
 fn restart_policies_and_backoff() {
     let w = Wharf::new();
-    w.detached(&["--name", "onfail", "--restart", "on-failure:2"], &["sh", "-c", "exit 3"]);
+    w.detached(
+        &["--name", "onfail", "--restart", "on-failure:2"],
+        &["sh", "-c", "exit 3"],
+    );
     wait_for("on-failure:2 to give up", 20 * SEC, || {
         let v = w.inspect("onfail");
         v["State"]["Status"] == "exited" && v["RestartCount"] == 2
     });
     assert_eq!(w.inspect("onfail")["State"]["ExitCode"], 3);
     w.detached(&["--name", "ok0", "--restart", "on-failure"], &["true"]);
-    wait_for("a clean exit to stay exited", 5 * SEC, || w.status("ok0") == "exited");
+    wait_for("a clean exit to stay exited", 5 * SEC, || {
+        w.status("ok0") == "exited"
+    });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(w.inspect("ok0")["RestartCount"], 0);
-    w.detached(&["--name", "always", "--restart", "always"], &["sh", "-c", "sleep 0.1"]);
-    wait_for("always to restart", 20 * SEC, || w.inspect("always")["RestartCount"].as_u64().unwrap_or(0) >= 2);
+    w.detached(
+        &["--name", "always", "--restart", "always"],
+        &["sh", "-c", "sleep 0.1"],
+    );
+    wait_for("always to restart", 20 * SEC, || {
+        w.inspect("always")["RestartCount"].as_u64().unwrap_or(0) >= 2
+    });
     w.ok(&["stop", "-t", "1", "always"]);
     let n = w.inspect("always")["RestartCount"].as_u64().unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let v = w.inspect("always");
-    assert_eq!(v["State"]["Status"], "exited", "a stopped `always` container came back");
+    assert_eq!(
+        v["State"]["Status"], "exited",
+        "a stopped `always` container came back"
+    );
     assert_eq!(v["RestartCount"].as_u64().unwrap(), n);
     // Restarts show in events as die/start pairs.
-    let ev = w.ok(&["events", "--until", "0s", "--filter", "container=onfail", "--filter", "event=start"]);
+    let ev = w.ok(&[
+        "events",
+        "--until",
+        "0s",
+        "--filter",
+        "container=onfail",
+        "--filter",
+        "event=start",
+    ]);
     assert_eq!(ev.lines().count(), 3, "{ev}");
 }
 
 #[test]
 fn auto_remove_and_rename() {
     let w = Wharf::new();
-    let id = w.detached(&["--rm", "--name", "gone"], &["sh", "-c", "while true; do sleep 0.1; done"]);
+    let id = w.detached(
+        &["--rm", "--name", "gone"],
+        &["sh", "-c", "while true; do sleep 0.1; done"],
+    );
     w.wait_status("gone", "running", 5 * SEC);
     w.ok(&["stop", "-t", "1", "gone"]);
-    wait_for("--rm to remove the container", 5 * SEC, || !w.container_dir(&id).exists());
+    wait_for("--rm to remove the container", 5 * SEC, || {
+        !w.container_dir(&id).exists()
+    });
     assert_eq!(w.ok(&["ps", "-aq"]).trim(), "");
     let o = w.run(&["run", "--rm", "--restart", "always", "wharf/demo", "true"]);
     assert_eq!(code(&o), 125, "--rm with --restart must be refused");
 
-    w.ok(&["create", "--network", "none", "--name", "first", "wharf/demo", "true"]);
-    w.ok(&["create", "--network", "none", "--name", "second", "wharf/demo", "true"]);
-    let o = w.run(&["create", "--network", "none", "--name", "first", "wharf/demo", "true"]);
+    w.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "first",
+        "wharf/demo",
+        "true",
+    ]);
+    w.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "second",
+        "wharf/demo",
+        "true",
+    ]);
+    let o = w.run(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "first",
+        "wharf/demo",
+        "true",
+    ]);
     assert_eq!(code(&o), 125);
     assert!(String::from_utf8_lossy(&o.stderr).contains("already in use"));
     w.ok(&["rename", "first", "renamed"]);
     assert_eq!(w.inspect("renamed")["Name"], "/renamed");
     assert!(w.run(&["inspect", "first"]).status.code() != Some(0));
     assert_ne!(code(&w.run(&["rename", "second", "renamed"])), 0);
-    let ev = w.ok(&["events", "--until", "0s", "--filter", "event=rename", "--format", "json"]);
+    let ev = w.ok(&[
+        "events",
+        "--until",
+        "0s",
+        "--filter",
+        "event=rename",
+        "--format",
+        "json",
+    ]);
     assert!(ev.contains("\"oldName\":\"/first\""), "{ev}");
     // created containers start later; prune removes stopped ones.
     w.ok(&["start", "renamed"]);
@@ -181,34 +366,78 @@ fn auto_remove_and_rename() {
 fn logs_rotate_and_follow() {
     let w = Wharf::new();
     let id = w.detached(
-        &["--name", "chatty", "--log-opt", "max-size=2k", "--log-opt", "max-file=3"],
-        &["sh", "-c", "i=1; while [ $i -le 300 ]; do echo line $i; i=$((i+1)); done"],
+        &[
+            "--name",
+            "chatty",
+            "--log-opt",
+            "max-size=2k",
+            "--log-opt",
+            "max-file=3",
+        ],
+        &[
+            "sh",
+            "-c",
+            "i=1; while [ $i -le 300 ]; do echo line $i; i=$((i+1)); done",
+        ],
     );
     assert_eq!(w.ok(&["wait", "chatty"]).trim(), "0");
     let dir = w.container_dir(&id);
     let log = format!("{id}-json.log");
     assert!(dir.join(format!("{log}.1")).exists() && dir.join(format!("{log}.2")).exists());
-    assert!(!dir.join(format!("{log}.3")).exists(), "max-file=3 keeps three files");
+    assert!(
+        !dir.join(format!("{log}.3")).exists(),
+        "max-file=3 keeps three files"
+    );
     assert!(std::fs::metadata(dir.join(&log)).unwrap().len() <= 2048);
-    let first: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(dir.join(&log)).unwrap().lines().next().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join(&log))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["stream"], "stdout");
     assert!(first["time"].as_str().unwrap().contains('T'));
     let out = w.ok(&["logs", "chatty"]);
-    let nums: Vec<u32> = out.lines().map(|l| l.trim_start_matches("line ").parse().unwrap()).collect();
+    let nums: Vec<u32> = out
+        .lines()
+        .map(|l| l.trim_start_matches("line ").parse().unwrap())
+        .collect();
     assert_eq!(*nums.last().unwrap(), 300);
-    assert!(nums.windows(2).all(|p| p[1] == p[0] + 1), "lines out of order or missing");
-    assert_eq!(w.ok(&["logs", "--tail", "2", "chatty"]), "line 299\nline 300\n");
+    assert!(
+        nums.windows(2).all(|p| p[1] == p[0] + 1),
+        "lines out of order or missing"
+    );
+    assert_eq!(
+        w.ok(&["logs", "--tail", "2", "chatty"]),
+        "line 299\nline 300\n"
+    );
     let ts = w.ok(&["logs", "-t", "--tail", "1", "chatty"]);
     assert!(ts.ends_with(" line 300\n") && ts.starts_with("20"), "{ts}");
 
     // Follow: lines arrive while the container runs (across rotations), and the
     // follower ends when it stops.
     w.detached(
-        &["--name", "slow", "--log-opt", "max-size=200", "--log-opt", "max-file=2"],
-        &["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.15; done"],
+        &[
+            "--name",
+            "slow",
+            "--log-opt",
+            "max-size=200",
+            "--log-opt",
+            "max-file=2",
+        ],
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.15; done",
+        ],
     );
-    let child = w.cmd(&["logs", "-f", "slow"]).stdout(Stdio::piped()).spawn().unwrap();
+    let child = w
+        .cmd(&["logs", "-f", "slow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut guard = ChildGuard(child);
     let out = guard.0.stdout.take().unwrap();
     let mut lines = Vec::new();
@@ -217,14 +446,34 @@ fn logs_rotate_and_follow() {
     }
     let status = guard.0.wait().unwrap();
     assert!(status.success());
-    assert_eq!(lines.last().map(String::as_str), Some("tick 8"), "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("tick 8"),
+        "{lines:?}"
+    );
     assert!(lines.iter().any(|l| l == "tick 4"), "{lines:?}");
 }
 
 #[test]
 fn memory_oom_and_pids_limit() {
     let w = Wharf::new();
-    let o = w.run(&["run", "--name", "oom", "--network", "none", "-m", "8m", "--memory-swap", "8m", "wharf/demo", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+    let o = w.run(&[
+        "run",
+        "--name",
+        "oom",
+        "--network",
+        "none",
+        "-m",
+        "8m",
+        "--memory-swap",
+        "8m",
+        "wharf/demo",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
     assert_eq!(code(&o), 137);
     let st = w.inspect("oom")["State"].clone();
     assert_eq!(st["OOMKilled"], true);
@@ -233,35 +482,88 @@ fn memory_oom_and_pids_limit() {
     assert_eq!(ev.lines().count(), 1, "{ev}");
 
     // A fork bomb stops at the pids limit: the shell cannot fork its 10th process.
-    w.detached(&["--name", "bomb", "--pids-limit", "10"], &["sh", "-c", "for i in $(seq 1 40); do sleep 3 & done; wait"]);
+    w.detached(
+        &["--name", "bomb", "--pids-limit", "10"],
+        &["sh", "-c", "for i in $(seq 1 40); do sleep 3 & done; wait"],
+    );
     assert_ne!(w.ok(&["wait", "bomb"]).trim(), "0");
     let o = w.run(&["logs", "bomb"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("can't fork"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("can't fork"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // Without the limit the same script forks all 40.
-    w.detached(&["--name", "nobomb"], &["sh", "-c", "for i in $(seq 1 40); do sleep 0.2 & done; wait"]);
+    w.detached(
+        &["--name", "nobomb"],
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 1 40); do sleep 0.2 & done; wait",
+        ],
+    );
     assert_eq!(w.ok(&["wait", "nobomb"]).trim(), "0");
 }
 
 #[test]
 fn update_changes_limits_live() {
     let w = Wharf::new();
-    let id = w.detached(&["--name", "upd", "--pids-limit", "100", "-m", "64m"], &["sh", "-c", "while true; do sleep 0.1; done"]);
+    let id = w.detached(
+        &["--name", "upd", "--pids-limit", "100", "-m", "64m"],
+        &["sh", "-c", "while true; do sleep 0.1; done"],
+    );
     w.wait_status("upd", "running", 5 * SEC);
-    let cg = |ctrl: &str, f: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}/wharf/{id}/{f}")).unwrap_or_default().trim().to_string();
+    let cg = |ctrl: &str, f: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}/wharf/{id}/{f}"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     if std::path::Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
         assert_eq!(cg("pids", "pids.max"), "100");
-        assert_eq!(cg("memory", "memory.limit_in_bytes"), (64u64 << 20).to_string());
-        w.ok(&["update", "--pids-limit", "5", "-m", "32m", "--memory-swap", "64m", "--restart", "always", "upd"]);
+        assert_eq!(
+            cg("memory", "memory.limit_in_bytes"),
+            (64u64 << 20).to_string()
+        );
+        w.ok(&[
+            "update",
+            "--pids-limit",
+            "5",
+            "-m",
+            "32m",
+            "--memory-swap",
+            "64m",
+            "--restart",
+            "always",
+            "upd",
+        ]);
         assert_eq!(cg("pids", "pids.max"), "5");
-        assert_eq!(cg("memory", "memory.limit_in_bytes"), (32u64 << 20).to_string());
+        assert_eq!(
+            cg("memory", "memory.limit_in_bytes"),
+            (32u64 << 20).to_string()
+        );
     } else {
-        w.ok(&["update", "--pids-limit", "5", "-m", "32m", "--memory-swap", "64m", "--restart", "always", "upd"]);
+        w.ok(&[
+            "update",
+            "--pids-limit",
+            "5",
+            "-m",
+            "32m",
+            "--memory-swap",
+            "64m",
+            "--restart",
+            "always",
+            "upd",
+        ]);
     }
     let v = w.inspect("upd");
     assert_eq!(v["HostConfig"]["PidsLimit"], 5);
     assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "always");
     w.ok(&["rm", "-f", "upd"]);
-    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/pids/wharf/{id}")).exists(), "cgroup left behind");
+    assert!(
+        !std::path::Path::new(&format!("/sys/fs/cgroup/pids/wharf/{id}")).exists(),
+        "cgroup left behind"
+    );
 }
 
 #[test]
@@ -269,12 +571,24 @@ fn containers_outlive_the_cli_and_the_monitor() {
     let w = Wharf::new();
     // An attached `run`, killed with SIGKILL: the container goes on.
     let cli = w
-        .cmd(&["run", "--name", "survivor", "--network", "none", "wharf/demo", "sh", "-c", "while true; do echo alive; sleep 0.1; done"])
+        .cmd(&[
+            "run",
+            "--name",
+            "survivor",
+            "--network",
+            "none",
+            "wharf/demo",
+            "sh",
+            "-c",
+            "while true; do echo alive; sleep 0.1; done",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let mut cli = ChildGuard(cli);
-    wait_for("the container to run", 10 * SEC, || w.run(&["inspect", "survivor"]).status.success() && w.status("survivor") == "running");
+    wait_for("the container to run", 10 * SEC, || {
+        w.run(&["inspect", "survivor"]).status.success() && w.status("survivor") == "running"
+    });
     cli.0.kill().unwrap();
     cli.0.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -293,16 +607,24 @@ fn containers_outlive_the_cli_and_the_monitor() {
     // The container's process goes too: the state says exited, truthfully.
     // SAFETY: SIGKILL to this test's container process.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    wait_for("the state to tell the exit", 5 * SEC, || w.status("survivor") == "exited");
+    wait_for("the state to tell the exit", 5 * SEC, || {
+        w.status("survivor") == "exited"
+    });
     assert_eq!(w.inspect("survivor")["State"]["ExitCode"], 255);
     w.ok(&["rm", "survivor"]);
     assert!(!w.container_dir(&id).exists());
 
     // Monitor killed, container alive: rm -f still kills and cleans up.
-    let id = w.detached(&["--name", "orphan"], &["sh", "-c", "while true; do sleep 0.1; done"]);
+    let id = w.detached(
+        &["--name", "orphan"],
+        &["sh", "-c", "while true; do sleep 0.1; done"],
+    );
     w.wait_status("orphan", "running", 5 * SEC);
     let st = w.state_file(&id);
-    let (monitor, pid) = (st["MonitorPid"].as_i64().unwrap(), st["Pid"].as_i64().unwrap());
+    let (monitor, pid) = (
+        st["MonitorPid"].as_i64().unwrap(),
+        st["Pid"].as_i64().unwrap(),
+    );
     // SAFETY: as above.
     unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
     wait_for("the monitor to die", 5 * SEC, || !alive(monitor));
@@ -317,8 +639,14 @@ fn containers_outlive_the_cli_and_the_monitor() {
 #[test]
 fn recovery_after_a_reboot_applies_restart_policies() {
     let w = Wharf::new();
-    let a = w.detached(&["--name", "keep", "--restart", "always"], &["sh", "-c", "while true; do sleep 0.1; done"]);
-    let b = w.detached(&["--name", "plain"], &["sh", "-c", "while true; do sleep 0.1; done"]);
+    let a = w.detached(
+        &["--name", "keep", "--restart", "always"],
+        &["sh", "-c", "while true; do sleep 0.1; done"],
+    );
+    let b = w.detached(
+        &["--name", "plain"],
+        &["sh", "-c", "while true; do sleep 0.1; done"],
+    );
     w.wait_status("keep", "running", 5 * SEC);
     w.wait_status("plain", "running", 5 * SEC);
     // "Reboot": every process of both containers gone, state left on disk from another boot.
@@ -332,13 +660,19 @@ fn recovery_after_a_reboot_applies_restart_policies() {
         }
         let mut st = w.state_file(id);
         st["BootId"] = "00000000-old-boot".into();
-        std::fs::write(w.container_dir(id).join("state.json"), serde_json::to_vec(&st).unwrap()).unwrap();
+        std::fs::write(
+            w.container_dir(id).join("state.json"),
+            serde_json::to_vec(&st).unwrap(),
+        )
+        .unwrap();
     }
     std::fs::write(w.root().join("run/boot_id"), "00000000-old-boot").unwrap();
     // The next wharf command notices and recovers.
     let ps = w.ok(&["ps", "-a"]);
     assert!(ps.contains("keep"), "{ps}");
-    wait_for("`always` to come back", 10 * SEC, || w.status("keep") == "running");
+    wait_for("`always` to come back", 10 * SEC, || {
+        w.status("keep") == "running"
+    });
     let pid = w.inspect("keep")["State"]["Pid"].as_i64().unwrap();
     assert!(alive(pid));
     let plain = w.inspect("plain")["State"].clone();
@@ -349,9 +683,16 @@ fn recovery_after_a_reboot_applies_restart_policies() {
 #[test]
 fn attach_streams_output_and_events_are_recorded() {
     let w = Wharf::new();
-    w.detached(&["--name", "talker"], &["sh", "-c", "while true; do echo tick; sleep 0.05; done"]);
+    w.detached(
+        &["--name", "talker"],
+        &["sh", "-c", "while true; do echo tick; sleep 0.05; done"],
+    );
     w.wait_status("talker", "running", 5 * SEC);
-    let child = w.cmd(&["attach", "--no-stdin", "talker"]).stdout(Stdio::piped()).spawn().unwrap();
+    let child = w
+        .cmd(&["attach", "--no-stdin", "talker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut guard = ChildGuard(child);
     let mut out = BufReader::new(guard.0.stdout.take().unwrap());
     let mut line = String::new();
@@ -360,7 +701,17 @@ fn attach_streams_output_and_events_are_recorded() {
     drop(guard);
     // Interactive stdin reaches the container; its EOF ends `cat`.
     let mut child = w
-        .cmd(&["run", "-i", "--rm", "--network", "none", "wharf/demo", "sh", "-c", "cat | tr a-z A-Z"])
+        .cmd(&[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "wharf/demo",
+            "sh",
+            "-c",
+            "cat | tr a-z A-Z",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -375,8 +726,78 @@ fn attach_streams_output_and_events_are_recorded() {
     w.ok(&["rm", "-f", "talker"]);
     let ev = w.ok(&["events", "--until", "0s", "--filter", "container=talker"]);
     for action in ["create", "start", "attach", "kill", "die", "destroy"] {
-        assert!(ev.contains(&format!(" {action} ")), "no {action} event in:\n{ev}");
+        assert!(
+            ev.contains(&format!(" {action} ")),
+            "no {action} event in:\n{ev}"
+        );
     }
-    let ev = w.ok(&["events", "--until", "0s", "--filter", "event=die", "--format", "json"]);
+    let ev = w.ok(&[
+        "events",
+        "--until",
+        "0s",
+        "--filter",
+        "event=die",
+        "--format",
+        "json",
+    ]);
     assert!(ev.contains("\"exitCode\":\"137\""), "{ev}");
+}
+
+#[test]
+fn tty_from_a_real_terminal() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let w = Wharf::new();
+    let ws = nix::pty::Winsize {
+        ws_row: 30,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut cmd = w.cmd(&[
+        "run",
+        "-it",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "tty; stty size; echo $TERM; exit 4",
+    ]);
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and TIOCSCTTY between fork and exec: the pty becomes the CLI's terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let mut guard = ChildGuard(child);
+    // Our copies of the slave (in `cmd` too) must go, or the master never sees EIO.
+    drop(cmd);
+    drop(slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let reader = std::thread::spawn(move || {
+        // EIO once the last slave descriptor closes.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let status = guard.0.wait().unwrap();
+    let out = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "");
+    assert_eq!(status.code(), Some(4), "{out}");
+    assert!(out.contains("/dev/pts/0\n30 100\nxterm\n"), "{out:?}");
 }

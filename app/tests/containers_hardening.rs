@@ -20,13 +20,26 @@ echo ---end"#;
 
 fn section<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
     let start = format!("---{name}");
-    out.lines().skip_while(|l| *l != start).skip(1).take_while(|l| !l.starts_with("---")).collect()
+    out.lines()
+        .skip_while(|l| *l != start)
+        .skip(1)
+        .take_while(|l| !l.starts_with("---"))
+        .collect()
 }
 
 #[test]
 fn default_container_matches_dockers_hardening() {
     let w = Wharf::new();
-    let out = w.ok(&["run", "--rm", "--network", "none", "wharf/demo", "sh", "-c", PROBE]);
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sh",
+        "-c",
+        PROBE,
+    ]);
     let status: Vec<&str> = out.lines().take_while(|l| !l.starts_with("---")).collect();
     assert_eq!(
         status,
@@ -44,7 +57,10 @@ fn default_container_matches_dockers_hardening() {
     );
     assert_eq!(
         section(&out, "dev"),
-        vec!["fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]
+        vec![
+            "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+            "stdout", "tty", "urandom", "zero"
+        ]
     );
     let mounts = section(&out, "mounts");
     let find = |target: &str| -> Vec<String> {
@@ -54,7 +70,12 @@ fn default_container_matches_dockers_hardening() {
             .map(|l| l.split(' ').map(str::to_string).collect())
             .unwrap_or_else(|| panic!("no mount on {target} in:\n{}", mounts.join("\n")))
     };
-    let opts = |target: &str| find(target)[3].split(',').map(str::to_string).collect::<Vec<_>>();
+    let opts = |target: &str| {
+        find(target)[3]
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     let has = |target: &str, want: &[&str]| {
         let o = opts(target);
         for w in want {
@@ -66,7 +87,10 @@ fn default_container_matches_dockers_hardening() {
     has("/proc", &["rw", "nosuid", "nodev", "noexec"]);
     assert_eq!(find("/dev")[2], "tmpfs");
     has("/dev", &["rw", "nosuid", "size=65536k", "mode=755"]);
-    has("/dev/pts", &["nosuid", "noexec", "gid=5", "mode=620", "ptmxmode=666"]);
+    has(
+        "/dev/pts",
+        &["nosuid", "noexec", "gid=5", "mode=620", "ptmxmode=666"],
+    );
     has("/dev/shm", &["nosuid", "nodev", "noexec", "size=65536k"]);
     has("/dev/mqueue", &["nosuid", "nodev", "noexec"]);
     has("/sys", &["ro", "nosuid", "nodev", "noexec"]);
@@ -84,14 +108,27 @@ fn default_container_matches_dockers_hardening() {
         find(p);
     }
     if std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
-        has("/sys/fs/cgroup/memory", &["ro", "nosuid", "nodev", "noexec"]);
+        has(
+            "/sys/fs/cgroup/memory",
+            &["ro", "nosuid", "nodev", "noexec"],
+        );
     }
     assert_eq!(section(&out, "kcore"), vec!["hidden"]);
     assert_eq!(section(&out, "keys"), vec!["0"]);
     assert_eq!(section(&out, "sysrq"), vec!["refused"]);
     assert_eq!(section(&out, "sysctl"), vec!["refused"]);
-    assert!(section(&out, "mount").join(" ").contains("permission denied"), "{out}");
-    assert!(section(&out, "unshare").join(" ").contains("Operation not permitted"), "{out}");
+    assert!(
+        section(&out, "mount")
+            .join(" ")
+            .contains("permission denied"),
+        "{out}"
+    );
+    assert!(
+        section(&out, "unshare")
+            .join(" ")
+            .contains("Operation not permitted"),
+        "{out}"
+    );
     // pid 1 is the command itself.
     assert!(section(&out, "pid1")[0].starts_with("sh -c"), "{out}");
 }
@@ -102,23 +139,45 @@ fn security_options_change_the_probe() {
     let status = |extra: &[&str]| {
         let mut args = vec!["run", "--rm", "--network", "none"];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["wharf/demo", "sh", "-c", "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; ls /dev | wc -l"]);
+        args.extend_from_slice(&[
+            "wharf/demo",
+            "sh",
+            "-c",
+            "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; ls /dev | wc -l",
+        ]);
         w.ok(&args)
     };
     let nnp = status(&["--security-opt", "no-new-privileges"]);
-    assert!(nnp.contains("NoNewPrivs:\t1") && nnp.contains("Seccomp:\t2"), "{nnp}");
+    assert!(
+        nnp.contains("NoNewPrivs:\t1") && nnp.contains("Seccomp:\t2"),
+        "{nnp}"
+    );
     let unconfined = status(&["--security-opt", "seccomp=unconfined"]);
     assert!(unconfined.contains("Seccomp:\t0"), "{unconfined}");
     let dropped = status(&["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"]);
     assert!(dropped.contains("CapEff:\t0000000000000400"), "{dropped}");
     let privileged = status(&["--privileged"]);
     assert!(privileged.contains("Seccomp:\t0"), "{privileged}");
-    assert!(!privileged.contains("CapEff:\t00000000a80425fb"), "{privileged}");
+    assert!(
+        !privileged.contains("CapEff:\t00000000a80425fb"),
+        "{privileged}"
+    );
     let ndev: usize = privileged.lines().last().unwrap().trim().parse().unwrap();
     assert!(ndev > 14, "privileged containers see the host's devices");
 
     // CAP_SYS_ADMIN lifts the seccomp refusal of mount, as Docker's profile does.
-    let o = w.ok(&["run", "--rm", "--network", "none", "--cap-add", "SYS_ADMIN", "wharf/demo", "sh", "-c", "mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted"]);
+    let o = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cap-add",
+        "SYS_ADMIN",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted",
+    ]);
     assert_eq!(o, "mounted\n");
 
     // A Docker-format profile refusing mkdir.
@@ -129,9 +188,23 @@ fn security_options_change_the_probe() {
     )
     .unwrap();
     let sec = format!("seccomp={}", profile.display());
-    let o = w.run(&["run", "--rm", "--network", "none", "--security-opt", &sec, "wharf/demo", "sh", "-c", "mkdir /x 2>&1; echo done"]);
+    let o = w.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--security-opt",
+        &sec,
+        "wharf/demo",
+        "sh",
+        "-c",
+        "mkdir /x 2>&1; echo done",
+    ]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("Operation not permitted") && text.contains("done"), "{text}");
+    assert!(
+        text.contains("Operation not permitted") && text.contains("done"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -148,11 +221,42 @@ fn read_only_root_mounts_and_ulimits() {
     ]);
     assert_eq!(out, "root-ro\nfrom host\ndata-ro\ntmpfs-rw\n256\n512\n");
     // Named volumes keep data between containers.
-    w.ok(&["run", "--rm", "--network", "none", "-v", "keep:/v", "wharf/demo", "sh", "-c", "echo persisted > /v/f"]);
-    let out = w.ok(&["run", "--rm", "--network", "none", "-v", "keep:/v", "wharf/demo", "cat", "/v/f"]);
+    w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "keep:/v",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo persisted > /v/f",
+    ]);
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "keep:/v",
+        "wharf/demo",
+        "cat",
+        "/v/f",
+    ]);
     assert_eq!(out, "persisted\n");
     // --init: pid 1 is the init, the command its child, signals still reach it.
-    let out = w.ok(&["run", "--rm", "--network", "none", "--init", "wharf/demo", "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '"]);
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--init",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo $$; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
     let mut lines = out.lines();
     assert_ne!(lines.next(), Some("1"), "{out}");
 }

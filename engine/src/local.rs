@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::{CgroupMode, EventFilter, SystemApi, SystemInfo};
+use crate::api::{AuditApi, CgroupMode, EventFilter, Permissions, SystemApi, SystemInfo};
 use crate::caller::Caller;
 use crate::error::Result;
 use crate::events::{Event, Follower, Journal, Waiter};
@@ -21,6 +21,8 @@ pub struct EngineOptions {
     pub wharf_exe: Option<PathBuf>,
     /// The policy; `None` = single-user mode, where every caller is admin.
     pub policy: Option<std::sync::Arc<Policy>>,
+    /// How often the stats sampler reads cgroups (1 s when `None`).
+    pub stats_interval: Option<Duration>,
 }
 
 /// The engine running inside this process, on one state root. Cheap to clone.
@@ -29,6 +31,7 @@ pub struct LocalEngine {
     root: StateRoot,
     journal: Journal,
     audit: AuditLog,
+    sampler: std::sync::Arc<crate::stats::Sampler>,
     opts: EngineOptions,
 }
 
@@ -38,10 +41,17 @@ impl LocalEngine {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
         let audit = AuditLog::new(root.path().join("audit.jsonl"));
+        let sampler = crate::stats::Sampler::new(
+            opts.stats_interval
+                .unwrap_or(crate::stats::DEFAULT_INTERVAL),
+            PathBuf::from("/sys/fs/cgroup"),
+            CgroupMode::detect() == CgroupMode::V2,
+        );
         let engine = LocalEngine {
             root,
             journal,
             audit,
+            sampler,
             opts,
         };
         // After a reboot: containers whose processes are gone, and their restart policies.
@@ -102,6 +112,11 @@ impl LocalEngine {
             }
         }
         Ok(out)
+    }
+
+    /// The stats sampler shared by every watcher of this engine.
+    pub fn sampler(&self) -> &std::sync::Arc<crate::stats::Sampler> {
+        &self.sampler
     }
 
     /// The audit journal.
@@ -182,6 +197,26 @@ impl LocalEngine {
         }
     }
 
+    /// May `caller` create the container `spec` describes? Checks the role's constraints
+    /// (bind mounts, ports, host network, privileged, capabilities, limits, images);
+    /// a refusal is audited with its reason.
+    pub fn authorize_create(&self, caller: &Caller, spec: &crate::api::ContainerCreate) -> Result<()> {
+        let role = self.effective_role(caller);
+        let who = self.effective_caller(caller);
+        // Constraints on images are on the normalized reference (or the id as given).
+        let image_ref = crate::image::Reference::parse(&spec.image)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| spec.image.clone());
+        if let Err(e) = crate::policy::check_create(&who, &role, spec, &image_ref) {
+            let target = spec.name.clone().unwrap_or_else(|| spec.image.clone());
+            if let Err(a) = self.audit.record(&who, "container.create", &target, "denied", &e.message) {
+                tracing::warn!("could not write the audit journal: {a}");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// May `caller` do `action` (e.g. `container.stop`) on an object owned by `owner`?
     /// Every API call goes through here before acting. See [`authorize_target`](Self::authorize_target).
     pub fn authorize(&self, caller: &Caller, action: &str, owner: Option<u32>) -> Result<()> {
@@ -243,6 +278,36 @@ impl LocalEngine {
             self.audit.record(&who, action, target, "allowed", "")?;
         }
         Ok(())
+    }
+}
+
+impl AuditApi for LocalEngine {
+    fn whoami(&self, caller: &Caller) -> Result<Caller> {
+        Ok(self.effective_caller(caller))
+    }
+
+    fn audit_read(&self, caller: &Caller) -> Result<Vec<crate::policy::audit::AuditEntry>> {
+        self.authorize(caller, "audit.read", None)?;
+        self.audit.read()
+    }
+
+    fn audit_verify(&self, caller: &Caller) -> Result<u64> {
+        self.authorize(caller, "audit.verify", None)?;
+        self.audit.verify()
+    }
+
+    fn permissions(&self, caller: &Caller) -> Result<Permissions> {
+        let role = self.effective_role(caller);
+        let allowed = crate::policy::PERMISSIONS
+            .iter()
+            .flat_map(|(kind, verbs)| verbs.iter().map(move |v| format!("{kind}.{v}")))
+            .filter(|a| role.allows(a))
+            .collect();
+        Ok(Permissions {
+            role: role.name.clone(),
+            read_only: role.read_only(),
+            allowed,
+        })
     }
 }
 

@@ -460,7 +460,7 @@ fn layer_keeps_modes_owners_xattrs_links_and_devices() {
     let cfg = config_for(&[&layer], &["sh"]);
     e.image_load(
         &root(),
-        &mut &docker_archive(&cfg, &[layer.clone()], &["attrs:1"])[..],
+        &mut &docker_archive(&cfg, std::slice::from_ref(&layer), &["attrs:1"])[..],
     )
     .unwrap();
     let l = &e.resolve_image(&root(), "attrs:1").unwrap().layer_dirs[0];
@@ -735,5 +735,22 @@ fn rmi_by_id_with_several_tags_needs_force_and_prune_all() {
     demo(&e);
     let rep = e.image_prune(&root(), true).unwrap();
     assert!(rep.reclaimed > 0);
+    assert_store_empty(&e);
+}
+
+#[test]
+fn rmi_is_refused_while_a_real_container_uses_the_image() {
+    use wharf_engine::api::{ContainerApi, ContainerCreate, RemoveOptions};
+    let (_d, e) = engine();
+    let id = demo(&e);
+    let spec = ContainerCreate { image: "wharf/demo".into(), ..Default::default() };
+    let c = e.container_create(&root(), &spec).unwrap();
+    let err = e.image_remove(&root(), "wharf/demo", false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+    assert!(err.message.contains(&c[..12]), "{err}");
+    assert_eq!(e.image_disk_usage(&root()).unwrap().active, 1);
+    e.container_remove(&root(), &c, RemoveOptions { force: true, volumes: true }).unwrap();
+    let out = e.image_remove(&root(), "wharf/demo", false).unwrap();
+    assert!(out.contains(&RemoveOutcome::Deleted(id)), "{out:?}");
     assert_store_empty(&e);
 }

@@ -194,7 +194,7 @@ fn wrong_digests() {
     let err = e
         .image_load(
             &root(),
-            &mut &docker_archive(&bad_cfg, &[layer.clone()], &["y:1"])[..],
+            &mut &docker_archive(&bad_cfg, std::slice::from_ref(&layer), &["y:1"])[..],
         )
         .unwrap_err();
     assert!(err.message.contains("image config says"), "{err}");
@@ -252,7 +252,7 @@ fn bomb_sized_headers() {
     h.set_size(1 << 40);
     h.set_mode(0o644);
     h.set_cksum();
-    let mut layer = raw_tar(vec![E::Raw(h, vec![0u8; 64 * 1024])]);
+    let mut layer = raw_tar(vec![E::Raw(Box::new(h), vec![0u8; 64 * 1024])]);
     layer.truncate(512 + 64 * 1024);
     refuse_layer(gzip(&layer), "claims 1099511627776 bytes");
     // A GNU long name of 100 MB.
@@ -263,7 +263,7 @@ fn bomb_sized_headers() {
     h.set_mode(0o644);
     h.set_cksum();
     refuse_layer(
-        raw_tar(vec![E::Raw(h, vec![b'a'; 4096])]),
+        raw_tar(vec![E::Raw(Box::new(h), vec![b'a'; 4096])]),
         "claims 104857600 bytes",
     );
     // The same bomb in the outer archive.
@@ -274,7 +274,7 @@ fn bomb_sized_headers() {
     h.set_mode(0o644);
     h.set_cksum();
     let (_d, e) = engine();
-    let a = gzip(&raw_tar(vec![E::Raw(h, vec![0u8; 4096])]));
+    let a = gzip(&raw_tar(vec![E::Raw(Box::new(h), vec![0u8; 4096])]));
     let err = e.image_load(&root(), &mut &a[..]).unwrap_err();
     assert!(err.message.contains("claims"), "{err}");
     assert_store_empty(&e);
@@ -285,7 +285,10 @@ fn bomb_sized_headers() {
     h.set_size(1 << 40);
     h.set_mode(0o644);
     h.set_cksum();
-    refuse_layer(raw_tar(vec![E::Raw(h, vec![1u8; 8192])]), "truncated");
+    refuse_layer(
+        raw_tar(vec![E::Raw(Box::new(h), vec![1u8; 8192])]),
+        "truncated",
+    );
 }
 
 #[test]

@@ -285,6 +285,35 @@ fn bearer_token_registry() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
 
+    // Anonymous pull of a public repository works with an anonymous token; pushing
+    // there anonymously does not.
+    layout.skopeo_push(
+        "v1",
+        &format!("{host}/public/app:v1"),
+        Some(("bob", "builder-pw")),
+        false,
+    );
+    let (img, _) = pull(
+        &anon,
+        &format!("{host}/public/app:v1"),
+        None,
+        &MemBlobs::default(),
+    )
+    .unwrap();
+    assert_eq!(img.config, amd.config);
+    let sink = MemBlobs::default();
+    let (src, _) = pull(&anon, &format!("{host}/public/app:v1"), None, &sink).unwrap();
+    sink.put_blob(&mut &src.config[..], &src.config_digest)
+        .unwrap();
+    let image = PushImage {
+        manifest: src.manifest.clone(),
+        media_type: src.manifest_media_type.clone(),
+        mount_from: vec![],
+    };
+    let dest = RemoteRef::parse(&format!("{host}/public/app:v2")).unwrap();
+    let e = transfer::push(&anon, &dest, &image, &sink, 5, &mut |_| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+
     let wrong = client(&host, Some(("bob", "nope"))).unwrap();
     assert_eq!(
         wrong.check_login().unwrap_err().kind,
@@ -317,10 +346,37 @@ fn bearer_token_registry() {
     let image = PushImage {
         manifest: src.manifest.clone(),
         media_type: src.manifest_media_type.clone(),
+        mount_from: vec!["tokened/app".into()],
     };
     let dest = RemoteRef::parse(&format!("{host}/tokened/copy:v2")).unwrap();
-    let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |_| {}).unwrap();
+    let mut seen = Vec::new();
+    let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |p| seen.push(p)).unwrap();
     assert_eq!(d, src.manifest_digest);
+    let mounted = seen
+        .iter()
+        .filter(
+            |p| matches!(p, Progress::Layer { status, .. } if status == "Mounted from tokened/app"),
+        )
+        .count();
+    assert_eq!(
+        mounted, 3,
+        "every layer mounted across repositories, none uploaded: {seen:?}"
+    );
+    assert!(
+        ts.requests.lock().unwrap().iter().any(|(_, s, _)| s
+            == &vec![
+                "repository:tokened/copy:pull,push".to_string(),
+                "repository:tokened/app:pull".to_string()
+            ]),
+        "one token for both repositories"
+    );
+    assert_eq!(
+        skopeo_raw(
+            &format!("{host}/tokened/copy:v2"),
+            Some(("bob", "builder-pw"))
+        ),
+        src.manifest
+    );
     assert!(ts
         .requests
         .lock()
@@ -346,6 +402,7 @@ fn push_then_pull_back() {
     let image = PushImage {
         manifest: amd.manifest.clone(),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        mount_from: vec![],
     };
     let dest = RemoteRef::parse(&format!("{host}/pushed/app:v1")).unwrap();
     let mut seen = Vec::new();
@@ -436,4 +493,41 @@ fn damaged_blob_in_registry_is_refused() {
         !sink.has_blob(&amd.layers[1]),
         "nothing stored for the damaged layer"
     );
+}
+
+#[test]
+fn cut_downloads_are_retried_damage_is_not() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, amd, _) = fixture(tmp.path());
+    layout.skopeo_push("v1", &format!("{}/flaky:v1", reg.host()), None, false);
+
+    // Cut once: the layer is fetched again and the pull succeeds.
+    let front = FlakyFront::start(reg.port, &amd.layers[1], 1);
+    let host = format!("127.0.0.1:{}", front.port);
+    let c = client(&host, None).unwrap();
+    let sink = MemBlobs::default();
+    let (img, seen) = pull(&c, &format!("{host}/flaky:v1"), None, &sink).unwrap();
+    assert_eq!(img.config, amd.config);
+    assert_eq!(front.cut.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(
+        seen.iter().any(
+            |p| matches!(p, Progress::Layer { status, .. } if status.starts_with("Retrying in"))
+        ),
+        "{seen:?}"
+    );
+    assert!(sink.has_blob(&amd.layers[1]));
+
+    // Cut every time: it gives up after the last attempt, with nothing stored.
+    let front = FlakyFront::start(reg.port, &amd.layers[1], usize::MAX);
+    let host = format!("127.0.0.1:{}", front.port);
+    let c = client(&host, None).unwrap();
+    let sink = MemBlobs::default();
+    let e = pull(&c, &format!("{host}/flaky:v1"), None, &sink).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+    assert_eq!(
+        front.cut.load(std::sync::atomic::Ordering::Relaxed),
+        transfer::DOWNLOAD_ATTEMPTS as usize
+    );
+    assert!(!sink.has_blob(&amd.layers[1]));
 }

@@ -35,13 +35,9 @@ pub enum Verify {
 /// Run an audit command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     let Cmd::Audit(a) = cmd;
-    let eng = &ctx.engine;
+    let api = ctx.api();
     if matches!(a.verify, Some(Verify::Verify)) {
-        if let Err(e) = eng.authorize(&ctx.caller, "audit.verify", None) {
-            super::report(&e);
-            return super::exit_code_for(&e);
-        }
-        return match eng.audit().verify() {
+        return match api.audit_verify(&ctx.caller) {
             Ok(n) => {
                 println!("audit journal intact: {n} entries, hash chain verified");
                 0
@@ -51,10 +47,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 1
             }
         };
-    }
-    if let Err(e) = eng.authorize(&ctx.caller, "audit.read", None) {
-        super::report(&e);
-        return super::exit_code_for(&e);
     }
     let since = match a
         .since
@@ -68,7 +60,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             return 125;
         }
     };
-    let entries = match eng.audit().read() {
+    let entries = match api.audit_read(&ctx.caller) {
         Ok(v) => v,
         Err(e) => {
             super::report(&e);

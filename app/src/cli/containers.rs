@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::{
-    ContainerCreate, ContainerListOptions, LogOptions, MountSpec, PortBinding, RemoveOptions, Resources, RestartPolicy,
+    ContainerCreate, ContainerListOptions, LogOptions, MountSpec, PortBinding, RemoveOptions,
+    Resources, RestartPolicy,
 };
 use wharf_engine::runtime::{attach, config::parse_size, rlimits};
 use wharf_engine::{EngineError, ErrorKind};
@@ -100,6 +101,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal.
     #[arg(short = 't', long)]
     tty: bool,
+    /// `--health-*` flags (toolbox).
+    #[command(flatten)]
+    health: super::toolbox::HealthArgs,
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -368,7 +372,9 @@ pub struct PruneArgs {
 /// 127 when it is not found, 125 for everything else.
 pub fn exit_code(e: &EngineError) -> i32 {
     if e.kind == ErrorKind::InvalidArgument && e.message.starts_with("failed to start container") {
-        if e.message.contains("executable file not found") || e.message.contains("no such file or directory") {
+        if e.message.contains("executable file not found")
+            || e.message.contains("no such file or directory")
+        {
             return 127;
         }
         return 126;
@@ -384,14 +390,17 @@ fn fail(e: &EngineError) -> i32 {
 /// Run a container command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
-        Cmd::Monitor(a) => wharf_engine::runtime::monitor::main(&ctx.engine, &a.id, a.sync_fd, a.attach_fd),
+        Cmd::Monitor(a) => match ctx.local() {
+            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Err(e) => fail(&e),
+        },
         Cmd::Run(a) => run_container(a, ctx, true),
         Cmd::Create(a) => run_container(a, ctx, false),
         Cmd::Start(a) => {
             let mut code = 0;
             for n in &a.names {
                 if a.attach {
-                    return match ctx.engine.start_attached(&ctx.caller, n) {
+                    return match ctx.start_attached(&ctx.caller, n, None) {
                         Ok(s) => stream(s, false, false),
                         Err(e) => fail(&e),
                     };
@@ -403,16 +412,30 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
             code
         }
-        Cmd::Stop(a) => each(&a.names, |n| ctx.api().container_stop(&ctx.caller, n, a.time)),
-        Cmd::Restart(a) => each(&a.names, |n| ctx.api().container_restart(&ctx.caller, n, a.time)),
-        Cmd::Kill(a) => each(&a.names, |n| ctx.api().container_kill(&ctx.caller, n, &a.signal)),
+        Cmd::Stop(a) => each(&a.names, |n| {
+            ctx.api().container_stop(&ctx.caller, n, a.time)
+        }),
+        Cmd::Restart(a) => each(&a.names, |n| {
+            ctx.api().container_restart(&ctx.caller, n, a.time)
+        }),
+        Cmd::Kill(a) => each(&a.names, |n| {
+            ctx.api().container_kill(&ctx.caller, n, &a.signal)
+        }),
         Cmd::Pause(a) => each(&a.names, |n| ctx.api().container_pause(&ctx.caller, n)),
         Cmd::Unpause(a) => each(&a.names, |n| ctx.api().container_unpause(&ctx.caller, n)),
         Cmd::Rm(a) => {
-            let opts = RemoveOptions { force: a.force, volumes: a.volumes };
-            each(&a.names, |n| ctx.api().container_remove(&ctx.caller, n, opts))
+            let opts = RemoveOptions {
+                force: a.force,
+                volumes: a.volumes,
+            };
+            each(&a.names, |n| {
+                ctx.api().container_remove(&ctx.caller, n, opts)
+            })
         }
-        Cmd::Rename(a) => match ctx.api().container_rename(&ctx.caller, &a.container, &a.new_name) {
+        Cmd::Rename(a) => match ctx
+            .api()
+            .container_rename(&ctx.caller, &a.container, &a.new_name)
+        {
             Ok(()) => 0,
             Err(e) => fail(&e),
         },
@@ -427,7 +450,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             code
         }
         Cmd::Update(a) => update(a, ctx),
-        Cmd::Attach(a) => match ctx.engine.attach(&ctx.caller, &a.container) {
+        Cmd::Attach(a) => match ctx.attach(&ctx.caller, &a.container) {
             Ok(s) => {
                 let tty = ctx
                     .api()
@@ -439,10 +462,18 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
             Err(e) => fail(&e),
         },
-        Cmd::Ps(a) | Cmd::Container { cmd: ContainerCmd::Ls(a) } => ps(a, ctx),
-        Cmd::Inspect(a) | Cmd::Container { cmd: ContainerCmd::Inspect(a) } => inspect(a, ctx),
+        Cmd::Ps(a)
+        | Cmd::Container {
+            cmd: ContainerCmd::Ls(a),
+        } => ps(a, ctx),
+        Cmd::Inspect(a)
+        | Cmd::Container {
+            cmd: ContainerCmd::Inspect(a),
+        } => inspect(a, ctx),
         Cmd::Logs(a) => logs(a, ctx),
-        Cmd::Container { cmd: ContainerCmd::Prune(a) } => prune(a, ctx),
+        Cmd::Container {
+            cmd: ContainerCmd::Prune(a),
+        } => prune(a, ctx),
     }
 }
 
@@ -469,7 +500,11 @@ fn parse_restart(s: &str) -> Result<RestartPolicy, EngineError> {
         ("unless-stopped", None) => RestartPolicy::UnlessStopped,
         ("on-failure", n) => RestartPolicy::OnFailure {
             max_retries: match n {
-                Some(v) => v.parse().map_err(|_| EngineError::invalid(format!("invalid restart count in {s:?}: use on-failure:N")))?,
+                Some(v) => v.parse().map_err(|_| {
+                    EngineError::invalid(format!(
+                        "invalid restart count in {s:?}: use on-failure:N"
+                    ))
+                })?,
                 None => 0,
             },
         },
@@ -514,7 +549,11 @@ fn env_from_host(kv: &str) -> Option<String> {
 }
 
 fn parse_port(s: &str) -> Result<PortBinding, EngineError> {
-    let bad = || EngineError::invalid(format!("invalid port {s:?}: use [ip:]host:container[/tcp|udp]"));
+    let bad = || {
+        EngineError::invalid(format!(
+            "invalid port {s:?}: use [ip:]host:container[/tcp|udp]"
+        ))
+    };
     let (spec, proto) = match s.rsplit_once('/') {
         Some((a, p)) => (a, p.to_string()),
         None => (s, "tcp".to_string()),
@@ -528,7 +567,11 @@ fn parse_port(s: &str) -> Result<PortBinding, EngineError> {
     };
     Ok(PortBinding {
         host_ip: ip.trim_matches(|c| c == '[' || c == ']').to_string(),
-        host_port: if host.is_empty() { 0 } else { host.parse().map_err(|_| bad())? },
+        host_port: if host.is_empty() {
+            0
+        } else {
+            host.parse().map_err(|_| bad())?
+        },
         container_port: container.parse().map_err(|_| bad())?,
         proto,
     })
@@ -540,9 +583,17 @@ fn parse_volume(s: &str) -> Result<MountSpec, EngineError> {
         [d] => ("", *d, ""),
         [s, d] => (*s, *d, ""),
         [s, d, m] => (*s, *d, *m),
-        _ => return Err(EngineError::invalid(format!("invalid volume {s:?}: use NAME:/path, /host:/path[:ro] or /path"))),
+        _ => {
+            return Err(EngineError::invalid(format!(
+                "invalid volume {s:?}: use NAME:/path, /host:/path[:ro] or /path"
+            )))
+        }
     };
-    let kind = if src.starts_with('/') { "bind" } else { "volume" };
+    let kind = if src.starts_with('/') {
+        "bind"
+    } else {
+        "volume"
+    };
     Ok(MountSpec {
         kind: kind.into(),
         source: src.into(),
@@ -553,7 +604,13 @@ fn parse_volume(s: &str) -> Result<MountSpec, EngineError> {
 }
 
 fn parse_mount(s: &str) -> Result<MountSpec, EngineError> {
-    let mut m = MountSpec { kind: "volume".into(), source: String::new(), target: String::new(), read_only: false, options: vec![] };
+    let mut m = MountSpec {
+        kind: "volume".into(),
+        source: String::new(),
+        target: String::new(),
+        read_only: false,
+        options: vec![],
+    };
     for kv in s.split(',') {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         match k {
@@ -563,11 +620,17 @@ fn parse_mount(s: &str) -> Result<MountSpec, EngineError> {
             "readonly" | "ro" => m.read_only = v.is_empty() || v == "true" || v == "1",
             "tmpfs-size" => m.options.push(format!("size={v}")),
             "tmpfs-mode" => m.options.push(format!("mode={v}")),
-            _ => return Err(EngineError::invalid(format!("invalid --mount option {k:?} in {s:?}"))),
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "invalid --mount option {k:?} in {s:?}"
+                )))
+            }
         }
     }
     if m.target.is_empty() {
-        return Err(EngineError::invalid(format!("--mount {s:?} needs target=/path")));
+        return Err(EngineError::invalid(format!(
+            "--mount {s:?} needs target=/path"
+        )));
     }
     Ok(m)
 }
@@ -575,8 +638,13 @@ fn parse_mount(s: &str) -> Result<MountSpec, EngineError> {
 fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
     let mut env = Vec::new();
     for f in &a.env_file {
-        let text = std::fs::read_to_string(f).map_err(|e| EngineError::io(format!("reading env file {f}"), e))?;
-        for l in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| EngineError::io(format!("reading env file {f}"), e))?;
+        for l in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             env.extend(env_from_host(l));
         }
     }
@@ -586,7 +654,11 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         labels.insert(k.to_string(), v.to_string());
     }
-    let mut mounts: Vec<MountSpec> = a.volumes.iter().map(|v| parse_volume(v)).collect::<Result<_, _>>()?;
+    let mut mounts: Vec<MountSpec> = a
+        .volumes
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<Result<_, _>>()?;
     for m in &a.mounts {
         mounts.push(parse_mount(m)?);
     }
@@ -597,7 +669,11 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
             source: String::new(),
             target: target.into(),
             read_only: false,
-            options: opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect(),
+            options: opts
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_string)
+                .collect(),
         });
     }
     let (mut log_max_size, mut log_max_files) = (None, None);
@@ -605,9 +681,15 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         match o.split_once('=') {
             Some(("max-size", v)) => log_max_size = Some(parse_size(v)? as u64),
             Some(("max-file", v)) => {
-                log_max_files = Some(v.parse().map_err(|_| EngineError::invalid(format!("invalid max-file {v:?}: use a number")))?)
+                log_max_files = Some(v.parse().map_err(|_| {
+                    EngineError::invalid(format!("invalid max-file {v:?}: use a number"))
+                })?)
             }
-            _ => return Err(EngineError::invalid(format!("unsupported --log-opt {o:?}: use max-size= or max-file="))),
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "unsupported --log-opt {o:?}: use max-size= or max-file="
+                )))
+            }
         }
     }
     let mut security_opt = Vec::new();
@@ -615,7 +697,8 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         let o = o.replacen("seccomp:", "seccomp=", 1);
         match o.strip_prefix("seccomp=") {
             Some(p) if p != "unconfined" => {
-                let json = std::fs::read_to_string(p).map_err(|e| EngineError::io(format!("reading seccomp profile {p}"), e))?;
+                let json = std::fs::read_to_string(p)
+                    .map_err(|e| EngineError::io(format!("reading seccomp profile {p}"), e))?;
                 security_opt.push(format!("seccomp={json}"));
             }
             _ => security_opt.push(o),
@@ -625,14 +708,28 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         name: a.name.clone(),
         image: a.image.clone(),
         cmd: (!a.command.is_empty()).then(|| a.command.clone()),
-        entrypoint: a.entrypoint.as_ref().map(|e| if e.is_empty() { vec![] } else { vec![e.clone()] }),
+        entrypoint: a.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                vec![]
+            } else {
+                vec![e.clone()]
+            }
+        }),
         env,
         workdir: a.workdir.clone(),
         user: a.user.clone(),
         hostname: a.hostname.clone(),
         labels,
         restart: parse_restart(&a.restart)?,
-        resources: resources(&a.memory, &a.memory_swap, a.cpus, a.cpu_shares, &a.cpuset_cpus, a.pids_limit, a.blkio_weight)?,
+        resources: resources(
+            &a.memory,
+            &a.memory_swap,
+            a.cpus,
+            a.cpu_shares,
+            &a.cpuset_cpus,
+            a.pids_limit,
+            a.blkio_weight,
+        )?,
         read_only: a.read_only,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
@@ -640,8 +737,17 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         init: a.init,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
-        ulimits: a.ulimits.iter().map(|u| rlimits::parse(u)).collect::<Result<_, _>>()?,
-        shm_size: a.shm_size.as_deref().map(parse_size).transpose()?.map(|s| s as u64),
+        ulimits: a
+            .ulimits
+            .iter()
+            .map(|u| rlimits::parse(u))
+            .collect::<Result<_, _>>()?,
+        shm_size: a
+            .shm_size
+            .as_deref()
+            .map(parse_size)
+            .transpose()?
+            .map(|s| s as u64),
         security_opt,
         tty: a.tty,
         open_stdin: a.interactive,
@@ -649,7 +755,11 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         network: a.network.clone(),
         ip: a.ip.clone(),
         network_aliases: a.network_alias.clone(),
-        ports: a.publish.iter().map(|p| parse_port(p)).collect::<Result<_, _>>()?,
+        ports: a
+            .publish
+            .iter()
+            .map(|p| parse_port(p))
+            .collect::<Result<_, _>>()?,
         publish_all: a.publish_all,
         dns: a.dns.clone(),
         extra_hosts: a.add_host.clone(),
@@ -657,7 +767,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         volumes_from: vec![],
         log_max_size,
         log_max_files,
-        healthcheck: None,
+        healthcheck: a.health.config()?,
     })
 }
 
@@ -683,7 +793,14 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
             Err(e) => fail(&e),
         };
     }
-    match ctx.engine.start_attached(&ctx.caller, &id) {
+    let size = if a.tty && std::io::stdin().is_terminal() {
+        crossterm::terminal::size()
+            .ok()
+            .map(|(cols, rows)| (rows, cols))
+    } else {
+        None
+    };
+    match ctx.start_attached(&ctx.caller, &id, size) {
         Ok(s) => stream(s, a.interactive, a.tty),
         Err(e) => fail(&e),
     }
@@ -700,9 +817,13 @@ impl Drop for RawMode {
 
 /// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
 /// terminal size changes (with `tty`); returns the container's exit code.
-fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
+pub(crate) fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
     let term = tty && std::io::stdin().is_terminal();
-    let _raw = if term { crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode) } else { None };
+    let _raw = if term {
+        crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode)
+    } else {
+        None
+    };
     let done = Arc::new(AtomicBool::new(false));
     if let Ok(w) = sock.try_clone() {
         let w = Arc::new(std::sync::Mutex::new(w));
@@ -716,7 +837,11 @@ fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
                         if (rows, cols) != last {
                             last = (rows, cols);
                             if let Ok(mut g) = w.lock() {
-                                let _ = attach::write_frame(&mut *g, attach::RESIZE, &attach::resize(rows, cols));
+                                let _ = attach::write_frame(
+                                    &mut *g,
+                                    attach::RESIZE,
+                                    &attach::resize(rows, cols),
+                                );
                             }
                         }
                     }
@@ -759,7 +884,9 @@ fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
             Ok(Some((attach::STDERR, d))) => {
                 let _ = err.write_all(&d);
             }
-            Ok(Some((attach::EXIT, d))) => break String::from_utf8_lossy(&d).trim().parse().unwrap_or(125),
+            Ok(Some((attach::EXIT, d))) => {
+                break String::from_utf8_lossy(&d).trim().parse().unwrap_or(125)
+            }
             Ok(Some((attach::ERROR, d))) => {
                 let text = String::from_utf8_lossy(&d).into_owned();
                 let (c, m) = text.split_once('\n').unwrap_or(("125", &text));
@@ -779,7 +906,15 @@ fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
 }
 
 fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
-    let r = match resources(&a.memory, &a.memory_swap, a.cpus, a.cpu_shares, &a.cpuset_cpus, a.pids_limit, a.blkio_weight) {
+    let r = match resources(
+        &a.memory,
+        &a.memory_swap,
+        a.cpus,
+        a.cpu_shares,
+        &a.cpuset_cpus,
+        a.pids_limit,
+        a.blkio_weight,
+    ) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -787,7 +922,10 @@ fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    each(&a.names, |n| ctx.api().container_update(&ctx.caller, n, &r, restart.as_ref()))
+    each(&a.names, |n| {
+        ctx.api()
+            .container_update(&ctx.caller, n, &r, restart.as_ref())
+    })
 }
 
 fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
@@ -795,17 +933,33 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
     for f in &a.filters {
         match f.split_once('=') {
             Some((k, v)) => filters.push((k.to_string(), v.to_string())),
-            None => return fail(&EngineError::invalid(format!("invalid filter {f:?}: use key=value"))),
+            None => {
+                return fail(&EngineError::invalid(format!(
+                    "invalid filter {f:?}: use key=value"
+                )))
+            }
         }
     }
-    let opts = ContainerListOptions { all: a.all, last: if a.latest { Some(1) } else { a.last }, size: a.size, filters };
+    let opts = ContainerListOptions {
+        all: a.all,
+        last: if a.latest { Some(1) } else { a.last },
+        size: a.size,
+        filters,
+    };
     let list = match ctx.api().container_list(&ctx.caller, &opts) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
     if a.quiet {
         for c in &list {
-            println!("{}", if a.no_trunc { c.id.as_str() } else { wharf_engine::ids::short(&c.id) });
+            println!(
+                "{}",
+                if a.no_trunc {
+                    c.id.as_str()
+                } else {
+                    wharf_engine::ids::short(&c.id)
+                }
+            );
         }
         return 0;
     }
@@ -815,7 +969,15 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
         }
         return 0;
     }
-    let mut header = vec!["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+    let mut header = vec![
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
     if a.size {
         header.push("SIZE");
     }
@@ -830,11 +992,27 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
             let ports = c
                 .ports
                 .iter()
-                .map(|p| format!("{}:{}->{}/{}", if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip }, p.host_port, p.container_port, p.proto))
+                .map(|p| {
+                    format!(
+                        "{}:{}->{}/{}",
+                        if p.host_ip.is_empty() {
+                            "0.0.0.0"
+                        } else {
+                            &p.host_ip
+                        },
+                        p.host_port,
+                        p.container_port,
+                        p.proto
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut row = vec![
-                if a.no_trunc { c.id.clone() } else { wharf_engine::ids::short(&c.id).to_string() },
+                if a.no_trunc {
+                    c.id.clone()
+                } else {
+                    wharf_engine::ids::short(&c.id).to_string()
+                },
                 c.image.clone(),
                 cmd,
                 ago(c.created),
@@ -858,13 +1036,19 @@ fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
     for n in &a.names {
         match ctx.api().container_inspect(&ctx.caller, n) {
             Ok(v) => out.push(v),
-            Err(e) if e.kind == ErrorKind::NotFound => match ctx.api().image_inspect(&ctx.caller, n) {
-                Ok(v) => out.push(v),
-                Err(_) => {
-                    report(&EngineError::not_found("object", n, "no container or image has that name or id"));
-                    code = 1;
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                match ctx.api().image_inspect(&ctx.caller, n) {
+                    Ok(v) => out.push(v),
+                    Err(_) => {
+                        report(&EngineError::not_found(
+                            "object",
+                            n,
+                            "no container or image has that name or id",
+                        ));
+                        code = 1;
+                    }
                 }
-            },
+            }
             Err(e) => code = fail(&e),
         }
     }
@@ -873,11 +1057,21 @@ fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
 }
 
 fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
-    let since = match a.since.as_deref().map(super::system::parse_time).transpose() {
+    let since = match a
+        .since
+        .as_deref()
+        .map(super::system::parse_time)
+        .transpose()
+    {
         Ok(v) => v,
         Err(m) => return fail(&EngineError::invalid(m)),
     };
-    let until = match a.until.as_deref().map(super::system::parse_time).transpose() {
+    let until = match a
+        .until
+        .as_deref()
+        .map(super::system::parse_time)
+        .transpose()
+    {
         Ok(v) => v,
         Err(m) => return fail(&EngineError::invalid(m)),
     };
@@ -886,18 +1080,40 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
     } else {
         match a.tail.parse() {
             Ok(n) => Some(n),
-            Err(_) => return fail(&EngineError::invalid(format!("invalid --tail {:?}: use a number or all", a.tail))),
+            Err(_) => {
+                return fail(&EngineError::invalid(format!(
+                    "invalid --tail {:?}: use a number or all",
+                    a.tail
+                )))
+            }
         }
     };
-    let opts = LogOptions { follow: a.follow, tail, since, until, stdout: true, stderr: true };
+    let opts = LogOptions {
+        follow: a.follow,
+        tail,
+        since,
+        until,
+        stdout: true,
+        stderr: true,
+    };
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    let res = ctx.api().container_logs(&ctx.caller, &a.container, &opts, &mut |l| {
-        let w: &mut dyn Write = if l.stream == "stderr" { &mut err } else { &mut out };
-        let ok = if a.timestamps { write!(w, "{} {}", l.time, l.log) } else { w.write_all(l.log.as_bytes()) };
-        let _ = w.flush();
-        ok.is_ok()
-    });
+    let res = ctx
+        .api()
+        .container_logs(&ctx.caller, &a.container, &opts, &mut |l| {
+            let w: &mut dyn Write = if l.stream == "stderr" {
+                &mut err
+            } else {
+                &mut out
+            };
+            let ok = if a.timestamps {
+                write!(w, "{} {}", l.time, l.log)
+            } else {
+                w.write_all(l.log.as_bytes())
+            };
+            let _ = w.flush();
+            ok.is_ok()
+        });
     match res {
         Ok(()) => 0,
         Err(e) => fail(&e),

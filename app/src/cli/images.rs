@@ -491,7 +491,7 @@ fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
 
 /// A reader giving a tar of the directory `dir` (an OCI layout), produced by a thread.
 fn tar_dir(dir: &Path) -> std::io::Result<impl Read> {
-    let (r, mut w) = std::io::pipe()?;
+    let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
     let dir = dir.to_path_buf();
     std::thread::spawn(move || {
         let mut b = tar::Builder::new(&mut w);
@@ -642,11 +642,7 @@ fn df(a: DfArgs, ctx: &Ctx) -> i32 {
         println!("{v}");
         return 0;
     }
-    let pct = if u.size > 0 {
-        u.reclaimable * 100 / u.size
-    } else {
-        0
-    };
+    let pct = (u.reclaimable * 100).checked_div(u.size).unwrap_or(0);
     super::print_table(
         &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
         &[vec![

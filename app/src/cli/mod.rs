@@ -1,12 +1,15 @@
 //! The docker-style command line: one module per area, each with its own
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
-pub mod networks;
 pub mod audit;
 pub mod containers;
 pub mod images;
+pub mod networks;
+pub mod registry;
 pub mod serve;
+pub mod stats;
 pub mod system;
+pub mod toolbox;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -16,14 +19,47 @@ use wharf_engine::{Caller, Engine, EngineError, ErrorKind, LocalEngine, Role};
 
 /// What every command runs with: the engine and who is asking.
 pub struct Ctx {
-    pub engine: Arc<LocalEngine>,
+    /// The engine API: the embedded engine, or a `wharf serve` reached with `--host`.
+    pub api: Arc<dyn Engine>,
+    /// The embedded engine; `None` with `--host`.
+    pub local: Option<Arc<LocalEngine>>,
     pub caller: Caller,
 }
 
 impl Ctx {
     /// The engine as the API trait object (what the console and server use too).
     pub fn api(&self) -> &dyn Engine {
-        self.engine.as_ref()
+        self.api.as_ref()
+    }
+
+    /// The embedded engine, for what only it can do (monitors, serving, attaching to a
+    /// local container's terminal).
+    pub fn local(&self) -> Result<&Arc<LocalEngine>, EngineError> {
+        self.local.as_ref().ok_or_else(|| {
+            EngineError::invalid(
+                "this command needs the embedded engine and does not work through --host yet: \
+                 run it on the engine's machine",
+            )
+        })
+    }
+
+    /// Start a container with this terminal attached (embedded engine only).
+    pub fn start_attached(
+        &self,
+        caller: &Caller,
+        name_or_id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<std::os::unix::net::UnixStream, EngineError> {
+        self.local()?.start_attached(caller, name_or_id, size)
+    }
+
+    /// Attach this terminal to a running container (embedded engine only).
+    pub fn attach(
+        &self,
+        caller: &Caller,
+        name_or_id: &str,
+    ) -> Result<std::os::unix::net::UnixStream, EngineError> {
+        self.local()?.attach(caller, name_or_id)
     }
 }
 

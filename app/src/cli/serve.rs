@@ -32,6 +32,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     if a.stdio {
         return relay(&a.socket);
     }
+    let engine = match ctx.local() {
+        Ok(e) => e.clone(),
+        Err(e) => {
+            super::report(&e);
+            return super::exit_code_for(&e);
+        }
+    };
     let listener = match server::bind(&a.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -42,9 +49,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     eprintln!(
         "wharf: serving the engine at {} (root {})",
         a.socket.display(),
-        ctx.engine.root().path().display()
+        engine.root().path().display()
     );
-    match server::serve(ctx.engine.clone(), listener) {
+    match server::serve(engine, listener) {
         Ok(()) => 0,
         Err(e) => {
             super::report(&e);

@@ -14,7 +14,10 @@ pub struct Wharf {
 impl Wharf {
     /// A fresh root with `wharf/demo:latest` built from /bin/busybox.
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("wt").tempdir_in("/tmp").expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("wt")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
         let w = Wharf { dir };
         w.ok(&["image", "demo"]);
         w
@@ -32,7 +35,11 @@ impl Wharf {
     /// `wharf --root ROOT args...`, not yet run.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(Self::exe());
-        c.arg("--root").arg(self.root()).args(args).env_remove("WHARF_ROOT").stdin(Stdio::null());
+        c.arg("--root")
+            .arg(self.root())
+            .args(args)
+            .env_remove("WHARF_ROOT")
+            .stdin(Stdio::null());
         c
     }
 
@@ -71,7 +78,10 @@ impl Wharf {
     }
 
     pub fn status(&self, name: &str) -> String {
-        self.inspect(name)["State"]["Status"].as_str().unwrap_or_default().to_string()
+        self.inspect(name)["State"]["Status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The container's directory in the state root.
@@ -81,13 +91,17 @@ impl Wharf {
 
     /// The container's state.json as JSON.
     pub fn state_file(&self, id: &str) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.container_dir(id).join("state.json")).expect("state.json"))
-            .expect("state JSON")
+        serde_json::from_slice(
+            &std::fs::read(self.container_dir(id).join("state.json")).expect("state.json"),
+        )
+        .expect("state JSON")
     }
 
     /// Wait until the container's status is `want`.
     pub fn wait_status(&self, name: &str, want: &str, timeout: Duration) {
-        wait_for(&format!("{name} to be {want}"), timeout, || self.status(name) == want);
+        wait_for(&format!("{name} to be {want}"), timeout, || {
+            self.status(name) == want
+        });
     }
 }
 

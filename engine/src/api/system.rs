@@ -96,3 +96,32 @@ pub trait SystemApi {
         sink: &mut dyn FnMut(Event) -> bool,
     ) -> Result<()>;
 }
+
+/// Who am I, and the audit journal.
+pub trait AuditApi {
+    /// The caller as the engine sees them: role and project from its policy.
+    fn whoami(&self, caller: &Caller) -> Result<Caller>;
+    /// The audit journal, oldest first (needs `audit.read`).
+    fn audit_read(&self, caller: &Caller) -> Result<Vec<crate::policy::audit::AuditEntry>>;
+    /// Verify the journal's hash chain (needs `audit.verify`); the number of entries.
+    fn audit_verify(&self, caller: &Caller) -> Result<u64>;
+    /// The caller's effective permissions, for clients that hide what would be refused:
+    /// `kind.verb` names, and whether the role changes nothing.
+    fn permissions(&self, caller: &Caller) -> Result<Permissions>;
+}
+
+/// What a caller may do, as the engine decides it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    pub role: String,
+    /// `kind.verb` for every permission the role grants.
+    pub allowed: Vec<String>,
+    pub read_only: bool,
+}
+
+impl Permissions {
+    /// Does the role grant `action` (`kind.verb`)?
+    pub fn allows(&self, action: &str) -> bool {
+        self.allowed.iter().any(|a| a == action)
+    }
+}

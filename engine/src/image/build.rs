@@ -458,3 +458,19 @@ mod tests {
         assert!(elf_is_static(b"#!/bin/sh\n").is_err());
     }
 }
+
+#[cfg(test)]
+mod demo_tests {
+    use super::*;
+
+    #[test]
+    fn demo_needs_a_static_busybox() {
+        let e = demo_rootfs(Path::new("/nonexistent/busybox"), 0).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::NotFound);
+        assert!(e.message.contains("apt-get install busybox-static"), "{e}");
+        if Path::new("/bin/ls").exists() {
+            let e = demo_rootfs(Path::new("/bin/ls"), 0).unwrap_err();
+            assert!(e.message.contains("dynamically linked") && e.message.contains("busybox-static"), "{e}");
+        }
+    }
+}

@@ -243,10 +243,13 @@ impl LocalEngine {
     ) -> Result<(LoadReport, Vec<String>)> {
         let store = self.image_store();
         let mut st = st;
+        let t0 = std::time::Instant::now();
         for img in &imgs {
             store.prepare(&mut st, img)?;
         }
+        tracing::debug!("layers unpacked in {:?}", t0.elapsed());
         let done = store.commit(st, &imgs)?;
+        tracing::debug!("layers unpacked and committed in {:?}", t0.elapsed());
         let mut report = LoadReport::default();
         let mut ids = Vec::new();
         for (img, c) in imgs.iter().zip(done) {
@@ -512,7 +515,9 @@ impl ImageApi for LocalEngine {
 
     fn image_load(&self, caller: &Caller, input: &mut dyn Read) -> Result<LoadReport> {
         self.authorize(caller, "image.load", None)?;
+        let t0 = std::time::Instant::now();
         let loaded = archive::read_archive(&self.image_store(), input)?;
+        tracing::debug!("load: archive read and staged in {:?}", t0.elapsed());
         Ok(self.commit_images(loaded.staging, loaded.images, "load")?.0)
     }
 

@@ -311,11 +311,6 @@ impl RemoteEngine {
             )
         }
     }
-
-    /// Who the engine says we are (role and project from its policy).
-    pub fn whoami(&self) -> Result<Caller> {
-        self.call("whoami", json!([]))
-    }
 }
 
 impl SystemApi for RemoteEngine {
@@ -357,5 +352,347 @@ impl VolumeApi for RemoteEngine {
     }
     fn volume_prune(&self, _caller: &Caller, all: bool) -> Result<PruneReport> {
         self.call("volume_prune", json!([all]))
+    }
+}
+
+impl RegistryApi for RemoteEngine {
+    fn image_pull(
+        &self,
+        _caller: &Caller,
+        reference: &str,
+        opts: &PullOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<String> {
+        let id: Option<String> =
+            self.call_stream("image_pull", json!([reference, opts]), &mut |v| {
+                if let Ok(p) = serde_json::from_value(v) {
+                    progress(p);
+                }
+                true
+            })?;
+        id.ok_or_else(|| EngineError::unavailable("the engine ended image_pull without a result"))
+    }
+    fn image_push(
+        &self,
+        _caller: &Caller,
+        reference: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        let _: Option<()> = self.call_stream("image_push", json!([reference]), &mut |v| {
+            if let Ok(p) = serde_json::from_value(v) {
+                progress(p);
+            }
+            true
+        })?;
+        Ok(())
+    }
+    fn registry_login(
+        &self,
+        _caller: &Caller,
+        server: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<()> {
+        self.call("registry_login", json!([server, username, password]))
+    }
+    fn registry_logout(&self, _caller: &Caller, server: &str) -> Result<()> {
+        self.call("registry_logout", json!([server]))
+    }
+}
+
+impl RemoteEngine {
+    /// Call `method` and copy its raw (chunked) answer into `out`; the result arrives in
+    /// the `X-Wharf-Result` trailer, an error found after the first byte in `X-Wharf-Error`.
+    pub fn call_download<T: DeserializeOwned>(&self, method: &str, args: Value, out: &mut dyn Write) -> Result<T> {
+        let mut conn = self.open()?;
+        Self::send(&mut conn, method, &args)
+            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
+        let head = http::read_response(&mut conn.reader)?;
+        if head.status != 200 {
+            let body = http::read_body(&mut conn.reader, &head)?;
+            return Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered {method} with status {}",
+                        head.status
+                    ))
+                }),
+            );
+        }
+        let mut body = ChunkedReader::new(&mut conn.reader);
+        std::io::copy(&mut body, out)
+            .map_err(|e| EngineError::unavailable(format!("receiving {method}: {e}")))?;
+        if let Some((_, v)) = body.trailers.iter().find(|(k, _)| k == "x-wharf-error") {
+            return Err(serde_json::from_str(v)
+                .unwrap_or_else(|_| EngineError::unavailable(format!("{method} failed: {v}"))));
+        }
+        let result = body
+            .trailers
+            .iter()
+            .find(|(k, _)| k == "x-wharf-result")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("null");
+        serde_json::from_str(result)
+            .map_err(|e| EngineError::internal(format!("the result of {method} does not decode: {e}")))
+    }
+
+    fn stream_typed<I: DeserializeOwned, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Value,
+        sink: &mut dyn FnMut(I) -> bool,
+    ) -> Result<Option<T>> {
+        self.call_stream(method, args, &mut |v| match serde_json::from_value(v) {
+            Ok(item) => sink(item),
+            Err(_) => true,
+        })
+    }
+}
+
+impl ImageApi for RemoteEngine {
+    fn image_list(&self, _caller: &Caller, opts: &ImageListOptions) -> Result<Vec<ImageSummary>> {
+        self.call("image_list", json!([opts]))
+    }
+    fn image_inspect(&self, _caller: &Caller, reference: &str) -> Result<Value> {
+        self.call("image_inspect", json!([reference]))
+    }
+    fn image_history(&self, _caller: &Caller, reference: &str) -> Result<Vec<HistoryEntry>> {
+        self.call("image_history", json!([reference]))
+    }
+    fn image_load(&self, _caller: &Caller, input: &mut dyn Read) -> Result<LoadReport> {
+        self.call_upload("image_load", json!([]), input)
+    }
+    fn image_import(
+        &self,
+        _caller: &Caller,
+        input: &mut dyn Read,
+        opts: &ImportOptions,
+    ) -> Result<String> {
+        self.call_upload("image_import", json!([opts]), input)
+    }
+    fn image_save(
+        &self,
+        _caller: &Caller,
+        references: &[String],
+        format: SaveFormat,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        self.call_download("image_save", json!([references, format]), out)
+    }
+    fn image_tag(&self, _caller: &Caller, source: &str, target: &str) -> Result<()> {
+        self.call("image_tag", json!([source, target]))
+    }
+    fn image_remove(
+        &self,
+        _caller: &Caller,
+        reference: &str,
+        force: bool,
+    ) -> Result<Vec<RemoveOutcome>> {
+        self.call("image_remove", json!([reference, force]))
+    }
+    fn image_prune(&self, _caller: &Caller, all: bool) -> Result<PruneReport> {
+        self.call("image_prune", json!([all]))
+    }
+    fn image_build_demo(&self, _caller: &Caller, reference: &str) -> Result<String> {
+        self.call("image_build_demo", json!([reference]))
+    }
+    fn image_disk_usage(&self, _caller: &Caller) -> Result<ImageDiskUsage> {
+        self.call("image_disk_usage", json!(null))
+    }
+}
+
+impl ContainerApi for RemoteEngine {
+    fn container_create(&self, _caller: &Caller, spec: &ContainerCreate) -> Result<String> {
+        self.call("container_create", json!([spec]))
+    }
+    fn container_start(&self, _caller: &Caller, id: &str) -> Result<()> {
+        self.call("container_start", json!([id]))
+    }
+    fn container_stop(&self, _caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
+        self.call("container_stop", json!([id, timeout]))
+    }
+    fn container_restart(&self, _caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
+        self.call("container_restart", json!([id, timeout]))
+    }
+    fn container_kill(&self, _caller: &Caller, id: &str, signal: &str) -> Result<()> {
+        self.call("container_kill", json!([id, signal]))
+    }
+    fn container_pause(&self, _caller: &Caller, id: &str) -> Result<()> {
+        self.call("container_pause", json!([id]))
+    }
+    fn container_unpause(&self, _caller: &Caller, id: &str) -> Result<()> {
+        self.call("container_unpause", json!([id]))
+    }
+    fn container_remove(&self, _caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
+        self.call("container_remove", json!([id, opts]))
+    }
+    fn container_rename(&self, _caller: &Caller, id: &str, new_name: &str) -> Result<()> {
+        self.call("container_rename", json!([id, new_name]))
+    }
+    fn container_wait(&self, _caller: &Caller, id: &str) -> Result<i32> {
+        self.call("container_wait", json!([id]))
+    }
+    fn container_update(
+        &self,
+        _caller: &Caller,
+        id: &str,
+        resources: &Resources,
+        restart: Option<&RestartPolicy>,
+    ) -> Result<()> {
+        self.call("container_update", json!([id, resources, restart]))
+    }
+    fn container_list(
+        &self,
+        _caller: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<Vec<ContainerSummary>> {
+        self.call("container_list", json!([opts]))
+    }
+    fn container_inspect(&self, _caller: &Caller, id: &str) -> Result<Value> {
+        self.call("container_inspect", json!([id]))
+    }
+    fn container_prune(&self, _caller: &Caller) -> Result<PruneReport> {
+        self.call("container_prune", json!(null))
+    }
+    fn container_logs(
+        &self,
+        _caller: &Caller,
+        id: &str,
+        opts: &LogOptions,
+        sink: &mut dyn FnMut(LogLine) -> bool,
+    ) -> Result<()> {
+        let _: Option<()> = self.stream_typed("container_logs", json!([id, opts]), sink)?;
+        Ok(())
+    }
+}
+
+impl NetworkApi for RemoteEngine {
+    fn network_create(&self, _caller: &Caller, spec: &NetworkCreate) -> Result<String> {
+        self.call("network_create", json!([spec]))
+    }
+    fn network_list(
+        &self,
+        _caller: &Caller,
+        opts: &NetworkListOptions,
+    ) -> Result<Vec<NetworkInfo>> {
+        self.call("network_list", json!([opts]))
+    }
+    fn network_inspect(&self, _caller: &Caller, network: &str) -> Result<NetworkInfo> {
+        self.call("network_inspect", json!([network]))
+    }
+    fn network_remove(&self, _caller: &Caller, network: &str) -> Result<()> {
+        self.call("network_remove", json!([network]))
+    }
+    fn network_prune(&self, _caller: &Caller) -> Result<PruneReport> {
+        self.call("network_prune", json!(null))
+    }
+    fn network_connect(
+        &self,
+        _caller: &Caller,
+        network: &str,
+        container: &str,
+        opts: &NetworkConnect,
+    ) -> Result<()> {
+        self.call("network_connect", json!([network, container, opts]))
+    }
+    fn network_disconnect(&self, _caller: &Caller, network: &str, container: &str) -> Result<()> {
+        self.call("network_disconnect", json!([network, container]))
+    }
+    fn container_ports(&self, _caller: &Caller, container: &str) -> Result<Vec<PortBinding>> {
+        self.call("container_ports", json!([container]))
+    }
+}
+
+impl StatsApi for RemoteEngine {
+    fn container_stats(
+        &self,
+        _caller: &Caller,
+        ids: &[String],
+        opts: &StatsOptions,
+        sink: &mut dyn FnMut(Vec<ContainerStats>) -> bool,
+    ) -> Result<()> {
+        let _: Option<()> = self.stream_typed("container_stats", json!([ids, opts]), sink)?;
+        Ok(())
+    }
+    fn stats_history(&self, _caller: &Caller, id: &str) -> Result<Vec<StatsPoint>> {
+        self.call("stats_history", json!([id]))
+    }
+    fn host_stats(&self, _caller: &Caller) -> Result<HostStats> {
+        self.call("host_stats", json!(null))
+    }
+}
+
+impl AuditApi for RemoteEngine {
+    fn whoami(&self, _caller: &Caller) -> Result<Caller> {
+        self.call("whoami", json!([]))
+    }
+    fn audit_read(&self, _caller: &Caller) -> Result<Vec<crate::policy::audit::AuditEntry>> {
+        self.call("audit_read", json!([]))
+    }
+    fn audit_verify(&self, _caller: &Caller) -> Result<u64> {
+        self.call("audit_verify", json!([]))
+    }
+    fn permissions(&self, _caller: &Caller) -> Result<Permissions> {
+        self.call("permissions", json!([]))
+    }
+}
+
+impl ExecApi for RemoteEngine {
+    fn exec(&self, _caller: &Caller, container: &str, cfg: &ExecConfig) -> Result<ExecSession> {
+        let mut conn = self.open()?;
+        Self::send(&mut conn, "exec", &json!([container, cfg]))
+            .map_err(|e| EngineError::unavailable(format!("sending exec: {e}")))?;
+        let head = http::read_response(&mut conn.reader)?;
+        if head.status != 101 {
+            let body = http::read_body(&mut conn.reader, &head)?;
+            return Err(serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                EngineError::unavailable(format!("the engine answered exec with status {}", head.status))
+            }));
+        }
+        let id = head.header("x-exec-id").unwrap_or_default().to_string();
+        let pid = head.header("x-exec-pid").and_then(|p| p.parse().ok()).unwrap_or(0);
+        if cfg.detach {
+            return Ok(ExecSession { id, pid, stream: None });
+        }
+        // The upgraded connection carries the attach protocol; hand the caller one end
+        // of a socket pair and relay the other end to the connection.
+        let (mine, theirs) = UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
+        let mut theirs_in = theirs.try_clone().map_err(|e| EngineError::io("cloning a socket", e))?;
+        let Conn { mut reader, mut writer, _child } = conn;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut theirs_in);
+            let _ = theirs_in.shutdown(std::net::Shutdown::Write);
+        });
+        std::thread::spawn(move || {
+            let mut theirs = theirs;
+            let _keep = _child;
+            let _ = std::io::copy(&mut theirs, &mut writer);
+            let _ = writer.flush();
+        });
+        Ok(ExecSession { id, pid, stream: Some(mine) })
+    }
+}
+
+impl ToolboxApi for RemoteEngine {
+    fn container_top(&self, _caller: &Caller, container: &str) -> Result<TopResult> {
+        self.call("container_top", json!([container]))
+    }
+    fn container_diff(&self, _caller: &Caller, container: &str) -> Result<Vec<Change>> {
+        self.call("container_diff", json!([container]))
+    }
+    fn container_export(&self, _caller: &Caller, container: &str, out: &mut dyn Write) -> Result<()> {
+        self.call_download("container_export", json!([container]), out)
+    }
+    fn container_commit(&self, _caller: &Caller, container: &str, opts: &CommitOptions) -> Result<String> {
+        self.call("container_commit", json!([container, opts]))
+    }
+    fn container_stat_path(&self, _caller: &Caller, container: &str, path: &str) -> Result<PathStat> {
+        self.call("container_stat_path", json!([container, path]))
+    }
+    fn container_archive_get(&self, _caller: &Caller, container: &str, path: &str, out: &mut dyn Write) -> Result<PathStat> {
+        self.call_download("container_archive_get", json!([container, path]), out)
+    }
+    fn container_archive_put(&self, _caller: &Caller, container: &str, dir: &str, input: &mut dyn Read) -> Result<()> {
+        self.call_upload("container_archive_put", json!([container, dir]), input)
     }
 }

@@ -140,6 +140,8 @@ pub struct ChunkedReader<'a, R: BufRead> {
     inner: &'a mut R,
     left: u64,
     done: bool,
+    /// Trailer fields seen after the last chunk (names lowercased).
+    pub trailers: Vec<(String, String)>,
 }
 
 impl<'a, R: BufRead> ChunkedReader<'a, R> {
@@ -149,6 +151,7 @@ impl<'a, R: BufRead> ChunkedReader<'a, R> {
             inner,
             left: 0,
             done: false,
+            trailers: Vec::new(),
         }
     }
 }
@@ -174,6 +177,10 @@ impl<R: BufRead> Read for ChunkedReader<'_, R> {
                     line.clear();
                     if self.inner.read_line(&mut line)? == 0 || line.trim().is_empty() {
                         break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        self.trailers
+                            .push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
                     }
                 }
                 self.done = true;
@@ -211,6 +218,13 @@ impl<'a, W: Write> ChunkedWriter<'a, W> {
     /// Write the last chunk.
     pub fn finish(self) -> io::Result<()> {
         self.inner.write_all(b"0\r\n\r\n")?;
+        self.inner.flush()
+    }
+
+    /// Write the last chunk followed by one trailer field (e.g. an error found mid-stream).
+    pub fn finish_with_trailer(self, name: &str, value: &str) -> io::Result<()> {
+        let value: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        write!(self.inner, "0\r\n{name}: {value}\r\n\r\n")?;
         self.inner.flush()
     }
 }
@@ -298,6 +312,24 @@ mod tests {
         assert_eq!(h2.path, "/v1/ping");
         assert_eq!(read_body(&mut r, &h2).unwrap(), b"");
         assert!(read_request(&mut r).unwrap().is_none());
+    }
+
+    #[test]
+    fn trailers_carry_late_errors() {
+        let mut wire = Vec::new();
+        let mut w = ChunkedWriter::new(&mut wire);
+        w.write_all(b"partial").unwrap();
+        w.finish_with_trailer("X-Wharf-Error", "{\"kind\":\"io\"}")
+            .unwrap();
+        let mut r = io::BufReader::new(&wire[..]);
+        let mut cr = ChunkedReader::new(&mut r);
+        let mut body = Vec::new();
+        cr.read_to_end(&mut body).unwrap();
+        assert_eq!(body, b"partial");
+        assert_eq!(
+            cr.trailers,
+            vec![("x-wharf-error".to_string(), "{\"kind\":\"io\"}".to_string())]
+        );
     }
 
     #[test]

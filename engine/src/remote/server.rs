@@ -117,6 +117,46 @@ pub fn handle_connection(engine: &LocalEngine, stream: UnixStream) -> Result<()>
             )?;
             continue;
         };
+        if UPLOADS.contains(&method.as_str()) {
+            // Arguments in a header, the data as the (chunked) body.
+            let args: Value = head
+                .header("x-wharf-args")
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or(Value::Array(vec![]));
+            let mut body = http::ChunkedReader::new(&mut reader);
+            upload(engine, &caller, &method, args, &mut body, &mut writer)?;
+            // Whatever the engine did not read is drained, so the connection stays usable.
+            std::io::copy(&mut body, &mut std::io::sink()).ctx(|| "reading the upload".into())?;
+            writer.flush().ctx(|| "answering".into())?;
+            continue;
+        }
+        if method == "exec" {
+            // An exec answers 101 and the connection becomes its attach stream.
+            let body = http::read_body(&mut reader, &head)?;
+            let started = serde_json::from_slice::<(String, ExecConfig)>(&body)
+                .map_err(|e| EngineError::invalid(format!("bad arguments for exec: {e}")))
+                .and_then(|(c, cfg)| engine.exec(&caller, &c, &cfg));
+            match started {
+                Err(e) => {
+                    write_json(&mut writer, status_for(e.kind), &e)?;
+                    continue;
+                }
+                Ok(session) => {
+                    write!(
+                        writer,
+                        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: wharf-attach\r\nX-Exec-Id: {}\r\nX-Exec-Pid: {}\r\n\r\n",
+                        session.id, session.pid
+                    )
+                    .ctx(|| "answering".into())?;
+                    writer.flush().ctx(|| "answering".into())?;
+                    if let Some(stream) = session.stream {
+                        let conn = writer.into_inner().map_err(|e| EngineError::io("answering", e.into_error()))?;
+                        relay(reader, conn, stream);
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let body = http::read_body(&mut reader, &head)?;
         let args: Value = if body.is_empty() {
             Value::Array(vec![])
@@ -208,6 +248,74 @@ fn stream<W: Write, T: Serialize>(
     cw.finish().ctx(|| "answering".into())
 }
 
+/// Copy bytes both ways between a client connection (with what its reader already
+/// buffered) and an attach stream, until both directions end.
+fn relay(mut from_client: BufReader<UnixStream>, to_client: UnixStream, session: UnixStream) {
+    let Ok(mut session_in) = session.try_clone() else { return };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut session_in);
+        let _ = session_in.shutdown(std::net::Shutdown::Write);
+    });
+    let mut session_out = session;
+    let mut to_client = to_client;
+    let _ = std::io::copy(&mut session_out, &mut to_client);
+    let _ = to_client.shutdown(std::net::Shutdown::Both);
+    let _ = up.join();
+}
+
+/// Methods whose request body is data (an archive), not JSON arguments.
+const UPLOADS: &[&str] = &["image_load", "image_import", "container_archive_put"];
+
+/// Route an upload to the engine.
+fn upload<W: Write>(
+    engine: &LocalEngine,
+    caller: &Caller,
+    method: &str,
+    a: Value,
+    body: &mut dyn std::io::Read,
+    w: &mut W,
+) -> Result<()> {
+    match method {
+        "image_load" => reply(w, engine.image_load(caller, body)),
+        "image_import" => call(w, method, a, |(o,): (ImportOptions,)| {
+            engine.image_import(caller, body, &o)
+        }),
+        _ => reply::<_, ()>(
+            w,
+            Err(EngineError::internal(format!("{method} is not an upload"))),
+        ),
+    }
+}
+
+/// A raw download (an archive) as a chunked body; the result travels in the
+/// `X-Wharf-Result` trailer, an error after the first byte in `X-Wharf-Error`.
+fn download<W: Write, T: Serialize>(w: &mut W, produce: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<()> {
+    write!(w, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .ctx(|| "answering".into())?;
+    let mut cw = ChunkedWriter::new(w);
+    match produce(&mut cw) {
+        Ok(v) => cw
+            .finish_with_trailer("X-Wharf-Result", &serde_json::to_string(&v).unwrap_or_default())
+            .ctx(|| "answering".into()),
+        Err(e) => cw
+            .finish_with_trailer(
+                "X-Wharf-Error",
+                &serde_json::to_string(&e).unwrap_or_default(),
+            )
+            .ctx(|| "answering".into()),
+    }
+}
+
+/// Stream with a typed item.
+fn stream_of<W: Write, I: Serialize, T: Serialize>(
+    w: &mut W,
+    f: impl FnOnce(&mut dyn FnMut(I) -> bool) -> Result<T>,
+) -> Result<()> {
+    stream(w, |sink| {
+        f(&mut |item: I| sink(serde_json::to_value(item).unwrap_or(Value::Null)))
+    })
+}
+
 /// Route one request to the engine.
 fn dispatch<W: Write>(
     engine: &LocalEngine,
@@ -219,7 +327,8 @@ fn dispatch<W: Write>(
 ) -> Result<()> {
     match method {
         "ping" => reply(w, Ok("pong")),
-        "whoami" => reply(w, Ok(engine.effective_caller(caller))),
+        "whoami" => reply(w, engine.whoami(caller)),
+        "permissions" => reply(w, engine.permissions(caller)),
         "info" => reply(w, engine.info(caller)),
         "events" => {
             let (filter,): (EventFilter,) = match args(method, a) {
@@ -232,6 +341,132 @@ fn dispatch<W: Write>(
                 })
             })
         }
+        "image_list" => call(w, method, a, |(o,): (ImageListOptions,)| {
+            engine.image_list(caller, &o)
+        }),
+        "image_inspect" => call(w, method, a, |(r,): (String,)| {
+            engine.image_inspect(caller, &r)
+        }),
+        "image_history" => call(w, method, a, |(r,): (String,)| {
+            engine.image_history(caller, &r)
+        }),
+        "image_save" => match args::<(Vec<String>, SaveFormat)>(method, a) {
+            Ok((refs, fmt)) => download(w, |out| engine.image_save(caller, &refs, fmt, out)),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "image_tag" => call(w, method, a, |(s, t): (String, String)| {
+            engine.image_tag(caller, &s, &t)
+        }),
+        "image_remove" => call(w, method, a, |(r, f): (String, bool)| {
+            engine.image_remove(caller, &r, f)
+        }),
+        "image_prune" => call(w, method, a, |(all,): (bool,)| {
+            engine.image_prune(caller, all)
+        }),
+        "image_build_demo" => call(w, method, a, |(r,): (String,)| {
+            engine.image_build_demo(caller, &r)
+        }),
+        "image_disk_usage" => call(w, method, a, |(): ()| engine.image_disk_usage(caller)),
+        "container_create" => call(w, method, a, |(s,): (ContainerCreate,)| {
+            engine.container_create(caller, &s)
+        }),
+        "container_start" => call(w, method, a, |(id,): (String,)| {
+            engine.container_start(caller, &id)
+        }),
+        "container_stop" => call(w, method, a, |(id, t): (String, Option<u32>)| {
+            engine.container_stop(caller, &id, t)
+        }),
+        "container_restart" => call(w, method, a, |(id, t): (String, Option<u32>)| {
+            engine.container_restart(caller, &id, t)
+        }),
+        "container_kill" => call(w, method, a, |(id, s): (String, String)| {
+            engine.container_kill(caller, &id, &s)
+        }),
+        "container_pause" => call(w, method, a, |(id,): (String,)| {
+            engine.container_pause(caller, &id)
+        }),
+        "container_unpause" => call(w, method, a, |(id,): (String,)| {
+            engine.container_unpause(caller, &id)
+        }),
+        "container_remove" => call(w, method, a, |(id, o): (String, RemoveOptions)| {
+            engine.container_remove(caller, &id, o)
+        }),
+        "container_rename" => call(w, method, a, |(id, n): (String, String)| {
+            engine.container_rename(caller, &id, &n)
+        }),
+        "container_wait" => call(w, method, a, |(id,): (String,)| {
+            engine.container_wait(caller, &id)
+        }),
+        "container_update" => call(
+            w,
+            method,
+            a,
+            |(id, r, p): (String, Resources, Option<RestartPolicy>)| {
+                engine.container_update(caller, &id, &r, p.as_ref())
+            },
+        ),
+        "container_list" => call(w, method, a, |(o,): (ContainerListOptions,)| {
+            engine.container_list(caller, &o)
+        }),
+        "container_inspect" => call(w, method, a, |(id,): (String,)| {
+            engine.container_inspect(caller, &id)
+        }),
+        "container_prune" => call(w, method, a, |(): ()| engine.container_prune(caller)),
+        "container_logs" => match args::<(String, LogOptions)>(method, a) {
+            Ok((id, o)) => stream_of(w, |sink| {
+                engine.container_logs(caller, &id, &o, &mut |l: LogLine| sink(l))
+            }),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "network_create" => call(w, method, a, |(s,): (NetworkCreate,)| {
+            engine.network_create(caller, &s)
+        }),
+        "network_list" => call(w, method, a, |(o,): (NetworkListOptions,)| {
+            engine.network_list(caller, &o)
+        }),
+        "network_inspect" => call(w, method, a, |(n,): (String,)| {
+            engine.network_inspect(caller, &n)
+        }),
+        "network_remove" => call(w, method, a, |(n,): (String,)| {
+            engine.network_remove(caller, &n)
+        }),
+        "network_prune" => call(w, method, a, |(): ()| engine.network_prune(caller)),
+        "network_connect" => call(
+            w,
+            method,
+            a,
+            |(n, c, o): (String, String, NetworkConnect)| {
+                engine.network_connect(caller, &n, &c, &o)
+            },
+        ),
+        "network_disconnect" => call(w, method, a, |(n, c): (String, String)| {
+            engine.network_disconnect(caller, &n, &c)
+        }),
+        "container_ports" => call(w, method, a, |(c,): (String,)| {
+            engine.container_ports(caller, &c)
+        }),
+        "container_stats" => match args::<(Vec<String>, StatsOptions)>(method, a) {
+            Ok((ids, o)) => stream_of(w, |sink| {
+                engine.container_stats(caller, &ids, &o, &mut |b: Vec<ContainerStats>| sink(b))
+            }),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "stats_history" => call(w, method, a, |(id,): (String,)| {
+            engine.stats_history(caller, &id)
+        }),
+        "host_stats" => call(w, method, a, |(): ()| engine.host_stats(caller)),
+        "container_top" => call(w, method, a, |(c,): (String,)| engine.container_top(caller, &c)),
+        "container_diff" => call(w, method, a, |(c,): (String,)| engine.container_diff(caller, &c)),
+        "container_commit" => call(w, method, a, |(c, o): (String, CommitOptions)| engine.container_commit(caller, &c, &o)),
+        "container_stat_path" => call(w, method, a, |(c, p): (String, String)| engine.container_stat_path(caller, &c, &p)),
+        "container_export" => match args::<(String,)>(method, a) {
+            Ok((c,)) => download(w, |out| engine.container_export(caller, &c, out)),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "container_archive_get" => match args::<(String, String)>(method, a) {
+            Ok((c, p)) => download(w, |out| engine.container_archive_get(caller, &c, &p, out)),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
         "volume_create" => call(w, method, a, |(o,): (VolumeCreate,)| {
             engine.volume_create(caller, &o)
         }),
@@ -247,18 +482,36 @@ fn dispatch<W: Write>(
         "volume_prune" => call(w, method, a, |(all,): (bool,)| {
             engine.volume_prune(caller, all)
         }),
-        "audit_read" => reply(
-            w,
-            engine
-                .authorize(caller, "audit.read", None)
-                .and_then(|_| engine.audit().read()),
-        ),
-        "audit_verify" => reply(
-            w,
-            engine
-                .authorize(caller, "audit.verify", None)
-                .and_then(|_| engine.audit().verify()),
-        ),
+        "image_pull" => {
+            let (r, o): (String, PullOptions) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return reply::<_, ()>(w, Err(e)),
+            };
+            stream(w, |sink| {
+                engine.image_pull(caller, &r, &o, &mut |p| {
+                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                })
+            })
+        }
+        "image_push" => {
+            let (r,): (String,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return reply::<_, ()>(w, Err(e)),
+            };
+            stream(w, |sink| {
+                engine.image_push(caller, &r, &mut |p| {
+                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                })
+            })
+        }
+        "registry_login" => call(w, method, a, |(s, u, p): (String, String, String)| {
+            engine.registry_login(caller, &s, &u, &p)
+        }),
+        "registry_logout" => call(w, method, a, |(s,): (String,)| {
+            engine.registry_logout(caller, &s)
+        }),
+        "audit_read" => reply(w, engine.audit_read(caller)),
+        "audit_verify" => reply(w, engine.audit_verify(caller)),
         _ => reply::<_, ()>(
             w,
             Err(EngineError::not_found(

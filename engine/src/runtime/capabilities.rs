@@ -31,10 +31,16 @@ fn parse(name: &str) -> Result<Option<Capability>> {
     if up == "ALL" {
         return Ok(None);
     }
-    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
-    full.parse::<Capability>()
-        .map(Some)
-        .map_err(|_| EngineError::invalid(format!("unknown capability {name:?}: use names like NET_ADMIN or SYS_PTRACE")))
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    full.parse::<Capability>().map(Some).map_err(|_| {
+        EngineError::invalid(format!(
+            "unknown capability {name:?}: use names like NET_ADMIN or SYS_PTRACE"
+        ))
+    })
 }
 
 /// The set a container gets: the default (or all when privileged), plus `add`, minus `drop`.
@@ -77,8 +83,9 @@ pub fn mask(set: &CapsHashSet) -> u64 {
 pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
     for c in caps::runtime::thread_all_supported() {
         if !keep.contains(&c) {
-            caps::drop(None, CapSet::Bounding, c)
-                .map_err(|e| EngineError::internal(format!("dropping {c} from the bounding set: {e}")))?;
+            caps::drop(None, CapSet::Bounding, c).map_err(|e| {
+                EngineError::internal(format!("dropping {c} from the bounding set: {e}"))
+            })?;
         }
     }
     Ok(())
@@ -87,8 +94,14 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
 /// Set effective, permitted and inheritable (empty), ambient (empty) after the user
 /// switch. A non-root user gets no effective capabilities, as with Docker.
 pub fn apply_process_sets(keep: &CapsHashSet, root_user: bool) -> Result<()> {
-    let set = if root_user { keep.clone() } else { CapsHashSet::new() };
-    let err = |what: &str, e: caps::errors::CapsError| EngineError::internal(format!("setting {what} capabilities: {e}"));
+    let set = if root_user {
+        keep.clone()
+    } else {
+        CapsHashSet::new()
+    };
+    let err = |what: &str, e: caps::errors::CapsError| {
+        EngineError::internal(format!("setting {what} capabilities: {e}"))
+    };
     caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
     caps::set(None, CapSet::Inheritable, &CapsHashSet::new()).map_err(|e| err("inheritable", e))?;
     // Permitted must be set before effective may shrink to it; effective can't exceed permitted.
@@ -108,6 +121,8 @@ mod tests {
         let s = effective_set(&["NET_ADMIN".into()], &["chown".into()], false).unwrap();
         assert!(s.contains(&Capability::CAP_NET_ADMIN) && !s.contains(&Capability::CAP_CHOWN));
         assert!(effective_set(&["NOPE".into()], &[], false).is_err());
-        assert!(effective_set(&[], &["ALL".into()], false).unwrap().is_empty());
+        assert!(effective_set(&[], &["ALL".into()], false)
+            .unwrap()
+            .is_empty());
     }
 }

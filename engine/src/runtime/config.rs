@@ -63,20 +63,30 @@ impl ContainerConfig {
     }
     /// Is `--security-opt no-new-privileges` set?
     pub fn no_new_privs(&self) -> bool {
-        self.spec
-            .security_opt
-            .iter()
-            .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true")
+        self.spec.security_opt.iter().any(|o| {
+            o == "no-new-privileges"
+                || o == "no-new-privileges:true"
+                || o == "no-new-privileges=true"
+        })
     }
     /// The seccomp setting: `None` = the default profile, `Some("unconfined")`, or a profile's JSON.
     pub fn seccomp(&self) -> Option<&str> {
-        self.spec.security_opt.iter().find_map(|o| o.strip_prefix("seccomp=").or_else(|| o.strip_prefix("seccomp:")))
+        self.spec.security_opt.iter().find_map(|o| {
+            o.strip_prefix("seccomp=")
+                .or_else(|| o.strip_prefix("seccomp:"))
+        })
     }
     /// The command line as one string, as `ps` shows it.
     pub fn command_line(&self) -> String {
         self.args
             .iter()
-            .map(|a| if a.contains(' ') || a.is_empty() { format!("{a:?}") } else { a.clone() })
+            .map(|a| {
+                if a.contains(' ') || a.is_empty() {
+                    format!("{a:?}")
+                } else {
+                    a.clone()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -154,11 +164,15 @@ pub fn parse_size(s: &str) -> Result<i64> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| EngineError::invalid(format!("invalid size {s:?}: use a number with an optional unit k, m, g (e.g. 64m)")))?;
+    let n: f64 = num.parse().map_err(|_| {
+        EngineError::invalid(format!(
+            "invalid size {s:?}: use a number with an optional unit k, m, g (e.g. 64m)"
+        ))
+    })?;
     if n < 0.0 {
-        return Err(EngineError::invalid(format!("invalid size {s:?}: it must not be negative")));
+        return Err(EngineError::invalid(format!(
+            "invalid size {s:?}: it must not be negative"
+        )));
     }
     Ok((n * mult as f64) as i64)
 }

@@ -43,7 +43,11 @@ impl Stream {
 impl LogWriter {
     /// Open (append) the log at `path`; rotate past `max_size` bytes keeping `max_files` files.
     pub fn open(path: &Path, max_size: Option<u64>, max_files: Option<u32>) -> Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path).ctx(|| format!("opening log {}", path.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ctx(|| format!("opening log {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(LogWriter {
             path: path.to_path_buf(),
@@ -104,14 +108,21 @@ impl LogWriter {
             for i in (1..self.max_files - 1).rev() {
                 let from = rotated(&self.path, i);
                 if from.exists() {
-                    fs::rename(&from, rotated(&self.path, i + 1)).ctx(|| format!("rotating {}", from.display()))?;
+                    fs::rename(&from, rotated(&self.path, i + 1))
+                        .ctx(|| format!("rotating {}", from.display()))?;
                 }
             }
-            fs::rename(&self.path, rotated(&self.path, 1)).ctx(|| format!("rotating {}", self.path.display()))?;
-            self.file =
-                OpenOptions::new().create(true).append(true).open(&self.path).ctx(|| format!("opening {}", self.path.display()))?;
+            fs::rename(&self.path, rotated(&self.path, 1))
+                .ctx(|| format!("rotating {}", self.path.display()))?;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .ctx(|| format!("opening {}", self.path.display()))?;
         } else {
-            self.file.set_len(0).ctx(|| format!("truncating {}", self.path.display()))?;
+            self.file
+                .set_len(0)
+                .ctx(|| format!("truncating {}", self.path.display()))?;
         }
         self.size = 0;
         Ok(())
@@ -145,7 +156,9 @@ fn parse(line: &str, opts: &LogOptions) -> Option<LogLine> {
         return None;
     }
     if opts.since.is_some() || opts.until.is_some() {
-        let t = chrono::DateTime::parse_from_rfc3339(&l.time).ok()?.timestamp_nanos_opt()?;
+        let t = chrono::DateTime::parse_from_rfc3339(&l.time)
+            .ok()?
+            .timestamp_nanos_opt()?;
         if opts.since.is_some_and(|s| t < s) || opts.until.is_some_and(|u| t > u) {
             return None;
         }
@@ -155,9 +168,17 @@ fn parse(line: &str, opts: &LogOptions) -> Option<LogLine> {
 
 /// Read the log at `path` into `sink` as `opts` says; with `follow`, keep going while
 /// `running()` holds. Returns early when `sink` returns false.
-pub fn read(path: &Path, opts: &LogOptions, sink: &mut dyn FnMut(LogLine) -> bool, running: &dyn Fn() -> bool) -> Result<()> {
+pub fn read(
+    path: &Path,
+    opts: &LogOptions,
+    sink: &mut dyn FnMut(LogLine) -> bool,
+    running: &dyn Fn() -> bool,
+) -> Result<()> {
     let all = files(path);
-    let (last, older) = all.split_last().map(|(l, o)| (l.clone(), o.to_vec())).unwrap_or((path.to_path_buf(), vec![]));
+    let (last, older) = all
+        .split_last()
+        .map(|(l, o)| (l.clone(), o.to_vec()))
+        .unwrap_or((path.to_path_buf(), vec![]));
     let mut cur = match File::open(&last) {
         Ok(f) => Some(BufReader::new(f)),
         Err(_) => None,
@@ -206,7 +227,10 @@ pub fn read(path: &Path, opts: &LogOptions, sink: &mut dyn FnMut(LogLine) -> boo
             }
         }
     }
-    let mut ino = cur.as_ref().and_then(|r| r.get_ref().metadata().ok()).map(|m| m.ino());
+    let mut ino = cur
+        .as_ref()
+        .and_then(|r| r.get_ref().metadata().ok())
+        .map(|m| m.ino());
     loop {
         let mut got = false;
         if let Some(r) = cur.as_mut() {
@@ -282,20 +306,37 @@ mod tests {
         assert_eq!(files(&p).len(), 3);
         assert!(!rotated(&p, 3).exists());
         let mut got = Vec::new();
-        read(&p, &LogOptions::default(), &mut |l| {
-            got.push(l.log);
-            true
-        }, &|| false)
+        read(
+            &p,
+            &LogOptions::default(),
+            &mut |l| {
+                got.push(l.log);
+                true
+            },
+            &|| false,
+        )
         .unwrap();
         assert_eq!(got.last().unwrap(), "partial");
-        let nums: Vec<usize> = got.iter().filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok()).collect();
+        let nums: Vec<usize> = got
+            .iter()
+            .filter_map(|l| l.trim().strip_prefix("line ")?.parse().ok())
+            .collect();
         assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "{nums:?}");
         assert_eq!(*nums.last().unwrap(), 19);
         let mut tail = Vec::new();
-        read(&p, &LogOptions { tail: Some(2), stdout: true, ..Default::default() }, &mut |l| {
-            tail.push(l.log);
-            true
-        }, &|| false)
+        read(
+            &p,
+            &LogOptions {
+                tail: Some(2),
+                stdout: true,
+                ..Default::default()
+            },
+            &mut |l| {
+                tail.push(l.log);
+                true
+            },
+            &|| false,
+        )
         .unwrap();
         assert_eq!(tail, vec!["line 18\n", "line 19\n"]);
     }

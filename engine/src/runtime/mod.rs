@@ -11,6 +11,7 @@ pub mod attach;
 pub mod capabilities;
 pub mod cgroups;
 pub mod config;
+pub mod exec;
 pub mod logs;
 pub mod monitor;
 pub mod namespaces;
@@ -21,6 +22,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
 pub mod state;
+pub mod toolbox;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -33,8 +35,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::api::{
-    ContainerApi, ContainerCreate, ContainerListOptions, ContainerStatus, ContainerSummary, LogLine, LogOptions, MountSpec,
-    PruneReport, RemoveOptions, Resources, RestartPolicy,
+    ContainerApi, ContainerCreate, ContainerListOptions, ContainerStatus, ContainerSummary,
+    LogLine, LogOptions, MountSpec, PruneReport, RemoveOptions, Resources, RestartPolicy,
 };
 use crate::caller::Caller;
 use crate::error::{EngineError, ErrorKind, IoContext, Result};
@@ -47,8 +49,9 @@ use state::RunState;
 
 /// Read `containers/<id>/config.json`.
 pub(crate) fn load_config(engine: &LocalEngine, id: &str) -> Result<ContainerConfig> {
-    crate::state::read_json(&paths::dir(engine, id).join("config.json"))?
-        .ok_or_else(|| EngineError::not_found("container", id, "list containers with `wharf ps -a`"))
+    crate::state::read_json(&paths::dir(engine, id).join("config.json"))?.ok_or_else(|| {
+        EngineError::not_found("container", id, "list containers with `wharf ps -a`")
+    })
 }
 
 fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
@@ -75,32 +78,76 @@ pub(crate) fn mounts_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Vec<Mou
         .map(|m| {
             let mut m = m.clone();
             if m.kind == "volume" {
-                m.source = crate::volume::data_path(engine, &m.source).display().to_string();
+                m.source = crate::volume::data_path(engine, &m.source)
+                    .display()
+                    .to_string();
             }
             m
         })
         .collect()
 }
 
-/// Delete a stopped container's files and say so (`destroy`).
+/// Delete a stopped container's files and say so (`destroy`). The directory is first
+/// renamed away, so of two removers racing (a monitor's `--rm` and an `rm -f`) exactly
+/// one removes it and reports it.
 pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
+    match hide_files(engine, cfg)? {
+        Some(doomed) => delete_hidden(cfg, &doomed),
+        None => Ok(()),
+    }
+}
+
+/// The first half of [`remove_files`]: rename the container away (it is gone from
+/// every listing from here on), release its volumes, say `destroy`. Returns where the
+/// files now are, for [`delete_hidden`]; `None` if someone else removed it first.
+pub(crate) fn hide_files(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+) -> Result<Option<std::path::PathBuf>> {
     let dir = paths::dir(engine, &cfg.id);
     if !dir.exists() {
-        return Ok(());
+        return Ok(None);
     }
-    let remove_anon = cfg.spec.auto_remove || state::load(&dir).map(|s| s.remove_requested).unwrap_or(false);
+    let remove_anon = cfg.spec.auto_remove
+        || state::load(&dir)
+            .map(|s| s.remove_requested)
+            .unwrap_or(false);
+    let doomed = engine.root().tmp().join(format!("removing-{}", cfg.id));
+    match std::fs::rename(&dir, &doomed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(EngineError::io(
+                format!("removing container {} ({})", cfg.name, dir.display()),
+                e,
+            ))
+        }
+    }
     if let Err(e) = crate::volume::release(engine, &cfg.id, remove_anon) {
         tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
     }
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
     net::forget(engine, cfg);
-    std::fs::remove_dir_all(&dir).ctx(|| format!("removing container {} ({})", cfg.name, dir.display()))?;
     engine.emit(event(cfg, "destroy"));
-    Ok(())
+    Ok(Some(doomed))
+}
+
+/// The second half of [`remove_files`]: delete the renamed files.
+pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> Result<()> {
+    std::fs::remove_dir_all(doomed).ctx(|| {
+        format!(
+            "removing the files of container {} ({})",
+            cfg.name,
+            doomed.display()
+        )
+    })
 }
 
 fn is_active(s: ContainerStatus) -> bool {
-    matches!(s, ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting)
+    matches!(
+        s,
+        ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting
+    )
 }
 
 /// Docker's container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -121,16 +168,23 @@ fn validate_name(name: &str) -> Result<()> {
 /// A random `adjective_name`, as Docker makes them.
 fn random_name() -> String {
     const A: &[&str] = &[
-        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet",
-        "sharp", "tender", "upbeat", "vivid", "witty", "zealous", "bold",
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "proud", "quiet", "sharp", "tender", "upbeat", "vivid", "witty", "zealous",
+        "bold",
     ];
     const B: &[&str] = &[
-        "turing", "hopper", "lovelace", "curie", "noether", "ritchie", "thompson", "knuth", "dijkstra", "lamport", "liskov",
-        "hamilton", "shannon", "babbage", "pike", "torvalds", "wozniak", "kay", "backus", "allen",
+        "turing", "hopper", "lovelace", "curie", "noether", "ritchie", "thompson", "knuth",
+        "dijkstra", "lamport", "liskov", "hamilton", "shannon", "babbage", "pike", "torvalds",
+        "wozniak", "kay", "backus", "allen",
     ];
     let mut b = [0u8; 4];
     let _ = getrandom::fill(&mut b);
-    format!("{}_{}{}", A[b[0] as usize % A.len()], B[b[1] as usize % B.len()], u16::from_be_bytes([b[2], b[3]]) % 100)
+    format!(
+        "{}_{}{}",
+        A[b[0] as usize % A.len()],
+        B[b[1] as usize % B.len()],
+        u16::from_be_bytes([b[2], b[3]]) % 100
+    )
 }
 
 fn ms(d: Duration) -> Duration {
@@ -160,12 +214,16 @@ fn send_signal(pid: i32, sig: i32) {
 
 /// The start error for a start failure code, with Docker's wording.
 fn start_error(name: &str, code: i32, msg: &str) -> EngineError {
-    let kind = if code == 126 || code == 127 { ErrorKind::InvalidArgument } else { ErrorKind::Internal };
+    let kind = if code == 126 || code == 127 {
+        ErrorKind::InvalidArgument
+    } else {
+        ErrorKind::Internal
+    };
     EngineError::new(kind, format!("failed to start container {name}: {msg}"))
 }
 
 impl LocalEngine {
-    fn container_ids(&self) -> Vec<String> {
+    pub(crate) fn container_ids(&self) -> Vec<String> {
         std::fs::read_dir(self.root().containers())
             .map(|rd| {
                 rd.flatten()
@@ -190,10 +248,16 @@ impl LocalEngine {
                 }
             }
         }
-        if let Some(id) = crate::ids::resolve_prefix("container", q, ids.iter().map(String::as_str))? {
+        if let Some(id) =
+            crate::ids::resolve_prefix("container", q, ids.iter().map(String::as_str))?
+        {
             return Ok(id);
         }
-        Err(EngineError::not_found("container", name_or_id, "list containers with `wharf ps -a`"))
+        Err(EngineError::not_found(
+            "container",
+            name_or_id,
+            "list containers with `wharf ps -a`",
+        ))
     }
 
     /// Config and state of a container, told truthfully: a container whose processes
@@ -231,7 +295,11 @@ impl LocalEngine {
         }
         if cfg.spec.auto_remove || st.remove_requested {
             remove_files(self, &cfg)?;
-            return Err(EngineError::not_found("container", id, "it was removed when it stopped (--rm)"));
+            return Err(EngineError::not_found(
+                "container",
+                id,
+                "it was removed when it stopped (--rm)",
+            ));
         }
         Ok((cfg, st))
     }
@@ -250,18 +318,28 @@ impl LocalEngine {
         if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
             return Ok(());
         }
-        state::update(&dir, |s| {
-            s.manually_stopped = false;
-            s.remove_requested = false;
-        })?;
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| EngineError::sys("creating a pipe", e))?;
+        if st.manually_stopped || st.remove_requested {
+            state::update(&dir, |s| {
+                s.manually_stopped = false;
+                s.remove_requested = false;
+            })?;
+        }
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::sys("creating a pipe", e))?;
         let exe = self.wharf_exe()?;
         let mut cmd = std::process::Command::new(&exe);
-        cmd.arg("--root").arg(self.root().path()).arg("__monitor").arg(id).arg("--sync-fd").arg("3");
+        cmd.arg("--root")
+            .arg(self.root().path())
+            .arg("__monitor")
+            .arg(id)
+            .arg("--sync-fd")
+            .arg("3");
         if attach.is_some() {
             cmd.arg("--attach-fd").arg("4");
         }
-        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         let wfd = w.as_raw_fd();
         let afd = attach.as_ref().map(|a| a.as_raw_fd());
         // SAFETY: between fork and exec only fcntl/dup2 (async-signal-safe) run. The
@@ -293,9 +371,16 @@ impl LocalEngine {
                 Ok(())
             });
         }
-        let status = cmd
-            .status()
-            .map_err(|e| EngineError::io(format!("starting the monitor {} for container {}", exe.display(), cfg.name), e))?;
+        let status = cmd.status().map_err(|e| {
+            EngineError::io(
+                format!(
+                    "starting the monitor {} for container {}",
+                    exe.display(),
+                    cfg.name
+                ),
+                e,
+            )
+        })?;
         drop(w);
         drop(attach);
         if !status.success() {
@@ -318,7 +403,11 @@ impl LocalEngine {
         Err(EngineError::internal(format!(
             "the monitor for container {} ended without reporting{}; see `wharf inspect {}`",
             cfg.name,
-            if st.error.is_empty() { String::new() } else { format!(": {}", st.error) },
+            if st.error.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", st.error)
+            },
             cfg.name
         )))
     }
@@ -328,24 +417,42 @@ impl LocalEngine {
     pub fn recover_containers(&self) {
         let marker = self.root().run().join("boot_id");
         let now = state::boot_id();
-        if std::fs::read_to_string(&marker).map(|s| s.trim() == now).unwrap_or(false) {
+        if std::fs::read_to_string(&marker)
+            .map(|s| s.trim() == now)
+            .unwrap_or(false)
+        {
             return;
         }
-        let Ok(_l) = self.root().lock("recovery") else { return };
-        if std::fs::read_to_string(&marker).map(|s| s.trim() == now).unwrap_or(false) {
+        let Ok(_l) = self.root().lock("recovery") else {
+            return;
+        };
+        if std::fs::read_to_string(&marker)
+            .map(|s| s.trim() == now)
+            .unwrap_or(false)
+        {
             return;
         }
         // Write the marker first: the monitors started below open the engine too.
         let _ = crate::state::atomic_write(&marker, now.as_bytes());
         for id in self.container_ids() {
-            let Ok((cfg, st)) = self.observe(&id) else { continue };
+            let Ok((cfg, st)) = self.observe(&id) else {
+                continue;
+            };
             if st.status == ContainerStatus::Exited
                 && !st.finished_at.is_empty()
-                && monitor::should_restart(&cfg.spec.restart, st.exit_code, st.restart_count, st.manually_stopped)
+                && monitor::should_restart(
+                    &cfg.spec.restart,
+                    st.exit_code,
+                    st.restart_count,
+                    st.manually_stopped,
+                )
                 && st.error.contains("monitor is gone")
             {
                 if let Err(e) = self.spawn_monitor(&id, None) {
-                    tracing::warn!("restarting {} after a restart of the machine: {e}", cfg.name);
+                    tracing::warn!(
+                        "restarting {} after a restart of the machine: {e}",
+                        cfg.name
+                    );
                 }
             }
         }
@@ -367,7 +474,12 @@ impl LocalEngine {
         (all, run, paused, stopped)
     }
 
-    fn resolve_owned(&self, caller: &Caller, action: &str, name_or_id: &str) -> Result<(ContainerConfig, RunState)> {
+    fn resolve_owned(
+        &self,
+        caller: &Caller,
+        action: &str,
+        name_or_id: &str,
+    ) -> Result<(ContainerConfig, RunState)> {
         let id = self.find_container(name_or_id)?;
         let (cfg, st) = self.observe(&id)?;
         self.authorize_target(caller, action, &cfg.name, Some(cfg.owner))?;
@@ -376,7 +488,10 @@ impl LocalEngine {
 
     fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         wait_until(timeout, || match self.observe(id) {
-            Ok((_, st)) => !is_active(st.status) || (st.status == ContainerStatus::Restarting && !st.pid_alive()),
+            Ok((_, st)) => {
+                !is_active(st.status)
+                    || (st.status == ContainerStatus::Restarting && !st.pid_alive())
+            }
             Err(_) => true,
         })
     }
@@ -402,12 +517,21 @@ impl LocalEngine {
         if !wait_until(timeout, || !state::proc_alive(st.pid, st.pid_start)) {
             self.emit(event(cfg, "kill").attr("signal", libc::SIGKILL.to_string()));
             send_signal(st.pid, libc::SIGKILL);
-            wait_until(Duration::from_secs(10), || !state::proc_alive(st.pid, st.pid_start));
+            wait_until(Duration::from_secs(10), || {
+                !state::proc_alive(st.pid, st.pid_start)
+            });
         }
     }
 
-    fn container_summary(&self, cfg: &ContainerConfig, st: &RunState, size: bool) -> ContainerSummary {
-        let created = chrono::DateTime::parse_from_rfc3339(&cfg.created).map(|t| t.timestamp()).unwrap_or(0);
+    fn container_summary(
+        &self,
+        cfg: &ContainerConfig,
+        st: &RunState,
+        size: bool,
+    ) -> ContainerSummary {
+        let created = chrono::DateTime::parse_from_rfc3339(&cfg.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
         ContainerSummary {
             id: cfg.id.clone(),
             name: cfg.name.clone(),
@@ -416,8 +540,12 @@ impl LocalEngine {
             command: cfg.command_line(),
             created,
             state: st.status,
-            status: human_status(st),
-            health: None,
+            // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
+            status: toolbox::health::decorate(
+                human_status(st),
+                toolbox::health::current(self, cfg, st),
+            ),
+            health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
             ports: crate::network::published_ports(self, &cfg.id).unwrap_or_else(|_| cfg.spec.ports.clone()),
@@ -433,10 +561,21 @@ impl LocalEngine {
     }
 
     /// Start container `id` with an attached client: returns the client's end of the
-    /// attach socket, connected before the command runs so no output is missed.
-    pub fn start_attached(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
+    /// attach socket, connected before the command runs so no output is missed. With
+    /// `size` (rows, columns) a `-t` container's terminal starts at that size.
+    pub fn start_attached(
+        &self,
+        caller: &Caller,
+        name_or_id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream> {
         let (cfg, _) = self.resolve_owned(caller, "container.start", name_or_id)?;
-        let (mine, theirs) = UnixStream::pair().map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        let (mut mine, theirs) = UnixStream::pair()
+            .map_err(|e| EngineError::io("creating the attach socket pair", e))?;
+        if let Some((rows, cols)) = size {
+            attach::write_frame(&mut mine, attach::RESIZE, &attach::resize(rows, cols))
+                .map_err(|e| EngineError::io("sending the terminal size", e))?;
+        }
         self.emit(event(&cfg, "attach"));
         self.spawn_monitor(&cfg.id, Some(OwnedFd::from(theirs)))?;
         Ok(mine)
@@ -452,17 +591,30 @@ impl LocalEngine {
             )));
         }
         let s = UnixStream::connect(paths::attach_socket(self, &cfg.id)).map_err(|e| {
-            EngineError::unavailable(format!("cannot attach to container {}: its monitor does not answer ({e})", cfg.name))
+            EngineError::unavailable(format!(
+                "cannot attach to container {}: its monitor does not answer ({e})",
+                cfg.name
+            ))
         })?;
         self.emit(event(&cfg, "attach"));
         Ok(s)
     }
 
-    fn build_config(&self, caller: &Caller, spec: &ContainerCreate, id: &str, name: String) -> Result<ContainerConfig> {
+    fn build_config(
+        &self,
+        caller: &Caller,
+        spec: &ContainerCreate,
+        id: &str,
+        name: String,
+    ) -> Result<ContainerConfig> {
         let img = self.resolve_image(caller, &spec.image)?;
         let icfg = img.config.get("config").cloned().unwrap_or(Value::Null);
         let strs = |v: Option<&Value>| -> Option<Vec<String>> {
-            v.and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            v.and_then(|v| v.as_array()).map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
         };
         let entry = match &spec.entrypoint {
             Some(e) => e.clone(),
@@ -483,7 +635,9 @@ impl LocalEngine {
         let host_net = spec.network.as_deref() == Some("host");
         let hostname = match (&spec.hostname, host_net) {
             (Some(h), _) => h.clone(),
-            (None, true) => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+            (None, true) => nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             (None, false) => id[..12].to_string(),
         };
         let mut env: Vec<String> = strs(icfg.get("Env")).unwrap_or_default();
@@ -492,7 +646,12 @@ impl LocalEngine {
             env.retain(|e| e.split('=').next() != Some(key.as_str()));
             env.push(kv);
         };
-        if !env_has(&spec.env, "PATH") && !strs(icfg.get("Env")).unwrap_or_default().iter().any(|e| e.starts_with("PATH=")) {
+        if !env_has(&spec.env, "PATH")
+            && !strs(icfg.get("Env"))
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.starts_with("PATH="))
+        {
             set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
         }
         set(format!("HOSTNAME={hostname}"));
@@ -507,12 +666,19 @@ impl LocalEngine {
         let mut labels: BTreeMap<String, String> = icfg
             .get("Labels")
             .and_then(|l| l.as_object())
-            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
             .unwrap_or_default();
         labels.extend(spec.labels.clone());
         let mut spec = spec.clone();
         if spec.stop_signal.is_none() {
-            spec.stop_signal = icfg.get("StopSignal").and_then(|s| s.as_str()).map(str::to_string);
+            spec.stop_signal = icfg
+                .get("StopSignal")
+                .and_then(|s| s.as_str())
+                .map(str::to_string);
         }
         Ok(ContainerConfig {
             id: id.to_string(),
@@ -524,8 +690,25 @@ impl LocalEngine {
             project: caller.project.clone(),
             args,
             env,
-            working_dir: spec.workdir.clone().or_else(|| icfg.get("WorkingDir").and_then(|w| w.as_str()).map(str::to_string)).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
-            user: spec.user.clone().or_else(|| icfg.get("User").and_then(|u| u.as_str()).map(str::to_string)).unwrap_or_default(),
+            working_dir: spec
+                .workdir
+                .clone()
+                .or_else(|| {
+                    icfg.get("WorkingDir")
+                        .and_then(|w| w.as_str())
+                        .map(str::to_string)
+                })
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
+            user: spec
+                .user
+                .clone()
+                .or_else(|| {
+                    icfg.get("User")
+                        .and_then(|u| u.as_str())
+                        .map(str::to_string)
+                })
+                .unwrap_or_default(),
             hostname,
             layer_dirs: img.layer_dirs.clone(),
             labels,
@@ -544,7 +727,9 @@ fn validate(spec: &ContainerCreate) -> Result<()> {
         validate_name(n)?;
     }
     if spec.auto_remove && spec.restart != RestartPolicy::No {
-        return Err(EngineError::invalid("conflicting options: --restart and --rm; use one of them"));
+        return Err(EngineError::invalid(
+            "conflicting options: --restart and --rm; use one of them",
+        ));
     }
     if let Some(s) = &spec.stop_signal {
         config::parse_signal(s)?;
@@ -556,7 +741,10 @@ fn validate(spec: &ContainerCreate) -> Result<()> {
     validate_resources(&spec.resources)?;
     for m in &spec.mounts {
         if !m.target.starts_with('/') {
-            return Err(EngineError::invalid(format!("mount target {:?} must be an absolute path", m.target)));
+            return Err(EngineError::invalid(format!(
+                "mount target {:?} must be an absolute path",
+                m.target
+            )));
         }
     }
     Ok(())
@@ -565,7 +753,9 @@ fn validate(spec: &ContainerCreate) -> Result<()> {
 fn validate_resources(r: &Resources) -> Result<()> {
     if let Some(m) = r.memory {
         if m > 0 && m < 6 * 1024 * 1024 {
-            return Err(EngineError::invalid("minimum memory limit allowed is 6MB: give -m 6m or more"));
+            return Err(EngineError::invalid(
+                "minimum memory limit allowed is 6MB: give -m 6m or more",
+            ));
         }
         if let Some(s) = r.memory_swap {
             if s > 0 && s < m {
@@ -577,7 +767,9 @@ fn validate_resources(r: &Resources) -> Result<()> {
     }
     if let Some(w) = r.blkio_weight {
         if !(10..=1000).contains(&w) {
-            return Err(EngineError::invalid("--blkio-weight must be between 10 and 1000"));
+            return Err(EngineError::invalid(
+                "--blkio-weight must be between 10 and 1000",
+            ));
         }
     }
     Ok(())
@@ -594,8 +786,14 @@ pub fn human_status(st: &RunState) -> String {
         ContainerStatus::Created => "Created".into(),
         ContainerStatus::Running => format!("Up {}", since(&st.started_at)),
         ContainerStatus::Paused => format!("Up {} (Paused)", since(&st.started_at)),
-        ContainerStatus::Restarting => format!("Restarting ({}) {} ago", st.exit_code, since(&st.finished_at)),
-        ContainerStatus::Exited => format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at)),
+        ContainerStatus::Restarting => format!(
+            "Restarting ({}) {} ago",
+            st.exit_code,
+            since(&st.finished_at)
+        ),
+        ContainerStatus::Exited => {
+            format!("Exited ({}) {} ago", st.exit_code, since(&st.finished_at))
+        }
         ContainerStatus::Removing => "Removal In Progress".into(),
         ContainerStatus::Dead => "Dead".into(),
     }
@@ -615,7 +813,11 @@ fn duration_words(secs: i64) -> String {
     }
 }
 
-fn matches_filters(engine: &LocalEngine, s: &ContainerSummary, filters: &[(String, String)]) -> Result<bool> {
+fn matches_filters(
+    engine: &LocalEngine,
+    s: &ContainerSummary,
+    filters: &[(String, String)],
+) -> Result<bool> {
     let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort();
     keys.dedup();
@@ -633,10 +835,18 @@ fn matches_filters(engine: &LocalEngine, s: &ContainerSummary, filters: &[(Strin
                 "ancestor" => {
                     s.image == *v
                         || s.image_id == *v
-                        || s.image_id.trim_start_matches("sha256:").starts_with(v.trim_start_matches("sha256:"))
-                        || engine.resolve_image(&Caller::root(), v).map(|i| i.id == s.image_id).unwrap_or(false)
+                        || s.image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(v.trim_start_matches("sha256:"))
+                        || engine
+                            .resolve_image(&Caller::root(), v)
+                            .map(|i| i.id == s.image_id)
+                            .unwrap_or(false)
                 }
-                "exited" => s.state == ContainerStatus::Exited && s.exit_code.map(|c| c.to_string()) == Some(v.clone()),
+                "exited" => {
+                    s.state == ContainerStatus::Exited
+                        && s.exit_code.map(|c| c.to_string()) == Some(v.clone())
+                }
                 other => {
                     return Err(EngineError::invalid(format!(
                         "invalid filter {other:?}: use status, name, id, label, ancestor or exited"
@@ -655,13 +865,17 @@ impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
         self.authorize(caller, "container.create", None)?;
         validate(spec)?;
+        self.authorize_create(caller, spec)?;
         crate::network::check_request(self, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {
             Some(n) => {
                 if let Ok(other) = self.find_container(n) {
-                    if load_config(self, &other).map(|c| c.name == *n).unwrap_or(false) {
+                    if load_config(self, &other)
+                        .map(|c| c.name == *n)
+                        .unwrap_or(false)
+                    {
                         return Err(EngineError::conflict(format!(
                             "the container name {n:?} is already in use by container {}: remove or rename that container, or choose another name",
                             crate::ids::short(&other)
@@ -680,7 +894,8 @@ impl ContainerApi for LocalEngine {
         let mut cfg = self.build_config(caller, spec, &id, name)?;
         let dir = paths::dir(self, &id);
         for d in ["diff", "work", "merged"] {
-            std::fs::create_dir_all(dir.join(d)).ctx(|| format!("creating {}", dir.join(d).display()))?;
+            std::fs::create_dir_all(dir.join(d))
+                .ctx(|| format!("creating {}", dir.join(d).display()))?;
         }
         let res = (|| {
             for m in cfg.spec.mounts.iter_mut().filter(|m| m.kind == "volume") {
@@ -728,7 +943,9 @@ impl ContainerApi for LocalEngine {
             self.stop_process(&cfg, &st, cfg.stop_signal()?, t);
             // Wait for the monitor to finish with the old run.
             wait_until(Duration::from_secs(10), || {
-                state::load(&paths::dir(self, &cfg.id)).map(|s| !s.monitor_alive()).unwrap_or(true)
+                state::load(&paths::dir(self, &cfg.id))
+                    .map(|s| !s.monitor_alive())
+                    .unwrap_or(true)
             });
             self.emit(event(&cfg, "stop"));
         }
@@ -741,7 +958,10 @@ impl ContainerApi for LocalEngine {
         let (cfg, st) = self.resolve_owned(caller, "container.kill", id)?;
         let sig = config::parse_signal(signal)?;
         if !st.pid_alive() {
-            return Err(EngineError::conflict(format!("container {} is not running: nothing to kill", cfg.name)));
+            return Err(EngineError::conflict(format!(
+                "container {} is not running: nothing to kill",
+                cfg.name
+            )));
         }
         if st.status == ContainerStatus::Paused && sig != libc::SIGKILL {
             return Err(EngineError::conflict(format!(
@@ -763,13 +983,21 @@ impl ContainerApi for LocalEngine {
     fn container_pause(&self, caller: &Caller, id: &str) -> Result<()> {
         let (cfg, st) = self.resolve_owned(caller, "container.pause", id)?;
         if st.status == ContainerStatus::Paused {
-            return Err(EngineError::conflict(format!("container {} is already paused", cfg.name)));
+            return Err(EngineError::conflict(format!(
+                "container {} is already paused",
+                cfg.name
+            )));
         }
         if st.status != ContainerStatus::Running || !st.pid_alive() {
-            return Err(EngineError::conflict(format!("container {} is not running: only running containers can be paused", cfg.name)));
+            return Err(EngineError::conflict(format!(
+                "container {} is not running: only running containers can be paused",
+                cfg.name
+            )));
         }
         Cgroup::for_container(&cfg.id).freeze(true)?;
-        state::update(&paths::dir(self, &cfg.id), |s| s.status = ContainerStatus::Paused)?;
+        state::update(&paths::dir(self, &cfg.id), |s| {
+            s.status = ContainerStatus::Paused
+        })?;
         self.emit(event(&cfg, "pause"));
         Ok(())
     }
@@ -777,7 +1005,10 @@ impl ContainerApi for LocalEngine {
     fn container_unpause(&self, caller: &Caller, id: &str) -> Result<()> {
         let (cfg, st) = self.resolve_owned(caller, "container.unpause", id)?;
         if st.status != ContainerStatus::Paused {
-            return Err(EngineError::conflict(format!("container {} is not paused", cfg.name)));
+            return Err(EngineError::conflict(format!(
+                "container {} is not paused",
+                cfg.name
+            )));
         }
         Cgroup::for_container(&cfg.id).freeze(false)?;
         state::update(&paths::dir(self, &cfg.id), |s| {
@@ -805,7 +1036,11 @@ impl ContainerApi for LocalEngine {
             })?;
             self.stop_process(&cfg, &st, libc::SIGKILL, Duration::ZERO);
             // The monitor finishes the run; then the files go.
-            wait_until(Duration::from_secs(10), || state::load(&dir).map(|s| !s.monitor_alive()).unwrap_or(true));
+            wait_until(Duration::from_secs(10), || {
+                state::load(&dir)
+                    .map(|s| !s.monitor_alive())
+                    .unwrap_or(true)
+            });
             let _ = self.observe(&cfg.id);
         }
         let _ = Cgroup::for_container(&cfg.id).remove();
@@ -824,7 +1059,11 @@ impl ContainerApi for LocalEngine {
         validate_name(new_name)?;
         let _l = self.root().lock("containers")?;
         if let Ok(other) = self.find_container(new_name) {
-            if other != cfg.id && load_config(self, &other).map(|c| c.name == new_name).unwrap_or(false) {
+            if other != cfg.id
+                && load_config(self, &other)
+                    .map(|c| c.name == new_name)
+                    .unwrap_or(false)
+            {
                 return Err(EngineError::conflict(format!(
                     "the container name {new_name:?} is already in use by container {}: choose another name",
                     crate::ids::short(&other)
@@ -854,7 +1093,12 @@ impl ContainerApi for LocalEngine {
                         ..Default::default()
                     };
                     crate::api::SystemApi::events(self, caller, &filter, &mut |ev| {
-                        code = ev.actor.attributes.get("exitCode").and_then(|c| c.parse().ok()).unwrap_or(code);
+                        code = ev
+                            .actor
+                            .attributes
+                            .get("exitCode")
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(code);
                         true
                     })?;
                     return Ok(code);
@@ -866,13 +1110,27 @@ impl ContainerApi for LocalEngine {
         }
     }
 
-    fn container_update(&self, caller: &Caller, id: &str, resources: &Resources, restart: Option<&RestartPolicy>) -> Result<()> {
+    fn container_update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        resources: &Resources,
+        restart: Option<&RestartPolicy>,
+    ) -> Result<()> {
         let (mut cfg, st) = self.resolve_owned(caller, "container.update", id)?;
         let r = &mut cfg.spec.resources;
         macro_rules! merge {
             ($($f:ident),*) => { $( if resources.$f.is_some() { r.$f = resources.$f.clone(); } )* };
         }
-        merge!(memory, memory_swap, nano_cpus, cpu_shares, cpuset_cpus, pids_limit, blkio_weight);
+        merge!(
+            memory,
+            memory_swap,
+            nano_cpus,
+            cpu_shares,
+            cpuset_cpus,
+            pids_limit,
+            blkio_weight
+        );
         validate_resources(&cfg.spec.resources)?;
         if let Some(p) = restart {
             if cfg.spec.auto_remove && *p != RestartPolicy::No {
@@ -888,12 +1146,21 @@ impl ContainerApi for LocalEngine {
         Ok(())
     }
 
-    fn container_list(&self, caller: &Caller, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+    fn container_list(
+        &self,
+        caller: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<Vec<ContainerSummary>> {
         self.authorize(caller, "container.list", None)?;
         let mut out = Vec::new();
         for id in self.container_ids() {
-            let Ok((cfg, st)) = self.observe(&id) else { continue };
-            if self.authorize_target(caller, "container.inspect", &cfg.name, Some(cfg.owner)).is_err() {
+            let Ok((cfg, st)) = self.observe(&id) else {
+                continue;
+            };
+            if self
+                .authorize_target(caller, "container.inspect", &cfg.name, Some(cfg.owner))
+                .is_err()
+            {
                 continue;
             }
             out.push(self.container_summary(&cfg, &st, opts.size));
@@ -935,7 +1202,7 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
-        Ok(json!({
+        let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
             "Path": cfg.args.first().cloned().unwrap_or_default(),
@@ -1010,15 +1277,24 @@ impl ContainerApi for LocalEngine {
                 .unwrap_or_else(|| serde_json::json!({ "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } })),
             "Owner": cfg.owner,
             "Project": cfg.project,
-        }))
+        });
+        // State.Health (toolbox).
+        toolbox::health::inspect_into(self, &cfg, &st, &mut doc);
+        Ok(doc)
     }
 
     fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {
         self.authorize(caller, "container.prune", None)?;
         let mut rep = PruneReport::default();
         for id in self.container_ids() {
-            let Ok((cfg, st)) = self.observe(&id) else { continue };
-            if is_active(st.status) || self.authorize_target(caller, "container.remove", &cfg.name, Some(cfg.owner)).is_err() {
+            let Ok((cfg, st)) = self.observe(&id) else {
+                continue;
+            };
+            if is_active(st.status)
+                || self
+                    .authorize_target(caller, "container.remove", &cfg.name, Some(cfg.owner))
+                    .is_err()
+            {
                 continue;
             }
             let size = crate::volume::dir_size(&paths::dir(self, &id).join("diff"));
@@ -1030,10 +1306,20 @@ impl ContainerApi for LocalEngine {
         Ok(rep)
     }
 
-    fn container_logs(&self, caller: &Caller, id: &str, opts: &LogOptions, sink: &mut dyn FnMut(LogLine) -> bool) -> Result<()> {
+    fn container_logs(
+        &self,
+        caller: &Caller,
+        id: &str,
+        opts: &LogOptions,
+        sink: &mut dyn FnMut(LogLine) -> bool,
+    ) -> Result<()> {
         let (cfg, _) = self.resolve_owned(caller, "container.logs", id)?;
         let path = paths::log_file(self, &cfg.id);
-        let running = || self.observe(&cfg.id).map(|(_, st)| is_active(st.status)).unwrap_or(false);
+        let running = || {
+            self.observe(&cfg.id)
+                .map(|(_, st)| is_active(st.status))
+                .unwrap_or(false)
+        };
         logs::read(&path, opts, sink, &running)
     }
 }
@@ -1051,7 +1337,10 @@ mod tests {
         assert!(validate_name(&n).is_ok(), "{n}");
         assert_eq!(duration_words(5), "5 seconds");
         assert_eq!(duration_words(300), "5 minutes");
-        let st = RunState { status: ContainerStatus::Created, ..Default::default() };
+        let st = RunState {
+            status: ContainerStatus::Created,
+            ..Default::default()
+        };
         assert_eq!(human_status(&st), "Created");
     }
 }

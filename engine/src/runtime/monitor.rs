@@ -23,7 +23,7 @@ use super::attach::{self, Decoder};
 use super::cgroups::Cgroup;
 use super::config::ContainerConfig;
 use super::logs::{LogWriter, Stream};
-use super::process::{self, InitPlan, Seccomp, Spawned, StartFailure, Stdio};
+use super::process::{self, InitPlan, Spawned, StartFailure, Stdio};
 use super::rootfs::RootfsPlan;
 use super::state::{self as rstate, now_rfc3339};
 use super::{capabilities, net, paths};
@@ -41,7 +41,9 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new() -> Self {
-        Backoff { current: Duration::ZERO }
+        Backoff {
+            current: Duration::ZERO,
+        }
     }
     /// The delay before the next restart, given how long the last run lasted.
     pub fn next(&mut self, ran: Duration) -> Duration {
@@ -61,14 +63,21 @@ impl Default for Backoff {
 }
 
 /// Should a container that exited with `code` be restarted under `policy`?
-pub fn should_restart(policy: &RestartPolicy, code: i32, restarts: u32, manually_stopped: bool) -> bool {
+pub fn should_restart(
+    policy: &RestartPolicy,
+    code: i32,
+    restarts: u32,
+    manually_stopped: bool,
+) -> bool {
     if manually_stopped {
         return false;
     }
     match policy {
         RestartPolicy::No => false,
         RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-        RestartPolicy::OnFailure { max_retries } => code != 0 && (*max_retries == 0 || restarts < *max_retries),
+        RestartPolicy::OnFailure { max_retries } => {
+            code != 0 && (*max_retries == 0 || restarts < *max_retries)
+        }
     }
 }
 
@@ -83,7 +92,12 @@ struct Client {
 impl Client {
     fn new(stream: UnixStream, initial: bool) -> Option<Self> {
         stream.set_nonblocking(true).ok()?;
-        Some(Client { stream, dec: Decoder::default(), out: Vec::new(), initial })
+        Some(Client {
+            stream,
+            dec: Decoder::default(),
+            out: Vec::new(),
+            initial,
+        })
     }
     /// Queue bytes and write what the socket takes; false when the client is gone or too slow.
     fn send(&mut self, data: &[u8]) -> bool {
@@ -120,23 +134,40 @@ struct Running {
 
 /// Entry point of `wharf __monitor`. `sync_fd` gets `ok` or the start error;
 /// `attach_fd` is an already-connected client (the `run` that started us).
-pub fn main(engine: &LocalEngine, id: &str, sync_fd: Option<RawFd>, attach_fd: Option<RawFd>) -> i32 {
+pub fn main(
+    engine: &LocalEngine,
+    id: &str,
+    sync_fd: Option<RawFd>,
+    attach_fd: Option<RawFd>,
+) -> i32 {
     // SAFETY: the spawner passed these descriptors to us and nothing else owns them.
     let sync = sync_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     // SAFETY: as above.
     let attach_client = attach_fd.map(|fd| unsafe { UnixStream::from_raw_fd(fd) });
     if let Some(f) = &sync {
-        let _ = nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+        let _ = nix::fcntl::fcntl(
+            f,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
     }
     if let Some(s) = &attach_client {
-        let _ = nix::fcntl::fcntl(s, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+        let _ = nix::fcntl::fcntl(
+            s,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
     }
     // Detach: the spawner waits for this first process only; the monitor lives on
     // in a new session, reparented to init.
     // SAFETY: fork in a single-threaded process.
     match unsafe { libc::fork() } {
         -1 => {
-            report(sync, Err(StartFailure { code: 125, message: "forking the monitor failed".into() }));
+            report(
+                sync,
+                Err(StartFailure {
+                    code: 125,
+                    message: "forking the monitor failed".into(),
+                }),
+            );
             return 125;
         }
         // SAFETY: the parent leaves at once without running destructors (the child owns the fds).
@@ -144,6 +175,10 @@ pub fn main(engine: &LocalEngine, id: &str, sync_fd: Option<RawFd>, attach_fd: O
         _ => unsafe { libc::_exit(0) },
     }
     let _ = nix::unistd::setsid();
+    // Do not pin the caller's working directory (and its mount) for the container's lifetime.
+    let _ = std::env::set_current_dir("/");
+    // The health checker (toolbox) lives as long as this monitor.
+    super::toolbox::health::launch(engine, id);
     match run(engine, id, sync, attach_client) {
         Ok(()) => 0,
         Err(e) => {
@@ -164,7 +199,12 @@ fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>) {
     }
 }
 
-fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client: Option<UnixStream>) -> Result<()> {
+fn run(
+    engine: &LocalEngine,
+    id: &str,
+    mut sync: Option<OwnedFd>,
+    attach_client: Option<UnixStream>,
+) -> Result<()> {
     let dir = engine.root().containers().join(id);
     let cfg = super::load_config(engine, id)?;
     let mut mask = SigSet::empty();
@@ -177,18 +217,55 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
     let my_start = rstate::proc_start(me).unwrap_or(0);
     let sock_path = paths::attach_socket(engine, id);
     let _ = std::fs::remove_file(&sock_path);
-    let listener = UnixListener::bind(&sock_path)
-        .map_err(|e| EngineError::io(format!("binding the attach socket {}", sock_path.display()), e))?;
-    listener.set_nonblocking(true).map_err(|e| EngineError::io("attach socket", e))?;
+    let listener = UnixListener::bind(&sock_path).map_err(|e| {
+        EngineError::io(
+            format!("binding the attach socket {}", sock_path.display()),
+            e,
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| EngineError::io("attach socket", e))?;
 
-    let mut clients: Vec<Client> = attach_client.and_then(|s| Client::new(s, true)).into_iter().collect();
-    let mut log = LogWriter::open(&paths::log_file(engine, id), cfg.spec.log_max_size, cfg.spec.log_max_files)?;
+    let mut clients: Vec<Client> = attach_client
+        .and_then(|s| Client::new(s, true))
+        .into_iter()
+        .collect();
+    // The starting client may have sent its terminal size already: the pty gets it
+    // before the command runs, so the first `stty size` is right.
+    let mut size = (0u16, 0u16);
+    if let Some(c) = clients.first_mut() {
+        let mut b = [0u8; 256];
+        while let Ok(n) = c.stream.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            c.dec.push(&b[..n]);
+        }
+        let mut keep = Decoder::default();
+        while let Ok(Some((kind, d))) = c.dec.next_frame() {
+            if kind == attach::RESIZE && d.len() == 4 {
+                size = (
+                    u16::from_be_bytes([d[0], d[1]]),
+                    u16::from_be_bytes([d[2], d[3]]),
+                );
+            } else {
+                keep.push(&attach::frame(kind, &d));
+            }
+        }
+        c.dec = keep;
+    }
+    let mut log = LogWriter::open(
+        &paths::log_file(engine, id),
+        cfg.spec.log_max_size,
+        cfg.spec.log_max_files,
+    )?;
     let mut backoff = Backoff::new();
     loop {
         // The config may have been updated (limits, restart policy) since the last run.
         let cfg = super::load_config(engine, id).unwrap_or_else(|_| cfg.clone());
         let started_at = Instant::now();
-        match start_once(engine, &cfg, &dir) {
+        match start_once(engine, &cfg, &dir, size) {
             Err(fail) => {
                 let st = rstate::update(&dir, |s| {
                     s.status = ContainerStatus::Exited;
@@ -200,13 +277,17 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
                 })?;
                 engine.emit(super::event(&cfg, "die").attr("exitCode", fail.code.to_string()));
                 // Remove (--rm) before answering, so the caller never sees a leftover.
-                finish(engine, &cfg, &st, &sock_path);
+                let doomed = finish(engine, &cfg, &st, &sock_path);
                 for c in clients.iter_mut() {
-                    c.send(&attach::frame(attach::ERROR, format!("{}\n{}", fail.code, fail.message).as_bytes()));
+                    c.send(&attach::frame(
+                        attach::ERROR,
+                        format!("{}\n{}", fail.code, fail.message).as_bytes(),
+                    ));
                     c.stream.set_nonblocking(false).ok();
                     c.flush();
                 }
                 report(sync.take(), Err(fail));
+                delete(&cfg, doomed);
                 return Ok(());
             }
             Ok(mut running) => {
@@ -226,7 +307,14 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
                 })?;
                 engine.emit(super::event(&cfg, "start"));
                 report(sync.take(), Ok(()));
-                let status = serve(&mut running, &sigfd, &listener, &mut clients, &mut log, &cfg);
+                let status = serve(
+                    &mut running,
+                    &sigfd,
+                    &listener,
+                    &mut clients,
+                    &mut log,
+                    &cfg,
+                );
                 log.flush();
                 let code = if libc::WIFEXITED(status) {
                     libc::WEXITSTATUS(status)
@@ -243,8 +331,21 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
                 let ran = started_at.elapsed();
                 let st = rstate::update(&dir, |s| {
                     let restart = !s.remove_requested
-                        && should_restart(&cfg.spec.restart, code, s.restart_count, s.manually_stopped);
-                    s.status = if restart { ContainerStatus::Restarting } else { ContainerStatus::Exited };
+                        && should_restart(
+                            &cfg.spec.restart,
+                            code,
+                            s.restart_count,
+                            s.manually_stopped,
+                        );
+                    s.status = if restart {
+                        ContainerStatus::Restarting
+                    } else {
+                        ContainerStatus::Exited
+                    };
+                    if !restart {
+                        s.monitor_pid = 0;
+                        s.monitor_start = 0;
+                    }
                     s.pid = 0;
                     s.exit_code = code;
                     s.oom_killed = oom;
@@ -255,9 +356,13 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
                 }
                 engine.emit(super::event(&cfg, "die").attr("exitCode", code.to_string()));
                 let last = st.status != ContainerStatus::Restarting;
-                if last {
-                    finish(engine, &cfg, &st, &sock_path);
-                }
+                // --rm: gone from listings (renamed away) before the client hears the exit;
+                // the files are deleted after.
+                let doomed = if last {
+                    finish(engine, &cfg, &st, &sock_path)
+                } else {
+                    None
+                };
                 for c in clients.iter_mut() {
                     c.send(&attach::frame(attach::EXIT, code.to_string().as_bytes()));
                     c.stream.set_nonblocking(false).ok();
@@ -266,17 +371,22 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
                 }
                 clients.clear();
                 if last {
+                    delete(&cfg, doomed);
                     return Ok(());
                 }
                 // Wait out the back-off, giving way to stop/rm.
                 let delay = backoff.next(ran);
                 let until = Instant::now() + delay;
                 while Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+                    std::thread::sleep(
+                        Duration::from_millis(20)
+                            .min(until.saturating_duration_since(Instant::now())),
+                    );
                     let s = rstate::load(&dir)?;
                     if s.manually_stopped || s.remove_requested {
                         let st = rstate::update(&dir, |s| s.status = ContainerStatus::Exited)?;
-                        finish(engine, &cfg, &st, &sock_path);
+                        let doomed = finish(engine, &cfg, &st, &sock_path);
+                        delete(&cfg, doomed);
                         return Ok(());
                     }
                 }
@@ -287,35 +397,67 @@ fn run(engine: &LocalEngine, id: &str, mut sync: Option<OwnedFd>, attach_client:
 }
 
 /// After the last exit: drop the socket, mark the monitor gone, remove `--rm` containers.
-fn finish(engine: &LocalEngine, cfg: &ContainerConfig, st: &rstate::RunState, sock: &Path) {
+/// Returns the renamed files of a removed container, deleted once the clients know.
+fn finish(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    st: &rstate::RunState,
+    sock: &Path,
+) -> Option<std::path::PathBuf> {
     let _ = std::fs::remove_file(sock);
     let dir = engine.root().containers().join(&cfg.id);
-    let _ = rstate::update(&dir, |s| {
-        s.monitor_pid = 0;
-        s.monitor_start = 0;
-    });
+    if st.monitor_pid != 0 {
+        let _ = rstate::update(&dir, |s| {
+            s.monitor_pid = 0;
+            s.monitor_start = 0;
+        });
+    }
     if cfg.spec.auto_remove || st.remove_requested {
-        if let Err(e) = super::remove_files(engine, cfg) {
-            tracing::warn!("removing container {}: {e}", cfg.id);
+        match super::hide_files(engine, cfg) {
+            Ok(doomed) => return doomed,
+            Err(e) => tracing::warn!("removing container {}: {e}", cfg.id),
+        }
+    }
+    None
+}
+
+/// Delete what [`finish`] renamed away (after the clients have their answer).
+fn delete(cfg: &ContainerConfig, doomed: Option<std::path::PathBuf>) {
+    if let Some(d) = doomed {
+        if let Err(e) = super::delete_hidden(cfg, &d) {
+            tracing::warn!("{e}");
         }
     }
 }
 
 fn nonblock(fd: &OwnedFd) {
-    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    let _ = nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
 }
 
 fn pipe() -> std::result::Result<(OwnedFd, OwnedFd), StartFailure> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| StartFailure { code: 125, message: format!("creating a pipe: {e}") })
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| StartFailure {
+        code: 125,
+        message: format!("creating a pipe: {e}"),
+    })
 }
 
 fn fail125(e: EngineError) -> StartFailure {
-    StartFailure { code: 125, message: e.message }
+    StartFailure {
+        code: 125,
+        message: e.message,
+    }
 }
 
 /// Create the cgroup, clone the init process, connect its network, let it exec.
-fn start_once(engine: &LocalEngine, cfg: &ContainerConfig, dir: &Path) -> std::result::Result<Running, StartFailure> {
+fn start_once(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    dir: &Path,
+    size: (u16, u16),
+) -> std::result::Result<Running, StartFailure> {
     let cgroup = Cgroup::for_container(&cfg.id);
     let _ = cgroup.remove(); // a leftover from a killed monitor
     cgroup.create().map_err(fail125)?;
@@ -323,7 +465,7 @@ fn start_once(engine: &LocalEngine, cfg: &ContainerConfig, dir: &Path) -> std::r
         let _ = cgroup.remove();
         return Err(fail125(e));
     }
-    let res = spawn_in(engine, cfg, dir, &cgroup);
+    let res = spawn_in(engine, cfg, dir, &cgroup, size);
     if res.is_err() {
         let _ = cgroup.remove();
     }
@@ -335,16 +477,33 @@ fn spawn_in(
     cfg: &ContainerConfig,
     dir: &Path,
     cgroup: &Cgroup,
+    size: (u16, u16),
 ) -> std::result::Result<Running, StartFailure> {
     let tty = cfg.spec.tty;
-    let (stdio, out, err, stdin, console) = if tty {
-        let pty = nix::pty::openpty(None, None).map_err(|e| StartFailure { code: 125, message: format!("opening a pty: {e}") })?;
-        let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).ok();
-        let s1 = pty.slave.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
-        let s2 = pty.slave.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
-        let master2 = pty.master.try_clone().map_err(|e| fail125(EngineError::io("pty", e)))?;
-        nonblock(&pty.master);
-        (Stdio { stdin: pty.slave, stdout: s1, stderr: s2 }, Some(pty.master), None, Some(master2), slave_path)
+    let mut console_sock: Option<OwnedFd> = None;
+    let (stdio, out, err, stdin) = if tty {
+        let (mine, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| StartFailure {
+            code: 125,
+            message: format!("creating the console socket: {e}"),
+        })?;
+        console_sock = Some(mine);
+        let (rows, cols) = size;
+        (
+            Stdio::Console {
+                socket: theirs,
+                rows,
+                cols,
+            },
+            None,
+            None,
+            None,
+        )
     } else {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
@@ -352,7 +511,8 @@ fn spawn_in(
             let (r, w) = pipe()?;
             (r, Some(w))
         } else {
-            let null = std::fs::File::open("/dev/null").map_err(|e| fail125(EngineError::io("opening /dev/null", e)))?;
+            let null = std::fs::File::open("/dev/null")
+                .map_err(|e| fail125(EngineError::io("opening /dev/null", e)))?;
             (OwnedFd::from(null), None)
         };
         nonblock(&out_r);
@@ -360,14 +520,25 @@ fn spawn_in(
         if let Some(w) = &in_w {
             nonblock(w);
         }
-        (Stdio { stdin: in_r, stdout: out_w, stderr: err_w }, Some(out_r), Some(err_r), in_w, None)
+        (
+            Stdio::Pipes {
+                stdin: in_r,
+                stdout: out_w,
+                stderr: err_w,
+            },
+            Some(out_r),
+            Some(err_r),
+            in_w,
+        )
     };
-    let caps = capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged).map_err(fail125)?;
+    let caps =
+        capabilities::effective_set(&cfg.spec.cap_add, &cfg.spec.cap_drop, cfg.spec.privileged)
+            .map_err(fail125)?;
+    let cache = engine.root().run().join("seccomp");
     let seccomp = match cfg.seccomp() {
-        _ if cfg.spec.privileged => Seccomp::Unconfined,
-        None => Seccomp::Default,
-        Some("unconfined") => Seccomp::Unconfined,
-        Some(json) => Seccomp::Profile(json.to_string()),
+        _ if cfg.spec.privileged => None,
+        Some("unconfined") => None,
+        profile => Some(super::seccomp::cached_bpf(&cache, profile, &caps).map_err(fail125)?),
     };
     let host_network = net::is_host(cfg);
     let plan = InitPlan {
@@ -384,7 +555,7 @@ fn spawn_in(
                 (dir.join("hosts"), "/etc/hosts"),
                 (dir.join("resolv.conf"), "/etc/resolv.conf"),
             ],
-            console: console.map(std::path::PathBuf::from),
+            console: tty,
             mounts: super::mounts_for(engine, cfg),
         },
         hostname: cfg.hostname.clone(),
@@ -425,9 +596,21 @@ fn spawn_in(
         Ok(f) => f,
         Err(e) => return Err(kill_and_reap(fail125(e))),
     };
-    for (name, content) in [("hostname", format!("{}\n", cfg.hostname)), ("hosts", files.hosts), ("resolv.conf", files.resolv_conf)] {
-        if let Err(e) = crate::state::atomic_write(&dir.join(name), content.as_bytes()) {
-            return Err(kill_and_reap(fail125(e)));
+    for (name, content) in [
+        ("hostname", format!("{}\n", cfg.hostname)),
+        ("hosts", files.hosts),
+        ("resolv.conf", files.resolv_conf),
+    ] {
+        // Rewritten at every start (plain writes: nothing to keep across a crash), and
+        // only when the content changed.
+        let path = dir.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
+            if let Err(e) = std::fs::write(&path, content.as_bytes()) {
+                return Err(kill_and_reap(fail125(EngineError::io(
+                    format!("writing {}", path.display()),
+                    e,
+                ))));
+            }
         }
     }
     if let Err(f) = spawned.release() {
@@ -436,7 +619,28 @@ fn spawn_in(
         net::teardown(engine, cfg);
         return Err(f);
     }
-    Ok(Running { pid, cgroup: cgroup.clone(), out, err, stdin, tty })
+    let (mut out, mut stdin) = (out, stdin);
+    if let Some(sock) = console_sock {
+        // The command runs already; its terminal's master was sent before the exec.
+        let master = match process::receive_console(&sock) {
+            Ok(m) => m,
+            Err(e) => return Err(kill_and_reap(fail125(e))),
+        };
+        let dup = master
+            .try_clone()
+            .map_err(|e| kill_and_reap(fail125(EngineError::io("pty", e))))?;
+        nonblock(&master);
+        out = Some(master);
+        stdin = Some(dup);
+    }
+    Ok(Running {
+        pid,
+        cgroup: cgroup.clone(),
+        out,
+        err,
+        stdin,
+        tty,
+    })
 }
 
 fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
@@ -477,17 +681,32 @@ fn serve(
         let out_fd = r.out.as_ref().map(|f| f.as_raw_fd());
         let err_fd = r.err.as_ref().map(|f| f.as_raw_fd());
         let in_fd = r.stdin.as_ref().map(|f| f.as_raw_fd());
-        let pfd = |fd: RawFd, events: libc::c_short| libc::pollfd { fd, events, revents: 0 };
+        let pfd = |fd: RawFd, events: libc::c_short| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
         let mut fds: Vec<libc::pollfd> = vec![
             pfd(sigfd.as_fd().as_raw_fd(), libc::POLLIN),
             pfd(listener.as_raw_fd(), libc::POLLIN),
             // A negative fd is ignored by poll(2).
             pfd(out_fd.unwrap_or(-1), libc::POLLIN),
             pfd(err_fd.unwrap_or(-1), libc::POLLIN),
-            pfd(if want_stdin_write { in_fd.unwrap_or(-1) } else { -1 }, libc::POLLOUT),
+            pfd(
+                if want_stdin_write {
+                    in_fd.unwrap_or(-1)
+                } else {
+                    -1
+                },
+                libc::POLLOUT,
+            ),
         ];
         for c in clients.iter() {
-            let ev = if c.out.is_empty() { libc::POLLIN } else { libc::POLLIN | libc::POLLOUT };
+            let ev = if c.out.is_empty() {
+                libc::POLLIN
+            } else {
+                libc::POLLIN | libc::POLLOUT
+            };
             fds.push(pfd(c.stream.as_raw_fd(), ev));
         }
         // SAFETY: poll(2) on a vector of pollfd we own, with its exact length.
@@ -495,7 +714,10 @@ fn serve(
         if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let rev: Vec<PollFlags> = fds.iter().map(|f| PollFlags::from_bits_truncate(f.revents)).collect();
+        let rev: Vec<PollFlags> = fds
+            .iter()
+            .map(|f| PollFlags::from_bits_truncate(f.revents))
+            .collect();
         let ready = |i: usize| !rev[i].is_empty();
         if ready(0) {
             while let Ok(Some(_)) = sigfd.read_signal() {}
@@ -513,14 +735,22 @@ fn serve(
             if !present || !ready(i) {
                 continue;
             }
-            let slot = if stream == Stream::Stdout { &mut r.out } else { &mut r.err };
+            let slot = if stream == Stream::Stdout {
+                &mut r.out
+            } else {
+                &mut r.err
+            };
             let Some(fd) = slot.as_ref() else { continue };
             match read_some(fd, &mut buf) {
                 None => {}
                 Some(0) => *slot = None,
                 Some(n) => {
                     log.write(stream, &buf[..n]);
-                    let kind = if stream == Stream::Stdout { attach::STDOUT } else { attach::STDERR };
+                    let kind = if stream == Stream::Stdout {
+                        attach::STDOUT
+                    } else {
+                        attach::STDERR
+                    };
                     let f = attach::frame(kind, &buf[..n]);
                     clients.retain_mut(|c| c.send(&f));
                 }
@@ -570,8 +800,12 @@ fn serve(
             }
             loop {
                 match c.dec.next_frame() {
-                    Ok(Some((attach::STDIN, data))) if !stdin_eof => stdin_pending.extend_from_slice(&data),
-                    Ok(Some((attach::STDIN_EOF, _))) if c.initial && !stdin_is_pty => stdin_eof = true,
+                    Ok(Some((attach::STDIN, data))) if !stdin_eof => {
+                        stdin_pending.extend_from_slice(&data)
+                    }
+                    Ok(Some((attach::STDIN_EOF, _))) if c.initial && !stdin_is_pty => {
+                        stdin_eof = true
+                    }
                     Ok(Some((attach::RESIZE, d))) if d.len() == 4 && stdin_is_pty => {
                         let ws = libc::winsize {
                             ws_row: u16::from_be_bytes([d[0], d[1]]),
@@ -647,8 +881,23 @@ mod tests {
         assert!(!should_restart(&RestartPolicy::No, 1, 0, false));
         assert!(should_restart(&RestartPolicy::Always, 0, 5, false));
         assert!(!should_restart(&RestartPolicy::Always, 0, 5, true));
-        assert!(should_restart(&RestartPolicy::OnFailure { max_retries: 2 }, 1, 1, false));
-        assert!(!should_restart(&RestartPolicy::OnFailure { max_retries: 2 }, 1, 2, false));
-        assert!(!should_restart(&RestartPolicy::OnFailure { max_retries: 0 }, 0, 0, false));
+        assert!(should_restart(
+            &RestartPolicy::OnFailure { max_retries: 2 },
+            1,
+            1,
+            false
+        ));
+        assert!(!should_restart(
+            &RestartPolicy::OnFailure { max_retries: 2 },
+            1,
+            2,
+            false
+        ));
+        assert!(!should_restart(
+            &RestartPolicy::OnFailure { max_retries: 0 },
+            0,
+            0,
+            false
+        ));
     }
 }

@@ -15,7 +15,8 @@ pub fn clone_flags(host_network: bool) -> libc::c_int {
 
 /// Unshare the cgroup namespace (the current cgroup becomes its root).
 pub fn enter_cgroup_ns() -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).map_err(|e| EngineError::sys("creating the cgroup namespace", e))
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| EngineError::sys("creating the cgroup namespace", e))
 }
 
 /// Bring the loopback interface of the current network namespace up.
@@ -23,7 +24,10 @@ pub fn loopback_up() -> Result<()> {
     // SAFETY: a plain datagram socket used only for interface ioctls, closed below.
     let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
-        return Err(EngineError::io("opening a socket to bring lo up", std::io::Error::last_os_error()));
+        return Err(EngineError::io(
+            "opening a socket to bring lo up",
+            std::io::Error::last_os_error(),
+        ));
     }
     // SAFETY: ifreq is plain old data; zeroed is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };

@@ -17,5 +17,8 @@ pub fn log_file(engine: &LocalEngine, id: &str) -> PathBuf {
 /// The monitor's attach socket. Unix socket paths are limited to 107 bytes, so it
 /// lives under `run/` with a shortened id rather than in the container's directory.
 pub fn attach_socket(engine: &LocalEngine, id: &str) -> PathBuf {
-    engine.root().run().join(format!("c-{}.sock", &id[..id.len().min(20)]))
+    engine
+        .root()
+        .run()
+        .join(format!("c-{}.sock", &id[..id.len().min(20)]))
 }

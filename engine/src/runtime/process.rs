@@ -17,15 +17,6 @@ use super::{capabilities, rlimits, seccomp, user};
 use crate::api::Ulimit;
 use crate::error::{EngineError, Result};
 
-/// Which seccomp profile the container gets.
-#[derive(Debug, Clone)]
-pub enum Seccomp {
-    Default,
-    Unconfined,
-    /// A Docker-format JSON profile.
-    Profile(String),
-}
-
 /// Everything the init process does, decided by the monitor before the clone.
 #[derive(Debug, Clone)]
 pub struct InitPlan {
@@ -37,7 +28,8 @@ pub struct InitPlan {
     pub user: String,
     pub caps: CapsHashSet,
     pub no_new_privs: bool,
-    pub seccomp: Seccomp,
+    /// The compiled seccomp program (BPF), `None` for unconfined.
+    pub seccomp: Option<Vec<u8>>,
     pub ulimits: Vec<Ulimit>,
     pub tty: bool,
     /// Run a tiny init as pid 1 that reaps zombies and forwards signals (`--init`).
@@ -46,11 +38,20 @@ pub struct InitPlan {
     pub host_network: bool,
 }
 
-/// The init process's stdin, stdout and stderr.
-pub struct Stdio {
-    pub stdin: OwnedFd,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+/// The init process's stdin, stdout and stderr: pipes (or /dev/null), or with `-t` a
+/// pty the init process opens inside the container (its own /dev/pts, as runc does),
+/// sending the master back to the monitor over `console`.
+pub enum Stdio {
+    Pipes {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    Console {
+        socket: OwnedFd,
+        rows: u16,
+        cols: u16,
+    },
 }
 
 /// A cloned init process, held before its exec until [`Spawned::release`].
@@ -73,7 +74,10 @@ impl Spawned {
     pub fn release(self) -> std::result::Result<(), StartFailure> {
         let mut go = std::fs::File::from(self.go);
         if go.write_all(b"g").is_err() {
-            return Err(StartFailure { code: 125, message: "the container's init process died before it started".into() });
+            return Err(StartFailure {
+                code: 125,
+                message: "the container's init process died before it started".into(),
+            });
         }
         drop(go);
         let mut buf = String::new();
@@ -82,12 +86,16 @@ impl Spawned {
             return Ok(());
         }
         let (code, msg) = buf.split_once('\n').unwrap_or(("125", &buf));
-        Err(StartFailure { code: code.parse().unwrap_or(125), message: msg.to_string() })
+        Err(StartFailure {
+            code: code.parse().unwrap_or(125),
+            message: msg.to_string(),
+        })
     }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| EngineError::sys("creating a pipe", e))
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::sys("creating a pipe", e))
 }
 
 /// Clone the init process into new namespaces. The caller (the monitor) must be
@@ -99,10 +107,20 @@ pub fn spawn(plan: &InitPlan, stdio: Stdio) -> Result<Spawned> {
     // SAFETY: clone(2) without CLONE_VM and without a new stack behaves like fork(2);
     // the monitor is single-threaded, so the child owns a consistent copy of memory.
     let pid = unsafe {
-        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     };
     if pid < 0 {
-        return Err(EngineError::io("creating the container's namespaces (clone)", std::io::Error::last_os_error()));
+        return Err(EngineError::io(
+            "creating the container's namespaces (clone)",
+            std::io::Error::last_os_error(),
+        ));
     }
     if pid == 0 {
         drop(go_w);
@@ -112,7 +130,11 @@ pub fn spawn(plan: &InitPlan, stdio: Stdio) -> Result<Spawned> {
     drop(go_r);
     drop(err_w);
     drop(stdio);
-    Ok(Spawned { pid: pid as i32, go: go_w, errors: err_r })
+    Ok(Spawned {
+        pid: pid as i32,
+        go: go_w,
+        errors: err_r,
+    })
 }
 
 /// The init process: never returns.
@@ -145,25 +167,124 @@ fn setup(plan: &InitPlan, stdio: &Stdio) -> Result<()> {
     namespaces::enter_cgroup_ns()?;
     reset_signals();
     nix::unistd::setsid().map_err(|e| EngineError::sys("setsid", e))?;
-    for (fd, to) in [(&stdio.stdin, 0), (&stdio.stdout, 1), (&stdio.stderr, 2)] {
-        // SAFETY: dup2 onto the standard descriptors; both fds are valid.
-        if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
-            return Err(EngineError::io("setting up stdio", std::io::Error::last_os_error()));
-        }
-    }
-    if plan.tty {
-        // SAFETY: make the pty on fd 0 our controlling terminal; no memory is passed.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-            return Err(EngineError::io("making the pty the controlling terminal", std::io::Error::last_os_error()));
+    if let Stdio::Pipes {
+        stdin,
+        stdout,
+        stderr,
+    } = stdio
+    {
+        for (fd, to) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
+            // SAFETY: dup2 onto the standard descriptors; both fds are valid.
+            if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
+                return Err(EngineError::io(
+                    "setting up stdio",
+                    std::io::Error::last_os_error(),
+                ));
+            }
         }
     }
     if !plan.host_network {
         namespaces::loopback_up()?;
     }
     rootfs::setup(&plan.rootfs)?;
-    nix::unistd::sethostname(&plan.hostname).map_err(|e| EngineError::sys("setting the hostname", e))?;
+    if let Stdio::Console { socket, rows, cols } = stdio {
+        open_console(socket, *rows, *cols)?;
+    }
+    nix::unistd::sethostname(&plan.hostname)
+        .map_err(|e| EngineError::sys("setting the hostname", e))?;
     rlimits::apply(&plan.ulimits)?;
     Ok(())
+}
+
+/// Open a pty in the container's own /dev/pts, make it our stdio and controlling
+/// terminal, show it as /dev/console, and send the master to the monitor.
+fn open_console(socket: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    let master = posix_openpt(
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+    )
+    .map_err(|e| EngineError::sys("opening /dev/ptmx in the container", e))?;
+    grantpt(&master).map_err(|e| EngineError::sys("grantpt", e))?;
+    unlockpt(&master).map_err(|e| EngineError::sys("unlockpt", e))?;
+    let name = ptsname_r(&master).map_err(|e| EngineError::sys("ptsname", e))?;
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|e| EngineError::io(format!("opening {name}"), e))?;
+    if rows > 0 && cols > 0 {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads the winsize we own.
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    let _ = nix::mount::mount(
+        Some(name.as_str()),
+        "/dev/console",
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    );
+    for to in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors; the slave fd is valid.
+        if unsafe { libc::dup2(slave.as_raw_fd(), to) } < 0 {
+            return Err(EngineError::io(
+                "setting up the terminal",
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    // SAFETY: make the pty on fd 0 our controlling terminal; no memory is passed.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(EngineError::io(
+            "making the pty the controlling terminal",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(b"m")];
+    nix::sys::socket::sendmsg::<()>(
+        socket.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| EngineError::sys("handing the terminal to the monitor", e))?;
+    Ok(())
+}
+
+/// Receive the pty master sent by [`open_console`].
+pub fn receive_console(socket: &OwnedFd) -> Result<OwnedFd> {
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| EngineError::sys("receiving the container's terminal", e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| EngineError::sys("reading the terminal message", e))?
+    {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(EngineError::internal(
+        "the container's init process sent no terminal",
+    ))
 }
 
 /// Undo the monitor's signal dispositions and mask (Rust ignores SIGPIPE, the monitor
@@ -177,37 +298,58 @@ fn reset_signals() {
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
 }
 
 fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
-    env.iter().rev().find_map(|e| e.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+    env.iter()
+        .rev()
+        .find_map(|e| e.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
 
 /// Find `cmd` in the container's PATH, as Docker reports it.
 fn lookup(cmd: &str, env: &[String]) -> std::result::Result<CString, StartFailure> {
-    let nf = |m: String| StartFailure { code: 127, message: m };
+    let nf = |m: String| StartFailure {
+        code: 127,
+        message: m,
+    };
     if cmd.contains('/') {
         return match std::fs::metadata(cmd) {
             Ok(_) => CString::new(cmd).map_err(|_| nf(format!("exec: {cmd:?}: invalid name"))),
-            Err(_) => Err(nf(format!("exec: {cmd:?}: stat {cmd}: no such file or directory"))),
+            Err(_) => Err(nf(format!(
+                "exec: {cmd:?}: stat {cmd}: no such file or directory"
+            ))),
         };
     }
-    let path = env_value(env, "PATH").unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = env_value(env, "PATH")
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path.split(':') {
         let p = Path::new(if dir.is_empty() { "." } else { dir }).join(cmd);
         if let Ok(md) = std::fs::metadata(&p) {
             use std::os::unix::fs::PermissionsExt;
             if md.is_file() && md.permissions().mode() & 0o111 != 0 {
-                return CString::new(p.display().to_string()).map_err(|_| nf(format!("exec: {cmd:?}: invalid name")));
+                return CString::new(p.display().to_string())
+                    .map_err(|_| nf(format!("exec: {cmd:?}: invalid name")));
             }
         }
     }
-    Err(nf(format!("exec: {cmd:?}: executable file not found in $PATH")))
+    Err(nf(format!(
+        "exec: {cmd:?}: executable file not found in $PATH"
+    )))
 }
 
-fn exec(plan: &InitPlan, errors: &mut std::fs::File) -> std::result::Result<std::convert::Infallible, StartFailure> {
-    let setup_err = |e: EngineError| StartFailure { code: 125, message: e.message };
+pub(crate) fn exec(
+    plan: &InitPlan,
+    errors: &mut std::fs::File,
+) -> std::result::Result<std::convert::Infallible, StartFailure> {
+    let setup_err = |e: EngineError| StartFailure {
+        code: 125,
+        message: e.message,
+    };
     let u = user::resolve(Path::new("/"), &plan.user).map_err(setup_err)?;
     let mut env = plan.env.clone();
     if env_value(&env, "HOME").is_none() {
@@ -216,57 +358,88 @@ fn exec(plan: &InitPlan, errors: &mut std::fs::File) -> std::result::Result<std:
     if !plan.workdir.is_empty() {
         let _ = std::fs::create_dir_all(&plan.workdir);
     }
-    let filter = match &plan.seccomp {
-        Seccomp::Default => Some(seccomp::default_filter(&plan.caps).map_err(setup_err)?),
-        Seccomp::Unconfined => None,
-        Seccomp::Profile(json) => Some(seccomp::profile_filter(json, &plan.caps).map_err(setup_err)?),
-    };
+    let filter = plan.seccomp.as_deref();
     capabilities::limit_bounding(&plan.caps).map_err(setup_err)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we hold it.
-    if let (Some(f), false) = (&filter, plan.no_new_privs) {
-        seccomp::load(f).map_err(setup_err)?;
+    if let (Some(f), false) = (filter, plan.no_new_privs) {
+        seccomp::load_bpf(f).map_err(setup_err)?;
     }
-    let sys = |what: &str, e: nix::errno::Errno| StartFailure { code: 125, message: format!("{what}: {e}") };
-    let groups: Vec<nix::unistd::Gid> = u.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let sys = |what: &str, e: nix::errno::Errno| StartFailure {
+        code: 125,
+        message: format!("{what}: {e}"),
+    };
+    let groups: Vec<nix::unistd::Gid> = u
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
     nix::unistd::setgroups(&groups).map_err(|e| sys("setting supplementary groups", e))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(u.gid)).map_err(|e| sys("setting the group", e))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(u.gid))
+        .map_err(|e| sys("setting the group", e))?;
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(u.uid)).map_err(|e| sys("setting the user", e))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(u.uid))
+        .map_err(|e| sys("setting the user", e))?;
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     capabilities::apply_process_sets(&plan.caps, u.uid == 0).map_err(setup_err)?;
     if plan.no_new_privs {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(StartFailure { code: 125, message: "setting no_new_privs failed".into() });
+            return Err(StartFailure {
+                code: 125,
+                message: "setting no_new_privs failed".into(),
+            });
         }
-        if let Some(f) = &filter {
-            seccomp::load(f).map_err(setup_err)?;
+        if let Some(f) = filter {
+            seccomp::load_bpf(f).map_err(setup_err)?;
         }
     }
     if !plan.workdir.is_empty() {
         nix::unistd::chdir(plan.workdir.as_str()).map_err(|e| StartFailure {
             code: 126,
-            message: format!("chdir to cwd ({:?}) set in config.json failed: {e}", plan.workdir),
+            message: format!(
+                "chdir to cwd ({:?}) set in config.json failed: {e}",
+                plan.workdir
+            ),
         })?;
     }
     let Some(cmd) = plan.args.first() else {
-        return Err(StartFailure { code: 125, message: "no command specified: give one after the image name".into() });
+        return Err(StartFailure {
+            code: 125,
+            message: "no command specified: give one after the image name".into(),
+        });
     };
     let path = lookup(cmd, &env)?;
-    let argv: Vec<CString> = plan.args.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
-    let envp: Vec<CString> = env.iter().filter_map(|e| CString::new(e.as_str()).ok()).collect();
+    let argv: Vec<CString> = plan
+        .args
+        .iter()
+        .filter_map(|a| CString::new(a.as_str()).ok())
+        .collect();
+    let envp: Vec<CString> = env
+        .iter()
+        .filter_map(|e| CString::new(e.as_str()).ok())
+        .collect();
     if plan.init {
         init_and_exec(&path, &argv, &envp, errors)
     } else {
-        Err(exec_error(cmd, nix::unistd::execve(&path, &argv, &envp).unwrap_err()))
+        Err(exec_error(
+            cmd,
+            nix::unistd::execve(&path, &argv, &envp).unwrap_err(),
+        ))
     }
 }
 
 fn exec_error(cmd: &str, e: nix::errno::Errno) -> StartFailure {
-    let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
-    StartFailure { code, message: format!("exec: {cmd:?}: {e}") }
+    let code = if e == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
+    StartFailure {
+        code,
+        message: format!("exec: {cmd:?}: {e}"),
+    }
 }
 
 /// The pid of the command, for the `--init` signal forwarder.
@@ -291,7 +464,10 @@ fn init_and_exec(
     // SAFETY: fork in a single-threaded process.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(StartFailure { code: 125, message: "fork for --init failed".into() });
+        return Err(StartFailure {
+            code: 125,
+            message: "fork for --init failed".into(),
+        });
     }
     if pid == 0 {
         let e = nix::unistd::execve(path, argv, envp).unwrap_err();
@@ -316,7 +492,11 @@ fn init_and_exec(
         // SAFETY: waitpid writes the status into our local.
         let r = unsafe { libc::waitpid(-1, &mut status, 0) };
         if r == pid {
-            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
             // SAFETY: end pid 1; the kernel kills what is left in the namespace.
             unsafe { libc::_exit(code) };
         }

@@ -33,7 +33,11 @@ pub fn resource(name: &str) -> Result<libc::__rlimit_resource_t> {
 
 /// Parse `name=soft[:hard]` (-1 = unlimited).
 pub fn parse(s: &str) -> Result<Ulimit> {
-    let bad = || EngineError::invalid(format!("invalid ulimit {s:?}: use name=soft[:hard], e.g. nofile=1024:2048"));
+    let bad = || {
+        EngineError::invalid(format!(
+            "invalid ulimit {s:?}: use name=soft[:hard], e.g. nofile=1024:2048"
+        ))
+    };
     let (name, vals) = s.split_once('=').ok_or_else(bad)?;
     resource(name)?;
     let (soft, hard) = match vals.split_once(':') {
@@ -44,20 +48,38 @@ pub fn parse(s: &str) -> Result<Ulimit> {
         }
     };
     if hard >= 0 && soft > hard {
-        return Err(EngineError::invalid(format!("invalid ulimit {s:?}: the soft limit must not exceed the hard limit")));
+        return Err(EngineError::invalid(format!(
+            "invalid ulimit {s:?}: the soft limit must not exceed the hard limit"
+        )));
     }
-    Ok(Ulimit { name: name.to_string(), soft, hard })
+    Ok(Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    })
 }
 
 /// Apply the ulimits to the calling process.
 pub fn apply(limits: &[Ulimit]) -> Result<()> {
     for u in limits {
-        let conv = |v: i64| if v < 0 { libc::RLIM_INFINITY } else { v as libc::rlim_t };
-        let lim = libc::rlimit { rlim_cur: conv(u.soft), rlim_max: conv(u.hard) };
+        let conv = |v: i64| {
+            if v < 0 {
+                libc::RLIM_INFINITY
+            } else {
+                v as libc::rlim_t
+            }
+        };
+        let lim = libc::rlimit {
+            rlim_cur: conv(u.soft),
+            rlim_max: conv(u.hard),
+        };
         // SAFETY: setrlimit reads a valid rlimit struct on our stack.
         let r = unsafe { libc::setrlimit(resource(&u.name)?, &lim) };
         if r != 0 {
-            return Err(EngineError::io(format!("setting ulimit {}", u.name), std::io::Error::last_os_error()));
+            return Err(EngineError::io(
+                format!("setting ulimit {}", u.name),
+                std::io::Error::last_os_error(),
+            ));
         }
     }
     Ok(())
@@ -69,7 +91,14 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(parse("nofile=1024:2048").unwrap(), Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 });
+        assert_eq!(
+            parse("nofile=1024:2048").unwrap(),
+            Ulimit {
+                name: "nofile".into(),
+                soft: 1024,
+                hard: 2048
+            }
+        );
         assert_eq!(parse("nproc=10").unwrap().hard, 10);
         assert!(parse("nofile=5:1").is_err());
         assert!(parse("bogus=1").is_err());

@@ -35,11 +35,23 @@ pub const MASKED_PATHS: &[&str] = &[
 ];
 
 /// Paths the container sees read-only (Docker's list).
-pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Device nodes in /dev: name, major, minor.
-const DEVICES: &[(&str, u64, u64)] =
-    &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 /// Everything the rootfs step needs.
 #[derive(Debug, Clone)]
@@ -55,8 +67,8 @@ pub struct RootfsPlan {
     pub shm_size: u64,
     /// Host files bind-mounted over container paths (`/etc/hosts`, ...).
     pub etc_files: Vec<(PathBuf, &'static str)>,
-    /// The pty slave (host path) to show as /dev/console, with `-t`.
-    pub console: Option<PathBuf>,
+    /// With `-t`: create /dev/console for the pty the init process opens later.
+    pub console: bool,
     pub mounts: Vec<MountSpec>,
 }
 
@@ -68,7 +80,8 @@ fn m(
     flags: MsFlags,
     data: Option<&str>,
 ) -> Result<()> {
-    mount(source, target, fstype, flags, data).ctx(|| format!("mounting {what} on {}", target.display()))
+    mount(source, target, fstype, flags, data)
+        .ctx(|| format!("mounting {what} on {}", target.display()))
 }
 
 /// Resolve `path` (absolute, as the container sees it) inside `root` without ever
@@ -79,7 +92,16 @@ pub fn secure_join(root: &Path, path: &str) -> Result<PathBuf> {
     let mut links = 0;
     // A stack of pending paths: a symlink's target is pushed and walked first.
     let mut pending: Vec<std::ffi::OsString> = Vec::new();
-    for c in todo.pop().into_iter().flat_map(|p| p.components().map(|c| c.as_os_str().to_os_string()).collect::<Vec<_>>()).rev() {
+    for c in todo
+        .pop()
+        .into_iter()
+        .flat_map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_os_string())
+                .collect::<Vec<_>>()
+        })
+        .rev()
+    {
         pending.push(c);
     }
     while let Some(c) = pending.pop() {
@@ -98,9 +120,12 @@ pub fn secure_join(root: &Path, path: &str) -> Result<PathBuf> {
             Ok(md) if md.file_type().is_symlink() => {
                 links += 1;
                 if links > 255 {
-                    return Err(EngineError::invalid(format!("too many symbolic links resolving {path} in the container")));
+                    return Err(EngineError::invalid(format!(
+                        "too many symbolic links resolving {path} in the container"
+                    )));
                 }
-                let target = fs::read_link(&full).ctx(|| format!("reading link {}", full.display()))?;
+                let target =
+                    fs::read_link(&full).ctx(|| format!("reading link {}", full.display()))?;
                 if target.is_absolute() {
                     out = PathBuf::new();
                 }
@@ -123,12 +148,17 @@ fn mkdir_in(root: &Path, path: &str) -> Result<PathBuf> {
 fn touch_in(root: &Path, path: &str) -> Result<PathBuf> {
     let p = secure_join(root, path)?;
     if let Some(d) = p.parent() {
-        fs::create_dir_all(d).ctx(|| format!("creating the directory of {path} in the container"))?;
+        fs::create_dir_all(d)
+            .ctx(|| format!("creating the directory of {path} in the container"))?;
     }
     if !p.exists() {
-        fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o644).open(&p).ctx(|| {
-            format!("creating {path} in the container")
-        })?;
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o644)
+            .open(&p)
+            .ctx(|| format!("creating {path} in the container"))?;
     }
     Ok(p)
 }
@@ -136,38 +166,85 @@ fn touch_in(root: &Path, path: &str) -> Result<PathBuf> {
 /// Mount the overlay root file system on `merged` (in the current mount namespace).
 pub fn mount_overlay(plan: &RootfsPlan) -> Result<()> {
     if plan.layers.is_empty() {
-        return Err(EngineError::invalid("the image has no layers: rebuild or re-pull it"));
+        return Err(EngineError::invalid(
+            "the image has no layers: rebuild or re-pull it",
+        ));
     }
-    let lower: Vec<String> = plan.layers.iter().rev().map(|p| p.display().to_string()).collect();
+    let lower: Vec<String> = plan
+        .layers
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
     let data = format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
         plan.upper.display(),
         plan.work.display()
     );
-    m("the overlay root file system", Some("overlay"), &plan.merged, Some("overlay"), MsFlags::empty(), Some(&data))
+    m(
+        "the overlay root file system",
+        Some("overlay"),
+        &plan.merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(&data),
+    )
 }
 
 /// Build the whole file system tree on `plan.merged` and pivot into it.
 pub fn setup(plan: &RootfsPlan) -> Result<()> {
     // Nothing mounted here may propagate back to the host.
-    m("private propagation", None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    m(
+        "private propagation",
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
     mount_overlay(plan)?;
     let r = plan.merged.as_path();
     let nsd = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
-    m("proc", Some("proc"), &mkdir_in(r, "/proc")?, Some("proc"), nsd, None)?;
+    m(
+        "proc",
+        Some("proc"),
+        &mkdir_in(r, "/proc")?,
+        Some("proc"),
+        nsd,
+        None,
+    )?;
 
     let dev = mkdir_in(r, "/dev")?;
     if plan.privileged {
-        m("the host's /dev", Some("/dev"), &dev, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        m(
+            "the host's /dev",
+            Some("/dev"),
+            &dev,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
     } else {
-        m("/dev", Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
+        m(
+            "/dev",
+            Some("tmpfs"),
+            &dev,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            Some("mode=755,size=65536k"),
+        )?;
         let old = nix::sys::stat::umask(Mode::empty());
         for (name, major, minor) in DEVICES {
             let p = dev.join(name);
-            mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(*major, *minor))
-                .ctx(|| format!("creating /dev/{name}"))?;
+            mknod(
+                &p,
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                makedev(*major, *minor),
+            )
+            .ctx(|| format!("creating /dev/{name}"))?;
         }
         nix::sys::stat::umask(old);
         for (link, target) in [
@@ -192,24 +269,47 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
     }
     let shm = dev.join("shm");
     fs::create_dir_all(&shm).ctx(|| "creating /dev/shm".to_string())?;
-    m("/dev/shm", Some("shm"), &shm, Some("tmpfs"), nsd, Some(&format!("mode=1777,size={}k", plan.shm_size / 1024)))?;
+    m(
+        "/dev/shm",
+        Some("shm"),
+        &shm,
+        Some("tmpfs"),
+        nsd,
+        Some(&format!("mode=1777,size={}k", plan.shm_size / 1024)),
+    )?;
     let mq = dev.join("mqueue");
     fs::create_dir_all(&mq).ctx(|| "creating /dev/mqueue".to_string())?;
-    m("/dev/mqueue", Some("mqueue"), &mq, Some("mqueue"), nsd, None)?;
-    if let Some(console) = &plan.console {
-        let c = dev.join("console");
-        fs::File::create(&c).ctx(|| "creating /dev/console".to_string())?;
-        m("the console", Some(&console.display().to_string()), &c, None, MsFlags::MS_BIND, None)?;
+    m(
+        "/dev/mqueue",
+        Some("mqueue"),
+        &mq,
+        Some("mqueue"),
+        nsd,
+        None,
+    )?;
+    if plan.console {
+        fs::File::create(dev.join("console")).ctx(|| "creating /dev/console".to_string())?;
     }
 
     let sys = mkdir_in(r, "/sys")?;
-    let ro = if plan.privileged { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+    let ro = if plan.privileged {
+        MsFlags::empty()
+    } else {
+        MsFlags::MS_RDONLY
+    };
     m("sysfs", Some("sysfs"), &sys, Some("sysfs"), nsd | ro, None)?;
     mount_cgroups(&sys.join("fs/cgroup"), plan.privileged)?;
 
     for (host, target) in &plan.etc_files {
         let t = touch_in(r, target)?;
-        m(target, Some(&host.display().to_string()), &t, None, MsFlags::MS_BIND, None)?;
+        m(
+            target,
+            Some(&host.display().to_string()),
+            &t,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
     }
     for spec in &plan.mounts {
         user_mount(r, spec)?;
@@ -224,7 +324,14 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
     }
     pivot(r)?;
     if plan.read_only {
-        m("the root file system read-only", None, Path::new("/"), None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
+        m(
+            "the root file system read-only",
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
     }
     Ok(())
 }
@@ -237,13 +344,39 @@ fn mount_cgroups(target: &Path, privileged: bool) -> Result<()> {
         if privileged {
             return Ok(());
         }
-        m("a cgroup hierarchy read-only", None, p, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | nsd, None)
+        m(
+            "a cgroup hierarchy read-only",
+            None,
+            p,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | nsd,
+            None,
+        )
     };
     if crate::api::CgroupMode::detect() == crate::api::CgroupMode::V2 {
-        return m("cgroup2", Some("cgroup2"), target, Some("cgroup2"), nsd | if privileged { MsFlags::empty() } else { MsFlags::MS_RDONLY }, None);
+        return m(
+            "cgroup2",
+            Some("cgroup2"),
+            target,
+            Some("cgroup2"),
+            nsd | if privileged {
+                MsFlags::empty()
+            } else {
+                MsFlags::MS_RDONLY
+            },
+            None,
+        );
     }
-    m("/sys/fs/cgroup", Some("tmpfs"), target, Some("tmpfs"), nsd, Some("mode=755"))?;
-    let own = fs::read_to_string("/proc/self/cgroup").ctx(|| "reading /proc/self/cgroup".to_string())?;
+    m(
+        "/sys/fs/cgroup",
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        nsd,
+        Some("mode=755"),
+    )?;
+    let own =
+        fs::read_to_string("/proc/self/cgroup").ctx(|| "reading /proc/self/cgroup".to_string())?;
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls) = (parts.next(), parts.next().unwrap_or(""));
@@ -253,8 +386,19 @@ fn mount_cgroups(target: &Path, privileged: bool) -> Result<()> {
         let dir = ctrls.strip_prefix("name=").unwrap_or(ctrls);
         let p = target.join(dir);
         fs::create_dir_all(&p).ctx(|| format!("creating /sys/fs/cgroup/{dir}"))?;
-        let opts = if ctrls.starts_with("name=") { format!("none,{ctrls}") } else { ctrls.to_string() };
-        m("a cgroup hierarchy", Some("cgroup"), &p, Some("cgroup"), nsd, Some(&opts))?;
+        let opts = if ctrls.starts_with("name=") {
+            format!("none,{ctrls}")
+        } else {
+            ctrls.to_string()
+        };
+        m(
+            "a cgroup hierarchy",
+            Some("cgroup"),
+            &p,
+            Some("cgroup"),
+            nsd,
+            Some(&opts),
+        )?;
         ro_remount(&p)?;
         // `cpu,cpuacct` is also reachable as `cpu` and `cpuacct`.
         if ctrls.contains(',') && !ctrls.starts_with("name=") {
@@ -271,12 +415,36 @@ fn user_mount(root: &Path, spec: &MountSpec) -> Result<()> {
         "bind" | "volume" => {
             let src = Path::new(&spec.source);
             let md = fs::metadata(src).map_err(|e| {
-                EngineError::io(format!("bind mount source {} (create it first, or fix the -v path)", spec.source), e)
+                EngineError::io(
+                    format!(
+                        "bind mount source {} (create it first, or fix the -v path)",
+                        spec.source
+                    ),
+                    e,
+                )
             })?;
-            let target = if md.is_dir() { mkdir_in(root, &spec.target)? } else { touch_in(root, &spec.target)? };
-            m(&spec.target, Some(&spec.source), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            let target = if md.is_dir() {
+                mkdir_in(root, &spec.target)?
+            } else {
+                touch_in(root, &spec.target)?
+            };
+            m(
+                &spec.target,
+                Some(&spec.source),
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
             if spec.read_only {
-                m(&spec.target, None, &target, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
+                m(
+                    &spec.target,
+                    None,
+                    &target,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                    None,
+                )?;
             }
             Ok(())
         }
@@ -287,17 +455,40 @@ fn user_mount(root: &Path, spec: &MountSpec) -> Result<()> {
                 flags |= MsFlags::MS_RDONLY;
             }
             let opts = spec.options.join(",");
-            m(&spec.target, Some("tmpfs"), &target, Some("tmpfs"), flags, (!opts.is_empty()).then_some(opts.as_str()))
+            m(
+                &spec.target,
+                Some("tmpfs"),
+                &target,
+                Some("tmpfs"),
+                flags,
+                (!opts.is_empty()).then_some(opts.as_str()),
+            )
         }
-        other => Err(EngineError::invalid(format!("mount type {other:?} is not supported: use bind, volume or tmpfs"))),
+        other => Err(EngineError::invalid(format!(
+            "mount type {other:?} is not supported: use bind, volume or tmpfs"
+        ))),
     }
 }
 
 fn mask(root: &Path, path: &str) -> Result<()> {
     let p = root.join(&path[1..]);
     match fs::symlink_metadata(&p) {
-        Ok(md) if md.is_dir() => m(path, Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_RDONLY, None),
-        Ok(_) => m(path, Some(&root.join("dev/null").display().to_string()), &p, None, MsFlags::MS_BIND, None),
+        Ok(md) if md.is_dir() => m(
+            path,
+            Some("tmpfs"),
+            &p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None,
+        ),
+        Ok(_) => m(
+            path,
+            Some(&root.join("dev/null").display().to_string()),
+            &p,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        ),
         Err(_) => Ok(()),
     }
 }
@@ -307,13 +498,25 @@ fn readonly(p: &Path) -> Result<()> {
         return Ok(());
     }
     let s = p.display().to_string();
-    m(&s, Some(&s), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    m(
+        &s,
+        Some(&s),
+        p,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
     m(
         &s,
         None,
         p,
         None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC,
         None,
     )
 }
@@ -323,7 +526,14 @@ fn pivot(root: &Path) -> Result<()> {
     nix::unistd::chdir(root).ctx(|| format!("entering {}", root.display()))?;
     nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root into the container's root".to_string())?;
     // The old root is now stacked on top: make it private and detach it.
-    m("the old root", None, Path::new("."), None, MsFlags::MS_REC | MsFlags::MS_SLAVE, None)?;
+    m(
+        "the old root",
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None,
+    )?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".to_string())?;
     nix::unistd::chdir("/").ctx(|| "entering /".to_string())
 }

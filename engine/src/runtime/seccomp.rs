@@ -108,11 +108,20 @@ pub fn default_filter(caps: &CapsHashSet) -> Result<ScmpFilterContext> {
     if !caps.contains(&Capability::CAP_SYS_ADMIN) {
         let clone = ScmpSyscall::from_name("clone").map_err(|e| sc_err("clone", e))?;
         for flag in NS_FLAGS {
-            f.add_rule_conditional(eperm, clone, &[ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(*flag), *flag)])
-                .map_err(|e| sc_err("clone", e))?;
+            f.add_rule_conditional(
+                eperm,
+                clone,
+                &[ScmpArgCompare::new(
+                    0,
+                    ScmpCompareOp::MaskedEqual(*flag),
+                    *flag,
+                )],
+            )
+            .map_err(|e| sc_err("clone", e))?;
         }
         if let Ok(c3) = ScmpSyscall::from_name("clone3") {
-            f.add_rule(ScmpAction::Errno(libc::ENOSYS), c3).map_err(|e| sc_err("clone3", e))?;
+            f.add_rule(ScmpAction::Errno(libc::ENOSYS), c3)
+                .map_err(|e| sc_err("clone3", e))?;
         }
     }
     Ok(f)
@@ -172,22 +181,33 @@ fn action(name: &str, errno: Option<i32>) -> Result<ScmpAction> {
         "SCMP_ACT_TRAP" => ScmpAction::Trap,
         "SCMP_ACT_LOG" => ScmpAction::Log,
         "SCMP_ACT_TRACE" => ScmpAction::Trace(errno.unwrap_or(0) as u16),
-        other => return Err(EngineError::invalid(format!("seccomp profile: unknown action {other:?}"))),
+        other => {
+            return Err(EngineError::invalid(format!(
+                "seccomp profile: unknown action {other:?}"
+            )))
+        }
     })
 }
 
 fn holds(caps: &CapsHashSet, names: &[String]) -> bool {
     names.iter().all(|n| {
         let up = n.to_ascii_uppercase();
-        let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+        let full = if up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        };
         full.parse::<Capability>().is_ok_and(|c| caps.contains(&c))
     })
 }
 
 /// Build a filter from a Docker-format JSON profile, for a container holding `caps`.
 pub fn profile_filter(json: &str, caps: &CapsHashSet) -> Result<ScmpFilterContext> {
-    let p: Profile = serde_json::from_str(json)
-        .map_err(|e| EngineError::invalid(format!("seccomp profile is not valid JSON in Docker's format: {e}")))?;
+    let p: Profile = serde_json::from_str(json).map_err(|e| {
+        EngineError::invalid(format!(
+            "seccomp profile is not valid JSON in Docker's format: {e}"
+        ))
+    })?;
     let default = action(&p.default_action, p.default_errno_ret)?;
     let mut f = ScmpFilterContext::new(default).map_err(|e| sc_err("new filter", e))?;
     f.set_ctl_nnp(false).map_err(|e| sc_err("nnp", e))?;
@@ -212,23 +232,101 @@ pub fn profile_filter(json: &str, caps: &CapsHashSet) -> Result<ScmpFilterContex
                 "SCMP_CMP_GE" => ScmpCompareOp::GreaterEqual,
                 "SCMP_CMP_GT" => ScmpCompareOp::Greater,
                 "SCMP_CMP_MASKED_EQ" => ScmpCompareOp::MaskedEqual(a.value),
-                other => return Err(EngineError::invalid(format!("seccomp profile: unknown operator {other:?}"))),
+                other => {
+                    return Err(EngineError::invalid(format!(
+                        "seccomp profile: unknown operator {other:?}"
+                    )))
+                }
             };
-            let datum = if a.op == "SCMP_CMP_MASKED_EQ" { a.value_two } else { a.value };
+            let datum = if a.op == "SCMP_CMP_MASKED_EQ" {
+                a.value_two
+            } else {
+                a.value
+            };
             cmps.push(ScmpArgCompare::new(a.index, op, datum));
         }
         for name in r.names.iter().chain(r.name.iter()) {
             if let Ok(sc) = ScmpSyscall::from_name(name) {
-                f.add_rule_conditional(act, sc, &cmps).map_err(|e| sc_err(name, e))?;
+                f.add_rule_conditional(act, sc, &cmps)
+                    .map_err(|e| sc_err(name, e))?;
             }
         }
     }
     Ok(f)
 }
 
-/// Load a built filter into the calling process (inherited across execve).
-pub fn load(f: &ScmpFilterContext) -> Result<()> {
-    f.load().map_err(|e| EngineError::internal(format!("loading the seccomp profile: {e}")))
+/// The compiled BPF program of a filter, written to `path` (atomically) and returned.
+pub fn write_bpf(f: &ScmpFilterContext, path: &std::path::Path) -> Result<Vec<u8>> {
+    use crate::error::IoContext;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    let res = f.export_bpf(&file).map_err(|e| sc_err("exporting BPF", e));
+    drop(file);
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let bpf = std::fs::read(&tmp).ctx(|| format!("reading {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("replacing {}", path.display()))?;
+    Ok(bpf)
+}
+
+/// The BPF program for a container: from `cache_dir` when this profile and capability
+/// set were compiled before (libseccomp's compiler costs tens of milliseconds), else
+/// compiled now and cached. `profile` is `None` for the default profile.
+pub fn cached_bpf(
+    cache_dir: &std::path::Path,
+    profile: Option<&str>,
+    caps: &CapsHashSet,
+) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(crate::runtime::capabilities::mask(caps).to_le_bytes());
+    h.update(profile.unwrap_or("<default>").as_bytes());
+    let path = cache_dir.join(format!("{}.bpf", hex::encode(h.finalize())));
+    if let Ok(b) = std::fs::read(&path) {
+        if !b.is_empty() && b.len() % 8 == 0 {
+            return Ok(b);
+        }
+    }
+    let f = match profile {
+        None => default_filter(caps)?,
+        Some(json) => profile_filter(json, caps)?,
+    };
+    std::fs::create_dir_all(cache_dir)
+        .map_err(|e| EngineError::io(format!("creating {}", cache_dir.display()), e))?;
+    write_bpf(&f, &path)
+}
+
+/// Load a compiled BPF program into the calling process (inherited across execve).
+/// Without no_new_privs this needs CAP_SYS_ADMIN, so it runs before capabilities drop.
+pub fn load_bpf(bpf: &[u8]) -> Result<()> {
+    if bpf.is_empty() || bpf.len() % 8 != 0 || bpf.len() / 8 > u16::MAX as usize {
+        return Err(EngineError::internal(
+            "the compiled seccomp program is damaged: remove the cache under run/seccomp",
+        ));
+    }
+    let prog = libc::sock_fprog {
+        len: (bpf.len() / 8) as u16,
+        filter: bpf.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccomp(2) reads `prog` and the instructions it points to, which outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(EngineError::io(
+            "loading the seccomp profile",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -245,5 +343,10 @@ mod tests {
             {"names":["mount"],"action":"SCMP_ACT_ALLOW","includes":{"caps":["CAP_SYS_ADMIN"]}}]}"#;
         profile_filter(json, &caps).unwrap();
         assert!(profile_filter("{", &caps).is_err());
+        let t = tempfile::tempdir().unwrap();
+        let a = cached_bpf(t.path(), None, &caps).unwrap();
+        assert_eq!(a.len() % 8, 0);
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+        assert_eq!(cached_bpf(t.path(), None, &caps).unwrap(), a);
     }
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ContainerStatus;
-use crate::error::Result;
-use crate::state::{atomic_write_json, read_json, FileLock};
+use crate::error::{EngineError, IoContext, Result};
+use crate::state::{read_json, FileLock};
 
 /// What happened to a container, as the monitor and the engine record it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,7 +67,9 @@ impl RunState {
     }
     /// Is the monitor still running?
     pub fn monitor_alive(&self) -> bool {
-        self.monitor_pid > 0 && self.boot_id == boot_id() && proc_alive(self.monitor_pid, self.monitor_start)
+        self.monitor_pid > 0
+            && self.boot_id == boot_id()
+            && proc_alive(self.monitor_pid, self.monitor_start)
     }
 }
 
@@ -81,9 +83,19 @@ pub fn load(dir: &Path) -> Result<RunState> {
     Ok(read_json(&state_path(dir))?.unwrap_or_default())
 }
 
-/// Write the state atomically.
+/// Write the state atomically (write beside, rename over: never torn).
+///
+/// Unlike configs, the run state is not fsynced: it is rewritten at every transition
+/// (several times per container start), and after a crash it is re-derived anyway
+/// (pids are checked against /proc and the boot id, see [`RunState::pid_alive`]), so a
+/// state one transition old is told truthfully on the next look.
 pub fn save(dir: &Path, st: &RunState) -> Result<()> {
-    atomic_write_json(&state_path(dir), st)
+    let path = state_path(dir);
+    let data = serde_json::to_vec_pretty(st)
+        .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
+    let tmp = dir.join(format!(".state.json.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &data).ctx(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
 }
 
 /// The per-container lock that serializes state changes between the engine and the monitor.
@@ -102,7 +114,9 @@ pub fn update(dir: &Path, f: impl FnOnce(&mut RunState)) -> Result<RunState> {
 
 /// This boot's id.
 pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Start time (clock ticks since boot) and state letter of `pid`, from /proc.

@@ -31,7 +31,9 @@ pub fn resolve(root: &Path, spec: &str) -> Result<ExecUser> {
     };
     let u = if u.is_empty() { "0" } else { u };
     let passwd = passwd_lines(root, "etc/passwd");
-    let entry = passwd.iter().find(|f| f.len() >= 6 && (f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u)));
+    let entry = passwd
+        .iter()
+        .find(|f| f.len() >= 6 && (f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u)));
     let (uid, mut gid, name, home) = match (entry, u.parse::<u32>()) {
         (Some(f), _) => (
             f[2].parse().unwrap_or(0),
@@ -73,7 +75,12 @@ pub fn resolve(root: &Path, spec: &str) -> Result<ExecUser> {
             }
         }
     }
-    Ok(ExecUser { uid, gid, groups: extra, home })
+    Ok(ExecUser {
+        uid,
+        gid,
+        groups: extra,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -84,9 +91,25 @@ mod tests {
     fn names_and_numbers() {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("etc")).unwrap();
-        std::fs::write(t.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n").unwrap();
-        std::fs::write(t.path().join("etc/group"), "root:x:0:\nnogroup:x:65534:\nwheel:x:10:nobody\n").unwrap();
-        assert_eq!(resolve(t.path(), "").unwrap(), ExecUser { uid: 0, gid: 0, groups: vec![], home: "/root".into() });
+        std::fs::write(
+            t.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            t.path().join("etc/group"),
+            "root:x:0:\nnogroup:x:65534:\nwheel:x:10:nobody\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve(t.path(), "").unwrap(),
+            ExecUser {
+                uid: 0,
+                gid: 0,
+                groups: vec![],
+                home: "/root".into()
+            }
+        );
         let n = resolve(t.path(), "nobody").unwrap();
         assert_eq!((n.uid, n.gid, n.groups.clone()), (65534, 65534, vec![10]));
         assert_eq!(resolve(t.path(), "1000:wheel").unwrap().gid, 10);

@@ -2,6 +2,7 @@
 //! someone is watching, at a fixed interval, and keeps a bounded history per container.
 //! Watchers (`wharf stats`, the console, server clients) share its samples.
 
+mod api;
 pub mod read;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -34,7 +34,7 @@ pub enum E<'a> {
     Char(&'a str, u32, u32),
     Fifo(&'a str),
     /// A header whose claimed size does not match the data that follows.
-    Raw(tar::Header, Vec<u8>),
+    Raw(Box<tar::Header>, Vec<u8>),
 }
 
 fn set_name(h: &mut tar::Header, name: &str) {

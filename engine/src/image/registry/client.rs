@@ -85,13 +85,19 @@ impl RegistryClient {
         let tls = ureq::tls::TlsConfig::builder()
             .disable_verification(insecure)
             .build();
-        let config = Agent::config_builder()
+        let mut builder = Agent::config_builder();
+        if is_loopback(api_host) {
+            // A proxy from the environment cannot reach this machine's loopback.
+            builder = builder.proxy(None);
+        }
+        let config = builder
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_per_read(Some(Duration::from_secs(120)))
             .timeout_per_write(Some(Duration::from_secs(120)))
             .max_redirects(10)
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
             .tls_config(tls)
             .build();
         let agent = Agent::new_with_config(config);
@@ -254,7 +260,13 @@ impl RegistryClient {
             if let Some(s) = &service {
                 q.append_pair("service", s);
             }
-            if let Some(s) = scope {
+            // Several scopes are separated by spaces in the cache key; each is its own
+            // `scope` parameter, as the token protocol wants.
+            for s in scope
+                .into_iter()
+                .flat_map(|s| s.split(' '))
+                .filter(|s| !s.is_empty())
+            {
                 q.append_pair("scope", s);
             }
             if let Some(c) = &self.creds {
@@ -472,6 +484,40 @@ impl RegistryClient {
         }
     }
 
+    /// Cross-repository mount: ask the registry to link blob `digest` from repository
+    /// `from` (same registry) into `repository` without sending it. `true` if mounted;
+    /// `false` if the registry declined (the caller uploads instead).
+    pub fn mount_blob(&self, repository: &str, digest: &str, from: &str) -> Result<bool> {
+        let scope = format!("{} repository:{from}:pull", repo_scope(repository, true));
+        let mut url = url::Url::parse(&format!("{}/v2/{repository}/blobs/uploads/", self.base))
+            .map_err(|e| EngineError::internal(format!("building a mount URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let mut resp = self.send(
+            Method::POST,
+            url.as_str(),
+            Some(&scope),
+            &[],
+            Payload::Bytes(&[]),
+        )?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                // The registry opened an ordinary upload instead; close it, best effort.
+                if let Ok(loc) = self.location(&resp, url.as_str(), "a declined mount") {
+                    let _ = self.send(Method::DELETE, &loc, Some(&scope), &[], Payload::Empty);
+                }
+                Ok(false)
+            }
+            401 | 403 | 404 => Ok(false),
+            _ => Err(self.status_error(
+                &mut resp,
+                &format!("mount of blob {digest} from {from} into {repository}"),
+            )),
+        }
+    }
+
     /// Upload a blob the way Docker does: `POST` a session, `PATCH` the content
     /// (streamed, chunked), `PUT ?digest=` to commit. The registry checks the digest.
     pub fn upload_blob(
@@ -571,7 +617,7 @@ impl RegistryClient {
             Payload::Bytes(body),
         )?;
         match resp.status().as_u16() {
-            200 | 201 | 202 => {}
+            200..=202 => {}
             _ => {
                 return Err(
                     self.status_error(&mut resp, &format!("manifest {repository}:{reference}"))

@@ -1,6 +1,7 @@
 //! Registries: pull and push images over the OCI distribution protocol, and the
 //! credentials `wharf login` saves.
 
+pub mod api;
 pub mod auth;
 pub mod client;
 pub mod manifest;

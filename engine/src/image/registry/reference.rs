@@ -1,7 +1,7 @@
 //! Where an image lives in a registry: host, repository, tag or digest, parsed as
 //! Docker writes references (`busybox` = `docker.io/library/busybox:latest`).
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 
 /// Docker Hub's name in references.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -22,133 +22,21 @@ pub struct RemoteRef {
 }
 
 impl RemoteRef {
-    /// Parse a reference as Docker does; the default tag is `latest` unless a digest is given.
+    /// Parse a reference as Docker does (with the image store's grammar,
+    /// [`crate::image::Reference`]); the default tag is `latest` unless a digest is given.
     pub fn parse(input: &str) -> Result<Self> {
-        let bad = |why: &str| {
-            EngineError::invalid(format!(
-                "invalid reference {input:?}: {why}; write it as [REGISTRY/]NAME[:TAG][@sha256:DIGEST], e.g. busybox:latest or localhost:5000/team/app:1"
-            ))
-        };
-        let s = input.trim();
-        if s.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => {
-                let hex = d
-                    .strip_prefix("sha256:")
-                    .ok_or_else(|| bad("the digest must start with sha256:"))?;
-                if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                    return Err(bad(
-                        "the digest must be sha256: followed by 64 lowercase hex digits",
-                    ));
-                }
-                (r, Some(d.to_string()))
-            }
-            None => (s, None),
-        };
-        // A tag is after the last ':' that follows the last '/'.
-        let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (
-                &rest[..last_slash + i],
-                Some(rest[last_slash + i + 1..].to_string()),
-            ),
-            None => (rest, None),
-        };
-        if let Some(t) = &tag {
-            let ok = !t.is_empty()
-                && t.len() <= 128
-                && t.bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-            if !ok {
-                return Err(bad("a tag is up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"));
-            }
-        }
-        let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.')
-                    || first.contains(':')
-                    || first == "localhost"
-                    || first.starts_with('[') =>
-            {
-                (first.to_string(), rest.to_string())
-            }
-            _ => (DOCKER_HUB.to_string(), name.to_string()),
-        };
-        let registry = match registry.as_str() {
+        let r = crate::image::Reference::parse(input.trim())?;
+        let registry = match r.domain.as_str() {
             "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
                 DOCKER_HUB.to_string()
             }
-            _ => registry,
-        };
-        let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
-            match rest.split_once(']') {
-                Some((h, p)) if h.parse::<std::net::Ipv6Addr>().is_ok() => {
-                    (None, p.strip_prefix(':'))
-                }
-                _ => return Err(bad("the registry's IPv6 address is invalid")),
-            }
-        } else {
-            match registry.split_once(':') {
-                Some((h, p)) => (Some(h), Some(p)),
-                None => (Some(registry.as_str()), None),
-            }
-        };
-        let host_ok = host.is_none_or(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        });
-        let port_ok = port
-            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-        if !host_ok || !port_ok {
-            return Err(bad(&format!(
-                "{registry:?} is not a registry address (host[:port])"
-            )));
-        }
-        let repository = if registry == DOCKER_HUB && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path
-        };
-        if repository.is_empty() || repository.len() > 255 {
-            return Err(bad(
-                "the repository name is empty or longer than 255 characters",
-            ));
-        }
-        for comp in repository.split('/') {
-            let ok = !comp.is_empty()
-                && comp.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-                && comp
-                    .bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_alphanumeric())
-                && comp
-                    .bytes()
-                    .last()
-                    .is_some_and(|b| b.is_ascii_alphanumeric());
-            if !ok {
-                return Err(bad(&format!(
-                    "repository part {comp:?} must be lowercase letters and digits, separated by '.', '_' or '-'"
-                )));
-            }
-        }
-        let tag = if tag.is_none() && digest.is_none() {
-            Some("latest".to_string())
-        } else {
-            tag
+            _ => r.domain,
         };
         Ok(RemoteRef {
             registry,
-            repository,
-            tag,
-            digest,
+            repository: r.path,
+            tag: r.tag,
+            digest: r.digest,
         })
     }
 
@@ -167,11 +55,7 @@ impl RemoteRef {
 
     /// Host and port the registry API answers on.
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB {
-            DOCKER_HUB_API
-        } else {
-            &self.registry
-        }
+        api_host(&self.registry)
     }
 
     /// Docker's familiar short form: `busybox:latest`, `team/app:1`, `localhost:5000/x:1`.
@@ -219,6 +103,15 @@ impl std::fmt::Display for RemoteRef {
             write!(f, "@{d}")?;
         }
         Ok(())
+    }
+}
+
+/// Host and port the API of `registry` answers on (Docker Hub's differs from its name).
+pub fn api_host(registry: &str) -> &str {
+    if registry == DOCKER_HUB {
+        DOCKER_HUB_API
+    } else {
+        registry
     }
 }
 
@@ -280,6 +173,7 @@ mod tests {
         for bad in ["", "Busybox", "a:b:c/d", "x@sha256:12", "x:-tag", "a//b"] {
             let e = RemoteRef::parse(bad).unwrap_err();
             assert!(e.message.contains("invalid reference"), "{bad}: {e}");
+            assert_eq!(e.kind, crate::ErrorKind::InvalidArgument);
         }
     }
 }

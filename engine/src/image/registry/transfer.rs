@@ -20,6 +20,10 @@ use crate::ids::short;
 pub const DOWNLOAD_CONCURRENCY: usize = 3;
 /// Layers uploaded at once (Docker's default `max-concurrent-uploads`).
 pub const UPLOAD_CONCURRENCY: usize = 5;
+/// Tries per layer download before giving up (Docker makes 5).
+pub const DOWNLOAD_ATTEMPTS: u32 = 3;
+/// Pause before a retry, times the attempt number.
+const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Bytes between two progress reports of one layer.
 const PROGRESS_STEP: u64 = 256 * 1024;
 
@@ -92,6 +96,12 @@ pub fn pull(
             }
         };
 
+    progress(Progress::Message(format!(
+        "{}: Pulling from {}",
+        rref.manifest_reference(),
+        rref.familiar_name()
+    )));
+
     // The config: small, kept in memory, verified.
     let config_desc = &manifest.config;
     if config_desc.size > MAX_CONFIG_BYTES {
@@ -128,7 +138,7 @@ pub fn pull(
             queue.push_back(l.clone());
         }
     }
-    let downloaded = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+    let fetch = |desc: &Descriptor, tx: &Sender<Progress>, cancel: &AtomicBool| -> Result<u64> {
         let (mut r, _) = client.get_blob(&rref.repository, &desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, Some(tx));
         let stored = sink.put_blob(&mut vr, &desc.digest);
@@ -144,6 +154,28 @@ pub fn pull(
         ));
         let _ = tx.send(layer(&desc.digest, "Download complete", n, Some(desc.size)));
         Ok(n)
+    };
+    let downloaded = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+        // A broken connection or a registry that is briefly unavailable is tried again
+        // (the failed attempt left nothing in the store); damaged content is not.
+        let mut attempt = 1;
+        loop {
+            match fetch(desc, tx, cancel) {
+                Err(e)
+                    if e.kind == ErrorKind::Unavailable
+                        && attempt < DOWNLOAD_ATTEMPTS
+                        && !cancel.load(Ordering::Relaxed) =>
+                {
+                    let wait = RETRY_DELAY * attempt;
+                    tracing::info!("retrying layer {} after: {e}", desc.digest);
+                    let status = format!("Retrying in {} seconds", wait.as_secs());
+                    let _ = tx.send(layer(&desc.digest, &status, 0, Some(desc.size)));
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     })?;
     Ok(PulledImage {
         manifest: manifest_body,
@@ -196,6 +228,9 @@ pub trait BlobSource: Sync {
 pub struct PushImage {
     pub manifest: Vec<u8>,
     pub media_type: String,
+    /// Repositories of the same registry that already hold this image's blobs: missing
+    /// blobs are mounted from them (no upload) when the registry allows it.
+    pub mount_from: Vec<String>,
 }
 
 /// Push `image` as `rref` (its tag, or its digest): the blobs the registry lacks,
@@ -239,6 +274,15 @@ pub fn push(
             }
             return Ok(0);
         }
+        for from in image.mount_from.iter().filter(|f| *f != &rref.repository) {
+            if client.mount_blob(&rref.repository, &desc.digest, from)? {
+                if let Some(tx) = tx {
+                    let status = format!("Mounted from {from}");
+                    let _ = tx.send(layer(&desc.digest, &status, desc.size, Some(desc.size)));
+                }
+                return Ok(0);
+            }
+        }
         let mut r = source.open_blob(&desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, tx);
         vr.status = "Pushing";
@@ -252,11 +296,11 @@ pub fn push(
         }
         Ok(desc.size)
     };
-    let mut sent = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+    parallel(queue, concurrency, progress, |desc, tx, cancel| {
         upload(desc, Some(tx), cancel)
     })?;
     let cancel = AtomicBool::new(false);
-    sent += upload(&m.config, None, &cancel)?;
+    upload(&m.config, None, &cancel)?;
     let reference = rref
         .digest
         .as_deref()
@@ -268,7 +312,6 @@ pub fn push(
         &image.media_type,
         &image.manifest,
     )?;
-    let _ = sent;
     progress(Progress::Message(format!(
         "{reference}: digest: {digest} size: {}",
         image.manifest.len()

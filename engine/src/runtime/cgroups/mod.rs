@@ -116,14 +116,19 @@ impl Cgroup {
 
 /// Write `value` to an existing cgroup file.
 pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
-    let mut f = fs::OpenOptions::new().write(true).open(path).ctx(|| format!("opening cgroup file {}", path.display()))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .ctx(|| format!("opening cgroup file {}", path.display()))?;
     f.write_all(value.as_bytes())
         .ctx(|| format!("writing {value:?} to cgroup file {}", path.display()))
 }
 
 /// Read a cgroup file, trimmed; empty when unreadable.
 pub(crate) fn read_file(path: &Path) -> String {
-    fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// `key value` lines (memory.events, memory.oom_control): the value of `key`.
@@ -131,13 +136,17 @@ pub(crate) fn keyed_value(path: &Path, key: &str) -> Option<u64> {
     let s = fs::read_to_string(path).ok()?;
     s.lines().find_map(|l| {
         let mut it = l.split_whitespace();
-        (it.next()? == key).then(|| it.next()?.parse().ok()).flatten()
+        (it.next()? == key)
+            .then(|| it.next()?.parse().ok())
+            .flatten()
     })
 }
 
 /// Pids listed in a `cgroup.procs` file.
 pub(crate) fn read_pids(path: &Path) -> Vec<i32> {
-    fs::read_to_string(path).map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect()).unwrap_or_default()
+    fs::read_to_string(path)
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// Remove a cgroup directory (rmdir; cgroupfs directories only hold control files).
@@ -145,7 +154,10 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
     match fs::remove_dir(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(EngineError::io(format!("removing cgroup {}", path.display()), e)),
+        Err(e) => Err(EngineError::io(
+            format!("removing cgroup {}", path.display()),
+            e,
+        )),
     }
 }
 
@@ -159,7 +171,9 @@ pub(crate) fn poll_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(
     let deadline = Instant::now() + Duration::from_secs(2);
     while !done() {
         if Instant::now() > deadline {
-            return Err(EngineError::unavailable(format!("{what} did not finish within 2s; try again")));
+            return Err(EngineError::unavailable(format!(
+                "{what} did not finish within 2s; try again"
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -2,17 +2,31 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{keyed_value, make_dir, poll_until, read_file, read_pids, remove_dir, write_file, PARENT};
+use super::{
+    keyed_value, make_dir, poll_until, read_file, read_pids, remove_dir, write_file, PARENT,
+};
 use crate::api::Resources;
 use crate::error::Result;
 
 /// Controllers wharf uses on v1, by their mount directory names.
-const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"];
+const CONTROLLERS: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+];
 
 /// Devices a default container may use (Docker's list), as `devices.allow` lines.
 const ALLOWED_DEVICES: &[&str] = &[
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
-    "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
 ];
 
 /// A container's cgroups on the v1 hierarchies mounted under `base`.
@@ -25,13 +39,18 @@ pub struct V1 {
 impl V1 {
     /// The cgroups of container `id` under the v1 mount point `base` (`/sys/fs/cgroup`).
     pub fn new(base: &Path, id: &str) -> Self {
-        V1 { base: base.to_path_buf(), id: id.to_string() }
+        V1 {
+            base: base.to_path_buf(),
+            id: id.to_string(),
+        }
     }
 
     /// `<base>/<ctrl>/wharf/<id>` if that hierarchy is mounted.
     pub fn path(&self, ctrl: &str) -> Option<PathBuf> {
         let h = self.base.join(ctrl);
-        h.join("cgroup.procs").exists().then(|| h.join(PARENT).join(&self.id))
+        h.join("cgroup.procs")
+            .exists()
+            .then(|| h.join(PARENT).join(&self.id))
     }
 
     fn dirs(&self) -> Vec<PathBuf> {
@@ -39,7 +58,8 @@ impl V1 {
         for c in CONTROLLERS {
             if let Some(p) = self.path(c) {
                 // cpu and cpuacct may be one hierarchy behind two names.
-                let canon = std::fs::canonicalize(self.base.join(c)).unwrap_or_else(|_| self.base.join(c));
+                let canon =
+                    std::fs::canonicalize(self.base.join(c)).unwrap_or_else(|_| self.base.join(c));
                 if !seen.iter().any(|(k, _): &(PathBuf, PathBuf)| *k == canon) {
                     seen.push((canon, p));
                 }
@@ -112,7 +132,11 @@ impl V1 {
         if let Some(p) = self.path("cpu") {
             if let Some(n) = r.nano_cpus {
                 let period: i64 = 100_000;
-                let quota = if n <= 0 { -1 } else { n * period / 1_000_000_000 };
+                let quota = if n <= 0 {
+                    -1
+                } else {
+                    n * period / 1_000_000_000
+                };
                 write_file(&p.join("cpu.cfs_period_us"), &period.to_string())?;
                 write_file(&p.join("cpu.cfs_quota_us"), &quota.to_string())?;
             }
@@ -124,7 +148,14 @@ impl V1 {
             write_file(&p.join("cpuset.cpus"), cpus)?;
         }
         if let (Some(p), Some(n)) = (self.path("pids"), r.pids_limit) {
-            write_file(&p.join("pids.max"), &if n <= 0 { "max".to_string() } else { n.to_string() })?;
+            write_file(
+                &p.join("pids.max"),
+                &if n <= 0 {
+                    "max".to_string()
+                } else {
+                    n.to_string()
+                },
+            )?;
         }
         if let (Some(p), Some(w)) = (self.path("blkio"), r.blkio_weight) {
             for f in ["blkio.weight", "blkio.bfq.weight"] {
@@ -163,15 +194,21 @@ impl V1 {
     }
 
     pub(super) fn is_frozen(&self) -> bool {
-        self.path("freezer").is_some_and(|p| read_file(&p.join("freezer.state")) == "FROZEN")
+        self.path("freezer")
+            .is_some_and(|p| read_file(&p.join("freezer.state")) == "FROZEN")
     }
 
     pub(super) fn oom_kills(&self) -> u64 {
-        self.path("memory").and_then(|p| keyed_value(&p.join("memory.oom_control"), "oom_kill")).unwrap_or(0)
+        self.path("memory")
+            .and_then(|p| keyed_value(&p.join("memory.oom_control"), "oom_kill"))
+            .unwrap_or(0)
     }
 
     pub(super) fn pids(&self) -> Vec<i32> {
-        self.path("pids").or_else(|| self.path("memory")).map(|p| read_pids(&p.join("cgroup.procs"))).unwrap_or_default()
+        self.path("pids")
+            .or_else(|| self.path("memory"))
+            .map(|p| read_pids(&p.join("cgroup.procs")))
+            .unwrap_or_default()
     }
 
     pub(super) fn remove_dirs(&self) -> Result<()> {

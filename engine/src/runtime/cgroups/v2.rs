@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{keyed_value, make_dir, poll_until, read_file, read_pids, remove_dir, write_file, PARENT};
+use super::{
+    keyed_value, make_dir, poll_until, read_file, read_pids, remove_dir, write_file, PARENT,
+};
 use crate::api::Resources;
 use crate::error::Result;
 
@@ -24,7 +26,10 @@ pub struct V2 {
 impl V2 {
     /// The cgroup of container `id` under the cgroup2 mount `base`.
     pub fn new(base: &Path, id: &str) -> Self {
-        V2 { base: base.to_path_buf(), id: id.to_string() }
+        V2 {
+            base: base.to_path_buf(),
+            id: id.to_string(),
+        }
     }
 
     /// `<base>/wharf/<id>`.
@@ -58,7 +63,10 @@ impl V2 {
     pub(super) fn apply(&self, r: &Resources) -> Result<()> {
         let p = self.path();
         if let Some(m) = r.memory {
-            write_file(&p.join("memory.max"), &if m <= 0 { "max".into() } else { m.to_string() })?;
+            write_file(
+                &p.join("memory.max"),
+                &if m <= 0 { "max".into() } else { m.to_string() },
+            )?;
         }
         // v2 counts swap alone: memory.swap.max = (memory + swap) - memory.
         let swap = match (r.memory, r.memory_swap) {
@@ -74,7 +82,11 @@ impl V2 {
         }
         if let Some(n) = r.nano_cpus {
             let period: i64 = 100_000;
-            let v = if n <= 0 { format!("max {period}") } else { format!("{} {period}", n * period / 1_000_000_000) };
+            let v = if n <= 0 {
+                format!("max {period}")
+            } else {
+                format!("{} {period}", n * period / 1_000_000_000)
+            };
             write_file(&p.join("cpu.max"), &v)?;
         }
         if let Some(s) = r.cpu_shares {
@@ -84,7 +96,10 @@ impl V2 {
             write_file(&p.join("cpuset.cpus"), c)?;
         }
         if let Some(n) = r.pids_limit {
-            write_file(&p.join("pids.max"), &if n <= 0 { "max".into() } else { n.to_string() })?;
+            write_file(
+                &p.join("pids.max"),
+                &if n <= 0 { "max".into() } else { n.to_string() },
+            )?;
         }
         if let Some(w) = r.blkio_weight {
             let f = p.join("io.weight");
@@ -105,7 +120,9 @@ impl V2 {
         let p = self.path();
         write_file(&p.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
         let want = if frozen { 1 } else { 0 };
-        poll_until("freezing the container", || keyed_value(&p.join("cgroup.events"), "frozen") == Some(want) || !p.exists())
+        poll_until("freezing the container", || {
+            keyed_value(&p.join("cgroup.events"), "frozen") == Some(want) || !p.exists()
+        })
     }
 
     pub(super) fn is_frozen(&self) -> bool {
@@ -147,11 +164,19 @@ mod tests {
     fn fixture(id: &str) -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
         let root = t.path();
-        fs::write(root.join("cgroup.controllers"), "cpuset cpu io memory hugetlb pids rdma misc\n").unwrap();
+        fs::write(
+            root.join("cgroup.controllers"),
+            "cpuset cpu io memory hugetlb pids rdma misc\n",
+        )
+        .unwrap();
         fs::write(root.join("cgroup.subtree_control"), "").unwrap();
         let parent = root.join(PARENT);
         fs::create_dir_all(parent.join(id)).unwrap();
-        fs::write(parent.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        fs::write(
+            parent.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
         fs::write(parent.join("cgroup.subtree_control"), "").unwrap();
         for f in [
             "memory.max",
@@ -166,8 +191,16 @@ mod tests {
         ] {
             fs::write(parent.join(id).join(f), "").unwrap();
         }
-        fs::write(parent.join(id).join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
-        fs::write(parent.join(id).join("memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n").unwrap();
+        fs::write(
+            parent.join(id).join("cgroup.events"),
+            "populated 1\nfrozen 1\n",
+        )
+        .unwrap();
+        fs::write(
+            parent.join(id).join("memory.events"),
+            "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
         t
     }
 
@@ -176,7 +209,10 @@ mod tests {
         let t = fixture("c1");
         let cg = V2::new(t.path(), "c1");
         cg.create().unwrap();
-        assert_eq!(fs::read_to_string(t.path().join("cgroup.subtree_control")).unwrap(), "+cpuset +cpu +io +memory +pids");
+        assert_eq!(
+            fs::read_to_string(t.path().join("cgroup.subtree_control")).unwrap(),
+            "+cpuset +cpu +io +memory +pids"
+        );
         let r = Resources {
             memory: Some(64 << 20),
             memory_swap: Some(96 << 20),
@@ -194,7 +230,10 @@ mod tests {
         assert_eq!(read("cpu.weight"), "20");
         assert_eq!(read("cpuset.cpus"), "0");
         assert_eq!(read("pids.max"), "20");
-        assert_eq!(read("io.weight"), format!("default {}", blkio_to_io_weight(500)));
+        assert_eq!(
+            read("io.weight"),
+            format!("default {}", blkio_to_io_weight(500))
+        );
         cg.add_proc(4242).unwrap();
         assert_eq!(read("cgroup.procs"), "4242");
         assert_eq!(cg.oom_kills(), 1);
@@ -208,8 +247,14 @@ mod tests {
         let t = fixture("c2");
         let cg = V2::new(t.path(), "c2");
         cg.create().unwrap();
-        cg.apply(&Resources { memory: Some(0), memory_swap: Some(-1), nano_cpus: Some(0), pids_limit: Some(0), ..Default::default() })
-            .unwrap();
+        cg.apply(&Resources {
+            memory: Some(0),
+            memory_swap: Some(-1),
+            nano_cpus: Some(0),
+            pids_limit: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
         let read = |f: &str| fs::read_to_string(cg.path().join(f)).unwrap();
         assert_eq!(read("memory.max"), "max");
         assert_eq!(read("memory.swap.max"), "max");

@@ -1,0 +1,173 @@
+//! Container start latency: `wharf run --rm --network none wharf/demo true` against
+//! `crun run` of an equivalent bundle (same busybox rootfs, crun's default spec:
+//! pid/ipc/uts/mount/network namespaces, masked and read-only paths), in the same run,
+//! interleaved; then 100 `wharf run`s started at once.
+//!
+//! `cargo bench -p wharf --bench start` (as root). Figures are printed; nothing is asserted.
+//!
+//! crun 1.x refuses hybrid cgroup hosts, so the bench first moves itself into a private
+//! mount namespace and detaches the (controller-less) v2 hierarchy there: both runtimes
+//! then see plain cgroup v1. The host's mounts are untouched.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 30;
+const BURST: usize = 100;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn private_mount_namespace() {
+    // SAFETY: unshare/mount/umount2 with constant arguments; this process is single-threaded here.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            eprintln!("unshare(CLONE_NEWNS) failed: run the bench as root");
+            std::process::exit(1);
+        }
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        );
+        if Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+            libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH);
+        }
+    }
+}
+
+fn main() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("the start bench needs root");
+        return;
+    }
+    private_mount_namespace();
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let tmp = tempfile::Builder::new()
+        .prefix("wb")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let root = tmp.path().join("root");
+    let run = |args: &[&str]| {
+        Command::new(wharf)
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()
+            .expect("wharf")
+    };
+    assert!(run(&["image", "demo"]).success());
+
+    // crun bundle: the same busybox rootfs the demo image has.
+    let crun = Command::new("crun")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let bundle = tmp.path().join("bundle");
+    if crun {
+        std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
+        std::fs::copy("/bin/busybox", bundle.join("rootfs/bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin/true")).unwrap();
+        assert!(Command::new("crun")
+            .arg("spec")
+            .current_dir(&bundle)
+            .status()
+            .unwrap()
+            .success());
+        let path = bundle.join("config.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        spec["process"]["terminal"] = false.into();
+        spec["process"]["args"] = serde_json::json!(["/bin/true"]);
+        std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    }
+
+    // Warm up both (page cache, first cgroup creation).
+    for _ in 0..3 {
+        run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]);
+    }
+    let mut w_times = Vec::new();
+    let mut c_times = Vec::new();
+    for i in 0..ROUNDS {
+        let t = Instant::now();
+        let ok = run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success();
+        w_times.push(t.elapsed());
+        assert!(ok, "wharf run failed");
+        if crun {
+            let t = Instant::now();
+            let st = Command::new("crun")
+                .args(["--cgroup-manager=cgroupfs", "run", "-b"])
+                .arg(&bundle)
+                .arg(format!("wharf-bench-{}-{i}", std::process::id()))
+                .stdin(Stdio::null())
+                .status()
+                .unwrap();
+            c_times.push(t.elapsed());
+            assert!(st.success(), "crun run failed");
+        }
+    }
+    let wm = median(w_times);
+    println!(
+        "wharf run --rm --network none wharf/demo true: median {:.1} ms over {ROUNDS} runs",
+        ms(wm)
+    );
+    if crun {
+        let cm = median(c_times);
+        println!(
+            "crun run (equivalent bundle):                   median {:.1} ms over {ROUNDS} runs",
+            ms(cm)
+        );
+        println!(
+            "ratio wharf/crun: {:.2}x (goal: at most 3x)",
+            wm.as_secs_f64() / cm.as_secs_f64()
+        );
+    } else {
+        println!("crun is not installed: no comparison");
+    }
+
+    // A burst: BURST containers started at once.
+    let t = Instant::now();
+    let children: Vec<_> = (0..BURST)
+        .map(|_| {
+            Command::new(wharf)
+                .arg("--root")
+                .arg(&root)
+                .args(["run", "--rm", "--network", "none", "wharf/demo", "true"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawning wharf")
+        })
+        .collect();
+    let mut ok = 0;
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        if o.status.success() {
+            ok += 1;
+        } else {
+            eprint!("{}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+    println!(
+        "{BURST} containers started at once: {ok} succeeded in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let left = std::fs::read_dir(root.join("containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    println!("containers left after the burst (all --rm): {left}");
+}

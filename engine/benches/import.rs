@@ -1,0 +1,232 @@
+//! Import throughput: loading a generated `docker save` archive with ~200 MB of layers,
+//! as a ratio to plain `tar -xf` of the same layer tars on the same disk.
+//!
+//! Run (as root, since layers keep owners and device nodes):
+//! `cargo bench -p wharf-engine --bench import`
+//! Environment: `WHARF_BENCH_MB` (default 200), `WHARF_BENCH_RUNS` (default 3),
+//! `WHARF_BENCH_DIR` (default the system temp dir).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wharf_engine::api::ImageApi;
+use wharf_engine::{Caller, EngineOptions, LocalEngine};
+
+/// xorshift: fast, incompressible enough filler.
+struct Rng(u64);
+impl Rng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            let b = self.0.to_le_bytes();
+            chunk.copy_from_slice(&b[..chunk.len()]);
+        }
+    }
+}
+
+/// One layer of `mb` MB: a fifth in 4 KiB files spread over directories, the rest in 1 MiB files.
+fn make_layer(rng: &mut Rng, n: usize, mb: usize) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::with_capacity(mb << 20));
+    let small_bytes = (mb << 20) / 5;
+    let mut small = vec![0u8; 4096];
+    let mut big = vec![0u8; 1 << 20];
+    let add = |b: &mut tar::Builder<Vec<u8>>, path: String, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, data).unwrap();
+    };
+    for i in 0..small_bytes / 4096 {
+        rng.fill(&mut small);
+        add(&mut b, format!("layer{n}/d{}/small{i}", i % 64), &small);
+    }
+    for i in 0..(mb - mb / 5) {
+        rng.fill(&mut big);
+        add(&mut b, format!("layer{n}/big/file{i}"), &big);
+    }
+    b.into_inner().unwrap()
+}
+
+fn sha(d: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(d)))
+}
+
+fn time<F: FnMut()>(mut f: F) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn main() {
+    if let Ok(p) = std::env::var("WHARF_BENCH_UNPACK") {
+        // Diagnostic: time the layer unpacker alone on one tar, against tar -xf.
+        let base = std::env::temp_dir();
+        for _ in 0..2 {
+            let d = tempfile::tempdir_in(&base).unwrap();
+            let t = time(|| {
+                let f = std::fs::File::open(&p).unwrap();
+                wharf_engine::image::layer::unpack_layer(
+                    std::io::BufReader::with_capacity(1 << 20, f),
+                    d.path(),
+                )
+                .unwrap();
+            });
+            let d2 = tempfile::tempdir_in(&base).unwrap();
+            let t2 = time(|| {
+                assert!(std::process::Command::new("tar")
+                    .arg("-xf")
+                    .arg(&p)
+                    .arg("-C")
+                    .arg(d2.path())
+                    .status()
+                    .unwrap()
+                    .success());
+            });
+            println!(
+                "unpack_layer {:.2}s, tar -xf {:.2}s",
+                t.as_secs_f64(),
+                t2.as_secs_f64()
+            );
+        }
+        return;
+    }
+    let total_mb: usize = std::env::var("WHARF_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let runs: usize = std::env::var("WHARF_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let base = std::env::var("WHARF_BENCH_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let dir = tempfile::tempdir_in(&base).unwrap();
+    let nlayers = 4;
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let layers: Vec<Vec<u8>> = (0..nlayers)
+        .map(|n| make_layer(&mut rng, n, total_mb / nlayers))
+        .collect();
+    let bytes: usize = layers.iter().map(Vec::len).sum();
+    // The layer tars for tar -xf, and a docker save archive of them for wharf load.
+    let mut names = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let p = dir.path().join(format!("layer{i}.tar"));
+        std::fs::write(&p, l).unwrap();
+        names.push(p);
+    }
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha(l)).collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let archive = dir.path().join("image.tar");
+    {
+        let f = std::fs::File::create(&archive).unwrap();
+        let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+        let add = |b: &mut tar::Builder<std::io::BufWriter<std::fs::File>>, p: &str, d: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, p, d).unwrap();
+        };
+        let mut lp = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            let p = format!("{i:064x}/layer.tar");
+            add(&mut b, &p, l);
+            lp.push(p);
+        }
+        add(&mut b, "c.json", &config);
+        let m = serde_json::json!([{"Config": "c.json", "RepoTags": ["bench:1"], "Layers": lp}]);
+        add(&mut b, "manifest.json", &serde_json::to_vec(&m).unwrap());
+        b.into_inner().unwrap().flush().unwrap();
+    }
+    drop(layers);
+    println!(
+        "import bench: {nlayers} layers, {:.1} MB of layer tars, dir {}",
+        bytes as f64 / 1e6,
+        dir.path().display()
+    );
+
+    let sync = || {
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    };
+    let mut tar_times = Vec::new();
+    let mut tar_sync_times = Vec::new();
+    let mut wharf_times = Vec::new();
+    for run in 0..runs {
+        // Plain tar -xf of each layer into its own directory.
+        let out = dir.path().join(format!("tar-{run}"));
+        sync();
+        let t = time(|| {
+            for (i, p) in names.iter().enumerate() {
+                let d = out.join(i.to_string());
+                std::fs::create_dir_all(&d).unwrap();
+                let s = std::process::Command::new("tar")
+                    .arg("-xf")
+                    .arg(p)
+                    .arg("-C")
+                    .arg(&d)
+                    .status()
+                    .unwrap();
+                assert!(s.success());
+            }
+        });
+        let ts = t + time(sync);
+        tar_times.push(t);
+        tar_sync_times.push(ts);
+        std::fs::remove_dir_all(&out).unwrap();
+        sync();
+        // wharf load of the archive into a fresh state root.
+        let root = dir.path().join(format!("root-{run}"));
+        let e = LocalEngine::open(&root, EngineOptions::default()).unwrap();
+        let t = time(|| {
+            let f = std::fs::File::open(&archive).unwrap();
+            e.image_load(
+                &Caller::root(),
+                &mut std::io::BufReader::with_capacity(1 << 20, f),
+            )
+            .unwrap();
+        });
+        wharf_times.push(t);
+        remove(&root);
+        sync();
+        println!(
+            "run {run}: tar -xf {:.2}s ({:.2}s with sync), wharf load {:.2}s",
+            tar_times[run].as_secs_f64(),
+            tar_sync_times[run].as_secs_f64(),
+            wharf_times[run].as_secs_f64()
+        );
+    }
+    let med = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (t, ts, w) = (
+        med(&mut tar_times),
+        med(&mut tar_sync_times),
+        med(&mut wharf_times),
+    );
+    let mbs = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+    println!("median: tar -xf {:.2}s ({:.0} MB/s), tar -xf + sync {:.2}s ({:.0} MB/s), wharf load {:.2}s ({:.0} MB/s)", t.as_secs_f64(), mbs(t), ts.as_secs_f64(), mbs(ts), w.as_secs_f64(), mbs(w));
+    println!(
+        "ratio (wharf throughput / tar -xf throughput): {:.2}",
+        t.as_secs_f64() / w.as_secs_f64()
+    );
+    println!(
+        "ratio against tar -xf + sync (wharf's load is durable): {:.2}",
+        ts.as_secs_f64() / w.as_secs_f64()
+    );
+}
+
+fn remove(p: &Path) {
+    let _ = std::fs::remove_dir_all(p);
+}

@@ -1,0 +1,182 @@
+//! `StatsApi` for the in-process engine: the sampler's targets come from the runtime's
+//! state on disk (running containers and their pids), cached by file modification time
+//! so a round over many containers costs a few `stat` calls each.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use super::{Target, TargetSource};
+use crate::api::{ContainerStats, ContainerStatus, HostStats, StatsApi, StatsOptions, StatsPoint};
+use crate::caller::Caller;
+use crate::error::Result;
+use crate::runtime::state;
+use crate::LocalEngine;
+
+#[derive(Clone)]
+struct Cached {
+    state_mtime: Option<SystemTime>,
+    config_mtime: Option<SystemTime>,
+    running: bool,
+    pid: i32,
+    name: String,
+    owner: u32,
+}
+
+fn mtime(p: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The running containers of `engine`, for the sampler.
+fn target_source(engine: LocalEngine) -> TargetSource {
+    let cache: Mutex<HashMap<String, Cached>> = Mutex::new(HashMap::new());
+    Arc::new(move || {
+        let Ok(rd) = std::fs::read_dir(engine.root().containers()) else {
+            return vec![];
+        };
+        let mut cache = match cache.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let dir = e.path();
+            let (sm, cm) = (
+                mtime(&state::state_path(&dir)),
+                mtime(&dir.join("config.json")),
+            );
+            let fresh = cache
+                .get(&id)
+                .is_some_and(|c| c.state_mtime == sm && c.config_mtime == cm);
+            if !fresh {
+                let Ok(st) = state::load(&dir) else { continue };
+                let Ok(cfg) = crate::runtime::load_config(&engine, &id) else {
+                    continue;
+                };
+                let running = matches!(
+                    st.status,
+                    ContainerStatus::Running | ContainerStatus::Paused
+                ) && st.pid_alive();
+                cache.insert(
+                    id.clone(),
+                    Cached {
+                        state_mtime: sm,
+                        config_mtime: cm,
+                        running,
+                        pid: st.pid,
+                        name: cfg.name,
+                        owner: cfg.owner,
+                    },
+                );
+            }
+            seen.insert(id.clone());
+            if let Some(c) = cache.get(&id).filter(|c| c.running) {
+                out.push(Target {
+                    id,
+                    name: c.name.clone(),
+                    pid: Some(c.pid),
+                    owner: c.owner,
+                });
+            }
+        }
+        cache.retain(|id, _| seen.contains(id));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    })
+}
+
+impl StatsApi for LocalEngine {
+    fn container_stats(
+        &self,
+        caller: &Caller,
+        ids: &[String],
+        opts: &StatsOptions,
+        sink: &mut dyn FnMut(Vec<ContainerStats>) -> bool,
+    ) -> Result<()> {
+        self.authorize(caller, "container.stats", None)?;
+        // Named containers: resolve and check each; none named: everything in scope.
+        let mut wanted: Option<HashMap<String, (String, bool)>> = None;
+        if !ids.is_empty() {
+            let mut m = HashMap::new();
+            for n in ids {
+                let id = self.find_container(n)?;
+                let cfg = crate::runtime::load_config(self, &id)?;
+                self.authorize_target(caller, "container.stats", &cfg.name, Some(cfg.owner))?;
+                m.insert(id, (cfg.name, true));
+            }
+            wanted = Some(m);
+        } else if opts.all {
+            let mut m = HashMap::new();
+            for id in self.container_ids() {
+                if let Ok(cfg) = crate::runtime::load_config(self, &id) {
+                    if self.can_see(caller, cfg.owner) {
+                        m.insert(id, (cfg.name, true));
+                    }
+                }
+            }
+            wanted = Some(m);
+        }
+        let mut watch = self.sampler().watch(target_source(self.clone()));
+        let me = caller.clone();
+        let want = |id: &str| -> bool {
+            match &wanted {
+                Some(m) => m.contains_key(id),
+                None => true,
+            }
+        };
+        let timeout = self.sampler().interval() * 5 + Duration::from_secs(2);
+        // The first round has no previous sample to compute CPU % from: skip it.
+        let mut rounds = 0;
+        loop {
+            let Some(batch) = self.sampler().next_batch(&mut watch, &want, timeout) else {
+                return Err(crate::EngineError::internal(
+                    "the stats sampler stopped answering",
+                ));
+            };
+            rounds += 1;
+            if rounds == 1 {
+                continue;
+            }
+            let mut batch: Vec<ContainerStats> = batch
+                .into_iter()
+                .filter(|s| {
+                    wanted.is_some() || {
+                        crate::runtime::load_config(self, &s.id)
+                            .map(|c| self.can_see(&me, c.owner))
+                            .unwrap_or(false)
+                    }
+                })
+                .collect();
+            // Named or -a containers that are not running show as zero rows, as Docker.
+            if let Some(m) = &wanted {
+                for (id, (name, _)) in m {
+                    if !batch.iter().any(|s| &s.id == id) {
+                        batch.push(ContainerStats {
+                            id: id.clone(),
+                            name: format!("/{name}"),
+                            ..Default::default()
+                        });
+                    }
+                }
+                batch.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            if !sink(batch) || !opts.stream {
+                return Ok(());
+            }
+        }
+    }
+
+    fn stats_history(&self, caller: &Caller, id: &str) -> Result<Vec<StatsPoint>> {
+        let id = self.find_container(id)?;
+        let cfg = crate::runtime::load_config(self, &id)?;
+        self.authorize_target(caller, "container.stats", &cfg.name, Some(cfg.owner))?;
+        Ok(self.sampler().history(&id))
+    }
+
+    fn host_stats(&self, caller: &Caller) -> Result<HostStats> {
+        self.authorize(caller, "system.info", None)?;
+        Ok(self.sampler().host(self.root().path()))
+    }
+}

@@ -1,0 +1,426 @@
+//! The engine's registry calls (pull, push, login, logout) against a real
+//! `docker-registry` on 127.0.0.1, into and out of the real image store.
+
+mod registry_support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use registry_support::*;
+use wharf_engine::api::EventFilter;
+use wharf_engine::api::{
+    ImageApi, ImageListOptions, Progress, PullOptions, RegistryApi, RemoveOutcome, SystemApi,
+};
+use wharf_engine::{Caller, EngineOptions, ErrorKind, LocalEngine};
+
+fn engine(dir: &std::path::Path) -> LocalEngine {
+    LocalEngine::open(dir, EngineOptions::default()).unwrap()
+}
+
+fn events(e: &LocalEngine, action: &str) -> Vec<wharf_engine::events::Event> {
+    let mut out = Vec::new();
+    let f = EventFilter {
+        actions: vec![action.into()],
+        ..Default::default()
+    };
+    e.events(&Caller::root(), &f, &mut |ev| {
+        out.push(ev);
+        true
+    })
+    .unwrap();
+    out
+}
+
+fn pull(
+    e: &LocalEngine,
+    r: &str,
+    platform: Option<&str>,
+) -> wharf_engine::Result<(String, Vec<Progress>)> {
+    let mut seen = Vec::new();
+    let opts = PullOptions {
+        platform: platform.map(str::to_string),
+    };
+    let id = e.image_pull(&Caller::root(), r, &opts, &mut |p| seen.push(p))?;
+    Ok((id, seen))
+}
+
+/// Every file left under the state root's `tmp/` (must be none after any call).
+fn leftovers(root: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(root.join("tmp"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn push_rmi_pull_round_trip_keeps_the_id() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path());
+    let root = Caller::root();
+    let id = e.image_build_demo(&root, "wharf/demo:latest").unwrap();
+    let target = format!("{}/demo/busybox:1", reg.host());
+    e.image_tag(&root, "wharf/demo:latest", &target).unwrap();
+
+    let mut seen = Vec::new();
+    e.image_push(&root, &target, &mut |p| seen.push(p)).unwrap();
+    assert!(
+        seen.iter()
+            .any(|p| matches!(p, Progress::Layer { status, .. } if status == "Pushed")),
+        "{seen:?}"
+    );
+    let raw = skopeo_raw(&target, None);
+    let pushed_digest = sha256(&raw);
+    let inspect = e.image_inspect(&root, &target).unwrap();
+    let digests: Vec<String> = serde_json::from_value(inspect["RepoDigests"].clone()).unwrap();
+    assert!(
+        digests.contains(&format!("{}/demo/busybox@{pushed_digest}", reg.host())),
+        "{digests:?}"
+    );
+    let push_events = events(&e, "push");
+    assert_eq!(push_events.len(), 1);
+    assert_eq!(push_events[0].actor.id, target);
+
+    // The same image under another repository of the registry: its layer is mounted
+    // from the first one, not uploaded again.
+    let second = format!("{}/demo/copy:1", reg.host());
+    e.image_tag(&root, &target, &second).unwrap();
+    let mut seen = Vec::new();
+    e.image_push(&root, &second, &mut |p| seen.push(p)).unwrap();
+    assert!(
+        seen.iter().any(
+            |p| matches!(p, Progress::Layer { status, .. } if status == "Mounted from demo/busybox")
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|p| matches!(p, Progress::Layer { status, .. } if status == "Pushed")),
+        "{seen:?}"
+    );
+    assert_eq!(skopeo_raw(&second, None), raw);
+    e.image_remove(&root, &second, false).unwrap();
+
+    // Remove every local reference to the image, then pull it back.
+    for r in ["wharf/demo:latest", target.as_str()] {
+        let out = e.image_remove(&root, r, false).unwrap();
+        assert!(out.iter().any(|o| matches!(o, RemoveOutcome::Untagged(_))));
+    }
+    assert!(e
+        .image_list(&root, &ImageListOptions::default())
+        .unwrap()
+        .is_empty());
+
+    let (pulled, seen) = pull(&e, &target, None).unwrap();
+    assert_eq!(pulled, id, "the image id survives push -> rmi -> pull");
+    assert!(
+        seen.iter()
+            .any(|p| matches!(p, Progress::Message(m) if m == &format!("Digest: {pushed_digest}"))),
+        "{seen:?}"
+    );
+    let list = e.image_list(&root, &ImageListOptions::default()).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, id);
+    assert!(
+        list[0].repo_tags.iter().any(|t| t == &target),
+        "{:?}",
+        list[0].repo_tags
+    );
+    let inspect = e.image_inspect(&root, &target).unwrap();
+    assert_eq!(inspect["Id"], id);
+    let pull_events = events(&e, "pull");
+    assert_eq!(pull_events.len(), 1);
+    assert_eq!(pull_events[0].actor.id, target);
+    assert_eq!(
+        pull_events[0].actor.attributes.get("name"),
+        Some(&format!("{}/demo/busybox", reg.host()))
+    );
+
+    // Pulling again is a no-op that says so.
+    let (_, seen) = pull(&e, &target, None).unwrap();
+    assert!(
+        seen.iter().any(
+            |p| matches!(p, Progress::Message(m) if m.starts_with("Status: Image is up to date"))
+        ),
+        "{seen:?}"
+    );
+    // And the image runs: its layers are unpacked.
+    let resolved = e.resolve_image(&root, &target).unwrap();
+    assert!(resolved
+        .layer_dirs
+        .iter()
+        .any(|d| d.join("bin/busybox").exists()));
+    assert!(
+        leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        leftovers(tmp.path())
+    );
+}
+
+#[test]
+fn pull_from_an_index_records_the_index_digest() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let amd = layout.image(
+        "amd64",
+        &[
+            vec![("etc/arch", b"amd64\n".to_vec())],
+            vec![("data/x", noise(500_000, 3))],
+        ],
+    );
+    let arm = layout.image("arm64", &[vec![("etc/arch", b"arm64\n".to_vec())]]);
+    let index_digest = layout.tag_index(&[&amd, &arm], "multi");
+    let target = format!("{}/multi/app:2", reg.host());
+    layout.skopeo_push("multi", &target, None, true);
+
+    let e = engine(&tmp.path().join("root"));
+    let root = Caller::root();
+    let (id, _) = pull(&e, &target, Some("linux/arm64")).unwrap();
+    assert_eq!(id, arm.config_digest);
+    let inspect = e.image_inspect(&root, &target).unwrap();
+    assert_eq!(inspect["Architecture"], "arm64");
+    let by_digest = format!("{}/multi/app@{index_digest}", reg.host());
+    assert_eq!(
+        e.resolve_image(&root, &by_digest).unwrap().id,
+        id,
+        "name@<index digest> finds the pulled image"
+    );
+
+    let (id2, _) = pull(&e, &target, Some("linux/amd64")).unwrap();
+    assert_eq!(id2, amd.config_digest);
+    assert_eq!(
+        e.resolve_image(&root, &target).unwrap().id,
+        id2,
+        "the tag moved to the amd64 image"
+    );
+}
+
+#[test]
+fn login_logout_and_private_pull() {
+    let reg = Registry::start(Auth::Htpasswd {
+        user: "carol".into(),
+        password: "c4r0l-pw".into(),
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let img = layout.image("amd64", &[vec![("hello", b"world".to_vec())]]);
+    layout.tag_image(&img, "v1");
+    let host = reg.host();
+    let target = format!("{host}/private/app:v1");
+    layout.skopeo_push("v1", &target, Some(("carol", "c4r0l-pw")), false);
+
+    let e = engine(&tmp.path().join("root"));
+    let carol = Caller {
+        uid: 4242,
+        gid: 4242,
+        name: "carol".into(),
+        role: wharf_engine::Role::admin(),
+        project: None,
+    };
+    let other = Caller {
+        uid: 4243,
+        gid: 4243,
+        name: "dave".into(),
+        role: wharf_engine::Role::admin(),
+        project: None,
+    };
+
+    let err = e
+        .image_pull(&carol, &target, &PullOptions::default(), &mut |_| {})
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        err.message.contains(&format!("wharf login {host}")),
+        "{err}"
+    );
+
+    let err = e
+        .registry_login(&carol, &host, "carol", "wrong")
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        !tmp.path().join("root/auth/4242.json").exists(),
+        "a refused login stores nothing"
+    );
+
+    e.registry_login(&carol, &format!("http://{host}/"), "carol", "c4r0l-pw")
+        .unwrap();
+    let file = tmp.path().join("root/auth/4242.json");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !std::fs::read_to_string(&file).unwrap().contains("c4r0l-pw"),
+        "not stored in clear (base64 as Docker does)"
+    );
+
+    let id = e
+        .image_pull(&carol, &target, &PullOptions::default(), &mut |_| {})
+        .unwrap();
+    assert_eq!(id, img.config_digest);
+    // Another user does not get carol's login.
+    e.image_remove(&carol, &target, false).unwrap();
+    let err = e
+        .image_pull(&other, &target, &PullOptions::default(), &mut |_| {})
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+
+    e.registry_logout(&carol, &host).unwrap();
+    assert_eq!(
+        e.registry_logout(&carol, &host).unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    let err = e
+        .image_pull(&carol, &target, &PullOptions::default(), &mut |_| {})
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+}
+
+#[test]
+fn damaged_layer_leaves_nothing_behind() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let img = layout.image(
+        "amd64",
+        &[
+            vec![("a", b"a".to_vec())],
+            vec![("big", noise(2_000_000, 9))],
+        ],
+    );
+    layout.tag_image(&img, "v1");
+    let target = format!("{}/broken:v1", reg.host());
+    layout.skopeo_push("v1", &target, None, false);
+    let path = reg.blob_data(&img.layers[1]);
+    let mut data = std::fs::read(&path).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 1;
+    std::fs::write(&path, &data).unwrap();
+
+    let root_dir = tmp.path().join("root");
+    let e = engine(&root_dir);
+    let err = pull(&e, &target, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
+    assert!(!root_dir
+        .join("blobs/sha256")
+        .join(&img.layers[1][7..])
+        .exists());
+    assert!(e
+        .image_list(&Caller::root(), &ImageListOptions::default())
+        .unwrap()
+        .is_empty());
+    assert!(
+        leftovers(&root_dir).is_empty(),
+        "{:?}",
+        leftovers(&root_dir)
+    );
+    assert!(
+        events(&e, "pull").is_empty(),
+        "no pull event for a failed pull"
+    );
+}
+
+#[test]
+fn push_of_a_missing_image_says_what_to_do() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let e = engine(tmp.path());
+    let err = e
+        .image_push(
+            &Caller::root(),
+            &format!("{}/nothing:here", reg.host()),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(err.message.contains("wharf tag"), "{err}");
+}
+
+#[test]
+fn pull_and_login_through_the_engine_socket() {
+    use std::sync::Arc;
+    use wharf_engine::remote::client::{Endpoint, RemoteEngine};
+    use wharf_engine::remote::server;
+
+    let reg = Registry::start(Auth::Htpasswd {
+        user: "erin".into(),
+        password: "3r1n-pw".into(),
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let img = layout.image("amd64", &[vec![("data/x", noise(1_500_000, 5))]]);
+    layout.tag_image(&img, "v1");
+    let host = reg.host();
+    let target = format!("{host}/sock/app:v1");
+    layout.skopeo_push("v1", &target, Some(("erin", "3r1n-pw")), false);
+
+    let local = Arc::new(engine(&tmp.path().join("root")));
+    let sock = tmp.path().join("wharf.sock");
+    let listener = server::bind(&sock).unwrap();
+    let e2 = local.clone();
+    std::thread::spawn(move || server::serve(e2, listener));
+    let remote = RemoteEngine::connect(Endpoint::Unix(sock)).unwrap();
+    // The server knows the caller from the socket; what the client claims is ignored.
+    let me = Caller::root();
+
+    let err = remote
+        .registry_login(&me, &host, "erin", "bad")
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    remote
+        .registry_login(&me, &host, "erin", "3r1n-pw")
+        .unwrap();
+    let mut seen = Vec::new();
+    let id = remote
+        .image_pull(&me, &target, &PullOptions::default(), &mut |p| seen.push(p))
+        .unwrap();
+    assert_eq!(id, img.config_digest);
+    assert!(
+        seen.iter()
+            .any(|p| matches!(p, Progress::Layer { status, .. } if status == "Download complete")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        local.resolve_image(&Caller::root(), &target).unwrap().id,
+        id
+    );
+    remote.registry_logout(&me, &host).unwrap();
+    assert_eq!(
+        remote.registry_logout(&me, &host).unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn docker_schema2_manifest_list() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let amd = layout.image("amd64", &[vec![("etc/arch", b"amd64\n".to_vec())]]);
+    let arm = layout.image("arm64", &[vec![("etc/arch", b"arm64\n".to_vec())]]);
+    layout.tag_index(&[&amd, &arm], "multi");
+    let target = format!("{}/docker/list:1", reg.host());
+    layout.skopeo_push_with("multi", &target, None, true, &["--format", "v2s2"]);
+    let raw: serde_json::Value = serde_json::from_slice(&skopeo_raw(&target, None)).unwrap();
+    assert_eq!(
+        raw["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json",
+        "{raw}"
+    );
+
+    let e = engine(&tmp.path().join("root"));
+    let (id, _) = pull(&e, &target, Some("linux/arm64/v8")).unwrap();
+    assert_eq!(
+        id, arm.config_digest,
+        "the config is kept byte for byte by the conversion"
+    );
+    let resolved = e.resolve_image(&Caller::root(), &target).unwrap();
+    let arch = std::fs::read_to_string(resolved.layer_dirs[0].join("etc/arch")).unwrap();
+    assert_eq!(arch, "arm64\n");
+    let (id, _) = pull(&e, &target, Some("linux/amd64")).unwrap();
+    assert_eq!(id, amd.config_digest);
+}
