@@ -171,7 +171,11 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             });
             let mut found = false;
             for p in &ports {
-                let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() };
+                let ip = if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    p.host_ip.as_str()
+                };
                 match &want {
                     Some((port, proto)) if *port == p.container_port && *proto == p.proto => {
                         println!("{ip}:{}", p.host_port);
@@ -231,7 +235,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 Ok(n) => n,
                 Err(e) => return fail(&e),
             };
-            let id = |n: &NetworkInfo| if a.no_trunc { n.id.clone() } else { wharf_engine::ids::short(&n.id).to_string() };
+            let id = |n: &NetworkInfo| {
+                if a.no_trunc {
+                    n.id.clone()
+                } else {
+                    wharf_engine::ids::short(&n.id).to_string()
+                }
+            };
             if a.quiet {
                 for n in &nets {
                     println!("{}", id(n));
@@ -244,8 +254,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 eprintln!("wharf: unsupported --format {f:?}: use json");
                 return 125;
             } else {
-                let rows: Vec<Vec<String>> =
-                    nets.iter().map(|n| vec![id(n), n.name.clone(), n.driver.clone(), n.scope.clone()]).collect();
+                let rows: Vec<Vec<String>> = nets
+                    .iter()
+                    .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), n.scope.clone()])
+                    .collect();
                 super::print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows);
             }
             0
@@ -304,16 +316,21 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
         }
         Cmd::Network(NetworkCmd::Connect(a)) => {
-            let opts = NetworkConnect { ip: a.ip, aliases: a.aliases };
+            let opts = NetworkConnect {
+                ip: a.ip,
+                aliases: a.aliases,
+            };
             match api.network_connect(caller, &a.network, &a.container, &opts) {
                 Ok(()) => 0,
                 Err(e) => fail(&e),
             }
         }
-        Cmd::Network(NetworkCmd::Disconnect(a)) => match api.network_disconnect(caller, &a.network, &a.container) {
-            Ok(()) => 0,
-            Err(e) => fail(&e),
-        },
+        Cmd::Network(NetworkCmd::Disconnect(a)) => {
+            match api.network_disconnect(caller, &a.network, &a.container) {
+                Ok(()) => 0,
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 
@@ -326,7 +343,12 @@ mod tests {
         let l = parse_labels(&["a=b".into(), "flag".into()]).unwrap();
         assert_eq!(l["a"], "b");
         assert_eq!(l["flag"], "");
-        let n = NetworkInfo { name: "x".into(), id: "0123456789abcdef".into(), driver: "bridge".into(), ..Default::default() };
+        let n = NetworkInfo {
+            name: "x".into(),
+            id: "0123456789abcdef".into(),
+            driver: "bridge".into(),
+            ..Default::default()
+        };
         let v = ls_json(&n);
         assert_eq!(v["ID"], "0123456789ab");
         assert_eq!(v["Internal"], "false");

@@ -157,7 +157,13 @@ pub trait NetworkApi {
     fn network_prune(&self, caller: &Caller) -> Result<PruneReport>;
     /// `wharf network connect [--ip] [--alias] NET CTR`: live for a running container,
     /// remembered for the next start of a stopped one.
-    fn network_connect(&self, caller: &Caller, network: &str, container: &str, opts: &NetworkConnect) -> Result<()>;
+    fn network_connect(
+        &self,
+        caller: &Caller,
+        network: &str,
+        container: &str,
+        opts: &NetworkConnect,
+    ) -> Result<()>;
     /// `wharf network disconnect NET CTR`.
     fn network_disconnect(&self, caller: &Caller, network: &str, container: &str) -> Result<()>;
     /// `wharf port CTR`: the container's published ports with the host ports chosen.

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::api::{
-    ConfigFrom, Ipam, IpamConfig, NetworkApi, NetworkConnect, NetworkContainer, NetworkCreate, NetworkInfo,
-    NetworkListOptions, PortBinding, PruneReport,
+    ConfigFrom, Ipam, IpamConfig, NetworkApi, NetworkConnect, NetworkContainer, NetworkCreate,
+    NetworkInfo, NetworkListOptions, PortBinding, PruneReport,
 };
 use crate::caller::Caller;
 use crate::error::{EngineError, Result};
@@ -25,7 +25,9 @@ fn valid_name(name: &str) -> bool {
 fn info_of(st: &Store, n: &NetRecord) -> NetworkInfo {
     let mut containers = BTreeMap::new();
     for (c, ep) in st.endpoints_on(&n.id) {
-        let (Some(ip), Some(subnet)) = (ep.ip, n.subnet) else { continue };
+        let (Some(ip), Some(subnet)) = (ep.ip, n.subnet) else {
+            continue;
+        };
         containers.insert(
             c.id.clone(),
             NetworkContainer {
@@ -40,9 +42,15 @@ fn info_of(st: &Store, n: &NetRecord) -> NetworkInfo {
     }
     let mut options = BTreeMap::new();
     if !n.bridge.is_empty() {
-        options.insert("com.docker.network.bridge.name".to_string(), n.bridge.clone());
+        options.insert(
+            "com.docker.network.bridge.name".to_string(),
+            n.bridge.clone(),
+        );
         if n.name == "bridge" {
-            options.insert("com.docker.network.bridge.default_bridge".into(), "true".into());
+            options.insert(
+                "com.docker.network.bridge.default_bridge".into(),
+                "true".into(),
+            );
         }
     }
     let config = match (n.subnet, n.gateway) {
@@ -60,7 +68,11 @@ fn info_of(st: &Store, n: &NetRecord) -> NetworkInfo {
         scope: "local".into(),
         driver: n.driver.clone(),
         enable_ipv6: false,
-        ipam: Ipam { driver: "default".into(), options: BTreeMap::new(), config },
+        ipam: Ipam {
+            driver: "default".into(),
+            options: BTreeMap::new(),
+            config,
+        },
         internal: n.internal,
         attachable: false,
         ingress: false,
@@ -120,7 +132,9 @@ fn matches(st: &Store, n: &NetRecord, filters: &[(String, String)]) -> Result<bo
 /// The runtime's name of container `id`, from `containers/<id>/config.json` if it says.
 fn runtime_name(engine: &LocalEngine, id: &str) -> Option<String> {
     let cfg: serde_json::Value =
-        crate::state::read_json(&engine.root().containers().join(id).join("config.json")).ok().flatten()?;
+        crate::state::read_json(&engine.root().containers().join(id).join("config.json"))
+            .ok()
+            .flatten()?;
     ["Name", "name"]
         .iter()
         .find_map(|k| cfg.get(*k).and_then(|v| v.as_str()))
@@ -131,7 +145,11 @@ fn runtime_name(engine: &LocalEngine, id: &str) -> Option<String> {
 /// store knows, then the runtime's `containers/` directory.
 fn resolve_container(engine: &LocalEngine, st: &Store, key: &str) -> Result<(String, String)> {
     let key = key.trim_start_matches('/');
-    if let Some(c) = st.containers.values().find(|c| c.id == key || c.name == key) {
+    if let Some(c) = st
+        .containers
+        .values()
+        .find(|c| c.id == key || c.name == key)
+    {
         return Ok((c.id.clone(), c.name.clone()));
     }
     let dir = engine.root().containers();
@@ -146,11 +164,16 @@ fn resolve_container(engine: &LocalEngine, st: &Store, key: &str) -> Result<(Str
             return Ok((id.clone(), key.to_string()));
         }
     }
-    if let Some(id) = crate::ids::resolve_prefix("container", key, ids.iter().map(String::as_str))? {
+    if let Some(id) = crate::ids::resolve_prefix("container", key, ids.iter().map(String::as_str))?
+    {
         let name = runtime_name(engine, &id).unwrap_or_else(|| crate::ids::short(&id).to_string());
         return Ok((id, name));
     }
-    Err(EngineError::not_found("container", key, "list containers with wharf ps -a"))
+    Err(EngineError::not_found(
+        "container",
+        key,
+        "list containers with wharf ps -a",
+    ))
 }
 
 impl LocalEngine {
@@ -161,7 +184,10 @@ impl LocalEngine {
                 n.name
             )));
         }
-        let users: Vec<String> = s.st.endpoints_on(&n.id).map(|(c, _)| c.name.clone()).collect();
+        let users: Vec<String> =
+            s.st.endpoints_on(&n.id)
+                .map(|(c, _)| c.name.clone())
+                .collect();
         if !users.is_empty() {
             return Err(EngineError::conflict(format!(
                 "network {} is in use by container(s) {}: disconnect them first (wharf network disconnect {} CONTAINER) or remove them",
@@ -173,7 +199,11 @@ impl LocalEngine {
         s.nl.delete_link(&n.bridge)?;
         s.st.networks.remove(&n.id);
         s.commit()?;
-        self.emit(Event::new(EventType::Network, "destroy", n.id.clone()).attr("name", n.name.clone()).attr("type", n.driver.clone()));
+        self.emit(
+            Event::new(EventType::Network, "destroy", n.id.clone())
+                .attr("name", n.name.clone())
+                .attr("type", n.driver.clone()),
+        );
         Ok(())
     }
 }
@@ -203,7 +233,11 @@ impl NetworkApi for LocalEngine {
         let subnet = match &spec.subnet {
             Some(sub) => {
                 let sub = ipam::parse_cidr("--subnet", sub)?;
-                if let Some(other) = s.st.networks.values().find(|n| n.subnet.is_some_and(|o| ipam::overlaps(&o, &sub))) {
+                if let Some(other) =
+                    s.st.networks
+                        .values()
+                        .find(|n| n.subnet.is_some_and(|o| ipam::overlaps(&o, &sub)))
+                {
                     return Err(EngineError::conflict(format!(
                         "subnet {sub} overlaps network {} ({}): pick another --subnet",
                         other.name,
@@ -234,14 +268,18 @@ impl NetworkApi for LocalEngine {
             Some(r) => {
                 let r = ipam::parse_cidr("--ip-range", r)?;
                 if !subnet.contains(&r) {
-                    return Err(EngineError::invalid(format!("--ip-range {r} is not inside subnet {subnet}")));
+                    return Err(EngineError::invalid(format!(
+                        "--ip-range {r} is not inside subnet {subnet}"
+                    )));
                 }
                 Some(r)
             }
             None => None,
         };
         if (spec.gateway.is_some() || spec.ip_range.is_some()) && spec.subnet.is_none() {
-            return Err(EngineError::invalid("--gateway and --ip-range need --subnet"));
+            return Err(EngineError::invalid(
+                "--gateway and --ip-range need --subnet",
+            ));
         }
         let id = crate::ids::new_id();
         let rec = NetRecord {
@@ -285,7 +323,12 @@ impl NetworkApi for LocalEngine {
     fn network_inspect(&self, caller: &Caller, network: &str) -> Result<NetworkInfo> {
         let s = Session::open(self)?;
         let n = s.st.find(network)?;
-        self.authorize_target(caller, "network.inspect", &n.name, n.is_user().then_some(n.owner))?;
+        self.authorize_target(
+            caller,
+            "network.inspect",
+            &n.name,
+            n.is_user().then_some(n.owner),
+        )?;
         Ok(info_of(&s.st, n))
     }
 
@@ -299,16 +342,19 @@ impl NetworkApi for LocalEngine {
     fn network_prune(&self, caller: &Caller) -> Result<PruneReport> {
         self.authorize(caller, "network.prune", None)?;
         let mut s = Session::open(self)?;
-        let unused: Vec<NetRecord> = s
-            .st
-            .networks
-            .values()
-            .filter(|n| n.is_user() && s.st.endpoints_on(&n.id).next().is_none())
-            .cloned()
-            .collect();
+        let unused: Vec<NetRecord> =
+            s.st.networks
+                .values()
+                .filter(|n| n.is_user() && s.st.endpoints_on(&n.id).next().is_none())
+                .cloned()
+                .collect();
         let mut report = PruneReport::default();
         for n in unused {
-            if !self.can_see(caller, n.owner) || self.authorize_target(caller, "network.remove", &n.name, Some(n.owner)).is_err() {
+            if !self.can_see(caller, n.owner)
+                || self
+                    .authorize_target(caller, "network.remove", &n.name, Some(n.owner))
+                    .is_err()
+            {
                 continue;
             }
             self.remove_network(&mut s, &n)?;
@@ -317,10 +363,21 @@ impl NetworkApi for LocalEngine {
         Ok(report)
     }
 
-    fn network_connect(&self, caller: &Caller, network: &str, container: &str, opts: &NetworkConnect) -> Result<()> {
+    fn network_connect(
+        &self,
+        caller: &Caller,
+        network: &str,
+        container: &str,
+        opts: &NetworkConnect,
+    ) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize_target(caller, "network.connect", &n.name, n.is_user().then_some(n.owner))?;
+        self.authorize_target(
+            caller,
+            "network.connect",
+            &n.name,
+            n.is_user().then_some(n.owner),
+        )?;
         if n.driver != "bridge" {
             return Err(EngineError::invalid(format!(
                 "containers cannot be connected to network {}: only bridge networks take connections",
@@ -328,17 +385,26 @@ impl NetworkApi for LocalEngine {
             )));
         }
         let (cid, cname) = resolve_container(self, &s.st, container)?;
-        let static_ip = opts.ip.as_deref().map(|ip| ipam::parse_ip("--ip", ip)).transpose()?;
+        let static_ip = opts
+            .ip
+            .as_deref()
+            .map(|ip| ipam::parse_ip("--ip", ip))
+            .transpose()?;
         if static_ip.is_some() && !n.is_user() {
-            return Err(EngineError::invalid("--ip works only on user-defined networks"));
+            return Err(EngineError::invalid(
+                "--ip works only on user-defined networks",
+            ));
         }
-        let rec = s.st.containers.entry(cid.clone()).or_insert_with(|| store::CtrRecord {
-            id: cid.clone(),
-            name: cname.clone(),
-            hostname: crate::ids::short(&cid).to_string(),
-            mode: "bridge".into(),
-            ..Default::default()
-        });
+        let rec =
+            s.st.containers
+                .entry(cid.clone())
+                .or_insert_with(|| store::CtrRecord {
+                    id: cid.clone(),
+                    name: cname.clone(),
+                    hostname: crate::ids::short(&cid).to_string(),
+                    mode: "bridge".into(),
+                    ..Default::default()
+                });
         if rec.mode == "host" || rec.mode == "none" {
             return Err(EngineError::conflict(format!(
                 "container {} uses --network {}: it cannot be connected to other networks",
@@ -354,12 +420,19 @@ impl NetworkApi for LocalEngine {
         if let (Some(ip), Some(subnet), Some(gw)) = (static_ip, n.subnet, n.gateway) {
             ipam::check_static(&n.name, &subnet, gw, ip, &s.st.used_ips(&n.id))?;
         }
-        let rec = s.st.containers.get_mut(&cid).ok_or_else(|| EngineError::internal("container record vanished"))?;
+        let rec =
+            s.st.containers
+                .get_mut(&cid)
+                .ok_or_else(|| EngineError::internal("container record vanished"))?;
         rec.endpoints.push(EndpointRecord {
             network_id: n.id.clone(),
             endpoint_id: crate::ids::new_id(),
             static_ip,
-            aliases: if n.is_user() { opts.aliases.clone() } else { Vec::new() },
+            aliases: if n.is_user() {
+                opts.aliases.clone()
+            } else {
+                Vec::new()
+            },
             ip: None,
             ifname: None,
             host_veth: None,
@@ -381,12 +454,17 @@ impl NetworkApi for LocalEngine {
         let res: Result<()> = (|| {
             let e = s.attach(&cid, idx, &netns)?;
             let (ifname, ip, prefix) = (e.ifname.clone(), e.ip, e.prefix_len);
-            netlink::in_netns(&netns, move || super::Netlink::new()?.configure_interface(&ifname, ip, prefix, None))?;
+            netlink::in_netns(&netns, move || {
+                super::Netlink::new()?.configure_interface(&ifname, ip, prefix, None)
+            })?;
             s.commit()
         })();
         if let Err(e) = res {
             s.undo(&[super::veth_name(&cid, &n.id)]);
-            return Err(e.context(format!("connecting container {cname} to network {}", n.name)));
+            return Err(e.context(format!(
+                "connecting container {cname} to network {}",
+                n.name
+            )));
         }
         Ok(())
     }
@@ -394,11 +472,22 @@ impl NetworkApi for LocalEngine {
     fn network_disconnect(&self, caller: &Caller, network: &str, container: &str) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize_target(caller, "network.disconnect", &n.name, n.is_user().then_some(n.owner))?;
+        self.authorize_target(
+            caller,
+            "network.disconnect",
+            &n.name,
+            n.is_user().then_some(n.owner),
+        )?;
         let (cid, cname) = resolve_container(self, &s.st, container)?;
         let rec = s.st.containers.get_mut(&cid);
-        let Some(pos) = rec.as_ref().and_then(|r| r.endpoints.iter().position(|e| e.network_id == n.id)) else {
-            return Err(EngineError::conflict(format!("container {cname} is not connected to network {}", n.name)));
+        let Some(pos) = rec
+            .as_ref()
+            .and_then(|r| r.endpoints.iter().position(|e| e.network_id == n.id))
+        else {
+            return Err(EngineError::conflict(format!(
+                "container {cname} is not connected to network {}",
+                n.name
+            )));
         };
         let rec = rec.ok_or_else(|| EngineError::internal("container record vanished"))?;
         let ep = rec.endpoints.remove(pos);
@@ -423,6 +512,11 @@ impl NetworkApi for LocalEngine {
         self.authorize_target(caller, "container.inspect", container, None)?;
         let s = Session::open(self)?;
         let (cid, _) = resolve_container(self, &s.st, container)?;
-        Ok(s.st.containers.get(&cid).filter(|c| c.running).map(|c| c.ports.clone()).unwrap_or_default())
+        Ok(s.st
+            .containers
+            .get(&cid)
+            .filter(|c| c.running)
+            .map(|c| c.ports.clone())
+            .unwrap_or_default())
     }
 }

@@ -32,14 +32,21 @@ pub fn parse_extra_host(s: &str) -> Result<HostEntry> {
     let (name, ip) = s
         .split_once('=')
         .or_else(|| s.split_once(':'))
-        .ok_or_else(|| EngineError::invalid(format!("--add-host {s:?} is not name:ip: write it like db.local:10.0.0.5")))?;
+        .ok_or_else(|| {
+            EngineError::invalid(format!(
+                "--add-host {s:?} is not name:ip: write it like db.local:10.0.0.5"
+            ))
+        })?;
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
         return Err(EngineError::invalid(format!(
             "--add-host {s:?} is not name:ip: write it like db.local:10.0.0.5"
         )));
     }
-    Ok(HostEntry { ip: ip.to_string(), names: vec![name.to_string()] })
+    Ok(HostEntry {
+        ip: ip.to_string(),
+        names: vec![name.to_string()],
+    })
 }
 
 /// A hosts file: the standard header, the extra hosts, the container itself, then its
@@ -62,7 +69,10 @@ pub fn render_resolv(host_resolv: &str, dns: &[String], host_network: bool) -> S
         let t = line.trim();
         if let Some(ns) = t.strip_prefix("nameserver") {
             let ns = ns.trim();
-            let loopback = ns.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
+            let loopback = ns
+                .parse::<std::net::IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false);
             if host_network || !loopback {
                 servers.push(ns.to_string());
             }
@@ -91,7 +101,9 @@ pub fn render_resolv(host_resolv: &str, dns: &[String], host_network: bool) -> S
 pub fn check_dns(dns: &[String]) -> Result<()> {
     for d in dns {
         if d.parse::<std::net::IpAddr>().is_err() {
-            return Err(EngineError::invalid(format!("--dns {d:?} is not an IP address")));
+            return Err(EngineError::invalid(format!(
+                "--dns {d:?} is not an IP address"
+            )));
         }
     }
     Ok(())
@@ -106,12 +118,16 @@ pub fn write_in_place(path: &Path, content: &str) -> Result<()> {
         .truncate(true)
         .open(path)
         .ctx(|| format!("opening {}", path.display()))?;
-    f.write_all(content.as_bytes()).ctx(|| format!("writing {}", path.display()))
+    f.write_all(content.as_bytes())
+        .ctx(|| format!("writing {}", path.display()))
 }
 
 /// `ip` as a hosts line for `names`.
 pub fn entry(ip: Ipv4Addr, names: Vec<String>) -> HostEntry {
-    HostEntry { ip: ip.to_string(), names }
+    HostEntry {
+        ip: ip.to_string(),
+        names,
+    }
 }
 
 #[cfg(test)]
@@ -122,7 +138,10 @@ mod tests {
     fn hosts_layout() {
         let own = vec![entry(Ipv4Addr::new(172, 18, 0, 2), vec!["abc123".into()])];
         let extra = vec![parse_extra_host("db.local:10.0.0.5").unwrap()];
-        let peers = vec![entry(Ipv4Addr::new(172, 18, 0, 3), vec!["web".into(), "www".into()])];
+        let peers = vec![entry(
+            Ipv4Addr::new(172, 18, 0, 3),
+            vec!["web".into(), "www".into()],
+        )];
         let h = render_hosts(&own, &extra, &peers);
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.0.0.5\tdb.local\n172.18.0.2\tabc123\n172.18.0.3\tweb www\n"));
@@ -135,7 +154,10 @@ mod tests {
     fn resolv_rules() {
         let host = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch lab.example\noptions edns0\n";
         let r = render_resolv(host, &[], false);
-        assert_eq!(r, "nameserver 10.0.0.1\nsearch lab.example\noptions edns0\n");
+        assert_eq!(
+            r,
+            "nameserver 10.0.0.1\nsearch lab.example\noptions edns0\n"
+        );
         let r = render_resolv("nameserver 127.0.0.53\n", &[], false);
         assert!(r.starts_with("nameserver 8.8.8.8\n"));
         let r = render_resolv(host, &["1.1.1.1".into()], false);

@@ -11,9 +11,11 @@ use crate::error::{EngineError, Result};
 
 /// Parse a CIDR as given to `--subnet` / `--ip-range`; host bits must be zero.
 pub fn parse_cidr(flag: &str, s: &str) -> Result<Ipv4Net> {
-    let net: Ipv4Net = s
-        .parse()
-        .map_err(|_| EngineError::invalid(format!("{flag} {s:?} is not an IPv4 CIDR: write it like 172.20.0.0/16")))?;
+    let net: Ipv4Net = s.parse().map_err(|_| {
+        EngineError::invalid(format!(
+            "{flag} {s:?} is not an IPv4 CIDR: write it like 172.20.0.0/16"
+        ))
+    })?;
     if net.trunc() != net {
         return Err(EngineError::invalid(format!(
             "{flag} {s:?} has host bits set: use {} instead",
@@ -30,15 +32,20 @@ pub fn parse_cidr(flag: &str, s: &str) -> Result<Ipv4Net> {
 
 /// Parse an address given to `--gateway` / `--ip`.
 pub fn parse_ip(flag: &str, s: &str) -> Result<Ipv4Addr> {
-    s.parse()
-        .map_err(|_| EngineError::invalid(format!("{flag} {s:?} is not an IPv4 address: write it like 172.20.0.10")))
+    s.parse().map_err(|_| {
+        EngineError::invalid(format!(
+            "{flag} {s:?} is not an IPv4 address: write it like 172.20.0.10"
+        ))
+    })
 }
 
 /// The private ranges wharf picks subnets from when none is given, in order:
 /// 172.17-31.0.0/16, then 192.168.0.0/16 in /20 pieces (Docker's default pools).
 pub fn candidate_subnets() -> impl Iterator<Item = Ipv4Net> {
-    let sixteens = (17u8..=31).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid prefix"));
-    let twenties = (0u8..16).map(|i| Ipv4Net::new(Ipv4Addr::new(192, 168, i * 16, 0), 20).expect("valid prefix"));
+    let sixteens =
+        (17u8..=31).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid prefix"));
+    let twenties = (0u8..16)
+        .map(|i| Ipv4Net::new(Ipv4Addr::new(192, 168, i * 16, 0), 20).expect("valid prefix"));
     sixteens.chain(twenties)
 }
 
@@ -50,12 +57,14 @@ pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
 /// The first candidate subnet that overlaps none of `taken` (host routes and other
 /// networks' subnets). Default routes (prefix 0) must be filtered out by the caller.
 pub fn choose_subnet(taken: &[Ipv4Net]) -> Result<Ipv4Net> {
-    candidate_subnets().find(|c| !taken.iter().any(|t| overlaps(c, t))).ok_or_else(|| {
-        EngineError::conflict(
-            "no free private subnet is left for a new network: remove unused networks \
+    candidate_subnets()
+        .find(|c| !taken.iter().any(|t| overlaps(c, t)))
+        .ok_or_else(|| {
+            EngineError::conflict(
+                "no free private subnet is left for a new network: remove unused networks \
              (wharf network prune) or give one with --subnet",
-        )
-    })
+            )
+        })
 }
 
 /// The gateway of `subnet` when none is given: its first host address.
@@ -116,7 +125,10 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
 
 /// `02:42:ac:11:00:02`
 pub fn mac_string(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[cfg(test)]
@@ -131,10 +143,17 @@ mod tests {
     fn subnet_avoids_routes_and_networks() {
         assert_eq!(choose_subnet(&[]).unwrap(), net("172.17.0.0/16"));
         // A host route inside 172.17/16 and a network on 172.18/16 push the choice on.
-        let taken = [net("172.17.5.0/24"), net("172.18.0.0/16"), net("192.0.2.0/24")];
+        let taken = [
+            net("172.17.5.0/24"),
+            net("172.18.0.0/16"),
+            net("192.0.2.0/24"),
+        ];
         assert_eq!(choose_subnet(&taken).unwrap(), net("172.19.0.0/16"));
         // A wide route covering all of 172.16/12 sends it to 192.168.
-        assert_eq!(choose_subnet(&[net("172.16.0.0/12")]).unwrap(), net("192.168.0.0/20"));
+        assert_eq!(
+            choose_subnet(&[net("172.16.0.0/12")]).unwrap(),
+            net("192.168.0.0/20")
+        );
         let all: Vec<Ipv4Net> = vec![net("172.16.0.0/12"), net("192.168.0.0/16")];
         assert!(choose_subnet(&all).is_err());
     }
@@ -151,7 +170,11 @@ mod tests {
         let b = allocate(&s, None, gw, &used).unwrap();
         assert_eq!(b, Ipv4Addr::new(10, 1, 0, 3));
         used.remove(&a);
-        assert_eq!(allocate(&s, None, gw, &used).unwrap(), a, "freed address is handed out again");
+        assert_eq!(
+            allocate(&s, None, gw, &used).unwrap(),
+            a,
+            "freed address is handed out again"
+        );
     }
 
     #[test]
@@ -165,11 +188,21 @@ mod tests {
             used.insert(ip);
             got.push(ip);
         }
-        assert_eq!(got, vec![Ipv4Addr::new(10, 2, 0, 128), Ipv4Addr::new(10, 2, 0, 130), Ipv4Addr::new(10, 2, 0, 131)]);
+        assert_eq!(
+            got,
+            vec![
+                Ipv4Addr::new(10, 2, 0, 128),
+                Ipv4Addr::new(10, 2, 0, 130),
+                Ipv4Addr::new(10, 2, 0, 131)
+            ]
+        );
         // A /30 subnet has two host addresses: the gateway and one container.
         let tiny = net("10.3.0.0/30");
         let gw = default_gateway(&tiny);
-        assert_eq!(allocate(&tiny, None, gw, &BTreeSet::new()), Some(Ipv4Addr::new(10, 3, 0, 2)));
+        assert_eq!(
+            allocate(&tiny, None, gw, &BTreeSet::new()),
+            Some(Ipv4Addr::new(10, 3, 0, 2))
+        );
     }
 
     #[test]
@@ -185,6 +218,9 @@ mod tests {
         assert!(parse_cidr("--subnet", "10.4.0.1/16").is_err());
         assert!(parse_cidr("--subnet", "nonsense").is_err());
         assert_eq!(parse_cidr("--subnet", "10.4.0.0/16").unwrap(), s);
-        assert_eq!(mac_string(&mac_for(Ipv4Addr::new(172, 17, 0, 2))), "02:42:ac:11:00:02");
+        assert_eq!(
+            mac_string(&mac_for(Ipv4Addr::new(172, 17, 0, 2))),
+            "02:42:ac:11:00:02"
+        );
     }
 }

@@ -84,7 +84,11 @@ pub fn hosts_path(engine: &LocalEngine, container_id: &str) -> PathBuf {
 
 /// `containers/<id>/resolv.conf`: the container's `/etc/resolv.conf`.
 pub fn resolv_path(engine: &LocalEngine, container_id: &str) -> PathBuf {
-    engine.root().containers().join(container_id).join("resolv.conf")
+    engine
+        .root()
+        .containers()
+        .join(container_id)
+        .join("resolv.conf")
 }
 
 /// First and last port handed out for `-p CTR` and `-P`.
@@ -105,7 +109,13 @@ impl<'a> Session<'a> {
         let lock = store::lock(engine.root())?;
         let st = store::load(engine.root())?;
         let nl = Netlink::new()?;
-        let mut s = Session { engine, _lock: lock, st, nl, events: Vec::new() };
+        let mut s = Session {
+            engine,
+            _lock: lock,
+            st,
+            nl,
+            events: Vec::new(),
+        };
         let changed = s.ensure_builtins()? | s.collect_stale()?;
         if changed {
             s.commit()?;
@@ -124,7 +134,11 @@ impl<'a> Session<'a> {
                 let mut taken = self.nl.route_prefixes()?;
                 taken.extend(self.st.subnets());
                 let s = ipam::choose_subnet(&taken)?;
-                (Some(s), Some(ipam::default_gateway(&s)), store::DEFAULT_BRIDGE.to_string())
+                (
+                    Some(s),
+                    Some(ipam::default_gateway(&s)),
+                    store::DEFAULT_BRIDGE.to_string(),
+                )
             } else {
                 (None, None, String::new())
             };
@@ -158,7 +172,9 @@ impl<'a> Session<'a> {
         let ids: Vec<String> = self.st.containers.keys().cloned().collect();
         for id in ids {
             let exists = root.join(&id).is_dir();
-            let Some(rec) = self.st.containers.get(&id) else { continue };
+            let Some(rec) = self.st.containers.get(&id) else {
+                continue;
+            };
             let alive = exists && rec.running && is_alive(rec);
             if rec.running && !alive {
                 self.release(&id)?;
@@ -174,12 +190,15 @@ impl<'a> Session<'a> {
 
     /// Undo a container's running state: veths gone, addresses and ports released.
     fn release(&mut self, cid: &str) -> Result<()> {
-        let Some(rec) = self.st.containers.get_mut(cid) else { return Ok(()) };
+        let Some(rec) = self.st.containers.get_mut(cid) else {
+            return Ok(());
+        };
         let mut veths = Vec::new();
         for ep in rec.endpoints.iter_mut() {
             if ep.active() {
                 self.events.push(
-                    Event::new(EventType::Network, "disconnect", ep.network_id.clone()).attr("container", cid),
+                    Event::new(EventType::Network, "disconnect", ep.network_id.clone())
+                        .attr("container", cid),
                 );
             }
             if let Some(v) = ep.host_veth.take() {
@@ -220,8 +239,12 @@ impl<'a> Session<'a> {
         let batch = nft::ruleset(&self.st);
         let text = batch.to_string();
         let cache = self.engine.root().networks().join("nft.json");
-        if std::fs::read_to_string(&cache).is_ok_and(|old| old == text) {
-            return Ok(());
+        match std::fs::read_to_string(&cache) {
+            Ok(old) if old == text => return Ok(()),
+            // Never applied from this root and nothing to apply: leave nftables alone
+            // (a fresh root used with --network none never runs nft).
+            Err(_) if !nft::has_rules(&batch) => return Ok(()),
+            _ => {}
         }
         // Forget the cache first: a crash between the two steps then re-applies.
         let _ = std::fs::remove_file(&cache);
@@ -240,13 +263,21 @@ impl<'a> Session<'a> {
 
     /// Rewrite the hosts file of every running bridge-mode container.
     fn refresh_hosts_files(&self) {
-        for c in self.st.containers.values().filter(|c| c.running && c.mode == "bridge") {
+        for c in self
+            .st
+            .containers
+            .values()
+            .filter(|c| c.running && c.mode == "bridge")
+        {
             let dir = self.engine.root().containers().join(&c.id);
             if !dir.is_dir() {
                 continue;
             }
             if let Err(e) = files::write_in_place(&dir.join("hosts"), &hosts_for(&self.st, c)) {
-                tracing::warn!("could not update the hosts file of container {}: {e}", c.name);
+                tracing::warn!(
+                    "could not update the hosts file of container {}: {e}",
+                    c.name
+                );
             }
         }
     }
@@ -254,9 +285,17 @@ impl<'a> Session<'a> {
     /// Allocate an address on the endpoint's network, make sure its bridge exists and
     /// plug a veth into the container (`netns`) as the next free `ethN`.
     fn attach(&mut self, cid: &str, ep_index: usize, netns: &File) -> Result<EndpointSetup> {
-        let rec = self.st.containers.get(cid).ok_or_else(|| EngineError::internal("container record vanished"))?;
+        let rec = self
+            .st
+            .containers
+            .get(cid)
+            .ok_or_else(|| EngineError::internal("container record vanished"))?;
         let ep = rec.endpoints[ep_index].clone();
-        let used_ifnames: BTreeSet<String> = rec.endpoints.iter().filter_map(|e| e.ifname.clone()).collect();
+        let used_ifnames: BTreeSet<String> = rec
+            .endpoints
+            .iter()
+            .filter_map(|e| e.ifname.clone())
+            .collect();
         let net = self
             .st
             .networks
@@ -270,7 +309,10 @@ impl<'a> Session<'a> {
                 )
             })?;
         let (Some(subnet), Some(gateway)) = (net.subnet, net.gateway) else {
-            return Err(EngineError::invalid(format!("network {:?} has no addresses to give", net.name)));
+            return Err(EngineError::invalid(format!(
+                "network {:?} has no addresses to give",
+                net.name
+            )));
         };
         let used = self.st.used_ips(&net.id);
         let ip = match ep.static_ip {
@@ -286,27 +328,42 @@ impl<'a> Session<'a> {
             })?,
         };
         let bridge_new = self.nl.link_index(&net.bridge)?.is_none();
-        let bridge_idx = self.nl.ensure_bridge(&net.bridge, gateway, subnet.prefix_len())?;
+        let bridge_idx = self
+            .nl
+            .ensure_bridge(&net.bridge, gateway, subnet.prefix_len())?;
         if bridge_new {
             // Published ports reached from the host's own loopback are DNATed to the
             // container and leave through this bridge with a 127/8 source: allow it.
             netlink::write_sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
-            if !net.internal && std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map(|s| s.trim() != "1").unwrap_or(true) {
+            if !net.internal
+                && std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                    .map(|s| s.trim() != "1")
+                    .unwrap_or(true)
+            {
                 netlink::write_sysctl("net/ipv4/ip_forward", "1")?;
             }
         }
-        let ifname = (0..).map(|i| format!("eth{i}")).find(|n| !used_ifnames.contains(n)).unwrap_or_default();
+        let ifname = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !used_ifnames.contains(n))
+            .unwrap_or_default();
         let host_veth = veth_name(cid, &net.id);
         let mac = ipam::mac_for(ip);
         // A leftover from a crash would make the creation fail; it is ours by name.
         self.nl.delete_link(&host_veth)?;
-        self.nl.add_veth(&host_veth, bridge_idx, &ifname, netns, mac)?;
-        let rec = self.st.containers.get_mut(cid).ok_or_else(|| EngineError::internal("container record vanished"))?;
+        self.nl
+            .add_veth(&host_veth, bridge_idx, &ifname, netns, mac)?;
+        let rec = self
+            .st
+            .containers
+            .get_mut(cid)
+            .ok_or_else(|| EngineError::internal("container record vanished"))?;
         let e = &mut rec.endpoints[ep_index];
         e.ip = Some(ip);
         e.ifname = Some(ifname.clone());
         e.host_veth = Some(host_veth);
-        self.events.push(Event::new(EventType::Network, "connect", net.id.clone()).attr("container", cid));
+        self.events
+            .push(Event::new(EventType::Network, "connect", net.id.clone()).attr("container", cid));
         Ok(EndpointSetup {
             network: net.name.clone(),
             network_id: net.id.clone(),
@@ -365,7 +422,10 @@ fn is_alive(rec: &CtrRecord) -> bool {
         return false;
     }
     match rec.netns {
-        Some(id) => netlink::open_netns(rec.pid).and_then(|f| netlink::ns_id(&f)).map(|n| n == id).unwrap_or(false),
+        Some(id) => netlink::open_netns(rec.pid)
+            .and_then(|f| netlink::ns_id(&f))
+            .map(|n| n == id)
+            .unwrap_or(false),
         None => std::path::Path::new(&format!("/proc/{}", rec.pid)).exists(),
     }
 }
@@ -373,18 +433,26 @@ fn is_alive(rec: &CtrRecord) -> bool {
 /// The hosts file of a bridge-mode container: itself on each network, its extra
 /// hosts, and the running peers of its user networks by name, aliases and short id.
 fn hosts_for(st: &Store, c: &CtrRecord) -> String {
-    let extra: Vec<files::HostEntry> = c.extra_hosts.iter().filter_map(|h| files::parse_extra_host(h).ok()).collect();
+    let extra: Vec<files::HostEntry> = c
+        .extra_hosts
+        .iter()
+        .filter_map(|h| files::parse_extra_host(h).ok())
+        .collect();
     let mut own = Vec::new();
     let mut peers = Vec::new();
     for ep in c.endpoints.iter().filter(|e| e.active()) {
         let Some(ip) = ep.ip else { continue };
         own.push(files::entry(ip, vec![c.hostname.clone()]));
-        let Some(net) = st.networks.get(&ep.network_id) else { continue };
+        let Some(net) = st.networks.get(&ep.network_id) else {
+            continue;
+        };
         if !net.is_user() {
             continue;
         }
         for (peer, pep) in st.endpoints_on(&net.id) {
-            let (Some(pip), true) = (pep.ip, peer.id != c.id) else { continue };
+            let (Some(pip), true) = (pep.ip, peer.id != c.id) else {
+                continue;
+            };
             peers.push(files::entry(pip, names_of(peer, pep)));
         }
     }
@@ -424,10 +492,19 @@ fn port_free(proto: &str, port: u16) -> bool {
 
 /// Work out the host side of every published port: explicit ports checked against
 /// other containers, `0` replaced by a free ephemeral port.
-fn resolve_ports(st: &Store, cid: &str, spec: &ContainerCreate, exposed: &[String]) -> Result<Vec<PortBinding>> {
+fn resolve_ports(
+    st: &Store,
+    cid: &str,
+    spec: &ContainerCreate,
+    exposed: &[String],
+) -> Result<Vec<PortBinding>> {
     let mut wanted: Vec<PortBinding> = Vec::new();
     for p in &spec.ports {
-        let proto = if p.proto.is_empty() { "tcp".to_string() } else { p.proto.to_ascii_lowercase() };
+        let proto = if p.proto.is_empty() {
+            "tcp".to_string()
+        } else {
+            p.proto.to_ascii_lowercase()
+        };
         if proto != "tcp" && proto != "udp" {
             return Err(EngineError::invalid(format!(
                 "published port {}/{}: the protocol must be tcp or udp",
@@ -442,10 +519,20 @@ fn resolve_ports(st: &Store, cid: &str, spec: &ContainerCreate, exposed: &[Strin
     if spec.publish_all {
         for e in exposed {
             let Some((port, proto)) = parse_exposed(e) else {
-                return Err(EngineError::invalid(format!("the image exposes {e:?}, which is not PORT[/PROTO]")));
+                return Err(EngineError::invalid(format!(
+                    "the image exposes {e:?}, which is not PORT[/PROTO]"
+                )));
             };
-            if !wanted.iter().any(|w| w.container_port == port && w.proto == proto) {
-                wanted.push(PortBinding { host_ip: String::new(), host_port: 0, container_port: port, proto });
+            if !wanted
+                .iter()
+                .any(|w| w.container_port == port && w.proto == proto)
+            {
+                wanted.push(PortBinding {
+                    host_ip: String::new(),
+                    host_port: 0,
+                    container_port: port,
+                    proto,
+                });
             }
         }
     }
@@ -453,29 +540,52 @@ fn resolve_ports(st: &Store, cid: &str, spec: &ContainerCreate, exposed: &[Strin
         .containers
         .values()
         .filter(|c| c.running && c.id != cid)
-        .flat_map(|c| c.ports.iter().map(move |p| (p.host_ip.clone(), p.proto.clone(), p.host_port, c.name.clone())))
+        .flat_map(|c| {
+            c.ports.iter().map(move |p| {
+                (
+                    p.host_ip.clone(),
+                    p.proto.clone(),
+                    p.host_port,
+                    c.name.clone(),
+                )
+            })
+        })
         .collect();
     let mut out = Vec::new();
     for mut p in wanted {
         if p.host_port == 0 {
             let port = (EPHEMERAL.0..=EPHEMERAL.1)
                 .find(|port| {
-                    !taken.iter().any(|(_, proto, hp, _)| *proto == p.proto && hp == port) && port_free(&p.proto, *port)
+                    !taken
+                        .iter()
+                        .any(|(_, proto, hp, _)| *proto == p.proto && hp == port)
+                        && port_free(&p.proto, *port)
                 })
                 .ok_or_else(|| {
-                    EngineError::conflict("no free host port is left for -p/-P: stop containers that publish ports")
+                    EngineError::conflict(
+                        "no free host port is left for -p/-P: stop containers that publish ports",
+                    )
                 })?;
             p.host_port = port;
-        } else if let Some((_, _, _, owner)) =
-            taken.iter().find(|(ip, proto, hp, _)| *proto == p.proto && *hp == p.host_port && host_ips_overlap(ip, &p.host_ip))
-        {
-            let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+        } else if let Some((_, _, _, owner)) = taken.iter().find(|(ip, proto, hp, _)| {
+            *proto == p.proto && *hp == p.host_port && host_ips_overlap(ip, &p.host_ip)
+        }) {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
             return Err(EngineError::conflict(format!(
                 "Bind for {ip}:{} failed: port is already allocated (by container {owner}): pick another host port",
                 p.host_port
             )));
         }
-        taken.push((p.host_ip.clone(), p.proto.clone(), p.host_port, String::new()));
+        taken.push((
+            p.host_ip.clone(),
+            p.proto.clone(),
+            p.host_port,
+            String::new(),
+        ));
         out.push(p);
     }
     Ok(out)
@@ -516,19 +626,30 @@ pub fn setup(
     info: &ContainerNetInfo,
 ) -> Result<NetworkSetup> {
     files::check_dns(&spec.dns)?;
-    let extra: Vec<files::HostEntry> = spec.extra_hosts.iter().map(|h| files::parse_extra_host(h)).collect::<Result<_>>()?;
+    let extra: Vec<files::HostEntry> = spec
+        .extra_hosts
+        .iter()
+        .map(|h| files::parse_extra_host(h))
+        .collect::<Result<_>>()?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut s = Session::open(engine)?;
     let (mode, primary) = resolve_mode(&s.st, spec.network.as_deref())?;
     let name = info.name.trim_start_matches('/');
-    let hostname = if info.hostname.is_empty() { crate::ids::short(container_id) } else { info.hostname };
+    let hostname = if info.hostname.is_empty() {
+        crate::ids::short(container_id)
+    } else {
+        info.hostname
+    };
 
     // Whatever a previous run left (it should have been torn down) goes first.
     s.release(container_id)?;
-    let rec = s.st.containers.entry(container_id.to_string()).or_insert_with(|| CtrRecord {
-        id: container_id.to_string(),
-        ..Default::default()
-    });
+    let rec =
+        s.st.containers
+            .entry(container_id.to_string())
+            .or_insert_with(|| CtrRecord {
+                id: container_id.to_string(),
+                ..Default::default()
+            });
     rec.name = name.to_string();
     rec.hostname = hostname.to_string();
     rec.mode = mode.clone();
@@ -540,13 +661,20 @@ pub fn setup(
         rec.running = true;
         rec.endpoints.clear();
         s.commit()?;
-        let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| "127.0.0.1\tlocalhost\n".into());
+        let mut hosts = std::fs::read_to_string("/etc/hosts")
+            .unwrap_or_else(|_| "127.0.0.1\tlocalhost\n".into());
         for e in &extra {
             hosts.push_str(&format!("{}\t{}\n", e.ip, e.names.join(" ")));
         }
         let resolv = files::render_resolv(&host_resolv, &spec.dns, true);
         write_files(engine, container_id, &hosts, &resolv);
-        return Ok(NetworkSetup { mode, endpoints: vec![], ports: vec![], hosts, resolv_conf: resolv });
+        return Ok(NetworkSetup {
+            mode,
+            endpoints: vec![],
+            ports: vec![],
+            hosts,
+            resolv_conf: resolv,
+        });
     }
 
     let netns = netlink::open_netns(pid)?;
@@ -557,7 +685,10 @@ pub fn setup(
              start it in a new network namespace or with --network host"
         )));
     }
-    let rec = s.st.containers.get_mut(container_id).ok_or_else(|| EngineError::internal("container record vanished"))?;
+    let rec =
+        s.st.containers
+            .get_mut(container_id)
+            .ok_or_else(|| EngineError::internal("container record vanished"))?;
     rec.netns = Some(nsid);
     rec.running = true;
     if mode == "none" {
@@ -569,14 +700,25 @@ pub fn setup(
         } else {
             Vec::new()
         };
-        let static_ip = spec.ip.as_deref().map(|ip| ipam::parse_ip("--ip", ip)).transpose()?;
+        let static_ip = spec
+            .ip
+            .as_deref()
+            .map(|ip| ipam::parse_ip("--ip", ip))
+            .transpose()?;
         if static_ip.is_some() && !s.st.networks.get(pid_net).is_some_and(|n| n.is_user()) {
             return Err(EngineError::invalid(
                 "--ip works only on user-defined networks: create one with wharf network create and use --network",
             ));
         }
-        let rec = s.st.containers.get_mut(container_id).ok_or_else(|| EngineError::internal("container record vanished"))?;
-        let old = rec.endpoints.iter().position(|e| &e.network_id == pid_net).map(|i| rec.endpoints.remove(i));
+        let rec =
+            s.st.containers
+                .get_mut(container_id)
+                .ok_or_else(|| EngineError::internal("container record vanished"))?;
+        let old = rec
+            .endpoints
+            .iter()
+            .position(|e| &e.network_id == pid_net)
+            .map(|i| rec.endpoints.remove(i));
         let mut ep = old.unwrap_or_else(|| EndpointRecord {
             network_id: pid_net.clone(),
             endpoint_id: crate::ids::new_id(),
@@ -595,7 +737,11 @@ pub fn setup(
         rec.endpoints.insert(0, ep);
     }
 
-    let n_eps = s.st.containers.get(container_id).map(|r| r.endpoints.len()).unwrap_or(0);
+    let n_eps =
+        s.st.containers
+            .get(container_id)
+            .map(|r| r.endpoints.len())
+            .unwrap_or(0);
     let mut made = Vec::new();
     let mut endpoints = Vec::new();
     let result: Result<Vec<PortBinding>> = (|| {
@@ -605,11 +751,22 @@ pub fn setup(
             endpoints.push(e);
         }
         // The default route goes through the first network that has a way out.
-        let gw_idx = endpoints.iter().position(|e| s.st.networks.get(&e.network_id).is_some_and(|n| !n.internal));
+        let gw_idx = endpoints.iter().position(|e| {
+            s.st.networks
+                .get(&e.network_id)
+                .is_some_and(|n| !n.internal)
+        });
         let conf: Vec<(String, Ipv4Addr, u8, Option<Ipv4Addr>)> = endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.ifname.clone(), e.ip, e.prefix_len, (Some(i) == gw_idx).then_some(e.gateway)))
+            .map(|(i, e)| {
+                (
+                    e.ifname.clone(),
+                    e.ip,
+                    e.prefix_len,
+                    (Some(i) == gw_idx).then_some(e.gateway),
+                )
+            })
             .collect();
         netlink::in_netns(&netns, move || {
             let nl = Netlink::new()?;
@@ -620,7 +777,12 @@ pub fn setup(
             Ok(())
         })?;
         let ports = match (&primary, endpoints.first()) {
-            (Some(_), Some(e)) if s.st.networks.get(&e.network_id).is_some_and(|n| !n.internal) => {
+            (Some(_), Some(e))
+                if s.st
+                    .networks
+                    .get(&e.network_id)
+                    .is_some_and(|n| !n.internal) =>
+            {
                 resolve_ports(&s.st, container_id, spec, info.exposed_ports)?
             }
             _ => Vec::new(),
@@ -638,7 +800,10 @@ pub fn setup(
             return Err(e.context(format!("setting up the network of container {name}")));
         }
     };
-    let rec = s.st.containers.get(container_id).ok_or_else(|| EngineError::internal("container record vanished"))?;
+    let rec =
+        s.st.containers
+            .get(container_id)
+            .ok_or_else(|| EngineError::internal("container record vanished"))?;
     let hosts = if mode == "none" {
         files::render_hosts(&[], &extra, &[])
     } else {
@@ -646,7 +811,13 @@ pub fn setup(
     };
     let resolv = files::render_resolv(&host_resolv, &spec.dns, false);
     write_files(engine, container_id, &hosts, &resolv);
-    Ok(NetworkSetup { mode, endpoints, ports, hosts, resolv_conf: resolv })
+    Ok(NetworkSetup {
+        mode,
+        endpoints,
+        ports,
+        hosts,
+        resolv_conf: resolv,
+    })
 }
 
 fn write_files(engine: &LocalEngine, cid: &str, hosts: &str, resolv: &str) {
@@ -654,7 +825,10 @@ fn write_files(engine: &LocalEngine, cid: &str, hosts: &str, resolv: &str) {
     if !dir.is_dir() {
         return;
     }
-    for (p, c) in [(hosts_path(engine, cid), hosts), (resolv_path(engine, cid), resolv)] {
+    for (p, c) in [
+        (hosts_path(engine, cid), hosts),
+        (resolv_path(engine, cid), resolv),
+    ] {
         if let Err(e) = files::write_in_place(&p, c) {
             tracing::warn!("could not write {}: {e}", p.display());
         }
@@ -722,11 +896,16 @@ pub fn forget(engine: &LocalEngine, container_id: &str) -> Result<()> {
 pub fn container_networks(engine: &LocalEngine, container_id: &str) -> Result<Vec<String>> {
     let _l = engine.root().lock_shared("networks")?;
     let st = store::load(engine.root())?;
-    let Some(c) = st.containers.get(container_id) else { return Ok(Vec::new()) };
+    let Some(c) = st.containers.get(container_id) else {
+        return Ok(Vec::new());
+    };
     if c.mode == "host" || c.mode == "none" {
         return Ok(vec![c.mode.clone()]);
     }
-    Ok(c.endpoints.iter().filter_map(|e| st.networks.get(&e.network_id).map(|n| n.name.clone())).collect())
+    Ok(c.endpoints
+        .iter()
+        .filter_map(|e| st.networks.get(&e.network_id).map(|n| n.name.clone()))
+        .collect())
 }
 
 /// The published ports of a running container with the host ports chosen (empty
@@ -734,7 +913,12 @@ pub fn container_networks(engine: &LocalEngine, container_id: &str) -> Result<Ve
 pub fn published_ports(engine: &LocalEngine, container_id: &str) -> Result<Vec<PortBinding>> {
     let _l = engine.root().lock_shared("networks")?;
     let st = store::load(engine.root())?;
-    Ok(st.containers.get(container_id).filter(|c| c.running).map(|c| c.ports.clone()).unwrap_or_default())
+    Ok(st
+        .containers
+        .get(container_id)
+        .filter(|c| c.running)
+        .map(|c| c.ports.clone())
+        .unwrap_or_default())
 }
 
 /// Docker's `NetworkSettings` of a container (for `inspect`): `Networks` by name with
@@ -747,7 +931,9 @@ pub fn network_settings(engine: &LocalEngine, container_id: &str) -> Result<serd
     let mut primary = serde_json::json!({});
     if let Some(c) = st.containers.get(container_id) {
         for (i, ep) in c.endpoints.iter().enumerate() {
-            let Some(n) = st.networks.get(&ep.network_id) else { continue };
+            let Some(n) = st.networks.get(&ep.network_id) else {
+                continue;
+            };
             let ip = ep.ip.map(|i| i.to_string()).unwrap_or_default();
             let v = serde_json::json!({
                 "Aliases": ep.aliases,
@@ -764,12 +950,22 @@ pub fn network_settings(engine: &LocalEngine, container_id: &str) -> Result<serd
             networks.insert(n.name.clone(), v);
         }
         if c.mode == "host" || c.mode == "none" {
-            let id = st.builtin(&c.mode).map(|n| n.id.clone()).unwrap_or_default();
-            networks.insert(c.mode.clone(), serde_json::json!({"NetworkID": id, "IPAddress": ""}));
+            let id = st
+                .builtin(&c.mode)
+                .map(|n| n.id.clone())
+                .unwrap_or_default();
+            networks.insert(
+                c.mode.clone(),
+                serde_json::json!({"NetworkID": id, "IPAddress": ""}),
+            );
         }
         for p in &c.ports {
             let key = format!("{}/{}", p.container_port, p.proto);
-            let ip = if p.host_ip.is_empty() { "0.0.0.0".to_string() } else { p.host_ip.clone() };
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0".to_string()
+            } else {
+                p.host_ip.clone()
+            };
             let entry = ports.entry(key).or_insert_with(|| serde_json::json!([]));
             if let Some(a) = entry.as_array_mut() {
                 a.push(serde_json::json!({"HostIp": ip, "HostPort": p.host_port.to_string()}));

@@ -12,7 +12,9 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{LinkBridge, LinkUnspec, RouteMessageBuilder};
@@ -48,8 +50,8 @@ impl Netlink {
             .build()
             .map_err(|e| EngineError::io("starting the netlink runtime", e))?;
         let handle = rt.block_on(async {
-            let (conn, handle, _) =
-                rtnetlink::new_connection().map_err(|e| EngineError::io("opening a netlink socket", e))?;
+            let (conn, handle, _) = rtnetlink::new_connection()
+                .map_err(|e| EngineError::io("opening a netlink socket", e))?;
             tokio::spawn(conn);
             Ok::<_, EngineError>(handle)
         })?;
@@ -96,15 +98,28 @@ impl Netlink {
                 self.rt
                     .block_on(self.handle.link().add(msg).execute())
                     .map_err(|e| nl_err(format!("creating bridge {name}"), e))?;
-                self.link_index(name)?
-                    .ok_or_else(|| EngineError::internal(format!("bridge {name} vanished right after its creation")))?
+                self.link_index(name)?.ok_or_else(|| {
+                    EngineError::internal(format!(
+                        "bridge {name} vanished right after its creation"
+                    ))
+                })?
             }
         };
-        let res = self.rt.block_on(self.handle.address().add(idx, gateway.into(), prefix).execute());
+        let res = self.rt.block_on(
+            self.handle
+                .address()
+                .add(idx, gateway.into(), prefix)
+                .execute(),
+        );
         match res {
             Ok(()) => {}
             Err(e) if errno(&e) == Some(libc::EEXIST) => {}
-            Err(e) => return Err(nl_err(format!("adding address {gateway}/{prefix} to bridge {name}"), e)),
+            Err(e) => {
+                return Err(nl_err(
+                    format!("adding address {gateway}/{prefix} to bridge {name}"),
+                    e,
+                ))
+            }
         }
         self.set_up(idx, name)?;
         Ok(idx)
@@ -120,7 +135,9 @@ impl Netlink {
 
     /// Delete link `name`; `Ok(false)` if it did not exist.
     pub fn delete_link(&self, name: &str) -> Result<bool> {
-        let Some(idx) = self.link_index(name)? else { return Ok(false) };
+        let Some(idx) = self.link_index(name)? else {
+            return Ok(false);
+        };
         match self.rt.block_on(self.handle.link().del(idx).execute()) {
             Ok(()) => Ok(true),
             Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
@@ -130,12 +147,22 @@ impl Netlink {
 
     /// Create a veth pair: `host` here, enslaved to bridge `bridge_idx` and up; its
     /// peer created directly inside the namespace `netns` as `peer` with `mac`.
-    pub fn add_veth(&self, host: &str, bridge_idx: u32, peer: &str, netns: &File, mac: [u8; 6]) -> Result<()> {
+    pub fn add_veth(
+        &self,
+        host: &str,
+        bridge_idx: u32,
+        peer: &str,
+        netns: &File,
+        mac: [u8; 6],
+    ) -> Result<()> {
         let peer_msg = LinkUnspec::new_with_name(peer)
             .address(mac.to_vec())
             .setns_by_fd(netns.as_fd().as_raw_fd())
             .build();
-        let mut msg = LinkUnspec::new_with_name(host).controller(bridge_idx).up().build();
+        let mut msg = LinkUnspec::new_with_name(host)
+            .controller(bridge_idx)
+            .up()
+            .build();
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
@@ -147,22 +174,35 @@ impl Netlink {
 
     /// Inside a container: bring `lo` up.
     pub fn loopback_up(&self) -> Result<()> {
-        let idx = self.link_index("lo")?.ok_or_else(|| EngineError::internal("the namespace has no lo interface"))?;
+        let idx = self
+            .link_index("lo")?
+            .ok_or_else(|| EngineError::internal("the namespace has no lo interface"))?;
         self.set_up(idx, "lo")
     }
 
     /// Inside a container: give `ifname` its address, bring it up, and (with `gateway`)
     /// route everything through it.
-    pub fn configure_interface(&self, ifname: &str, ip: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>) -> Result<()> {
-        let idx = self
-            .link_index(ifname)?
-            .ok_or_else(|| EngineError::internal(format!("interface {ifname} did not arrive in the container")))?;
+    pub fn configure_interface(
+        &self,
+        ifname: &str,
+        ip: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+    ) -> Result<()> {
+        let idx = self.link_index(ifname)?.ok_or_else(|| {
+            EngineError::internal(format!(
+                "interface {ifname} did not arrive in the container"
+            ))
+        })?;
         self.rt
             .block_on(self.handle.address().add(idx, ip.into(), prefix).execute())
             .map_err(|e| nl_err(format!("adding address {ip}/{prefix} to {ifname}"), e))?;
         self.set_up(idx, ifname)?;
         if let Some(gw) = gateway {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw).output_interface(idx).build();
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(idx)
+                .build();
             self.rt
                 .block_on(self.handle.route().add(route).execute())
                 .map_err(|e| nl_err(format!("adding the default route via {gw}"), e))?;
@@ -178,7 +218,14 @@ impl Netlink {
         req.header.address_family = AddressFamily::Inet;
         let routes: Vec<_> = self
             .rt
-            .block_on(async { self.handle.route().get(req).execute().try_collect::<Vec<_>>().await })
+            .block_on(async {
+                self.handle
+                    .route()
+                    .get(req)
+                    .execute()
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
             .map_err(|e| nl_err("listing routes", e))?;
         let mut out = Vec::new();
         for r in routes {
@@ -201,26 +248,37 @@ impl Netlink {
 /// `(dev, inode)` of a network namespace file: its identity.
 pub fn ns_id(f: &File) -> Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    let md = f.metadata().map_err(|e| EngineError::io("reading a network namespace", e))?;
+    let md = f
+        .metadata()
+        .map_err(|e| EngineError::io("reading a network namespace", e))?;
     Ok((md.dev(), md.ino()))
 }
 
 /// Open the network namespace of `pid`.
 pub fn open_netns(pid: i32) -> Result<File> {
     File::open(format!("/proc/{pid}/ns/net")).map_err(|e| {
-        EngineError::io(format!("opening the network namespace of process {pid} (has the container exited?)"), e)
+        EngineError::io(
+            format!("opening the network namespace of process {pid} (has the container exited?)"),
+            e,
+        )
     })
 }
 
 /// The network namespace of the calling thread.
 pub fn own_netns() -> Result<File> {
-    File::open("/proc/thread-self/ns/net").map_err(|e| EngineError::io("opening this thread's network namespace", e))
+    File::open("/proc/thread-self/ns/net")
+        .map_err(|e| EngineError::io("opening this thread's network namespace", e))
 }
 
 /// Run `f` on a new thread that has joined the network namespace `netns`; the calling
 /// thread stays where it is. The helper thread ends with `f`.
-pub fn in_netns<T: Send + 'static>(netns: &File, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    let fd = netns.try_clone().map_err(|e| EngineError::io("duplicating a namespace descriptor", e))?;
+pub fn in_netns<T: Send + 'static>(
+    netns: &File,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let fd = netns
+        .try_clone()
+        .map_err(|e| EngineError::io("duplicating a namespace descriptor", e))?;
     std::thread::Builder::new()
         .name("wharf-netns".into())
         .spawn(move || {
@@ -236,5 +294,6 @@ pub fn in_netns<T: Send + 'static>(netns: &File, f: impl FnOnce() -> Result<T> +
 /// Write a sysctl of the calling thread's network namespace (`net/ipv4/ip_forward`).
 pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
     let path = format!("/proc/sys/{key}");
-    std::fs::write(&path, value).map_err(|e| EngineError::io(format!("setting {key} to {value}"), e))
+    std::fs::write(&path, value)
+        .map_err(|e| EngineError::io(format!("setting {key} to {value}"), e))
 }

@@ -77,7 +77,10 @@ pub fn ruleset(st: &Store) -> Value {
         .filter(|n| n.driver == "bridge" && n.subnet.is_some() && st.network_active(&n.id))
         .collect();
     // `add` then `delete` makes the delete valid whether or not the table exists.
-    let mut cmds = vec![json!({"add": {"table": table()}}), json!({"delete": {"table": table()}})];
+    let mut cmds = vec![
+        json!({"add": {"table": table()}}),
+        json!({"delete": {"table": table()}}),
+    ];
     if active.is_empty() {
         return json!({"nftables": cmds});
     }
@@ -87,35 +90,69 @@ pub fn ruleset(st: &Store) -> Value {
     cmds.push(chain("postrouting", Some(("nat", "postrouting", 100))));
     cmds.push(chain("forward", Some(("filter", "forward", 0))));
     cmds.push(chain("ports", None));
-    let local = eq(json!({"fib": {"result": "type", "flags": ["daddr"]}}), json!("local"));
-    cmds.push(rule("prerouting", vec![local.clone(), json!({"jump": {"target": "ports"}})]));
-    cmds.push(rule("output", vec![local, json!({"jump": {"target": "ports"}})]));
+    let local = eq(
+        json!({"fib": {"result": "type", "flags": ["daddr"]}}),
+        json!("local"),
+    );
+    cmds.push(rule(
+        "prerouting",
+        vec![local.clone(), json!({"jump": {"target": "ports"}})],
+    ));
+    cmds.push(rule(
+        "output",
+        vec![local, json!({"jump": {"target": "ports"}})],
+    ));
 
     let bridges: Vec<&str> = active.iter().map(|n| n.bridge.as_str()).collect();
     for n in &active {
         let Some(subnet) = n.subnet else { continue };
         let b = n.bridge.as_str();
         if n.internal {
-            cmds.push(rule("forward", vec![eq(meta("iifname"), json!(b)), ne(meta("oifname"), json!(b)), json!({"drop": null})]));
-            cmds.push(rule("forward", vec![eq(meta("oifname"), json!(b)), ne(meta("iifname"), json!(b)), json!({"drop": null})]));
+            cmds.push(rule(
+                "forward",
+                vec![
+                    eq(meta("iifname"), json!(b)),
+                    ne(meta("oifname"), json!(b)),
+                    json!({"drop": null}),
+                ],
+            ));
+            cmds.push(rule(
+                "forward",
+                vec![
+                    eq(meta("oifname"), json!(b)),
+                    ne(meta("iifname"), json!(b)),
+                    json!({"drop": null}),
+                ],
+            ));
         } else {
             let others: Vec<&str> = bridges.iter().copied().filter(|o| *o != b).collect();
             if !others.is_empty() {
                 cmds.push(rule(
                     "forward",
-                    vec![eq(meta("iifname"), json!(b)), eq(meta("oifname"), json!({"set": others})), json!({"drop": null})],
+                    vec![
+                        eq(meta("iifname"), json!(b)),
+                        eq(meta("oifname"), json!({"set": others})),
+                        json!({"drop": null}),
+                    ],
                 ));
             }
             cmds.push(rule(
                 "postrouting",
-                vec![eq(payload("ip", "saddr"), prefix(&subnet)), ne(meta("oifname"), json!(b)), json!({"masquerade": null})],
+                vec![
+                    eq(payload("ip", "saddr"), prefix(&subnet)),
+                    ne(meta("oifname"), json!(b)),
+                    json!({"masquerade": null}),
+                ],
             ));
         }
         cmds.push(rule(
             "postrouting",
             vec![
                 eq(meta("oifname"), json!(b)),
-                eq(payload("ip", "saddr"), json!({"prefix": {"addr": "127.0.0.0", "len": 8}})),
+                eq(
+                    payload("ip", "saddr"),
+                    json!({"prefix": {"addr": "127.0.0.0", "len": 8}}),
+                ),
                 json!({"masquerade": null}),
             ],
         ));
@@ -132,8 +169,12 @@ pub fn ruleset(st: &Store) -> Value {
 
     // Published ports: to the container's address on its first network.
     for c in st.containers.values().filter(|c| c.running) {
-        let Some(ep) = c.endpoints.first() else { continue };
-        let (Some(ip), Some(net)) = (ep.ip, st.networks.get(&ep.network_id)) else { continue };
+        let Some(ep) = c.endpoints.first() else {
+            continue;
+        };
+        let (Some(ip), Some(net)) = (ep.ip, st.networks.get(&ep.network_id)) else {
+            continue;
+        };
         if net.internal {
             continue;
         }
@@ -150,6 +191,11 @@ pub fn ruleset(st: &Store) -> Value {
     json!({"nftables": cmds})
 }
 
+/// Does the batch create the table (rather than only remove it)?
+pub fn has_rules(batch: &Value) -> bool {
+    batch["nftables"].as_array().is_some_and(|c| c.len() > 2)
+}
+
 /// Replace wharf's table with what `st` asks for, in one transaction.
 pub fn apply(st: &Store) -> Result<()> {
     let batch = ruleset(st);
@@ -158,7 +204,8 @@ pub fn apply(st: &Store) -> Result<()> {
 
 /// Feed a JSON batch to `nft -j -f` on its standard input.
 pub fn run_nft(batch: &Value) -> Result<()> {
-    let data = serde_json::to_vec(batch).map_err(|e| EngineError::internal(format!("encoding nftables rules: {e}")))?;
+    let data = serde_json::to_vec(batch)
+        .map_err(|e| EngineError::internal(format!("encoding nftables rules: {e}")))?;
     let mut child = Command::new(nft_binary())
         // nft turns "-" into /dev/stdin, which minimal systems (an initramfs) lack;
         // /proc/self/fd/0 is the same pipe wherever /proc is mounted.
@@ -177,9 +224,13 @@ pub fn run_nft(batch: &Value) -> Result<()> {
             }
         })?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(&data).map_err(|e| EngineError::io("sending rules to nft", e))?;
+        stdin
+            .write_all(&data)
+            .map_err(|e| EngineError::io("sending rules to nft", e))?;
     }
-    let out = child.wait_with_output().map_err(|e| EngineError::io("waiting for nft", e))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| EngineError::io("waiting for nft", e))?;
     if !out.status.success() {
         return Err(EngineError::unavailable(format!(
             "nftables refused wharf's rules (table {FAMILY} {TABLE}): {}; is the nf_tables kernel module available?",

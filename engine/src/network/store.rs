@@ -112,30 +112,49 @@ pub fn save(root: &StateRoot, st: &Store) -> Result<()> {
 impl Store {
     /// The network named or id-prefixed by `key`.
     pub fn find(&self, key: &str) -> Result<&NetRecord> {
-        if let Some(n) = self.networks.values().find(|n| n.name == key || n.id == key) {
+        if let Some(n) = self
+            .networks
+            .values()
+            .find(|n| n.name == key || n.id == key)
+        {
             return Ok(n);
         }
-        let id = crate::ids::resolve_prefix("network", key, self.networks.keys().map(String::as_str))?;
+        let id =
+            crate::ids::resolve_prefix("network", key, self.networks.keys().map(String::as_str))?;
         id.and_then(|id| self.networks.get(&id)).ok_or_else(|| {
-            EngineError::not_found("network", key, "list networks with wharf network ls or create it with wharf network create")
+            EngineError::not_found(
+                "network",
+                key,
+                "list networks with wharf network ls or create it with wharf network create",
+            )
         })
     }
 
     /// The record of a predefined network by name.
     pub fn builtin(&self, name: &str) -> Option<&NetRecord> {
-        self.networks.values().find(|n| n.name == name && !n.is_user())
+        self.networks
+            .values()
+            .find(|n| n.name == name && !n.is_user())
     }
 
     /// Addresses in use on network `net_id`, by any running container.
     pub fn used_ips(&self, net_id: &str) -> BTreeSet<Ipv4Addr> {
-        self.endpoints_on(net_id).filter_map(|(_, e)| e.ip).collect()
+        self.endpoints_on(net_id)
+            .filter_map(|(_, e)| e.ip)
+            .collect()
     }
 
     /// `(container, endpoint)` pairs on network `net_id` (active or not).
-    pub fn endpoints_on<'a>(&'a self, net_id: &'a str) -> impl Iterator<Item = (&'a CtrRecord, &'a EndpointRecord)> + 'a {
-        self.containers
-            .values()
-            .flat_map(move |c| c.endpoints.iter().filter(move |e| e.network_id == net_id).map(move |e| (c, e)))
+    pub fn endpoints_on<'a>(
+        &'a self,
+        net_id: &'a str,
+    ) -> impl Iterator<Item = (&'a CtrRecord, &'a EndpointRecord)> + 'a {
+        self.containers.values().flat_map(move |c| {
+            c.endpoints
+                .iter()
+                .filter(move |e| e.network_id == net_id)
+                .map(move |e| (c, e))
+        })
     }
 
     /// Does any running container use network `net_id`?
