@@ -894,31 +894,46 @@ pub fn forget(engine: &LocalEngine, container_id: &str) -> Result<()> {
 
 /// Names of the networks a container is attached to (running) or configured for.
 pub fn container_networks(engine: &LocalEngine, container_id: &str) -> Result<Vec<String>> {
-    let _l = engine.root().lock_shared("networks")?;
-    let st = store::load(engine.root())?;
-    let Some(c) = st.containers.get(container_id) else {
-        return Ok(Vec::new());
-    };
-    if c.mode == "host" || c.mode == "none" {
-        return Ok(vec![c.mode.clone()]);
-    }
-    Ok(c.endpoints
-        .iter()
-        .filter_map(|e| st.networks.get(&e.network_id).map(|n| n.name.clone()))
-        .collect())
+    Ok(view(engine)?.networks(container_id))
 }
 
 /// The published ports of a running container with the host ports chosen (empty
 /// when it does not run).
 pub fn published_ports(engine: &LocalEngine, container_id: &str) -> Result<Vec<PortBinding>> {
+    Ok(view(engine)?.ports(container_id))
+}
+
+/// Every container's networks and published ports from one read of the store, for
+/// listings (the store holds all containers, so reading it per container is quadratic).
+pub struct NetView {
+    st: store::Store,
+}
+
+/// Read the store once for [`NetView`]'s questions.
+pub fn view(engine: &LocalEngine) -> Result<NetView> {
     let _l = engine.root().lock_shared("networks")?;
-    let st = store::load(engine.root())?;
-    Ok(st
-        .containers
-        .get(container_id)
-        .filter(|c| c.running)
-        .map(|c| c.ports.clone())
-        .unwrap_or_default())
+    Ok(NetView { st: store::load(engine.root())? })
+}
+
+impl NetView {
+    /// Names of the networks a container is attached to (running) or configured for.
+    pub fn networks(&self, container_id: &str) -> Vec<String> {
+        let Some(c) = self.st.containers.get(container_id) else {
+            return Vec::new();
+        };
+        if c.mode == "host" || c.mode == "none" {
+            return vec![c.mode.clone()];
+        }
+        c.endpoints
+            .iter()
+            .filter_map(|e| self.st.networks.get(&e.network_id).map(|n| n.name.clone()))
+            .collect()
+    }
+
+    /// The published ports of a running container (empty when it does not run).
+    pub fn ports(&self, container_id: &str) -> Vec<PortBinding> {
+        self.st.containers.get(container_id).filter(|c| c.running).map(|c| c.ports.clone()).unwrap_or_default()
+    }
 }
 
 /// Docker's `NetworkSettings` of a container (for `inspect`): `Networks` by name with

@@ -541,6 +541,7 @@ impl LocalEngine {
         cfg: &ContainerConfig,
         st: &RunState,
         size: bool,
+        net: Option<&crate::network::NetView>,
     ) -> ContainerSummary {
         let created = chrono::DateTime::parse_from_rfc3339(&cfg.created)
             .map(|t| t.timestamp())
@@ -561,11 +562,10 @@ impl LocalEngine {
             health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: crate::network::published_ports(self, &cfg.id)
-                .unwrap_or_else(|_| cfg.spec.ports.clone()),
+            ports: net.map(|n| n.ports(&cfg.id)).unwrap_or_else(|| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
-            networks: crate::network::container_networks(self, &cfg.id)
-                .ok()
+            networks: net
+                .map(|n| n.networks(&cfg.id))
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| {
                     vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]
@@ -1169,6 +1169,7 @@ impl ContainerApi for LocalEngine {
     ) -> Result<Vec<ContainerSummary>> {
         self.authorize(caller, "container.list", None)?;
         let mut out = Vec::new();
+        let net = crate::network::view(self).ok();
         for id in self.container_ids() {
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
@@ -1179,7 +1180,7 @@ impl ContainerApi for LocalEngine {
             {
                 continue;
             }
-            out.push(self.container_summary(&cfg, &st, opts.size));
+            out.push(self.container_summary(&cfg, &st, opts.size, net.as_ref()));
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         if let Some(n) = opts.last {
