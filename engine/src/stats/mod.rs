@@ -45,6 +45,8 @@ struct State {
     slots: HashMap<String, Slot>,
     /// Ids sampled in the last round, in order.
     last_round: Vec<String>,
+    /// Owner uid of each container sampled in the last round (for scope filtering).
+    owners: HashMap<String, u32>,
     host_prev: Option<(u64, u64)>,
 }
 
@@ -185,6 +187,7 @@ impl Sampler {
             self.sample_one(slot, t, system, cpus, mem_total);
         }
         st.last_round = targets.iter().map(|t| t.id.clone()).collect();
+        st.owners = targets.iter().map(|t| (t.id.clone(), t.owner)).collect();
         st.generation += 1;
         self.tick.notify_all();
     }
@@ -260,6 +263,11 @@ impl Sampler {
                 .filter_map(|id| st.slots.get(id).and_then(|s| s.latest.clone()))
                 .collect(),
         )
+    }
+
+    /// The owner uid of a container sampled in the last round.
+    pub fn owner_of(&self, id: &str) -> Option<u32> {
+        self.state.lock().ok().and_then(|st| st.owners.get(id).copied())
     }
 
     /// The history of a container while it is sampled.
