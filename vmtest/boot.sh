@@ -15,7 +15,7 @@ exec qemu-system-x86_64 \
   -smp "${VMTEST_SMP:-1}" \
   -kernel "$kernel" \
   -initrd "$out/initramfs.cpio.gz" \
-  -append "console=ttyS0 quiet loglevel=1 panic=-1 clocksource=hpet ${VMTEST_APPEND:-}" \
+  -append "console=ttyS0 quiet loglevel=1 panic=-1 tsc=unstable clocksource=hpet ${VMTEST_APPEND:-}" \
   -nic none \
   -nographic \
   -no-reboot

@@ -58,15 +58,30 @@ inspect() { wharf inspect "$1" 2>/dev/null | jget "$2"; }
 # The container's cgroup directory, from its init process as the kernel reports it.
 cgroup_of() {
   pid=$(inspect "$1" State.Pid)
-  [ -n "$pid" ] && [ "$pid" -gt 0 ] || return 1
+  if [ -z "$pid" ] || [ "$pid" -le 0 ]; then
+    echo "cgroup_of $1: State.Pid is \"$pid\"; state and log:" >&2
+    wharf inspect "$1" 2>&1 | awk '/"State": \{/,/^    \}/' >&2
+    wharf logs "$1" 2>&1 | tail -n 5 >&2
+    return 1
+  fi
   rel=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
-  [ -n "$rel" ] && echo "$CG$rel"
+  [ -n "$rel" ] || { echo "cgroup_of $1: pid $pid has no cgroup v2 entry: $(cat /proc/"$pid"/cgroup 2>&1)" >&2; return 1; }
+  echo "$CG$rel"
 }
 
-# wait_for SECONDS CMD...: poll (every 0.1 s) until CMD succeeds.
+# wbytes CGROUP MAJ:MIN: bytes written to that device (io.stat).
+wbytes() {
+  awk -v d="$2" '$1 == d { for (i = 2; i <= NF; i++) if ($i ~ /^wbytes=/) { sub("wbytes=", "", $i); print $i } }' "$1/io.stat"
+}
+
+# jnum KEY: the first number for "KEY": in compact JSON on stdin (wharf stats --format json).
+jnum() { grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
+
+# wait_for SECONDS 'SHELL CONDITION': poll (every 0.1 s) until the condition, evaluated
+# afresh each time, holds.
 wait_for() {
-  n=$(($1 * 10)); shift
-  while ! "$@" >/dev/null 2>&1; do
+  n=$(($1 * 10))
+  while ! eval "$2" >/dev/null 2>&1; do
     n=$((n - 1)); [ $n -gt 0 ] || return 1
     sleep 0.1
   done
@@ -78,13 +93,17 @@ now_usec() { awk '{ printf "%d\n", $1 * 1000000 }' /proc/uptime; }
 # key VALUE from a "key value" file (cpu.stat, memory.events, cgroup.events).
 kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
+# Containers a check creates: removed after the check whatever its result.
+TRACKED=""
+track() { TRACKED="$TRACKED $*"; wharf rm -f "$@" >/dev/null 2>&1 </dev/null; }
+
 # The long-running busy container shared by the cpu, pause, update, stats, exec checks.
 BUSY=busy
 ensure_busy() {
   [ "$(inspect $BUSY State.Status)" = running ] && return 0
   w rm -f $BUSY >/dev/null 2>&1
   w run -d --name $BUSY --cpus 0.5 $IMG sh -c 'while :; do :; done' || return 1
-  wait_for 20 test "$(inspect $BUSY State.Status)" = running
+  wait_for 20 'test "$(inspect $BUSY State.Status)" = running'
 }
 
 # --- checks -------------------------------------------------------------------------
@@ -139,7 +158,7 @@ check_run_exit_codes() {
     [ "$rc" = "$want" ] || fail "wharf run $cmd: exit $rc, want $want" || return 1
   done
   # Killed by a signal: 128 + signal, from wait and inspect.
-  w rm -f killed >/dev/null 2>&1
+  track killed
   w run -d --name killed $IMG sleep 600 || fail "wharf run -d failed" || return 1
   w kill killed || fail "wharf kill failed" || return 1
   code=$(w wait killed); st=$(inspect killed State.ExitCode)
@@ -156,7 +175,7 @@ check_overlay_rootfs() {
 }
 
 check_oom_kill() {
-  w rm -f oom >/dev/null 2>&1
+  track oom
   w run --name oom -m 16m --memory-swap 16m $IMG dd if=/dev/zero of=/dev/null bs=64M count=1
   rc=$?
   oom=$(inspect oom State.OOMKilled); code=$(inspect oom State.ExitCode)
@@ -168,12 +187,12 @@ check_oom_kill() {
 }
 
 check_pids_limit() {
-  w rm -f bomb >/dev/null 2>&1
+  track bomb
   # A fork bomb in the background; pid 1 becomes sleep (exec: no fork needed).
   w run -d --name bomb --pids-limit 16 $IMG sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 600' || fail "wharf run failed" || return 1
   cg=$(cgroup_of bomb) || { w rm -f bomb; fail "no cgroup for the bomb container"; return 1; }
   echo "cgroup $cg: pids.max $(cat "$cg/pids.max")"
-  wait_for 60 test "$(kv "$cg/pids.events" max)" -gt 0
+  wait_for 60 'test "$(kv "$cg/pids.events" max)" -gt 0'
   hits=$(kv "$cg/pids.events" max); cur=$(cat "$cg/pids.current"); max=$(cat "$cg/pids.max")
   note "fork bomb at --pids-limit 16: pids.current $cur, fork rejected $hits times (pids.events max)"
   running=$(inspect bomb State.Status)
@@ -237,6 +256,39 @@ check_update_live() {
   [ "$hm" = $((48 * 1024 * 1024)) ] || fail "inspect HostConfig.Memory is $hm after update"
 }
 
+check_stats_cgroup() {
+  track st
+  # 8 MiB of shmem, 4 MiB written with O_DIRECT to the rootfs (ext2 on a loop device),
+  # then three processes that sleep.
+  w run -d --name st -m 256m $IMG sh -c 'head -c 8388608 /dev/zero > /dev/shm/fill
+    dd if=/dev/zero of=/io.bin bs=1M count=4 oflag=direct 2>/dev/null
+    sleep 600 & sleep 600 & exec sleep 600' || fail "wharf run failed" || return 1
+  cg=$(cgroup_of st) || fail "no cgroup for st" || return 1
+  wait_for 60 'test "$(cat "$cg/pids.current")" = 3' || fail "pids.current never reached 3: $(cat "$cg/pids.current")" || return 1
+  dev=$(awk -v r="$R" '$2 == r { print $1 }' /proc/mounts); devno=$(stat -L -c '%t %T' "$dev")
+  majmin="$((0x${devno% *})):$((0x${devno#* }))"
+  cpu0=$(kv "$cg/cpu.stat" usage_usec); mem0=$(cat "$cg/memory.current"); wb0=$(wbytes "$cg" "$majmin")
+  js=$(w stats --no-stream --format json st) || fail "wharf stats failed: $js" || return 1
+  cpu1=$(kv "$cg/cpu.stat" usage_usec); mem1=$(cat "$cg/memory.current")
+  echo "$js"
+  shmem=$(kv "$cg/memory.stat" shmem); anon=$(kv "$cg/memory.stat" anon)
+  wb1=$(wbytes "$cg" "$majmin")
+  s_cpu=$(echo "$js" | jnum total_usage); s_mem=$(echo "$js" | jnum usage); s_lim=$(echo "$js" | jnum limit)
+  s_shmem=$(echo "$js" | jnum shmem); s_anon=$(echo "$js" | jnum anon); s_pids=$(echo "$js" | jnum current)
+  s_wb=$(echo "$js" | grep -o "\"major\":${majmin%:*},\"minor\":${majmin#*:},\"op\":\"write\",\"value\":[0-9]*" | head -n 1 | sed 's/.*://')
+  w rm -f st
+  note "stats vs cgroup: cpu ${s_cpu}ns in [${cpu0}, ${cpu1}]us (cpu.stat); memory ${s_mem} in [${mem0}, ${mem1}] (memory.current), limit ${s_lim} (memory.max); shmem ${s_shmem}/${shmem}, anon ${s_anon}/${anon} (memory.stat); write ${s_wb} in [${wb0}, ${wb1}] on ${majmin} (io.stat); pids ${s_pids} (pids.current 3)"
+  [ -n "$s_cpu" ] && [ $((s_cpu / 1000)) -ge "$cpu0" ] && [ $((s_cpu / 1000)) -le "$cpu1" ] || fail "cpu total_usage $s_cpu ns is not cpu.stat usage_usec ($cpu0..$cpu1 us)" || return 1
+  lo=$mem0; hi=$mem1; [ "$lo" -le "$hi" ] || { lo=$mem1; hi=$mem0; }
+  [ -n "$s_mem" ] && [ "$s_mem" -ge $((lo - 262144)) ] && [ "$s_mem" -le $((hi + 262144)) ] || fail "memory usage $s_mem is not memory.current ($mem0..$mem1)" || return 1
+  [ "$s_mem" -ge 8388608 ] || fail "memory usage $s_mem is below the 8 MiB the container holds" || return 1
+  [ "$s_lim" = 268435456 ] || fail "memory limit $s_lim, want 268435456 (memory.max)" || return 1
+  [ "$s_shmem" = "$shmem" ] || fail "memory_stats.stats.shmem $s_shmem, memory.stat shmem $shmem" || return 1
+  [ "$s_pids" = 3 ] || fail "pids_stats.current $s_pids, want 3 (pids.current)" || return 1
+  [ -n "$wb0" ] && [ "$wb0" -ge 4194304 ] || fail "io.stat has no 4 MiB of writes on $majmin: $(cat "$cg/io.stat")" || return 1
+  [ -n "$s_wb" ] && [ "$s_wb" -ge "$wb0" ] && [ "$s_wb" -le "$wb1" ] || fail "blkio write bytes on $majmin: stats $s_wb, io.stat $wb0..$wb1"
+}
+
 check_rm_no_cgroup() {
   ensure_busy || fail "cannot start the busy container" || return 1
   cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
@@ -258,7 +310,9 @@ check_rm_no_cgroup() {
 if [ "${1:-}" = one ]; then
   set -u
   "check_$2"
-  exit $?
+  rc=$?
+  for c in $TRACKED; do wharf rm -f "$c" >/dev/null 2>&1 </dev/null; done
+  exit $rc
 fi
 
 mkdir -p $R /tmp/vmtest

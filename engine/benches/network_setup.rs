@@ -25,10 +25,12 @@ fn stand_in() -> std::process::Child {
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(10);
     // Ready once unshare has exec'd busybox in its new namespace.
-    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| c.trim() == "unshare")
-        .unwrap_or(true)
-    {
+    let own = std::fs::read_link("/proc/thread-self/ns/net").expect("own netns");
+    let ready = || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "busybox")
+            && std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n != own)
+    };
+    while !ready() {
         assert!(Instant::now() < deadline, "stand-in did not start");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -40,10 +42,7 @@ fn stats(name: &str, v: &mut [f64]) -> f64 {
     let med = v[v.len() / 2];
     let p90 = v[(v.len() * 9 / 10).min(v.len() - 1)];
     let mean = v.iter().sum::<f64>() / v.len() as f64;
-    println!(
-        "{name:<28} median {med:7.2} ms   p90 {p90:7.2} ms   mean {mean:7.2} ms   min {:7.2} ms",
-        v[0]
-    );
+    println!("{name:<28} median {med:7.2} ms   p90 {p90:7.2} ms   mean {mean:7.2} ms   min {:7.2} ms", v[0]);
     med
 }
 
@@ -51,18 +50,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .expect("unshare(CLONE_NEWNET): run as root");
-    let _ = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status();
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(40);
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET): run as root");
+    let _ = Command::new("ip").args(["link", "set", "lo", "up"]).status();
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(40);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let engine =
-        LocalEngine::open(tmp.path().join("root"), EngineOptions::default()).expect("engine");
+    let engine = LocalEngine::open(tmp.path().join("root"), EngineOptions::default()).expect("engine");
 
     for keeper in [false, true] {
         // Phase 1: every bridge container is alone (its start creates the bridge,
@@ -71,19 +63,8 @@ fn main() {
             let id = format!("{:064x}", 0xffff);
             std::fs::create_dir_all(engine.root().containers().join(&id)).expect("container dir");
             let child = stand_in();
-            let info = ContainerNetInfo {
-                name: "keeper",
-                hostname: "keeper",
-                exposed_ports: &[],
-            };
-            network::setup(
-                &engine,
-                &id,
-                &ContainerCreate::default(),
-                child.id() as i32,
-                &info,
-            )
-            .expect("setup");
+            let info = ContainerNetInfo { name: "keeper", hostname: "keeper", exposed_ports: &[] };
+            network::setup(&engine, &id, &ContainerCreate::default(), child.id() as i32, &info).expect("setup");
             (id, child)
         });
         run_phase(&engine, rounds, keeper);
@@ -97,12 +78,7 @@ fn main() {
 
 fn run_phase(engine: &LocalEngine, rounds: usize, keeper: bool) {
     let mut times: [Vec<f64>; 4] = Default::default();
-    let labels = [
-        "none: setup",
-        "bridge: setup",
-        "none: teardown",
-        "bridge: teardown",
-    ];
+    let labels = ["none: setup", "bridge: setup", "none: teardown", "bridge: teardown"];
     for i in 0..rounds * 2 {
         let bridge = i % 2 == 1;
         let id = format!("{:064x}", i + 1);
@@ -112,11 +88,7 @@ fn run_phase(engine: &LocalEngine, rounds: usize, keeper: bool) {
             network: Some(if bridge { "bridge" } else { "none" }.into()),
             ..Default::default()
         };
-        let info = ContainerNetInfo {
-            name: "bench",
-            hostname: "bench",
-            exposed_ports: &[],
-        };
+        let info = ContainerNetInfo { name: "bench", hostname: "bench", exposed_ports: &[] };
         let t = Instant::now();
         network::setup(engine, &id, &spec, child.id() as i32, &info).expect("setup");
         let setup_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -133,21 +105,11 @@ fn run_phase(engine: &LocalEngine, rounds: usize, keeper: bool) {
             times[2 + bridge as usize].push(down_ms);
         }
     }
-    let what = if keeper {
-        "bridge kept up by another container"
-    } else {
-        "each bridge container alone"
-    };
-    println!(
-        "network setup, {} rounds per mode, alternating, private netns; {what}",
-        rounds - 1
-    );
+    let what = if keeper { "bridge kept up by another container" } else { "each bridge container alone" };
+    println!("network setup, {} rounds per mode, alternating, private netns; {what}", rounds - 1);
     let mut med = [0.0; 4];
     for k in 0..4 {
         med[k] = stats(labels[k], &mut times[k]);
     }
-    println!(
-        "bridge adds {:.2} ms at the median to a start (goal: at most 10 ms)",
-        med[1] - med[0]
-    );
+    println!("bridge adds {:.2} ms at the median to a start (goal: at most 10 ms)", med[1] - med[0]);
 }

@@ -494,3 +494,40 @@ fn damaged_blob_in_registry_is_refused() {
         "nothing stored for the damaged layer"
     );
 }
+
+#[test]
+fn cut_downloads_are_retried_damage_is_not() {
+    let reg = Registry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, amd, _) = fixture(tmp.path());
+    layout.skopeo_push("v1", &format!("{}/flaky:v1", reg.host()), None, false);
+
+    // Cut once: the layer is fetched again and the pull succeeds.
+    let front = FlakyFront::start(reg.port, &amd.layers[1], 1);
+    let host = format!("127.0.0.1:{}", front.port);
+    let c = client(&host, None).unwrap();
+    let sink = MemBlobs::default();
+    let (img, seen) = pull(&c, &format!("{host}/flaky:v1"), None, &sink).unwrap();
+    assert_eq!(img.config, amd.config);
+    assert_eq!(front.cut.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(
+        seen.iter().any(
+            |p| matches!(p, Progress::Layer { status, .. } if status.starts_with("Retrying in"))
+        ),
+        "{seen:?}"
+    );
+    assert!(sink.has_blob(&amd.layers[1]));
+
+    // Cut every time: it gives up after the last attempt, with nothing stored.
+    let front = FlakyFront::start(reg.port, &amd.layers[1], usize::MAX);
+    let host = format!("127.0.0.1:{}", front.port);
+    let c = client(&host, None).unwrap();
+    let sink = MemBlobs::default();
+    let e = pull(&c, &format!("{host}/flaky:v1"), None, &sink).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+    assert_eq!(
+        front.cut.load(std::sync::atomic::Ordering::Relaxed),
+        transfer::DOWNLOAD_ATTEMPTS as usize
+    );
+    assert!(!sink.has_blob(&amd.layers[1]));
+}

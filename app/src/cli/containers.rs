@@ -23,9 +23,9 @@ use super::{ago, human_size, print_table, report, Ctx};
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Create and start a container from an image.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Create a container without starting it.
-    Create(RunArgs),
+    Create(Box<RunArgs>),
     /// Start stopped containers.
     Start(StartArgs),
     /// Stop running containers (stop signal, then SIGKILL after the timeout).
@@ -101,6 +101,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal.
     #[arg(short = 't', long)]
     tty: bool,
+    /// `--health-*` flags (toolbox).
+    #[command(flatten)]
+    health: super::toolbox::HealthArgs,
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -388,11 +391,13 @@ fn fail(e: &EngineError) -> i32 {
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::Monitor(a) => match ctx.local() {
-            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Ok(engine) => {
+                wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd)
+            }
             Err(e) => fail(&e),
         },
-        Cmd::Run(a) => run_container(a, ctx, true),
-        Cmd::Create(a) => run_container(a, ctx, false),
+        Cmd::Run(a) => run_container(*a, ctx, true),
+        Cmd::Create(a) => run_container(*a, ctx, false),
         Cmd::Start(a) => {
             let mut code = 0;
             for n in &a.names {
@@ -764,7 +769,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         volumes_from: vec![],
         log_max_size,
         log_max_files,
-        healthcheck: None,
+        healthcheck: a.health.config()?,
     })
 }
 
@@ -814,7 +819,7 @@ impl Drop for RawMode {
 
 /// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
 /// terminal size changes (with `tty`); returns the container's exit code.
-fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
+pub(crate) fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
     let term = tty && std::io::stdin().is_terminal();
     let _raw = if term {
         crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode)

@@ -661,6 +661,41 @@ fn write_files(engine: &LocalEngine, cid: &str, hosts: &str, resolv: &str) {
     }
 }
 
+/// Check a create request's network flags before the container is created: the
+/// network exists, `--ip` parses and is used on a user network.
+pub fn check_request(engine: &LocalEngine, spec: &ContainerCreate) -> Result<()> {
+    files::check_dns(&spec.dns)?;
+    for h in &spec.extra_hosts {
+        files::parse_extra_host(h)?;
+    }
+    let net = spec.network.as_deref().unwrap_or("bridge");
+    let user = match net {
+        "" | "bridge" | "default" | "none" | "host" => false,
+        other if other.starts_with("container:") => {
+            return Err(EngineError::invalid(format!(
+                "--network {other}: sharing another container's network is not supported by wharf; use a user network"
+            )))
+        }
+        other => {
+            let _l = engine.root().lock_shared("networks")?;
+            let st = store::load(engine.root())?;
+            st.find(other)?.is_user()
+        }
+    };
+    if let Some(ip) = &spec.ip {
+        ipam::parse_ip("--ip", ip)?;
+        if !user {
+            return Err(EngineError::invalid(
+                "--ip works only on user-defined networks: create one with wharf network create and use --network",
+            ));
+        }
+    }
+    if (net == "host" || net == "none") && (!spec.ports.is_empty() || spec.publish_all) {
+        tracing::info!("published ports are ignored with --network {net}");
+    }
+    Ok(())
+}
+
 /// A container stopped: its veths, addresses (free for others again), published
 /// ports and NAT rules are released. Networks it was connected to are remembered
 /// for its next start. Idempotent.
@@ -692,6 +727,14 @@ pub fn container_networks(engine: &LocalEngine, container_id: &str) -> Result<Ve
         return Ok(vec![c.mode.clone()]);
     }
     Ok(c.endpoints.iter().filter_map(|e| st.networks.get(&e.network_id).map(|n| n.name.clone())).collect())
+}
+
+/// The published ports of a running container with the host ports chosen (empty
+/// when it does not run).
+pub fn published_ports(engine: &LocalEngine, container_id: &str) -> Result<Vec<PortBinding>> {
+    let _l = engine.root().lock_shared("networks")?;
+    let st = store::load(engine.root())?;
+    Ok(st.containers.get(container_id).filter(|c| c.running).map(|c| c.ports.clone()).unwrap_or_default())
 }
 
 /// Docker's `NetworkSettings` of a container (for `inspect`): `Networks` by name with

@@ -11,6 +11,7 @@ pub mod attach;
 pub mod capabilities;
 pub mod cgroups;
 pub mod config;
+pub mod exec;
 pub mod logs;
 pub mod monitor;
 pub mod namespaces;
@@ -21,6 +22,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
 pub mod state;
+pub mod toolbox;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -52,8 +54,21 @@ pub(crate) fn load_config(engine: &LocalEngine, id: &str) -> Result<ContainerCon
     })
 }
 
+/// Write `config.json`: beside, fsync, rename over. The directory is not fsynced (the
+/// second fsync doubles the cost of `create`): after a crash the rename is either there
+/// or not, so the container has the old config, the new one, or (just created) does
+/// not exist; never a torn or empty file.
 fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
-    crate::state::atomic_write_json(&paths::dir(engine, &cfg.id).join("config.json"), cfg)
+    use std::io::Write;
+    let path = paths::dir(engine, &cfg.id).join("config.json");
+    let data = serde_json::to_vec_pretty(cfg)
+        .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
+    let tmp = path.with_file_name(format!(".config.json.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    f.write_all(&data)
+        .ctx(|| format!("writing {}", tmp.display()))?;
+    f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
 }
 
 /// A container event with Docker's attributes (name, image, labels) and the owner.
@@ -125,6 +140,7 @@ pub(crate) fn hide_files(
         tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
     }
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
+    net::forget(engine, cfg);
     engine.emit(event(cfg, "destroy"));
     Ok(Some(doomed))
 }
@@ -357,6 +373,8 @@ impl LocalEngine {
                     Some(a) => Some(high(a)?),
                     None => None,
                 };
+                // Its own session: no terminal signals from the caller's process group.
+                libc::setsid();
                 if libc::dup2(w, 3) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -368,7 +386,7 @@ impl LocalEngine {
                 Ok(())
             });
         }
-        let status = cmd.status().map_err(|e| {
+        let mut child = cmd.spawn().map_err(|e| {
             EngineError::io(
                 format!(
                     "starting the monitor {} for container {}",
@@ -380,13 +398,11 @@ impl LocalEngine {
         })?;
         drop(w);
         drop(attach);
-        if !status.success() {
-            return Err(EngineError::internal(format!(
-                "the monitor for container {} failed to start ({status}); check that {} is the wharf binary",
-                cfg.name,
-                exe.display()
-            )));
-        }
+        // The monitor outlives us in its own session; whoever lives longer reaps it
+        // (this process, if it is a long-lived console; init otherwise).
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
         let mut msg = String::new();
         let _ = std::fs::File::from(r).read_to_string(&mut msg);
         if msg.starts_with("ok") {
@@ -537,13 +553,23 @@ impl LocalEngine {
             command: cfg.command_line(),
             created,
             state: st.status,
-            status: human_status(st),
-            health: None,
+            // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
+            status: toolbox::health::decorate(
+                human_status(st),
+                toolbox::health::current(self, cfg, st),
+            ),
+            health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: cfg.spec.ports.clone(),
+            ports: crate::network::published_ports(self, &cfg.id)
+                .unwrap_or_else(|_| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
-            networks: vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())],
+            networks: crate::network::container_networks(self, &cfg.id)
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| {
+                    vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]
+                }),
             size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
             owner: cfg.owner,
             project: cfg.project.clone(),
@@ -729,16 +755,6 @@ fn validate(spec: &ContainerCreate) -> Result<()> {
     }
     capabilities::effective_set(&spec.cap_add, &spec.cap_drop, spec.privileged)?;
     validate_resources(&spec.resources)?;
-    match spec.network.as_deref() {
-        None | Some("bridge") | Some("none") | Some("host") => {}
-        Some(other) => {
-            return Err(EngineError::not_found(
-                "network",
-                other,
-                "use --network none, host or bridge",
-            ));
-        }
-    }
     for m in &spec.mounts {
         if !m.target.starts_with('/') {
             return Err(EngineError::invalid(format!(
@@ -866,6 +882,7 @@ impl ContainerApi for LocalEngine {
         self.authorize(caller, "container.create", None)?;
         validate(spec)?;
         self.authorize_create(caller, spec)?;
+        crate::network::check_request(self, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {
@@ -1201,7 +1218,7 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
-        Ok(json!({
+        let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
             "Path": cfg.args.first().cloned().unwrap_or_default(),
@@ -1270,10 +1287,16 @@ impl ContainerApi for LocalEngine {
                 "StopSignal": cfg.spec.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": cfg.stop_timeout(),
             },
-            "NetworkSettings": { "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } },
+            "NetworkSettings": crate::network::network_settings(self, &cfg.id)
+                .ok()
+                .filter(|v| v["Networks"].as_object().is_some_and(|m| !m.is_empty()))
+                .unwrap_or_else(|| serde_json::json!({ "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } })),
             "Owner": cfg.owner,
             "Project": cfg.project,
-        }))
+        });
+        // State.Health (toolbox).
+        toolbox::health::inspect_into(self, &cfg, &st, &mut doc);
+        Ok(doc)
     }
 
     fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {

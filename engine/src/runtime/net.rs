@@ -2,9 +2,9 @@
 //! up (after its init process exists, before the user command runs) and torn down
 //! (when it stops), and the /etc/hosts and /etc/resolv.conf it gets.
 //!
-//! `--network none` (and, until bridge networks land, the default) gives the container
-//! its own network namespace with only loopback, brought up by the init process;
-//! `--network host` shares the host's.
+//! `--network none` gives the container its own network namespace with only loopback,
+//! `bridge` (the default) and user networks add veths on wharf's bridges (see
+//! [`crate::network`]), `--network host` shares the host's.
 
 use crate::error::Result;
 use crate::LocalEngine;
@@ -23,51 +23,47 @@ pub fn is_host(cfg: &ContainerConfig) -> bool {
     cfg.spec.network.as_deref() == Some("host")
 }
 
-fn base_hosts() -> String {
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
-}
-
-/// The host's resolv.conf without loopback name servers (unreachable from the
-/// container's namespace), as Docker does; `--dns` replaces the servers.
-fn resolv_conf(cfg: &ContainerConfig) -> String {
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut out = String::new();
-    for l in host.lines() {
-        let t = l.trim();
-        if let Some(ns) = t.strip_prefix("nameserver") {
-            let ns = ns.trim();
-            if !cfg.spec.dns.is_empty() || ns.starts_with("127.") || ns == "::1" {
-                continue;
-            }
-        }
-        out.push_str(l);
-        out.push('\n');
-    }
-    for d in &cfg.spec.dns {
-        out.push_str(&format!("nameserver {d}\n"));
-    }
-    out
-}
-
-/// Set up the network of the container whose init process is `pid`.
-pub fn setup(_engine: &LocalEngine, cfg: &ContainerConfig, _pid: i32) -> Result<NetFiles> {
-    if is_host(cfg) {
-        return Ok(NetFiles {
-            hosts: std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| base_hosts()),
-            resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        });
-    }
-    let mut hosts = base_hosts();
-    for h in &cfg.spec.extra_hosts {
-        if let Some((name, ip)) = h.split_once(':') {
-            hosts.push_str(&format!("{ip}\t{name}\n"));
-        }
-    }
+/// Set up the network of the container whose init process is `pid`: everything is
+/// done by [`crate::network::setup`], which also writes `hosts` and `resolv.conf` in
+/// the container's directory (and keeps `hosts` current while peers come and go).
+pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<NetFiles> {
+    // `-P` publishes the image's EXPOSE ports.
+    let exposed: Vec<String> = if cfg.spec.publish_all {
+        engine
+            .resolve_image(&crate::Caller::root(), &cfg.image_id)
+            .ok()
+            .and_then(|img| {
+                img.config
+                    .pointer("/config/ExposedPorts")
+                    .and_then(|p| p.as_object())
+                    .map(|m| m.keys().cloned().collect())
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let info = crate::network::ContainerNetInfo {
+        name: &cfg.name,
+        hostname: &cfg.hostname,
+        exposed_ports: &exposed,
+    };
+    let s = crate::network::setup(engine, &cfg.id, &cfg.spec, pid, &info)?;
     Ok(NetFiles {
-        hosts,
-        resolv_conf: resolv_conf(cfg),
+        hosts: s.hosts,
+        resolv_conf: s.resolv_conf,
     })
 }
 
 /// Undo [`setup`] when the container has stopped. Never fails the stop.
-pub fn teardown(_engine: &LocalEngine, _cfg: &ContainerConfig) {}
+pub fn teardown(engine: &LocalEngine, cfg: &ContainerConfig) {
+    if let Err(e) = crate::network::teardown(engine, &cfg.id) {
+        tracing::warn!("releasing the network of container {}: {e}", cfg.name);
+    }
+}
+
+/// The container is being removed: its network attachments are forgotten.
+pub fn forget(engine: &LocalEngine, cfg: &ContainerConfig) {
+    if let Err(e) = crate::network::forget(engine, &cfg.id) {
+        tracing::warn!("forgetting the networks of container {}: {e}", cfg.name);
+    }
+}

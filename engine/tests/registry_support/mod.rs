@@ -43,14 +43,27 @@ pub struct Registry {
     pub port: u16,
 }
 
-fn wait_ready(child: &mut Child, port: u16) -> bool {
+/// Wait until the registry started as `child` answers on `port`. Its answers carry the
+/// `X-Wharf-Test` header with `token`, so another test's registry that got the same port
+/// is never mistaken for this one.
+fn wait_ready(child: &mut Child, port: u16, token: &str) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
+        if let Ok(resp) = agent.get(format!("http://127.0.0.1:{port}/v2/")).call() {
+            return resp
+                .headers()
+                .get("x-wharf-test")
+                .and_then(|v| v.to_str().ok())
+                == Some(token);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -90,8 +103,10 @@ impl Registry {
         // A free port can be taken between the probe and the bind: retry a few times.
         for _ in 0..5 {
             let port = free_port();
+            let token = format!("{}-{port}", std::process::id())
+                + &hex::encode(Sha256::digest(dir.path().to_string_lossy().as_bytes()))[..12];
             let config = format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: wharf-test-secret\n{auth_yaml}",
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: wharf-test-secret\n  headers:\n    X-Wharf-Test: [\"{token}\"]\n{auth_yaml}",
                 storage.display()
             );
             let cfg = dir.path().join("config.yml");
@@ -106,7 +121,7 @@ impl Registry {
                 .spawn()
                 .expect("docker-registry must be installed (apt-get install docker-registry)");
             let mut child = child;
-            if wait_ready(&mut child, port) {
+            if wait_ready(&mut child, port, &token) {
                 return Registry {
                     child: Some(child),
                     dir,
@@ -532,4 +547,111 @@ pub fn count_by<K: Ord + Clone>(items: impl IntoIterator<Item = K>) -> BTreeMap<
         *m.entry(i).or_insert(0) += 1;
     }
     m
+}
+
+/// A front on 127.0.0.1 that relays GET/HEAD requests to a registry (one request per
+/// connection), but cuts the connection half-way through blob `digest` the first
+/// `breaks` times it is fetched.
+pub struct FlakyFront {
+    pub port: u16,
+    pub cut: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FlakyFront {
+    pub fn start(upstream: u16, digest: &str, breaks: usize) -> FlakyFront {
+        use std::io::{BufRead, BufReader};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s, digest) = (cut.clone(), stop.clone(), digest.to_string());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .proxy(None)
+                .build()
+                .into();
+            while !s.load(Ordering::Relaxed) {
+                let mut conn = match listener.accept() {
+                    Ok((conn, _)) => conn,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                conn.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or("GET").to_string(),
+                    parts.next().unwrap_or("/").to_string(),
+                );
+                let mut up = ureq::http::Request::builder()
+                    .method(method.as_str())
+                    .uri(format!("http://127.0.0.1:{upstream}{path}"));
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.trim().split_once(':') {
+                        if k.eq_ignore_ascii_case("accept")
+                            || k.eq_ignore_ascii_case("authorization")
+                        {
+                            up = up.header(k, v.trim());
+                        }
+                    }
+                }
+                let Ok(resp) = agent.run(up.body(ureq::SendBody::none()).unwrap()) else {
+                    continue;
+                };
+                let status = resp.status().as_u16();
+                let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+                for name in [
+                    "Content-Type",
+                    "Docker-Content-Digest",
+                    "WWW-Authenticate",
+                    "Location",
+                ] {
+                    if let Some(v) = resp.headers().get(name).and_then(|v| v.to_str().ok()) {
+                        head.push_str(&format!("{name}: {v}\r\n"));
+                    }
+                }
+                let data = resp
+                    .into_body()
+                    .into_with_config()
+                    .limit(1 << 30)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                head.push_str(&format!("Content-Length: {}\r\n\r\n", data.len()));
+                let _ = conn.write_all(head.as_bytes());
+                let breaking = method == "GET"
+                    && path.ends_with(&format!("/blobs/{digest}"))
+                    && c.load(Ordering::Relaxed) < breaks;
+                if method != "HEAD" {
+                    if breaking {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        // Announce the whole blob, send half, then drop the connection.
+                        let _ = conn.write_all(&data[..data.len() / 2]);
+                    } else {
+                        let _ = conn.write_all(&data);
+                    }
+                }
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        FlakyFront { port, cut, stop }
+    }
+}
+
+impl Drop for FlakyFront {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }

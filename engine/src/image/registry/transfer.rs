@@ -20,6 +20,10 @@ use crate::ids::short;
 pub const DOWNLOAD_CONCURRENCY: usize = 3;
 /// Layers uploaded at once (Docker's default `max-concurrent-uploads`).
 pub const UPLOAD_CONCURRENCY: usize = 5;
+/// Tries per layer download before giving up (Docker makes 5).
+pub const DOWNLOAD_ATTEMPTS: u32 = 3;
+/// Pause before a retry, times the attempt number.
+const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Bytes between two progress reports of one layer.
 const PROGRESS_STEP: u64 = 256 * 1024;
 
@@ -134,7 +138,7 @@ pub fn pull(
             queue.push_back(l.clone());
         }
     }
-    let downloaded = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+    let fetch = |desc: &Descriptor, tx: &Sender<Progress>, cancel: &AtomicBool| -> Result<u64> {
         let (mut r, _) = client.get_blob(&rref.repository, &desc.digest)?;
         let mut vr = VerifyingReader::new(&mut r, desc, cancel, Some(tx));
         let stored = sink.put_blob(&mut vr, &desc.digest);
@@ -150,6 +154,28 @@ pub fn pull(
         ));
         let _ = tx.send(layer(&desc.digest, "Download complete", n, Some(desc.size)));
         Ok(n)
+    };
+    let downloaded = parallel(queue, concurrency, progress, |desc, tx, cancel| {
+        // A broken connection or a registry that is briefly unavailable is tried again
+        // (the failed attempt left nothing in the store); damaged content is not.
+        let mut attempt = 1;
+        loop {
+            match fetch(desc, tx, cancel) {
+                Err(e)
+                    if e.kind == ErrorKind::Unavailable
+                        && attempt < DOWNLOAD_ATTEMPTS
+                        && !cancel.load(Ordering::Relaxed) =>
+                {
+                    let wait = RETRY_DELAY * attempt;
+                    tracing::info!("retrying layer {} after: {e}", desc.digest);
+                    let status = format!("Retrying in {} seconds", wait.as_secs());
+                    let _ = tx.send(layer(&desc.digest, &status, 0, Some(desc.size)));
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     })?;
     Ok(PulledImage {
         manifest: manifest_body,

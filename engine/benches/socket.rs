@@ -1,0 +1,75 @@
+//! The shared engine under load: 100 concurrent clients listing 1000 containers through
+//! the Unix socket (`wharf serve`'s server and the real client), for 10 seconds.
+//!
+//! `cargo bench -p wharf-engine --bench socket` (as root). Prints p50/p99 latency and
+//! requests per second.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wharf_engine::api::{ContainerApi, ContainerCreate, ContainerListOptions, ImageApi};
+use wharf_engine::remote::client::{Endpoint, RemoteEngine};
+use wharf_engine::remote::server;
+use wharf_engine::{Caller, EngineOptions, LocalEngine};
+
+const CONTAINERS: usize = 1000;
+const CLIENTS: usize = 100;
+const RUN: Duration = Duration::from_secs(10);
+
+fn main() {
+    let dir = tempfile::Builder::new().prefix("wsock").tempdir_in("/tmp").expect("tempdir");
+    let engine = Arc::new(LocalEngine::open(dir.path().join("root"), EngineOptions::default()).expect("open"));
+    let root = Caller::root();
+    engine.image_build_demo(&root, "wharf/demo:latest").expect("demo image");
+    let t = Instant::now();
+    for i in 0..CONTAINERS {
+        let spec = ContainerCreate {
+            name: Some(format!("c{i}")),
+            image: "wharf/demo".into(),
+            network: Some("none".into()),
+            ..Default::default()
+        };
+        engine.container_create(&root, &spec).expect("create");
+    }
+    eprintln!("created {CONTAINERS} containers in {:.1} s", t.elapsed().as_secs_f64());
+
+    let sock = dir.path().join("wharf.sock");
+    let listener = server::bind(&sock).expect("bind");
+    let e2 = engine.clone();
+    std::thread::spawn(move || server::serve(e2, listener));
+
+    let opts = ContainerListOptions { all: true, ..Default::default() };
+    let start = Instant::now();
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let sock = sock.clone();
+            let opts = opts.clone();
+            std::thread::spawn(move || {
+                let client = RemoteEngine::connect(Endpoint::Unix(sock)).expect("connect");
+                let mut lat = Vec::new();
+                while start.elapsed() < RUN {
+                    let t = Instant::now();
+                    let list = client.container_list(&Caller::root(), &opts).expect("list");
+                    lat.push(t.elapsed());
+                    assert_eq!(list.len(), CONTAINERS);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client")).collect();
+    let wall = start.elapsed();
+    all.sort();
+    let pct = |p: f64| all[((all.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+    println!(
+        "socket: {CLIENTS} concurrent clients listing {CONTAINERS} containers: {} requests in {:.1} s = {:.0} req/s; latency p50 {:.1} ms, p99 {:.1} ms",
+        all.len(),
+        wall.as_secs_f64(),
+        all.len() as f64 / wall.as_secs_f64(),
+        pct(0.5),
+        pct(0.99)
+    );
+    for i in 0..CONTAINERS {
+        let _ = engine.container_remove(&root, &format!("c{i}"), Default::default());
+    }
+}
