@@ -26,6 +26,7 @@ const EXPECTED: &[&str] = &[
     "cpus_half",
     "pause_freeze",
     "update_live",
+    "bridge_network",
     "rm_no_cgroup",
 ];
 
