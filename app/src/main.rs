@@ -50,6 +50,8 @@ enum Command {
     Containers(cli::containers::Cmd),
     #[command(flatten)]
     Registry(cli::registry::Cmd),
+    #[command(flatten)]
+    Toolbox(cli::toolbox::Cmd),
 }
 
 fn main() {
@@ -128,6 +130,7 @@ fn main() {
         Some(Command::Images(c)) => cli::images::run(c, &ctx),
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
         Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
+        Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -101,6 +101,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal.
     #[arg(short = 't', long)]
     tty: bool,
+    /// `--health-*` flags (toolbox).
+    #[command(flatten)]
+    health: super::toolbox::HealthArgs,
     /// Remove the container when it exits.
     #[arg(long)]
     rm: bool,
@@ -764,7 +767,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         volumes_from: vec![],
         log_max_size,
         log_max_files,
-        healthcheck: None,
+        healthcheck: a.health.config()?,
     })
 }
 
@@ -814,7 +817,7 @@ impl Drop for RawMode {
 
 /// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
 /// terminal size changes (with `tty`); returns the container's exit code.
-fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
+pub(crate) fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
     let term = tty && std::io::stdin().is_terminal();
     let _raw = if term {
         crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode)

@@ -9,6 +9,7 @@ pub mod registry;
 pub mod serve;
 pub mod stats;
 pub mod system;
+pub mod toolbox;
 pub mod volumes;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 //! [`Engine`] is all of them together.
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod networks;
 pub mod stats;
@@ -13,6 +14,7 @@ pub mod system;
 pub mod volumes;
 
 pub use containers::*;
+pub use exec::*;
 pub use images::*;
 pub use networks::*;
 pub use stats::*;
@@ -21,30 +23,12 @@ pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
 pub trait Engine:
-    SystemApi
-    + AuditApi
-    + ImageApi
-    + RegistryApi
-    + ContainerApi
-    + NetworkApi
-    + VolumeApi
-    + StatsApi
-    + Send
-    + Sync
+    SystemApi + AuditApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + ExecApi + ToolboxApi + Send + Sync
 {
 }
 
 impl<T> Engine for T where
-    T: SystemApi
-        + AuditApi
-        + ImageApi
-        + RegistryApi
-        + ContainerApi
-        + NetworkApi
-        + VolumeApi
-        + StatsApi
-        + Send
-        + Sync
+    T: SystemApi + AuditApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + ExecApi + ToolboxApi + Send + Sync
 {
 }
 

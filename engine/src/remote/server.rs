@@ -130,6 +130,33 @@ pub fn handle_connection(engine: &LocalEngine, stream: UnixStream) -> Result<()>
             writer.flush().ctx(|| "answering".into())?;
             continue;
         }
+        if method == "exec" {
+            // An exec answers 101 and the connection becomes its attach stream.
+            let body = http::read_body(&mut reader, &head)?;
+            let started = serde_json::from_slice::<(String, ExecConfig)>(&body)
+                .map_err(|e| EngineError::invalid(format!("bad arguments for exec: {e}")))
+                .and_then(|(c, cfg)| engine.exec(&caller, &c, &cfg));
+            match started {
+                Err(e) => {
+                    write_json(&mut writer, status_for(e.kind), &e)?;
+                    continue;
+                }
+                Ok(session) => {
+                    write!(
+                        writer,
+                        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: wharf-attach\r\nX-Exec-Id: {}\r\nX-Exec-Pid: {}\r\n\r\n",
+                        session.id, session.pid
+                    )
+                    .ctx(|| "answering".into())?;
+                    writer.flush().ctx(|| "answering".into())?;
+                    if let Some(stream) = session.stream {
+                        let conn = writer.into_inner().map_err(|e| EngineError::io("answering", e.into_error()))?;
+                        relay(reader, conn, stream);
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let body = http::read_body(&mut reader, &head)?;
         let args: Value = if body.is_empty() {
             Value::Array(vec![])
@@ -221,8 +248,23 @@ fn stream<W: Write, T: Serialize>(
     cw.finish().ctx(|| "answering".into())
 }
 
+/// Copy bytes both ways between a client connection (with what its reader already
+/// buffered) and an attach stream, until both directions end.
+fn relay(mut from_client: BufReader<UnixStream>, to_client: UnixStream, session: UnixStream) {
+    let Ok(mut session_in) = session.try_clone() else { return };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut session_in);
+        let _ = session_in.shutdown(std::net::Shutdown::Write);
+    });
+    let mut session_out = session;
+    let mut to_client = to_client;
+    let _ = std::io::copy(&mut session_out, &mut to_client);
+    let _ = to_client.shutdown(std::net::Shutdown::Both);
+    let _ = up.join();
+}
+
 /// Methods whose request body is data (an archive), not JSON arguments.
-const UPLOADS: &[&str] = &["image_load", "image_import"];
+const UPLOADS: &[&str] = &["image_load", "image_import", "container_archive_put"];
 
 /// Route an upload to the engine.
 fn upload<W: Write>(
@@ -245,14 +287,16 @@ fn upload<W: Write>(
     }
 }
 
-/// A raw download (an archive) as a chunked body; an error after the first byte travels
-/// in the `X-Wharf-Error` trailer.
-fn download<W: Write>(w: &mut W, produce: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+/// A raw download (an archive) as a chunked body; the result travels in the
+/// `X-Wharf-Result` trailer, an error after the first byte in `X-Wharf-Error`.
+fn download<W: Write, T: Serialize>(w: &mut W, produce: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<()> {
     write!(w, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
         .ctx(|| "answering".into())?;
     let mut cw = ChunkedWriter::new(w);
     match produce(&mut cw) {
-        Ok(()) => cw.finish().ctx(|| "answering".into()),
+        Ok(v) => cw
+            .finish_with_trailer("X-Wharf-Result", &serde_json::to_string(&v).unwrap_or_default())
+            .ctx(|| "answering".into()),
         Err(e) => cw
             .finish_with_trailer(
                 "X-Wharf-Error",
@@ -411,6 +455,18 @@ fn dispatch<W: Write>(
             engine.stats_history(caller, &id)
         }),
         "host_stats" => call(w, method, a, |(): ()| engine.host_stats(caller)),
+        "container_top" => call(w, method, a, |(c,): (String,)| engine.container_top(caller, &c)),
+        "container_diff" => call(w, method, a, |(c,): (String,)| engine.container_diff(caller, &c)),
+        "container_commit" => call(w, method, a, |(c, o): (String, CommitOptions)| engine.container_commit(caller, &c, &o)),
+        "container_stat_path" => call(w, method, a, |(c, p): (String, String)| engine.container_stat_path(caller, &c, &p)),
+        "container_export" => match args::<(String,)>(method, a) {
+            Ok((c,)) => download(w, |out| engine.container_export(caller, &c, out)),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
+        "container_archive_get" => match args::<(String, String)>(method, a) {
+            Ok((c, p)) => download(w, |out| engine.container_archive_get(caller, &c, &p, out)),
+            Err(e) => reply::<_, ()>(w, Err(e)),
+        },
         "volume_create" => call(w, method, a, |(o,): (VolumeCreate,)| {
             engine.volume_create(caller, &o)
         }),

@@ -11,6 +11,7 @@ pub mod attach;
 pub mod capabilities;
 pub mod cgroups;
 pub mod config;
+pub mod exec;
 pub mod logs;
 pub mod monitor;
 pub mod namespaces;
@@ -21,6 +22,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
 pub mod state;
+pub mod toolbox;
 pub mod user;
 
 use std::collections::BTreeMap;
@@ -538,8 +540,12 @@ impl LocalEngine {
             command: cfg.command_line(),
             created,
             state: st.status,
-            status: human_status(st),
-            health: None,
+            // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
+            status: toolbox::health::decorate(
+                human_status(st),
+                toolbox::health::current(self, cfg, st),
+            ),
+            health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
             ports: crate::network::published_ports(self, &cfg.id).unwrap_or_else(|_| cfg.spec.ports.clone()),
@@ -1196,7 +1202,7 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
-        Ok(json!({
+        let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
             "Path": cfg.args.first().cloned().unwrap_or_default(),
@@ -1271,7 +1277,10 @@ impl ContainerApi for LocalEngine {
                 .unwrap_or_else(|| serde_json::json!({ "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } })),
             "Owner": cfg.owner,
             "Project": cfg.project,
-        }))
+        });
+        // State.Health (toolbox).
+        toolbox::health::inspect_into(self, &cfg, &st, &mut doc);
+        Ok(doc)
     }
 
     fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {

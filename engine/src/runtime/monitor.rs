@@ -177,6 +177,8 @@ pub fn main(
     let _ = nix::unistd::setsid();
     // Do not pin the caller's working directory (and its mount) for the container's lifetime.
     let _ = std::env::set_current_dir("/");
+    // The health checker (toolbox) lives as long as this monitor.
+    super::toolbox::health::launch(engine, id);
     match run(engine, id, sync, attach_client) {
         Ok(()) => 0,
         Err(e) => {

@@ -342,7 +342,7 @@ fn lookup(cmd: &str, env: &[String]) -> std::result::Result<CString, StartFailur
     )))
 }
 
-fn exec(
+pub(crate) fn exec(
     plan: &InitPlan,
     errors: &mut std::fs::File,
 ) -> std::result::Result<std::convert::Infallible, StartFailure> {
