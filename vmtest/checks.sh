@@ -20,7 +20,8 @@ NONET="--network none"
 # Checks in the order they run (VMTEST_ONLY=a,b on the kernel command line picks some:
 # `VMTEST_APPEND=VMTEST_ONLY=boot,oom_kill vmtest/run.sh`).
 CHECKS="boot cgroup2_only controllers info_v2 image_demo run_exit_codes overlay_rootfs
-  oom_kill pids_limit cpus_half pause_freeze update_live bridge_network rm_no_cgroup"
+  oom_kill pids_limit cpus_half pause_freeze update_live stats_cgroup exec_cgroup bridge_network
+  rm_no_cgroup"
 [ -n "${VMTEST_ONLY:-}" ] && CHECKS=$(echo "$VMTEST_ONLY" | tr , ' ')
 
 # Per-check time limit, seconds (emulated CPU: generous).
@@ -293,6 +294,29 @@ check_bridge_network() {
   for b in $new; do [ ! -e "/sys/class/net/$b" ] || fail "bridge $b of v2net is still there after network rm" || return 1; done
 }
 
+# proc_in CGROUP 'CMDLINE': the pid of a process of that cgroup with that command line.
+proc_in() {
+  for p in $(cat "$1/cgroup.procs"); do
+    [ "$(tr '\0' ' ' < /proc/"$p"/cmdline 2>/dev/null)" = "$2 " ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+check_exec_cgroup() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  cpid=$(inspect $BUSY State.Pid)
+  inside=$(w exec $BUSY cat /proc/self/cgroup) || fail "wharf exec failed: $inside" || return 1
+  [ "$inside" = "0::/" ] || fail "exec'd process sees cgroup \"$inside\", want 0::/ (the container's cgroup namespace)" || return 1
+  w exec $BUSY sh -c 'exit 7'; rc=$?
+  [ "$rc" = 7 ] || fail "wharf exec exit code $rc, want 7" || return 1
+  w exec -d $BUSY sleep 301 || fail "wharf exec -d failed" || return 1
+  wait_for 20 'proc_in "$cg" "sleep 301"' || fail "the exec'd sleep is not in $cg/cgroup.procs: $(cat "$cg/cgroup.procs")" || return 1
+  spid=$(proc_in "$cg" "sleep 301")
+  [ "$(readlink /proc/$spid/ns/pid)" = "$(readlink /proc/$cpid/ns/pid)" ] || fail "exec'd process is not in the container's pid namespace" || return 1
+  note "exec: /proc/self/cgroup inside is $inside; exec -d'd sleep (host pid $spid) is in $cg with the container's pid namespace; exit code 7 passed back"
+}
+
 check_stats_cgroup() {
   track st
   # 8 MiB of shmem, 4 MiB written with O_DIRECT to the rootfs (ext2 on a loop device),
@@ -347,7 +371,8 @@ check_rm_no_cgroup() {
 if [ "${1:-}" = one ]; then
   set -u
   CHECK=$2
-  "check_$2"
+  # The marker guards against a check that ends early (an `exit 0` somewhere) passing.
+  "check_$2" && echo "CHECK-COMPLETED $2"
   exit $?
 fi
 
@@ -362,6 +387,10 @@ for name in $CHECKS; do
   secs=$(( $(date +%s) - start ))
   if [ -s "/tmp/vmtest/$name.tracked" ]; then
     for c in $(cat "/tmp/vmtest/$name.tracked"); do wharf rm -f "$c" >/dev/null 2>&1 </dev/null; done
+  fi
+  if [ $rc -eq 0 ] && ! grep -q "^CHECK-COMPLETED $name\$" "$log"; then
+    echo "the check ended before its last step" >> "$log"
+    rc=1
   fi
   if [ $rc -eq 0 ]; then
     echo "WHARF-VM PASS $name (${secs}s)"
