@@ -1,6 +1,7 @@
 //! `wharf`: the console (no arguments), the docker-style CLI, and (later) the server.
 
 mod cli;
+mod console;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +26,11 @@ struct Opts {
     /// without one wharf is single-user and the caller is admin).
     #[arg(long, global = true, env = "WHARF_POLICY")]
     policy: Option<PathBuf>,
+
+    /// Console key bindings: a built-in keymap (`default`, `vim`) or a JSON file.
+    /// Without it: $XDG_CONFIG_HOME/wharf/keymap.json if it exists, else `default`.
+    #[arg(long, global = true, env = "WHARF_KEYMAP", value_name = "NAME|PATH")]
+    keymap: Option<String>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -118,8 +124,10 @@ fn main() {
     };
     let code = match opts.command {
         None => {
-            eprintln!("wharf: the console is not built yet; try `wharf info`");
-            2
+            // The role decides what the console offers; through --host the server's
+            // engine decides alone (it refuses what the role may not do).
+            let role = ctx.local.as_ref().map(|e| e.effective_role(&ctx.caller));
+            console::run(ctx.api.clone(), ctx.caller.clone(), role, opts.keymap.as_deref())
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
         Some(Command::Networks(c)) => cli::networks::run(c, &ctx),

@@ -155,10 +155,10 @@ fn stop_waits_for_the_timeout_then_kills() {
         &[
             "sh",
             "-c",
-            "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+            "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done",
         ],
     );
-    w.wait_status("polite", "running", 5 * SEC);
+    w.wait_ready("polite");
     let t = Instant::now();
     w.ok(&["stop", "-t", "10", "polite"]);
     assert!(t.elapsed() < 5 * SEC);
@@ -169,10 +169,10 @@ fn stop_waits_for_the_timeout_then_kills() {
         &[
             "sh",
             "-c",
-            "trap 'exit 5' USR1; while true; do sleep 0.1; done",
+            "trap 'exit 5' USR1; echo ready; while true; do sleep 0.1; done",
         ],
     );
-    w.wait_status("usr", "running", 5 * SEC);
+    w.wait_ready("usr");
     w.ok(&["stop", "usr"]);
     assert_eq!(w.inspect("usr")["State"]["ExitCode"], 5);
 }
@@ -185,15 +185,14 @@ fn kill_sends_the_signal() {
         &[
             "sh",
             "-c",
-            "trap 'echo got USR1; exit 7' USR1; while true; do sleep 0.1; done",
+            "trap 'echo got USR1; exit 7' USR1; echo ready; while true; do sleep 0.1; done",
         ],
     );
-    w.wait_status("kk", "running", 5 * SEC);
-    // Give the shell a moment to install its trap: poll the log for the loop instead? The
-    // trap is set before the loop starts, and the container is running; retry the kill.
+    // pid 1 ignores signals it has no handler for: wait until the trap is set.
+    w.wait_ready("kk");
     w.ok(&["kill", "-s", "USR1", "kk"]);
     assert_eq!(w.ok(&["wait", "kk"]).trim(), "7");
-    assert_eq!(w.ok(&["logs", "kk"]), "got USR1\n");
+    assert_eq!(w.ok(&["logs", "kk"]), "ready\ngot USR1\n");
     w.detached(&["--name", "k9"], &["sleep", "100"]);
     w.wait_status("k9", "running", 5 * SEC);
     w.ok(&["kill", "k9"]);
@@ -430,7 +429,7 @@ fn logs_rotate_and_follow() {
         &[
             "sh",
             "-c",
-            "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.15; done",
+            "sleep 1; for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.15; done",
         ],
     );
     let child = w

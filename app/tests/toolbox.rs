@@ -395,4 +395,104 @@ fn health_checks_turn_healthy_and_unhealthy() {
     let o = w.detached(&["--no-healthcheck"], &["sleep", "1000"]);
     assert!(w.inspect(&o)["State"].get("Health").is_none());
     let _ = plain;
+    // An image's HEALTHCHECK (made by commit -c), and --no-healthcheck turning it off.
+    w.ok(&[
+        "commit",
+        "-c",
+        "HEALTHCHECK --interval=200ms --retries=1 CMD [\"sh\", \"-c\", \"exit 3\"]",
+        "hnone",
+        "with/health:1",
+    ]);
+    let mut args = vec!["run", "-d", "--network", "none", "--name", "fromimg"];
+    args.extend(["with/health:1", "sleep", "1000"]);
+    w.ok(&args);
+    wait_for("the image's check to fail", 20 * SEC, || {
+        w.inspect("fromimg")["State"]["Health"]["Status"] == "unhealthy"
+    });
+    assert_eq!(
+        w.inspect("fromimg")["State"]["Health"]["Log"][0]["ExitCode"],
+        3
+    );
+    w.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "offimg",
+        "--no-healthcheck",
+        "with/health:1",
+        "sleep",
+        "1000",
+    ]);
+    assert!(w.inspect("offimg")["State"].get("Health").is_none());
+}
+
+#[test]
+fn toolbox_through_the_socket_server() {
+    let w = Wharf::new();
+    w.detached(&["--name", "remote"], &["sleep", "1000"]);
+    w.ok(&[
+        "exec",
+        "remote",
+        "sh",
+        "-c",
+        "echo via-socket > /r; ln -s /etc /l",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("wharf.sock");
+    let server = containers_support::ChildGuard(
+        w.cmd(&["serve", "--socket", sock.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the server's socket", 10 * SEC, || sock.exists());
+    let host = format!("unix://{}", sock.display());
+    let remote = |args: &[&str]| {
+        std::process::Command::new(Wharf::exe())
+            .arg("--host")
+            .arg(&host)
+            .args(args)
+            .env_remove("WHARF_ROOT")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = remote(&["top", "remote"]);
+    assert!(out(&o).contains("sleep 1000"), "{}", err(&o));
+    let o = remote(&["diff", "remote"]);
+    assert!(
+        out(&o).lines().any(|l| l == "A /r"),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    let got = dir.path().join("got");
+    let o = remote(&["cp", "remote:/r", got.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), "via-socket\n");
+    let o = remote(&["cp", got.to_str().unwrap(), "remote:/l/"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(!std::path::Path::new("/etc/got").exists());
+    assert_eq!(w.ok(&["exec", "remote", "cat", "/etc/got"]), "via-socket\n");
+    let tar = dir.path().join("e.tar");
+    let o = remote(&["export", "-o", tar.to_str().unwrap(), "remote"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(std::fs::metadata(&tar).unwrap().len() > 100_000);
+    // Exec over the upgraded connection: output, exit code, stdin.
+    let o = remote(&[
+        "exec",
+        "remote",
+        "sh",
+        "-c",
+        "hostname; echo err >&2; exit 5",
+    ]);
+    assert_eq!(code(&o), 5, "{}", err(&o));
+    assert_eq!(
+        out(&o).trim(),
+        w.inspect("remote")["Config"]["Hostname"].as_str().unwrap()
+    );
+    assert_eq!(err(&o), "err\n");
+    drop(server);
 }

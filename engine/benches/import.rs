@@ -67,7 +67,7 @@ fn main() {
     if let Ok(p) = std::env::var("WHARF_BENCH_UNPACK") {
         // Diagnostic: time the layer unpacker alone on one tar, against tar -xf.
         let base = std::env::temp_dir();
-        for _ in 0..2 {
+        for _ in 0..6 {
             let d = tempfile::tempdir_in(&base).unwrap();
             let t = time(|| {
                 let f = std::fs::File::open(&p).unwrap();
@@ -163,42 +163,53 @@ fn main() {
     let mut tar_sync_times = Vec::new();
     let mut wharf_times = Vec::new();
     for run in 0..runs {
-        // Plain tar -xf of each layer into its own directory.
-        let out = dir.path().join(format!("tar-{run}"));
-        sync();
-        let t = time(|| {
-            for (i, p) in names.iter().enumerate() {
-                let d = out.join(i.to_string());
-                std::fs::create_dir_all(&d).unwrap();
-                let s = std::process::Command::new("tar")
-                    .arg("-xf")
-                    .arg(p)
-                    .arg("-C")
-                    .arg(&d)
-                    .status()
-                    .unwrap();
-                assert!(s.success());
-            }
-        });
-        let ts = t + time(sync);
-        tar_times.push(t);
-        tar_sync_times.push(ts);
-        std::fs::remove_dir_all(&out).unwrap();
-        sync();
-        // wharf load of the archive into a fresh state root.
-        let root = dir.path().join(format!("root-{run}"));
-        let e = LocalEngine::open(&root, EngineOptions::default()).unwrap();
-        let t = time(|| {
-            let f = std::fs::File::open(&archive).unwrap();
-            e.image_load(
-                &Caller::root(),
-                &mut std::io::BufReader::with_capacity(1 << 20, f),
-            )
-            .unwrap();
-        });
-        wharf_times.push(t);
-        remove(&root);
-        sync();
+        // Alternate which goes first, and flush (sync) before each timed part, so neither
+        // pays for the other's writeback or deletions.
+        let tar_part = |tar_times: &mut Vec<Duration>, tar_sync_times: &mut Vec<Duration>| {
+            let out = dir.path().join(format!("tar-{run}"));
+            sync();
+            let t = time(|| {
+                for (i, p) in names.iter().enumerate() {
+                    let d = out.join(i.to_string());
+                    std::fs::create_dir_all(&d).unwrap();
+                    let s = std::process::Command::new("tar")
+                        .arg("-xf")
+                        .arg(p)
+                        .arg("-C")
+                        .arg(&d)
+                        .status()
+                        .unwrap();
+                    assert!(s.success());
+                }
+            });
+            tar_times.push(t);
+            tar_sync_times.push(t + time(sync));
+            remove(&out);
+            sync();
+        };
+        let wharf_part = |wharf_times: &mut Vec<Duration>| {
+            let root = dir.path().join(format!("root-{run}"));
+            let e = LocalEngine::open(&root, EngineOptions::default()).unwrap();
+            sync();
+            let t = time(|| {
+                let f = std::fs::File::open(&archive).unwrap();
+                e.image_load(
+                    &Caller::root(),
+                    &mut std::io::BufReader::with_capacity(1 << 20, f),
+                )
+                .unwrap();
+            });
+            wharf_times.push(t);
+            remove(&root);
+            sync();
+        };
+        if run % 2 == 0 {
+            tar_part(&mut tar_times, &mut tar_sync_times);
+            wharf_part(&mut wharf_times);
+        } else {
+            wharf_part(&mut wharf_times);
+            tar_part(&mut tar_times, &mut tar_sync_times);
+        }
         println!(
             "run {run}: tar -xf {:.2}s ({:.2}s with sync), wharf load {:.2}s",
             tar_times[run].as_secs_f64(),

@@ -743,14 +743,58 @@ fn rmi_is_refused_while_a_real_container_uses_the_image() {
     use wharf_engine::api::{ContainerApi, ContainerCreate, RemoveOptions};
     let (_d, e) = engine();
     let id = demo(&e);
-    let spec = ContainerCreate { image: "wharf/demo".into(), ..Default::default() };
+    let spec = ContainerCreate {
+        image: "wharf/demo".into(),
+        ..Default::default()
+    };
     let c = e.container_create(&root(), &spec).unwrap();
     let err = e.image_remove(&root(), "wharf/demo", false).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
     assert!(err.message.contains(&c[..12]), "{err}");
     assert_eq!(e.image_disk_usage(&root()).unwrap().active, 1);
-    e.container_remove(&root(), &c, RemoveOptions { force: true, volumes: true }).unwrap();
+    e.container_remove(
+        &root(),
+        &c,
+        RemoveOptions {
+            force: true,
+            volumes: true,
+        },
+    )
+    .unwrap();
     let out = e.image_remove(&root(), "wharf/demo", false).unwrap();
     assert!(out.contains(&RemoveOutcome::Deleted(id)), "{out:?}");
     assert_store_empty(&e);
+}
+
+#[test]
+fn legacy_archive_with_symlinked_duplicate_layer() {
+    // Docker's legacy save writes a repeated layer as a symlink to the first copy.
+    let (_d, e) = engine();
+    let layer = raw_tar(vec![E::File("same", 0o644, b"same")]);
+    let cfg = config_for(&[&layer, &layer], &["sh"]);
+    let cfg_name = format!("{}.json", &sha(&cfg)[7..]);
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": cfg_name, "RepoTags": ["dup:1"], "Layers": ["a/layer.tar", "b/layer.tar"],
+    }]))
+    .unwrap();
+    let a = raw_tar(vec![
+        E::Dir("a/", 0o755),
+        E::File("a/layer.tar", 0o644, &layer),
+        E::Dir("b/", 0o755),
+        E::Symlink("b/layer.tar", "../a/layer.tar"),
+        E::File(&cfg_name, 0o644, &cfg),
+        E::File("manifest.json", 0o644, &manifest),
+    ]);
+    e.image_load(&root(), &mut &a[..]).unwrap();
+    let r = e.resolve_image(&root(), "dup:1").unwrap();
+    assert_eq!(r.layer_dirs.len(), 2);
+    assert_ne!(
+        r.layer_dirs[0], r.layer_dirs[1],
+        "one directory per chain id"
+    );
+    assert!(r.layer_dirs[1].join("same").is_file());
+    let out = save(&e, &["dup:1"], SaveFormat::Docker);
+    let (_d2, e2) = engine();
+    e2.image_load(&root(), &mut &out[..]).unwrap();
+    assert_eq!(e2.resolve_image(&root(), "dup:1").unwrap().id, r.id);
 }

@@ -23,9 +23,9 @@ use super::{ago, human_size, print_table, report, Ctx};
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Create and start a container from an image.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Create a container without starting it.
-    Create(RunArgs),
+    Create(Box<RunArgs>),
     /// Start stopped containers.
     Start(StartArgs),
     /// Stop running containers (stop signal, then SIGKILL after the timeout).
@@ -391,11 +391,13 @@ fn fail(e: &EngineError) -> i32 {
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::Monitor(a) => match ctx.local() {
-            Ok(engine) => wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd),
+            Ok(engine) => {
+                wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd)
+            }
             Err(e) => fail(&e),
         },
-        Cmd::Run(a) => run_container(a, ctx, true),
-        Cmd::Create(a) => run_container(a, ctx, false),
+        Cmd::Run(a) => run_container(*a, ctx, true),
+        Cmd::Create(a) => run_container(*a, ctx, false),
         Cmd::Start(a) => {
             let mut code = 0;
             for n in &a.names {

@@ -322,7 +322,7 @@ fn list(a: ListArgs, ctx: &Ctx) -> i32 {
             for (repo, tag, digest, i) in &rows {
                 let v = serde_json::json!({
                     "Containers": i.containers.to_string(),
-                    "CreatedAt": chrono::DateTime::from_timestamp(i.created, 0).map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %z %Z").to_string()).unwrap_or_default(),
+                    "CreatedAt": chrono::DateTime::from_timestamp(i.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()).unwrap_or_default(),
                     "CreatedSince": super::ago(i.created),
                     "Digest": digest,
                     "ID": short_id(&i.id, a.no_trunc),

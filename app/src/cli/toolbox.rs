@@ -266,6 +266,10 @@ fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
         tty: a.tty,
         stdin: a.interactive,
         detach: a.detach,
+        console_size: (a.tty && std::io::stdin().is_terminal())
+            .then(crossterm::terminal::size)
+            .and_then(|r| r.ok())
+            .map(|(cols, rows)| (rows, cols)),
     };
     match ctx.api().exec(&ctx.caller, &a.container, &cfg) {
         Ok(s) => match s.stream {

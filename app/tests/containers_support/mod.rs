@@ -97,6 +97,15 @@ impl Wharf {
         .expect("state JSON")
     }
 
+    /// Wait until the container has logged `ready` (its signal handlers are set).
+    pub fn wait_ready(&self, name: &str) {
+        wait_for(
+            &format!("{name} to say ready"),
+            Duration::from_secs(10),
+            || self.run(&["logs", name]).stdout.starts_with(b"ready"),
+        );
+    }
+
     /// Wait until the container's status is `want`.
     pub fn wait_status(&self, name: &str, want: &str, timeout: Duration) {
         wait_for(&format!("{name} to be {want}"), timeout, || {

@@ -34,6 +34,10 @@ pub struct ExecConfig {
     pub stdin: bool,
     /// `-d`: run in the background, output discarded.
     pub detach: bool,
+    /// With `tty`: the terminal's (rows, columns) from the start; later changes travel
+    /// as resize frames.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// A started exec.

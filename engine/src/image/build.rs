@@ -470,7 +470,10 @@ mod demo_tests {
         assert!(e.message.contains("apt-get install busybox-static"), "{e}");
         if Path::new("/bin/ls").exists() {
             let e = demo_rootfs(Path::new("/bin/ls"), 0).unwrap_err();
-            assert!(e.message.contains("dynamically linked") && e.message.contains("busybox-static"), "{e}");
+            assert!(
+                e.message.contains("dynamically linked") && e.message.contains("busybox-static"),
+                "{e}"
+            );
         }
     }
 }

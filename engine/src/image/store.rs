@@ -320,11 +320,40 @@ impl ImageStore {
 
     /// A fresh staging area (removed on drop).
     pub fn staging(&self, what: &str) -> Result<Staging> {
+        self.remove_stale_staging();
         Ok(Staging {
             dir: self.root.staging_dir(what)?,
             blobs: BTreeMap::new(),
             layers: BTreeMap::new(),
         })
+    }
+
+    /// Remove staging directories of the image store left by a crashed or killed wharf
+    /// (older than a day: no live load takes that long).
+    fn remove_stale_staging(&self) {
+        let Ok(entries) = fs::read_dir(self.root.tmp()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = ["load-", "import-", "add-", "blob-"]
+                .iter()
+                .any(|p| name.starts_with(p));
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600));
+            if ours && old {
+                if let Err(err) = fs::remove_dir_all(e.path()) {
+                    tracing::warn!(
+                        "could not remove stale staging directory {}: {err}",
+                        e.path().display()
+                    );
+                }
+            }
+        }
     }
 
     /// Where the blob `digest` is (or would be) stored.

@@ -156,11 +156,13 @@ pub fn apply(st: &Store) -> Result<()> {
     run_nft(&batch)
 }
 
-/// Feed a JSON batch to `nft -j -f -`.
+/// Feed a JSON batch to `nft -j -f` on its standard input.
 pub fn run_nft(batch: &Value) -> Result<()> {
     let data = serde_json::to_vec(batch).map_err(|e| EngineError::internal(format!("encoding nftables rules: {e}")))?;
     let mut child = Command::new(nft_binary())
-        .args(["-j", "-f", "-"])
+        // nft turns "-" into /dev/stdin, which minimal systems (an initramfs) lack;
+        // /proc/self/fd/0 is the same pipe wherever /proc is mounted.
+        .args(["-j", "-f", "/proc/self/fd/0"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -280,6 +280,9 @@ fn upload<W: Write>(
         "image_import" => call(w, method, a, |(o,): (ImportOptions,)| {
             engine.image_import(caller, body, &o)
         }),
+        "container_archive_put" => call(w, method, a, |(c, d): (String, String)| {
+            engine.container_archive_put(caller, &c, &d, body)
+        }),
         _ => reply::<_, ()>(
             w,
             Err(EngineError::internal(format!("{method} is not an upload"))),

@@ -53,6 +53,10 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     Ok(Some((head[0], data)))
 }
 
+/// A frame longer than [`MAX_FRAME`]: the peer is not speaking the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadFrame;
+
 /// Incremental decoder for a non-blocking reader (the monitor side).
 #[derive(Default)]
 pub struct Decoder {
@@ -65,13 +69,13 @@ impl Decoder {
         self.buf.extend_from_slice(data);
     }
     /// The next complete frame, if any; `Err` on a malformed stream.
-    pub fn next_frame(&mut self) -> Result<Option<(u8, Vec<u8>)>, ()> {
+    pub fn next_frame(&mut self) -> Result<Option<(u8, Vec<u8>)>, BadFrame> {
         if self.buf.len() < 5 {
             return Ok(None);
         }
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
         if len > MAX_FRAME {
-            return Err(());
+            return Err(BadFrame);
         }
         if self.buf.len() < 5 + len {
             return Ok(None);

@@ -141,6 +141,8 @@ impl LocalEngine {
         cmd.arg("--root")
             .arg(self.root().path())
             .arg("__exec")
+            // The helper may outlive the caller: do not pin its working directory.
+            .current_dir("/")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -408,6 +410,16 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         }
         if ecfg.tty {
             let (master, slave) = container_pty(spec.pid)?;
+            if let Some((rows, cols)) = ecfg.console_size {
+                let ws = libc::winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCSWINSZ reads the winsize we own.
+                unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            }
             let s2 = slave.try_clone().map_err(|e| e.to_string())?;
             let s3 = slave.try_clone().map_err(|e| e.to_string())?;
             let m2 = master.try_clone().map_err(|e| e.to_string())?;
@@ -530,7 +542,9 @@ fn exec_plan(
     let seccomp = match cfg.seccomp() {
         _ if cfg.spec.privileged => None,
         Some("unconfined") => None,
-        profile => Some(super::seccomp::cached_bpf(seccomp_cache, profile, &caps).map_err(|e| e.message)?),
+        profile => {
+            Some(super::seccomp::cached_bpf(seccomp_cache, profile, &caps).map_err(|e| e.message)?)
+        }
     };
     let mut env = cfg.env.clone();
     let mut set = |kv: &str| {

@@ -152,7 +152,9 @@ pub fn files(path: &Path) -> Vec<PathBuf> {
 fn parse(line: &str, opts: &LogOptions) -> Option<LogLine> {
     let l: LogLine = serde_json::from_str(line.trim_end_matches('\n')).ok()?;
     let both = !opts.stdout && !opts.stderr;
-    if !both && !((opts.stdout && l.stream == "stdout") || (opts.stderr && l.stream == "stderr")) {
+    let wanted =
+        both || (opts.stdout && l.stream == "stdout") || (opts.stderr && l.stream == "stderr");
+    if !wanted {
         return None;
     }
     if opts.since.is_some() || opts.until.is_some() {

@@ -54,8 +54,21 @@ pub(crate) fn load_config(engine: &LocalEngine, id: &str) -> Result<ContainerCon
     })
 }
 
+/// Write `config.json`: beside, fsync, rename over. The directory is not fsynced (the
+/// second fsync doubles the cost of `create`): after a crash the rename is either there
+/// or not, so the container has the old config, the new one, or (just created) does
+/// not exist; never a torn or empty file.
 fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
-    crate::state::atomic_write_json(&paths::dir(engine, &cfg.id).join("config.json"), cfg)
+    use std::io::Write;
+    let path = paths::dir(engine, &cfg.id).join("config.json");
+    let data = serde_json::to_vec_pretty(cfg)
+        .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
+    let tmp = path.with_file_name(format!(".config.json.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    f.write_all(&data)
+        .ctx(|| format!("writing {}", tmp.display()))?;
+    f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
 }
 
 /// A container event with Docker's attributes (name, image, labels) and the owner.
@@ -360,6 +373,8 @@ impl LocalEngine {
                     Some(a) => Some(high(a)?),
                     None => None,
                 };
+                // Its own session: no terminal signals from the caller's process group.
+                libc::setsid();
                 if libc::dup2(w, 3) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -371,7 +386,7 @@ impl LocalEngine {
                 Ok(())
             });
         }
-        let status = cmd.status().map_err(|e| {
+        let mut child = cmd.spawn().map_err(|e| {
             EngineError::io(
                 format!(
                     "starting the monitor {} for container {}",
@@ -383,13 +398,11 @@ impl LocalEngine {
         })?;
         drop(w);
         drop(attach);
-        if !status.success() {
-            return Err(EngineError::internal(format!(
-                "the monitor for container {} failed to start ({status}); check that {} is the wharf binary",
-                cfg.name,
-                exe.display()
-            )));
-        }
+        // The monitor outlives us in its own session; whoever lives longer reaps it
+        // (this process, if it is a long-lived console; init otherwise).
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
         let mut msg = String::new();
         let _ = std::fs::File::from(r).read_to_string(&mut msg);
         if msg.starts_with("ok") {
@@ -548,12 +561,15 @@ impl LocalEngine {
             health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: crate::network::published_ports(self, &cfg.id).unwrap_or_else(|_| cfg.spec.ports.clone()),
+            ports: crate::network::published_ports(self, &cfg.id)
+                .unwrap_or_else(|_| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
             networks: crate::network::container_networks(self, &cfg.id)
                 .ok()
                 .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]),
+                .unwrap_or_else(|| {
+                    vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]
+                }),
             size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
             owner: cfg.owner,
             project: cfg.project.clone(),

@@ -156,24 +156,8 @@ pub fn main(
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         );
     }
-    // Detach: the spawner waits for this first process only; the monitor lives on
-    // in a new session, reparented to init.
-    // SAFETY: fork in a single-threaded process.
-    match unsafe { libc::fork() } {
-        -1 => {
-            report(
-                sync,
-                Err(StartFailure {
-                    code: 125,
-                    message: "forking the monitor failed".into(),
-                }),
-            );
-            return 125;
-        }
-        // SAFETY: the parent leaves at once without running destructors (the child owns the fds).
-        0 => {}
-        _ => unsafe { libc::_exit(0) },
-    }
+    // The spawner made us a session leader already (setsid before exec); this is for
+    // monitors started by hand.
     let _ = nix::unistd::setsid();
     // Do not pin the caller's working directory (and its mount) for the container's lifetime.
     let _ = std::env::set_current_dir("/");
@@ -820,7 +804,7 @@ fn serve(
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => break,
-                    Err(()) => {
+                    Err(attach::BadFrame) => {
                         closed = true;
                         break;
                     }

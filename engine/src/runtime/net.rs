@@ -32,14 +32,26 @@ pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<Ne
         engine
             .resolve_image(&crate::Caller::root(), &cfg.image_id)
             .ok()
-            .and_then(|img| img.config.pointer("/config/ExposedPorts").and_then(|p| p.as_object()).map(|m| m.keys().cloned().collect()))
+            .and_then(|img| {
+                img.config
+                    .pointer("/config/ExposedPorts")
+                    .and_then(|p| p.as_object())
+                    .map(|m| m.keys().cloned().collect())
+            })
             .unwrap_or_default()
     } else {
         Vec::new()
     };
-    let info = crate::network::ContainerNetInfo { name: &cfg.name, hostname: &cfg.hostname, exposed_ports: &exposed };
+    let info = crate::network::ContainerNetInfo {
+        name: &cfg.name,
+        hostname: &cfg.hostname,
+        exposed_ports: &exposed,
+    };
     let s = crate::network::setup(engine, &cfg.id, &cfg.spec, pid, &info)?;
-    Ok(NetFiles { hosts: s.hosts, resolv_conf: s.resolv_conf })
+    Ok(NetFiles {
+        hosts: s.hosts,
+        resolv_conf: s.resolv_conf,
+    })
 }
 
 /// Undo [`setup`] when the container has stopped. Never fails the stop.

@@ -208,6 +208,7 @@ pub fn launch(engine: &LocalEngine, id: &str) {
         .arg(id)
         .arg("--monitor")
         .arg(std::process::id().to_string())
+        .current_dir("/")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

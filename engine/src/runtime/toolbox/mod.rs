@@ -304,6 +304,61 @@ fn runtime_artifact(path: &str) -> bool {
     )
 }
 
+/// One `-c` change: `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D]
+/// [--retries=N] CMD ...` or `HEALTHCHECK NONE` here, the other instructions as import does.
+fn apply_commit_change(c: &mut serde_json::Map<String, Value>, change: &str) -> Result<()> {
+    let t = change.trim();
+    let (word, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+    if !word.eq_ignore_ascii_case("HEALTHCHECK") {
+        return crate::image::build::apply_change(c, change);
+    }
+    let bad = |why: &str| EngineError::invalid(format!("--change {change:?}: {why}"));
+    let mut rest = rest.trim();
+    let mut hc = serde_json::Map::new();
+    while let Some(opt) = rest.strip_prefix("--") {
+        let (kv, tail) = opt.split_once(char::is_whitespace).unwrap_or((opt, ""));
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| bad("options are --name=value"))?;
+        let key = match k {
+            "interval" => "Interval",
+            "timeout" => "Timeout",
+            "start-period" => "StartPeriod",
+            "retries" => "Retries",
+            _ => {
+                return Err(bad(
+                    "unknown option: use --interval, --timeout, --start-period or --retries",
+                ))
+            }
+        };
+        let val = if key == "Retries" {
+            json!(v
+                .parse::<u32>()
+                .map_err(|_| bad("--retries needs a number"))?)
+        } else {
+            json!(health::parse_duration(v)?)
+        };
+        hc.insert(key.into(), val);
+        rest = tail.trim();
+    }
+    let (kind, cmd) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let test: Vec<String> = if kind.eq_ignore_ascii_case("NONE") {
+        vec!["NONE".into()]
+    } else if kind.eq_ignore_ascii_case("CMD") && !cmd.trim().is_empty() {
+        match serde_json::from_str::<Vec<String>>(cmd.trim()) {
+            Ok(v) => std::iter::once("CMD".to_string()).chain(v).collect(),
+            Err(_) => vec!["CMD-SHELL".into(), cmd.trim().to_string()],
+        }
+    } else {
+        return Err(bad(
+            "give HEALTHCHECK [OPTIONS] CMD command, or HEALTHCHECK NONE",
+        ));
+    };
+    hc.insert("Test".into(), json!(test));
+    c.insert("Healthcheck".into(), Value::Object(hc));
+    Ok(())
+}
+
 /// The image config of a commit: the base image's, with the container's settings and the
 /// changes, plus the new layer and a history entry.
 fn commit_config(
@@ -321,7 +376,13 @@ fn commit_config(
         .and_then(|c| c.as_object())
         .cloned()
         .unwrap_or_default();
-    c.insert("Env".into(), json!(cfg.env));
+    // HOSTNAME is the container's own, set again for each new container.
+    let env: Vec<&String> = cfg
+        .env
+        .iter()
+        .filter(|e| !e.starts_with("HOSTNAME="))
+        .collect();
+    c.insert("Env".into(), json!(env));
     if let Some(cmd) = &cfg.spec.cmd {
         c.insert("Cmd".into(), json!(cmd));
     }
@@ -335,7 +396,7 @@ fn commit_config(
     }
     c.remove("Hostname");
     for ch in &opts.changes {
-        crate::image::build::apply_change(&mut c, ch)?;
+        apply_commit_change(&mut c, ch)?;
     }
     obj.insert("config".into(), Value::Object(c));
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
@@ -399,6 +460,19 @@ impl ToolboxApi for LocalEngine {
         let mut out = Vec::new();
         diff_walk(&upper, "", &cfg.layer_dirs, &mut out);
         out.retain(|c| !(runtime_artifact(&c.path) && c.kind == ChangeKind::Added));
+        // /etc and /dev copied up only for those mount points are no change either.
+        let has_child =
+            |dir: &str, out: &[Change]| out.iter().any(|c| c.path.starts_with(&format!("{dir}/")));
+        let keep: Vec<bool> = out
+            .iter()
+            .map(|c| {
+                !(matches!(c.path.as_str(), "/etc" | "/dev")
+                    && c.kind == ChangeKind::Modified
+                    && !has_child(&c.path, &out))
+            })
+            .collect();
+        let mut k = keep.iter();
+        out.retain(|_| *k.next().unwrap_or(&true));
         Ok(out)
     }
 
@@ -442,7 +516,7 @@ impl ToolboxApi for LocalEngine {
             None => vec![],
         };
         for c in &opts.changes {
-            crate::image::build::apply_change(&mut serde_json::Map::new(), c)?;
+            apply_commit_change(&mut serde_json::Map::new(), c)?;
         }
         let store = self.image_store();
         let idx = store.index()?;

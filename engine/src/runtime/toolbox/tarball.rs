@@ -416,3 +416,107 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            if *kind == tar::EntryType::Symlink {
+                h.set_size(0);
+                b.append_link(&mut h, path, data).unwrap();
+            } else {
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, data.as_bytes()).unwrap();
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn root_of(dir: &Path) -> OwnedFd {
+        rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn extraction_stays_inside_the_root() {
+        let host = tempfile::tempdir().unwrap();
+        let outside = host.path().join("outside");
+        let root = host.path().join("root");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(root.join("dest")).unwrap();
+        // A symlink planted by the archive, then an entry written through it: the link's
+        // absolute target is taken from the container's root, never the host's.
+        let t = tar_of(&[
+            ("l", tar::EntryType::Symlink, outside.to_str().unwrap()),
+            ("up", tar::EntryType::Symlink, "../../../../../.."),
+        ]);
+        let rfd = root_of(&root);
+        extract(rfd.as_fd(), "/dest", &mut &t[..]).unwrap();
+        std::fs::create_dir_all(root.join(outside.strip_prefix("/").unwrap())).unwrap();
+        let t = tar_of(&[
+            ("l/through-abs", tar::EntryType::Regular, "a"),
+            ("up/through-rel", tar::EntryType::Regular, "b"),
+        ]);
+        extract(rfd.as_fd(), "/dest", &mut &t[..]).unwrap();
+        assert!(!outside.join("through-abs").exists());
+        assert_eq!(
+            std::fs::read_to_string(
+                root.join(outside.strip_prefix("/").unwrap())
+                    .join("through-abs")
+            )
+            .unwrap(),
+            "a"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("through-rel")).unwrap(),
+            "b"
+        );
+        // `..` in a name is refused outright.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(1);
+        h.set_mode(0o644);
+        // Written raw: the tar crate refuses to build such a name itself.
+        h.as_gnu_mut().unwrap().name[..7].copy_from_slice(b"../evil");
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let e = extract(rfd.as_fd(), "/dest", &mut &t[..]).unwrap_err();
+        assert!(e.message.contains("leaves the destination"), "{e}");
+        assert!(!root.join("evil").exists() && !host.path().join("evil").exists());
+    }
+
+    #[test]
+    fn upper_whiteouts_become_oci_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = dir.path();
+        std::fs::create_dir(up.join("d")).unwrap();
+        std::fs::write(up.join("d/f"), "x").unwrap();
+        nix::sys::stat::mknod(
+            &up.join("gone"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+            0,
+        )
+        .unwrap();
+        xattr::set(up.join("d"), "trusted.overlay.opaque", b"y").unwrap();
+        let fd = rustix::fs::open(up, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let mut out = Vec::new();
+        let mut w = TarWriter::new(&mut out, Walk::Upper);
+        w.add_children(fd.as_fd(), "").unwrap();
+        w.finish().unwrap();
+        let mut ar = tar::Archive::new(&out[..]);
+        let names: Vec<String> = ar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["d/", "d/.wh..wh..opq", "d/f", ".wh.gone"]);
+    }
+}

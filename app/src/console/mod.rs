@@ -1,0 +1,190 @@
+//! The full-screen console (`wharf` with no arguments): a tokio loop over terminal
+//! input (crossterm's EventStream), worker messages, signals and a slow tick. Engine
+//! calls run on worker threads ([`app::Worker`]); the loop only redraws when something
+//! changed, with synchronized output so the terminal never shows half a frame.
+
+pub mod api;
+pub mod app;
+pub mod filter;
+pub mod keymap;
+pub mod ui;
+
+use std::io::{self, Stdout};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
+use crossterm::terminal::{
+    self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen,
+};
+use crossterm::{cursor, execute};
+use futures::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::signal::unix::{signal, SignalKind};
+use wharf_engine::policy::EffectiveRole;
+use wharf_engine::{Caller, Engine};
+use wharf_views::Theme;
+
+use app::{App, Msg, Worker};
+use keymap::Keymap;
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+fn setup_terminal() -> io::Result<Term> {
+    terminal::enable_raw_mode()?;
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableMouseCapture, cursor::Hide)?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
+/// Put the terminal back as it was; safe to call more than once.
+pub fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+}
+
+/// The console's own log: tracing events go to tui-logger's buffer. tui-logger's
+/// `init_logger` starts a thread that wakes every 10 ms to move events; the console
+/// moves them itself before each frame instead, so an idle console stays asleep.
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    tui_logger::set_default_level(tui_logger::LevelFilter::Info);
+    let sub = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer);
+    let _ = tracing::subscriber::set_global_default(sub);
+}
+
+/// Run the console until the user quits (or a SIGTERM/SIGHUP); returns the exit code.
+pub fn run(
+    engine: Arc<dyn Engine>,
+    caller: Caller,
+    role: Option<EffectiveRole>,
+    keymap_arg: Option<&str>,
+) -> i32 {
+    init_logging();
+    let (keymap, warning) = Keymap::load(keymap_arg);
+    if let Some(w) = &warning {
+        tracing::warn!("{w}");
+    }
+    tracing::info!("console started with keymap {}", keymap.name);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wharf: cannot start the console: {e}");
+            return 1;
+        }
+    };
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        prev(info);
+    }));
+    let mut term = match setup_terminal() {
+        Ok(t) => t,
+        Err(e) => {
+            restore_terminal();
+            eprintln!("wharf: cannot open the terminal: {e} (the console needs a terminal; try `wharf ps`)");
+            return 1;
+        }
+    };
+    let code = rt.block_on(event_loop(&mut term, engine, caller, role, keymap, warning));
+    restore_terminal();
+    code
+}
+
+async fn event_loop(
+    term: &mut Term,
+    engine: Arc<dyn Engine>,
+    caller: Caller,
+    role: Option<EffectiveRole>,
+    keymap: Keymap,
+    warning: Option<String>,
+) -> i32 {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let worker = Worker { engine, caller, tx };
+    let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
+    app.start();
+    let mut input = EventStream::new();
+    let (mut term_sig, mut hup_sig) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return 1,
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut mouse_on = true;
+    let mut dirty = true;
+    let mut last_minute = 0;
+    loop {
+        if app.quit {
+            return 0;
+        }
+        if app.mouse != mouse_on {
+            mouse_on = app.mouse;
+            let _ = if mouse_on {
+                execute!(io::stdout(), EnableMouseCapture)
+            } else {
+                execute!(io::stdout(), DisableMouseCapture)
+            };
+        }
+        dirty |= app.sync_preview();
+        if dirty {
+            dirty = false;
+            tui_logger::move_events();
+            let _ = execute!(io::stdout(), BeginSynchronizedUpdate);
+            let r = term.draw(|f| ui::draw(f, &mut app));
+            let _ = execute!(io::stdout(), EndSynchronizedUpdate);
+            if let Err(e) = r {
+                tracing::error!("drawing failed: {e}");
+                return 1;
+            }
+        }
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => { app.handle_key(k); dirty = true; }
+                Some(Ok(TermEvent::Mouse(m))) => { if app.mouse { app.handle_mouse(m); dirty = true; } }
+                Some(Ok(TermEvent::Resize(..))) => { let _ = term.autoresize(); dirty = true; }
+                Some(Ok(_)) => {}
+                // The terminal went away.
+                Some(Err(_)) | None => return 0,
+            },
+            Some(m) = rx.recv() => {
+                app.handle_msg(m);
+                // Take whatever else is queued before drawing (a log burst is one frame).
+                let mut n = 0;
+                while let Ok(m) = rx.try_recv() {
+                    app.handle_msg(m);
+                    n += 1;
+                    if n > 20_000 { break; }
+                }
+                dirty = true;
+            }
+            _ = term_sig.recv() => { tracing::info!("SIGTERM"); return 0; }
+            _ = hup_sig.recv() => return 0,
+            _ = tick.tick() => {
+                app.refresh_preview();
+                // Host figures from the engine (the host it runs on), off the draw path.
+                app.worker.run(|e, c| match api::host(e, c) {
+                    Some((cpu, mem)) => Msg::Host(Some(cpu), Some(mem)),
+                    None => Msg::Host(None, None),
+                });
+                // "3 min ago" texts change once a minute.
+                let minute = chrono::Utc::now().timestamp() / 60;
+                if minute != last_minute {
+                    last_minute = minute;
+                    dirty = true;
+                }
+            }
+        }
+    }
+}

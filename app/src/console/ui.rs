@@ -1,0 +1,396 @@
+//! Draw the whole console from the [`App`] state with the views crate.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::Frame;
+use wharf_views::tabs::Tab;
+use wharf_views::{
+    containers, dialog, events, footer, header, help, images, inspect, logs, networks, run_form,
+    stats, volumes, Load,
+};
+
+use super::app::{input_error, App, Overlay, Prompt};
+use super::keymap::Action;
+
+/// Draw one frame.
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let area = f.area();
+    let theme = app.theme;
+    if area.width < 40 || area.height < 10 {
+        f.render_widget(
+            Line::styled(
+                format!(
+                    "wharf needs at least 40x10 (this is {}x{})",
+                    area.width, area.height
+                ),
+                theme.warn(),
+            ),
+            area,
+        );
+        return;
+    }
+    let row = |y: u16| Rect {
+        x: area.x,
+        y,
+        width: area.width,
+        height: 1,
+    };
+    let body = Rect {
+        x: area.x,
+        y: area.y + 2,
+        width: area.width,
+        height: area.height - 3,
+    };
+    app.body_area = body;
+    app.tabs_area = row(area.y + 1);
+
+    let user = app.worker.caller.name.clone();
+    let role = app
+        .role
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| app.worker.caller.role.to_string());
+    let hm = header::Model {
+        info: &app.info,
+        counts: app.counts(),
+        cpu_pct: app.host_cpu,
+        mem: app.host_mem,
+        user: &user,
+        role: &role,
+        read_only: app.read_only(),
+    };
+    header::draw(f, row(area.y), &theme, &hm);
+    let status = app.tab_status();
+    wharf_views::tabs::draw(f, row(area.y + 1), &theme, app.tab, &status);
+
+    let focused = matches!(app.overlay, Overlay::None);
+    if let Some(ins) = app.inspect.as_mut() {
+        let title = Rect { height: 1, ..body };
+        let rest = Rect {
+            y: body.y + 1,
+            height: body.height - 1,
+            ..body
+        };
+        f.render_widget(
+            Line::from(vec![
+                Span::styled(format!(" inspect {}", ins.title), theme.accent()),
+                Span::styled("  · Esc back", theme.dim()),
+            ]),
+            title,
+        );
+        inspect::draw(f, rest, &theme, ins);
+    } else {
+        match app.tab {
+            Tab::Containers => {
+                let rows = app.visible_containers();
+                let run_key = app
+                    .keymap
+                    .keys_for(&["containers"], Action::RunForm)
+                    .filter(|_| app.allowed(Action::RunForm));
+                let stopped_key = app.keymap.keys_for(&["containers"], Action::StoppedToggle);
+                let m = containers::Model {
+                    load: &app.containers.load,
+                    rows: &rows,
+                    total: app.containers.items.len(),
+                    marked: &app.marked,
+                    sort: app.sort,
+                    filter: &app.containers.filter_text,
+                    run_key: run_key.as_deref(),
+                    show_stopped_key: stopped_key.as_deref(),
+                    stopped_hidden: !app.show_stopped,
+                    stats: &app.stats,
+                    now: chrono::Utc::now().timestamp(),
+                    focused,
+                };
+                let mut cur = app.containers.cursor;
+                // The lower split: the selected container's log, when there is room.
+                let (top, lower) = match &app.preview {
+                    Some(p) if app.split && body.height >= 16 => {
+                        let th = (body.height * 3 / 5).max(6);
+                        let top = Rect { height: th, ..body };
+                        let rule = Rect {
+                            y: body.y + th,
+                            height: 1,
+                            ..body
+                        };
+                        let rest = Rect {
+                            y: body.y + th + 1,
+                            height: body.height - th - 1,
+                            ..body
+                        };
+                        (top, Some((rule, rest, p)))
+                    }
+                    _ => (body, None),
+                };
+                containers::draw(f, top, &theme, &m, &mut cur);
+                app.containers.cursor = cur;
+                if let Some((rule, rest, p)) = lower {
+                    let title = format!(
+                        " {} · log ({}) ",
+                        p.name,
+                        if p.load == Load::Loading {
+                            "reading"
+                        } else {
+                            "tail, every 2 s"
+                        }
+                    );
+                    let line = "─".repeat(rule.width as usize);
+                    f.render_widget(Span::styled(line, theme.border()), rule);
+                    f.render_widget(
+                        Span::styled(title, theme.accent()),
+                        Rect {
+                            x: rule.x + 1,
+                            width: rule.width.saturating_sub(1),
+                            ..rule
+                        },
+                    );
+                    logs::draw(f, rest, &theme, p);
+                }
+            }
+            Tab::Images => {
+                let rows = app.visible_images();
+                let demo_key = app
+                    .keymap
+                    .keys_for(&["images"], Action::ImageDemo)
+                    .filter(|_| app.allowed(Action::ImageDemo));
+                let m = images::Model {
+                    load: &app.images.load,
+                    rows: &rows,
+                    total: app.images.items.len(),
+                    marked: &app.image_marks,
+                    filter: &app.images.filter_text,
+                    demo_key: demo_key.as_deref(),
+                    now: chrono::Utc::now().timestamp(),
+                    focused,
+                };
+                let mut cur = app.images.cursor;
+                images::draw(f, body, &theme, &m, &mut cur);
+                app.images.cursor = cur;
+            }
+            Tab::Networks => {
+                let load = match &app.networks.load {
+                    Load::Ready(()) => {
+                        Load::Ready(app.visible_networks().into_iter().cloned().collect())
+                    }
+                    Load::Loading => Load::Loading,
+                    Load::Error(e) => Load::Error(e.clone()),
+                    Load::Unavailable(e) => Load::Unavailable(e.clone()),
+                };
+                networks::draw(f, body, &theme, &load, &mut app.networks.cursor, focused);
+            }
+            Tab::Volumes => {
+                let load = match &app.volumes.load {
+                    Load::Ready(()) => Load::Ready(
+                        app.visible_volumes()
+                            .into_iter()
+                            .map(|v| volumes::VolumeRow {
+                                name: v.name.clone(),
+                                driver: v.driver.clone(),
+                                mountpoint: v.mountpoint.clone(),
+                                size: v.usage_data.map(|u| u.size),
+                                used_by: v.usage_data.map(|u| u.ref_count),
+                            })
+                            .collect(),
+                    ),
+                    Load::Loading => Load::Loading,
+                    Load::Error(e) => Load::Error(e.clone()),
+                    Load::Unavailable(e) => Load::Unavailable(e.clone()),
+                };
+                volumes::draw(f, body, &theme, &load, &mut app.volumes.cursor, focused);
+            }
+            Tab::Stats => {
+                let rows = app.stats_rows();
+                let hist = app.stats_history();
+                let m = stats::Model {
+                    load: &app.stats_load,
+                    rows: &rows,
+                    history: &hist,
+                    focused,
+                };
+                let mut cur = app.stats_cursor;
+                stats::draw(f, body, &theme, &m, &mut cur);
+                app.stats_cursor = cur;
+            }
+            Tab::Events => {
+                let evs = app.visible_events();
+                let tz = chrono::Local::now().offset().local_minus_utc();
+                let m = events::Model {
+                    load: &app.events_pane.load,
+                    events: &evs,
+                    paused: app.events_paused,
+                    filter: &app.events_pane.filter_text,
+                    tz,
+                    focused,
+                };
+                let mut cur = app.events_pane.cursor;
+                events::draw(f, body, &theme, &m, &mut cur);
+                app.events_pane.cursor = cur;
+            }
+            Tab::Logs => match &app.logs {
+                Some(l) => logs::draw(f, body, &theme, l),
+                None => {
+                    let k = app
+                        .keymap
+                        .keys_for(&["containers"], Action::Logs)
+                        .unwrap_or_else(|| "l".into());
+                    wharf_views::table::draw_message(
+                        f.buffer_mut(),
+                        body,
+                        &[
+                            ("No log open.".into(), theme.text()),
+                            (
+                                format!("Select a container and press {k}, or type :logs NAME"),
+                                theme.accent(),
+                            ),
+                        ],
+                    )
+                }
+            },
+            Tab::ConsoleLog => wharf_views::applog::draw(f, body, &theme),
+        }
+    }
+
+    let foot = row(area.bottom() - 1);
+    match &app.prompt {
+        Prompt::Command(s, err) => {
+            let c = app.completions(s);
+            wharf_views::command::draw(f, foot, &theme, ':', s, &c, err.as_deref());
+        }
+        Prompt::Filter(s, err) => {
+            wharf_views::command::draw(f, foot, &theme, '/', s, &[], err.as_deref())
+        }
+        Prompt::None => {
+            let hints = app.hints();
+            footer::draw(f, foot, &theme, app.note.as_ref(), &hints);
+        }
+    }
+
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => {
+            let sections = app.help_sections();
+            let max = help::lines(&theme, &app.keymap.name, &sections)
+                .len()
+                .saturating_sub(3) as u16;
+            let s = (*scroll).min(max);
+            help::draw(f, area, &theme, &app.keymap.name, &sections, s);
+        }
+        Overlay::Confirm {
+            title, question, ..
+        } => dialog::draw_confirm(f, area, &theme, title, question),
+        Overlay::Input {
+            title,
+            label,
+            value,
+            purpose,
+        } => {
+            let e = input_error(purpose, value);
+            dialog::draw_input(f, area, &theme, title, label, value, e.as_deref());
+        }
+        Overlay::Message { title, body } => dialog::draw_message(f, area, &theme, title, body),
+        Overlay::RunForm(form) => run_form::draw(f, area, &theme, form),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole console on a TestBackend (gitui-style): header, tabs, pane, footer and
+    //! overlays composed as the app draws them, at 80x24 and 160x45.
+
+    use std::sync::Arc;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use wharf_engine::{EngineOptions, LocalEngine};
+    use wharf_views::footer::{Level, Notification};
+    use wharf_views::Theme;
+
+    use super::super::app::{App, Overlay, Worker};
+    use super::super::keymap::{Action, Keymap};
+    use super::*;
+
+    fn app(dir: &std::path::Path) -> App {
+        let engine =
+            LocalEngine::open(dir, EngineOptions::default()).expect("engine on a temp root");
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let worker = Worker {
+            engine: Arc::new(engine),
+            caller: wharf_engine::Caller::root(),
+            tx,
+        };
+        let mut a = App::new(
+            worker,
+            Keymap::default_keymap(),
+            None,
+            None,
+            Theme::default(),
+        );
+        let now = chrono::Utc::now().timestamp();
+        a.containers.items = wharf_views::containers::sample(6, now);
+        a.containers.load = Load::Ready(());
+        a
+    }
+
+    fn screen(a: &mut App, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("backend");
+        t.draw(|f| draw(f, a)).expect("draw");
+        t.backend().to_string()
+    }
+
+    #[test]
+    fn whole_console_wide_and_narrow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        a.note = Some(Notification {
+            level: Level::Ok,
+            text: "stopped batch-17".into(),
+            details: None,
+        });
+        insta::assert_snapshot!("wide", screen(&mut a, 160, 45));
+        insta::assert_snapshot!("narrow", screen(&mut a, 80, 24));
+    }
+
+    #[test]
+    fn remove_asks_naming_the_marked_containers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        a.act(Action::Mark);
+        a.act(Action::Mark);
+        a.act(Action::Remove);
+        match &a.overlay {
+            Overlay::Confirm { question, .. } => {
+                assert_eq!(question, "remove 2 containers: batch-17, broken?")
+            }
+            other => panic!("expected a confirmation, got {other:?}"),
+        }
+        insta::assert_snapshot!(screen(&mut a, 80, 24));
+    }
+
+    #[test]
+    fn filter_and_command_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |a: &mut App, c: KeyCode| a.handle_key(KeyEvent::new(c, KeyModifiers::NONE));
+        key(&mut a, KeyCode::Char('/'));
+        for c in "web".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        assert_eq!(a.visible_containers().len(), 1);
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Char(':'));
+        for c in "im".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        let s = screen(&mut a, 80, 24);
+        assert!(
+            s.contains(":images"),
+            "completion shown as ghost text:\n{s}"
+        );
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.tab, wharf_views::tabs::Tab::Images);
+        // The containers filter stays on its pane.
+        assert_eq!(a.containers.filter_text, "web");
+    }
+}

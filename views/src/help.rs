@@ -1,0 +1,146 @@
+//! The help screen, generated from the active keymap: one section per context, each
+//! binding with its key(s), action name and description.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::theme::Theme;
+use crate::util::width;
+
+/// One binding as the help lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// Keys, e.g. `s` or `j, down`.
+    pub keys: String,
+    pub action: String,
+    pub description: String,
+}
+
+/// One section: a context (`global`, `containers`, ...) and its bindings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub context: String,
+    pub bindings: Vec<Binding>,
+}
+
+/// The help as lines (used for drawing and for scrolling bounds).
+pub fn lines<'a>(theme: &Theme, keymap_name: &str, sections: &'a [Section]) -> Vec<Line<'a>> {
+    let kw = sections
+        .iter()
+        .flat_map(|s| &s.bindings)
+        .map(|b| width(&b.keys))
+        .max()
+        .unwrap_or(4)
+        .min(18);
+    let aw = sections
+        .iter()
+        .flat_map(|s| &s.bindings)
+        .map(|b| width(&b.action))
+        .max()
+        .unwrap_or(4);
+    let mut out = vec![Line::from(vec![
+        Span::styled("keymap ", theme.dim()),
+        Span::styled(keymap_name.to_string(), theme.accent()),
+        Span::styled(" · Esc or ? closes · arrows scroll", theme.dim()),
+    ])];
+    for s in sections {
+        out.push(Line::raw(""));
+        out.push(Line::styled(s.context.clone(), theme.column()));
+        for b in &s.bindings {
+            out.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(format!("{:<kw$}", b.keys), theme.accent()),
+                Span::raw("  "),
+                Span::raw(format!("{:<aw$}", b.action)),
+                Span::raw("  "),
+                Span::styled(b.description.as_str(), theme.dim()),
+            ]));
+        }
+    }
+    out
+}
+
+/// Draw the help as a window over `area`, scrolled by `scroll` lines.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    keymap_name: &str,
+    sections: &[Section],
+    scroll: u16,
+) {
+    let w = area.width.saturating_sub(4).min(100);
+    let h = area.height.saturating_sub(2);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + 1,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, r);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border())
+        .title(Span::styled(" Help ", theme.accent()));
+    f.render_widget(
+        Paragraph::new(lines(theme, keymap_name, sections))
+            .block(block)
+            .scroll((scroll, 0)),
+        r,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::render;
+
+    fn sections() -> Vec<Section> {
+        let b = |k: &str, a: &str, d: &str| Binding {
+            keys: k.into(),
+            action: a.into(),
+            description: d.into(),
+        };
+        vec![
+            Section {
+                context: "global".into(),
+                bindings: vec![
+                    b("q", "quit", "leave the console"),
+                    b("?", "help", "this screen"),
+                ],
+            },
+            Section {
+                context: "containers".into(),
+                bindings: vec![
+                    b("s", "stop", "stop the selected or marked containers"),
+                    b("d", "remove", "remove (asks first)"),
+                ],
+            },
+        ]
+    }
+
+    #[test]
+    fn generated() {
+        insta::assert_snapshot!(render(80, 14, |f| draw(
+            f,
+            f.area(),
+            &Theme::default(),
+            "default",
+            &sections(),
+            0
+        )));
+    }
+    #[test]
+    fn scrolled_narrow() {
+        insta::assert_snapshot!(render(40, 8, |f| draw(
+            f,
+            f.area(),
+            &Theme::default(),
+            "vim",
+            &sections(),
+            3
+        )));
+    }
+}

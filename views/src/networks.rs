@@ -1,0 +1,164 @@
+//! The networks table: NAME, DRIVER, SUBNET, GATEWAY, CONTAINERS.
+
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+use ratatui::Frame;
+
+use crate::table::{self, Column, Row};
+use crate::theme::Theme;
+use crate::{ListCursor, Load};
+
+/// Columns, in order.
+pub const COLUMNS: [Column; 5] = [
+    Column {
+        title: "NAME",
+        width: 16,
+        flex: true,
+        priority: 0,
+    },
+    Column {
+        title: "DRIVER",
+        width: 8,
+        flex: false,
+        priority: 3,
+    },
+    Column {
+        title: "SUBNET",
+        width: 18,
+        flex: false,
+        priority: 1,
+    },
+    Column {
+        title: "GATEWAY",
+        width: 15,
+        flex: false,
+        priority: 2,
+    },
+    Column {
+        title: "CONTAINERS",
+        width: 10,
+        flex: false,
+        priority: 4,
+    },
+];
+
+/// One network as the pane shows it (filled from the engine's network list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRow {
+    pub name: String,
+    pub driver: String,
+    pub subnet: String,
+    pub gateway: String,
+    pub containers: usize,
+}
+
+/// Draw the pane.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    load: &Load<Vec<NetworkRow>>,
+    cursor: &mut ListCursor,
+    focused: bool,
+) {
+    let buf = f.buffer_mut();
+    let layout = table::fit_columns(&COLUMNS, area.width);
+    let body = Rect {
+        y: area.y + 1,
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    let rows = match load {
+        Load::Ready(r) if !r.is_empty() => r,
+        other => {
+            table::draw(buf, area, theme, &COLUMNS, &layout, None, &[], None, false);
+            let lines = match other {
+                Load::Loading => vec![("loading networks…".to_string(), theme.dim())],
+                Load::Error(e) => vec![
+                    ("cannot list networks".into(), theme.error()),
+                    (e.clone(), theme.text()),
+                ],
+                Load::Unavailable(w) => vec![(w.clone(), theme.dim())],
+                Load::Ready(_) => vec![
+                    ("No networks.".into(), theme.text()),
+                    (
+                        "Create one with `wharf network create NAME`.".into(),
+                        theme.accent(),
+                    ),
+                ],
+            };
+            return table::draw_message(buf, body, &lines);
+        }
+    };
+    let height = body.height as usize;
+    let off = cursor.scroll(height, rows.len());
+    let end = (off + height).min(rows.len());
+    let vis: Vec<Row> = rows[off..end]
+        .iter()
+        .map(|n| Row {
+            cells: vec![
+                Span::raw(n.name.as_str()),
+                Span::styled(n.driver.as_str(), theme.dim()),
+                Span::raw(n.subnet.as_str()),
+                Span::raw(n.gateway.as_str()),
+                Span::raw(n.containers.to_string()),
+            ],
+            marked: false,
+        })
+        .collect();
+    table::draw(
+        buf,
+        area,
+        theme,
+        &COLUMNS,
+        &layout,
+        None,
+        &vis,
+        Some(cursor.selected - off),
+        focused,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::render;
+
+    fn shot(w: u16, load: Load<Vec<NetworkRow>>) -> String {
+        let mut cur = ListCursor::default();
+        render(w, 6, |f| {
+            draw(f, f.area(), &Theme::default(), &load, &mut cur, true)
+        })
+    }
+
+    #[test]
+    fn populated_and_narrow() {
+        let rows = vec![
+            NetworkRow {
+                name: "bridge".into(),
+                driver: "bridge".into(),
+                subnet: "172.17.0.0/16".into(),
+                gateway: "172.17.0.1".into(),
+                containers: 3,
+            },
+            NetworkRow {
+                name: "none".into(),
+                driver: "null".into(),
+                subnet: String::new(),
+                gateway: String::new(),
+                containers: 1,
+            },
+        ];
+        insta::assert_snapshot!(shot(90, Load::Ready(rows.clone())));
+        insta::assert_snapshot!(shot(40, Load::Ready(rows)));
+    }
+    #[test]
+    fn empty_error_unavailable() {
+        insta::assert_snapshot!(shot(80, Load::Ready(vec![])));
+        insta::assert_snapshot!(shot(80, Load::Error("network store unreadable".into())));
+        insta::assert_snapshot!(shot(
+            80,
+            Load::Unavailable("networks: this engine has no network API yet".into())
+        ));
+    }
+}

@@ -1,0 +1,594 @@
+//! The run form: image, name, command, env, ports, volumes, network, limits, restart
+//! policy. Every field is validated as it is typed, and the equivalent `wharf run`
+//! command line is shown under the form. [`RunForm::to_create`] gives the engine's
+//! [`ContainerCreate`].
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use wharf_engine::api::{ContainerCreate, MountSpec, PortBinding, RestartPolicy};
+
+use crate::dialog::centered;
+use crate::theme::Theme;
+
+/// The fields, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Image,
+    Name,
+    Command,
+    Env,
+    Ports,
+    Volumes,
+    Network,
+    Memory,
+    Cpus,
+    Restart,
+}
+
+impl Field {
+    /// All fields in form order.
+    pub const ALL: [Field; 10] = [
+        Field::Image,
+        Field::Name,
+        Field::Command,
+        Field::Env,
+        Field::Ports,
+        Field::Volumes,
+        Field::Network,
+        Field::Memory,
+        Field::Cpus,
+        Field::Restart,
+    ];
+
+    /// The label on the form.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Image => "image",
+            Field::Name => "name",
+            Field::Command => "command",
+            Field::Env => "env",
+            Field::Ports => "ports",
+            Field::Volumes => "volumes",
+            Field::Network => "network",
+            Field::Memory => "memory",
+            Field::Cpus => "cpus",
+            Field::Restart => "restart",
+        }
+    }
+
+    /// What to type, shown when the field is empty.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Field::Image => "required, e.g. wharf/demo:latest",
+            Field::Name => "optional, e.g. web-1",
+            Field::Command => "image default; e.g. sh -c 'echo hi; sleep 60'",
+            Field::Env => "KEY=VALUE ...",
+            Field::Ports => "[ip:]host:container[/udp] ...",
+            Field::Volumes => "name:/path or /host:/path[:ro] ...",
+            Field::Network => "bridge (default), none, host or a network name",
+            Field::Memory => "e.g. 256m, 1g",
+            Field::Cpus => "e.g. 0.5",
+            Field::Restart => "no, always, unless-stopped, on-failure[:N]",
+        }
+    }
+}
+
+/// The form's text and focus.
+#[derive(Debug, Clone, Default)]
+pub struct RunForm {
+    pub values: [String; 10],
+    pub focus: usize,
+    /// Image references the engine has, for a "not found locally" hint.
+    pub known_images: Vec<String>,
+    /// Set after a submit attempt, so empty required fields show their error too.
+    pub submitted: bool,
+}
+
+fn words(s: &str) -> Result<Vec<String>, String> {
+    shlex::split(s).ok_or_else(|| "unbalanced quotes".to_string())
+}
+
+/// Parse a size as Docker's `-m`: bytes with an optional b, k, m, g suffix (binary).
+pub fn parse_memory(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = match t.chars().last() {
+        Some('b') => (&t[..t.len() - 1], 1i64),
+        Some('k') => (&t[..t.len() - 1], 1 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t.as_str(), 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: use e.g. 256m or 1g"))?;
+    let b = (n * mult as f64) as i64;
+    if b < 6 << 20 {
+        return Err("the minimum memory limit is 6m".into());
+    }
+    Ok(b)
+}
+
+/// Parse `-p [ip:]host:container[/proto]`.
+pub fn parse_port(s: &str) -> Result<PortBinding, String> {
+    let (spec, proto) = match s.split_once('/') {
+        Some((a, p)) if p == "tcp" || p == "udp" => (a, p),
+        Some((_, p)) => return Err(format!("port {s:?}: protocol {p:?} must be tcp or udp")),
+        None => (s, "tcp"),
+    };
+    let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
+    let port = |p: &str, what: &str| -> Result<u16, String> {
+        p.parse::<u16>()
+            .ok()
+            .filter(|n| *n > 0 || what == "host")
+            .ok_or_else(|| format!("port {s:?}: {what} port {p:?} must be 1-65535"))
+    };
+    let (ip, host, cont) = match parts.as_slice() {
+        [c, h, ip] => (ip.to_string(), port(h, "host")?, port(c, "container")?),
+        [c, h] => (String::new(), port(h, "host")?, port(c, "container")?),
+        [c] => (String::new(), 0, port(c, "container")?),
+        _ => return Err(format!("port {s:?}: use [ip:]host:container[/proto]")),
+    };
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("port {s:?}: {ip:?} is not an IP address"));
+    }
+    Ok(PortBinding {
+        host_ip: ip,
+        host_port: host,
+        container_port: cont,
+        proto: proto.into(),
+    })
+}
+
+/// Parse `-v source:target[:ro|rw]`: a name is a volume, an absolute path a bind mount.
+pub fn parse_volume(s: &str) -> Result<MountSpec, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(format!("volume {s:?}: use name:/path or /host:/path[:ro]")),
+    };
+    if !dst.starts_with('/') {
+        return Err(format!(
+            "volume {s:?}: the target {dst:?} must be an absolute path"
+        ));
+    }
+    let read_only = match mode {
+        "" | "rw" => false,
+        "ro" => true,
+        m => return Err(format!("volume {s:?}: mode {m:?} must be ro or rw")),
+    };
+    let kind = if src.starts_with('/') {
+        "bind"
+    } else {
+        "volume"
+    };
+    if kind == "volume" && !src.is_empty() && !valid_name(src) {
+        return Err(format!(
+            "volume {s:?}: a volume name may contain only [a-zA-Z0-9_.-]"
+        ));
+    }
+    Ok(MountSpec {
+        kind: kind.into(),
+        source: src.into(),
+        target: dst.into(),
+        read_only,
+        options: vec![],
+    })
+}
+
+/// Docker's rule for container and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+}
+
+/// Parse `--restart`.
+pub fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
+    match s {
+        "" | "no" => Ok(RestartPolicy::No),
+        "always" => Ok(RestartPolicy::Always),
+        "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+        "on-failure" => Ok(RestartPolicy::OnFailure { max_retries: 0 }),
+        _ => match s.strip_prefix("on-failure:") {
+            Some(n) => n
+                .parse()
+                .map(|max_retries| RestartPolicy::OnFailure { max_retries })
+                .map_err(|_| format!("restart {s:?}: the retry count must be a number")),
+            None => Err(format!(
+                "restart {s:?}: use no, always, unless-stopped or on-failure[:N]"
+            )),
+        },
+    }
+}
+
+impl RunForm {
+    /// An empty form; `network` pre-filled (e.g. `none` in tests).
+    pub fn new(known_images: Vec<String>) -> Self {
+        RunForm {
+            known_images,
+            ..Default::default()
+        }
+    }
+
+    /// The value of a field.
+    pub fn get(&self, f: Field) -> &str {
+        &self.values[f as usize]
+    }
+
+    /// Set a field.
+    pub fn set(&mut self, f: Field, v: &str) {
+        self.values[f as usize] = v.to_string();
+    }
+
+    /// The focused field.
+    pub fn focused(&self) -> Field {
+        Field::ALL[self.focus]
+    }
+
+    /// Move focus by `d` fields, wrapping.
+    pub fn move_focus(&mut self, d: isize) {
+        self.focus = (self.focus as isize + d).rem_euclid(Field::ALL.len() as isize) as usize;
+    }
+
+    /// Type a character into the focused field.
+    pub fn type_char(&mut self, c: char) {
+        self.values[self.focus].push(c);
+    }
+
+    /// Delete the last character of the focused field.
+    pub fn backspace(&mut self) {
+        self.values[self.focus].pop();
+    }
+
+    /// Clear the focused field.
+    pub fn clear_field(&mut self) {
+        self.values[self.focus].clear();
+    }
+
+    /// The error of one field, if its text is not valid.
+    pub fn error(&self, f: Field) -> Option<String> {
+        let v = self.get(f).trim();
+        let r: Result<(), String> = match f {
+            Field::Image if v.is_empty() => Err("an image is required".into()),
+            Field::Image if v.contains(char::is_whitespace) => {
+                Err("an image reference has no spaces".into())
+            }
+            Field::Image => Ok(()),
+            Field::Name if !v.is_empty() && !valid_name(v) => Err(
+                "a name may contain only [a-zA-Z0-9_.-] and starts with a letter or digit".into(),
+            ),
+            Field::Command => words(v).map(|_| ()),
+            Field::Env => words(v).and_then(|w| {
+                match w
+                    .iter()
+                    .find(|e| e.split_once('=').is_none_or(|(k, _)| k.is_empty()))
+                {
+                    Some(bad) => Err(format!("{bad:?} is not KEY=VALUE")),
+                    None => Ok(()),
+                }
+            }),
+            Field::Ports => {
+                words(v).and_then(|w| w.iter().try_for_each(|p| parse_port(p).map(|_| ())))
+            }
+            Field::Volumes => {
+                words(v).and_then(|w| w.iter().try_for_each(|p| parse_volume(p).map(|_| ())))
+            }
+            Field::Network if !v.is_empty() && !(valid_name(v)) => {
+                Err("a network is bridge, none, host or a network name".into())
+            }
+            Field::Memory if !v.is_empty() => parse_memory(v).map(|_| ()),
+            Field::Cpus if !v.is_empty() => match v.parse::<f64>() {
+                Ok(c) if c > 0.0 && c <= 1024.0 => Ok(()),
+                _ => Err(format!("{v:?} is not a number of CPUs, e.g. 0.5")),
+            },
+            Field::Restart => parse_restart(v).map(|_| ()),
+            _ => Ok(()),
+        };
+        r.err()
+    }
+
+    /// A hint that is not an error (image not known locally).
+    pub fn hint(&self, f: Field) -> Option<String> {
+        let v = self.get(f).trim();
+        if f == Field::Image && !v.is_empty() && self.error(f).is_none() {
+            let known = self.known_images.iter().any(|k| {
+                k == v
+                    || crate::util::short_ref(k) == v
+                    || crate::util::short_ref(k) == format!("{v}:latest")
+            });
+            if !known {
+                return Some("not found locally: the engine will say what to do".into());
+            }
+        }
+        None
+    }
+
+    /// The first field with an error.
+    pub fn first_error(&self) -> Option<(Field, String)> {
+        Field::ALL
+            .iter()
+            .find_map(|f| self.error(*f).map(|e| (*f, e)))
+    }
+
+    /// The engine request for this form, or the first error.
+    pub fn to_create(&self) -> Result<ContainerCreate, (Field, String)> {
+        if let Some(e) = self.first_error() {
+            return Err(e);
+        }
+        let v = |f: Field| self.get(f).trim().to_string();
+        let ws = |f: Field| words(&v(f)).unwrap_or_default();
+        let mut c = ContainerCreate {
+            image: v(Field::Image),
+            ..Default::default()
+        };
+        if !v(Field::Name).is_empty() {
+            c.name = Some(v(Field::Name));
+        }
+        let cmd = ws(Field::Command);
+        if !cmd.is_empty() {
+            c.cmd = Some(cmd);
+        }
+        c.env = ws(Field::Env);
+        c.ports = ws(Field::Ports)
+            .iter()
+            .filter_map(|p| parse_port(p).ok())
+            .collect();
+        c.mounts = ws(Field::Volumes)
+            .iter()
+            .filter_map(|p| parse_volume(p).ok())
+            .collect();
+        if !v(Field::Network).is_empty() {
+            c.network = Some(v(Field::Network));
+        }
+        if !v(Field::Memory).is_empty() {
+            c.resources.memory = parse_memory(&v(Field::Memory)).ok();
+        }
+        if let Ok(cpus) = v(Field::Cpus).parse::<f64>() {
+            c.resources.nano_cpus = Some((cpus * 1e9) as i64);
+        }
+        c.restart = parse_restart(&v(Field::Restart)).unwrap_or_default();
+        Ok(c)
+    }
+
+    /// The equivalent command line: `wharf run -d --name web ... IMAGE CMD`.
+    pub fn command_line(&self) -> String {
+        let q = |s: &str| {
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-./:=@,+%".contains(c))
+            {
+                s.to_string()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        };
+        let mut out = vec!["wharf".to_string(), "run".into(), "-d".into()];
+        let v = |f: Field| self.get(f).trim().to_string();
+        let ws = |f: Field| words(&v(f)).unwrap_or_default();
+        if !v(Field::Name).is_empty() {
+            out.push(format!("--name {}", q(&v(Field::Name))));
+        }
+        for e in ws(Field::Env) {
+            out.push(format!("-e {}", q(&e)));
+        }
+        for p in ws(Field::Ports) {
+            out.push(format!("-p {}", q(&p)));
+        }
+        for m in ws(Field::Volumes) {
+            out.push(format!("-v {}", q(&m)));
+        }
+        if !v(Field::Network).is_empty() {
+            out.push(format!("--network {}", q(&v(Field::Network))));
+        }
+        if !v(Field::Memory).is_empty() {
+            out.push(format!("-m {}", q(&v(Field::Memory))));
+        }
+        if !v(Field::Cpus).is_empty() {
+            out.push(format!("--cpus {}", q(&v(Field::Cpus))));
+        }
+        if !v(Field::Restart).is_empty() && v(Field::Restart) != "no" {
+            out.push(format!("--restart {}", q(&v(Field::Restart))));
+        }
+        out.push(if v(Field::Image).is_empty() {
+            "IMAGE".into()
+        } else {
+            q(&v(Field::Image))
+        });
+        for w in ws(Field::Command) {
+            out.push(q(&w));
+        }
+        out.join(" ")
+    }
+}
+
+/// Draw the form as a window over `area`.
+pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, form: &RunForm) {
+    let w = area.width.saturating_sub(4).min(96);
+    let h = (Field::ALL.len() as u16 + 8).min(area.height);
+    let r = centered(area, w, h);
+    f.render_widget(Clear, r);
+    let inner_w = w.saturating_sub(2) as usize;
+    let mut lines = Vec::new();
+    for (i, fld) in Field::ALL.iter().enumerate() {
+        let focused = i == form.focus;
+        let val = form.get(*fld);
+        let mut spans = vec![
+            Span::styled(if focused { "▶ " } else { "  " }, theme.accent()),
+            Span::styled(
+                format!("{:<8} ", fld.label()),
+                if focused {
+                    theme.accent()
+                } else {
+                    theme
+                        .column()
+                        .remove_modifier(ratatui::style::Modifier::BOLD)
+                },
+            ),
+        ];
+        let err = form
+            .error(*fld)
+            .filter(|_| !val.is_empty() || form.submitted);
+        if val.is_empty() && !focused {
+            spans.push(Span::styled(fld.placeholder(), theme.dim()));
+        } else {
+            spans.push(Span::raw(val.to_string()));
+        }
+        if focused {
+            spans.push(Span::styled("█", theme.accent()));
+            if val.is_empty() {
+                spans.push(Span::styled(format!(" {}", fld.placeholder()), theme.dim()));
+            }
+        }
+        if err.is_some() {
+            spans.push(Span::styled("  ✖", theme.error()));
+        } else if let Some(hn) = form.hint(*fld) {
+            spans.push(Span::styled(format!("  ⚠ {hn}"), theme.warn()));
+        }
+        let line = Line::from(spans);
+        lines.push(line);
+    }
+    // The full error of the focused field, else the first one (after a submit attempt).
+    let shown = form
+        .error(form.focused())
+        .filter(|_| !form.get(form.focused()).is_empty() || form.submitted)
+        .map(|e| (form.focused(), e))
+        .or_else(|| {
+            form.first_error()
+                .filter(|(f, _)| form.submitted || !form.get(*f).is_empty())
+        });
+    match shown {
+        Some((fld, e)) => lines.push(Line::styled(
+            format!("✖ {}: {e}", fld.label()),
+            theme.error(),
+        )),
+        None => lines.push(Line::raw("")),
+    }
+    lines.push(Line::from(vec![
+        Span::styled("$ ", theme.dim()),
+        Span::styled(form.command_line(), theme.ok()),
+    ]));
+    lines.push(Line::raw(""));
+    let ok = form.first_error().is_none();
+    lines.push(Line::from(vec![
+        Span::styled("Tab", theme.accent()),
+        Span::raw(" next field  "),
+        Span::styled("Enter", theme.accent()),
+        Span::raw(if ok {
+            " run  "
+        } else {
+            " run (fix the fields first)  "
+        }),
+        Span::styled("Esc", theme.accent()),
+        Span::raw(" cancel"),
+    ]));
+    let _ = inner_w;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.accent())
+        .title(Span::styled(" Run a container ", theme.accent()));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        r,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::render;
+
+    fn filled() -> RunForm {
+        let mut f = RunForm::new(vec!["wharf/demo:latest".into()]);
+        f.set(Field::Image, "wharf/demo:latest");
+        f.set(Field::Name, "web-1");
+        f.set(Field::Command, "sh -c 'echo hello; sleep 60'");
+        f.set(Field::Env, "MODE=demo");
+        f.set(Field::Network, "none");
+        f.set(Field::Memory, "64m");
+        f.set(Field::Restart, "on-failure:3");
+        f.focus = 2;
+        f
+    }
+
+    #[test]
+    fn valid_form_builds_the_request_and_command_line() {
+        let f = filled();
+        let c = f.to_create().expect("valid");
+        assert_eq!(c.image, "wharf/demo:latest");
+        assert_eq!(c.name.as_deref(), Some("web-1"));
+        assert_eq!(
+            c.cmd,
+            Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "echo hello; sleep 60".into()
+            ])
+        );
+        assert_eq!(c.network.as_deref(), Some("none"));
+        assert_eq!(c.resources.memory, Some(64 << 20));
+        assert_eq!(c.restart, RestartPolicy::OnFailure { max_retries: 3 });
+        assert_eq!(
+            f.command_line(),
+            "wharf run -d --name web-1 -e MODE=demo --network none -m 64m --restart on-failure:3 wharf/demo:latest sh -c 'echo hello; sleep 60'"
+        );
+        insta::assert_snapshot!(render(110, 22, |fr| draw(
+            fr,
+            fr.area(),
+            &Theme::default(),
+            &f
+        )));
+    }
+
+    #[test]
+    fn errors_as_you_type() {
+        let mut f = filled();
+        f.set(Field::Name, "-bad");
+        f.set(Field::Ports, "8080:99999");
+        f.set(Field::Volumes, "data:relative");
+        f.set(Field::Image, "unknown:1");
+        assert!(f.error(Field::Name).is_some());
+        assert!(f.error(Field::Ports).unwrap().contains("container port"));
+        assert!(f.error(Field::Volumes).unwrap().contains("absolute"));
+        assert_eq!(f.to_create().unwrap_err().0, Field::Name);
+        insta::assert_snapshot!(render(80, 24, |fr| draw(
+            fr,
+            fr.area(),
+            &Theme::default(),
+            &f
+        )));
+    }
+
+    #[test]
+    fn empty_form() {
+        let mut f = RunForm::new(vec![]);
+        assert_eq!(f.to_create().unwrap_err().0, Field::Image);
+        f.submitted = true;
+        insta::assert_snapshot!(render(80, 24, |fr| draw(
+            fr,
+            fr.area(),
+            &Theme::default(),
+            &f
+        )));
+    }
+
+    #[test]
+    fn parsers() {
+        assert_eq!(
+            parse_port("127.0.0.1:8080:80/udp").unwrap().host_ip,
+            "127.0.0.1"
+        );
+        assert_eq!(parse_port("80").unwrap().host_port, 0);
+        assert!(parse_port("a:b").is_err());
+        assert!(parse_volume("/srv:/data:ro").unwrap().read_only);
+        assert_eq!(parse_volume("/srv:/data").unwrap().kind, "bind");
+        assert_eq!(parse_memory("1g").unwrap(), 1 << 30);
+        assert!(parse_memory("1k").is_err());
+        assert!(parse_restart("sometimes").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! A fast table drawn straight into the buffer: columns with priorities (the least
+//! important drop first when the terminal is narrow), a sort arrow, a selection
+//! marker `▶` and marks `*` in a three-column gutter. Only the visible rows are built.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Span;
+
+use crate::theme::Theme;
+
+/// A column of a table.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub title: &'static str,
+    /// Width it gets at least, in cells.
+    pub width: u16,
+    /// Takes a share of the spare width.
+    pub flex: bool,
+    /// 0 is kept longest; higher numbers drop first.
+    pub priority: u8,
+}
+
+/// Width of the gutter: selection marker, mark, space.
+pub const GUTTER: u16 = 3;
+
+/// Which columns fit into `width` and how wide each one is, in table order.
+pub fn fit_columns(cols: &[Column], width: u16) -> Vec<(usize, u16)> {
+    let mut keep: Vec<usize> = (0..cols.len()).collect();
+    let need =
+        |keep: &[usize]| -> u16 { GUTTER + keep.iter().map(|&i| cols[i].width + 1).sum::<u16>() };
+    while keep.len() > 1 && need(&keep) > width {
+        let (pos, _) = keep
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, &i)| (cols[i].priority, i))
+            .expect("non-empty");
+        keep.remove(pos);
+    }
+    let spare = width.saturating_sub(need(&keep));
+    let flex = keep.iter().filter(|&&i| cols[i].flex).count() as u16;
+    let mut given = 0;
+    let mut out = Vec::with_capacity(keep.len());
+    let mut nflex = 0;
+    for &i in &keep {
+        let mut w = cols[i].width;
+        if cols[i].flex && flex > 0 {
+            nflex += 1;
+            let share = if nflex == flex {
+                spare - given
+            } else {
+                spare / flex
+            };
+            given += share;
+            w += share;
+        }
+        out.push((i, w));
+    }
+    out
+}
+
+/// One visible row: its cells (by column index) and whether it is marked.
+pub struct Row<'a> {
+    pub cells: Vec<Span<'a>>,
+    pub marked: bool,
+}
+
+/// Draw a header line and `rows` (already the visible window) into `area`.
+/// `selected` is the index of the selected row within `rows`; `sort` is the sorted
+/// column index and whether it is descending.
+#[allow(clippy::too_many_arguments)]
+pub fn draw(
+    buf: &mut Buffer,
+    area: Rect,
+    theme: &Theme,
+    cols: &[Column],
+    layout: &[(usize, u16)],
+    sort: Option<(usize, bool)>,
+    rows: &[Row<'_>],
+    selected: Option<usize>,
+    focused: bool,
+) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let mut x = area.x + GUTTER;
+    for &(i, w) in layout {
+        let mut title = cols[i].title.to_string();
+        if let Some((s, desc)) = sort {
+            if s == i {
+                title.push_str(if desc { " ▼" } else { " ▲" });
+            }
+        }
+        let room = area.right().saturating_sub(x);
+        buf.set_stringn(x, area.y, &title, w.min(room) as usize, theme.column());
+        x = x.saturating_add(w + 1);
+        if x >= area.right() {
+            break;
+        }
+    }
+    for (n, row) in rows.iter().enumerate() {
+        let y = area.y + 1 + n as u16;
+        if y >= area.bottom() {
+            break;
+        }
+        let is_sel = selected == Some(n);
+        let line = Rect {
+            x: area.x,
+            y,
+            width: area.width,
+            height: 1,
+        };
+        if is_sel && focused {
+            buf.set_style(line, theme.selected());
+        }
+        if is_sel {
+            buf.set_string(area.x, y, "▶", theme.accent());
+        }
+        if row.marked {
+            buf.set_string(area.x + 1, y, "*", theme.warn());
+        }
+        let mut x = area.x + GUTTER;
+        for &(i, w) in layout {
+            if let Some(cell) = row.cells.get(i) {
+                let room = area.right().saturating_sub(x).min(w) as usize;
+                let text = crate::util::fit(&cell.content, room);
+                let style: Style = cell.style;
+                buf.set_stringn(x, y, &text, room, style);
+            }
+            x = x.saturating_add(w + 1);
+            if x >= area.right() {
+                break;
+            }
+        }
+    }
+}
+
+/// Write a centred hint (empty states, errors) into `area`, one line per `lines` entry.
+pub fn draw_message(buf: &mut Buffer, area: Rect, lines: &[(String, Style)]) {
+    let top = area.y + area.height.saturating_sub(lines.len() as u16) / 2;
+    for (n, (text, style)) in lines.iter().enumerate() {
+        let y = top + n as u16;
+        if y >= area.bottom() {
+            break;
+        }
+        let t = crate::util::fit(text, area.width as usize);
+        let w = crate::util::width(&t) as u16;
+        let x = area.x + area.width.saturating_sub(w) / 2;
+        buf.set_string(x, y, &t, *style);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLS: [Column; 3] = [
+        Column {
+            title: "A",
+            width: 10,
+            flex: true,
+            priority: 0,
+        },
+        Column {
+            title: "B",
+            width: 10,
+            flex: false,
+            priority: 2,
+        },
+        Column {
+            title: "C",
+            width: 10,
+            flex: false,
+            priority: 1,
+        },
+    ];
+
+    #[test]
+    fn drops_by_priority_and_shares_spare() {
+        assert_eq!(fit_columns(&COLS, 40), vec![(0, 14), (1, 10), (2, 10)]);
+        assert_eq!(fit_columns(&COLS, 30), vec![(0, 15), (2, 10)]);
+        assert_eq!(fit_columns(&COLS, 5), vec![(0, 10)]);
+    }
+}
