@@ -13,11 +13,15 @@ CG=/sys/fs/cgroup
 export WHARF_ROOT=$R
 
 IMG=wharf/demo:latest
+# Containers of the cgroup checks need no network: `--network none` keeps them quick
+# under emulation. run_exit_codes starts one on the default bridge, bridge_network more.
+NONET="--network none"
 
 # Checks in the order they run (VMTEST_ONLY=a,b on the kernel command line picks some:
 # `VMTEST_APPEND=VMTEST_ONLY=boot,oom_kill vmtest/run.sh`).
 CHECKS="boot cgroup2_only controllers info_v2 image_demo run_exit_codes overlay_rootfs
-  oom_kill pids_limit cpus_half pause_freeze update_live rm_no_cgroup"
+  oom_kill pids_limit cpus_half pause_freeze update_live stats_cgroup exec_cgroup bridge_network
+  rm_no_cgroup"
 [ -n "${VMTEST_ONLY:-}" ] && CHECKS=$(echo "$VMTEST_ONLY" | tr , ' ')
 
 # Per-check time limit, seconds (emulated CPU: generous).
@@ -78,11 +82,11 @@ wbytes() {
 jnum() { grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
 
 # wait_for SECONDS 'SHELL CONDITION': poll (every 0.1 s) until the condition, evaluated
-# afresh each time, holds.
+# afresh each time, holds; fails once SECONDS have passed.
 wait_for() {
-  n=$(($1 * 10))
+  end=$(($(date +%s) + $1))
   while ! eval "$2" >/dev/null 2>&1; do
-    n=$((n - 1)); [ $n -gt 0 ] || return 1
+    [ "$(date +%s)" -lt "$end" ] || return 1
     sleep 0.1
   done
 }
@@ -94,15 +98,18 @@ now_usec() { awk '{ printf "%d\n", $1 * 1000000 }' /proc/uptime; }
 kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
 # Containers a check creates: removed after the check whatever its result.
-TRACKED=""
-track() { TRACKED="$TRACKED $*"; wharf rm -f "$@" >/dev/null 2>&1 </dev/null; }
+# The runner removes them (also when the check is killed at its time limit).
+track() {
+  for c in "$@"; do echo "$c" >> "/tmp/vmtest/$CHECK.tracked"; done
+  wharf rm -f "$@" >/dev/null 2>&1 </dev/null
+}
 
 # The long-running busy container shared by the cpu, pause, update, stats, exec checks.
 BUSY=busy
 ensure_busy() {
   [ "$(inspect $BUSY State.Status)" = running ] && return 0
   w rm -f $BUSY >/dev/null 2>&1
-  w run -d --name $BUSY --cpus 0.5 $IMG sh -c 'while :; do :; done' || return 1
+  w run -d $NONET --name $BUSY --cpus 0.5 $IMG sh -c 'while :; do :; done' || return 1
   wait_for 20 'test "$(inspect $BUSY State.Status)" = running'
 }
 
@@ -153,13 +160,13 @@ check_run_exit_codes() {
   echo "$out" | grep -q '^hello-from-v2$' || fail "output was: $out" || return 1
   for c in "0:true" "3:sh -c 'exit 3'" "127:/no/such/command" "126:/etc/hostname"; do
     want=${c%%:*}; cmd=${c#*:}
-    eval "w run --rm $IMG $cmd"
+    eval "w run --rm $NONET $IMG $cmd"
     rc=$?
     [ "$rc" = "$want" ] || fail "wharf run $cmd: exit $rc, want $want" || return 1
   done
   # Killed by a signal: 128 + signal, from wait and inspect.
   track killed
-  w run -d --name killed $IMG sleep 600 || fail "wharf run -d failed" || return 1
+  w run -d $NONET --name killed $IMG sleep 600 || fail "wharf run -d failed" || return 1
   w kill killed || fail "wharf kill failed" || return 1
   code=$(w wait killed); st=$(inspect killed State.ExitCode)
   w rm -f killed
@@ -168,15 +175,15 @@ check_run_exit_codes() {
 }
 
 check_overlay_rootfs() {
-  root=$(w run --rm $IMG sh -c 'awk "\$2 == \"/\" { print \$3 }" /proc/mounts') || fail "wharf run failed: $root" || return 1
+  root=$(w run --rm $NONET $IMG sh -c 'awk "\$2 == \"/\" { print \$3 }" /proc/mounts') || fail "wharf run failed: $root" || return 1
   [ "$root" = overlay ] || fail "container / is \"$root\", not overlay" || return 1
-  w run --rm $IMG sh -c 'echo x > /written-by-one' || fail "writing into the container's rootfs failed" || return 1
-  w run --rm $IMG test ! -e /written-by-one || fail "a write in one container shows in the next (not copy-on-write)"
+  w run --rm $NONET $IMG sh -c 'echo x > /written-by-one' || fail "writing into the container's rootfs failed" || return 1
+  w run --rm $NONET $IMG test ! -e /written-by-one || fail "a write in one container shows in the next (not copy-on-write)"
 }
 
 check_oom_kill() {
   track oom
-  w run --name oom -m 16m --memory-swap 16m $IMG dd if=/dev/zero of=/dev/null bs=64M count=1
+  w run $NONET --name oom -m 16m --memory-swap 16m $IMG dd if=/dev/zero of=/dev/null bs=64M count=1
   rc=$?
   oom=$(inspect oom State.OOMKilled); code=$(inspect oom State.ExitCode)
   note "dd of 64 MB at -m 16m: run exit $rc, State.OOMKilled $oom, State.ExitCode $code"
@@ -189,7 +196,7 @@ check_oom_kill() {
 check_pids_limit() {
   track bomb
   # A fork bomb in the background; pid 1 becomes sleep (exec: no fork needed).
-  w run -d --name bomb --pids-limit 16 $IMG sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 600' || fail "wharf run failed" || return 1
+  w run -d $NONET --name bomb --pids-limit 16 $IMG sh -c 'bomb() { bomb | bomb & }; bomb; exec sleep 600' || fail "wharf run failed" || return 1
   cg=$(cgroup_of bomb) || { w rm -f bomb; fail "no cgroup for the bomb container"; return 1; }
   echo "cgroup $cg: pids.max $(cat "$cg/pids.max")"
   wait_for 60 'test "$(kv "$cg/pids.events" max)" -gt 0'
@@ -256,11 +263,65 @@ check_update_live() {
   [ "$hm" = $((48 * 1024 * 1024)) ] || fail "inspect HostConfig.Memory is $hm after update"
 }
 
+# Names of the bridges on the (guest) host.
+bridges() { for b in /sys/class/net/*/bridge; do [ -d "$b" ] && basename "$(dirname "$b")"; done | tr '\n' ' '; }
+
+check_bridge_network() {
+  track web
+  w network rm v2net >/dev/null 2>&1
+  before=" $(bridges) "
+  w network create --subnet 10.77.0.0/24 v2net || fail "wharf network create failed" || return 1
+  w run -d --name web --network v2net $IMG httpd -f -p 80 -h /www || fail "starting the web container failed" || return 1
+  ip=$(inspect web NetworkSettings.IPAddress)
+  echo "web is at $ip"
+  case "$ip" in 10.77.0.*) ;; *) fail "web's address \"$ip\" is not in 10.77.0.0/24" || return 1 ;; esac
+  new=""; for b in $(bridges); do case "$before" in *" $b "*) ;; *) new="$new $b" ;; esac; done
+  echo "bridges before: $before; new: $new"
+  [ -n "$new" ] || fail "no new bridge for v2net" || return 1
+  nft list table ip wharf >/dev/null || fail "no nftables table ip wharf" || return 1
+  # HTTP with nc (the demo image's static busybox wget crashes without the host's NSS
+  # libraries). httpd may take a moment to listen under emulation: retry for 20 s.
+  get='printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3'
+  out=$(w run --rm --network v2net $IMG sh -c "for i in \$(seq 40); do $get $ip 80 && exit 0; sleep 0.5; done; ip addr; ip route; exit 1" 2>&1)
+  echo "$out"
+  echo "$out" | grep -q "Hello from the wharf demo image" || fail "a second container on v2net cannot fetch http://$ip/ from web" || return 1
+  byname=$(w run --rm --network v2net $IMG sh -c "$get web 80" 2>&1)
+  echo "$byname" | grep -q "Hello from the wharf demo image" || fail "web is not reachable by name on v2net: $byname" || return 1
+  none=$(w run --rm --network none $IMG sh -c "$get $ip 80" 2>&1) && fail "a container without network reached web: $none" && return 1
+  note "web at $ip on bridge network v2net (bridge$new): fetched by address and by name from a second container"
+  w rm -f web || fail "wharf rm -f web failed" || return 1
+  w network rm v2net || fail "wharf network rm failed" || return 1
+  for b in $new; do [ ! -e "/sys/class/net/$b" ] || fail "bridge $b of v2net is still there after network rm" || return 1; done
+}
+
+# proc_in CGROUP 'CMDLINE': the pid of a process of that cgroup with that command line.
+proc_in() {
+  for p in $(cat "$1/cgroup.procs"); do
+    [ "$(tr '\0' ' ' < /proc/"$p"/cmdline 2>/dev/null)" = "$2 " ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+check_exec_cgroup() {
+  ensure_busy || fail "cannot start the busy container" || return 1
+  cg=$(cgroup_of $BUSY) || fail "no cgroup for $BUSY" || return 1
+  cpid=$(inspect $BUSY State.Pid)
+  inside=$(w exec $BUSY cat /proc/self/cgroup) || fail "wharf exec failed: $inside" || return 1
+  [ "$inside" = "0::/" ] || fail "exec'd process sees cgroup \"$inside\", want 0::/ (the container's cgroup namespace)" || return 1
+  w exec $BUSY sh -c 'exit 7'; rc=$?
+  [ "$rc" = 7 ] || fail "wharf exec exit code $rc, want 7" || return 1
+  w exec -d $BUSY sleep 301 || fail "wharf exec -d failed" || return 1
+  wait_for 20 'proc_in "$cg" "sleep 301"' || fail "the exec'd sleep is not in $cg/cgroup.procs: $(cat "$cg/cgroup.procs")" || return 1
+  spid=$(proc_in "$cg" "sleep 301")
+  [ "$(readlink /proc/$spid/ns/pid)" = "$(readlink /proc/$cpid/ns/pid)" ] || fail "exec'd process is not in the container's pid namespace" || return 1
+  note "exec: /proc/self/cgroup inside is $inside; exec -d'd sleep (host pid $spid) is in $cg with the container's pid namespace; exit code 7 passed back"
+}
+
 check_stats_cgroup() {
   track st
   # 8 MiB of shmem, 4 MiB written with O_DIRECT to the rootfs (ext2 on a loop device),
   # then three processes that sleep.
-  w run -d --name st -m 256m $IMG sh -c 'head -c 8388608 /dev/zero > /dev/shm/fill
+  w run -d $NONET --name st -m 256m $IMG sh -c 'head -c 8388608 /dev/zero > /dev/shm/fill
     dd if=/dev/zero of=/io.bin bs=1M count=4 oflag=direct 2>/dev/null
     sleep 600 & sleep 600 & exec sleep 600' || fail "wharf run failed" || return 1
   cg=$(cgroup_of st) || fail "no cgroup for st" || return 1
@@ -309,10 +370,10 @@ check_rm_no_cgroup() {
 
 if [ "${1:-}" = one ]; then
   set -u
-  "check_$2"
-  rc=$?
-  for c in $TRACKED; do wharf rm -f "$c" >/dev/null 2>&1 </dev/null; done
-  exit $rc
+  CHECK=$2
+  # The marker guards against a check that ends early (an `exit 0` somewhere) passing.
+  "check_$2" && echo "CHECK-COMPLETED $2"
+  exit $?
 fi
 
 mkdir -p $R /tmp/vmtest
@@ -324,6 +385,13 @@ for name in $CHECKS; do
   timeout -s KILL "$CHECK_TIMEOUT" sh "$0" one "$name" > "$log" 2>&1 </dev/null
   rc=$?
   secs=$(( $(date +%s) - start ))
+  if [ -s "/tmp/vmtest/$name.tracked" ]; then
+    for c in $(cat "/tmp/vmtest/$name.tracked"); do wharf rm -f "$c" >/dev/null 2>&1 </dev/null; done
+  fi
+  if [ $rc -eq 0 ] && ! grep -q "^CHECK-COMPLETED $name\$" "$log"; then
+    echo "the check ended before its last step" >> "$log"
+    rc=1
+  fi
   if [ $rc -eq 0 ]; then
     echo "WHARF-VM PASS $name (${secs}s)"
     sed -n "s/^NOTE: /WHARF-VM   | /p" "$log"

@@ -26,6 +26,9 @@ const EXPECTED: &[&str] = &[
     "cpus_half",
     "pause_freeze",
     "update_live",
+    "stats_cgroup",
+    "exec_cgroup",
+    "bridge_network",
     "rm_no_cgroup",
 ];
 
