@@ -17,6 +17,11 @@ struct Opts {
     #[arg(long, global = true, env = "WHARF_ROOT", default_value = wharf_engine::state::DEFAULT_ROOT)]
     root: PathBuf,
 
+    /// As an admin, act as another user (name or uid) to preview what they see and may
+    /// do; the preview itself is audited. Embedded engine only.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    as_user: Option<String>,
+
     /// Use the engine of a `wharf serve` instead of the embedded one:
     /// `unix:///run/wharf/wharf.sock` or `ssh://user@host`.
     #[arg(long, global = true, env = "WHARF_HOST")]
@@ -75,6 +80,10 @@ fn main() {
         }
     };
     let ctx = match &opts.host {
+        Some(_) if opts.as_user.is_some() => {
+            eprintln!("wharf: --as works on the embedded engine only; through --host the server decides who you are");
+            std::process::exit(125);
+        }
         Some(host) => {
             let remote = wharf_engine::remote::client::Endpoint::parse(host)
                 .and_then(wharf_engine::remote::client::RemoteEngine::connect);
@@ -106,6 +115,16 @@ fn main() {
             match LocalEngine::open(&opts.root, engine_opts) {
                 Ok(e) => {
                     let e = Arc::new(e);
+                    let caller = match &opts.as_user {
+                        Some(user) => match cli::preview_as(&e, &caller, user) {
+                            Ok(c) => c,
+                            Err(err) => {
+                                cli::report(&err);
+                                std::process::exit(125);
+                            }
+                        },
+                        None => caller,
+                    };
                     cli::Ctx {
                         api: e.clone(),
                         local: Some(e),
@@ -124,9 +143,11 @@ fn main() {
     };
     let code = match opts.command {
         None => {
-            // The role decides what the console offers; through --host the server's
-            // engine decides alone (it refuses what the role may not do).
-            let role = ctx.local.as_ref().map(|e| e.effective_role(&ctx.caller));
+            // The role decides what the console offers, as the engine reports it (through
+            // --host too); the engine still checks every call.
+            let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
+                .ok()
+                .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
             console::run(ctx.api.clone(), ctx.caller.clone(), role, opts.keymap.as_deref())
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),

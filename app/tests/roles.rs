@@ -199,6 +199,27 @@ fn each_role_sees_and_does_only_what_it_may() {
     ok(s.as_user("wharft-op", &["stop", "-t", "0", "alice-web"], &[]), "operator stop");
     assert!(ok(s.as_user("wharft-op", &["ps", "-a"], &[]), "op ps").contains("Exited"));
 
+    // An admin previews what Bob sees (embedded engine on the same root), audited.
+    let policy = s.dir.path().join("policy.json");
+    let preview = Command::new(&s.exe)
+        .arg("--root")
+        .arg(s.root())
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--as", "wharft-bob", "ps", "-a"])
+        .output()
+        .unwrap();
+    assert!(preview.status.success() && !text(&preview).contains("alice-web"), "{}", text(&preview));
+    let as_alice = Command::new(&s.exe)
+        .arg("--root")
+        .arg(s.root())
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--as", "wharft-alice", "ps", "-a"])
+        .output()
+        .unwrap();
+    assert!(text(&as_alice).contains("alice-web"), "{}", text(&as_alice));
+
     // Every refusal is in the audit journal, which the auditor-less users cannot read.
     refused(s.as_user("wharft-bob", &["audit"], &[]), "bob audit", "may not read");
     let journal = ok(s.as_root(&["audit", "--format", "json"]), "root audit");
@@ -212,6 +233,7 @@ fn each_role_sees_and_does_only_what_it_may() {
     assert!(denied("wharft-view", "container.stop"));
     assert!(entries.iter().any(|e| e["user"] == "wharft-nobody" && e["outcome"] == "denied"));
     assert!(entries.iter().any(|e| e["user"] == "wharft-op" && e["action"] == "container.stop" && e["outcome"] == "allowed"));
+    assert!(entries.iter().any(|e| e["action"] == "policy.preview" && e["target"] == "wharft-bob" && e["outcome"] == "allowed"));
 
     // The chain verifies; one edited byte breaks it.
     ok(s.as_root(&["audit", "verify"]), "verify");

@@ -92,6 +92,34 @@ pub fn resolve_caller(policy: Option<&Policy>) -> Caller {
     }
 }
 
+/// `--as USER`: an admin previews what `user` sees and may do. Refused for anyone else;
+/// audited either way.
+pub fn preview_as(engine: &LocalEngine, admin: &Caller, user: &str) -> Result<Caller, EngineError> {
+    let uid = match user.parse::<u32>() {
+        Ok(uid) => uid,
+        Err(_) => nix::unistd::User::from_name(user)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
+            .ok_or_else(|| EngineError::not_found("user", user, "give a user name or uid known to this machine"))?,
+    };
+    let me = engine.effective_caller(admin);
+    if engine.effective_role(admin).name != "admin" {
+        let msg = format!("{} may not act as another user: --as is for admins", me.label());
+        let _ = engine.audit().record(&me, "policy.preview", user, "denied", &msg);
+        return Err(EngineError::denied(msg));
+    }
+    let target = match engine.policy() {
+        Some(p) => p.caller_for(uid),
+        None => {
+            let (name, gid, _) = wharf_engine::policy::user_groups(uid);
+            Caller { uid, gid, name, role: Role::admin(), project: None }
+        }
+    };
+    engine.audit().record(&me, "policy.preview", &target.name, "allowed", &format!("acting as {}", target.label()))?;
+    Ok(target)
+}
+
 /// Load the policy: `--policy PATH` if given, else the default file if it exists.
 /// `Ok(None)` = single-user mode. A broken file is an error: never a more open fallback.
 pub fn load_policy(path: Option<&std::path::Path>) -> Result<Option<Policy>, EngineError> {

@@ -337,6 +337,44 @@ mod tests {
         t.backend().to_string()
     }
 
+    fn app_as(dir: &std::path::Path, role: &str) -> App {
+        let policy = wharf_engine::policy::Policy::parse(std::path::Path::new("policy.json"), "{}").unwrap();
+        let mut a = app(dir);
+        a.role = policy.role(role).cloned();
+        a
+    }
+
+    /// Admin and viewer get the same screen; only what each may do differs: the role
+    /// in the header (with the viewer's read-only badge), the footer's actions and the
+    /// help's entries.
+    #[test]
+    fn admin_and_viewer_differ_only_in_what_they_may_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut admin = app_as(dir.path(), "admin");
+        let mut viewer = app_as(dir.path(), "viewer");
+        let (sa, sv) = (screen(&mut admin, 160, 45), screen(&mut viewer, 160, 45));
+        let (la, lv): (Vec<&str>, Vec<&str>) = (sa.lines().collect(), sv.lines().collect());
+        assert_eq!(la.len(), lv.len());
+        let differing: Vec<usize> = (0..la.len()).filter(|&i| la[i] != lv[i]).collect();
+        let (header, footer) = (0, la.len() - 1);
+        assert!(
+            differing.iter().all(|&i| i == header || i == footer),
+            "only the header and the footer may differ, not lines {differing:?}"
+        );
+        assert!(lv[header].contains("viewer") && lv[header].contains("read-only"), "{}", lv[header]);
+        assert!(la[header].contains("admin") && !la[header].contains("read-only"), "{}", la[header]);
+        assert!(la[footer].contains("s stop") && !lv[footer].contains("s stop") && !lv[footer].contains("remove"), "admin: {}\nviewer: {}", la[footer], lv[footer]);
+        insta::assert_snapshot!("role_admin", sa);
+        insta::assert_snapshot!("role_viewer", sv);
+
+        // The help lists what the role may do, and nothing else.
+        admin.overlay = Overlay::Help { scroll: 0 };
+        viewer.overlay = Overlay::Help { scroll: 0 };
+        let (ha, hv) = (screen(&mut admin, 160, 45), screen(&mut viewer, 160, 45));
+        assert!(ha.contains("remove") && !hv.contains("remove"), "viewer help:\n{hv}");
+        assert!(hv.contains("inspect"), "viewer help:\n{hv}");
+    }
+
     #[test]
     fn whole_console_wide_and_narrow() {
         let dir = tempfile::tempdir().unwrap();

@@ -296,6 +296,20 @@ impl EffectiveRole {
     }
 }
 
+impl EffectiveRole {
+    /// The role as a client learns it from the engine (`AuditApi::permissions`): enough
+    /// to hide what would be refused; the engine still decides every call.
+    pub fn from_permissions(p: &crate::api::Permissions) -> Self {
+        let mut permissions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for a in &p.allowed {
+            if let Some((kind, verb)) = a.split_once('.') {
+                permissions.entry(kind.to_string()).or_default().push(verb.to_string());
+            }
+        }
+        EffectiveRole { name: p.role.clone(), permissions, scope: Scope::All, constraints: Constraints::default() }
+    }
+}
+
 /// A loaded, validated policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
