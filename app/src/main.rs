@@ -148,7 +148,12 @@ fn main() {
             let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
                 .ok()
                 .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
-            console::run(ctx.api.clone(), ctx.caller.clone(), role, opts.keymap.as_deref())
+            console::run(
+                ctx.api.clone(),
+                ctx.caller.clone(),
+                role,
+                opts.keymap.as_deref(),
+            )
         }
         Some(Command::System(c)) => cli::system::run(c, &ctx),
         Some(Command::Networks(c)) => cli::networks::run(c, &ctx),

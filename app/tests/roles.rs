@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const USERS: &[&str] = &["wharft-alice", "wharft-bob", "wharft-view", "wharft-op", "wharft-nobody"];
+const USERS: &[&str] = &[
+    "wharft-alice",
+    "wharft-bob",
+    "wharft-view",
+    "wharft-op",
+    "wharft-nobody",
+];
 
 /// Users made for the test, removed (by name, only these) when dropped.
 struct Users;
@@ -17,8 +23,15 @@ impl Users {
     fn create() -> Self {
         for u in USERS {
             let _ = Command::new("userdel").arg(u).output();
-            let o = Command::new("useradd").args(["--no-create-home", "--shell", "/bin/false", u]).output().unwrap();
-            assert!(o.status.success(), "useradd {u}: {}", String::from_utf8_lossy(&o.stderr));
+            let o = Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/false", u])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "useradd {u}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
         Users
     }
@@ -52,14 +65,25 @@ impl Server {
         self.dir.path().join("pub/wharf.sock")
     }
     fn as_root(&self, args: &[&str]) -> Output {
-        Command::new(&self.exe).arg("--root").arg(self.root()).args(args).env_remove("WHARF_HOST").output().unwrap()
+        Command::new(&self.exe)
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .env_remove("WHARF_HOST")
+            .output()
+            .unwrap()
     }
     /// `wharf --host unix://SOCKET args...` run as `user`.
     fn as_user(&self, user: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         let (uid, gid) = uid_of(user);
         let mut c = Command::new(&self.exe);
-        c.arg("--host").arg(format!("unix://{}", self.socket().display())).args(args);
-        c.env_remove("WHARF_ROOT").env("HOME", "/tmp").stdin(Stdio::null()).current_dir("/");
+        c.arg("--host")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(args);
+        c.env_remove("WHARF_ROOT")
+            .env("HOME", "/tmp")
+            .stdin(Stdio::null())
+            .current_dir("/");
         for (k, v) in env {
             c.env(k, v);
         }
@@ -81,7 +105,11 @@ impl Drop for Server {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn ok(o: Output, what: &str) -> String {
@@ -90,16 +118,31 @@ fn ok(o: Output, what: &str) -> String {
 }
 
 fn refused(o: Output, what: &str, needle: &str) {
-    assert!(!o.status.success(), "{what} should be refused: {}", text(&o));
-    assert!(text(&o).contains(needle), "{what}: expected {needle:?} in: {}", text(&o));
+    assert!(
+        !o.status.success(),
+        "{what} should be refused: {}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains(needle),
+        "{what}: expected {needle:?} in: {}",
+        text(&o)
+    );
 }
 
 fn start_server() -> Server {
-    let dir = tempfile::Builder::new().prefix("wroles").tempdir_in("/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("wroles")
+        .tempdir_in("/tmp")
+        .unwrap();
     // Other users must reach the socket and run the binary: a world-readable copy of it.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir(dir.path().join("pub")).unwrap();
-    std::fs::set_permissions(dir.path().join("pub"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("pub"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let exe = dir.path().join("pub/wharf");
     std::fs::copy(env!("CARGO_BIN_EXE_wharf"), &exe).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -120,7 +163,12 @@ fn start_server() -> Server {
     )
     .unwrap();
     let root = dir.path().join("root");
-    let o = Command::new(&exe).arg("--root").arg(&root).args(["image", "demo"]).output().unwrap();
+    let o = Command::new(&exe)
+        .arg("--root")
+        .arg(&root)
+        .args(["image", "demo"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let child = Command::new(&exe)
         .arg("--root")
@@ -135,7 +183,10 @@ fn start_server() -> Server {
     let s = Server { dir, child, exe };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.socket().exists() {
-        assert!(Instant::now() < deadline, "the server did not create its socket");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not create its socket"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     s
@@ -153,50 +204,138 @@ fn each_role_sees_and_does_only_what_it_may() {
 
     // Alice runs a container; the engine records her as its owner.
     let mut args = run.to_vec();
-    args.extend(["--name", "alice-web", "wharf/demo", "sh", "-c", "echo secret; sleep 1000"]);
+    args.extend([
+        "--name",
+        "alice-web",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo secret; sleep 1000",
+    ]);
     ok(s.as_user("wharft-alice", &args, &[]), "alice run");
     assert!(ok(s.as_user("wharft-alice", &["ps"], &[]), "alice ps").contains("alice-web"));
 
     // Bob cannot see, stop or read the logs of Alice's container.
     assert!(!ok(s.as_user("wharft-bob", &["ps", "-a"], &[]), "bob ps").contains("alice-web"));
-    refused(s.as_user("wharft-bob", &["stop", "alice-web"], &[]), "bob stop", "it belongs to wharft-alice");
-    refused(s.as_user("wharft-bob", &["logs", "alice-web"], &[]), "bob logs", "it belongs to wharft-alice");
-    refused(s.as_user("wharft-bob", &["rm", "-f", "alice-web"], &[]), "bob rm", "it belongs to wharft-alice");
+    refused(
+        s.as_user("wharft-bob", &["stop", "alice-web"], &[]),
+        "bob stop",
+        "it belongs to wharft-alice",
+    );
+    refused(
+        s.as_user("wharft-bob", &["logs", "alice-web"], &[]),
+        "bob logs",
+        "it belongs to wharft-alice",
+    );
+    refused(
+        s.as_user("wharft-bob", &["rm", "-f", "alice-web"], &[]),
+        "bob rm",
+        "it belongs to wharft-alice",
+    );
     // Claiming another identity changes nothing: identity comes from the kernel.
     let alice_uid = uid_of("wharft-alice").0.to_string();
-    let claim = [("SUDO_UID", alice_uid.as_str()), ("SUDO_GID", alice_uid.as_str()), ("USER", "wharft-alice")];
-    assert!(!ok(s.as_user("wharft-bob", &["ps", "-a"], &claim), "bob ps as alice").contains("alice-web"));
-    refused(s.as_user("wharft-bob", &["stop", "alice-web"], &claim), "bob stop as alice", "wharft-bob (user)");
+    let claim = [
+        ("SUDO_UID", alice_uid.as_str()),
+        ("SUDO_GID", alice_uid.as_str()),
+        ("USER", "wharft-alice"),
+    ];
+    assert!(!ok(
+        s.as_user("wharft-bob", &["ps", "-a"], &claim),
+        "bob ps as alice"
+    )
+    .contains("alice-web"));
+    refused(
+        s.as_user("wharft-bob", &["stop", "alice-web"], &claim),
+        "bob stop as alice",
+        "wharft-bob (user)",
+    );
 
     // Constraints: no host bind mounts, no published ports, no privileged, limits.
     let mut bind = run.to_vec();
     bind.extend(["-v", "/etc:/host-etc", "wharf/demo", "true"]);
-    refused(s.as_user("wharft-alice", &bind, &[]), "alice bind /etc", "may not bind-mount host path /etc");
+    refused(
+        s.as_user("wharft-alice", &bind, &[]),
+        "alice bind /etc",
+        "may not bind-mount host path /etc",
+    );
     let mut priv_ = run.to_vec();
     priv_.extend(["--privileged", "wharf/demo", "true"]);
-    refused(s.as_user("wharft-alice", &priv_, &[]), "alice privileged", "may not run privileged");
     refused(
-        s.as_user("wharft-alice", &["run", "-d", "--network", "none", "-m", "1g", "wharf/demo", "true"], &[]),
+        s.as_user("wharft-alice", &priv_, &[]),
+        "alice privileged",
+        "may not run privileged",
+    );
+    refused(
+        s.as_user(
+            "wharft-alice",
+            &[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "-m",
+                "1g",
+                "wharf/demo",
+                "true",
+            ],
+            &[],
+        ),
         "alice over her memory bound",
         "--memory at most",
     );
     refused(
-        s.as_user("wharft-bob", &["run", "-d", "--network", "none", "-p", "8080:80", "wharf/demo", "true"], &[]),
+        s.as_user(
+            "wharft-bob",
+            &[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "-p",
+                "8080:80",
+                "wharf/demo",
+                "true",
+            ],
+            &[],
+        ),
         "bob publish",
         "may not publish ports",
     );
 
     // A viewer sees everything and changes nothing; no logs.
     assert!(ok(s.as_user("wharft-view", &["ps"], &[]), "viewer ps").contains("alice-web"));
-    refused(s.as_user("wharft-view", &["stop", "alice-web"], &[]), "viewer stop", "(viewer) may not stop");
-    refused(s.as_user("wharft-view", &["logs", "alice-web"], &[]), "viewer logs", "(viewer) may not logs");
-    refused(s.as_user("wharft-view", &["run", "-d", "--network", "none", "wharf/demo", "true"], &[]), "viewer run", "(viewer) may not create");
+    refused(
+        s.as_user("wharft-view", &["stop", "alice-web"], &[]),
+        "viewer stop",
+        "(viewer) may not stop",
+    );
+    refused(
+        s.as_user("wharft-view", &["logs", "alice-web"], &[]),
+        "viewer logs",
+        "(viewer) may not logs",
+    );
+    refused(
+        s.as_user(
+            "wharft-view",
+            &["run", "-d", "--network", "none", "wharf/demo", "true"],
+            &[],
+        ),
+        "viewer run",
+        "(viewer) may not create",
+    );
 
     // A user with no place in the policy gets nothing, and says so.
-    refused(s.as_user("wharft-nobody", &["ps"], &[]), "unknown user", "has no role in the policy");
+    refused(
+        s.as_user("wharft-nobody", &["ps"], &[]),
+        "unknown user",
+        "has no role in the policy",
+    );
 
     // An operator can act on anyone's container.
-    ok(s.as_user("wharft-op", &["stop", "-t", "0", "alice-web"], &[]), "operator stop");
+    ok(
+        s.as_user("wharft-op", &["stop", "-t", "0", "alice-web"], &[]),
+        "operator stop",
+    );
     assert!(ok(s.as_user("wharft-op", &["ps", "-a"], &[]), "op ps").contains("Exited"));
 
     // An admin previews what Bob sees (embedded engine on the same root), audited.
@@ -209,7 +348,11 @@ fn each_role_sees_and_does_only_what_it_may() {
         .args(["--as", "wharft-bob", "ps", "-a"])
         .output()
         .unwrap();
-    assert!(preview.status.success() && !text(&preview).contains("alice-web"), "{}", text(&preview));
+    assert!(
+        preview.status.success() && !text(&preview).contains("alice-web"),
+        "{}",
+        text(&preview)
+    );
     let as_alice = Command::new(&s.exe)
         .arg("--root")
         .arg(s.root())
@@ -221,19 +364,37 @@ fn each_role_sees_and_does_only_what_it_may() {
     assert!(text(&as_alice).contains("alice-web"), "{}", text(&as_alice));
 
     // Every refusal is in the audit journal, which the auditor-less users cannot read.
-    refused(s.as_user("wharft-bob", &["audit"], &[]), "bob audit", "may not read");
+    refused(
+        s.as_user("wharft-bob", &["audit"], &[]),
+        "bob audit",
+        "may not read",
+    );
     let journal = ok(s.as_root(&["audit", "--format", "json"]), "root audit");
-    let entries: Vec<serde_json::Value> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let denied = |user: &str, action: &str| {
-        entries.iter().any(|e| e["user"] == user && e["action"] == action && e["outcome"] == "denied")
+        entries
+            .iter()
+            .any(|e| e["user"] == user && e["action"] == action && e["outcome"] == "denied")
     };
-    assert!(denied("wharft-bob", "container.stop"), "bob's refused stop is audited");
+    assert!(
+        denied("wharft-bob", "container.stop"),
+        "bob's refused stop is audited"
+    );
     assert!(denied("wharft-bob", "container.logs"));
     assert!(denied("wharft-alice", "container.create"));
     assert!(denied("wharft-view", "container.stop"));
-    assert!(entries.iter().any(|e| e["user"] == "wharft-nobody" && e["outcome"] == "denied"));
-    assert!(entries.iter().any(|e| e["user"] == "wharft-op" && e["action"] == "container.stop" && e["outcome"] == "allowed"));
-    assert!(entries.iter().any(|e| e["action"] == "policy.preview" && e["target"] == "wharft-bob" && e["outcome"] == "allowed"));
+    assert!(entries
+        .iter()
+        .any(|e| e["user"] == "wharft-nobody" && e["outcome"] == "denied"));
+    assert!(entries.iter().any(|e| e["user"] == "wharft-op"
+        && e["action"] == "container.stop"
+        && e["outcome"] == "allowed"));
+    assert!(entries.iter().any(|e| e["action"] == "policy.preview"
+        && e["target"] == "wharft-bob"
+        && e["outcome"] == "allowed"));
 
     // The chain verifies; one edited byte breaks it.
     ok(s.as_root(&["audit", "verify"]), "verify");
@@ -241,7 +402,11 @@ fn each_role_sees_and_does_only_what_it_may() {
     let original = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, original.replacen("wharft-bob", "wharft-bol", 1)).unwrap();
     let o = s.as_root(&["audit", "verify"]);
-    assert!(!o.status.success() && text(&o).contains("was edited"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("was edited"),
+        "{}",
+        text(&o)
+    );
     std::fs::write(&path, original).unwrap();
     let _ = Path::new("");
 }

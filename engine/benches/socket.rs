@@ -17,10 +17,17 @@ const CLIENTS: usize = 100;
 const RUN: Duration = Duration::from_secs(10);
 
 fn main() {
-    let dir = tempfile::Builder::new().prefix("wsock").tempdir_in("/tmp").expect("tempdir");
-    let engine = Arc::new(LocalEngine::open(dir.path().join("root"), EngineOptions::default()).expect("open"));
+    let dir = tempfile::Builder::new()
+        .prefix("wsock")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let engine = Arc::new(
+        LocalEngine::open(dir.path().join("root"), EngineOptions::default()).expect("open"),
+    );
     let root = Caller::root();
-    engine.image_build_demo(&root, "wharf/demo:latest").expect("demo image");
+    engine
+        .image_build_demo(&root, "wharf/demo:latest")
+        .expect("demo image");
     let t = Instant::now();
     for i in 0..CONTAINERS {
         let spec = ContainerCreate {
@@ -31,14 +38,20 @@ fn main() {
         };
         engine.container_create(&root, &spec).expect("create");
     }
-    eprintln!("created {CONTAINERS} containers in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "created {CONTAINERS} containers in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let sock = dir.path().join("wharf.sock");
     let listener = server::bind(&sock).expect("bind");
     let e2 = engine.clone();
     std::thread::spawn(move || server::serve(e2, listener));
 
-    let opts = ContainerListOptions { all: true, ..Default::default() };
+    let opts = ContainerListOptions {
+        all: true,
+        ..Default::default()
+    };
     let start = Instant::now();
     let handles: Vec<_> = (0..CLIENTS)
         .map(|_| {
@@ -57,7 +70,10 @@ fn main() {
             })
         })
         .collect();
-    let mut all: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client")).collect();
+    let mut all: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("client"))
+        .collect();
     let wall = start.elapsed();
     all.sort();
     let pct = |p: f64| all[((all.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;

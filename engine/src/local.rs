@@ -200,7 +200,11 @@ impl LocalEngine {
     /// May `caller` create the container `spec` describes? Checks the role's constraints
     /// (bind mounts, ports, host network, privileged, capabilities, limits, images);
     /// a refusal is audited with its reason.
-    pub fn authorize_create(&self, caller: &Caller, spec: &crate::api::ContainerCreate) -> Result<()> {
+    pub fn authorize_create(
+        &self,
+        caller: &Caller,
+        spec: &crate::api::ContainerCreate,
+    ) -> Result<()> {
         let role = self.effective_role(caller);
         let who = self.effective_caller(caller);
         // Constraints on images are on the normalized reference (or the id as given).
@@ -209,7 +213,10 @@ impl LocalEngine {
             .unwrap_or_else(|_| spec.image.clone());
         if let Err(e) = crate::policy::check_create(&who, &role, spec, &image_ref) {
             let target = spec.name.clone().unwrap_or_else(|| spec.image.clone());
-            if let Err(a) = self.audit.record(&who, "container.create", &target, "denied", &e.message) {
+            if let Err(a) =
+                self.audit
+                    .record(&who, "container.create", &target, "denied", &e.message)
+            {
                 tracing::warn!("could not write the audit journal: {a}");
             }
             return Err(e);

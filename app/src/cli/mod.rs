@@ -101,22 +101,45 @@ pub fn preview_as(engine: &LocalEngine, admin: &Caller, user: &str) -> Result<Ca
             .ok()
             .flatten()
             .map(|u| u.uid.as_raw())
-            .ok_or_else(|| EngineError::not_found("user", user, "give a user name or uid known to this machine"))?,
+            .ok_or_else(|| {
+                EngineError::not_found(
+                    "user",
+                    user,
+                    "give a user name or uid known to this machine",
+                )
+            })?,
     };
     let me = engine.effective_caller(admin);
     if engine.effective_role(admin).name != "admin" {
-        let msg = format!("{} may not act as another user: --as is for admins", me.label());
-        let _ = engine.audit().record(&me, "policy.preview", user, "denied", &msg);
+        let msg = format!(
+            "{} may not act as another user: --as is for admins",
+            me.label()
+        );
+        let _ = engine
+            .audit()
+            .record(&me, "policy.preview", user, "denied", &msg);
         return Err(EngineError::denied(msg));
     }
     let target = match engine.policy() {
         Some(p) => p.caller_for(uid),
         None => {
             let (name, gid, _) = wharf_engine::policy::user_groups(uid);
-            Caller { uid, gid, name, role: Role::admin(), project: None }
+            Caller {
+                uid,
+                gid,
+                name,
+                role: Role::admin(),
+                project: None,
+            }
         }
     };
-    engine.audit().record(&me, "policy.preview", &target.name, "allowed", &format!("acting as {}", target.label()))?;
+    engine.audit().record(
+        &me,
+        "policy.preview",
+        &target.name,
+        "allowed",
+        &format!("acting as {}", target.label()),
+    )?;
     Ok(target)
 }
 

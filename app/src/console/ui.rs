@@ -338,7 +338,8 @@ mod tests {
     }
 
     fn app_as(dir: &std::path::Path, role: &str) -> App {
-        let policy = wharf_engine::policy::Policy::parse(std::path::Path::new("policy.json"), "{}").unwrap();
+        let policy =
+            wharf_engine::policy::Policy::parse(std::path::Path::new("policy.json"), "{}").unwrap();
         let mut a = app(dir);
         a.role = policy.role(role).cloned();
         a
@@ -361,9 +362,24 @@ mod tests {
             differing.iter().all(|&i| i == header || i == footer),
             "only the header and the footer may differ, not lines {differing:?}"
         );
-        assert!(lv[header].contains("viewer") && lv[header].contains("read-only"), "{}", lv[header]);
-        assert!(la[header].contains("admin") && !la[header].contains("read-only"), "{}", la[header]);
-        assert!(la[footer].contains("s stop") && !lv[footer].contains("s stop") && !lv[footer].contains("remove"), "admin: {}\nviewer: {}", la[footer], lv[footer]);
+        assert!(
+            lv[header].contains("viewer") && lv[header].contains("read-only"),
+            "{}",
+            lv[header]
+        );
+        assert!(
+            la[header].contains("admin") && !la[header].contains("read-only"),
+            "{}",
+            la[header]
+        );
+        assert!(
+            la[footer].contains("s stop")
+                && !lv[footer].contains("s stop")
+                && !lv[footer].contains("remove"),
+            "admin: {}\nviewer: {}",
+            la[footer],
+            lv[footer]
+        );
         insta::assert_snapshot!("role_admin", sa);
         insta::assert_snapshot!("role_viewer", sv);
 
@@ -371,7 +387,10 @@ mod tests {
         admin.overlay = Overlay::Help { scroll: 0 };
         viewer.overlay = Overlay::Help { scroll: 0 };
         let (ha, hv) = (screen(&mut admin, 160, 45), screen(&mut viewer, 160, 45));
-        assert!(ha.contains("remove") && !hv.contains("remove"), "viewer help:\n{hv}");
+        assert!(
+            ha.contains("remove") && !hv.contains("remove"),
+            "viewer help:\n{hv}"
+        );
         assert!(hv.contains("inspect"), "viewer help:\n{hv}");
     }
 

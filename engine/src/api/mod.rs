@@ -23,12 +23,34 @@ pub use volumes::*;
 
 /// The whole engine API. Implemented for every type that implements all the areas.
 pub trait Engine:
-    SystemApi + AuditApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + ExecApi + ToolboxApi + Send + Sync
+    SystemApi
+    + AuditApi
+    + ImageApi
+    + RegistryApi
+    + ContainerApi
+    + NetworkApi
+    + VolumeApi
+    + StatsApi
+    + ExecApi
+    + ToolboxApi
+    + Send
+    + Sync
 {
 }
 
 impl<T> Engine for T where
-    T: SystemApi + AuditApi + ImageApi + RegistryApi + ContainerApi + NetworkApi + VolumeApi + StatsApi + ExecApi + ToolboxApi + Send + Sync
+    T: SystemApi
+        + AuditApi
+        + ImageApi
+        + RegistryApi
+        + ContainerApi
+        + NetworkApi
+        + VolumeApi
+        + StatsApi
+        + ExecApi
+        + ToolboxApi
+        + Send
+        + Sync
 {
 }
 

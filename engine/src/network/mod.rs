@@ -912,7 +912,9 @@ pub struct NetView {
 /// Read the store once for [`NetView`]'s questions.
 pub fn view(engine: &LocalEngine) -> Result<NetView> {
     let _l = engine.root().lock_shared("networks")?;
-    Ok(NetView { st: store::load(engine.root())? })
+    Ok(NetView {
+        st: store::load(engine.root())?,
+    })
 }
 
 impl NetView {
@@ -932,7 +934,12 @@ impl NetView {
 
     /// The published ports of a running container (empty when it does not run).
     pub fn ports(&self, container_id: &str) -> Vec<PortBinding> {
-        self.st.containers.get(container_id).filter(|c| c.running).map(|c| c.ports.clone()).unwrap_or_default()
+        self.st
+            .containers
+            .get(container_id)
+            .filter(|c| c.running)
+            .map(|c| c.ports.clone())
+            .unwrap_or_default()
     }
 }
 

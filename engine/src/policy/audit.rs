@@ -123,11 +123,15 @@ impl AuditLog {
         // No fsync: the journal is tamper evidence, not a durability log, and every
         // `wharf run` writes two entries. A crash can lose the newest entries; `verify`
         // then says so (the head names more entries than the file holds).
-        let head = serde_json::to_vec(&Head { seq: e.seq, hash: e.hash.clone() })
-            .map_err(|err| EngineError::internal(format!("encoding the audit head: {err}")))?;
+        let head = serde_json::to_vec(&Head {
+            seq: e.seq,
+            hash: e.hash.clone(),
+        })
+        .map_err(|err| EngineError::internal(format!("encoding the audit head: {err}")))?;
         let tmp = self.sibling(".head.tmp");
         std::fs::write(&tmp, head).ctx(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, self.sibling(".head")).ctx(|| format!("writing {}", self.sibling(".head").display()))?;
+        std::fs::rename(&tmp, self.sibling(".head"))
+            .ctx(|| format!("writing {}", self.sibling(".head").display()))?;
         Ok(e)
     }
 

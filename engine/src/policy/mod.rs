@@ -303,10 +303,18 @@ impl EffectiveRole {
         let mut permissions: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for a in &p.allowed {
             if let Some((kind, verb)) = a.split_once('.') {
-                permissions.entry(kind.to_string()).or_default().push(verb.to_string());
+                permissions
+                    .entry(kind.to_string())
+                    .or_default()
+                    .push(verb.to_string());
             }
         }
-        EffectiveRole { name: p.role.clone(), permissions, scope: Scope::All, constraints: Constraints::default() }
+        EffectiveRole {
+            name: p.role.clone(),
+            permissions,
+            scope: Scope::All,
+            constraints: Constraints::default(),
+        }
     }
 }
 

@@ -403,7 +403,12 @@ impl RegistryApi for RemoteEngine {
 impl RemoteEngine {
     /// Call `method` and copy its raw (chunked) answer into `out`; the result arrives in
     /// the `X-Wharf-Result` trailer, an error found after the first byte in `X-Wharf-Error`.
-    pub fn call_download<T: DeserializeOwned>(&self, method: &str, args: Value, out: &mut dyn Write) -> Result<T> {
+    pub fn call_download<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Value,
+        out: &mut dyn Write,
+    ) -> Result<T> {
         let mut conn = self.open()?;
         Self::send(&mut conn, method, &args)
             .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
@@ -432,8 +437,9 @@ impl RemoteEngine {
             .find(|(k, _)| k == "x-wharf-result")
             .map(|(_, v)| v.as_str())
             .unwrap_or("null");
-        serde_json::from_str(result)
-            .map_err(|e| EngineError::internal(format!("the result of {method} does not decode: {e}")))
+        serde_json::from_str(result).map_err(|e| {
+            EngineError::internal(format!("the result of {method} does not decode: {e}"))
+        })
     }
 
     fn stream_typed<I: DeserializeOwned, T: DeserializeOwned>(
@@ -645,20 +651,39 @@ impl ExecApi for RemoteEngine {
         let head = http::read_response(&mut conn.reader)?;
         if head.status != 101 {
             let body = http::read_body(&mut conn.reader, &head)?;
-            return Err(serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                EngineError::unavailable(format!("the engine answered exec with status {}", head.status))
-            }));
+            return Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered exec with status {}",
+                        head.status
+                    ))
+                }),
+            );
         }
         let id = head.header("x-exec-id").unwrap_or_default().to_string();
-        let pid = head.header("x-exec-pid").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let pid = head
+            .header("x-exec-pid")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         if cfg.detach {
-            return Ok(ExecSession { id, pid, stream: None });
+            return Ok(ExecSession {
+                id,
+                pid,
+                stream: None,
+            });
         }
         // The upgraded connection carries the attach protocol; hand the caller one end
         // of a socket pair and relay the other end to the connection.
-        let (mine, theirs) = UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
-        let mut theirs_in = theirs.try_clone().map_err(|e| EngineError::io("cloning a socket", e))?;
-        let Conn { mut reader, mut writer, _child } = conn;
+        let (mine, theirs) =
+            UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
+        let mut theirs_in = theirs
+            .try_clone()
+            .map_err(|e| EngineError::io("cloning a socket", e))?;
+        let Conn {
+            mut reader,
+            mut writer,
+            _child,
+        } = conn;
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut reader, &mut theirs_in);
             let _ = theirs_in.shutdown(std::net::Shutdown::Write);
@@ -669,7 +694,11 @@ impl ExecApi for RemoteEngine {
             let _ = std::io::copy(&mut theirs, &mut writer);
             let _ = writer.flush();
         });
-        Ok(ExecSession { id, pid, stream: Some(mine) })
+        Ok(ExecSession {
+            id,
+            pid,
+            stream: Some(mine),
+        })
     }
 }
 
@@ -680,19 +709,46 @@ impl ToolboxApi for RemoteEngine {
     fn container_diff(&self, _caller: &Caller, container: &str) -> Result<Vec<Change>> {
         self.call("container_diff", json!([container]))
     }
-    fn container_export(&self, _caller: &Caller, container: &str, out: &mut dyn Write) -> Result<()> {
+    fn container_export(
+        &self,
+        _caller: &Caller,
+        container: &str,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         self.call_download("container_export", json!([container]), out)
     }
-    fn container_commit(&self, _caller: &Caller, container: &str, opts: &CommitOptions) -> Result<String> {
+    fn container_commit(
+        &self,
+        _caller: &Caller,
+        container: &str,
+        opts: &CommitOptions,
+    ) -> Result<String> {
         self.call("container_commit", json!([container, opts]))
     }
-    fn container_stat_path(&self, _caller: &Caller, container: &str, path: &str) -> Result<PathStat> {
+    fn container_stat_path(
+        &self,
+        _caller: &Caller,
+        container: &str,
+        path: &str,
+    ) -> Result<PathStat> {
         self.call("container_stat_path", json!([container, path]))
     }
-    fn container_archive_get(&self, _caller: &Caller, container: &str, path: &str, out: &mut dyn Write) -> Result<PathStat> {
+    fn container_archive_get(
+        &self,
+        _caller: &Caller,
+        container: &str,
+        path: &str,
+        out: &mut dyn Write,
+    ) -> Result<PathStat> {
         self.call_download("container_archive_get", json!([container, path]), out)
     }
-    fn container_archive_put(&self, _caller: &Caller, container: &str, dir: &str, input: &mut dyn Read) -> Result<()> {
+    fn container_archive_put(
+        &self,
+        _caller: &Caller,
+        container: &str,
+        dir: &str,
+        input: &mut dyn Read,
+    ) -> Result<()> {
         self.call_upload("container_archive_put", json!([container, dir]), input)
     }
 }

@@ -150,7 +150,9 @@ pub fn handle_connection(engine: &LocalEngine, stream: UnixStream) -> Result<()>
                     .ctx(|| "answering".into())?;
                     writer.flush().ctx(|| "answering".into())?;
                     if let Some(stream) = session.stream {
-                        let conn = writer.into_inner().map_err(|e| EngineError::io("answering", e.into_error()))?;
+                        let conn = writer
+                            .into_inner()
+                            .map_err(|e| EngineError::io("answering", e.into_error()))?;
                         relay(reader, conn, stream);
                     }
                     return Ok(());
@@ -251,7 +253,9 @@ fn stream<W: Write, T: Serialize>(
 /// Copy bytes both ways between a client connection (with what its reader already
 /// buffered) and an attach stream, until both directions end.
 fn relay(mut from_client: BufReader<UnixStream>, to_client: UnixStream, session: UnixStream) {
-    let Ok(mut session_in) = session.try_clone() else { return };
+    let Ok(mut session_in) = session.try_clone() else {
+        return;
+    };
     let up = std::thread::spawn(move || {
         let _ = std::io::copy(&mut from_client, &mut session_in);
         let _ = session_in.shutdown(std::net::Shutdown::Write);
@@ -292,13 +296,19 @@ fn upload<W: Write>(
 
 /// A raw download (an archive) as a chunked body; the result travels in the
 /// `X-Wharf-Result` trailer, an error after the first byte in `X-Wharf-Error`.
-fn download<W: Write, T: Serialize>(w: &mut W, produce: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<()> {
+fn download<W: Write, T: Serialize>(
+    w: &mut W,
+    produce: impl FnOnce(&mut dyn Write) -> Result<T>,
+) -> Result<()> {
     write!(w, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
         .ctx(|| "answering".into())?;
     let mut cw = ChunkedWriter::new(w);
     match produce(&mut cw) {
         Ok(v) => cw
-            .finish_with_trailer("X-Wharf-Result", &serde_json::to_string(&v).unwrap_or_default())
+            .finish_with_trailer(
+                "X-Wharf-Result",
+                &serde_json::to_string(&v).unwrap_or_default(),
+            )
             .ctx(|| "answering".into()),
         Err(e) => cw
             .finish_with_trailer(
@@ -458,10 +468,18 @@ fn dispatch<W: Write>(
             engine.stats_history(caller, &id)
         }),
         "host_stats" => call(w, method, a, |(): ()| engine.host_stats(caller)),
-        "container_top" => call(w, method, a, |(c,): (String,)| engine.container_top(caller, &c)),
-        "container_diff" => call(w, method, a, |(c,): (String,)| engine.container_diff(caller, &c)),
-        "container_commit" => call(w, method, a, |(c, o): (String, CommitOptions)| engine.container_commit(caller, &c, &o)),
-        "container_stat_path" => call(w, method, a, |(c, p): (String, String)| engine.container_stat_path(caller, &c, &p)),
+        "container_top" => call(w, method, a, |(c,): (String,)| {
+            engine.container_top(caller, &c)
+        }),
+        "container_diff" => call(w, method, a, |(c,): (String,)| {
+            engine.container_diff(caller, &c)
+        }),
+        "container_commit" => call(w, method, a, |(c, o): (String, CommitOptions)| {
+            engine.container_commit(caller, &c, &o)
+        }),
+        "container_stat_path" => call(w, method, a, |(c, p): (String, String)| {
+            engine.container_stat_path(caller, &c, &p)
+        }),
         "container_export" => match args::<(String,)>(method, a) {
             Ok((c,)) => download(w, |out| engine.container_export(caller, &c, out)),
             Err(e) => reply::<_, ()>(w, Err(e)),

@@ -562,7 +562,9 @@ impl LocalEngine {
             health: toolbox::health::current(self, cfg, st),
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
-            ports: net.map(|n| n.ports(&cfg.id)).unwrap_or_else(|| cfg.spec.ports.clone()),
+            ports: net
+                .map(|n| n.ports(&cfg.id))
+                .unwrap_or_else(|| cfg.spec.ports.clone()),
             labels: cfg.labels.clone(),
             networks: net
                 .map(|n| n.networks(&cfg.id))

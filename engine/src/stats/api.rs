@@ -144,7 +144,11 @@ impl StatsApi for LocalEngine {
                 .filter(|s| {
                     // Named containers were checked above; otherwise the caller's scope,
                     // from the owners the sampler already knows (no file read per round).
-                    wanted.is_some() || self.sampler().owner_of(&s.id).is_some_and(|o| self.can_see(&me, o))
+                    wanted.is_some()
+                        || self
+                            .sampler()
+                            .owner_of(&s.id)
+                            .is_some_and(|o| self.can_see(&me, o))
                 })
                 .collect();
             // Named or -a containers that are not running show as zero rows, as Docker.

@@ -267,7 +267,10 @@ impl Sampler {
 
     /// The owner uid of a container sampled in the last round.
     pub fn owner_of(&self, id: &str) -> Option<u32> {
-        self.state.lock().ok().and_then(|st| st.owners.get(id).copied())
+        self.state
+            .lock()
+            .ok()
+            .and_then(|st| st.owners.get(id).copied())
     }
 
     /// The history of a container while it is sampled.
