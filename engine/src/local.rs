@@ -415,8 +415,8 @@ impl SystemApi for LocalEngine {
     ) -> Result<()> {
         self.authorize(caller, "events.read", None)?;
         let in_time = |ev: &Event| {
-            !filter.since.is_some_and(|s| ev.time_nano < s)
-                && !filter.until.is_some_and(|u| ev.time_nano > u)
+            filter.since.is_none_or(|s| ev.time_nano >= s)
+                && filter.until.is_none_or(|u| ev.time_nano <= u)
         };
         let wanted = |ev: &Event| in_time(ev) && event_matches(filter, ev);
         // Rotated files first, then the live file through a follower, so nothing
