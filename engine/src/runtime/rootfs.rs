@@ -312,6 +312,11 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
         )?;
     }
     for spec in &plan.mounts {
+        if spec.kind == "volume" {
+            // A volume's first mount over image content gets that content copied in.
+            let inside = r.join(spec.target.trim_start_matches('/'));
+            crate::volume::copy_up_at_first_mount(Path::new(&spec.source), &inside)?;
+        }
         user_mount(r, spec)?;
     }
     if !plan.privileged {

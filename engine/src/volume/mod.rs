@@ -25,8 +25,6 @@ struct Meta {
     owner: u32,
     project: Option<String>,
     anonymous: bool,
-    /// Set once the first mount has had its chance to copy image content in.
-    initialized: bool,
 }
 
 /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
@@ -148,7 +146,6 @@ fn create(
             owner: caller.uid,
             project: caller.project.clone(),
             anonymous,
-            initialized: false,
         };
         atomic_write_json(&stage.join("meta.json"), &m)?;
         fs::rename(&stage, dir(engine, &name)).ctx(|| format!("creating volume {name}"))?;
@@ -193,27 +190,39 @@ pub fn acquire(
 /// (the mount target inside the container's rootfs) in, keeping modes, owners and links.
 pub fn copy_up_if_empty(engine: &LocalEngine, name: &str, src: &Path) -> Result<()> {
     let _lock = engine.root().lock("volumes")?;
-    let mut m = load(engine, name)?;
-    if m.initialized {
+    load(engine, name)?;
+    copy_up_at_first_mount(&data_path(engine, name), src)
+}
+
+/// The copy-up itself, for the container's init, which sees the image content (its
+/// overlay is mounted only in the container's mount namespace) but has no engine: a
+/// marker beside the data (`volumes/<name>/initialized`) makes it happen once.
+pub fn copy_up_at_first_mount(data: &Path, src: &Path) -> Result<()> {
+    let Some(marker) = data.parent().map(|d| d.join("initialized")) else {
+        return Ok(());
+    };
+    if marker.exists() {
         return Ok(());
     }
-    let data = data_path(engine, name);
-    let empty = fs::read_dir(&data)
+    let empty = fs::read_dir(data)
         .map(|mut d| d.next().is_none())
         .unwrap_or(false);
     if empty && src.is_dir() {
-        copy_tree(src, &data)
-            .map_err(|e| e.context(format!("copying image content into volume {name}")))?;
+        copy_tree(src, data).map_err(|e| {
+            e.context(format!(
+                "copying image content into volume {}",
+                data.display()
+            ))
+        })?;
         let md = src
             .metadata()
             .ctx(|| format!("reading {}", src.display()))?;
-        fs::set_permissions(&data, fs::Permissions::from_mode(md.mode() & 0o7777))
-            .ctx(|| format!("setting the mode of volume {name}"))?;
-        nix::unistd::chown(&data, Some(md.uid().into()), Some(md.gid().into()))
-            .ctx(|| format!("setting the owner of volume {name}"))?;
+        fs::set_permissions(data, fs::Permissions::from_mode(md.mode() & 0o7777))
+            .ctx(|| format!("setting the mode of {}", data.display()))?;
+        nix::unistd::chown(data, Some(md.uid().into()), Some(md.gid().into()))
+            .ctx(|| format!("setting the owner of {}", data.display()))?;
     }
-    m.initialized = true;
-    atomic_write_json(&dir(engine, name).join("meta.json"), &m)
+    fs::write(&marker, b"").ctx(|| format!("marking {} initialized", data.display()))
 }
 
 /// Copy the tree under `src` into the existing directory `dst`: files, directories and
