@@ -185,6 +185,23 @@ impl RemoteEngine {
         conn.writer.flush()
     }
 
+    /// Read an answer's head; any status but `want` is the engine's error, from the body.
+    fn answer(conn: &mut Conn, method: &str, want: u16) -> Result<http::Head> {
+        let head = http::read_response(&mut conn.reader)?;
+        if head.status == want {
+            return Ok(head);
+        }
+        let body = http::read_body(&mut conn.reader, &head)?;
+        Err(
+            serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                EngineError::unavailable(format!(
+                    "the engine answered {method} with status {}",
+                    head.status
+                ))
+            }),
+        )
+    }
+
     /// Call `method` with `args` (a JSON array) and decode the answer.
     pub fn call<T: DeserializeOwned>(&self, method: &str, args: Value) -> Result<T> {
         let mut conn = self.take()?;
@@ -195,25 +212,14 @@ impl RemoteEngine {
                 EngineError::unavailable(format!("sending {method} to the engine: {e}"))
             })?;
         }
-        let head = http::read_response(&mut conn.reader)?;
+        let head = Self::answer(&mut conn, method, 200)?;
         let body = http::read_body(&mut conn.reader, &head)?;
         self.give_back(conn);
-        if head.status == 200 {
-            serde_json::from_slice(&body).map_err(|e| {
-                EngineError::internal(format!(
-                    "the engine's answer to {method} does not decode: {e}"
-                ))
-            })
-        } else {
-            Err(
-                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                    EngineError::unavailable(format!(
-                        "the engine answered {method} with status {}",
-                        head.status
-                    ))
-                }),
-            )
-        }
+        serde_json::from_slice(&body).map_err(|e| {
+            EngineError::internal(format!(
+                "the engine's answer to {method} does not decode: {e}"
+            ))
+        })
     }
 
     /// Call a streaming `method`: `on_item` gets each item until it returns `false`
@@ -227,18 +233,7 @@ impl RemoteEngine {
         let mut conn = self.open()?;
         Self::send(&mut conn, method, &args)
             .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
-        let head = http::read_response(&mut conn.reader)?;
-        if head.status != 200 {
-            let body = http::read_body(&mut conn.reader, &head)?;
-            return Err(
-                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                    EngineError::unavailable(format!(
-                        "the engine answered {method} with status {}",
-                        head.status
-                    ))
-                }),
-            );
-        }
+        Self::answer(&mut conn, method, 200)?;
         let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
         let mut line = String::new();
         loop {
@@ -294,22 +289,11 @@ impl RemoteEngine {
             std::io::copy(input, &mut cw).map_err(io_err)?;
             cw.finish().map_err(io_err)?;
         }
-        let head = http::read_response(&mut conn.reader)?;
+        let head = Self::answer(&mut conn, method, 200)?;
         let body = http::read_body(&mut conn.reader, &head)?;
-        if head.status == 200 {
-            serde_json::from_slice(&body).map_err(|e| {
-                EngineError::internal(format!("the answer to {method} does not decode: {e}"))
-            })
-        } else {
-            Err(
-                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                    EngineError::unavailable(format!(
-                        "the engine answered {method} with status {}",
-                        head.status
-                    ))
-                }),
-            )
-        }
+        serde_json::from_slice(&body).map_err(|e| {
+            EngineError::internal(format!("the answer to {method} does not decode: {e}"))
+        })
     }
 }
 
@@ -412,18 +396,7 @@ impl RemoteEngine {
         let mut conn = self.open()?;
         Self::send(&mut conn, method, &args)
             .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
-        let head = http::read_response(&mut conn.reader)?;
-        if head.status != 200 {
-            let body = http::read_body(&mut conn.reader, &head)?;
-            return Err(
-                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                    EngineError::unavailable(format!(
-                        "the engine answered {method} with status {}",
-                        head.status
-                    ))
-                }),
-            );
-        }
+        Self::answer(&mut conn, method, 200)?;
         let mut body = ChunkedReader::new(&mut conn.reader);
         std::io::copy(&mut body, out)
             .map_err(|e| EngineError::unavailable(format!("receiving {method}: {e}")))?;
@@ -648,18 +621,7 @@ impl ExecApi for RemoteEngine {
         let mut conn = self.open()?;
         Self::send(&mut conn, "exec", &json!([container, cfg]))
             .map_err(|e| EngineError::unavailable(format!("sending exec: {e}")))?;
-        let head = http::read_response(&mut conn.reader)?;
-        if head.status != 101 {
-            let body = http::read_body(&mut conn.reader, &head)?;
-            return Err(
-                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                    EngineError::unavailable(format!(
-                        "the engine answered exec with status {}",
-                        head.status
-                    ))
-                }),
-            );
-        }
+        let head = Self::answer(&mut conn, "exec", 101)?;
         let id = head.header("x-exec-id").unwrap_or_default().to_string();
         let pid = head
             .header("x-exec-pid")
