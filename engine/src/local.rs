@@ -132,15 +132,20 @@ impl LocalEngine {
     /// The role the engine gives `caller`: from the policy by uid (a role the caller
     /// claims is never trusted), or admin in single-user mode.
     pub fn effective_role(&self, caller: &Caller) -> EffectiveRole {
+        // Built once: every API call (and every stats round) asks.
+        static ADMIN: std::sync::OnceLock<EffectiveRole> = std::sync::OnceLock::new();
         let builtin_admin = || {
-            let defs = crate::policy::builtin_roles();
-            let admin = &defs["admin"];
-            EffectiveRole {
-                name: "admin".into(),
-                permissions: admin.permissions.clone(),
-                scope: Scope::All,
-                constraints: Default::default(),
-            }
+            ADMIN
+                .get_or_init(|| {
+                    let defs = crate::policy::builtin_roles();
+                    EffectiveRole {
+                        name: "admin".into(),
+                        permissions: defs["admin"].permissions.clone(),
+                        scope: Scope::All,
+                        constraints: Default::default(),
+                    }
+                })
+                .clone()
         };
         match self.policy() {
             None => builtin_admin(),
@@ -183,7 +188,9 @@ impl LocalEngine {
         self.in_scope(caller, &role, owner)
     }
 
-    fn in_scope(&self, caller: &Caller, role: &EffectiveRole, owner: u32) -> bool {
+    /// Is an object of `owner` within `role`'s scope for `caller`? (For callers that
+    /// check many objects with one role.)
+    pub fn in_scope(&self, caller: &Caller, role: &EffectiveRole, owner: u32) -> bool {
         match role.scope {
             Scope::All => true,
             Scope::Own => owner == caller.uid,

@@ -118,6 +118,7 @@ impl StatsApi for LocalEngine {
             }
             wanted = Some(m);
         }
+        let role = self.effective_role(caller);
         let mut watch = self.sampler().watch(target_source(self.clone()));
         let me = caller.clone();
         let want = |id: &str| -> bool {
@@ -139,16 +140,20 @@ impl StatsApi for LocalEngine {
             if rounds == 1 {
                 continue;
             }
+            // Named containers were checked above; otherwise the caller's scope, from the
+            // owners the sampler already knows (no file read, one role for the batch).
+            let owners = if wanted.is_none() {
+                self.sampler().owners()
+            } else {
+                HashMap::new()
+            };
             let mut batch: Vec<ContainerStats> = batch
                 .into_iter()
                 .filter(|s| {
-                    // Named containers were checked above; otherwise the caller's scope,
-                    // from the owners the sampler already knows (no file read per round).
                     wanted.is_some()
-                        || self
-                            .sampler()
-                            .owner_of(&s.id)
-                            .is_some_and(|o| self.can_see(&me, o))
+                        || owners
+                            .get(&s.id)
+                            .is_some_and(|o| self.in_scope(&me, &role, *o))
                 })
                 .collect();
             // Named or -a containers that are not running show as zero rows, as Docker.

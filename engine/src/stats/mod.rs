@@ -265,12 +265,12 @@ impl Sampler {
         )
     }
 
-    /// The owner uid of a container sampled in the last round.
-    pub fn owner_of(&self, id: &str) -> Option<u32> {
+    /// The owner uid of each container sampled in the last round.
+    pub fn owners(&self) -> HashMap<String, u32> {
         self.state
             .lock()
-            .ok()
-            .and_then(|st| st.owners.get(id).copied())
+            .map(|st| st.owners.clone())
+            .unwrap_or_default()
     }
 
     /// The history of a container while it is sampled.
