@@ -383,6 +383,13 @@ fn each_role_sees_and_does_only_what_it_may() {
         denied("wharft-bob", "container.stop"),
         "bob's refused stop is audited"
     );
+    // Listings filter silently: what a caller may not see leaves no refusals behind.
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e["action"] == "container.inspect" && e["outcome"] == "denied"),
+        "ps must not audit the containers it hides"
+    );
     assert!(denied("wharft-bob", "container.logs"));
     assert!(denied("wharft-alice", "container.create"));
     assert!(denied("wharft-view", "container.stop"));

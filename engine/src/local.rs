@@ -188,6 +188,13 @@ impl LocalEngine {
         self.in_scope(caller, &role, owner)
     }
 
+    /// Would `caller`, whose `role` was computed once for a batch, be allowed `action`
+    /// on an object of `owner`? Nothing is audited: this filters lists and prunes, so
+    /// objects a caller may not see leave no trace of refusals.
+    pub fn permits(&self, caller: &Caller, role: &EffectiveRole, action: &str, owner: u32) -> bool {
+        role.allows(action) && self.in_scope(caller, role, owner)
+    }
+
     /// Is an object of `owner` within `role`'s scope for `caller`? (For callers that
     /// check many objects with one role.)
     pub fn in_scope(&self, caller: &Caller, role: &EffectiveRole, owner: u32) -> bool {

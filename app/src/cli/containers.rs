@@ -134,27 +134,8 @@ pub struct RunArgs {
     /// Restart policy: no, on-failure[:N], always, unless-stopped.
     #[arg(long, default_value = "no")]
     restart: String,
-    /// Memory limit (e.g. 64m).
-    #[arg(short = 'm', long)]
-    memory: Option<String>,
-    /// Memory plus swap limit; -1 for unlimited swap.
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    memory_swap: Option<String>,
-    /// Number of CPUs (e.g. 1.5).
-    #[arg(long)]
-    cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long = "cpu-shares")]
-    cpu_shares: Option<u64>,
-    /// CPUs allowed (0-3, 0,1).
-    #[arg(long = "cpuset-cpus")]
-    cpuset_cpus: Option<String>,
-    /// Limit on the number of processes (-1 unlimited).
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pids_limit: Option<i64>,
-    /// Block IO weight (10-1000).
-    #[arg(long = "blkio-weight")]
-    blkio_weight: Option<u16>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Mount the root file system read-only.
     #[arg(long = "read-only")]
     read_only: bool,
@@ -278,20 +259,8 @@ pub struct RenameArgs {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    #[arg(short = 'm', long)]
-    memory: Option<String>,
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    memory_swap: Option<String>,
-    #[arg(long)]
-    cpus: Option<f64>,
-    #[arg(short = 'c', long = "cpu-shares")]
-    cpu_shares: Option<u64>,
-    #[arg(long = "cpuset-cpus")]
-    cpuset_cpus: Option<String>,
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pids_limit: Option<i64>,
-    #[arg(long = "blkio-weight")]
-    blkio_weight: Option<u16>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Restart policy.
     #[arg(long)]
     restart: Option<String>,
@@ -518,28 +487,49 @@ fn parse_restart(s: &str) -> Result<RestartPolicy, EngineError> {
     })
 }
 
-fn resources(
-    memory: &Option<String>,
-    swap: &Option<String>,
-    cpus: Option<f64>,
-    shares: Option<u64>,
-    cpuset: &Option<String>,
-    pids: Option<i64>,
-    blkio: Option<u16>,
-) -> Result<Resources, EngineError> {
-    Ok(Resources {
-        memory: memory.as_deref().map(parse_size).transpose()?,
-        memory_swap: match swap.as_deref() {
-            Some("-1") => Some(-1),
-            Some(s) => Some(parse_size(s)?),
-            None => None,
-        },
-        nano_cpus: cpus.map(|c| (c * 1e9) as i64),
-        cpu_shares: shares,
-        cpuset_cpus: cpuset.clone(),
-        pids_limit: pids,
-        blkio_weight: blkio,
-    })
+/// Resource limits, as `run`, `create` and `update` take them.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Memory limit (e.g. 64m).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs (e.g. 1.5).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs allowed (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Limit on the number of processes (-1 unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+}
+
+impl LimitArgs {
+    /// The engine's form of these limits (sizes parsed, `--cpus` in nano CPUs).
+    pub fn to_resources(&self) -> Result<Resources, EngineError> {
+        Ok(Resources {
+            memory: self.memory.as_deref().map(parse_size).transpose()?,
+            memory_swap: match self.memory_swap.as_deref() {
+                Some("-1") => Some(-1),
+                Some(s) => Some(parse_size(s)?),
+                None => None,
+            },
+            nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            pids_limit: self.pids_limit,
+            blkio_weight: self.blkio_weight,
+        })
+    }
 }
 
 fn env_from_host(kv: &str) -> Option<String> {
@@ -723,15 +713,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         hostname: a.hostname.clone(),
         labels,
         restart: parse_restart(&a.restart)?,
-        resources: resources(
-            &a.memory,
-            &a.memory_swap,
-            a.cpus,
-            a.cpu_shares,
-            &a.cpuset_cpus,
-            a.pids_limit,
-            a.blkio_weight,
-        )?,
+        resources: a.limits.to_resources()?,
         read_only: a.read_only,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
@@ -908,15 +890,7 @@ pub(crate) fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
 }
 
 fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
-    let r = match resources(
-        &a.memory,
-        &a.memory_swap,
-        a.cpus,
-        a.cpu_shares,
-        &a.cpuset_cpus,
-        a.pids_limit,
-        a.blkio_weight,
-    ) {
+    let r = match a.limits.to_resources() {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

@@ -71,6 +71,25 @@ fn not_found(reference: &str) -> EngineError {
     )
 }
 
+/// The image `reference` names, how it was named, and its config: where inspect,
+/// history and the runtime's resolve all start.
+fn lookup(store: &ImageStore, reference: &str) -> Result<(ImageIndex, Found, ImageRecord, Value)> {
+    let idx = store.index()?;
+    let found = find(&idx, reference)?;
+    let rec = idx
+        .images
+        .get(&found.id)
+        .cloned()
+        .ok_or_else(|| not_found(reference))?;
+    let config = serde_json::from_slice(&store.read_blob(&rec.id, MAX_JSON)?).map_err(|e| {
+        EngineError::corrupt(format!(
+            "the config of image {} is not valid JSON ({e}); remove it and load or pull it again",
+            rec.id
+        ))
+    })?;
+    Ok((idx, found, rec, config))
+}
+
 /// Find the image `reference` names in `idx`: a full or short id (with or without
 /// `sha256:`), a tag reference or a digest reference, as Docker resolves them.
 fn find(idx: &ImageIndex, reference: &str) -> Result<Found> {
@@ -191,19 +210,7 @@ impl LocalEngine {
     pub fn resolve_image(&self, caller: &Caller, reference: &str) -> Result<ResolvedImage> {
         self.authorize(caller, "image.inspect", None)?;
         let store = self.image_store();
-        let idx = store.index()?;
-        let found = find(&idx, reference)?;
-        let rec = idx
-            .images
-            .get(&found.id)
-            .ok_or_else(|| not_found(reference))?;
-        let config: Value =
-            serde_json::from_slice(&store.read_blob(&rec.id, MAX_JSON)?).map_err(|e| {
-                EngineError::corrupt(format!(
-                    "the config of image {} is not valid JSON ({e}); remove and reload it",
-                    rec.id
-                ))
-            })?;
+        let (_, found, rec, config) = lookup(&store, reference)?;
         let mut layer_dirs = Vec::new();
         for l in &rec.layers {
             let d = store.layer_dir(&l.chain_id);
@@ -386,19 +393,7 @@ impl ImageApi for LocalEngine {
     fn image_inspect(&self, caller: &Caller, reference: &str) -> Result<Value> {
         self.authorize(caller, "image.inspect", None)?;
         let store = self.image_store();
-        let idx = store.index()?;
-        let found = find(&idx, reference)?;
-        let rec = idx
-            .images
-            .get(&found.id)
-            .ok_or_else(|| not_found(reference))?;
-        let cfg: Value =
-            serde_json::from_slice(&store.read_blob(&rec.id, MAX_JSON)?).map_err(|e| {
-                EngineError::corrupt(format!(
-                    "the config of image {} is not valid JSON: {e}",
-                    rec.id
-                ))
-            })?;
+        let (idx, _, rec, cfg) = lookup(&store, reference)?;
         let mut c = cfg["config"].as_object().cloned().unwrap_or_default();
         for k in [
             "Cmd",
@@ -458,19 +453,7 @@ impl ImageApi for LocalEngine {
     fn image_history(&self, caller: &Caller, reference: &str) -> Result<Vec<HistoryEntry>> {
         self.authorize(caller, "image.inspect", None)?;
         let store = self.image_store();
-        let idx = store.index()?;
-        let found = find(&idx, reference)?;
-        let rec = idx
-            .images
-            .get(&found.id)
-            .ok_or_else(|| not_found(reference))?;
-        let cfg: Value =
-            serde_json::from_slice(&store.read_blob(&rec.id, MAX_JSON)?).map_err(|e| {
-                EngineError::corrupt(format!(
-                    "the config of image {} is not valid JSON: {e}",
-                    rec.id
-                ))
-            })?;
+        let (_, _, rec, cfg) = lookup(&store, reference)?;
         let hist = cfg["history"].as_array().cloned().unwrap_or_default();
         let mut layers = rec.layers.iter();
         let mut out = Vec::new();

@@ -348,9 +348,10 @@ impl NetworkApi for LocalEngine {
                 .filter(|n| n.is_user() && s.st.endpoints_on(&n.id).next().is_none())
                 .cloned()
                 .collect();
+        let role = self.effective_role(caller);
         let mut report = PruneReport::default();
         for n in unused {
-            if !self.can_see(caller, n.owner)
+            if !self.permits(caller, &role, "network.remove", n.owner)
                 || self
                     .authorize_target(caller, "network.remove", &n.name, Some(n.owner))
                     .is_err()

@@ -1172,14 +1172,12 @@ impl ContainerApi for LocalEngine {
         self.authorize(caller, "container.list", None)?;
         let mut out = Vec::new();
         let net = crate::network::view(self).ok();
+        let role = self.effective_role(caller);
         for id in self.container_ids() {
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
             };
-            if self
-                .authorize_target(caller, "container.inspect", &cfg.name, Some(cfg.owner))
-                .is_err()
-            {
+            if !self.permits(caller, &role, "container.inspect", cfg.owner) {
                 continue;
             }
             out.push(self.container_summary(&cfg, &st, opts.size, net.as_ref()));
@@ -1304,12 +1302,16 @@ impl ContainerApi for LocalEngine {
 
     fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {
         self.authorize(caller, "container.prune", None)?;
+        let role = self.effective_role(caller);
         let mut rep = PruneReport::default();
         for id in self.container_ids() {
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
             };
+            // Others' containers are skipped silently; each removal is authorized (and
+            // audited) on its own.
             if is_active(st.status)
+                || !self.permits(caller, &role, "container.remove", cfg.owner)
                 || self
                     .authorize_target(caller, "container.remove", &cfg.name, Some(cfg.owner))
                     .is_err()

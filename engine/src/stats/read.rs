@@ -112,6 +112,11 @@ impl Reader {
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
                     off += n as u64;
+                    // cgroupfs and procfs answer a whole small file in one read; a short
+                    // read is the end (asking again would regenerate the file for nothing).
+                    if n < chunk.len() {
+                        break;
+                    }
                 }
                 Err(_) => {
                     // The cgroup went away (container stopped): forget the fd.
