@@ -1,5 +1,5 @@
 //! Local volumes: `volumes/<name>/_data` with `meta.json` beside it and one empty file
-//! per using container under `refs/`. The runtime calls [`acquire`], [`copy_up_if_empty`]
+//! per using container under `refs/`. The runtime calls [`acquire`], [`copy_up_at_first_mount`]
 //! and [`release`] as it mounts and removes containers.
 
 use std::collections::BTreeMap;
@@ -188,15 +188,9 @@ pub fn acquire(
 
 /// On a volume's first mount: if its data is empty, copy the image content at `src`
 /// (the mount target inside the container's rootfs) in, keeping modes, owners and links.
-pub fn copy_up_if_empty(engine: &LocalEngine, name: &str, src: &Path) -> Result<()> {
-    let _lock = engine.root().lock("volumes")?;
-    load(engine, name)?;
-    copy_up_at_first_mount(&data_path(engine, name), src)
-}
-
-/// The copy-up itself, for the container's init, which sees the image content (its
-/// overlay is mounted only in the container's mount namespace) but has no engine: a
-/// marker beside the data (`volumes/<name>/initialized`) makes it happen once.
+/// Called by the container's init, which sees the image content (its overlay is
+/// mounted only in the container's mount namespace); a marker beside the data
+/// (`volumes/<name>/initialized`) makes it happen once.
 pub fn copy_up_at_first_mount(data: &Path, src: &Path) -> Result<()> {
     let Some(marker) = data.parent().map(|d| d.join("initialized")) else {
         return Ok(());
@@ -574,7 +568,7 @@ mod tests {
         std::os::unix::fs::symlink("sub/file", src.join("link")).unwrap();
         fs::set_permissions(&src, fs::Permissions::from_mode(0o1777)).unwrap();
         let name = acquire(&e, &Caller::root(), Some("cache"), "c1").unwrap();
-        copy_up_if_empty(&e, &name, &src).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), &src).unwrap();
         let data = data_path(&e, &name);
         let md = data.join("sub/file").metadata().unwrap();
         assert_eq!(
@@ -588,7 +582,7 @@ mod tests {
         assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o1777);
         // Only the first mount copies.
         fs::remove_file(data.join("link")).unwrap();
-        copy_up_if_empty(&e, &name, &src).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), &src).unwrap();
         assert!(!data.join("link").exists());
     }
 }
