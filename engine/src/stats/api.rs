@@ -1,8 +1,10 @@
 //! `StatsApi` for the in-process engine: the sampler's targets come from the runtime's
-//! state on disk (running containers and their pids), cached by file modification time
-//! so a round over many containers costs a few `stat` calls each.
+//! state on disk (running containers and their pids). They are listed again only when
+//! the event journal changed (every start, stop, rename, update... appends to it) or when
+//! the sampler asks, and then cached by file modification time, so a round over many
+//! containers costs one `stat` of the journal.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -27,19 +29,42 @@ fn mtime(p: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
+/// What identifies a version of the live journal file: it changes with every append
+/// and with a rotation.
+fn journal_stamp(p: &std::path::Path) -> Option<(u64, u64, u64, Option<SystemTime>)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| (m.dev(), m.ino(), m.len(), m.modified().ok()))
+}
+
 /// The running containers of `engine`, for the sampler.
 fn target_source(engine: LocalEngine) -> TargetSource {
     let cache: Mutex<HashMap<String, Cached>> = Mutex::new(HashMap::new());
-    Arc::new(move || {
+    let last_stamp = Mutex::new(None);
+    Arc::new(move |force| {
+        // Taken before listing: an event appended while listing makes the next round
+        // list again.
+        let stamp = journal_stamp(engine.journal().path());
+        {
+            let mut last = match last_stamp.lock() {
+                Ok(l) => l,
+                Err(p) => p.into_inner(),
+            };
+            if !force && *last == Some(stamp) {
+                return None;
+            }
+            *last = Some(stamp);
+        }
         let Ok(rd) = std::fs::read_dir(engine.root().containers()) else {
-            return vec![];
+            return Some(vec![]);
         };
         let mut cache = match cache.lock() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
         let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for e in rd.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
             let dir = e.path();
@@ -83,7 +108,7 @@ fn target_source(engine: LocalEngine) -> TargetSource {
         }
         cache.retain(|id, _| seen.contains(id));
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+        Some(out)
     })
 }
 
@@ -121,17 +146,19 @@ impl StatsApi for LocalEngine {
         let role = self.effective_role(caller);
         let mut watch = self.sampler().watch(target_source(self.clone()));
         let me = caller.clone();
-        let want = |id: &str| -> bool {
+        // Named containers were checked above; otherwise the caller's scope, from the
+        // owners the sampler already knows (no file read, one role for the batch).
+        let want = |id: &str, owner: u32| -> bool {
             match &wanted {
                 Some(m) => m.contains_key(id),
-                None => true,
+                None => self.in_scope(&me, &role, owner),
             }
         };
         let timeout = self.sampler().interval() * 5 + Duration::from_secs(2);
         // The first round has no previous sample to compute CPU % from: skip it.
         let mut rounds = 0;
         loop {
-            let Some(batch) = self.sampler().next_batch(&mut watch, &want, timeout) else {
+            let Some(mut batch) = self.sampler().next_batch(&mut watch, &want, timeout) else {
                 return Err(crate::EngineError::internal(
                     "the stats sampler stopped answering",
                 ));
@@ -140,33 +167,19 @@ impl StatsApi for LocalEngine {
             if rounds == 1 {
                 continue;
             }
-            // Named containers were checked above; otherwise the caller's scope, from the
-            // owners the sampler already knows (no file read, one role for the batch).
-            let owners = if wanted.is_none() {
-                self.sampler().owners()
-            } else {
-                HashMap::new()
-            };
-            let mut batch: Vec<ContainerStats> = batch
-                .into_iter()
-                .filter(|s| {
-                    wanted.is_some()
-                        || owners
-                            .get(&s.id)
-                            .is_some_and(|o| self.in_scope(&me, &role, *o))
-                })
-                .collect();
             // Named or -a containers that are not running show as zero rows, as Docker.
             if let Some(m) = &wanted {
-                for (id, (name, _)) in m {
-                    if !batch.iter().any(|s| &s.id == id) {
-                        batch.push(ContainerStats {
-                            id: id.clone(),
-                            name: format!("/{name}"),
-                            ..Default::default()
-                        });
-                    }
-                }
+                let running: HashSet<&str> = batch.iter().map(|s| s.id.as_str()).collect();
+                let stopped: Vec<ContainerStats> = m
+                    .iter()
+                    .filter(|(id, _)| !running.contains(id.as_str()))
+                    .map(|(id, (name, _))| ContainerStats {
+                        id: id.clone(),
+                        name: format!("/{name}"),
+                        ..Default::default()
+                    })
+                    .collect();
+                batch.extend(stopped);
                 batch.sort_by(|a, b| a.name.cmp(&b.name));
             }
             if !sink(batch) || !opts.stream {

@@ -1,6 +1,11 @@
 //! Stats: one sampler per engine reads cgroups and network counters for the containers
 //! someone is watching, at a fixed interval, and keeps a bounded history per container.
 //! Watchers (`wharf stats`, the console, server clients) share its samples.
+//!
+//! A round costs little: the list of containers is taken again only when the event
+//! journal changed (or every [`RELIST`]), each container's files stay open and are read
+//! into samples updated in place, and the Docker-shaped [`ContainerStats`] is built only
+//! for the watchers that ask, from the kept samples.
 
 mod api;
 pub mod read;
@@ -10,13 +15,20 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::api::{ContainerStats, CpuStats, HostStats, StatsPoint};
-use read::{CgroupPaths, Reader};
+use crate::api::{
+    BlkioEntry, BlkioStats, ContainerStats, CpuStats, HostStats, MemoryStats, StatsPoint,
+};
+use read::{CgroupPaths, HostCpu, Reader, Sample};
 
 /// Default sampling interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 /// Points kept per container (10 minutes at 1 s).
 pub const HISTORY: usize = 600;
+/// Longest time between two listings of the containers (and readings of their limits)
+/// when the event journal shows no change.
+pub const RELIST: Duration = Duration::from_secs(10);
+/// `preread` of a first sample, as Docker sends it.
+const NEVER: &str = "0001-01-01T00:00:00Z";
 
 /// A container to sample: from the runtime's view of running containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +40,120 @@ pub struct Target {
     pub owner: u32,
 }
 
-/// Lists the containers that can be sampled now (running ones).
-pub type TargetSource = Arc<dyn Fn() -> Vec<Target> + Send + Sync>;
+/// Lists the containers that can be sampled now (running ones). Called every round:
+/// returns `None` when nothing changed since the last list it returned, unless asked
+/// with `true`, when it always lists.
+pub type TargetSource = Arc<dyn Fn(bool) -> Option<Vec<Target>> + Send + Sync>;
 
+/// A sampled container: its reader, its latest sample and the previous CPU figures.
 struct Slot {
+    id: String,
+    /// `/name`, as Docker shows it.
+    name: String,
+    owner: u32,
     reader: Reader,
-    latest: Option<ContainerStats>,
+    sample: Sample,
+    cpu: CpuStats,
+    /// When `sample` was taken (RFC 3339); empty before the first.
+    read: String,
+    /// The previous sample's CPU figures and time, if there was one.
+    prev: Option<CpuStats>,
+    preread: String,
     history: VecDeque<StatsPoint>,
+}
+
+impl Slot {
+    fn new(base: &std::path::Path, v2: bool, t: &Target) -> Self {
+        Slot {
+            id: t.id.clone(),
+            name: format!("/{}", t.name),
+            owner: t.owner,
+            reader: Reader::new(CgroupPaths::for_container(base, v2, &t.id), t.pid),
+            sample: Sample::default(),
+            cpu: CpuStats::default(),
+            read: String::new(),
+            prev: None,
+            preread: String::new(),
+            history: VecDeque::new(),
+        }
+    }
+
+    /// Take a listing's view of the container (renamed, restarted with a new pid).
+    fn update(&mut self, t: &Target) {
+        if self.name.get(1..) != Some(t.name.as_str()) {
+            self.name = format!("/{}", t.name);
+        }
+        self.owner = t.owner;
+        self.reader.set_pid(t.pid);
+    }
+
+    /// The memory limit; none (or the kernel's "unlimited" value) reports the host's
+    /// memory, as Docker.
+    fn mem_limit(&self, mem_total: u64) -> u64 {
+        match self.sample.mem_limit {
+            0 => mem_total,
+            l if l > mem_total => mem_total,
+            l => l,
+        }
+    }
+
+    /// The figures the console charts, as [`ContainerStats::point`] computes them.
+    fn point(&self, time_ms: i64, mem_total: u64) -> StatsPoint {
+        let cpu = ContainerStats {
+            cpu_stats: self.cpu,
+            precpu_stats: self.prev.unwrap_or_default(),
+            ..Default::default()
+        };
+        let (net_rx, net_tx) = self.sample.net_io();
+        let (blk_read, blk_write) = self.sample.block_io();
+        StatsPoint {
+            time_ms,
+            cpu_percent: cpu.cpu_percent(),
+            mem_usage: self.sample.mem_used(),
+            mem_limit: self.mem_limit(mem_total),
+            net_rx,
+            net_tx,
+            blk_read,
+            blk_write,
+            pids: self.sample.pids.current,
+        }
+    }
+
+    /// The Docker-shaped latest sample.
+    fn stats(&self, mem_total: u64) -> ContainerStats {
+        let s = &self.sample;
+        ContainerStats {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            read: self.read.clone(),
+            preread: match self.prev {
+                Some(_) => self.preread.clone(),
+                None => NEVER.into(),
+            },
+            cpu_stats: self.cpu,
+            precpu_stats: self.prev.unwrap_or_default(),
+            memory_stats: MemoryStats {
+                usage: s.mem_usage,
+                limit: self.mem_limit(mem_total),
+                stats: s.mem_stat.to_map(),
+                oom_kills: s.oom_kills,
+            },
+            networks: read::net_map(&s.networks),
+            blkio_stats: BlkioStats {
+                io_service_bytes_recursive: s
+                    .io
+                    .iter()
+                    .map(|e| BlkioEntry {
+                        major: e.major,
+                        minor: e.minor,
+                        op: if e.write { "write" } else { "read" }.into(),
+                        value: e.value,
+                    })
+                    .collect(),
+            },
+            pids_stats: s.pids,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -42,11 +161,11 @@ struct State {
     watchers: usize,
     running: bool,
     generation: u64,
-    slots: HashMap<String, Slot>,
-    /// Ids sampled in the last round, in order.
-    last_round: Vec<String>,
-    /// Owner uid of each container sampled in the last round (for scope filtering).
-    owners: HashMap<String, u32>,
+    /// The containers sampled, in the order of the last listing (by name).
+    slots: Vec<Slot>,
+    host_cpu: HostCpu,
+    /// The host's memory (read when the containers are listed).
+    mem_total: u64,
     host_prev: Option<(u64, u64)>,
 }
 
@@ -82,14 +201,27 @@ impl Drop for Watch {
     }
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
-
-fn read_host_cpu() -> (u64, u32) {
-    std::fs::read_to_string("/proc/stat")
-        .map(|t| read::system_cpu(&t))
-        .unwrap_or((0, 1))
+/// `t` as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` writes it, into
+/// `out` (reusing its allocation).
+fn write_rfc3339(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    out.clear();
+    let (mut sec, mut ns) = (t.second(), t.nanosecond());
+    if ns >= 1_000_000_000 {
+        // A leap second.
+        sec += 1;
+        ns -= 1_000_000_000;
+    }
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{sec:02}.{ns:09}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+    );
 }
 
 fn meminfo() -> (u64, u64) {
@@ -111,6 +243,13 @@ fn meminfo() -> (u64, u64) {
     (get("MemTotal:"), get("MemAvailable:"))
 }
 
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    match m.lock() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    }
+}
+
 impl Sampler {
     /// A sampler reading the cgroupfs at `cgroup_base` (`/sys/fs/cgroup`), v2 layout or v1.
     pub fn new(interval: Duration, cgroup_base: PathBuf, v2: bool) -> Arc<Self> {
@@ -128,66 +267,55 @@ impl Sampler {
         self.interval
     }
 
-    /// Sample `target` once into its slot (creating the reader on first use).
-    fn sample_one(&self, slot: &mut Slot, t: &Target, system: u64, cpus: u32, mem_total: u64) {
-        let cg = slot.reader.sample_cgroup();
-        let networks = slot.reader.sample_net();
-        let prev = slot.latest.as_ref();
-        let mut memory = cg.memory;
-        // No limit (or the kernel's "unlimited" value): report the host's memory, as Docker.
-        if memory.limit == 0 || memory.limit > mem_total {
-            memory.limit = mem_total;
+    /// Sample one container into its slot.
+    fn sample_one(slot: &mut Slot, system: u64, cpus: u32, mem_total: u64, refresh: bool) {
+        let now = chrono::Utc::now();
+        if !slot.read.is_empty() {
+            slot.prev = Some(slot.cpu);
+            std::mem::swap(&mut slot.read, &mut slot.preread);
         }
-        let stats = ContainerStats {
-            id: t.id.clone(),
-            name: format!("/{}", t.name),
-            read: now_rfc3339(),
-            preread: prev
-                .map(|p| p.read.clone())
-                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-            cpu_stats: CpuStats {
-                cpu_usage: cg.cpu,
-                system_cpu_usage: system,
-                online_cpus: cpus,
-                throttling_data: cg.throttling,
-            },
-            precpu_stats: prev.map(|p| p.cpu_stats).unwrap_or_default(),
-            memory_stats: memory,
-            networks,
-            blkio_stats: cg.blkio,
-            pids_stats: cg.pids,
+        slot.reader.sample(&mut slot.sample, refresh);
+        slot.cpu = CpuStats {
+            cpu_usage: slot.sample.cpu,
+            system_cpu_usage: system,
+            online_cpus: cpus,
+            throttling_data: slot.sample.throttling,
         };
-        let point = stats.point(chrono::Utc::now().timestamp_millis());
+        write_rfc3339(&mut slot.read, now);
+        let point = slot.point(now.timestamp_millis(), mem_total);
         if slot.history.len() == HISTORY {
             slot.history.pop_front();
         }
         slot.history.push_back(point);
-        slot.latest = Some(stats);
     }
 
-    /// One round over `targets`: what the sampler thread does each interval.
-    pub fn sample_round(&self, targets: &[Target]) {
-        let (system, cpus) = read_host_cpu();
-        let mem_total = meminfo().0;
-        let mut st = match self.state.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        let keep: std::collections::HashSet<&str> = targets.iter().map(|t| t.id.as_str()).collect();
-        st.slots.retain(|id, _| keep.contains(id.as_str()));
-        for t in targets {
-            let slot = st.slots.entry(t.id.clone()).or_insert_with(|| Slot {
-                reader: Reader::new(
-                    CgroupPaths::for_container(&self.cgroup_base, self.v2, &t.id),
-                    t.pid,
-                ),
-                latest: None,
-                history: VecDeque::new(),
-            });
-            self.sample_one(slot, t, system, cpus, mem_total);
+    /// One round: what the sampler thread does each interval. `listed` is a new list of
+    /// the containers to sample (`None`: the same as the last round's); a round with a
+    /// new list also reads limits again.
+    fn round(&self, listed: Option<Vec<Target>>) {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let (system, cpus) = st.host_cpu.read();
+        let refresh = listed.is_some();
+        if let Some(targets) = listed {
+            st.mem_total = meminfo().0;
+            let mut old: HashMap<String, Slot> =
+                st.slots.drain(..).map(|s| (s.id.clone(), s)).collect();
+            for t in &targets {
+                let slot = match old.remove(&t.id) {
+                    Some(mut s) => {
+                        s.update(t);
+                        s
+                    }
+                    None => Slot::new(&self.cgroup_base, self.v2, t),
+                };
+                st.slots.push(slot);
+            }
         }
-        st.last_round = targets.iter().map(|t| t.id.clone()).collect();
-        st.owners = targets.iter().map(|t| (t.id.clone(), t.owner)).collect();
+        let mem_total = st.mem_total;
+        for slot in &mut st.slots {
+            Self::sample_one(slot, system, cpus, mem_total, refresh);
+        }
         st.generation += 1;
         self.tick.notify_all();
     }
@@ -195,10 +323,7 @@ impl Sampler {
     /// Register a watcher; starts the sampling thread if it is not running.
     pub fn watch(self: &Arc<Self>, source: TargetSource) -> Watch {
         let start = {
-            let mut st = match self.state.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
+            let mut st = lock(&self.state);
             st.watchers += 1;
             let start = !st.running;
             st.running = true;
@@ -217,15 +342,18 @@ impl Sampler {
         }
     }
 
+    /// The sampler thread: one round per interval (one wake-up), while someone watches.
     fn run(self: Arc<Self>, source: TargetSource) {
+        let mut listed_at: Option<Instant> = None;
         loop {
             let started = Instant::now();
-            let targets = source();
-            self.sample_round(&targets);
-            let mut st = match self.state.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
+            let force = listed_at.is_none_or(|t| started.duration_since(t) >= RELIST);
+            let listed = source(force);
+            if listed.is_some() {
+                listed_at = Some(started);
+            }
+            self.round(listed);
+            let mut st = lock(&self.state);
             if st.watchers == 0 {
                 st.running = false;
                 st.slots.clear();
@@ -237,17 +365,15 @@ impl Sampler {
     }
 
     /// Wait for the next round after the one this watcher last saw, and return its
-    /// samples (those for which `want` is true). `None` if `timeout` passes first.
+    /// samples of the containers for which `want(id, owner uid)` is true, in the order
+    /// of the listing. `None` if `timeout` passes first.
     pub fn next_batch(
         &self,
         w: &mut Watch,
-        want: &dyn Fn(&str) -> bool,
+        want: &dyn Fn(&str, u32) -> bool,
         timeout: Duration,
     ) -> Option<Vec<ContainerStats>> {
-        let st = match self.state.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
+        let st = lock(&self.state);
         let (st, _) = self
             .tick
             .wait_timeout_while(st, timeout, |s| s.generation <= w.seen)
@@ -257,39 +383,28 @@ impl Sampler {
         }
         w.seen = st.generation;
         Some(
-            st.last_round
+            st.slots
                 .iter()
-                .filter(|id| want(id))
-                .filter_map(|id| st.slots.get(id).and_then(|s| s.latest.clone()))
+                .filter(|s| want(&s.id, s.owner))
+                .map(|s| s.stats(st.mem_total))
                 .collect(),
         )
     }
 
-    /// The owner uid of each container sampled in the last round.
-    pub fn owners(&self) -> HashMap<String, u32> {
-        self.state
-            .lock()
-            .map(|st| st.owners.clone())
-            .unwrap_or_default()
-    }
-
     /// The history of a container while it is sampled.
     pub fn history(&self, id: &str) -> Vec<StatsPoint> {
-        self.state
-            .lock()
-            .map(|st| {
-                st.slots
-                    .get(id)
-                    .map(|s| s.history.iter().copied().collect())
-                    .unwrap_or_default()
-            })
+        lock(&self.state)
+            .slots
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.history.iter().copied().collect())
             .unwrap_or_default()
     }
 
     /// Host figures; CPU % is measured since the previous call.
     pub fn host(&self, state_root: &std::path::Path) -> HostStats {
         let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let (total, ncpu) = read::system_cpu(&text);
+        let (total, ncpu) = read::system_cpu(text.as_bytes());
         let idle: u64 = text
             .lines()
             .next()
@@ -303,10 +418,7 @@ impl Sampler {
             })
             .unwrap_or(0);
         let cpu_percent = {
-            let mut st = match self.state.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
+            let mut st = lock(&self.state);
             let pct = match st.host_prev {
                 Some((t0, i0)) if total > t0 => {
                     100.0 * (1.0 - (idle.saturating_sub(i0)) as f64 / (total - t0) as f64)
@@ -420,9 +532,9 @@ mod tests {
             pid: Some(pid as i32),
             owner: 0,
         };
-        let src: TargetSource = Arc::new(move || vec![t.clone()]);
+        let src: TargetSource = Arc::new(move |_| Some(vec![t.clone()]));
         let mut w = sampler.watch(src);
-        let want = |_: &str| true;
+        let want = |_: &str, _: u32| true;
         let mut last = None;
         for _ in 0..4 {
             last = sampler.next_batch(&mut w, &want, Duration::from_secs(5));
@@ -463,6 +575,135 @@ mod tests {
         );
         assert!(s.memory_stats.limit > 0);
         assert!(sampler.history(&id).len() >= 3);
+    }
+
+    #[test]
+    fn rfc3339_as_chrono_writes_it() {
+        use chrono::TimeZone;
+        let mut out = String::from("old");
+        for t in [
+            chrono::Utc::now(),
+            chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            chrono::Utc.timestamp_opt(1_700_000_000, 7).unwrap(),
+        ] {
+            write_rfc3339(&mut out, t);
+            assert_eq!(
+                out,
+                t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+            );
+        }
+    }
+
+    /// Rounds over recorded cgroup v2 files: the Docker shape built for watchers, the
+    /// history points and listings that change.
+    #[test]
+    fn rounds_over_recorded_files() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().to_path_buf();
+        read::tests::v2_fixture(&base.join("wharf/aaa"));
+        read::tests::v2_fixture(&base.join("wharf/bbb"));
+        let sampler = Sampler::new(DEFAULT_INTERVAL, base.clone(), true);
+        let target = |id: &str, name: &str, owner| Target {
+            id: id.into(),
+            name: name.into(),
+            pid: None,
+            owner,
+        };
+        let everyone = |_: &str, _: u32| true;
+        let batch = |s: &Sampler| {
+            let mut w = Watch {
+                sampler: sampler.clone(),
+                seen: 0,
+            };
+            lock(&s.state).watchers += 1;
+            s.next_batch(&mut w, &everyone, Duration::ZERO).unwrap()
+        };
+        sampler.round(Some(vec![target("aaa", "a", 0), target("bbb", "b", 1000)]));
+        let mem_total = meminfo().0;
+        let first = batch(&sampler);
+        assert_eq!(first.len(), 2);
+        let a = &first[0];
+        assert_eq!((a.id.as_str(), a.name.as_str()), ("aaa", "/a"));
+        assert_eq!(a.preread, NEVER);
+        assert_eq!(a.precpu_stats, CpuStats::default());
+        assert_eq!(a.cpu_stats.cpu_usage.total_usage, 2_500_000_000);
+        assert_eq!(a.cpu_stats.throttling_data.throttled_periods, 4);
+        assert!(a.cpu_stats.online_cpus >= 1 && a.cpu_stats.system_cpu_usage > 0);
+        assert_eq!(
+            a.memory_stats,
+            MemoryStats {
+                usage: 10 << 20,
+                limit: mem_total,
+                stats: BTreeMap::from([
+                    ("active_file".into(), 4 << 20),
+                    ("anon".into(), 4 << 20),
+                    ("file".into(), 6 << 20),
+                    ("inactive_file".into(), 2 << 20),
+                ]),
+                oom_kills: 1,
+            }
+        );
+        assert_eq!(
+            a.blkio_stats.io_service_bytes_recursive[..2],
+            [
+                BlkioEntry {
+                    major: 8,
+                    minor: 0,
+                    op: "read".into(),
+                    value: 4096
+                },
+                BlkioEntry {
+                    major: 8,
+                    minor: 0,
+                    op: "write".into(),
+                    value: 8192
+                }
+            ]
+        );
+        assert!(a.networks.is_empty());
+        assert_eq!(a.pids_stats.current, 3);
+
+        // The next round (same list): CPU moved, previous figures carried over.
+        let dir = base.join("wharf/aaa");
+        std::fs::write(dir.join("cpu.stat"), "usage_usec 3500000\nuser_usec 2500000\nsystem_usec 1000000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 1200\n").unwrap();
+        std::fs::write(dir.join("memory.max"), "8388608\n").unwrap();
+        sampler.round(None);
+        let second = batch(&sampler);
+        let a2 = &second[0];
+        assert_eq!(a2.preread, a.read);
+        assert_eq!(a2.precpu_stats, a.cpu_stats);
+        assert_eq!(a2.cpu_stats.cpu_usage.total_usage, 3_500_000_000);
+        assert_eq!(a2.memory_stats.limit, mem_total, "limits wait for a listing");
+        // The history holds what ContainerStats::point computes from the Docker shape.
+        let hist = sampler.history("aaa");
+        assert_eq!(hist.len(), 2);
+        for (p, s) in hist.iter().zip([a, a2]) {
+            assert_eq!(*p, s.point(p.time_ms));
+        }
+
+        // A new listing: bbb renamed, aaa gone, ccc new; limits read again.
+        read::tests::v2_fixture(&base.join("wharf/ccc"));
+        std::fs::write(base.join("wharf/bbb/memory.max"), "8388608\n").unwrap();
+        sampler.round(Some(vec![target("bbb", "b2", 1000), target("ccc", "c", 0)]));
+        let third = batch(&sampler);
+        let names: Vec<&str> = third.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["/b2", "/c"]);
+        assert_eq!(third[0].memory_stats.limit, 8 << 20);
+        assert_eq!(third[0].preread, second[1].read, "bbb kept its samples");
+        assert_eq!(third[1].preread, NEVER);
+        assert!(sampler.history("aaa").is_empty());
+        assert_eq!(sampler.history("bbb").len(), 3);
+        // Watchers see only what they want.
+        let mut w = Watch {
+            sampler: sampler.clone(),
+            seen: 0,
+        };
+        lock(&sampler.state).watchers += 1;
+        let mine = sampler
+            .next_batch(&mut w, &|_, owner| owner == 1000, Duration::ZERO)
+            .unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].id, "bbb");
     }
 
     #[test]

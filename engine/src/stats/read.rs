@@ -1,15 +1,19 @@
 //! Reading one container's figures from cgroupfs (v1 or v2) and its network counters.
 //!
-//! Files are opened once and re-read with `pread` at offset 0 on every sample, which
-//! cgroupfs and procfs regenerate; that keeps a sample of a container to a handful of
-//! syscalls.
+//! Files are opened once and re-read with one `pread` at offset 0 into a buffer reused
+//! for every file, which cgroupfs and procfs regenerate; the bytes are parsed in place
+//! into a [`Sample`] that is updated, not rebuilt, on every round. A sample of a
+//! container is a handful of syscalls and no allocation once its keys are known.
+//! Limits (memory, pids, the v1 CPU quota) change only on `wharf update`: they are read
+//! on the rounds the caller marks as a refresh, as are the v1 throttling counters of a
+//! container without a CPU quota (they cannot move then).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::api::{BlkioEntry, BlkioStats, CpuUsage, MemoryStats, NetStats, PidsStats, Throttling};
+use crate::api::{CpuUsage, NetStats, PidsStats, Throttling};
 
 /// Where a container's cgroup files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,315 +49,724 @@ impl CgroupPaths {
     }
 }
 
-/// What one sample of the cgroup gives.
+/// `key value` lines in file order (memory.stat), updated in place from one read to
+/// the next: while the kernel writes the same keys in the same order (always, on one
+/// kernel), an update only stores numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CgroupSample {
+pub struct KvList {
+    keys: Vec<Box<str>>,
+    values: Vec<u64>,
+    /// Indices of `keys` in key order, for building a map without sorting.
+    sorted: Vec<u32>,
+    /// Index of `total_inactive_file` (v1, hierarchical) or else `inactive_file`.
+    inactive: Option<u32>,
+}
+
+impl KvList {
+    /// Replace the contents with the `key value` lines of `text` (lines whose value is
+    /// not a number are skipped).
+    pub fn update(&mut self, text: &[u8]) {
+        let mut i = 0;
+        let mut same = true;
+        for (k, v) in kv_lines(text) {
+            if same && self.keys.get(i).is_some_and(|key| key.as_bytes() == k) {
+                self.values[i] = v;
+            } else {
+                if same {
+                    self.keys.truncate(i);
+                    self.values.truncate(i);
+                    same = false;
+                }
+                self.keys.push(String::from_utf8_lossy(k).into());
+                self.values.push(v);
+            }
+            i += 1;
+        }
+        if same && i == self.keys.len() {
+            return;
+        }
+        self.keys.truncate(i);
+        self.values.truncate(i);
+        let mut sorted: Vec<u32> = (0..i as u32).collect();
+        // Stable: with a repeated key the later line comes last, and wins in `to_map`.
+        sorted.sort_by(|a, b| self.keys[*a as usize].cmp(&self.keys[*b as usize]));
+        self.sorted = sorted;
+        let find = |name: &str| self.keys.iter().rposition(|k| &**k == name);
+        self.inactive = find("total_inactive_file")
+            .or_else(|| find("inactive_file"))
+            .map(|i| i as u32);
+    }
+
+    /// Forget every key (the file could not be read).
+    pub fn clear(&mut self) {
+        *self = KvList::default();
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.keys
+            .iter()
+            .rposition(|k| &**k == key)
+            .map(|i| self.values[i])
+    }
+
+    /// Inactive file cache (what the docker CLI subtracts from usage), 0 if absent.
+    pub fn inactive_file(&self) -> u64 {
+        self.inactive.map_or(0, |i| self.values[i as usize])
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// No keys?
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The Docker-shaped map.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        self.sorted
+            .iter()
+            .map(|&i| (self.keys[i as usize].to_string(), self.values[i as usize]))
+            .collect()
+    }
+}
+
+/// One entry of the bytes read and written per device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoEntry {
+    pub major: u64,
+    pub minor: u64,
+    /// `write` (else `read`).
+    pub write: bool,
+    pub value: u64,
+}
+
+/// What one sample of a container gives, kept and updated in place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sample {
     pub cpu: CpuUsage,
     pub throttling: Throttling,
-    pub memory: MemoryStats,
-    pub blkio: BlkioStats,
+    /// memory.usage_in_bytes / memory.current.
+    pub mem_usage: u64,
+    /// The cgroup's memory limit as read: 0 for none ("max") or unreadable.
+    pub mem_limit: u64,
+    /// memory.stat.
+    pub mem_stat: KvList,
+    pub oom_kills: u64,
+    /// Bytes read and written per device, in file order.
+    pub io: Vec<IoEntry>,
     pub pids: PidsStats,
+    /// Interfaces other than loopback, in /proc/net/dev order.
+    pub networks: Vec<(String, NetStats)>,
+}
+
+impl Sample {
+    /// Memory in use as the docker CLI shows it: usage minus inactive file cache.
+    pub fn mem_used(&self) -> u64 {
+        self.mem_usage.saturating_sub(self.mem_stat.inactive_file())
+    }
+
+    /// Bytes received and sent over all interfaces.
+    pub fn net_io(&self) -> (u64, u64) {
+        self.networks
+            .iter()
+            .fold((0, 0), |(r, t), (_, n)| (r + n.rx_bytes, t + n.tx_bytes))
+    }
+
+    /// Bytes read and written on block devices.
+    pub fn block_io(&self) -> (u64, u64) {
+        self.io.iter().fold((0, 0), |(r, w), e| {
+            if e.write {
+                (r, w + e.value)
+            } else {
+                (r + e.value, w)
+            }
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Fd {
+    /// Not opened yet, or forgotten after a failed read: opened on the next read.
+    Closed,
+    Open(File),
+    /// Could not be opened; tried again at the next refresh.
+    Missing,
+}
+
+/// A file kept open between samples.
+#[derive(Debug)]
+struct Kept {
+    path: PathBuf,
+    fd: Fd,
+}
+
+/// Smallest read buffer; it grows to fit the largest file read.
+const MIN_BUF: usize = 4096;
+
+impl Kept {
+    fn new(path: PathBuf) -> Self {
+        Kept {
+            path,
+            fd: Fd::Closed,
+        }
+    }
+
+    /// The whole file with one `pread` at offset 0 into `buf` (grown and read again if
+    /// the file did not fit); `None` if it cannot be opened or read.
+    fn read<'a>(&mut self, buf: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+        if let Fd::Closed = self.fd {
+            self.fd = match File::open(&self.path) {
+                Ok(f) => Fd::Open(f),
+                Err(_) => Fd::Missing,
+            };
+        }
+        let Fd::Open(f) = &self.fd else {
+            return None;
+        };
+        if buf.len() < MIN_BUF {
+            buf.resize(MIN_BUF, 0);
+        }
+        loop {
+            match f.read_at(buf, 0) {
+                // Filled: the file may be longer; read it again whole into a larger buffer.
+                Ok(n) if n == buf.len() => buf.resize(buf.len() * 2, 0),
+                Ok(n) => return Some(&buf[..n]),
+                Err(_) => {
+                    // The cgroup or process went away (container stopped): forget the fd.
+                    self.fd = Fd::Closed;
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn refresh(&mut self) {
+        if let Fd::Missing = self.fd {
+            self.fd = Fd::Closed;
+        }
+    }
+}
+
+/// The files of one cgroup layout.
+#[derive(Debug)]
+enum Files {
+    V1 {
+        /// cpuacct.usage, cpuacct.stat.
+        usage: Kept,
+        times: Kept,
+        /// cpu.stat (throttling), cpu.cfs_quota_us.
+        throttling: Kept,
+        quota: Kept,
+        /// memory.usage_in_bytes, memory.limit_in_bytes, memory.stat, memory.oom_control.
+        mem_usage: Kept,
+        mem_limit: Kept,
+        mem_stat: Kept,
+        oom: Kept,
+        /// blkio.throttle.io_service_bytes_recursive.
+        io: Kept,
+        pids_current: Kept,
+        pids_max: Kept,
+        /// A CPU quota is set (as of the last refresh): the throttling counters move.
+        quota_set: bool,
+    },
+    V2 {
+        /// cpu.stat (usage and throttling).
+        cpu: Kept,
+        /// memory.current, memory.max, memory.stat, memory.events.
+        mem_usage: Kept,
+        mem_limit: Kept,
+        mem_stat: Kept,
+        events: Kept,
+        /// io.stat.
+        io: Kept,
+        pids_current: Kept,
+        pids_max: Kept,
+    },
 }
 
 /// Keeps a container's files open between samples.
 #[derive(Debug)]
 pub struct Reader {
-    paths: CgroupPaths,
+    files: Files,
     pid: Option<i32>,
-    files: HashMap<PathBuf, Option<File>>,
+    net: Option<Kept>,
     buf: Vec<u8>,
-}
-
-fn parse_kv(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            Some((it.next()?.to_string(), it.next()?.parse().ok()?))
-        })
-        .collect()
-}
-
-fn num(text: &str) -> Option<u64> {
-    text.trim().parse().ok()
+    /// Nothing read yet: the first sample reads the limits too.
+    first: bool,
 }
 
 /// Nanoseconds per clock tick (USER_HZ is 100 on Linux).
 const NS_PER_TICK: u64 = 10_000_000;
 
+fn is_space(b: u8) -> bool {
+    b == b' ' || b == b'\t' || b == b'\n' || b == b'\r'
+}
+
+/// The leading whitespace-separated token of `s` and the rest after it.
+fn token(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let start = s.iter().position(|b| !is_space(*b))?;
+    let s = &s[start..];
+    let end = s.iter().position(|b| is_space(*b)).unwrap_or(s.len());
+    Some((&s[..end], &s[end..]))
+}
+
+/// A decimal number, digits only.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// A file holding one number (`max` or anything else reads as `None`).
+fn num(text: &[u8]) -> Option<u64> {
+    token(text).and_then(|(t, rest)| {
+        if rest.iter().all(|b| is_space(*b)) {
+            parse_u64(t)
+        } else {
+            None
+        }
+    })
+}
+
+/// The `key value` lines of a flat keyed file; lines whose value is not a number are
+/// skipped.
+pub fn kv_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u64)> {
+    text.split(|b| *b == b'\n').filter_map(|line| {
+        let (k, rest) = token(line)?;
+        let (v, _) = token(rest)?;
+        Some((k, parse_u64(v)?))
+    })
+}
+
+/// CPU times from cgroup v1 cpuacct.stat (ticks) into `cpu`.
+pub fn parse_cpuacct_stat(text: &[u8], cpu: &mut CpuUsage) {
+    let (mut user, mut system) = (0, 0);
+    for (k, v) in kv_lines(text) {
+        match k {
+            b"user" => user = v,
+            b"system" => system = v,
+            _ => {}
+        }
+    }
+    cpu.usage_in_usermode = user * NS_PER_TICK;
+    cpu.usage_in_kernelmode = system * NS_PER_TICK;
+}
+
+/// Throttling counters from cgroup v1 cpu.stat.
+pub fn parse_cpu_stat_v1(text: &[u8]) -> Throttling {
+    let mut t = Throttling::default();
+    for (k, v) in kv_lines(text) {
+        match k {
+            b"nr_periods" => t.periods = v,
+            b"nr_throttled" => t.throttled_periods = v,
+            b"throttled_time" => t.throttled_time = v,
+            _ => {}
+        }
+    }
+    t
+}
+
+/// Usage and throttling from cgroup v2 cpu.stat (microseconds, reported in ns).
+pub fn parse_cpu_stat_v2(text: &[u8]) -> (CpuUsage, Throttling) {
+    let (mut c, mut t) = (CpuUsage::default(), Throttling::default());
+    for (k, v) in kv_lines(text) {
+        match k {
+            b"usage_usec" => c.total_usage = v * 1000,
+            b"user_usec" => c.usage_in_usermode = v * 1000,
+            b"system_usec" => c.usage_in_kernelmode = v * 1000,
+            b"nr_periods" => t.periods = v,
+            b"nr_throttled" => t.throttled_periods = v,
+            b"throttled_usec" => t.throttled_time = v * 1000,
+            _ => {}
+        }
+    }
+    (c, t)
+}
+
+/// The value of one key of a flat keyed file (memory.oom_control, memory.events).
+pub fn kv_get(text: &[u8], key: &[u8]) -> Option<u64> {
+    kv_lines(text).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+fn dev(s: &[u8]) -> Option<(u64, u64)> {
+    let colon = s.iter().position(|b| *b == b':')?;
+    Some((parse_u64(&s[..colon])?, parse_u64(&s[colon + 1..])?))
+}
+
+/// Bytes read and written from v1 blkio.throttle.io_service_bytes_recursive
+/// (`8:0 Read 4096` lines; the other operations and the `Total` line are left out).
+pub fn parse_blkio_v1(text: &[u8], out: &mut Vec<IoEntry>) {
+    out.clear();
+    for line in text.split(|b| *b == b'\n') {
+        let Some((d, rest)) = token(line) else {
+            continue;
+        };
+        let Some((op, rest)) = token(rest) else {
+            continue;
+        };
+        let Some((value, _)) = token(rest) else {
+            continue;
+        };
+        let write = if op.eq_ignore_ascii_case(b"read") {
+            false
+        } else if op.eq_ignore_ascii_case(b"write") {
+            true
+        } else {
+            continue;
+        };
+        let (Some((major, minor)), Some(value)) = (dev(d), parse_u64(value)) else {
+            continue;
+        };
+        out.push(IoEntry {
+            major,
+            minor,
+            write,
+            value,
+        });
+    }
+}
+
+/// Bytes read and written from v2 io.stat (`8:0 rbytes=.. wbytes=.. rios=..` lines).
+pub fn parse_io_stat_v2(text: &[u8], out: &mut Vec<IoEntry>) {
+    out.clear();
+    for line in text.split(|b| *b == b'\n') {
+        let Some((d, mut rest)) = token(line) else {
+            continue;
+        };
+        let Some((major, minor)) = dev(d) else {
+            continue;
+        };
+        while let Some((kv, r)) = token(rest) {
+            rest = r;
+            let Some(eq) = kv.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            let write = match &kv[..eq] {
+                b"rbytes" => false,
+                b"wbytes" => true,
+                _ => continue,
+            };
+            if let Some(value) = parse_u64(&kv[eq + 1..]) {
+                out.push(IoEntry {
+                    major,
+                    minor,
+                    write,
+                    value,
+                });
+            }
+        }
+    }
+}
+
+/// Interfaces of /proc/net/dev other than loopback, updated in place in `out` (an
+/// interface keeps its name's allocation while it stays at the same place).
+pub fn parse_net_dev(text: &[u8], out: &mut Vec<(String, NetStats)>) {
+    let mut i = 0;
+    for line in text.split(|b| *b == b'\n').skip(2) {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let Some((name, _)) = token(&line[..colon]) else {
+            continue;
+        };
+        if name == b"lo" {
+            continue;
+        }
+        let mut v = [0u64; 16];
+        let mut rest = &line[colon + 1..];
+        let mut n = 0;
+        while n < 16 {
+            let Some((t, r)) = token(rest) else { break };
+            let Some(x) = parse_u64(t) else { break };
+            v[n] = x;
+            n += 1;
+            rest = r;
+        }
+        if n < 16 {
+            continue;
+        }
+        let stats = NetStats {
+            rx_bytes: v[0],
+            rx_packets: v[1],
+            rx_errors: v[2],
+            rx_dropped: v[3],
+            tx_bytes: v[8],
+            tx_packets: v[9],
+            tx_errors: v[10],
+            tx_dropped: v[11],
+        };
+        match out.get_mut(i) {
+            Some((have, s)) if have.as_bytes() == name => *s = stats,
+            Some(slot) => *slot = (String::from_utf8_lossy(name).into_owned(), stats),
+            None => out.push((String::from_utf8_lossy(name).into_owned(), stats)),
+        }
+        i += 1;
+    }
+    out.truncate(i);
+}
+
+/// The Docker-shaped map of interfaces.
+pub fn net_map(nets: &[(String, NetStats)]) -> BTreeMap<String, NetStats> {
+    nets.iter().map(|(n, s)| (n.clone(), *s)).collect()
+}
+
 impl Reader {
     /// A reader for a container's cgroup, and its init `pid` for network counters.
     pub fn new(paths: CgroupPaths, pid: Option<i32>) -> Self {
-        Reader {
-            paths,
-            pid,
-            files: HashMap::new(),
-            buf: Vec::with_capacity(4096),
-        }
-    }
-
-    /// The cgroup paths read.
-    pub fn paths(&self) -> &CgroupPaths {
-        &self.paths
-    }
-
-    /// Read a whole file through a kept fd; `None` if it does not exist.
-    fn read(&mut self, path: PathBuf) -> Option<String> {
-        let f = self
-            .files
-            .entry(path.clone())
-            .or_insert_with(|| File::open(&path).ok())
-            .as_ref()?;
-        self.buf.clear();
-        let mut chunk = [0u8; 4096];
-        let mut off = 0u64;
-        loop {
-            match f.read_at(&mut chunk, off) {
-                Ok(0) => break,
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    off += n as u64;
-                    // cgroupfs and procfs answer a whole small file in one read; a short
-                    // read is the end (asking again would regenerate the file for nothing).
-                    if n < chunk.len() {
-                        break;
-                    }
-                }
-                Err(_) => {
-                    // The cgroup went away (container stopped): forget the fd.
-                    self.files.remove(&path);
-                    return None;
-                }
-            }
-        }
-        Some(String::from_utf8_lossy(&self.buf).into_owned())
-    }
-
-    /// One sample of the cgroup; missing files read as zero.
-    pub fn sample_cgroup(&mut self) -> CgroupSample {
-        match self.paths.clone() {
+        let files = match paths {
             CgroupPaths::V1 {
                 cpuacct,
                 cpu,
                 memory,
                 blkio,
                 pids,
-            } => self.sample_v1(&cpuacct, &cpu, &memory, &blkio, &pids),
-            CgroupPaths::V2(dir) => self.sample_v2(&dir),
+            } => Files::V1 {
+                usage: Kept::new(cpuacct.join("cpuacct.usage")),
+                times: Kept::new(cpuacct.join("cpuacct.stat")),
+                throttling: Kept::new(cpu.join("cpu.stat")),
+                quota: Kept::new(cpu.join("cpu.cfs_quota_us")),
+                mem_usage: Kept::new(memory.join("memory.usage_in_bytes")),
+                mem_limit: Kept::new(memory.join("memory.limit_in_bytes")),
+                mem_stat: Kept::new(memory.join("memory.stat")),
+                oom: Kept::new(memory.join("memory.oom_control")),
+                io: Kept::new(blkio.join("blkio.throttle.io_service_bytes_recursive")),
+                pids_current: Kept::new(pids.join("pids.current")),
+                pids_max: Kept::new(pids.join("pids.max")),
+                quota_set: true,
+            },
+            CgroupPaths::V2(dir) => Files::V2 {
+                cpu: Kept::new(dir.join("cpu.stat")),
+                mem_usage: Kept::new(dir.join("memory.current")),
+                mem_limit: Kept::new(dir.join("memory.max")),
+                mem_stat: Kept::new(dir.join("memory.stat")),
+                events: Kept::new(dir.join("memory.events")),
+                io: Kept::new(dir.join("io.stat")),
+                pids_current: Kept::new(dir.join("pids.current")),
+                pids_max: Kept::new(dir.join("pids.max")),
+            },
+        };
+        Reader {
+            files,
+            pid,
+            net: pid.map(net_file),
+            buf: Vec::new(),
+            first: true,
         }
     }
 
-    fn sample_v1(
-        &mut self,
-        cpuacct: &Path,
-        cpu: &Path,
-        memory: &Path,
-        blkio: &Path,
-        pids: &Path,
-    ) -> CgroupSample {
-        let mut s = CgroupSample::default();
-        s.cpu.total_usage = self
-            .read(cpuacct.join("cpuacct.usage"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        if let Some(t) = self.read(cpuacct.join("cpuacct.stat")) {
-            let kv = parse_kv(&t);
-            s.cpu.usage_in_usermode = kv.get("user").copied().unwrap_or(0) * NS_PER_TICK;
-            s.cpu.usage_in_kernelmode = kv.get("system").copied().unwrap_or(0) * NS_PER_TICK;
+    /// The container's init pid changed (it restarted): read its network counters.
+    pub fn set_pid(&mut self, pid: Option<i32>) {
+        if pid != self.pid {
+            self.pid = pid;
+            self.net = pid.map(net_file);
         }
-        if let Some(t) = self.read(cpu.join("cpu.stat")) {
-            let kv = parse_kv(&t);
-            s.throttling = Throttling {
-                periods: kv.get("nr_periods").copied().unwrap_or(0),
-                throttled_periods: kv.get("nr_throttled").copied().unwrap_or(0),
-                throttled_time: kv.get("throttled_time").copied().unwrap_or(0),
-            };
-        }
-        s.memory.usage = self
-            .read(memory.join("memory.usage_in_bytes"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        s.memory.limit = self
-            .read(memory.join("memory.limit_in_bytes"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        s.memory.stats = self
-            .read(memory.join("memory.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
-        if let Some(t) = self.read(memory.join("memory.oom_control")) {
-            s.memory.oom_kills = parse_kv(&t).get("oom_kill").copied().unwrap_or(0);
-        }
-        if let Some(t) = self.read(blkio.join("blkio.throttle.io_service_bytes_recursive")) {
-            s.blkio.io_service_bytes_recursive = t
-                .lines()
-                .filter_map(|l| {
-                    let mut it = l.split_whitespace();
-                    let dev = it.next()?;
-                    let op = it.next()?.to_ascii_lowercase();
-                    let value: u64 = it.next()?.parse().ok()?;
-                    let (maj, min) = dev.split_once(':')?;
-                    let (major, minor) = (maj.parse().ok()?, min.parse().ok()?);
-                    (op == "read" || op == "write").then_some(BlkioEntry {
-                        major,
-                        minor,
-                        op,
-                        value,
-                    })
-                })
-                .collect();
-        }
-        s.pids.current = self
-            .read(pids.join("pids.current"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        s.pids.limit = self.read(pids.join("pids.max")).and_then(|t| num(&t));
-        s
     }
 
-    fn sample_v2(&mut self, dir: &Path) -> CgroupSample {
-        let mut s = CgroupSample::default();
-        if let Some(t) = self.read(dir.join("cpu.stat")) {
-            let kv = parse_kv(&t);
-            let g = |k: &str| kv.get(k).copied().unwrap_or(0);
-            s.cpu = CpuUsage {
-                total_usage: g("usage_usec") * 1000,
-                usage_in_usermode: g("user_usec") * 1000,
-                usage_in_kernelmode: g("system_usec") * 1000,
-            };
-            s.throttling = Throttling {
-                periods: g("nr_periods"),
-                throttled_periods: g("nr_throttled"),
-                throttled_time: g("throttled_usec") * 1000,
-            };
-        }
-        s.memory.usage = self
-            .read(dir.join("memory.current"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        // "max" (no limit) does not parse: the caller fills in the host's memory.
-        s.memory.limit = self
-            .read(dir.join("memory.max"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        s.memory.stats = self
-            .read(dir.join("memory.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
-        if let Some(t) = self.read(dir.join("memory.events")) {
-            s.memory.oom_kills = parse_kv(&t).get("oom_kill").copied().unwrap_or(0);
-        }
-        if let Some(t) = self.read(dir.join("io.stat")) {
-            for l in t.lines() {
-                let mut it = l.split_whitespace();
-                let Some((maj, min)) = it.next().and_then(|d| d.split_once(':')) else {
-                    continue;
-                };
-                let (Ok(major), Ok(minor)) = (maj.parse(), min.parse()) else {
-                    continue;
-                };
-                for kv in it {
-                    let Some((k, v)) = kv.split_once('=') else {
-                        continue;
-                    };
-                    let op = match k {
-                        "rbytes" => "read",
-                        "wbytes" => "write",
-                        _ => continue,
-                    };
-                    if let Ok(value) = v.parse() {
-                        s.blkio.io_service_bytes_recursive.push(BlkioEntry {
-                            major,
-                            minor,
-                            op: op.into(),
-                            value,
-                        });
+    /// Sample the cgroup and network counters into `s`; missing files read as zero.
+    /// With `refresh`, limits are read again and files that were missing are tried again.
+    pub fn sample(&mut self, s: &mut Sample, refresh: bool) {
+        let first = std::mem::take(&mut self.first);
+        let refresh = refresh || first;
+        let buf = &mut self.buf;
+        match &mut self.files {
+            Files::V1 {
+                usage,
+                times,
+                throttling,
+                quota,
+                mem_usage,
+                mem_limit,
+                mem_stat,
+                oom,
+                io,
+                pids_current,
+                pids_max,
+                quota_set,
+            } => {
+                if refresh {
+                    for k in [
+                        &mut *usage,
+                        &mut *times,
+                        &mut *throttling,
+                        &mut *quota,
+                        &mut *mem_usage,
+                        &mut *mem_limit,
+                        &mut *mem_stat,
+                        &mut *oom,
+                        &mut *io,
+                        &mut *pids_current,
+                        &mut *pids_max,
+                    ] {
+                        k.refresh();
+                    }
+                    // -1 (or unreadable: assume set, and read the counters) = no quota.
+                    *quota_set = quota.read(buf).is_none_or(|t| !t.starts_with(b"-1"));
+                    s.mem_limit = mem_limit.read(buf).and_then(num).unwrap_or(0);
+                    s.pids.limit = pids_max.read(buf).and_then(num);
+                }
+                s.cpu.total_usage = usage.read(buf).and_then(num).unwrap_or(0);
+                match times.read(buf) {
+                    Some(t) => parse_cpuacct_stat(t, &mut s.cpu),
+                    None => {
+                        s.cpu.usage_in_usermode = 0;
+                        s.cpu.usage_in_kernelmode = 0;
                     }
                 }
+                if refresh || *quota_set {
+                    s.throttling = throttling
+                        .read(buf)
+                        .map(parse_cpu_stat_v1)
+                        .unwrap_or_default();
+                }
+                s.mem_usage = mem_usage.read(buf).and_then(num).unwrap_or(0);
+                match mem_stat.read(buf) {
+                    Some(t) => s.mem_stat.update(t),
+                    None => s.mem_stat.clear(),
+                }
+                s.oom_kills = oom
+                    .read(buf)
+                    .and_then(|t| kv_get(t, b"oom_kill"))
+                    .unwrap_or(0);
+                match io.read(buf) {
+                    Some(t) => parse_blkio_v1(t, &mut s.io),
+                    None => s.io.clear(),
+                }
+                s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
+            }
+            Files::V2 {
+                cpu,
+                mem_usage,
+                mem_limit,
+                mem_stat,
+                events,
+                io,
+                pids_current,
+                pids_max,
+            } => {
+                if refresh {
+                    for k in [
+                        &mut *cpu,
+                        &mut *mem_usage,
+                        &mut *mem_limit,
+                        &mut *mem_stat,
+                        &mut *events,
+                        &mut *io,
+                        &mut *pids_current,
+                        &mut *pids_max,
+                    ] {
+                        k.refresh();
+                    }
+                    // "max" (no limit) does not parse: the caller fills in the host's memory.
+                    s.mem_limit = mem_limit.read(buf).and_then(num).unwrap_or(0);
+                    s.pids.limit = pids_max.read(buf).and_then(num);
+                }
+                (s.cpu, s.throttling) = cpu.read(buf).map(parse_cpu_stat_v2).unwrap_or_default();
+                s.mem_usage = mem_usage.read(buf).and_then(num).unwrap_or(0);
+                match mem_stat.read(buf) {
+                    Some(t) => s.mem_stat.update(t),
+                    None => s.mem_stat.clear(),
+                }
+                s.oom_kills = events
+                    .read(buf)
+                    .and_then(|t| kv_get(t, b"oom_kill"))
+                    .unwrap_or(0);
+                match io.read(buf) {
+                    Some(t) => parse_io_stat_v2(t, &mut s.io),
+                    None => s.io.clear(),
+                }
+                s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
             }
         }
-        s.pids.current = self
-            .read(dir.join("pids.current"))
-            .and_then(|t| num(&t))
-            .unwrap_or(0);
-        s.pids.limit = self.read(dir.join("pids.max")).and_then(|t| num(&t));
-        s
-    }
-
-    /// Network counters of the container's interfaces (loopback excluded), read from
-    /// its init process's view of /proc/net/dev.
-    pub fn sample_net(&mut self) -> BTreeMap<String, NetStats> {
-        let Some(pid) = self.pid else {
-            return BTreeMap::new();
-        };
-        self.read(PathBuf::from(format!("/proc/{pid}/net/dev")))
-            .map(|t| parse_net_dev(&t))
-            .unwrap_or_default()
+        // Network counters of the container's interfaces (loopback excluded), from its
+        // init process's view of /proc/net/dev.
+        match self.net.as_mut() {
+            Some(k) => {
+                if refresh {
+                    k.refresh();
+                }
+                match k.read(buf) {
+                    Some(t) => parse_net_dev(t, &mut s.networks),
+                    None => s.networks.clear(),
+                }
+            }
+            None => s.networks.clear(),
+        }
     }
 }
 
-/// Parse /proc/net/dev (loopback excluded).
-pub fn parse_net_dev(text: &str) -> BTreeMap<String, NetStats> {
-    let mut out = BTreeMap::new();
-    for l in text.lines().skip(2) {
-        let Some((name, rest)) = l.split_once(':') else {
-            continue;
-        };
-        let name = name.trim();
-        if name == "lo" {
-            continue;
-        }
-        let v: Vec<u64> = rest
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        if v.len() < 16 {
-            continue;
-        }
-        out.insert(
-            name.to_string(),
-            NetStats {
-                rx_bytes: v[0],
-                rx_packets: v[1],
-                rx_errors: v[2],
-                rx_dropped: v[3],
-                tx_bytes: v[8],
-                tx_packets: v[9],
-                tx_errors: v[10],
-                tx_dropped: v[11],
-            },
-        );
-    }
-    out
+fn net_file(pid: i32) -> Kept {
+    Kept::new(PathBuf::from(format!("/proc/{pid}/net/dev")))
 }
 
 /// Host CPU time so far in nanoseconds (sum of the `cpu` line of /proc/stat), and the
 /// number of online CPUs (the `cpuN` lines).
-pub fn system_cpu(proc_stat: &str) -> (u64, u32) {
+pub fn system_cpu(proc_stat: &[u8]) -> (u64, u32) {
     let mut total = 0;
     let mut n = 0;
-    for l in proc_stat.lines() {
-        if let Some(rest) = l.strip_prefix("cpu ") {
+    for l in proc_stat.split(|b| *b == b'\n') {
+        if let Some(rest) = l.strip_prefix(b"cpu ") {
             // user nice system idle iowait irq softirq steal (guest time is already in user).
-            total = rest
-                .split_whitespace()
-                .take(8)
-                .filter_map(|x| x.parse::<u64>().ok())
-                .sum::<u64>()
-                * NS_PER_TICK;
-        } else if l.starts_with("cpu") {
+            let mut rest = rest;
+            let mut sum = 0u64;
+            for _ in 0..8 {
+                let Some((t, r)) = token(rest) else { break };
+                rest = r;
+                sum += parse_u64(t).unwrap_or(0);
+            }
+            total = sum * NS_PER_TICK;
+        } else if l.starts_with(b"cpu") {
             n += 1;
+        } else if n > 0 {
+            // The cpu lines come first; the rest (intr, ctxt, ...) is not needed.
+            break;
         }
     }
     (total, n.max(1))
 }
 
+/// /proc/stat kept open, for the host's CPU time.
+#[derive(Debug)]
+pub struct HostCpu {
+    file: Kept,
+    buf: Vec<u8>,
+}
+
+impl Default for HostCpu {
+    fn default() -> Self {
+        HostCpu {
+            file: Kept::new(PathBuf::from("/proc/stat")),
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl HostCpu {
+    /// Host CPU time so far (ns) and online CPUs; `(0, 1)` if /proc/stat is unreadable.
+    pub fn read(&mut self) -> (u64, u32) {
+        self.file.refresh();
+        self.file.read(&mut self.buf).map_or((0, 1), system_cpu)
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::fs;
 
     /// A recorded cgroup v2 directory (values as a v2 kernel writes them).
-    fn v2_fixture(dir: &Path) {
+    pub(in crate::stats) fn v2_fixture(dir: &Path) {
         fs::create_dir_all(dir).unwrap();
         fs::write(dir.join("cpu.stat"), "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 1200\n").unwrap();
         fs::write(dir.join("memory.current"), "10485760\n").unwrap();
@@ -380,14 +793,17 @@ mod tests {
         let paths = CgroupPaths::for_container(base, true, "abc");
         v2_fixture(&base.join("wharf/abc"));
         let mut r = Reader::new(paths, None);
-        let s = r.sample_cgroup();
+        let mut s = Sample::default();
+        r.sample(&mut s, false);
         assert_eq!(s.cpu.total_usage, 2_500_000_000);
         assert_eq!(s.cpu.usage_in_kernelmode, 500_000_000);
         assert_eq!(s.throttling.throttled_periods, 4);
-        assert_eq!(s.memory.usage, 10 << 20);
-        assert_eq!(s.memory.limit, 0, "max = no limit");
-        assert_eq!(s.memory.stats["inactive_file"], 2 << 20);
-        assert_eq!(s.memory.oom_kills, 1);
+        assert_eq!(s.throttling.throttled_time, 1_200_000);
+        assert_eq!(s.mem_usage, 10 << 20);
+        assert_eq!(s.mem_limit, 0, "max = no limit");
+        assert_eq!(s.mem_stat.to_map()["inactive_file"], 2 << 20);
+        assert_eq!(s.mem_stat.len(), 4);
+        assert_eq!(s.oom_kills, 1);
         assert_eq!(
             s.pids,
             PidsStats {
@@ -395,29 +811,256 @@ mod tests {
                 limit: None
             }
         );
-        let st = crate::api::ContainerStats {
-            memory_stats: s.memory.clone(),
-            blkio_stats: s.blkio.clone(),
-            ..Default::default()
-        };
-        assert_eq!(st.mem_usage(), 8 << 20);
-        assert_eq!(st.block_io(), (4196, 8192));
+        assert_eq!(s.mem_used(), 8 << 20);
+        assert_eq!(s.block_io(), (4196, 8192));
+        assert_eq!(
+            s.io,
+            vec![
+                IoEntry {
+                    major: 8,
+                    minor: 0,
+                    write: false,
+                    value: 4096
+                },
+                IoEntry {
+                    major: 8,
+                    minor: 0,
+                    write: true,
+                    value: 8192
+                },
+                IoEntry {
+                    major: 253,
+                    minor: 1,
+                    write: false,
+                    value: 100
+                },
+                IoEntry {
+                    major: 253,
+                    minor: 1,
+                    write: true,
+                    value: 0
+                },
+            ]
+        );
         // Re-reading through the kept fds sees new values.
-        fs::write(base.join("wharf/abc/pids.current"), "7\n").unwrap();
-        assert_eq!(r.sample_cgroup().pids.current, 7);
+        let dir = base.join("wharf/abc");
+        fs::write(dir.join("pids.current"), "7\n").unwrap();
+        fs::write(dir.join("memory.stat"), "anon 1\nfile 2\ninactive_file 3\nactive_file 4\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!(s.pids.current, 7);
+        assert_eq!(s.mem_stat.get("inactive_file"), Some(3));
+        // Limits are read again on a refresh only.
+        fs::write(dir.join("memory.max"), "67108864\n").unwrap();
+        fs::write(dir.join("pids.max"), "20\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!((s.mem_limit, s.pids.limit), (0, None));
+        r.sample(&mut s, true);
+        assert_eq!((s.mem_limit, s.pids.limit), (64 << 20, Some(20)));
+        // A file that goes away reads as zero; it is tried again at a refresh.
+        fs::remove_file(dir.join("io.stat")).unwrap();
+        r.sample(&mut s, false);
+        assert_eq!(s.block_io(), (4196, 8192), "the kept fd still reads");
+        let mut r2 = Reader::new(CgroupPaths::for_container(base, true, "abc"), None);
+        r2.sample(&mut s, false);
+        assert!(s.io.is_empty());
+        fs::write(dir.join("io.stat"), "8:0 rbytes=1 wbytes=2\n").unwrap();
+        r2.sample(&mut s, false);
+        assert!(s.io.is_empty(), "missing until a refresh");
+        r2.sample(&mut s, true);
+        assert_eq!(s.block_io(), (1, 2));
+    }
+
+    /// A recorded cgroup v1 layout (one directory per controller).
+    fn v1_fixture(base: &Path, id: &str, quota: &str) {
+        let dir = |c: &str| {
+            let d = base.join(c).join("wharf").join(id);
+            fs::create_dir_all(&d).unwrap();
+            d
+        };
+        fs::write(dir("cpuacct").join("cpuacct.usage"), "1234567890\n").unwrap();
+        fs::write(dir("cpuacct").join("cpuacct.stat"), "user 80\nsystem 20\n").unwrap();
+        fs::write(
+            dir("cpu").join("cpu.stat"),
+            "nr_periods 7\nnr_throttled 2\nthrottled_time 3000\nnr_bursts 0\nburst_time 0\n",
+        )
+        .unwrap();
+        fs::write(dir("cpu").join("cpu.cfs_quota_us"), format!("{quota}\n")).unwrap();
+        fs::write(dir("memory").join("memory.usage_in_bytes"), "20971520\n").unwrap();
+        fs::write(
+            dir("memory").join("memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        )
+        .unwrap();
+        fs::write(dir("memory").join("memory.stat"), V1_MEMORY_STAT).unwrap();
+        fs::write(
+            dir("memory").join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        )
+        .unwrap();
+        fs::write(
+            dir("blkio").join("blkio.throttle.io_service_bytes_recursive"),
+            "8:0 Read 4096\n8:0 Write 12288\n8:0 Sync 16384\n8:0 Async 0\n8:0 Discard 0\n8:0 Total 16384\nTotal 16384\n",
+        )
+        .unwrap();
+        fs::write(dir("pids").join("pids.current"), "2\n").unwrap();
+        fs::write(dir("pids").join("pids.max"), "50\n").unwrap();
+    }
+
+    /// memory.stat of a v1 container cgroup, as this host's 6.x kernel writes it.
+    const V1_MEMORY_STAT: &str = "cache 1216512\nrss 0\nrss_huge 0\nshmem 0\nmapped_file 0\ndirty 0\nwriteback 0\nswap 0\npgpgin 297\npgpgout 0\npgfault 0\npgmajfault 0\ninactive_anon 0\nactive_anon 0\ninactive_file 1216512\nactive_file 0\nunevictable 0\nhierarchical_memory_limit 9223372036854771712\nhierarchical_memsw_limit 9223372036854771712\ntotal_cache 1216512\ntotal_rss 0\ntotal_rss_huge 0\ntotal_shmem 0\ntotal_mapped_file 0\ntotal_dirty 0\ntotal_writeback 0\ntotal_swap 0\ntotal_pgpgin 297\ntotal_pgpgout 0\ntotal_pgfault 0\ntotal_pgmajfault 0\ntotal_inactive_anon 0\ntotal_active_anon 0\ntotal_inactive_file 1216000\ntotal_active_file 0\ntotal_unevictable 0\n";
+
+    #[test]
+    fn v1_fixture_reads_like_docker() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path();
+        v1_fixture(base, "abc", "-1");
+        let mut r = Reader::new(CgroupPaths::for_container(base, false, "abc"), None);
+        let mut s = Sample::default();
+        r.sample(&mut s, false);
+        assert_eq!(
+            s.cpu,
+            CpuUsage {
+                total_usage: 1_234_567_890,
+                usage_in_kernelmode: 200_000_000,
+                usage_in_usermode: 800_000_000,
+            }
+        );
+        assert_eq!(
+            s.throttling,
+            Throttling {
+                periods: 7,
+                throttled_periods: 2,
+                throttled_time: 3000
+            }
+        );
+        assert_eq!(s.mem_usage, 20 << 20);
+        assert_eq!(s.mem_limit, 9223372036854771712);
+        assert_eq!(s.mem_stat.len(), 36);
+        // The hierarchical figure wins, as in the docker CLI.
+        assert_eq!(s.mem_used(), (20 << 20) - 1_216_000);
+        assert_eq!(s.oom_kills, 2);
+        assert_eq!(s.block_io(), (4096, 12288));
+        assert_eq!(s.io.len(), 2);
+        assert_eq!(
+            s.pids,
+            PidsStats {
+                current: 2,
+                limit: Some(50)
+            }
+        );
+        // Without a quota the throttling counters are read at refreshes only.
+        let cpu = base.join("cpu/wharf/abc");
+        fs::write(cpu.join("cpu.stat"), "nr_periods 9\nnr_throttled 3\nthrottled_time 4000\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!(s.throttling.periods, 7);
+        // `wharf update --cpus` sets one (and its event makes the next round a refresh).
+        fs::write(cpu.join("cpu.cfs_quota_us"), "50000\n").unwrap();
+        r.sample(&mut s, true);
+        assert_eq!(s.throttling.periods, 9);
+        fs::write(cpu.join("cpu.stat"), "nr_periods 10\nnr_throttled 3\nthrottled_time 4000\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!(s.throttling.periods, 10);
+    }
+
+    #[test]
+    fn memory_stat_list_follows_key_changes() {
+        let mut l = KvList::default();
+        l.update(b"b 2\na 1\ninactive_file 5\n");
+        assert_eq!(l.inactive_file(), 5);
+        assert_eq!(
+            l.to_map(),
+            BTreeMap::from([("a".into(), 1), ("b".into(), 2), ("inactive_file".into(), 5)])
+        );
+        // Same keys: values only.
+        l.update(b"b 20\na 10\ninactive_file 50\n");
+        assert_eq!((l.get("a"), l.get("b"), l.inactive_file()), (Some(10), Some(20), 50));
+        // A key added, one dropped, a line that is not a number skipped.
+        l.update(b"b 3\nc 4\nbad x\ntotal_inactive_file 7\ninactive_file 6\n");
+        assert_eq!(l.len(), 4);
+        assert_eq!(l.get("a"), None);
+        assert_eq!(l.inactive_file(), 7, "total_inactive_file first");
+        assert_eq!(
+            l.to_map().keys().map(String::as_str).collect::<Vec<_>>(),
+            ["b", "c", "inactive_file", "total_inactive_file"]
+        );
+        // Fewer lines.
+        l.update(b"b 3\n");
+        assert_eq!((l.len(), l.inactive_file()), (1, 0));
+        l.update(b"");
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn small_parsers() {
+        assert_eq!(num(b"12345\n"), Some(12345));
+        assert_eq!(num(b"max\n"), None);
+        assert_eq!(num(b""), None);
+        assert_eq!(num(b"1 2\n"), None);
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b"-1"), None);
+        assert_eq!(
+            kv_get(b"low 0\nhigh 0\nmax 0\noom 0\noom_kill 4\noom_group_kill 0\n", b"oom_kill"),
+            Some(4)
+        );
+        let (c, t) = parse_cpu_stat_v2(b"usage_usec 10\nuser_usec 6\nsystem_usec 4\ncore_sched.force_idle_usec 0\nnr_periods 5\nnr_throttled 1\nthrottled_usec 2\nnr_bursts 0\nburst_usec 0\n");
+        assert_eq!((c.total_usage, c.usage_in_usermode, c.usage_in_kernelmode), (10_000, 6_000, 4_000));
+        assert_eq!((t.periods, t.throttled_periods, t.throttled_time), (5, 1, 2_000));
+        let mut io = vec![];
+        parse_blkio_v1(b"Total 0\n", &mut io);
+        assert!(io.is_empty());
     }
 
     #[test]
     fn net_dev_and_proc_stat() {
-        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:  100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n  eth0: 5000 40 1 2 0 0 0 0 7000 50 3 4 0 0 0 0\n";
-        let n = parse_net_dev(text);
-        assert_eq!(n.len(), 1);
+        let text = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:  100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n  eth0: 5000 40 1 2 0 0 0 0 7000 50 3 4 0 0 0 0\n";
+        let mut n = vec![];
+        parse_net_dev(text, &mut n);
+        let m = net_map(&n);
+        assert_eq!(m.len(), 1);
         assert_eq!(
-            (n["eth0"].rx_bytes, n["eth0"].tx_bytes, n["eth0"].tx_dropped),
+            (m["eth0"].rx_bytes, m["eth0"].tx_bytes, m["eth0"].tx_dropped),
             (5000, 7000, 4)
         );
-        let (total, cpus) = system_cpu("cpu  10 0 10 80 0 0 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 40 0 0 0 0 0 0\nintr 1\n");
+        // In place: a second interface, then the first one gone.
+        let two = b"h1\nh2\n  eth0: 1 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0\n  eth1: 3 0 0 0 0 0 0 0 4 0 0 0 0 0 0 0\n";
+        parse_net_dev(two, &mut n);
+        assert_eq!(n.len(), 2);
+        assert_eq!(n[1].0, "eth1");
+        let one = b"h1\nh2\n  eth1: 5 0 0 0 0 0 0 0 6 0 0 0 0 0 0 0\n";
+        parse_net_dev(one, &mut n);
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].0.as_str(), n[0].1.rx_bytes), ("eth1", 5));
+        let (total, cpus) = system_cpu(b"cpu  10 0 10 80 0 0 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 40 0 0 0 0 0 0\nintr 1\n");
         assert_eq!((total, cpus), (100 * NS_PER_TICK, 2));
+    }
+
+    /// The real files of this host's processes parse (this runs as any user).
+    #[test]
+    fn reads_this_hosts_proc_files() {
+        let (total, cpus) = HostCpu::default().read();
+        assert!(total > 0 && cpus >= 1);
+        let me = std::process::id() as i32;
+        let mut k = net_file(me);
+        let mut buf = Vec::new();
+        let text = k.read(&mut buf).expect("/proc/self/net/dev").to_vec();
+        let mut n = vec![];
+        parse_net_dev(&text, &mut n);
+        assert!(n.iter().all(|(name, _)| name != "lo"));
+    }
+
+    #[test]
+    fn a_file_larger_than_the_buffer_reads_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big");
+        let text: String = (0..3000).map(|i| format!("key{i} {i}\n")).collect();
+        fs::write(&p, &text).unwrap();
+        let mut k = Kept::new(p);
+        let mut buf = Vec::new();
+        assert_eq!(k.read(&mut buf).unwrap(), text.as_bytes());
+        let mut l = KvList::default();
+        l.update(text.as_bytes());
+        assert_eq!((l.len(), l.get("key2999")), (3000, Some(2999)));
     }
 
     #[test]
