@@ -8,10 +8,11 @@
 //! - `STATS_COST_ROOT=DIR`: use the containers already running in the state root DIR
 //!   (made by an earlier run with `STATS_COST_KEEP=1`) instead of starting 200;
 //! - `STATS_COST_KEEP=1`: leave the containers running and their state root in place;
-//! - `STATS_COST_ROUNDS=N`: sample N rounds back to back (a 1 ms interval) instead of a
-//!   minute at 1 s, and print the CPU time per round; under
-//!   `valgrind --tool=callgrind` the instruction counts of `Sampler::sample_round`
-//!   (and of the watcher's side, `container_stats`) per call are repeatable.
+//! - `STATS_COST_ROUNDS=N`: sample N rounds at a short interval (20 ms) instead of a
+//!   minute at 1 s, and print the CPU time per round; under `valgrind --tool=callgrind`
+//!   the instruction counts per call of the sampler's parts (`Sampler::round`,
+//!   `Reader::sample` per container) and of the watcher's (`Sampler::next_batch`) are
+//!   repeatable.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,15 +23,18 @@ use wharf_engine::{Caller, EngineOptions, LocalEngine};
 
 const CONTAINERS: usize = 200;
 const WATCH: Duration = Duration::from_secs(60);
+/// The interval with `STATS_COST_ROUNDS`: short, with time left for the watcher.
+const SHORT: Duration = Duration::from_millis(20);
 /// Rounds skipped before measuring (readers opening their files).
 const WARMUP: usize = 3;
 
-fn cpu_time() -> Duration {
+/// User and system CPU time of this process so far.
+fn cpu_times() -> (Duration, Duration) {
     let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
         .expect("getrusage");
     let t =
         |tv: nix::sys::time::TimeVal| Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000);
-    t(u.user_time()) + t(u.system_time())
+    (t(u.user_time()), t(u.system_time()))
 }
 
 fn wharf(exe: &str, root: &Path, args: &[&str]) -> String {
@@ -98,7 +102,7 @@ fn main() {
         &root,
         EngineOptions {
             wharf_exe: Some(exe.into()),
-            stats_interval: rounds_only.map(|_| Duration::from_millis(1)),
+            stats_interval: rounds_only.map(|_| SHORT),
             ..Default::default()
         },
     )
@@ -117,7 +121,7 @@ fn main() {
             rounds += 1;
             seen = batch.len();
             if rounds == WARMUP {
-                cpu0 = Some((cpu_time(), Instant::now()));
+                cpu0 = Some((cpu_times(), Instant::now()));
             }
             match rounds_only {
                 Some(n) => rounds < WARMUP + n,
@@ -125,21 +129,27 @@ fn main() {
             }
         })
         .expect("stats");
-    let (c0, w0) = cpu0.expect("enough rounds");
-    let cpu = cpu_time() - c0;
+    let ((u0, s0), w0) = cpu0.expect("enough rounds");
+    let (u1, s1) = cpu_times();
+    let (user, sys) = (u1 - u0, s1 - s0);
+    let cpu = user + sys;
     let wall = w0.elapsed();
     let measured = (rounds - WARMUP) as f64;
+    let split = format!(
+        "user {:.1} ms + system {:.1} ms per round",
+        user.as_secs_f64() * 1000.0 / measured,
+        sys.as_secs_f64() * 1000.0 / measured
+    );
     match rounds_only {
         None => println!(
-            "stats sampling: {seen} containers, {rounds} rounds at 1 s: {:.3}% of one core ({:.1} ms CPU per round)",
+            "stats sampling: {seen} containers, {rounds} rounds at 1 s: {:.3}% of one core ({:.1} ms CPU per round: {split})",
             cpu.as_secs_f64() / wall.as_secs_f64() * 100.0,
             cpu.as_secs_f64() * 1000.0 / measured
         ),
-        // Back to back, the watcher may miss a round the sampler made: this is the CPU
-        // time per round the watcher saw, an upper bound of the sampler's own.
         Some(_) => println!(
-            "stats sampling: {seen} containers, {} rounds back to back: {:.2} ms CPU per round seen",
+            "stats sampling: {seen} containers, {} rounds at {} ms: {:.2} ms CPU per round ({split})",
             rounds - WARMUP,
+            SHORT.as_millis(),
             cpu.as_secs_f64() * 1000.0 / measured
         ),
     }

@@ -1,5 +1,6 @@
 //! Stats calls: Docker-shaped container stats, per-container history, host figures.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,9 @@ pub struct MemoryStats {
     pub usage: u64,
     pub limit: u64,
     /// Raw counters from memory.stat (inactive_file, total_inactive_file, anon, file, ...).
-    pub stats: BTreeMap<String, u64>,
+    /// The engine shares the key names (`Cow::Borrowed`), so a sample is cheap to copy
+    /// to every watcher; deserialized ones own theirs.
+    pub stats: BTreeMap<Cow<'static, str>, u64>,
     /// OOM kills seen by the cgroup.
     #[serde(default)]
     pub oom_kills: u64,

@@ -135,7 +135,7 @@ impl Slot {
             memory_stats: MemoryStats {
                 usage: s.mem_usage,
                 limit: self.mem_limit(mem_total),
-                stats: s.mem_stat.to_map(),
+                stats: s.mem_stat.map().clone(),
                 oom_kills: s.oom_kills,
             },
             networks: read::net_map(&s.networks),
@@ -202,26 +202,37 @@ impl Drop for Watch {
 }
 
 /// `t` as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` writes it, into
-/// `out` (reusing its allocation).
+/// `out` (reusing its allocation; once per container per round, so no formatter).
 fn write_rfc3339(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
     use chrono::{Datelike, Timelike};
-    use std::fmt::Write as _;
-    out.clear();
     let (mut sec, mut ns) = (t.second(), t.nanosecond());
     if ns >= 1_000_000_000 {
         // A leap second.
         sec += 1;
         ns -= 1_000_000_000;
     }
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{sec:02}.{ns:09}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-    );
+    let year = t.year();
+    out.clear();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        return;
+    }
+    // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |end: usize, digits: usize, mut v: u32| {
+        for i in (end - digits..end).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(4, 4, year as u32);
+    put(7, 2, t.month());
+    put(10, 2, t.day());
+    put(13, 2, t.hour());
+    put(16, 2, t.minute());
+    put(19, 2, sec);
+    put(29, 9, ns);
+    out.extend(b.iter().map(|c| char::from(*c)));
 }
 
 fn meminfo() -> (u64, u64) {

@@ -4,11 +4,22 @@
 //! for every file, which cgroupfs and procfs regenerate; the bytes are parsed in place
 //! into a [`Sample`] that is updated, not rebuilt, on every round. A sample of a
 //! container is a handful of syscalls and no allocation once its keys are known.
-//! Limits (memory, pids, the v1 CPU quota) change only on `wharf update`: they are read
-//! on the rounds the caller marks as a refresh, as are the v1 throttling counters of a
-//! container without a CPU quota (they cannot move then).
+//!
+//! Some files are read only when they can have changed, which for most containers most
+//! of the time (idle ones) is not:
+//! - limits (memory, pids, the v1 CPU quota) change only on `wharf update`: they are
+//!   read on the rounds the caller marks as a refresh (the sampler does when the event
+//!   journal changed, and every few seconds anyway), as are the v1 throttling counters
+//!   of a container without a CPU quota (they cannot move then);
+//! - the user/system split of CPU time (v1 cpuacct.stat), the number of tasks and the
+//!   OOM kill count move only when the container's tasks run (forks, exits and OOM
+//!   kills all run in the container), so they are read when its CPU time moved since
+//!   the previous sample (or at a refresh). Memory, block and network counters can move
+//!   without the container running (reclaim, writeback, packets received): they are
+//!   read every time.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -51,13 +62,16 @@ impl CgroupPaths {
 
 /// `key value` lines in file order (memory.stat), updated in place from one read to
 /// the next: while the kernel writes the same keys in the same order (always, on one
-/// kernel), an update only stores numbers.
+/// kernel), an update compares each line's key with the one expected there and stores
+/// its number; the Docker-shaped map is kept too, and only its values change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KvList {
-    keys: Vec<Box<str>>,
+    keys: Vec<Cow<'static, str>>,
     values: Vec<u64>,
-    /// Indices of `keys` in key order, for building a map without sorting.
+    /// For each entry of `map` in key order, the index in `keys` of its line (the last
+    /// line of a repeated key wins).
     sorted: Vec<u32>,
+    map: BTreeMap<Cow<'static, str>, u64>,
     /// Index of `total_inactive_file` (v1, hierarchical) or else `inactive_file`.
     inactive: Option<u32>,
 }
@@ -66,32 +80,73 @@ impl KvList {
     /// Replace the contents with the `key value` lines of `text` (lines whose value is
     /// not a number are skipped).
     pub fn update(&mut self, text: &[u8]) {
-        let mut i = 0;
-        let mut same = true;
-        for (k, v) in kv_lines(text) {
-            if same && self.keys.get(i).is_some_and(|key| key.as_bytes() == k) {
-                self.values[i] = v;
-            } else {
-                if same {
-                    self.keys.truncate(i);
-                    self.values.truncate(i);
-                    same = false;
-                }
-                self.keys.push(String::from_utf8_lossy(k).into());
-                self.values.push(v);
+        if !self.update_same_keys(text) {
+            self.update_keys(text);
+        }
+        for (v, &i) in self.map.values_mut().zip(&self.sorted) {
+            *v = self.values[i as usize];
+        }
+    }
+
+    /// The fast path: `text` holds exactly the known keys, in the same order, as
+    /// `key number` lines. `false` if not (values may then be half updated).
+    fn update_same_keys(&mut self, text: &[u8]) -> bool {
+        let mut pos = 0;
+        for (key, value) in self.keys.iter().zip(self.values.iter_mut()) {
+            let rest = &text[pos..];
+            let k = key.as_bytes();
+            if rest.len() <= k.len() || rest[..k.len()] != *k || rest[k.len()] != b' ' {
+                return false;
             }
-            i += 1;
+            let digits = &rest[k.len() + 1..];
+            let (mut n, mut j) = (0u64, 0);
+            // At most 19 digits cannot overflow; a longer number takes the slow path.
+            while j < digits.len().min(19) {
+                let d = digits[j].wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                n = n * 10 + u64::from(d);
+                j += 1;
+            }
+            if j == 0 {
+                return false;
+            }
+            match digits.get(j) {
+                None => pos = text.len(),
+                Some(b'\n') => pos += k.len() + 1 + j + 1,
+                Some(_) => return false,
+            }
+            *value = n;
         }
-        if same && i == self.keys.len() {
-            return;
+        text[pos..].iter().all(|b| is_space(*b))
+    }
+
+    /// The slow path: keys added, removed or moved.
+    fn update_keys(&mut self, text: &[u8]) {
+        self.keys.clear();
+        self.values.clear();
+        for (k, v) in kv_lines(text) {
+            self.keys.push(intern(&String::from_utf8_lossy(k)));
+            self.values.push(v);
         }
-        self.keys.truncate(i);
-        self.values.truncate(i);
-        let mut sorted: Vec<u32> = (0..i as u32).collect();
-        // Stable: with a repeated key the later line comes last, and wins in `to_map`.
-        sorted.sort_by(|a, b| self.keys[*a as usize].cmp(&self.keys[*b as usize]));
+        let keys = &self.keys;
+        let mut sorted: Vec<u32> = (0..keys.len() as u32).collect();
+        // Stable, so a repeated key's lines stay in file order; keep the last one.
+        sorted.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+        sorted.dedup_by(|later, earlier| {
+            let same = keys[*later as usize] == keys[*earlier as usize];
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        self.map = sorted
+            .iter()
+            .map(|&i| (keys[i as usize].clone(), self.values[i as usize]))
+            .collect();
         self.sorted = sorted;
-        let find = |name: &str| self.keys.iter().rposition(|k| &**k == name);
+        let find = |name: &str| keys.iter().rposition(|k| &**k == name);
         self.inactive = find("total_inactive_file")
             .or_else(|| find("inactive_file"))
             .map(|i| i as u32);
@@ -104,10 +159,7 @@ impl KvList {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<u64> {
-        self.keys
-            .iter()
-            .rposition(|k| &**k == key)
-            .map(|i| self.values[i])
+        self.map.get(key).copied()
     }
 
     /// Inactive file cache (what the docker CLI subtracts from usage), 0 if absent.
@@ -117,21 +169,41 @@ impl KvList {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.map.len()
     }
 
     /// No keys?
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.map.is_empty()
     }
 
     /// The Docker-shaped map.
-    pub fn to_map(&self) -> BTreeMap<String, u64> {
-        self.sorted
-            .iter()
-            .map(|&i| (self.keys[i as usize].to_string(), self.values[i as usize]))
-            .collect()
+    pub fn map(&self) -> &BTreeMap<Cow<'static, str>, u64> {
+        &self.map
     }
+}
+
+/// At most this many memory.stat key names are shared (a kernel has a hundred or so).
+const MAX_NAMES: usize = 1024;
+
+/// The shared copy of a memory.stat key name. The kernel's set of names is small and
+/// fixed, so each is allocated once per process and lives as long (up to [`MAX_NAMES`]
+/// of them; past that, names are copied): samples sent to watchers then copy no names.
+fn intern(name: &str) -> Cow<'static, str> {
+    static NAMES: std::sync::Mutex<BTreeSet<&'static str>> =
+        std::sync::Mutex::new(BTreeSet::new());
+    let Ok(mut names) = NAMES.lock() else {
+        return Cow::Owned(name.to_owned());
+    };
+    if let Some(n) = names.get(name) {
+        return Cow::Borrowed(n);
+    }
+    if names.len() >= MAX_NAMES {
+        return Cow::Owned(name.to_owned());
+    }
+    let shared: &'static str = Box::leak(name.into());
+    names.insert(shared);
+    Cow::Borrowed(shared)
 }
 
 /// One entry of the bytes read and written per device.
@@ -302,8 +374,9 @@ pub struct Reader {
 /// Nanoseconds per clock tick (USER_HZ is 100 on Linux).
 const NS_PER_TICK: u64 = 10_000_000;
 
+/// Whitespace (and other control bytes, which cgroupfs and procfs do not write).
 fn is_space(b: u8) -> bool {
-    b == b' ' || b == b'\t' || b == b'\n' || b == b'\r'
+    b <= b' '
 }
 
 /// The leading whitespace-separated token of `s` and the rest after it.
@@ -340,14 +413,64 @@ fn num(text: &[u8]) -> Option<u64> {
     })
 }
 
-/// The `key value` lines of a flat keyed file; lines whose value is not a number are
-/// skipped.
-pub fn kv_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], u64)> {
-    text.split(|b| *b == b'\n').filter_map(|line| {
-        let (k, rest) = token(line)?;
-        let (v, _) = token(rest)?;
-        Some((k, parse_u64(v)?))
-    })
+/// The `key value` lines of a flat keyed file (the first two whitespace-separated
+/// tokens of each line); lines whose value is not a number are skipped. One pass over
+/// the bytes.
+pub fn kv_lines(text: &[u8]) -> KvLines<'_> {
+    KvLines { text, pos: 0 }
+}
+
+/// Iterator of [`kv_lines`].
+#[derive(Debug, Clone)]
+pub struct KvLines<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for KvLines<'a> {
+    type Item = (&'a [u8], u64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let t = self.text;
+        let n = t.len();
+        let mut i = self.pos;
+        let blank = |b: u8| b == b' ' || b == b'\t';
+        while i < n {
+            while i < n && blank(t[i]) {
+                i += 1;
+            }
+            let key_start = i;
+            while i < n && !is_space(t[i]) {
+                i += 1;
+            }
+            let key = &t[key_start..i];
+            while i < n && blank(t[i]) {
+                i += 1;
+            }
+            let mut value: Option<u64> = (i < n && !is_space(t[i])).then_some(0);
+            while i < n && !is_space(t[i]) {
+                let b = t[i];
+                value = value.and_then(|v| {
+                    if b.is_ascii_digit() {
+                        v.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+                    } else {
+                        None
+                    }
+                });
+                i += 1;
+            }
+            while i < n && t[i] != b'\n' {
+                i += 1;
+            }
+            i += 1;
+            if let (false, Some(v)) = (key.is_empty(), value) {
+                self.pos = i;
+                return Some((key, v));
+            }
+        }
+        self.pos = n;
+        None
+    }
 }
 
 /// CPU times from cgroup v1 cpuacct.stat (ticks) into `cpu`.
@@ -616,12 +739,16 @@ impl Reader {
                     s.mem_limit = mem_limit.read(buf).and_then(num).unwrap_or(0);
                     s.pids.limit = pids_max.read(buf).and_then(num);
                 }
+                let before = s.cpu.total_usage;
                 s.cpu.total_usage = usage.read(buf).and_then(num).unwrap_or(0);
-                match times.read(buf) {
-                    Some(t) => parse_cpuacct_stat(t, &mut s.cpu),
-                    None => {
-                        s.cpu.usage_in_usermode = 0;
-                        s.cpu.usage_in_kernelmode = 0;
+                let ran = refresh || s.cpu.total_usage != before;
+                if ran {
+                    match times.read(buf) {
+                        Some(t) => parse_cpuacct_stat(t, &mut s.cpu),
+                        None => {
+                            s.cpu.usage_in_usermode = 0;
+                            s.cpu.usage_in_kernelmode = 0;
+                        }
                     }
                 }
                 if refresh || *quota_set {
@@ -635,15 +762,17 @@ impl Reader {
                     Some(t) => s.mem_stat.update(t),
                     None => s.mem_stat.clear(),
                 }
-                s.oom_kills = oom
-                    .read(buf)
-                    .and_then(|t| kv_get(t, b"oom_kill"))
-                    .unwrap_or(0);
+                if ran {
+                    s.oom_kills = oom
+                        .read(buf)
+                        .and_then(|t| kv_get(t, b"oom_kill"))
+                        .unwrap_or(0);
+                    s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
+                }
                 match io.read(buf) {
                     Some(t) => parse_blkio_v1(t, &mut s.io),
                     None => s.io.clear(),
                 }
-                s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
             }
             Files::V2 {
                 cpu,
@@ -672,21 +801,25 @@ impl Reader {
                     s.mem_limit = mem_limit.read(buf).and_then(num).unwrap_or(0);
                     s.pids.limit = pids_max.read(buf).and_then(num);
                 }
+                let before = s.cpu.total_usage;
                 (s.cpu, s.throttling) = cpu.read(buf).map(parse_cpu_stat_v2).unwrap_or_default();
+                let ran = refresh || s.cpu.total_usage != before;
                 s.mem_usage = mem_usage.read(buf).and_then(num).unwrap_or(0);
                 match mem_stat.read(buf) {
                     Some(t) => s.mem_stat.update(t),
                     None => s.mem_stat.clear(),
                 }
-                s.oom_kills = events
-                    .read(buf)
-                    .and_then(|t| kv_get(t, b"oom_kill"))
-                    .unwrap_or(0);
+                if ran {
+                    s.oom_kills = events
+                        .read(buf)
+                        .and_then(|t| kv_get(t, b"oom_kill"))
+                        .unwrap_or(0);
+                    s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
+                }
                 match io.read(buf) {
                     Some(t) => parse_io_stat_v2(t, &mut s.io),
                     None => s.io.clear(),
                 }
-                s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
             }
         }
         // Network counters of the container's interfaces (loopback excluded), from its
@@ -801,7 +934,7 @@ pub(super) mod tests {
         assert_eq!(s.throttling.throttled_time, 1_200_000);
         assert_eq!(s.mem_usage, 10 << 20);
         assert_eq!(s.mem_limit, 0, "max = no limit");
-        assert_eq!(s.mem_stat.to_map()["inactive_file"], 2 << 20);
+        assert_eq!(s.mem_stat.map().clone()["inactive_file"], 2 << 20);
         assert_eq!(s.mem_stat.len(), 4);
         assert_eq!(s.oom_kills, 1);
         assert_eq!(
@@ -845,10 +978,16 @@ pub(super) mod tests {
         // Re-reading through the kept fds sees new values.
         let dir = base.join("wharf/abc");
         fs::write(dir.join("pids.current"), "7\n").unwrap();
+        fs::write(dir.join("memory.events"), "oom_kill 2\n").unwrap();
         fs::write(dir.join("memory.stat"), "anon 1\nfile 2\ninactive_file 3\nactive_file 4\n").unwrap();
         r.sample(&mut s, false);
-        assert_eq!(s.pids.current, 7);
         assert_eq!(s.mem_stat.get("inactive_file"), Some(3));
+        // Tasks and OOM kills are read again once the container has run.
+        assert_eq!((s.pids.current, s.oom_kills), (3, 1));
+        fs::write(dir.join("cpu.stat"), "usage_usec 2500001\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!((s.pids.current, s.oom_kills), (7, 2));
+        assert_eq!(s.throttling, Throttling::default());
         // Limits are read again on a refresh only.
         fs::write(dir.join("memory.max"), "67108864\n").unwrap();
         fs::write(dir.join("pids.max"), "20\n").unwrap();
@@ -948,6 +1087,15 @@ pub(super) mod tests {
                 limit: Some(50)
             }
         );
+        // CPU times and tasks are read again once the container has run.
+        let acct = base.join("cpuacct/wharf/abc");
+        fs::write(acct.join("cpuacct.stat"), "user 90\nsystem 20\n").unwrap();
+        fs::write(base.join("pids/wharf/abc/pids.current"), "4\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!((s.cpu.usage_in_usermode, s.pids.current), (800_000_000, 2));
+        fs::write(acct.join("cpuacct.usage"), "1234567891\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!((s.cpu.usage_in_usermode, s.pids.current), (900_000_000, 4));
         // Without a quota the throttling counters are read at refreshes only.
         let cpu = base.join("cpu/wharf/abc");
         fs::write(cpu.join("cpu.stat"), "nr_periods 9\nnr_throttled 3\nthrottled_time 4000\n").unwrap();
@@ -968,7 +1116,7 @@ pub(super) mod tests {
         l.update(b"b 2\na 1\ninactive_file 5\n");
         assert_eq!(l.inactive_file(), 5);
         assert_eq!(
-            l.to_map(),
+            l.map().clone(),
             BTreeMap::from([("a".into(), 1), ("b".into(), 2), ("inactive_file".into(), 5)])
         );
         // Same keys: values only.
@@ -980,7 +1128,7 @@ pub(super) mod tests {
         assert_eq!(l.get("a"), None);
         assert_eq!(l.inactive_file(), 7, "total_inactive_file first");
         assert_eq!(
-            l.to_map().keys().map(String::as_str).collect::<Vec<_>>(),
+            l.map().keys().map(|k| &**k).collect::<Vec<_>>(),
             ["b", "c", "inactive_file", "total_inactive_file"]
         );
         // Fewer lines.
@@ -988,6 +1136,66 @@ pub(super) mod tests {
         assert_eq!((l.len(), l.inactive_file()), (1, 0));
         l.update(b"");
         assert!(l.is_empty());
+    }
+
+    /// A sequence of memory.stat versions applied to one list gives, each time, what
+    /// parsing that text alone into a map gives (the fast path and the slow one agree).
+    #[test]
+    fn memory_stat_updates_match_a_fresh_parse() {
+        let texts: [&[u8]; 14] = [
+            V1_MEMORY_STAT.as_bytes(),
+            b"cache 1\nrss 2\n",
+            b"cache 3\nrss 4",
+            b"cache 5\nrss 6\n\n",
+            b"cache 7\nrss 8 \n",
+            b"cache 9\nrss 10\nextra 11\n",
+            b"a 1\na 2\nb 3\n",
+            b"a 5\na 6\nb 7\n",
+            b"a 18446744073709551615\nb 1\n",
+            b"a 9999999999999999999\nb 1\n",
+            b"a 99999999999999999999\nb 1\n",
+            b"a x\nb 1\n",
+            b"a\nb 1\n",
+            b"",
+        ];
+        let mut l = KvList::default();
+        for _ in 0..2 {
+            for t in texts {
+                l.update(t);
+                let fresh: BTreeMap<Cow<'static, str>, u64> = kv_lines(t)
+                    .map(|(k, v)| (Cow::Owned(String::from_utf8_lossy(k).into_owned()), v))
+                    .collect();
+                assert_eq!(l.map(), &fresh, "{}", String::from_utf8_lossy(t));
+                let inactive = fresh
+                    .get("total_inactive_file")
+                    .or(fresh.get("inactive_file"))
+                    .copied()
+                    .unwrap_or(0);
+                assert_eq!(l.inactive_file(), inactive);
+            }
+        }
+        l.update(b"a 1\na 2\nb 3\n");
+        l.update(b"a 5\na 6\nb 7\n");
+        assert_eq!((l.get("a"), l.len()), (Some(6), 2), "the last line of a key wins");
+    }
+
+    #[test]
+    fn kv_lines_as_split_whitespace() {
+        let text = b"a 1\n\n  b\t2 extra\nc\nd x\ne 3x\n f 18446744073709551616\ng 4";
+        let got: Vec<(&[u8], u64)> = kv_lines(text).collect();
+        assert_eq!(got, [(&b"a"[..], 1), (&b"b"[..], 2), (&b"g"[..], 4)]);
+        // The same as parsing each line's first two tokens.
+        let by_tokens: Vec<(&[u8], u64)> = text
+            .split(|b| *b == b'\n')
+            .filter_map(|l| {
+                let (k, rest) = token(l)?;
+                let (v, _) = token(rest)?;
+                Some((k, parse_u64(v)?))
+            })
+            .collect();
+        assert_eq!(got, by_tokens);
+        assert_eq!(kv_lines(b"").count(), 0);
+        assert_eq!(kv_lines(b"\n\n").count(), 0);
     }
 
     #[test]
