@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,9 +42,10 @@ pub struct MemoryStats {
     pub usage: u64,
     pub limit: u64,
     /// Raw counters from memory.stat (inactive_file, total_inactive_file, anon, file, ...).
-    /// The engine shares the key names (`Cow::Borrowed`), so a sample is cheap to copy
-    /// to every watcher; deserialized ones own theirs.
-    pub stats: BTreeMap<Cow<'static, str>, u64>,
+    /// Shared: the engine hands every watcher the same map (a copy costs a reference
+    /// count) and its key names are shared too (`Cow::Borrowed`); deserialized ones own
+    /// theirs. Serialized as a plain map.
+    pub stats: Arc<BTreeMap<Cow<'static, str>, u64>>,
     /// OOM kills seen by the cgroup.
     #[serde(default)]
     pub oom_kills: u64,

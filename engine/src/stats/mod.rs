@@ -645,12 +645,12 @@ mod tests {
             MemoryStats {
                 usage: 10 << 20,
                 limit: mem_total,
-                stats: BTreeMap::from([
+                stats: Arc::new(BTreeMap::from([
                     ("active_file".into(), 4 << 20),
                     ("anon".into(), 4 << 20),
                     ("file".into(), 6 << 20),
                     ("inactive_file".into(), 2 << 20),
-                ]),
+                ])),
                 oom_kills: 1,
             }
         );
@@ -673,6 +673,13 @@ mod tests {
         );
         assert!(a.networks.is_empty());
         assert_eq!(a.pids_stats.current, 3);
+        // Docker's JSON shape, and back (as a remote client reads it).
+        let json = serde_json::to_value(a).unwrap();
+        assert_eq!(json["memory_stats"]["stats"]["inactive_file"], 2 << 20);
+        assert_eq!(json["blkio_stats"]["io_service_bytes_recursive"][1]["op"], "write");
+        assert_eq!(json["preread"], NEVER);
+        let back: ContainerStats = serde_json::from_value(json).unwrap();
+        assert_eq!(&back, a);
 
         // The next round (same list): CPU moved, previous figures carried over.
         let dir = base.join("wharf/aaa");

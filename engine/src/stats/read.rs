@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::api::{CpuUsage, NetStats, PidsStats, Throttling};
 
@@ -71,7 +72,7 @@ pub struct KvList {
     /// For each entry of `map` in key order, the index in `keys` of its line (the last
     /// line of a repeated key wins).
     sorted: Vec<u32>,
-    map: BTreeMap<Cow<'static, str>, u64>,
+    map: Arc<BTreeMap<Cow<'static, str>, u64>>,
     /// Index of `total_inactive_file` (v1, hierarchical) or else `inactive_file`.
     inactive: Option<u32>,
 }
@@ -83,7 +84,9 @@ impl KvList {
         if !self.update_same_keys(text) {
             self.update_keys(text);
         }
-        for (v, &i) in self.map.values_mut().zip(&self.sorted) {
+        // Copied first if a watcher still holds the last round's map.
+        let map = Arc::make_mut(&mut self.map);
+        for (v, &i) in map.values_mut().zip(&self.sorted) {
             *v = self.values[i as usize];
         }
     }
@@ -141,10 +144,12 @@ impl KvList {
             }
             same
         });
-        self.map = sorted
-            .iter()
-            .map(|&i| (keys[i as usize].clone(), self.values[i as usize]))
-            .collect();
+        self.map = Arc::new(
+            sorted
+                .iter()
+                .map(|&i| (keys[i as usize].clone(), self.values[i as usize]))
+                .collect(),
+        );
         self.sorted = sorted;
         let find = |name: &str| keys.iter().rposition(|k| &**k == name);
         self.inactive = find("total_inactive_file")
@@ -177,8 +182,8 @@ impl KvList {
         self.map.is_empty()
     }
 
-    /// The Docker-shaped map.
-    pub fn map(&self) -> &BTreeMap<Cow<'static, str>, u64> {
+    /// The Docker-shaped map (shared: cloning it costs a reference count).
+    pub fn map(&self) -> &Arc<BTreeMap<Cow<'static, str>, u64>> {
         &self.map
     }
 }
@@ -274,6 +279,17 @@ enum Fd {
 struct Kept {
     path: PathBuf,
     fd: Fd,
+    /// The bytes of the last read with [`Kept::read_new`], to skip parsing them again.
+    last: Vec<u8>,
+}
+
+/// What [`Kept::read_new`] found.
+enum Got<'a> {
+    /// The file could not be read.
+    Failed,
+    /// The same bytes as the last time: what was parsed from them still holds.
+    Same,
+    New(&'a [u8]),
 }
 
 /// Smallest read buffer; it grows to fit the largest file read.
@@ -284,6 +300,7 @@ impl Kept {
         Kept {
             path,
             fd: Fd::Closed,
+            last: Vec::new(),
         }
     }
 
@@ -312,6 +329,24 @@ impl Kept {
                     self.fd = Fd::Closed;
                     return None;
                 }
+            }
+        }
+    }
+
+    /// Read the file and say whether its bytes differ from the last time: an idle
+    /// container's memory.stat or /proc/net/dev is the same bytes round after round, and
+    /// comparing them costs far less than parsing them.
+    fn read_new<'a>(&mut self, buf: &'a mut Vec<u8>) -> Got<'a> {
+        match self.read(buf) {
+            None => {
+                self.last.clear();
+                Got::Failed
+            }
+            Some(t) if t == &self.last[..] => Got::Same,
+            Some(t) => {
+                self.last.clear();
+                self.last.extend_from_slice(t);
+                Got::New(t)
             }
         }
     }
@@ -758,9 +793,10 @@ impl Reader {
                         .unwrap_or_default();
                 }
                 s.mem_usage = mem_usage.read(buf).and_then(num).unwrap_or(0);
-                match mem_stat.read(buf) {
-                    Some(t) => s.mem_stat.update(t),
-                    None => s.mem_stat.clear(),
+                match mem_stat.read_new(buf) {
+                    Got::New(t) => s.mem_stat.update(t),
+                    Got::Same => {}
+                    Got::Failed => s.mem_stat.clear(),
                 }
                 if ran {
                     s.oom_kills = oom
@@ -769,9 +805,10 @@ impl Reader {
                         .unwrap_or(0);
                     s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
                 }
-                match io.read(buf) {
-                    Some(t) => parse_blkio_v1(t, &mut s.io),
-                    None => s.io.clear(),
+                match io.read_new(buf) {
+                    Got::New(t) => parse_blkio_v1(t, &mut s.io),
+                    Got::Same => {}
+                    Got::Failed => s.io.clear(),
                 }
             }
             Files::V2 {
@@ -802,12 +839,17 @@ impl Reader {
                     s.pids.limit = pids_max.read(buf).and_then(num);
                 }
                 let before = s.cpu.total_usage;
-                (s.cpu, s.throttling) = cpu.read(buf).map(parse_cpu_stat_v2).unwrap_or_default();
+                match cpu.read_new(buf) {
+                    Got::New(t) => (s.cpu, s.throttling) = parse_cpu_stat_v2(t),
+                    Got::Same => {}
+                    Got::Failed => (s.cpu, s.throttling) = Default::default(),
+                }
                 let ran = refresh || s.cpu.total_usage != before;
                 s.mem_usage = mem_usage.read(buf).and_then(num).unwrap_or(0);
-                match mem_stat.read(buf) {
-                    Some(t) => s.mem_stat.update(t),
-                    None => s.mem_stat.clear(),
+                match mem_stat.read_new(buf) {
+                    Got::New(t) => s.mem_stat.update(t),
+                    Got::Same => {}
+                    Got::Failed => s.mem_stat.clear(),
                 }
                 if ran {
                     s.oom_kills = events
@@ -816,9 +858,10 @@ impl Reader {
                         .unwrap_or(0);
                     s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
                 }
-                match io.read(buf) {
-                    Some(t) => parse_io_stat_v2(t, &mut s.io),
-                    None => s.io.clear(),
+                match io.read_new(buf) {
+                    Got::New(t) => parse_io_stat_v2(t, &mut s.io),
+                    Got::Same => {}
+                    Got::Failed => s.io.clear(),
                 }
             }
         }
@@ -829,9 +872,10 @@ impl Reader {
                 if refresh {
                     k.refresh();
                 }
-                match k.read(buf) {
-                    Some(t) => parse_net_dev(t, &mut s.networks),
-                    None => s.networks.clear(),
+                match k.read_new(buf) {
+                    Got::New(t) => parse_net_dev(t, &mut s.networks),
+                    Got::Same => {}
+                    Got::Failed => s.networks.clear(),
                 }
             }
             None => s.networks.clear(),
@@ -975,6 +1019,10 @@ pub(super) mod tests {
                 },
             ]
         );
+        // Nothing changed: the same sample (the unchanged files are not parsed again).
+        let before = s.clone();
+        r.sample(&mut s, false);
+        assert_eq!(s, before);
         // Re-reading through the kept fds sees new values.
         let dir = base.join("wharf/abc");
         fs::write(dir.join("pids.current"), "7\n").unwrap();
@@ -1116,7 +1164,7 @@ pub(super) mod tests {
         l.update(b"b 2\na 1\ninactive_file 5\n");
         assert_eq!(l.inactive_file(), 5);
         assert_eq!(
-            l.map().clone(),
+            **l.map(),
             BTreeMap::from([("a".into(), 1), ("b".into(), 2), ("inactive_file".into(), 5)])
         );
         // Same keys: values only.
@@ -1165,7 +1213,7 @@ pub(super) mod tests {
                 let fresh: BTreeMap<Cow<'static, str>, u64> = kv_lines(t)
                     .map(|(k, v)| (Cow::Owned(String::from_utf8_lossy(k).into_owned()), v))
                     .collect();
-                assert_eq!(l.map(), &fresh, "{}", String::from_utf8_lossy(t));
+                assert_eq!(**l.map(), fresh, "{}", String::from_utf8_lossy(t));
                 let inactive = fresh
                     .get("total_inactive_file")
                     .or(fresh.get("inactive_file"))
