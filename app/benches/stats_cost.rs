@@ -12,7 +12,11 @@
 //!   minute at 1 s, and print the CPU time per round; under `valgrind --tool=callgrind`
 //!   the instruction counts per call of the sampler's parts (`Sampler::round`,
 //!   `Reader::sample` per container) and of the watcher's (`Sampler::next_batch`) are
-//!   repeatable.
+//!   repeatable;
+//! - `STATS_COST_NETWORK=bridge`: start the containers on the default bridge network
+//!   (each then has an interface whose counters are read every round) instead of
+//!   `--network none`; the bench first moves into a network namespace of its own, so
+//!   the host's network is not touched.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,6 +63,15 @@ fn main() {
         .ok()
         .map(|n| n.parse().expect("STATS_COST_ROUNDS is a number"));
     let given = std::env::var_os("STATS_COST_ROOT").map(PathBuf::from);
+    let network = std::env::var("STATS_COST_NETWORK").unwrap_or_else(|_| "none".into());
+    if network != "none" && given.is_none() {
+        // SAFETY: unshare with a constant flag; this process is single-threaded here.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            eprintln!("unshare(CLONE_NEWNET) failed: run the bench as root");
+            std::process::exit(1);
+        }
+        let _ = Command::new("ip").args(["link", "set", "lo", "up"]).status();
+    }
     let mut tmp = None;
     let root: PathBuf = match &given {
         Some(r) => r.clone(),
@@ -83,7 +96,7 @@ fn main() {
                     "run",
                     "-d",
                     "--network",
-                    "none",
+                    &network,
                     "--name",
                     &format!("s{i}"),
                     "wharf/demo",

@@ -13,10 +13,11 @@
 //!   of a container without a CPU quota (they cannot move then);
 //! - the user/system split of CPU time (v1 cpuacct.stat), the number of tasks and the
 //!   OOM kill count move only when the container's tasks run (forks, exits and OOM
-//!   kills all run in the container), so they are read when its CPU time moved since
-//!   the previous sample (or at a refresh). Memory, block and network counters can move
-//!   without the container running (reclaim, writeback, packets received): they are
-//!   read every time.
+//!   kills all run in the container), as do the v1 block I/O bytes (v1 has no cgroup
+//!   writeback) and the interfaces of a network namespace with only loopback; so they
+//!   are read when its CPU time moved since the previous sample (or at a refresh).
+//!   Memory, v2 block I/O and network counters can move without the container running
+//!   (reclaim, writeback, packets received): they are read every time.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -351,6 +352,11 @@ impl Kept {
         }
     }
 
+    /// Open (its last read worked)?
+    fn readable(&self) -> bool {
+        matches!(self.fd, Fd::Open(_))
+    }
+
     fn refresh(&mut self) {
         if let Fd::Missing = self.fd {
             self.fd = Fd::Closed;
@@ -401,6 +407,8 @@ pub struct Reader {
     files: Files,
     pid: Option<i32>,
     net: Option<Kept>,
+    /// The last read of /proc/net/dev showed loopback only.
+    net_empty: bool,
     buf: Vec<u8>,
     /// Nothing read yet: the first sample reads the limits too.
     first: bool,
@@ -719,6 +727,7 @@ impl Reader {
             files,
             pid,
             net: pid.map(net_file),
+            net_empty: false,
             buf: Vec::new(),
             first: true,
         }
@@ -729,6 +738,7 @@ impl Reader {
         if pid != self.pid {
             self.pid = pid;
             self.net = pid.map(net_file);
+            self.net_empty = false;
         }
     }
 
@@ -738,7 +748,7 @@ impl Reader {
         let first = std::mem::take(&mut self.first);
         let refresh = refresh || first;
         let buf = &mut self.buf;
-        match &mut self.files {
+        let ran = match &mut self.files {
             Files::V1 {
                 usage,
                 times,
@@ -805,11 +815,17 @@ impl Reader {
                         .unwrap_or(0);
                     s.pids.current = pids_current.read(buf).and_then(num).unwrap_or(0);
                 }
-                match io.read_new(buf) {
-                    Got::New(t) => parse_blkio_v1(t, &mut s.io),
-                    Got::Same => {}
-                    Got::Failed => s.io.clear(),
+                // v1 has no cgroup writeback (the flusher threads write in the root
+                // cgroup), so the bytes counted here are those the container's own tasks
+                // submitted: they move only when it ran.
+                if ran {
+                    match io.read_new(buf) {
+                        Got::New(t) => parse_blkio_v1(t, &mut s.io),
+                        Got::Same => {}
+                        Got::Failed => s.io.clear(),
+                    }
                 }
+                ran
             }
             Files::V2 {
                 cpu,
@@ -863,12 +879,16 @@ impl Reader {
                     Got::Same => {}
                     Got::Failed => s.io.clear(),
                 }
+                ran
             }
-        }
+        };
         // Network counters of the container's interfaces (loopback excluded), from its
-        // init process's view of /proc/net/dev.
+        // init process's view of /proc/net/dev. A namespace with only loopback (no
+        // network) has nothing to report until an interface comes: wharf adds one with
+        // an event (a refresh), a process inside only by running; so it is looked at
+        // again only then (or at the next refresh, if the host moves one in).
         match self.net.as_mut() {
-            Some(k) => {
+            Some(k) if refresh || ran || !self.net_empty => {
                 if refresh {
                     k.refresh();
                 }
@@ -877,7 +897,9 @@ impl Reader {
                     Got::Same => {}
                     Got::Failed => s.networks.clear(),
                 }
+                self.net_empty = k.readable() && s.networks.is_empty();
             }
+            Some(_) => {}
             None => s.networks.clear(),
         }
     }
@@ -1057,6 +1079,41 @@ pub(super) mod tests {
         assert_eq!(s.block_io(), (1, 2));
     }
 
+    /// /proc/net/dev with loopback only is looked at again when the container ran or at
+    /// a refresh; with an interface, every time.
+    #[test]
+    fn net_counters_of_a_namespace_without_network() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path();
+        v2_fixture(&base.join("wharf/abc"));
+        let mut r = Reader::new(CgroupPaths::for_container(base, true, "abc"), None);
+        let dev = base.join("net_dev");
+        let header = "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n";
+        let lo = "    lo:  100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n";
+        let eth = |rx: u64| format!("  eth0: {rx} 40 1 2 0 0 0 0 7000 50 3 4 0 0 0 0\n");
+        fs::write(&dev, format!("{header}{lo}")).unwrap();
+        r.net = Some(Kept::new(dev.clone()));
+        let mut s = Sample::default();
+        r.sample(&mut s, false);
+        assert!(s.networks.is_empty());
+        fs::write(&dev, format!("{header}{lo}{}", eth(5000))).unwrap();
+        r.sample(&mut s, false);
+        assert!(s.networks.is_empty(), "not looked at: the container did not run");
+        r.sample(&mut s, true);
+        assert_eq!(s.net_io(), (5000, 7000), "a refresh looks");
+        fs::write(&dev, format!("{header}{lo}{}", eth(6000))).unwrap();
+        r.sample(&mut s, false);
+        assert_eq!(s.net_io(), (6000, 7000), "with an interface, every time");
+        // Back to loopback only; then an interface made by a process inside (it ran).
+        fs::write(&dev, format!("{header}{lo}")).unwrap();
+        r.sample(&mut s, false);
+        assert!(s.networks.is_empty());
+        fs::write(&dev, format!("{header}{lo}{}", eth(1))).unwrap();
+        fs::write(base.join("wharf/abc/cpu.stat"), "usage_usec 2500001\n").unwrap();
+        r.sample(&mut s, false);
+        assert_eq!(s.net_io(), (1, 7000));
+    }
+
     /// A recorded cgroup v1 layout (one directory per controller).
     fn v1_fixture(base: &Path, id: &str, quota: &str) {
         let dir = |c: &str| {
@@ -1139,11 +1196,18 @@ pub(super) mod tests {
         let acct = base.join("cpuacct/wharf/abc");
         fs::write(acct.join("cpuacct.stat"), "user 90\nsystem 20\n").unwrap();
         fs::write(base.join("pids/wharf/abc/pids.current"), "4\n").unwrap();
+        fs::write(
+            base.join("blkio/wharf/abc/blkio.throttle.io_service_bytes_recursive"),
+            "8:0 Read 8192\n8:0 Write 12288\nTotal 20480\n",
+        )
+        .unwrap();
         r.sample(&mut s, false);
         assert_eq!((s.cpu.usage_in_usermode, s.pids.current), (800_000_000, 2));
+        assert_eq!(s.block_io(), (4096, 12288));
         fs::write(acct.join("cpuacct.usage"), "1234567891\n").unwrap();
         r.sample(&mut s, false);
         assert_eq!((s.cpu.usage_in_usermode, s.pids.current), (900_000_000, 4));
+        assert_eq!(s.block_io(), (8192, 12288));
         // Without a quota the throttling counters are read at refreshes only.
         let cpu = base.join("cpu/wharf/abc");
         fs::write(cpu.join("cpu.stat"), "nr_periods 9\nnr_throttled 3\nthrottled_time 4000\n").unwrap();
