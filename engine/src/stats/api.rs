@@ -1,7 +1,8 @@
 //! `StatsApi` for the in-process engine: the sampler's targets come from the runtime's
 //! state on disk (running containers and their pids). They are listed again only when
 //! the event journal changed (every start, stop, rename, update... appends to it) or when
-//! the sampler asks, and then cached by file modification time, so a round over many
+//! the sampler asks, and then cached by file modification time (a container whose
+//! state or configuration file changed is marked as changed), so a round over many
 //! containers costs one `stat` of the journal.
 
 use std::collections::{HashMap, HashSet};
@@ -103,6 +104,7 @@ fn target_source(engine: LocalEngine) -> TargetSource {
                     name: c.name.clone(),
                     pid: Some(c.pid),
                     owner: c.owner,
+                    changed: !fresh,
                 });
             }
         }

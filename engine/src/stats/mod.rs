@@ -24,9 +24,14 @@ use read::{CgroupPaths, HostCpu, Reader, Sample};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 /// Points kept per container (10 minutes at 1 s).
 pub const HISTORY: usize = 600;
-/// Longest time between two listings of the containers (and readings of their limits)
-/// when the event journal shows no change.
-pub const RELIST: Duration = Duration::from_secs(10);
+/// Longest time between two listings of the containers when the event journal shows
+/// no change.
+pub const RELIST: Duration = Duration::from_secs(30);
+/// A container is read in full (limits, and the files read only when it ran) at least
+/// once in this many rounds, in turn, even when nothing says it changed: the safety net
+/// for changes made behind wharf's back (a limit written by hand, an interface moved
+/// into its namespace). Changes made through wharf are seen at the next round.
+pub const REFRESH_EVERY: u64 = 30;
 /// `preread` of a first sample, as Docker sends it.
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
@@ -38,6 +43,8 @@ pub struct Target {
     /// Init pid, for network counters.
     pub pid: Option<i32>,
     pub owner: u32,
+    /// New, or its state or configuration changed, since the previous listing.
+    pub changed: bool,
 }
 
 /// Lists the containers that can be sampled now (running ones). Called every round:
@@ -60,6 +67,8 @@ struct Slot {
     prev: Option<CpuStats>,
     preread: String,
     history: VecDeque<StatsPoint>,
+    /// To be read in full at the next round.
+    stale: bool,
 }
 
 impl Slot {
@@ -75,6 +84,7 @@ impl Slot {
             prev: None,
             preread: String::new(),
             history: VecDeque::new(),
+            stale: true,
         }
     }
 
@@ -166,6 +176,8 @@ struct State {
     host_cpu: HostCpu,
     /// The host's memory (read when the containers are listed).
     mem_total: u64,
+    /// Rounds made.
+    rounds: u64,
     host_prev: Option<(u64, u64)>,
 }
 
@@ -301,13 +313,13 @@ impl Sampler {
     }
 
     /// One round: what the sampler thread does each interval. `listed` is a new list of
-    /// the containers to sample (`None`: the same as the last round's); a round with a
-    /// new list also reads limits again.
+    /// the containers to sample (`None`: the same as the last round's). Containers new
+    /// or changed in it are read in full (limits too); the others are, in turn, one
+    /// round in [`REFRESH_EVERY`].
     fn round(&self, listed: Option<Vec<Target>>) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         let (system, cpus) = st.host_cpu.read();
-        let refresh = listed.is_some();
         if let Some(targets) = listed {
             st.mem_total = meminfo().0;
             let mut old: HashMap<String, Slot> =
@@ -316,6 +328,7 @@ impl Sampler {
                 let slot = match old.remove(&t.id) {
                     Some(mut s) => {
                         s.update(t);
+                        s.stale |= t.changed;
                         s
                     }
                     None => Slot::new(&self.cgroup_base, self.v2, t),
@@ -323,8 +336,11 @@ impl Sampler {
                 st.slots.push(slot);
             }
         }
-        let mem_total = st.mem_total;
-        for slot in &mut st.slots {
+        st.rounds += 1;
+        let (mem_total, round) = (st.mem_total, st.rounds);
+        for (i, slot) in st.slots.iter_mut().enumerate() {
+            let refresh = std::mem::take(&mut slot.stale)
+                || (round + i as u64) % REFRESH_EVERY == 0;
             Self::sample_one(slot, system, cpus, mem_total, refresh);
         }
         st.generation += 1;
@@ -542,6 +558,7 @@ mod tests {
             name: "burner".into(),
             pid: Some(pid as i32),
             owner: 0,
+            changed: true,
         };
         let src: TargetSource = Arc::new(move |_| Some(vec![t.clone()]));
         let mut w = sampler.watch(src);
@@ -619,6 +636,7 @@ mod tests {
             name: name.into(),
             pid: None,
             owner,
+            changed: true,
         };
         let everyone = |_: &str, _: u32| true;
         let batch = |s: &Sampler| {
@@ -711,6 +729,21 @@ mod tests {
         assert_eq!(third[1].preread, NEVER);
         assert!(sampler.history("aaa").is_empty());
         assert_eq!(sampler.history("bbb").len(), 3);
+        // A listing where ccc did not change: its new limit waits for its turn.
+        std::fs::write(base.join("wharf/ccc/memory.max"), "4194304\n").unwrap();
+        let unchanged = Target {
+            changed: false,
+            ..target("ccc", "c", 0)
+        };
+        sampler.round(Some(vec![target("bbb", "b2", 1000), unchanged]));
+        assert_eq!(batch(&sampler)[1].memory_stats.limit, mem_total);
+        let mut turns = 1;
+        while batch(&sampler)[1].memory_stats.limit == mem_total {
+            assert!(turns < REFRESH_EVERY, "read in full within {REFRESH_EVERY} rounds");
+            sampler.round(None);
+            turns += 1;
+        }
+        assert_eq!(batch(&sampler)[1].memory_stats.limit, 4 << 20);
         // Watchers see only what they want.
         let mut w = Watch {
             sampler: sampler.clone(),
