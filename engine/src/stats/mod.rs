@@ -61,11 +61,11 @@ struct Slot {
     reader: Reader,
     sample: Sample,
     cpu: CpuStats,
-    /// When `sample` was taken (RFC 3339); empty before the first.
-    read: String,
+    /// When `sample` was taken; `None` before the first.
+    read: Option<chrono::DateTime<chrono::Utc>>,
     /// The previous sample's CPU figures and time, if there was one.
     prev: Option<CpuStats>,
-    preread: String,
+    preread: Option<chrono::DateTime<chrono::Utc>>,
     history: VecDeque<StatsPoint>,
     /// To be read in full at the next round.
     stale: bool,
@@ -80,9 +80,9 @@ impl Slot {
             reader: Reader::new(CgroupPaths::for_container(base, v2, &t.id), t.pid),
             sample: Sample::default(),
             cpu: CpuStats::default(),
-            read: String::new(),
+            read: None,
             prev: None,
-            preread: String::new(),
+            preread: None,
             history: VecDeque::new(),
             stale: true,
         }
@@ -135,11 +135,8 @@ impl Slot {
         ContainerStats {
             id: self.id.clone(),
             name: self.name.clone(),
-            read: self.read.clone(),
-            preread: match self.prev {
-                Some(_) => self.preread.clone(),
-                None => NEVER.into(),
-            },
+            read: self.read.map(rfc3339).unwrap_or_default(),
+            preread: self.preread.map_or_else(|| NEVER.into(), rfc3339),
             cpu_stats: self.cpu,
             precpu_stats: self.prev.unwrap_or_default(),
             memory_stats: MemoryStats {
@@ -213,8 +210,15 @@ impl Drop for Watch {
     }
 }
 
-/// `t` as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` writes it, into
-/// `out` (reusing its allocation; once per container per round, so no formatter).
+/// `t` as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` writes it (twice
+/// per container per watcher per round, so without a formatter).
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    let mut out = String::with_capacity(30);
+    write_rfc3339(&mut out, t);
+    out
+}
+
+/// [`rfc3339`] into `out`.
 fn write_rfc3339(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
     use chrono::{Datelike, Timelike};
     let (mut sec, mut ns) = (t.second(), t.nanosecond());
@@ -293,9 +297,9 @@ impl Sampler {
     /// Sample one container into its slot.
     fn sample_one(slot: &mut Slot, system: u64, cpus: u32, mem_total: u64, refresh: bool) {
         let now = chrono::Utc::now();
-        if !slot.read.is_empty() {
+        if slot.read.is_some() {
             slot.prev = Some(slot.cpu);
-            std::mem::swap(&mut slot.read, &mut slot.preread);
+            slot.preread = slot.read;
         }
         slot.reader.sample(&mut slot.sample, refresh);
         slot.cpu = CpuStats {
@@ -304,7 +308,7 @@ impl Sampler {
             online_cpus: cpus,
             throttling_data: slot.sample.throttling,
         };
-        write_rfc3339(&mut slot.read, now);
+        slot.read = Some(now);
         let point = slot.point(now.timestamp_millis(), mem_total);
         if slot.history.len() == HISTORY {
             slot.history.pop_front();

@@ -76,6 +76,8 @@ pub struct KvList {
     map: Arc<BTreeMap<Cow<'static, str>, u64>>,
     /// Index of `total_inactive_file` (v1, hierarchical) or else `inactive_file`.
     inactive: Option<u32>,
+    /// Its value (kept here too: the one figure every round needs).
+    inactive_value: u64,
 }
 
 impl KvList {
@@ -90,6 +92,7 @@ impl KvList {
         for (v, &i) in map.values_mut().zip(&self.sorted) {
             *v = self.values[i as usize];
         }
+        self.inactive_value = self.inactive.map_or(0, |i| self.values[i as usize]);
     }
 
     /// The fast path: `text` holds exactly the known keys, in the same order, as
@@ -170,7 +173,7 @@ impl KvList {
 
     /// Inactive file cache (what the docker CLI subtracts from usage), 0 if absent.
     pub fn inactive_file(&self) -> u64 {
-        self.inactive.map_or(0, |i| self.values[i as usize])
+        self.inactive_value
     }
 
     /// Number of keys.
@@ -280,8 +283,9 @@ enum Fd {
 struct Kept {
     path: PathBuf,
     fd: Fd,
-    /// The bytes of the last read with [`Kept::read_new`], to skip parsing them again.
-    last: Vec<u8>,
+    /// A digest of the bytes of the last read with [`Kept::read_new`] (`None`: none),
+    /// to skip parsing them again.
+    last: Option<u64>,
 }
 
 /// What [`Kept::read_new`] found.
@@ -301,7 +305,7 @@ impl Kept {
         Kept {
             path,
             fd: Fd::Closed,
-            last: Vec::new(),
+            last: None,
         }
     }
 
@@ -336,20 +340,25 @@ impl Kept {
 
     /// Read the file and say whether its bytes differ from the last time: an idle
     /// container's memory.stat or /proc/net/dev is the same bytes round after round, and
-    /// comparing them costs far less than parsing them.
+    /// hashing them costs far less than parsing them (or than comparing them with a
+    /// copy, which a round a second finds out of the CPU caches). Equal 64-bit SipHash
+    /// digests of different texts are a 2^-64 chance; the next change is read anyway.
     fn read_new<'a>(&mut self, buf: &'a mut Vec<u8>) -> Got<'a> {
-        match self.read(buf) {
-            None => {
-                self.last.clear();
-                Got::Failed
-            }
-            Some(t) if t == &self.last[..] => Got::Same,
-            Some(t) => {
-                self.last.clear();
-                self.last.extend_from_slice(t);
-                Got::New(t)
-            }
+        let Some(t) = self.read(buf) else {
+            self.last = None;
+            return Got::Failed;
+        };
+        let digest = {
+            use std::hash::Hasher;
+            let mut h = std::hash::DefaultHasher::new();
+            h.write(t);
+            h.finish()
+        };
+        if self.last == Some(digest) {
+            return Got::Same;
         }
+        self.last = Some(digest);
+        Got::New(t)
     }
 
     /// Open (its last read worked)?
