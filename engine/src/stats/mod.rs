@@ -66,7 +66,9 @@ struct Slot {
     /// The previous sample's CPU figures and time, if there was one.
     prev: Option<CpuStats>,
     preread: Option<chrono::DateTime<chrono::Utc>>,
-    history: VecDeque<StatsPoint>,
+    /// Its column in the history frames, and the first round it has a point in.
+    col: usize,
+    since: u64,
     /// To be read in full at the next round.
     stale: bool,
 }
@@ -83,7 +85,8 @@ impl Slot {
             read: None,
             prev: None,
             preread: None,
-            history: VecDeque::new(),
+            col: 0,
+            since: 0,
             stale: true,
         }
     }
@@ -163,6 +166,56 @@ impl Slot {
     }
 }
 
+/// The history of every sampled container: one frame per round (the last [`HISTORY`]
+/// rounds), holding each container's point at its column. A round writes one frame
+/// front to back, instead of one cold line in a ring per container.
+#[derive(Default)]
+struct History {
+    /// Oldest first: the round and the points by column.
+    frames: VecDeque<(u64, Vec<StatsPoint>)>,
+    /// Columns in use so far, and those given back.
+    cols: usize,
+    free: Vec<usize>,
+}
+
+impl History {
+    fn take_col(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.cols += 1;
+            self.cols - 1
+        })
+    }
+
+    fn free_col(&mut self, col: usize) {
+        self.free.push(col);
+    }
+
+    /// The frame of `round` (the oldest one's storage reused once there are enough).
+    fn next_frame(&mut self, round: u64) -> &mut [StatsPoint] {
+        let mut points = if self.frames.len() >= HISTORY {
+            self.frames.pop_front().map(|f| f.1).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        points.clear();
+        points.resize(self.cols, StatsPoint::default());
+        self.frames.push_back((round, points));
+        match self.frames.back_mut() {
+            Some(f) => &mut f.1,
+            None => &mut [],
+        }
+    }
+
+    /// The points at `col` from round `since` on.
+    fn points(&self, col: usize, since: u64) -> Vec<StatsPoint> {
+        self.frames
+            .iter()
+            .filter(|(round, _)| *round >= since)
+            .filter_map(|(_, points)| points.get(col).copied())
+            .collect()
+    }
+}
+
 #[derive(Default)]
 struct State {
     watchers: usize,
@@ -175,6 +228,7 @@ struct State {
     mem_total: u64,
     /// Rounds made.
     rounds: u64,
+    history: History,
     host_prev: Option<(u64, u64)>,
 }
 
@@ -294,8 +348,14 @@ impl Sampler {
         self.interval
     }
 
-    /// Sample one container into its slot.
-    fn sample_one(slot: &mut Slot, system: u64, cpus: u32, mem_total: u64, refresh: bool) {
+    /// Sample one container into its slot; returns its history point.
+    fn sample_one(
+        slot: &mut Slot,
+        system: u64,
+        cpus: u32,
+        mem_total: u64,
+        refresh: bool,
+    ) -> StatsPoint {
         let now = chrono::Utc::now();
         if slot.read.is_some() {
             slot.prev = Some(slot.cpu);
@@ -309,11 +369,7 @@ impl Sampler {
             throttling_data: slot.sample.throttling,
         };
         slot.read = Some(now);
-        let point = slot.point(now.timestamp_millis(), mem_total);
-        if slot.history.len() == HISTORY {
-            slot.history.pop_front();
-        }
-        slot.history.push_back(point);
+        slot.point(now.timestamp_millis(), mem_total)
     }
 
     /// One round: what the sampler thread does each interval. `listed` is a new list of
@@ -335,17 +391,26 @@ impl Sampler {
                         s.stale |= t.changed;
                         s
                     }
-                    None => Slot::new(&self.cgroup_base, self.v2, t),
+                    None => {
+                        let mut s = Slot::new(&self.cgroup_base, self.v2, t);
+                        s.col = st.history.take_col();
+                        s.since = st.rounds + 1;
+                        s
+                    }
                 };
                 st.slots.push(slot);
+            }
+            for gone in old.into_values() {
+                st.history.free_col(gone.col);
             }
         }
         st.rounds += 1;
         let (mem_total, round) = (st.mem_total, st.rounds);
+        let frame = st.history.next_frame(round);
         for (i, slot) in st.slots.iter_mut().enumerate() {
             let refresh = std::mem::take(&mut slot.stale)
                 || (round + i as u64) % REFRESH_EVERY == 0;
-            Self::sample_one(slot, system, cpus, mem_total, refresh);
+            frame[slot.col] = Self::sample_one(slot, system, cpus, mem_total, refresh);
         }
         st.generation += 1;
         self.tick.notify_all();
@@ -388,6 +453,7 @@ impl Sampler {
             if st.watchers == 0 {
                 st.running = false;
                 st.slots.clear();
+                st.history = History::default();
                 return;
             }
             drop(st);
@@ -422,13 +488,14 @@ impl Sampler {
         )
     }
 
-    /// The history of a container while it is sampled.
+    /// The history of a container while it is sampled (oldest first, at most
+    /// [`HISTORY`] points).
     pub fn history(&self, id: &str) -> Vec<StatsPoint> {
-        lock(&self.state)
-            .slots
+        let st = lock(&self.state);
+        st.slots
             .iter()
             .find(|s| s.id == id)
-            .map(|s| s.history.iter().copied().collect())
+            .map(|s| st.history.points(s.col, s.since))
             .unwrap_or_default()
     }
 
@@ -748,6 +815,18 @@ mod tests {
             turns += 1;
         }
         assert_eq!(batch(&sampler)[1].memory_stats.limit, 4 << 20);
+        // The history is bounded, oldest first, and ends with the latest sample.
+        for _ in 0..HISTORY + 5 {
+            sampler.round(None);
+        }
+        let last = batch(&sampler);
+        for (i, s) in last.iter().enumerate() {
+            let h = sampler.history(&s.id);
+            assert_eq!(h.len(), HISTORY);
+            assert!(h.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
+            let p = h[HISTORY - 1];
+            assert_eq!(p, s.point(p.time_ms), "container {i}");
+        }
         // Watchers see only what they want.
         let mut w = Watch {
             sampler: sampler.clone(),
