@@ -70,7 +70,9 @@ fn main() {
             eprintln!("unshare(CLONE_NEWNET) failed: run the bench as root");
             std::process::exit(1);
         }
-        let _ = Command::new("ip").args(["link", "set", "lo", "up"]).status();
+        let _ = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status();
     }
     let mut tmp = None;
     let root: PathBuf = match &given {

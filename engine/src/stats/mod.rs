@@ -408,8 +408,8 @@ impl Sampler {
         let (mem_total, round) = (st.mem_total, st.rounds);
         let frame = st.history.next_frame(round);
         for (i, slot) in st.slots.iter_mut().enumerate() {
-            let refresh = std::mem::take(&mut slot.stale)
-                || (round + i as u64) % REFRESH_EVERY == 0;
+            let refresh =
+                std::mem::take(&mut slot.stale) || (round + i as u64) % REFRESH_EVERY == 0;
             frame[slot.col] = Self::sample_one(slot, system, cpus, mem_total, refresh);
         }
         st.generation += 1;
@@ -686,10 +686,7 @@ mod tests {
             chrono::Utc.timestamp_opt(1_700_000_000, 7).unwrap(),
         ] {
             write_rfc3339(&mut out, t);
-            assert_eq!(
-                out,
-                t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-            );
+            assert_eq!(out, t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
         }
     }
 
@@ -765,7 +762,10 @@ mod tests {
         // Docker's JSON shape, and back (as a remote client reads it).
         let json = serde_json::to_value(a).unwrap();
         assert_eq!(json["memory_stats"]["stats"]["inactive_file"], 2 << 20);
-        assert_eq!(json["blkio_stats"]["io_service_bytes_recursive"][1]["op"], "write");
+        assert_eq!(
+            json["blkio_stats"]["io_service_bytes_recursive"][1]["op"],
+            "write"
+        );
         assert_eq!(json["preread"], NEVER);
         let back: ContainerStats = serde_json::from_value(json).unwrap();
         assert_eq!(&back, a);
@@ -780,7 +780,10 @@ mod tests {
         assert_eq!(a2.preread, a.read);
         assert_eq!(a2.precpu_stats, a.cpu_stats);
         assert_eq!(a2.cpu_stats.cpu_usage.total_usage, 3_500_000_000);
-        assert_eq!(a2.memory_stats.limit, mem_total, "limits wait for a listing");
+        assert_eq!(
+            a2.memory_stats.limit, mem_total,
+            "limits wait for a listing"
+        );
         // The history holds what ContainerStats::point computes from the Docker shape.
         let hist = sampler.history("aaa");
         assert_eq!(hist.len(), 2);
@@ -810,7 +813,10 @@ mod tests {
         assert_eq!(batch(&sampler)[1].memory_stats.limit, mem_total);
         let mut turns = 1;
         while batch(&sampler)[1].memory_stats.limit == mem_total {
-            assert!(turns < REFRESH_EVERY, "read in full within {REFRESH_EVERY} rounds");
+            assert!(
+                turns < REFRESH_EVERY,
+                "read in full within {REFRESH_EVERY} rounds"
+            );
             sampler.round(None);
             turns += 1;
         }

@@ -199,8 +199,7 @@ const MAX_NAMES: usize = 1024;
 /// fixed, so each is allocated once per process and lives as long (up to [`MAX_NAMES`]
 /// of them; past that, names are copied): samples sent to watchers then copy no names.
 fn intern(name: &str) -> Cow<'static, str> {
-    static NAMES: std::sync::Mutex<BTreeSet<&'static str>> =
-        std::sync::Mutex::new(BTreeSet::new());
+    static NAMES: std::sync::Mutex<BTreeSet<&'static str>> = std::sync::Mutex::new(BTreeSet::new());
     let Ok(mut names) = NAMES.lock() else {
         return Cow::Owned(name.to_owned());
     };
@@ -1058,7 +1057,11 @@ pub(super) mod tests {
         let dir = base.join("wharf/abc");
         fs::write(dir.join("pids.current"), "7\n").unwrap();
         fs::write(dir.join("memory.events"), "oom_kill 2\n").unwrap();
-        fs::write(dir.join("memory.stat"), "anon 1\nfile 2\ninactive_file 3\nactive_file 4\n").unwrap();
+        fs::write(
+            dir.join("memory.stat"),
+            "anon 1\nfile 2\ninactive_file 3\nactive_file 4\n",
+        )
+        .unwrap();
         r.sample(&mut s, false);
         assert_eq!(s.mem_stat.get("inactive_file"), Some(3));
         // Tasks and OOM kills are read again once the container has run.
@@ -1107,7 +1110,10 @@ pub(super) mod tests {
         assert!(s.networks.is_empty());
         fs::write(&dev, format!("{header}{lo}{}", eth(5000))).unwrap();
         r.sample(&mut s, false);
-        assert!(s.networks.is_empty(), "not looked at: the container did not run");
+        assert!(
+            s.networks.is_empty(),
+            "not looked at: the container did not run"
+        );
         r.sample(&mut s, true);
         assert_eq!(s.net_io(), (5000, 7000), "a refresh looks");
         fs::write(&dev, format!("{header}{lo}{}", eth(6000))).unwrap();
@@ -1219,14 +1225,22 @@ pub(super) mod tests {
         assert_eq!(s.block_io(), (8192, 12288));
         // Without a quota the throttling counters are read at refreshes only.
         let cpu = base.join("cpu/wharf/abc");
-        fs::write(cpu.join("cpu.stat"), "nr_periods 9\nnr_throttled 3\nthrottled_time 4000\n").unwrap();
+        fs::write(
+            cpu.join("cpu.stat"),
+            "nr_periods 9\nnr_throttled 3\nthrottled_time 4000\n",
+        )
+        .unwrap();
         r.sample(&mut s, false);
         assert_eq!(s.throttling.periods, 7);
         // `wharf update --cpus` sets one (and its event makes the next round a refresh).
         fs::write(cpu.join("cpu.cfs_quota_us"), "50000\n").unwrap();
         r.sample(&mut s, true);
         assert_eq!(s.throttling.periods, 9);
-        fs::write(cpu.join("cpu.stat"), "nr_periods 10\nnr_throttled 3\nthrottled_time 4000\n").unwrap();
+        fs::write(
+            cpu.join("cpu.stat"),
+            "nr_periods 10\nnr_throttled 3\nthrottled_time 4000\n",
+        )
+        .unwrap();
         r.sample(&mut s, false);
         assert_eq!(s.throttling.periods, 10);
     }
@@ -1238,11 +1252,18 @@ pub(super) mod tests {
         assert_eq!(l.inactive_file(), 5);
         assert_eq!(
             **l.map(),
-            BTreeMap::from([("a".into(), 1), ("b".into(), 2), ("inactive_file".into(), 5)])
+            BTreeMap::from([
+                ("a".into(), 1),
+                ("b".into(), 2),
+                ("inactive_file".into(), 5)
+            ])
         );
         // Same keys: values only.
         l.update(b"b 20\na 10\ninactive_file 50\n");
-        assert_eq!((l.get("a"), l.get("b"), l.inactive_file()), (Some(10), Some(20), 50));
+        assert_eq!(
+            (l.get("a"), l.get("b"), l.inactive_file()),
+            (Some(10), Some(20), 50)
+        );
         // A key added, one dropped, a line that is not a number skipped.
         l.update(b"b 3\nc 4\nbad x\ntotal_inactive_file 7\ninactive_file 6\n");
         assert_eq!(l.len(), 4);
@@ -1297,7 +1318,11 @@ pub(super) mod tests {
         }
         l.update(b"a 1\na 2\nb 3\n");
         l.update(b"a 5\na 6\nb 7\n");
-        assert_eq!((l.get("a"), l.len()), (Some(6), 2), "the last line of a key wins");
+        assert_eq!(
+            (l.get("a"), l.len()),
+            (Some(6), 2),
+            "the last line of a key wins"
+        );
     }
 
     #[test]
@@ -1329,12 +1354,21 @@ pub(super) mod tests {
         assert_eq!(parse_u64(b"18446744073709551616"), None);
         assert_eq!(parse_u64(b"-1"), None);
         assert_eq!(
-            kv_get(b"low 0\nhigh 0\nmax 0\noom 0\noom_kill 4\noom_group_kill 0\n", b"oom_kill"),
+            kv_get(
+                b"low 0\nhigh 0\nmax 0\noom 0\noom_kill 4\noom_group_kill 0\n",
+                b"oom_kill"
+            ),
             Some(4)
         );
         let (c, t) = parse_cpu_stat_v2(b"usage_usec 10\nuser_usec 6\nsystem_usec 4\ncore_sched.force_idle_usec 0\nnr_periods 5\nnr_throttled 1\nthrottled_usec 2\nnr_bursts 0\nburst_usec 0\n");
-        assert_eq!((c.total_usage, c.usage_in_usermode, c.usage_in_kernelmode), (10_000, 6_000, 4_000));
-        assert_eq!((t.periods, t.throttled_periods, t.throttled_time), (5, 1, 2_000));
+        assert_eq!(
+            (c.total_usage, c.usage_in_usermode, c.usage_in_kernelmode),
+            (10_000, 6_000, 4_000)
+        );
+        assert_eq!(
+            (t.periods, t.throttled_periods, t.throttled_time),
+            (5, 1, 2_000)
+        );
         let mut io = vec![];
         parse_blkio_v1(b"Total 0\n", &mut io);
         assert!(io.is_empty());
