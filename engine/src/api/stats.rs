@@ -36,6 +36,21 @@ pub struct CpuStats {
     pub throttling_data: Throttling,
 }
 
+impl CpuStats {
+    /// CPU % as the docker CLI computes it, from `prev` (the previous sample) to these
+    /// figures: the container's share of the host's CPU time, times the online CPUs.
+    pub fn percent_since(&self, prev: &CpuStats) -> f64 {
+        let cpu = self.cpu_usage.total_usage as f64 - prev.cpu_usage.total_usage as f64;
+        let sys = self.system_cpu_usage as f64 - prev.system_cpu_usage as f64;
+        let cpus = self.online_cpus.max(1) as f64;
+        if sys > 0.0 && cpu > 0.0 {
+            cpu / sys * cpus * 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
 /// `memory_stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryStats {
@@ -108,16 +123,7 @@ impl ContainerStats {
     /// CPU % as the docker CLI computes it: the container's share of the host's CPU time
     /// since the previous sample, times the number of online CPUs.
     pub fn cpu_percent(&self) -> f64 {
-        let cpu = self.cpu_stats.cpu_usage.total_usage as f64
-            - self.precpu_stats.cpu_usage.total_usage as f64;
-        let sys =
-            self.cpu_stats.system_cpu_usage as f64 - self.precpu_stats.system_cpu_usage as f64;
-        let cpus = self.cpu_stats.online_cpus.max(1) as f64;
-        if sys > 0.0 && cpu > 0.0 {
-            cpu / sys * cpus * 100.0
-        } else {
-            0.0
-        }
+        self.cpu_stats.percent_since(&self.precpu_stats)
     }
 
     /// Memory in use as the docker CLI shows it: usage minus inactive file cache.

@@ -112,16 +112,11 @@ impl Slot {
 
     /// The figures the console charts, as [`ContainerStats::point`] computes them.
     fn point(&self, time_ms: i64, mem_total: u64) -> StatsPoint {
-        let cpu = ContainerStats {
-            cpu_stats: self.cpu,
-            precpu_stats: self.prev.unwrap_or_default(),
-            ..Default::default()
-        };
         let (net_rx, net_tx) = self.sample.net_io();
         let (blk_read, blk_write) = self.sample.block_io();
         StatsPoint {
             time_ms,
-            cpu_percent: cpu.cpu_percent(),
+            cpu_percent: self.cpu.percent_since(&self.prev.unwrap_or_default()),
             mem_usage: self.sample.mem_used(),
             mem_limit: self.mem_limit(mem_total),
             net_rx,
