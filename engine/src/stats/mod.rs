@@ -128,13 +128,15 @@ impl Slot {
     }
 
     /// The Docker-shaped latest sample.
-    fn stats(&self, mem_total: u64) -> ContainerStats {
+    fn stats(&self, mem_total: u64, times: &mut Rfc3339) -> ContainerStats {
         let s = &self.sample;
         ContainerStats {
             id: self.id.clone(),
             name: self.name.clone(),
-            read: self.read.map(rfc3339).unwrap_or_default(),
-            preread: self.preread.map_or_else(|| NEVER.into(), rfc3339),
+            read: self.read.map(|t| times.format(t)).unwrap_or_default(),
+            preread: self
+                .preread
+                .map_or_else(|| NEVER.into(), |t| times.format(t)),
             cpu_stats: self.cpu,
             precpu_stats: self.prev.unwrap_or_default(),
             memory_stats: MemoryStats {
@@ -259,45 +261,49 @@ impl Drop for Watch {
     }
 }
 
-/// `t` as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` writes it (twice
-/// per container per watcher per round, so without a formatter).
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    let mut out = String::with_capacity(30);
-    write_rfc3339(&mut out, t);
-    out
+/// Writes times as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` does
+/// (twice per container per watcher per round, so without a formatter): the samples of
+/// a round fall within the same second or two, whose date and time part is kept.
+#[derive(Default)]
+struct Rfc3339 {
+    /// The second (since the epoch) `prefix` is for.
+    secs: Option<i64>,
+    /// `YYYY-MM-DDTHH:MM:SS.`
+    prefix: [u8; 20],
 }
 
-/// [`rfc3339`] into `out`.
-fn write_rfc3339(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
-    use chrono::{Datelike, Timelike};
-    let (mut sec, mut ns) = (t.second(), t.nanosecond());
-    if ns >= 1_000_000_000 {
-        // A leap second.
-        sec += 1;
-        ns -= 1_000_000_000;
-    }
-    let year = t.year();
-    out.clear();
-    if !(0..=9999).contains(&year) {
-        out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
-        return;
-    }
-    // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
-    let mut b = *b"0000-00-00T00:00:00.000000000Z";
-    let mut put = |end: usize, digits: usize, mut v: u32| {
-        for i in (end - digits..end).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
+impl Rfc3339 {
+    fn format(&mut self, t: chrono::DateTime<chrono::Utc>) -> String {
+        use chrono::{Datelike, Timelike};
+        let ns = t.nanosecond();
+        let year = t.year();
+        if ns >= 1_000_000_000 || !(0..=9999).contains(&year) {
+            // A leap second, or a year RFC 3339 cannot write in four digits.
+            return t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         }
-    };
-    put(4, 4, year as u32);
-    put(7, 2, t.month());
-    put(10, 2, t.day());
-    put(13, 2, t.hour());
-    put(16, 2, t.minute());
-    put(19, 2, sec);
-    put(29, 9, ns);
-    out.extend(b.iter().map(|c| char::from(*c)));
+        let digits = |b: &mut [u8], mut v: u32| {
+            for c in b.iter_mut().rev() {
+                *c = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        if self.secs != Some(t.timestamp()) {
+            let p = &mut self.prefix;
+            *p = *b"0000-00-00T00:00:00.";
+            digits(&mut p[0..4], year as u32);
+            digits(&mut p[5..7], t.month());
+            digits(&mut p[8..10], t.day());
+            digits(&mut p[11..13], t.hour());
+            digits(&mut p[14..16], t.minute());
+            digits(&mut p[17..19], t.second());
+            self.secs = Some(t.timestamp());
+        }
+        let mut b = [0u8; 30];
+        b[..20].copy_from_slice(&self.prefix);
+        digits(&mut b[20..29], ns);
+        b[29] = b'Z';
+        b.iter().map(|c| char::from(*c)).collect()
+    }
 }
 
 fn meminfo() -> (u64, u64) {
@@ -474,11 +480,12 @@ impl Sampler {
             return None;
         }
         w.seen = st.generation;
+        let mut times = Rfc3339::default();
         Some(
             st.slots
                 .iter()
                 .filter(|s| want(&s.id, s.owner))
-                .map(|s| s.stats(st.mem_total))
+                .map(|s| s.stats(st.mem_total, &mut times))
                 .collect(),
         )
     }
@@ -674,14 +681,26 @@ mod tests {
     #[test]
     fn rfc3339_as_chrono_writes_it() {
         use chrono::TimeZone;
-        let mut out = String::from("old");
+        let mut f = Rfc3339::default();
+        let now = chrono::Utc::now();
         for t in [
-            chrono::Utc::now(),
+            now,
+            now + chrono::Duration::nanoseconds(1),
+            now + chrono::Duration::seconds(1),
             chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
             chrono::Utc.timestamp_opt(1_700_000_000, 7).unwrap(),
+            chrono::Utc
+                .timestamp_opt(1_700_000_000, 999_999_999)
+                .unwrap(),
+            chrono::Utc
+                .with_ymd_and_hms(1969, 12, 31, 23, 59, 59)
+                .unwrap(),
+            chrono::Utc.with_ymd_and_hms(12026, 1, 1, 0, 0, 0).unwrap(),
         ] {
-            write_rfc3339(&mut out, t);
-            assert_eq!(out, t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+            assert_eq!(
+                f.format(t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+            );
         }
     }
 
