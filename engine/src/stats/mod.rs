@@ -302,7 +302,7 @@ impl Rfc3339 {
         b[..20].copy_from_slice(&self.prefix);
         digits(&mut b[20..29], ns);
         b[29] = b'Z';
-        b.iter().map(|c| char::from(*c)).collect()
+        String::from(std::str::from_utf8(&b).unwrap_or_default())
     }
 }
 
