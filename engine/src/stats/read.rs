@@ -8,9 +8,10 @@
 //! Some files are read only when they can have changed, which for most containers most
 //! of the time (idle ones) is not:
 //! - limits (memory, pids, the v1 CPU quota) change only on `wharf update`: they are
-//!   read on the rounds the caller marks as a refresh (the sampler does when the event
-//!   journal changed, and every few seconds anyway), as are the v1 throttling counters
-//!   of a container without a CPU quota (they cannot move then);
+//!   read on the rounds the caller marks as a refresh (the sampler does for a container
+//!   new or changed according to the event journal, and for each one in turn every
+//!   [`super::REFRESH_EVERY`] rounds), as are the v1 throttling counters of a container
+//!   without a CPU quota (they cannot move then);
 //! - the user/system split of CPU time (v1 cpuacct.stat), the number of tasks and the
 //!   OOM kill count move only when the container's tasks run (forks, exits and OOM
 //!   kills all run in the container), as do the v1 block I/O bytes (v1 has no cgroup
