@@ -43,23 +43,23 @@ impl Ctx {
         })
     }
 
-    /// Start a container with this terminal attached (embedded engine only).
+    /// Start a container with this terminal attached (embedded engine or `--host`).
     pub fn start_attached(
         &self,
         caller: &Caller,
         name_or_id: &str,
         size: Option<(u16, u16)>,
     ) -> Result<std::os::unix::net::UnixStream, EngineError> {
-        self.local()?.start_attached(caller, name_or_id, size)
+        self.api.container_start_attached(caller, name_or_id, size)
     }
 
-    /// Attach this terminal to a running container (embedded engine only).
+    /// Attach this terminal to a running container (embedded engine or `--host`).
     pub fn attach(
         &self,
         caller: &Caller,
         name_or_id: &str,
     ) -> Result<std::os::unix::net::UnixStream, EngineError> {
-        self.local()?.attach(caller, name_or_id)
+        self.api.container_attach(caller, name_or_id)
     }
 }
 

@@ -1343,6 +1343,19 @@ impl ContainerApi for LocalEngine {
         };
         logs::read(&path, opts, sink, &running)
     }
+
+    fn container_attach(&self, caller: &Caller, id: &str) -> Result<UnixStream> {
+        self.attach(caller, id)
+    }
+
+    fn container_start_attached(
+        &self,
+        caller: &Caller,
+        id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream> {
+        self.start_attached(caller, id, size)
+    }
 }
 
 #[cfg(test)]
