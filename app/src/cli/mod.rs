@@ -7,6 +7,7 @@ pub mod images;
 pub mod networks;
 pub mod registry;
 pub mod serve;
+pub mod session;
 pub mod stats;
 pub mod system;
 pub mod toolbox;
