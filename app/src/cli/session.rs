@@ -48,10 +48,29 @@ impl Drop for RawMode {
     }
 }
 
+/// What a session relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opts {
+    /// Our stdin goes to the container.
+    pub stdin: bool,
+    /// The container has a terminal: ours goes raw and its size follows.
+    pub tty: bool,
+    /// Watch for the detach keys on a terminal even without `tty` (the console always
+    /// needs a way back); the terminal goes raw and output newlines get their `\r`.
+    pub detach_keys: bool,
+}
+
 /// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
 /// terminal size changes and detach keys (with `tty` on a terminal); returns the exit code.
 pub fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
-    let end = session(sock, stdin, tty);
+    let end = session(
+        sock,
+        Opts {
+            stdin,
+            tty,
+            detach_keys: false,
+        },
+    );
     if end == End::Detached {
         eprintln!("\r\nwharf: detached; the container keeps running");
     }
@@ -59,8 +78,8 @@ pub fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
 }
 
 /// [`stream`], saying how it ended.
-pub fn session(sock: UnixStream, stdin: bool, tty: bool) -> End {
-    let term = tty && std::io::IsTerminal::is_terminal(&std::io::stdin());
+pub fn session(sock: UnixStream, o: Opts) -> End {
+    let term = (o.tty || o.detach_keys) && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let raw = if term {
         crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode)
     } else {
@@ -76,11 +95,11 @@ pub fn session(sock: UnixStream, stdin: bool, tty: bool) -> End {
         }
     };
     let input = match sock.try_clone() {
-        Ok(w) if stdin || term => {
+        Ok(w) if o.stdin || term => {
             let detached = detached.clone();
             let reader_sock = sock.try_clone().ok();
             Some(std::thread::spawn(move || {
-                pump_input(w, stop_rx, stdin, term, &detached);
+                pump_input(w, stop_rx, o, term, &detached);
                 // After a detach the output side stops too.
                 if detached.load(Ordering::SeqCst) {
                     if let Some(s) = reader_sock {
@@ -91,7 +110,9 @@ pub fn session(sock: UnixStream, stdin: bool, tty: bool) -> End {
         }
         _ => None,
     };
-    let end = pump_output(&sock, &detached, &raw);
+    // A raw terminal without the container's tty needs `\r` before each `\n`.
+    let crlf = raw.is_some() && !o.tty;
+    let end = pump_output(&sock, &detached, &raw, crlf);
     drop(stop_tx);
     let _ = sock.shutdown(std::net::Shutdown::Write);
     if let Some(t) = input {
@@ -102,18 +123,36 @@ pub fn session(sock: UnixStream, stdin: bool, tty: bool) -> End {
 }
 
 /// Frames from the container to stdout/stderr until EXIT (or the stream ends).
-fn pump_output(sock: &UnixStream, detached: &AtomicBool, raw: &Option<RawMode>) -> End {
+fn pump_output(
+    sock: &UnixStream,
+    detached: &AtomicBool,
+    raw: &Option<RawMode>,
+    crlf: bool,
+) -> End {
     let mut r = std::io::BufReader::new(sock);
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
+    let fix = |d: Vec<u8>| -> Vec<u8> {
+        if !crlf {
+            return d;
+        }
+        let mut v = Vec::with_capacity(d.len() + d.len() / 16);
+        for b in d {
+            if b == b'\n' {
+                v.push(b'\r');
+            }
+            v.push(b);
+        }
+        v
+    };
     loop {
         match attach::read_frame(&mut r) {
             Ok(Some((attach::STDOUT, d))) => {
-                let _ = out.write_all(&d);
+                let _ = out.write_all(&fix(d));
                 let _ = out.flush();
             }
             Ok(Some((attach::STDERR, d))) => {
-                let _ = err.write_all(&d);
+                let _ = err.write_all(&fix(d));
             }
             Ok(Some((attach::EXIT, d))) => {
                 return End::Exit(String::from_utf8_lossy(&d).trim().parse().unwrap_or(125))
@@ -144,14 +183,15 @@ fn pump_output(sock: &UnixStream, detached: &AtomicBool, raw: &Option<RawMode>) 
 
 /// stdin (when readable) and terminal size changes to the container, until `stop` is
 /// readable (the session ended), the stream breaks, or the detach keys.
-fn pump_input(mut w: UnixStream, stop: UnixStream, stdin: bool, term: bool, detached: &AtomicBool) {
+fn pump_input(mut w: UnixStream, stop: UnixStream, o: Opts, term: bool, detached: &AtomicBool) {
     let fd0 = std::io::stdin();
-    let mut stdin_open = stdin;
+    // On a terminal stdin is read for the detach keys even when it does not go through.
+    let mut stdin_open = o.stdin || term;
     let mut last_size = (0u16, 0u16);
     let mut after_ctrl_p = false;
     let mut buf = [0u8; 8192];
     loop {
-        if term {
+        if term && o.tty {
             if let Ok((cols, rows)) = crossterm::terminal::size() {
                 if (rows, cols) != last_size {
                     last_size = (rows, cols);
@@ -168,8 +208,8 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, stdin: bool, term: bool, deta
             if stdin_open {
                 fds.push(PollFd::new(fd0.as_fd(), PollFlags::POLLIN));
             }
-            // A terminal's size is looked at ten times a second; otherwise sleep until input.
-            let timeout = if term {
+            // A tty's size is looked at ten times a second; otherwise sleep until input.
+            let timeout = if term && o.tty {
                 PollTimeout::from(100u16)
             } else {
                 PollTimeout::NONE
@@ -198,7 +238,9 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, stdin: bool, term: bool, deta
             stdin_open = false;
         }
         if !stdin_open {
-            let _ = attach::write_frame(&mut w, attach::STDIN_EOF, &[]);
+            if o.stdin {
+                let _ = attach::write_frame(&mut w, attach::STDIN_EOF, &[]);
+            }
             if !term {
                 return;
             }
@@ -217,7 +259,7 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, stdin: bool, term: bool, deta
             if after_ctrl_p {
                 after_ctrl_p = false;
                 if b == CTRL_Q {
-                    if !send.is_empty() {
+                    if o.stdin && !send.is_empty() {
                         let _ = attach::write_frame(&mut w, attach::STDIN, &send);
                     }
                     detached.store(true, Ordering::SeqCst);
@@ -231,7 +273,8 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, stdin: bool, term: bool, deta
                 send.push(b);
             }
         }
-        if !send.is_empty() && attach::write_frame(&mut w, attach::STDIN, &send).is_err() {
+        if o.stdin && !send.is_empty() && attach::write_frame(&mut w, attach::STDIN, &send).is_err()
+        {
             return;
         }
     }
