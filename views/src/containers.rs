@@ -465,6 +465,36 @@ mod tests {
     }
 
     #[test]
+    fn sorts_by_figures_with_unsampled_last() {
+        let all = sample(5, NOW);
+        let mut stats = HashMap::new();
+        for (i, c) in all.iter().enumerate().take(3) {
+            let p = StatsPoint {
+                cpu_percent: [5.0, 50.0, 0.5][i],
+                mem_usage: [300u64, 100, 200][i] << 20,
+                ..Default::default()
+            };
+            stats.insert(c.id.clone(), p);
+        }
+        let names = |key, desc| {
+            let mut rows: Vec<&ContainerSummary> = all.iter().collect();
+            sort(&mut rows, key, desc, &stats);
+            rows.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+        };
+        let cpu = names(SortKey::Cpu, true);
+        assert_eq!(cpu[..3], [all[1].name.clone(), all[0].name.clone(), all[2].name.clone()]);
+        let mem = names(SortKey::Mem, true);
+        assert_eq!(mem[..3], [all[0].name.clone(), all[2].name.clone(), all[1].name.clone()]);
+        // Ascending puts the containers without a sample first.
+        let up = names(SortKey::Cpu, false);
+        assert_eq!(up[2..], [all[2].name.clone(), all[0].name.clone(), all[1].name.clone()]);
+        // Every column can be sorted, and each maps to its own column.
+        let cols: HashSet<usize> = SortKey::ALL.iter().map(|k| k.column()).collect();
+        assert_eq!(cols.len(), COLUMNS.len());
+        assert!(SortKey::Cpu.biggest_first() && !SortKey::Name.biggest_first());
+    }
+
+    #[test]
     fn narrow() {
         let all = sample(30, NOW);
         insta::assert_snapshot!(shot(80, 12, Load::Ready(()), &all, "", &[0, 3], 20));

@@ -576,6 +576,8 @@ impl App {
                     Action::Mark
                         | Action::MarkAll
                         | Action::SortReverse
+                        | Action::SplitGrow
+                        | Action::SplitShrink
                         | Action::PrevMatch
                         | Action::Top
                         | Action::Bottom
