@@ -2357,6 +2357,19 @@ impl App {
                     return;
                 }
                 let b = self.body_area;
+                // A click on the containers' header sorts by that column (again: reverse).
+                if m.row == b.y && self.tab == Tab::Containers && self.inspect.is_none() {
+                    let cols = &wharf_views::containers::COLUMNS;
+                    if let Some(i) = wharf_views::table::column_at(cols, b.x, b.width, m.column) {
+                        let k = SortKey::ALL[i];
+                        self.resort(if self.sort.0 == k {
+                            (k, !self.sort.1)
+                        } else {
+                            (k, k.biggest_first())
+                        });
+                    }
+                    return;
+                }
                 // Row 0 of a table is its header.
                 if m.row > b.y && m.row < b.bottom() && self.inspect.is_none() {
                     let off = match self.tab {
