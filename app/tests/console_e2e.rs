@@ -325,14 +325,32 @@ fn shell_attach_and_network_connect_hand_the_terminal_over_and_back() {
     wharf_ok(
         r,
         &[
-            "run", "-d", "--network", "none", "--name", "loop", "wharf/demo", "sh", "-c",
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "loop",
+            "wharf/demo",
+            "sh",
+            "-c",
             "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done",
         ],
     );
     wharf_ok(r, &["network", "create", "lan"]);
     wharf_ok(
         r,
-        &["run", "-d", "--network", "lan", "--name", "srv", "wharf/demo", "sleep", "1000"],
+        &[
+            "run",
+            "-d",
+            "--network",
+            "lan",
+            "--name",
+            "srv",
+            "wharf/demo",
+            "sleep",
+            "1000",
+        ],
     );
 
     let c = Console::start(r, 120, 40, "");
@@ -351,7 +369,10 @@ fn shell_attach_and_network_connect_hand_the_terminal_over_and_back() {
     // The console comes back whole, and says how the shell ended.
     let s = c.wait_for("the shell in loop ended (exit code 3)");
     assert!(row(&s, "srv").is_some(), "{s}");
-    assert!(!s.contains("answer-42"), "the console redraws over the shell: {s}");
+    assert!(
+        !s.contains("answer-42"),
+        "the console redraws over the shell: {s}"
+    );
 
     // Attach shows the container's output; ctrl-p ctrl-q comes back, the container runs on.
     c.keys(&["a"]);
@@ -359,7 +380,10 @@ fn shell_attach_and_network_connect_hand_the_terminal_over_and_back() {
     c.wait_for("tick");
     c.keys(&["C-p", "C-q"]);
     let s = c.wait_for("detached from loop");
-    assert!(row(&s, "loop").is_some_and(|l| l.contains("running")), "{s}");
+    assert!(
+        row(&s, "loop").is_some_and(|l| l.contains("running")),
+        "{s}"
+    );
     // The console still takes keys: the networks pane.
     c.keys(&["3"]);
     c.wait("lan listing srv", |s| {
@@ -368,7 +392,9 @@ fn shell_attach_and_network_connect_hand_the_terminal_over_and_back() {
     c.keys(&["/"]);
     c.text("lan");
     c.keys(&["Enter"]);
-    c.wait("only lan", |s| !s.contains("172.17.0.0") && row(s, "lan").is_some());
+    c.wait("only lan", |s| {
+        !s.contains("172.17.0.0") && row(s, "lan").is_some()
+    });
     // Disconnect (the form offers the first container on it), then connect again.
     c.keys(&["x"]);
     c.wait_for("disconnect a container from lan");

@@ -482,12 +482,33 @@ mod tests {
             rows.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
         };
         let cpu = names(SortKey::Cpu, true);
-        assert_eq!(cpu[..3], [all[1].name.clone(), all[0].name.clone(), all[2].name.clone()]);
+        assert_eq!(
+            cpu[..3],
+            [
+                all[1].name.clone(),
+                all[0].name.clone(),
+                all[2].name.clone()
+            ]
+        );
         let mem = names(SortKey::Mem, true);
-        assert_eq!(mem[..3], [all[0].name.clone(), all[2].name.clone(), all[1].name.clone()]);
+        assert_eq!(
+            mem[..3],
+            [
+                all[0].name.clone(),
+                all[2].name.clone(),
+                all[1].name.clone()
+            ]
+        );
         // Ascending puts the containers without a sample first.
         let up = names(SortKey::Cpu, false);
-        assert_eq!(up[2..], [all[2].name.clone(), all[0].name.clone(), all[1].name.clone()]);
+        assert_eq!(
+            up[2..],
+            [
+                all[2].name.clone(),
+                all[0].name.clone(),
+                all[1].name.clone()
+            ]
+        );
         // Every column can be sorted, and each maps to its own column.
         let cols: HashSet<usize> = SortKey::ALL.iter().map(|k| k.column()).collect();
         assert_eq!(cols.len(), COLUMNS.len());

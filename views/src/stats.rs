@@ -193,7 +193,11 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
     let net = rates(panel(2), |p| p.net_rx + p.net_tx);
     let blk = rates(panel(3), |p| p.blk_read + p.blk_write);
     let last = m.history.last();
-    let per_s = |v: &[u64]| v.last().map(|b| format!("{}/s", dsize(*b))).unwrap_or_default();
+    let per_s = |v: &[u64]| {
+        v.last()
+            .map(|b| format!("{}/s", dsize(*b)))
+            .unwrap_or_default()
+    };
     let charts: [(&str, String, &Vec<u64>, Option<u64>); 4] = [
         (
             "cpu %",
@@ -213,7 +217,11 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
     ];
     for (i, (what, now, data, max)) in charts.into_iter().enumerate() {
         let r = panel(i as u16);
-        let who = if i == 0 { format!(" {name} · ") } else { " ".into() };
+        let who = if i == 0 {
+            format!(" {name} · ")
+        } else {
+            " ".into()
+        };
         f.render_widget(
             Line::from(vec![
                 Span::styled(format!("{who}{what} "), theme.accent()),

@@ -167,8 +167,18 @@ mod tests {
     #[test]
     fn column_at_follows_the_layout() {
         let cols = [
-            Column { title: "A", width: 4, flex: false, priority: 0 },
-            Column { title: "B", width: 6, flex: false, priority: 1 },
+            Column {
+                title: "A",
+                width: 4,
+                flex: false,
+                priority: 0,
+            },
+            Column {
+                title: "B",
+                width: 6,
+                flex: false,
+                priority: 1,
+            },
         ];
         // Gutter 3, then A in 3..8 (width 4 + a space), B in 8..15.
         assert_eq!(column_at(&cols, 0, 40, 1), None);

@@ -123,12 +123,7 @@ pub fn session(sock: UnixStream, o: Opts) -> End {
 }
 
 /// Frames from the container to stdout/stderr until EXIT (or the stream ends).
-fn pump_output(
-    sock: &UnixStream,
-    detached: &AtomicBool,
-    raw: &Option<RawMode>,
-    crlf: bool,
-) -> End {
+fn pump_output(sock: &UnixStream, detached: &AtomicBool, raw: &Option<RawMode>, crlf: bool) -> End {
     let mut r = std::io::BufReader::new(sock);
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();

@@ -355,7 +355,8 @@ impl App {
     fn resort(&mut self, sort: (SortKey, bool)) {
         let id = self.selected_container().map(|c| c.id.clone());
         self.sort = sort;
-        if let Some(i) = id.and_then(|id| self.visible_containers().iter().position(|c| c.id == id)) {
+        if let Some(i) = id.and_then(|id| self.visible_containers().iter().position(|c| c.id == id))
+        {
             self.containers.cursor.selected = i;
         }
     }
@@ -1962,11 +1963,19 @@ impl App {
                 });
             }
             Action::NetworkConnect | Action::NetworkDisconnect => {
-                let Some(n) = self.visible_networks().get(self.networks.cursor.selected).map(|n| (*n).clone())
+                let Some(n) = self
+                    .visible_networks()
+                    .get(self.networks.cursor.selected)
+                    .map(|n| (*n).clone())
                 else {
                     return;
                 };
-                let names: Vec<String> = self.containers.items.iter().map(|c| c.name.clone()).collect();
+                let names: Vec<String> = self
+                    .containers
+                    .items
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect();
                 self.overlay = if a == Action::NetworkConnect {
                     Overlay::Input {
                         title: format!("connect a container to {}", n.name),

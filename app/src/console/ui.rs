@@ -110,8 +110,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                         let th = if app.split_zoom {
                             0
                         } else {
-                            let lower = (u32::from(body.height) * u32::from(app.split_pct) / 100)
-                                as u16;
+                            let lower =
+                                (u32::from(body.height) * u32::from(app.split_pct) / 100) as u16;
                             body.height.saturating_sub(lower).clamp(4, body.height - 5)
                         };
                         let top = Rect { height: th, ..body };
@@ -142,7 +142,11 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                         } else {
                             "tail, every 2 s"
                         }
-                    ) + if app.split_zoom { "· full screen " } else { "" };
+                    ) + if app.split_zoom {
+                        "· full screen "
+                    } else {
+                        ""
+                    };
                     let line = "─".repeat(rule.width as usize);
                     f.render_widget(Span::styled(line, theme.border()), rule);
                     f.render_widget(

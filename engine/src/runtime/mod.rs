@@ -1157,7 +1157,7 @@ impl ContainerApi for LocalEngine {
             cfg.spec.restart = p.clone();
         }
         if is_active(st.status) && st.pid_alive() {
-            Cgroup::for_container(&cfg.id).apply(resources, cfg.spec.privileged)?;
+            Cgroup::for_container(&cfg.id).apply(resources)?;
         }
         save_config(self, &cfg)?;
         self.emit(event(&cfg, "update"));
