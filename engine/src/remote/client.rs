@@ -164,7 +164,12 @@ impl RemoteEngine {
                 })
             }
             Endpoint::Ssh { target, port } => {
-                let mut cmd = Command::new("ssh");
+                // `WHARF_SSH_COMMAND` (like git's GIT_SSH_COMMAND) replaces plain `ssh`,
+                // e.g. `ssh -F ./ssh_config` or `ssh -i key`; words split on whitespace.
+                let ssh = std::env::var("WHARF_SSH_COMMAND").unwrap_or_default();
+                let mut words = ssh.split_whitespace();
+                let mut cmd = Command::new(words.next().unwrap_or("ssh"));
+                cmd.args(words);
                 cmd.arg("-T");
                 if let Some(p) = port {
                     cmd.arg("-p").arg(p.to_string());
