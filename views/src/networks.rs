@@ -36,7 +36,7 @@ pub const COLUMNS: [Column; 5] = [
     },
     Column {
         title: "CONTAINERS",
-        width: 24,
+        width: 12,
         flex: true,
         priority: 4,
     },
