@@ -84,8 +84,8 @@ pub fn read_archive(store: &ImageStore, input: &mut dyn Read) -> Result<Loaded> 
             layer::clean_archive_path(&raw, "path").map_err(|e| e.context("image archive"))?;
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = entry.header().size().unwrap_or(0);
-                let (digest, n) = st.put_blob(&mut entry, None)?;
+                let size = entry.size();
+                let (digest, n) = st.put_file(&mut entry)?;
                 if n < size {
                     return Err(EngineError::corrupt(format!(
                         "the archive is truncated inside {:?}; get a complete copy and try again",
@@ -417,9 +417,7 @@ fn add_layer_tar<W: Write>(
     l: &LayerRecord,
     mtime: u64,
 ) -> Result<()> {
-    let f = store.open_blob(&l.blob)?;
-    let (_, plain) = layer::decompress(io::BufReader::with_capacity(1 << 20, f))
-        .ctx(|| format!("reading layer {}", l.blob))?;
+    let plain = store.layer_tar(l)?;
     let mut hashing = HashingReader::new(plain);
     let size = if l.tar_size > 0 {
         l.tar_size
@@ -447,9 +445,8 @@ fn add_blob<W: Write>(
     digest: &str,
     mtime: u64,
 ) -> Result<()> {
-    let f = store.open_blob(digest)?;
-    let size = f.metadata().ctx(|| format!("reading blob {digest}"))?.len();
-    let mut hashing = HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
+    let (r, size) = store.open_blob_stream(digest)?;
+    let mut hashing = HashingReader::new(io::BufReader::with_capacity(1 << 20, r));
     let mut h = header(path, size, 0o644, mtime, tar::EntryType::Regular);
     b.append_data(&mut h, path, (&mut hashing).take(size))
         .map_err(werr)?;
