@@ -97,6 +97,25 @@ fn main() {
         }
         return;
     }
+    if let Ok(p) = std::env::var("WHARF_BENCH_LOAD") {
+        // Diagnostic (for profilers): load the archive at that path once into a fresh
+        // state root under WHARF_BENCH_DIR, left there.
+        let base: std::path::PathBuf = std::env::var("WHARF_BENCH_DIR")
+            .map(Into::into)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let root = tempfile::tempdir_in(&base).unwrap().keep();
+        let e = LocalEngine::open(&root, EngineOptions::default()).unwrap();
+        let t = time(|| {
+            let f = std::fs::File::open(&p).unwrap();
+            e.image_load(
+                &Caller::root(),
+                &mut std::io::BufReader::with_capacity(1 << 20, f),
+            )
+            .unwrap();
+        });
+        println!("wharf load {:.2}s into {}", t.as_secs_f64(), root.display());
+        return;
+    }
     let total_mb: usize = std::env::var("WHARF_BENCH_MB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -151,6 +170,9 @@ fn main() {
         b.into_inner().unwrap().flush().unwrap();
     }
     drop(layers);
+    if let Ok(keep) = std::env::var("WHARF_BENCH_KEEP_ARCHIVE") {
+        std::fs::copy(&archive, keep).unwrap();
+    }
     println!(
         "import bench: {nlayers} layers, {:.1} MB of layer tars, dir {}",
         bytes as f64 / 1e6,

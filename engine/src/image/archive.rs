@@ -394,6 +394,10 @@ fn header(path: &str, size: u64, mode: u32, mtime: u64, kind: tar::EntryType) ->
 }
 
 fn werr(e: io::Error) -> EngineError {
+    // A stored layer found changed or damaged while it is read.
+    if e.kind() == io::ErrorKind::InvalidData {
+        return EngineError::corrupt(e.to_string());
+    }
     EngineError::io("writing the archive", e)
 }
 
@@ -427,6 +431,7 @@ fn add_layer_tar<W: Write>(
     let mut h = header(path, size, 0o644, mtime, tar::EntryType::Regular);
     b.append_data(&mut h, path, (&mut hashing).take(size))
         .map_err(werr)?;
+    expect_end(&mut hashing)?;
     let (got, n) = hashing.finish();
     if got != l.diff_id || n != size {
         return Err(EngineError::corrupt(format!(
@@ -435,6 +440,18 @@ fn add_layer_tar<W: Write>(
         )));
     }
     Ok(())
+}
+
+/// After the recorded size, the stream must end: a rebuilt layer checks its digest there.
+fn expect_end(r: &mut dyn Read) -> Result<()> {
+    let mut one = [0u8; 1];
+    match r.read(&mut one) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(EngineError::corrupt(
+            "a stored layer is longer than recorded: remove the image and load or pull it again",
+        )),
+        Err(e) => Err(werr(e)),
+    }
 }
 
 /// Copy a stored blob into the archive at `path`, verifying its digest.
@@ -450,6 +467,7 @@ fn add_blob<W: Write>(
     let mut h = header(path, size, 0o644, mtime, tar::EntryType::Regular);
     b.append_data(&mut h, path, (&mut hashing).take(size))
         .map_err(werr)?;
+    expect_end(&mut hashing)?;
     let (got, _) = hashing.finish();
     if got != digest {
         return Err(EngineError::corrupt(format!(

@@ -66,28 +66,139 @@ pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<(Compression, Box<dyn Re
     Ok((c, out))
 }
 
+/// Bytes handed to a hashing thread at a time.
+const HASH_CHUNK: usize = 1 << 20;
+
+/// SHA-256 of a stream, computed on the calling thread or, for large streams, on a
+/// thread of its own so that hashing overlaps with the caller's reads and writes.
+pub struct HashPipe {
+    inline: Option<ring::digest::Context>,
+    cur: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    free: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
+}
+
+impl HashPipe {
+    /// Hash on the calling thread.
+    pub fn inline() -> Self {
+        HashPipe {
+            inline: Some(ring::digest::Context::new(&ring::digest::SHA256)),
+            cur: Vec::new(),
+            tx: None,
+            free: None,
+            worker: None,
+        }
+    }
+
+    /// Hash on a thread of its own (on the calling thread if none can be started).
+    pub fn threaded() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::Builder::new()
+            .name("wharf-sha256".into())
+            .spawn(move || {
+                let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+                for mut chunk in rx {
+                    ctx.update(&chunk);
+                    chunk.clear();
+                    let _ = free_tx.send(chunk);
+                }
+                ctx.finish()
+            });
+        match worker {
+            Ok(w) => HashPipe {
+                inline: None,
+                cur: Vec::with_capacity(HASH_CHUNK),
+                tx: Some(tx),
+                free: Some(free_rx),
+                worker: Some(w),
+            },
+            Err(e) => {
+                tracing::debug!("hashing on the calling thread: {e}");
+                Self::inline()
+            }
+        }
+    }
+
+    /// Add `data` to the hash.
+    pub fn update(&mut self, mut data: &[u8]) {
+        if let Some(ctx) = self.inline.as_mut() {
+            ctx.update(data);
+            return;
+        }
+        while !data.is_empty() {
+            let n = (HASH_CHUNK - self.cur.len()).min(data.len());
+            self.cur.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.cur.len() == HASH_CHUNK {
+                self.send();
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        let next = self
+            .free
+            .as_ref()
+            .and_then(|f| f.try_recv().ok())
+            .unwrap_or_else(|| Vec::with_capacity(HASH_CHUNK));
+        let full = std::mem::replace(&mut self.cur, next);
+        if let Some(tx) = &self.tx {
+            if let Err(e) = tx.send(full) {
+                // The worker is gone (it cannot fail short of a panic): finish() reports it.
+                tracing::warn!("the hashing thread stopped: {e}");
+                self.tx = None;
+            }
+        }
+    }
+
+    /// `sha256:<hex>` of everything added.
+    pub fn finish(mut self) -> String {
+        if let Some(ctx) = self.inline.take() {
+            return format!("sha256:{}", hex::encode(ctx.finish()));
+        }
+        if !self.cur.is_empty() {
+            self.send();
+        }
+        drop(self.tx.take());
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(d)) => format!("sha256:{}", hex::encode(d)),
+            // No digest: one that matches nothing, so the verification that follows fails.
+            _ => "sha256:hashing-thread-failed".to_string(),
+        }
+    }
+}
+
 /// A reader that hashes (sha256) and counts what passes through it.
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: HashPipe,
     count: u64,
 }
 
 impl<R: Read> HashingReader<R> {
-    /// Hash everything read from `inner`.
+    /// Hash everything read from `inner`, on the reading thread.
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: HashPipe::inline(),
             count: 0,
         }
     }
+
+    /// Hash everything read from `inner` on a thread of its own (for large streams).
+    pub fn threaded(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: HashPipe::threaded(),
+            count: 0,
+        }
+    }
+
     /// `sha256:<hex>` and the byte count of what was read so far.
     pub fn finish(self) -> (String, u64) {
-        (
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.count,
-        )
+        (self.hasher.finish(), self.count)
     }
 }
 
@@ -375,7 +486,7 @@ pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<LayerStats> {
 /// tar-split into `root/tar-split` (see [`unpack_tar`]).
 pub fn unpack_layer_into(input: impl Read, root: &Path) -> Result<LayerStats> {
     let (compression, plain) = decompress(input).ctx(|| "reading the layer".into())?;
-    let mut hashing = HashingReader::new(plain);
+    let mut hashing = HashingReader::threaded(plain);
     let size = unpack_tar(&mut hashing, &root.join(DIFF), Some(root))?;
     let (diff_id, tar_size) = hashing.finish();
     Ok(LayerStats {
@@ -914,7 +1025,59 @@ impl SplitCtx {
     }
 }
 
+/// Files at least this large start their writeback as soon as they are written.
+const FLUSH_MIN: u64 = 64 * 1024;
+
+/// Starts the writeback of finished files on a thread of its own, so that the disk
+/// writes while the rest of the layer is unpacked and the flush before commit (one
+/// `syncfs`) has little left to wait for. Also closes them.
+struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<fs::File>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    fn start() -> Option<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<fs::File>(64);
+        let worker = std::thread::Builder::new()
+            .name("wharf-flush".into())
+            .spawn(move || {
+                for f in rx {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: sync_file_range on an open fd we own; no memory is passed.
+                    // Only a hint to start writing: a failure changes nothing (the
+                    // commit's syncfs reports real write errors).
+                    let _ = unsafe {
+                        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
+                    };
+                }
+            })
+            .ok()?;
+        Some(Flusher {
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    /// Hand over a written file (it is closed on the flusher's thread).
+    fn hand(&self, f: fs::File) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(f);
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
 struct Unpacker<'a> {
+    flusher: Option<Flusher>,
     dest: &'a Path,
     /// Directories (relative) known to exist as real directories.
     dirs: HashSet<PathBuf>,
@@ -927,6 +1090,8 @@ struct Unpacker<'a> {
 impl<'a> Unpacker<'a> {
     fn new(dest: &'a Path, split: Option<SplitCtx>) -> Self {
         Unpacker {
+            // Unpacking into the store (with a tar-split) is followed by a syncfs.
+            flusher: split.as_ref().and_then(|_| Flusher::start()),
             dest,
             dirs: HashSet::new(),
             dir_times: Vec::new(),
@@ -1098,9 +1263,18 @@ impl<'a> Unpacker<'a> {
         let full = self.dest.join(&rel);
         match kind {
             tar::EntryType::Directory => {
-                let existed = self.clear(&rel, true)?;
-                if !existed {
-                    fs::create_dir(&full).ctx(|| format!("creating {}", full.display()))?;
+                // Create first and look only when something is there (rare): one
+                // system call per new directory.
+                match fs::create_dir(&full) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        if !self.clear(&rel, true)? {
+                            fs::create_dir(&full).ctx(|| format!("creating {}", full.display()))?;
+                        }
+                    }
+                    Err(e) => {
+                        return Err(EngineError::io(format!("creating {}", full.display()), e))
+                    }
                 }
                 std::os::unix::fs::lchown(&full, Some(uid), Some(gid))
                     .ctx(|| format!("chown {}", full.display()))?;
@@ -1111,8 +1285,26 @@ impl<'a> Unpacker<'a> {
                 self.dir_times.push(DirTimes { path: full, mtime });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.clear(&rel, false)?;
                 let want = entry.size();
+                let open = |p: &Path| {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .mode(0o600)
+                        .open(p)
+                };
+                // Create first and clear only when something is there (rare).
+                let mut f = match open(&full) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        self.clear(&rel, false)?;
+                        open(&full).ctx(|| format!("creating {}", full.display()))?
+                    }
+                    Err(e) => {
+                        return Err(EngineError::io(format!("creating {}", full.display()), e))
+                    }
+                };
                 // The data of a plain file is the file: the tar-split refers to it. A
                 // sparse file's data is not (holes), so the split keeps it raw.
                 let claimed = want > 0 && kind != tar::EntryType::GNUSparse;
@@ -1121,13 +1313,6 @@ impl<'a> Unpacker<'a> {
                     p.extend_from_slice(rel.as_os_str().as_bytes());
                     s.rec.borrow_mut().claim = Some((p, want));
                 }
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .mode(0o600)
-                    .open(&full)
-                    .ctx(|| format!("creating {}", full.display()))?;
                 let n =
                     copy_with(&mut entry, &mut f, &mut self.buf).map_err(|e| match e.kind() {
                         io::ErrorKind::UnexpectedEof
@@ -1161,6 +1346,11 @@ impl<'a> Unpacker<'a> {
                 self.set_xattrs(&full, &xattrs)?;
                 filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))
                     .ctx(|| format!("setting times of {}", full.display()))?;
+                if n >= FLUSH_MIN {
+                    if let Some(fl) = &self.flusher {
+                        fl.hand(f);
+                    }
+                }
             }
             tar::EntryType::Symlink => {
                 let target = entry

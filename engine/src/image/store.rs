@@ -169,7 +169,7 @@ fn read_err(e: io::Error, what: &str) -> EngineError {
 struct TeeBlob<'a> {
     inner: &'a mut dyn Read,
     file: File,
-    hasher: Sha256,
+    hasher: layer::HashPipe,
     count: u64,
     /// A failure to write the blob (a disk error, not a damaged layer).
     write_err: Option<io::Error>,
@@ -317,7 +317,7 @@ impl Staging {
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .ctx(|| format!("chmod {}", diff.display()))?;
         let (digest, n, unpacked) = if compression == Compression::None {
-            let mut h = layer::HashingReader::new(r);
+            let mut h = layer::HashingReader::threaded(r);
             let res = layer::unpack_tar(&mut h, &diff, Some(&root));
             if res.is_err() {
                 // Read the rest so the digest is known (and the archive stays in step).
@@ -343,13 +343,13 @@ impl Staging {
             let mut tee = TeeBlob {
                 inner: r,
                 file,
-                hasher: Sha256::new(),
+                hasher: layer::HashPipe::threaded(),
                 count: 0,
                 write_err: None,
             };
             let res = (|| {
                 let (_, plain) = layer::decompress(&mut tee).map_err(|e| read_err(e, "layer"))?;
-                let mut h = layer::HashingReader::new(plain);
+                let mut h = layer::HashingReader::threaded(plain);
                 let size = layer::unpack_tar(&mut h, &diff, Some(&root))?;
                 let (diff_id, tar_size) = h.finish();
                 Ok(LayerStats {
@@ -369,9 +369,9 @@ impl Staging {
                 let _ = fs::remove_file(&tmp);
                 return Err(read_err(e, "archive"));
             }
-            let digest = format!("sha256:{}", hex::encode(tee.hasher.finalize()));
             let n = tee.count;
             drop(tee.file);
+            let digest = tee.hasher.finish();
             self.adopt_blob_file(&tmp, &digest)?;
             (digest, n, res)
         };
