@@ -149,6 +149,12 @@ pub struct Staging {
     /// uses the blob as a layer.
     failed: BTreeMap<String, EngineError>,
     seq: u64,
+    /// The state root, opened before anything is staged: the flush before commit
+    /// (`syncfs` on it) reports write errors since then, whoever flushed first.
+    root_fd: Option<File>,
+    /// A flush started in the background after each unpacked layer, so the one
+    /// before commit has little left to wait for.
+    early_sync: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Map an error reading an archive or download to what it means.
@@ -197,6 +203,7 @@ fn looks_like_layer(head: &[u8]) -> bool {
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        self.wait_early_sync();
         if self.dir.exists() {
             if let Err(e) = fs::remove_dir_all(&self.dir) {
                 tracing::warn!(
@@ -209,6 +216,29 @@ impl Drop for Staging {
 }
 
 impl Staging {
+    /// Start flushing what is written so far in the background (unless a flush is
+    /// still running): the disk writes while the next layer is unpacked.
+    fn start_early_sync(&mut self) {
+        if self.early_sync.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        self.wait_early_sync();
+        let dir = self.dir.clone();
+        self.early_sync = std::thread::Builder::new()
+            .name("wharf-sync".into())
+            .spawn(move || {
+                // Errors show on the commit's syncfs (on a file opened before).
+                let _ = File::open(&dir).and_then(|f| syncfs_fd(&f));
+            })
+            .ok();
+    }
+
+    fn wait_early_sync(&mut self) {
+        if let Some(h) = self.early_sync.take() {
+            let _ = h.join();
+        }
+    }
+
     /// The staging directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -377,6 +407,7 @@ impl Staging {
         };
         match unpacked {
             Ok(stats) => {
+                self.start_early_sync();
                 self.unpacked
                     .entry(digest.clone())
                     .or_default()
@@ -495,6 +526,8 @@ impl ImageStore {
             unpacked: BTreeMap::new(),
             failed: BTreeMap::new(),
             seq: 0,
+            root_fd: File::open(self.root.path()).ok(),
+            early_sync: None,
         })
     }
 
@@ -893,7 +926,11 @@ impl ImageStore {
         let _lock = self.lock()?;
         let mut st = st;
         // Everything staged hits the disk before images.json names it.
-        syncfs(self.root.path())?;
+        st.wait_early_sync();
+        match &st.root_fd {
+            Some(f) => syncfs_fd(f).ctx(|| format!("syncing {}", self.root.path().display()))?,
+            None => syncfs(self.root.path())?,
+        }
         // Only the layer blobs the images use; other files of an archive stay behind.
         let keep: BTreeSet<&String> = imgs
             .iter()
@@ -1198,13 +1235,16 @@ fn sync_file(p: &Path) -> Result<()> {
 /// Flush the file system holding `p` (one call instead of an fsync per file).
 fn syncfs(p: &Path) -> Result<()> {
     let f = File::open(p).ctx(|| format!("opening {}", p.display()))?;
+    syncfs_fd(&f).ctx(|| format!("syncing {}", p.display()))
+}
+
+/// Flush the file system holding the open file `f`; reports write errors on it since
+/// `f` was opened.
+fn syncfs_fd(f: &File) -> io::Result<()> {
     // SAFETY: syncfs on a valid, owned fd; no memory is passed.
     let r = unsafe { libc::syncfs(f.as_raw_fd()) };
     if r != 0 {
-        return Err(EngineError::io(
-            format!("syncing {}", p.display()),
-            io::Error::last_os_error(),
-        ));
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
