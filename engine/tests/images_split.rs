@@ -347,3 +347,58 @@ fn import_keeps_a_tar_split_and_compressed_blobs() {
         Some(&gz[..])
     );
 }
+
+#[test]
+fn files_get_their_modes_and_owners_whatever_the_umask_and_directory() {
+    // Files are created with their final mode and owner when nothing would change them:
+    // check the cases where something would (umask bits, setgid directories).
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o2775);
+    h.set_uid(0);
+    h.set_gid(50);
+    h.set_size(0);
+    b.append_data(&mut h, "sg/", std::io::empty()).unwrap();
+    for (path, mode, uid, gid) in [
+        ("sg/f", 0o644, 0, 0),
+        ("sg/g", 0o640, 0, 50),
+        ("open", 0o777, 0, 0),
+        ("plain", 0o644, 0, 0),
+        ("ro", 0o444, 0, 0),
+        ("owned", 0o644, 7, 8),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_size(1);
+        b.append_data(&mut h, path, &b"x"[..]).unwrap();
+    }
+    let layer = b.into_inner().unwrap();
+    let cfg = config_for(&[&layer], &["sh"]);
+    let (_d, e) = engine();
+    e.image_load(
+        &root(),
+        &mut &docker_archive(&cfg, std::slice::from_ref(&layer), &["modes:1"])[..],
+    )
+    .unwrap();
+    let l = &e.resolve_image(&root(), "modes:1").unwrap().layer_dirs[0];
+    for (path, mode, uid, gid) in [
+        ("sg", 0o2775, 0, 50),
+        ("sg/f", 0o644, 0, 0),
+        ("sg/g", 0o640, 0, 50),
+        ("open", 0o777, 0, 0),
+        ("plain", 0o644, 0, 0),
+        ("ro", 0o444, 0, 0),
+        ("owned", 0o644, 7, 8),
+    ] {
+        let m = std::fs::symlink_metadata(l.join(path)).unwrap();
+        assert_eq!(
+            (m.mode() & 0o7777, m.uid(), m.gid()),
+            (mode, uid, gid),
+            "{path}"
+        );
+    }
+}

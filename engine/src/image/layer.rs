@@ -73,8 +73,10 @@ const HASH_CHUNK: usize = 1 << 20;
 /// thread of its own so that hashing overlaps with the caller's reads and writes.
 pub struct HashPipe {
     inline: Option<ring::digest::Context>,
+    /// Bytes added with [`update`](Self::update) not yet sent: `cur[..cur_len]`.
     cur: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    cur_len: usize,
+    tx: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
     free: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
     worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
 }
@@ -85,6 +87,7 @@ impl HashPipe {
         HashPipe {
             inline: Some(ring::digest::Context::new(&ring::digest::SHA256)),
             cur: Vec::new(),
+            cur_len: 0,
             tx: None,
             free: None,
             worker: None,
@@ -93,15 +96,14 @@ impl HashPipe {
 
     /// Hash on a thread of its own (on the calling thread if none can be started).
     pub fn threaded() -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(4);
         let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let worker = std::thread::Builder::new()
             .name("wharf-sha256".into())
             .spawn(move || {
                 let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-                for mut chunk in rx {
-                    ctx.update(&chunk);
-                    chunk.clear();
+                for (chunk, len) in rx {
+                    ctx.update(&chunk[..len]);
                     let _ = free_tx.send(chunk);
                 }
                 ctx.finish()
@@ -109,7 +111,8 @@ impl HashPipe {
         match worker {
             Ok(w) => HashPipe {
                 inline: None,
-                cur: Vec::with_capacity(HASH_CHUNK),
+                cur: Vec::new(),
+                cur_len: 0,
                 tx: Some(tx),
                 free: Some(free_rx),
                 worker: Some(w),
@@ -121,6 +124,19 @@ impl HashPipe {
         }
     }
 
+    fn is_threaded(&self) -> bool {
+        self.inline.is_none()
+    }
+
+    /// A buffer of [`HASH_CHUNK`] bytes to fill and [`send`](Self::send) (recycled from
+    /// the hashing thread when it can).
+    fn buffer(&self) -> Vec<u8> {
+        self.free
+            .as_ref()
+            .and_then(|f| f.try_recv().ok())
+            .unwrap_or_else(|| vec![0; HASH_CHUNK])
+    }
+
     /// Add `data` to the hash.
     pub fn update(&mut self, mut data: &[u8]) {
         if let Some(ctx) = self.inline.as_mut() {
@@ -128,24 +144,30 @@ impl HashPipe {
             return;
         }
         while !data.is_empty() {
-            let n = (HASH_CHUNK - self.cur.len()).min(data.len());
-            self.cur.extend_from_slice(&data[..n]);
+            if self.cur.is_empty() {
+                self.cur = self.buffer();
+                self.cur_len = 0;
+            }
+            let n = (HASH_CHUNK - self.cur_len).min(data.len());
+            self.cur[self.cur_len..self.cur_len + n].copy_from_slice(&data[..n]);
+            self.cur_len += n;
             data = &data[n..];
-            if self.cur.len() == HASH_CHUNK {
-                self.send();
+            if self.cur_len == HASH_CHUNK {
+                let full = std::mem::take(&mut self.cur);
+                self.send(full, HASH_CHUNK);
+                self.cur_len = 0;
             }
         }
     }
 
-    fn send(&mut self) {
-        let next = self
-            .free
-            .as_ref()
-            .and_then(|f| f.try_recv().ok())
-            .unwrap_or_else(|| Vec::with_capacity(HASH_CHUNK));
-        let full = std::mem::replace(&mut self.cur, next);
+    /// Add `chunk[..len]` to the hash, handing the buffer over (no copy).
+    fn send(&mut self, chunk: Vec<u8>, len: usize) {
+        if let Some(ctx) = self.inline.as_mut() {
+            ctx.update(&chunk[..len]);
+            return;
+        }
         if let Some(tx) = &self.tx {
-            if let Err(e) = tx.send(full) {
+            if let Err(e) = tx.send((chunk, len)) {
                 // The worker is gone (it cannot fail short of a panic): finish() reports it.
                 tracing::warn!("the hashing thread stopped: {e}");
                 self.tx = None;
@@ -158,8 +180,9 @@ impl HashPipe {
         if let Some(ctx) = self.inline.take() {
             return format!("sha256:{}", hex::encode(ctx.finish()));
         }
-        if !self.cur.is_empty() {
-            self.send();
+        if self.cur_len > 0 {
+            let last = std::mem::take(&mut self.cur);
+            self.send(last, self.cur_len);
         }
         drop(self.tx.take());
         match self.worker.take().map(|w| w.join()) {
@@ -171,10 +194,17 @@ impl HashPipe {
 }
 
 /// A reader that hashes (sha256) and counts what passes through it.
+///
+/// Threaded, it reads `inner` ahead in chunks that then go to the hashing thread whole,
+/// so hashing costs the reader no copy; the hash and count then cover what was read from
+/// `inner`, so read to the end before [`finish`](Self::finish).
 pub struct HashingReader<R> {
     inner: R,
     hasher: HashPipe,
     count: u64,
+    chunk: Vec<u8>,
+    pos: usize,
+    len: usize,
 }
 
 impl<R: Read> HashingReader<R> {
@@ -184,6 +214,9 @@ impl<R: Read> HashingReader<R> {
             inner,
             hasher: HashPipe::inline(),
             count: 0,
+            chunk: Vec::new(),
+            pos: 0,
+            len: 0,
         }
     }
 
@@ -193,21 +226,66 @@ impl<R: Read> HashingReader<R> {
             inner,
             hasher: HashPipe::threaded(),
             count: 0,
+            chunk: Vec::new(),
+            pos: 0,
+            len: 0,
         }
     }
 
     /// `sha256:<hex>` and the byte count of what was read so far.
-    pub fn finish(self) -> (String, u64) {
+    pub fn finish(mut self) -> (String, u64) {
+        if self.len > 0 {
+            let chunk = std::mem::take(&mut self.chunk);
+            self.hasher.send(chunk, self.len);
+        }
         (self.hasher.finish(), self.count)
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
+        if !self.hasher.is_threaded() {
+            let n = self.inner.read(buf)?;
+            self.hasher.update(&buf[..n]);
+            self.count += n as u64;
+            return Ok(n);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pos == self.len {
+            let mut next = if self.len > 0 {
+                let full = std::mem::take(&mut self.chunk);
+                let len = self.len;
+                self.len = 0;
+                self.pos = 0;
+                let next = self.hasher.buffer();
+                self.hasher.send(full, len);
+                next
+            } else if self.chunk.is_empty() {
+                self.hasher.buffer()
+            } else {
+                std::mem::take(&mut self.chunk)
+            };
+            let n = match self.inner.read(&mut next) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.chunk = next;
+                    return Err(e);
+                }
+            };
+            self.chunk = next;
+            self.pos = 0;
+            self.len = n;
+            self.count += n as u64;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let k = buf.len().min(self.len - self.pos);
+        buf[..k].copy_from_slice(&self.chunk[self.pos..self.pos + k]);
+        self.pos += k;
+        Ok(k)
     }
 }
 
@@ -1077,6 +1155,12 @@ impl Drop for Flusher {
 }
 
 struct Unpacker<'a> {
+    /// The process umask, when files can be created with their final mode and owner
+    /// (saving a chmod and a chown per file); `None` to always set them.
+    direct: Option<u32>,
+    /// Directories (relative) whose new files would not get the creator's group or
+    /// the plain umask: setgid, or with xattrs (a default ACL).
+    special_dirs: HashSet<PathBuf>,
     flusher: Option<Flusher>,
     dest: &'a Path,
     /// Directories (relative) known to exist as real directories.
@@ -1090,6 +1174,8 @@ struct Unpacker<'a> {
 impl<'a> Unpacker<'a> {
     fn new(dest: &'a Path, split: Option<SplitCtx>) -> Self {
         Unpacker {
+            direct: direct_create_umask(dest),
+            special_dirs: HashSet::new(),
             // Unpacking into the store (with a tar-split) is followed by a syncfs.
             flusher: split.as_ref().and_then(|_| Flusher::start()),
             dest,
@@ -1281,17 +1367,29 @@ impl<'a> Unpacker<'a> {
                 fs::set_permissions(&full, fs::Permissions::from_mode(mode))
                     .ctx(|| format!("chmod {}", full.display()))?;
                 self.set_xattrs(&full, &xattrs)?;
+                if mode & 0o2000 != 0 || !xattrs.is_empty() {
+                    self.special_dirs.insert(rel.clone());
+                }
                 self.dirs.insert(rel.clone());
                 self.dir_times.push(DirTimes { path: full, mtime });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let want = entry.size();
+                // Created with its final mode (and, as root, owner) when the umask and
+                // the directory change neither: no chmod and chown afterwards.
+                let parent_plain = rel.parent().is_none_or(|p| !self.special_dirs.contains(p));
+                let direct_mode = self
+                    .direct
+                    .is_some_and(|umask| mode & 0o7000 == 0 && mode & umask == 0)
+                    && parent_plain;
+                let direct_owner = direct_mode && uid == 0 && gid == 0;
+                let create_mode = if direct_mode { mode } else { 0o600 };
                 let open = |p: &Path| {
                     OpenOptions::new()
                         .write(true)
                         .create_new(true)
                         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                        .mode(0o600)
+                        .mode(create_mode)
                         .open(p)
                 };
                 // Create first and clear only when something is there (rare).
@@ -1339,10 +1437,14 @@ impl<'a> Unpacker<'a> {
                     s.content.insert(rel.clone(), index);
                 }
                 self.size += n;
-                std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
-                    .ctx(|| format!("chown {}", full.display()))?;
-                f.set_permissions(fs::Permissions::from_mode(mode))
-                    .ctx(|| format!("chmod {}", full.display()))?;
+                if !direct_owner {
+                    std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+                        .ctx(|| format!("chown {}", full.display()))?;
+                }
+                if !direct_mode {
+                    f.set_permissions(fs::Permissions::from_mode(mode))
+                        .ctx(|| format!("chmod {}", full.display()))?;
+                }
                 self.set_xattrs(&full, &xattrs)?;
                 filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))
                     .ctx(|| format!("setting times of {}", full.display()))?;
@@ -1481,6 +1583,25 @@ impl<'a> Unpacker<'a> {
         }
         Ok(())
     }
+}
+
+/// When files created under `dest` get exactly the mode asked for (less the umask) and
+/// the creator's uid and gid: running as root (uid and gid 0), the umask known, and no
+/// default ACL on `dest`. Returns the umask then.
+fn direct_create_umask(dest: &Path) -> Option<u32> {
+    if !nix::unistd::geteuid().is_root() || nix::unistd::getegid().as_raw() != 0 {
+        return None;
+    }
+    if xattr::get(dest, "system.posix_acl_default")
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return None;
+    }
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
 }
 
 /// `io::copy` with a caller-owned buffer; returns the bytes copied.
