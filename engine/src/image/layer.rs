@@ -6,6 +6,9 @@
 //! xattrs, symlinks, hardlinks and device nodes are kept. Anything that would write
 //! outside the layer directory (`..`, absolute paths, writing through a symlink, a
 //! hardlink to outside) is refused with an error naming the entry.
+//!
+//! Unpacking into the store also writes the layer's tar-split ([`unpack_tar`]), which
+//! [`TarSplitReader`] turns back into the exact tar stream.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;

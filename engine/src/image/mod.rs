@@ -5,7 +5,8 @@
 //! - the runtime: [`LocalEngine::resolve_image`] gives an image's id, config and unpacked
 //!   layer directories (overlay lower dirs, bottom first);
 //! - the registry: [`LocalEngine::image_store`] and [`store::ImageStore`]'s `put_blob`,
-//!   `has_blob`, `blob_path`, `add_image`, `image_manifest`.
+//!   `can_provide_blob`, `open_blob_stream` (plain layers loaded from archives have no
+//!   blob file: they are rebuilt from their tar-split), `add_image`, `image_manifest`.
 
 pub mod archive;
 pub mod build;

@@ -2,6 +2,13 @@
 //! `layers/<chain-hex>/diff` (with `layers/<chain-hex>/layer.json`), and `images.json`
 //! (references -> image ids, and each image's record).
 //!
+//! A plain (uncompressed) layer loaded from an archive or imported keeps no blob: its
+//! layer directory has a `tar-split` (see [`layer::unpack_tar`]) from which the exact
+//! layer tar is rebuilt and verified for `save` and `push` ([`ImageStore::open_blob_stream`],
+//! [`ImageStore::layer_tar`]). Compressed layers, and layers pulled from registries, keep
+//! their blob. Stores written before tar-splits (every layer with its blob) work as
+//! they are: a blob, when there is one, is always preferred.
+//!
 //! Every addition is staged in a private directory under `tmp/` and renamed in only when
 //! complete, under the `images` lock; a failure at any point leaves nothing behind.
 
