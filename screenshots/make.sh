@@ -67,6 +67,10 @@ t send-keys -l "sh -c 'echo hi; sleep 60'"; keys Tab; t send-keys -l "MODE=demo"
 keys Tab; keys Tab; t send-keys -l "none"; shot run-form 160 45
 keys Escape; keys '?'; shot help 160 45
 keys Escape; keys 8; shot console-log 160 45
+# A shell in web-1: the console steps aside and comes back when the shell exits.
+keys 1; keys /; t send-keys -l "web-1"; keys Enter
+keys e; sleep 2; t send-keys -l "hostname; ps"; keys Enter; SETTLE=1.5 shot shell 160 45
+t send-keys -l "exit"; keys Enter; sleep 1.5; keys Escape; shot shell-back 160 45
 keys q
 sleep 1
 

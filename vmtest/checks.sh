@@ -20,7 +20,7 @@ NONET="--network none"
 # Checks in the order they run (VMTEST_ONLY=a,b on the kernel command line picks some:
 # `VMTEST_APPEND=VMTEST_ONLY=boot,oom_kill vmtest/run.sh`).
 CHECKS="boot cgroup2_only controllers info_v2 image_demo run_exit_codes overlay_rootfs
-  oom_kill pids_limit cpus_half pause_freeze update_live stats_cgroup exec_cgroup bridge_network
+  devices oom_kill pids_limit cpus_half pause_freeze update_live stats_cgroup exec_cgroup bridge_network
   rm_no_cgroup"
 [ -n "${VMTEST_ONLY:-}" ] && CHECKS=$(echo "$VMTEST_ONLY" | tr , ' ')
 
@@ -172,6 +172,22 @@ check_run_exit_codes() {
   w rm -f killed
   [ "$code" = 137 ] || fail "wharf wait after SIGKILL printed $code, want 137" || return 1
   [ "$st" = 137 ] || fail "State.ExitCode after SIGKILL is $st, want 137"
+}
+
+# v2 has no devices controller: the eBPF device program keeps containers to Docker's list.
+# An unassigned char device (240:0) fails with EPERM behind the program, with ENXIO (no
+# driver) without it, as in a privileged container.
+check_devices() {
+  try='mknod /tmp/c240 c 240 0 && mknod /tmp/null2 c 1 3 && echo ok > /tmp/null2 && echo null-ok; cat /tmp/c240'
+  out=$(w run --rm $NONET $IMG sh -c "$try" 2>&1)
+  echo "$out"
+  echo "$out" | grep -q null-ok || fail "a container cannot use a node for /dev/null (1:3): $out" || return 1
+  echo "$out" | grep -q "not permitted" || fail "a container opened char device 240:0 (want EPERM from the device program): $out" || return 1
+  priv=$(w run --rm $NONET --privileged $IMG sh -c "$try" 2>&1)
+  echo "$priv"
+  echo "$priv" | grep -q "not permitted" && fail "a privileged container is refused device 240:0: $priv" && return 1
+  echo "$priv" | grep -q "No such device" || fail "privileged: want ENXIO for 240:0, got: $priv" || return 1
+  note "devices: 240:0 refused (EPERM) by the eBPF device program, /dev/null's numbers usable; privileged gets ENXIO (no program)"
 }
 
 check_overlay_rootfs() {

@@ -21,6 +21,7 @@ const EXPECTED: &[&str] = &[
     "image_demo",
     "run_exit_codes",
     "overlay_rootfs",
+    "devices",
     "oom_kill",
     "pids_limit",
     "cpus_half",

@@ -3,6 +3,10 @@
 //! stops it and removes it, checking the screen at each step. Needs root (containers)
 //! and tmux; each test uses its own tmux server (`tmux -L <unique>`) and kills only it.
 
+#[path = "../../engine/tests/network_support/mod.rs"]
+#[allow(dead_code)]
+mod network_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -115,6 +119,21 @@ impl Drop for Console {
             }
         }
     }
+}
+
+/// `wharf ARGS` on `root`, which must succeed; its stdout.
+fn wharf_ok(root: &Path, args: &[&str]) -> String {
+    let o = Command::new(BIN)
+        .args(args)
+        .env("WHARF_ROOT", root)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "wharf {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn is_root() -> bool {
@@ -289,4 +308,117 @@ fn a_bad_keymap_is_reported_and_the_default_is_used() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!c.alive(), "q quits with the default keymap");
+}
+
+#[test]
+fn shell_attach_and_network_connect_hand_the_terminal_over_and_back() {
+    if !is_root() {
+        eprintln!("skipped: the console end-to-end test runs containers and needs root");
+        return;
+    }
+    // The network part lives in a namespace of this test's own (tmux, the console, the
+    // monitors and the bridge all start from this thread); it goes away with the test.
+    let _ns = network_support::TestNetns::enter();
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    wharf_ok(r, &["image", "demo"]);
+    wharf_ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "loop",
+            "wharf/demo",
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done",
+        ],
+    );
+    wharf_ok(r, &["network", "create", "lan"]);
+    wharf_ok(
+        r,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "lan",
+            "--name",
+            "srv",
+            "wharf/demo",
+            "sleep",
+            "1000",
+        ],
+    );
+
+    let c = Console::start(r, 120, 40, "");
+    c.wait("both containers", |s| {
+        row(s, "loop").is_some_and(|l| l.contains("running")) && row(s, "srv").is_some()
+    });
+    // Sorted by name, `loop` is selected: a shell in it takes the terminal.
+    c.keys(&["e"]);
+    c.wait_for("a shell in loop");
+    c.wait_for("/ #");
+    c.text("echo answer-$((6*7))");
+    c.keys(&["Enter"]);
+    c.wait_for("answer-42");
+    c.text("exit 3");
+    c.keys(&["Enter"]);
+    // The console comes back whole, and says how the shell ended.
+    let s = c.wait_for("the shell in loop ended (exit code 3)");
+    assert!(row(&s, "srv").is_some(), "{s}");
+    assert!(
+        !s.contains("answer-42"),
+        "the console redraws over the shell: {s}"
+    );
+
+    // Attach shows the container's output; ctrl-p ctrl-q comes back, the container runs on.
+    c.keys(&["a"]);
+    c.wait_for("attached to loop");
+    c.wait_for("tick");
+    c.keys(&["C-p", "C-q"]);
+    let s = c.wait_for("detached from loop");
+    assert!(
+        row(&s, "loop").is_some_and(|l| l.contains("running")),
+        "{s}"
+    );
+    // The console still takes keys: the networks pane.
+    c.keys(&["3"]);
+    c.wait("lan listing srv", |s| {
+        row(s, "lan").is_some_and(|l| l.contains("1: srv"))
+    });
+    c.keys(&["/"]);
+    c.text("lan");
+    c.keys(&["Enter"]);
+    c.wait("only lan", |s| {
+        !s.contains("172.17.0.0") && row(s, "lan").is_some()
+    });
+    // Disconnect (the form offers the first container on it), then connect again.
+    c.keys(&["x"]);
+    c.wait_for("disconnect a container from lan");
+    c.keys(&["Enter"]);
+    c.wait_for("disconnected srv from lan");
+    c.wait("lan empty", |s| {
+        row(s, "lan").is_some_and(|l| l.trim_end().ends_with(" 0"))
+    });
+    c.keys(&["c"]);
+    c.wait_for("connect a container to lan");
+    c.text("nosuch");
+    c.wait_for("the name of a container");
+    c.keys(&["C-u"]);
+    for _ in 0..6 {
+        c.keys(&["BSpace"]);
+    }
+    c.text("srv");
+    c.keys(&["Enter"]);
+    c.wait_for("connected srv to lan");
+    c.wait("lan listing srv again", |s| {
+        row(s, "lan").is_some_and(|l| l.contains("1: srv"))
+    });
+    let inspect = wharf_ok(r, &["inspect", "srv"]);
+    assert!(inspect.contains("\"lan\""), "{inspect}");
+    c.keys(&["q"]);
+    c.wait("the console to quit", |_| !c.alive());
 }

@@ -338,6 +338,40 @@ fn each_role_sees_and_does_only_what_it_may() {
     );
     assert!(ok(s.as_user("wharft-op", &["ps", "-a"], &[]), "op ps").contains("Exited"));
 
+    // Attaching works through the socket: `run` in the foreground (start attached) and
+    // `attach` to a running container; Bob may not attach to Alice's.
+    let mut fg = run.to_vec();
+    fg.retain(|a| *a != "-d");
+    fg.extend([
+        "--name",
+        "alice-fg",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo hello-fg; exit 3",
+    ]);
+    let o = s.as_user("wharft-alice", &fg, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("hello-fg"), "{}", text(&o));
+    let mut talk = run.to_vec();
+    talk.extend([
+        "--name",
+        "alice-talk",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 25 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done; exit 5",
+    ]);
+    ok(s.as_user("wharft-alice", &talk, &[]), "alice run talk");
+    refused(
+        s.as_user("wharft-bob", &["attach", "alice-talk"], &[]),
+        "bob attach",
+        "alice-talk",
+    );
+    let o = s.as_user("wharft-alice", &["attach", "alice-talk"], &[]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("tick"), "{}", text(&o));
+
     // An admin previews what Bob sees (embedded engine on the same root), audited.
     let policy = s.dir.path().join("policy.json");
     let preview = Command::new(&s.exe)

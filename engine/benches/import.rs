@@ -4,7 +4,8 @@
 //! Run (as root, since layers keep owners and device nodes):
 //! `cargo bench -p wharf-engine --bench import`
 //! Environment: `WHARF_BENCH_MB` (default 200), `WHARF_BENCH_RUNS` (default 3),
-//! `WHARF_BENCH_DIR` (default the system temp dir).
+//! `WHARF_BENCH_DIR` (default the system temp dir); `WHARF_BENCH_PHASES=1` times the
+//! steps of a load (read the archive, unpack layers, commit) one by one.
 
 use std::io::Write;
 use std::path::Path;
@@ -96,6 +97,25 @@ fn main() {
         }
         return;
     }
+    if let Ok(p) = std::env::var("WHARF_BENCH_LOAD") {
+        // Diagnostic (for profilers): load the archive at that path once into a fresh
+        // state root under WHARF_BENCH_DIR, left there.
+        let base: std::path::PathBuf = std::env::var("WHARF_BENCH_DIR")
+            .map(Into::into)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let root = tempfile::tempdir_in(&base).unwrap().keep();
+        let e = LocalEngine::open(&root, EngineOptions::default()).unwrap();
+        let t = time(|| {
+            let f = std::fs::File::open(&p).unwrap();
+            e.image_load(
+                &Caller::root(),
+                &mut std::io::BufReader::with_capacity(1 << 20, f),
+            )
+            .unwrap();
+        });
+        println!("wharf load {:.2}s into {}", t.as_secs_f64(), root.display());
+        return;
+    }
     let total_mb: usize = std::env::var("WHARF_BENCH_MB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -107,6 +127,7 @@ fn main() {
     let base = std::env::var("WHARF_BENCH_DIR")
         .map(Into::into)
         .unwrap_or_else(|_| std::env::temp_dir());
+    let phases = std::env::var_os("WHARF_BENCH_PHASES").is_some();
     let dir = tempfile::tempdir_in(&base).unwrap();
     let nlayers = 4;
     let mut rng = Rng(0x9e3779b97f4a7c15);
@@ -149,6 +170,9 @@ fn main() {
         b.into_inner().unwrap().flush().unwrap();
     }
     drop(layers);
+    if let Ok(keep) = std::env::var("WHARF_BENCH_KEEP_ARCHIVE") {
+        std::fs::copy(&archive, keep).unwrap();
+    }
     println!(
         "import bench: {nlayers} layers, {:.1} MB of layer tars, dir {}",
         bytes as f64 / 1e6,
@@ -162,9 +186,14 @@ fn main() {
     let mut tar_times = Vec::new();
     let mut tar_sync_times = Vec::new();
     let mut wharf_times = Vec::new();
+    // Outputs stay until every run is done: removing ~10k files right before a timed
+    // part makes ext4 scan the recently deleted inodes on each create
+    // (`recently_deleted` in `find_inode_bit`) for about 30 s, which would time the
+    // file system's cleanup rather than the extraction.
+    let outputs = std::cell::RefCell::new(Vec::new());
     for run in 0..runs {
         // Alternate which goes first, and flush (sync) before each timed part, so neither
-        // pays for the other's writeback or deletions.
+        // pays for the other's writeback.
         let tar_part = |tar_times: &mut Vec<Duration>, tar_sync_times: &mut Vec<Duration>| {
             let out = dir.path().join(format!("tar-{run}"));
             sync();
@@ -184,8 +213,7 @@ fn main() {
             });
             tar_times.push(t);
             tar_sync_times.push(t + time(sync));
-            remove(&out);
-            sync();
+            outputs.borrow_mut().push(out);
         };
         let wharf_part = |wharf_times: &mut Vec<Duration>| {
             let root = dir.path().join(format!("root-{run}"));
@@ -193,15 +221,34 @@ fn main() {
             sync();
             let t = time(|| {
                 let f = std::fs::File::open(&archive).unwrap();
-                e.image_load(
-                    &Caller::root(),
-                    &mut std::io::BufReader::with_capacity(1 << 20, f),
-                )
-                .unwrap();
+                let mut input = std::io::BufReader::with_capacity(1 << 20, f);
+                if phases {
+                    // The same steps as image_load, timed one by one.
+                    let store = e.image_store();
+                    let t0 = Instant::now();
+                    let loaded =
+                        wharf_engine::image::archive::read_archive(&store, &mut input).unwrap();
+                    let t1 = Instant::now();
+                    let mut st = loaded.staging;
+                    for img in &loaded.images {
+                        store.prepare(&mut st, img).unwrap();
+                    }
+                    let t2 = Instant::now();
+                    store.commit(st, &loaded.images).unwrap();
+                    let t3 = Instant::now();
+                    println!(
+                        "  phases: read archive {:.2}s, unpack layers {:.2}s, commit {:.2}s",
+                        (t1 - t0).as_secs_f64(),
+                        (t2 - t1).as_secs_f64(),
+                        (t3 - t2).as_secs_f64()
+                    );
+                } else {
+                    e.image_load(&Caller::root(), &mut input).unwrap();
+                }
             });
             wharf_times.push(t);
-            remove(&root);
             sync();
+            outputs.borrow_mut().push(root);
         };
         if run % 2 == 0 {
             tar_part(&mut tar_times, &mut tar_sync_times);
@@ -216,6 +263,9 @@ fn main() {
             tar_sync_times[run].as_secs_f64(),
             wharf_times[run].as_secs_f64()
         );
+    }
+    for p in outputs.borrow().iter() {
+        remove(p);
     }
     let med = |v: &mut Vec<Duration>| {
         v.sort();

@@ -43,6 +43,36 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    // The engine alone (no socket, no JSON): where a request's time goes.
+    let opts_all = ContainerListOptions {
+        all: true,
+        ..Default::default()
+    };
+    let n = 30;
+    let t = Instant::now();
+    for _ in 0..n {
+        engine.container_list(&root, &opts_all).expect("list");
+    }
+    let list = engine.container_list(&root, &opts_all).expect("list");
+    let engine_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let t = Instant::now();
+    let mut bytes = 0;
+    for _ in 0..n {
+        bytes = serde_json::to_vec(&list).expect("json").len();
+    }
+    let ser_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    let body = serde_json::to_vec(&list).expect("json");
+    let t = Instant::now();
+    for _ in 0..n {
+        let _: Vec<wharf_engine::api::ContainerSummary> =
+            serde_json::from_slice(&body).expect("parse");
+    }
+    let de_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    println!(
+        "one listing of {CONTAINERS}: engine {engine_ms:.2} ms, JSON {} KB encode {ser_ms:.2} ms, decode {de_ms:.2} ms",
+        bytes / 1024
+    );
+
     let sock = dir.path().join("wharf.sock");
     let listener = server::bind(&sock).expect("bind");
     let e2 = engine.clone();

@@ -424,3 +424,58 @@ fn docker_schema2_manifest_list() {
     let (id, _) = pull(&e, &target, Some("linux/amd64")).unwrap();
     assert_eq!(id, amd.config_digest);
 }
+
+#[test]
+fn push_of_a_loaded_image_rebuilds_its_plain_layers() {
+    // An image loaded from a docker archive keeps no copy of its plain layer tars: push
+    // rebuilds them from the unpacked files and their tar-splits, byte for byte.
+    let reg = Registry::start(Auth::None);
+    let root = Caller::root();
+    let src = tempfile::tempdir().unwrap();
+    let e = engine(src.path());
+    let id = e.image_build_demo(&root, "wharf/demo:latest").unwrap();
+    let mut archive = Vec::new();
+    e.image_save(
+        &root,
+        &["wharf/demo:latest".to_string()],
+        wharf_engine::api::SaveFormat::Docker,
+        &mut archive,
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let loaded = engine(tmp.path());
+    loaded.image_load(&root, &mut &archive[..]).unwrap();
+    let store = loaded.image_store();
+    let m = store.image_manifest(&id).unwrap();
+    for l in &m.layers {
+        assert!(!store.blob_path(&l.blob).exists(), "no blob for {}", l.blob);
+    }
+    let target = format!("{}/loaded/demo:1", reg.host());
+    loaded
+        .image_tag(&root, "wharf/demo:latest", &target)
+        .unwrap();
+    loaded.image_push(&root, &target, &mut |_| {}).unwrap();
+    for l in &m.layers {
+        let data = std::fs::read(reg.blob_data(&l.blob)).unwrap();
+        assert_eq!(
+            (sha256(&data), data.len() as u64),
+            (l.blob.clone(), l.blob_size)
+        );
+    }
+    // A fresh store pulls the same image.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let fresh = engine(tmp2.path());
+    assert_eq!(pull(&fresh, &target, None).unwrap().0, id);
+    // The loading store pulls another tag of it without downloading the layers.
+    let second = format!("{}/loaded/demo:2", reg.host());
+    fresh.image_tag(&root, &target, &second).unwrap();
+    fresh.image_push(&root, &second, &mut |_| {}).unwrap();
+    let (pulled, seen) = pull(&loaded, &second, None).unwrap();
+    assert_eq!(pulled, id);
+    assert!(
+        seen.iter()
+            .any(|p| matches!(p, Progress::Layer { status, .. } if status == "Already exists")),
+        "{seen:?}"
+    );
+    assert!(leftovers(tmp.path()).is_empty());
+}

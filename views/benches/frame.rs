@@ -37,7 +37,7 @@ fn main() {
     let mut frame = |i: usize, cur: &mut ListCursor| {
         // What the console does per frame: filter/sort the visible set, then draw.
         let mut rows: Vec<&_> = all.iter().collect();
-        containers::sort(&mut rows, SortKey::Name, false);
+        containers::sort(&mut rows, SortKey::Name, false, &stats);
         let m = Model {
             load: &load,
             rows: &rows,

@@ -36,7 +36,7 @@ pub const COLUMNS: [Column; 9] = [
     },
     Column {
         title: "CPU %",
-        width: 6,
+        width: 7,
         flex: false,
         priority: 4,
     },
@@ -78,45 +78,66 @@ pub enum SortKey {
     Name,
     Image,
     Status,
+    Cpu,
+    Mem,
+    Net,
+    Ports,
     Created,
     Id,
 }
 
 impl SortKey {
-    /// The sortable keys, in the order `sort-next` cycles through them.
-    pub const ALL: [SortKey; 5] = [
+    /// The sortable keys, in the order `sort-next` cycles through them (every column).
+    pub const ALL: [SortKey; 9] = [
         SortKey::Name,
         SortKey::Image,
         SortKey::Status,
+        SortKey::Cpu,
+        SortKey::Mem,
+        SortKey::Net,
+        SortKey::Ports,
         SortKey::Created,
         SortKey::Id,
     ];
 
     /// Index of the column it sorts.
     pub fn column(self) -> usize {
-        match self {
-            SortKey::Name => 0,
-            SortKey::Image => 1,
-            SortKey::Status => 2,
-            SortKey::Created => 7,
-            SortKey::Id => 8,
-        }
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
     }
 
     /// The next key in [`SortKey::ALL`].
     pub fn next(self) -> SortKey {
-        let i = Self::ALL.iter().position(|k| *k == self).unwrap_or(0);
-        Self::ALL[(i + 1) % Self::ALL.len()]
+        Self::ALL[(self.column() + 1) % Self::ALL.len()]
+    }
+
+    /// Does this column want its largest values first when first chosen (figures)?
+    pub fn biggest_first(self) -> bool {
+        matches!(self, SortKey::Cpu | SortKey::Mem | SortKey::Net)
     }
 }
 
-/// Sort `rows` by `key` (descending when `desc`); ties by name.
-pub fn sort(rows: &mut [&ContainerSummary], key: SortKey, desc: bool) {
+/// Sort `rows` by `key` (descending when `desc`); ties by name. The figures (CPU %, MEM,
+/// NET I/O) come from `stats`; containers without a sample sort as the smallest.
+pub fn sort(
+    rows: &mut [&ContainerSummary],
+    key: SortKey,
+    desc: bool,
+    stats: &HashMap<String, StatsPoint>,
+) {
+    let figure = |c: &ContainerSummary| -> f64 {
+        stats.get(&c.id).map_or(-1.0, |p| match key {
+            SortKey::Cpu => p.cpu_percent,
+            SortKey::Mem => p.mem_usage as f64,
+            _ => (p.net_rx + p.net_tx) as f64,
+        })
+    };
     rows.sort_by(|a, b| {
         let o = match key {
             SortKey::Name => a.name.cmp(&b.name),
             SortKey::Image => a.image.cmp(&b.image),
             SortKey::Status => a.state.cmp(&b.state),
+            SortKey::Cpu | SortKey::Mem | SortKey::Net => figure(a).total_cmp(&figure(b)),
+            SortKey::Ports => ports_text(a).cmp(&ports_text(b)),
             SortKey::Created => a.created.cmp(&b.created),
             SortKey::Id => a.id.cmp(&b.id),
         }
@@ -403,7 +424,7 @@ mod tests {
     ) -> String {
         let mut rows: Vec<&ContainerSummary> =
             all.iter().filter(|c| c.name.contains(filter)).collect();
-        sort(&mut rows, SortKey::Name, false);
+        sort(&mut rows, SortKey::Name, false, &HashMap::new());
         let marked: HashSet<String> = marked.iter().map(|&i| rows[i].id.clone()).collect();
         let mut stats = HashMap::new();
         if let Some(web) = all.iter().find(|c| c.name == "web-1") {
@@ -441,6 +462,57 @@ mod tests {
     fn populated() {
         let all = sample(5, NOW);
         insta::assert_snapshot!(shot(140, 8, Load::Ready(()), &all, "", &[2], 1));
+    }
+
+    #[test]
+    fn sorts_by_figures_with_unsampled_last() {
+        let all = sample(5, NOW);
+        let mut stats = HashMap::new();
+        for (i, c) in all.iter().enumerate().take(3) {
+            let p = StatsPoint {
+                cpu_percent: [5.0, 50.0, 0.5][i],
+                mem_usage: [300u64, 100, 200][i] << 20,
+                ..Default::default()
+            };
+            stats.insert(c.id.clone(), p);
+        }
+        let names = |key, desc| {
+            let mut rows: Vec<&ContainerSummary> = all.iter().collect();
+            sort(&mut rows, key, desc, &stats);
+            rows.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+        };
+        let cpu = names(SortKey::Cpu, true);
+        assert_eq!(
+            cpu[..3],
+            [
+                all[1].name.clone(),
+                all[0].name.clone(),
+                all[2].name.clone()
+            ]
+        );
+        let mem = names(SortKey::Mem, true);
+        assert_eq!(
+            mem[..3],
+            [
+                all[0].name.clone(),
+                all[2].name.clone(),
+                all[1].name.clone()
+            ]
+        );
+        // Ascending puts the containers without a sample first.
+        let up = names(SortKey::Cpu, false);
+        assert_eq!(
+            up[2..],
+            [
+                all[2].name.clone(),
+                all[0].name.clone(),
+                all[1].name.clone()
+            ]
+        );
+        // Every column can be sorted, and each maps to its own column.
+        let cols: HashSet<usize> = SortKey::ALL.iter().map(|k| k.column()).collect();
+        assert_eq!(cols.len(), COLUMNS.len());
+        assert!(SortKey::Cpu.biggest_first() && !SortKey::Name.biggest_first());
     }
 
     #[test]

@@ -36,8 +36,8 @@ pub const COLUMNS: [Column; 5] = [
     },
     Column {
         title: "CONTAINERS",
-        width: 10,
-        flex: false,
+        width: 12,
+        flex: true,
         priority: 4,
     },
 ];
@@ -49,7 +49,8 @@ pub struct NetworkRow {
     pub driver: String,
     pub subnet: String,
     pub gateway: String,
-    pub containers: usize,
+    /// Names of the running containers on it.
+    pub containers: Vec<String>,
 }
 
 /// Draw the pane.
@@ -101,7 +102,11 @@ pub fn draw(
                 Span::styled(n.driver.as_str(), theme.dim()),
                 Span::raw(n.subnet.as_str()),
                 Span::raw(n.gateway.as_str()),
-                Span::raw(n.containers.to_string()),
+                Span::raw(if n.containers.is_empty() {
+                    "0".to_string()
+                } else {
+                    format!("{}: {}", n.containers.len(), n.containers.join(", "))
+                }),
             ],
             marked: false,
         })
@@ -139,14 +144,14 @@ mod tests {
                 driver: "bridge".into(),
                 subnet: "172.17.0.0/16".into(),
                 gateway: "172.17.0.1".into(),
-                containers: 3,
+                containers: vec!["web-1".into(), "db".into(), "worker-3".into()],
             },
             NetworkRow {
                 name: "none".into(),
                 driver: "null".into(),
                 subnet: String::new(),
                 gateway: String::new(),
-                containers: 1,
+                containers: vec!["batch".into()],
             },
         ];
         insta::assert_snapshot!(shot(90, Load::Ready(rows.clone())));

@@ -1,6 +1,6 @@
 //! The stats pane: a live table of the running containers (CPU %, memory, net and block
 //! I/O, pids) from the engine's stats stream, and sparklines of the selected
-//! container's CPU and memory from the history the console keeps.
+//! container's CPU, memory, network and block I/O from the history the console keeps.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -163,75 +163,89 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
         return;
     }
     let name = m.rows.get(cursor.selected).map(|r| r.0).unwrap_or("");
-    let half = area.width / 2;
+    // Four charts side by side: CPU %, memory, network and block I/O per second.
     let y = area.y + area.height - charts_h;
-    let left = Rect {
-        x: area.x,
+    let w = area.width / 4;
+    let panel = |i: u16| Rect {
+        x: area.x + i * w,
         y,
-        width: half,
+        width: if i == 3 { area.width - 3 * w } else { w },
         height: charts_h,
     };
-    let right = Rect {
-        x: area.x + half,
-        y,
-        width: area.width - half,
-        height: charts_h,
+    let keep = |r: Rect| m.history.len().saturating_sub(r.width as usize + 1);
+    let rates = |r: Rect, v: fn(&StatsPoint) -> u64| -> Vec<u64> {
+        m.history[keep(r)..]
+            .windows(2)
+            .map(|p| {
+                let dt = (p[1].time_ms - p[0].time_ms).max(1) as u64;
+                v(&p[1]).saturating_sub(v(&p[0])) * 1000 / dt
+            })
+            .collect()
     };
-    let keep = |w: u16| m.history.len().saturating_sub(w as usize);
-    let cpu: Vec<u64> = m.history[keep(left.width)..]
+    let cpu: Vec<u64> = m.history[keep(panel(0))..]
         .iter()
         .map(|p| (p.cpu_percent * 10.0) as u64)
         .collect();
-    let mem: Vec<u64> = m.history[keep(right.width)..]
+    let mem: Vec<u64> = m.history[keep(panel(1))..]
         .iter()
         .map(|p| p.mem_usage >> 10)
         .collect();
+    let net = rates(panel(2), |p| p.net_rx + p.net_tx);
+    let blk = rates(panel(3), |p| p.blk_read + p.blk_write);
     let last = m.history.last();
-    let title = |what: &str, now: String| {
-        Line::from(vec![
-            Span::styled(format!(" {name} · {what} "), theme.accent()),
-            Span::styled(now, theme.dim()),
-        ])
+    let per_s = |v: &[u64]| {
+        v.last()
+            .map(|b| format!("{}/s", dsize(*b)))
+            .unwrap_or_default()
     };
-    f.render_widget(
-        title(
+    let charts: [(&str, String, &Vec<u64>, Option<u64>); 4] = [
+        (
             "cpu %",
             last.map(|p| format!("{:.1}%", p.cpu_percent))
                 .unwrap_or_default(),
+            &cpu,
+            Some(1000),
         ),
-        Rect { height: 1, ..left },
-    );
-    f.render_widget(
-        title(
+        (
             "memory",
             last.map(|p| size(p.mem_usage)).unwrap_or_default(),
+            &mem,
+            None,
         ),
-        Rect { height: 1, ..right },
-    );
-    let spark = |data: &Vec<u64>| {
-        let s = Sparkline::default().data(data.clone());
-        if theme.color {
-            s.style(theme.ok())
+        ("net i/o", per_s(&net), &net, None),
+        ("block i/o", per_s(&blk), &blk, None),
+    ];
+    for (i, (what, now, data, max)) in charts.into_iter().enumerate() {
+        let r = panel(i as u16);
+        let who = if i == 0 {
+            format!(" {name} · ")
         } else {
-            s
+            " ".into()
+        };
+        f.render_widget(
+            Line::from(vec![
+                Span::styled(format!("{who}{what} "), theme.accent()),
+                Span::styled(now, theme.dim()),
+            ]),
+            Rect { height: 1, ..r },
+        );
+        let mut s = Sparkline::default().data(data.clone());
+        if let Some(mx) = max {
+            s = s.max(mx);
         }
-    };
-    f.render_widget(
-        spark(&cpu).max(1000),
-        Rect {
-            y: y + 1,
-            height: charts_h - 1,
-            ..left
-        },
-    );
-    f.render_widget(
-        spark(&mem),
-        Rect {
-            y: y + 1,
-            height: charts_h - 1,
-            ..right
-        },
-    );
+        if theme.color {
+            s = s.style(theme.ok());
+        }
+        f.render_widget(
+            s,
+            Rect {
+                y: y + 1,
+                height: charts_h - 1,
+                width: r.width.saturating_sub(1),
+                ..r
+            },
+        );
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,18 @@ pub fn fit_columns(cols: &[Column], width: u16) -> Vec<(usize, u16)> {
     out
 }
 
+/// The column (index into `cols`) under `x`, for a table `width` wide starting at `left`.
+pub fn column_at(cols: &[Column], left: u16, width: u16, x: u16) -> Option<usize> {
+    let mut at = left + GUTTER;
+    for (i, w) in fit_columns(cols, width) {
+        if x >= at && x < at + w + 1 {
+            return Some(i);
+        }
+        at += w + 1;
+    }
+    None
+}
+
 /// One visible row: its cells (by column index) and whether it is marked.
 pub struct Row<'a> {
     pub cells: Vec<Span<'a>>,
@@ -152,6 +164,32 @@ pub fn draw_message(buf: &mut Buffer, area: Rect, lines: &[(String, Style)]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn column_at_follows_the_layout() {
+        let cols = [
+            Column {
+                title: "A",
+                width: 4,
+                flex: false,
+                priority: 0,
+            },
+            Column {
+                title: "B",
+                width: 6,
+                flex: false,
+                priority: 1,
+            },
+        ];
+        // Gutter 3, then A in 3..8 (width 4 + a space), B in 8..15.
+        assert_eq!(column_at(&cols, 0, 40, 1), None);
+        assert_eq!(column_at(&cols, 0, 40, 3), Some(0));
+        assert_eq!(column_at(&cols, 0, 40, 7), Some(0));
+        assert_eq!(column_at(&cols, 0, 40, 8), Some(1));
+        assert_eq!(column_at(&cols, 0, 40, 20), None);
+        // Too narrow for B: it is dropped.
+        assert_eq!(column_at(&cols, 0, 9, 8), None);
+    }
+
     use super::*;
 
     const COLS: [Column; 3] = [

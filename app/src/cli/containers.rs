@@ -3,18 +3,14 @@
 //! `__monitor` that the engine re-executes for each running container.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::{
     ContainerCreate, ContainerListOptions, LogOptions, MountSpec, PortBinding, RemoveOptions,
     Resources, RestartPolicy,
 };
-use wharf_engine::runtime::{attach, config::parse_size, rlimits};
+use wharf_engine::runtime::{config::parse_size, rlimits};
 use wharf_engine::{EngineError, ErrorKind};
 
 use super::{ago, human_size, print_table, report, Ctx};
@@ -372,7 +368,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             for n in &a.names {
                 if a.attach {
                     return match ctx.start_attached(&ctx.caller, n, None) {
-                        Ok(s) => stream(s, false, false),
+                        Ok(s) => super::session::stream(s, false, false),
                         Err(e) => fail(&e),
                     };
                 }
@@ -429,7 +425,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     .ok()
                     .and_then(|v| v["Config"]["Tty"].as_bool())
                     .unwrap_or(false);
-                stream(s, !a.no_stdin, tty)
+                super::session::stream(s, !a.no_stdin, tty)
             }
             Err(e) => fail(&e),
         },
@@ -785,108 +781,9 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
         None
     };
     match ctx.start_attached(&ctx.caller, &id, size) {
-        Ok(s) => stream(s, a.interactive, a.tty),
+        Ok(s) => super::session::stream(s, a.interactive, a.tty),
         Err(e) => fail(&e),
     }
-}
-
-/// Puts the terminal back when dropped.
-struct RawMode;
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let _ = crossterm::terminal::disable_raw_mode();
-    }
-}
-
-/// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
-/// terminal size changes (with `tty`); returns the container's exit code.
-pub(crate) fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {
-    let term = tty && std::io::stdin().is_terminal();
-    let _raw = if term {
-        crossterm::terminal::enable_raw_mode().ok().map(|_| RawMode)
-    } else {
-        None
-    };
-    let done = Arc::new(AtomicBool::new(false));
-    if let Ok(w) = sock.try_clone() {
-        let w = Arc::new(std::sync::Mutex::new(w));
-        if term {
-            let w = w.clone();
-            let done = done.clone();
-            std::thread::spawn(move || {
-                let mut last = (0, 0);
-                while !done.load(Ordering::Relaxed) {
-                    if let Ok((cols, rows)) = crossterm::terminal::size() {
-                        if (rows, cols) != last {
-                            last = (rows, cols);
-                            if let Ok(mut g) = w.lock() {
-                                let _ = attach::write_frame(
-                                    &mut *g,
-                                    attach::RESIZE,
-                                    &attach::resize(rows, cols),
-                                );
-                            }
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            });
-        }
-        if stdin {
-            std::thread::spawn(move || {
-                let mut input = std::io::stdin().lock();
-                let mut buf = [0u8; 8192];
-                loop {
-                    match input.read(&mut buf) {
-                        Ok(0) | Err(_) => {
-                            if let Ok(mut g) = w.lock() {
-                                let _ = attach::write_frame(&mut *g, attach::STDIN_EOF, &[]);
-                            }
-                            break;
-                        }
-                        Ok(n) => {
-                            let Ok(mut g) = w.lock() else { break };
-                            if attach::write_frame(&mut *g, attach::STDIN, &buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    }
-    let mut r = std::io::BufReader::new(sock);
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
-    let code = loop {
-        match attach::read_frame(&mut r) {
-            Ok(Some((attach::STDOUT, d))) => {
-                let _ = out.write_all(&d);
-                let _ = out.flush();
-            }
-            Ok(Some((attach::STDERR, d))) => {
-                let _ = err.write_all(&d);
-            }
-            Ok(Some((attach::EXIT, d))) => {
-                break String::from_utf8_lossy(&d).trim().parse().unwrap_or(125)
-            }
-            Ok(Some((attach::ERROR, d))) => {
-                let text = String::from_utf8_lossy(&d).into_owned();
-                let (c, m) = text.split_once('\n').unwrap_or(("125", &text));
-                drop(_raw);
-                eprintln!("wharf: {m}");
-                break c.parse().unwrap_or(125);
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => {
-                eprintln!("wharf: the container's monitor went away; see `wharf ps -a`");
-                break 125;
-            }
-        }
-    };
-    done.store(true, Ordering::Relaxed);
-    code
 }
 
 fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {

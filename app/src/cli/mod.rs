@@ -7,6 +7,7 @@ pub mod images;
 pub mod networks;
 pub mod registry;
 pub mod serve;
+pub mod session;
 pub mod stats;
 pub mod system;
 pub mod toolbox;
@@ -43,23 +44,23 @@ impl Ctx {
         })
     }
 
-    /// Start a container with this terminal attached (embedded engine only).
+    /// Start a container with this terminal attached (embedded engine or `--host`).
     pub fn start_attached(
         &self,
         caller: &Caller,
         name_or_id: &str,
         size: Option<(u16, u16)>,
     ) -> Result<std::os::unix::net::UnixStream, EngineError> {
-        self.local()?.start_attached(caller, name_or_id, size)
+        self.api.container_start_attached(caller, name_or_id, size)
     }
 
-    /// Attach this terminal to a running container (embedded engine only).
+    /// Attach this terminal to a running container (embedded engine or `--host`).
     pub fn attach(
         &self,
         caller: &Caller,
         name_or_id: &str,
     ) -> Result<std::os::unix::net::UnixStream, EngineError> {
-        self.local()?.attach(caller, name_or_id)
+        self.api.container_attach(caller, name_or_id)
     }
 }
 

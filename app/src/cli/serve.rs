@@ -79,12 +79,41 @@ fn relay(socket: &std::path::Path) -> i32 {
             return 125;
         }
     };
+    // Plain read/write loops on the raw descriptors: whatever arrives goes on at once.
+    // (Rust's stdout is line-buffered, and `io::copy` between a pipe and a socket turns
+    // into splice(2), which here held an answer back until the next request.)
+    // SAFETY: fds 0 and 1 are this process's stdin and stdout, open for its whole life;
+    // ManuallyDrop keeps the Files from closing them.
+    let (mut input, mut out) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(0)),
+            std::mem::ManuallyDrop::new(std::fs::File::from_raw_fd(1)),
+        )
+    };
     let t = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut up);
+        pump(&mut *input, &mut up);
         let _ = up.shutdown(std::net::Shutdown::Write);
     });
     let mut down = stream;
-    let _ = std::io::copy(&mut down, &mut std::io::stdout().lock());
+    pump(&mut down, &mut *out);
     drop(t);
     0
+}
+
+/// Copy `from` to `to` until either ends, writing each read as it comes.
+fn pump(from: &mut impl std::io::Read, to: &mut impl std::io::Write) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }

@@ -273,7 +273,7 @@ fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
     };
     match ctx.api().exec(&ctx.caller, &a.container, &cfg) {
         Ok(s) => match s.stream {
-            Some(sock) => super::containers::stream(sock, a.interactive, a.tty),
+            Some(sock) => super::session::stream(sock, a.interactive, a.tty),
             None => 0,
         },
         Err(e) => fail(&e),

@@ -104,7 +104,12 @@ pub fn networks(e: &dyn Engine, c: &Caller) -> Load<Vec<NetworkRow>> {
                         .map(|x| x.gateway.clone())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    containers: n.containers.len(),
+                    containers: {
+                        let mut v: Vec<String> =
+                            n.containers.values().map(|c| c.name.clone()).collect();
+                        v.sort();
+                        v
+                    },
                     driver: n.driver,
                     name: n.name,
                 })

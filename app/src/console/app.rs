@@ -77,6 +77,16 @@ impl Worker {
     }
 }
 
+/// The terminal handed to a session in a container: the loop suspends the console,
+/// runs the session on the real terminal, and takes the terminal back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handoff {
+    /// A shell (`exec -it CTR sh`, bash when the image has it).
+    Exec { id: String, name: String },
+    /// The container's own stdio (`attach`); ctrl-p ctrl-q detaches.
+    Attach { id: String, name: String },
+}
+
 /// A modal window over the panes.
 #[derive(Debug)]
 pub enum Overlay {
@@ -124,6 +134,10 @@ pub enum InputPurpose {
     VolumeCreate,
     NetworkCreate,
     SaveLog,
+    /// Connect one of these containers (names) to the network.
+    NetworkConnect(String, Vec<String>),
+    /// Disconnect one of these containers (names) from the network.
+    NetworkDisconnect(String, Vec<String>),
 }
 
 /// The one-line prompt at the bottom.
@@ -193,6 +207,12 @@ pub struct App {
     preview_gen: Arc<AtomicU64>,
     preview_in_flight: bool,
     pub split: bool,
+    /// The lower split's share of the body, in percent.
+    pub split_pct: u16,
+    /// The lower split takes the whole body.
+    pub split_zoom: bool,
+    /// A session waiting for the terminal (exec shell, attach).
+    pub handoff: Option<Handoff>,
     /// Latest stats sample and a short history per running container.
     pub stats: HashMap<String, StatsPoint>,
     pub history: HashMap<String, VecDeque<StatsPoint>>,
@@ -270,6 +290,9 @@ impl App {
             preview_gen: Arc::new(AtomicU64::new(0)),
             preview_in_flight: false,
             split: true,
+            split_pct: 40,
+            split_zoom: false,
+            handoff: None,
             stats: HashMap::new(),
             history: HashMap::new(),
             stats_load: Load::Loading,
@@ -326,6 +349,21 @@ impl App {
                 Err(e) => e.to_string(),
             }));
         });
+    }
+
+    /// Sort the containers another way, keeping the selected one selected.
+    fn resort(&mut self, sort: (SortKey, bool)) {
+        let id = self.selected_container().map(|c| c.id.clone());
+        self.sort = sort;
+        if let Some(i) = id.and_then(|id| self.visible_containers().iter().position(|c| c.id == id))
+        {
+            self.containers.cursor.selected = i;
+        }
+    }
+
+    /// Back from a session in a container: say how it ended, reload the containers.
+    pub fn after_handoff(&mut self, n: Notification) {
+        self.handle_msg(Msg::Done(n));
     }
 
     /// Is an engine action allowed for the caller's role? (The engine checks again.)
@@ -412,7 +450,7 @@ impl App {
                     .matches(&[&c.name, &c.image, &c.id, c.state.as_str()], &c.labels)
             })
             .collect();
-        wharf_views::containers::sort(&mut v, self.sort.0, self.sort.1);
+        wharf_views::containers::sort(&mut v, self.sort.0, self.sort.1, &self.stats);
         v
     }
 
@@ -539,6 +577,8 @@ impl App {
                     Action::Mark
                         | Action::MarkAll
                         | Action::SortReverse
+                        | Action::SplitGrow
+                        | Action::SplitShrink
                         | Action::PrevMatch
                         | Action::Top
                         | Action::Bottom
@@ -1427,6 +1467,8 @@ impl App {
                     self.overlay = Overlay::None;
                 } else if self.inspect.is_some() {
                     self.inspect = None;
+                } else if self.split_zoom {
+                    self.split_zoom = false;
                 } else if !self.current_filter().is_empty() {
                     self.set_filter("", Filter::None);
                 } else if self.tab == Tab::Containers && !self.marked.is_empty() {
@@ -1565,8 +1607,23 @@ impl App {
                 }
                 _ => {}
             },
-            Action::SortNext => self.sort = (self.sort.0.next(), self.sort.1),
-            Action::SortReverse => self.sort.1 = !self.sort.1,
+            Action::SortNext => {
+                let k = self.sort.0.next();
+                self.resort((k, k.biggest_first()));
+            }
+            Action::SortCpu | Action::SortMem => {
+                let k = if a == Action::SortCpu {
+                    SortKey::Cpu
+                } else {
+                    SortKey::Mem
+                };
+                self.resort(if self.sort.0 == k {
+                    (k, !self.sort.1)
+                } else {
+                    (k, true)
+                });
+            }
+            Action::SortReverse => self.resort((self.sort.0, !self.sort.1)),
             Action::StoppedToggle => {
                 self.show_stopped = !self.show_stopped;
                 self.containers.cursor.selected = 0;
@@ -1858,7 +1915,83 @@ impl App {
             Action::PauseEvents => {
                 self.events_paused = !self.events_paused;
             }
-            Action::SplitToggle => self.split = !self.split,
+            Action::SplitToggle => {
+                self.split = !self.split;
+                self.split_zoom = false;
+            }
+            Action::SplitGrow | Action::SplitShrink => {
+                self.split = true;
+                self.split_zoom = false;
+                self.split_pct = if a == Action::SplitGrow {
+                    (self.split_pct + 10).min(80)
+                } else {
+                    self.split_pct.saturating_sub(10).max(20)
+                };
+            }
+            Action::SplitZoom => {
+                self.split = true;
+                self.split_zoom = !self.split_zoom;
+            }
+            Action::ExecShell | Action::Attach => {
+                let Some(c) = self.selected_container() else {
+                    return;
+                };
+                let (id, name) = (c.id.clone(), c.name.clone());
+                let ok = match a {
+                    Action::ExecShell => c.state == ContainerStatus::Running,
+                    _ => matches!(c.state, ContainerStatus::Running | ContainerStatus::Paused),
+                };
+                if !ok {
+                    let start = self
+                        .keymap
+                        .keys_for(&["containers"], Action::Start)
+                        .map(|k| format!(" (press {k})"))
+                        .unwrap_or_default();
+                    self.notify(
+                        Level::Warn,
+                        format!(
+                            "container {name} is {}: start it first{start}",
+                            c.state.as_str()
+                        ),
+                    );
+                    return;
+                }
+                self.handoff = Some(if a == Action::ExecShell {
+                    Handoff::Exec { id, name }
+                } else {
+                    Handoff::Attach { id, name }
+                });
+            }
+            Action::NetworkConnect | Action::NetworkDisconnect => {
+                let Some(n) = self
+                    .visible_networks()
+                    .get(self.networks.cursor.selected)
+                    .map(|n| (*n).clone())
+                else {
+                    return;
+                };
+                let names: Vec<String> = self
+                    .containers
+                    .items
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect();
+                self.overlay = if a == Action::NetworkConnect {
+                    Overlay::Input {
+                        title: format!("connect a container to {}", n.name),
+                        label: "container:".into(),
+                        value: String::new(),
+                        purpose: InputPurpose::NetworkConnect(n.name, names),
+                    }
+                } else {
+                    Overlay::Input {
+                        title: format!("disconnect a container from {}", n.name),
+                        label: "container:".into(),
+                        value: n.containers.first().cloned().unwrap_or_default(),
+                        purpose: InputPurpose::NetworkDisconnect(n.name, names),
+                    }
+                };
+            }
             Action::ImageHistory => {
                 if let Some(r) = self.visible_images().get(self.images.cursor.selected) {
                     let reference = if r.reference == "<none>:<none>" {
@@ -2156,6 +2289,35 @@ impl App {
                     },
                 })
             }),
+            InputPurpose::NetworkConnect(net, _) => self.worker.run(move |e, c| {
+                let opts = wharf_engine::api::NetworkConnect::default();
+                Msg::Done(match e.network_connect(c, &net, &v, &opts) {
+                    Ok(()) => Notification {
+                        level: Level::Ok,
+                        text: format!("connected {v} to {net}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot connect {v} to {net}: {err}"),
+                        details: Some(err.to_string()),
+                    },
+                })
+            }),
+            InputPurpose::NetworkDisconnect(net, _) => self.worker.run(move |e, c| {
+                Msg::Done(match e.network_disconnect(c, &net, &v) {
+                    Ok(()) => Notification {
+                        level: Level::Ok,
+                        text: format!("disconnected {v} from {net}"),
+                        details: None,
+                    },
+                    Err(err) => Notification {
+                        level: Level::Error,
+                        text: format!("cannot disconnect {v} from {net}: {err}"),
+                        details: Some(err.to_string()),
+                    },
+                })
+            }),
             InputPurpose::SaveLog => {
                 if let Some(l) = &self.logs {
                     let text = l.export();
@@ -2204,6 +2366,19 @@ impl App {
                     return;
                 }
                 let b = self.body_area;
+                // A click on the containers' header sorts by that column (again: reverse).
+                if m.row == b.y && self.tab == Tab::Containers && self.inspect.is_none() {
+                    let cols = &wharf_views::containers::COLUMNS;
+                    if let Some(i) = wharf_views::table::column_at(cols, b.x, b.width, m.column) {
+                        let k = SortKey::ALL[i];
+                        self.resort(if self.sort.0 == k {
+                            (k, !self.sort.1)
+                        } else {
+                            (k, k.biggest_first())
+                        });
+                    }
+                    return;
+                }
                 // Row 0 of a table is its header.
                 if m.row > b.y && m.row < b.bottom() && self.inspect.is_none() {
                     let off = match self.tab {
@@ -2242,6 +2417,21 @@ pub fn input_error(p: &InputPurpose, v: &str) -> Option<String> {
         }
         InputPurpose::NetworkCreate if !wharf_views::run_form::valid_name(v) => {
             Some("a network name may contain only [a-zA-Z0-9_.-]".into())
+        }
+        InputPurpose::NetworkConnect(_, names) | InputPurpose::NetworkDisconnect(_, names)
+            if !names.iter().any(|n| n == v) =>
+        {
+            let near: Vec<&str> = names
+                .iter()
+                .filter(|n| !v.is_empty() && n.starts_with(v))
+                .map(String::as_str)
+                .take(4)
+                .collect();
+            Some(if near.is_empty() {
+                "the name of a container (see the containers pane)".into()
+            } else {
+                format!("did you mean {}?", near.join(", "))
+            })
         }
         InputPurpose::Pull | InputPurpose::SaveLog
             if v.trim().is_empty() || v.contains(char::is_whitespace) =>

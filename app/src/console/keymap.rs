@@ -93,7 +93,16 @@ pub enum Action {
     VolumeCreate,
     NetworkCreate,
     NetworkRemove,
+    NetworkConnect,
+    NetworkDisconnect,
     SaveLog,
+    ExecShell,
+    Attach,
+    SortCpu,
+    SortMem,
+    SplitGrow,
+    SplitShrink,
+    SplitZoom,
 }
 
 /// Name, description and the engine permission an action needs (for hiding what the
@@ -368,6 +377,60 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         "show or hide the selected container's log under the list",
         None,
     ),
+    (
+        Action::SplitGrow,
+        "split-grow",
+        "make the log under the list taller",
+        None,
+    ),
+    (
+        Action::SplitShrink,
+        "split-shrink",
+        "make the log under the list shorter",
+        None,
+    ),
+    (
+        Action::SplitZoom,
+        "split-zoom",
+        "the log under the list full screen, or back",
+        None,
+    ),
+    (
+        Action::ExecShell,
+        "exec-shell",
+        "a shell in the selected container (the console comes back when it exits)",
+        Some("container.exec"),
+    ),
+    (
+        Action::Attach,
+        "attach",
+        "attach to the selected container (ctrl-p ctrl-q detaches)",
+        Some("container.attach"),
+    ),
+    (
+        Action::SortCpu,
+        "sort-cpu",
+        "sort by CPU %, busiest first (again: reverse)",
+        None,
+    ),
+    (
+        Action::SortMem,
+        "sort-mem",
+        "sort by memory, largest first (again: reverse)",
+        None,
+    ),
+    (
+        Action::NetworkConnect,
+        "network-connect",
+        "connect a container to the selected network",
+        Some("network.connect"),
+    ),
+    (
+        Action::NetworkDisconnect,
+        "network-disconnect",
+        "disconnect a container from the selected network",
+        Some("network.disconnect"),
+    ),
 ];
 
 impl Action {
@@ -406,6 +469,14 @@ impl Action {
             Action::SplitToggle => "split",
             Action::VolumeCreate | Action::NetworkCreate => "create",
             Action::NetworkRemove => "remove",
+            Action::ExecShell => "shell",
+            Action::SortCpu => "cpu",
+            Action::SortMem => "mem",
+            Action::SplitZoom => "zoom",
+            Action::SplitGrow => "taller",
+            Action::SplitShrink => "shorter",
+            Action::NetworkConnect => "connect",
+            Action::NetworkDisconnect => "disconnect",
             other => other.name(),
         }
     }

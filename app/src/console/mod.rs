@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod filter;
+pub mod handoff;
 pub mod keymap;
 pub mod ui;
 
@@ -37,6 +38,24 @@ fn setup_terminal() -> io::Result<Term> {
     let mut out = io::stdout();
     execute!(out, EnterAlternateScreen, EnableMouseCapture, cursor::Hide)?;
     Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
+/// Take the terminal back after a session: raw mode, the alternate screen, a full redraw.
+fn resume_terminal(term: &mut Term, mouse: bool) -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    execute!(
+        io::stdout(),
+        EnterAlternateScreen,
+        cursor::Hide,
+        terminal::Clear(terminal::ClearType::All)
+    )?;
+    if mouse {
+        execute!(io::stdout(), EnableMouseCapture)?;
+    }
+    // A new terminal has a blank back buffer, so the next frame is drawn whole (its
+    // `clear` would ask the terminal for the cursor position, which is not needed here).
+    *term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    Ok(())
 }
 
 /// Put the terminal back as it was; safe to call more than once.
@@ -128,6 +147,21 @@ async fn event_loop(
     loop {
         if app.quit {
             return 0;
+        }
+        if let Some(h) = app.handoff.take() {
+            // The terminal goes to a session in a container, then comes back. Dropping
+            // the event stream stops crossterm's reader so it takes none of the keys.
+            drop(input);
+            restore_terminal();
+            let note = handoff::run(app.worker.engine.as_ref(), &app.worker.caller, &h);
+            if let Err(e) = resume_terminal(term, app.mouse) {
+                restore_terminal();
+                eprintln!("wharf: cannot take the terminal back: {e}");
+                return 1;
+            }
+            input = EventStream::new();
+            app.after_handoff(note);
+            dirty = true;
         }
         if app.mouse != mouse_on {
             mouse_on = app.mouse;

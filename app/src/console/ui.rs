@@ -105,8 +105,15 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 let mut cur = app.containers.cursor;
                 // The lower split: the selected container's log, when there is room.
                 let (top, lower) = match &app.preview {
-                    Some(p) if app.split && body.height >= 16 => {
-                        let th = (body.height * 3 / 5).max(6);
+                    Some(p) if app.split && (app.split_zoom || body.height >= 16) => {
+                        // The split's share of the body (resizable), or all of it (zoom).
+                        let th = if app.split_zoom {
+                            0
+                        } else {
+                            let lower =
+                                (u32::from(body.height) * u32::from(app.split_pct) / 100) as u16;
+                            body.height.saturating_sub(lower).clamp(4, body.height - 5)
+                        };
                         let top = Rect { height: th, ..body };
                         let rule = Rect {
                             y: body.y + th,
@@ -122,7 +129,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                     }
                     _ => (body, None),
                 };
-                containers::draw(f, top, &theme, &m, &mut cur);
+                if top.height > 0 {
+                    containers::draw(f, top, &theme, &m, &mut cur);
+                }
                 app.containers.cursor = cur;
                 if let Some((rule, rest, p)) = lower {
                     let title = format!(
@@ -133,7 +142,11 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                         } else {
                             "tail, every 2 s"
                         }
-                    );
+                    ) + if app.split_zoom {
+                        "· full screen "
+                    } else {
+                        ""
+                    };
                     let line = "─".repeat(rule.width as usize);
                     f.render_widget(Span::styled(line, theme.border()), rule);
                     f.render_widget(

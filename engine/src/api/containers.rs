@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use std::os::unix::net::UnixStream;
+
 use serde::{Deserialize, Serialize};
 
 use crate::caller::Caller;
@@ -312,4 +314,15 @@ pub trait ContainerApi {
         opts: &LogOptions,
         sink: &mut dyn FnMut(LogLine) -> bool,
     ) -> Result<()>;
+    /// `wharf attach`: a running (or paused) container's stdio as an attach-protocol
+    /// stream ([`crate::runtime::attach`]): its output, and stdin/resizes sent back.
+    fn container_attach(&self, caller: &Caller, id: &str) -> Result<UnixStream>;
+    /// `wharf start -a`: start the container with a stream attached from its first byte;
+    /// `size` is the terminal's (rows, columns) for a container with a tty.
+    fn container_start_attached(
+        &self,
+        caller: &Caller,
+        id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream>;
 }

@@ -84,8 +84,8 @@ pub fn read_archive(store: &ImageStore, input: &mut dyn Read) -> Result<Loaded> 
             layer::clean_archive_path(&raw, "path").map_err(|e| e.context("image archive"))?;
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = entry.header().size().unwrap_or(0);
-                let (digest, n) = st.put_blob(&mut entry, None)?;
+                let size = entry.size();
+                let (digest, n) = st.put_file(&mut entry)?;
                 if n < size {
                     return Err(EngineError::corrupt(format!(
                         "the archive is truncated inside {:?}; get a complete copy and try again",
@@ -394,6 +394,10 @@ fn header(path: &str, size: u64, mode: u32, mtime: u64, kind: tar::EntryType) ->
 }
 
 fn werr(e: io::Error) -> EngineError {
+    // A stored layer found changed or damaged while it is read.
+    if e.kind() == io::ErrorKind::InvalidData {
+        return EngineError::corrupt(e.to_string());
+    }
     EngineError::io("writing the archive", e)
 }
 
@@ -417,9 +421,7 @@ fn add_layer_tar<W: Write>(
     l: &LayerRecord,
     mtime: u64,
 ) -> Result<()> {
-    let f = store.open_blob(&l.blob)?;
-    let (_, plain) = layer::decompress(io::BufReader::with_capacity(1 << 20, f))
-        .ctx(|| format!("reading layer {}", l.blob))?;
+    let plain = store.layer_tar(l)?;
     let mut hashing = HashingReader::new(plain);
     let size = if l.tar_size > 0 {
         l.tar_size
@@ -429,6 +431,7 @@ fn add_layer_tar<W: Write>(
     let mut h = header(path, size, 0o644, mtime, tar::EntryType::Regular);
     b.append_data(&mut h, path, (&mut hashing).take(size))
         .map_err(werr)?;
+    expect_end(&mut hashing)?;
     let (got, n) = hashing.finish();
     if got != l.diff_id || n != size {
         return Err(EngineError::corrupt(format!(
@@ -439,6 +442,18 @@ fn add_layer_tar<W: Write>(
     Ok(())
 }
 
+/// After the recorded size, the stream must end: a rebuilt layer checks its digest there.
+fn expect_end(r: &mut dyn Read) -> Result<()> {
+    let mut one = [0u8; 1];
+    match r.read(&mut one) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(EngineError::corrupt(
+            "a stored layer is longer than recorded: remove the image and load or pull it again",
+        )),
+        Err(e) => Err(werr(e)),
+    }
+}
+
 /// Copy a stored blob into the archive at `path`, verifying its digest.
 fn add_blob<W: Write>(
     store: &ImageStore,
@@ -447,12 +462,12 @@ fn add_blob<W: Write>(
     digest: &str,
     mtime: u64,
 ) -> Result<()> {
-    let f = store.open_blob(digest)?;
-    let size = f.metadata().ctx(|| format!("reading blob {digest}"))?.len();
-    let mut hashing = HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
+    let (r, size) = store.open_blob_stream(digest)?;
+    let mut hashing = HashingReader::new(io::BufReader::with_capacity(1 << 20, r));
     let mut h = header(path, size, 0o644, mtime, tar::EntryType::Regular);
     b.append_data(&mut h, path, (&mut hashing).take(size))
         .map_err(werr)?;
+    expect_end(&mut hashing)?;
     let (got, _) = hashing.finish();
     if got != digest {
         return Err(EngineError::corrupt(format!(

@@ -6,6 +6,9 @@
 //! xattrs, symlinks, hardlinks and device nodes are kept. Anything that would write
 //! outside the layer directory (`..`, absolute paths, writing through a symlink, a
 //! hardlink to outside) is refused with an error naming the entry.
+//!
+//! Unpacking into the store also writes the layer's tar-split ([`unpack_tar`]), which
+//! [`TarSplitReader`] turns back into the exact tar stream.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -66,43 +69,236 @@ pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<(Compression, Box<dyn Re
     Ok((c, out))
 }
 
+/// Bytes handed to a hashing thread at a time.
+const HASH_CHUNK: usize = 1 << 20;
+
+/// SHA-256 of a stream, computed on the calling thread or, for large streams, on a
+/// thread of its own so that hashing overlaps with the caller's reads and writes.
+pub struct HashPipe {
+    inline: Option<ring::digest::Context>,
+    /// Bytes added with [`update`](Self::update) not yet sent: `cur[..cur_len]`.
+    cur: Vec<u8>,
+    cur_len: usize,
+    tx: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
+    free: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
+}
+
+impl HashPipe {
+    /// Hash on the calling thread.
+    pub fn inline() -> Self {
+        HashPipe {
+            inline: Some(ring::digest::Context::new(&ring::digest::SHA256)),
+            cur: Vec::new(),
+            cur_len: 0,
+            tx: None,
+            free: None,
+            worker: None,
+        }
+    }
+
+    /// Hash on a thread of its own (on the calling thread if none can be started).
+    pub fn threaded() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(4);
+        let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::Builder::new()
+            .name("wharf-sha256".into())
+            .spawn(move || {
+                let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+                for (chunk, len) in rx {
+                    ctx.update(&chunk[..len]);
+                    let _ = free_tx.send(chunk);
+                }
+                ctx.finish()
+            });
+        match worker {
+            Ok(w) => HashPipe {
+                inline: None,
+                cur: Vec::new(),
+                cur_len: 0,
+                tx: Some(tx),
+                free: Some(free_rx),
+                worker: Some(w),
+            },
+            Err(e) => {
+                tracing::debug!("hashing on the calling thread: {e}");
+                Self::inline()
+            }
+        }
+    }
+
+    fn is_threaded(&self) -> bool {
+        self.inline.is_none()
+    }
+
+    /// A buffer of [`HASH_CHUNK`] bytes to fill and [`send`](Self::send) (recycled from
+    /// the hashing thread when it can).
+    fn buffer(&self) -> Vec<u8> {
+        self.free
+            .as_ref()
+            .and_then(|f| f.try_recv().ok())
+            .unwrap_or_else(|| vec![0; HASH_CHUNK])
+    }
+
+    /// Add `data` to the hash.
+    pub fn update(&mut self, mut data: &[u8]) {
+        if let Some(ctx) = self.inline.as_mut() {
+            ctx.update(data);
+            return;
+        }
+        while !data.is_empty() {
+            if self.cur.is_empty() {
+                self.cur = self.buffer();
+                self.cur_len = 0;
+            }
+            let n = (HASH_CHUNK - self.cur_len).min(data.len());
+            self.cur[self.cur_len..self.cur_len + n].copy_from_slice(&data[..n]);
+            self.cur_len += n;
+            data = &data[n..];
+            if self.cur_len == HASH_CHUNK {
+                let full = std::mem::take(&mut self.cur);
+                self.send(full, HASH_CHUNK);
+                self.cur_len = 0;
+            }
+        }
+    }
+
+    /// Add `chunk[..len]` to the hash, handing the buffer over (no copy).
+    fn send(&mut self, chunk: Vec<u8>, len: usize) {
+        if let Some(ctx) = self.inline.as_mut() {
+            ctx.update(&chunk[..len]);
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            if let Err(e) = tx.send((chunk, len)) {
+                // The worker is gone (it cannot fail short of a panic): finish() reports it.
+                tracing::warn!("the hashing thread stopped: {e}");
+                self.tx = None;
+            }
+        }
+    }
+
+    /// `sha256:<hex>` of everything added.
+    pub fn finish(mut self) -> String {
+        if let Some(ctx) = self.inline.take() {
+            return format!("sha256:{}", hex::encode(ctx.finish()));
+        }
+        if self.cur_len > 0 {
+            let last = std::mem::take(&mut self.cur);
+            self.send(last, self.cur_len);
+        }
+        drop(self.tx.take());
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(d)) => format!("sha256:{}", hex::encode(d)),
+            // No digest: one that matches nothing, so the verification that follows fails.
+            _ => "sha256:hashing-thread-failed".to_string(),
+        }
+    }
+}
+
 /// A reader that hashes (sha256) and counts what passes through it.
+///
+/// Threaded, it reads `inner` ahead in chunks that then go to the hashing thread whole,
+/// so hashing costs the reader no copy; the hash and count then cover what was read from
+/// `inner`, so read to the end before [`finish`](Self::finish).
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: HashPipe,
     count: u64,
+    chunk: Vec<u8>,
+    pos: usize,
+    len: usize,
 }
 
 impl<R: Read> HashingReader<R> {
-    /// Hash everything read from `inner`.
+    /// Hash everything read from `inner`, on the reading thread.
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: HashPipe::inline(),
             count: 0,
+            chunk: Vec::new(),
+            pos: 0,
+            len: 0,
         }
     }
+
+    /// Hash everything read from `inner` on a thread of its own (for large streams).
+    pub fn threaded(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: HashPipe::threaded(),
+            count: 0,
+            chunk: Vec::new(),
+            pos: 0,
+            len: 0,
+        }
+    }
+
     /// `sha256:<hex>` and the byte count of what was read so far.
-    pub fn finish(self) -> (String, u64) {
-        (
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.count,
-        )
+    pub fn finish(mut self) -> (String, u64) {
+        if self.len > 0 {
+            let chunk = std::mem::take(&mut self.chunk);
+            self.hasher.send(chunk, self.len);
+        }
+        (self.hasher.finish(), self.count)
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
+        if !self.hasher.is_threaded() {
+            let n = self.inner.read(buf)?;
+            self.hasher.update(&buf[..n]);
+            self.count += n as u64;
+            return Ok(n);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pos == self.len {
+            let mut next = if self.len > 0 {
+                let full = std::mem::take(&mut self.chunk);
+                let len = self.len;
+                self.len = 0;
+                self.pos = 0;
+                let next = self.hasher.buffer();
+                self.hasher.send(full, len);
+                next
+            } else if self.chunk.is_empty() {
+                self.hasher.buffer()
+            } else {
+                std::mem::take(&mut self.chunk)
+            };
+            let n = match self.inner.read(&mut next) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.chunk = next;
+                    return Err(e);
+                }
+            };
+            self.chunk = next;
+            self.pos = 0;
+            self.len = n;
+            self.count += n as u64;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let k = buf.len().min(self.len - self.pos);
+        buf[..k].copy_from_slice(&self.chunk[self.pos..self.pos + k]);
+        self.pos += k;
+        Ok(k)
     }
 }
 
 /// Follows the block structure of a tar stream as it is read and fails the read when a
 /// metadata entry (PAX header, GNU long name or link) claims more than [`MAX_TAR_META`]
 /// bytes, before the tar reader would buffer it in memory.
+///
+/// With a [`SplitRecorder`] it also records the stream's tar-split: every byte that is
+/// not the content of a file the unpacker claimed (headers, metadata, padding, the end
+/// of the archive and whatever follows it), so the exact stream can be rebuilt later.
 pub struct TarGuard<R> {
     inner: R,
     header: [u8; 512],
@@ -110,12 +306,20 @@ pub struct TarGuard<R> {
     /// Data bytes (then padding) of the current entry still to pass.
     data_left: u64,
     pad_left: u64,
-    /// Extended sparse header blocks still to pass.
+    /// Extended sparse header blocks still to pass, then `sparse_data` bytes of data.
     sparse_ext: bool,
+    sparse_data: u64,
     /// Collecting a PAX header's records (to learn a `size=` override).
     pax: Option<Vec<u8>>,
     size_override: Option<u64>,
     zero_blocks: u32,
+    split: Option<SharedSplit>,
+    /// The current entry's data has not started yet.
+    data_start: bool,
+    /// The current entry's data goes to a file (not recorded).
+    content: bool,
+    /// The tar reader is done: the rest is recorded as it is.
+    ended: bool,
 }
 
 impl<R: Read> TarGuard<R> {
@@ -128,9 +332,33 @@ impl<R: Read> TarGuard<R> {
             data_left: 0,
             pad_left: 0,
             sparse_ext: false,
+            sparse_data: 0,
             pax: None,
             size_override: None,
             zero_blocks: 0,
+            split: None,
+            data_start: false,
+            content: false,
+            ended: false,
+        }
+    }
+
+    fn with_split(inner: R, split: SharedSplit) -> Self {
+        let mut g = Self::new(inner);
+        g.split = Some(split);
+        g
+    }
+
+    /// Stop following the structure: what follows the archive is passed (and recorded)
+    /// as it is.
+    fn end(&mut self) {
+        self.ended = true;
+    }
+
+    fn raw(&self, buf: &[u8]) -> io::Result<()> {
+        match &self.split {
+            Some(s) => s.borrow_mut().raw(buf),
+            None => Ok(()),
         }
     }
 
@@ -142,6 +370,9 @@ impl<R: Read> TarGuard<R> {
         let h = self.header;
         if self.sparse_ext {
             self.sparse_ext = h[504] != 0;
+            if !self.sparse_ext {
+                self.start_data(self.sparse_data);
+            }
             return Ok(());
         }
         if h.iter().all(|b| *b == 0) {
@@ -168,22 +399,59 @@ impl<R: Read> TarGuard<R> {
             self.pax = Some(Vec::with_capacity(size as usize));
         }
         if kind == b'S' && h[482] != 0 {
+            // Extension blocks of the sparse map come first, then the data.
             self.sparse_ext = true;
+            self.sparse_data = size;
+            return Ok(());
         }
+        self.start_data(size);
+        Ok(())
+    }
+
+    fn start_data(&mut self, size: u64) {
         self.data_left = size;
         self.pad_left = (512 - size % 512) % 512;
-        Ok(())
+        self.data_start = size > 0;
+        self.content = false;
+    }
+
+    /// At the first data byte of an entry: does the unpacker write it to a file?
+    fn take_claim(&mut self) -> io::Result<bool> {
+        let Some(s) = &self.split else {
+            return Ok(false);
+        };
+        let mut s = s.borrow_mut();
+        match s.claim.take() {
+            Some((path, size)) if size == self.data_left => {
+                s.file(&path, size)?;
+                Ok(true)
+            }
+            Some((path, size)) => Err(Self::bad(format!(
+                "tar entry {:?} has {} bytes of data but the reader expected {size}",
+                String::from_utf8_lossy(&path),
+                self.data_left
+            ))),
+            None => Ok(false),
+        }
     }
 
     fn track(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
-            if self.zero_blocks >= 2 {
-                return Ok(()); // end of archive: whatever follows is not tar
+            if self.ended || self.zero_blocks >= 2 {
+                // End of archive: whatever follows is not tar.
+                return self.raw(buf);
             }
             if self.data_left > 0 {
                 let n = (self.data_left.min(buf.len() as u64)) as usize;
+                if self.data_start {
+                    self.data_start = false;
+                    self.content = self.take_claim()?;
+                }
                 if let Some(p) = self.pax.as_mut() {
                     p.extend_from_slice(&buf[..n]);
+                }
+                if !self.content {
+                    self.raw(&buf[..n])?;
                 }
                 self.data_left -= n as u64;
                 buf = &buf[n..];
@@ -196,11 +464,13 @@ impl<R: Read> TarGuard<R> {
             }
             if self.pad_left > 0 {
                 let n = (self.pad_left.min(buf.len() as u64)) as usize;
+                self.raw(&buf[..n])?;
                 self.pad_left -= n as u64;
                 buf = &buf[n..];
                 continue;
             }
             let n = (512 - self.header_fill).min(buf.len());
+            self.raw(&buf[..n])?;
             self.header[self.header_fill..self.header_fill + n].copy_from_slice(&buf[..n]);
             self.header_fill += n;
             buf = &buf[n..];
@@ -218,6 +488,7 @@ impl<R: Read> Read for TarGuard<R> {
         let n = self.inner.read(buf)?;
         if n == 0
             && !buf.is_empty()
+            && !self.ended
             && self.data_left == 0
             && self.pad_left > 0
             && self.zero_blocks < 2
@@ -276,30 +547,314 @@ pub struct LayerStats {
 }
 
 /// Extract the layer blob read from `input` (plain, gzip or zstd tar) into `dest`
-/// (an existing empty directory). On error `dest` is left half-filled: the caller
-/// removes it (it is always a staging directory).
+/// (an existing empty directory), without a tar-split. On error `dest` is left
+/// half-filled: the caller removes it (it is always a staging directory).
 pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<LayerStats> {
     let (compression, plain) = decompress(input).ctx(|| "reading the layer".into())?;
     let mut hashing = HashingReader::new(plain);
-    let mut u = Unpacker::new(dest);
-    {
-        let mut ar = tar::Archive::new(TarGuard::new(&mut hashing));
-        let entries = ar.entries().map_err(|e| tar_err(e, dest))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| tar_err(e, dest))?;
-            u.entry(entry)?;
-        }
-    }
-    // The diff id covers the whole stream, end-of-archive blocks included.
-    io::copy(&mut hashing, &mut io::sink()).map_err(|e| tar_err(e, dest))?;
-    u.finish()?;
+    let size = unpack_tar(&mut hashing, dest, None)?;
     let (diff_id, tar_size) = hashing.finish();
     Ok(LayerStats {
         diff_id,
         tar_size,
-        size: u.size,
+        size,
         compression,
     })
+}
+
+/// Extract the layer blob read from `input` (plain, gzip or zstd tar) into the layer
+/// directory `root`: files into `root/diff` (an existing empty directory), the
+/// tar-split into `root/tar-split` (see [`unpack_tar`]).
+pub fn unpack_layer_into(input: impl Read, root: &Path) -> Result<LayerStats> {
+    let (compression, plain) = decompress(input).ctx(|| "reading the layer".into())?;
+    let mut hashing = HashingReader::threaded(plain);
+    let size = unpack_tar(&mut hashing, &root.join(DIFF), Some(root))?;
+    let (diff_id, tar_size) = hashing.finish();
+    Ok(LayerStats {
+        diff_id,
+        tar_size,
+        size,
+        compression,
+    })
+}
+
+/// Extract the uncompressed tar stream `plain` into `dest` and read `plain` to its end
+/// (the diff id covers the whole stream, end-of-archive blocks and trailing bytes
+/// included). Returns the bytes of file content.
+///
+/// With `split_root` (the layer directory, `dest` being its `diff`), also writes
+/// `split_root/tar-split`: the stream minus the content of the regular files, which
+/// [`TarSplitReader`] puts back from the unpacked files to rebuild the exact stream.
+/// Files the archive itself replaces later (a path written twice, a directory
+/// replaced) are moved to `split_root/shadow/` instead of deleted, so they can still be
+/// read back; `split_root/tar-split.moves` says where they went.
+pub fn unpack_tar(plain: &mut dyn Read, dest: &Path, split_root: Option<&Path>) -> Result<u64> {
+    let split = match split_root {
+        Some(root) => Some(SplitCtx::new(root)?),
+        None => None,
+    };
+    let rec = split.as_ref().map(|s| s.rec.clone());
+    let mut u = Unpacker::new(dest, split);
+    let res = (|| -> Result<()> {
+        let guard = match &rec {
+            Some(r) => TarGuard::with_split(&mut *plain, r.clone()),
+            None => TarGuard::new(&mut *plain),
+        };
+        let mut ar = tar::Archive::new(guard);
+        {
+            let entries = ar.entries().map_err(|e| tar_err(e, dest))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| tar_err(e, dest))?;
+                u.entry(entry)?;
+            }
+        }
+        // The end-of-archive blocks and anything after them: hashed and recorded.
+        let mut guard = ar.into_inner();
+        guard.end();
+        io::copy(&mut guard, &mut io::sink()).map_err(|e| tar_err(e, dest))?;
+        Ok(())
+    })();
+    if let Some(r) = &rec {
+        // A failure to write the tar-split shows up as a failed read: name the real cause.
+        if let Some(e) = r.borrow_mut().failed.take() {
+            return Err(EngineError::io("writing the layer's tar-split", e));
+        }
+    }
+    res?;
+    u.finish()?;
+    Ok(u.size)
+}
+
+/// Does the layer directory `root` have a tar-split (layers unpacked before tar-splits
+/// existed have their blob instead)?
+pub fn has_tar_split(root: &Path) -> bool {
+    root.join(TAR_SPLIT).is_file()
+}
+
+enum SplitState {
+    Between,
+    Raw(u64),
+    File(fs::File, u64),
+    Done,
+}
+
+/// Rebuilds the exact tar stream of an unpacked layer from its tar-split and its files,
+/// checking it against the layer's diff id as it goes: a file changed since the layer was
+/// unpacked makes the read fail (`InvalidData`) instead of yielding a different layer.
+pub struct TarSplitReader {
+    root: PathBuf,
+    dir: std::os::fd::OwnedFd,
+    split: zstd::stream::read::Decoder<'static, BufReader<fs::File>>,
+    moves: std::collections::HashMap<u64, Vec<u8>>,
+    state: SplitState,
+    next_file: u64,
+    hasher: Sha256,
+    count: u64,
+    diff_id: String,
+}
+
+impl TarSplitReader {
+    /// Open the layer directory `root` (with `tar-split` and `diff/`) of the layer whose
+    /// uncompressed tar hashes to `diff_id`.
+    pub fn open(root: &Path, diff_id: &str) -> Result<Self> {
+        let dir: std::os::fd::OwnedFd = fs::File::open(root)
+            .ctx(|| format!("opening the layer {}", root.display()))?
+            .into();
+        let path = root.join(TAR_SPLIT);
+        let f = fs::File::open(&path).ctx(|| format!("opening {}", path.display()))?;
+        let mut split =
+            zstd::stream::read::Decoder::new(f).ctx(|| format!("reading {}", path.display()))?;
+        let mut magic = vec![0u8; SPLIT_MAGIC.len()];
+        split
+            .read_exact(&mut magic)
+            .ctx(|| format!("reading {}", path.display()))?;
+        if magic != SPLIT_MAGIC {
+            return Err(EngineError::corrupt(format!(
+                "{} is not a tar-split wharf can read: remove the image and load or pull it again",
+                path.display()
+            )));
+        }
+        let mut moves = std::collections::HashMap::new();
+        let mpath = root.join(TAR_SPLIT_MOVES);
+        match fs::read(&mpath) {
+            Ok(data) => {
+                let mut d = &data[..];
+                while !d.is_empty() {
+                    let bad = || {
+                        EngineError::corrupt(format!(
+                            "{} is damaged: remove the image and load or pull it again",
+                            mpath.display()
+                        ))
+                    };
+                    if d.len() < 12 {
+                        return Err(bad());
+                    }
+                    let i = u64::from_le_bytes(d[..8].try_into().map_err(|_| bad())?);
+                    let n = u32::from_le_bytes(d[8..12].try_into().map_err(|_| bad())?) as usize;
+                    if d.len() < 12 + n {
+                        return Err(bad());
+                    }
+                    moves.insert(i, d[12..12 + n].to_vec());
+                    d = &d[12 + n..];
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EngineError::io(format!("reading {}", mpath.display()), e)),
+        }
+        Ok(TarSplitReader {
+            root: root.to_path_buf(),
+            dir,
+            split,
+            moves,
+            state: SplitState::Between,
+            next_file: 0,
+            hasher: Sha256::new(),
+            count: 0,
+            diff_id: diff_id.to_string(),
+        })
+    }
+
+    fn changed(&self, what: String) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "layer {} in {} was changed after it was unpacked ({what}), so it no longer rebuilds the layer with its digest: remove the image and load or pull it again",
+                self.diff_id,
+                self.root.display()
+            ),
+        )
+    }
+
+    fn damaged(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the tar-split of layer {} in {} is damaged: remove the image and load or pull it again",
+                self.diff_id,
+                self.root.display()
+            ),
+        )
+    }
+
+    fn read_u64(&mut self) -> io::Result<u64> {
+        let mut b = [0u8; 8];
+        self.split.read_exact(&mut b).map_err(|_| self.damaged())?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn read_u32(&mut self) -> io::Result<u32> {
+        let mut b = [0u8; 4];
+        self.split.read_exact(&mut b).map_err(|_| self.damaged())?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Open a content file by its path in the layer directory, never following a
+    /// symlink nor leaving the directory.
+    fn open_file(&self, rel: &[u8], size: u64) -> io::Result<fs::File> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let shown = String::from_utf8_lossy(rel).into_owned();
+        let fd = rustix::fs::openat2(
+            &self.dir,
+            OsStr::from_bytes(rel),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| self.changed(format!("{shown}: {e}")))?;
+        let f = fs::File::from(fd);
+        let md = f.metadata()?;
+        if !md.is_file() || md.len() != size {
+            return Err(self.changed(format!(
+                "{shown} should be a file of {size} bytes, it has {}",
+                md.len()
+            )));
+        }
+        Ok(f)
+    }
+}
+
+impl Read for TarSplitReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match &mut self.state {
+                SplitState::Done => return Ok(0),
+                SplitState::Raw(left) => {
+                    let want = (*left).min(buf.len() as u64) as usize;
+                    let n = self.split.read(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(self.damaged());
+                    }
+                    *left -= n as u64;
+                    if *left == 0 {
+                        self.state = SplitState::Between;
+                    }
+                    self.hasher.update(&buf[..n]);
+                    self.count += n as u64;
+                    return Ok(n);
+                }
+                SplitState::File(f, left) => {
+                    let want = (*left).min(buf.len() as u64) as usize;
+                    let n = f.read(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(self.changed("a file got shorter".into()));
+                    }
+                    *left -= n as u64;
+                    if *left == 0 {
+                        self.state = SplitState::Between;
+                    }
+                    self.hasher.update(&buf[..n]);
+                    self.count += n as u64;
+                    return Ok(n);
+                }
+                SplitState::Between => {
+                    let mut tag = [0u8; 1];
+                    self.split
+                        .read_exact(&mut tag)
+                        .map_err(|_| self.damaged())?;
+                    match tag[0] {
+                        b'R' => {
+                            let n = self.read_u32()? as u64;
+                            self.state = SplitState::Raw(n);
+                        }
+                        b'F' => {
+                            let size = self.read_u64()?;
+                            let n = self.read_u32()? as usize;
+                            if n > 1 << 20 {
+                                return Err(self.damaged());
+                            }
+                            let mut path = vec![0u8; n];
+                            self.split
+                                .read_exact(&mut path)
+                                .map_err(|_| self.damaged())?;
+                            let index = self.next_file;
+                            self.next_file += 1;
+                            let path = self.moves.get(&index).cloned().unwrap_or(path);
+                            let f = self.open_file(&path, size)?;
+                            self.state = SplitState::File(f, size);
+                        }
+                        b'E' => {
+                            let total = self.read_u64()?;
+                            let got = format!(
+                                "sha256:{}",
+                                hex::encode(std::mem::take(&mut self.hasher).finalize())
+                            );
+                            if total != self.count {
+                                return Err(self.damaged());
+                            }
+                            if got != self.diff_id {
+                                return Err(self.changed(format!("its files hash to {got}")));
+                            }
+                            self.state = SplitState::Done;
+                        }
+                        _ => return Err(self.damaged()),
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn tar_err(e: io::Error, _dest: &Path) -> EngineError {
@@ -347,23 +902,291 @@ struct DirTimes {
     mtime: filetime::FileTime,
 }
 
+/// The unpacked layer's directory of files, inside the layer directory.
+pub const DIFF: &str = "diff";
+/// The tar-split of an unpacked layer, inside the layer directory.
+pub const TAR_SPLIT: &str = "tar-split";
+/// Where files of a tar-split went when the archive replaced them (rare).
+const TAR_SPLIT_MOVES: &str = "tar-split.moves";
+/// Files the archive replaced, kept for the tar-split.
+const SHADOW: &str = "shadow";
+const SPLIT_MAGIC: &[u8] = b"wharf tar-split 1\n";
+/// Raw bytes are written in records of at most this size.
+const SPLIT_RAW_CHUNK: usize = 64 * 1024;
+
+type SharedSplit = std::rc::Rc<std::cell::RefCell<SplitRecorder>>;
+
+/// Writes a tar-split: `R` records (raw bytes of the stream), `F` records (so many
+/// bytes of content from a file of the layer), and an `E` record (the stream's length),
+/// zstd-compressed.
+struct SplitRecorder {
+    out: Option<zstd::stream::write::Encoder<'static, io::BufWriter<fs::File>>>,
+    pending: Vec<u8>,
+    /// The file (path relative to the layer directory) and size the unpacker writes
+    /// the next entry's data to.
+    claim: Option<(Vec<u8>, u64)>,
+    /// `F` records written.
+    files: u64,
+    /// Bytes of the stream recorded so far.
+    total: u64,
+    /// The first write error (reported instead of the read error it causes).
+    failed: Option<io::Error>,
+}
+
+impl SplitRecorder {
+    fn create(path: &Path) -> Result<Self> {
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .ctx(|| format!("creating {}", path.display()))?;
+        let mut out =
+            zstd::stream::write::Encoder::new(io::BufWriter::with_capacity(COPY_BUF, f), 1)
+                .ctx(|| format!("creating {}", path.display()))?;
+        io::Write::write_all(&mut out, SPLIT_MAGIC)
+            .ctx(|| format!("writing {}", path.display()))?;
+        Ok(SplitRecorder {
+            out: Some(out),
+            pending: Vec::with_capacity(SPLIT_RAW_CHUNK),
+            claim: None,
+            files: 0,
+            total: 0,
+            failed: None,
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let r = match self.out.as_mut() {
+            Some(o) => io::Write::write_all(o, data),
+            None => Err(io::Error::other("the tar-split is already finished")),
+        };
+        if let Err(e) = r {
+            let msg = e.to_string();
+            self.failed.get_or_insert(e);
+            return Err(io::Error::other(format!("writing the tar-split: {msg}")));
+        }
+        Ok(())
+    }
+
+    fn flush_raw(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut head = [0u8; 5];
+        head[0] = b'R';
+        head[1..].copy_from_slice(&(pending.len() as u32).to_le_bytes());
+        let r = self.write(&head).and_then(|_| self.write(&pending));
+        self.pending = pending;
+        self.pending.clear();
+        r
+    }
+
+    fn raw(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        self.total += buf.len() as u64;
+        while !buf.is_empty() {
+            let n = (SPLIT_RAW_CHUNK - self.pending.len()).min(buf.len());
+            self.pending.extend_from_slice(&buf[..n]);
+            buf = &buf[n..];
+            if self.pending.len() == SPLIT_RAW_CHUNK {
+                self.flush_raw()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, path: &[u8], size: u64) -> io::Result<()> {
+        self.flush_raw()?;
+        let mut rec = Vec::with_capacity(13 + path.len());
+        rec.push(b'F');
+        rec.extend_from_slice(&size.to_le_bytes());
+        rec.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        rec.extend_from_slice(path);
+        self.write(&rec)?;
+        self.files += 1;
+        self.total += size;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush_raw()?;
+        let mut rec = [0u8; 9];
+        rec[0] = b'E';
+        rec[1..].copy_from_slice(&self.total.to_le_bytes());
+        self.write(&rec)?;
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("the tar-split is already finished"))?;
+        let mut w = out.finish()?;
+        io::Write::flush(&mut w)
+    }
+}
+
+/// The unpacker's side of a tar-split: which regular files hold which `F` record, and
+/// the files the archive replaced (moved to `shadow/`).
+struct SplitCtx {
+    rec: SharedSplit,
+    root: PathBuf,
+    /// Path in the layer -> index of the `F` record whose content it holds.
+    content: std::collections::BTreeMap<PathBuf, u64>,
+    /// `F` record index -> where its file is now (relative to the layer directory).
+    moves: Vec<(u64, Vec<u8>)>,
+    shadows: u64,
+}
+
+impl SplitCtx {
+    fn new(root: &Path) -> Result<Self> {
+        Ok(SplitCtx {
+            rec: std::rc::Rc::new(std::cell::RefCell::new(SplitRecorder::create(
+                &root.join(TAR_SPLIT),
+            )?)),
+            root: root.to_path_buf(),
+            content: Default::default(),
+            moves: Vec::new(),
+            shadows: 0,
+        })
+    }
+
+    /// Move `full` (the layer's `rel`) out of the way into `shadow/` if it holds content
+    /// of the tar-split; returns whether it did.
+    fn shadow(&mut self, rel: &Path, full: &Path, is_dir: bool) -> Result<bool> {
+        let held: Vec<(PathBuf, u64)> = if is_dir {
+            self.content
+                .range(rel.to_path_buf()..)
+                .take_while(|(p, _)| p.starts_with(rel))
+                .map(|(p, i)| (p.clone(), *i))
+                .collect()
+        } else {
+            self.content
+                .get(rel)
+                .map(|i| vec![(rel.to_path_buf(), *i)])
+                .unwrap_or_default()
+        };
+        if held.is_empty() {
+            return Ok(false);
+        }
+        let shadow = self.root.join(SHADOW);
+        if self.shadows == 0 {
+            fs::create_dir_all(&shadow).ctx(|| format!("creating {}", shadow.display()))?;
+        }
+        self.shadows += 1;
+        let name = self.shadows.to_string();
+        fs::rename(full, shadow.join(&name)).ctx(|| format!("moving {} aside", full.display()))?;
+        for (p, i) in held {
+            self.content.remove(&p);
+            let mut to = format!("{SHADOW}/{name}").into_bytes();
+            if let Ok(sub) = p.strip_prefix(rel) {
+                if !sub.as_os_str().is_empty() {
+                    to.push(b'/');
+                    to.extend_from_slice(sub.as_os_str().as_bytes());
+                }
+            }
+            self.moves.push((i, to));
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.rec
+            .borrow_mut()
+            .finish()
+            .ctx(|| format!("writing {}", self.root.join(TAR_SPLIT).display()))?;
+        if !self.moves.is_empty() {
+            let mut data = Vec::new();
+            for (i, p) in &self.moves {
+                data.extend_from_slice(&i.to_le_bytes());
+                data.extend_from_slice(&(p.len() as u32).to_le_bytes());
+                data.extend_from_slice(p);
+            }
+            let path = self.root.join(TAR_SPLIT_MOVES);
+            fs::write(&path, data).ctx(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Files at least this large start their writeback as soon as they are written.
+const FLUSH_MIN: u64 = 64 * 1024;
+
+/// Starts the writeback of finished files on a thread of its own, so that the disk
+/// writes while the rest of the layer is unpacked and the flush before commit (one
+/// `syncfs`) has little left to wait for. Also closes them.
+struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<fs::File>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    fn start() -> Option<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<fs::File>(64);
+        let worker = std::thread::Builder::new()
+            .name("wharf-flush".into())
+            .spawn(move || {
+                for f in rx {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: sync_file_range on an open fd we own; no memory is passed.
+                    // Only a hint to start writing: a failure changes nothing (the
+                    // commit's syncfs reports real write errors).
+                    let _ = unsafe {
+                        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
+                    };
+                }
+            })
+            .ok()?;
+        Some(Flusher {
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    /// Hand over a written file (it is closed on the flusher's thread).
+    fn hand(&self, f: fs::File) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(f);
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
 struct Unpacker<'a> {
+    /// The process umask, when files can be created with their final mode and owner
+    /// (saving a chmod and a chown per file); `None` to always set them.
+    direct: Option<u32>,
+    /// Directories (relative) whose new files would not get the creator's group or
+    /// the plain umask: setgid, or with xattrs (a default ACL).
+    special_dirs: HashSet<PathBuf>,
+    flusher: Option<Flusher>,
     dest: &'a Path,
     /// Directories (relative) known to exist as real directories.
     dirs: HashSet<PathBuf>,
     dir_times: Vec<DirTimes>,
     size: u64,
     buf: Vec<u8>,
+    split: Option<SplitCtx>,
 }
 
 impl<'a> Unpacker<'a> {
-    fn new(dest: &'a Path) -> Self {
+    fn new(dest: &'a Path, split: Option<SplitCtx>) -> Self {
         Unpacker {
+            direct: direct_create_umask(dest),
+            special_dirs: HashSet::new(),
+            // Unpacking into the store (with a tar-split) is followed by a syncfs.
+            flusher: split.as_ref().and_then(|_| Flusher::start()),
             dest,
             dirs: HashSet::new(),
             dir_times: Vec::new(),
             size: 0,
             buf: vec![0; COPY_BUF],
+            split,
         }
     }
 
@@ -412,19 +1235,34 @@ impl<'a> Unpacker<'a> {
         Ok(())
     }
 
-    /// Remove whatever is at `full` unless it is a directory and `keep_dir`.
-    fn clear(&mut self, full: &Path, keep_dir: bool) -> Result<bool> {
+    /// Remove whatever is at `rel` unless it is a directory and `keep_dir` (content the
+    /// tar-split needs is moved aside instead).
+    fn clear(&mut self, rel: &Path, keep_dir: bool) -> Result<bool> {
+        let full = self.dest.join(rel);
+        let full = full.as_path();
         match fs::symlink_metadata(full) {
             Ok(md) if md.file_type().is_dir() => {
                 if keep_dir {
                     return Ok(true);
                 }
-                fs::remove_dir_all(full).ctx(|| format!("replacing {}", full.display()))?;
+                let moved = match self.split.as_mut() {
+                    Some(s) => s.shadow(rel, full, true)?,
+                    None => false,
+                };
+                if !moved {
+                    fs::remove_dir_all(full).ctx(|| format!("replacing {}", full.display()))?;
+                }
                 self.dirs.clear();
                 Ok(false)
             }
             Ok(_) => {
-                fs::remove_file(full).ctx(|| format!("replacing {}", full.display()))?;
+                let moved = match self.split.as_mut() {
+                    Some(s) => s.shadow(rel, full, false)?,
+                    None => false,
+                };
+                if !moved {
+                    fs::remove_file(full).ctx(|| format!("replacing {}", full.display()))?;
+                }
                 Ok(false)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -497,7 +1335,7 @@ impl<'a> Unpacker<'a> {
             }
             let hidden = parent.join(OsStr::from_bytes(target));
             let full = self.dest.join(&hidden);
-            self.clear(&full, false)?;
+            self.clear(&hidden, false)?;
             nix::sys::stat::mknod(
                 &full,
                 nix::sys::stat::SFlag::S_IFCHR,
@@ -514,27 +1352,68 @@ impl<'a> Unpacker<'a> {
         let full = self.dest.join(&rel);
         match kind {
             tar::EntryType::Directory => {
-                let existed = self.clear(&full, true)?;
-                if !existed {
-                    fs::create_dir(&full).ctx(|| format!("creating {}", full.display()))?;
+                // Create first and look only when something is there (rare): one
+                // system call per new directory.
+                match fs::create_dir(&full) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        if !self.clear(&rel, true)? {
+                            fs::create_dir(&full).ctx(|| format!("creating {}", full.display()))?;
+                        }
+                    }
+                    Err(e) => {
+                        return Err(EngineError::io(format!("creating {}", full.display()), e))
+                    }
                 }
                 std::os::unix::fs::lchown(&full, Some(uid), Some(gid))
                     .ctx(|| format!("chown {}", full.display()))?;
                 fs::set_permissions(&full, fs::Permissions::from_mode(mode))
                     .ctx(|| format!("chmod {}", full.display()))?;
                 self.set_xattrs(&full, &xattrs)?;
+                if mode & 0o2000 != 0 || !xattrs.is_empty() {
+                    self.special_dirs.insert(rel.clone());
+                }
                 self.dirs.insert(rel.clone());
                 self.dir_times.push(DirTimes { path: full, mtime });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.clear(&full, false)?;
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .mode(0o600)
-                    .open(&full)
-                    .ctx(|| format!("creating {}", full.display()))?;
+                let want = entry.size();
+                // Created with its final mode (and, as root, owner) when the umask and
+                // the directory change neither: no chmod and chown afterwards.
+                let parent_plain = rel.parent().is_none_or(|p| !self.special_dirs.contains(p));
+                let direct_mode = self
+                    .direct
+                    .is_some_and(|umask| mode & 0o7000 == 0 && mode & umask == 0)
+                    && parent_plain;
+                let direct_owner = direct_mode && uid == 0 && gid == 0;
+                let create_mode = if direct_mode { mode } else { 0o600 };
+                let open = |p: &Path| {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .mode(create_mode)
+                        .open(p)
+                };
+                // Create first and clear only when something is there (rare).
+                let mut f = match open(&full) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        self.clear(&rel, false)?;
+                        open(&full).ctx(|| format!("creating {}", full.display()))?
+                    }
+                    Err(e) => {
+                        return Err(EngineError::io(format!("creating {}", full.display()), e))
+                    }
+                };
+                // The data of a plain file is the file: the tar-split refers to it. A
+                // sparse file's data is not (holes), so the split keeps it raw.
+                let claimed = want > 0 && kind != tar::EntryType::GNUSparse;
+                if let (Some(s), true) = (self.split.as_ref(), claimed) {
+                    let mut p = format!("{DIFF}/").into_bytes();
+                    p.extend_from_slice(rel.as_os_str().as_bytes());
+                    s.rec.borrow_mut().claim = Some((p, want));
+                }
                 let n =
                     copy_with(&mut entry, &mut f, &mut self.buf).map_err(|e| match e.kind() {
                         io::ErrorKind::UnexpectedEof
@@ -542,20 +1421,41 @@ impl<'a> Unpacker<'a> {
                         | io::ErrorKind::Other => tar_err(e, self.dest),
                         _ => EngineError::io(format!("writing {}", full.display()), e),
                     })?;
-                if n < header.size().unwrap_or(0) {
+                if n < want {
                     return Err(EngineError::corrupt(format!(
                         "the layer archive is truncated inside {:?}; get a complete copy and try again",
                         rel.display().to_string()
                     )));
                 }
+                if let (Some(s), true) = (self.split.as_mut(), claimed) {
+                    let mut r = s.rec.borrow_mut();
+                    if r.claim.take().is_some() {
+                        return Err(EngineError::internal(format!(
+                            "the data of layer entry {:?} did not pass the tar-split recorder",
+                            rel.display().to_string()
+                        )));
+                    }
+                    let index = r.files - 1;
+                    drop(r);
+                    s.content.insert(rel.clone(), index);
+                }
                 self.size += n;
-                std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
-                    .ctx(|| format!("chown {}", full.display()))?;
-                f.set_permissions(fs::Permissions::from_mode(mode))
-                    .ctx(|| format!("chmod {}", full.display()))?;
+                if !direct_owner {
+                    std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+                        .ctx(|| format!("chown {}", full.display()))?;
+                }
+                if !direct_mode {
+                    f.set_permissions(fs::Permissions::from_mode(mode))
+                        .ctx(|| format!("chmod {}", full.display()))?;
+                }
                 self.set_xattrs(&full, &xattrs)?;
                 filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))
                     .ctx(|| format!("setting times of {}", full.display()))?;
+                if n >= FLUSH_MIN {
+                    if let Some(fl) = &self.flusher {
+                        fl.hand(f);
+                    }
+                }
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -568,7 +1468,7 @@ impl<'a> Unpacker<'a> {
                         rel.display().to_string()
                     )));
                 }
-                self.clear(&full, false)?;
+                self.clear(&rel, false)?;
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &full)
                     .ctx(|| format!("creating symlink {}", full.display()))?;
                 std::os::unix::fs::lchown(&full, Some(uid), Some(gid))
@@ -615,13 +1515,13 @@ impl<'a> Unpacker<'a> {
                 if target_full == full {
                     return Ok(());
                 }
-                self.clear(&full, false)?;
+                self.clear(&rel, false)?;
                 fs::hard_link(&target_full, &full)
                     .ctx(|| format!("creating hardlink {}", full.display()))?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-                self.clear(&full, false)?;
+                self.clear(&rel, false)?;
                 let flag = match kind {
                     tar::EntryType::Char => SFlag::S_IFCHR,
                     tar::EntryType::Block => SFlag::S_IFBLK,
@@ -676,6 +1576,9 @@ impl<'a> Unpacker<'a> {
     }
 
     fn finish(&mut self) -> Result<()> {
+        if let Some(s) = self.split.as_mut() {
+            s.finish()?;
+        }
         // Directory times last, deepest first: adding children changed them.
         for d in self.dir_times.iter().rev() {
             filetime::set_symlink_file_times(&d.path, d.mtime, d.mtime)
@@ -683,6 +1586,25 @@ impl<'a> Unpacker<'a> {
         }
         Ok(())
     }
+}
+
+/// When files created under `dest` get exactly the mode asked for (less the umask) and
+/// the creator's uid and gid: running as root (uid and gid 0), the umask known, and no
+/// default ACL on `dest`. Returns the umask then.
+fn direct_create_umask(dest: &Path) -> Option<u32> {
+    if !nix::unistd::geteuid().is_root() || nix::unistd::getegid().as_raw() != 0 {
+        return None;
+    }
+    if xattr::get(dest, "system.posix_acl_default")
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return None;
+    }
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
 }
 
 /// `io::copy` with a caller-owned buffer; returns the bytes copied.

@@ -5,7 +5,8 @@
 //! - the runtime: [`LocalEngine::resolve_image`] gives an image's id, config and unpacked
 //!   layer directories (overlay lower dirs, bottom first);
 //! - the registry: [`LocalEngine::image_store`] and [`store::ImageStore`]'s `put_blob`,
-//!   `has_blob`, `blob_path`, `add_image`, `image_manifest`.
+//!   `can_provide_blob`, `open_blob_stream` (plain layers loaded from archives have no
+//!   blob file: they are rebuilt from their tar-split), `add_image`, `image_manifest`.
 
 pub mod archive;
 pub mod build;
@@ -287,20 +288,21 @@ impl LocalEngine {
     ) -> Result<String> {
         let store = self.image_store();
         let mut st = store.staging("import")?;
-        let (blob, _) = st.put_blob(input, None)?;
-        // Unpack once to learn the diff id, then let `prepare` find it staged.
-        let probe = st.dir().join("probe");
-        std::fs::create_dir_all(probe.join("diff"))
-            .map_err(|e| EngineError::io("creating the staging layer", e))?;
-        let file = std::fs::File::open(st.blob(&blob).unwrap_or(&probe))
-            .map_err(|e| EngineError::io("reading the staged rootfs", e))?;
-        let stats = layer::unpack_layer(
-            std::io::BufReader::with_capacity(1 << 20, file),
-            &probe.join("diff"),
-        )
-        .map_err(|e| e.context("the root filesystem tar"))?;
-        let config = build::import_config(&stats.diff_id, changes, comment, created)?;
-        st.adopt_layer(&stats, probe)?;
+        // Unpack as it streams in (with its tar-split) to learn the diff id; `prepare`
+        // then finds it staged.
+        let mut input = std::io::BufReader::with_capacity(1 << 20, input);
+        let compression = layer::Compression::detect(
+            std::io::BufRead::fill_buf(&mut input)
+                .map_err(|e| EngineError::io("reading the root filesystem tar", e))?,
+        );
+        let (blob, _) = st
+            .unpack_stream(&mut input, compression, true)
+            .map_err(|e| e.context("the root filesystem tar"))?;
+        let diff_id = st
+            .unpacked(&blob)
+            .map(|s| s.diff_id.clone())
+            .ok_or_else(|| EngineError::internal("the imported layer was not unpacked"))?;
+        let config = build::import_config(&diff_id, changes, comment, created)?;
         let img = NewImage {
             config,
             manifest: None,

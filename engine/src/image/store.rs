@@ -2,6 +2,13 @@
 //! `layers/<chain-hex>/diff` (with `layers/<chain-hex>/layer.json`), and `images.json`
 //! (references -> image ids, and each image's record).
 //!
+//! A plain (uncompressed) layer loaded from an archive or imported keeps no blob: its
+//! layer directory has a `tar-split` (see [`layer::unpack_tar`]) from which the exact
+//! layer tar is rebuilt and verified for `save` and `push` ([`ImageStore::open_blob_stream`],
+//! [`ImageStore::layer_tar`]). Compressed layers, and layers pulled from registries, keep
+//! their blob. Stores written before tar-splits (every layer with its blob) work as
+//! they are: a blob, when there is one, is always preferred.
+//!
 //! Every addition is staged in a private directory under `tmp/` and renamed in only when
 //! complete, under the `images` lock; a failure at any point leaves nothing behind.
 
@@ -142,10 +149,68 @@ pub struct Staging {
     dir: PathBuf,
     blobs: BTreeMap<String, PathBuf>,
     layers: BTreeMap<String, PathBuf>,
+    /// Layers unpacked while their blob streamed in, not yet placed at a chain id:
+    /// blob digest -> (layer directory, what unpacking found).
+    unpacked: BTreeMap<String, Vec<(PathBuf, LayerStats)>>,
+    /// Blobs that looked like layers but did not unpack: the error, raised if an image
+    /// uses the blob as a layer.
+    failed: BTreeMap<String, EngineError>,
+    seq: u64,
+    /// The state root, opened before anything is staged: the flush before commit
+    /// (`syncfs` on it) reports write errors since then, whoever flushed first.
+    root_fd: Option<File>,
+    /// A flush started in the background after each unpacked layer, so the one
+    /// before commit has little left to wait for.
+    early_sync: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Map an error reading an archive or download to what it means.
+fn read_err(e: io::Error, what: &str) -> EngineError {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => EngineError::corrupt(format!(
+            "the {what} is truncated ({e}); get a complete copy and try again"
+        )),
+        io::ErrorKind::InvalidData => {
+            EngineError::corrupt(format!("the archive is damaged or hostile: {e}"))
+        }
+        _ => EngineError::io(format!("reading a {what}"), e),
+    }
+}
+
+/// Reads through to `inner` while writing what passes to `file` and hashing it: a blob
+/// stored as it is read by someone else (the layer unpacker).
+struct TeeBlob<'a> {
+    inner: &'a mut dyn Read,
+    file: File,
+    hasher: layer::HashPipe,
+    count: u64,
+    /// A failure to write the blob (a disk error, not a damaged layer).
+    write_err: Option<io::Error>,
+}
+
+impl Read for TeeBlob<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Err(e) = self.file.write_all(&buf[..n]) {
+            let msg = e.to_string();
+            self.write_err.get_or_insert(e);
+            return Err(io::Error::other(format!("writing the blob: {msg}")));
+        }
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Does `head` (the first bytes of a file) look like a layer: a tar, or compressed?
+fn looks_like_layer(head: &[u8]) -> bool {
+    Compression::detect(head) != Compression::None
+        || (head.len() >= 512 && &head[257..262] == b"ustar")
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        self.wait_early_sync();
         if self.dir.exists() {
             if let Err(e) = fs::remove_dir_all(&self.dir) {
                 tracing::warn!(
@@ -158,6 +223,29 @@ impl Drop for Staging {
 }
 
 impl Staging {
+    /// Start flushing what is written so far in the background (unless a flush is
+    /// still running): the disk writes while the next layer is unpacked.
+    fn start_early_sync(&mut self) {
+        if self.early_sync.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        self.wait_early_sync();
+        let dir = self.dir.clone();
+        self.early_sync = std::thread::Builder::new()
+            .name("wharf-sync".into())
+            .spawn(move || {
+                // Errors show on the commit's syncfs (on a file opened before).
+                let _ = File::open(&dir).and_then(|f| syncfs_fd(&f));
+            })
+            .ok();
+    }
+
+    fn wait_early_sync(&mut self) {
+        if let Some(h) = self.early_sync.take() {
+            let _ = h.join();
+        }
+    }
+
     /// The staging directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -195,17 +283,7 @@ impl Staging {
                     Ok(0) => break,
                     Ok(k) => k,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        return Err(EngineError::corrupt(format!(
-                            "the blob is truncated ({e}); get a complete copy and try again"
-                        )))
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                        return Err(EngineError::corrupt(format!(
-                            "the archive is damaged or hostile: {e}"
-                        )))
-                    }
-                    Err(e) => return Err(EngineError::io("reading a blob", e)),
+                    Err(e) => return Err(read_err(e, "blob")),
                 };
                 h.update(&buf[..k]);
                 f.write_all(&buf[..k])
@@ -224,13 +302,7 @@ impl Staging {
         })();
         match res {
             Ok((digest, n)) => {
-                let dst = self.dir.join(format!("blob-{}", &digest[7..]));
-                if self.blobs.contains_key(&digest) {
-                    let _ = fs::remove_file(&tmp);
-                } else {
-                    fs::rename(&tmp, &dst).ctx(|| format!("staging blob {digest}"))?;
-                    self.blobs.insert(digest.clone(), dst);
-                }
+                self.adopt_blob_file(&tmp, &digest)?;
                 Ok((digest, n))
             }
             Err(e) => {
@@ -240,23 +312,156 @@ impl Staging {
         }
     }
 
-    /// Take a layer already unpacked into `dir/diff` (a directory inside this staging
-    /// area) as the base layer (chain id = diff id) described by `stats`.
-    pub fn adopt_layer(&mut self, stats: &LayerStats, dir: PathBuf) -> Result<()> {
-        let chain = stats.diff_id.clone();
-        if self.layers.contains_key(&chain) {
+    /// Stage one file of an archive. A file that looks like a layer (a tar, or
+    /// compressed) is unpacked as it streams in, with its tar-split, so the archive is
+    /// read once: a plain tar is then not kept as a blob (the tar-split and the files
+    /// rebuild it), a compressed one is (its bytes cannot be rebuilt). A file that does
+    /// not unpack is remembered as failed, an error only if an image uses it as a layer.
+    /// Other files are staged as blobs. Returns the digest and the bytes read.
+    pub fn put_file(&mut self, r: &mut dyn Read) -> Result<(String, u64)> {
+        let mut head = [0u8; 512];
+        let mut k = 0;
+        while k < head.len() {
+            match r.read(&mut head[k..]) {
+                Ok(0) => break,
+                Ok(n) => k += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_err(e, "archive")),
+            }
+        }
+        let mut all = (&head[..k]).chain(r);
+        if looks_like_layer(&head[..k]) {
+            self.unpack_stream(&mut all, Compression::detect(&head[..k]), false)
+        } else {
+            self.put_blob(&mut all, None)
+        }
+    }
+
+    /// Unpack the layer read from `r` (a plain, gzip or zstd tar) into a new layer
+    /// directory of this staging area (see [`put_file`](Self::put_file)); with `strict`
+    /// a layer that does not unpack is an error at once. Returns the blob digest and size.
+    pub fn unpack_stream(
+        &mut self,
+        r: &mut dyn Read,
+        compression: Compression,
+        strict: bool,
+    ) -> Result<(String, u64)> {
+        self.seq += 1;
+        let root = self.dir.join(format!("unpack-{}", self.seq));
+        let diff = root.join(layer::DIFF);
+        fs::create_dir(&root).ctx(|| format!("creating {}", root.display()))?;
+        fs::create_dir(&diff).ctx(|| format!("creating {}", diff.display()))?;
+        fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .ctx(|| format!("chmod {}", diff.display()))?;
+        let (digest, n, unpacked) = if compression == Compression::None {
+            let mut h = layer::HashingReader::threaded(r);
+            let res = layer::unpack_tar(&mut h, &diff, Some(&root));
+            if res.is_err() {
+                // Read the rest so the digest is known (and the archive stays in step).
+                io::copy(&mut h, &mut io::sink()).map_err(|e| read_err(e, "archive"))?;
+            }
+            let (digest, n) = h.finish();
+            let unpacked = res.map(|size| LayerStats {
+                diff_id: digest.clone(),
+                tar_size: n,
+                size,
+                compression,
+            });
+            (digest, n, unpacked)
+        } else {
+            let tmp = self
+                .dir
+                .join(format!("blob-{}", &crate::ids::new_id()[..16]));
+            let file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .ctx(|| format!("creating {}", tmp.display()))?;
+            let mut tee = TeeBlob {
+                inner: r,
+                file,
+                hasher: layer::HashPipe::threaded(),
+                count: 0,
+                write_err: None,
+            };
+            let res = (|| {
+                let (_, plain) = layer::decompress(&mut tee).map_err(|e| read_err(e, "layer"))?;
+                let mut h = layer::HashingReader::threaded(plain);
+                let size = layer::unpack_tar(&mut h, &diff, Some(&root))?;
+                let (diff_id, tar_size) = h.finish();
+                Ok(LayerStats {
+                    diff_id,
+                    tar_size,
+                    size,
+                    compression,
+                })
+            })();
+            // The rest of the blob (after the compressed stream, or after a failure).
+            let drained = io::copy(&mut tee, &mut io::sink());
+            if let Some(e) = tee.write_err.take() {
+                let _ = fs::remove_file(&tmp);
+                return Err(EngineError::io(format!("writing {}", tmp.display()), e));
+            }
+            if let Err(e) = drained {
+                let _ = fs::remove_file(&tmp);
+                return Err(read_err(e, "archive"));
+            }
+            let n = tee.count;
+            drop(tee.file);
+            let digest = tee.hasher.finish();
+            self.adopt_blob_file(&tmp, &digest)?;
+            (digest, n, res)
+        };
+        match unpacked {
+            Ok(stats) => {
+                self.start_early_sync();
+                self.unpacked
+                    .entry(digest.clone())
+                    .or_default()
+                    .push((root, stats));
+            }
+            Err(e) => {
+                if let Err(rm) = fs::remove_dir_all(&root) {
+                    tracing::warn!("could not remove {}: {rm}", root.display());
+                }
+                if strict {
+                    return Err(e);
+                }
+                self.failed.insert(digest.clone(), e);
+            }
+        }
+        Ok((digest, n))
+    }
+
+    /// What unpacking the staged layer blob `digest` found, if it was unpacked here.
+    pub fn unpacked(&self, digest: &str) -> Option<&LayerStats> {
+        self.unpacked
+            .get(digest)
+            .and_then(|v| v.first())
+            .map(|(_, s)| s)
+    }
+
+    fn take_unpacked(&mut self, digest: &str) -> Option<(PathBuf, LayerStats)> {
+        let v = self.unpacked.get_mut(digest)?;
+        let out = v.pop();
+        if v.is_empty() {
+            self.unpacked.remove(digest);
+        }
+        out
+    }
+
+    /// Name the staged file `tmp` (content hashing to `digest`) as the staged blob.
+    fn adopt_blob_file(&mut self, tmp: &Path, digest: &str) -> Result<()> {
+        if self.blobs.contains_key(digest) {
+            let _ = fs::remove_file(tmp);
             return Ok(());
         }
-        let meta = LayerMeta {
-            diff_id: chain.clone(),
-            chain_id: chain.clone(),
-            size: stats.size,
-            tar_size: stats.tar_size,
-        };
-        write_layer_meta(&dir, &meta)?;
-        let dst = self.dir.join(format!("layer-{}", &chain[7..]));
-        fs::rename(&dir, &dst).ctx(|| format!("staging layer {chain}"))?;
-        self.layers.insert(chain, dst);
+        let dst = self.dir.join(format!("blob-{}", &digest[7..]));
+        if let Err(e) = fs::rename(tmp, &dst) {
+            let _ = fs::remove_file(tmp);
+            return Err(EngineError::io(format!("staging blob {digest}"), e));
+        }
+        self.blobs.insert(digest.to_string(), dst);
         Ok(())
     }
 
@@ -325,6 +530,11 @@ impl ImageStore {
             dir: self.root.staging_dir(what)?,
             blobs: BTreeMap::new(),
             layers: BTreeMap::new(),
+            unpacked: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            seq: 0,
+            root_fd: File::open(self.root.path()).ok(),
+            early_sync: None,
         })
     }
 
@@ -475,7 +685,7 @@ impl ImageStore {
         for l in m["layers"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
             let d = l["digest"].as_str().unwrap_or_default().to_string();
             validate_digest(&d).map_err(|e| e.context("manifest layer"))?;
-            if !self.has_blob(&d) {
+            if !self.can_provide_blob(&d) {
                 return Err(EngineError::not_found(
                     "layer blob",
                     &d,
@@ -533,11 +743,87 @@ impl ImageStore {
         })
     }
 
-    fn blob_source(&self, st: &Staging, digest: &str) -> Result<File> {
-        match st.blob(digest) {
-            Some(p) => File::open(p).ctx(|| format!("reading staged blob {digest}")),
-            None => self.open_blob(digest),
+    /// Where to read the layer blob `digest` from to unpack it: the staged or stored
+    /// blob, or else the tar stream rebuilt from a layer unpacked from it (staged or
+    /// stored) with a tar-split.
+    fn layer_source(&self, st: &Staging, digest: &str) -> Result<Box<dyn Read + Send>> {
+        if let Some(p) = st.blob(digest) {
+            return Ok(Box::new(
+                File::open(p).ctx(|| format!("reading staged blob {digest}"))?,
+            ));
         }
+        if self.blob_path(digest).is_file() {
+            return Ok(Box::new(self.open_blob(digest)?));
+        }
+        for dir in st.layers.values() {
+            let meta: Option<LayerMeta> = read_json(&dir.join("layer.json")).unwrap_or(None);
+            if meta.is_some_and(|m| m.diff_id == digest) && layer::has_tar_split(dir) {
+                return Ok(Box::new(layer::TarSplitReader::open(dir, digest)?));
+            }
+        }
+        let (r, _) = self.open_blob_stream(digest)?;
+        Ok(r)
+    }
+
+    /// A stored layer with a tar-split whose uncompressed tar is `digest`: its directory
+    /// and the tar's size.
+    fn split_layer_of(&self, digest: &str) -> Option<(PathBuf, u64)> {
+        let idx = self.index().ok()?;
+        idx.images
+            .values()
+            .flat_map(|r| r.layers.iter())
+            .filter(|l| l.diff_id == digest)
+            .map(|l| (self.layer_root(&l.chain_id), l.tar_size))
+            .find(|(root, _)| root.join("layer.json").is_file() && layer::has_tar_split(root))
+    }
+
+    /// Can the store give the blob `digest`: stored as it is, or rebuilt from an
+    /// unpacked layer's tar-split (plain layers loaded from archives keep no blob)?
+    pub fn can_provide_blob(&self, digest: &str) -> bool {
+        self.has_blob(digest)
+            || (validate_digest(digest).is_ok() && self.split_layer_of(digest).is_some())
+    }
+
+    /// Open the blob `digest` for streaming, and its size: the stored file, or the plain
+    /// layer tar rebuilt from an unpacked layer (which fails its read if the layer's
+    /// files were changed). The caller still verifies the digest as it reads.
+    pub fn open_blob_stream(&self, digest: &str) -> Result<(Box<dyn Read + Send>, u64)> {
+        hex_of(digest)?;
+        match File::open(self.blob_path(digest)) {
+            Ok(f) => {
+                let n = f.metadata().ctx(|| format!("reading blob {digest}"))?.len();
+                return Ok((Box::new(f), n));
+            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(EngineError::io(format!("reading blob {digest}"), e))
+            }
+            Err(_) => {}
+        }
+        match self.split_layer_of(digest) {
+            Some((root, size)) => Ok((Box::new(layer::TarSplitReader::open(&root, digest)?), size)),
+            None => Err(EngineError::not_found(
+                "blob",
+                digest,
+                "the image store is incomplete: remove the image and load or pull it again",
+            )),
+        }
+    }
+
+    /// The uncompressed tar of the stored layer `l` (what `save` writes as `layer.tar`):
+    /// its blob decompressed, or the stream rebuilt from the unpacked layer and its
+    /// tar-split. The caller verifies it against `l.diff_id`.
+    pub fn layer_tar(&self, l: &LayerRecord) -> Result<Box<dyn Read>> {
+        if self.blob_path(&l.blob).is_file() {
+            let f = io::BufReader::with_capacity(1 << 20, self.open_blob(&l.blob)?);
+            let (_, plain) = layer::decompress(f).ctx(|| format!("reading layer {}", l.blob))?;
+            return Ok(plain);
+        }
+        let root = self.layer_root(&l.chain_id);
+        if layer::has_tar_split(&root) {
+            return Ok(Box::new(layer::TarSplitReader::open(&root, &l.diff_id)?));
+        }
+        let (r, _) = self.open_blob_stream(&l.diff_id)?;
+        Ok(r)
     }
 
     /// Unpack into `st` every layer of `img` that is not unpacked yet, checking diff ids
@@ -572,7 +858,27 @@ impl ImageStore {
             {
                 continue;
             }
+            let blob = &img.layers[i].0;
             let dir = st.dir.join(format!("layer-{hex}"));
+            // Unpacked already as the archive streamed in: check it and name it.
+            if let Some((src, stats)) = st.take_unpacked(blob) {
+                if stats.diff_id != diff_ids[i] {
+                    return Err(diff_mismatch(blob, &stats.diff_id, &diff_ids[i]));
+                }
+                let meta = LayerMeta {
+                    diff_id: diff_ids[i].clone(),
+                    chain_id: chain.clone(),
+                    size: stats.size,
+                    tar_size: stats.tar_size,
+                };
+                write_layer_meta(&src, &meta)?;
+                fs::rename(&src, &dir).ctx(|| format!("staging layer {chain}"))?;
+                st.layers.insert(chain.clone(), dir);
+                continue;
+            }
+            if let Some(e) = st.failed.get(blob) {
+                return Err(e.clone().context(format!("layer {blob}")));
+            }
             fs::create_dir(&dir).ctx(|| format!("creating {}", dir.display()))?;
             fs::create_dir(dir.join("diff")).ctx(|| format!("creating {}", dir.display()))?;
             fs::set_permissions(
@@ -581,12 +887,7 @@ impl ImageStore {
             )
             .ctx(|| format!("chmod {}", dir.display()))?;
             st.layers.insert(chain.clone(), dir.clone());
-            jobs.push((
-                i,
-                chain.clone(),
-                dir,
-                self.blob_source(st, &img.layers[i].0)?,
-            ));
+            jobs.push((i, chain.clone(), dir, self.layer_source(st, blob)?));
         }
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -632,7 +933,11 @@ impl ImageStore {
         let _lock = self.lock()?;
         let mut st = st;
         // Everything staged hits the disk before images.json names it.
-        syncfs(self.root.path())?;
+        st.wait_early_sync();
+        match &st.root_fd {
+            Some(f) => syncfs_fd(f).ctx(|| format!("syncing {}", self.root.path().display()))?,
+            None => syncfs(self.root.path())?,
+        }
         // Only the layer blobs the images use; other files of an archive stay behind.
         let keep: BTreeSet<&String> = imgs
             .iter()
@@ -720,9 +1025,12 @@ impl ImageStore {
                 .ok_or_else(|| {
                     EngineError::internal(format!("layer {} was not unpacked", chains[i]))
                 })?;
-            let blob_size = fs::metadata(self.blob_path(blob))
-                .map(|m| m.len())
-                .unwrap_or(0);
+            // A plain layer loaded from an archive keeps no blob: the blob is its tar.
+            let blob_size = match fs::metadata(self.blob_path(blob)) {
+                Ok(m) => m.len(),
+                Err(_) if *blob == diff_ids[i] => meta.tar_size,
+                Err(_) => 0,
+            };
             let media_type = mt.clone().unwrap_or_else(|| {
                 // Sniff the stored blob to name its compression.
                 let mut head = [0u8; 4];
@@ -868,15 +1176,24 @@ struct LayerMeta {
     tar_size: u64,
 }
 
-fn unpack_one(dir: &Path, file: File, diff_id: &str, chain: &str, blob: &str) -> Result<()> {
-    let diff = dir.join("diff");
-    let stats: LayerStats = layer::unpack_layer(io::BufReader::with_capacity(1 << 20, file), &diff)
-        .map_err(|e| e.context(format!("layer {blob}")))?;
+fn diff_mismatch(blob: &str, got: &str, want: &str) -> EngineError {
+    EngineError::corrupt(format!(
+        "layer {blob} unpacks to {got} but the image config says {want}: the archive is damaged or was tampered with"
+    ))
+}
+
+fn unpack_one(
+    dir: &Path,
+    src: Box<dyn Read + Send>,
+    diff_id: &str,
+    chain: &str,
+    blob: &str,
+) -> Result<()> {
+    let stats: LayerStats =
+        layer::unpack_layer_into(io::BufReader::with_capacity(1 << 20, src), dir)
+            .map_err(|e| e.context(format!("layer {blob}")))?;
     if stats.diff_id != diff_id {
-        return Err(EngineError::corrupt(format!(
-            "layer {blob} unpacks to {} but the image config says {diff_id}: the archive is damaged or was tampered with",
-            stats.diff_id
-        )));
+        return Err(diff_mismatch(blob, &stats.diff_id, diff_id));
     }
     let meta = LayerMeta {
         diff_id: diff_id.to_string(),
@@ -925,13 +1242,16 @@ fn sync_file(p: &Path) -> Result<()> {
 /// Flush the file system holding `p` (one call instead of an fsync per file).
 fn syncfs(p: &Path) -> Result<()> {
     let f = File::open(p).ctx(|| format!("opening {}", p.display()))?;
+    syncfs_fd(&f).ctx(|| format!("syncing {}", p.display()))
+}
+
+/// Flush the file system holding the open file `f`; reports write errors on it since
+/// `f` was opened.
+fn syncfs_fd(f: &File) -> io::Result<()> {
     // SAFETY: syncfs on a valid, owned fd; no memory is passed.
     let r = unsafe { libc::syncfs(f.as_raw_fd()) };
     if r != 0 {
-        return Err(EngineError::io(
-            format!("syncing {}", p.display()),
-            io::Error::last_os_error(),
-        ));
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

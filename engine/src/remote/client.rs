@@ -95,6 +95,41 @@ impl std::fmt::Debug for RemoteEngine {
 }
 
 impl RemoteEngine {
+    /// An upgraded connection carries the attach protocol: hand the caller one end of a
+    /// socket pair and relay the other end to the connection (threads end with it).
+    fn upgraded(conn: Conn) -> Result<UnixStream> {
+        let (mine, theirs) =
+            UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
+        let mut theirs_in = theirs
+            .try_clone()
+            .map_err(|e| EngineError::io("cloning a socket", e))?;
+        let Conn {
+            mut reader,
+            mut writer,
+            _child,
+        } = conn;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut theirs_in);
+            let _ = theirs_in.shutdown(std::net::Shutdown::Write);
+        });
+        std::thread::spawn(move || {
+            let mut theirs = theirs;
+            let _keep = _child;
+            let _ = std::io::copy(&mut theirs, &mut writer);
+            let _ = writer.flush();
+        });
+        Ok(mine)
+    }
+
+    /// Call an attach-style method: `101`, then the connection is the stream.
+    fn attach_call(&self, method: &str, args: Value) -> Result<UnixStream> {
+        let mut conn = self.open()?;
+        Self::send(&mut conn, method, &args)
+            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
+        Self::answer(&mut conn, method, 101)?;
+        Self::upgraded(conn)
+    }
+
     /// A client for `endpoint`; checks that the engine answers.
     pub fn connect(endpoint: Endpoint) -> Result<Self> {
         let e = RemoteEngine {
@@ -129,7 +164,12 @@ impl RemoteEngine {
                 })
             }
             Endpoint::Ssh { target, port } => {
-                let mut cmd = Command::new("ssh");
+                // `WHARF_SSH_COMMAND` (like git's GIT_SSH_COMMAND) replaces plain `ssh`,
+                // e.g. `ssh -F ./ssh_config` or `ssh -i key`; words split on whitespace.
+                let ssh = std::env::var("WHARF_SSH_COMMAND").unwrap_or_default();
+                let mut words = ssh.split_whitespace();
+                let mut cmd = Command::new(words.next().unwrap_or("ssh"));
+                cmd.args(words);
                 cmd.arg("-T");
                 if let Some(p) = port {
                     cmd.arg("-p").arg(p.to_string());
@@ -505,6 +545,17 @@ impl ContainerApi for RemoteEngine {
     fn container_remove(&self, _caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
         self.call("container_remove", json!([id, opts]))
     }
+    fn container_attach(&self, _caller: &Caller, id: &str) -> Result<UnixStream> {
+        self.attach_call("container_attach", json!([id]))
+    }
+    fn container_start_attached(
+        &self,
+        _caller: &Caller,
+        id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream> {
+        self.attach_call("container_start_attached", json!([id, size]))
+    }
     fn container_rename(&self, _caller: &Caller, id: &str, new_name: &str) -> Result<()> {
         self.call("container_rename", json!([id, new_name]))
     }
@@ -634,28 +685,7 @@ impl ExecApi for RemoteEngine {
                 stream: None,
             });
         }
-        // The upgraded connection carries the attach protocol; hand the caller one end
-        // of a socket pair and relay the other end to the connection.
-        let (mine, theirs) =
-            UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
-        let mut theirs_in = theirs
-            .try_clone()
-            .map_err(|e| EngineError::io("cloning a socket", e))?;
-        let Conn {
-            mut reader,
-            mut writer,
-            _child,
-        } = conn;
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut reader, &mut theirs_in);
-            let _ = theirs_in.shutdown(std::net::Shutdown::Write);
-        });
-        std::thread::spawn(move || {
-            let mut theirs = theirs;
-            let _keep = _child;
-            let _ = std::io::copy(&mut theirs, &mut writer);
-            let _ = writer.flush();
-        });
+        let mine = Self::upgraded(conn)?;
         Ok(ExecSession {
             id,
             pid,

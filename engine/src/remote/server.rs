@@ -130,26 +130,22 @@ pub fn handle_connection(engine: &LocalEngine, stream: UnixStream) -> Result<()>
             writer.flush().ctx(|| "answering".into())?;
             continue;
         }
-        if method == "exec" {
-            // An exec answers 101 and the connection becomes its attach stream.
+        if UPGRADES.contains(&method.as_str()) {
+            // An exec or attach answers 101 and the connection becomes its attach stream.
             let body = http::read_body(&mut reader, &head)?;
-            let started = serde_json::from_slice::<(String, ExecConfig)>(&body)
-                .map_err(|e| EngineError::invalid(format!("bad arguments for exec: {e}")))
-                .and_then(|(c, cfg)| engine.exec(&caller, &c, &cfg));
-            match started {
+            match upgrade(engine, &caller, &method, &body) {
                 Err(e) => {
                     write_json(&mut writer, status_for(e.kind), &e)?;
                     continue;
                 }
-                Ok(session) => {
+                Ok((headers, stream)) => {
                     write!(
                         writer,
-                        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: wharf-attach\r\nX-Exec-Id: {}\r\nX-Exec-Pid: {}\r\n\r\n",
-                        session.id, session.pid
+                        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: wharf-attach\r\n{headers}\r\n"
                     )
                     .ctx(|| "answering".into())?;
                     writer.flush().ctx(|| "answering".into())?;
-                    if let Some(stream) = session.stream {
+                    if let Some(stream) = stream {
                         let conn = writer
                             .into_inner()
                             .map_err(|e| EngineError::io("answering", e.into_error()))?;
@@ -265,6 +261,44 @@ fn relay(mut from_client: BufReader<UnixStream>, to_client: UnixStream, session:
     let _ = std::io::copy(&mut session_out, &mut to_client);
     let _ = to_client.shutdown(std::net::Shutdown::Both);
     let _ = up.join();
+}
+
+/// Methods answered with `101 Switching Protocols`: the connection becomes an
+/// attach-protocol stream.
+const UPGRADES: &[&str] = &["exec", "container_attach", "container_start_attached"];
+
+/// Start an upgrade method: the extra response headers and the stream to relay (none for
+/// a detached exec).
+fn upgrade(
+    engine: &LocalEngine,
+    caller: &Caller,
+    method: &str,
+    body: &[u8],
+) -> Result<(String, Option<UnixStream>)> {
+    fn args<T: DeserializeOwned>(method: &str, body: &[u8]) -> Result<T> {
+        serde_json::from_slice(body)
+            .map_err(|e| EngineError::invalid(format!("bad arguments for {method}: {e}")))
+    }
+    match method {
+        "exec" => {
+            let (c, cfg): (String, ExecConfig) = args(method, body)?;
+            let s = engine.exec(caller, &c, &cfg)?;
+            Ok((
+                format!("X-Exec-Id: {}\r\nX-Exec-Pid: {}\r\n", s.id, s.pid),
+                s.stream,
+            ))
+        }
+        "container_attach" => {
+            let (c,): (String,) = args(method, body)?;
+            Ok((String::new(), Some(engine.container_attach(caller, &c)?)))
+        }
+        "container_start_attached" => {
+            let (c, size): (String, Option<(u16, u16)>) = args(method, body)?;
+            let s = engine.container_start_attached(caller, &c, size)?;
+            Ok((String::new(), Some(s)))
+        }
+        _ => Err(EngineError::internal(format!("{method} is not an upgrade"))),
+    }
 }
 
 /// Methods whose request body is data (an archive), not JSON arguments.

@@ -1157,7 +1157,7 @@ impl ContainerApi for LocalEngine {
             cfg.spec.restart = p.clone();
         }
         if is_active(st.status) && st.pid_alive() {
-            Cgroup::for_container(&cfg.id).apply(resources, cfg.spec.privileged)?;
+            Cgroup::for_container(&cfg.id).apply(resources)?;
         }
         save_config(self, &cfg)?;
         self.emit(event(&cfg, "update"));
@@ -1342,6 +1342,19 @@ impl ContainerApi for LocalEngine {
                 .unwrap_or(false)
         };
         logs::read(&path, opts, sink, &running)
+    }
+
+    fn container_attach(&self, caller: &Caller, id: &str) -> Result<UnixStream> {
+        self.attach(caller, id)
+    }
+
+    fn container_start_attached(
+        &self,
+        caller: &Caller,
+        id: &str,
+        size: Option<(u16, u16)>,
+    ) -> Result<UnixStream> {
+        self.start_attached(caller, id, size)
     }
 }
 

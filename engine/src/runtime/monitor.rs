@@ -445,7 +445,10 @@ fn start_once(
     let cgroup = Cgroup::for_container(&cfg.id);
     let _ = cgroup.remove(); // a leftover from a killed monitor
     cgroup.create().map_err(fail125)?;
-    if let Err(e) = cgroup.apply(cfg.resources(), cfg.spec.privileged) {
+    if let Err(e) = cgroup
+        .restrict_devices(cfg.spec.privileged)
+        .and_then(|_| cgroup.apply(cfg.resources()))
+    {
         let _ = cgroup.remove();
         return Err(fail125(e));
     }

@@ -20,7 +20,7 @@ use crate::local::LocalEngine;
 
 impl BlobSink for ImageStore {
     fn has_blob(&self, digest: &str) -> bool {
-        ImageStore::has_blob(self, digest)
+        ImageStore::can_provide_blob(self, digest)
     }
     fn put_blob(&self, r: &mut dyn Read, digest: &str) -> Result<u64> {
         ImageStore::put_blob(self, r, Some(digest)).map(|(_, n)| n)
@@ -29,7 +29,7 @@ impl BlobSink for ImageStore {
 
 impl BlobSource for ImageStore {
     fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + Send>> {
-        Ok(Box::new(ImageStore::open_blob(self, digest)?))
+        Ok(ImageStore::open_blob_stream(self, digest)?.0)
     }
 }
 

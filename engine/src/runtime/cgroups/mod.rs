@@ -5,6 +5,7 @@
 //! Both drivers take the cgroupfs root as a parameter so tests can point them at a
 //! recorded layout in a temporary directory.
 
+pub mod devices;
 pub mod v1;
 pub mod v2;
 
@@ -45,10 +46,19 @@ impl Cgroup {
     }
 
     /// Write the limits that are set in `r` (unset ones are left alone).
-    pub fn apply(&self, r: &Resources, privileged: bool) -> Result<()> {
+    pub fn apply(&self, r: &Resources) -> Result<()> {
         match self {
-            Cgroup::V1(c) => c.apply(r, privileged),
+            Cgroup::V1(c) => c.apply(r),
             Cgroup::V2(c) => c.apply(r),
+        }
+    }
+
+    /// Keep the container to Docker's default devices (all of them when `privileged`):
+    /// the devices controller on v1, an eBPF device program on v2. Once, at creation.
+    pub fn restrict_devices(&self, privileged: bool) -> Result<()> {
+        match self {
+            Cgroup::V1(c) => c.restrict_devices(privileged),
+            Cgroup::V2(c) => c.restrict_devices(privileged),
         }
     }
 

@@ -13,22 +13,6 @@ const CONTROLLERS: &[&str] = &[
     "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
 ];
 
-/// Devices a default container may use (Docker's list), as `devices.allow` lines.
-const ALLOWED_DEVICES: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-    "c 10:200 rwm",
-];
-
 /// A container's cgroups on the v1 hierarchies mounted under `base`.
 #[derive(Debug, Clone)]
 pub struct V1 {
@@ -88,19 +72,24 @@ impl V1 {
         Ok(())
     }
 
-    pub(super) fn apply(&self, r: &Resources, privileged: bool) -> Result<()> {
+    /// Docker's device list in the devices controller (everything when privileged).
+    pub(super) fn restrict_devices(&self, privileged: bool) -> Result<()> {
         if let Some(p) = self.path("devices") {
             if std::fs::metadata(p.join("devices.deny")).is_ok() {
                 if privileged {
                     write_file(&p.join("devices.allow"), "a")?;
                 } else {
                     write_file(&p.join("devices.deny"), "a")?;
-                    for d in ALLOWED_DEVICES {
+                    for d in super::devices::ALLOWED {
                         write_file(&p.join("devices.allow"), d)?;
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    pub(super) fn apply(&self, r: &Resources) -> Result<()> {
         if let Some(p) = self.path("memory") {
             let memsw = p.join("memory.memsw.limit_in_bytes");
             let swap = match (r.memory, r.memory_swap) {

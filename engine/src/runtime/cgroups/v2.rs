@@ -112,6 +112,15 @@ impl V2 {
         Ok(())
     }
 
+    /// Docker's device list as an eBPF program on the cgroup (nothing when privileged:
+    /// without a program every device is allowed).
+    pub(super) fn restrict_devices(&self, privileged: bool) -> Result<()> {
+        if privileged {
+            return Ok(());
+        }
+        super::devices::attach_default(&self.path())
+    }
+
     pub(super) fn add_proc(&self, pid: i32) -> Result<()> {
         write_file(&self.path().join("cgroup.procs"), &pid.to_string())
     }

@@ -1,0 +1,107 @@
+//! Handing the terminal to a session in a container (exec shell, attach) and taking it
+//! back: the console leaves the alternate screen and raw mode, the session runs on the
+//! real terminal ([`crate::cli::session`]), then the console comes back and redraws.
+
+use std::io::Write;
+
+use wharf_engine::api::ExecConfig;
+use wharf_engine::{Caller, Engine};
+use wharf_views::footer::{Level, Notification};
+
+use super::app::Handoff;
+use crate::cli::session::{self, End, Opts};
+
+/// The shell the console opens: bash when the image has it, else sh.
+const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
+
+/// Run `h` on the terminal (which the caller has released) and say how it went.
+pub fn run(engine: &dyn Engine, caller: &Caller, h: &Handoff) -> Notification {
+    let mut out = std::io::stdout();
+    // A clean screen for the session (the console's own is the alternate one).
+    let _ = crossterm::execute!(
+        out,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    );
+    let (name, started) = match h {
+        Handoff::Exec { id, name } => {
+            let _ = writeln!(
+                out,
+                "wharf: a shell in {name}; exit it (or ctrl-p ctrl-q) to return to the console"
+            );
+            let cfg = ExecConfig {
+                cmd: vec!["/bin/sh".into(), "-c".into(), SHELL.into()],
+                tty: true,
+                stdin: true,
+                console_size: crossterm::terminal::size()
+                    .ok()
+                    .map(|(cols, rows)| (rows, cols)),
+                ..Default::default()
+            };
+            let s = engine
+                .exec(caller, id, &cfg)
+                .and_then(|s| {
+                    s.stream.ok_or_else(|| {
+                        wharf_engine::EngineError::internal("the exec came back without a stream")
+                    })
+                })
+                .map(|sock| {
+                    (
+                        sock,
+                        Opts {
+                            stdin: true,
+                            tty: true,
+                            detach_keys: true,
+                        },
+                    )
+                });
+            (name, s)
+        }
+        Handoff::Attach { id, name } => {
+            let _ = writeln!(
+                out,
+                "wharf: attached to {name}; ctrl-p ctrl-q detaches (the container keeps running)"
+            );
+            let s = engine.container_inspect(caller, id).and_then(|info| {
+                let cfg = &info["Config"];
+                let tty = cfg["Tty"].as_bool().unwrap_or(false);
+                let stdin = cfg["OpenStdin"].as_bool().unwrap_or(false);
+                engine.container_attach(caller, id).map(|sock| {
+                    (
+                        sock,
+                        Opts {
+                            stdin,
+                            tty,
+                            detach_keys: true,
+                        },
+                    )
+                })
+            });
+            (name, s)
+        }
+    };
+    let _ = out.flush();
+    let (verb, what) = match h {
+        Handoff::Exec { .. } => ("open a shell in", "the shell in"),
+        Handoff::Attach { .. } => ("attach to", "attach to"),
+    };
+    match started {
+        Err(e) => Notification {
+            level: Level::Error,
+            text: format!("cannot {verb} {name}: {e}"),
+            details: Some(e.to_string()),
+        },
+        Ok((sock, o)) => match session::session(sock, o) {
+            End::Detached => Notification {
+                level: Level::Info,
+                text: format!("detached from {name}; it keeps running"),
+                details: None,
+            },
+            End::Exit(code) => Notification {
+                level: if code == 0 { Level::Ok } else { Level::Warn },
+                text: format!("{what} {name} ended (exit code {code})"),
+                details: None,
+            },
+        },
+    }
+}
