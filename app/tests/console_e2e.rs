@@ -4,7 +4,6 @@
 //! and tmux; each test uses its own tmux server (`tmux -L <unique>`) and kills only it.
 
 #[path = "../../engine/tests/network_support/mod.rs"]
-#[allow(dead_code)]
 mod network_support;
 
 use std::path::{Path, PathBuf};
