@@ -2131,32 +2131,18 @@ impl App {
                 })
             }),
             Pending::RemoveVolume(n) => self.worker.run(move |e, c| {
-                Msg::Done(match api::volume_remove(e, c, &n) {
-                    Ok(()) => Notification {
-                        level: Level::Ok,
-                        text: format!("removed volume {n}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot remove volume {n}: {err}"),
-                        details: Some(err),
-                    },
-                })
+                outcome(
+                    api::volume_remove(e, c, &n),
+                    |()| format!("removed volume {n}"),
+                    format!("cannot remove volume {n}"),
+                )
             }),
             Pending::RemoveNetwork(n) => self.worker.run(move |e, c| {
-                Msg::Done(match e.network_remove(c, &n) {
-                    Ok(()) => Notification {
-                        level: Level::Ok,
-                        text: format!("removed network {n}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot remove network {n}: {err}"),
-                        details: Some(err.to_string()),
-                    },
-                })
+                outcome(
+                    e.network_remove(c, &n),
+                    |()| format!("removed network {n}"),
+                    format!("cannot remove network {n}"),
+                )
             }),
             Pending::PruneVolumes => self.worker.run(|e, c| {
                 Msg::Done(match api::volume_prune(e, c) {
@@ -2178,32 +2164,18 @@ impl App {
     fn input_done(&mut self, p: InputPurpose, v: String) {
         match p {
             InputPurpose::Rename(id, old) => self.worker.run(move |e, c| {
-                Msg::Done(match api::container_rename(e, c, &id, &v) {
-                    Ok(()) => Notification {
-                        level: Level::Ok,
-                        text: format!("renamed {old} to {v}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot rename {old}: {err}"),
-                        details: Some(err),
-                    },
-                })
+                outcome(
+                    api::container_rename(e, c, &id, &v),
+                    |()| format!("renamed {old} to {v}"),
+                    format!("cannot rename {old}"),
+                )
             }),
             InputPurpose::Tag(src) => self.worker.run(move |e, c| {
-                Msg::Done(match api::image_tag(e, c, &src, &v) {
-                    Ok(()) => Notification {
-                        level: Level::Ok,
-                        text: format!("tagged {src} as {v}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot tag {src}: {err}"),
-                        details: Some(err),
-                    },
-                })
+                outcome(
+                    api::image_tag(e, c, &src, &v),
+                    |()| format!("tagged {src} as {v}"),
+                    format!("cannot tag {src}"),
+                )
             }),
             InputPurpose::LogSearch => {
                 if let Some(l) = self.logs.as_mut() {
@@ -2239,18 +2211,11 @@ impl App {
                         };
                         let _ = tx.send(Msg::Progress(text));
                     });
-                    Msg::Done(match r {
-                        Ok(id) => Notification {
-                            level: Level::Ok,
-                            text: format!("pulled {v} ({})", wharf_views::util::short_id(&id)),
-                            details: None,
-                        },
-                        Err(err) => Notification {
-                            level: Level::Error,
-                            text: format!("cannot pull {v}: {err}"),
-                            details: Some(err.to_string()),
-                        },
-                    })
+                    outcome(
+                        r,
+                        |id| format!("pulled {v} ({})", wharf_views::util::short_id(&id)),
+                        format!("cannot pull {v}"),
+                    )
                 });
             }
             InputPurpose::VolumeCreate => self.worker.run(move |e, c| {
@@ -2258,65 +2223,37 @@ impl App {
                     name: if v.is_empty() { None } else { Some(v.clone()) },
                     ..Default::default()
                 };
-                Msg::Done(match e.volume_create(c, &spec) {
-                    Ok(vol) => Notification {
-                        level: Level::Ok,
-                        text: format!("created volume {}", vol.name),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot create the volume: {err}"),
-                        details: Some(err.to_string()),
-                    },
-                })
+                outcome(
+                    e.volume_create(c, &spec),
+                    |vol| format!("created volume {}", vol.name),
+                    "cannot create the volume".to_string(),
+                )
             }),
             InputPurpose::NetworkCreate => self.worker.run(move |e, c| {
                 let spec = wharf_engine::api::NetworkCreate {
                     name: v.clone(),
                     ..Default::default()
                 };
-                Msg::Done(match e.network_create(c, &spec) {
-                    Ok(_) => Notification {
-                        level: Level::Ok,
-                        text: format!("created network {v}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot create network {v}: {err}"),
-                        details: Some(err.to_string()),
-                    },
-                })
+                outcome(
+                    e.network_create(c, &spec),
+                    |_| format!("created network {v}"),
+                    format!("cannot create network {v}"),
+                )
             }),
             InputPurpose::NetworkConnect(net, _) => self.worker.run(move |e, c| {
                 let opts = wharf_engine::api::NetworkConnect::default();
-                Msg::Done(match e.network_connect(c, &net, &v, &opts) {
-                    Ok(()) => Notification {
-                        level: Level::Ok,
-                        text: format!("connected {v} to {net}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot connect {v} to {net}: {err}"),
-                        details: Some(err.to_string()),
-                    },
-                })
+                outcome(
+                    e.network_connect(c, &net, &v, &opts),
+                    |()| format!("connected {v} to {net}"),
+                    format!("cannot connect {v} to {net}"),
+                )
             }),
             InputPurpose::NetworkDisconnect(net, _) => self.worker.run(move |e, c| {
-                Msg::Done(match e.network_disconnect(c, &net, &v) {
-                    Ok(()) => Notification {
-                        level: Level::Ok,
-                        text: format!("disconnected {v} from {net}"),
-                        details: None,
-                    },
-                    Err(err) => Notification {
-                        level: Level::Error,
-                        text: format!("cannot disconnect {v} from {net}: {err}"),
-                        details: Some(err.to_string()),
-                    },
-                })
+                outcome(
+                    e.network_disconnect(c, &net, &v),
+                    |()| format!("disconnected {v} from {net}"),
+                    format!("cannot disconnect {v} from {net}"),
+                )
             }),
             InputPurpose::SaveLog => {
                 if let Some(l) = &self.logs {
@@ -2443,6 +2380,27 @@ pub fn input_error(p: &InputPurpose, v: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The notification for an action's outcome: `ok`'s text on success; on failure
+/// `failed: error` with the whole error as details.
+fn outcome<T, E: std::fmt::Display>(
+    r: Result<T, E>,
+    ok: impl FnOnce(T) -> String,
+    failed: String,
+) -> Msg {
+    Msg::Done(match r {
+        Ok(x) => Notification {
+            level: Level::Ok,
+            text: ok(x),
+            details: None,
+        },
+        Err(err) => Notification {
+            level: Level::Error,
+            text: format!("{failed}: {err}"),
+            details: Some(err.to_string()),
+        },
+    })
 }
 
 trait MapUnit {
