@@ -182,7 +182,6 @@ pub struct TokenServer {
     /// Every request's (account, scopes, authenticated).
     pub requests: Mutex<Vec<TokenRequest>>,
     stop: AtomicBool,
-    server: tiny_http::Server,
 }
 
 impl TokenServer {
@@ -202,8 +201,8 @@ impl TokenServer {
             &rng,
         )
         .unwrap();
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
         let ts = Arc::new(TokenServer {
             port,
             cert_pem: cert.pem(),
@@ -213,75 +212,104 @@ impl TokenServer {
             password: password.into(),
             requests: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
-            server,
         });
         let t = ts.clone();
-        std::thread::spawn(move || t.serve());
+        // A plain accept loop: a failed accept (a client gone before it was taken) is
+        // skipped, never the end of the server; one thread and one request per connection.
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if t.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                match conn {
+                    Ok(c) => {
+                        let t = t.clone();
+                        std::thread::spawn(move || t.handle(c));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
         ts
     }
 
-    fn serve(&self) {
-        while !self.stop.load(Ordering::Relaxed) {
-            let req = match self.server.recv_timeout(Duration::from_millis(50)) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
-                Err(_) => return,
-            };
-            let url = url::Url::parse(&format!("http://x{}", req.url())).unwrap();
-            let mut scopes = Vec::new();
-            let mut account = None;
-            for (k, v) in url.query_pairs() {
-                match k.as_ref() {
-                    "scope" => scopes.push(v.to_string()),
-                    "account" => account = Some(v.to_string()),
-                    _ => {}
+    /// Answer one token request (`GET /token?scope=..&account=..`), then close.
+    fn handle(&self, conn: std::net::TcpStream) {
+        use std::io::BufRead;
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(20)));
+        let Ok(mut w) = conn.try_clone() else { return };
+        let mut r = std::io::BufReader::new(conn);
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut given = None;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("authorization") {
+                    given = Some(v.trim().to_string());
                 }
             }
-            let given = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Authorization"))
-                .map(|h| h.value.as_str().to_string());
-            let expected = format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", self.user, self.password))
-            );
-            let authenticated = given.as_deref() == Some(expected.as_str());
-            self.requests
-                .lock()
-                .unwrap()
-                .push((account, scopes.clone(), authenticated));
-            if given.is_some() && !authenticated {
-                let _ = req.respond(
-                    tiny_http::Response::from_string("{\"details\":\"bad credentials\"}")
-                        .with_status_code(401),
-                );
-                continue;
-            }
-            // The authenticated user gets what they ask; anyone may pull `public/...`
-            // (as Docker Hub serves public images to anonymous clients).
-            let access: Vec<serde_json::Value> = scopes
-                .iter()
-                .filter_map(|s| {
-                    let mut p = s.splitn(3, ':');
-                    let (t, n, a) = (p.next()?, p.next()?, p.next()?);
-                    let actions: Vec<&str> = a
-                        .split(',')
-                        .filter(|act| authenticated || (n.starts_with("public/") && *act == "pull"))
-                        .collect();
-                    Some(serde_json::json!({"type": t, "name": n, "actions": actions}))
-                })
-                .collect();
-            let token = self.sign(&access);
-            let body = serde_json::json!({"token": token, "expires_in": 300}).to_string();
-            let _ = req.respond(
-                tiny_http::Response::from_string(body).with_header(
-                    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                        .unwrap(),
-                ),
-            );
         }
+        let (status, body) = self.answer(&target, given.as_deref());
+        let reason = if status == 200 { "OK" } else { "Unauthorized" };
+        let _ = write!(
+            w,
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = w.flush();
+    }
+
+    /// Status and body for a token request to `target` with `Authorization: given`.
+    fn answer(&self, target: &str, given: Option<&str>) -> (u16, String) {
+        let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+        let mut scopes = Vec::new();
+        let mut account = None;
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "scope" => scopes.push(v.to_string()),
+                "account" => account = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.user, self.password))
+        );
+        let authenticated = given == Some(expected.as_str());
+        self.requests
+            .lock()
+            .unwrap()
+            .push((account, scopes.clone(), authenticated));
+        if given.is_some() && !authenticated {
+            return (401, "{\"details\":\"bad credentials\"}".into());
+        }
+        // The authenticated user gets what they ask; anyone may pull `public/...`
+        // (as Docker Hub serves public images to anonymous clients).
+        let access: Vec<serde_json::Value> = scopes
+            .iter()
+            .filter_map(|s| {
+                let mut p = s.splitn(3, ':');
+                let (t, n, a) = (p.next()?, p.next()?, p.next()?);
+                let actions: Vec<&str> = a
+                    .split(',')
+                    .filter(|act| authenticated || (n.starts_with("public/") && *act == "pull"))
+                    .collect();
+                Some(serde_json::json!({"type": t, "name": n, "actions": actions}))
+            })
+            .collect();
+        let token = self.sign(&access);
+        (
+            200,
+            serde_json::json!({"token": token, "expires_in": 300}).to_string(),
+        )
     }
 
     fn sign(&self, access: &[serde_json::Value]) -> String {
@@ -321,10 +349,11 @@ impl Drop for TokenServer {
     }
 }
 
-/// Stop the token server thread (it holds an `Arc` to itself while serving).
+/// Stop the token server thread (it holds an `Arc` to itself while serving): the flag,
+/// then a connection that wakes its accept.
 pub fn stop_token_server(ts: &TokenServer) {
     ts.stop.store(true, Ordering::Relaxed);
-    ts.server.unblock();
+    let _ = std::net::TcpStream::connect(("127.0.0.1", ts.port));
 }
 
 /// One image of an OCI layout under construction.
