@@ -225,39 +225,14 @@ pub struct Model<'a> {
 /// Draw the pane.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut ListCursor) {
     let buf = f.buffer_mut();
-    let layout = table::fit_columns(&COLUMNS, area.width);
-    let msg = |lines: Vec<(String, ratatui::style::Style)>, buf: &mut ratatui::buffer::Buffer| {
-        table::draw(
-            buf,
-            area,
-            theme,
-            &COLUMNS,
-            &layout,
-            Some((m.sort.0.column(), m.sort.1)),
-            &[],
-            None,
-            false,
-        );
-        let body = Rect {
-            y: area.y + 1,
-            height: area.height.saturating_sub(1),
-            ..area
-        };
-        table::draw_message(buf, body, &lines);
-    };
-    match m.load {
-        Load::Loading => return msg(vec![("loading containers…".into(), theme.dim())], buf),
-        Load::Error(e) => {
-            return msg(
-                vec![
-                    ("cannot list containers".into(), theme.error()),
-                    (e.clone(), theme.text()),
-                ],
-                buf,
-            )
-        }
-        Load::Unavailable(why) => return msg(vec![(why.clone(), theme.dim())], buf),
-        Load::Ready(()) => {}
+    let sort = Some((m.sort.0.column(), m.sort.1));
+    if let Some(lines) = table::load_lines(
+        m.load,
+        "loading containers…",
+        "cannot list containers",
+        theme,
+    ) {
+        return table::draw_empty(buf, area, theme, &COLUMNS, sort, &lines);
     }
     if m.rows.is_empty() {
         let lines = if m.total == 0 {
@@ -283,55 +258,47 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
         } else {
             vec![("No containers.".into(), theme.text())]
         };
-        return msg(lines, buf);
+        return table::draw_empty(buf, area, theme, &COLUMNS, sort, &lines);
     }
-    let height = area.height.saturating_sub(1) as usize;
-    let off = cursor.scroll(height, m.rows.len());
-    let end = (off + height).min(m.rows.len());
-    let rows: Vec<Row> = m.rows[off..end]
-        .iter()
-        .map(|c| {
+    table::draw_rows(
+        buf,
+        area,
+        theme,
+        &COLUMNS,
+        sort,
+        m.rows.len(),
+        cursor,
+        m.focused,
+        |i| {
+            let c = m.rows[i];
             let (sym, st) = theme.state(c);
-            let dash = || Span::styled("-", theme.dim());
+            // The figures from the latest stats sample, `-` without one.
+            let sample = m.stats.get(&c.id);
+            let figure = |f: &dyn Fn(&StatsPoint) -> String| match sample {
+                Some(p) => Span::raw(f(p)),
+                None => Span::styled("-", theme.dim()),
+            };
             Row {
                 cells: vec![
                     Span::raw(c.name.as_str()),
                     Span::styled(short_ref(&c.image), theme.text()),
                     Span::styled(format!("{sym} {}", state_text(c)), st),
-                    match m.stats.get(&c.id) {
-                        Some(p) => Span::raw(format!("{:.1}", p.cpu_percent)),
-                        None => dash(),
-                    },
-                    match m.stats.get(&c.id) {
-                        Some(p) => Span::raw(crate::util::size(p.mem_usage)),
-                        None => dash(),
-                    },
-                    match m.stats.get(&c.id) {
-                        Some(p) => Span::raw(format!(
+                    figure(&|p| format!("{:.1}", p.cpu_percent)),
+                    figure(&|p| crate::util::size(p.mem_usage)),
+                    figure(&|p| {
+                        format!(
                             "{}/{}",
                             crate::util::dsize(p.net_rx),
                             crate::util::dsize(p.net_tx)
-                        )),
-                        None => dash(),
-                    },
+                        )
+                    }),
                     Span::raw(ports_text(c)),
                     Span::styled(ago(c.created, m.now), theme.dim()),
                     Span::styled(short_id(&c.id), theme.dim()),
                 ],
                 marked: m.marked.contains(&c.id),
             }
-        })
-        .collect();
-    table::draw(
-        buf,
-        area,
-        theme,
-        &COLUMNS,
-        &layout,
-        Some((m.sort.0.column(), m.sort.1)),
-        &rows,
-        Some(cursor.selected - off),
-        m.focused,
+        },
     );
 }
 

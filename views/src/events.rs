@@ -84,22 +84,13 @@ pub struct Model<'a> {
 /// Draw the pane. While not paused the last event is selected.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut ListCursor) {
     let buf = f.buffer_mut();
-    let layout = table::fit_columns(&COLUMNS, area.width);
-    let body = Rect {
-        y: area.y + 1,
-        height: area.height.saturating_sub(1),
-        ..area
-    };
-    let lines = match m.load {
-        Load::Loading => Some(vec![(
-            "reading the event journal…".to_string(),
-            theme.dim(),
-        )]),
-        Load::Error(e) => Some(vec![
-            ("cannot read events".into(), theme.error()),
-            (e.clone(), theme.text()),
-        ]),
-        Load::Unavailable(w) => Some(vec![(w.clone(), theme.dim())]),
+    let lines = table::load_lines(
+        m.load,
+        "reading the event journal…",
+        "cannot read events",
+        theme,
+    )
+    .or_else(|| match m.load {
         Load::Ready(()) if m.events.is_empty() && m.filter.is_empty() => Some(vec![
             ("No events in the last hour.".to_string(), theme.text()),
             (
@@ -111,21 +102,25 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
             format!("No event matches /{}.", m.filter),
             theme.text(),
         )]),
-        Load::Ready(()) => None,
-    };
+        _ => None,
+    });
     if let Some(lines) = lines {
-        table::draw(buf, area, theme, &COLUMNS, &layout, None, &[], None, false);
-        return table::draw_message(buf, body, &lines);
+        return table::draw_empty(buf, area, theme, &COLUMNS, None, &lines);
     }
     if !m.paused {
         cursor.bottom(m.events.len());
     }
-    let height = body.height as usize;
-    let off = cursor.scroll(height, m.events.len());
-    let end = (off + height).min(m.events.len());
-    let rows: Vec<Row> = m.events[off..end]
-        .iter()
-        .map(|ev| {
+    table::draw_rows(
+        buf,
+        area,
+        theme,
+        &COLUMNS,
+        None,
+        m.events.len(),
+        cursor,
+        m.focused,
+        |i| {
+            let ev = &m.events[i];
             let action_style = match ev.action.as_str() {
                 "die" | "kill" | "oom" | "destroy" | "delete" | "untag" => theme
                     .error()
@@ -160,18 +155,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                 ],
                 marked: false,
             }
-        })
-        .collect();
-    table::draw(
-        buf,
-        area,
-        theme,
-        &COLUMNS,
-        &layout,
-        None,
-        &rows,
-        Some(cursor.selected - off),
-        m.focused,
+        },
     );
 }
 

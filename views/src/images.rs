@@ -92,73 +92,58 @@ pub struct Model<'a> {
 /// Draw the pane.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut ListCursor) {
     let buf = f.buffer_mut();
-    let layout = table::fit_columns(&COLUMNS, area.width);
-    let body = Rect {
-        y: area.y + 1,
-        height: area.height.saturating_sub(1),
-        ..area
-    };
-    let lines = match m.load {
-        Load::Loading => Some(vec![("loading images…".to_string(), theme.dim())]),
-        Load::Error(e) => Some(vec![
-            ("cannot list images".into(), theme.error()),
-            (e.clone(), theme.text()),
-        ]),
-        Load::Unavailable(w) => Some(vec![(w.clone(), theme.dim())]),
-        Load::Ready(()) if m.rows.is_empty() && m.total == 0 => {
-            let mut l = vec![
-                ("No images yet.".to_string(), theme.text()),
-                (
-                    "Build the offline demo image with `wharf image demo`,".into(),
-                    theme.accent(),
-                ),
-                ("or pull one with `wharf pull busybox`.".into(), theme.dim()),
-            ];
-            if let Some(k) = m.demo_key {
-                l.insert(2, (format!("or press {k} here;"), theme.accent()));
+    let lines = table::load_lines(m.load, "loading images…", "cannot list images", theme).or_else(
+        || match m.load {
+            Load::Ready(()) if m.rows.is_empty() && m.total == 0 => {
+                let mut l = vec![
+                    ("No images yet.".to_string(), theme.text()),
+                    (
+                        "Build the offline demo image with `wharf image demo`,".into(),
+                        theme.accent(),
+                    ),
+                    ("or pull one with `wharf pull busybox`.".into(), theme.dim()),
+                ];
+                if let Some(k) = m.demo_key {
+                    l.insert(2, (format!("or press {k} here;"), theme.accent()));
+                }
+                Some(l)
             }
-            Some(l)
-        }
-        Load::Ready(()) if m.rows.is_empty() => Some(vec![
-            (format!("No image matches /{}.", m.filter), theme.text()),
-            ("Esc clears the filter.".into(), theme.dim()),
-        ]),
-        Load::Ready(()) => None,
-    };
+            Load::Ready(()) if m.rows.is_empty() => Some(vec![
+                (format!("No image matches /{}.", m.filter), theme.text()),
+                ("Esc clears the filter.".into(), theme.dim()),
+            ]),
+            _ => None,
+        },
+    );
     if let Some(lines) = lines {
-        table::draw(buf, area, theme, &COLUMNS, &layout, None, &[], None, false);
-        return table::draw_message(buf, body, &lines);
+        return table::draw_empty(buf, area, theme, &COLUMNS, None, &lines);
     }
-    let height = body.height as usize;
-    let off = cursor.scroll(height, m.rows.len());
-    let end = (off + height).min(m.rows.len());
-    let rows: Vec<Row> = m.rows[off..end]
-        .iter()
-        .map(|r| Row {
-            cells: vec![
-                Span::raw(r.reference.as_str()),
-                Span::styled(short_id(&r.image.id), theme.dim()),
-                Span::raw(dsize(r.image.size)),
-                Span::styled(ago(r.image.created, m.now), theme.dim()),
-                if r.image.containers > 0 {
-                    Span::styled(r.image.containers.to_string(), theme.ok())
-                } else {
-                    Span::styled("0", theme.dim())
-                },
-            ],
-            marked: m.marked.contains(&r.reference),
-        })
-        .collect();
-    table::draw(
+    table::draw_rows(
         buf,
         area,
         theme,
         &COLUMNS,
-        &layout,
         None,
-        &rows,
-        Some(cursor.selected - off),
+        m.rows.len(),
+        cursor,
         m.focused,
+        |i| {
+            let r = &m.rows[i];
+            Row {
+                cells: vec![
+                    Span::raw(r.reference.as_str()),
+                    Span::styled(short_id(&r.image.id), theme.dim()),
+                    Span::raw(dsize(r.image.size)),
+                    Span::styled(ago(r.image.created, m.now), theme.dim()),
+                    if r.image.containers > 0 {
+                        Span::styled(r.image.containers.to_string(), theme.ok())
+                    } else {
+                        Span::styled("0", theme.dim())
+                    },
+                ],
+                marked: m.marked.contains(&r.reference),
+            }
+        },
     );
 }
 

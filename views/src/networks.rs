@@ -63,64 +63,48 @@ pub fn draw(
     focused: bool,
 ) {
     let buf = f.buffer_mut();
-    let layout = table::fit_columns(&COLUMNS, area.width);
-    let body = Rect {
-        y: area.y + 1,
-        height: area.height.saturating_sub(1),
-        ..area
-    };
+    let lines = table::load_lines(load, "loading networks…", "cannot list networks", theme);
     let rows = match load {
         Load::Ready(r) if !r.is_empty() => r,
-        other => {
-            table::draw(buf, area, theme, &COLUMNS, &layout, None, &[], None, false);
-            let lines = match other {
-                Load::Loading => vec![("loading networks…".to_string(), theme.dim())],
-                Load::Error(e) => vec![
-                    ("cannot list networks".into(), theme.error()),
-                    (e.clone(), theme.text()),
-                ],
-                Load::Unavailable(w) => vec![(w.clone(), theme.dim())],
-                Load::Ready(_) => vec![
+        _ => {
+            let lines = lines.unwrap_or_else(|| {
+                vec![
                     ("No networks.".into(), theme.text()),
                     (
                         "Create one with `wharf network create NAME`.".into(),
                         theme.accent(),
                     ),
-                ],
-            };
-            return table::draw_message(buf, body, &lines);
+                ]
+            });
+            return table::draw_empty(buf, area, theme, &COLUMNS, None, &lines);
         }
     };
-    let height = body.height as usize;
-    let off = cursor.scroll(height, rows.len());
-    let end = (off + height).min(rows.len());
-    let vis: Vec<Row> = rows[off..end]
-        .iter()
-        .map(|n| Row {
-            cells: vec![
-                Span::raw(n.name.as_str()),
-                Span::styled(n.driver.as_str(), theme.dim()),
-                Span::raw(n.subnet.as_str()),
-                Span::raw(n.gateway.as_str()),
-                Span::raw(if n.containers.is_empty() {
-                    "0".to_string()
-                } else {
-                    format!("{}: {}", n.containers.len(), n.containers.join(", "))
-                }),
-            ],
-            marked: false,
-        })
-        .collect();
-    table::draw(
+    table::draw_rows(
         buf,
         area,
         theme,
         &COLUMNS,
-        &layout,
         None,
-        &vis,
-        Some(cursor.selected - off),
+        rows.len(),
+        cursor,
         focused,
+        |i| {
+            let n = &rows[i];
+            Row {
+                cells: vec![
+                    Span::raw(n.name.as_str()),
+                    Span::styled(n.driver.as_str(), theme.dim()),
+                    Span::raw(n.subnet.as_str()),
+                    Span::raw(n.gateway.as_str()),
+                    Span::raw(if n.containers.is_empty() {
+                        "0".to_string()
+                    } else {
+                        format!("{}: {}", n.containers.len(), n.containers.join(", "))
+                    }),
+                ],
+                marked: false,
+            }
+        },
     );
 }
 

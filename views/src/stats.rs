@@ -8,7 +8,7 @@ use ratatui::widgets::Sparkline;
 use ratatui::Frame;
 use wharf_engine::api::StatsPoint;
 
-use crate::table::{self, draw_message, Column, Row};
+use crate::table::{self, Column, Row};
 use crate::theme::Theme;
 use crate::util::{dsize, size};
 use crate::{ListCursor, Load};
@@ -71,44 +71,25 @@ pub struct Model<'a> {
 
 /// Draw the pane.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut ListCursor) {
-    let layout = table::fit_columns(&COLUMNS, area.width);
-    let lines = match m.load {
-        Load::Loading => Some(vec![(
-            "waiting for the first samples…".to_string(),
-            theme.dim(),
-        )]),
-        Load::Error(e) => Some(vec![
-            ("cannot read statistics".into(), theme.error()),
-            (e.clone(), theme.text()),
-        ]),
-        Load::Unavailable(w) => Some(vec![(w.clone(), theme.dim())]),
-        Load::Ready(()) if m.rows.is_empty() => Some(vec![
-            ("No running containers.".to_string(), theme.text()),
-            (
-                "Statistics show here while containers run.".into(),
-                theme.dim(),
-            ),
-        ]),
-        Load::Ready(()) => None,
-    };
+    let lines = table::load_lines(
+        m.load,
+        "waiting for the first samples…",
+        "cannot read statistics",
+        theme,
+    )
+    .or_else(|| {
+        m.rows.is_empty().then(|| {
+            vec![
+                ("No running containers.".to_string(), theme.text()),
+                (
+                    "Statistics show here while containers run.".into(),
+                    theme.dim(),
+                ),
+            ]
+        })
+    });
     if let Some(lines) = lines {
-        table::draw(
-            f.buffer_mut(),
-            area,
-            theme,
-            &COLUMNS,
-            &layout,
-            None,
-            &[],
-            None,
-            false,
-        );
-        let body = Rect {
-            y: area.y + 1,
-            height: area.height.saturating_sub(1),
-            ..area
-        };
-        return draw_message(f.buffer_mut(), body, &lines);
+        return table::draw_empty(f.buffer_mut(), area, theme, &COLUMNS, None, &lines);
     }
     // Charts take the lower part when there is room.
     let charts_h = if area.height >= 16 { 8 } else { 0 };
@@ -116,12 +97,18 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
         height: area.height - charts_h,
         ..area
     };
-    let height = top.height.saturating_sub(1) as usize;
-    let off = cursor.scroll(height, m.rows.len());
-    let end = (off + height).min(m.rows.len());
-    let rows: Vec<Row> = m.rows[off..end]
-        .iter()
-        .map(|(name, p)| {
+    let rows = m.rows;
+    table::draw_rows(
+        f.buffer_mut(),
+        top,
+        theme,
+        &COLUMNS,
+        None,
+        rows.len(),
+        cursor,
+        m.focused,
+        |i| {
+            let (name, p) = &rows[i];
             let mem_pct = if p.mem_limit > 0 {
                 p.mem_usage as f64 * 100.0 / p.mem_limit as f64
             } else {
@@ -146,18 +133,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                 ],
                 marked: false,
             }
-        })
-        .collect();
-    table::draw(
-        f.buffer_mut(),
-        top,
-        theme,
-        &COLUMNS,
-        &layout,
-        None,
-        &rows,
-        Some(cursor.selected - off),
-        m.focused,
+        },
     );
     if charts_h == 0 {
         return;

@@ -147,6 +147,69 @@ pub fn draw(
     }
 }
 
+/// The lines a pane shows while its list is not there: loading, the engine's error, or why
+/// it is unavailable; `None` once the list is ready.
+pub fn load_lines<T>(
+    load: &crate::Load<T>,
+    loading: &str,
+    failed: &str,
+    theme: &Theme,
+) -> Option<Vec<(String, Style)>> {
+    match load {
+        crate::Load::Loading => Some(vec![(loading.to_string(), theme.dim())]),
+        crate::Load::Error(e) => Some(vec![
+            (failed.to_string(), theme.error()),
+            (e.clone(), theme.text()),
+        ]),
+        crate::Load::Unavailable(w) => Some(vec![(w.clone(), theme.dim())]),
+        crate::Load::Ready(_) => None,
+    }
+}
+
+/// A table with nothing to list: its header, and `lines` centred below it.
+pub fn draw_empty(
+    buf: &mut Buffer,
+    area: Rect,
+    theme: &Theme,
+    cols: &[Column],
+    sort: Option<(usize, bool)>,
+    lines: &[(String, Style)],
+) {
+    let layout = fit_columns(cols, area.width);
+    draw(buf, area, theme, cols, &layout, sort, &[], None, false);
+    let body = Rect {
+        y: area.y + 1,
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    draw_message(buf, body, lines);
+}
+
+/// A table of `len` rows under its header: the cursor scrolls to keep its selection in
+/// view, and only the rows in the window are built, by `row(index)`.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_rows<'a>(
+    buf: &mut Buffer,
+    area: Rect,
+    theme: &Theme,
+    cols: &[Column],
+    sort: Option<(usize, bool)>,
+    len: usize,
+    cursor: &mut crate::ListCursor,
+    focused: bool,
+    row: impl FnMut(usize) -> Row<'a>,
+) {
+    let layout = fit_columns(cols, area.width);
+    let height = area.height.saturating_sub(1) as usize;
+    let off = cursor.scroll(height, len);
+    let end = (off + height).min(len);
+    let rows: Vec<Row> = (off..end).map(row).collect();
+    let selected = Some(cursor.selected.saturating_sub(off));
+    draw(
+        buf, area, theme, cols, &layout, sort, &rows, selected, focused,
+    );
+}
+
 /// Write a centred hint (empty states, errors) into `area`, one line per `lines` entry.
 pub fn draw_message(buf: &mut Buffer, area: Rect, lines: &[(String, Style)]) {
     let top = area.y + area.height.saturating_sub(lines.len() as u16) / 2;

@@ -65,59 +65,46 @@ pub fn draw(
     focused: bool,
 ) {
     let buf = f.buffer_mut();
-    let layout = table::fit_columns(&COLUMNS, area.width);
-    let body = Rect {
-        y: area.y + 1,
-        height: area.height.saturating_sub(1),
-        ..area
-    };
+    let lines = table::load_lines(load, "loading volumes…", "cannot list volumes", theme);
     let rows = match load {
         Load::Ready(r) if !r.is_empty() => r,
-        other => {
-            table::draw(buf, area, theme, &COLUMNS, &layout, None, &[], None, false);
-            let lines = match other {
-                Load::Loading => vec![("loading volumes…".to_string(), theme.dim())],
-                Load::Error(e) => vec![("cannot list volumes".into(), theme.error()), (e.clone(), theme.text())],
-                Load::Unavailable(w) => vec![(w.clone(), theme.dim())],
-                Load::Ready(_) => vec![
+        _ => {
+            let lines = lines.unwrap_or_else(|| {
+                vec![
                     ("No volumes.".into(), theme.text()),
                     ("Create one with `wharf volume create NAME`, or run a container with -v NAME:/path.".into(), theme.accent()),
-                ],
-            };
-            return table::draw_message(buf, body, &lines);
+                ]
+            });
+            return table::draw_empty(buf, area, theme, &COLUMNS, None, &lines);
         }
     };
-    let height = body.height as usize;
-    let off = cursor.scroll(height, rows.len());
-    let end = (off + height).min(rows.len());
-    let vis: Vec<Row> = rows[off..end]
-        .iter()
-        .map(|v| Row {
-            cells: vec![
-                Span::raw(v.name.as_str()),
-                Span::styled(v.driver.as_str(), theme.dim()),
-                Span::styled(v.mountpoint.as_str(), theme.dim()),
-                Span::raw(v.size.map(dsize).unwrap_or_else(|| "-".into())),
-                match v.used_by {
-                    None => Span::styled("-", theme.dim()),
-                    Some(0) => Span::styled("unused", theme.dim()),
-                    Some(1) => Span::raw("1 container"),
-                    Some(n) => Span::raw(format!("{n} containers")),
-                },
-            ],
-            marked: false,
-        })
-        .collect();
-    table::draw(
+    table::draw_rows(
         buf,
         area,
         theme,
         &COLUMNS,
-        &layout,
         None,
-        &vis,
-        Some(cursor.selected - off),
+        rows.len(),
+        cursor,
         focused,
+        |i| {
+            let v = &rows[i];
+            Row {
+                cells: vec![
+                    Span::raw(v.name.as_str()),
+                    Span::styled(v.driver.as_str(), theme.dim()),
+                    Span::styled(v.mountpoint.as_str(), theme.dim()),
+                    Span::raw(v.size.map(dsize).unwrap_or_else(|| "-".into())),
+                    match v.used_by {
+                        None => Span::styled("-", theme.dim()),
+                        Some(0) => Span::styled("unused", theme.dim()),
+                        Some(1) => Span::raw("1 container"),
+                        Some(n) => Span::raw(format!("{n} containers")),
+                    },
+                ],
+                marked: false,
+            }
+        },
     );
 }
 
