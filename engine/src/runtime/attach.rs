@@ -68,6 +68,19 @@ impl Decoder {
     pub fn push(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }
+    /// Take whatever a non-blocking `r` has now (through `buf`); `true` when it is closed
+    /// or broken, `false` when it would block.
+    pub fn fill_from(&mut self, r: &mut impl Read, buf: &mut [u8]) -> bool {
+        loop {
+            match r.read(buf) {
+                Ok(0) => return true,
+                Ok(n) => self.push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+    }
     /// The next complete frame, if any; `Err` on a malformed stream.
     pub fn next_frame(&mut self) -> Result<Option<(u8, Vec<u8>)>, BadFrame> {
         if self.buf.len() < 5 {
@@ -87,6 +100,29 @@ impl Decoder {
     }
 }
 
+/// The (rows, columns) of a resize payload, if it is one.
+pub fn parse_resize(d: &[u8]) -> Option<(u16, u16)> {
+    (d.len() == 4).then(|| {
+        (
+            u16::from_be_bytes([d[0], d[1]]),
+            u16::from_be_bytes([d[2], d[3]]),
+        )
+    })
+}
+
+/// Give the terminal `fd` (a pty end) the size (rows, columns).
+pub fn set_winsize(fd: std::os::fd::BorrowedFd<'_>, rows: u16, cols: u16) {
+    use std::os::fd::AsRawFd;
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads the winsize we own; `fd` is open for the call.
+    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
+
 /// A resize payload.
 pub fn resize(rows: u16, cols: u16) -> Vec<u8> {
     let mut v = rows.to_be_bytes().to_vec();
@@ -97,6 +133,23 @@ pub fn resize(rows: u16, cols: u16) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resize_payloads_and_nonblocking_fill() {
+        assert_eq!(parse_resize(&resize(33, 77)), Some((33, 77)));
+        assert_eq!(parse_resize(&[1, 2, 3]), None);
+        let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let mut d = Decoder::default();
+        let mut buf = [0u8; 3];
+        // Nothing yet: it would block, not closed.
+        assert!(!d.fill_from(&mut b, &mut buf));
+        write_frame(&mut a, STDOUT, b"hello").unwrap();
+        assert!(!d.fill_from(&mut b, &mut buf));
+        assert_eq!(d.next_frame().unwrap(), Some((STDOUT, b"hello".to_vec())));
+        drop(a);
+        assert!(d.fill_from(&mut b, &mut buf), "the peer closed");
+    }
 
     #[test]
     fn frames_round_trip() {

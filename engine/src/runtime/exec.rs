@@ -411,14 +411,7 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         if ecfg.tty {
             let (master, slave) = container_pty(spec.pid)?;
             if let Some((rows, cols)) = ecfg.console_size {
-                let ws = libc::winsize {
-                    ws_row: rows,
-                    ws_col: cols,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                // SAFETY: TIOCSWINSZ reads the winsize we own.
-                unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                attach::set_winsize(master.as_fd(), rows, cols);
             }
             let s2 = slave.try_clone().map_err(|e| e.to_string())?;
             let s3 = slave.try_clone().map_err(|e| e.to_string())?;
@@ -626,19 +619,7 @@ fn child_main(
             );
         }
     }
-    for sig in 1..32 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: restoring the default disposition; no handler code is involved.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&empty),
-        None,
-    );
+    super::process::reset_signals();
     if nix::unistd::setsid().is_err() {
         fail(&mut errors, 125, "setsid failed".into());
     }
@@ -773,36 +754,17 @@ fn pump(child: i32, mut p: Pumps, mut sock: Option<UnixStream>) -> i32 {
         if fds[3].revents != 0 {
             let mut closed = false;
             if let Some(s) = sock.as_mut() {
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) => {
-                            closed = true;
-                            break;
-                        }
-                        Ok(n) => dec.push(&buf[..n]),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => {
-                            closed = true;
-                            break;
-                        }
-                    }
-                }
+                closed |= dec.fill_from(s, &mut buf);
             }
             loop {
                 match dec.next_frame() {
                     Ok(Some((attach::STDIN, d))) if !stdin_eof => pending.extend_from_slice(&d),
                     Ok(Some((attach::STDIN_EOF, _))) => stdin_eof = true,
-                    Ok(Some((attach::RESIZE, d))) if d.len() == 4 && p.tty => {
-                        let ws = libc::winsize {
-                            ws_row: u16::from_be_bytes([d[0], d[1]]),
-                            ws_col: u16::from_be_bytes([d[2], d[3]]),
-                            ws_xpixel: 0,
-                            ws_ypixel: 0,
-                        };
-                        if let Some(fd) = p.stdin.as_ref() {
-                            // SAFETY: TIOCSWINSZ reads the winsize we own.
-                            unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                    Ok(Some((attach::RESIZE, d))) if p.tty => {
+                        if let (Some((rows, cols)), Some(fd)) =
+                            (attach::parse_resize(&d), p.stdin.as_ref())
+                        {
+                            attach::set_winsize(fd.as_fd(), rows, cols);
                         }
                     }
                     Ok(Some((EXEC_SIGNAL, d))) => {

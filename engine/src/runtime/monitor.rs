@@ -769,22 +769,7 @@ fn serve(
             if !fl.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
                 continue;
             }
-            let mut closed = false;
-            loop {
-                match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(n) => c.dec.push(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        closed = true;
-                        break;
-                    }
-                }
-            }
+            let mut closed = c.dec.fill_from(&mut c.stream, &mut buf);
             loop {
                 match c.dec.next_frame() {
                     Ok(Some((attach::STDIN, data))) if !stdin_eof => {
@@ -793,16 +778,11 @@ fn serve(
                     Ok(Some((attach::STDIN_EOF, _))) if c.initial && !stdin_is_pty => {
                         stdin_eof = true
                     }
-                    Ok(Some((attach::RESIZE, d))) if d.len() == 4 && stdin_is_pty => {
-                        let ws = libc::winsize {
-                            ws_row: u16::from_be_bytes([d[0], d[1]]),
-                            ws_col: u16::from_be_bytes([d[2], d[3]]),
-                            ws_xpixel: 0,
-                            ws_ypixel: 0,
-                        };
-                        if let Some(fd) = r.stdin.as_ref() {
-                            // SAFETY: TIOCSWINSZ reads the winsize we own.
-                            unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                    Ok(Some((attach::RESIZE, d))) if stdin_is_pty => {
+                        if let (Some((rows, cols)), Some(fd)) =
+                            (attach::parse_resize(&d), r.stdin.as_ref())
+                        {
+                            attach::set_winsize(fd.as_fd(), rows, cols);
                         }
                     }
                     Ok(Some(_)) => {}

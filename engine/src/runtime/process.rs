@@ -6,7 +6,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use caps::CapsHashSet;
@@ -213,14 +213,7 @@ fn open_console(socket: &OwnedFd, rows: u16, cols: u16) -> Result<()> {
         .open(&name)
         .map_err(|e| EngineError::io(format!("opening {name}"), e))?;
     if rows > 0 && cols > 0 {
-        let ws = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ reads the winsize we own.
-        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        super::attach::set_winsize(slave.as_fd(), rows, cols);
     }
     let _ = nix::mount::mount(
         Some(name.as_str()),
@@ -289,7 +282,7 @@ pub fn receive_console(socket: &OwnedFd) -> Result<OwnedFd> {
 
 /// Undo the monitor's signal dispositions and mask (Rust ignores SIGPIPE, the monitor
 /// blocks SIGCHLD): the command must start with defaults.
-fn reset_signals() {
+pub(crate) fn reset_signals() {
     for sig in 1..32 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
