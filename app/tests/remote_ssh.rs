@@ -5,53 +5,27 @@
 //! (`.ci/run` installs it); nothing outside loopback is touched, and both servers are
 //! ended by pid.
 
+mod containers_support;
+
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use containers_support::{wait_for, Wharf};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wharf");
 const SSHD: &str = "/usr/sbin/sshd";
 
-/// Children ended by pid, and the root's containers removed, when the test ends.
-struct Servers {
-    dir: tempfile::TempDir,
-    children: Vec<Child>,
-}
+/// The servers the test started, ended by pid when it ends (the root's containers go
+/// with its [`Wharf`]).
+struct Children(Vec<Child>);
 
-impl Servers {
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-    fn local(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Servers {
+impl Drop for Children {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for c in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        if let Ok(o) = Command::new(BIN)
-            .arg("--root")
-            .arg(self.root())
-            .args(["ps", "-aq"])
-            .output()
-        {
-            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new(BIN)
-                    .arg("--root")
-                    .arg(self.root())
-                    .args(["rm", "-f", id])
-                    .output();
-            }
         }
     }
 }
@@ -95,28 +69,19 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
         eprintln!("skipped: {SSHD} is missing (apt-get install openssh-server)");
         return;
     }
+    let w = Wharf::new();
     let dir = tempfile::Builder::new()
         .prefix("wssh")
         .tempdir_in("/tmp")
         .unwrap();
     let d = dir.path().to_path_buf();
-    let mut s = Servers {
-        dir,
-        children: vec![],
-    };
-    let o = s.local(&["image", "demo"]);
-    assert!(o.status.success(), "{}", text(&o));
     let sock = d.join("wharf.sock");
-    s.children.push(
-        Command::new(BIN)
-            .arg("--root")
-            .arg(s.root())
-            .args(["serve", "--socket"])
-            .arg(&sock)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut children = Children(vec![w
+        .cmd(&["serve", "--socket"])
+        .arg(&sock)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()]);
 
     keygen(&d.join("host_key"));
     keygen(&d.join("client_key"));
@@ -146,7 +111,7 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
         ),
     )
     .unwrap();
-    s.children.push(
+    children.0.push(
         Command::new(SSHD)
             .args(["-D", "-e", "-f"])
             .arg(d.join("sshd_config"))
@@ -154,14 +119,11 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() || !sock.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "sshd or wharf serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        "sshd and wharf serve to start",
+        Duration::from_secs(20),
+        || TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists(),
+    );
 
     let host = format!("ssh://root@127.0.0.1:{port}");
     let ssh_cmd = format!("ssh -F {}", d.join("ssh_config").display());
@@ -206,11 +168,9 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
             .len(),
         12
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ok(&["logs", "over-ssh"]).contains("started-remotely") {
-        assert!(Instant::now() < deadline, "the log never showed the line");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("the log line over ssh", Duration::from_secs(10), || {
+        ok(&["logs", "over-ssh"]).contains("started-remotely")
+    });
     let fg = remote(&[
         "run",
         "--rm",
@@ -226,8 +186,7 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
     ok(&["rm", "-f", "over-ssh"]);
     assert!(!ok(&["ps", "-a"]).contains("over-ssh"));
     // The same engine, seen locally: the container really ran there and is gone.
-    let local = s.local(&["events", "--since", "0", "--until", "0s"]);
-    let ev = text(&local);
+    let ev = w.ok(&["events", "--since", "0", "--until", "0s"]);
     assert!(ev.contains("over-ssh") && ev.contains("destroy"), "{ev}");
 
     // A wrong host key or an unreachable port is a clear error, not a hang.
