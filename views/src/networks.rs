@@ -58,27 +58,25 @@ pub fn draw(
     f: &mut Frame,
     area: Rect,
     theme: &Theme,
-    load: &Load<Vec<NetworkRow>>,
+    load: &Load<()>,
+    rows: &[&NetworkRow],
     cursor: &mut ListCursor,
     focused: bool,
 ) {
     let buf = f.buffer_mut();
     let lines = table::load_lines(load, "loading networks…", "cannot list networks", theme);
-    let rows = match load {
-        Load::Ready(r) if !r.is_empty() => r,
-        _ => {
-            let lines = lines.unwrap_or_else(|| {
-                vec![
-                    ("No networks.".into(), theme.text()),
-                    (
-                        "Create one with `wharf network create NAME`.".into(),
-                        theme.accent(),
-                    ),
-                ]
-            });
-            return table::draw_empty(buf, area, theme, &COLUMNS, None, &lines);
-        }
-    };
+    if lines.is_some() || rows.is_empty() {
+        let lines = lines.unwrap_or_else(|| {
+            vec![
+                ("No networks.".into(), theme.text()),
+                (
+                    "Create one with `wharf network create NAME`.".into(),
+                    theme.accent(),
+                ),
+            ]
+        });
+        return table::draw_empty(buf, area, theme, &COLUMNS, None, &lines);
+    }
     table::draw_rows(
         buf,
         area,
@@ -89,7 +87,7 @@ pub fn draw(
         cursor,
         focused,
         |i| {
-            let n = &rows[i];
+            let n = rows[i];
             Row {
                 cells: vec![
                     Span::raw(n.name.as_str()),
@@ -115,8 +113,18 @@ mod tests {
 
     fn shot(w: u16, load: Load<Vec<NetworkRow>>) -> String {
         let mut cur = ListCursor::default();
+        let rows: Vec<&NetworkRow> = match &load {
+            Load::Ready(r) => r.iter().collect(),
+            _ => vec![],
+        };
+        let load = match &load {
+            Load::Ready(_) => Load::Ready(()),
+            Load::Loading => Load::Loading,
+            Load::Error(e) => Load::Error(e.clone()),
+            Load::Unavailable(e) => Load::Unavailable(e.clone()),
+        };
         render(w, 6, |f| {
-            draw(f, f.area(), &Theme::default(), &load, &mut cur, true)
+            draw(f, f.area(), &Theme::default(), &load, &rows, &mut cur, true)
         })
     }
 

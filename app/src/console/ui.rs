@@ -181,15 +181,18 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 app.images.cursor = cur;
             }
             Tab::Networks => {
-                let load = match &app.networks.load {
-                    Load::Ready(()) => {
-                        Load::Ready(app.visible_networks().into_iter().cloned().collect())
-                    }
-                    Load::Loading => Load::Loading,
-                    Load::Error(e) => Load::Error(e.clone()),
-                    Load::Unavailable(e) => Load::Unavailable(e.clone()),
-                };
-                networks::draw(f, body, &theme, &load, &mut app.networks.cursor, focused);
+                let rows = app.visible_networks();
+                let mut cur = app.networks.cursor;
+                networks::draw(
+                    f,
+                    body,
+                    &theme,
+                    &app.networks.load,
+                    &rows,
+                    &mut cur,
+                    focused,
+                );
+                app.networks.cursor = cur;
             }
             Tab::Volumes => {
                 let load = match &app.volumes.load {
