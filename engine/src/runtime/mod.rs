@@ -546,6 +546,8 @@ impl LocalEngine {
         let created = chrono::DateTime::parse_from_rfc3339(&cfg.created)
             .map(|t| t.timestamp())
             .unwrap_or(0);
+        // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
+        let health = toolbox::health::current(self, cfg, st);
         ContainerSummary {
             id: cfg.id.clone(),
             name: cfg.name.clone(),
@@ -554,12 +556,8 @@ impl LocalEngine {
             command: cfg.command_line(),
             created,
             state: st.status,
-            // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
-            status: toolbox::health::decorate(
-                human_status(st),
-                toolbox::health::current(self, cfg, st),
-            ),
-            health: toolbox::health::current(self, cfg, st),
+            status: toolbox::health::decorate(human_status(st), health),
+            health,
             exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
             oom_killed: st.oom_killed,
             ports: net
