@@ -367,7 +367,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             let mut code = 0;
             for n in &a.names {
                 if a.attach {
-                    return match ctx.start_attached(&ctx.caller, n, None) {
+                    return match ctx.api().container_start_attached(&ctx.caller, n, None) {
                         Ok(s) => super::session::stream(s, false, false),
                         Err(e) => fail(&e),
                     };
@@ -417,7 +417,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             code
         }
         Cmd::Update(a) => update(a, ctx),
-        Cmd::Attach(a) => match ctx.attach(&ctx.caller, &a.container) {
+        Cmd::Attach(a) => match ctx.api().container_attach(&ctx.caller, &a.container) {
             Ok(s) => {
                 let tty = ctx
                     .api()
@@ -528,7 +528,7 @@ impl LimitArgs {
     }
 }
 
-fn env_from_host(kv: &str) -> Option<String> {
+pub(super) fn env_from_host(kv: &str) -> Option<String> {
     if kv.contains('=') {
         Some(kv.to_string())
     } else {
@@ -773,14 +773,8 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
             Err(e) => fail(&e),
         };
     }
-    let size = if a.tty && std::io::stdin().is_terminal() {
-        crossterm::terminal::size()
-            .ok()
-            .map(|(cols, rows)| (rows, cols))
-    } else {
-        None
-    };
-    match ctx.start_attached(&ctx.caller, &id, size) {
+    let size = super::session::console_size(a.tty);
+    match ctx.api().container_start_attached(&ctx.caller, &id, size) {
         Ok(s) => super::session::stream(s, a.interactive, a.tty),
         Err(e) => fail(&e),
     }

@@ -43,25 +43,6 @@ impl Ctx {
             )
         })
     }
-
-    /// Start a container with this terminal attached (embedded engine or `--host`).
-    pub fn start_attached(
-        &self,
-        caller: &Caller,
-        name_or_id: &str,
-        size: Option<(u16, u16)>,
-    ) -> Result<std::os::unix::net::UnixStream, EngineError> {
-        self.api.container_start_attached(caller, name_or_id, size)
-    }
-
-    /// Attach this terminal to a running container (embedded engine or `--host`).
-    pub fn attach(
-        &self,
-        caller: &Caller,
-        name_or_id: &str,
-    ) -> Result<std::os::unix::net::UnixStream, EngineError> {
-        self.api.container_attach(caller, name_or_id)
-    }
 }
 
 /// The caller of this process: the real user, or the user behind sudo (SUDO_UID).

@@ -60,6 +60,14 @@ pub struct Opts {
     pub detach_keys: bool,
 }
 
+/// With `tty` and a terminal on stdin, its (rows, columns), for a container's pty.
+pub fn console_size(tty: bool) -> Option<(u16, u16)> {
+    (tty && std::io::IsTerminal::is_terminal(&std::io::stdin()))
+        .then(crossterm::terminal::size)
+        .and_then(|r| r.ok())
+        .map(|(cols, rows)| (rows, cols))
+}
+
 /// Pump an attach stream: stdin to the container (with `stdin`), its output to ours,
 /// terminal size changes and detach keys (with `tty` on a terminal); returns the exit code.
 pub fn stream(sock: UnixStream, stdin: bool, tty: bool) -> i32 {

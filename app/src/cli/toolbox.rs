@@ -250,13 +250,7 @@ fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
     let env = a
         .env
         .iter()
-        .filter_map(|kv| {
-            if kv.contains('=') {
-                Some(kv.clone())
-            } else {
-                std::env::var(kv).ok().map(|v| format!("{kv}={v}"))
-            }
-        })
+        .filter_map(|kv| super::containers::env_from_host(kv))
         .collect();
     let cfg = ExecConfig {
         cmd: a.cmd,
@@ -266,10 +260,7 @@ fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
         tty: a.tty,
         stdin: a.interactive,
         detach: a.detach,
-        console_size: (a.tty && std::io::stdin().is_terminal())
-            .then(crossterm::terminal::size)
-            .and_then(|r| r.ok())
-            .map(|(cols, rows)| (rows, cols)),
+        console_size: super::session::console_size(a.tty),
     };
     match ctx.api().exec(&ctx.caller, &a.container, &cfg) {
         Ok(s) => match s.stream {

@@ -33,9 +33,7 @@ pub fn run(engine: &dyn Engine, caller: &Caller, h: &Handoff) -> Notification {
                 cmd: vec!["/bin/sh".into(), "-c".into(), SHELL.into()],
                 tty: true,
                 stdin: true,
-                console_size: crossterm::terminal::size()
-                    .ok()
-                    .map(|(cols, rows)| (rows, cols)),
+                console_size: session::console_size(true),
                 ..Default::default()
             };
             let s = engine

@@ -121,13 +121,19 @@ impl RemoteEngine {
         Ok(mine)
     }
 
+    /// Send `method` on a connection of its own and read the answer's head, which must
+    /// have status `want`; the connection then carries the answer's body (or stream).
+    fn request(&self, method: &str, args: &Value, want: u16) -> Result<(Conn, http::Head)> {
+        let mut conn = self.open()?;
+        Self::send(&mut conn, method, args)
+            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
+        let head = Self::answer(&mut conn, method, want)?;
+        Ok((conn, head))
+    }
+
     /// Call an attach-style method: `101`, then the connection is the stream.
     fn attach_call(&self, method: &str, args: Value) -> Result<UnixStream> {
-        let mut conn = self.open()?;
-        Self::send(&mut conn, method, &args)
-            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
-        Self::answer(&mut conn, method, 101)?;
-        Self::upgraded(conn)
+        Self::upgraded(self.request(method, &args, 101)?.0)
     }
 
     /// A client for `endpoint`; checks that the engine answers.
@@ -270,10 +276,7 @@ impl RemoteEngine {
         args: Value,
         on_item: &mut dyn FnMut(Value) -> bool,
     ) -> Result<Option<T>> {
-        let mut conn = self.open()?;
-        Self::send(&mut conn, method, &args)
-            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
-        Self::answer(&mut conn, method, 200)?;
+        let (mut conn, _) = self.request(method, &args, 200)?;
         let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
         let mut line = String::new();
         loop {
@@ -348,15 +351,7 @@ impl SystemApi for RemoteEngine {
         filter: &EventFilter,
         sink: &mut dyn FnMut(Event) -> bool,
     ) -> Result<()> {
-        let _: Option<()> =
-            self.call_stream(
-                "events",
-                json!([filter]),
-                &mut |v| match serde_json::from_value(v) {
-                    Ok(ev) => sink(ev),
-                    Err(_) => true,
-                },
-            )?;
+        let _: Option<()> = self.stream_typed("events", json!([filter]), sink)?;
         Ok(())
     }
 }
@@ -388,10 +383,8 @@ impl RegistryApi for RemoteEngine {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<String> {
         let id: Option<String> =
-            self.call_stream("image_pull", json!([reference, opts]), &mut |v| {
-                if let Ok(p) = serde_json::from_value(v) {
-                    progress(p);
-                }
+            self.stream_typed("image_pull", json!([reference, opts]), &mut |p| {
+                progress(p);
                 true
             })?;
         id.ok_or_else(|| EngineError::unavailable("the engine ended image_pull without a result"))
@@ -402,10 +395,8 @@ impl RegistryApi for RemoteEngine {
         reference: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        let _: Option<()> = self.call_stream("image_push", json!([reference]), &mut |v| {
-            if let Ok(p) = serde_json::from_value(v) {
-                progress(p);
-            }
+        let _: Option<()> = self.stream_typed("image_push", json!([reference]), &mut |p| {
+            progress(p);
             true
         })?;
         Ok(())
@@ -433,10 +424,7 @@ impl RemoteEngine {
         args: Value,
         out: &mut dyn Write,
     ) -> Result<T> {
-        let mut conn = self.open()?;
-        Self::send(&mut conn, method, &args)
-            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
-        Self::answer(&mut conn, method, 200)?;
+        let (mut conn, _) = self.request(method, &args, 200)?;
         let mut body = ChunkedReader::new(&mut conn.reader);
         std::io::copy(&mut body, out)
             .map_err(|e| EngineError::unavailable(format!("receiving {method}: {e}")))?;
@@ -669,10 +657,7 @@ impl AuditApi for RemoteEngine {
 
 impl ExecApi for RemoteEngine {
     fn exec(&self, _caller: &Caller, container: &str, cfg: &ExecConfig) -> Result<ExecSession> {
-        let mut conn = self.open()?;
-        Self::send(&mut conn, "exec", &json!([container, cfg]))
-            .map_err(|e| EngineError::unavailable(format!("sending exec: {e}")))?;
-        let head = Self::answer(&mut conn, "exec", 101)?;
+        let (conn, head) = self.request("exec", &json!([container, cfg]), 101)?;
         let id = head.header("x-exec-id").unwrap_or_default().to_string();
         let pid = head
             .header("x-exec-pid")

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::http::{self, ChunkedWriter, Head};
+use super::http::{self, ChunkedWriter};
 use super::{status_for, StreamLine};
 use crate::api::*;
 use crate::caller::{Caller, Role};
@@ -173,7 +173,7 @@ pub fn handle_connection(engine: &LocalEngine, stream: UnixStream) -> Result<()>
                 }
             }
         };
-        dispatch(engine, &caller, &method, &head, args, &mut writer)?;
+        dispatch(engine, &caller, &method, args, &mut writer)?;
         writer.flush().ctx(|| "answering".into())?;
     }
     Ok(())
@@ -368,7 +368,6 @@ fn dispatch<W: Write>(
     engine: &LocalEngine,
     caller: &Caller,
     method: &str,
-    _head: &Head,
     a: Value,
     w: &mut W,
 ) -> Result<()> {
@@ -382,11 +381,7 @@ fn dispatch<W: Write>(
                 Ok(v) => v,
                 Err(e) => return reply::<_, ()>(w, Err(e)),
             };
-            stream(w, |sink| {
-                engine.events(caller, &filter, &mut |ev| {
-                    sink(serde_json::to_value(ev).unwrap_or(Value::Null))
-                })
-            })
+            stream_of(w, |sink| engine.events(caller, &filter, sink))
         }
         "image_list" => call(w, method, a, |(o,): (ImageListOptions,)| {
             engine.image_list(caller, &o)
@@ -542,9 +537,9 @@ fn dispatch<W: Write>(
                 Ok(v) => v,
                 Err(e) => return reply::<_, ()>(w, Err(e)),
             };
-            stream(w, |sink| {
+            stream_of(w, |sink| {
                 engine.image_pull(caller, &r, &o, &mut |p| {
-                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                    sink(p);
                 })
             })
         }
@@ -553,9 +548,9 @@ fn dispatch<W: Write>(
                 Ok(v) => v,
                 Err(e) => return reply::<_, ()>(w, Err(e)),
             };
-            stream(w, |sink| {
+            stream_of(w, |sink| {
                 engine.image_push(caller, &r, &mut |p| {
-                    sink(serde_json::to_value(p).unwrap_or(Value::Null));
+                    sink(p);
                 })
             })
         }
