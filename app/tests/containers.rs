@@ -800,3 +800,50 @@ fn tty_from_a_real_terminal() {
     assert_eq!(status.code(), Some(4), "{out}");
     assert!(out.contains("/dev/pts/0\n30 100\nxterm\n"), "{out:?}");
 }
+
+#[test]
+fn ps_size_counts_the_writable_layer_of_the_containers_shown() {
+    let w = Wharf::new();
+    w.ok(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "writer",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "head -c 300000 /dev/zero > /blob",
+    ]);
+    w.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "other",
+        "wharf/demo",
+        "true",
+    ]);
+    let out = w.ok(&[
+        "ps",
+        "-a",
+        "-s",
+        "--filter",
+        "name=writer",
+        "--format",
+        "json",
+    ]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    let size = rows[0]["size_rw"].as_u64().unwrap_or(0);
+    assert!(
+        size >= 300_000,
+        "writable layer of writer: {size} bytes: {out}"
+    );
+    // Without -s no size is worked out.
+    let out = w.ok(&["ps", "-a", "--filter", "name=writer", "--format", "json"]);
+    assert!(out.contains("\"size_rw\":null"), "{out}");
+}

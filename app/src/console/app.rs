@@ -435,15 +435,7 @@ impl App {
             .containers
             .items
             .iter()
-            .filter(|c| {
-                self.show_stopped
-                    || matches!(
-                        c.state,
-                        ContainerStatus::Running
-                            | ContainerStatus::Paused
-                            | ContainerStatus::Restarting
-                    )
-            })
+            .filter(|c| self.show_stopped || c.state.is_active())
             .filter(|c| {
                 self.containers
                     .filter
@@ -1220,8 +1212,14 @@ impl App {
     }
 
     fn move_cursor(&mut self, delta: isize) {
-        if let Overlay::Help { scroll } = &mut self.overlay {
-            *scroll = (*scroll as isize + delta).max(0) as u16;
+        if matches!(self.overlay, Overlay::Help { .. }) {
+            // The last lines stay on screen: scrolling stops where the help ends.
+            let sections = self.help_sections();
+            let lines = wharf_views::help::lines(&self.theme, &self.keymap.name, &sections);
+            let max = lines.len().saturating_sub(3) as isize;
+            if let Overlay::Help { scroll } = &mut self.overlay {
+                *scroll = (*scroll as isize + delta).clamp(0, max) as u16;
+            }
             return;
         }
         if self.tab == Tab::Logs && self.inspect.is_none() {
@@ -1482,8 +1480,12 @@ impl App {
                 self.refresh_images();
                 self.refresh_volumes();
                 self.refresh_networks();
-                self.worker
-                    .run(|e, c| Msg::Info(e.info(c).map_err(|x| x.to_string())));
+                // The header's engine facts do not change (its counts come from the
+                // list); ask again only when the first answer was an error.
+                if matches!(self.info, Load::Error(_)) {
+                    self.worker
+                        .run(|e, c| Msg::Info(e.info(c).map_err(|x| x.to_string())));
+                }
             }
             Action::Up => self.move_cursor(-1),
             Action::Down => self.move_cursor(1),
@@ -1665,14 +1667,7 @@ impl App {
                 if t.is_empty() {
                     return;
                 }
-                let running = t.iter().any(|x| {
-                    matches!(
-                        x.2,
-                        ContainerStatus::Running
-                            | ContainerStatus::Paused
-                            | ContainerStatus::Restarting
-                    )
-                });
+                let running = t.iter().any(|x| x.2.is_active());
                 let names: Vec<String> = t.iter().map(|x| x.1.clone()).collect();
                 let what = if t.len() == 1 {
                     format!("container {}", names[0])

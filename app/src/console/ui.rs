@@ -285,11 +285,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Overlay::None => {}
         Overlay::Help { scroll } => {
             let sections = app.help_sections();
-            let max = help::lines(&theme, &app.keymap.name, &sections)
-                .len()
-                .saturating_sub(3) as u16;
-            let s = (*scroll).min(max);
-            help::draw(f, area, &theme, &app.keymap.name, &sections, s);
+            help::draw(f, area, &theme, &app.keymap.name, &sections, *scroll);
         }
         Overlay::Confirm {
             title, question, ..
@@ -408,6 +404,23 @@ mod tests {
             "viewer help:\n{hv}"
         );
         assert!(hv.contains("inspect"), "viewer help:\n{hv}");
+    }
+
+    #[test]
+    fn help_scrolling_stops_where_the_help_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = app(dir.path());
+        a.act(Action::Help);
+        let max = help::lines(&a.theme, &a.keymap.name, &a.help_sections())
+            .len()
+            .saturating_sub(3) as u16;
+        for _ in 0..500 {
+            a.act(Action::Down);
+        }
+        assert!(matches!(a.overlay, Overlay::Help { scroll } if scroll == max));
+        // One step back moves at once (no dead presses past the end).
+        a.act(Action::Up);
+        assert!(matches!(a.overlay, Overlay::Help { scroll } if scroll + 1 == max));
     }
 
     #[test]

@@ -28,6 +28,13 @@ pub enum ContainerStatus {
 }
 
 impl ContainerStatus {
+    /// Running, paused or restarting: the container has (or is about to have) processes.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting
+        )
+    }
     /// Lowercase name, as in `--filter status=`.
     pub fn as_str(&self) -> &'static str {
         match self {

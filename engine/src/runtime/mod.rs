@@ -156,13 +156,6 @@ pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> 
     })
 }
 
-fn is_active(s: ContainerStatus) -> bool {
-    matches!(
-        s,
-        ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting
-    )
-}
-
 /// Docker's container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 fn validate_name(name: &str) -> Result<()> {
     let mut c = name.chars();
@@ -279,14 +272,14 @@ impl LocalEngine {
         let cfg = load_config(self, id)?;
         let dir = paths::dir(self, id);
         let st = state::load(&dir)?;
-        if !is_active(st.status) || st.pid_alive() || st.monitor_alive() {
+        if !st.status.is_active() || st.pid_alive() || st.monitor_alive() {
             return Ok((cfg, st));
         }
         let mut died = false;
         let st = {
             let _l = state::lock(&dir)?;
             let mut st = state::load(&dir)?;
-            if is_active(st.status) && !st.pid_alive() && !st.monitor_alive() {
+            if st.status.is_active() && !st.pid_alive() && !st.monitor_alive() {
                 died = st.status != ContainerStatus::Restarting;
                 st.status = ContainerStatus::Exited;
                 if died {
@@ -328,7 +321,7 @@ impl LocalEngine {
                 cfg.name, cfg.name
             )));
         }
-        if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
+        if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             return Ok(());
         }
         if st.manually_stopped || st.remove_requested {
@@ -502,7 +495,7 @@ impl LocalEngine {
     fn wait_stopped(&self, id: &str, timeout: Duration) -> bool {
         wait_until(timeout, || match self.observe(id) {
             Ok((_, st)) => {
-                !is_active(st.status)
+                !st.status.is_active()
                     || (st.status == ContainerStatus::Restarting && !st.pid_alive())
             }
             Err(_) => true,
@@ -540,7 +533,6 @@ impl LocalEngine {
         &self,
         cfg: &ContainerConfig,
         st: &RunState,
-        size: bool,
         net: Option<&crate::network::NetView>,
     ) -> ContainerSummary {
         let created = chrono::DateTime::parse_from_rfc3339(&cfg.created)
@@ -570,7 +562,7 @@ impl LocalEngine {
                 .unwrap_or_else(|| {
                     vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]
                 }),
-            size_rw: size.then(|| crate::volume::dir_size(&paths::dir(self, &cfg.id).join("diff"))),
+            size_rw: None,
             owner: cfg.owner,
             project: cfg.project.clone(),
         }
@@ -937,7 +929,7 @@ impl ContainerApi for LocalEngine {
 
     fn container_stop(&self, caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
         let (cfg, st) = self.resolve_owned(caller, "container.stop", id)?;
-        if !is_active(st.status) {
+        if !st.status.is_active() {
             return Ok(());
         }
         let t = Duration::from_secs(u64::from(timeout.unwrap_or_else(|| cfg.stop_timeout())));
@@ -954,7 +946,7 @@ impl ContainerApi for LocalEngine {
 
     fn container_restart(&self, caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
         let (cfg, st) = self.resolve_owned(caller, "container.restart", id)?;
-        if is_active(st.status) {
+        if st.status.is_active() {
             let t = Duration::from_secs(u64::from(timeout.unwrap_or_else(|| cfg.stop_timeout())));
             self.stop_process(&cfg, &st, cfg.stop_signal()?, t);
             // Wait for the monitor to finish with the old run.
@@ -1039,7 +1031,7 @@ impl ContainerApi for LocalEngine {
     fn container_remove(&self, caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
         let (cfg, st) = self.resolve_owned(caller, "container.remove", id)?;
         let dir = paths::dir(self, &cfg.id);
-        if is_active(st.status) && (st.pid_alive() || st.monitor_alive()) {
+        if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             if !opts.force {
                 return Err(EngineError::conflict(format!(
                     "cannot remove running container {}: stop it first, or force the removal with `wharf rm -f {}`",
@@ -1097,7 +1089,7 @@ impl ContainerApi for LocalEngine {
         let mut delay = Duration::from_millis(5);
         loop {
             match self.observe(&cfg.id) {
-                Ok((_, st)) if !is_active(st.status) => return Ok(st.exit_code),
+                Ok((_, st)) if !st.status.is_active() => return Ok(st.exit_code),
                 Ok(_) => {}
                 // Removed on exit (--rm): its last exit code is in the event journal.
                 Err(e) if e.kind == ErrorKind::NotFound => {
@@ -1154,7 +1146,7 @@ impl ContainerApi for LocalEngine {
             }
             cfg.spec.restart = p.clone();
         }
-        if is_active(st.status) && st.pid_alive() {
+        if st.status.is_active() && st.pid_alive() {
             Cgroup::for_container(&cfg.id).apply(resources)?;
         }
         save_config(self, &cfg)?;
@@ -1178,17 +1170,23 @@ impl ContainerApi for LocalEngine {
             if !self.permits(caller, &role, "container.inspect", cfg.owner) {
                 continue;
             }
-            out.push(self.container_summary(&cfg, &st, opts.size, net.as_ref()));
+            out.push(self.container_summary(&cfg, &st, net.as_ref()));
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         if let Some(n) = opts.last {
             out.truncate(n);
         } else if !opts.all {
-            out.retain(|s| is_active(s.state));
+            out.retain(|s| s.state.is_active());
         }
         let mut kept = Vec::new();
-        for s in out {
+        for mut s in out {
             if matches_filters(self, &s, &opts.filters)? {
+                // `-s` walks the writable layer: only for the containers shown.
+                if opts.size {
+                    s.size_rw = Some(crate::volume::dir_size(
+                        &paths::dir(self, &s.id).join("diff"),
+                    ));
+                }
                 kept.push(s);
             }
         }
@@ -1308,7 +1306,7 @@ impl ContainerApi for LocalEngine {
             };
             // Others' containers are skipped silently; each removal is authorized (and
             // audited) on its own.
-            if is_active(st.status)
+            if st.status.is_active()
                 || !self.permits(caller, &role, "container.remove", cfg.owner)
                 || self
                     .authorize_target(caller, "container.remove", &cfg.name, Some(cfg.owner))
@@ -1336,7 +1334,7 @@ impl ContainerApi for LocalEngine {
         let path = paths::log_file(self, &cfg.id);
         let running = || {
             self.observe(&cfg.id)
-                .map(|(_, st)| is_active(st.status))
+                .map(|(_, st)| st.status.is_active())
                 .unwrap_or(false)
         };
         logs::read(&path, opts, sink, &running)

@@ -9,10 +9,12 @@
 //! `State.Health`: Status, FailingStreak, Log of the last five probes) and each change
 //! of status is a `health_status: <status>` event.
 
+use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
 use serde_json::Value;
 
 use super::super::config::ContainerConfig;
@@ -182,13 +184,27 @@ pub fn spec_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Option<HealthSpe
     merge(flags, Some(&img))
 }
 
+/// The image's HEALTHCHECK. An image id names its config's content, so what a config
+/// says is read once per process (listings ask for every running container, every time).
 fn image_healthcheck(engine: &LocalEngine, cfg: &ContainerConfig) -> Option<Value> {
+    static SEEN: std::sync::Mutex<BTreeMap<String, Option<Value>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    if let Some(known) = SEEN.lock().ok()?.get(&cfg.image_id) {
+        return known.clone();
+    }
     let blob = engine
         .image_store()
         .read_blob(&cfg.image_id, 16 << 20)
         .ok()?;
     let v: Value = serde_json::from_slice(&blob).ok()?;
-    v.get("config")?.get("Healthcheck").cloned()
+    let check = v.get("config").and_then(|c| c.get("Healthcheck")).cloned();
+    if let Ok(mut seen) = SEEN.lock() {
+        if seen.len() >= 1024 {
+            seen.clear();
+        }
+        seen.insert(cfg.image_id.clone(), check.clone());
+    }
+    check
 }
 
 /// Start the checker for container `id` if it has a health check (called by its
