@@ -2,7 +2,6 @@
 //! rename, wait, update, attach, ps, inspect, logs, container prune; and the hidden
 //! `__monitor` that the engine re-executes for each running container.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
@@ -637,11 +636,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         }
     }
     env.extend(a.env.iter().filter_map(|e| env_from_host(e)));
-    let mut labels = BTreeMap::new();
-    for l in &a.labels {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    let labels = super::parse_labels(&a.labels);
     let mut mounts: Vec<MountSpec> = a
         .volumes
         .iter()
@@ -796,17 +791,10 @@ fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
 }
 
 fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
-    let mut filters = Vec::new();
-    for f in &a.filters {
-        match f.split_once('=') {
-            Some((k, v)) => filters.push((k.to_string(), v.to_string())),
-            None => {
-                return fail(&EngineError::invalid(format!(
-                    "invalid filter {f:?}: use key=value"
-                )))
-            }
-        }
-    }
+    let filters = match super::parse_filters(&a.filters) {
+        Ok(f) => f,
+        Err(m) => return fail(&EngineError::invalid(m)),
+    };
     let opts = ContainerListOptions {
         all: a.all,
         last: if a.latest { Some(1) } else { a.last },

@@ -13,6 +13,7 @@ pub mod system;
 pub mod toolbox;
 pub mod volumes;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wharf_engine::policy::Policy;
@@ -43,6 +44,27 @@ impl Ctx {
             )
         })
     }
+}
+
+/// `KEY=VALUE` strings to a map (a bare KEY gets an empty value, as Docker does).
+pub fn parse_labels(list: &[String]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// `key=value` filter strings to pairs.
+pub fn parse_filters(list: &[String]) -> Result<Vec<(String, String)>, String> {
+    list.iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("invalid filter {f:?}: use key=value"))
+        })
+        .collect()
 }
 
 /// The caller of this process: the real user, or the user behind sudo (SUDO_UID).

@@ -221,16 +221,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
         }
         Cmd::Network(NetworkCmd::Ls(a)) => {
-            let mut filters = Vec::new();
-            for f in &a.filters {
-                match f.split_once('=') {
-                    Some((k, v)) => filters.push((k.to_string(), v.to_string())),
-                    None => {
-                        eprintln!("wharf: invalid filter {f:?}: use key=value, e.g. driver=bridge");
-                        return 125;
-                    }
+            let filters = match super::parse_filters(&a.filters) {
+                Ok(f) => f,
+                Err(m) => {
+                    eprintln!("wharf: {m}, e.g. driver=bridge");
+                    return 125;
                 }
-            }
+            };
             let nets = match api.network_list(caller, &NetworkListOptions { filters }) {
                 Ok(n) => n,
                 Err(e) => return fail(&e),

@@ -397,6 +397,7 @@ fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineE
                 .to_path_buf();
             (parent, Some(base_name(dest)))
         };
+        let mut real_root: Option<PathBuf> = None;
         for ent in ar
             .entries()
             .map_err(|e| EngineError::io("reading the tar", e))?
@@ -430,14 +431,19 @@ fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineE
             let parent = target.parent().unwrap_or(&root).to_path_buf();
             std::fs::create_dir_all(&parent)
                 .map_err(|e| EngineError::io(format!("creating {}", parent.display()), e))?;
-            // Never write through a symlink that an earlier entry planted.
-            let real_root = root
-                .canonicalize()
-                .map_err(|e| EngineError::io(format!("resolving {}", root.display()), e))?;
+            // Never write through a symlink that an earlier entry planted. The root is
+            // resolved once, when the first entry has made sure it exists.
+            let real_root: &Path = match real_root {
+                Some(ref r) => r,
+                None => real_root
+                    .insert(root.canonicalize().map_err(|e| {
+                        EngineError::io(format!("resolving {}", root.display()), e)
+                    })?),
+            };
             let real_parent = parent
                 .canonicalize()
                 .map_err(|e| EngineError::io(format!("resolving {}", parent.display()), e))?;
-            if !real_parent.starts_with(&real_root) {
+            if !real_parent.starts_with(real_root) {
                 return Err(EngineError::invalid(format!(
                     "the archive entry {} would be written outside {}: refusing",
                     p.display(),

@@ -1,7 +1,5 @@
 //! `wharf volume create|ls|inspect|rm|prune`.
 
-use std::collections::BTreeMap;
-
 use clap::{Args, Subcommand};
 use wharf_engine::api::{VolumeCreate, VolumeListOptions};
 
@@ -63,27 +61,6 @@ pub struct LsArgs {
     pub format: Option<String>,
 }
 
-/// `KEY=VALUE` strings to a map (a bare KEY gets an empty value, as Docker does).
-pub fn parse_labels(list: &[String]) -> BTreeMap<String, String> {
-    list.iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
-
-/// `key=value` filter strings to pairs.
-pub fn parse_filters(list: &[String]) -> Result<Vec<(String, String)>, String> {
-    list.iter()
-        .map(|f| {
-            f.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| format!("invalid filter {f:?}: use key=value"))
-        })
-        .collect()
-}
-
 /// Run a volume command; returns the exit code.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     let Cmd::Volume(cmd) = cmd;
@@ -95,12 +72,12 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 c,
                 &VolumeCreate {
                     name: a.name,
-                    labels: parse_labels(&a.labels),
+                    labels: super::parse_labels(&a.labels),
                 },
             )
             .map(|v| println!("{}", v.name)),
         VolumeCmd::Ls(a) => {
-            let filters = match parse_filters(&a.filters) {
+            let filters = match super::parse_filters(&a.filters) {
                 Ok(f) => f,
                 Err(e) => {
                     eprintln!("wharf: {e}");
