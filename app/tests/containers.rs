@@ -846,4 +846,18 @@ fn ps_size_counts_the_writable_layer_of_the_containers_shown() {
     // Without -s no size is worked out.
     let out = w.ok(&["ps", "-a", "--filter", "name=writer", "--format", "json"]);
     assert!(out.contains("\"size_rw\":null"), "{out}");
+    // ancestor= by name or id (resolved once per listing); an unknown image matches none.
+    let by_name = w.ok(&["ps", "-aq", "--filter", "ancestor=wharf/demo"]);
+    assert_eq!(by_name.lines().count(), 2, "{by_name}");
+    let id = w.ok(&["images", "-q", "wharf/demo"]);
+    let by_id = w.ok(&["ps", "-aq", "--filter", &format!("ancestor={}", id.trim())]);
+    assert_eq!(by_id.lines().count(), 2, "{by_id}");
+    assert!(w.ok(&["ps", "-aq", "--filter", "ancestor=no/such:image"]).trim().is_empty());
+    // A filter that does not exist is refused, with or without containers to test it on.
+    let empty = Wharf::new();
+    for root in [&w, &empty] {
+        let o = root.run(&["ps", "-a", "--filter", "bogus=1"]);
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("invalid filter"));
+    }
 }

@@ -25,7 +25,7 @@ pub mod state;
 pub mod toolbox;
 pub mod user;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -821,11 +821,38 @@ fn duration_words(secs: i64) -> String {
     }
 }
 
-fn matches_filters(
+/// `ps --filter` keys checked once for a listing, and each `ancestor` value resolved to
+/// its image id once (not per container).
+fn prepare_filters(
     engine: &LocalEngine,
+    filters: &[(String, String)],
+) -> Result<HashMap<String, String>> {
+    let mut ancestors = HashMap::new();
+    for (k, v) in filters {
+        match k.as_str() {
+            "status" | "name" | "id" | "label" | "exited" => {}
+            "ancestor" => {
+                if let Ok(i) = engine.resolve_image(&Caller::root(), v) {
+                    ancestors.insert(v.clone(), i.id);
+                }
+            }
+            other => {
+                return Err(EngineError::invalid(format!(
+                    "invalid filter {other:?}: use status, name, id, label, ancestor or exited"
+                )))
+            }
+        }
+    }
+    Ok(ancestors)
+}
+
+/// Does `s` pass `filters` (values of one key: any; different keys: all)? `ancestors`
+/// and the keys come from [`prepare_filters`].
+fn matches_filters(
     s: &ContainerSummary,
     filters: &[(String, String)],
-) -> Result<bool> {
+    ancestors: &HashMap<String, String>,
+) -> bool {
     let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort();
     keys.dedup();
@@ -846,27 +873,20 @@ fn matches_filters(
                         || s.image_id
                             .trim_start_matches("sha256:")
                             .starts_with(v.trim_start_matches("sha256:"))
-                        || engine
-                            .resolve_image(&Caller::root(), v)
-                            .map(|i| i.id == s.image_id)
-                            .unwrap_or(false)
+                        || ancestors.get(v).is_some_and(|id| *id == s.image_id)
                 }
                 "exited" => {
                     s.state == ContainerStatus::Exited
                         && s.exit_code.map(|c| c.to_string()) == Some(v.clone())
                 }
-                other => {
-                    return Err(EngineError::invalid(format!(
-                        "invalid filter {other:?}: use status, name, id, label, ancestor or exited"
-                    )))
-                }
+                _ => false,
             };
         }
         if !hit {
-            return Ok(false);
+            return false;
         }
     }
-    Ok(true)
+    true
 }
 
 impl ContainerApi for LocalEngine {
@@ -1160,6 +1180,7 @@ impl ContainerApi for LocalEngine {
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
         self.authorize(caller, "container.list", None)?;
+        let ancestors = prepare_filters(self, &opts.filters)?;
         let mut out = Vec::new();
         let net = crate::network::view(self).ok();
         let role = self.effective_role(caller);
@@ -1180,7 +1201,7 @@ impl ContainerApi for LocalEngine {
         }
         let mut kept = Vec::new();
         for mut s in out {
-            if matches_filters(self, &s, &opts.filters)? {
+            if matches_filters(&s, &opts.filters, &ancestors) {
                 // `-s` walks the writable layer: only for the containers shown.
                 if opts.size {
                     s.size_rw = Some(crate::volume::dir_size(
