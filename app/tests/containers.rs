@@ -852,7 +852,10 @@ fn ps_size_counts_the_writable_layer_of_the_containers_shown() {
     let id = w.ok(&["images", "-q", "wharf/demo"]);
     let by_id = w.ok(&["ps", "-aq", "--filter", &format!("ancestor={}", id.trim())]);
     assert_eq!(by_id.lines().count(), 2, "{by_id}");
-    assert!(w.ok(&["ps", "-aq", "--filter", "ancestor=no/such:image"]).trim().is_empty());
+    assert!(w
+        .ok(&["ps", "-aq", "--filter", "ancestor=no/such:image"])
+        .trim()
+        .is_empty());
     // A filter that does not exist is refused, with or without containers to test it on.
     let empty = Wharf::new();
     for root in [&w, &empty] {

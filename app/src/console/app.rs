@@ -160,6 +160,31 @@ pub struct ListPane<T> {
     pub again: bool,
 }
 
+impl<T> ListPane<T> {
+    /// Start a reload, unless one is under way (then another follows it): `true` to go.
+    fn begin(&mut self) -> bool {
+        if self.in_flight {
+            self.again = true;
+            return false;
+        }
+        self.in_flight = true;
+        true
+    }
+
+    /// A reload's answer, kept; `true` when another reload was asked for meanwhile.
+    fn finish(&mut self, l: Load<Vec<T>>) -> bool {
+        self.in_flight = false;
+        match l {
+            Load::Ready(v) => {
+                self.items = v;
+                self.load = Load::Ready(());
+            }
+            other => self.load = other.map_unit(),
+        }
+        std::mem::take(&mut self.again)
+    }
+}
+
 impl<T> Default for ListPane<T> {
     fn default() -> Self {
         ListPane {
@@ -380,37 +405,25 @@ impl App {
     }
 
     fn refresh_containers(&mut self) {
-        if self.containers.in_flight {
-            self.containers.again = true;
-            return;
+        if self.containers.begin() {
+            self.worker
+                .run(|e, c| Msg::Containers(api::containers(e, c)));
         }
-        self.containers.in_flight = true;
-        self.worker
-            .run(|e, c| Msg::Containers(api::containers(e, c)));
     }
     fn refresh_images(&mut self) {
-        if self.images.in_flight {
-            self.images.again = true;
-            return;
+        if self.images.begin() {
+            self.worker.run(|e, c| Msg::Images(api::images(e, c)));
         }
-        self.images.in_flight = true;
-        self.worker.run(|e, c| Msg::Images(api::images(e, c)));
     }
     fn refresh_volumes(&mut self) {
-        if self.volumes.in_flight {
-            self.volumes.again = true;
-            return;
+        if self.volumes.begin() {
+            self.worker.run(|e, c| Msg::Volumes(api::volumes(e, c)));
         }
-        self.volumes.in_flight = true;
-        self.worker.run(|e, c| Msg::Volumes(api::volumes(e, c)));
     }
     fn refresh_networks(&mut self) {
-        if self.networks.in_flight {
-            self.networks.again = true;
-            return;
+        if self.networks.begin() {
+            self.worker.run(|e, c| Msg::Networks(api::networks(e, c)));
         }
-        self.networks.in_flight = true;
-        self.worker.run(|e, c| Msg::Networks(api::networks(e, c)));
     }
 
     fn notify(&mut self, level: Level, text: impl Into<String>) {
@@ -662,23 +675,13 @@ impl App {
         match m {
             Msg::Info(r) => self.info = r.map(Load::Ready).unwrap_or_else(Load::Error),
             Msg::Containers(l) => {
-                self.containers.in_flight = false;
                 let sel_id = self
                     .visible_containers()
                     .get(self.containers.cursor.selected)
                     .map(|c| c.id.clone());
-                match l {
-                    Load::Ready(v) => {
-                        self.containers.items = v;
-                        self.containers.load = Load::Ready(());
-                        let ids: HashSet<&String> =
-                            self.containers.items.iter().map(|c| &c.id).collect();
-                        self.marked.retain(|m| ids.contains(m));
-                    }
-                    Load::Error(e) => self.containers.load = Load::Error(e),
-                    Load::Unavailable(e) => self.containers.load = Load::Unavailable(e),
-                    Load::Loading => {}
-                }
+                let again = self.containers.finish(l);
+                let ids: HashSet<&String> = self.containers.items.iter().map(|c| &c.id).collect();
+                self.marked.retain(|m| ids.contains(m));
                 // Keep the selection on the same container (or on a new one asked for).
                 let vis = self.visible_containers();
                 let want_name = self.select_name.clone();
@@ -692,50 +695,22 @@ impl App {
                         self.select_name = None;
                     }
                 }
-                if self.containers.again {
-                    self.containers.again = false;
+                if again {
                     self.refresh_containers();
                 }
             }
             Msg::Images(l) => {
-                self.images.in_flight = false;
-                match l {
-                    Load::Ready(v) => {
-                        self.images.items = v;
-                        self.images.load = Load::Ready(());
-                    }
-                    other => self.images.load = other.map_unit(),
-                }
-                if self.images.again {
-                    self.images.again = false;
+                if self.images.finish(l) {
                     self.refresh_images();
                 }
             }
             Msg::Volumes(l) => {
-                self.volumes.in_flight = false;
-                match l {
-                    Load::Ready(v) => {
-                        self.volumes.items = v;
-                        self.volumes.load = Load::Ready(());
-                    }
-                    other => self.volumes.load = other.map_unit(),
-                }
-                if self.volumes.again {
-                    self.volumes.again = false;
+                if self.volumes.finish(l) {
                     self.refresh_volumes();
                 }
             }
             Msg::Networks(l) => {
-                self.networks.in_flight = false;
-                match l {
-                    Load::Ready(v) => {
-                        self.networks.items = v;
-                        self.networks.load = Load::Ready(());
-                    }
-                    other => self.networks.load = other.map_unit(),
-                }
-                if self.networks.again {
-                    self.networks.again = false;
+                if self.networks.finish(l) {
                     self.refresh_networks();
                 }
             }
