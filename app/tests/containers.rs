@@ -14,9 +14,17 @@ fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+/// The records of image commits not yet known to be on disk (`unsynced/`).
+fn unsynced(w: &Wharf) -> usize {
+    std::fs::read_dir(w.root().join("unsynced")).map_or(0, |d| d.count())
+}
+
 #[test]
 fn exit_codes_like_docker() {
     let w = Wharf::new();
+    // The demo image was just stored without waiting for the disk; the first container
+    // made from it flushes it first.
+    assert_eq!(unsynced(&w), 1);
     let o = w.run(&[
         "run",
         "--rm",
@@ -29,6 +37,7 @@ fn exit_codes_like_docker() {
     ]);
     assert_eq!(code(&o), 3);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+    assert_eq!(unsynced(&w), 0, "a container stands only on flushed layers");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
     let o = w.run(&[
         "run",

@@ -54,6 +54,8 @@ impl LocalEngine {
             sampler,
             opts,
         };
+        // After a crash: images whose files may not have reached the disk.
+        engine.recover_images();
         // After a reboot: containers whose processes are gone, and their restart policies.
         engine.recover_containers();
         Ok(engine)

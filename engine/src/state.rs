@@ -152,6 +152,14 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
     }
 }
 
+/// This boot's id (`/proc/sys/kernel/random/boot_id`; empty if the kernel does not
+/// say): what outlives a process but not the machine is recorded with it.
+pub fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// fsync a directory so a rename in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).ctx(|| format!("opening {}", dir.display()))?;

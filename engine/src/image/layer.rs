@@ -1106,57 +1106,6 @@ impl SplitCtx {
     }
 }
 
-/// Files at least this large start their writeback as soon as they are written.
-const FLUSH_MIN: u64 = 64 * 1024;
-
-/// Starts the writeback of finished files on a thread of its own, so that the disk
-/// writes while the rest of the layer is unpacked and the flush before commit (one
-/// `syncfs`) has little left to wait for. Also closes them.
-struct Flusher {
-    tx: Option<std::sync::mpsc::SyncSender<fs::File>>,
-    worker: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Flusher {
-    fn start() -> Option<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<fs::File>(64);
-        let worker = std::thread::Builder::new()
-            .name("wharf-flush".into())
-            .spawn(move || {
-                for f in rx {
-                    use std::os::fd::AsRawFd;
-                    // SAFETY: sync_file_range on an open fd we own; no memory is passed.
-                    // Only a hint to start writing: a failure changes nothing (the
-                    // commit's syncfs reports real write errors).
-                    let _ = unsafe {
-                        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
-                    };
-                }
-            })
-            .ok()?;
-        Some(Flusher {
-            tx: Some(tx),
-            worker: Some(worker),
-        })
-    }
-
-    /// Hand over a written file (it is closed on the flusher's thread).
-    fn hand(&self, f: fs::File) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(f);
-        }
-    }
-}
-
-impl Drop for Flusher {
-    fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
 struct Unpacker<'a> {
     /// The process umask, when files can be created with their final mode and owner
     /// (saving a chmod and a chown per file); `None` to always set them.
@@ -1164,7 +1113,6 @@ struct Unpacker<'a> {
     /// Directories (relative) whose new files would not get the creator's group or
     /// the plain umask: setgid, or with xattrs (a default ACL).
     special_dirs: HashSet<PathBuf>,
-    flusher: Option<Flusher>,
     dest: &'a Path,
     /// Directories (relative) known to exist as real directories.
     dirs: HashSet<PathBuf>,
@@ -1179,8 +1127,6 @@ impl<'a> Unpacker<'a> {
         Unpacker {
             direct: direct_create_umask(dest),
             special_dirs: HashSet::new(),
-            // Unpacking into the store (with a tar-split) is followed by a syncfs.
-            flusher: split.as_ref().and_then(|_| Flusher::start()),
             dest,
             dirs: HashSet::new(),
             dir_times: Vec::new(),
@@ -1451,11 +1397,6 @@ impl<'a> Unpacker<'a> {
                 self.set_xattrs(&full, &xattrs)?;
                 filetime::set_file_handle_times(&f, Some(mtime), Some(mtime))
                     .ctx(|| format!("setting times of {}", full.display()))?;
-                if n >= FLUSH_MIN {
-                    if let Some(fl) = &self.flusher {
-                        fl.hand(f);
-                    }
-                }
             }
             tar::EntryType::Symlink => {
                 let target = entry

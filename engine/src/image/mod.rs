@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod durable;
 pub mod layer;
 pub mod reference;
 pub mod registry;
@@ -235,6 +236,32 @@ impl LocalEngine {
             config,
             layer_dirs,
         })
+    }
+
+    /// At start: drop the images an earlier boot stored but may not have written out
+    /// before the machine went down (see [`durable`]); each is a `delete` event.
+    pub(crate) fn recover_images(&self) {
+        let r = match self.image_store().recover_unsynced() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("could not check the images stored before a crash: {e}");
+                return;
+            }
+        };
+        for (id, tags) in &r.dropped {
+            let name = tags.first().cloned().unwrap_or_else(|| id.clone());
+            tracing::warn!(
+                "image {name} ({id}) was not fully written to disk before the machine went down and was removed: load or pull it again"
+            );
+            self.emit(
+                Event::new(EventType::Image, "delete", id)
+                    .attr("name", &name)
+                    .attr("reason", "incomplete after a crash"),
+            );
+        }
+        for (tag, id) in &r.restored {
+            self.image_event("tag", id, tag);
+        }
     }
 
     fn image_event(&self, action: &str, id: &str, name: &str) {

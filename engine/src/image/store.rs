@@ -10,17 +10,18 @@
 //! they are: a blob, when there is one, is always preferred.
 //!
 //! Every addition is staged in a private directory under `tmp/` and renamed in only when
-//! complete, under the `images` lock; a failure at any point leaves nothing behind.
+//! complete, under the `images` lock; a failure at any point leaves nothing behind. A
+//! commit does not wait for the disk: `durable` says how a crash is still survived.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::durable::PendingRecord;
 use super::layer::{self, Compression, LayerStats};
 use super::reference::{validate_digest, Reference};
 use crate::error::{EngineError, IoContext, Result};
@@ -156,12 +157,6 @@ pub struct Staging {
     /// uses the blob as a layer.
     failed: BTreeMap<String, EngineError>,
     seq: u64,
-    /// The state root, opened before anything is staged: the flush before commit
-    /// (`syncfs` on it) reports write errors since then, whoever flushed first.
-    root_fd: Option<File>,
-    /// A flush started in the background after each unpacked layer, so the one
-    /// before commit has little left to wait for.
-    early_sync: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Map an error reading an archive or download to what it means.
@@ -210,7 +205,6 @@ fn looks_like_layer(head: &[u8]) -> bool {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        self.wait_early_sync();
         if self.dir.exists() {
             if let Err(e) = fs::remove_dir_all(&self.dir) {
                 tracing::warn!(
@@ -223,29 +217,6 @@ impl Drop for Staging {
 }
 
 impl Staging {
-    /// Start flushing what is written so far in the background (unless a flush is
-    /// still running): the disk writes while the next layer is unpacked.
-    fn start_early_sync(&mut self) {
-        if self.early_sync.as_ref().is_some_and(|h| !h.is_finished()) {
-            return;
-        }
-        self.wait_early_sync();
-        let dir = self.dir.clone();
-        self.early_sync = std::thread::Builder::new()
-            .name("wharf-sync".into())
-            .spawn(move || {
-                // Errors show on the commit's syncfs (on a file opened before).
-                let _ = File::open(&dir).and_then(|f| syncfs_fd(&f));
-            })
-            .ok();
-    }
-
-    fn wait_early_sync(&mut self) {
-        if let Some(h) = self.early_sync.take() {
-            let _ = h.join();
-        }
-    }
-
     /// The staging directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -414,7 +385,6 @@ impl Staging {
         };
         match unpacked {
             Ok(stats) => {
-                self.start_early_sync();
                 self.unpacked
                     .entry(digest.clone())
                     .or_default()
@@ -533,8 +503,6 @@ impl ImageStore {
             unpacked: BTreeMap::new(),
             failed: BTreeMap::new(),
             seq: 0,
-            root_fd: File::open(self.root.path()).ok(),
-            early_sync: None,
         })
     }
 
@@ -655,7 +623,8 @@ impl ImageStore {
             .join("diff")
     }
 
-    fn layer_root(&self, chain: &str) -> PathBuf {
+    /// The directory of the layer `chain` (`diff/`, `layer.json`, `tar-split`).
+    pub(super) fn layer_root(&self, chain: &str) -> PathBuf {
         self.root
             .layers()
             .join(chain.strip_prefix("sha256:").unwrap_or(chain))
@@ -932,39 +901,51 @@ impl ImageStore {
     pub fn commit(&self, st: Staging, imgs: &[NewImage]) -> Result<Vec<Committed>> {
         let _lock = self.lock()?;
         let mut st = st;
-        // Everything staged hits the disk before images.json names it.
-        st.wait_early_sync();
-        match &st.root_fd {
-            Some(f) => syncfs_fd(f).ctx(|| format!("syncing {}", self.root.path().display()))?,
-            None => syncfs(self.root.path())?,
-        }
+        // What is staged is not flushed here: a pending record (written and fsynced
+        // before anything is renamed in) says what may not be on disk yet, and
+        // `durable` checks it after a crash (see there).
+        let mut idx = self.index()?;
         // Only the layer blobs the images use; other files of an archive stay behind.
         let keep: BTreeSet<&String> = imgs
             .iter()
             .flat_map(|i| i.layers.iter().map(|(d, _)| d))
             .collect();
-        for (digest, src) in std::mem::take(&mut st.blobs) {
-            if !keep.contains(&digest) {
-                continue;
-            }
-            let dst = self.blob_path(&digest);
-            if !dst.exists() {
-                fs::rename(&src, &dst).ctx(|| format!("storing blob {digest}"))?;
-            }
+        let blobs: Vec<(String, PathBuf)> = std::mem::take(&mut st.blobs)
+            .into_iter()
+            .filter(|(d, _)| keep.contains(d) && !self.blob_path(d).exists())
+            .collect();
+        let layers: Vec<(String, PathBuf)> = std::mem::take(&mut st.layers)
+            .into_iter()
+            .filter(|(chain, _)| !self.layer_root(chain).join("layer.json").is_file())
+            .collect();
+        let pending = PendingRecord {
+            boot_id: crate::state::boot_id(),
+            created: now(),
+            layers: layers.iter().map(|(c, _)| c.clone()).collect(),
+            blobs: blobs.iter().map(|(d, _)| d.clone()).collect(),
+            tags: imgs
+                .iter()
+                .flat_map(|i| i.tags.iter())
+                .map(|t| (t.clone(), idx.refs.get(t).cloned()))
+                .collect(),
+        };
+        if !pending.is_empty() {
+            self.write_pending(&pending)?;
         }
-        for (chain, src) in std::mem::take(&mut st.layers) {
-            let dst = self.layer_root(&chain);
-            if !dst.join("layer.json").is_file() {
-                if dst.exists() {
-                    fs::remove_dir_all(&dst)
-                        .ctx(|| format!("removing the incomplete layer {}", dst.display()))?;
-                }
-                fs::rename(&src, &dst).ctx(|| format!("storing layer {chain}"))?;
+        for (digest, src) in &blobs {
+            let dst = self.blob_path(digest);
+            fs::rename(src, &dst).ctx(|| format!("storing blob {digest}"))?;
+        }
+        for (chain, src) in &layers {
+            let dst = self.layer_root(chain);
+            if dst.exists() {
+                fs::remove_dir_all(&dst)
+                    .ctx(|| format!("removing the incomplete layer {}", dst.display()))?;
             }
+            fs::rename(src, &dst).ctx(|| format!("storing layer {chain}"))?;
         }
         crate::state::sync_dir(&self.root.blobs())?;
         crate::state::sync_dir(&self.root.layers())?;
-        let mut idx = self.index()?;
         let mut out = Vec::new();
         let t = now();
         for img in imgs {
@@ -1204,9 +1185,8 @@ fn unpack_one(
     write_layer_meta(dir, &meta)
 }
 
-/// Write `layer.json` in a staged layer directory. No fsync here: the staging area is
-/// flushed as a whole (one `syncfs`) before the layer is renamed in, which is much
-/// cheaper than an fsync per layer (each one a journal commit).
+/// Write `layer.json` in a staged layer directory. No fsync here, as for the layer's
+/// files: the commit's pending record covers them (see `durable`).
 fn write_layer_meta(dir: &Path, meta: &LayerMeta) -> Result<()> {
     let data = serde_json::to_vec(meta)
         .map_err(|e| EngineError::internal(format!("serializing layer.json: {e}")))?;
@@ -1237,21 +1217,4 @@ fn sync_file(p: &Path) -> Result<()> {
     File::open(p)
         .and_then(|f| f.sync_all())
         .ctx(|| format!("syncing {}", p.display()))
-}
-
-/// Flush the file system holding `p` (one call instead of an fsync per file).
-fn syncfs(p: &Path) -> Result<()> {
-    let f = File::open(p).ctx(|| format!("opening {}", p.display()))?;
-    syncfs_fd(&f).ctx(|| format!("syncing {}", p.display()))
-}
-
-/// Flush the file system holding the open file `f`; reports write errors on it since
-/// `f` was opened.
-fn syncfs_fd(f: &File) -> io::Result<()> {
-    // SAFETY: syncfs on a valid, owned fd; no memory is passed.
-    let r = unsafe { libc::syncfs(f.as_raw_fd()) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }

@@ -112,12 +112,7 @@ pub fn update(dir: &Path, f: impl FnOnce(&mut RunState)) -> Result<RunState> {
     Ok(st)
 }
 
-/// This boot's id.
-pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
+pub use crate::state::boot_id;
 
 /// Start time (clock ticks since boot) and state letter of `pid`, from /proc.
 pub fn proc_stat(pid: i32) -> Option<(u64, char)> {

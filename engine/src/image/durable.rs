@@ -1,0 +1,333 @@
+//! When what a commit stored reaches the disk.
+//!
+//! A load does not wait for its files to be written out (the page cache holds them, as
+//! after `tar -xf`): [`ImageStore::commit`] writes a pending record under `unsynced/`
+//! (fsynced) before it renames anything in, then updates `images.json` (fsynced). The
+//! record names the layers and blobs that commit renamed in, the tags it moved and the
+//! boot it happened in (`/proc/sys/kernel/random/boot_id`).
+//!
+//! Metadata (directories, names, modes, owners, xattrs, links) is journaled by the file
+//! system in order, so once `images.json` is on disk so is every layer's tree; only file
+//! contents can be missing after a crash. Page-cache contents survive any process's
+//! death, so they can be missing only after the machine went down: a record of the
+//! current boot is sound, one of an earlier boot is checked.
+//!
+//! - [`ImageStore::make_durable`] flushes the file system (`syncfs`) and drops the
+//!   records. The runtime calls it before a container uses an image's layers, so no
+//!   container ever stands on a layer that could vanish.
+//! - [`ImageStore::recover_unsynced`] (at engine start) flushes records of this boot that
+//!   are old enough for the kernel to have written them out anyway, and checks records of
+//!   an earlier boot: every layer is rebuilt from its tar-split and hashed against its
+//!   diff id, every blob hashed against its digest. Images that use anything that fails
+//!   are dropped, and the tags they took are given back to the images they named before.
+//!   The store is then in the state before that commit, never a torn one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::layer;
+use super::store::{ImageIndex, ImageRecord, ImageStore};
+use crate::error::{EngineError, IoContext, Result};
+use crate::state::{atomic_write_json, boot_id, read_json, sync_dir};
+
+/// Records of this boot older than this are flushed at engine start (the kernel writes
+/// dirty pages out after 30 s by default, so the flush has nothing left to wait for).
+const SETTLED: Duration = Duration::from_secs(60);
+
+/// `unsynced/<n>.json`: what one commit renamed into the store before its contents were
+/// known to be on disk.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PendingRecord {
+    /// The boot the commit happened in.
+    pub boot_id: String,
+    /// Seconds since the epoch.
+    pub created: i64,
+    /// Layer chain ids renamed into `layers/`.
+    pub layers: Vec<String>,
+    /// Blob digests renamed into `blobs/sha256/`.
+    pub blobs: Vec<String>,
+    /// Each tag the commit set -> the image it named before (`None`: a new tag).
+    pub tags: BTreeMap<String, Option<String>>,
+}
+
+impl PendingRecord {
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty() && self.blobs.is_empty()
+    }
+}
+
+/// What [`ImageStore::recover_unsynced`] did.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Images dropped because something they use did not survive: (id, its tags).
+    pub dropped: Vec<(String, Vec<String>)>,
+    /// Tags given back to the image they named before: (tag, image id).
+    pub restored: Vec<(String, String)>,
+    /// Records checked (from an earlier boot).
+    pub checked: usize,
+}
+
+impl ImageStore {
+    fn unsynced_dir(&self) -> PathBuf {
+        self.root().path().join("unsynced")
+    }
+
+    /// The pending records, oldest first: (path, record). A damaged record (torn
+    /// writes cannot happen, but a hand edit can) counts as naming nothing.
+    fn pending(&self) -> Result<Vec<(PathBuf, PendingRecord)>> {
+        let dir = self.unsynced_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(EngineError::io(format!("listing {}", dir.display()), e)),
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || name.starts_with('.') {
+                continue;
+            }
+            let rec = match read_json::<PendingRecord>(&e.path()) {
+                Ok(r) => r.unwrap_or_default(),
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    PendingRecord::default()
+                }
+            };
+            out.push((e.path(), rec));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Record, durably, what a commit is about to rename in (hold the images lock).
+    /// Returns the record's path.
+    pub(super) fn write_pending(&self, rec: &PendingRecord) -> Result<PathBuf> {
+        let dir = self.unsynced_dir();
+        fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
+        // Names sort in commit order: nanoseconds, then a random part.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = dir.join(format!("{nanos:020}-{}.json", &crate::ids::new_id()[..8]));
+        atomic_write_json(&path, rec)?;
+        Ok(path)
+    }
+
+    /// Is anything stored not yet known to be on disk?
+    pub fn has_unsynced(&self) -> bool {
+        self.pending().is_ok_and(|p| !p.is_empty())
+    }
+
+    /// Flush everything the store holds to disk and drop the pending records. Cheap when
+    /// there are none (one directory read).
+    pub fn make_durable(&self) -> Result<()> {
+        let pending = self.pending()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.flush_and_forget(&pending)
+    }
+
+    /// `syncfs`, then remove the records listed before it (later ones may name files
+    /// the flush did not cover).
+    fn flush_and_forget(&self, pending: &[(PathBuf, PendingRecord)]) -> Result<()> {
+        let root = self.root().path();
+        let f = fs::File::open(root).ctx(|| format!("opening {}", root.display()))?;
+        rustix::fs::syncfs(&f).map_err(|e| {
+            EngineError::io(
+                format!(
+                    "writing the image store in {} to disk (the disk may be full or failing; images loaded since the last flush stay marked as unsynced)",
+                    root.display()
+                ),
+                e.into(),
+            )
+        })?;
+        for (p, _) in pending {
+            match fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(EngineError::io(format!("removing {}", p.display()), e)),
+            }
+        }
+        sync_dir(&self.unsynced_dir())
+    }
+
+    /// At engine start: check what an earlier boot left unsynced and drop the images it
+    /// cannot vouch for; flush what this boot left long enough ago.
+    pub fn recover_unsynced(&self) -> Result<Recovery> {
+        let mut out = Recovery::default();
+        if self.pending()?.is_empty() {
+            return Ok(out);
+        }
+        let _lock = self.lock()?;
+        let pending = self.pending()?;
+        let boot = boot_id();
+        let now = chrono::Utc::now().timestamp();
+        let earlier: Vec<&PendingRecord> = pending
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| boot.is_empty() || r.boot_id != boot)
+            .collect();
+        if earlier.is_empty() {
+            let settled = pending
+                .iter()
+                .all(|(_, r)| now - r.created >= SETTLED.as_secs() as i64);
+            if settled {
+                self.flush_and_forget(&pending)?;
+            }
+            return Ok(out);
+        }
+        out.checked = earlier.len();
+        let mut bad_layers = BTreeSet::new();
+        let mut bad_blobs = BTreeSet::new();
+        let mut idx = self.index()?;
+        let diff_ids: BTreeMap<&str, &str> = idx
+            .images
+            .values()
+            .flat_map(|r| r.layers.iter())
+            .map(|l| (l.chain_id.as_str(), l.diff_id.as_str()))
+            .collect();
+        for rec in &earlier {
+            for chain in &rec.layers {
+                // A layer no image uses is garbage: removed below whatever it holds.
+                let ok = diff_ids
+                    .get(chain.as_str())
+                    .is_some_and(|d| self.layer_intact(chain, d));
+                if !ok {
+                    bad_layers.insert(chain.clone());
+                }
+            }
+            for blob in &rec.blobs {
+                if !self.blob_intact(blob) {
+                    bad_blobs.insert(blob.clone());
+                }
+            }
+        }
+        drop(diff_ids);
+        let gone: Vec<ImageRecord> = idx
+            .images
+            .values()
+            .filter(|r| {
+                bad_blobs.contains(&r.id)
+                    || bad_blobs.contains(&r.manifest)
+                    || r.layers.iter().any(|l| {
+                        bad_layers.contains(&l.chain_id) || bad_blobs.contains(&l.blob)
+                    })
+            })
+            .cloned()
+            .collect();
+        for r in &gone {
+            let tags = idx.tags_of(&r.id);
+            idx.images.remove(&r.id);
+            out.dropped.push((r.id.clone(), tags));
+        }
+        out.restored = give_tags_back(&mut idx, &earlier);
+        if !gone.is_empty() || !out.restored.is_empty() {
+            self.write_index(&idx)?;
+        }
+        self.release(&idx, &gone)?;
+        // Layers and blobs that failed but no image used: removed as well.
+        self.remove_unused(&idx, &bad_layers, &bad_blobs)?;
+        self.flush_and_forget(&pending)?;
+        Ok(out)
+    }
+
+    /// Does the stored layer `chain` still rebuild the tar with digest `diff_id`?
+    fn layer_intact(&self, chain: &str, diff_id: &str) -> bool {
+        let root = self.layer_root(chain);
+        if !root.join("layer.json").is_file() || !layer::has_tar_split(&root) {
+            return false;
+        }
+        match layer::TarSplitReader::open(&root, diff_id) {
+            Ok(mut r) => drain(&mut r).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Does the stored blob still hash to its name (a missing blob is fine: it was
+    /// never needed, or another copy of it is elsewhere)?
+    fn blob_intact(&self, digest: &str) -> bool {
+        let p = self.blob_path(digest);
+        let f = match fs::File::open(&p) {
+            Ok(f) => f,
+            Err(e) => return e.kind() == io::ErrorKind::NotFound,
+        };
+        let mut h = layer::HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
+        if drain(&mut h).is_err() {
+            return false;
+        }
+        h.finish().0 == digest
+    }
+
+    fn remove_unused(
+        &self,
+        idx: &ImageIndex,
+        layers: &BTreeSet<String>,
+        blobs: &BTreeSet<String>,
+    ) -> Result<()> {
+        let used_layers: BTreeSet<&str> = idx
+            .images
+            .values()
+            .flat_map(|r| r.layers.iter().map(|l| l.chain_id.as_str()))
+            .collect();
+        for chain in layers {
+            let root = self.layer_root(chain);
+            if !used_layers.contains(chain.as_str()) && root.exists() {
+                fs::remove_dir_all(&root).ctx(|| format!("removing layer {chain}"))?;
+            }
+        }
+        for blob in blobs {
+            let p = self.blob_path(blob);
+            if let Err(e) = fs::remove_file(&p) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    return Err(EngineError::io(format!("removing {}", p.display()), e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tags left naming no image (theirs was dropped) go back to what they named before a
+/// checked commit took them, newest commit first, if that image is still there.
+fn give_tags_back(idx: &mut ImageIndex, records: &[&PendingRecord]) -> Vec<(String, String)> {
+    let dangling: Vec<String> = idx
+        .refs
+        .iter()
+        .filter(|(_, id)| !idx.images.contains_key(*id))
+        .map(|(t, _)| t.clone())
+        .collect();
+    let mut out = Vec::new();
+    for tag in dangling {
+        let before = records
+            .iter()
+            .rev()
+            .filter_map(|r| r.tags.get(&tag))
+            .flatten()
+            .find(|id| idx.images.contains_key(*id))
+            .cloned();
+        match before {
+            Some(id) => {
+                idx.refs.insert(tag.clone(), id.clone());
+                out.push((tag, id));
+            }
+            None => {
+                idx.refs.remove(&tag);
+            }
+        }
+    }
+    out
+}
+
+fn drain(r: &mut dyn Read) -> io::Result<()> {
+    let mut buf = vec![0u8; 1 << 20];
+    while r.read(&mut buf)? > 0 {}
+    Ok(())
+}
