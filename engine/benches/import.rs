@@ -119,7 +119,20 @@ fn main() {
             )
             .unwrap();
         });
-        println!("wharf load {:.2}s into {}", t.as_secs_f64(), root.display());
+        // SAFETY: getrusage fills the struct it is given; RUSAGE_THREAD is this thread.
+        let ru = unsafe {
+            let mut ru: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_THREAD, &mut ru);
+            ru
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        println!(
+            "wharf load {:.2}s into {} (this thread: {:.3}s user, {:.3}s system)",
+            t.as_secs_f64(),
+            root.display(),
+            secs(ru.ru_utime),
+            secs(ru.ru_stime)
+        );
         return;
     }
     let total_mb: usize = std::env::var("WHARF_BENCH_MB")
