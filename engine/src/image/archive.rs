@@ -63,6 +63,8 @@ pub struct Loaded {
 /// the images it holds. Nothing is added to the store yet.
 pub fn read_archive(store: &ImageStore, input: &mut dyn Read) -> Result<Loaded> {
     let mut st = store.staging("load")?;
+    // Each plain layer's hashing goes on behind the unpacking of what follows.
+    st.defer_digests();
     let (_, plain) = layer::decompress(input).ctx(|| "reading the archive".into())?;
     let mut files = ArchiveFiles::default();
     let mut ar = tar::Archive::new(TarGuard::new(plain));
@@ -140,6 +142,12 @@ pub fn read_archive(store: &ImageStore, input: &mut dyn Read) -> Result<Loaded> 
                 }
             }
             _ => {}
+        }
+    }
+    let resolved = st.resolve_digests();
+    for d in files.files.values_mut() {
+        if let Some(real) = resolved.get(d) {
+            *d = real.clone();
         }
     }
     if n_entries == 0 {

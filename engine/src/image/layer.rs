@@ -72,6 +72,67 @@ pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<(Compression, Box<dyn Re
 /// Bytes handed to a hashing thread at a time.
 const HASH_CHUNK: usize = 1 << 20;
 
+/// Chunks for hashing threads, shared by the streams of one load. At most `max` exist:
+/// a reader that runs ahead of its hashing (and of earlier streams still hashing)
+/// waits once all are in use, so memory stays bounded while the hashing of one layer
+/// goes on behind the unpacking of the next.
+pub struct ChunkPool {
+    state: std::sync::Mutex<(Vec<Vec<u8>>, usize)>,
+    freed: std::sync::Condvar,
+    max: usize,
+}
+
+impl ChunkPool {
+    /// A pool of at most `max` chunks of [`HASH_CHUNK`] bytes.
+    pub fn new(max: usize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(ChunkPool {
+            state: std::sync::Mutex::new((Vec::new(), 0)),
+            freed: std::sync::Condvar::new(),
+            max: max.max(2),
+        })
+    }
+
+    fn take(&self) -> Vec<u8> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(c) = st.0.pop() {
+                return c;
+            }
+            if st.1 < self.max {
+                st.1 += 1;
+                return vec![0; HASH_CHUNK];
+            }
+            st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn give(&self, chunk: Vec<u8>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0.push(chunk);
+        self.freed.notify_one();
+    }
+}
+
+/// The digest of a stream whose last bytes may still be hashing on its thread.
+pub struct PendingDigest {
+    worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
+    done: Option<String>,
+}
+
+impl PendingDigest {
+    /// `sha256:<hex>`, once the hashing thread is done.
+    pub fn wait(mut self) -> String {
+        if let Some(d) = self.done.take() {
+            return d;
+        }
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(d)) => format!("sha256:{}", hex::encode(d)),
+            // No digest: one that matches nothing, so the verification that follows fails.
+            _ => "sha256:hashing-thread-failed".to_string(),
+        }
+    }
+}
+
 /// SHA-256 of a stream, computed on the calling thread or, for large streams, on a
 /// thread of its own so that hashing overlaps with the caller's reads and writes.
 pub struct HashPipe {
@@ -79,8 +140,8 @@ pub struct HashPipe {
     /// Bytes added with [`update`](Self::update) not yet sent: `cur[..cur_len]`.
     cur: Vec<u8>,
     cur_len: usize,
-    tx: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
-    free: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
+    tx: Option<std::sync::mpsc::Sender<(Vec<u8>, usize)>>,
+    pool: Option<std::sync::Arc<ChunkPool>>,
     worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
 }
 
@@ -92,22 +153,28 @@ impl HashPipe {
             cur: Vec::new(),
             cur_len: 0,
             tx: None,
-            free: None,
+            pool: None,
             worker: None,
         }
     }
 
-    /// Hash on a thread of its own (on the calling thread if none can be started).
+    /// Hash on a thread of its own (on the calling thread if none can be started), at
+    /// most a few chunks behind the caller.
     pub fn threaded() -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(4);
-        let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        Self::threaded_in(ChunkPool::new(6))
+    }
+
+    /// Hash on a thread of its own with chunks from `pool`.
+    pub fn threaded_in(pool: std::sync::Arc<ChunkPool>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<u8>, usize)>();
+        let back = pool.clone();
         let worker = std::thread::Builder::new()
             .name("wharf-sha256".into())
             .spawn(move || {
                 let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
                 for (chunk, len) in rx {
                     ctx.update(&chunk[..len]);
-                    let _ = free_tx.send(chunk);
+                    back.give(chunk);
                 }
                 ctx.finish()
             });
@@ -117,7 +184,7 @@ impl HashPipe {
                 cur: Vec::new(),
                 cur_len: 0,
                 tx: Some(tx),
-                free: Some(free_rx),
+                pool: Some(pool),
                 worker: Some(w),
             },
             Err(e) => {
@@ -131,13 +198,13 @@ impl HashPipe {
         self.inline.is_none()
     }
 
-    /// A buffer of [`HASH_CHUNK`] bytes to fill and [`send`](Self::send) (recycled from
-    /// the hashing thread when it can).
+    /// A buffer of [`HASH_CHUNK`] bytes to fill and [`send`](Self::send), from the pool
+    /// (waiting for the hashing to free one when all are in use).
     fn buffer(&self) -> Vec<u8> {
-        self.free
-            .as_ref()
-            .and_then(|f| f.try_recv().ok())
-            .unwrap_or_else(|| vec![0; HASH_CHUNK])
+        match &self.pool {
+            Some(p) => p.take(),
+            None => vec![0; HASH_CHUNK],
+        }
     }
 
     /// Add `data` to the hash.
@@ -179,19 +246,26 @@ impl HashPipe {
     }
 
     /// `sha256:<hex>` of everything added.
-    pub fn finish(mut self) -> String {
+    pub fn finish(self) -> String {
+        self.finish_later().wait()
+    }
+
+    /// Everything is added: the digest, when the hashing thread is through.
+    pub fn finish_later(mut self) -> PendingDigest {
         if let Some(ctx) = self.inline.take() {
-            return format!("sha256:{}", hex::encode(ctx.finish()));
+            return PendingDigest {
+                worker: None,
+                done: Some(format!("sha256:{}", hex::encode(ctx.finish()))),
+            };
         }
         if self.cur_len > 0 {
             let last = std::mem::take(&mut self.cur);
             self.send(last, self.cur_len);
         }
         drop(self.tx.take());
-        match self.worker.take().map(|w| w.join()) {
-            Some(Ok(d)) => format!("sha256:{}", hex::encode(d)),
-            // No digest: one that matches nothing, so the verification that follows fails.
-            _ => "sha256:hashing-thread-failed".to_string(),
+        PendingDigest {
+            worker: self.worker.take(),
+            done: None,
         }
     }
 }
@@ -213,21 +287,23 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Hash everything read from `inner`, on the reading thread.
     pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: HashPipe::inline(),
-            count: 0,
-            chunk: Vec::new(),
-            pos: 0,
-            len: 0,
-        }
+        Self::with(inner, HashPipe::inline())
     }
 
     /// Hash everything read from `inner` on a thread of its own (for large streams).
     pub fn threaded(inner: R) -> Self {
+        Self::with(inner, HashPipe::threaded())
+    }
+
+    /// Hash on a thread of its own, with chunks from `pool`.
+    pub fn threaded_in(inner: R, pool: std::sync::Arc<ChunkPool>) -> Self {
+        Self::with(inner, HashPipe::threaded_in(pool))
+    }
+
+    fn with(inner: R, hasher: HashPipe) -> Self {
         HashingReader {
             inner,
-            hasher: HashPipe::threaded(),
+            hasher,
             count: 0,
             chunk: Vec::new(),
             pos: 0,
@@ -236,12 +312,18 @@ impl<R: Read> HashingReader<R> {
     }
 
     /// `sha256:<hex>` and the byte count of what was read so far.
-    pub fn finish(mut self) -> (String, u64) {
+    pub fn finish(self) -> (String, u64) {
+        let (d, n) = self.finish_later();
+        (d.wait(), n)
+    }
+
+    /// The digest (when its thread is through) and the byte count of what was read.
+    pub fn finish_later(mut self) -> (PendingDigest, u64) {
         if self.len > 0 {
             let chunk = std::mem::take(&mut self.chunk);
             self.hasher.send(chunk, self.len);
         }
-        (self.hasher.finish(), self.count)
+        (self.hasher.finish_later(), self.count)
     }
 }
 

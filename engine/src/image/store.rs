@@ -157,7 +157,16 @@ pub struct Staging {
     /// uses the blob as a layer.
     failed: BTreeMap<String, EngineError>,
     seq: u64,
+    /// With [`defer_digests`](Staging::defer_digests): the chunks all plain layers hash
+    /// from, and their digests still being computed, by the name that stands for them.
+    pool: Option<std::sync::Arc<layer::ChunkPool>>,
+    deferred: Vec<(String, layer::PendingDigest)>,
 }
+
+/// How deferred digests are named until known (never a valid digest).
+const DEFERRED: &str = "deferred:";
+/// Chunks (1 MiB) the hashing of a load may be behind its unpacking.
+const DEFER_CHUNKS: usize = 48;
 
 /// Map an error reading an archive or download to what it means.
 fn read_err(e: io::Error, what: &str) -> EngineError {
@@ -217,6 +226,34 @@ impl Drop for Staging {
 }
 
 impl Staging {
+    /// Let the hashing of plain layers run behind their unpacking, on into the next
+    /// layer: [`put_file`](Self::put_file) then names such a layer by a stand-in
+    /// (`deferred:<n>`) until [`resolve_digests`](Self::resolve_digests).
+    pub fn defer_digests(&mut self) {
+        self.pool = Some(layer::ChunkPool::new(DEFER_CHUNKS));
+    }
+
+    /// Wait for the deferred digests and name their layers by them. Returns stand-in ->
+    /// digest, for the caller's own records of what `put_file` returned.
+    pub fn resolve_digests(&mut self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (name, pending) in std::mem::take(&mut self.deferred) {
+            let digest = pending.wait();
+            if let Some(v) = self.unpacked.remove(&name) {
+                let slot = self.unpacked.entry(digest.clone()).or_default();
+                for (root, mut stats) in v {
+                    stats.diff_id = digest.clone();
+                    slot.push((root, stats));
+                }
+            }
+            if let Some(e) = self.failed.remove(&name) {
+                self.failed.entry(digest.clone()).or_insert(e);
+            }
+            out.insert(name, digest);
+        }
+        out
+    }
+
     /// The staging directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -325,13 +362,23 @@ impl Staging {
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .ctx(|| format!("chmod {}", diff.display()))?;
         let (digest, n, unpacked) = if compression == Compression::None {
-            let mut h = layer::HashingReader::threaded(r);
+            let mut h = match &self.pool {
+                Some(p) => layer::HashingReader::threaded_in(r, p.clone()),
+                None => layer::HashingReader::threaded(r),
+            };
             let res = layer::unpack_tar(&mut h, &diff, Some(&root));
             if res.is_err() {
                 // Read the rest so the digest is known (and the archive stays in step).
                 io::copy(&mut h, &mut io::sink()).map_err(|e| read_err(e, "archive"))?;
             }
-            let (digest, n) = h.finish();
+            let (digest, n) = if self.pool.is_some() {
+                let (pending, n) = h.finish_later();
+                let name = format!("{DEFERRED}{}", self.seq);
+                self.deferred.push((name.clone(), pending));
+                (name, n)
+            } else {
+                h.finish()
+            };
             let unpacked = res.map(|size| LayerStats {
                 diff_id: digest.clone(),
                 tar_size: n,
@@ -503,6 +550,8 @@ impl ImageStore {
             unpacked: BTreeMap::new(),
             failed: BTreeMap::new(),
             seq: 0,
+            pool: None,
+            deferred: Vec::new(),
         })
     }
 
