@@ -432,7 +432,14 @@ fn layer_files_of_every_size_keep_content_and_attributes() {
         E::FileX("home/own", 0o600, 1002, 1003, &b2, vec![]),
         E::Hardlink("home/link", "home/own"),
         E::File("exactly-4m", 0o644, &c),
-        E::FileX("with-xattr", 0o644, 0, 0, &x, vec![("SCHILY.xattr.user.k", b"v")]),
+        E::FileX(
+            "with-xattr",
+            0o644,
+            0,
+            0,
+            &x,
+            vec![("SCHILY.xattr.user.k", b"v")],
+        ),
         E::File("over-4m", 0o644, &big),
     ]);
     let cfg = config_for(&[&layer], &["sh"]);
@@ -456,7 +463,9 @@ fn layer_files_of_every_size_keep_content_and_attributes() {
     check("with-xattr", &x, 0o644, (0, 0));
     check("over-4m", &big, 0o644, (0, 0));
     assert_eq!(
-        xattr::get(l.join("with-xattr"), "user.k").unwrap().as_deref(),
+        xattr::get(l.join("with-xattr"), "user.k")
+            .unwrap()
+            .as_deref(),
         Some(&b"v"[..])
     );
     // The tar-split rebuilds the exact layer (save checks it against the diff id).

@@ -128,9 +128,11 @@ fn after_a_crash_intact_layers_are_checked_and_kept() {
     let e = reopen(dir.path());
     assert!(records(&e).is_empty(), "checked records are dropped");
     assert_eq!(e.image_store().index().unwrap(), before, "nothing to undo");
-    assert!(!events(&e)
-        .iter()
-        .any(|(a, _)| a == "delete"), "{:?}", events(&e));
+    assert!(
+        !events(&e).iter().any(|(a, _)| a == "delete"),
+        "{:?}",
+        events(&e)
+    );
     // And the layers still rebuild their exact bytes.
     let mut out = Vec::new();
     e.image_save(&root(), &["app:2".into()], SaveFormat::Docker, &mut out)
@@ -194,7 +196,10 @@ fn after_a_crash_a_torn_layer_drops_its_image_and_gives_its_tags_back() {
             || evs.contains(&("delete".into(), "docker.io/library/app:2".into())),
         "{evs:?}"
     );
-    assert!(evs.contains(&("tag".into(), "docker.io/library/app:1".into())), "{evs:?}");
+    assert!(
+        evs.contains(&("tag".into(), "docker.io/library/app:1".into())),
+        "{evs:?}"
+    );
     // a, sharing b's base layer, is whole: it saves with its layers' exact bytes.
     let mut out = Vec::new();
     e.image_save(&root(), &["app:1".into()], SaveFormat::Docker, &mut out)
@@ -213,7 +218,11 @@ fn after_a_crash_a_torn_blob_drops_its_image() {
     let (dir, e) = engine();
     let plain = layer(&[("x", &[5u8; 30000])]);
     let gz = gzip(&plain);
-    let archive = docker_archive(&config_for(&[&plain], &["sh"]), &[gz.clone()], &["gz:1"]);
+    let archive = docker_archive(
+        &config_for(&[&plain], &["sh"]),
+        std::slice::from_ref(&gz),
+        &["gz:1"],
+    );
     load(&e, &archive);
     let recs = records(&e);
     assert_eq!(recs.len(), 1);
@@ -235,7 +244,10 @@ fn after_a_crash_a_torn_blob_drops_its_image() {
     let idx = e.image_store().index().unwrap();
     assert!(idx.images.is_empty(), "{idx:?}");
     assert!(
-        std::fs::read_dir(e.root().layers()).unwrap().next().is_none(),
+        std::fs::read_dir(e.root().layers())
+            .unwrap()
+            .next()
+            .is_none(),
         "its layer went with it"
     );
 }

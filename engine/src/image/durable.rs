@@ -217,9 +217,9 @@ impl ImageStore {
             .filter(|r| {
                 bad_blobs.contains(&r.id)
                     || bad_blobs.contains(&r.manifest)
-                    || r.layers.iter().any(|l| {
-                        bad_layers.contains(&l.chain_id) || bad_blobs.contains(&l.blob)
-                    })
+                    || r.layers
+                        .iter()
+                        .any(|l| bad_layers.contains(&l.chain_id) || bad_blobs.contains(&l.blob))
             })
             .cloned()
             .collect();
