@@ -6,6 +6,7 @@
 
 mod images_util;
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use images_util::*;
@@ -122,10 +123,22 @@ fn after_a_crash_intact_layers_are_checked_and_kept() {
     load(&e, &a);
     load(&e, &b);
     let before = e.image_store().index().unwrap();
+    // Without a journal, the inode may have been written before its chmod and chown.
+    let b_id = image_id(&e, "docker.io/library/app:2").unwrap();
+    let top = &e.image_store().index().unwrap().images[&b_id].layers[1];
+    let data = e.image_store().layer_dir(&top.chain_id).join("srv/data");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&data, Some(1234), Some(1234)).unwrap();
     for r in records(&e) {
         from_earlier_boot(&r);
     }
     let e = reopen(dir.path());
+    let md = std::fs::metadata(&data).unwrap();
+    assert_eq!(
+        (md.mode() & 0o7777, md.uid(), md.gid()),
+        (0o644, 0, 0),
+        "the layer is unpacked again: modes and owners from its tar headers"
+    );
     assert!(records(&e).is_empty(), "checked records are dropped");
     assert_eq!(e.image_store().index().unwrap(), before, "nothing to undo");
     assert!(

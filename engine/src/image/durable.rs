@@ -6,21 +6,22 @@
 //! record names the layers and blobs that commit renamed in, the tags it moved and the
 //! boot it happened in (`/proc/sys/kernel/random/boot_id`).
 //!
-//! Metadata (directories, names, modes, owners, xattrs, links) is journaled by the file
-//! system in order, so once `images.json` is on disk so is every layer's tree; only file
-//! contents can be missing after a crash. Page-cache contents survive any process's
-//! death, so they can be missing only after the machine went down: a record of the
-//! current boot is sound, one of an earlier boot is checked.
+//! Page-cache contents survive any process's death, so they can be missing only after
+//! the machine went down: a record of the current boot is sound, one of an earlier boot
+//! is checked.
 //!
 //! - [`ImageStore::make_durable`] flushes the file system (`syncfs`) and drops the
 //!   records. The runtime calls it before a container uses an image's layers, so no
 //!   container ever stands on a layer that could vanish.
 //! - [`ImageStore::recover_unsynced`] (at engine start) flushes records of this boot that
 //!   are old enough for the kernel to have written them out anyway, and checks records of
-//!   an earlier boot: every layer is rebuilt from its tar-split and hashed against its
-//!   diff id, every blob hashed against its digest. Images that use anything that fails
-//!   are dropped, and the tags they took are given back to the images they named before.
-//!   The store is then in the state before that commit, never a torn one.
+//!   an earlier boot: every layer is unpacked again from its own tar-split and files,
+//!   which checks every byte against the diff id and sets every mode, owner, time and
+//!   link from the tar headers (right even on a file system that does not journal
+//!   metadata in order, after its fsck), and every blob is hashed against its digest.
+//!   Images that use anything that fails are dropped, and the tags they took are given
+//!   back to the images they named before. The store is then in the state before that
+//!   commit, never a torn one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::layer;
-use super::store::{ImageIndex, ImageRecord, ImageStore};
+use super::store::{write_layer_meta, ImageIndex, ImageRecord, ImageStore, LayerMeta};
 use crate::error::{EngineError, IoContext, Result};
 use crate::state::{atomic_write_json, boot_id, read_json, sync_dir};
 
@@ -199,7 +200,7 @@ impl ImageStore {
                 // A layer no image uses is garbage: removed below whatever it holds.
                 let ok = diff_ids
                     .get(chain.as_str())
-                    .is_some_and(|d| self.layer_intact(chain, d));
+                    .is_some_and(|d| self.rebuild_layer(chain, d));
                 if !ok {
                     bad_layers.insert(chain.clone());
                 }
@@ -239,16 +240,51 @@ impl ImageStore {
         Ok(out)
     }
 
-    /// Does the stored layer `chain` still rebuild the tar with digest `diff_id`?
-    fn layer_intact(&self, chain: &str, diff_id: &str) -> bool {
+    /// Unpack the stored layer `chain` again from itself: its tar-split and files
+    /// rebuild the tar stream (checked against `diff_id` as it ends), which unpacks into a
+    /// new directory that then takes the old one's place. Contents are checked by the
+    /// digest; everything else (modes, owners, times, links, devices, whiteouts) comes
+    /// from the tar headers, so it is right even where the file system does not journal
+    /// metadata in order (ext4 without a journal, after fsck). False if the layer does
+    /// not survive.
+    fn rebuild_layer(&self, chain: &str, diff_id: &str) -> bool {
         let root = self.layer_root(chain);
-        if !root.join("layer.json").is_file() || !layer::has_tar_split(&root) {
-            return false;
+        let hex = chain.strip_prefix("sha256:").unwrap_or(chain);
+        let fresh = root.with_file_name(format!(".rebuild-{hex}"));
+        let old = root.with_file_name(format!(".old-{hex}"));
+        let _ = fs::remove_dir_all(&fresh);
+        let _ = fs::remove_dir_all(&old);
+        let res = (|| -> Result<()> {
+            if !layer::has_tar_split(&root) {
+                return Err(EngineError::corrupt("no tar-split"));
+            }
+            let diff = fresh.join(layer::DIFF);
+            fs::create_dir_all(&diff).ctx(|| format!("creating {}", diff.display()))?;
+            fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .ctx(|| format!("chmod {}", diff.display()))?;
+            let mut r = layer::HashingReader::new(layer::TarSplitReader::open(&root, diff_id)?);
+            let size = layer::unpack_tar(&mut r, &diff, Some(&fresh))?;
+            let (got, tar_size) = r.finish();
+            if got != diff_id {
+                return Err(EngineError::corrupt(format!("hashes to {got}")));
+            }
+            let meta = LayerMeta {
+                diff_id: diff_id.to_string(),
+                chain_id: chain.to_string(),
+                size,
+                tar_size,
+            };
+            write_layer_meta(&fresh, &meta)?;
+            fs::rename(&root, &old).ctx(|| format!("moving {}", root.display()))?;
+            fs::rename(&fresh, &root).ctx(|| format!("moving {}", fresh.display()))?;
+            Ok(())
+        })();
+        if let Err(e) = &res {
+            tracing::warn!("layer {chain} did not survive the crash: {e}");
+            let _ = fs::remove_dir_all(&fresh);
         }
-        match layer::TarSplitReader::open(&root, diff_id) {
-            Ok(mut r) => drain(&mut r).is_ok(),
-            Err(_) => false,
-        }
+        let _ = fs::remove_dir_all(&old);
+        res.is_ok()
     }
 
     /// Does the stored blob still hash to its name (a missing blob is fine: it was

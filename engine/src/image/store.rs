@@ -1199,11 +1199,11 @@ impl ImageStore {
 
 /// `layers/<hex>/layer.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LayerMeta {
-    diff_id: String,
-    chain_id: String,
-    size: u64,
-    tar_size: u64,
+pub(super) struct LayerMeta {
+    pub(super) diff_id: String,
+    pub(super) chain_id: String,
+    pub(super) size: u64,
+    pub(super) tar_size: u64,
 }
 
 fn diff_mismatch(blob: &str, got: &str, want: &str) -> EngineError {
@@ -1236,7 +1236,7 @@ fn unpack_one(
 
 /// Write `layer.json` in a staged layer directory. No fsync here, as for the layer's
 /// files: the commit's pending record covers them (see `durable`).
-fn write_layer_meta(dir: &Path, meta: &LayerMeta) -> Result<()> {
+pub(super) fn write_layer_meta(dir: &Path, meta: &LayerMeta) -> Result<()> {
     let data = serde_json::to_vec(meta)
         .map_err(|e| EngineError::internal(format!("serializing layer.json: {e}")))?;
     fs::write(dir.join("layer.json"), data)
