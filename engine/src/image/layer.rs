@@ -102,7 +102,18 @@ impl ChunkPool {
                 st.1 += 1;
                 return vec![0; HASH_CHUNK];
             }
-            st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
+            let (next, waited) = self
+                .freed
+                .wait_timeout(st, std::time::Duration::from_secs(30))
+                .unwrap_or_else(|p| p.into_inner());
+            st = next;
+            if waited.timed_out() && st.0.is_empty() {
+                // Hashing threads hold every chunk and give none back (one died?):
+                // go on with a new chunk rather than wait for ever.
+                tracing::warn!("no hashing chunk came back in 30 s; allocating another");
+                st.1 += 1;
+                return vec![0; HASH_CHUNK];
+            }
         }
     }
 
