@@ -156,6 +156,13 @@ pub struct HashPipe {
     worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
 }
 
+impl Drop for HashPipe {
+    fn drop(&mut self) {
+        let cur = std::mem::take(&mut self.cur);
+        self.recycle(cur);
+    }
+}
+
 impl HashPipe {
     /// Hash on the calling thread.
     pub fn inline() -> Self {
@@ -238,6 +245,13 @@ impl HashPipe {
                 self.send(full, HASH_CHUNK);
                 self.cur_len = 0;
             }
+        }
+    }
+
+    /// Give back a chunk taken with [`buffer`](Self::buffer) and not sent.
+    fn recycle(&self, chunk: Vec<u8>) {
+        if let (Some(p), false) = (&self.pool, chunk.is_empty()) {
+            p.give(chunk);
         }
     }
 
@@ -330,11 +344,22 @@ impl<R: Read> HashingReader<R> {
 
     /// The digest (when its thread is through) and the byte count of what was read.
     pub fn finish_later(mut self) -> (PendingDigest, u64) {
+        let chunk = std::mem::take(&mut self.chunk);
         if self.len > 0 {
-            let chunk = std::mem::take(&mut self.chunk);
             self.hasher.send(chunk, self.len);
+        } else {
+            self.hasher.recycle(chunk);
         }
-        (self.hasher.finish_later(), self.count)
+        let hasher = std::mem::replace(&mut self.hasher, HashPipe::inline());
+        (hasher.finish_later(), self.count)
+    }
+}
+
+impl<R> Drop for HashingReader<R> {
+    fn drop(&mut self) {
+        // A chunk held at the end (read ahead, or after a failure) goes back to the pool.
+        let chunk = std::mem::take(&mut self.chunk);
+        self.hasher.recycle(chunk);
     }
 }
 
@@ -1675,6 +1700,40 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Streams hashed from one small pool, each finished later while the next is read:
+    /// every digest right, and the pool's bound holds (two chunks for 10 MiB of input).
+    #[test]
+    fn deferred_digests_from_a_shared_pool() {
+        let pool = ChunkPool::new(2);
+        let streams: Vec<Vec<u8>> = (0..3u8)
+            .map(|k| (0..(3 << 20) + 12345).map(|i| (i as u8) ^ k).collect())
+            .collect();
+        let mut pending = Vec::new();
+        for data in &streams {
+            let mut r = HashingReader::threaded_in(&data[..], pool.clone());
+            let mut buf = vec![0u8; 100_000];
+            let mut n = 0;
+            loop {
+                let k = r.read(&mut buf).unwrap();
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            assert_eq!(n, data.len());
+            let (d, count) = r.finish_later();
+            assert_eq!(count, data.len() as u64);
+            pending.push(d);
+        }
+        for (d, data) in pending.into_iter().zip(&streams) {
+            assert_eq!(
+                d.wait(),
+                format!("sha256:{}", hex::encode(Sha256::digest(data)))
+            );
+        }
+        assert!(pool.state.lock().unwrap().1 <= 2, "at most two chunks made");
+    }
 
     #[test]
     fn chain_ids_follow_the_oci_rule() {
