@@ -261,12 +261,16 @@ impl HashPipe {
             ctx.update(&chunk[..len]);
             return;
         }
-        if let Some(tx) = &self.tx {
-            if let Err(e) = tx.send((chunk, len)) {
-                // The worker is gone (it cannot fail short of a panic): finish() reports it.
-                tracing::warn!("the hashing thread stopped: {e}");
-                self.tx = None;
+        let back = match &self.tx {
+            Some(tx) => tx.send((chunk, len)).err().map(|e| e.0 .0),
+            None => Some(chunk),
+        };
+        if let Some(chunk) = back {
+            // The worker is gone (it cannot fail short of a panic): finish() reports it.
+            if self.tx.take().is_some() {
+                tracing::warn!("the hashing thread stopped");
             }
+            self.recycle(chunk);
         }
     }
 
