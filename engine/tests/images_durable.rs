@@ -264,3 +264,26 @@ fn after_a_crash_a_torn_blob_drops_its_image() {
         "its layer went with it"
     );
 }
+
+#[test]
+fn a_flush_never_forgets_an_earlier_boots_record_unchecked() {
+    let (_dir, e) = engine();
+    let (a, _, _) = images();
+    load(&e, &a);
+    let recs = records(&e);
+    let rec: Value = serde_json::from_slice(&std::fs::read(&recs[0]).unwrap()).unwrap();
+    let torn = rec["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| e.image_store().layer_dir(c.as_str().unwrap()).join("etc/a"))
+        .find(|p| p.exists())
+        .unwrap();
+    std::fs::write(&torn, b"").unwrap();
+    from_earlier_boot(&recs[0]);
+    // What a container create does first: the torn image is found and dropped, not
+    // flushed and trusted.
+    e.image_store().make_durable().unwrap();
+    assert!(records(&e).is_empty());
+    assert!(image_id(&e, "docker.io/library/app:1").is_none());
+}

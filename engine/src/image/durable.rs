@@ -127,11 +127,20 @@ impl ImageStore {
     }
 
     /// Flush everything the store holds to disk and drop the pending records. Cheap when
-    /// there are none (one directory read).
+    /// there are none (one directory read). Records of an earlier boot are never just
+    /// dropped: they are checked first ([`recover_unsynced`](Self::recover_unsynced)).
     pub fn make_durable(&self) -> Result<()> {
         let pending = self.pending()?;
         if pending.is_empty() {
             return Ok(());
+        }
+        let boot = boot_id();
+        if pending
+            .iter()
+            .any(|(_, r)| boot.is_empty() || r.boot_id != boot)
+        {
+            self.recover_unsynced()?;
+            return self.make_durable();
         }
         self.flush_and_forget(&pending)
     }
@@ -198,15 +207,16 @@ impl ImageStore {
         for rec in &earlier {
             for chain in &rec.layers {
                 // A layer no image uses is garbage: removed below whatever it holds.
-                let ok = diff_ids
-                    .get(chain.as_str())
-                    .is_some_and(|d| self.rebuild_layer(chain, d));
+                let ok = match diff_ids.get(chain.as_str()) {
+                    Some(d) => self.rebuild_layer(chain, d)?,
+                    None => false,
+                };
                 if !ok {
                     bad_layers.insert(chain.clone());
                 }
             }
             for blob in &rec.blobs {
-                if !self.blob_intact(blob) {
+                if !self.blob_intact(blob)? {
                     bad_blobs.insert(blob.clone());
                 }
             }
@@ -245,9 +255,10 @@ impl ImageStore {
     /// new directory that then takes the old one's place. Contents are checked by the
     /// digest; everything else (modes, owners, times, links, devices, whiteouts) comes
     /// from the tar headers, so it is right even where the file system does not journal
-    /// metadata in order (ext4 without a journal, after fsck). False if the layer does
-    /// not survive.
-    fn rebuild_layer(&self, chain: &str, diff_id: &str) -> bool {
+    /// metadata in order (ext4 without a journal, after fsck). `Ok(false)` if the layer
+    /// did not survive; an error if it could not be checked (a full disk, say): then
+    /// nothing is dropped and the check runs again at the next start.
+    fn rebuild_layer(&self, chain: &str, diff_id: &str) -> Result<bool> {
         let root = self.layer_root(chain);
         let hex = chain.strip_prefix("sha256:").unwrap_or(chain);
         let fresh = root.with_file_name(format!(".rebuild-{hex}"));
@@ -279,27 +290,34 @@ impl ImageStore {
             fs::rename(&fresh, &root).ctx(|| format!("moving {}", fresh.display()))?;
             Ok(())
         })();
-        if let Err(e) = &res {
-            tracing::warn!("layer {chain} did not survive the crash: {e}");
+        if res.is_err() {
             let _ = fs::remove_dir_all(&fresh);
         }
         let _ = fs::remove_dir_all(&old);
-        res.is_ok()
+        match res {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == crate::error::ErrorKind::Corrupt => {
+                tracing::warn!("layer {chain} did not survive the crash: {e}");
+                Ok(false)
+            }
+            Err(e) => Err(e.context(format!(
+                "checking layer {chain}, stored before the machine went down"
+            ))),
+        }
     }
 
     /// Does the stored blob still hash to its name (a missing blob is fine: it was
-    /// never needed, or another copy of it is elsewhere)?
-    fn blob_intact(&self, digest: &str) -> bool {
+    /// never needed, or another copy of it is elsewhere)? An error if it cannot be read.
+    fn blob_intact(&self, digest: &str) -> Result<bool> {
         let p = self.blob_path(digest);
         let f = match fs::File::open(&p) {
             Ok(f) => f,
-            Err(e) => return e.kind() == io::ErrorKind::NotFound,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(EngineError::io(format!("reading {}", p.display()), e)),
         };
         let mut h = layer::HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
-        if drain(&mut h).is_err() {
-            return false;
-        }
-        h.finish().0 == digest
+        drain(&mut h).ctx(|| format!("reading {}", p.display()))?;
+        Ok(h.finish().0 == digest)
     }
 
     fn remove_unused(

@@ -617,7 +617,7 @@ impl LocalEngine {
     ) -> Result<ContainerConfig> {
         let img = self.resolve_image(caller, &spec.image)?;
         // A container stands on the image's layers: they must be on disk first.
-        self.image_store().make_durable()?;
+        self.images_durable()?;
         let icfg = img.config.get("config").cloned().unwrap_or(Value::Null);
         let strs = |v: Option<&Value>| -> Option<Vec<String>> {
             v.and_then(|v| v.as_array()).map(|a| {
