@@ -37,8 +37,8 @@ fn exit_codes_like_docker() {
     ]);
     assert_eq!(code(&o), 3);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
-    assert_eq!(unsynced(&w), 0, "a container stands only on flushed layers");
     assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+    assert_eq!(unsynced(&w), 0, "a container stands only on flushed layers");
     let o = w.run(&[
         "run",
         "--rm",
