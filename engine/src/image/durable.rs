@@ -255,20 +255,26 @@ impl ImageStore {
     /// new directory that then takes the old one's place. Contents are checked by the
     /// digest; everything else (modes, owners, times, links, devices, whiteouts) comes
     /// from the tar headers, so it is right even where the file system does not journal
-    /// metadata in order (ext4 without a journal, after fsck). `Ok(false)` if the layer
-    /// did not survive; an error if it could not be checked (a full disk, say): then
-    /// nothing is dropped and the check runs again at the next start.
+    /// metadata in order (ext4 without a journal, after fsck).
+    ///
+    /// First a read-only pass: anything wrong in it (a torn tar-split, a short or
+    /// changed file) means the layer did not survive, `Ok(false)`. A failure in the
+    /// second pass, which writes, is the host's (a full disk, say): an error, and
+    /// nothing is dropped; the check runs again at the next start.
     fn rebuild_layer(&self, chain: &str, diff_id: &str) -> Result<bool> {
         let root = self.layer_root(chain);
+        let intact = layer::has_tar_split(&root)
+            && layer::TarSplitReader::open(&root, diff_id).is_ok_and(|mut r| drain(&mut r).is_ok());
+        if !intact {
+            tracing::warn!("layer {chain} did not survive the crash");
+            return Ok(false);
+        }
         let hex = chain.strip_prefix("sha256:").unwrap_or(chain);
         let fresh = root.with_file_name(format!(".rebuild-{hex}"));
         let old = root.with_file_name(format!(".old-{hex}"));
         let _ = fs::remove_dir_all(&fresh);
         let _ = fs::remove_dir_all(&old);
         let res = (|| -> Result<()> {
-            if !layer::has_tar_split(&root) {
-                return Err(EngineError::corrupt("no tar-split"));
-            }
             let diff = fresh.join(layer::DIFF);
             fs::create_dir_all(&diff).ctx(|| format!("creating {}", diff.display()))?;
             fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -277,7 +283,9 @@ impl ImageStore {
             let size = layer::unpack_tar(&mut r, &diff, Some(&fresh))?;
             let (got, tar_size) = r.finish();
             if got != diff_id {
-                return Err(EngineError::corrupt(format!("hashes to {got}")));
+                return Err(EngineError::corrupt(format!(
+                    "layer {chain} changed while it was checked (it now hashes to {got})"
+                )));
             }
             let meta = LayerMeta {
                 diff_id: diff_id.to_string(),
@@ -294,16 +302,11 @@ impl ImageStore {
             let _ = fs::remove_dir_all(&fresh);
         }
         let _ = fs::remove_dir_all(&old);
-        match res {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind == crate::error::ErrorKind::Corrupt => {
-                tracing::warn!("layer {chain} did not survive the crash: {e}");
-                Ok(false)
-            }
-            Err(e) => Err(e.context(format!(
-                "checking layer {chain}, stored before the machine went down"
-            ))),
-        }
+        res.map(|()| true).map_err(|e| {
+            e.context(format!(
+                "unpacking layer {chain} again (stored before the machine went down)"
+            ))
+        })
     }
 
     /// Does the stored blob still hash to its name (a missing blob is fine: it was
