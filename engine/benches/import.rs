@@ -315,7 +315,11 @@ fn main() {
             });
             println!("  wharf load: {}", ThreadUsage::now().since(&usage));
             wharf_times.push(t);
-            flush_times.push(t + time(|| e.image_store().make_durable().unwrap()));
+            flush_times.push(
+                t + time(|| {
+                    e.image_store().make_durable().unwrap();
+                }),
+            );
             outputs.borrow_mut().push(root);
         };
         if run % 2 == 0 {

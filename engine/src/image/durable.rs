@@ -25,14 +25,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::layer;
-use super::store::{write_layer_meta, ImageIndex, ImageRecord, ImageStore, LayerMeta};
+use super::store::{write_layer_meta, ImageIndex, ImageRecord, ImageStore, LayerMeta, LayerRecord};
 use crate::error::{EngineError, IoContext, Result};
 use crate::state::{atomic_write_json, boot_id, read_json, sync_dir};
 
@@ -69,8 +69,6 @@ pub struct Recovery {
     pub dropped: Vec<(String, Vec<String>)>,
     /// Tags given back to the image they named before: (tag, image id).
     pub restored: Vec<(String, String)>,
-    /// Records checked (from an earlier boot).
-    pub checked: usize,
 }
 
 impl ImageStore {
@@ -128,21 +126,10 @@ impl ImageStore {
 
     /// Flush everything the store holds to disk and drop the pending records. Cheap when
     /// there are none (one directory read). Records of an earlier boot are never just
-    /// dropped: they are checked first ([`recover_unsynced`](Self::recover_unsynced)).
-    pub fn make_durable(&self) -> Result<()> {
-        let pending = self.pending()?;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let boot = boot_id();
-        if pending
-            .iter()
-            .any(|(_, r)| boot.is_empty() || r.boot_id != boot)
-        {
-            self.recover_unsynced()?;
-            return self.make_durable();
-        }
-        self.flush_and_forget(&pending)
+    /// dropped: they are checked first (see [`recover_unsynced`](Self::recover_unsynced)),
+    /// and what that did is returned.
+    pub fn make_durable(&self) -> Result<Recovery> {
+        self.settle_records(true)
     }
 
     /// `syncfs`, then remove the records listed before it (later ones may name files
@@ -172,43 +159,51 @@ impl ImageStore {
     /// At engine start: check what an earlier boot left unsynced and drop the images it
     /// cannot vouch for; flush what this boot left long enough ago.
     pub fn recover_unsynced(&self) -> Result<Recovery> {
+        self.settle_records(false)
+    }
+
+    /// Records of this boot are flushed and dropped (with `flush_anyway`, or once
+    /// settled); records of an earlier boot are checked first, under the images lock.
+    fn settle_records(&self, flush_anyway: bool) -> Result<Recovery> {
         let mut out = Recovery::default();
-        if self.pending()?.is_empty() {
+        let pending = self.pending()?;
+        if pending.is_empty() {
             return Ok(out);
         }
-        let _lock = self.lock()?;
-        let pending = self.pending()?;
         let boot = boot_id();
-        let now = chrono::Utc::now().timestamp();
-        let earlier: Vec<&PendingRecord> = pending
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| boot.is_empty() || r.boot_id != boot)
-            .collect();
-        if earlier.is_empty() {
+        let earlier = |r: &PendingRecord| boot.is_empty() || r.boot_id != boot;
+        if !pending.iter().any(|(_, r)| earlier(r)) {
+            let now = chrono::Utc::now().timestamp();
             let settled = pending
                 .iter()
                 .all(|(_, r)| now - r.created >= SETTLED.as_secs() as i64);
-            if settled {
+            if flush_anyway || settled {
                 self.flush_and_forget(&pending)?;
             }
             return Ok(out);
         }
-        out.checked = earlier.len();
+        let _lock = self.lock()?;
+        // Listed again under the lock: a commit may have added one meanwhile.
+        let pending = self.pending()?;
+        let earlier: Vec<&PendingRecord> = pending
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| earlier(r))
+            .collect();
         let mut bad_layers = BTreeSet::new();
         let mut bad_blobs = BTreeSet::new();
         let mut idx = self.index()?;
-        let diff_ids: BTreeMap<&str, &str> = idx
+        let layers: BTreeMap<&str, &LayerRecord> = idx
             .images
             .values()
             .flat_map(|r| r.layers.iter())
-            .map(|l| (l.chain_id.as_str(), l.diff_id.as_str()))
+            .map(|l| (l.chain_id.as_str(), l))
             .collect();
         for rec in &earlier {
             for chain in &rec.layers {
                 // A layer no image uses is garbage: removed below whatever it holds.
-                let ok = match diff_ids.get(chain.as_str()) {
-                    Some(d) => self.rebuild_layer(chain, d)?,
+                let ok = match layers.get(chain.as_str()) {
+                    Some(l) => self.rebuild_layer(l)?,
                     None => false,
                 };
                 if !ok {
@@ -221,7 +216,7 @@ impl ImageStore {
                 }
             }
         }
-        drop(diff_ids);
+        drop(layers);
         let gone: Vec<ImageRecord> = idx
             .images
             .values()
@@ -261,10 +256,12 @@ impl ImageStore {
     /// changed file) means the layer did not survive, `Ok(false)`. A failure in the
     /// second pass, which writes, is the host's (a full disk, say): an error, and
     /// nothing is dropped; the check runs again at the next start.
-    fn rebuild_layer(&self, chain: &str, diff_id: &str) -> Result<bool> {
+    fn rebuild_layer(&self, l: &LayerRecord) -> Result<bool> {
+        let (chain, diff_id) = (l.chain_id.as_str(), l.diff_id.as_str());
         let root = self.layer_root(chain);
         let intact = layer::has_tar_split(&root)
-            && layer::TarSplitReader::open(&root, diff_id).is_ok_and(|mut r| drain(&mut r).is_ok());
+            && layer::TarSplitReader::open(&root, diff_id)
+                .is_ok_and(|mut r| io::copy(&mut r, &mut io::sink()).is_ok());
         if !intact {
             tracing::warn!("layer {chain} did not survive the crash");
             return Ok(false);
@@ -279,19 +276,14 @@ impl ImageStore {
             fs::create_dir_all(&diff).ctx(|| format!("creating {}", diff.display()))?;
             fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .ctx(|| format!("chmod {}", diff.display()))?;
-            let mut r = layer::HashingReader::new(layer::TarSplitReader::open(&root, diff_id)?);
+            // The reader checks the diff id as it ends (and fails the unpack if not).
+            let mut r = layer::TarSplitReader::open(&root, diff_id)?;
             let size = layer::unpack_tar(&mut r, &diff, Some(&fresh))?;
-            let (got, tar_size) = r.finish();
-            if got != diff_id {
-                return Err(EngineError::corrupt(format!(
-                    "layer {chain} changed while it was checked (it now hashes to {got})"
-                )));
-            }
             let meta = LayerMeta {
                 diff_id: diff_id.to_string(),
                 chain_id: chain.to_string(),
                 size,
-                tar_size,
+                tar_size: l.tar_size,
             };
             write_layer_meta(&fresh, &meta)?;
             fs::rename(&root, &old).ctx(|| format!("moving {}", root.display()))?;
@@ -319,7 +311,7 @@ impl ImageStore {
             Err(e) => return Err(EngineError::io(format!("reading {}", p.display()), e)),
         };
         let mut h = layer::HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
-        drain(&mut h).ctx(|| format!("reading {}", p.display()))?;
+        io::copy(&mut h, &mut io::sink()).ctx(|| format!("reading {}", p.display()))?;
         Ok(h.finish().0 == digest)
     }
 
@@ -381,10 +373,4 @@ fn give_tags_back(idx: &mut ImageIndex, records: &[&PendingRecord]) -> Vec<(Stri
         }
     }
     out
-}
-
-fn drain(r: &mut dyn Read) -> io::Result<()> {
-    let mut buf = vec![0u8; 1 << 20];
-    while r.read(&mut buf)? > 0 {}
-    Ok(())
 }

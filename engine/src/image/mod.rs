@@ -241,13 +241,22 @@ impl LocalEngine {
     /// At start: drop the images an earlier boot stored but may not have written out
     /// before the machine went down (see [`durable`]); each is a `delete` event.
     pub(crate) fn recover_images(&self) {
-        if let Err(e) = self.check_unsynced_images() {
-            tracing::warn!("could not check the images stored before a crash: {e}");
+        match self.image_store().recover_unsynced() {
+            Ok(r) => self.report_recovery(&r),
+            Err(e) => tracing::warn!("could not check the images stored before a crash: {e}"),
         }
     }
 
-    fn check_unsynced_images(&self) -> Result<()> {
-        let r = self.image_store().recover_unsynced()?;
+    /// Before a container stands on image layers: everything stored is on disk (what an
+    /// earlier boot left is checked first, see [`durable`]).
+    pub(crate) fn images_durable(&self) -> Result<()> {
+        let r = self.image_store().make_durable()?;
+        self.report_recovery(&r);
+        Ok(())
+    }
+
+    /// Events (and warnings) for what a crash check dropped and gave back.
+    fn report_recovery(&self, r: &durable::Recovery) {
         for (id, tags) in &r.dropped {
             let name = tags.first().cloned().unwrap_or_else(|| id.clone());
             tracing::warn!(
@@ -262,14 +271,6 @@ impl LocalEngine {
         for (tag, id) in &r.restored {
             self.image_event("tag", id, tag);
         }
-        Ok(())
-    }
-
-    /// Before a container stands on image layers: everything stored is on disk (what an
-    /// earlier boot left is checked first, see [`durable`]).
-    pub(crate) fn images_durable(&self) -> Result<()> {
-        self.check_unsynced_images()?;
-        self.image_store().make_durable()
     }
 
     fn image_event(&self, action: &str, id: &str, name: &str) {
