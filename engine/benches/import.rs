@@ -106,13 +106,15 @@ fn time<F: FnMut()>(mut f: F) -> Duration {
 
 fn main() {
     if let Ok(p) = std::env::var("WHARF_BENCH_UNPACK") {
-        // Diagnostic: time the layer unpacker alone on one tar, against tar -xf.
+        // Diagnostic: time the layer unpacker alone on one tar (as the store unpacks a
+        // pulled layer: with its tar-split), against tar -xf.
         let base = std::env::temp_dir();
         for _ in 0..6 {
             let d = tempfile::tempdir_in(&base).unwrap();
+            std::fs::create_dir(d.path().join("diff")).unwrap();
             let t = time(|| {
                 let f = std::fs::File::open(&p).unwrap();
-                wharf_engine::image::layer::unpack_layer(
+                wharf_engine::image::layer::unpack_layer_into(
                     std::io::BufReader::with_capacity(1 << 20, f),
                     d.path(),
                 )

@@ -278,7 +278,7 @@ impl ImageStore {
                 .ctx(|| format!("chmod {}", diff.display()))?;
             // The reader checks the diff id as it ends (and fails the unpack if not).
             let mut r = layer::TarSplitReader::open(&root, diff_id)?;
-            let size = layer::unpack_tar(&mut r, &diff, Some(&fresh))?;
+            let size = layer::unpack_tar(&mut r, &fresh)?;
             let meta = LayerMeta {
                 diff_id: diff_id.to_string(),
                 chain_id: chain.to_string(),

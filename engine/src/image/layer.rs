@@ -668,29 +668,13 @@ pub struct LayerStats {
     pub compression: Compression,
 }
 
-/// Extract the layer blob read from `input` (plain, gzip or zstd tar) into `dest`
-/// (an existing empty directory), without a tar-split. On error `dest` is left
-/// half-filled: the caller removes it (it is always a staging directory).
-pub fn unpack_layer(input: impl Read, dest: &Path) -> Result<LayerStats> {
-    let (compression, plain) = decompress(input).ctx(|| "reading the layer".into())?;
-    let mut hashing = HashingReader::new(plain);
-    let size = unpack_tar(&mut hashing, dest, None)?;
-    let (diff_id, tar_size) = hashing.finish();
-    Ok(LayerStats {
-        diff_id,
-        tar_size,
-        size,
-        compression,
-    })
-}
-
 /// Extract the layer blob read from `input` (plain, gzip or zstd tar) into the layer
 /// directory `root`: files into `root/diff` (an existing empty directory), the
 /// tar-split into `root/tar-split` (see [`unpack_tar`]).
 pub fn unpack_layer_into(input: impl Read, root: &Path) -> Result<LayerStats> {
     let (compression, plain) = decompress(input).ctx(|| "reading the layer".into())?;
     let mut hashing = HashingReader::threaded(plain);
-    let size = unpack_tar(&mut hashing, &root.join(DIFF), Some(root))?;
+    let size = unpack_tar(&mut hashing, root)?;
     let (diff_id, tar_size) = hashing.finish();
     Ok(LayerStats {
         diff_id,
@@ -700,28 +684,23 @@ pub fn unpack_layer_into(input: impl Read, root: &Path) -> Result<LayerStats> {
     })
 }
 
-/// Extract the uncompressed tar stream `plain` into `dest` and read `plain` to its end
-/// (the diff id covers the whole stream, end-of-archive blocks and trailing bytes
-/// included). Returns the bytes of file content.
+/// Extract the uncompressed tar stream `plain` into the layer directory `root` (files
+/// into `root/diff`, an existing empty directory) and read `plain` to its end (the diff
+/// id covers the whole stream, end-of-archive blocks and trailing bytes included).
+/// Returns the bytes of file content.
 ///
-/// With `split_root` (the layer directory, `dest` being its `diff`), also writes
-/// `split_root/tar-split`: the stream minus the content of the regular files, which
-/// [`TarSplitReader`] puts back from the unpacked files to rebuild the exact stream.
-/// Files the archive itself replaces later (a path written twice, a directory
-/// replaced) are moved to `split_root/shadow/` instead of deleted, so they can still be
-/// read back; `split_root/tar-split.moves` says where they went.
-pub fn unpack_tar(plain: &mut dyn Read, dest: &Path, split_root: Option<&Path>) -> Result<u64> {
-    let split = match split_root {
-        Some(root) => Some(SplitCtx::new(root)?),
-        None => None,
-    };
-    let rec = split.as_ref().map(|s| s.rec.clone());
+/// Also writes `root/tar-split`: the stream minus the content of the regular files,
+/// which [`TarSplitReader`] puts back from the unpacked files to rebuild the exact
+/// stream. Files the archive itself replaces later (a path written twice, a directory
+/// replaced) are moved to `root/shadow/` instead of deleted, so they can still be read
+/// back; `root/tar-split.moves` says where they went.
+pub fn unpack_tar(plain: &mut dyn Read, root: &Path) -> Result<u64> {
+    let dest = &root.join(DIFF);
+    let split = SplitCtx::new(root)?;
+    let rec = split.rec.clone();
     let mut u = Unpacker::new(dest, split);
     let res = (|| -> Result<()> {
-        let guard = match &rec {
-            Some(r) => TarGuard::with_split(&mut *plain, r.clone()),
-            None => TarGuard::new(&mut *plain),
-        };
+        let guard = TarGuard::with_split(&mut *plain, rec.clone());
         let mut ar = tar::Archive::new(guard);
         {
             let entries = ar.entries().map_err(|e| tar_err(e, dest))?;
@@ -736,11 +715,9 @@ pub fn unpack_tar(plain: &mut dyn Read, dest: &Path, split_root: Option<&Path>) 
         io::copy(&mut guard, &mut io::sink()).map_err(|e| tar_err(e, dest))?;
         Ok(())
     })();
-    if let Some(r) = &rec {
-        // A failure to write the tar-split shows up as a failed read: name the real cause.
-        if let Some(e) = r.borrow_mut().failed.take() {
-            return Err(EngineError::io("writing the layer's tar-split", e));
-        }
+    // A failure to write the tar-split shows up as a failed read: name the real cause.
+    if let Some(e) = rec.borrow_mut().failed.take() {
+        return Err(EngineError::io("writing the layer's tar-split", e));
     }
     res?;
     u.finish()?;
@@ -1241,11 +1218,11 @@ struct Unpacker<'a> {
     dir_times: Vec<DirTimes>,
     size: u64,
     buf: Vec<u8>,
-    split: Option<SplitCtx>,
+    split: SplitCtx,
 }
 
 impl<'a> Unpacker<'a> {
-    fn new(dest: &'a Path, split: Option<SplitCtx>) -> Self {
+    fn new(dest: &'a Path, split: SplitCtx) -> Self {
         Unpacker {
             direct: direct_create_umask(dest),
             special_dirs: HashSet::new(),
@@ -1313,22 +1290,14 @@ impl<'a> Unpacker<'a> {
                 if keep_dir {
                     return Ok(true);
                 }
-                let moved = match self.split.as_mut() {
-                    Some(s) => s.shadow(rel, full, true)?,
-                    None => false,
-                };
-                if !moved {
+                if !self.split.shadow(rel, full, true)? {
                     fs::remove_dir_all(full).ctx(|| format!("replacing {}", full.display()))?;
                 }
                 self.dirs.clear();
                 Ok(false)
             }
             Ok(_) => {
-                let moved = match self.split.as_mut() {
-                    Some(s) => s.shadow(rel, full, false)?,
-                    None => false,
-                };
-                if !moved {
+                if !self.split.shadow(rel, full, false)? {
                     fs::remove_file(full).ctx(|| format!("replacing {}", full.display()))?;
                 }
                 Ok(false)
@@ -1477,10 +1446,10 @@ impl<'a> Unpacker<'a> {
                 // The data of a plain file is the file: the tar-split refers to it. A
                 // sparse file's data is not (holes), so the split keeps it raw.
                 let claimed = want > 0 && kind != tar::EntryType::GNUSparse;
-                if let (Some(s), true) = (self.split.as_ref(), claimed) {
+                if claimed {
                     let mut p = format!("{DIFF}/").into_bytes();
                     p.extend_from_slice(rel.as_os_str().as_bytes());
-                    s.rec.borrow_mut().claim = Some((p, want));
+                    self.split.rec.borrow_mut().claim = Some((p, want));
                 }
                 let n =
                     copy_with(&mut entry, &mut f, &mut self.buf).map_err(|e| match e.kind() {
@@ -1495,7 +1464,8 @@ impl<'a> Unpacker<'a> {
                         rel.display().to_string()
                     )));
                 }
-                if let (Some(s), true) = (self.split.as_mut(), claimed) {
+                if claimed {
+                    let s = &mut self.split;
                     let mut r = s.rec.borrow_mut();
                     if r.claim.take().is_some() {
                         return Err(EngineError::internal(format!(
@@ -1639,9 +1609,7 @@ impl<'a> Unpacker<'a> {
     }
 
     fn finish(&mut self) -> Result<()> {
-        if let Some(s) = self.split.as_mut() {
-            s.finish()?;
-        }
+        self.split.finish()?;
         // Directory times last, deepest first: adding children changed them.
         for d in self.dir_times.iter().rev() {
             filetime::set_symlink_file_times(&d.path, d.mtime, d.mtime)

@@ -366,7 +366,7 @@ impl Staging {
                 Some(p) => layer::HashingReader::threaded_in(r, p.clone()),
                 None => layer::HashingReader::threaded(r),
             };
-            let res = layer::unpack_tar(&mut h, &diff, Some(&root));
+            let res = layer::unpack_tar(&mut h, &root);
             if res.is_err() {
                 // Read the rest so the digest is known (and the archive stays in step).
                 io::copy(&mut h, &mut io::sink()).map_err(|e| read_err(e, "archive"))?;
@@ -405,7 +405,7 @@ impl Staging {
             let res = (|| {
                 let (_, plain) = layer::decompress(&mut tee).map_err(|e| read_err(e, "layer"))?;
                 let mut h = layer::HashingReader::threaded(plain);
-                let size = layer::unpack_tar(&mut h, &diff, Some(&root))?;
+                let size = layer::unpack_tar(&mut h, &root)?;
                 let (diff_id, tar_size) = h.finish();
                 Ok(LayerStats {
                     diff_id,
