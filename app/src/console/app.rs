@@ -513,23 +513,23 @@ impl App {
             .collect()
     }
 
-    /// Running containers with a stats sample, in the containers pane's order.
-    pub fn stats_rows(&self) -> Vec<(&str, StatsPoint)> {
+    /// Running containers with a stats sample, in the containers pane's order: (id,
+    /// name, sample).
+    pub fn stats_rows(&self) -> Vec<(&str, &str, StatsPoint)> {
         self.visible_containers()
             .into_iter()
-            .filter_map(|c| self.stats.get(&c.id).map(|p| (c.name.as_str(), *p)))
+            .filter_map(|c| {
+                self.stats
+                    .get(&c.id)
+                    .map(|p| (c.id.as_str(), c.name.as_str(), *p))
+            })
             .collect()
     }
 
-    /// History of the container selected in the stats pane.
-    pub fn stats_history(&self) -> Vec<StatsPoint> {
-        let rows: Vec<&ContainerSummary> = self
-            .visible_containers()
-            .into_iter()
-            .filter(|c| self.stats.contains_key(&c.id))
-            .collect();
+    /// History of the container selected in the stats pane (`rows`: [`stats_rows`](Self::stats_rows)).
+    pub fn stats_history(&self, rows: &[(&str, &str, StatsPoint)]) -> Vec<StatsPoint> {
         rows.get(self.stats_cursor.selected)
-            .and_then(|c| self.history.get(&c.id))
+            .and_then(|(id, _, _)| self.history.get(*id))
             .map(|h| h.iter().copied().collect())
             .unwrap_or_default()
     }
@@ -624,8 +624,9 @@ impl App {
             .collect()
     }
 
-    /// The text right of the tabs.
-    pub fn tab_status(&self) -> String {
+    /// The text right of the tabs; `shown`: how many containers the containers pane
+    /// shows (the caller has them at hand).
+    pub fn tab_status(&self, shown: usize) -> String {
         let f = |p: &str| {
             if p.is_empty() {
                 String::new()
@@ -635,7 +636,6 @@ impl App {
         };
         match self.tab {
             Tab::Containers => {
-                let shown = self.visible_containers().len();
                 let mut s = format!("{shown} of {}", self.containers.items.len());
                 if !self.show_stopped {
                     s.push_str(" · stopped hidden");

@@ -60,8 +60,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         read_only: app.read_only(),
     };
     header::draw(f, row(area.y), &theme, &hm);
-    let status = app.tab_status();
-    wharf_views::tabs::draw(f, row(area.y + 1), &theme, app.tab, &status);
+    // The containers pane filters and sorts its rows once a frame; the tab line (drawn
+    // after the body) counts them.
+    let mut shown = None;
 
     let focused = matches!(app.overlay, Overlay::None);
     if let Some(ins) = app.inspect.as_mut() {
@@ -83,6 +84,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         match app.tab {
             Tab::Containers => {
                 let rows = app.visible_containers();
+                shown = Some(rows.len());
                 let run_key = app
                     .keymap
                     .keys_for(&["containers"], Action::RunForm)
@@ -216,7 +218,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             }
             Tab::Stats => {
                 let rows = app.stats_rows();
-                let hist = app.stats_history();
+                let hist = app.stats_history(&rows);
+                let rows: Vec<(&str, wharf_engine::api::StatsPoint)> =
+                    rows.iter().map(|(_, name, p)| (*name, *p)).collect();
                 let m = stats::Model {
                     load: &app.stats_load,
                     rows: &rows,
@@ -265,6 +269,15 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             Tab::ConsoleLog => wharf_views::applog::draw(f, body, &theme),
         }
     }
+    let shown = shown.unwrap_or_else(|| {
+        if app.tab == Tab::Containers {
+            app.visible_containers().len()
+        } else {
+            0
+        }
+    });
+    let status = app.tab_status(shown);
+    wharf_views::tabs::draw(f, row(area.y + 1), &theme, app.tab, &status);
 
     let foot = row(area.bottom() - 1);
     match &app.prompt {
