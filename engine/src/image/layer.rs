@@ -125,21 +125,22 @@ impl ChunkPool {
 }
 
 /// The digest of a stream whose last bytes may still be hashing on its thread.
-pub struct PendingDigest {
-    worker: Option<std::thread::JoinHandle<ring::digest::Digest>>,
-    done: Option<String>,
+pub enum PendingDigest {
+    Done(String),
+    Hashing(Option<std::thread::JoinHandle<ring::digest::Digest>>),
 }
 
 impl PendingDigest {
     /// `sha256:<hex>`, once the hashing thread is done.
-    pub fn wait(mut self) -> String {
-        if let Some(d) = self.done.take() {
-            return d;
-        }
-        match self.worker.take().map(|w| w.join()) {
-            Some(Ok(d)) => format!("sha256:{}", hex::encode(d)),
-            // No digest: one that matches nothing, so the verification that follows fails.
-            _ => "sha256:hashing-thread-failed".to_string(),
+    pub fn wait(self) -> String {
+        match self {
+            PendingDigest::Done(d) => d,
+            PendingDigest::Hashing(w) => match w.map(|w| w.join()) {
+                Some(Ok(d)) => format!("sha256:{}", hex::encode(d)),
+                // No digest: one that matches nothing, so the verification that follows
+                // fails.
+                _ => "sha256:hashing-thread-failed".to_string(),
+            },
         }
     }
 }
@@ -282,20 +283,14 @@ impl HashPipe {
     /// Everything is added: the digest, when the hashing thread is through.
     pub fn finish_later(mut self) -> PendingDigest {
         if let Some(ctx) = self.inline.take() {
-            return PendingDigest {
-                worker: None,
-                done: Some(format!("sha256:{}", hex::encode(ctx.finish()))),
-            };
+            return PendingDigest::Done(format!("sha256:{}", hex::encode(ctx.finish())));
         }
         if self.cur_len > 0 {
             let last = std::mem::take(&mut self.cur);
             self.send(last, self.cur_len);
         }
         drop(self.tx.take());
-        PendingDigest {
-            worker: self.worker.take(),
-            done: None,
-        }
+        PendingDigest::Hashing(self.worker.take())
     }
 }
 
