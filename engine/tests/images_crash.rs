@@ -153,7 +153,7 @@ fn crash_after_load(mkfs: &[&str], flushed: bool) {
         "b's record was fsynced before anything else, and dropped only once b was flushed"
     );
     for r in &records {
-        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(r).unwrap()).unwrap();
+        let mut v = json(&std::fs::read(r).unwrap());
         v["boot_id"] = "the-boot-before-the-crash".into();
         std::fs::write(r, serde_json::to_vec(&v).unwrap()).unwrap();
     }

@@ -36,9 +36,13 @@ fn records(e: &LocalEngine) -> Vec<PathBuf> {
     }
 }
 
+fn record(path: &Path) -> Value {
+    json(&std::fs::read(path).unwrap())
+}
+
 /// Rewrite a pending record as a crash would have left it: from another boot, or old.
 fn edit_record(path: &Path, f: impl FnOnce(&mut Value)) {
-    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut v = record(path);
     f(&mut v);
     std::fs::write(path, serde_json::to_vec(&v).unwrap()).unwrap();
 }
@@ -85,7 +89,7 @@ fn a_load_leaves_a_record_of_this_boot_that_a_container_or_time_clears() {
     load(&e, &a);
     let recs = records(&e);
     assert_eq!(recs.len(), 1, "one pending record per load");
-    let rec: Value = serde_json::from_slice(&std::fs::read(&recs[0]).unwrap()).unwrap();
+    let rec = record(&recs[0]);
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     assert_eq!(rec["boot_id"], boot.trim());
     assert_eq!(rec["layers"].as_array().unwrap().len(), 2);
@@ -164,7 +168,7 @@ fn after_a_crash_a_torn_layer_drops_its_image_and_gives_its_tags_back() {
     assert_ne!(a_id, b_id, "b took app:1 over");
     let recs = records(&e);
     assert_eq!(recs.len(), 1);
-    let rec: Value = serde_json::from_slice(&std::fs::read(&recs[0]).unwrap()).unwrap();
+    let rec = record(&recs[0]);
     assert_eq!(rec["tags"]["docker.io/library/app:1"], a_id.as_str());
     assert!(rec["tags"]["docker.io/library/app:2"].is_null());
     // b's own layer is the only one the record names (the base was a's, flushed).
@@ -239,7 +243,7 @@ fn after_a_crash_a_torn_blob_drops_its_image() {
     load(&e, &archive);
     let recs = records(&e);
     assert_eq!(recs.len(), 1);
-    let rec: Value = serde_json::from_slice(&std::fs::read(&recs[0]).unwrap()).unwrap();
+    let rec = record(&recs[0]);
     assert!(
         rec["blobs"]
             .as_array()
@@ -271,7 +275,7 @@ fn a_flush_never_forgets_an_earlier_boots_record_unchecked() {
     let (a, _, _) = images();
     load(&e, &a);
     let recs = records(&e);
-    let rec: Value = serde_json::from_slice(&std::fs::read(&recs[0]).unwrap()).unwrap();
+    let rec = record(&recs[0]);
     let torn = rec["layers"]
         .as_array()
         .unwrap()
