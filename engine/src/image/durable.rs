@@ -272,10 +272,7 @@ impl ImageStore {
         let _ = fs::remove_dir_all(&fresh);
         let _ = fs::remove_dir_all(&old);
         let res = (|| -> Result<()> {
-            let diff = fresh.join(layer::DIFF);
-            fs::create_dir_all(&diff).ctx(|| format!("creating {}", diff.display()))?;
-            fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .ctx(|| format!("chmod {}", diff.display()))?;
+            layer::new_layer_dir(&fresh)?;
             // The reader checks the diff id as it ends (and fails the unpack if not).
             let mut r = layer::TarSplitReader::open(&root, diff_id)?;
             let size = layer::unpack_tar(&mut r, &fresh)?;

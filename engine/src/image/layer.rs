@@ -663,11 +663,20 @@ pub struct LayerStats {
     pub compression: Compression,
 }
 
+/// Make a new, empty layer directory `root` with its `diff/` (mode 0755).
+pub fn new_layer_dir(root: &Path) -> Result<()> {
+    let diff = root.join(DIFF);
+    fs::create_dir(root).ctx(|| format!("creating {}", root.display()))?;
+    fs::create_dir(&diff).ctx(|| format!("creating {}", diff.display()))?;
+    fs::set_permissions(&diff, fs::Permissions::from_mode(0o755))
+        .ctx(|| format!("chmod {}", diff.display()))
+}
+
 /// Extract the layer blob read from `input` (plain, gzip or zstd tar) into the layer
 /// directory `root`: files into `root/diff` (an existing empty directory), the
 /// tar-split into `root/tar-split` (see [`unpack_tar`]).
 pub fn unpack_layer_into(input: impl Read, root: &Path) -> Result<LayerStats> {
-    let (compression, plain) = decompress(input).ctx(|| "reading the layer".into())?;
+    let (compression, plain) = decompress(input).map_err(|e| tar_err(e, root))?;
     let mut hashing = HashingReader::threaded(plain);
     let size = unpack_tar(&mut hashing, root)?;
     let (diff_id, tar_size) = hashing.finish();
@@ -1699,7 +1708,9 @@ mod tests {
                 format!("sha256:{}", hex::encode(Sha256::digest(data)))
             );
         }
-        assert!(pool.state.lock().unwrap().1 <= 2, "at most two chunks made");
+        let st = pool.state.lock().unwrap();
+        assert!(st.1 <= 2, "at most two chunks made");
+        assert_eq!(st.0.len(), st.1, "every chunk came back to the pool");
     }
 
     #[test]

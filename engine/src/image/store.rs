@@ -356,11 +356,7 @@ impl Staging {
     ) -> Result<(String, u64)> {
         self.seq += 1;
         let root = self.dir.join(format!("unpack-{}", self.seq));
-        let diff = root.join(layer::DIFF);
-        fs::create_dir(&root).ctx(|| format!("creating {}", root.display()))?;
-        fs::create_dir(&diff).ctx(|| format!("creating {}", diff.display()))?;
-        fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .ctx(|| format!("chmod {}", diff.display()))?;
+        layer::new_layer_dir(&root)?;
         let (digest, n, unpacked) = if compression == Compression::None {
             let mut h = match &self.pool {
                 Some(p) => layer::HashingReader::threaded_in(r, p.clone()),
@@ -402,18 +398,7 @@ impl Staging {
                 count: 0,
                 write_err: None,
             };
-            let res = (|| {
-                let (_, plain) = layer::decompress(&mut tee).map_err(|e| read_err(e, "layer"))?;
-                let mut h = layer::HashingReader::threaded(plain);
-                let size = layer::unpack_tar(&mut h, &root)?;
-                let (diff_id, tar_size) = h.finish();
-                Ok(LayerStats {
-                    diff_id,
-                    tar_size,
-                    size,
-                    compression,
-                })
-            })();
+            let res = layer::unpack_layer_into(&mut tee, &root);
             // The rest of the blob (after the compressed stream, or after a failure).
             let drained = io::copy(&mut tee, &mut io::sink());
             if let Some(e) = tee.write_err.take() {
@@ -880,16 +865,7 @@ impl ImageStore {
             let dir = st.dir.join(format!("layer-{hex}"));
             // Unpacked already as the archive streamed in: check it and name it.
             if let Some((src, stats)) = st.take_unpacked(blob) {
-                if stats.diff_id != diff_ids[i] {
-                    return Err(diff_mismatch(blob, &stats.diff_id, &diff_ids[i]));
-                }
-                let meta = LayerMeta {
-                    diff_id: diff_ids[i].clone(),
-                    chain_id: chain.clone(),
-                    size: stats.size,
-                    tar_size: stats.tar_size,
-                };
-                write_layer_meta(&src, &meta)?;
+                name_layer(&src, &stats, &diff_ids[i], chain, blob)?;
                 fs::rename(&src, &dir).ctx(|| format!("staging layer {chain}"))?;
                 st.layers.insert(chain.clone(), dir);
                 continue;
@@ -897,13 +873,7 @@ impl ImageStore {
             if let Some(e) = st.failed.get(blob) {
                 return Err(e.clone().context(format!("layer {blob}")));
             }
-            fs::create_dir(&dir).ctx(|| format!("creating {}", dir.display()))?;
-            fs::create_dir(dir.join("diff")).ctx(|| format!("creating {}", dir.display()))?;
-            fs::set_permissions(
-                dir.join("diff"),
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            )
-            .ctx(|| format!("chmod {}", dir.display()))?;
+            layer::new_layer_dir(&dir)?;
             st.layers.insert(chain.clone(), dir.clone());
             jobs.push((i, chain.clone(), dir, self.layer_source(st, blob)?));
         }
@@ -1222,11 +1192,17 @@ fn unpack_one(
     let stats: LayerStats =
         layer::unpack_layer_into(io::BufReader::with_capacity(1 << 20, src), dir)
             .map_err(|e| e.context(format!("layer {blob}")))?;
-    if stats.diff_id != diff_id {
-        return Err(diff_mismatch(blob, &stats.diff_id, diff_id));
+    name_layer(dir, &stats, diff_id, chain, blob)
+}
+
+/// Check an unpacked layer against the diff id the config gives it (`want`), then
+/// write its `layer.json`.
+fn name_layer(dir: &Path, stats: &LayerStats, want: &str, chain: &str, blob: &str) -> Result<()> {
+    if stats.diff_id != want {
+        return Err(diff_mismatch(blob, &stats.diff_id, want));
     }
     let meta = LayerMeta {
-        diff_id: diff_id.to_string(),
+        diff_id: want.to_string(),
         chain_id: chain.to_string(),
         size: stats.size,
         tar_size: stats.tar_size,
