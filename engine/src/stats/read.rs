@@ -433,6 +433,8 @@ enum Files {
 /// Keeps a container's files open between samples.
 #[derive(Debug)]
 pub struct Reader {
+    /// Where the files are (opened again when the container restarts).
+    paths: CgroupPaths,
     files: Files,
     pid: Option<i32>,
     net: Option<Kept>,
@@ -720,7 +722,7 @@ pub fn net_map(nets: &[(String, NetStats)]) -> BTreeMap<String, NetStats> {
 impl Reader {
     /// A reader for a container's cgroup, and its init `pid` for network counters.
     pub fn new(paths: CgroupPaths, pid: Option<i32>) -> Self {
-        let files = match paths {
+        let files = match paths.clone() {
             CgroupPaths::V1 {
                 cpuacct,
                 cpu,
@@ -753,6 +755,7 @@ impl Reader {
             },
         };
         Reader {
+            paths,
             files,
             pid,
             net: pid.map(net_file),
@@ -762,12 +765,12 @@ impl Reader {
         }
     }
 
-    /// The container's init pid changed (it restarted): read its network counters.
+    /// The container's init pid changed: it started again, in a cgroup made anew (the
+    /// files kept open belong to the one removed), so everything is opened again and the
+    /// next sample reads the limits too.
     pub fn set_pid(&mut self, pid: Option<i32>) {
         if pid != self.pid {
-            self.pid = pid;
-            self.net = pid.map(net_file);
-            self.net_empty = false;
+            *self = Reader::new(self.paths.clone(), pid);
         }
     }
 
@@ -1110,6 +1113,31 @@ pub(super) mod tests {
         assert!(s.io.is_empty(), "missing until a refresh");
         r2.sample(&mut s, true);
         assert_eq!(s.block_io(), (1, 2));
+    }
+
+    /// A restart makes the cgroup anew: the reader opens the new files and reads their
+    /// limits at once, not at the next refresh.
+    #[test]
+    fn a_restart_reads_the_new_cgroup() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path();
+        let dir = base.join("wharf/abc");
+        v2_fixture(&dir);
+        fs::write(dir.join("memory.max"), "67108864\n").unwrap();
+        let mut r = Reader::new(CgroupPaths::for_container(base, true, "abc"), Some(1));
+        let mut s = Sample::default();
+        r.sample(&mut s, false);
+        assert_eq!(s.mem_limit, 64 << 20);
+        fs::remove_dir_all(&dir).unwrap();
+        v2_fixture(&dir);
+        fs::write(dir.join("memory.max"), "33554432\n").unwrap();
+        r.set_pid(Some(2));
+        r.sample(&mut s, false);
+        assert_eq!(
+            s.mem_limit,
+            32 << 20,
+            "the new cgroup's limit, without a refresh"
+        );
     }
 
     /// /proc/net/dev with loopback only is looked at again when the container ran or at
