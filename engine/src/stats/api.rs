@@ -124,14 +124,14 @@ impl StatsApi for LocalEngine {
     ) -> Result<()> {
         self.authorize(caller, "container.stats", None)?;
         // Named containers: resolve and check each; none named: everything in scope.
-        let mut wanted: Option<HashMap<String, (String, bool)>> = None;
+        let mut wanted: Option<HashMap<String, String>> = None;
         if !ids.is_empty() {
             let mut m = HashMap::new();
             for n in ids {
                 let id = self.find_container(n)?;
                 let cfg = crate::runtime::load_config(self, &id)?;
                 self.authorize_target(caller, "container.stats", &cfg.name, Some(cfg.owner))?;
-                m.insert(id, (cfg.name, true));
+                m.insert(id, cfg.name);
             }
             wanted = Some(m);
         } else if opts.all {
@@ -139,7 +139,7 @@ impl StatsApi for LocalEngine {
             for id in self.container_ids() {
                 if let Ok(cfg) = crate::runtime::load_config(self, &id) {
                     if self.can_see(caller, cfg.owner) {
-                        m.insert(id, (cfg.name, true));
+                        m.insert(id, cfg.name);
                     }
                 }
             }
@@ -175,7 +175,7 @@ impl StatsApi for LocalEngine {
                 let stopped: Vec<ContainerStats> = m
                     .iter()
                     .filter(|(id, _)| !running.contains(id.as_str()))
-                    .map(|(id, (name, _))| ContainerStats {
+                    .map(|(id, name)| ContainerStats {
                         id: id.clone(),
                         name: format!("/{name}"),
                         ..Default::default()

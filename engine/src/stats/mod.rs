@@ -504,19 +504,7 @@ impl Sampler {
     /// Host figures; CPU % is measured since the previous call.
     pub fn host(&self, state_root: &std::path::Path) -> HostStats {
         let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let (total, ncpu) = read::system_cpu(text.as_bytes());
-        let idle: u64 = text
-            .lines()
-            .next()
-            .map(|l| {
-                l.split_whitespace()
-                    .skip(4)
-                    .take(2)
-                    .filter_map(|x| x.parse::<u64>().ok())
-                    .sum::<u64>()
-                    * 10_000_000
-            })
-            .unwrap_or(0);
+        let (total, idle, ncpu) = read::system_cpu_idle(text.as_bytes());
         let cpu_percent = {
             let mut st = lock(&self.state);
             let pct = match st.host_prev {

@@ -944,19 +944,31 @@ fn net_file(pid: i32) -> Kept {
 /// Host CPU time so far in nanoseconds (sum of the `cpu` line of /proc/stat), and the
 /// number of online CPUs (the `cpuN` lines).
 pub fn system_cpu(proc_stat: &[u8]) -> (u64, u32) {
+    let (total, _, n) = system_cpu_idle(proc_stat);
+    (total, n)
+}
+
+/// [`system_cpu`] with the idle part of the total (idle and iowait), in nanoseconds.
+pub fn system_cpu_idle(proc_stat: &[u8]) -> (u64, u64, u32) {
     let mut total = 0;
+    let mut idle = 0;
     let mut n = 0;
     for l in proc_stat.split(|b| *b == b'\n') {
         if let Some(rest) = l.strip_prefix(b"cpu ") {
             // user nice system idle iowait irq softirq steal (guest time is already in user).
             let mut rest = rest;
             let mut sum = 0u64;
-            for _ in 0..8 {
+            for i in 0..8 {
                 let Some((t, r)) = token(rest) else { break };
                 rest = r;
-                sum += parse_u64(t).unwrap_or(0);
+                let v = parse_u64(t).unwrap_or(0);
+                sum += v;
+                if i == 3 || i == 4 {
+                    idle += v;
+                }
             }
             total = sum * NS_PER_TICK;
+            idle *= NS_PER_TICK;
         } else if l.starts_with(b"cpu") {
             n += 1;
         } else if n > 0 {
@@ -964,7 +976,7 @@ pub fn system_cpu(proc_stat: &[u8]) -> (u64, u32) {
             break;
         }
     }
-    (total, n.max(1))
+    (total, idle, n.max(1))
 }
 
 /// /proc/stat kept open, for the host's CPU time.
@@ -1469,6 +1481,12 @@ pub(super) mod tests {
         assert_eq!((n[0].0.as_str(), n[0].1.rx_bytes), ("eth1", 5));
         let (total, cpus) = system_cpu(b"cpu  10 0 10 80 0 0 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0 0 0\ncpu1 5 0 5 40 0 0 0 0 0 0\nintr 1\n");
         assert_eq!((total, cpus), (100 * NS_PER_TICK, 2));
+        let (total, idle, cpus) =
+            system_cpu_idle(b"cpu  10 0 10 70 10 0 0 0 0 0\ncpu0 1 1 1 1 1\n");
+        assert_eq!(
+            (total, idle, cpus),
+            (100 * NS_PER_TICK, 80 * NS_PER_TICK, 1)
+        );
     }
 
     /// The real files of this host's processes parse (this runs as any user).
