@@ -77,8 +77,6 @@ pub struct KvList {
     map: Arc<BTreeMap<Cow<'static, str>, u64>>,
     /// Index of `total_inactive_file` (v1, hierarchical) or else `inactive_file`.
     inactive: Option<u32>,
-    /// Its value (kept here too: the one figure every round needs).
-    inactive_value: u64,
 }
 
 impl KvList {
@@ -93,7 +91,6 @@ impl KvList {
         for (v, &i) in map.values_mut().zip(&self.sorted) {
             *v = self.values[i as usize];
         }
-        self.inactive_value = self.inactive.map_or(0, |i| self.values[i as usize]);
     }
 
     /// The fast path: `text` holds exactly the known keys, in the same order, as
@@ -168,21 +165,24 @@ impl KvList {
     }
 
     /// The value of `key`.
+    #[cfg(test)]
     pub fn get(&self, key: &str) -> Option<u64> {
         self.map.get(key).copied()
     }
 
     /// Inactive file cache (what the docker CLI subtracts from usage), 0 if absent.
     pub fn inactive_file(&self) -> u64 {
-        self.inactive_value
+        self.inactive.map_or(0, |i| self.values[i as usize])
     }
 
     /// Number of keys.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
     /// No keys?
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
