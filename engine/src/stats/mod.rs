@@ -66,6 +66,9 @@ struct Slot {
     /// The previous sample's CPU figures and time, if there was one.
     prev: Option<CpuStats>,
     preread: Option<chrono::DateTime<chrono::Utc>>,
+    /// `read` and `preread` as Docker writes them, made when a watcher first asks after
+    /// a sample (once a round for all watchers, never when nobody watches).
+    times_text: Option<(String, String)>,
     /// Its column in the history frames, and the first round it has a point in.
     col: usize,
     since: u64,
@@ -85,6 +88,7 @@ impl Slot {
             read: None,
             prev: None,
             preread: None,
+            times_text: None,
             col: 0,
             since: 0,
             stale: true,
@@ -128,15 +132,23 @@ impl Slot {
     }
 
     /// The Docker-shaped latest sample.
-    fn stats(&self, mem_total: u64, times: &mut Rfc3339) -> ContainerStats {
+    fn stats(&mut self, mem_total: u64) -> ContainerStats {
+        let (read, preread) = self.times_text.get_or_insert_with(|| {
+            let text = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+            };
+            (
+                self.read.map(text).unwrap_or_default(),
+                self.preread.map_or_else(|| NEVER.into(), text),
+            )
+        });
+        let (read, preread) = (read.clone(), preread.clone());
         let s = &self.sample;
         ContainerStats {
             id: self.id.clone(),
             name: self.name.clone(),
-            read: self.read.map(|t| times.format(t)).unwrap_or_default(),
-            preread: self
-                .preread
-                .map_or_else(|| NEVER.into(), |t| times.format(t)),
+            read,
+            preread,
             cpu_stats: self.cpu,
             precpu_stats: self.prev.unwrap_or_default(),
             memory_stats: MemoryStats {
@@ -261,51 +273,6 @@ impl Drop for Watch {
     }
 }
 
-/// Writes times as RFC 3339 with nanoseconds, as `to_rfc3339_opts(Nanos, true)` does
-/// (twice per container per watcher per round, so without a formatter): the samples of
-/// a round fall within the same second or two, whose date and time part is kept.
-#[derive(Default)]
-struct Rfc3339 {
-    /// The second (since the epoch) `prefix` is for.
-    secs: Option<i64>,
-    /// `YYYY-MM-DDTHH:MM:SS.`
-    prefix: [u8; 20],
-}
-
-impl Rfc3339 {
-    fn format(&mut self, t: chrono::DateTime<chrono::Utc>) -> String {
-        use chrono::{Datelike, Timelike};
-        let ns = t.nanosecond();
-        let year = t.year();
-        if ns >= 1_000_000_000 || !(0..=9999).contains(&year) {
-            // A leap second, or a year RFC 3339 cannot write in four digits.
-            return t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        }
-        let digits = |b: &mut [u8], mut v: u32| {
-            for c in b.iter_mut().rev() {
-                *c = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        if self.secs != Some(t.timestamp()) {
-            let p = &mut self.prefix;
-            *p = *b"0000-00-00T00:00:00.";
-            digits(&mut p[0..4], year as u32);
-            digits(&mut p[5..7], t.month());
-            digits(&mut p[8..10], t.day());
-            digits(&mut p[11..13], t.hour());
-            digits(&mut p[14..16], t.minute());
-            digits(&mut p[17..19], t.second());
-            self.secs = Some(t.timestamp());
-        }
-        let mut b = [0u8; 30];
-        b[..20].copy_from_slice(&self.prefix);
-        digits(&mut b[20..29], ns);
-        b[29] = b'Z';
-        String::from(std::str::from_utf8(&b).unwrap_or_default())
-    }
-}
-
 fn meminfo() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let get = |k: &str| {
@@ -370,6 +337,7 @@ impl Sampler {
             throttling_data: slot.sample.throttling,
         };
         slot.read = Some(now);
+        slot.times_text = None;
         slot.point(now.timestamp_millis(), mem_total)
     }
 
@@ -472,7 +440,7 @@ impl Sampler {
         timeout: Duration,
     ) -> Option<Vec<ContainerStats>> {
         let st = lock(&self.state);
-        let (st, _) = self
+        let (mut st, _) = self
             .tick
             .wait_timeout_while(st, timeout, |s| s.generation <= w.seen)
             .unwrap_or_else(|p| p.into_inner());
@@ -480,12 +448,13 @@ impl Sampler {
             return None;
         }
         w.seen = st.generation;
-        let mut times = Rfc3339::default();
+        let st = &mut *st;
+        let mem_total = st.mem_total;
         Some(
             st.slots
-                .iter()
+                .iter_mut()
                 .filter(|s| want(&s.id, s.owner))
-                .map(|s| s.stats(st.mem_total, &mut times))
+                .map(|s| s.stats(mem_total))
                 .collect(),
         )
     }
@@ -664,32 +633,6 @@ mod tests {
         );
         assert!(s.memory_stats.limit > 0);
         assert!(sampler.history(&id).len() >= 3);
-    }
-
-    #[test]
-    fn rfc3339_as_chrono_writes_it() {
-        use chrono::TimeZone;
-        let mut f = Rfc3339::default();
-        let now = chrono::Utc::now();
-        for t in [
-            now,
-            now + chrono::Duration::nanoseconds(1),
-            now + chrono::Duration::seconds(1),
-            chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-            chrono::Utc.timestamp_opt(1_700_000_000, 7).unwrap(),
-            chrono::Utc
-                .timestamp_opt(1_700_000_000, 999_999_999)
-                .unwrap(),
-            chrono::Utc
-                .with_ymd_and_hms(1969, 12, 31, 23, 59, 59)
-                .unwrap(),
-            chrono::Utc.with_ymd_and_hms(12026, 1, 1, 0, 0, 0).unwrap(),
-        ] {
-            assert_eq!(
-                f.format(t),
-                t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-            );
-        }
     }
 
     /// Rounds over recorded cgroup v2 files: the Docker shape built for watchers, the
