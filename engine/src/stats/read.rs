@@ -1493,14 +1493,23 @@ pub(super) mod tests {
     #[test]
     fn reads_this_hosts_proc_files() {
         let (total, cpus) = HostCpu::default().read();
-        assert!(total > 0 && cpus >= 1);
+        let online = std::thread::available_parallelism().map_or(0, |n| n.get()) as u32;
+        assert!(total > 0 && cpus >= online, "{cpus} cpus, {online} usable");
         let me = std::process::id() as i32;
         let mut k = net_file(me);
         let mut buf = Vec::new();
         let text = k.read(&mut buf).expect("/proc/self/net/dev").to_vec();
         let mut n = vec![];
         parse_net_dev(&text, &mut n);
-        assert!(n.iter().all(|(name, _)| name != "lo"));
+        // Every interface but loopback, counted from the text independently.
+        let listed: Vec<String> = String::from_utf8_lossy(&text)
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_string()))
+            .filter(|name| name != "lo")
+            .collect();
+        let parsed: Vec<String> = n.iter().map(|(name, _)| name.clone()).collect();
+        assert_eq!(parsed, listed);
     }
 
     #[test]
