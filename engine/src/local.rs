@@ -10,7 +10,7 @@ use crate::caller::Caller;
 use crate::error::Result;
 use crate::events::{Event, Follower, Journal, Waiter};
 use crate::policy::audit::AuditLog;
-use crate::policy::{is_mutating, EffectiveRole, Policy, Scope};
+use crate::policy::{Action, Gate, Policy};
 use crate::state::StateRoot;
 
 /// How the in-process engine is set up.
@@ -30,7 +30,7 @@ pub struct EngineOptions {
 pub struct LocalEngine {
     root: StateRoot,
     journal: Journal,
-    audit: AuditLog,
+    gate: Gate,
     sampler: std::sync::Arc<crate::stats::Sampler>,
     opts: EngineOptions,
 }
@@ -40,7 +40,10 @@ impl LocalEngine {
     pub fn open(root: impl Into<PathBuf>, opts: EngineOptions) -> Result<Self> {
         let root = StateRoot::open(root.into())?;
         let journal = Journal::new(root.path().join("events.jsonl"));
-        let audit = AuditLog::new(root.path().join("audit.jsonl"));
+        let gate = Gate::new(
+            opts.policy.clone(),
+            AuditLog::new(root.path().join("audit.jsonl")),
+        );
         let sampler = crate::stats::Sampler::new(
             opts.stats_interval
                 .unwrap_or(crate::stats::DEFAULT_INTERVAL),
@@ -50,7 +53,7 @@ impl LocalEngine {
         let engine = LocalEngine {
             root,
             journal,
-            audit,
+            gate,
             sampler,
             opts,
         };
@@ -121,211 +124,40 @@ impl LocalEngine {
         &self.sampler
     }
 
+    /// The gate every call passes: roles, scope, constraints, audit.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
     /// The audit journal.
     pub fn audit(&self) -> &AuditLog {
-        &self.audit
+        self.gate.audit()
     }
 
     /// The policy in force, if any (none = single-user mode).
     pub fn policy(&self) -> Option<&Policy> {
-        self.opts.policy.as_deref()
-    }
-
-    /// The role the engine gives `caller`: from the policy by uid (a role the caller
-    /// claims is never trusted), or admin in single-user mode.
-    pub fn effective_role(&self, caller: &Caller) -> EffectiveRole {
-        // Built once: every API call (and every stats round) asks.
-        static ADMIN: std::sync::OnceLock<EffectiveRole> = std::sync::OnceLock::new();
-        let builtin_admin = || {
-            ADMIN
-                .get_or_init(|| {
-                    let defs = crate::policy::builtin_roles();
-                    EffectiveRole {
-                        name: "admin".into(),
-                        permissions: defs["admin"].permissions.clone(),
-                        scope: Scope::All,
-                        constraints: Default::default(),
-                    }
-                })
-                .clone()
-        };
-        match self.policy() {
-            None => builtin_admin(),
-            Some(p) => {
-                let c = p.caller_for(caller.uid);
-                p.role(c.role.as_str()).cloned().unwrap_or(EffectiveRole {
-                    name: "none".into(),
-                    permissions: Default::default(),
-                    scope: Scope::Own,
-                    constraints: Default::default(),
-                })
-            }
-        }
-    }
-
-    /// The caller as the engine sees them: role and project from the policy by uid.
-    pub fn effective_caller(&self, caller: &Caller) -> Caller {
-        match self.policy() {
-            None => Caller {
-                role: crate::Role::admin(),
-                ..caller.clone()
-            },
-            Some(p) => {
-                let c = p.caller_for(caller.uid);
-                Caller {
-                    name: if caller.name.is_empty() {
-                        c.name.clone()
-                    } else {
-                        caller.name.clone()
-                    },
-                    ..c
-                }
-            }
-        }
-    }
-
-    /// May `caller` see an object of `owner`? (Filters lists, events, stats.)
-    pub fn can_see(&self, caller: &Caller, owner: u32) -> bool {
-        let role = self.effective_role(caller);
-        self.in_scope(caller, &role, owner)
-    }
-
-    /// Would `caller`, whose `role` was computed once for a batch, be allowed `action`
-    /// on an object of `owner`? Nothing is audited: this filters lists and prunes, so
-    /// objects a caller may not see leave no trace of refusals.
-    pub fn permits(&self, caller: &Caller, role: &EffectiveRole, action: &str, owner: u32) -> bool {
-        role.allows(action) && self.in_scope(caller, role, owner)
-    }
-
-    /// Is an object of `owner` within `role`'s scope for `caller`? (For callers that
-    /// check many objects with one role.)
-    pub fn in_scope(&self, caller: &Caller, role: &EffectiveRole, owner: u32) -> bool {
-        match role.scope {
-            Scope::All => true,
-            Scope::Own => owner == caller.uid,
-            Scope::Project => {
-                owner == caller.uid
-                    || self.policy().is_some_and(|p| {
-                        let mine = p.project_of(caller.uid);
-                        mine.is_some() && mine == p.project_of(owner)
-                    })
-            }
-        }
-    }
-
-    /// May `caller` create the container `spec` describes? Checks the role's constraints
-    /// (bind mounts, ports, host network, privileged, capabilities, limits, images);
-    /// a refusal is audited with its reason.
-    pub fn authorize_create(
-        &self,
-        caller: &Caller,
-        spec: &crate::api::ContainerCreate,
-    ) -> Result<()> {
-        let role = self.effective_role(caller);
-        let who = self.effective_caller(caller);
-        // Constraints on images are on the normalized reference (or the id as given).
-        let image_ref = crate::image::Reference::parse(&spec.image)
-            .map(|r| r.to_string())
-            .unwrap_or_else(|_| spec.image.clone());
-        if let Err(e) = crate::policy::check_create(&who, &role, spec, &image_ref) {
-            let target = spec.name.clone().unwrap_or_else(|| spec.image.clone());
-            if let Err(a) =
-                self.audit
-                    .record(&who, "container.create", &target, "denied", &e.message)
-            {
-                tracing::warn!("could not write the audit journal: {a}");
-            }
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    /// May `caller` do `action` (e.g. `container.stop`) on an object owned by `owner`?
-    /// Every API call goes through here before acting. See [`authorize_target`](Self::authorize_target).
-    pub fn authorize(&self, caller: &Caller, action: &str, owner: Option<u32>) -> Result<()> {
-        self.authorize_target(caller, action, "", owner)
-    }
-
-    /// May `caller` do `action` on `target` (a name or id, for messages and the audit
-    /// journal) owned by `owner`? Refusals and allowed mutating calls are audited.
-    pub fn authorize_target(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: &str,
-        owner: Option<u32>,
-    ) -> Result<()> {
-        let who = self.effective_caller(caller);
-        let role = self.effective_role(caller);
-        let (kind, verb) = action.split_once('.').unwrap_or((action, ""));
-        let object = if target.is_empty() {
-            format!("{kind}s")
-        } else {
-            format!("{kind} {target}")
-        };
-        let refusal = if !role.allows(action) {
-            Some(if role.name == "none" {
-                let src = self
-                    .policy()
-                    .map(|p| p.source.display().to_string())
-                    .unwrap_or_default();
-                format!(
-                    "{} has no role in the policy {src}: ask an admin to add them",
-                    who.name
-                )
-            } else {
-                format!(
-                    "{} may not {verb} {object}: the role does not allow {action}",
-                    who.label()
-                )
-            })
-        } else {
-            match owner {
-                Some(o) if !self.in_scope(caller, &role, o) => {
-                    let owner_name = crate::policy::user_groups(o).0;
-                    Some(format!(
-                        "{} may not {verb} {object}: it belongs to {owner_name}",
-                        who.label()
-                    ))
-                }
-                _ => None,
-            }
-        };
-        if let Some(msg) = refusal {
-            if let Err(e) = self.audit.record(&who, action, target, "denied", &msg) {
-                tracing::warn!("could not write the audit journal: {e}");
-            }
-            return Err(crate::EngineError::denied(msg));
-        }
-        if is_mutating(action) {
-            self.audit.record(&who, action, target, "allowed", "")?;
-        }
-        Ok(())
+        self.gate.policy()
     }
 }
 
 impl AuditApi for LocalEngine {
     fn whoami(&self, caller: &Caller) -> Result<Caller> {
-        Ok(self.effective_caller(caller))
+        Ok(self.gate.caller(caller))
     }
 
     fn audit_read(&self, caller: &Caller) -> Result<Vec<crate::policy::audit::AuditEntry>> {
-        self.authorize(caller, "audit.read", None)?;
-        self.audit.read()
+        self.gate.authorize(caller, Action::AuditRead)?;
+        self.audit().read()
     }
 
     fn audit_verify(&self, caller: &Caller) -> Result<u64> {
-        self.authorize(caller, "audit.verify", None)?;
-        self.audit.verify()
+        self.gate.authorize(caller, Action::AuditVerify)?;
+        self.audit().verify()
     }
 
     fn permissions(&self, caller: &Caller) -> Result<Permissions> {
-        let role = self.effective_role(caller);
-        let allowed = crate::policy::PERMISSIONS
-            .iter()
-            .flat_map(|(kind, verbs)| verbs.iter().map(move |v| format!("{kind}.{v}")))
-            .filter(|a| role.allows(a))
-            .collect();
+        let role = self.gate.role(caller);
+        let allowed = role.allowed().map(|a| a.as_str().to_string()).collect();
         Ok(Permissions {
             role: role.name.clone(),
             read_only: role.read_only(),
@@ -381,7 +213,7 @@ const FOLLOW_WAIT: Duration = Duration::from_millis(250);
 
 impl SystemApi for LocalEngine {
     fn info(&self, caller: &Caller) -> Result<SystemInfo> {
-        self.authorize(caller, "system.info", None)?;
+        self.gate.authorize(caller, Action::SystemInfo)?;
         let uts = nix::sys::utsname::uname().map_err(|e| crate::EngineError::sys("uname", e))?;
         let os = std::fs::read_to_string("/etc/os-release")
             .ok()
@@ -429,7 +261,7 @@ impl SystemApi for LocalEngine {
         filter: &EventFilter,
         sink: &mut dyn FnMut(Event) -> bool,
     ) -> Result<()> {
-        self.authorize(caller, "events.read", None)?;
+        self.gate.authorize(caller, Action::EventsRead)?;
         let in_time = |ev: &Event| {
             filter.since.is_none_or(|s| ev.time_nano >= s)
                 && filter.until.is_none_or(|u| ev.time_nano <= u)
@@ -468,100 +300,5 @@ impl SystemApi for LocalEngine {
                 w.wait(FOLLOW_WAIT);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Role;
-
-    fn engine_with(policy: &str) -> (tempfile::TempDir, LocalEngine) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = Policy::parse(std::path::Path::new("policy.json"), policy).unwrap();
-        let e = LocalEngine::open(
-            dir.path(),
-            EngineOptions {
-                policy: Some(std::sync::Arc::new(p)),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        (dir, e)
-    }
-
-    fn who(uid: u32, claimed: &str) -> Caller {
-        Caller {
-            uid,
-            gid: uid,
-            name: format!("u{uid}"),
-            role: Role(claimed.into()),
-            project: None,
-        }
-    }
-
-    #[test]
-    fn scope_role_and_audit() {
-        let (_d, e) = engine_with(
-            r#"{"users": {"61001": {"role": "user", "project": "lab"}, "61002": {"role": "user", "project": "lab"},
-                          "61003": {"role": "user"}, "61004": {"role": "viewer"}}}"#,
-        );
-        // Own and project objects: allowed; another user's: refused with the owner named.
-        e.authorize_target(&who(61001, "user"), "container.stop", "web", Some(61001))
-            .unwrap();
-        e.authorize_target(&who(61001, "user"), "container.stop", "web", Some(61002))
-            .unwrap();
-        let err = e
-            .authorize_target(&who(61003, "user"), "container.stop", "db-1", Some(61001))
-            .unwrap_err();
-        assert_eq!(err.kind, crate::ErrorKind::PermissionDenied);
-        assert!(
-            err.message
-                .contains("may not stop container db-1: it belongs to 61001"),
-            "{err}"
-        );
-        // A viewer cannot stop, whatever role it claims.
-        let err = e
-            .authorize_target(&who(61004, "admin"), "container.stop", "web", Some(61004))
-            .unwrap_err();
-        assert!(err.message.contains("(viewer) may not stop"), "{err}");
-        e.authorize(&who(61004, "viewer"), "container.list", None)
-            .unwrap();
-        // Unknown users get nothing.
-        let err = e
-            .authorize(&who(61999, "admin"), "container.list", None)
-            .unwrap_err();
-        assert!(err.message.contains("has no role in the policy"), "{err}");
-        // Refusals and allowed mutations are audited; reads are not.
-        let entries = e.audit().read().unwrap();
-        let outcomes: Vec<(&str, &str)> = entries
-            .iter()
-            .map(|a| (a.action.as_str(), a.outcome.as_str()))
-            .collect();
-        assert_eq!(
-            outcomes,
-            vec![
-                ("container.stop", "allowed"),
-                ("container.stop", "allowed"),
-                ("container.stop", "denied"),
-                ("container.stop", "denied"),
-                ("container.list", "denied"),
-            ]
-        );
-        assert_eq!(e.audit().verify().unwrap(), 5);
-        assert!(e.can_see(&who(61002, "user"), 61001));
-        assert!(!e.can_see(&who(61003, "user"), 61001));
-    }
-
-    #[test]
-    fn single_user_mode_is_admin() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = LocalEngine::open(dir.path(), EngineOptions::default()).unwrap();
-        e.authorize_target(&who(61001, "viewer"), "policy.write", "", Some(5))
-            .unwrap();
-        assert_eq!(
-            e.effective_caller(&who(61001, "viewer")).role,
-            Role::admin()
-        );
     }
 }

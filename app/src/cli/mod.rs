@@ -113,38 +113,7 @@ pub fn preview_as(engine: &LocalEngine, admin: &Caller, user: &str) -> Result<Ca
                 )
             })?,
     };
-    let me = engine.effective_caller(admin);
-    if engine.effective_role(admin).name != "admin" {
-        let msg = format!(
-            "{} may not act as another user: --as is for admins",
-            me.label()
-        );
-        let _ = engine
-            .audit()
-            .record(&me, "policy.preview", user, "denied", &msg);
-        return Err(EngineError::denied(msg));
-    }
-    let target = match engine.policy() {
-        Some(p) => p.caller_for(uid),
-        None => {
-            let (name, gid, _) = wharf_engine::policy::user_groups(uid);
-            Caller {
-                uid,
-                gid,
-                name,
-                role: Role::admin(),
-                project: None,
-            }
-        }
-    };
-    engine.audit().record(
-        &me,
-        "policy.preview",
-        &target.name,
-        "allowed",
-        &format!("acting as {}", target.label()),
-    )?;
-    Ok(target)
+    engine.gate().preview_as(admin, uid, user)
 }
 
 /// Load the policy: `--policy PATH` if given, else the default file if it exists.

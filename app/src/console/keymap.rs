@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use wharf_engine::policy::Action as Perm;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -107,7 +108,7 @@ pub enum Action {
 
 /// Name, description and the engine permission an action needs (for hiding what the
 /// role may not do; the engine checks again).
-const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
+const ACTIONS: &[(Action, &str, &str, Option<Perm>)] = &[
     (
         Action::Quit,
         "quit",
@@ -196,49 +197,49 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         Action::Start,
         "start",
         "start the selected or marked containers",
-        Some("container.start"),
+        Some(Perm::ContainerStart),
     ),
     (
         Action::Stop,
         "stop",
         "stop the selected or marked containers",
-        Some("container.stop"),
+        Some(Perm::ContainerStop),
     ),
     (
         Action::Restart,
         "restart",
         "restart the selected or marked containers",
-        Some("container.restart"),
+        Some(Perm::ContainerRestart),
     ),
     (
         Action::Kill,
         "kill",
         "send SIGKILL to the selected or marked containers",
-        Some("container.kill"),
+        Some(Perm::ContainerKill),
     ),
     (
         Action::PauseToggle,
         "pause-toggle",
         "pause or unpause",
-        Some("container.pause"),
+        Some(Perm::ContainerPause),
     ),
     (
         Action::Remove,
         "remove",
         "remove the selected or marked containers (asks first)",
-        Some("container.remove"),
+        Some(Perm::ContainerRemove),
     ),
     (
         Action::Rename,
         "rename",
         "rename the selected container",
-        Some("container.rename"),
+        Some(Perm::ContainerRename),
     ),
     (
         Action::Logs,
         "logs",
         "the selected container's log",
-        Some("container.logs"),
+        Some(Perm::ContainerLogs),
     ),
     (
         Action::Inspect,
@@ -250,7 +251,7 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         Action::RunForm,
         "run-form",
         "run a new container (a form)",
-        Some("container.create"),
+        Some(Perm::ContainerCreate),
     ),
     (
         Action::StoppedToggle,
@@ -262,37 +263,37 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         Action::ImageRemove,
         "image-remove",
         "remove the selected or marked images (asks first)",
-        Some("image.remove"),
+        Some(Perm::ImageRemove),
     ),
     (
         Action::ImageTag,
         "image-tag",
         "tag the selected image",
-        Some("image.tag"),
+        Some(Perm::ImageTag),
     ),
     (
         Action::ImagePrune,
         "image-prune",
         "remove dangling images (asks first)",
-        Some("image.prune"),
+        Some(Perm::ImagePrune),
     ),
     (
         Action::ImageDemo,
         "image-demo",
         "build the offline demo image wharf/demo:latest",
-        Some("image.load"),
+        Some(Perm::ImageLoad),
     ),
     (
         Action::VolumeRemove,
         "volume-remove",
         "remove the selected volume (asks first)",
-        Some("volume.remove"),
+        Some(Perm::VolumeRemove),
     ),
     (
         Action::VolumePrune,
         "volume-prune",
         "remove unused volumes (asks first)",
-        Some("volume.prune"),
+        Some(Perm::VolumePrune),
     ),
     (
         Action::FollowToggle,
@@ -345,25 +346,25 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         Action::ImagePull,
         "pull",
         "pull an image from a registry, with progress",
-        Some("image.pull"),
+        Some(Perm::ImagePull),
     ),
     (
         Action::VolumeCreate,
         "volume-create",
         "create a volume",
-        Some("volume.create"),
+        Some(Perm::VolumeCreate),
     ),
     (
         Action::NetworkCreate,
         "network-create",
         "create a bridge network",
-        Some("network.create"),
+        Some(Perm::NetworkCreate),
     ),
     (
         Action::NetworkRemove,
         "network-remove",
         "remove the selected network (asks first)",
-        Some("network.remove"),
+        Some(Perm::NetworkRemove),
     ),
     (
         Action::SaveLog,
@@ -399,13 +400,13 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         Action::ExecShell,
         "exec-shell",
         "a shell in the selected container (the console comes back when it exits)",
-        Some("container.exec"),
+        Some(Perm::ContainerExec),
     ),
     (
         Action::Attach,
         "attach",
         "attach to the selected container (ctrl-p ctrl-q detaches)",
-        Some("container.attach"),
+        Some(Perm::ContainerAttach),
     ),
     (
         Action::SortCpu,
@@ -423,13 +424,13 @@ const ACTIONS: &[(Action, &str, &str, Option<&str>)] = &[
         Action::NetworkConnect,
         "network-connect",
         "connect a container to the selected network",
-        Some("network.connect"),
+        Some(Perm::NetworkConnect),
     ),
     (
         Action::NetworkDisconnect,
         "network-disconnect",
         "disconnect a container from the selected network",
-        Some("network.disconnect"),
+        Some(Perm::NetworkDisconnect),
     ),
 ];
 
@@ -489,7 +490,7 @@ impl Action {
             .unwrap_or("")
     }
     /// The engine permission it needs (`container.stop`), if it changes anything.
-    pub fn permission(self) -> Option<&'static str> {
+    pub fn permission(self) -> Option<Perm> {
         ACTIONS.iter().find(|a| a.0 == self).and_then(|a| a.3)
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod containers;
 pub mod exec;
+pub mod flags;
 pub mod images;
 pub mod networks;
 pub mod stats;

@@ -30,6 +30,7 @@ use crate::caller::Caller;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, EventType};
 use crate::local::LocalEngine;
+use crate::policy::Action;
 pub use reference::Reference;
 use store::{ImageIndex, ImageRecord, ImageStore, NewImage, MAX_JSON};
 
@@ -210,7 +211,7 @@ impl LocalEngine {
     /// return what the runtime needs to run it. A missing image is a `NotFound` error
     /// telling the user how to get it.
     pub fn resolve_image(&self, caller: &Caller, reference: &str) -> Result<ResolvedImage> {
-        self.authorize(caller, "image.inspect", None)?;
+        self.gate().authorize(caller, Action::ImageInspect)?;
         let store = self.image_store();
         let (_, found, rec, config) = lookup(&store, reference)?;
         let mut layer_dirs = Vec::new();
@@ -405,7 +406,7 @@ impl LocalEngine {
 
 impl ImageApi for LocalEngine {
     fn image_list(&self, caller: &Caller, opts: &ImageListOptions) -> Result<Vec<ImageSummary>> {
-        self.authorize(caller, "image.list", None)?;
+        self.gate().authorize(caller, Action::ImageList)?;
         let idx = self.image_store().index()?;
         let users = self.image_users()?;
         let mut out = Vec::new();
@@ -429,7 +430,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_inspect(&self, caller: &Caller, reference: &str) -> Result<Value> {
-        self.authorize(caller, "image.inspect", None)?;
+        self.gate().authorize(caller, Action::ImageInspect)?;
         let store = self.image_store();
         let (idx, _, rec, cfg) = lookup(&store, reference)?;
         let mut c = cfg["config"].as_object().cloned().unwrap_or_default();
@@ -489,7 +490,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_history(&self, caller: &Caller, reference: &str) -> Result<Vec<HistoryEntry>> {
-        self.authorize(caller, "image.inspect", None)?;
+        self.gate().authorize(caller, Action::ImageInspect)?;
         let store = self.image_store();
         let (_, _, rec, cfg) = lookup(&store, reference)?;
         let hist = cfg["history"].as_array().cloned().unwrap_or_default();
@@ -535,7 +536,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_load(&self, caller: &Caller, input: &mut dyn Read) -> Result<LoadReport> {
-        self.authorize(caller, "image.load", None)?;
+        self.gate().authorize(caller, Action::ImageLoad)?;
         let t0 = std::time::Instant::now();
         let loaded = archive::read_archive(&self.image_store(), input)?;
         tracing::debug!("load: archive read and staged in {:?}", t0.elapsed());
@@ -548,7 +549,7 @@ impl ImageApi for LocalEngine {
         input: &mut dyn Read,
         opts: &ImportOptions,
     ) -> Result<String> {
-        self.authorize(caller, "image.import", None)?;
+        self.gate().authorize(caller, Action::ImageImport)?;
         let tags = match &opts.reference {
             Some(r) => {
                 let p = Reference::parse(r)?;
@@ -579,7 +580,7 @@ impl ImageApi for LocalEngine {
         format: SaveFormat,
         out: &mut dyn Write,
     ) -> Result<()> {
-        self.authorize(caller, "image.save", None)?;
+        self.gate().authorize(caller, Action::ImageSave)?;
         if references.is_empty() {
             return Err(EngineError::invalid(
                 "wharf save needs at least one image: wharf save -o FILE IMAGE...",
@@ -628,7 +629,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_tag(&self, caller: &Caller, source: &str, target: &str) -> Result<()> {
-        self.authorize(caller, "image.tag", None)?;
+        self.gate().authorize(caller, Action::ImageTag)?;
         let t = Reference::parse(target)?;
         if t.digest.is_some() {
             return Err(EngineError::invalid(format!(
@@ -658,7 +659,7 @@ impl ImageApi for LocalEngine {
         reference: &str,
         force: bool,
     ) -> Result<Vec<RemoveOutcome>> {
-        self.authorize(caller, "image.remove", None)?;
+        self.gate().authorize(caller, Action::ImageRemove)?;
         let store = self.image_store();
         let _lock = store.lock()?;
         let mut idx = store.index()?;
@@ -728,7 +729,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_prune(&self, caller: &Caller, all: bool) -> Result<PruneReport> {
-        self.authorize(caller, "image.prune", None)?;
+        self.gate().authorize(caller, Action::ImagePrune)?;
         let store = self.image_store();
         let _lock = store.lock()?;
         let mut idx = store.index()?;
@@ -756,7 +757,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_build_demo(&self, caller: &Caller, reference: &str) -> Result<String> {
-        self.authorize(caller, "image.build", None)?;
+        self.gate().authorize(caller, Action::ImageBuild)?;
         let r = Reference::parse(reference)?;
         if r.digest.is_some() {
             return Err(EngineError::invalid(format!(
@@ -787,7 +788,7 @@ impl ImageApi for LocalEngine {
     }
 
     fn image_disk_usage(&self, caller: &Caller) -> Result<ImageDiskUsage> {
-        self.authorize(caller, "image.list", None)?;
+        self.gate().authorize(caller, Action::ImageList)?;
         let idx = self.image_store().index()?;
         let users = self.image_users()?;
         Ok(self.image_disk_usage_of(&idx, &users))

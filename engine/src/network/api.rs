@@ -10,6 +10,7 @@ use crate::caller::Caller;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, EventType};
 use crate::local::LocalEngine;
+use crate::policy::Action;
 
 use super::store::{EndpointRecord, NetRecord, Store};
 use super::{ipam, netlink, store, Session};
@@ -210,7 +211,8 @@ impl LocalEngine {
 
 impl NetworkApi for LocalEngine {
     fn network_create(&self, caller: &Caller, spec: &NetworkCreate) -> Result<String> {
-        self.authorize_target(caller, "network.create", &spec.name, None)?;
+        self.gate()
+            .authorize_on(caller, Action::NetworkCreate, &spec.name, None)?;
         if !valid_name(&spec.name) {
             return Err(EngineError::invalid(format!(
                 "network name {:?} is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit",
@@ -293,7 +295,7 @@ impl NetworkApi for LocalEngine {
             internal: spec.internal,
             labels: spec.labels.clone(),
             bridge: format!("wh-{}", &id[..12]),
-            owner: self.effective_caller(caller).uid,
+            owner: self.gate().caller(caller).uid,
         };
         s.st.networks.insert(id.clone(), rec);
         s.commit()?;
@@ -301,17 +303,17 @@ impl NetworkApi for LocalEngine {
             Event::new(EventType::Network, "create", id.clone())
                 .attr("name", spec.name.clone())
                 .attr("type", "bridge")
-                .owned_by(self.effective_caller(caller).uid),
+                .owned_by(self.gate().caller(caller).uid),
         );
         Ok(id)
     }
 
     fn network_list(&self, caller: &Caller, opts: &NetworkListOptions) -> Result<Vec<NetworkInfo>> {
-        self.authorize(caller, "network.list", None)?;
+        self.gate().authorize(caller, Action::NetworkList)?;
         let s = Session::open(self)?;
         let mut out = Vec::new();
         for n in s.st.networks.values() {
-            let visible = !n.is_user() || self.can_see(caller, n.owner);
+            let visible = !n.is_user() || self.gate().can_see(caller, n.owner);
             if visible && matches(&s.st, n, &opts.filters)? {
                 out.push(info_of(&s.st, n));
             }
@@ -323,9 +325,9 @@ impl NetworkApi for LocalEngine {
     fn network_inspect(&self, caller: &Caller, network: &str) -> Result<NetworkInfo> {
         let s = Session::open(self)?;
         let n = s.st.find(network)?;
-        self.authorize_target(
+        self.gate().authorize_on(
             caller,
-            "network.inspect",
+            Action::NetworkInspect,
             &n.name,
             n.is_user().then_some(n.owner),
         )?;
@@ -335,12 +337,13 @@ impl NetworkApi for LocalEngine {
     fn network_remove(&self, caller: &Caller, network: &str) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize_target(caller, "network.remove", &n.name, Some(n.owner))?;
+        self.gate()
+            .authorize_on(caller, Action::NetworkRemove, &n.name, Some(n.owner))?;
         self.remove_network(&mut s, &n)
     }
 
     fn network_prune(&self, caller: &Caller) -> Result<PruneReport> {
-        self.authorize(caller, "network.prune", None)?;
+        self.gate().authorize(caller, Action::NetworkPrune)?;
         let mut s = Session::open(self)?;
         let unused: Vec<NetRecord> =
             s.st.networks
@@ -348,12 +351,15 @@ impl NetworkApi for LocalEngine {
                 .filter(|n| n.is_user() && s.st.endpoints_on(&n.id).next().is_none())
                 .cloned()
                 .collect();
-        let role = self.effective_role(caller);
+        let role = self.gate().role(caller);
         let mut report = PruneReport::default();
         for n in unused {
-            if !self.permits(caller, &role, "network.remove", n.owner)
+            if !self
+                .gate()
+                .permits(caller, &role, Action::NetworkRemove, n.owner)
                 || self
-                    .authorize_target(caller, "network.remove", &n.name, Some(n.owner))
+                    .gate()
+                    .authorize_on(caller, Action::NetworkRemove, &n.name, Some(n.owner))
                     .is_err()
             {
                 continue;
@@ -373,12 +379,7 @@ impl NetworkApi for LocalEngine {
     ) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize_target(
-            caller,
-            "network.connect",
-            &n.name,
-            n.is_user().then_some(n.owner),
-        )?;
+
         if n.driver != "bridge" {
             return Err(EngineError::invalid(format!(
                 "containers cannot be connected to network {}: only bridge networks take connections",
@@ -386,6 +387,21 @@ impl NetworkApi for LocalEngine {
             )));
         }
         let (cid, cname) = resolve_container(self, &s.st, container)?;
+        let container_owner = crate::runtime::load_config(self, &cid)
+            .ok()
+            .map(|c| c.owner);
+        self.gate().authorize_link(
+            caller,
+            Action::NetworkConnect,
+            (
+                &format!("network {}", n.name),
+                n.is_user().then_some(n.owner),
+            ),
+            (
+                &format!("container {cname}"),
+                Some(container_owner.unwrap_or(0)),
+            ),
+        )?;
         let static_ip = opts
             .ip
             .as_deref()
@@ -473,13 +489,23 @@ impl NetworkApi for LocalEngine {
     fn network_disconnect(&self, caller: &Caller, network: &str, container: &str) -> Result<()> {
         let mut s = Session::open(self)?;
         let n = s.st.find(network)?.clone();
-        self.authorize_target(
-            caller,
-            "network.disconnect",
-            &n.name,
-            n.is_user().then_some(n.owner),
-        )?;
+
         let (cid, cname) = resolve_container(self, &s.st, container)?;
+        let container_owner = crate::runtime::load_config(self, &cid)
+            .ok()
+            .map(|c| c.owner);
+        self.gate().authorize_link(
+            caller,
+            Action::NetworkDisconnect,
+            (
+                &format!("network {}", n.name),
+                n.is_user().then_some(n.owner),
+            ),
+            (
+                &format!("container {cname}"),
+                Some(container_owner.unwrap_or(0)),
+            ),
+        )?;
         let rec = s.st.containers.get_mut(&cid);
         let Some(pos) = rec
             .as_ref()
@@ -510,7 +536,8 @@ impl NetworkApi for LocalEngine {
     }
 
     fn container_ports(&self, caller: &Caller, container: &str) -> Result<Vec<PortBinding>> {
-        self.authorize_target(caller, "container.inspect", container, None)?;
+        self.gate()
+            .authorize_on(caller, Action::ContainerInspect, container, None)?;
         let s = Session::open(self)?;
         let (cid, _) = resolve_container(self, &s.st, container)?;
         Ok(s.st

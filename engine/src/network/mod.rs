@@ -29,9 +29,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{ContainerCreate, PortBinding};
+use crate::caller::Caller;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, EventType};
 use crate::local::LocalEngine;
+use crate::policy::Action;
 use crate::state::FileLock;
 
 use netlink::Netlink;
@@ -837,7 +839,7 @@ fn write_files(engine: &LocalEngine, cid: &str, hosts: &str, resolv: &str) {
 
 /// Check a create request's network flags before the container is created: the
 /// network exists, `--ip` parses and is used on a user network.
-pub fn check_request(engine: &LocalEngine, spec: &ContainerCreate) -> Result<()> {
+pub fn check_request(engine: &LocalEngine, caller: &Caller, spec: &ContainerCreate) -> Result<()> {
     files::check_dns(&spec.dns)?;
     for h in &spec.extra_hosts {
         files::parse_extra_host(h)?;
@@ -853,7 +855,17 @@ pub fn check_request(engine: &LocalEngine, spec: &ContainerCreate) -> Result<()>
         other => {
             let _l = engine.root().lock_shared("networks")?;
             let st = store::load(engine.root())?;
-            st.find(other)?.is_user()
+            let n = st.find(other)?;
+            if n.is_user() {
+                // Another user's network is theirs: joining it reaches their containers.
+                engine.gate().authorize_on(
+                    caller,
+                    Action::NetworkConnect,
+                    &n.name,
+                    Some(n.owner),
+                )?;
+            }
+            n.is_user()
         }
     };
     if let Some(ip) = &spec.ip {

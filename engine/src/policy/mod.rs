@@ -6,67 +6,23 @@
 //! constraints on what containers they may create. The engine derives the role from the
 //! caller's uid through the policy; a role claimed by a client is never trusted.
 
+pub mod actions;
 pub mod audit;
+pub mod gate;
+
+pub use actions::Action;
+pub use gate::Gate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ContainerCreate;
 use crate::caller::{Caller, Role};
 use crate::error::{EngineError, Result};
 
 /// Default location of the policy file.
 pub const DEFAULT_POLICY: &str = "/etc/wharf/policy.json";
-
-/// Every permission, `kind.action`. `kind.*` in a policy grants all of a kind.
-pub const PERMISSIONS: &[(&str, &[&str])] = &[
-    (
-        "container",
-        &[
-            "list", "inspect", "logs", "stats", "top", "diff", "export", "create", "start", "stop",
-            "restart", "kill", "pause", "unpause", "exec", "attach", "remove", "rename", "update",
-            "prune", "cp", "commit", "wait",
-        ],
-    ),
-    (
-        "image",
-        &[
-            "list", "inspect", "history", "pull", "push", "load", "import", "save", "tag",
-            "remove", "prune", "build",
-        ],
-    ),
-    (
-        "network",
-        &[
-            "list",
-            "inspect",
-            "create",
-            "remove",
-            "connect",
-            "disconnect",
-            "prune",
-        ],
-    ),
-    ("volume", &["list", "inspect", "create", "remove", "prune"]),
-    ("events", &["read"]),
-    ("audit", &["read", "verify"]),
-    ("policy", &["read", "write"]),
-    ("system", &["info", "df", "prune"]),
-];
-
-/// Actions that change nothing: allowed ones are not written to the audit journal.
-const READ_ONLY_ACTIONS: &[&str] = &[
-    "list", "inspect", "logs", "stats", "top", "diff", "export", "history", "read", "verify",
-    "info", "df", "wait", "save",
-];
-
-/// Is `action` (`kind.verb`) one that changes state?
-pub fn is_mutating(action: &str) -> bool {
-    let verb = action.rsplit('.').next().unwrap_or(action);
-    !READ_ONLY_ACTIONS.contains(&verb)
-}
 
 /// Which objects a role reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -97,9 +53,16 @@ pub struct Constraints {
     /// May run `--privileged`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
-    /// May `--cap-add` or lift seccomp (`--security-opt seccomp=unconfined`).
+    /// May `--cap-add`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap_add: Option<bool>,
+    /// May lift the seccomp profile (`seccomp=unconfined`) or replace it with a custom
+    /// one (which may allow what the default refuses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<bool>,
+    /// May set `--ulimit` values above the engine's own hard limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raise_ulimits: Option<bool>,
     /// Upper bound on `--memory`, bytes; containers must set a limit within it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<i64>,
@@ -167,10 +130,10 @@ fn perms(list: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
 /// The built-in roles: admin, operator, user, viewer, auditor.
 pub fn builtin_roles() -> BTreeMap<String, RoleDef> {
     let all_kinds = |except: &[&str]| -> BTreeMap<String, Vec<String>> {
-        PERMISSIONS
-            .iter()
-            .filter(|(k, _)| !except.contains(k))
-            .map(|(k, _)| (k.to_string(), vec!["*".to_string()]))
+        Action::kinds()
+            .into_iter()
+            .filter(|k| !except.contains(k))
+            .map(|k| (k.to_string(), vec!["*".to_string()]))
             .collect()
     };
     let mut m = BTreeMap::new();
@@ -226,6 +189,8 @@ pub fn builtin_roles() -> BTreeMap<String, RoleDef> {
                 host_network: Some(false),
                 privileged: Some(false),
                 cap_add: Some(false),
+                seccomp: Some(false),
+                raise_ulimits: Some(false),
                 ..Default::default()
             },
             description: "full control of own and project resources within constraints".into(),
@@ -274,25 +239,31 @@ pub struct EffectiveRole {
 }
 
 impl EffectiveRole {
-    /// Does the role grant `action` (`kind.verb`)?
-    pub fn allows(&self, action: &str) -> bool {
-        let (kind, verb) = action.split_once('.').unwrap_or((action, ""));
+    /// The role of a caller the policy has no place for: nothing is allowed.
+    pub fn none() -> Self {
+        EffectiveRole {
+            name: "none".into(),
+            permissions: BTreeMap::new(),
+            scope: Scope::Own,
+            constraints: Constraints::default(),
+        }
+    }
+
+    /// Does the role grant `action`?
+    pub fn allows(&self, action: Action) -> bool {
         self.permissions
-            .get(kind)
-            .is_some_and(|v| v.iter().any(|p| p == "*" || p == verb))
+            .get(action.kind())
+            .is_some_and(|v| v.iter().any(|p| p == "*" || p == action.verb()))
+    }
+
+    /// Every action the role grants.
+    pub fn allowed(&self) -> impl Iterator<Item = Action> + '_ {
+        Action::ALL.iter().copied().filter(|a| self.allows(*a))
     }
 
     /// Does the role change nothing (no mutating permission at all)?
     pub fn read_only(&self) -> bool {
-        !self.permissions.iter().any(|(k, verbs)| {
-            verbs.iter().any(|v| {
-                if v == "*" {
-                    k != "events"
-                } else {
-                    is_mutating(&format!("{k}.{v}"))
-                }
-            })
-        })
+        !self.allowed().any(Action::is_mutating)
     }
 }
 
@@ -301,13 +272,11 @@ impl EffectiveRole {
     /// to hide what would be refused; the engine still decides every call.
     pub fn from_permissions(p: &crate::api::Permissions) -> Self {
         let mut permissions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for a in &p.allowed {
-            if let Some((kind, verb)) = a.split_once('.') {
-                permissions
-                    .entry(kind.to_string())
-                    .or_default()
-                    .push(verb.to_string());
-            }
+        for a in p.allowed.iter().filter_map(|a| Action::parse(a)) {
+            permissions
+                .entry(a.kind().to_string())
+                .or_default()
+                .push(a.verb().to_string());
         }
         EffectiveRole {
             name: p.role.clone(),
@@ -363,12 +332,16 @@ impl Policy {
         let mut defs = builtin_roles();
         for (name, def) in &file.roles {
             for (kind, verbs) in &def.permissions {
-                let Some((_, known)) = PERMISSIONS.iter().find(|(k, _)| k == kind) else {
+                let known = Action::verbs_of(kind);
+                if known.is_empty() {
                     return Err(bad(
                         line_of(text, &format!("\"{kind}\"")),
-                        format!("role {name:?} names unknown resource kind {kind:?}"),
+                        format!(
+                            "role {name:?} names unknown resource kind {kind:?} (known: {})",
+                            Action::kinds().join(", ")
+                        ),
                     ));
-                };
+                }
                 for v in verbs {
                     if v != "*" && !known.contains(&v.as_str()) {
                         return Err(bad(
@@ -448,6 +421,8 @@ impl Policy {
             host_network,
             privileged,
             cap_add,
+            seccomp,
+            raise_ulimits,
             max_memory,
             max_cpus,
             max_pids,
@@ -555,96 +530,13 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
     rec(pattern.as_bytes(), s.as_bytes())
 }
 
-/// Check a new container against the role's constraints. `image_ref` is the normalized
-/// reference. The error names the caller, the role and the rule.
-pub fn check_create(
-    caller: &Caller,
-    role: &EffectiveRole,
-    spec: &ContainerCreate,
-    image_ref: &str,
-) -> Result<()> {
-    let c = &role.constraints;
-    let who = caller.label();
-    let deny = |what: String| {
-        Err(EngineError::denied(format!(
-            "{who} may not {what}; ask an admin to change the policy"
-        )))
-    };
-    if spec.privileged && c.privileged == Some(false) {
-        return deny("run privileged containers".into());
-    }
-    let unconfined = spec
-        .security_opt
-        .iter()
-        .any(|o| o.starts_with("seccomp=unconfined") || o.starts_with("seccomp:unconfined"));
-    if (!spec.cap_add.is_empty() || unconfined) && c.cap_add == Some(false) {
-        return deny("add capabilities or lift the seccomp profile".into());
-    }
-    if spec.network.as_deref() == Some("host") && c.host_network == Some(false) {
-        return deny("use the host network".into());
-    }
-    if (!spec.ports.is_empty() || spec.publish_all) && c.publish_ports == Some(false) {
-        return deny("publish ports".into());
-    }
-    if let Some(prefixes) = &c.bind_mounts {
-        for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
-            let src = Path::new(&m.source);
-            let ok = prefixes.iter().any(|p| src.starts_with(p));
-            if !ok {
-                let allowed = if prefixes.is_empty() {
-                    "none".to_string()
-                } else {
-                    prefixes.join(", ")
-                };
-                return deny(format!(
-                    "bind-mount host path {} (allowed: {allowed})",
-                    m.source
-                ));
-            }
-        }
-    }
-    let r = &spec.resources;
-    if let Some(max) = c.max_memory {
-        match r.memory {
-            Some(m) if m > 0 && m <= max => {}
-            _ => {
-                return deny(format!(
-                    "run a container without --memory at most {max} bytes"
-                ))
-            }
-        }
-    }
-    if let Some(max) = c.max_cpus {
-        match r.nano_cpus {
-            Some(n) if n > 0 && (n as f64) / 1e9 <= max => {}
-            _ => return deny(format!("run a container without --cpus at most {max}")),
-        }
-    }
-    if let Some(max) = c.max_pids {
-        match r.pids_limit {
-            Some(p) if p > 0 && p <= max => {}
-            _ => {
-                return deny(format!(
-                    "run a container without --pids-limit at most {max}"
-                ))
-            }
-        }
-    }
-    if let Some(pats) = &c.images {
-        if !pats.iter().any(|p| glob_match(p, image_ref)) {
-            return deny(format!(
-                "run image {image_ref} (allowed: {})",
-                pats.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::MountSpec;
+
+    fn a(s: &str) -> Action {
+        Action::parse(s).unwrap()
+    }
 
     fn parse(text: &str) -> Result<Policy> {
         Policy::parse(Path::new("policy.json"), text)
@@ -654,20 +546,22 @@ mod tests {
     fn builtins_and_scopes() {
         let p = parse("{}").unwrap();
         let admin = p.role("admin").unwrap();
-        assert!(admin.allows("policy.write") && admin.allows("container.stop"));
+        assert!(admin.allows(a("policy.write")) && admin.allows(a("container.stop")));
         let op = p.role("operator").unwrap();
         assert!(
-            op.allows("container.kill") && !op.allows("policy.write") && !op.allows("audit.read")
+            op.allows(a("container.kill"))
+                && !op.allows(a("policy.write"))
+                && !op.allows(a("audit.read"))
         );
         let viewer = p.role("viewer").unwrap();
         assert!(
-            viewer.allows("container.list")
-                && !viewer.allows("container.logs")
-                && !viewer.allows("container.stop")
+            viewer.allows(a("container.list"))
+                && !viewer.allows(a("container.logs"))
+                && !viewer.allows(a("container.stop"))
         );
         assert!(viewer.read_only() && !op.read_only());
         let auditor = p.role("auditor").unwrap();
-        assert!(auditor.allows("audit.verify") && !auditor.allows("container.list"));
+        assert!(auditor.allows(a("audit.verify")) && !auditor.allows(a("container.list")));
         assert_eq!(p.role("user").unwrap().scope, Scope::Project);
     }
 
@@ -705,7 +599,9 @@ mod tests {
         .unwrap();
         let dev = p.role("dev").unwrap();
         assert!(
-            dev.allows("image.tag") && dev.allows("image.pull") && dev.allows("container.exec")
+            dev.allows(a("image.tag"))
+                && dev.allows(a("image.pull"))
+                && dev.allows(a("container.exec"))
         );
         assert_eq!(dev.constraints.publish_ports, Some(false));
         assert_eq!(dev.constraints.max_memory, Some(1 << 30));
@@ -723,68 +619,6 @@ mod tests {
         );
         assert_eq!(p.binding_for(7, "y", &[]), None);
         assert_eq!(p.binding_for(0, "root", &[]).unwrap().role, "admin");
-    }
-
-    #[test]
-    fn constraints_refuse_with_reason() {
-        let p = parse(r#"{"roles": {"dev": {"inherits": "user", "constraints": {"bind_mounts": ["/srv/data"], "max_memory": 1000000, "images": ["docker.io/wharf/*"]}}}}"#).unwrap();
-        let dev = p.role("dev").unwrap();
-        let alice = Caller {
-            uid: 1000,
-            gid: 1000,
-            name: "alice".into(),
-            role: Role("dev".into()),
-            project: None,
-        };
-        let mut spec = ContainerCreate {
-            image: "wharf/demo".into(),
-            ..Default::default()
-        };
-        spec.resources.memory = Some(500_000);
-        check_create(&alice, dev, &spec, "docker.io/wharf/demo:latest").unwrap();
-        let mut bad = spec.clone();
-        bad.mounts.push(MountSpec {
-            kind: "bind".into(),
-            source: "/etc".into(),
-            target: "/x".into(),
-            read_only: false,
-            options: vec![],
-        });
-        let e = check_create(&alice, dev, &bad, "docker.io/wharf/demo:latest").unwrap_err();
-        assert!(
-            e.message
-                .contains("alice (dev) may not bind-mount host path /etc"),
-            "{e}"
-        );
-        let mut ok = spec.clone();
-        ok.mounts.push(MountSpec {
-            kind: "bind".into(),
-            source: "/srv/data/x".into(),
-            target: "/x".into(),
-            read_only: false,
-            options: vec![],
-        });
-        check_create(&alice, dev, &ok, "docker.io/wharf/demo:latest").unwrap();
-        let mut big = spec.clone();
-        big.resources.memory = Some(2_000_000);
-        assert!(check_create(&alice, dev, &big, "docker.io/wharf/demo:latest").is_err());
-        let mut priv_ = spec.clone();
-        priv_.privileged = true;
-        assert!(
-            check_create(&alice, dev, &priv_, "docker.io/wharf/demo:latest")
-                .unwrap_err()
-                .message
-                .contains("privileged")
-        );
-        assert!(
-            check_create(&alice, dev, &spec, "docker.io/library/nginx:latest")
-                .unwrap_err()
-                .message
-                .contains("run image")
-        );
-        let mut ports = spec.clone();
-        ports.publish_all = true;
-        assert!(check_create(&alice, dev, &ports, "docker.io/wharf/demo:latest").is_err());
     }
 
     #[test]

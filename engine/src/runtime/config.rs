@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::flags::{Seccomp, SecurityOpt};
 use crate::api::{ContainerCreate, Resources, RestartPolicy};
 use crate::error::{EngineError, Result};
 
@@ -61,20 +62,42 @@ impl ContainerConfig {
     pub fn stop_signal(&self) -> Result<i32> {
         parse_signal(self.spec.stop_signal.as_deref().unwrap_or("SIGTERM"))
     }
-    /// Is `--security-opt no-new-privileges` set?
+    /// Is `--security-opt no-new-privileges` set (the last one given wins, as in Docker)?
     pub fn no_new_privs(&self) -> bool {
-        self.spec.security_opt.iter().any(|o| {
-            o == "no-new-privileges"
-                || o == "no-new-privileges:true"
-                || o == "no-new-privileges=true"
-        })
+        self.security_opts()
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                SecurityOpt::NoNewPrivileges(b) => Some(*b),
+                _ => None,
+            })
+            .unwrap_or(false)
     }
-    /// The seccomp setting: `None` = the default profile, `Some("unconfined")`, or a profile's JSON.
-    pub fn seccomp(&self) -> Option<&str> {
-        self.spec.security_opt.iter().find_map(|o| {
-            o.strip_prefix("seccomp=")
-                .or_else(|| o.strip_prefix("seccomp:"))
-        })
+    /// The seccomp setting (the last one given wins).
+    pub fn seccomp(&self) -> Seccomp {
+        self.security_opts()
+            .into_iter()
+            .rev()
+            .find_map(|o| match o {
+                SecurityOpt::Seccomp(s) => Some(s),
+                _ => None,
+            })
+            .unwrap_or(Seccomp::Default)
+    }
+    /// The stored `--security-opt` values, parsed. They were checked at create, so one
+    /// that no longer parses (a config from an older wharf) is left out with a warning.
+    pub fn security_opts(&self) -> Vec<SecurityOpt> {
+        self.spec
+            .security_opt
+            .iter()
+            .filter_map(|o| match o.parse() {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!("container {}: {e}", self.name);
+                    None
+                }
+            })
+            .collect()
     }
     /// The command line as one string, as `ps` shows it.
     pub fn command_line(&self) -> String {

@@ -30,6 +30,7 @@ use crate::api::{ContainerStatus, ExecApi, ExecConfig, ExecSession, EXEC_SIGNAL}
 use crate::caller::Caller;
 use crate::error::{EngineError, ErrorKind, Result};
 use crate::events::{Event, EventType};
+use crate::policy::Action;
 use crate::LocalEngine;
 
 /// What the helper is told to run.
@@ -218,7 +219,7 @@ impl LocalEngine {
 
 impl ExecApi for LocalEngine {
     fn exec(&self, caller: &Caller, container: &str, ecfg: &ExecConfig) -> Result<ExecSession> {
-        let (cfg, st) = self.resolve_owned(caller, "container.exec", container)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerExec, container)?;
         self.exec_unchecked(&cfg, &st, ecfg)
     }
 }
@@ -534,10 +535,13 @@ fn exec_plan(
     // The same compiled profile as the container's (from the engine's BPF cache).
     let seccomp = match cfg.seccomp() {
         _ if cfg.spec.privileged => None,
-        Some("unconfined") => None,
-        profile => {
-            Some(super::seccomp::cached_bpf(seccomp_cache, profile, &caps).map_err(|e| e.message)?)
+        crate::api::flags::Seccomp::Unconfined => None,
+        crate::api::flags::Seccomp::Default => {
+            Some(super::seccomp::cached_bpf(seccomp_cache, None, &caps).map_err(|e| e.message)?)
         }
+        crate::api::flags::Seccomp::Profile(json) => Some(
+            super::seccomp::cached_bpf(seccomp_cache, Some(&json), &caps).map_err(|e| e.message)?,
+        ),
     };
     let mut env = cfg.env.clone();
     let mut set = |kv: &str| {

@@ -41,6 +41,7 @@ use crate::api::{
 use crate::caller::Caller;
 use crate::error::{EngineError, ErrorKind, IoContext, Result};
 use crate::events::{Event, EventType};
+use crate::policy::Action;
 use crate::LocalEngine;
 
 use cgroups::Cgroup;
@@ -483,12 +484,13 @@ impl LocalEngine {
     fn resolve_owned(
         &self,
         caller: &Caller,
-        action: &str,
+        action: Action,
         name_or_id: &str,
     ) -> Result<(ContainerConfig, RunState)> {
         let id = self.find_container(name_or_id)?;
         let (cfg, st) = self.observe(&id)?;
-        self.authorize_target(caller, action, &cfg.name, Some(cfg.owner))?;
+        self.gate()
+            .authorize_on(caller, action, &cfg.name, Some(cfg.owner))?;
         Ok((cfg, st))
     }
 
@@ -577,7 +579,7 @@ impl LocalEngine {
         name_or_id: &str,
         size: Option<(u16, u16)>,
     ) -> Result<UnixStream> {
-        let (cfg, _) = self.resolve_owned(caller, "container.start", name_or_id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerStart, name_or_id)?;
         let (mut mine, theirs) = UnixStream::pair()
             .map_err(|e| EngineError::io("creating the attach socket pair", e))?;
         if let Some((rows, cols)) = size {
@@ -591,7 +593,7 @@ impl LocalEngine {
 
     /// Attach to a running container's stdio: the attach protocol ([`attach`]) on a socket.
     pub fn attach(&self, caller: &Caller, name_or_id: &str) -> Result<UnixStream> {
-        let (cfg, st) = self.resolve_owned(caller, "container.attach", name_or_id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerAttach, name_or_id)?;
         if st.status != ContainerStatus::Running && st.status != ContainerStatus::Paused {
             return Err(EngineError::conflict(format!(
                 "container {} is not running: start it with `wharf start -a {}`",
@@ -893,10 +895,12 @@ fn matches_filters(
 
 impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
-        self.authorize(caller, "container.create", None)?;
+        // The permission first (nothing is looked at without it), then the request's
+        // own sense, then the role's constraints on it (audited with its arguments).
+        self.gate().precheck(caller, Action::ContainerCreate)?;
         validate(spec)?;
-        self.authorize_create(caller, spec)?;
-        crate::network::check_request(self, spec)?;
+        self.gate().authorize_create(caller, spec)?;
+        crate::network::check_request(self, caller, spec)?;
         let id = crate::ids::new_id();
         let _l = self.root().lock("containers")?;
         let name = match &spec.name {
@@ -945,12 +949,12 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_start(&self, caller: &Caller, id: &str) -> Result<()> {
-        let (cfg, _) = self.resolve_owned(caller, "container.start", id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerStart, id)?;
         self.spawn_monitor(&cfg.id, None)
     }
 
     fn container_stop(&self, caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.stop", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerStop, id)?;
         if !st.status.is_active() {
             return Ok(());
         }
@@ -967,7 +971,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_restart(&self, caller: &Caller, id: &str, timeout: Option<u32>) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.restart", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerRestart, id)?;
         if st.status.is_active() {
             let t = Duration::from_secs(u64::from(timeout.unwrap_or_else(|| cfg.stop_timeout())));
             self.stop_process(&cfg, &st, cfg.stop_signal()?, t);
@@ -985,7 +989,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_kill(&self, caller: &Caller, id: &str, signal: &str) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.kill", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerKill, id)?;
         let sig = config::parse_signal(signal)?;
         if !st.pid_alive() {
             return Err(EngineError::conflict(format!(
@@ -1011,7 +1015,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_pause(&self, caller: &Caller, id: &str) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.pause", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerPause, id)?;
         if st.status == ContainerStatus::Paused {
             return Err(EngineError::conflict(format!(
                 "container {} is already paused",
@@ -1033,7 +1037,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_unpause(&self, caller: &Caller, id: &str) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.unpause", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerUnpause, id)?;
         if st.status != ContainerStatus::Paused {
             return Err(EngineError::conflict(format!(
                 "container {} is not paused",
@@ -1051,7 +1055,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_remove(&self, caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.remove", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
         let dir = paths::dir(self, &cfg.id);
         if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             if !opts.force {
@@ -1085,7 +1089,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_rename(&self, caller: &Caller, id: &str, new_name: &str) -> Result<()> {
-        let (mut cfg, _) = self.resolve_owned(caller, "container.rename", id)?;
+        let (mut cfg, _) = self.resolve_owned(caller, Action::ContainerRename, id)?;
         validate_name(new_name)?;
         let _l = self.root().lock("containers")?;
         if let Ok(other) = self.find_container(new_name) {
@@ -1107,7 +1111,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_wait(&self, caller: &Caller, id: &str) -> Result<i32> {
-        let (cfg, _) = self.resolve_owned(caller, "container.wait", id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerWait, id)?;
         let mut delay = Duration::from_millis(5);
         loop {
             match self.observe(&cfg.id) {
@@ -1147,7 +1151,8 @@ impl ContainerApi for LocalEngine {
         resources: &Resources,
         restart: Option<&RestartPolicy>,
     ) -> Result<()> {
-        let (mut cfg, st) = self.resolve_owned(caller, "container.update", id)?;
+        self.gate().check_resources(caller, resources)?;
+        let (mut cfg, st) = self.resolve_owned(caller, Action::ContainerUpdate, id)?;
         let r = &mut cfg.spec.resources;
         macro_rules! merge {
             ($($f:ident),*) => { $( if resources.$f.is_some() { r.$f = resources.$f.clone(); } )* };
@@ -1181,16 +1186,19 @@ impl ContainerApi for LocalEngine {
         caller: &Caller,
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
-        self.authorize(caller, "container.list", None)?;
+        self.gate().authorize(caller, Action::ContainerList)?;
         let ancestors = prepare_filters(self, &opts.filters)?;
         let mut out = Vec::new();
         let net = crate::network::view(self).ok();
-        let role = self.effective_role(caller);
+        let role = self.gate().role(caller);
         for id in self.container_ids() {
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
             };
-            if !self.permits(caller, &role, "container.inspect", cfg.owner) {
+            if !self
+                .gate()
+                .permits(caller, &role, Action::ContainerInspect, cfg.owner)
+            {
                 continue;
             }
             out.push(self.container_summary(&cfg, &st, net.as_ref()));
@@ -1217,7 +1225,7 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_inspect(&self, caller: &Caller, id: &str) -> Result<Value> {
-        let (cfg, st) = self.resolve_owned(caller, "container.inspect", id)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerInspect, id)?;
         let dir = paths::dir(self, &cfg.id);
         let r = &cfg.spec.resources;
         let restart = serde_json::to_value(&cfg.spec.restart).unwrap_or(Value::Null);
@@ -1320,8 +1328,8 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_prune(&self, caller: &Caller) -> Result<PruneReport> {
-        self.authorize(caller, "container.prune", None)?;
-        let role = self.effective_role(caller);
+        self.gate().authorize(caller, Action::ContainerPrune)?;
+        let role = self.gate().role(caller);
         let mut rep = PruneReport::default();
         for id in self.container_ids() {
             let Ok((cfg, st)) = self.observe(&id) else {
@@ -1330,9 +1338,12 @@ impl ContainerApi for LocalEngine {
             // Others' containers are skipped silently; each removal is authorized (and
             // audited) on its own.
             if st.status.is_active()
-                || !self.permits(caller, &role, "container.remove", cfg.owner)
+                || !self
+                    .gate()
+                    .permits(caller, &role, Action::ContainerRemove, cfg.owner)
                 || self
-                    .authorize_target(caller, "container.remove", &cfg.name, Some(cfg.owner))
+                    .gate()
+                    .authorize_on(caller, Action::ContainerRemove, &cfg.name, Some(cfg.owner))
                     .is_err()
             {
                 continue;
@@ -1353,7 +1364,7 @@ impl ContainerApi for LocalEngine {
         opts: &LogOptions,
         sink: &mut dyn FnMut(LogLine) -> bool,
     ) -> Result<()> {
-        let (cfg, _) = self.resolve_owned(caller, "container.logs", id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerLogs, id)?;
         let path = paths::log_file(self, &cfg.id);
         let running = || {
             self.observe(&cfg.id)

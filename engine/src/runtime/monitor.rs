@@ -524,8 +524,13 @@ fn spawn_in(
     let cache = engine.root().run().join("seccomp");
     let seccomp = match cfg.seccomp() {
         _ if cfg.spec.privileged => None,
-        Some("unconfined") => None,
-        profile => Some(super::seccomp::cached_bpf(&cache, profile, &caps).map_err(fail125)?),
+        crate::api::flags::Seccomp::Unconfined => None,
+        crate::api::flags::Seccomp::Default => {
+            Some(super::seccomp::cached_bpf(&cache, None, &caps).map_err(fail125)?)
+        }
+        crate::api::flags::Seccomp::Profile(json) => {
+            Some(super::seccomp::cached_bpf(&cache, Some(&json), &caps).map_err(fail125)?)
+        }
     };
     let host_network = net::is_host(cfg);
     let plan = InitPlan {

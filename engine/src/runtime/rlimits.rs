@@ -59,6 +59,21 @@ pub fn parse(s: &str) -> Result<Ulimit> {
     })
 }
 
+/// This process's (soft, hard) limits for `res`; `None` = unlimited. Containers inherit
+/// these unless `--ulimit` says otherwise.
+pub fn current(res: libc::__rlimit_resource_t) -> (Option<u64>, Option<u64>) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a valid rlimit struct on our stack.
+    if unsafe { libc::getrlimit(res, &mut lim) } != 0 {
+        return (None, None);
+    }
+    let conv = |v: libc::rlim_t| (v != libc::RLIM_INFINITY).then_some(v);
+    (conv(lim.rlim_cur), conv(lim.rlim_max))
+}
+
 /// Apply the ulimits to the calling process.
 pub fn apply(limits: &[Ulimit]) -> Result<()> {
     for u in limits {

@@ -13,6 +13,7 @@ use super::{Target, TargetSource};
 use crate::api::{ContainerStats, ContainerStatus, HostStats, StatsApi, StatsOptions, StatsPoint};
 use crate::caller::Caller;
 use crate::error::Result;
+use crate::policy::Action;
 use crate::runtime::state;
 use crate::LocalEngine;
 
@@ -122,7 +123,7 @@ impl StatsApi for LocalEngine {
         opts: &StatsOptions,
         sink: &mut dyn FnMut(Vec<ContainerStats>) -> bool,
     ) -> Result<()> {
-        self.authorize(caller, "container.stats", None)?;
+        self.gate().authorize(caller, Action::ContainerStats)?;
         // Named containers: resolve and check each; none named: everything in scope.
         let mut wanted: Option<HashMap<String, String>> = None;
         if !ids.is_empty() {
@@ -130,7 +131,12 @@ impl StatsApi for LocalEngine {
             for n in ids {
                 let id = self.find_container(n)?;
                 let cfg = crate::runtime::load_config(self, &id)?;
-                self.authorize_target(caller, "container.stats", &cfg.name, Some(cfg.owner))?;
+                self.gate().authorize_on(
+                    caller,
+                    Action::ContainerStats,
+                    &cfg.name,
+                    Some(cfg.owner),
+                )?;
                 m.insert(id, cfg.name);
             }
             wanted = Some(m);
@@ -138,14 +144,14 @@ impl StatsApi for LocalEngine {
             let mut m = HashMap::new();
             for id in self.container_ids() {
                 if let Ok(cfg) = crate::runtime::load_config(self, &id) {
-                    if self.can_see(caller, cfg.owner) {
+                    if self.gate().can_see(caller, cfg.owner) {
                         m.insert(id, cfg.name);
                     }
                 }
             }
             wanted = Some(m);
         }
-        let role = self.effective_role(caller);
+        let role = self.gate().role(caller);
         let mut watch = self.sampler().watch(target_source(self.clone()));
         let me = caller.clone();
         // Named containers were checked above; otherwise the caller's scope, from the
@@ -153,7 +159,7 @@ impl StatsApi for LocalEngine {
         let want = |id: &str, owner: u32| -> bool {
             match &wanted {
                 Some(m) => m.contains_key(id),
-                None => self.in_scope(&me, &role, owner),
+                None => self.gate().in_scope(&me, &role, owner),
             }
         };
         let timeout = self.sampler().interval() * 5 + Duration::from_secs(2);
@@ -193,12 +199,13 @@ impl StatsApi for LocalEngine {
     fn stats_history(&self, caller: &Caller, id: &str) -> Result<Vec<StatsPoint>> {
         let id = self.find_container(id)?;
         let cfg = crate::runtime::load_config(self, &id)?;
-        self.authorize_target(caller, "container.stats", &cfg.name, Some(cfg.owner))?;
+        self.gate()
+            .authorize_on(caller, Action::ContainerStats, &cfg.name, Some(cfg.owner))?;
         Ok(self.sampler().history(&id))
     }
 
     fn host_stats(&self, caller: &Caller) -> Result<HostStats> {
-        self.authorize(caller, "system.info", None)?;
+        self.gate().authorize(caller, Action::SystemInfo)?;
         Ok(self.sampler().host(self.root().path()))
     }
 }

@@ -13,6 +13,7 @@ use crate::api::{PruneReport, Volume, VolumeApi, VolumeCreate, VolumeListOptions
 use crate::caller::Caller;
 use crate::error::{EngineError, IoContext, Result};
 use crate::events::{Event, EventType};
+use crate::policy::Action;
 use crate::state::{atomic_write_json, read_json};
 use crate::LocalEngine;
 
@@ -134,7 +135,7 @@ fn create(
         fs::set_permissions(stage.join("_data"), fs::Permissions::from_mode(0o755))
             .ctx(|| format!("creating volume {name}"))?;
         fs::create_dir(stage.join("refs")).ctx(|| format!("creating volume {name}"))?;
-        let caller = engine.effective_caller(caller);
+        let caller = engine.gate().caller(caller);
         let mut labels = labels.clone();
         if anonymous {
             labels.insert("com.docker.volume.anonymous".into(), String::new());
@@ -174,7 +175,9 @@ pub fn acquire(
 ) -> Result<String> {
     let (m, created) = create(engine, caller, name, &BTreeMap::new(), name.is_none())?;
     if !created {
-        engine.authorize_target(caller, "volume.inspect", &m.name, Some(m.owner))?;
+        engine
+            .gate()
+            .authorize_on(caller, Action::VolumeInspect, &m.name, Some(m.owner))?;
     }
     let r = dir(engine, &m.name).join("refs").join(container_id);
     fs::write(&r, b"").ctx(|| {
@@ -338,24 +341,25 @@ fn all(engine: &LocalEngine) -> Result<Vec<Meta>> {
 
 impl VolumeApi for LocalEngine {
     fn volume_create(&self, caller: &Caller, opts: &VolumeCreate) -> Result<Volume> {
-        self.authorize_target(
+        self.gate().authorize_on(
             caller,
-            "volume.create",
+            Action::VolumeCreate,
             opts.name.as_deref().unwrap_or(""),
             None,
         )?;
         let (m, _) = create(self, caller, opts.name.as_deref(), &opts.labels, false)?;
         if m.owner != caller.uid {
-            self.authorize_target(caller, "volume.inspect", &m.name, Some(m.owner))?;
+            self.gate()
+                .authorize_on(caller, Action::VolumeInspect, &m.name, Some(m.owner))?;
         }
         Ok(to_volume(self, &m, false))
     }
 
     fn volume_list(&self, caller: &Caller, opts: &VolumeListOptions) -> Result<Vec<Volume>> {
-        self.authorize(caller, "volume.list", None)?;
+        self.gate().authorize(caller, Action::VolumeList)?;
         let mut out = Vec::new();
         'next: for m in all(self)? {
-            if !self.can_see(caller, m.owner) {
+            if !self.gate().can_see(caller, m.owner) {
                 continue;
             }
             for (k, v) in &opts.filters {
@@ -384,7 +388,8 @@ impl VolumeApi for LocalEngine {
 
     fn volume_inspect(&self, caller: &Caller, name: &str) -> Result<Volume> {
         let m = load(self, name)?;
-        self.authorize_target(caller, "volume.inspect", name, Some(m.owner))?;
+        self.gate()
+            .authorize_on(caller, Action::VolumeInspect, name, Some(m.owner))?;
         Ok(to_volume(self, &m, true))
     }
 
@@ -393,7 +398,8 @@ impl VolumeApi for LocalEngine {
             Err(e) if force && e.kind == crate::ErrorKind::NotFound => return Ok(()),
             r => r?,
         };
-        self.authorize_target(caller, "volume.remove", name, Some(m.owner))?;
+        self.gate()
+            .authorize_on(caller, Action::VolumeRemove, name, Some(m.owner))?;
         let _lock = self.root().lock("volumes")?;
         let users = refs(self, name);
         if !users.is_empty() {
@@ -407,11 +413,11 @@ impl VolumeApi for LocalEngine {
     }
 
     fn volume_prune(&self, caller: &Caller, all_volumes: bool) -> Result<PruneReport> {
-        self.authorize(caller, "volume.prune", None)?;
+        self.gate().authorize(caller, Action::VolumePrune)?;
         let _lock = self.root().lock("volumes")?;
         let mut report = PruneReport::default();
         for m in all(self)? {
-            if !self.can_see(caller, m.owner)
+            if !self.gate().can_see(caller, m.owner)
                 || !(m.anonymous || all_volumes)
                 || !refs(self, &m.name).is_empty()
             {

@@ -17,6 +17,7 @@ use crate::error::{EngineError, Result};
 use crate::events::{Event, EventType};
 use crate::image::store::ImageStore;
 use crate::local::LocalEngine;
+use crate::policy::Action;
 
 impl BlobSink for ImageStore {
     fn has_blob(&self, digest: &str) -> bool {
@@ -85,7 +86,8 @@ impl RegistryApi for LocalEngine {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<String> {
         let rref = RemoteRef::parse(reference)?;
-        self.authorize_target(caller, "image.pull", &rref.familiar(), None)?;
+        self.gate()
+            .authorize_on(caller, Action::ImagePull, &rref.familiar(), None)?;
         let platform = opts.platform.as_deref().map(Platform::parse).transpose()?;
         let client = self.registry_client(caller, &rref)?;
         let store = self.image_store();
@@ -149,7 +151,8 @@ impl RegistryApi for LocalEngine {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
         let rref = RemoteRef::parse(reference)?;
-        self.authorize_target(caller, "image.push", &rref.familiar(), None)?;
+        self.gate()
+            .authorize_on(caller, Action::ImagePush, &rref.familiar(), None)?;
         let local = self.resolve_image(caller, reference).map_err(|e| {
             if e.kind == crate::error::ErrorKind::NotFound {
                 EngineError::not_found(
@@ -224,9 +227,9 @@ impl RegistryApi for LocalEngine {
         password: &str,
     ) -> Result<()> {
         let server = normalize_server(server)?;
-        self.authorize_target(
+        self.gate().authorize_on(
             caller,
-            "image.pull",
+            Action::ImagePull,
             &format!("registry {server}"),
             Some(caller.uid),
         )?;
@@ -253,9 +256,9 @@ impl RegistryApi for LocalEngine {
 
     fn registry_logout(&self, caller: &Caller, server: &str) -> Result<()> {
         let server = normalize_server(server)?;
-        self.authorize_target(
+        self.gate().authorize_on(
             caller,
-            "image.pull",
+            Action::ImagePull,
             &format!("registry {server}"),
             Some(caller.uid),
         )?;

@@ -27,6 +27,7 @@ use crate::api::{
 use crate::caller::Caller;
 use crate::error::{EngineError, Result};
 use crate::image::store::NewImage;
+use crate::policy::Action;
 use crate::LocalEngine;
 
 use fs::RootDir;
@@ -430,7 +431,7 @@ fn commit_config(
 
 impl ToolboxApi for LocalEngine {
     fn container_top(&self, caller: &Caller, container: &str) -> Result<TopResult> {
-        let (cfg, st) = self.resolve_owned(caller, "container.top", container)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerTop, container)?;
         if !running(&st) {
             return Err(EngineError::conflict(format!(
                 "container {} is not running: start it with `wharf start {}`",
@@ -455,7 +456,7 @@ impl ToolboxApi for LocalEngine {
     }
 
     fn container_diff(&self, caller: &Caller, container: &str) -> Result<Vec<Change>> {
-        let (cfg, _) = self.resolve_owned(caller, "container.inspect", container)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerInspect, container)?;
         let upper = paths::dir(self, &cfg.id).join("diff");
         let mut out = Vec::new();
         diff_walk(&upper, "", &cfg.layer_dirs, &mut out);
@@ -482,7 +483,7 @@ impl ToolboxApi for LocalEngine {
         container: &str,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let (cfg, _) = self.resolve_owned(caller, "container.export", container)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerExport, container)?;
         let root = RootDir::overlay(
             &paths::dir(self, &cfg.id).join("diff"),
             None,
@@ -501,8 +502,8 @@ impl ToolboxApi for LocalEngine {
         container: &str,
         opts: &CommitOptions,
     ) -> Result<String> {
-        let (cfg, st) = self.resolve_owned(caller, "container.commit", container)?;
-        self.authorize(caller, "image.import", None)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerCommit, container)?;
+        self.gate().authorize(caller, Action::ImageImport)?;
         let tags = match &opts.reference {
             Some(r) => {
                 let p = crate::image::reference::Reference::parse(r)?;
@@ -651,7 +652,7 @@ impl ToolboxApi for LocalEngine {
         container: &str,
         path: &str,
     ) -> Result<PathStat> {
-        let (cfg, st) = self.resolve_owned(caller, "container.archive", container)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerCp, container)?;
         let root = self.read_root(&cfg, &st)?;
         // A destination is followed (inside the root) like `cd` would.
         let fd = root.open(path, OFlags::PATH).map_err(|e| {
@@ -687,7 +688,7 @@ impl ToolboxApi for LocalEngine {
         path: &str,
         out: &mut dyn Write,
     ) -> Result<PathStat> {
-        let (cfg, st) = self.resolve_owned(caller, "container.archive", container)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerCp, container)?;
         let root = self.read_root(&cfg, &st)?;
         let stat = stat_in(&root, &cfg.name, path)?;
         let (dir, name) = fs::split(path);
@@ -714,7 +715,7 @@ impl ToolboxApi for LocalEngine {
         dir: &str,
         input: &mut dyn Read,
     ) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, "container.archive", container)?;
+        let (cfg, st) = self.resolve_owned(caller, Action::ContainerCp, container)?;
         if cfg.spec.read_only && running(&st) {
             return Err(EngineError::conflict(format!(
                 "container {} has a read-only root file system: copy into a volume instead",
