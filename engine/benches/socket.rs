@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use wharf_engine::api::{ContainerApi, ContainerCreate, ContainerListOptions, ImageApi};
 use wharf_engine::remote::client::{Endpoint, RemoteEngine};
-use wharf_engine::remote::server;
+use wharf_engine::server;
 use wharf_engine::{Caller, EngineOptions, LocalEngine};
 
 const CONTAINERS: usize = 1000;

@@ -3,6 +3,8 @@
 //! Start at [`api::Engine`] (what can be asked) and [`LocalEngine`] (the in-process
 //! implementation on a state root).
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod caller;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod network;
 pub mod policy;
 pub mod remote;
 pub mod runtime;
+pub mod server;
 pub mod state;
 pub mod stats;
 pub mod volume;

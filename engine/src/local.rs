@@ -234,7 +234,11 @@ impl SystemApi for LocalEngine {
             })
             .map(|kb| kb * 1024)
             .unwrap_or(0);
-        let (containers, running, paused, stopped) = self.container_counts();
+        let (containers, running, paused, stopped) = self.container_counts(caller);
+        // Images are shared by everyone; the count needs no image.list permission.
+        let images = crate::api::ImageApi::image_list(self, &Caller::root(), &Default::default())
+            .map(|l| l.len())
+            .unwrap_or(0);
         Ok(SystemInfo {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
             hostname: uts.nodename().to_string_lossy().into_owned(),
@@ -250,7 +254,7 @@ impl SystemApi for LocalEngine {
             running,
             paused,
             stopped,
-            images: 0,
+            images,
             caller: caller.clone(),
         })
     }
@@ -266,7 +270,13 @@ impl SystemApi for LocalEngine {
             filter.since.is_none_or(|s| ev.time_nano >= s)
                 && filter.until.is_none_or(|u| ev.time_nano <= u)
         };
-        let wanted = |ev: &Event| in_time(ev) && event_matches(filter, ev);
+        // Events of objects outside the caller's scope are not theirs to see.
+        let role = self.gate.role(caller);
+        let visible = |ev: &Event| {
+            ev.owner
+                .is_none_or(|o| self.gate.in_scope(caller, &role, o))
+        };
+        let wanted = |ev: &Event| in_time(ev) && event_matches(filter, ev) && visible(ev);
         // Rotated files first, then the live file through a follower, so nothing
         // appended between the two reads is missed or repeated.
         for path in self.journal.files() {
@@ -274,7 +284,7 @@ impl SystemApi for LocalEngine {
                 continue;
             }
             for ev in Journal::new(path).read(filter.since, filter.until)? {
-                if event_matches(filter, &ev) && !sink(ev) {
+                if event_matches(filter, &ev) && visible(&ev) && !sink(ev) {
                     return Ok(());
                 }
             }

@@ -345,7 +345,7 @@ fn push_of_a_missing_image_says_what_to_do() {
 fn pull_and_login_through_the_engine_socket() {
     use std::sync::Arc;
     use wharf_engine::remote::client::{Endpoint, RemoteEngine};
-    use wharf_engine::remote::server;
+    use wharf_engine::server;
 
     let reg = Registry::start(Auth::Htpasswd {
         user: "erin".into(),

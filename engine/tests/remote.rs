@@ -5,7 +5,7 @@ use std::sync::Arc;
 use wharf_engine::api::{EventFilter, SystemApi};
 use wharf_engine::events::{Event, EventType};
 use wharf_engine::remote::client::{Endpoint, RemoteEngine};
-use wharf_engine::remote::server;
+use wharf_engine::server;
 use wharf_engine::{Caller, EngineOptions, LocalEngine};
 
 fn start() -> (tempfile::TempDir, Arc<LocalEngine>, RemoteEngine) {

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use wharf_engine::remote::{server, DEFAULT_SOCKET};
+use wharf_engine::remote::DEFAULT_SOCKET;
+use wharf_engine::server;
 
 use super::Ctx;
 

@@ -125,7 +125,7 @@ impl RemoteEngine {
     /// have status `want`; the connection then carries the answer's body (or stream).
     fn request(&self, method: &str, args: &Value, want: u16) -> Result<(Conn, http::Head)> {
         let mut conn = self.open()?;
-        Self::send(&mut conn, method, args)
+        Self::send(&mut conn, method, args, want)
             .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
         let head = Self::answer(&mut conn, method, want)?;
         Ok((conn, head))
@@ -206,11 +206,12 @@ impl RemoteEngine {
         }
     }
 
-    fn take(&self) -> Result<Conn> {
+    /// A kept connection (`true`) or a new one.
+    fn take(&self) -> Result<(Conn, bool)> {
         let pooled = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
         match pooled {
-            Some(c) => Ok(c),
-            None => self.open(),
+            Some(c) => Ok((c, true)),
+            None => Ok((self.open()?, false)),
         }
     }
 
@@ -220,11 +221,19 @@ impl RemoteEngine {
         }
     }
 
-    fn send(conn: &mut Conn, method: &str, args: &Value) -> std::io::Result<()> {
+    /// Send a request for `method`; `want` is the status the caller expects: `101` asks
+    /// for an upgrade to the attach protocol, and every request accepts trailers (a
+    /// download's result travels in one).
+    fn send(conn: &mut Conn, method: &str, args: &Value, want: u16) -> std::io::Result<()> {
         let body = serde_json::to_vec(args).unwrap_or_default();
+        let upgrade = if want == 101 {
+            "Connection: Upgrade\r\nUpgrade: wharf-attach\r\n"
+        } else {
+            ""
+        };
         write!(
             conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\n{upgrade}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )?;
         conn.writer.write_all(&body)?;
@@ -250,15 +259,36 @@ impl RemoteEngine {
 
     /// Call `method` with `args` (a JSON array) and decode the answer.
     pub fn call<T: DeserializeOwned>(&self, method: &str, args: Value) -> Result<T> {
-        let mut conn = self.take()?;
-        if Self::send(&mut conn, method, &args).is_err() {
-            // A kept connection may have been closed by the server: retry once on a new one.
+        let (mut conn, pooled) = self.take()?;
+        let mut sent = Self::send(&mut conn, method, &args, 200);
+        let mut head = match sent {
+            Ok(()) => Some(Self::answer(&mut conn, method, 200)),
+            Err(_) => None,
+        };
+        // A kept connection may have been closed by the server while idle (it closes
+        // connections idle longer than its header timeout) before it read anything:
+        // then the request never arrived, and is sent again once on a new connection.
+        let stale = |h: &Option<Result<http::Head>>| match h {
+            None => true,
+            Some(Err(e)) => e
+                .message
+                .contains("closed the connection without answering"),
+            Some(Ok(_)) => false,
+        };
+        if pooled && stale(&head) {
             conn = self.open()?;
-            Self::send(&mut conn, method, &args).map_err(|e| {
-                EngineError::unavailable(format!("sending {method} to the engine: {e}"))
-            })?;
+            sent = Self::send(&mut conn, method, &args, 200);
+            head = sent
+                .as_ref()
+                .ok()
+                .map(|_| Self::answer(&mut conn, method, 200));
         }
-        let head = Self::answer(&mut conn, method, 200)?;
+        if let Err(e) = sent {
+            return Err(EngineError::unavailable(format!(
+                "sending {method} to the engine: {e}"
+            )));
+        }
+        let head = head.unwrap_or_else(|| Err(EngineError::internal("no answer read")))?;
         let body = http::read_body(&mut conn.reader, &head)?;
         self.give_back(conn);
         serde_json::from_slice(&body).map_err(|e| {
@@ -323,7 +353,7 @@ impl RemoteEngine {
         let io_err = |e: std::io::Error| EngineError::unavailable(format!("sending {method}: {e}"));
         write!(
             conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
             serde_json::to_string(&args).unwrap_or_default()
         )
         .map_err(io_err)?;

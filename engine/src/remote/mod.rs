@@ -9,7 +9,6 @@
 
 pub mod client;
 pub mod http;
-pub mod server;
 
 use serde::{Deserialize, Serialize};
 

@@ -466,10 +466,15 @@ impl LocalEngine {
     }
 
     /// (all, running, paused, stopped) containers, for `info`.
-    pub fn container_counts(&self) -> (usize, usize, usize, usize) {
+    /// Containers in `caller`'s scope: (all, running, paused, stopped).
+    pub fn container_counts(&self, caller: &Caller) -> (usize, usize, usize, usize) {
         let (mut all, mut run, mut paused, mut stopped) = (0, 0, 0, 0);
+        let role = self.gate().role(caller);
         for id in self.container_ids() {
-            if let Ok((_, st)) = self.observe(&id) {
+            if let Ok((cfg, st)) = self.observe(&id) {
+                if !self.gate().in_scope(caller, &role, cfg.owner) {
+                    continue;
+                }
                 all += 1;
                 match st.status {
                     ContainerStatus::Running | ContainerStatus::Restarting => run += 1,

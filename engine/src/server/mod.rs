@@ -1,0 +1,410 @@
+//! `wharf serve`: the engine behind a Unix socket, for every local user, each acting
+//! with their own role. One HTTP/1.1 server (hyper, on tokio) answers two protocols:
+//! wharf's own (`POST /v1/<method>`, see [`wharf`]) and the Docker Engine API
+//! (`/_ping`, `/v1.NN/containers/json`, ..., see [`docker`]).
+//!
+//! The caller may be hostile. The caller's identity comes from the kernel (SO_PEERCRED),
+//! never from what a client sends; connections are capped in all and per uid; a request
+//! head must arrive within [`Limits::header_timeout`] (which also closes idle kept-alive
+//! connections) and is bounded in size; a body is read only after the method alone has
+//! been allowed for the caller's role, and within a size cap for the call; an accept
+//! error (out of descriptors) backs off instead of spinning; refusals of users without a
+//! role are audited once a minute per uid with a count.
+
+pub mod bridge;
+pub mod conns;
+pub mod docker;
+pub mod relay;
+pub mod wharf;
+
+use std::convert::Infallible;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use crate::caller::{Caller, Role};
+use crate::error::{EngineError, IoContext, Result};
+use crate::policy::actions::audit_only;
+use crate::LocalEngine;
+
+use bridge::{After, Body, BodyReader, Responder};
+use conns::{Denials, Full, Tracker};
+
+/// Default socket path.
+pub use crate::remote::DEFAULT_SOCKET;
+
+/// The server's bounds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections of one uid.
+    pub max_per_uid: usize,
+    /// Time for a request head to arrive (idle kept-alive connections are closed after it).
+    pub header_timeout: Duration,
+    /// Largest request head (request line and headers), bytes.
+    pub max_head: usize,
+    /// Largest JSON request body, bytes (uploads such as image archives stream instead).
+    pub max_json_body: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 512,
+            max_per_uid: 64,
+            header_timeout: Duration::from_secs(60),
+            max_head: 64 * 1024,
+            max_json_body: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    pub engine: Arc<LocalEngine>,
+    pub limits: Limits,
+    pub conns: Arc<Tracker>,
+    pub denials: Denials,
+    pub docker: docker::State,
+    pub rt: tokio::runtime::Handle,
+}
+
+/// Bind the socket at `path` (replacing a stale one), open to local users: rights come
+/// from identity and policy, not file modes.
+pub fn bind(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(EngineError::conflict(format!(
+                "another wharf server is already listening on {}: stop it or use --socket",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path).ctx(|| format!("removing stale socket {}", path.display()))?;
+    }
+    let l = UnixListener::bind(path).ctx(|| format!("binding {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .ctx(|| format!("opening {} to local users", path.display()))?;
+    Ok(l)
+}
+
+/// Serve connections from `listener` with the default limits until it fails.
+pub fn serve(engine: Arc<LocalEngine>, listener: UnixListener) -> Result<()> {
+    serve_with(engine, listener, Limits::default())
+}
+
+/// Serve connections from `listener` within `limits`.
+pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limits) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        // Engine calls block; each open connection has at most one in flight (plus the
+        // relays of upgraded ones, which are async).
+        .max_blocking_threads(limits.max_connections + 32)
+        .thread_name("wharf-serve")
+        .enable_all()
+        .build()
+        .ctx(|| "starting the server's runtime".into())?;
+    listener
+        .set_nonblocking(true)
+        .ctx(|| "setting the socket non-blocking".into())?;
+    let shared = Arc::new(Shared {
+        engine,
+        limits,
+        conns: Arc::new(Tracker::default()),
+        denials: Denials::default(),
+        docker: docker::State::default(),
+        rt: rt.handle().clone(),
+    });
+    rt.block_on(async move {
+        let listener =
+            tokio::net::UnixListener::from_std(listener).ctx(|| "registering the socket".into())?;
+        accept_loop(shared, listener).await
+    })
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::UnixListener) -> Result<()> {
+    let mut last_warn: Option<std::time::Instant> = None;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move { connection(shared, stream).await });
+            }
+            Err(e) => {
+                // Out of descriptors (or memory): back off instead of spinning, so the
+                // connections already open keep being served.
+                let pause = match e.raw_os_error() {
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                        Duration::from_millis(100)
+                    }
+                    _ => Duration::from_millis(10),
+                };
+                if last_warn.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    tracing::warn!("accepting a connection: {e}; pausing {pause:?}");
+                    last_warn = Some(std::time::Instant::now());
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// The caller behind a connection, from the kernel's peer credentials.
+pub fn caller_for_uid(engine: &LocalEngine, uid: u32) -> Caller {
+    match engine.policy() {
+        Some(p) => p.caller_for(uid),
+        None => {
+            let (name, gid, _) = crate::policy::user_groups(uid);
+            // Single-user mode: root (and the server's own user) are admin; nobody else
+            // has a role until a policy file admits them.
+            let me = nix::unistd::geteuid().as_raw();
+            let role = if uid == 0 || uid == me {
+                Role::admin()
+            } else {
+                Role("none".into())
+            };
+            Caller {
+                uid,
+                gid,
+                name,
+                role,
+                project: None,
+            }
+        }
+    }
+}
+
+/// Why a caller without a role is refused.
+fn no_role_message(engine: &LocalEngine, caller: &Caller) -> String {
+    match engine.policy() {
+        Some(p) => format!(
+            "{} has no role in the policy {}: ask an admin to add them",
+            caller.name,
+            p.source.display()
+        ),
+        None => format!(
+            "{} may not use this engine: it runs without a policy file, so only root may; an admin can admit users with --policy",
+            caller.name
+        ),
+    }
+}
+
+async fn connection(shared: Arc<Shared>, stream: tokio::net::UnixStream) {
+    let uid = match stream.peer_cred() {
+        Ok(c) => c.uid(),
+        Err(e) => {
+            tracing::debug!("reading the peer's credentials: {e}");
+            return;
+        }
+    };
+    let slot = match shared.conns.acquire(
+        uid,
+        shared.limits.max_connections,
+        shared.limits.max_per_uid,
+    ) {
+        Ok(s) => s,
+        Err(full) => {
+            let msg = match full {
+                Full::Total(n) => format!("the engine has {n} connections open, its maximum: try again later"),
+                Full::Uid(n) => format!("uid {uid} has {n} connections open to the engine, the most one user may: close some and try again"),
+            };
+            refuse_raw(stream, 503, &msg).await;
+            return;
+        }
+    };
+    // Identity is looked up once per connection, on a blocking thread (NSS may block).
+    let engine = shared.engine.clone();
+    let caller = match tokio::task::spawn_blocking(move || caller_for_uid(&engine, uid)).await {
+        Ok(c) => Arc::new(c),
+        Err(_) => return,
+    };
+    if caller.role.as_str() == "none" {
+        let msg = no_role_message(&shared.engine, &caller);
+        if let Some(n) = shared.denials.note(uid) {
+            let engine = shared.engine.clone();
+            let who = (*caller).clone();
+            let detail = if n == 1 {
+                msg.clone()
+            } else {
+                format!("{msg} ({n} connections refused since the last entry)")
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = engine
+                    .audit()
+                    .record(&who, audit_only::CONNECT, "", "denied", &detail);
+            })
+            .await;
+        }
+        // Answer the first request (without reading its body) and close.
+        refuse_raw(stream, 403, &msg).await;
+        return;
+    }
+    let io = TokioIo::new(stream);
+    let svc_shared = shared.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let shared = svc_shared.clone();
+        let caller = caller.clone();
+        async move { Ok::<_, Infallible>(handle(shared, caller, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.limits.header_timeout)
+        .max_buf_size(shared.limits.max_head.max(8192))
+        .max_headers(100)
+        .serve_connection(io, service)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!("connection of uid {uid} ended: {e}");
+    }
+    drop(slot);
+}
+
+/// Write a whole HTTP answer on a connection hyper never saw, then close it: for
+/// refusals decided before any request is read.
+async fn refuse_raw(mut stream: tokio::net::UnixStream, status: u16, msg: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({
+        "message": msg,
+        "kind": if status == 403 { "permission_denied" } else { "unavailable" },
+    })
+    .to_string();
+    let reason = if status == 403 {
+        "Forbidden"
+    } else {
+        "Service Unavailable"
+    };
+    // Give the client a moment to send its request so the answer reads as one.
+    let mut scratch = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut scratch)).await;
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// One request: what every handler gets, on a blocking thread.
+pub struct Req {
+    pub parts: http::request::Parts,
+    body: Option<Incoming>,
+    rt: tokio::runtime::Handle,
+}
+
+impl Req {
+    /// The request body as a reader of at most `limit` bytes (`None`: unbounded, for
+    /// streamed uploads). Reading starts only when this is called, so a handler decides
+    /// on permission before a byte of the body is read.
+    pub fn body(&mut self, limit: Option<u64>) -> BodyReader {
+        match self.body.take() {
+            Some(b) => BodyReader::spawn(b, limit, &self.rt),
+            // Asked twice: nothing more to read.
+            None => BodyReader::empty(),
+        }
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The query's `key=value` pairs, decoded.
+    pub fn query(&self) -> Vec<(String, String)> {
+        self.parts
+            .uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The runtime the connection runs on (for relays and resizes).
+    pub fn rt(&self) -> &tokio::runtime::Handle {
+        &self.rt
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    caller: Arc<Caller>,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, body) = req.into_parts();
+    let is_wharf = parts.uri.path().starts_with("/v1/");
+    let (responder, pending, body_rx) = Responder::new();
+    let r = Req {
+        parts,
+        body: Some(body),
+        rt: shared.rt.clone(),
+    };
+    let sh = shared.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut responder = responder;
+        let caller = &*caller;
+        if is_wharf {
+            wharf::handle(&sh, caller, r, &mut responder);
+        } else {
+            docker::handle(&sh, caller, r, &mut responder);
+        }
+        if !responder.started() {
+            responder.json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({"message": "the engine gave no answer"}),
+            );
+        }
+    });
+    let head = match pending.head.await {
+        Ok(h) => h,
+        Err(_) => {
+            // The handler panicked before answering.
+            let _ = task.await;
+            let mut resp = Response::new(bridge::empty());
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return resp;
+        }
+    };
+    let mut resp = Response::new(match head.after {
+        After::Nothing => bridge::channel_body(body_rx),
+        After::Relay(..) => bridge::empty(),
+    });
+    *resp.status_mut() = head.status;
+    *resp.headers_mut() = head.headers;
+    if let After::Relay(stream, mode) = head.after {
+        if head.status == StatusCode::SWITCHING_PROTOCOLS {
+            tokio::spawn(async move {
+                match on_upgrade.await {
+                    Ok(up) => relay::run(up, stream, mode).await,
+                    Err(e) => tracing::debug!("upgrading the connection: {e}"),
+                }
+            });
+        }
+    }
+    resp
+}
+
+/// Headers of a JSON answer.
+pub fn json_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h
+}
