@@ -382,18 +382,34 @@ async fn handle(
     };
     let mut resp = Response::new(match head.after {
         After::Nothing => bridge::channel_body(body_rx),
-        After::Relay(..) => bridge::empty(),
+        After::Relay(..) | After::RelayLater(..) => bridge::empty(),
     });
     *resp.status_mut() = head.status;
     *resp.headers_mut() = head.headers;
-    if let After::Relay(stream, mode) = head.after {
-        if head.status == StatusCode::SWITCHING_PROTOCOLS {
-            tokio::spawn(async move {
-                match on_upgrade.await {
-                    Ok(up) => relay::run(up, stream, mode).await,
-                    Err(e) => tracing::debug!("upgrading the connection: {e}"),
-                }
-            });
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        match head.after {
+            After::Nothing => {}
+            After::Relay(stream, mode) => {
+                tokio::spawn(async move {
+                    match on_upgrade.await {
+                        Ok(up) => relay::run(up, stream, mode).await,
+                        Err(e) => tracing::debug!("upgrading the connection: {e}"),
+                    }
+                });
+            }
+            After::RelayLater(later, mode) => {
+                tokio::spawn(async move {
+                    let up = match on_upgrade.await {
+                        Ok(up) => up,
+                        Err(e) => return tracing::debug!("upgrading the connection: {e}"),
+                    };
+                    // Until the container starts, the client's connection is held; if
+                    // the start never comes (the sender is dropped), it is closed.
+                    if let Ok(stream) = later.await {
+                        relay::run(up, stream, mode).await;
+                    }
+                });
+            }
         }
     }
     resp
