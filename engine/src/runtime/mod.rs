@@ -1251,6 +1251,20 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
+        // Docker's shape: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.
+        let mut port_bindings = serde_json::Map::new();
+        for p in &cfg.spec.ports {
+            let entry = json!({
+                "HostIp": p.host_ip,
+                "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
+            });
+            let list = port_bindings
+                .entry(format!("{}/{}", p.container_port, p.proto))
+                .or_insert_with(|| json!([]));
+            if let Some(l) = list.as_array_mut() {
+                l.push(entry);
+            }
+        }
         let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
@@ -1301,7 +1315,7 @@ impl ContainerApi for LocalEngine {
                     "max-size": cfg.spec.log_max_size.map(|s| s.to_string()),
                     "max-file": cfg.spec.log_max_files.map(|s| s.to_string()),
                 }},
-                "PortBindings": cfg.spec.ports,
+                "PortBindings": port_bindings,
                 "Dns": cfg.spec.dns,
                 "ExtraHosts": cfg.spec.extra_hosts,
             },

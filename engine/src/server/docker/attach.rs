@@ -394,7 +394,8 @@ pub fn exec_create(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     {
         match k.as_str() {
             "AttachStdin" | "AttachStdout" | "AttachStderr" | "DetachKeys" | "ConsoleSize"
-            | "Tty" | "Env" | "Cmd" | "Privileged" | "User" | "WorkingDir" | "Container" => {}
+            | "Tty" | "Env" | "Cmd" | "Privileged" | "User" | "WorkingDir" | "Container"
+            | "Detach" => {}
             other => {
                 return Err(EngineError::invalid(format!(
                     "exec create: unknown field {other:?}"
@@ -569,11 +570,33 @@ pub fn exec_start(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
             }
         }
     }
-    let session = c.sh.engine.exec(c.caller, &x.container, &cfg)?;
+    let session = match c.sh.engine.exec(c.caller, &x.container, &cfg) {
+        Ok(s) => s,
+        Err(e) if !detach && matches!(crate::runtime::exec::exit_code_of(&e), 126 | 127) => {
+            // The command could not be started: as dockerd, the stream carries the
+            // reason and the exec's exit code is 126 or 127.
+            let code = crate::runtime::exec::exit_code_of(&e);
+            let (mine, mut theirs) =
+                UnixStream::pair().map_err(|err| EngineError::io("creating a socket pair", err))?;
+            crate::runtime::attach::write_frame(
+                &mut theirs,
+                crate::runtime::attach::ERROR,
+                format!("{code}\n{}", e.message).as_bytes(),
+            )
+            .map_err(|err| EngineError::io("reporting the exec failure", err))?;
+            drop(theirs);
+            ExecSession {
+                id: String::new(),
+                pid: 0,
+                stream: Some(mine),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     {
         let mut m = lock(&c.sh.docker.execs.inner);
         if let Some(e) = m.get_mut(id) {
-            e.engine_id = Some(session.id.clone());
+            e.engine_id = (!session.id.is_empty()).then(|| session.id.clone());
             e.pid = session.pid;
             e.running = true;
         }
