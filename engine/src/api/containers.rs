@@ -99,27 +99,34 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
-/// A published port, `-p [ip:]host:container[/proto]`.
+/// A published port, `-p [ip:]host:container[/proto]` (see [`flags::PortSpec`](super::flags::PortSpec)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortBinding {
+    /// An IPv4 or IPv6 address (no brackets); empty for all addresses.
     pub host_ip: String,
     /// 0 = pick an ephemeral port.
     pub host_port: u16,
+    /// 1-65535.
     pub container_port: u16,
-    /// `tcp` or `udp`.
+    /// `tcp` or `udp` (`sctp` is in Docker's grammar, but wharf does not publish it).
     pub proto: String,
 }
 
-/// What is mounted where: `-v`, `--mount`, `--tmpfs`.
+/// What is mounted where: `-v`, `--mount`, `--tmpfs`. The exact vocabulary (what each
+/// kind takes in `source` and `options`) is in [`flags`](super::flags#mountspec-as-the-engine-receives-it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountSpec {
     /// `volume`, `bind` or `tmpfs`.
     pub kind: String,
-    /// Volume name (empty for anonymous) or host path; empty for tmpfs.
+    /// Volume name (empty for anonymous) or absolute host path; empty for tmpfs.
     pub source: String,
+    /// Absolute path in the container, not `/`.
     pub target: String,
+    /// Read-only (the only place `ro`/`rw` is said; never in `options`).
     pub read_only: bool,
-    /// tmpfs options (`size=64m,mode=1777`) or bind propagation.
+    /// bind: one propagation word and/or `z`/`Z`; volume: `nocopy` and/or `z`/`Z`;
+    /// tmpfs: `size=BYTES|N%`, `mode=OCTAL`, `uid=`, `gid=`, `nr_inodes=`, `nr_blocks=`,
+    /// `exec|noexec`, `suid|nosuid`, `dev|nodev`.
     pub options: Vec<String>,
 }
 
@@ -181,8 +188,12 @@ pub struct ContainerCreate {
     pub network_aliases: Vec<String>,
     /// `-p`
     pub ports: Vec<PortBinding>,
-    /// `-P`
+    /// `-P`: publish the image's exposed ports and `expose` on ephemeral host ports.
     pub publish_all: bool,
+    /// `--expose`: more container ports to expose (host address empty, host port 0),
+    /// published by `-P` like the image's `EXPOSE`.
+    #[serde(default)]
+    pub expose: Vec<PortBinding>,
     /// `--dns`
     pub dns: Vec<String>,
     /// `--add-host name:ip`
