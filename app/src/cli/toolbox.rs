@@ -67,7 +67,7 @@ pub struct ExecArgs {
 pub struct TopArgs {
     /// Container name or id.
     container: String,
-    /// ps options (accepted and ignored: the columns are ps -ef's).
+    /// ps options: only `-ef` (the columns wharf shows); others are refused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     ps_args: Vec<String>,
 }
@@ -213,6 +213,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
         },
         Cmd::Exec(a) => exec(a, ctx),
+        Cmd::Top(a) if !(a.ps_args.is_empty() || a.ps_args == ["-ef"]) => fail(&EngineError::invalid(format!(
+            "wharf top does not take ps options ({}): it always shows the columns of ps -ef; leave them out",
+            a.ps_args.join(" ")
+        ))),
         Cmd::Top(a) => match ctx.api().container_top(&ctx.caller, &a.container) {
             Ok(t) => {
                 let titles: Vec<&str> = t.titles.iter().map(String::as_str).collect();

@@ -72,20 +72,23 @@ pub enum RestartPolicy {
     UnlessStopped,
 }
 
-/// Resource limits (`run` flags and `update`). `None` means unset / unchanged.
+/// Resource limits (`run` flags and `update`). `None` means unset / unchanged; a front
+/// end sends `None`, never 0, for a limit not given (Docker's API uses 0 for that). The
+/// rules are [`flags::check_resources`](super::flags::check_resources) and the host's
+/// CPUs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
-    /// `-m`, bytes.
+    /// `-m`, bytes, 6 MiB at least.
     pub memory: Option<i64>,
-    /// `--memory-swap`, bytes (memory + swap; -1 unlimited).
+    /// `--memory-swap`, bytes (memory + swap, at least `memory`; -1 unlimited).
     pub memory_swap: Option<i64>,
-    /// `--cpus` in billionths of a CPU (Docker's NanoCPUs).
+    /// `--cpus` in billionths of a CPU (Docker's NanoCPUs): 0.01 CPU to the host's count.
     pub nano_cpus: Option<i64>,
-    /// `--cpu-shares` (relative weight, 1024 default).
+    /// `--cpu-shares` (relative weight 2-262144, 1024 default).
     pub cpu_shares: Option<u64>,
-    /// `--cpuset-cpus`, e.g. `0-1`.
+    /// `--cpuset-cpus`, e.g. `0-1`: CPUs this host has online.
     pub cpuset_cpus: Option<String>,
-    /// `--pids-limit`.
+    /// `--pids-limit`: 1 or more, or -1 for no limit.
     pub pids_limit: Option<i64>,
     /// `--blkio-weight` (10-1000).
     pub blkio_weight: Option<u16>,
