@@ -413,12 +413,10 @@ fn idle_and_slow_heads_are_closed() {
             closed = true;
             break;
         }
-        match slow.read(&mut b) {
-            Ok(_) => {
-                closed = true;
-                break;
-            }
-            Err(_) => {}
+        // Any answer (or the end of the connection) means the server gave up on it.
+        if slow.read(&mut b).is_ok() {
+            closed = true;
+            break;
         }
     }
     assert!(closed, "a head trickled in for 6 s was still being read");

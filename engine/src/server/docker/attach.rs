@@ -51,11 +51,14 @@ pub struct Execs {
     writers: Arc<Mutex<HashMap<String, EngineWriter>>>,
 }
 
+/// An attach waiting since when, and where its stream goes.
+type Waiting = (Instant, oneshot::Sender<UnixStream>);
+
 /// Attaches waiting for their container's start, and the attach writers of running
 /// containers (for resizes).
 #[derive(Default)]
 pub struct PendingAttaches {
-    waiting: Mutex<HashMap<String, Vec<(Instant, oneshot::Sender<UnixStream>)>>>,
+    waiting: Mutex<HashMap<String, Vec<Waiting>>>,
     writers: Arc<Mutex<HashMap<String, EngineWriter>>>,
 }
 
