@@ -11,6 +11,7 @@ use wharf_engine::api::{
 };
 use wharf_engine::{EngineError, ErrorKind};
 
+use super::format::Format;
 use super::{ago, human_size, print_table, report, Ctx};
 
 /// Container commands.
@@ -300,13 +301,22 @@ pub struct PsArgs {
     /// Filter: status=, name=, label=, ancestor=, exited=, id=.
     #[arg(short = 'f', long = "filter")]
     filters: Vec<String>,
-    /// `json`: one JSON object per line.
+    /// `json`, `table`, `table TEMPLATE` or a Go template (`{{.Names}}`, `{{.Label "k"}}`).
     #[arg(long)]
     format: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Format with a Go template (`{{.State.Status}}`, `{{json .Mounts}}`) or `json`.
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    /// Only this type of object: container or image.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Display total file sizes (accepted: inspect always reports SizeRw when known).
+    #[arg(short = 's', long)]
+    size: bool,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -702,7 +712,91 @@ fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
     })
 }
 
+/// Docker's `ps` formatter context (`--format` fields).
+fn ps_format_context() -> super::format::Context {
+    super::format::Context {
+        type_name: "*formatter.ContainerContext",
+        headers: &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("CreatedAt", "CREATED AT"),
+            ("RunningFor", "CREATED"),
+            ("Ports", "PORTS"),
+            ("State", "STATE"),
+            ("Status", "STATUS"),
+            ("Size", "SIZE"),
+            ("Names", "NAMES"),
+            ("Labels", "LABELS"),
+            ("Mounts", "MOUNTS"),
+            ("Networks", "NETWORKS"),
+            ("LocalVolumes", "LOCAL VOLUMES"),
+        ],
+        methods: vec![(
+            "Label",
+            super::format::label_method as super::gotmpl::Method,
+        )],
+        strict: true,
+    }
+}
+
+/// Docker's time format in listings: `2024-01-02 15:04:05 +0000 UTC`.
+pub(super) fn created_at(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn ports_text(c: &wharf_engine::api::ContainerSummary) -> String {
+    c.ports
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}->{}/{}",
+                if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                },
+                p.host_port,
+                p.container_port,
+                p.proto
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One container as docker's `ps --format` sees it.
+fn ps_context(c: &wharf_engine::api::ContainerSummary, no_trunc: bool) -> serde_json::Value {
+    let cmd = if no_trunc || c.command.chars().count() <= 20 {
+        format!("\"{}\"", c.command)
+    } else {
+        format!("\"{}…\"", c.command.chars().take(19).collect::<String>())
+    };
+    serde_json::json!({
+        "Command": cmd,
+        "CreatedAt": created_at(c.created),
+        "ID": if no_trunc { c.id.clone() } else { wharf_engine::ids::short(&c.id).to_string() },
+        "Image": c.image,
+        "Labels": super::format::labels_text(&c.labels),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": c.name,
+        "Networks": c.networks.join(","),
+        "Ports": ports_text(c),
+        "RunningFor": ago(c.created),
+        "Size": c.size_rw.map(human_size).unwrap_or_else(|| "0B".into()),
+        "State": c.state.as_str(),
+        "Status": c.status,
+    })
+}
+
 fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
+    let format = match Format::parse("--format", a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
     let filters = match super::parse_filters(&a.filters) {
         Ok(f) => f,
         Err(m) => return fail(&EngineError::invalid(m)),
@@ -730,11 +824,29 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
         }
         return 0;
     }
-    if a.format.as_deref() == Some("json") {
-        for c in &list {
-            println!("{}", serde_json::to_string(c).unwrap_or_default());
-        }
-        return 0;
+    if let Format::Template { table, tmpl } = format {
+        let rows: Vec<serde_json::Value> = list
+            .iter()
+            .map(|c| {
+                let mut v = ps_context(c, a.no_trunc);
+                // Mounts come from inspect (the listing does not carry them).
+                if let Ok(i) = ctx.api().container_inspect(&ctx.caller, &c.id) {
+                    let mounts = i["Mounts"].as_array().cloned().unwrap_or_default();
+                    let names: Vec<String> = mounts
+                        .iter()
+                        .map(|m| {
+                            let n = m["Name"].as_str().filter(|n| !n.is_empty());
+                            n.or(m["Source"].as_str()).unwrap_or_default().to_string()
+                        })
+                        .collect();
+                    let local = mounts.iter().filter(|m| m["Type"] == "volume").count();
+                    v["Mounts"] = names.join(",").into();
+                    v["LocalVolumes"] = local.to_string().into();
+                }
+                v
+            })
+            .collect();
+        return super::format::print(&tmpl, table, &ps_format_context(), &rows);
     }
     let mut header = vec![
         "CONTAINER ID",
@@ -798,17 +910,50 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
 }
 
 fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
+    let _ = a.size;
+    let (containers, images) = match a.kind.as_deref() {
+        None => (true, true),
+        Some("container") => (true, false),
+        Some("image") => (false, true),
+        Some(other) => {
+            return fail(&EngineError::invalid(format!(
+                "--type {other:?} is not supported: use container or image \
+                 (networks and volumes: wharf network inspect, wharf volume inspect)"
+            )))
+        }
+    };
+    if let Some(f) = &a.format {
+        if let Err(e) = Format::parse("--format", Some(f)) {
+            return fail(&e);
+        }
+    }
     let mut out = Vec::new();
     let mut code = 0;
     for n in &a.names {
-        match ctx.api().container_inspect(&ctx.caller, n) {
+        let c = if containers {
+            ctx.api().container_inspect(&ctx.caller, n)
+        } else {
+            Err(EngineError::not_found("container", n, ""))
+        };
+        match c {
             Ok(v) => out.push(v),
             Err(e) if e.kind == ErrorKind::NotFound => {
-                match ctx.api().image_inspect(&ctx.caller, n) {
-                    Ok(v) => out.push(v),
-                    Err(_) => {
+                let i = if images {
+                    ctx.api().image_inspect(&ctx.caller, n).ok()
+                } else {
+                    None
+                };
+                match i {
+                    Some(v) => out.push(v),
+                    None => {
                         report(&EngineError::not_found(
-                            "object",
+                            if containers && images {
+                                "object"
+                            } else if containers {
+                                "container"
+                            } else {
+                                "image"
+                            },
                             n,
                             "no container or image has that name or id",
                         ));
@@ -819,7 +964,15 @@ fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
             Err(e) => code = fail(&e),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    match &a.format {
+        Some(f) => {
+            let c = super::format::print_each("--format", f, &out);
+            if c != 0 {
+                return c;
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default()),
+    }
     code
 }
 

@@ -93,6 +93,9 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Format with a Go template (`{{.Config.Cmd}}`, `{{json .RootFS}}`) or `json`.
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub images: Vec<String>,
 }
@@ -317,25 +320,51 @@ fn list(a: ListArgs, ctx: &Ctx) -> i32 {
             rows.push((repo, tag, digest, i));
         }
     }
-    match a.format.as_deref() {
-        Some("json") | Some("{{json .}}") => {
-            for (repo, tag, digest, i) in &rows {
-                let v = serde_json::json!({
-                    "Containers": i.containers.to_string(),
-                    "CreatedAt": chrono::DateTime::from_timestamp(i.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()).unwrap_or_default(),
-                    "CreatedSince": super::ago(i.created),
-                    "Digest": digest,
-                    "ID": short_id(&i.id, a.no_trunc),
-                    "Repository": repo,
-                    "Tag": tag,
-                    "Size": super::human_size(i.size),
-                    "VirtualSize": super::human_size(i.size),
-                });
-                println!("{v}");
-            }
-            0
+    let format = match super::format::Format::parse("--format", a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
+    match format {
+        super::format::Format::Template { table, tmpl } => {
+            let ctx_rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(repo, tag, digest, i)| {
+                    serde_json::json!({
+                        "Containers": if i.containers == 0 { "N/A".to_string() } else { i.containers.to_string() },
+                        "CreatedAt": super::containers::created_at(i.created),
+                        "CreatedSince": super::ago(i.created),
+                        "Digest": digest,
+                        "ID": short_id(&i.id, a.no_trunc),
+                        "Repository": repo,
+                        "Tag": tag,
+                        "Size": super::human_size(i.size),
+                        "SharedSize": "N/A",
+                        "UniqueSize": "N/A",
+                        "VirtualSize": super::human_size(i.size),
+                    })
+                })
+                .collect();
+            let c = super::format::Context {
+                type_name: "*formatter.ImageContext",
+                headers: &[
+                    ("Containers", "CONTAINERS"),
+                    ("CreatedAt", "CREATED AT"),
+                    ("CreatedSince", "CREATED"),
+                    ("Digest", "DIGEST"),
+                    ("ID", "IMAGE ID"),
+                    ("Repository", "REPOSITORY"),
+                    ("Tag", "TAG"),
+                    ("Size", "SIZE"),
+                    ("SharedSize", "SHARED SIZE"),
+                    ("UniqueSize", "UNIQUE SIZE"),
+                    ("VirtualSize", "SIZE"),
+                ],
+                methods: vec![],
+                strict: true,
+            };
+            super::format::print(&tmpl, table, &c, &ctx_rows)
         }
-        None | Some("table") => {
+        super::format::Format::Default => {
             let mut header = vec!["REPOSITORY", "TAG"];
             if a.digests {
                 header.push("DIGEST");
@@ -359,7 +388,6 @@ fn list(a: ListArgs, ctx: &Ctx) -> i32 {
             super::print_table(&header, &table);
             0
         }
-        Some(other) => usage(format!("unknown --format {other:?}: use json or table")),
     }
 }
 
@@ -372,7 +400,15 @@ fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
             Err(e) => code = fail(&e),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    match &a.format {
+        Some(f) => {
+            let c = super::format::print_each("--format", f, &out);
+            if c != 0 {
+                return c;
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default()),
+    }
     code
 }
 
@@ -394,11 +430,38 @@ fn history(a: HistoryArgs, ctx: &Ctx) -> i32 {
         }
         return 0;
     }
-    if a.format.as_deref() == Some("json") {
-        for e in &h {
-            println!("{}", serde_json::to_string(e).unwrap_or_default());
+    match super::format::Format::parse("--format", a.format.as_deref()) {
+        Err(e) => return fail(&e),
+        Ok(super::format::Format::Template { table, tmpl }) => {
+            let rows: Vec<serde_json::Value> = h
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "ID": if e.id.starts_with("sha256:") { short_id(&e.id, a.no_trunc) } else { e.id.clone() },
+                        "CreatedSince": super::ago(e.created),
+                        "CreatedAt": chrono::DateTime::from_timestamp(e.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        "CreatedBy": e.created_by,
+                        "Size": super::human_size(e.size),
+                        "Comment": e.comment,
+                    })
+                })
+                .collect();
+            let c = super::format::Context {
+                type_name: "*formatter.historyContext",
+                headers: &[
+                    ("ID", "IMAGE"),
+                    ("CreatedSince", "CREATED"),
+                    ("CreatedAt", "CREATED AT"),
+                    ("CreatedBy", "CREATED BY"),
+                    ("Size", "SIZE"),
+                    ("Comment", "COMMENT"),
+                ],
+                methods: vec![],
+                strict: true,
+            };
+            return super::format::print(&tmpl, table, &c, &rows);
         }
-        return 0;
+        Ok(super::format::Format::Default) => {}
     }
     let rows: Vec<Vec<String>> = h
         .iter()

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod containers;
+pub mod format;
+pub mod gotmpl;
 pub mod images;
 pub mod networks;
 pub mod registry;
