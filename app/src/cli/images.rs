@@ -28,9 +28,6 @@ pub enum Cmd {
     Tag(TagArgs),
     /// Remove images.
     Rmi(RmArgs),
-    /// System-wide commands.
-    #[command(subcommand)]
-    System(SystemCmd),
 }
 
 /// `wharf image ...`
@@ -58,13 +55,6 @@ pub enum ImageCmd {
     Tag(TagArgs),
     /// Build the offline demo image from the host's busybox-static (default wharf/demo:latest).
     Demo(DemoArgs),
-}
-
-/// `wharf system ...` (image figures).
-#[derive(Debug, Subcommand)]
-pub enum SystemCmd {
-    /// Show disk usage.
-    Df(DfArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,11 +175,15 @@ pub struct DemoArgs {
     pub reference: String,
 }
 
+/// `wharf system df` (in cli/system.rs).
 #[derive(Debug, Args)]
 pub struct DfArgs {
-    /// Output format: `json`.
+    /// `json` (one object per type), or a Go template (`{{.Type}} {{.Size}}`).
     #[arg(long)]
     pub format: Option<String>,
+    /// Show each image, container and volume.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 fn fail(e: &EngineError) -> i32 {
@@ -252,7 +246,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 Err(e) => fail(&e),
             }
         }
-        Cmd::System(SystemCmd::Df(a)) => df(a, ctx),
     }
 }
 
@@ -693,50 +686,4 @@ fn import(a: ImportArgs, ctx: &Ctx) -> i32 {
         }
         Err(e) => fail(&e),
     }
-}
-
-fn df(a: DfArgs, ctx: &Ctx) -> i32 {
-    let u = match ctx.api().image_disk_usage(&ctx.caller) {
-        Ok(u) => u,
-        Err(e) => return fail(&e),
-    };
-    let st = &u.staging;
-    if a.format.as_deref() == Some("json") {
-        let v = serde_json::json!({"Type": "Images", "TotalCount": u.count, "Active": u.active, "Size": super::human_size(u.size), "Reclaimable": super::human_size(u.reclaimable)});
-        println!("{v}");
-        let v = serde_json::json!({"Type": "Staging", "TotalCount": st.count, "Active": st.active, "Size": super::human_size(st.size), "Reclaimable": super::human_size(st.reclaimable), "SizeBytes": st.size, "ReclaimableBytes": st.reclaimable});
-        println!("{v}");
-        return 0;
-    }
-    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
-    super::print_table(
-        &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-        &[
-            vec![
-                "Images".into(),
-                u.count.to_string(),
-                u.active.to_string(),
-                super::human_size(u.size),
-                format!(
-                    "{} ({}%)",
-                    super::human_size(u.reclaimable),
-                    pct(u.reclaimable, u.size)
-                ),
-            ],
-            // Loads, pulls and imports under way (ACTIVE) or left by killed ones
-            // (RECLAIMABLE: `wharf image prune` or the next start gives them back).
-            vec![
-                "Staging".into(),
-                st.count.to_string(),
-                st.active.to_string(),
-                super::human_size(st.size),
-                format!(
-                    "{} ({}%)",
-                    super::human_size(st.reclaimable),
-                    pct(st.reclaimable, st.size)
-                ),
-            ],
-        ],
-    );
-    0
 }
