@@ -28,6 +28,8 @@ pub enum Cmd {
     Tag(TagArgs),
     /// Remove images.
     Rmi(RmArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
 }
 
 /// `wharf image ...`
@@ -55,6 +57,10 @@ pub enum ImageCmd {
     Tag(TagArgs),
     /// Build the offline demo image from the host's busybox-static (default wharf/demo:latest).
     Demo(DemoArgs),
+    /// Download an image from a registry (`wharf pull`).
+    Pull(super::registry::PullArgs),
+    /// Upload an image to a registry (`wharf push`).
+    Push(super::registry::PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -217,7 +223,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => list(a, ctx),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect(a, ctx),
-        Cmd::Image(ImageCmd::History(a)) => history(a, ctx),
+        Cmd::Image(ImageCmd::History(a)) | Cmd::History(a) => history(a, ctx),
+        Cmd::Image(ImageCmd::Pull(a)) => super::registry::run(super::registry::Cmd::Pull(a), ctx),
+        Cmd::Image(ImageCmd::Push(a)) => super::registry::run(super::registry::Cmd::Push(a), ctx),
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => remove(a, ctx),
         Cmd::Image(ImageCmd::Prune(a)) => prune(a, ctx),
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => load(a, ctx),

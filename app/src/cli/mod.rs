@@ -7,6 +7,7 @@ pub mod format;
 pub mod gotmpl;
 pub mod images;
 pub mod networks;
+pub mod refusals;
 pub mod registry;
 pub mod serve;
 pub mod session;

@@ -19,6 +19,8 @@ pub enum Cmd {
     Events(EventsArgs),
     /// Show the wharf version (client and engine).
     Version(VersionArgs),
+    /// Search Docker Hub: not available (wharf has no search service to ask).
+    Search(SearchArgs),
     /// Manage wharf.
     System {
         #[command(subcommand)]
@@ -52,6 +54,24 @@ pub struct VersionArgs {
     /// `json`, or a Go template (`{{.Client.Version}}`, `{{.Server.Version}}`).
     #[arg(short = 'f', long)]
     pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Filter output (is-official=true, stars=N).
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Output format.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Maximum number of results.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Don't truncate output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// What to look for.
+    pub term: String,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +161,12 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             cmd: SystemCmd::Events(a),
         } => events(a, ctx),
         Cmd::Version(a) => version(a, ctx),
+        Cmd::Search(a) => fail(&EngineError::invalid(format!(
+            "wharf search {:?}: searching is not supported: wharf asks registries only for \
+             images it is given by name, and Docker Hub's search service is not one of them \
+             (nor reachable offline); pull a reference you know, e.g. wharf pull busybox:latest",
+            a.term
+        ))),
         Cmd::System {
             cmd: SystemCmd::Df(a),
         } => df(a, ctx),

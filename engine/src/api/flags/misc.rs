@@ -609,6 +609,28 @@ pub fn log_opt(v: &str) -> Result<LogOpt, EngineError> {
     flag("--log-opt", v)
 }
 
+/// `--log-driver`: `json-file` (wharf's log, the default) or `none` (no log kept).
+/// Docker's other drivers (`local`, `syslog`, `journald`, `gelf`, `fluentd`, ...) are
+/// refused by name.
+pub fn log_driver(v: &str) -> Result<String, EngineError> {
+    check_log_driver(v)?;
+    Ok(v.to_string())
+}
+
+/// The rule on the logging driver, as it reaches the engine.
+pub fn check_log_driver(v: &str) -> Result<(), EngineError> {
+    match v {
+        "json-file" | "none" => Ok(()),
+        "local" => Err(EngineError::invalid(
+            "--log-driver local is not supported: wharf keeps json-file logs (the default; \
+             --log-opt max-size= and max-file= rotate them) or none",
+        )),
+        other => Err(EngineError::invalid(format!(
+            "--log-driver {other:?} is not supported: use json-file (the default) or none"
+        ))),
+    }
+}
+
 /// The rules on the log options as they reach the engine.
 pub fn check_log(max_size: Option<u64>, max_files: Option<u32>) -> Result<(), EngineError> {
     if max_size == Some(0) || max_size.is_some_and(|s| s > i64::MAX as u64) {
