@@ -189,18 +189,17 @@ pub fn acquire(
     Ok(m.name)
 }
 
-/// On a volume's first mount: if its data is empty, copy the image content at `src`
-/// (the mount target inside the container's rootfs) in, keeping modes, owners and links.
+/// At a volume's mount: if its data is empty, copy the image content at `src` (the
+/// mount target inside the container's rootfs) in, keeping modes, owners and links.
 /// Called by the container's init, which sees the image content (its overlay is
-/// mounted only in the container's mount namespace); a marker beside the data
-/// (`volumes/<name>/initialized`) makes it happen once.
+/// mounted only in the container's mount namespace). As Docker does, this happens
+/// whenever the volume is empty (unless the mount says `nocopy`), not only at its first
+/// mount; the marker beside the data (`volumes/<name>/initialized`) only records that
+/// it was mounted once.
 pub fn copy_up_at_first_mount(data: &Path, src: &Path) -> Result<()> {
     let Some(marker) = data.parent().map(|d| d.join("initialized")) else {
         return Ok(());
     };
-    if marker.exists() {
-        return Ok(());
-    }
     let empty = fs::read_dir(data)
         .map(|mut d| d.next().is_none())
         .unwrap_or(false);
@@ -564,7 +563,7 @@ mod tests {
     }
 
     #[test]
-    fn copy_up_keeps_modes_owners_and_links_once() {
+    fn copy_up_keeps_modes_owners_and_links_whenever_empty() {
         let (d, e) = engine();
         let src = d.path().join("img");
         fs::create_dir_all(src.join("sub")).unwrap();
@@ -586,9 +585,13 @@ mod tests {
             Path::new("sub/file")
         );
         assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o1777);
-        // Only the first mount copies.
+        // A volume with content is left alone...
         fs::remove_file(data.join("link")).unwrap();
         copy_up_at_first_mount(&data_path(&e, &name), &src).unwrap();
         assert!(!data.join("link").exists());
+        // ...and an empty one is filled again, as Docker does at every mount.
+        fs::remove_dir_all(data.join("sub")).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), &src).unwrap();
+        assert!(data.join("link").exists() && data.join("sub/file").exists());
     }
 }
