@@ -109,7 +109,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                                     "Mountpoint": v.mountpoint,
                                     "Name": v.name,
                                     "Scope": v.scope,
-                                    "Size": v.usage_data.as_ref().map(|u| super::human_size(u.size.max(0) as u64)).unwrap_or_else(|| "N/A".into()),
+                                    "Size": v.usage_data.as_ref().map(|u| super::human_size(u.size)).unwrap_or_else(|| "N/A".into()),
                                 })
                             })
                             .collect();
