@@ -470,12 +470,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             let mut code = 0;
             for n in &a.names {
                 if a.attach || a.interactive {
-                    let tty = ctx
-                        .api()
-                        .container_inspect(&ctx.caller, n)
-                        .ok()
-                        .and_then(|v| v["Config"]["Tty"].as_bool())
-                        .unwrap_or(false);
+                    let tty = has_tty(ctx, n);
                     if let Err(e) = super::session::check_tty(a.interactive, tty) {
                         report(&e);
                         return 1;
@@ -858,6 +853,28 @@ fn pull_policy(a: &RunArgs, ctx: &Ctx) -> Result<(), EngineError> {
     }
 }
 
+/// Whether container `name` has a terminal. Asked only of a container the caller can
+/// see (listings filter silently), so that a refused attach or start is refused, and
+/// audited, as that and not as an inspect.
+fn has_tty(ctx: &Ctx, name: &str) -> bool {
+    let opts = ContainerListOptions {
+        all: true,
+        ..Default::default()
+    };
+    let visible = ctx
+        .api()
+        .container_list(&ctx.caller, &opts)
+        .map(|l| l.iter().any(|c| c.name == name || c.id.starts_with(name)))
+        .unwrap_or(false);
+    visible
+        && ctx
+            .api()
+            .container_inspect(&ctx.caller, name)
+            .ok()
+            .and_then(|v| v["Config"]["Tty"].as_bool())
+            .unwrap_or(false)
+}
+
 fn attach(a: AttachArgs, ctx: &Ctx) -> i32 {
     if let Some(k) = &a.detach_keys {
         match super::session::parse_detach_keys(k) {
@@ -865,12 +882,7 @@ fn attach(a: AttachArgs, ctx: &Ctx) -> i32 {
             Err(e) => return fail(&e),
         }
     }
-    let tty = ctx
-        .api()
-        .container_inspect(&ctx.caller, &a.container)
-        .ok()
-        .and_then(|v| v["Config"]["Tty"].as_bool())
-        .unwrap_or(false);
+    let tty = has_tty(ctx, &a.container);
     if let Err(e) = super::session::check_tty(!a.no_stdin, tty) {
         report(&e);
         return 1;
