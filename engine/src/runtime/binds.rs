@@ -270,31 +270,44 @@ fn access_fd(fd: &OwnedFd, mode: libc::c_int) -> std::result::Result<(), Errno> 
     }
 }
 
-/// Open `path` as `creds` on a short-lived thread, and check read (and with `write`,
-/// write) access to the object as them.
+/// What the caller may do with the object, as found on their thread.
+struct Access {
+    read: std::result::Result<(), Errno>,
+    /// Asked for read-write binds only.
+    write: Option<std::result::Result<(), Errno>>,
+}
+
+/// Open `path` as `creds` on a short-lived thread, and find out whether they may read
+/// it (and with `write`, write it).
 fn open_as(
     creds: &Credentials,
     path: &std::ffi::CStr,
     write: bool,
-) -> std::result::Result<OwnedFd, OpenFailure> {
+) -> std::result::Result<(OwnedFd, Access), OpenFailure> {
     std::thread::scope(|s| {
-        s.spawn(|| {
-            become_on_this_thread(creds).map_err(OpenFailure::Identity)?;
-            let fd = openat2(CWD, path, OFlags::PATH, ResolveFlags::NO_MAGICLINKS)
-                .map_err(OpenFailure::Open)?;
-            let st = rustix::fs::fstat(&fd).map_err(OpenFailure::Open)?;
-            let mut need = libc::R_OK;
-            if SourceKind::of_mode(st.st_mode) == SourceKind::Directory {
-                need |= libc::X_OK;
-            }
-            access_fd(&fd, need).map_err(OpenFailure::Read)?;
-            if write {
-                access_fd(&fd, libc::W_OK).map_err(OpenFailure::Write)?;
-            }
-            Ok(fd)
-        })
-        .join()
-        .unwrap_or(Err(OpenFailure::Identity(Errno::FAULT)))
+        let thread = std::thread::Builder::new()
+            .name("wharf-bind-check".into())
+            .spawn_scoped(s, || {
+                become_on_this_thread(creds).map_err(OpenFailure::Identity)?;
+                let fd = openat2(CWD, path, OFlags::PATH, ResolveFlags::NO_MAGICLINKS)
+                    .map_err(OpenFailure::Open)?;
+                let st = rustix::fs::fstat(&fd).map_err(OpenFailure::Open)?;
+                let mut need = libc::R_OK;
+                if SourceKind::of_mode(st.st_mode) == SourceKind::Directory {
+                    need |= libc::X_OK;
+                }
+                let access = Access {
+                    read: access_fd(&fd, need),
+                    write: write.then(|| access_fd(&fd, libc::W_OK)),
+                };
+                Ok((fd, access))
+            });
+        match thread {
+            Ok(t) => t.join().unwrap_or(Err(OpenFailure::Identity(Errno::FAULT))),
+            Err(e) => Err(OpenFailure::Identity(Errno::from_raw_os_error(
+                e.raw_os_error().unwrap_or(libc::EAGAIN),
+            ))),
+        }
     })
 }
 
@@ -307,7 +320,7 @@ fn open_error(given: &str, who: Option<&str>, f: OpenFailure) -> EngineError {
     };
     match f {
         OpenFailure::Identity(e) => EngineError::internal(format!(
-            "checking bind mount source {given} as {}: could not take that user's identity ({e}); the engine must run as root",
+            "checking bind mount source {given} as {}: could not take that user's identity on a thread of its own ({e}); the engine must run as root",
             who.unwrap_or("the caller")
         )),
         OpenFailure::Open(Errno::NOENT) => EngineError::invalid(format!(
@@ -354,16 +367,36 @@ fn open_error(given: &str, who: Option<&str>, f: OpenFailure) -> EngineError {
     }
 }
 
+/// A caller whose role constrains bind mounts: who they are and where they may bind.
+#[derive(Debug, Clone, Copy)]
+pub struct Constrained<'a> {
+    pub creds: &'a Credentials,
+    /// Allowed host path prefixes (resolved and compared by components).
+    pub prefixes: &'a [String],
+}
+
 /// Resolve the bind source `given` (an absolute path) as the engine (`as_user` `None`:
-/// Docker's semantics, any kind of object) or as a constrained caller (only directories
-/// and regular files they may open themselves; `read_write` binds need write access and
-/// a `nosuid,nodev` file system). Returns the opened object with its real path.
-pub fn resolve(given: &str, as_user: Option<&Credentials>, read_write: bool) -> Result<Resolved> {
+/// Docker's semantics, any kind of object), or as a constrained caller: the real path
+/// must be under one of their prefixes, and only directories and regular files they may
+/// read themselves qualify; `read_write` binds need write access and a `nosuid,nodev`
+/// file system. Returns the opened object with its real path.
+pub fn resolve(
+    given: &str,
+    as_user: Option<Constrained<'_>>,
+    read_write: bool,
+) -> Result<Resolved> {
     let c = check_text(given)?;
-    let fd = match as_user {
-        None => openat2(CWD, &c, OFlags::PATH, ResolveFlags::NO_MAGICLINKS)
-            .map_err(|e| open_error(given, None, OpenFailure::Open(e)))?,
-        Some(u) => open_as(u, &c, read_write).map_err(|f| open_error(given, Some(&u.label), f))?,
+    let (fd, access) = match as_user {
+        None => (
+            openat2(CWD, &c, OFlags::PATH, ResolveFlags::NO_MAGICLINKS)
+                .map_err(|e| open_error(given, None, OpenFailure::Open(e)))?,
+            None,
+        ),
+        Some(u) => {
+            let (fd, a) = open_as(u.creds, &c, read_write)
+                .map_err(|f| open_error(given, Some(&u.creds.label), f))?;
+            (fd, Some(a))
+        }
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| {
         EngineError::io(
@@ -406,13 +439,31 @@ pub fn resolve(given: &str, as_user: Option<&Credentials>, read_write: bool) -> 
             shown(given)
         )));
     }
-    if let Some(u) = as_user {
+    if let (Some(u), Some(access)) = (as_user, access) {
+        let who = &u.creds.label;
+        // The policy first: where the path really leads.
+        if !crate::policy::gate::bind_allowed(u.prefixes, &real) {
+            let as_given = if real == given {
+                String::new()
+            } else {
+                format!("given as {}; ", shown(given))
+            };
+            return Err(EngineError::denied(format!(
+                "{who} may not bind-mount host path {real} ({as_given}allowed: {}); ask an admin to change the policy",
+                u.prefixes.join(", ")
+            )));
+        }
         if kind == SourceKind::Other {
             return Err(EngineError::denied(format!(
-                "{} may not bind-mount {}: it is a socket, device node or fifo ({real}); only directories and regular files may be bound",
-                u.label,
+                "{who} may not bind-mount {}: it is a socket, device node or fifo ({real}); only directories and regular files may be bound",
                 shown(given)
             )));
+        }
+        access
+            .read
+            .map_err(|e| open_error(given, Some(who), OpenFailure::Read(e)))?;
+        if let Some(w) = access.write {
+            w.map_err(|e| open_error(given, Some(who), OpenFailure::Write(e)))?;
         }
         if read_write {
             let vfs = rustix::fs::fstatvfs(&fd).map_err(|e| {
@@ -427,8 +478,7 @@ pub fn resolve(given: &str, as_user: Option<&Credentials>, read_write: bool) -> 
             }
             if !missing.is_empty() {
                 return Err(EngineError::denied(format!(
-                    "{} may not bind-mount {} read-write: {real} is on a file system mounted without {}, where a container's root could leave a setuid-root program or a device node for host users; add :ro to mount it read-only, or ask an admin to mount that directory nosuid,nodev (mount --bind {real} {real}; mount -o remount,bind,nosuid,nodev {real})",
-                    u.label,
+                    "{who} may not bind-mount {} read-write: {real} is on a file system mounted without {}, where a container's root could leave a setuid-root program or a device node for host users; add :ro to mount it read-only, or ask an admin to mount that directory nosuid,nodev (mount --bind {real} {real}; mount -o remount,bind,nosuid,nodev {real})",
                     shown(given),
                     missing.join(" and ")
                 )));
@@ -554,8 +604,12 @@ fn parse_volumes_from(v: &str) -> Result<(&str, bool)> {
 /// lends its volume and bind mounts, read-only with `:ro` or where they were
 /// read-only; a later container's mount wins a target over an earlier one's (Docker's
 /// rule). Volumes come with `nocopy`: they were filled when first mounted.
-fn volumes_from(engine: &LocalEngine, caller: &Caller, list: &[String]) -> Result<Vec<MountSpec>> {
-    let mut by_target: BTreeMap<std::path::PathBuf, MountSpec> = BTreeMap::new();
+fn volumes_from(
+    engine: &LocalEngine,
+    caller: &Caller,
+    list: &[String],
+) -> Result<Vec<(MountSpec, String)>> {
+    let mut by_target: BTreeMap<std::path::PathBuf, (MountSpec, String)> = BTreeMap::new();
     for v in list {
         let (name, ro) = parse_volumes_from(v)?;
         let id = engine.find_container(name)?;
@@ -574,7 +628,7 @@ fn volumes_from(engine: &LocalEngine, caller: &Caller, list: &[String]) -> Resul
             if m.kind == "volume" && !m.options.iter().any(|o| o == "nocopy") {
                 m.options.push("nocopy".into());
             }
-            by_target.insert(Path::new(&m.target).to_path_buf(), m);
+            by_target.insert(Path::new(&m.target).to_path_buf(), (m, cfg.name.clone()));
         }
     }
     Ok(by_target.into_values().collect())
@@ -626,10 +680,13 @@ fn prepare_inner(
             )));
         }
     }
-    for m in volumes_from(engine, caller, &spec.volumes_from)? {
+    // Where each mount came from, for messages: `None` = given explicitly.
+    let mut lenders: Vec<Option<String>> = vec![None; out.mounts.len()];
+    for (m, lender) in volumes_from(engine, caller, &spec.volumes_from)? {
         // Explicit mounts win a target.
         if !seen.contains(Path::new(&m.target)) {
             out.mounts.push(m);
+            lenders.push(Some(lender));
         }
     }
     let gate = engine.gate();
@@ -639,33 +696,35 @@ fn prepare_inner(
         .as_ref()
         .map(|_| Credentials::of(caller, gate.caller(caller).label()));
     let mut checked = Vec::new();
-    for m in out.mounts.iter_mut().filter(|m| m.kind == "bind") {
+    for (m, lender) in out
+        .mounts
+        .iter_mut()
+        .zip(&lenders)
+        .filter(|(m, _)| m.kind == "bind")
+    {
+        let target = m.target.clone();
+        let from = |e: EngineError| match lender {
+            Some(l) => e.context(format!("bind mount {target} of --volumes-from {l}")),
+            None => e,
+        };
         if let Some(p) = &prefixes {
             if p.is_empty() {
                 // Nothing is allowed: say so without touching the path.
-                return Err(EngineError::denied(format!(
+                return Err(from(EngineError::denied(format!(
                     "{} may not bind-mount host path {} (allowed: none); ask an admin to change the policy",
                     gate.caller(caller).label(),
                     shown(&m.source)
-                )));
+                ))));
             }
         }
-        let r = resolve(&m.source, creds.as_ref(), !m.read_only)?;
-        if let (Some(p), Some(u)) = (&prefixes, &creds) {
-            if !crate::policy::gate::bind_allowed(p, &r.path) {
-                let given = if r.path == m.source {
-                    String::new()
-                } else {
-                    format!("given as {}; ", shown(&m.source))
-                };
-                return Err(EngineError::denied(format!(
-                    "{} may not bind-mount host path {} ({given}allowed: {}); ask an admin to change the policy",
-                    u.label,
-                    r.path,
-                    p.join(", ")
-                )));
-            }
-        }
+        let constrained = match (&prefixes, &creds) {
+            (Some(p), Some(c)) => Some(Constrained {
+                creds: c,
+                prefixes: p,
+            }),
+            _ => None,
+        };
+        let r = resolve(&m.source, constrained, !m.read_only).map_err(from)?;
         m.source = r.path.clone();
         checked.push(CheckedBind {
             target: m.target.clone(),
@@ -792,40 +851,41 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let base = d.path().canonicalize().unwrap();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let nobody = nobody();
+        let prefixes = [base.display().to_string(), "/dev/null".to_string()];
+        let user = Some(Constrained {
+            creds: &nobody,
+            prefixes: &prefixes,
+        });
+        let at = |p: &str| format!("{}/{p}", base.display());
         // A 0700 directory of someone else (root) inside: not for nobody.
         std::fs::create_dir(base.join("private")).unwrap();
         std::fs::set_permissions(base.join("private"), std::fs::Permissions::from_mode(0o700))
             .unwrap();
-        let e = resolve(
-            &format!("{}/private", base.display()),
-            Some(&nobody()),
-            false,
-        )
-        .unwrap_err();
+        let e = resolve(&at("private"), user, false).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::PermissionDenied, "{e}");
         assert!(e.message.contains("nobody (user) cannot read it"), "{e}");
         // Nor anything below it (search permission on the path).
         std::fs::create_dir(base.join("private/inner")).unwrap();
-        let e = resolve(
-            &format!("{}/private/inner", base.display()),
-            Some(&nobody()),
-            false,
-        )
-        .unwrap_err();
+        let e = resolve(&at("private/inner"), user, false).unwrap_err();
         assert!(e.message.contains("cannot reach it"), "{e}");
         // A world-readable directory: yes read-only; read-write needs write access.
         std::fs::create_dir(base.join("open")).unwrap();
         std::fs::set_permissions(base.join("open"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        resolve(&format!("{}/open", base.display()), Some(&nobody()), false).unwrap();
-        let e = resolve(&format!("{}/open", base.display()), Some(&nobody()), true).unwrap_err();
+        resolve(&at("open"), user, false).unwrap();
+        let e = resolve(&at("open"), user, true).unwrap_err();
         assert!(e.message.contains("cannot write it"), "{e}");
+        // The policy speaks first: outside the prefixes, whatever the permissions.
+        let e = resolve(&at("open/../.."), user, true).unwrap_err();
+        assert!(e.message.contains("may not bind-mount host path"), "{e}");
+        assert!(e.message.contains("given as"), "{e}");
         // Other kinds of object are refused even where the caller could open them.
         let sock = base.join("open.sock");
         let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let e = resolve(&sock.display().to_string(), Some(&nobody()), false).unwrap_err();
+        let e = resolve(&sock.display().to_string(), user, false).unwrap_err();
         assert!(e.message.contains("socket, device node or fifo"), "{e}");
-        let e = resolve("/dev/null", Some(&nobody()), false).unwrap_err();
+        let e = resolve("/dev/null", user, false).unwrap_err();
         assert!(e.message.contains("socket, device node or fifo"), "{e}");
         // The engine (no constraint) binds what Docker binds.
         assert_eq!(

@@ -899,6 +899,70 @@ mod tests {
             );
             assert!(mounts_under(&root).is_empty(), "nothing mounted");
 
+            // Propagation: from a shared source, the default (rprivate) receives nothing
+            // later mounted under it; rslave and rshared receive.
+            let shared = base.join("shared");
+            fs::create_dir(&shared).unwrap();
+            m(
+                "tmpfs",
+                Some("tmpfs"),
+                &shared,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None,
+            )
+            .unwrap();
+            m("shared", None, &shared, None, MsFlags::MS_SHARED, None).unwrap();
+            for (i, (opt, receives)) in [
+                (None, false),
+                (Some("rslave"), true),
+                (Some("rshared"), true),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                fs::create_dir(shared.join(format!("sub{i}"))).unwrap();
+                let r = binds::resolve(&shared.display().to_string(), None, false).unwrap();
+                let target = format!("/p{i}");
+                let pm = PlannedMount {
+                    spec: MountSpec {
+                        kind: "bind".into(),
+                        source: r.path.clone(),
+                        target: target.clone(),
+                        read_only: false,
+                        options: opt.map(|o: &str| vec![o.to_string()]).unwrap_or_default(),
+                    },
+                    expect: Some(CheckedBind {
+                        target,
+                        source: r.path,
+                        dev: r.dev,
+                        ino: r.ino,
+                        kind: r.kind,
+                        recursive: true,
+                    }),
+                };
+                user_mount(&root, root_fd.as_fd(), &pm).unwrap();
+                let sub = shared.join(format!("sub{i}"));
+                m(
+                    "tmpfs",
+                    Some("tmpfs"),
+                    &sub,
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None,
+                )
+                .unwrap();
+                fs::write(sub.join("later"), b"x").unwrap();
+                assert_eq!(
+                    root.join(format!("p{i}/sub{i}/later")).exists(),
+                    receives,
+                    "{opt:?}"
+                );
+                umount2(&sub, MntFlags::MNT_DETACH).unwrap();
+                umount2(&root.join(format!("p{i}")), MntFlags::MNT_DETACH).unwrap();
+            }
+            umount2(&shared, MntFlags::MNT_DETACH).unwrap();
+
             // tmpfs: flag words are mount flags, the rest goes to the file system.
             let tmp = PlannedMount {
                 spec: MountSpec {

@@ -674,4 +674,27 @@ mod tests {
         copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), "/img").unwrap();
         assert!(!data.join("link").exists());
     }
+
+    /// The image decides what is at the mount target, so a symlink there (or on the way)
+    /// is resolved inside the container's root, never on the host: an image with
+    /// `/data -> /etc` gets its own /etc copied, not the host's.
+    #[test]
+    fn copy_up_follows_image_symlinks_inside_the_image() {
+        let (d, e) = engine();
+        let img = d.path().join("image-root");
+        fs::create_dir_all(img.join("etc")).unwrap();
+        fs::write(img.join("etc/only-in-image"), b"image").unwrap();
+        std::os::unix::fs::symlink("/etc", img.join("data")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc", img.join("rel")).unwrap();
+        let root = fs::File::open(&img).unwrap();
+        for (vol, target) in [("abs", "/data"), ("rel", "/rel"), ("dots", "/../../etc")] {
+            let name = acquire(&e, &Caller::root(), Some(vol), "c1").unwrap();
+            copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), target).unwrap();
+            let got: Vec<String> = fs::read_dir(data_path(&e, &name))
+                .unwrap()
+                .map(|x| x.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(got, vec!["only-in-image".to_string()], "{target}");
+        }
+    }
 }
