@@ -1081,4 +1081,18 @@ fn a_source_replaced_after_create_fails_the_start() {
     let o = w(&["start", "-a", "swapped"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "checked\n");
+
+    // A container created before sources were recorded (no BindSources in its config):
+    // its owner (root, no policy) has no bind constraint, so the source is resolved at
+    // start, as Docker would.
+    let v: serde_json::Value = serde_json::from_slice(&w(&["inspect", "swapped"]).stdout).unwrap();
+    let id = v[0]["Id"].as_str().unwrap().to_string();
+    let cfg_path = root.join("containers").join(&id).join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    assert!(cfg.as_object_mut().unwrap().remove("BindSources").is_some());
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let o = w(&["start", "-a", "swapped"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "checked\n");
 }

@@ -99,6 +99,51 @@ pub struct CheckedBind {
     /// Submounts below the source come along (`rbind`, Docker's default). Off for roles
     /// whose bind mounts are constrained: only the checked file system is mounted.
     pub recursive: bool,
+    /// The file system's id (`statfs` f_fsid; 0 if it has none): stable across reboots
+    /// where the device number may not be (NFS, btrfs, ZFS get theirs at mount time).
+    #[serde(default)]
+    pub fsid: u64,
+    /// The boot `dev` was recorded in (`/proc/sys/kernel/random/boot_id`).
+    #[serde(default)]
+    pub boot_id: String,
+}
+
+impl CheckedBind {
+    /// What `r` was found to be, for the mount on `target`.
+    pub fn new(target: &str, r: &Resolved, recursive: bool) -> Self {
+        CheckedBind {
+            target: target.to_string(),
+            source: r.path.clone(),
+            dev: r.dev,
+            ino: r.ino,
+            kind: r.kind,
+            recursive,
+            fsid: r.fsid,
+            boot_id: crate::state::boot_id(),
+        }
+    }
+
+    /// Is the object found now (device, inode, kind, file system id; `boot_id` of
+    /// now) the one that was checked? Same inode and kind, and the same device, or
+    /// (after a reboot, which may number devices anew) the same file system id.
+    pub fn same_object(
+        &self,
+        dev: u64,
+        ino: u64,
+        kind: SourceKind,
+        fsid: u64,
+        boot_id: &str,
+    ) -> bool {
+        let rebooted = !self.boot_id.is_empty() && !boot_id.is_empty() && self.boot_id != boot_id;
+        ino == self.ino
+            && kind == self.kind
+            && (dev == self.dev || (rebooted && self.fsid != 0 && fsid == self.fsid))
+    }
+}
+
+/// The `statfs` f_fsid of the file system `fd` is on (0 if unknown).
+fn fsid_of(fd: &OwnedFd) -> u64 {
+    rustix::fs::fstatvfs(fd).map(|s| s.f_fsid).unwrap_or(0)
 }
 
 /// An opened bind source.
@@ -111,6 +156,8 @@ pub struct Resolved {
     pub dev: u64,
     pub ino: u64,
     pub kind: SourceKind,
+    /// Its file system's id (see [`CheckedBind::fsid`]).
+    pub fsid: u64,
 }
 
 /// The identity a constrained caller's paths are opened with.
@@ -486,6 +533,7 @@ pub fn resolve(
         }
     }
     Ok(Resolved {
+        fsid: fsid_of(&fd),
         fd,
         path: real,
         dev: st.st_dev,
@@ -528,7 +576,14 @@ pub fn reopen(c: &CheckedBind) -> Result<OwnedFd> {
     let st = rustix::fs::fstat(&fd).map_err(|e| {
         EngineError::io(format!("reading bind mount source {}", c.source), e.into())
     })?;
-    if (st.st_dev, st.st_ino) != (c.dev, c.ino) || SourceKind::of_mode(st.st_mode) != c.kind {
+    let now = SourceKind::of_mode(st.st_mode);
+    if !c.same_object(
+        st.st_dev,
+        st.st_ino,
+        now,
+        fsid_of(&fd),
+        &crate::state::boot_id(),
+    ) {
         return Err(EngineError::conflict(format!(
             "bind mount {}: its source {} is no longer the {} that was checked when the container was created (it was replaced or moved since): {recreate}",
             c.target,
@@ -547,6 +602,12 @@ pub const PROPAGATIONS: &[&str] = &[
 /// Check the options of one mount against the vocabulary the runtime honours: bind
 /// propagation (one word), volume `nocopy`; tmpfs options go to the kernel at start.
 fn check_options(m: &MountSpec) -> Result<()> {
+    if Path::new(&m.target) == Path::new("/") {
+        return Err(EngineError::invalid(format!(
+            "{} mount on /: a mount cannot replace the container's root; choose a directory below it",
+            m.kind
+        )));
+    }
     match m.kind.as_str() {
         "bind" => {
             let props: Vec<&String> = m
@@ -726,14 +787,7 @@ fn prepare_inner(
         };
         let r = resolve(&m.source, constrained, !m.read_only).map_err(from)?;
         m.source = r.path.clone();
-        checked.push(CheckedBind {
-            target: m.target.clone(),
-            source: r.path,
-            dev: r.dev,
-            ino: r.ino,
-            kind: r.kind,
-            recursive: prefixes.is_none(),
-        });
+        checked.push(CheckedBind::new(&m.target, &r, prefixes.is_none()));
     }
     Ok((out, checked))
 }
@@ -749,14 +803,7 @@ pub fn checked_for<'a>(checked: &'a [CheckedBind], m: &MountSpec) -> Option<&'a 
 /// were recorded (owners whose role does not constrain bind mounts only).
 pub fn check_now(m: &MountSpec) -> Result<CheckedBind> {
     let r = resolve(&m.source, None, !m.read_only)?;
-    Ok(CheckedBind {
-        target: m.target.clone(),
-        source: r.path,
-        dev: r.dev,
-        ino: r.ino,
-        kind: r.kind,
-        recursive: true,
-    })
+    Ok(CheckedBind::new(&m.target, &r, true))
 }
 
 #[cfg(test)]
@@ -904,14 +951,7 @@ mod tests {
         std::fs::create_dir(base.join("data")).unwrap();
         std::fs::create_dir(base.join("other")).unwrap();
         let r = resolve(&format!("{}/data", base.display()), None, false).unwrap();
-        let c = CheckedBind {
-            target: "/d".into(),
-            source: r.path.clone(),
-            dev: r.dev,
-            ino: r.ino,
-            kind: r.kind,
-            recursive: true,
-        };
+        let c = CheckedBind::new("/d", &r, true);
         reopen(&c).unwrap();
         // Swapped for a symlink: refused before anything is followed.
         std::fs::rename(base.join("data"), base.join("data.old")).unwrap();
@@ -936,6 +976,41 @@ mod tests {
     }
 
     #[test]
+    fn identity_survives_a_reboot_by_file_system_id_only() {
+        let c = CheckedBind {
+            target: "/d".into(),
+            source: "/srv/d".into(),
+            dev: 40,
+            ino: 7,
+            kind: SourceKind::Directory,
+            recursive: true,
+            fsid: 99,
+            boot_id: "boot-a".into(),
+        };
+        let dir = SourceKind::Directory;
+        assert!(c.same_object(40, 7, dir, 99, "boot-a"));
+        // Same boot: the device must match, whatever the file system id says.
+        assert!(!c.same_object(41, 7, dir, 99, "boot-a"));
+        assert!(!c.same_object(40, 8, dir, 99, "boot-a"));
+        assert!(!c.same_object(40, 7, SourceKind::File, 99, "boot-a"));
+        // After a reboot the device may be numbered anew: the file system id decides.
+        assert!(c.same_object(41, 7, dir, 99, "boot-b"));
+        assert!(!c.same_object(41, 7, dir, 98, "boot-b"));
+        assert!(!c.same_object(41, 8, dir, 99, "boot-b"));
+        // No file system id, or an old record without a boot: the device decides.
+        let old = CheckedBind {
+            fsid: 0,
+            ..c.clone()
+        };
+        assert!(!old.same_object(41, 7, dir, 0, "boot-b"));
+        let older = CheckedBind {
+            boot_id: String::new(),
+            ..c
+        };
+        assert!(!older.same_object(41, 7, dir, 99, "boot-b"));
+    }
+
+    #[test]
     fn options_and_volumes_from_words() {
         let m = |kind: &str, opts: &[&str]| MountSpec {
             kind: kind.into(),
@@ -951,6 +1026,11 @@ mod tests {
         assert!(check_options(&m("bind", &["shared", "private"])).is_err());
         assert!(check_options(&m("volume", &["rshared"])).is_err());
         assert!(check_options(&m("npipe", &[])).is_err());
+        let root = MountSpec {
+            target: "//".into(),
+            ..m("volume", &[])
+        };
+        assert!(check_options(&root).is_err());
         assert_eq!(parse_volumes_from("web").unwrap(), ("web", false));
         assert_eq!(parse_volumes_from("web:ro").unwrap(), ("web", true));
         assert_eq!(parse_volumes_from("web:rw").unwrap(), ("web", false));

@@ -850,14 +850,7 @@ mod tests {
             fs::write(base.join("src/other/f"), b"other").unwrap();
             let src = base.join("src/data").display().to_string();
             let r = binds::resolve(&src, None, false).unwrap();
-            let checked = CheckedBind {
-                target: "/escape/data".into(),
-                source: r.path.clone(),
-                dev: r.dev,
-                ino: r.ino,
-                kind: r.kind,
-                recursive: true,
-            };
+            let checked = CheckedBind::new("/escape/data", &r, true);
             let pm = PlannedMount {
                 spec: MountSpec {
                     kind: "bind".into(),
@@ -932,14 +925,7 @@ mod tests {
                         read_only: false,
                         options: opt.map(|o: &str| vec![o.to_string()]).unwrap_or_default(),
                     },
-                    expect: Some(CheckedBind {
-                        target,
-                        source: r.path,
-                        dev: r.dev,
-                        ino: r.ino,
-                        kind: r.kind,
-                        recursive: true,
-                    }),
+                    expect: Some(CheckedBind::new(&target, &r, true)),
                 };
                 user_mount(&root, root_fd.as_fd(), &pm).unwrap();
                 let sub = shared.join(format!("sub{i}"));
