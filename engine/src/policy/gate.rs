@@ -300,6 +300,24 @@ impl Gate {
         Ok(())
     }
 
+    /// Write a refused create request to the audit journal, as given, with the reason:
+    /// for refusals found before the gate's own checks (an invalid request, a bind
+    /// source that does not resolve), so every refused create leaves a trace.
+    pub fn refuse_create(&self, caller: &Caller, spec: &ContainerCreate, e: &EngineError) {
+        let who = self.caller(caller);
+        let image_ref = crate::image::Reference::parse(&spec.image)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| spec.image.clone());
+        let detail = create_detail(spec, &image_ref);
+        self.record(
+            &who,
+            Action::ContainerCreate.as_str(),
+            spec.name.as_deref().unwrap_or(""),
+            "denied",
+            &format!("{} [{detail}]", e.message),
+        );
+    }
+
     /// May `caller` set `resources` on an existing container (`update`)? The role's
     /// limits hold for updates as for creation.
     pub fn check_resources(&self, caller: &Caller, resources: &Resources) -> Result<()> {

@@ -115,7 +115,13 @@ impl Responder {
         if let Ok(v) = HeaderValue::from_str(content_type) {
             h.insert(http::header::CONTENT_TYPE, v);
         }
-        let mut w = self.start(status, h);
+        self.full_with(status, h, body);
+    }
+
+    /// A whole answer with `headers` and `body` (its length given, not chunked).
+    pub fn full_with(&mut self, status: StatusCode, mut headers: HeaderMap, body: Vec<u8>) {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let mut w = self.start(status, headers);
         if !body.is_empty() {
             w.send(Bytes::from(body));
         }
