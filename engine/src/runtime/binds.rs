@@ -737,7 +737,7 @@ fn prepare_inner(
     }
     let gate = engine.gate();
     let role = gate.role(caller);
-    let prefixes = role.constraints.bind_mounts.clone();
+    let prefixes = role.constraints.bind_prefixes_for(&gate.caller(caller));
     let creds = prefixes
         .as_ref()
         .map(|_| Credentials::of(caller, gate.caller(caller).label()));
