@@ -259,6 +259,23 @@ fn name_of(seg: &[&str]) -> Result<String, EngineError> {
     Ok(name)
 }
 
+/// The engine's "image NAME not found" in dockerd's words, `No such image: NAME`
+/// (docker-py tells a missing image from other 404s by them); other errors unchanged.
+pub fn no_such_image(e: EngineError) -> EngineError {
+    if e.kind != ErrorKind::NotFound {
+        return e;
+    }
+    let name = e
+        .message
+        .strip_prefix("image ")
+        .and_then(|rest| rest.split_once(" not found"))
+        .and_then(|(q, _)| serde_json::from_str::<String>(q).ok());
+    match name {
+        Some(n) => EngineError::new(ErrorKind::NotFound, format!("No such image: {n}")),
+        None => e,
+    }
+}
+
 /// `repo` with `tag` (if given) as one reference: `tag` replaces a tag in `repo`, as
 /// dockerd does. A digest is refused (`what` says where).
 fn tag_ref(repo: &str, tag: &str, what: &str) -> Result<String, EngineError> {
@@ -650,7 +667,7 @@ pub fn save(c: &mut Call, out: &mut Responder, name: Option<&str>) -> Handled {
             w.abort(&e.message);
             Ok(())
         }
-        (Err(e), None) => Err(e),
+        (Err(e), None) => Err(no_such_image(e)),
     }
 }
 
@@ -733,7 +750,10 @@ pub fn by_name(c: &mut Call, out: &mut Responder, m: &Method, seg: &[&str]) -> H
 
 /// `GET /images/{name}/json`: Docker's inspect shape (from the engine).
 fn inspect(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
-    let mut v = c.sh.engine.image_inspect(c.caller, name)?;
+    let mut v =
+        c.sh.engine
+            .image_inspect(c.caller, name)
+            .map_err(no_such_image)?;
     if !c.at_least((1, 44)) {
         v["VirtualSize"] = v["Size"].clone();
     }
@@ -744,7 +764,7 @@ fn inspect(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
 /// `GET /images/{name}/history`: newest first, the image's tags on its top row.
 fn history(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
     let e = &c.sh.engine;
-    let h = e.image_history(c.caller, name)?;
+    let h = e.image_history(c.caller, name).map_err(no_such_image)?;
     let tags = e.image_inspect(c.caller, name)?["RepoTags"].clone();
     let rows: Vec<Value> = h
         .iter()
@@ -775,7 +795,9 @@ fn tag(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
     // `force` (API < 1.25) is how tags always behave now: a tag moves to the new image.
     c.q_bool("force", false)?;
     let target = tag_ref(&repo, &c.q("tag").unwrap_or_default(), "tag")?;
-    c.sh.engine.image_tag(c.caller, name, &target)?;
+    c.sh.engine
+        .image_tag(c.caller, name, &target)
+        .map_err(no_such_image)?;
     super::status_only(out, StatusCode::CREATED);
     Ok(())
 }
@@ -786,7 +808,10 @@ fn remove(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
     // `noprune` keeps untagged parent images; wharf's images have no parent images, so
     // there is never one to keep.
     c.q_bool("noprune", false)?;
-    let r = c.sh.engine.image_remove(c.caller, name, force)?;
+    let r =
+        c.sh.engine
+            .image_remove(c.caller, name, force)
+            .map_err(no_such_image)?;
     ok(out, &outcomes_json(&r));
     Ok(())
 }
@@ -1109,6 +1134,16 @@ mod tests {
         assert_eq!(two[0]["status"], "1: digest: sha256:abcd size: 528");
         assert!(two[0].get("aux").is_none());
         assert_eq!(two[1]["aux"]["Digest"], "sha256:abcd");
+    }
+
+    #[test]
+    fn missing_images_in_dockerd_words() {
+        let e = EngineError::not_found("image", "nosuch:1", "pull it");
+        assert_eq!(no_such_image(e).message, "No such image: nosuch:1");
+        let e = EngineError::not_found("container", "c", "");
+        assert_eq!(no_such_image(e.clone()).message, e.message);
+        let e = EngineError::invalid("image \"x\" not found");
+        assert_eq!(no_such_image(e).kind, ErrorKind::InvalidArgument);
     }
 
     #[test]
