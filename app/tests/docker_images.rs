@@ -975,6 +975,43 @@ fn pull_push_and_login_with_the_docker_cli() {
         "all tags",
         "every tag",
     );
+
+    // A failure after the progress began ends the stream with an error message, which
+    // the CLI shows (and exits non-zero): the layer's blob is gone from the registry.
+    ok(s.docker(&["rmi", "-f", &target, "wharf/demo"]), "rmi all");
+    assert_eq!(ok(s.docker(&["images", "-q"]), "images").trim(), "");
+    let blobs = reg._dir.path().join("storage/docker/registry/v2/blobs");
+    let mut largest: Option<(u64, PathBuf)> = None;
+    let mut stack = vec![blobs];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "data") {
+                let n = p.metadata().unwrap().len();
+                if largest.as_ref().is_none_or(|(m, _)| n > *m) {
+                    largest = Some((n, p));
+                }
+            }
+        }
+    }
+    let (_, layer) = largest.expect("the pushed layer in the registry's storage");
+    std::fs::remove_file(&layer).unwrap();
+    let o = s.docker(&["pull", &target]);
+    assert!(!o.status.success(), "pull of a broken image: {}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1: Pulling from"),
+        "the stream had begun: {}",
+        text(&o)
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).trim().is_empty(),
+        "the error is shown: {}",
+        text(&o)
+    );
+    assert_eq!(ok(s.docker(&["images", "-q"]), "images").trim(), "");
 }
 
 #[test]

@@ -464,7 +464,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     let mut since: Option<(String, i64)> = None;
     let mut until: Option<i64> = None;
     let by_image = |r: &str| -> Result<(String, i64), EngineError> {
-        let v = e.image_inspect(c.caller, r)?;
+        let v = e.image_inspect(c.caller, r).map_err(no_such_image)?;
         Ok((
             v["Id"].as_str().unwrap_or("").to_string(),
             rfc3339_secs(v["Created"].as_str().unwrap_or("")),
