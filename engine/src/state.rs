@@ -166,6 +166,17 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     d.sync_all().ctx(|| format!("syncing {}", dir.display()))
 }
 
+/// What [`FileLock::probe`] found.
+#[derive(Debug)]
+pub enum Probe {
+    /// There is no such lock file.
+    Missing,
+    /// A live process holds it.
+    Held,
+    /// Nobody held it; now we do (exclusively), until the lock is dropped.
+    Free(FileLock),
+}
+
 /// An advisory `flock` held until dropped. Several wharf processes on one root
 /// serialize their writers through these.
 #[derive(Debug)]
@@ -193,6 +204,32 @@ impl FileLock {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
             Ok(None)
+        } else {
+            Err(EngineError::io(format!("locking {}", path.display()), err))
+        }
+    }
+
+    /// Who holds the lock file at `path`, without creating it or waiting: a lock file
+    /// whose holder died is free (the kernel drops a dead process's locks).
+    pub fn probe(path: &Path) -> Result<Probe> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Probe::Missing),
+            Err(e) => {
+                return Err(EngineError::io(
+                    format!("opening lock {}", path.display()),
+                    e,
+                ))
+            }
+        };
+        // SAFETY: flock on a valid, owned fd; no memory is passed.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(Probe::Free(FileLock { file }));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(Probe::Held)
         } else {
             Err(EngineError::io(format!("locking {}", path.display()), err))
         }
@@ -254,6 +291,20 @@ mod tests {
             read_json::<serde_json::Value>(&dir.path().join("none")).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn probe_tells_held_free_and_missing_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("owner");
+        assert!(matches!(FileLock::probe(&p).unwrap(), Probe::Missing));
+        assert!(!p.exists(), "probe created the lock file");
+        let held = FileLock::exclusive(&p).unwrap();
+        assert!(matches!(FileLock::probe(&p).unwrap(), Probe::Held));
+        drop(held);
+        let free = FileLock::probe(&p).unwrap();
+        assert!(matches!(free, Probe::Free(_)));
+        assert!(FileLock::try_exclusive(&p).unwrap().is_none());
     }
 
     #[test]

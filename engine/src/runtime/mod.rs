@@ -24,6 +24,7 @@ pub mod seccomp;
 pub mod state;
 pub mod toolbox;
 pub mod user;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -738,60 +739,6 @@ fn env_has(env: &[String], key: &str) -> bool {
     env.iter().any(|e| e.split('=').next() == Some(key))
 }
 
-/// Check the create request before anything is written.
-fn validate(spec: &ContainerCreate) -> Result<()> {
-    if let Some(n) = &spec.name {
-        validate_name(n)?;
-    }
-    if spec.auto_remove && spec.restart != RestartPolicy::No {
-        return Err(EngineError::invalid(
-            "conflicting options: --restart and --rm; use one of them",
-        ));
-    }
-    if let Some(s) = &spec.stop_signal {
-        config::parse_signal(s)?;
-    }
-    for u in &spec.ulimits {
-        rlimits::resource(&u.name)?;
-    }
-    capabilities::effective_set(&spec.cap_add, &spec.cap_drop, spec.privileged)?;
-    validate_resources(&spec.resources)?;
-    for m in &spec.mounts {
-        if !m.target.starts_with('/') {
-            return Err(EngineError::invalid(format!(
-                "mount target {:?} must be an absolute path",
-                m.target
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn validate_resources(r: &Resources) -> Result<()> {
-    if let Some(m) = r.memory {
-        if m > 0 && m < 6 * 1024 * 1024 {
-            return Err(EngineError::invalid(
-                "minimum memory limit allowed is 6MB: give -m 6m or more",
-            ));
-        }
-        if let Some(s) = r.memory_swap {
-            if s > 0 && s < m {
-                return Err(EngineError::invalid(
-                    "minimum memoryswap limit should be larger than memory limit: --memory-swap is memory plus swap",
-                ));
-            }
-        }
-    }
-    if let Some(w) = r.blkio_weight {
-        if !(10..=1000).contains(&w) {
-            return Err(EngineError::invalid(
-                "--blkio-weight must be between 10 and 1000",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `Up 2 minutes`, `Exited (0) 3 seconds ago`, as `docker ps` prints it.
 pub fn human_status(st: &RunState) -> String {
     let since = |t: &str| {
@@ -903,7 +850,7 @@ impl ContainerApi for LocalEngine {
         // The permission first (nothing is looked at without it), then the request's
         // own sense, then the role's constraints on it (audited with its arguments).
         self.gate().precheck(caller, Action::ContainerCreate)?;
-        validate(spec)?;
+        validate::validate(spec)?;
         self.gate().authorize_create(caller, spec)?;
         crate::network::check_request(self, caller, spec)?;
         let id = crate::ids::new_id();
@@ -1171,7 +1118,7 @@ impl ContainerApi for LocalEngine {
             pids_limit,
             blkio_weight
         );
-        validate_resources(&cfg.spec.resources)?;
+        validate::validate_resources(&cfg.spec.resources)?;
         if let Some(p) = restart {
             if cfg.spec.auto_remove && *p != RestartPolicy::No {
                 return Err(EngineError::invalid("conflicting options: --restart and --rm; this container is removed when it stops"));
@@ -1251,6 +1198,20 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
+        // Docker's shape: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.
+        let mut port_bindings = serde_json::Map::new();
+        for p in &cfg.spec.ports {
+            let entry = json!({
+                "HostIp": p.host_ip,
+                "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
+            });
+            let list = port_bindings
+                .entry(format!("{}/{}", p.container_port, p.proto))
+                .or_insert_with(|| json!([]));
+            if let Some(l) = list.as_array_mut() {
+                l.push(entry);
+            }
+        }
         let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
@@ -1301,7 +1262,7 @@ impl ContainerApi for LocalEngine {
                     "max-size": cfg.spec.log_max_size.map(|s| s.to_string()),
                     "max-file": cfg.spec.log_max_files.map(|s| s.to_string()),
                 }},
-                "PortBindings": cfg.spec.ports,
+                "PortBindings": port_bindings,
                 "Dns": cfg.spec.dns,
                 "ExtraHosts": cfg.spec.extra_hosts,
             },

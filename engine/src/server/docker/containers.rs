@@ -18,10 +18,12 @@ pub fn prune(c: &mut Call, out: &mut Responder) -> Handled {
     Err(unsupported("containers prune", "not there yet"))
 }
 
-/// `inspect`.
-#[allow(unused_variables)]
+/// `GET /containers/{id}/json`.
 pub fn inspect(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
-    Err(unsupported("containers inspect", "not there yet"))
+    use crate::api::ContainerApi;
+    let v = c.sh.engine.container_inspect(c.caller, id)?;
+    super::ok(out, &v);
+    Ok(())
 }
 
 /// `top`.
