@@ -970,7 +970,7 @@ pub fn config_changes(body: Value) -> Result<Vec<String>, EngineError> {
         ("Tty", "a terminal is chosen per container (docker run -t)"),
         ("OpenStdin", "stdin is chosen per container (docker run -i)"),
         ("StdinOnce", "stdin is chosen per container"),
-        ("Healthcheck", "wharf has no health checks yet"),
+        ("Healthcheck", "wharf cannot put a health check into an image yet; set one per container (docker run --health-cmd)"),
         ("ArgsEscaped", "it is for Windows images"),
         (
             "Image",
