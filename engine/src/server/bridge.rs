@@ -157,6 +157,18 @@ impl BodyWriter {
         self.gone
     }
 
+    /// End the body with an error: the connection is cut before the body's end, so the
+    /// client sees a failed transfer instead of a short body that looks complete (for
+    /// raw streams such as `docker save` tars, which have no way to carry an error).
+    pub fn abort(mut self, why: &str) {
+        if !self.gone {
+            let e = io::Error::other(why.to_string());
+            if self.tx.blocking_send(Err(e)).is_err() {
+                self.gone = true;
+            }
+        }
+    }
+
     /// End the body with trailer fields (sent only to clients that asked with
     /// `TE: trailers`).
     pub fn trailers(mut self, fields: &[(&str, String)]) {

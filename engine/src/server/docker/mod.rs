@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod containers;
 pub mod create;
+pub mod fields;
 pub mod images;
 pub mod networks;
 pub mod system;
