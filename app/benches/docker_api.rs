@@ -22,7 +22,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 /// Processes and files of the bench, stopped and removed (by pid) however it ends.
@@ -131,7 +134,15 @@ fn fill(sock: &Path, cfg: &Path, n: usize) {
                         docker(
                             sock,
                             cfg,
-                            &["create", "--name", &name, "--network", "none", "wharf/demo", "true"],
+                            &[
+                                "create",
+                                "--name",
+                                &name,
+                                "--network",
+                                "none",
+                                "wharf/demo",
+                                "true",
+                            ],
                         ),
                         "docker create",
                     );
@@ -228,7 +239,11 @@ fn main() {
     wait_for(&wsock, "wharf serve");
     wait_for(&dsock, "dockerd");
     must(
-        docker(&dsock, &cfg, &["load", "-i", &archive.display().to_string()]),
+        docker(
+            &dsock,
+            &cfg,
+            &["load", "-i", &archive.display().to_string()],
+        ),
         "docker load into dockerd",
     );
     let run = ["run", "--rm", "--network", "none", "wharf/demo", "true"];
@@ -276,7 +291,11 @@ fn main() {
             let t = Instant::now();
             let out = must(docker(sock, &cfg, &["ps", "-a"]), "docker ps -a");
             times.push(t.elapsed());
-            assert!(out.lines().count() > ps_n, "ps listed {} lines", out.lines().count());
+            assert!(
+                out.lines().count() > ps_n,
+                "ps listed {} lines",
+                out.lines().count()
+            );
         }
     }
     println!(
