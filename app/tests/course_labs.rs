@@ -344,8 +344,17 @@ fn chapter_volumes() {
     let o = w.run(&["volume", "rm", "site"]);
     assert_ne!(code(&o), 0);
     assert!(err(&o).contains("site"), "{}", err(&o));
-    // (--volumes-from is the engine's in the bind-mount work, which tests it in
-    // app/tests/volumes_from.rs; the lab step joins this chapter once that is on main.)
+    // --volumes-from shares them.
+    assert_eq!(
+        run(&[
+            "--volumes-from",
+            "user",
+            "wharf/demo",
+            "cat",
+            "/www/kept.txt"
+        ]),
+        "kept\n"
+    );
     w.ok(&["rm", "-f", "user"]);
     assert_eq!(w.ok(&["volume", "rm", "site"]), "site\n");
 

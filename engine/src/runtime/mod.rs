@@ -8,6 +8,7 @@
 //! [`config`] (what a container is). [`net`] is where networking plugs in.
 
 pub mod attach;
+pub mod binds;
 pub mod capabilities;
 pub mod cgroups;
 pub mod config;
@@ -100,6 +101,44 @@ pub(crate) fn mounts_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Vec<Mou
             m
         })
         .collect()
+}
+
+/// The mounts as the container's init performs them ([`mounts_for`]), each bind with
+/// the object its source must still be (checked at create). A container created before
+/// sources were recorded has its binds resolved now, as the engine, unless its owner's
+/// role constrains bind mounts: then it must be created again.
+pub(crate) fn mount_plan(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+) -> Result<Vec<rootfs::PlannedMount>> {
+    let mut out = Vec::new();
+    for spec in mounts_for(engine, cfg) {
+        let expect = if spec.kind == "bind" {
+            Some(match binds::checked_for(&cfg.bind_sources, &spec) {
+                Some(c) => c.clone(),
+                None => {
+                    let owner = Caller {
+                        uid: cfg.owner,
+                        gid: cfg.owner,
+                        name: String::new(),
+                        role: crate::caller::Role("none".into()),
+                        project: None,
+                    };
+                    if engine.gate().role(&owner).constraints.bind_mounts.is_some() {
+                        return Err(EngineError::conflict(format!(
+                            "container {} was created by an older wharf that did not record what its bind mount source {} is: recreate the container so the source is checked",
+                            cfg.name, spec.source
+                        )));
+                    }
+                    binds::check_now(&spec)?
+                }
+            })
+        } else {
+            None
+        };
+        out.push(rootfs::PlannedMount { spec, expect });
+    }
+    Ok(out)
 }
 
 /// Delete a stopped container's files and say so (`destroy`). The directory is first
@@ -731,6 +770,7 @@ impl LocalEngine {
             layer_dirs: img.layer_dirs.clone(),
             labels,
             spec,
+            bind_sources: Vec::new(),
         })
     }
 }
@@ -850,7 +890,12 @@ impl ContainerApi for LocalEngine {
         // The permission first (nothing is looked at without it), then the request's
         // own sense, then the role's constraints on it (audited with its arguments).
         self.gate().precheck(caller, Action::ContainerCreate)?;
-        validate::validate(spec)?;
+        validate::validate(spec).inspect_err(|e| self.gate().refuse_create(caller, spec, e))?;
+        // Bind sources resolved by the kernel (as the caller, for a constrained role) and
+        // `--volumes-from` expanded: the gate checks real paths, and the objects found
+        // are recorded so the start mounts exactly them.
+        let (resolved, bind_sources) = binds::prepare(self, caller, spec)?;
+        let spec = &resolved;
         self.gate().authorize_create(caller, spec)?;
         crate::network::check_request(self, caller, spec)?;
         let id = crate::ids::new_id();
@@ -878,6 +923,7 @@ impl ContainerApi for LocalEngine {
             },
         };
         let mut cfg = self.build_config(caller, spec, &id, name)?;
+        cfg.bind_sources = bind_sources;
         let dir = paths::dir(self, &id);
         for d in ["diff", "work", "merged"] {
             std::fs::create_dir_all(dir.join(d))
