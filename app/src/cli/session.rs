@@ -30,39 +30,9 @@ fn detach_keys() -> &'static [u8] {
         .unwrap_or(&[CTRL_P, CTRL_Q])
 }
 
-/// `--detach-keys` as docker reads it: comma-separated `ctrl-<a-z @ [ \\ ] ^ _>` or
-/// single characters (`ctrl-x,x`); empty turns the detach keys off.
+/// `--detach-keys` as docker reads it (the flag grammar's [`flags::detach_keys`]).
 pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, wharf_engine::EngineError> {
-    let bad = || {
-        wharf_engine::EngineError::invalid(format!(
-            "invalid --detach-keys {s:?}: use a comma-separated sequence of ctrl-<a-z, @, [, \\, ], ^, _> or single characters, e.g. ctrl-x,x"
-        ))
-    };
-    if s.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut out = Vec::new();
-    for part in s.split(',') {
-        let lower = part.to_ascii_lowercase();
-        if let Some(k) = lower.strip_prefix("ctrl-") {
-            let b = match k.as_bytes() {
-                [c @ b'a'..=b'z'] => c - b'a' + 1,
-                [b'@'] => 0,
-                [b'['] => 27,
-                [b'\\'] => 28,
-                [b']'] => 29,
-                [b'^'] => 30,
-                [b'_'] => 31,
-                _ => return Err(bad()),
-            };
-            out.push(b);
-        } else if part.len() == 1 && part.is_ascii() {
-            out.push(part.as_bytes()[0]);
-        } else {
-            return Err(bad());
-        }
-    }
-    Ok(out)
+    wharf_engine::api::flags::detach_keys(s)
 }
 
 /// Use `keys` as this process's detach sequence (before the session starts).

@@ -609,6 +609,40 @@ pub fn log_opt(v: &str) -> Result<LogOpt, EngineError> {
     flag("--log-opt", v)
 }
 
+/// `--detach-keys` (run, start, attach, exec) as docker reads it: comma-separated
+/// `ctrl-<a-z @ [ \\ ] ^ _>` or single characters (`ctrl-x,x`); empty turns detaching off.
+pub fn detach_keys(s: &str) -> Result<Vec<u8>, EngineError> {
+    let bad = || {
+        EngineError::invalid(format!(
+            "invalid --detach-keys {s:?}: use a comma-separated sequence of ctrl-<a-z, @, [, \\, ], ^, _> or single characters, e.g. ctrl-x,x"
+        ))
+    };
+    if s.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let lower = part.to_ascii_lowercase();
+        if let Some(k) = lower.strip_prefix("ctrl-") {
+            out.push(match k.as_bytes() {
+                [c @ b'a'..=b'z'] => c - b'a' + 1,
+                [b'@'] => 0,
+                [b'['] => 27,
+                [b'\\'] => 28,
+                [b']'] => 29,
+                [b'^'] => 30,
+                [b'_'] => 31,
+                _ => return Err(bad()),
+            });
+        } else if part.len() == 1 && part.is_ascii() {
+            out.push(part.as_bytes()[0]);
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
 /// `--log-driver`: `json-file` (wharf's log, the default) or `none` (no log kept).
 /// Docker's other drivers (`local`, `syslog`, `journald`, `gelf`, `fluentd`, ...) are
 /// refused by name.
@@ -687,6 +721,22 @@ pub fn check_user(v: &str) -> Result<(), EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_keys_and_log_drivers_as_docker_reads_them() {
+        assert_eq!(detach_keys("ctrl-p,ctrl-q").unwrap(), vec![0x10, 0x11]);
+        assert_eq!(detach_keys("ctrl-@,a,ctrl-_").unwrap(), vec![0, b'a', 31]);
+        assert_eq!(detach_keys("").unwrap(), Vec::<u8>::new());
+        for bad in ["ctrl-", "ctrl-pp", "ab", "ctrl-1", ","] {
+            let e = detach_keys(bad).expect_err(bad);
+            assert!(e.message.contains("--detach-keys"), "{bad}: {e}");
+        }
+        assert!(log_driver("json-file").is_ok() && log_driver("none").is_ok());
+        for bad in ["local", "syslog", "gelf", ""] {
+            let e = log_driver(bad).expect_err(bad);
+            assert!(e.message.contains("--log-driver"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn restart_policies() {
