@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod caller;
+pub mod compose;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -896,6 +896,15 @@ impl ContainerApi for LocalEngine {
         // are recorded so the start mounts exactly them.
         let (resolved, bind_sources) = binds::prepare(self, caller, spec)?;
         let spec = &resolved;
+        if spec.check_only {
+            // Compose's dry run: the same checks, nothing created, refusals audited.
+            self.gate().check_create_only(caller, spec)?;
+            return match crate::network::check_request(self, caller, spec) {
+                Err(e) if e.kind == crate::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e),
+                Ok(()) => Ok(String::new()),
+            };
+        }
         self.gate().authorize_create(caller, spec)?;
         crate::network::check_request(self, caller, spec)?;
         let id = crate::ids::new_id();
