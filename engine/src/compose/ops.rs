@@ -558,6 +558,32 @@ fn ensure_volumes(
     Ok(())
 }
 
+/// What a service's containers need before one is created (`run`'s one-off container):
+/// its image, and the project's networks and volumes it uses.
+pub fn prepare(
+    api: &dyn Engine,
+    caller: &Caller,
+    project: &Project,
+    name: &str,
+    sink: Sink<'_>,
+) -> Result<()> {
+    let s = service(project, name)?;
+    check(api, caller, project, &[], &UpOptions::default(), sink)?;
+    ensure_image(api, caller, project, s, &UpOptions::default(), sink)?;
+    let nets = service_networks(project, s)
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
+    let vols = s
+        .volumes
+        .iter()
+        .filter(|m| m.mount.kind == "volume" && !m.mount.source.is_empty())
+        .map(|m| m.mount.source.clone())
+        .collect();
+    ensure_networks(api, caller, project, &nets, sink)?;
+    ensure_volumes(api, caller, project, &vols, sink)
+}
+
 /// Create a replica, join its other networks.
 fn create(
     api: &dyn Engine,
