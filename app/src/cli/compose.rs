@@ -377,7 +377,11 @@ impl Env {
             Ok(p) => Ok((p.name.clone(), Some(p))),
             Err(e) => match &self.args.project_name {
                 Some(n) if e.kind == wharf_engine::ErrorKind::NotFound => Ok((n.clone(), None)),
-                _ => Err(e),
+                Some(n) => {
+                    eprintln!("wharf compose: warning: {e}; acting on project {n} by its labels");
+                    Ok((n.clone(), None))
+                }
+                None => Err(e),
             },
         }
     }

@@ -341,7 +341,10 @@ impl Gate {
         let image_ref = crate::image::Reference::parse(&spec.image)
             .map(|r| r.to_string())
             .unwrap_or_else(|_| spec.image.clone());
-        let detail = create_detail(spec, &image_ref);
+        let mut detail = create_detail(spec, &image_ref);
+        if spec.check_only {
+            detail = format!("check only; {detail}");
+        }
         self.record(
             &who,
             Action::ContainerCreate.as_str(),
