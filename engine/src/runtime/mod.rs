@@ -915,9 +915,9 @@ impl ContainerApi for LocalEngine {
                         .map(|c| c.name == *n)
                         .unwrap_or(false)
                     {
+                        // dockerd's words: clients (compose) look for them.
                         return Err(EngineError::conflict(format!(
-                            "the container name {n:?} is already in use by container {}: remove or rename that container, or choose another name",
-                            crate::ids::short(&other)
+                            "Conflict. The container name \"/{n}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
                         )));
                     }
                 }
@@ -1251,6 +1251,29 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
+        // Docker's shapes: `{"max-size": "10485760"}` (no nulls) and
+        // `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` (host port "" when any).
+        let mut log_opts = serde_json::Map::new();
+        if let Some(s) = cfg.spec.log_max_size {
+            log_opts.insert("max-size".into(), json!(s.to_string()));
+        }
+        if let Some(n) = cfg.spec.log_max_files {
+            log_opts.insert("max-file".into(), json!(n.to_string()));
+        }
+        let mut port_bindings = serde_json::Map::new();
+        for p in &cfg.spec.ports {
+            let b = json!({
+                "HostIp": p.host_ip,
+                "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
+            });
+            if let Some(list) = port_bindings
+                .entry(format!("{}/{}", p.container_port, p.proto))
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+            {
+                list.push(b);
+            }
+        }
         let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
@@ -1297,11 +1320,9 @@ impl ContainerApi for LocalEngine {
                 "BlkioWeight": r.blkio_weight.unwrap_or(0),
                 "ShmSize": cfg.spec.shm_size.unwrap_or(64 << 20),
                 "Ulimits": cfg.spec.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
-                "LogConfig": {"Type": "json-file", "Config": {
-                    "max-size": cfg.spec.log_max_size.map(|s| s.to_string()),
-                    "max-file": cfg.spec.log_max_files.map(|s| s.to_string()),
-                }},
-                "PortBindings": cfg.spec.ports,
+                "LogConfig": {"Type": "json-file", "Config": log_opts},
+                "PortBindings": port_bindings,
+                "PublishAllPorts": cfg.spec.publish_all,
                 "Dns": cfg.spec.dns,
                 "ExtraHosts": cfg.spec.extra_hosts,
             },

@@ -148,6 +148,12 @@ impl BodyWriter {
         self.gone
     }
 
+    /// Has the connection dropped the body, without a send to find out? (A handler that
+    /// waits long between chunks, such as `wait`, polls this.)
+    pub fn closed(&self) -> bool {
+        self.gone || self.tx.is_closed()
+    }
+
     /// End the body with trailer fields (sent only to clients that asked with
     /// `TE: trailers`).
     pub fn trailers(mut self, fields: &[(&str, String)]) {
