@@ -33,6 +33,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     if a.stdio {
         return relay(&a.socket);
     }
+    // A client that hangs up while its answer is being written must cost its connection
+    // only: main() restored SIGPIPE's default (die) for the command line, the server
+    // ignores it and sees EPIPE instead. Monitors and checkers it starts re-execute
+    // wharf, whose main() restores the default again.
+    // SAFETY: signal(2) with a constant disposition; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     let engine = match ctx.local() {
         Ok(e) => e.clone(),
         Err(e) => {

@@ -110,7 +110,7 @@ const STATUSES: [&str; 7] = [
 pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     let e = c.sh.engine.clone();
     e.gate().precheck(c.caller, Action::ContainerList)?;
-    let all = c.q_bool("all", false)?;
+    let mut all = c.q_bool("all", false)?;
     let limit = c.q_int("limit")?.filter(|n| *n > 0).map(|n| n as usize);
     let size = c.q_bool("size", false)?;
     let mut engine_filters = Vec::new();
@@ -126,6 +126,10 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
             return Err(EngineError::invalid(format!(
                 "invalid filter 'is-task={v}': use true or false"
             )));
+        }
+        // As dockerd: asking for a state (or an exit code) lists stopped ones too.
+        if k == "status" || k == "exited" {
+            all = true;
         }
         if ENGINE_FILTERS.contains(&k.as_str()) {
             engine_filters.push((k, v));

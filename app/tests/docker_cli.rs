@@ -1,0 +1,601 @@
+//! The real docker CLI (28.x, on PATH) against `wharf serve`'s Docker Engine API: each
+//! test starts a server on its own state root and socket, drives containers with
+//! `docker` the way a user does (`--network none`: no host network changes), and reads
+//! the output as a user would. The server is stopped by pid and its containers removed
+//! when the test ends. Skipped without root or without a docker CLI.
+//!
+//! docker-py's part is `app/tests/docker_py/containers.py`, run by [`docker_py`].
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `wharf serve` with its temporary root; stopped (by pid) and cleaned when dropped.
+struct Server {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("wdocker")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let s0 = Command::new(exe())
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .args(["image", "demo"])
+            .env_remove("WHARF_ROOT")
+            .output()
+            .expect("wharf image demo");
+        assert!(s0.status.success(), "{}", text(&s0));
+        let child = Command::new(exe())
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .args(["serve", "--socket"])
+            .arg(dir.path().join("w.sock"))
+            .env_remove("WHARF_ROOT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("serve.log"))
+            .spawn()
+            .expect("wharf serve");
+        let s = Server { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !s.socket().exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not create its socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("w.sock")
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `docker args...` against this server, killed after a minute.
+    fn docker(&self, args: &[&str]) -> Output {
+        self.docker_in(args, None)
+    }
+
+    /// `docker args...` with `stdin` as its input.
+    fn docker_in(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", self.path("dockercfg"))
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("DOCKER_API_VERSION")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let mut child = c.spawn().expect("running docker");
+        if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            w.write_all(data).expect("docker's stdin");
+        }
+        finish(child, &format!("docker {args:?}"))
+    }
+
+    /// `docker args...`, insisting on success; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed ({:?}): {}",
+            o.status.code(),
+            text(&o)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `docker args...`, insisting on failure with `needle` in the output.
+    fn fails(&self, args: &[&str], needle: &str) {
+        let o = self.docker(args);
+        assert!(
+            !o.status.success(),
+            "docker {args:?} should fail: {}",
+            text(&o)
+        );
+        assert!(
+            text(&o).contains(needle),
+            "docker {args:?}: expected {needle:?} in: {}",
+            text(&o)
+        );
+    }
+
+    /// `docker inspect NAME` as JSON (its one object).
+    fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("inspect is JSON");
+        v[0].clone()
+    }
+
+    /// `NAME STATUS` lines of `docker ps -a`.
+    fn statuses(&self) -> String {
+        self.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+    }
+
+    /// Wait until `docker inspect -f {{.State.Status}}` says `want`.
+    fn wait_status(&self, name: &str, want: &str) {
+        wait_for(
+            &format!("{name} to be {want}"),
+            Duration::from_secs(20),
+            || {
+                self.ok(&["inspect", "-f", "{{.State.Status}}", name])
+                    .trim()
+                    == want
+            },
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let root = self.dir.path().join("root");
+        let wharf = |args: &[&str]| {
+            Command::new(exe())
+                .arg("--root")
+                .arg(&root)
+                .args(args)
+                .env_remove("WHARF_ROOT")
+                .stdin(Stdio::null())
+                .output()
+        };
+        if let Ok(ids) = wharf(&["ps", "-aq", "--no-trunc"]) {
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = wharf(&["rm", "-f", id]);
+            }
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "wharf serve ended with {status:?}; its log:\n{}",
+                std::fs::read_to_string(self.path("serve.log")).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_wharf")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Wait for `child` (killed by pid after a minute) and collect its output.
+fn finish(mut child: Child, what: &str) -> Output {
+    use std::io::Read;
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut v);
+        }
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut v);
+        }
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("waiting for docker") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Root (containers), and a docker CLI to test with.
+fn can_run() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (runs containers)");
+        return false;
+    }
+    if Command::new("docker")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        eprintln!("skipped: no docker CLI on PATH");
+        return false;
+    }
+    true
+}
+
+/// A shell loop that exits 0 on SIGTERM (so `docker stop` shows a clean exit).
+const LOOP: &str = "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done";
+
+#[test]
+fn lifecycle_through_the_docker_cli() {
+    if !can_run() {
+        return;
+    }
+    let s = Server::start();
+
+    // create: a full id; ps -a shows it Created, ps does not.
+    let id = s
+        .ok(&[
+            "create",
+            "--name",
+            "web",
+            "--network",
+            "none",
+            "-l",
+            "tier=front",
+            "-e",
+            "GREETING=hi",
+            "wharf/demo",
+            "sh",
+            "-c",
+            LOOP,
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(s.statuses().contains("web Created"), "{}", s.statuses());
+    assert!(!s.ok(&["ps"]).contains("web"));
+
+    // A taken name, a missing image, a refused field: dockerd's answers.
+    s.fails(
+        &["create", "--name", "web", "--network", "none", "wharf/demo"],
+        "Conflict. The container name \"/web\" is already in use by container",
+    );
+    // The CLI pulls on 404 `No such image` (pulling is not the point here).
+    s.fails(
+        &["create", "--network", "none", "nosuchimage"],
+        "Unable to find image 'nosuchimage:latest' locally",
+    );
+    s.fails(
+        &["create", "--pid", "host", "wharf/demo"],
+        "HostConfig.PidMode \"host\" is not supported by wharf",
+    );
+    s.fails(&["stop", "nosuch"], "No such container: nosuch");
+    s.fails(&["logs", "nosuch"], "No such container: nosuch");
+
+    // start (detached): running, in ps, in ps -q, with its labels.
+    assert_eq!(s.ok(&["start", "web"]).trim(), "web");
+    s.wait_status("web", "running");
+    let ps = s.ok(&["ps"]);
+    assert!(ps.contains("wharf/demo") && ps.contains("web"), "{ps}");
+    assert!(id.starts_with(s.ok(&["ps", "-q"]).trim()));
+    assert!(s
+        .ok(&["ps", "--format", "{{.Names}} {{.Status}}"])
+        .starts_with("web Up"));
+    assert_eq!(
+        s.ok(&[
+            "ps",
+            "--filter",
+            "label=tier=front",
+            "--format",
+            "{{.Names}}"
+        ])
+        .trim(),
+        "web"
+    );
+
+    // inspect, as scripts and compose read it.
+    let v = s.inspect("web");
+    assert_eq!(v["Id"], id.as_str());
+    assert_eq!(v["Name"], "/web");
+    assert_eq!(v["State"]["Running"], true);
+    assert_eq!(v["Config"]["Image"], "wharf/demo");
+    assert_eq!(v["Config"]["Labels"]["tier"], "front");
+    assert_eq!(v["HostConfig"]["NetworkMode"], "none");
+    assert!(v["NetworkSettings"]["Networks"]["none"].is_object(), "{v}");
+    assert!(v["Mounts"].is_array());
+    assert!(v["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "GREETING=hi"));
+    assert_eq!(
+        s.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.Config.Image}} {{.HostConfig.RestartPolicy}} {{json .Mounts}}",
+            "web"
+        ])
+        .trim(),
+        "running wharf/demo {no 0} []"
+    );
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"])
+            .trim(),
+        ""
+    );
+
+    // pause / unpause.
+    s.ok(&["pause", "web"]);
+    assert!(
+        s.statuses().contains("web Up") && s.statuses().contains("(Paused)"),
+        "{}",
+        s.statuses()
+    );
+    s.fails(&["pause", "web"], "already paused");
+    s.ok(&["unpause", "web"]);
+    s.wait_status("web", "running");
+
+    // update --memory, then rename.
+    s.ok(&["update", "--memory", "64m", "web"]);
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{.HostConfig.Memory}}", "web"])
+            .trim(),
+        "67108864"
+    );
+    s.ok(&["rename", "web", "site"]);
+    assert!(s.statuses().contains("site Up"), "{}", s.statuses());
+
+    // stop -t 1: the loop exits 0 on TERM; stopping again is fine (dockerd's 304).
+    assert_eq!(s.ok(&["stop", "-t", "1", "site"]).trim(), "site");
+    assert!(s.statuses().contains("site Exited (0)"), "{}", s.statuses());
+    assert_eq!(s.ok(&["stop", "site"]).trim(), "site");
+    assert_eq!(
+        s.ok(&["ps", "--filter", "status=exited", "--format", "{{.Names}}"])
+            .trim(),
+        "site"
+    );
+    assert_eq!(s.ok(&["ps", "-q"]).trim(), "");
+    assert_eq!(s.ok(&["wait", "site"]).trim(), "0");
+
+    // restart, then kill -s KILL: the exit code the user sees is 137.
+    s.ok(&["restart", "-t", "1", "site"]);
+    s.wait_status("site", "running");
+    s.ok(&["kill", "-s", "KILL", "site"]);
+    s.wait_status("site", "exited");
+    assert_eq!(s.ok(&["wait", "site"]).trim(), "137");
+    assert!(
+        s.statuses().contains("site Exited (137)"),
+        "{}",
+        s.statuses()
+    );
+    s.fails(&["kill", "site"], "not running");
+
+    // wait blocks until the container exits, with its code.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "short",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    assert_eq!(s.ok(&["wait", "short"]).trim(), "3");
+
+    // rm: a running one only with -f.
+    s.ok(&["start", "site"]);
+    s.wait_status("site", "running");
+    s.fails(&["rm", "site"], "cannot remove running container");
+    assert_eq!(s.ok(&["rm", "-f", "site"]).trim(), "site");
+    s.fails(
+        &["inspect", "--type", "container", "site"],
+        "No such container",
+    );
+
+    // run -d --rm: gone once it exits.
+    let rid = s
+        .ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "none",
+            "wharf/demo",
+            "sh",
+            "-c",
+            "sleep 1",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(rid.len(), 64);
+    wait_for("the --rm container to go", Duration::from_secs(20), || {
+        !s.ok(&["ps", "-aq", "--no-trunc"]).contains(&rid)
+    });
+
+    // container prune: the stopped ones go.
+    let out = s.ok(&["container", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(s.ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn logs_and_the_toolbox_through_the_docker_cli() {
+    if !can_run() {
+        return;
+    }
+    let s = Server::start();
+    s.ok(&[
+        "run", "-d", "--name", "talk", "--network", "none", "wharf/demo", "sh", "-c",
+        "echo first; echo oops >&2; sleep 2; echo second; mkdir /made; rm /bin/true; while true; do sleep 0.1; done",
+    ]);
+    wait_for("second", Duration::from_secs(20), || {
+        s.ok(&["logs", "talk"]).contains("second")
+    });
+
+    // logs: stdout and stderr apart (multiplexed), --tail, -t, --since.
+    let o = s.docker(&["logs", "talk"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "first\nsecond\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "oops\n");
+    assert_eq!(s.ok(&["logs", "--tail", "1", "talk"]), "second\n");
+    let ts = s.ok(&["logs", "-t", "--tail", "1", "talk"]);
+    let (stamp, line) = ts.trim_end().split_once(' ').expect("a timestamp");
+    assert_eq!(line, "second");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stamp).is_ok() && stamp.ends_with('Z'),
+        "{stamp}"
+    );
+    // --since an instant between the two lines.
+    let first_t = s
+        .ok(&["logs", "-t", "talk"])
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(' ').map(|(t, _)| t.to_string()))
+        .expect("first line");
+    let after_first = chrono::DateTime::parse_from_rfc3339(&first_t).unwrap()
+        + chrono::Duration::milliseconds(500);
+    let since = after_first.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    assert_eq!(s.ok(&["logs", "--since", &since, "talk"]), "second\n");
+
+    // top: ps's columns and the loop's processes.
+    let top = s.ok(&["top", "talk"]);
+    assert!(top.starts_with("UID"), "{top}");
+    assert!(top.contains("PID") && top.contains("CMD"), "{top}");
+    assert!(top.contains("sh -c echo first"), "{top}");
+
+    // stats --no-stream: one row with the name and a memory figure.
+    let st = s.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}",
+        "talk",
+    ]);
+    let f: Vec<&str> = st.split_whitespace().collect();
+    assert_eq!(f[0], "talk", "{st}");
+    assert!(f[1].ends_with('%'), "{st}");
+    assert!(f[2].ends_with("iB") || f[2].ends_with('B'), "{st}");
+    assert!(f.last().unwrap().parse::<u32>().unwrap() >= 1, "{st}");
+
+    // diff: A/C/D as docker prints them.
+    let diff = s.ok(&["diff", "talk"]);
+    assert!(diff.lines().any(|l| l == "A /made"), "{diff}");
+    assert!(diff.lines().any(|l| l == "D /bin/true"), "{diff}");
+    assert!(diff.lines().any(|l| l == "C /bin"), "{diff}");
+
+    // cp into the container and back out; a directory; a symlink as a symlink.
+    std::fs::write(s.path("note.txt"), "from the host\n").unwrap();
+    let host = s.path("note.txt").display().to_string();
+    s.ok(&["cp", &host, "talk:/made/"]);
+    let back = s.path("back.txt").display().to_string();
+    s.ok(&["cp", "talk:/made/note.txt", &back]);
+    assert_eq!(
+        std::fs::read_to_string(s.path("back.txt")).unwrap(),
+        "from the host\n"
+    );
+    let dir = s.path("madeback").display().to_string();
+    s.ok(&["cp", "talk:/made", &dir]);
+    assert!(Path::new(&dir).join("note.txt").is_file());
+    let link = s.path("shlink").display().to_string();
+    s.ok(&["cp", "talk:/bin/sh", &link]);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // -L follows it.
+    let followed = s.path("shfile").display().to_string();
+    s.ok(&["cp", "-L", "talk:/bin/sh", &followed]);
+    assert!(std::fs::symlink_metadata(&followed).unwrap().is_file());
+    // A tar on stdin.
+    let mut tarball = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tarball
+        .append_data(&mut h, "piped.txt", &b"abc"[..])
+        .unwrap();
+    let data = tarball.into_inner().unwrap();
+    let o = s.docker_in(&["cp", "-", "talk:/made"], Some(&data));
+    assert!(o.status.success(), "{}", text(&o));
+    // And out again as a tar on stdout.
+    let o = s.docker(&["cp", "talk:/made/piped.txt", "-"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut ar = tar::Archive::new(&o.stdout[..]);
+    let mut e = ar.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(e.path().unwrap().display().to_string(), "piped.txt");
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut e, &mut got).unwrap();
+    assert_eq!(got, "abc");
+
+    // export: the root file system as a tar.
+    let o = s.docker(&["export", "talk"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&o.stdout[..]).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    assert!(names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    assert!(names.iter().any(|n| n.trim_end_matches('/') == "made"));
+}
+
+#[test]
+fn docker_py() {
+    if !can_run() {
+        return;
+    }
+    let have = Command::new("python3")
+        .args(["-c", "import docker"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have {
+        eprintln!("skipped: python3 without the docker package");
+        return;
+    }
+    let s = Server::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/docker_py/containers.py");
+    let child = Command::new("python3")
+        .arg(script)
+        .arg(s.socket())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let o = finish(child, "docker_py/containers.py");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("docker-py: all good"), "{}", text(&o));
+}
