@@ -71,7 +71,13 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let opts = Opts::parse();
+    // Usage errors (an unknown flag, a missing value) exit 125 as Docker's CLI does;
+    // --help and --version exit 0.
+    let opts = Opts::try_parse().unwrap_or_else(|e| {
+        let code = if e.use_stderr() { 125 } else { 0 };
+        let _ = e.print();
+        std::process::exit(code)
+    });
     let policy = match cli::load_policy(opts.policy.as_deref()) {
         Ok(p) => p.map(Arc::new),
         Err(e) => {

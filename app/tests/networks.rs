@@ -276,3 +276,28 @@ fn connect_disconnect_and_address_reuse() {
     drop(w);
     ns.assert_clean();
 }
+
+#[test]
+fn publish_all_publishes_the_exposed_ports() {
+    let ns = TestNetns::enter();
+    let w = Wharf::new();
+    web(&w, "exp", "bridge", &["-P", "--expose", "8000"]);
+    let eph = w.ok(&["port", "exp", "8000/tcp"]);
+    let port = eph
+        .lines()
+        .find_map(|l| l.strip_prefix("0.0.0.0:"))
+        .unwrap_or_else(|| panic!("8000/tcp is not published: {eph}"))
+        .to_string();
+    network_support::wait_for(&format!("127.0.0.1:{port} to answer"), 15, || {
+        let o = sh(&format!("{GET} | busybox nc -w 2 127.0.0.1 {port}"));
+        String::from_utf8_lossy(&o.stdout)
+            .contains(HELLO)
+            .then_some(())
+    });
+    // Without -P an exposed port stays unpublished.
+    web(&w, "unexp", "bridge", &["--expose", "8000"]);
+    assert_eq!(w.ok(&["port", "unexp"]).trim(), "");
+    w.ok(&["rm", "-f", "exp", "unexp"]);
+    drop(w);
+    ns.assert_clean();
+}

@@ -92,7 +92,7 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
     std::fs::write(
         d.join("sshd_config"),
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+            "Port {port}\nListenAddress 127.0.0.1\nListenAddress [::1]\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
              StrictModes no\nForceCommand {BIN} serve --stdio --socket {sock}\n",
@@ -189,6 +189,21 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
     let ev = w.ok(&["events", "--since", "0", "--until", "0s"]);
     assert!(ev.contains("over-ssh") && ev.contains("destroy"), "{ev}");
 
+    // A bracketed IPv6 address reaches ssh as its destination (if this host has ::1).
+    if TcpStream::connect(("::1", port)).is_ok() {
+        let o = Command::new(BIN)
+            .arg("--host")
+            .arg(format!("ssh://root@[::1]:{port}"))
+            .arg("info")
+            .env("WHARF_SSH_COMMAND", &ssh_cmd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "info over ssh to [::1]: {}", text(&o));
+    } else {
+        eprintln!("no IPv6 loopback: the [::1] endpoint is not tried");
+    }
+
     // A wrong host key or an unreachable port is a clear error, not a hang.
     let o = Command::new(BIN)
         .arg("--host")
@@ -200,4 +215,54 @@ fn the_cli_drives_a_remote_engine_over_ssh() {
         .unwrap();
     assert!(!o.status.success());
     assert!(!text(&o).trim().is_empty(), "no error printed");
+}
+
+/// `--host ssh://-oProxyCommand=...` (or the same in `WHARF_HOST`) must reach no ssh
+/// option: the attack's command would create a marker file. Plain `ssh` is used, as a
+/// user's shell would; nothing listens and nothing is contacted.
+#[test]
+fn an_ssh_host_that_looks_like_an_option_runs_nothing() {
+    let dir = tempfile::Builder::new()
+        .prefix("wssh-inject")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let marker = dir.path().join("pwned");
+    let m = marker.display();
+    let attacks = [
+        format!("ssh://-oProxyCommand=touch${{IFS}}{m}"),
+        format!("ssh://-oProxyCommand=touch${{IFS}}{m}@localhost"),
+        format!("ssh://root@-oProxyCommand=touch${{IFS}}{m}"),
+        format!("ssh://-oProxyCommand=touch {m}"),
+        format!("ssh://root@localhost\n-oProxyCommand=touch${{IFS}}{m}"),
+        format!("ssh://[-oProxyCommand=touch${{IFS}}{m}]:22"),
+    ];
+    for host in &attacks {
+        for via_env in [false, true] {
+            let mut cmd = Command::new(BIN);
+            if via_env {
+                cmd.env("WHARF_HOST", host);
+            } else {
+                cmd.arg("--host").arg(host);
+            }
+            let o = cmd
+                .arg("ps")
+                .env_remove("WHARF_SSH_COMMAND")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                !marker.exists(),
+                "{host:?} (env: {via_env}) ran the injected command"
+            );
+            assert!(
+                !o.status.success(),
+                "{host:?} (env: {via_env}) was accepted"
+            );
+            assert!(
+                text(&o).contains("is refused"),
+                "{host:?} (env: {via_env}): {}",
+                text(&o)
+            );
+        }
+    }
 }

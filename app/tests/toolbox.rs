@@ -206,6 +206,10 @@ fn top_lists_the_container_processes() {
     );
     assert_eq!(t.lines().count(), 4, "{t}");
     assert!(t.lines().skip(1).all(|l| l.starts_with("root")), "{t}");
+    // Other ps options would be ignored: they are refused instead.
+    let o = w.run(&["top", "topc", "aux"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not take ps options"));
 }
 
 #[test]

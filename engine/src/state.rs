@@ -44,12 +44,45 @@ impl StateRoot {
             let p = root.path.join(d);
             fs::create_dir_all(&p).ctx(|| format!("creating state directory {}", p.display()))?;
         }
-        // The root holds other users' data; keep it closed to them.
-        let _ = fs::set_permissions(
-            &root.path,
-            std::os::unix::fs::PermissionsExt::from_mode(0o711),
-        );
+        root.close()?;
         Ok(root)
+    }
+
+    /// Keep the root closed to everyone but its owner (`0700`), and close a root made
+    /// by an older wharf (`0711`). The root holds other users' data, and containers'
+    /// writable layers (`containers/<id>/diff`) and volumes (`volumes/<name>/_data`)
+    /// where a container's root may have left a setuid-root program: with the root
+    /// traversable, a local user who knows the path could run it. Nothing needs the
+    /// traversal: containers see their files through their own mounts, exec enters
+    /// them by namespace, and `wharf serve` clients only use the socket.
+    fn close(&self) -> Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let md = fs::metadata(&self.path)
+            .ctx(|| format!("reading state directory {}", self.path.display()))?;
+        if md.mode() & 0o077 == 0 {
+            return Ok(());
+        }
+        let mode = md.mode() & 0o7700;
+        match fs::set_permissions(&self.path, fs::Permissions::from_mode(mode)) {
+            Ok(()) => Ok(()),
+            // Not the owner (a user reading a root's state): nothing this process can
+            // fix, and nothing it could open anyway.
+            Err(e) if md.uid() != nix::unistd::geteuid().as_raw() => {
+                tracing::warn!(
+                    "the state root {} is open to other users (mode {:o}) and this user cannot close it: {e}",
+                    self.path.display(),
+                    md.mode() & 0o7777
+                );
+                Ok(())
+            }
+            Err(e) => Err(EngineError::io(
+                format!(
+                    "closing state root {} to other users (chmod 700)",
+                    self.path.display()
+                ),
+                e,
+            )),
+        }
     }
 
     /// The root directory itself.
@@ -166,6 +199,17 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     d.sync_all().ctx(|| format!("syncing {}", dir.display()))
 }
 
+/// What [`FileLock::probe`] found.
+#[derive(Debug)]
+pub enum Probe {
+    /// There is no such lock file.
+    Missing,
+    /// A live process holds it.
+    Held,
+    /// Nobody held it; now we do (exclusively), until the lock is dropped.
+    Free(FileLock),
+}
+
 /// An advisory `flock` held until dropped. Several wharf processes on one root
 /// serialize their writers through these.
 #[derive(Debug)]
@@ -193,6 +237,32 @@ impl FileLock {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
             Ok(None)
+        } else {
+            Err(EngineError::io(format!("locking {}", path.display()), err))
+        }
+    }
+
+    /// Who holds the lock file at `path`, without creating it or waiting: a lock file
+    /// whose holder died is free (the kernel drops a dead process's locks).
+    pub fn probe(path: &Path) -> Result<Probe> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Probe::Missing),
+            Err(e) => {
+                return Err(EngineError::io(
+                    format!("opening lock {}", path.display()),
+                    e,
+                ))
+            }
+        };
+        // SAFETY: flock on a valid, owned fd; no memory is passed.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(Probe::Free(FileLock { file }));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(Probe::Held)
         } else {
             Err(EngineError::io(format!("locking {}", path.display()), err))
         }
@@ -254,6 +324,33 @@ mod tests {
             read_json::<serde_json::Value>(&dir.path().join("none")).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn probe_tells_held_free_and_missing_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("owner");
+        assert!(matches!(FileLock::probe(&p).unwrap(), Probe::Missing));
+        assert!(!p.exists(), "probe created the lock file");
+        let held = FileLock::exclusive(&p).unwrap();
+        assert!(matches!(FileLock::probe(&p).unwrap(), Probe::Held));
+        drop(held);
+        let free = FileLock::probe(&p).unwrap();
+        assert!(matches!(free, Probe::Free(_)));
+        assert!(FileLock::try_exclusive(&p).unwrap().is_none());
+    }
+
+    #[test]
+    fn root_is_closed_and_old_roots_are_closed_at_open() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("root");
+        StateRoot::open(&p).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o700);
+        // A root made by an older wharf (0711) is closed when opened.
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o711)).unwrap();
+        StateRoot::open(&p).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o700);
     }
 
     #[test]

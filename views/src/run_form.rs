@@ -1,13 +1,16 @@
 //! The run form: image, name, command, env, ports, volumes, network, limits, restart
-//! policy. Every field is validated as it is typed, and the equivalent `wharf run`
-//! command line is shown under the form. [`RunForm::to_create`] gives the engine's
-//! [`ContainerCreate`].
+//! policy. Every field is validated as it is typed, by the same flag grammar as the
+//! command line ([`wharf_engine::api::flags`]), and the equivalent `wharf run` command
+//! line is shown under the form. [`RunForm::to_create`] gives the engine's
+//! [`ContainerCreate`], the same one `wharf run` makes of that command line.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
-use wharf_engine::api::{ContainerCreate, MountSpec, PortBinding, RestartPolicy};
+use wharf_engine::api::flags::{self, EnvArg};
+use wharf_engine::api::ContainerCreate;
+use wharf_engine::EngineError;
 
 use crate::dialog::centered;
 use crate::theme::Theme;
@@ -65,7 +68,7 @@ impl Field {
             Field::Name => "optional, e.g. web-1",
             Field::Command => "image default; e.g. sh -c 'echo hi; sleep 60'",
             Field::Env => "KEY=VALUE ...",
-            Field::Ports => "[ip:]host:container[/udp] ...",
+            Field::Ports => "[ip:][host:]container[/udp] ...",
             Field::Volumes => "name:/path or /host:/path[:ro] ...",
             Field::Network => "bridge (default), none, host or a network name",
             Field::Memory => "e.g. 256m, 1g",
@@ -90,119 +93,28 @@ fn words(s: &str) -> Result<Vec<String>, String> {
     shlex::split(s).ok_or_else(|| "unbalanced quotes".to_string())
 }
 
-/// Parse a size as Docker's `-m`: bytes with an optional b, k, m, g suffix (binary).
-pub fn parse_memory(s: &str) -> Result<i64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = match t.chars().last() {
-        Some('b') => (&t[..t.len() - 1], 1i64),
-        Some('k') => (&t[..t.len() - 1], 1 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t.as_str(), 1),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size: use e.g. 256m or 1g"))?;
-    let b = (n * mult as f64) as i64;
-    if b < 6 << 20 {
-        return Err("the minimum memory limit is 6m".into());
-    }
-    Ok(b)
-}
-
-/// Parse `-p [ip:]host:container[/proto]`.
-pub fn parse_port(s: &str) -> Result<PortBinding, String> {
-    let (spec, proto) = match s.split_once('/') {
-        Some((a, p)) if p == "tcp" || p == "udp" => (a, p),
-        Some((_, p)) => return Err(format!("port {s:?}: protocol {p:?} must be tcp or udp")),
-        None => (s, "tcp"),
-    };
-    let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
-    let port = |p: &str, what: &str| -> Result<u16, String> {
-        p.parse::<u16>()
-            .ok()
-            .filter(|n| *n > 0 || what == "host")
-            .ok_or_else(|| format!("port {s:?}: {what} port {p:?} must be 1-65535"))
-    };
-    let (ip, host, cont) = match parts.as_slice() {
-        [c, h, ip] => (ip.to_string(), port(h, "host")?, port(c, "container")?),
-        [c, h] => (String::new(), port(h, "host")?, port(c, "container")?),
-        [c] => (String::new(), 0, port(c, "container")?),
-        _ => return Err(format!("port {s:?}: use [ip:]host:container[/proto]")),
-    };
-    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
-        return Err(format!("port {s:?}: {ip:?} is not an IP address"));
-    }
-    Ok(PortBinding {
-        host_ip: ip,
-        host_port: host,
-        container_port: cont,
-        proto: proto.into(),
-    })
-}
-
-/// Parse `-v source:target[:ro|rw]`: a name is a volume, an absolute path a bind mount.
-pub fn parse_volume(s: &str) -> Result<MountSpec, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [d] => ("", *d, ""),
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => return Err(format!("volume {s:?}: use name:/path or /host:/path[:ro]")),
-    };
-    if !dst.starts_with('/') {
-        return Err(format!(
-            "volume {s:?}: the target {dst:?} must be an absolute path"
-        ));
-    }
-    let read_only = match mode {
-        "" | "rw" => false,
-        "ro" => true,
-        m => return Err(format!("volume {s:?}: mode {m:?} must be ro or rw")),
-    };
-    let kind = if src.starts_with('/') {
-        "bind"
-    } else {
-        "volume"
-    };
-    if kind == "volume" && !src.is_empty() && !valid_name(src) {
-        return Err(format!(
-            "volume {s:?}: a volume name may contain only [a-zA-Z0-9_.-]"
-        ));
-    }
-    Ok(MountSpec {
-        kind: kind.into(),
-        source: src.into(),
-        target: dst.into(),
-        read_only,
-        options: vec![],
-    })
-}
-
-/// Docker's rule for container and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+/// Docker's rule for container, volume and network names:
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (the flag grammar's).
 pub fn valid_name(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphanumeric())
-        && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+    flags::valid_volume_name(s)
 }
 
-/// Parse `--restart`.
-pub fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
-    match s {
-        "" | "no" => Ok(RestartPolicy::No),
-        "always" => Ok(RestartPolicy::Always),
-        "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
-        "on-failure" => Ok(RestartPolicy::OnFailure { max_retries: 0 }),
-        _ => match s.strip_prefix("on-failure:") {
-            Some(n) => n
-                .parse()
-                .map(|max_retries| RestartPolicy::OnFailure { max_retries })
-                .map_err(|_| format!("restart {s:?}: the retry count must be a number")),
-            None => Err(format!(
-                "restart {s:?}: use no, always, unless-stopped or on-failure[:N]"
+/// The message of a grammar error, for the form.
+fn msg(e: EngineError) -> String {
+    e.message
+}
+
+/// `-e` words of the form: `KEY=VALUE` only (the console has no shell of its own to take
+/// a bare KEY's value from).
+fn env_words(w: &[String]) -> Result<Vec<String>, String> {
+    w.iter()
+        .map(|e| match flags::env(e).map_err(msg)? {
+            EnvArg::Set(kv) => Ok(kv),
+            EnvArg::FromCaller(k) => Err(format!(
+                "{k:?} has no value: write {k}=VALUE (the console has no shell to take it from)"
             )),
-        },
-    }
+        })
+        .collect()
 }
 
 impl RunForm {
@@ -262,30 +174,21 @@ impl RunForm {
                 "a name may contain only [a-zA-Z0-9_.-] and starts with a letter or digit".into(),
             ),
             Field::Command => words(v).map(|_| ()),
-            Field::Env => words(v).and_then(|w| {
-                match w
-                    .iter()
-                    .find(|e| e.split_once('=').is_none_or(|(k, _)| k.is_empty()))
-                {
-                    Some(bad) => Err(format!("{bad:?} is not KEY=VALUE")),
-                    None => Ok(()),
-                }
+            Field::Env => words(v).and_then(|w| env_words(&w).map(|_| ())),
+            Field::Ports => words(v).and_then(|w| {
+                w.iter()
+                    .try_for_each(|p| flags::publish(p).map(|_| ()).map_err(msg))
             }),
-            Field::Ports => {
-                words(v).and_then(|w| w.iter().try_for_each(|p| parse_port(p).map(|_| ())))
-            }
-            Field::Volumes => {
-                words(v).and_then(|w| w.iter().try_for_each(|p| parse_volume(p).map(|_| ())))
-            }
+            Field::Volumes => words(v).and_then(|w| {
+                w.iter()
+                    .try_for_each(|p| flags::volume(p).map(|_| ()).map_err(msg))
+            }),
             Field::Network if !v.is_empty() && !(valid_name(v)) => {
                 Err("a network is bridge, none, host or a network name".into())
             }
-            Field::Memory if !v.is_empty() => parse_memory(v).map(|_| ()),
-            Field::Cpus if !v.is_empty() => match v.parse::<f64>() {
-                Ok(c) if c > 0.0 && c <= 1024.0 => Ok(()),
-                _ => Err(format!("{v:?} is not a number of CPUs, e.g. 0.5")),
-            },
-            Field::Restart => parse_restart(v).map(|_| ()),
+            Field::Memory if !v.is_empty() => flags::memory(v).map(|_| ()).map_err(msg),
+            Field::Cpus if !v.is_empty() => flags::cpus(v).map(|_| ()).map_err(msg),
+            Field::Restart => flags::restart(v).map(|_| ()).map_err(msg),
             _ => Ok(()),
         };
         r.err()
@@ -320,37 +223,35 @@ impl RunForm {
             return Err(e);
         }
         let v = |f: Field| self.get(f).trim().to_string();
-        let ws = |f: Field| words(&v(f)).unwrap_or_default();
+        let ws = |f: Field| words(&v(f)).map_err(|e| (f, e));
+        let err = |f: Field| move |e: EngineError| (f, e.message);
+        let opt = |f: Field| Some(v(f)).filter(|s| !s.is_empty());
         let mut c = ContainerCreate {
             image: v(Field::Image),
+            name: opt(Field::Name),
+            network: opt(Field::Network),
             ..Default::default()
         };
-        if !v(Field::Name).is_empty() {
-            c.name = Some(v(Field::Name));
-        }
-        let cmd = ws(Field::Command);
+        let cmd = ws(Field::Command)?;
         if !cmd.is_empty() {
             c.cmd = Some(cmd);
         }
-        c.env = ws(Field::Env);
-        c.ports = ws(Field::Ports)
-            .iter()
-            .filter_map(|p| parse_port(p).ok())
-            .collect();
-        c.mounts = ws(Field::Volumes)
-            .iter()
-            .filter_map(|p| parse_volume(p).ok())
-            .collect();
-        if !v(Field::Network).is_empty() {
-            c.network = Some(v(Field::Network));
+        c.env = env_words(&ws(Field::Env)?).map_err(|e| (Field::Env, e))?;
+        for p in ws(Field::Ports)? {
+            c.ports
+                .extend(flags::publish(&p).map_err(err(Field::Ports))?);
         }
-        if !v(Field::Memory).is_empty() {
-            c.resources.memory = parse_memory(&v(Field::Memory)).ok();
+        for m in ws(Field::Volumes)? {
+            c.mounts
+                .push(flags::volume(&m).map_err(err(Field::Volumes))?);
         }
-        if let Ok(cpus) = v(Field::Cpus).parse::<f64>() {
-            c.resources.nano_cpus = Some((cpus * 1e9) as i64);
+        if let Some(m) = opt(Field::Memory) {
+            c.resources.memory = Some(flags::memory(&m).map_err(err(Field::Memory))?);
         }
-        c.restart = parse_restart(&v(Field::Restart)).unwrap_or_default();
+        if let Some(n) = opt(Field::Cpus) {
+            c.resources.nano_cpus = Some(flags::cpus(&n).map_err(err(Field::Cpus))?);
+        }
+        c.restart = flags::restart(&v(Field::Restart)).map_err(err(Field::Restart))?;
         Ok(c)
     }
 
@@ -502,6 +403,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, form: &RunForm) {
 mod tests {
     use super::*;
     use crate::testutil::render;
+    use wharf_engine::api::RestartPolicy;
 
     fn filled() -> RunForm {
         let mut f = RunForm::new(vec!["wharf/demo:latest".into()]);
@@ -553,7 +455,10 @@ mod tests {
         f.set(Field::Volumes, "data:relative");
         f.set(Field::Image, "unknown:1");
         assert!(f.error(Field::Name).is_some());
-        assert!(f.error(Field::Ports).unwrap().contains("container port"));
+        assert!(f
+            .error(Field::Ports)
+            .unwrap()
+            .contains("invalid containerPort: 99999"));
         assert!(f.error(Field::Volumes).unwrap().contains("absolute"));
         assert_eq!(f.to_create().unwrap_err().0, Field::Name);
         insta::assert_snapshot!(render(80, 24, |fr| draw(
@@ -578,17 +483,40 @@ mod tests {
     }
 
     #[test]
-    fn parsers() {
-        assert_eq!(
-            parse_port("127.0.0.1:8080:80/udp").unwrap().host_ip,
-            "127.0.0.1"
-        );
-        assert_eq!(parse_port("80").unwrap().host_port, 0);
-        assert!(parse_port("a:b").is_err());
-        assert!(parse_volume("/srv:/data:ro").unwrap().read_only);
-        assert_eq!(parse_volume("/srv:/data").unwrap().kind, "bind");
-        assert_eq!(parse_memory("1g").unwrap(), 1 << 30);
-        assert!(parse_memory("1k").is_err());
-        assert!(parse_restart("sometimes").is_err());
+    fn fields_use_the_flag_grammar() {
+        let mut f = filled();
+        let cases = [
+            (Field::Cpus, "nan", "invalid --cpus"),
+            (Field::Cpus, "-1", "invalid --cpus"),
+            (Field::Memory, "nan", "invalid --memory"),
+            (Field::Memory, "1e30", "invalid --memory"),
+            (Field::Memory, "1k", "6m"),
+            (Field::Ports, "8080:0", "invalid containerPort: 0"),
+            (Field::Ports, "1.2.3.4.5:80:80", "not an IP address"),
+            (Field::Ports, "8080:80/sctpx", "\"sctpx\""),
+            (
+                Field::Volumes,
+                "/tmp:/x:bogus",
+                "\"bogus\" is not a volume option",
+            ),
+            (Field::Env, "=x", "no name"),
+            (Field::Env, "HOME", "HOME=VALUE"),
+            (Field::Restart, "sometimes", "invalid --restart"),
+        ];
+        for (field, value, needle) in cases {
+            f.set(field, value);
+            let e = f.error(field).unwrap_or_default();
+            assert!(e.contains(needle), "{value}: {e}");
+            assert_eq!(f.to_create().unwrap_err().0, field, "{value}");
+            f = filled();
+        }
+        f.set(Field::Ports, "8000-8001:80-81/udp 127.0.0.1::90");
+        f.set(Field::Cpus, "1.5");
+        f.set(Field::Volumes, "/srv:/data:ro,rshared");
+        let c = f.to_create().unwrap();
+        assert_eq!(c.ports.len(), 3);
+        assert_eq!(c.resources.nano_cpus, Some(1_500_000_000));
+        assert_eq!(c.mounts[0].options, vec!["rshared".to_string()]);
+        assert!(valid_name("web-1") && !valid_name("a") && !valid_name("-x"));
     }
 }

@@ -5,11 +5,10 @@
 use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
+use wharf_engine::api::flags::{self, EnvArg, LogOpt, Seccomp, SecurityOpt};
 use wharf_engine::api::{
-    ContainerCreate, ContainerListOptions, LogOptions, MountSpec, PortBinding, RemoveOptions,
-    Resources, RestartPolicy,
+    ContainerCreate, ContainerListOptions, LogOptions, MountSpec, RemoveOptions, Resources,
 };
-use wharf_engine::runtime::{config::parse_size, rlimits};
 use wharf_engine::{EngineError, ErrorKind};
 
 use super::{ago, human_size, print_table, report, Ctx};
@@ -111,14 +110,14 @@ pub struct RunArgs {
     /// Read environment variables from a file.
     #[arg(long = "env-file")]
     env_file: Vec<String>,
-    /// Working directory inside the container.
+    /// Working directory inside the container (an absolute path).
     #[arg(short = 'w', long)]
     workdir: Option<String>,
     /// user[:group] (names or ids).
     #[arg(short = 'u', long)]
     user: Option<String>,
     /// Override the image's ENTRYPOINT ("" clears it).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     entrypoint: Option<String>,
     /// Container host name.
     #[arg(short = 'h', long)]
@@ -150,13 +149,13 @@ pub struct RunArgs {
     #[arg(long = "stop-signal")]
     stop_signal: Option<String>,
     /// Seconds to wait before killing the container on stop.
-    #[arg(long = "stop-timeout")]
-    stop_timeout: Option<u32>,
-    /// ulimit name=soft[:hard].
+    #[arg(long = "stop-timeout", allow_hyphen_values = true)]
+    stop_timeout: Option<String>,
+    /// ulimit name=soft[:hard] (-1 unlimited).
     #[arg(long = "ulimit")]
     ulimits: Vec<String>,
-    /// Size of /dev/shm.
-    #[arg(long = "shm-size")]
+    /// Size of /dev/shm (e.g. 64m).
+    #[arg(long = "shm-size", allow_hyphen_values = true)]
     shm_size: Option<String>,
     /// Security options: no-new-privileges, seccomp=unconfined|PROFILE.json.
     #[arg(long = "security-opt")]
@@ -170,27 +169,34 @@ pub struct RunArgs {
     /// Network-scoped alias.
     #[arg(long = "network-alias")]
     network_alias: Vec<String>,
-    /// Publish a port: [ip:]host:container[/proto].
+    /// Publish a port or range: [ip:][hostPort:]containerPort[/tcp|udp].
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
-    /// Publish all exposed ports to random host ports.
+    /// Publish all exposed ports (the image's and --expose) to ephemeral host ports.
     #[arg(short = 'P', long = "publish-all")]
     publish_all: bool,
-    /// DNS server.
+    /// Expose a port or range (published by -P): PORT[/proto] or START-END[/proto].
+    #[arg(long = "expose")]
+    expose: Vec<String>,
+    /// DNS server (an IP address).
     #[arg(long)]
     dns: Vec<String>,
     /// Extra /etc/hosts entry name:ip.
     #[arg(long = "add-host")]
     add_host: Vec<String>,
-    /// Volume: NAME:/path, /host:/path[:ro], or /path for an anonymous volume.
+    /// Volume: NAME:/path[:opts], /host:/path[:opts], or /path for an anonymous volume;
+    /// opts: ro, rw, z, Z, nocopy, [r]shared, [r]slave, [r]private.
     #[arg(short = 'v', long = "volume")]
     volumes: Vec<String>,
-    /// Mount: type=bind|volume|tmpfs,source=...,target=...[,readonly].
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,...].
     #[arg(long = "mount")]
     mounts: Vec<String>,
-    /// tmpfs mount: /path[:options].
+    /// tmpfs mount: /path[:size=..,mode=..,uid=..,gid=..,exec|noexec,...].
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// Mount the volumes of another container: CONTAINER[:ro|rw].
+    #[arg(long = "volumes-from")]
+    volumes_from: Vec<String>,
     /// Log options: max-size=10m, max-file=3.
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
@@ -455,236 +461,141 @@ fn each(names: &[String], f: impl Fn(&str) -> wharf_engine::Result<()>) -> i32 {
     code
 }
 
-fn parse_restart(s: &str) -> Result<RestartPolicy, EngineError> {
-    let (name, n) = match s.split_once(':') {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
-    };
-    Ok(match (name, n) {
-        ("no", None) | ("", None) => RestartPolicy::No,
-        ("always", None) => RestartPolicy::Always,
-        ("unless-stopped", None) => RestartPolicy::UnlessStopped,
-        ("on-failure", n) => RestartPolicy::OnFailure {
-            max_retries: match n {
-                Some(v) => v.parse().map_err(|_| {
-                    EngineError::invalid(format!(
-                        "invalid restart count in {s:?}: use on-failure:N"
-                    ))
-                })?,
-                None => 0,
-            },
-        },
-        _ => {
-            return Err(EngineError::invalid(format!(
-                "invalid restart policy {s:?}: use no, on-failure[:N], always or unless-stopped"
-            )))
-        }
-    })
-}
-
-/// Resource limits, as `run`, `create` and `update` take them.
+/// Resource limits, as `run`, `create` and `update` take them. Every value is text
+/// read by the flag grammar ([`flags`]), so clap's own number parsing (which takes
+/// `nan` for a float) never decides.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// Memory limit (e.g. 64m).
-    #[arg(short = 'm', long)]
+    /// Memory limit (e.g. 64m, 1.5g; 6m at least).
+    #[arg(short = 'm', long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit; -1 for unlimited swap.
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Number of CPUs (e.g. 1.5).
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight, 2-262144; 1024 by default).
+    #[arg(short = 'c', long = "cpu-shares", allow_hyphen_values = true)]
+    pub cpu_shares: Option<String>,
     /// CPUs allowed (0-3, 0,1).
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     /// Limit on the number of processes (-1 unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    pub pids_limit: Option<String>,
     /// Block IO weight (10-1000).
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
+    #[arg(long = "blkio-weight", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
 }
 
 impl LimitArgs {
     /// The engine's form of these limits (sizes parsed, `--cpus` in nano CPUs).
     pub fn to_resources(&self) -> Result<Resources, EngineError> {
         Ok(Resources {
-            memory: self.memory.as_deref().map(parse_size).transpose()?,
-            memory_swap: match self.memory_swap.as_deref() {
-                Some("-1") => Some(-1),
-                Some(s) => Some(parse_size(s)?),
-                None => None,
-            },
-            nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
-            cpu_shares: self.cpu_shares,
-            cpuset_cpus: self.cpuset_cpus.clone(),
-            pids_limit: self.pids_limit,
-            blkio_weight: self.blkio_weight,
+            memory: self.memory.as_deref().map(flags::memory).transpose()?,
+            memory_swap: self
+                .memory_swap
+                .as_deref()
+                .map(flags::memory_swap)
+                .transpose()?,
+            nano_cpus: self.cpus.as_deref().map(flags::cpus).transpose()?,
+            cpu_shares: self
+                .cpu_shares
+                .as_deref()
+                .map(flags::cpu_shares)
+                .transpose()?,
+            cpuset_cpus: self
+                .cpuset_cpus
+                .as_deref()
+                .map(flags::cpuset_cpus)
+                .transpose()?,
+            pids_limit: self
+                .pids_limit
+                .as_deref()
+                .map(flags::pids_limit)
+                .transpose()?,
+            blkio_weight: self
+                .blkio_weight
+                .as_deref()
+                .map(flags::blkio_weight)
+                .transpose()?,
         })
     }
 }
 
-pub(super) fn env_from_host(kv: &str) -> Option<String> {
-    if kv.contains('=') {
-        Some(kv.to_string())
-    } else {
-        std::env::var(kv).ok().map(|v| format!("{kv}={v}"))
-    }
-}
-
-fn parse_port(s: &str) -> Result<PortBinding, EngineError> {
-    let bad = || {
-        EngineError::invalid(format!(
-            "invalid port {s:?}: use [ip:]host:container[/tcp|udp]"
-        ))
-    };
-    let (spec, proto) = match s.rsplit_once('/') {
-        Some((a, p)) => (a, p.to_string()),
-        None => (s, "tcp".to_string()),
-    };
-    let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
-    let (container, host, ip) = match parts.as_slice() {
-        [c] => (*c, "", ""),
-        [c, h] => (*c, *h, ""),
-        [c, h, ip] => (*c, *h, *ip),
-        _ => return Err(bad()),
-    };
-    Ok(PortBinding {
-        host_ip: ip.trim_matches(|c| c == '[' || c == ']').to_string(),
-        host_port: if host.is_empty() {
-            0
-        } else {
-            host.parse().map_err(|_| bad())?
-        },
-        container_port: container.parse().map_err(|_| bad())?,
-        proto,
+/// An `-e` value for the engine: `KEY=VALUE` as given, or `KEY` with this shell's value
+/// (nothing when this shell has none, as Docker does).
+pub(super) fn env_value(flag_name: &str, v: &str) -> Result<Option<String>, EngineError> {
+    let arg: EnvArg = flags::flag(flag_name, v)?;
+    Ok(match arg {
+        EnvArg::Set(kv) => Some(kv),
+        EnvArg::FromCaller(k) => from_caller(&k),
     })
 }
 
-fn parse_volume(s: &str) -> Result<MountSpec, EngineError> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [d] => ("", *d, ""),
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => {
-            return Err(EngineError::invalid(format!(
-                "invalid volume {s:?}: use NAME:/path, /host:/path[:ro] or /path"
-            )))
+fn from_caller(k: &str) -> Option<String> {
+    std::env::var(k).ok().map(|v| format!("{k}={v}"))
+}
+
+/// The variables of an `--env-file`, as Docker reads one.
+fn env_file(path: &str) -> Result<Vec<String>, EngineError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| EngineError::io(format!("reading env file {path}"), e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let arg = flags::env_file_line(line)
+            .map_err(|e| e.for_flag(&format!("--env-file {path}, line {}", n + 1)))?;
+        match arg {
+            Some(EnvArg::Set(kv)) => out.push(kv),
+            Some(EnvArg::FromCaller(k)) => out.extend(from_caller(&k)),
+            None => {}
         }
-    };
-    let kind = if src.starts_with('/') {
-        "bind"
-    } else {
-        "volume"
-    };
-    Ok(MountSpec {
-        kind: kind.into(),
-        source: src.into(),
-        target: dst.into(),
-        read_only: mode.split(',').any(|m| m == "ro"),
-        options: vec![],
-    })
+    }
+    Ok(out)
 }
 
-fn parse_mount(s: &str) -> Result<MountSpec, EngineError> {
-    let mut m = MountSpec {
-        kind: "volume".into(),
-        source: String::new(),
-        target: String::new(),
-        read_only: false,
-        options: vec![],
-    };
-    for kv in s.split(',') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        match k {
-            "type" => m.kind = v.into(),
-            "source" | "src" => m.source = v.into(),
-            "target" | "destination" | "dst" => m.target = v.into(),
-            "readonly" | "ro" => m.read_only = v.is_empty() || v == "true" || v == "1",
-            "tmpfs-size" => m.options.push(format!("size={v}")),
-            "tmpfs-mode" => m.options.push(format!("mode={v}")),
-            _ => {
-                return Err(EngineError::invalid(format!(
-                    "invalid --mount option {k:?} in {s:?}"
-                )))
+/// `--security-opt` values for the engine: checked by the grammar, with a seccomp
+/// profile file's content inlined (the engine may be on another machine).
+fn security_opts(opts: &[String]) -> Result<Vec<String>, EngineError> {
+    let mut out = Vec::new();
+    for o in opts {
+        match o.parse::<SecurityOpt>()? {
+            SecurityOpt::Seccomp(Seccomp::Profile(path)) => {
+                let json = std::fs::read_to_string(&path)
+                    .map_err(|e| EngineError::io(format!("reading seccomp profile {path}"), e))?;
+                out.push(format!("seccomp={json}"));
             }
+            _ => out.push(o.clone()),
         }
     }
-    if m.target.is_empty() {
-        return Err(EngineError::invalid(format!(
-            "--mount {s:?} needs target=/path"
-        )));
-    }
-    Ok(m)
+    Ok(out)
+}
+
+fn all<T>(
+    values: &[String],
+    f: impl Fn(&str) -> Result<T, EngineError>,
+) -> Result<Vec<T>, EngineError> {
+    values.iter().map(|v| f(v)).collect()
 }
 
 fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
     let mut env = Vec::new();
     for f in &a.env_file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| EngineError::io(format!("reading env file {f}"), e))?;
-        for l in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            env.extend(env_from_host(l));
-        }
+        env.extend(env_file(f)?);
     }
-    env.extend(a.env.iter().filter_map(|e| env_from_host(e)));
-    let labels = super::parse_labels(&a.labels);
-    let mut mounts: Vec<MountSpec> = a
-        .volumes
-        .iter()
-        .map(|v| parse_volume(v))
-        .collect::<Result<_, _>>()?;
-    for m in &a.mounts {
-        mounts.push(parse_mount(m)?);
+    for e in &a.env {
+        env.extend(env_value("-e", e)?);
     }
-    for t in &a.tmpfs {
-        let (target, opts) = t.split_once(':').unwrap_or((t, ""));
-        mounts.push(MountSpec {
-            kind: "tmpfs".into(),
-            source: String::new(),
-            target: target.into(),
-            read_only: false,
-            options: opts
-                .split(',')
-                .filter(|o| !o.is_empty())
-                .map(str::to_string)
-                .collect(),
-        });
-    }
+    let labels = all(&a.labels, flags::label)?.into_iter().collect();
+    let mut mounts: Vec<MountSpec> = all(&a.volumes, flags::volume)?;
+    mounts.extend(all(&a.mounts, flags::mount)?);
+    mounts.extend(all(&a.tmpfs, flags::tmpfs)?);
     let (mut log_max_size, mut log_max_files) = (None, None);
     for o in &a.log_opt {
-        match o.split_once('=') {
-            Some(("max-size", v)) => log_max_size = Some(parse_size(v)? as u64),
-            Some(("max-file", v)) => {
-                log_max_files = Some(v.parse().map_err(|_| {
-                    EngineError::invalid(format!("invalid max-file {v:?}: use a number"))
-                })?)
-            }
-            _ => {
-                return Err(EngineError::invalid(format!(
-                    "unsupported --log-opt {o:?}: use max-size= or max-file="
-                )))
-            }
-        }
-    }
-    let mut security_opt = Vec::new();
-    for o in &a.security_opt {
-        let o = o.replacen("seccomp:", "seccomp=", 1);
-        match o.strip_prefix("seccomp=") {
-            Some(p) if p != "unconfined" => {
-                let json = std::fs::read_to_string(p)
-                    .map_err(|e| EngineError::io(format!("reading seccomp profile {p}"), e))?;
-                security_opt.push(format!("seccomp={json}"));
-            }
-            _ => security_opt.push(o),
+        match flags::log_opt(o)? {
+            LogOpt::MaxSize(b) => log_max_size = Some(b),
+            LogOpt::MaxFile(n) => log_max_files = Some(n),
         }
     }
     Ok(ContainerCreate {
@@ -699,47 +610,43 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
             }
         }),
         env,
-        workdir: a.workdir.clone(),
+        workdir: a.workdir.as_deref().map(flags::workdir).transpose()?,
         user: a.user.clone(),
-        hostname: a.hostname.clone(),
+        hostname: a.hostname.as_deref().map(flags::hostname).transpose()?,
         labels,
-        restart: parse_restart(&a.restart)?,
+        restart: flags::restart(&a.restart)?,
         resources: a.limits.to_resources()?,
         read_only: a.read_only,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
         privileged: a.privileged,
         init: a.init,
-        stop_signal: a.stop_signal.clone(),
-        stop_timeout: a.stop_timeout,
-        ulimits: a
-            .ulimits
-            .iter()
-            .map(|u| rlimits::parse(u))
-            .collect::<Result<_, _>>()?,
-        shm_size: a
-            .shm_size
+        stop_signal: a
+            .stop_signal
             .as_deref()
-            .map(parse_size)
-            .transpose()?
-            .map(|s| s as u64),
-        security_opt,
+            .map(flags::stop_signal)
+            .transpose()?,
+        stop_timeout: a
+            .stop_timeout
+            .as_deref()
+            .map(flags::stop_timeout)
+            .transpose()?,
+        ulimits: all(&a.ulimits, flags::ulimit)?,
+        shm_size: a.shm_size.as_deref().map(flags::shm_size).transpose()?,
+        security_opt: security_opts(&a.security_opt)?,
         tty: a.tty,
         open_stdin: a.interactive,
         auto_remove: a.rm,
         network: a.network.clone(),
         ip: a.ip.clone(),
         network_aliases: a.network_alias.clone(),
-        ports: a
-            .publish
-            .iter()
-            .map(|p| parse_port(p))
-            .collect::<Result<_, _>>()?,
+        ports: all(&a.publish, flags::publish)?.concat(),
         publish_all: a.publish_all,
-        dns: a.dns.clone(),
-        extra_hosts: a.add_host.clone(),
+        expose: all(&a.expose, flags::expose)?.concat(),
+        dns: all(&a.dns, flags::dns)?,
+        extra_hosts: all(&a.add_host, flags::add_host)?,
         mounts,
-        volumes_from: vec![],
+        volumes_from: all(&a.volumes_from, flags::volumes_from)?,
         log_max_size,
         log_max_files,
         healthcheck: a.health.config()?,
@@ -780,10 +687,15 @@ fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let restart = match a.restart.as_deref().map(parse_restart).transpose() {
+    let restart = match a.restart.as_deref().map(flags::restart).transpose() {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    if r == Resources::default() && restart.is_none() {
+        return fail(&EngineError::invalid(
+            "wharf update needs at least one flag to change: a limit (-m, --cpus, --pids-limit, ...) or --restart",
+        ));
+    }
     each(&a.names, |n| {
         ctx.api()
             .container_update(&ctx.caller, n, &r, restart.as_ref())
@@ -997,5 +909,154 @@ fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
             0
         }
         Err(e) => fail(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use wharf_views::run_form::{Field, RunForm};
+
+    /// `wharf ARGS...` through the real command line, to the `run` flags.
+    fn run_args(argv: &[String]) -> RunArgs {
+        match crate::Opts::try_parse_from(argv) {
+            Ok(crate::Opts {
+                command: Some(crate::Command::Containers(Cmd::Run(a))),
+                ..
+            }) => *a,
+            other => panic!("{argv:?} did not parse as run: {other:?}"),
+        }
+    }
+
+    fn cli(line: &str) -> Result<ContainerCreate, EngineError> {
+        build_spec(&run_args(&shlex::split(line).expect("words")))
+    }
+
+    /// The console's run form and `wharf run` make the same request of the same flags:
+    /// the form's own command line, run through the CLI, gives what the form gives.
+    #[test]
+    fn the_run_form_and_the_cli_make_the_same_request() {
+        let forms: [&[(Field, &str)]; 4] = [
+            &[(Field::Image, "wharf/demo")],
+            &[
+                (Field::Image, "wharf/demo:latest"),
+                (Field::Name, "web-1"),
+                (Field::Command, "sh -c 'echo hello; sleep 60'"),
+                (Field::Env, "MODE=demo 'GREETING=hello world'"),
+                (Field::Ports, "8080:80 127.0.0.1::9090/udp 8000-8001:70-71"),
+                (Field::Volumes, "/srv:/data:ro,rshared data:/cache /scratch"),
+                (Field::Network, "none"),
+                (Field::Memory, "1.5g"),
+                (Field::Cpus, "0.5"),
+                (Field::Restart, "on-failure:3"),
+            ],
+            &[
+                (Field::Image, "busybox"),
+                (Field::Ports, "[::1]:8080:80/udp"),
+                (Field::Volumes, "vol-1:/v:nocopy"),
+                (Field::Memory, "64M"),
+                (Field::Cpus, "3/2"),
+                (Field::Restart, "always"),
+            ],
+            &[
+                (Field::Image, "busybox"),
+                (Field::Memory, "6m"),
+                (Field::Cpus, "2"),
+                (Field::Restart, "unless-stopped"),
+            ],
+        ];
+        for fields in forms {
+            let mut form = RunForm::new(vec![]);
+            for (f, v) in fields {
+                form.set(*f, v);
+            }
+            let from_form = form.to_create().expect("a valid form");
+            let line = form.command_line();
+            let from_cli = cli(&line).expect("the form's command line");
+            assert_eq!(from_form, from_cli, "{line}");
+        }
+    }
+
+    /// What the red team found accepted is refused by the CLI and by the form alike, and
+    /// both errors name the flag.
+    #[test]
+    fn hostile_values_are_refused_by_both() {
+        let cases = [
+            (Field::Cpus, "--cpus", "nan"),
+            (Field::Cpus, "--cpus", "-1"),
+            (Field::Memory, "--memory", "nan"),
+            (Field::Memory, "--memory", "1e30"),
+            (Field::Ports, "-p", "8080:0"),
+            (Field::Ports, "-p", "1.2.3.4.5:80:80"),
+            (Field::Ports, "-p", "8080:80/sctpx"),
+            (Field::Volumes, "-v", "/tmp:/x:bogus"),
+            (Field::Env, "-e", "=x"),
+        ];
+        for (field, flag, value) in cases {
+            let e = cli(&format!("wharf run {flag}={value} busybox"))
+                .expect_err(&format!("{flag} {value}"));
+            assert!(e.message.contains(flag), "{flag} {value}: {e}");
+            let mut form = RunForm::new(vec![]);
+            form.set(Field::Image, "busybox");
+            form.set(field, value);
+            let (f, msg) = form.to_create().expect_err(value);
+            assert_eq!(f, field);
+            assert_eq!(msg, e.message, "the form says what the CLI says");
+        }
+        for (flag, value) in [
+            ("--cpus", "1000"),
+            ("-w", "rel"),
+            ("--cpuset-cpus", "x"),
+            ("--tmpfs", "/x:bogus"),
+            ("--mount", "type=bind,src=rel,dst=/x"),
+            ("--ulimit", "nofile=2:1"),
+            ("--health-interval", "-1s"),
+            ("--log-opt", "compress=true"),
+            ("--stop-signal", "SIGNOPE"),
+            ("--add-host", "db:x"),
+            ("--dns", "x"),
+            ("--restart", "always:3"),
+            ("--volumes-from", "web:z"),
+            ("--expose", "0"),
+        ] {
+            let r = cli(&format!("wharf run {flag}={value} busybox"));
+            if flag == "--cpus" {
+                // The host's CPU count is the engine's to check.
+                assert!(r.is_ok(), "{flag} {value}");
+                continue;
+            }
+            let e = r.expect_err(&format!("{flag} {value}"));
+            let named = if flag == "-w" { "--workdir" } else { flag };
+            assert!(e.message.contains(named), "{flag} {value}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_run_flag_reaches_the_request() {
+        let c = cli("wharf run --name n -e A=1 -w /app -u 1:1 -h host -l k=v --restart always \
+             -m 64m --memory-swap -1 --cpus 1.5 -c 512 --cpuset-cpus 0 --pids-limit 10 --blkio-weight 500 \
+             --read-only --cap-add NET_ADMIN --cap-drop MKNOD --init --stop-signal SIGQUIT --stop-timeout 5 \
+             --ulimit nofile=10:20 --shm-size 1m --security-opt no-new-privileges --network none --ip 10.0.0.2 \
+             --network-alias a -p 80 -P --expose 81 --dns 1.1.1.1 --add-host db=10.0.0.5 -v /a:/b \
+             --mount type=tmpfs,dst=/t --tmpfs /u:size=1k --volumes-from other:ro --log-opt max-size=1k \
+             --log-opt max-file=2 --health-cmd true --health-interval 1s --health-retries 2 -t -i --entrypoint sh img x")
+            .unwrap();
+        assert_eq!(c.workdir.as_deref(), Some("/app"));
+        assert_eq!(c.resources.memory_swap, Some(-1));
+        assert_eq!(c.resources.nano_cpus, Some(1_500_000_000));
+        assert_eq!(c.resources.cpu_shares, Some(512));
+        assert_eq!(c.resources.blkio_weight, Some(500));
+        assert_eq!(c.stop_timeout, Some(5));
+        assert_eq!(c.shm_size, Some(1 << 20));
+        assert_eq!(c.expose.len(), 1);
+        assert_eq!(c.extra_hosts, vec!["db:10.0.0.5".to_string()]);
+        assert_eq!(c.mounts.len(), 3);
+        assert_eq!(c.mounts[2].options, vec!["size=1024".to_string()]);
+        assert_eq!(c.volumes_from, vec!["other:ro".to_string()]);
+        assert_eq!(c.log_max_size, Some(1000));
+        assert_eq!(c.log_max_files, Some(2));
+        assert_eq!(c.healthcheck.as_ref().and_then(|h| h.retries), Some(2));
+        assert_eq!(c.labels.get("k").map(String::as_str), Some("v"));
     }
 }

@@ -637,21 +637,43 @@ fn df(a: DfArgs, ctx: &Ctx) -> i32 {
         Ok(u) => u,
         Err(e) => return fail(&e),
     };
+    let st = &u.staging;
     if a.format.as_deref() == Some("json") {
         let v = serde_json::json!({"Type": "Images", "TotalCount": u.count, "Active": u.active, "Size": super::human_size(u.size), "Reclaimable": super::human_size(u.reclaimable)});
         println!("{v}");
+        let v = serde_json::json!({"Type": "Staging", "TotalCount": st.count, "Active": st.active, "Size": super::human_size(st.size), "Reclaimable": super::human_size(st.reclaimable), "SizeBytes": st.size, "ReclaimableBytes": st.reclaimable});
+        println!("{v}");
         return 0;
     }
-    let pct = (u.reclaimable * 100).checked_div(u.size).unwrap_or(0);
+    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     super::print_table(
         &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-        &[vec![
-            "Images".into(),
-            u.count.to_string(),
-            u.active.to_string(),
-            super::human_size(u.size),
-            format!("{} ({pct}%)", super::human_size(u.reclaimable)),
-        ]],
+        &[
+            vec![
+                "Images".into(),
+                u.count.to_string(),
+                u.active.to_string(),
+                super::human_size(u.size),
+                format!(
+                    "{} ({}%)",
+                    super::human_size(u.reclaimable),
+                    pct(u.reclaimable, u.size)
+                ),
+            ],
+            // Loads, pulls and imports under way (ACTIVE) or left by killed ones
+            // (RECLAIMABLE: `wharf image prune` or the next start gives them back).
+            vec![
+                "Staging".into(),
+                st.count.to_string(),
+                st.active.to_string(),
+                super::human_size(st.size),
+                format!(
+                    "{} ({}%)",
+                    super::human_size(st.reclaimable),
+                    pct(st.reclaimable, st.size)
+                ),
+            ],
+        ],
     );
     0
 }

@@ -46,13 +46,11 @@ impl Ctx {
     }
 }
 
-/// `KEY=VALUE` strings to a map (a bare KEY gets an empty value, as Docker does).
-pub fn parse_labels(list: &[String]) -> BTreeMap<String, String> {
+/// `--label KEY=VALUE` strings to a map (a bare KEY gets an empty value, as Docker
+/// does; an empty key is refused), by the flag grammar.
+pub fn parse_labels(list: &[String]) -> Result<BTreeMap<String, String>, EngineError> {
     list.iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
+        .map(|l| wharf_engine::api::flags::label(l))
         .collect()
 }
 

@@ -1,7 +1,5 @@
 //! `wharf network create|ls|inspect|rm|prune|connect|disconnect`, `wharf port`.
 
-use std::collections::BTreeMap;
-
 use clap::{Args, Subcommand};
 use wharf_engine::api::{NetworkConnect, NetworkCreate, NetworkInfo, NetworkListOptions};
 use wharf_engine::EngineError;
@@ -130,14 +128,14 @@ fn fail(e: &EngineError) -> i32 {
     super::exit_code_for(e)
 }
 
-fn parse_labels(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
-    raw.iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => Ok((k.to_string(), v.to_string())),
-            None if !l.is_empty() => Ok((l.clone(), String::new())),
-            None => Err("empty --label: use key=value".to_string()),
-        })
-        .collect()
+/// `wharf port CONTAINER PORT[/PROTO]`: one container port, by the flag grammar.
+fn port_arg(p: &str) -> Result<(u16, String), EngineError> {
+    match wharf_engine::api::flags::expose(p)?.as_slice() {
+        [one] => Ok((one.container_port, one.proto.clone())),
+        _ => Err(EngineError::invalid(format!(
+            "invalid port {p:?}: give one container port, such as 80 or 53/udp"
+        ))),
+    }
 }
 
 /// `docker network ls --format json` fields.
@@ -165,10 +163,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 Ok(p) => p,
                 Err(e) => return fail(&e),
             };
-            let want = a.port.as_deref().map(|p| {
-                let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-                (port.parse::<u16>().unwrap_or(0), proto.to_string())
-            });
+            let want = match a.port.as_deref().map(port_arg).transpose() {
+                Ok(w) => w,
+                Err(e) => return fail(&e),
+            };
             let mut found = false;
             for p in &ports {
                 let ip = if p.host_ip.is_empty() {
@@ -196,12 +194,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             0
         }
         Cmd::Network(NetworkCmd::Create(a)) => {
-            let labels = match parse_labels(&a.labels) {
+            let labels = match super::parse_labels(&a.labels) {
                 Ok(l) => l,
-                Err(e) => {
-                    eprintln!("wharf: {e}");
-                    return 125;
-                }
+                Err(e) => return fail(&e),
             };
             let spec = NetworkCreate {
                 name: a.name,
@@ -337,9 +332,10 @@ mod tests {
 
     #[test]
     fn labels_and_json_row() {
-        let l = parse_labels(&["a=b".into(), "flag".into()]).unwrap();
+        let l = super::super::parse_labels(&["a=b".into(), "flag".into()]).unwrap();
         assert_eq!(l["a"], "b");
         assert_eq!(l["flag"], "");
+        assert!(super::super::parse_labels(&["=b".into()]).is_err());
         let n = NetworkInfo {
             name: "x".into(),
             id: "0123456789abcdef".into(),

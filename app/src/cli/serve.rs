@@ -25,6 +25,15 @@ pub struct ServeArgs {
     /// the server then sees the ssh user's identity.
     #[arg(long)]
     pub stdio: bool,
+    /// Most connections open at once, in all.
+    #[arg(long, default_value_t = server::Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Most connections one user (uid) may hold open.
+    #[arg(long, default_value_t = server::Limits::default().max_per_uid)]
+    pub max_connections_per_user: usize,
+    /// Seconds a client has to send a request head (idle connections close after it).
+    #[arg(long, default_value_t = server::Limits::default().header_timeout.as_secs())]
+    pub header_timeout: u64,
 }
 
 /// Run `wharf serve`; returns the exit code.
@@ -33,11 +42,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     if a.stdio {
         return relay(&a.socket);
     }
-    // A client that hangs up while its answer is being written must cost its connection
-    // only: main() restored SIGPIPE's default (die) for the command line, the server
-    // ignores it and sees EPIPE instead. Monitors and checkers it starts re-execute
-    // wharf, whose main() restores the default again.
-    // SAFETY: signal(2) with a constant disposition; no handler runs.
+    // A client that hangs up mid-answer must cost the server a failed write, not its
+    // life: `main` restores SIGPIPE's default for the command line's sake.
+    // SAFETY: setting a signal disposition before the server's threads start.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
@@ -60,7 +67,17 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         a.socket.display(),
         engine.root().path().display()
     );
-    match server::serve(engine, listener) {
+    if a.max_connections == 0 || a.max_connections_per_user == 0 || a.header_timeout == 0 {
+        eprintln!("wharf: --max-connections, --max-connections-per-user and --header-timeout must be at least 1");
+        return 125;
+    }
+    let limits = server::Limits {
+        max_connections: a.max_connections,
+        max_per_uid: a.max_connections_per_user,
+        header_timeout: std::time::Duration::from_secs(a.header_timeout),
+        ..Default::default()
+    };
+    match server::serve_with(engine, listener, limits) {
         Ok(()) => 0,
         Err(e) => {
             super::report(&e);

@@ -37,36 +37,24 @@ pub struct EventsArgs {
     pub format: Option<String>,
 }
 
-/// Parse a time as Docker's CLI accepts it; nanoseconds since the epoch.
+/// Parse a time as Docker's CLI accepts it; nanoseconds since the epoch: RFC 3339, unix
+/// seconds (`1700000000.5`), or a Go duration before now (`10m`, `1h30m`).
 pub fn parse_time(s: &str) -> Result<i64, String> {
-    let now = chrono::Utc::now();
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_nanos_opt().unwrap_or(0));
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return Ok((secs * 1e9) as i64);
-    }
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num.parse().map_err(|_| {
-        format!("invalid time {s:?}: use RFC 3339, unix seconds, or a duration like 10m")
-    })?;
-    let mult = match unit {
-        "ns" => 1e-9,
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => {
-            return Err(format!(
-                "invalid time {s:?}: unit must be one of ns, us, ms, s, m, h"
-            ))
+        if secs.is_finite() && (0.0..=9.2e9).contains(&secs) && !s.contains(['e', 'E']) {
+            return Ok((secs * 1e9) as i64);
         }
-    };
-    Ok(now.timestamp_nanos_opt().unwrap_or(0) - (n * mult * 1e9) as i64)
+    }
+    match s.parse::<wharf_engine::api::flags::GoDuration>() {
+        Ok(d) if d.0 >= 0 => Ok(now.saturating_sub(d.0)),
+        _ => Err(format!(
+            "invalid time {s:?}: use RFC 3339 (2024-01-02T15:04:05Z), unix seconds, or a duration like 10m or 1h30m"
+        )),
+    }
 }
 
 /// Turn `--filter` strings into an [`EventFilter`].
@@ -179,6 +167,29 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     super::exit_code_for(&e)
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_as_docker_reads_them() {
+        assert_eq!(
+            parse_time("2024-01-02T15:04:05Z").unwrap(),
+            1_704_207_845_000_000_000
+        );
+        assert_eq!(
+            parse_time("1700000000.5").unwrap(),
+            1_700_000_000_500_000_000
+        );
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+        let t = parse_time("1h30m").unwrap();
+        assert!((now - t - 5_400_000_000_000).abs() < 60_000_000_000, "{t}");
+        for bad in ["nan", "inf", "-1", "1e30", "10x", "", "-10m"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
         }
     }
 }

@@ -6,9 +6,9 @@ use std::os::unix::net::UnixStream;
 use std::path::{Component, Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use wharf_engine::api::flags;
 use wharf_engine::api::{CommitOptions, ExecConfig, HealthConfig};
 use wharf_engine::runtime::exec::exit_code_of;
-use wharf_engine::runtime::toolbox::health::parse_duration;
 use wharf_engine::{EngineError, ErrorKind};
 
 use super::{print_table, report, Ctx};
@@ -53,7 +53,7 @@ pub struct ExecArgs {
     /// user[:group] (names or ids).
     #[arg(short = 'u', long)]
     user: Option<String>,
-    /// Working directory inside the container.
+    /// Working directory inside the container (an absolute path).
     #[arg(short = 'w', long)]
     workdir: Option<String>,
     /// Container name or id.
@@ -67,7 +67,7 @@ pub struct ExecArgs {
 pub struct TopArgs {
     /// Container name or id.
     container: String,
-    /// ps options (accepted and ignored: the columns are ps -ef's).
+    /// ps options: only `-ef` (the columns wharf shows); others are refused.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     ps_args: Vec<String>,
 }
@@ -132,16 +132,16 @@ pub struct HealthArgs {
     #[arg(long = "health-cmd")]
     health_cmd: Option<String>,
     /// Time between checks (ms|s|m|h), 30s by default.
-    #[arg(long = "health-interval")]
+    #[arg(long = "health-interval", allow_hyphen_values = true)]
     health_interval: Option<String>,
     /// Maximum time a check may run, 30s by default.
-    #[arg(long = "health-timeout")]
+    #[arg(long = "health-timeout", allow_hyphen_values = true)]
     health_timeout: Option<String>,
     /// Consecutive failures to report unhealthy, 3 by default.
-    #[arg(long = "health-retries")]
-    health_retries: Option<u32>,
+    #[arg(long = "health-retries", allow_hyphen_values = true)]
+    health_retries: Option<String>,
     /// Time to start before failures count.
-    #[arg(long = "health-start-period")]
+    #[arg(long = "health-start-period", allow_hyphen_values = true)]
     health_start_period: Option<String>,
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long = "no-healthcheck")]
@@ -170,16 +170,22 @@ impl HealthArgs {
         if !any {
             return Ok(None);
         }
-        let d = |s: &Option<String>| s.as_deref().map(parse_duration).transpose();
+        let d = |flag: &str, s: &Option<String>| {
+            s.as_deref().map(|v| flags::duration(flag, v)).transpose()
+        };
         Ok(Some(HealthConfig {
             test: self
                 .health_cmd
                 .as_ref()
                 .map(|c| vec!["CMD-SHELL".into(), c.clone()]),
-            interval_ns: d(&self.health_interval)?,
-            timeout_ns: d(&self.health_timeout)?,
-            start_period_ns: d(&self.health_start_period)?,
-            retries: self.health_retries,
+            interval_ns: d("--health-interval", &self.health_interval)?,
+            timeout_ns: d("--health-timeout", &self.health_timeout)?,
+            start_period_ns: d("--health-start-period", &self.health_start_period)?,
+            retries: self
+                .health_retries
+                .as_deref()
+                .map(|v| flags::count("--health-retries", v))
+                .transpose()?,
         }))
     }
 }
@@ -207,6 +213,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
         },
         Cmd::Exec(a) => exec(a, ctx),
+        Cmd::Top(a) if !(a.ps_args.is_empty() || a.ps_args == ["-ef"]) => fail(&EngineError::invalid(format!(
+            "wharf top does not take ps options ({}): it always shows the columns of ps -ef; leave them out",
+            a.ps_args.join(" ")
+        ))),
         Cmd::Top(a) => match ctx.api().container_top(&ctx.caller, &a.container) {
             Ok(t) => {
                 let titles: Vec<&str> = t.titles.iter().map(String::as_str).collect();
@@ -247,16 +257,22 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
 }
 
 fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
-    let env = a
-        .env
-        .iter()
-        .filter_map(|kv| super::containers::env_from_host(kv))
-        .collect();
+    let mut env = Vec::new();
+    for e in &a.env {
+        match super::containers::env_value("-e", e) {
+            Ok(v) => env.extend(v),
+            Err(e) => return fail(&e),
+        }
+    }
+    let workdir = match a.workdir.as_deref().map(flags::workdir).transpose() {
+        Ok(w) => w,
+        Err(e) => return fail(&e),
+    };
     let cfg = ExecConfig {
         cmd: a.cmd,
         env,
         user: a.user,
-        workdir: a.workdir,
+        workdir,
         tty: a.tty,
         stdin: a.interactive,
         detach: a.detach,

@@ -67,15 +67,16 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     let api = ctx.api();
     let c = &ctx.caller;
     let res = match cmd {
-        VolumeCmd::Create(a) => api
-            .volume_create(
+        VolumeCmd::Create(a) => super::parse_labels(&a.labels).and_then(|labels| {
+            api.volume_create(
                 c,
                 &VolumeCreate {
                     name: a.name,
-                    labels: super::parse_labels(&a.labels),
+                    labels,
                 },
             )
-            .map(|v| println!("{}", v.name)),
+            .map(|v| println!("{}", v.name))
+        }),
         VolumeCmd::Ls(a) => {
             let filters = match super::parse_filters(&a.filters) {
                 Ok(f) => f,

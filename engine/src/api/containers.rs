@@ -72,20 +72,23 @@ pub enum RestartPolicy {
     UnlessStopped,
 }
 
-/// Resource limits (`run` flags and `update`). `None` means unset / unchanged.
+/// Resource limits (`run` flags and `update`). `None` means unset / unchanged; a front
+/// end sends `None`, never 0, for a limit not given (Docker's API uses 0 for that). The
+/// rules are [`flags::check_resources`](super::flags::check_resources) and the host's
+/// CPUs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
-    /// `-m`, bytes.
+    /// `-m`, bytes, 6 MiB at least.
     pub memory: Option<i64>,
-    /// `--memory-swap`, bytes (memory + swap; -1 unlimited).
+    /// `--memory-swap`, bytes (memory + swap, at least `memory`; -1 unlimited).
     pub memory_swap: Option<i64>,
-    /// `--cpus` in billionths of a CPU (Docker's NanoCPUs).
+    /// `--cpus` in billionths of a CPU (Docker's NanoCPUs): 0.01 CPU to the host's count.
     pub nano_cpus: Option<i64>,
-    /// `--cpu-shares` (relative weight, 1024 default).
+    /// `--cpu-shares` (relative weight 2-262144, 1024 default).
     pub cpu_shares: Option<u64>,
-    /// `--cpuset-cpus`, e.g. `0-1`.
+    /// `--cpuset-cpus`, e.g. `0-1`: CPUs this host has online.
     pub cpuset_cpus: Option<String>,
-    /// `--pids-limit`.
+    /// `--pids-limit`: 1 or more, or -1 for no limit.
     pub pids_limit: Option<i64>,
     /// `--blkio-weight` (10-1000).
     pub blkio_weight: Option<u16>,
@@ -99,27 +102,34 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
-/// A published port, `-p [ip:]host:container[/proto]`.
+/// A published port, `-p [ip:]host:container[/proto]` (see [`flags::PortSpec`](super::flags::PortSpec)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortBinding {
+    /// An IPv4 or IPv6 address (no brackets); empty for all addresses.
     pub host_ip: String,
     /// 0 = pick an ephemeral port.
     pub host_port: u16,
+    /// 1-65535.
     pub container_port: u16,
-    /// `tcp` or `udp`.
+    /// `tcp` or `udp` (`sctp` is in Docker's grammar, but wharf does not publish it).
     pub proto: String,
 }
 
-/// What is mounted where: `-v`, `--mount`, `--tmpfs`.
+/// What is mounted where: `-v`, `--mount`, `--tmpfs`. The exact vocabulary (what each
+/// kind takes in `source` and `options`) is in [`flags`](super::flags#mountspec-as-the-engine-receives-it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountSpec {
     /// `volume`, `bind` or `tmpfs`.
     pub kind: String,
-    /// Volume name (empty for anonymous) or host path; empty for tmpfs.
+    /// Volume name (empty for anonymous) or absolute host path; empty for tmpfs.
     pub source: String,
+    /// Absolute path in the container, not `/`.
     pub target: String,
+    /// Read-only (the only place `ro`/`rw` is said; never in `options`).
     pub read_only: bool,
-    /// tmpfs options (`size=64m,mode=1777`) or bind propagation.
+    /// bind: one propagation word and/or `z`/`Z`; volume: `nocopy` and/or `z`/`Z`;
+    /// tmpfs: `size=BYTES|N%`, `mode=OCTAL`, `uid=`, `gid=`, `nr_inodes=`, `nr_blocks=`,
+    /// `exec|noexec`, `suid|nosuid`, `dev|nodev`.
     pub options: Vec<String>,
 }
 
@@ -181,8 +191,12 @@ pub struct ContainerCreate {
     pub network_aliases: Vec<String>,
     /// `-p`
     pub ports: Vec<PortBinding>,
-    /// `-P`
+    /// `-P`: publish the image's exposed ports and `expose` on ephemeral host ports.
     pub publish_all: bool,
+    /// `--expose`: more container ports to expose (host address empty, host port 0),
+    /// published by `-P` like the image's `EXPOSE`.
+    #[serde(default)]
+    pub expose: Vec<PortBinding>,
     /// `--dns`
     pub dns: Vec<String>,
     /// `--add-host name:ip`

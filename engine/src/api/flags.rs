@@ -1,11 +1,86 @@
 //! The docker-style flag grammar, in one place: every front end (the CLI, the console's
 //! run form, the Docker Engine API, compose) turns text into engine values through these
-//! `FromStr` types, and the engine checks the values it receives with the same rules.
+//! `FromStr` types and per-flag functions, and the engine checks the values it receives
+//! with the same rules (the `check_*` functions, used by the runtime's validation).
+//!
+//! Everything here is pure: no I/O, no reads of the host. What depends on the host (how
+//! many CPUs it has, which paths exist) is checked by the engine when a request arrives.
+//!
+//! Errors name the flag, the value (quoted, cut to 60 characters) and what to write
+//! instead. The grammar pieces ([`ByteSize`], [`NanoCpus`], [`PortSpec`], ...) do not
+//! know which flag they serve; [`flag`] (or a per-flag function such as [`memory`])
+//! adds the flag's name.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::EngineError;
+
+mod misc;
+mod mounts;
+mod num;
+mod ports;
+mod resources;
+
+pub use misc::*;
+pub use mounts::*;
+pub use ports::*;
+pub use resources::*;
+
+/// A value refused by a grammar piece: the value as given and why, with what to write
+/// instead. [`BadValue::for_flag`] turns it into the engine's error for one flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadValue {
+    /// The value as given.
+    pub value: String,
+    /// Why it was refused and what to write instead (a clause, no final period).
+    pub reason: String,
+}
+
+impl BadValue {
+    /// `value` refused because of `reason`.
+    pub fn new(value: &str, reason: impl Into<String>) -> Self {
+        BadValue {
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The error for `flag` (`--memory`, `-p`): `invalid --memory "nan": ...`.
+    pub fn for_flag(&self, flag: &str) -> EngineError {
+        EngineError::invalid(format!(
+            "invalid {flag} {}: {}",
+            shown(&self.value),
+            self.reason
+        ))
+    }
+}
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value {}: {}", shown(&self.value), self.reason)
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+// No `From<BadValue> for EngineError`: a second conversion into `EngineError` would make
+// `?` ambiguous in untyped closures elsewhere in the engine. Use `for_flag`.
+
+/// A value for a message: quoted and escaped (control characters, NUL), cut to 60
+/// characters so a hostile value cannot flood a terminal or a log.
+pub fn shown(v: &str) -> String {
+    let mut cut: String = v.chars().take(60).collect();
+    if cut.len() < v.len() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}
+
+/// Parse `value` of `flag` as `T`; the error names the flag and the value.
+pub fn flag<T: FromStr<Err = BadValue>>(flag: &str, value: &str) -> Result<T, EngineError> {
+    value.parse().map_err(|e: BadValue| e.for_flag(flag))
+}
 
 /// The seccomp part of `--security-opt`.
 #[derive(Debug, Clone, PartialEq, Eq)]

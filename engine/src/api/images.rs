@@ -121,6 +121,24 @@ pub struct ImageDiskUsage {
     pub active: usize,
     pub size: u64,
     pub reclaimable: u64,
+    /// Staging directories of loads, imports, pulls and commits under the root's `tmp/`.
+    #[serde(default)]
+    pub staging: StagingUsage,
+}
+
+/// `wharf system df` figures for the image store's staging directories (`tmp/load-*`,
+/// `import-*`, `add-*`, `blob-*`, `commit-*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagingUsage {
+    /// Staging directories.
+    pub count: usize,
+    /// Of those, held by a load (pull, import, commit) still running.
+    pub active: usize,
+    /// Bytes in all of them.
+    pub size: u64,
+    /// Bytes in those whose process is gone (killed or crashed): `wharf image prune`
+    /// gives them back, and so does the next start of the engine.
+    pub reclaimable: u64,
 }
 
 /// Image calls.

@@ -246,6 +246,13 @@ impl LocalEngine {
             Ok(r) => self.report_recovery(&r),
             Err(e) => tracing::warn!("could not check the images stored before a crash: {e}"),
         }
+        // Staging that killed or crashed loads (pulls, imports, commits) left in tmp/.
+        let (n, bytes) = self.image_store().remove_orphaned_staging();
+        if n > 0 {
+            tracing::info!(
+                "removed {n} staging directories left by killed or crashed loads ({bytes} bytes)"
+            );
+        }
     }
 
     /// Before a container stands on image layers: everything stored is on disk (what an
@@ -753,6 +760,8 @@ impl ImageApi for LocalEngine {
         store.write_index(&idx)?;
         report.reclaimed = store.release(&idx, &gone)?;
         report.reclaimed += store.collect_garbage(&idx, std::time::Duration::from_secs(600))?;
+        // What killed loads left in tmp/ (never a running one's).
+        report.reclaimed += store.remove_orphaned_staging().1;
         Ok(report)
     }
 
@@ -827,6 +836,7 @@ impl LocalEngine {
             active,
             size,
             reclaimable,
+            staging: self.image_store().staging_usage(),
         }
     }
 }

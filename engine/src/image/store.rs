@@ -24,8 +24,9 @@ use sha2::{Digest, Sha256};
 use super::durable::PendingRecord;
 use super::layer::{self, Compression, LayerStats};
 use super::reference::{validate_digest, Reference};
+use crate::api::StagingUsage;
 use crate::error::{EngineError, IoContext, Result};
-use crate::state::{atomic_write_json, read_json, FileLock, StateRoot};
+use crate::state::{atomic_write_json, read_json, FileLock, Probe, StateRoot};
 
 /// Largest JSON document (manifest, config, index) read into memory.
 pub const MAX_JSON: u64 = 16 << 20;
@@ -148,6 +149,9 @@ fn now() -> i64 {
 /// A staging directory under `tmp/` that is removed when dropped, unless committed.
 pub struct Staging {
     dir: PathBuf,
+    /// `.owner` in `dir`, locked while this process lives: how a cleaner tells this
+    /// staging from one a killed process left (see [`ImageStore::remove_orphaned_staging`]).
+    _owner: FileLock,
     blobs: BTreeMap<String, PathBuf>,
     layers: BTreeMap<String, PathBuf>,
     /// Layers unpacked while their blob streamed in, not yet placed at a chain id:
@@ -525,11 +529,20 @@ impl ImageStore {
         atomic_write_json(&self.index_path(), idx)
     }
 
-    /// A fresh staging area (removed on drop).
+    /// A fresh staging area (removed on drop), marked as this process's.
     pub fn staging(&self, what: &str) -> Result<Staging> {
-        self.remove_stale_staging();
+        self.remove_orphaned_staging();
+        let dir = self.root.staging_dir(what)?;
+        let owner = match claim_staging(&dir) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         Ok(Staging {
-            dir: self.root.staging_dir(what)?,
+            dir,
+            _owner: owner,
             blobs: BTreeMap::new(),
             layers: BTreeMap::new(),
             unpacked: BTreeMap::new(),
@@ -540,32 +553,65 @@ impl ImageStore {
         })
     }
 
-    /// Remove staging directories of the image store left by a crashed or killed wharf
-    /// (older than a day: no live load takes that long).
-    fn remove_stale_staging(&self) {
+    /// The image store's staging directories under `tmp/`, each with whether a live
+    /// process holds it; with the lock of each one whose process is gone.
+    fn staging_dirs(&self) -> Vec<(PathBuf, StagingOwner)> {
         let Ok(entries) = fs::read_dir(self.root.tmp()) else {
-            return;
+            return Vec::new();
         };
+        let mut out = Vec::new();
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ours = ["load-", "import-", "add-", "blob-"]
-                .iter()
-                .any(|p| name.starts_with(p));
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600));
-            if ours && old {
-                if let Err(err) = fs::remove_dir_all(e.path()) {
-                    tracing::warn!(
-                        "could not remove stale staging directory {}: {err}",
-                        e.path().display()
-                    );
-                }
+            let ours = STAGING_KINDS.iter().any(|p| name.starts_with(p));
+            if !ours || !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let owner = staging_owner(&e.path());
+            out.push((e.path(), owner));
+        }
+        out
+    }
+
+    /// Bytes and counts of the staging directories (for `wharf system df`).
+    pub fn staging_usage(&self) -> StagingUsage {
+        let mut u = StagingUsage::default();
+        for (dir, owner) in self.staging_dirs() {
+            let size = tree_size(&dir);
+            u.count += 1;
+            u.size += size;
+            match owner {
+                StagingOwner::Alive => u.active += 1,
+                StagingOwner::Gone(_) => u.reclaimable += size,
             }
         }
+        u
+    }
+
+    /// Remove the staging directories whose process is gone (a killed or crashed load,
+    /// pull, import or commit), never one a running process holds, in this process or
+    /// another. Returns how many were removed and the bytes given back. Runs at engine
+    /// start, on `wharf image prune`, and before each new staging.
+    pub fn remove_orphaned_staging(&self) -> (usize, u64) {
+        let (mut n, mut freed) = (0, 0);
+        for (dir, owner) in self.staging_dirs() {
+            let StagingOwner::Gone(_lock) = owner else {
+                continue;
+            };
+            let size = tree_size(&dir);
+            // `_lock` is held until the directory (and the lock file in it) is gone.
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    n += 1;
+                    freed += size;
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => tracing::warn!(
+                    "could not remove staging directory {} left by a killed or crashed wharf: {err}",
+                    dir.display()
+                ),
+            }
+        }
+        (n, freed)
     }
 
     /// Where the blob `digest` is (or would be) stored.
@@ -1176,6 +1222,85 @@ pub(super) struct LayerMeta {
     pub(super) tar_size: u64,
 }
 
+/// Name prefixes of the image store's staging directories under `tmp/`.
+const STAGING_KINDS: [&str; 5] = ["load-", "import-", "add-", "blob-", "commit-"];
+
+/// The lock file in a staging directory, held by the process that stages there.
+const STAGING_OWNER: &str = ".owner";
+
+/// How long a staging directory without an owner file is left alone: one that a process
+/// is making this instant, or one an older wharf (before owner files) is still using.
+const UNOWNED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether a staging directory's process lives.
+#[derive(Debug)]
+enum StagingOwner {
+    /// Held by a running process (or too young to tell).
+    Alive,
+    /// Its process is gone; the lock, if it had one, is now ours.
+    Gone(Option<FileLock>),
+}
+
+/// Mark `dir` as this process's for as long as it lives: `.owner`, locked, saying the
+/// pid and boot id. It is made aside, locked, then renamed in, so that no cleaner ever
+/// sees it unlocked while its process lives.
+fn claim_staging(dir: &Path) -> Result<FileLock> {
+    let tmp = dir.join(".owner.tmp");
+    let lock = FileLock::exclusive(&tmp)?;
+    let mut f = lock.file();
+    writeln!(
+        f,
+        "pid {} boot {}",
+        std::process::id(),
+        crate::state::boot_id()
+    )
+    .ctx(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, dir.join(STAGING_OWNER))
+        .ctx(|| format!("claiming staging directory {}", dir.display()))?;
+    Ok(lock)
+}
+
+fn staging_owner(dir: &Path) -> StagingOwner {
+    match FileLock::probe(&dir.join(STAGING_OWNER)) {
+        Ok(Probe::Held) => StagingOwner::Alive,
+        Ok(Probe::Free(lock)) => StagingOwner::Gone(Some(lock)),
+        Ok(Probe::Missing) => {
+            let young = fs::symlink_metadata(dir)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < UNOWNED_GRACE);
+            if young {
+                StagingOwner::Alive
+            } else {
+                StagingOwner::Gone(None)
+            }
+        }
+        // Cannot tell: keep it.
+        Err(_) => StagingOwner::Alive,
+    }
+}
+
+/// Bytes in the regular files under `dir` (symlinks not followed; what vanishes while
+/// counting is skipped).
+fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
 fn diff_mismatch(blob: &str, got: &str, want: &str) -> EngineError {
     EngineError::corrupt(format!(
         "layer {blob} unpacks to {got} but the image config says {want}: the archive is damaged or was tampered with"
@@ -1242,4 +1367,69 @@ fn sync_file(p: &Path) -> Result<()> {
     File::open(p)
         .and_then(|f| f.sync_all())
         .ctx(|| format!("syncing {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, ImageStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = StateRoot::open(dir.path().join("root")).unwrap();
+        (dir, ImageStore::new(root))
+    }
+
+    /// A staging directory as a killed process leaves it: an owner file nobody locks.
+    fn orphan(store: &ImageStore, name: &str, bytes: usize, owner: bool) -> PathBuf {
+        let d = store.root().tmp().join(name);
+        fs::create_dir_all(d.join("layer-x")).unwrap();
+        fs::write(d.join("layer-x/blob"), vec![0u8; bytes]).unwrap();
+        if owner {
+            fs::write(d.join(STAGING_OWNER), b"pid 1 boot x\n").unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn staging_of_a_live_owner_is_kept_and_of_a_dead_one_reclaimed() {
+        let (_d, store) = store();
+        let mut live = store.staging("load").unwrap();
+        live.put_bytes(&[1u8; 1000]).unwrap();
+        assert!(live.dir().join(STAGING_OWNER).is_file());
+        let u = store.staging_usage();
+        assert_eq!((u.count, u.active, u.reclaimable), (1, 1, 0));
+        assert!(u.size >= 1000, "{u:?}");
+
+        let dead = orphan(&store, "load-dead", 5000, true);
+        let young = orphan(&store, "import-young", 300, false);
+        let old = orphan(&store, "blob-old", 700, false);
+        let long_ago = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        filetime::set_file_mtime(&old, long_ago).unwrap();
+        // Not the image store's: left alone.
+        let other = store.root().tmp().join("volume-abc");
+        fs::create_dir_all(&other).unwrap();
+
+        let u = store.staging_usage();
+        assert_eq!((u.count, u.active), (4, 2), "{u:?}");
+        assert!(u.reclaimable >= 5700 && u.reclaimable < 6000, "{u:?}");
+        assert!(u.size >= u.reclaimable + 1300, "{u:?}");
+
+        let (n, freed) = store.remove_orphaned_staging();
+        assert_eq!(n, 2);
+        assert!(freed >= 5700, "{freed}");
+        assert!(!dead.exists() && !old.exists());
+        assert!(young.exists() && other.exists() && live.dir().exists());
+        let u = store.staging_usage();
+        assert_eq!((u.count, u.active, u.reclaimable), (2, 2, 0));
+
+        // A new staging does the same cleanup; a dropped one leaves nothing.
+        orphan(&store, "add-dead", 10, true);
+        let next = store.staging("commit").unwrap();
+        assert!(!store.root().tmp().join("add-dead").exists());
+        let next_dir = next.dir().to_path_buf();
+        drop(next);
+        drop(live);
+        assert!(!next_dir.exists());
+        assert_eq!(store.staging_usage().count, 1); // import-young
+    }
 }

@@ -27,22 +27,17 @@ pub struct HostEntry {
     pub names: Vec<String>,
 }
 
-/// Parse `--add-host name:ip` (Docker also accepts `name=ip`).
+/// Parse `--add-host name:ip` (Docker also accepts `name=ip`), with the flag grammar's
+/// rules ([`crate::api::flags::add_host`]).
 pub fn parse_extra_host(s: &str) -> Result<HostEntry> {
-    let (name, ip) = s
-        .split_once('=')
-        .or_else(|| s.split_once(':'))
-        .ok_or_else(|| {
-            EngineError::invalid(format!(
-                "--add-host {s:?} is not name:ip: write it like db.local:10.0.0.5"
-            ))
-        })?;
-    let ip = ip.trim_start_matches('[').trim_end_matches(']');
-    if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
-        return Err(EngineError::invalid(format!(
-            "--add-host {s:?} is not name:ip: write it like db.local:10.0.0.5"
-        )));
-    }
+    let canonical = crate::api::flags::add_host(s)?;
+    // The canonical form is NAME:IP and a host name has no colon.
+    let (name, ip) = canonical.split_once(':').ok_or_else(|| {
+        EngineError::new(
+            crate::error::ErrorKind::Internal,
+            format!("--add-host {s:?} did not come out as NAME:IP"),
+        )
+    })?;
     Ok(HostEntry {
         ip: ip.to_string(),
         names: vec![name.to_string()],
@@ -97,14 +92,10 @@ pub fn render_resolv(host_resolv: &str, dns: &[String], host_network: bool) -> S
     s
 }
 
-/// Check `--dns` values.
+/// Check `--dns` addresses (the flag grammar's rule, [`crate::api::flags::dns`]).
 pub fn check_dns(dns: &[String]) -> Result<()> {
     for d in dns {
-        if d.parse::<std::net::IpAddr>().is_err() {
-            return Err(EngineError::invalid(format!(
-                "--dns {d:?} is not an IP address"
-            )));
-        }
+        crate::api::flags::dns(d)?;
     }
     Ok(())
 }

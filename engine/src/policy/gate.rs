@@ -517,7 +517,7 @@ pub fn check_create(
 
 /// Is the resolved host path `source` under one of `prefixes` (compared by path
 /// components, after resolving the prefixes themselves)?
-fn bind_allowed(prefixes: &[String], source: &str) -> bool {
+pub(crate) fn bind_allowed(prefixes: &[String], source: &str) -> bool {
     let src = std::path::Path::new(source);
     prefixes.iter().any(|p| {
         // A prefix is resolved as the sources are (symlinks in it followed); one that

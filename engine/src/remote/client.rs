@@ -39,27 +39,145 @@ impl Endpoint {
             return Ok(Endpoint::Unix(PathBuf::from(p)));
         }
         if let Some(t) = s.strip_prefix("ssh://") {
-            let (target, port) = match t.rsplit_once(':') {
-                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => (
-                    h.to_string(),
-                    Some(
-                        p.parse()
-                            .map_err(|_| EngineError::invalid(format!("bad port in {s:?}")))?,
-                    ),
-                ),
-                _ => (t.to_string(), None),
-            };
-            if target.is_empty() {
-                return Err(EngineError::invalid(format!(
-                    "host {s:?} names no machine: use ssh://user@host"
-                )));
-            }
+            let (target, port) = parse_ssh(t).map_err(|why| {
+                EngineError::invalid(format!(
+                    "host {s:?} is refused: {why}; use ssh://user@host[:port] (host: a host name, an IPv4 address or a bracketed IPv6 address such as [::1])"
+                ))
+            })?;
             return Ok(Endpoint::Ssh { target, port });
         }
         Err(EngineError::invalid(format!(
             "host {s:?} is not understood: use unix:///path/to/wharf.sock or ssh://user@host"
         )))
     }
+}
+
+/// `user@host[:port]` (after `ssh://`) to ssh's destination (`user@host`) and port.
+/// Refuses anything ssh could read as an option (a leading `-`) and anything that is not
+/// plainly a user name and a host: the destination reaches ssh's command line.
+fn parse_ssh(t: &str) -> std::result::Result<(String, Option<u16>), String> {
+    if t.is_empty() {
+        return Err("it names no machine".into());
+    }
+    let (user, rest) = match t.split_once('@') {
+        Some((u, r)) => (Some(u), r),
+        None => (None, t),
+    };
+    if let Some(u) = user {
+        check_ssh_user(u)?;
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (addr, after) = v6
+            .split_once(']')
+            .ok_or("the bracketed IPv6 address has no closing ']'")?;
+        addr.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(|| {
+                format!("{after:?} follows the IPv6 address (a port is written [addr]:port)")
+            })?),
+        };
+        (addr.to_string(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err("an IPv6 address must be in brackets, e.g. ssh://user@[::1]:22".into())
+            }
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    if !host.contains(':') {
+        check_ssh_host(&host)?;
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|&n| n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| format!("the port {p:?} is not a number from 1 to 65535"))?,
+        ),
+    };
+    let target = match user {
+        Some(u) => format!("{u}@{host}"),
+        None => host,
+    };
+    Ok((target, port))
+}
+
+/// An ssh destination as [`parse_ssh`] makes it: `[user@]host`, host a name, an IPv4 or
+/// an (unbracketed) IPv6 address.
+fn check_destination(target: &str) -> std::result::Result<(), String> {
+    let host = match target.split_once('@') {
+        Some((u, h)) => {
+            check_ssh_user(u)?;
+            h
+        }
+        None => target,
+    };
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    check_ssh_host(host)
+}
+
+/// A user name as ssh is given it: ASCII letters, digits, `.`, `_`, `-`, not starting with `-`.
+fn check_ssh_user(u: &str) -> std::result::Result<(), String> {
+    if u.is_empty() {
+        return Err("the user name before '@' is empty".into());
+    }
+    if u.starts_with('-') {
+        return Err(format!(
+            "the user name {u:?} starts with '-' (ssh would read it as an option)"
+        ));
+    }
+    if let Some(c) = u
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "the user name {u:?} contains {c:?}: only ASCII letters, digits, '.', '_' and '-' are accepted"
+        ));
+    }
+    Ok(())
+}
+
+/// A host name or IPv4 address: dot-separated labels of ASCII letters, digits, `-` and `_`
+/// (ssh_config aliases use it), none empty or starting with `-`, at most 253 bytes.
+fn check_ssh_host(h: &str) -> std::result::Result<(), String> {
+    if h.is_empty() {
+        return Err("it names no machine".into());
+    }
+    if h.starts_with('-') {
+        return Err(format!(
+            "the host {h:?} starts with '-' (ssh would read it as an option)"
+        ));
+    }
+    if let Some(c) = h
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "the host {h:?} contains {c:?}: a host is a name of ASCII letters, digits, '-' and dots, or an IP address"
+        ));
+    }
+    if h.len() > 253 {
+        return Err(format!(
+            "the host name is {} bytes long (at most 253)",
+            h.len()
+        ));
+    }
+    if let Some(l) = h
+        .split('.')
+        .find(|l| l.is_empty() || l.len() > 63 || l.starts_with('-'))
+    {
+        return Err(format!(
+            "the host {h:?} has a label {l:?} that is empty, longer than 63 bytes or starts with '-'"
+        ));
+    }
+    Ok(())
 }
 
 type Reader = BufReader<Box<dyn Read + Send>>;
@@ -180,7 +298,17 @@ impl RemoteEngine {
                 if let Some(p) = port {
                     cmd.arg("-p").arg(p.to_string());
                 }
-                cmd.arg(target).arg("wharf").arg("serve").arg("--stdio");
+                // An endpoint built without `parse` is checked all the same: the
+                // destination must never be read as an option.
+                check_destination(target).map_err(|why| {
+                    EngineError::invalid(format!("ssh destination {target:?} is refused: {why}"))
+                })?;
+                // `--`: whatever follows is the destination and the remote command.
+                cmd.arg("--")
+                    .arg(target)
+                    .arg("wharf")
+                    .arg("serve")
+                    .arg("--stdio");
                 let mut child = cmd
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
@@ -757,5 +885,114 @@ impl ToolboxApi for RemoteEngine {
         input: &mut dyn Read,
     ) -> Result<()> {
         self.call_upload("container_archive_put", json!([container, dir]), input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ssh(s: &str) -> (String, Option<u16>) {
+        match Endpoint::parse(s) {
+            Ok(Endpoint::Ssh { target, port }) => (target, port),
+            other => panic!("{s:?}: {other:?}"),
+        }
+    }
+
+    fn refused(s: &str) -> String {
+        let e = Endpoint::parse(s).expect_err(s);
+        assert!(e.message.contains("is refused"), "{s:?}: {e}");
+        e.message
+    }
+
+    #[test]
+    fn ssh_endpoints_that_are_plain_parse() {
+        assert_eq!(ssh("ssh://bob@lab:2222"), ("bob@lab".into(), Some(2222)));
+        assert_eq!(ssh("ssh://lab"), ("lab".into(), None));
+        assert_eq!(ssh("ssh://u@h"), ("u@h".into(), None));
+        assert_eq!(ssh("ssh://u@h:65535"), ("u@h".into(), Some(65535)));
+        assert_eq!(ssh("ssh://u@h:1"), ("u@h".into(), Some(1)));
+        assert_eq!(
+            ssh("ssh://root@127.0.0.1:22"),
+            ("root@127.0.0.1".into(), Some(22))
+        );
+        assert_eq!(ssh("ssh://u@[::1]:22"), ("u@::1".into(), Some(22)));
+        assert_eq!(ssh("ssh://u@[fe80::1]"), ("u@fe80::1".into(), None));
+        assert_eq!(
+            ssh("ssh://deploy.bot@node-3.lab.example.org"),
+            ("deploy.bot@node-3.lab.example.org".into(), None)
+        );
+        assert_eq!(ssh("ssh://my_alias"), ("my_alias".into(), None));
+    }
+
+    #[test]
+    fn ssh_endpoints_that_ssh_could_misread_are_refused() {
+        // Option injection, in the host, the user, or both.
+        for s in [
+            "ssh://-oProxyCommand=touch${IFS}/tmp/pwned",
+            "ssh://-oProxyCommand=touch /tmp/pwned",
+            "ssh://-p22@h",
+            "ssh://u@-h",
+            "ssh://u@-oProxyCommand=x",
+            "ssh://-F/etc/x@h:22",
+            "ssh://[-1]:22",
+        ] {
+            let m = refused(s);
+            assert!(m.contains("'-'") || m.contains("IPv6"), "{s:?}: {m}");
+        }
+        // Ports.
+        for s in [
+            "ssh://u@h:0",
+            "ssh://u@h:99999",
+            "ssh://u@h:",
+            "ssh://u@h:+22",
+            "ssh://u@h:2x",
+        ] {
+            assert!(refused(s).contains("port"), "{s:?}");
+        }
+        // Whitespace, control characters, non-ASCII, shell and URL syntax.
+        for s in [
+            "ssh://u@h ost",
+            "ssh://u @h",
+            "ssh://u@h\n-oProxyCommand=x",
+            "ssh://u@h\t",
+            "ssh://u@h\u{0}",
+            "ssh://ü@h",
+            "ssh://u@hôte",
+            "ssh://u@h\u{200b}",
+            "ssh://u@h;id",
+            "ssh://u@h$(id)",
+            "ssh://u@h/path",
+            "ssh://a@b@c",
+            "ssh://u@h..x",
+            "ssh://u@.h",
+            "ssh://@h",
+            "ssh://",
+            "ssh://u@",
+            "ssh://u@::1",
+            "ssh://u@[::1",
+            "ssh://u@[::1]22",
+            "ssh://u@[not-v6]",
+        ] {
+            refused(s);
+        }
+        let long = format!("ssh://u@{}", "a".repeat(64));
+        refused(&long);
+    }
+
+    #[test]
+    fn a_destination_built_by_hand_is_checked_before_ssh_runs() {
+        let e = RemoteEngine {
+            endpoint: Endpoint::Ssh {
+                target: "-oProxyCommand=true".into(),
+                port: None,
+            },
+            pool: Mutex::new(Vec::new()),
+        };
+        let err = e.open().err().expect("refused");
+        assert!(err.message.contains("is refused"), "{err}");
+        assert!(check_destination("u@::1").is_ok());
+        assert!(check_destination("u@h.example").is_ok());
+        assert!(check_destination("u@-h").is_err());
     }
 }

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::api::flags::parse_signal;
 use crate::api::flags::{Seccomp, SecurityOpt};
 use crate::api::{ContainerCreate, Resources, RestartPolicy};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 
 /// The stored definition of one container (immutable after create, except name,
 /// limits and restart policy, which `rename` and `update` change).
@@ -43,6 +44,11 @@ pub struct ContainerConfig {
     pub layer_dirs: Vec<PathBuf>,
     /// Labels: the image's, overridden by `-l`.
     pub labels: BTreeMap<String, String>,
+    /// What each bind mount source was found to be at create (real path, device,
+    /// inode), verified again at every start. Kept beside the request, not in it: a
+    /// client cannot send one. Empty in configs written before sources were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind_sources: Vec<super::binds::CheckedBind>,
 }
 
 impl ContainerConfig {
@@ -118,101 +124,4 @@ impl ContainerConfig {
 /// The directory of one container.
 pub fn container_dir(containers: &Path, id: &str) -> PathBuf {
     containers.join(id)
-}
-
-/// Parse a signal as Docker accepts it: `SIGTERM`, `TERM`, `term` or `15`.
-pub fn parse_signal(s: &str) -> Result<i32> {
-    let t = s.trim();
-    if let Ok(n) = t.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let up = t.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    let n = match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ILL" => libc::SIGILL,
-        "TRAP" => libc::SIGTRAP,
-        "ABRT" | "IOT" => libc::SIGABRT,
-        "BUS" => libc::SIGBUS,
-        "FPE" => libc::SIGFPE,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "SEGV" => libc::SIGSEGV,
-        "USR2" => libc::SIGUSR2,
-        "PIPE" => libc::SIGPIPE,
-        "ALRM" => libc::SIGALRM,
-        "TERM" => libc::SIGTERM,
-        "STKFLT" => libc::SIGSTKFLT,
-        "CHLD" => libc::SIGCHLD,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "TSTP" => libc::SIGTSTP,
-        "TTIN" => libc::SIGTTIN,
-        "TTOU" => libc::SIGTTOU,
-        "URG" => libc::SIGURG,
-        "XCPU" => libc::SIGXCPU,
-        "XFSZ" => libc::SIGXFSZ,
-        "VTALRM" => libc::SIGVTALRM,
-        "PROF" => libc::SIGPROF,
-        "WINCH" => libc::SIGWINCH,
-        "IO" | "POLL" => libc::SIGIO,
-        "PWR" => libc::SIGPWR,
-        "SYS" => libc::SIGSYS,
-        _ => {
-            if let Some(rest) = name.strip_prefix("RTMIN+") {
-                if let Ok(k) = rest.parse::<i32>() {
-                    return Ok(libc::SIGRTMIN() + k);
-                }
-            }
-            return Err(EngineError::invalid(format!(
-                "invalid signal {s:?}: use a name like SIGTERM or KILL, or a number 1-64"
-            )));
-        }
-    };
-    Ok(n)
-}
-
-/// Parse Docker's sizes: `512`, `64k`, `100m`, `1g` (binary units), case-insensitive, `b` optional.
-pub fn parse_size(s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num.parse().map_err(|_| {
-        EngineError::invalid(format!(
-            "invalid size {s:?}: use a number with an optional unit k, m, g (e.g. 64m)"
-        ))
-    })?;
-    if n < 0.0 {
-        return Err(EngineError::invalid(format!(
-            "invalid size {s:?}: it must not be negative"
-        )));
-    }
-    Ok((n * mult as f64) as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_and_sizes() {
-        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
-        assert_eq!(parse_signal("kill").unwrap(), 9);
-        assert_eq!(parse_signal("10").unwrap(), 10);
-        assert!(parse_signal("SIGNOPE").is_err());
-        assert_eq!(parse_size("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_size("512").unwrap(), 512);
-        assert!(parse_size("x").is_err());
-    }
 }

@@ -8,6 +8,7 @@
 //! [`config`] (what a container is). [`net`] is where networking plugs in.
 
 pub mod attach;
+pub mod binds;
 pub mod capabilities;
 pub mod cgroups;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod seccomp;
 pub mod state;
 pub mod toolbox;
 pub mod user;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -99,6 +101,44 @@ pub(crate) fn mounts_for(engine: &LocalEngine, cfg: &ContainerConfig) -> Vec<Mou
             m
         })
         .collect()
+}
+
+/// The mounts as the container's init performs them ([`mounts_for`]), each bind with
+/// the object its source must still be (checked at create). A container created before
+/// sources were recorded has its binds resolved now, as the engine, unless its owner's
+/// role constrains bind mounts: then it must be created again.
+pub(crate) fn mount_plan(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+) -> Result<Vec<rootfs::PlannedMount>> {
+    let mut out = Vec::new();
+    for spec in mounts_for(engine, cfg) {
+        let expect = if spec.kind == "bind" {
+            Some(match binds::checked_for(&cfg.bind_sources, &spec) {
+                Some(c) => c.clone(),
+                None => {
+                    let owner = Caller {
+                        uid: cfg.owner,
+                        gid: cfg.owner,
+                        name: String::new(),
+                        role: crate::caller::Role("none".into()),
+                        project: None,
+                    };
+                    if engine.gate().role(&owner).constraints.bind_mounts.is_some() {
+                        return Err(EngineError::conflict(format!(
+                            "container {} was created by an older wharf that did not record what its bind mount source {} is: recreate the container so the source is checked",
+                            cfg.name, spec.source
+                        )));
+                    }
+                    binds::check_now(&spec)?
+                }
+            })
+        } else {
+            None
+        };
+        out.push(rootfs::PlannedMount { spec, expect });
+    }
+    Ok(out)
 }
 
 /// Delete a stopped container's files and say so (`destroy`). The directory is first
@@ -730,66 +770,13 @@ impl LocalEngine {
             layer_dirs: img.layer_dirs.clone(),
             labels,
             spec,
+            bind_sources: Vec::new(),
         })
     }
 }
 
 fn env_has(env: &[String], key: &str) -> bool {
     env.iter().any(|e| e.split('=').next() == Some(key))
-}
-
-/// Check the create request before anything is written.
-fn validate(spec: &ContainerCreate) -> Result<()> {
-    if let Some(n) = &spec.name {
-        validate_name(n)?;
-    }
-    if spec.auto_remove && spec.restart != RestartPolicy::No {
-        return Err(EngineError::invalid(
-            "conflicting options: --restart and --rm; use one of them",
-        ));
-    }
-    if let Some(s) = &spec.stop_signal {
-        config::parse_signal(s)?;
-    }
-    for u in &spec.ulimits {
-        rlimits::resource(&u.name)?;
-    }
-    capabilities::effective_set(&spec.cap_add, &spec.cap_drop, spec.privileged)?;
-    validate_resources(&spec.resources)?;
-    for m in &spec.mounts {
-        if !m.target.starts_with('/') {
-            return Err(EngineError::invalid(format!(
-                "mount target {:?} must be an absolute path",
-                m.target
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn validate_resources(r: &Resources) -> Result<()> {
-    if let Some(m) = r.memory {
-        if m > 0 && m < 6 * 1024 * 1024 {
-            return Err(EngineError::invalid(
-                "minimum memory limit allowed is 6MB: give -m 6m or more",
-            ));
-        }
-        if let Some(s) = r.memory_swap {
-            if s > 0 && s < m {
-                return Err(EngineError::invalid(
-                    "minimum memoryswap limit should be larger than memory limit: --memory-swap is memory plus swap",
-                ));
-            }
-        }
-    }
-    if let Some(w) = r.blkio_weight {
-        if !(10..=1000).contains(&w) {
-            return Err(EngineError::invalid(
-                "--blkio-weight must be between 10 and 1000",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `Up 2 minutes`, `Exited (0) 3 seconds ago`, as `docker ps` prints it.
@@ -903,7 +890,12 @@ impl ContainerApi for LocalEngine {
         // The permission first (nothing is looked at without it), then the request's
         // own sense, then the role's constraints on it (audited with its arguments).
         self.gate().precheck(caller, Action::ContainerCreate)?;
-        validate(spec)?;
+        validate::validate(spec)?;
+        // Bind sources resolved by the kernel (as the caller, for a constrained role) and
+        // `--volumes-from` expanded: the gate checks real paths, and the objects found
+        // are recorded so the start mounts exactly them.
+        let (resolved, bind_sources) = binds::prepare(self, caller, spec)?;
+        let spec = &resolved;
         self.gate().authorize_create(caller, spec)?;
         crate::network::check_request(self, caller, spec)?;
         let id = crate::ids::new_id();
@@ -931,6 +923,7 @@ impl ContainerApi for LocalEngine {
             },
         };
         let mut cfg = self.build_config(caller, spec, &id, name)?;
+        cfg.bind_sources = bind_sources;
         let dir = paths::dir(self, &id);
         for d in ["diff", "work", "merged"] {
             std::fs::create_dir_all(dir.join(d))
@@ -1171,7 +1164,7 @@ impl ContainerApi for LocalEngine {
             pids_limit,
             blkio_weight
         );
-        validate_resources(&cfg.spec.resources)?;
+        validate::validate_resources(&cfg.spec.resources)?;
         if let Some(p) = restart {
             if cfg.spec.auto_remove && *p != RestartPolicy::No {
                 return Err(EngineError::invalid("conflicting options: --restart and --rm; this container is removed when it stops"));

@@ -548,7 +548,7 @@ fn spawn_in(
                 (dir.join("resolv.conf"), "/etc/resolv.conf"),
             ],
             console: tty,
-            mounts: super::mounts_for(engine, cfg),
+            mounts: super::mount_plan(engine, cfg).map_err(fail125)?,
         },
         hostname: cfg.hostname.clone(),
         args: cfg.args.clone(),

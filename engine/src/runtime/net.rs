@@ -27,9 +27,9 @@ pub fn is_host(cfg: &ContainerConfig) -> bool {
 /// done by [`crate::network::setup`], which also writes `hosts` and `resolv.conf` in
 /// the container's directory (and keeps `hosts` current while peers come and go).
 pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<NetFiles> {
-    // `-P` publishes the image's EXPOSE ports.
+    // `-P` publishes the image's EXPOSE ports and the `--expose` ones.
     let exposed: Vec<String> = if cfg.spec.publish_all {
-        engine
+        let image: Vec<String> = engine
             .resolve_image(&crate::Caller::root(), &cfg.image_id)
             .ok()
             .and_then(|img| {
@@ -38,7 +38,8 @@ pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<Ne
                     .and_then(|p| p.as_object())
                     .map(|m| m.keys().cloned().collect())
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        exposed_ports(image, &cfg.spec.expose)
     } else {
         Vec::new()
     };
@@ -54,6 +55,22 @@ pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<Ne
     })
 }
 
+/// The ports `-P` publishes: the image's `ExposedPorts` keys, then the `--expose` ports
+/// the image does not already have, as `PORT/PROTO`.
+fn exposed_ports(mut image: Vec<String>, expose: &[crate::api::PortBinding]) -> Vec<String> {
+    for p in expose {
+        let key = format!("{}/{}", p.container_port, p.proto);
+        let bare = p.container_port.to_string();
+        if !image
+            .iter()
+            .any(|k| *k == key || (p.proto == "tcp" && *k == bare))
+        {
+            image.push(key);
+        }
+    }
+    image
+}
+
 /// Undo [`setup`] when the container has stopped. Never fails the stop.
 pub fn teardown(engine: &LocalEngine, cfg: &ContainerConfig) {
     if let Err(e) = crate::network::teardown(engine, &cfg.id) {
@@ -65,5 +82,21 @@ pub fn teardown(engine: &LocalEngine, cfg: &ContainerConfig) {
 pub fn forget(engine: &LocalEngine, cfg: &ContainerConfig) {
     if let Err(e) = crate::network::forget(engine, &cfg.id) {
         tracing::warn!("forgetting the networks of container {}: {e}", cfg.name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_all_takes_the_image_ports_and_the_exposed_ones() {
+        let expose = crate::api::flags::expose("80-81").unwrap();
+        let mut more = crate::api::flags::expose("53/udp").unwrap();
+        more.extend(expose);
+        assert_eq!(
+            exposed_ports(vec!["80/tcp".into(), "8080".into()], &more),
+            vec!["80/tcp", "8080", "53/udp", "81/tcp"]
+        );
     }
 }

@@ -34,6 +34,9 @@ pub enum After {
     /// `101`: relay the upgraded connection to `stream` (an attach-protocol stream of
     /// the engine), translated by `mode`.
     Relay(UnixStream, crate::server::relay::Mode),
+    /// `101` now, the stream later (a Docker attach to a container not started yet: the
+    /// stream arrives when it starts); the connection closes if it never does.
+    RelayLater(oneshot::Receiver<UnixStream>, crate::server::relay::Mode),
 }
 
 /// The head of an answer, sent before its body.

@@ -90,7 +90,23 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
         }
         std::fs::remove_file(path).ctx(|| format!("removing stale socket {}", path.display()))?;
     }
-    let l = UnixListener::bind(path).ctx(|| format!("binding {}", path.display()))?;
+    // A deep backlog: a burst of connections from one user must not fill the queue
+    // before the accept loop refuses them (others would get ECONNREFUSED).
+    use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| EngineError::sys("creating the socket", e))?;
+    let addr = UnixAddr::new(path)
+        .map_err(|e| EngineError::sys(format!("socket path {}", path.display()), e))?;
+    socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr)
+        .map_err(|e| EngineError::sys(format!("binding {}", path.display()), e))?;
+    socket::listen(&fd, Backlog::MAXCONN)
+        .map_err(|e| EngineError::sys(format!("listening on {}", path.display()), e))?;
+    let l = UnixListener::from(fd);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
         .ctx(|| format!("opening {} to local users", path.display()))?;
@@ -382,18 +398,34 @@ async fn handle(
     };
     let mut resp = Response::new(match head.after {
         After::Nothing => bridge::channel_body(body_rx),
-        After::Relay(..) => bridge::empty(),
+        After::Relay(..) | After::RelayLater(..) => bridge::empty(),
     });
     *resp.status_mut() = head.status;
     *resp.headers_mut() = head.headers;
-    if let After::Relay(stream, mode) = head.after {
-        if head.status == StatusCode::SWITCHING_PROTOCOLS {
-            tokio::spawn(async move {
-                match on_upgrade.await {
-                    Ok(up) => relay::run(up, stream, mode).await,
-                    Err(e) => tracing::debug!("upgrading the connection: {e}"),
-                }
-            });
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        match head.after {
+            After::Nothing => {}
+            After::Relay(stream, mode) => {
+                tokio::spawn(async move {
+                    match on_upgrade.await {
+                        Ok(up) => relay::run(up, stream, mode).await,
+                        Err(e) => tracing::debug!("upgrading the connection: {e}"),
+                    }
+                });
+            }
+            After::RelayLater(later, mode) => {
+                tokio::spawn(async move {
+                    let up = match on_upgrade.await {
+                        Ok(up) => up,
+                        Err(e) => return tracing::debug!("upgrading the connection: {e}"),
+                    };
+                    // Until the container starts, the client's connection is held; if
+                    // the start never comes (the sender is dropped), it is closed.
+                    if let Ok(stream) = later.await {
+                        relay::run(up, stream, mode).await;
+                    }
+                });
+            }
         }
     }
     resp

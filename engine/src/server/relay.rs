@@ -41,6 +41,9 @@ pub struct DockerStream {
     pub on_writer: Option<Box<dyn FnOnce(EngineWriter) + Send>>,
     /// Bytes the client sends that detach it (Docker's `ctrl-p,ctrl-q` by default).
     pub detach_keys: Option<Vec<u8>>,
+    /// Bytes written to the client before the stream (an attach's `logs=1` replay,
+    /// already framed).
+    pub prefix: Vec<u8>,
 }
 
 /// The 8-byte header Docker puts before each chunk of a multiplexed stream.
@@ -77,8 +80,12 @@ async fn docker(client: TokioIo<Upgraded>, engine: tokio::net::UnixStream, mut d
     }
     let (tty, want_out, want_err) = (d.tty, d.stdout, d.stderr);
     let mut on_exit = d.on_exit.take();
+    let prefix = std::mem::take(&mut d.prefix);
     // Engine to client.
     let down = async move {
+        if !prefix.is_empty() && c_write.write_all(&prefix).await.is_err() {
+            return;
+        }
         let mut head = [0u8; 5];
         loop {
             if e_read.read_exact(&mut head).await.is_err() {

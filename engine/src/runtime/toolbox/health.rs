@@ -21,7 +21,6 @@ use super::super::config::ContainerConfig;
 use super::super::state::{self as rstate, RunState};
 use super::super::{attach, paths};
 use crate::api::{ContainerStatus, ExecConfig, HealthConfig, HealthStatus, EXEC_SIGNAL};
-use crate::error::Result;
 use crate::LocalEngine;
 
 const SEC: i64 = 1_000_000_000;
@@ -384,57 +383,9 @@ fn run_probe(
     }
 }
 
-/// `--health-*` durations: `30s`, `1m30s`, `500ms`, `2h`.
-pub fn parse_duration(s: &str) -> Result<i64> {
-    let bad = || {
-        crate::error::EngineError::invalid(format!(
-            "invalid duration {s:?}: use a number with a unit, e.g. 30s, 1m30s, 500ms"
-        ))
-    };
-    let mut total: f64 = 0.0;
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..u_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += n * unit;
-        rest = &rest[u_end..];
-    }
-    Ok(total as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s").unwrap(), 30 * SEC);
-        assert_eq!(parse_duration("1m30s").unwrap(), 90 * SEC);
-        assert_eq!(parse_duration("500ms").unwrap(), SEC / 2);
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("x").is_err());
-    }
 
     #[test]
     fn flags_over_image() {

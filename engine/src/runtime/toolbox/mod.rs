@@ -337,7 +337,10 @@ fn apply_commit_change(c: &mut serde_json::Map<String, Value>, change: &str) -> 
                 .parse::<u32>()
                 .map_err(|_| bad("--retries needs a number"))?)
         } else {
-            json!(health::parse_duration(v)?)
+            json!(crate::api::flags::duration(
+                &format!("--change HEALTHCHECK --{k}"),
+                v
+            )?)
         };
         hc.insert(key.into(), val);
         rest = tail.trim();

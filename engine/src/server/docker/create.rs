@@ -18,6 +18,7 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::{json_status, labels_of, Call, Handled};
+use crate::api::flags;
 use crate::api::{
     ContainerApi, ContainerCreate, HealthConfig, MountSpec, NetworkApi, NetworkConnect,
     PortBinding, RemoveOptions, Resources, RestartPolicy, Ulimit,
@@ -349,7 +350,7 @@ pub fn translate(body: &Value, name: Option<String>) -> Result<Translated, Engin
             });
         }
     }
-    // Exposed ports beyond the published ones.
+    // Exposed ports beyond the published ones (`-P` publishes them too).
     for (port, proto) in exposed {
         if t.spec
             .ports
@@ -358,15 +359,19 @@ pub fn translate(body: &Value, name: Option<String>) -> Result<Translated, Engin
         {
             continue;
         }
-        if t.spec.publish_all {
-            return Err(refuse(
-                &format!("Config.ExposedPorts.{port}/{proto}"),
-                &json!({}),
-                "with PublishAllPorts wharf publishes the image's EXPOSE ports only; publish this one with -p",
-            ));
-        }
+        t.spec.expose.push(PortBinding {
+            host_ip: String::new(),
+            host_port: 0,
+            container_port: port,
+            proto,
+        });
+    }
+    if matches!(t.spec.network.as_deref(), Some("host" | "none"))
+        && (!t.spec.ports.is_empty() || t.spec.publish_all)
+    {
         t.warnings.push(format!(
-            "Config.ExposedPorts: port {port}/{proto} is exposed but not published; wharf records no exposed-only ports (publish it with -p to reach it from the host)"
+            "Published ports are discarded when using {} network mode",
+            t.spec.network.as_deref().unwrap_or_default()
         ));
     }
     networking(net_v, &mut t)?;
@@ -611,10 +616,16 @@ fn host_config(f: &mut Fields, t: &mut Translated) -> Result<(), EngineError> {
         &["local"],
         "wharf has the local volume driver only",
     )?;
-    f.zero(
-        "VolumesFrom",
-        "--volumes-from is not there yet in wharf; give the same -v/--mount options to this container",
-    )?;
+    for (i, v) in f
+        .strings("VolumesFrom")?
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        v.parse::<flags::VolumesFrom>()
+            .map_err(|e| e.for_flag(&format!("HostConfig.VolumesFrom[{i}]")))?;
+        t.spec.volumes_from.push(v.clone());
+    }
     mounts(f, &mut t.spec)?;
     // The terminal's first size: the docker CLI sends it again as a resize once
     // attached, which is what wharf's terminal takes.
@@ -709,106 +720,20 @@ fn host_config(f: &mut Fields, t: &mut Translated) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Docker's bind propagation when none is given, and the only one wharf's runtime
-/// gives binds today: other propagations and `nocopy` are refused by name until the
-/// runtime applies them (then they map to `MountSpec::options`).
-const BIND_PROPAGATION_DEFAULT: &str = "rprivate";
-
-/// `HostConfig.Binds`: `src:dst[:opts]`, `name:dst[:opts]` or `dst`.
+/// `HostConfig.Binds`: `src:dst[:opts]`, `name:dst[:opts]` or `dst`, as `-v` reads them.
 fn binds(f: &mut Fields, s: &mut ContainerCreate) -> Result<(), EngineError> {
     for (i, b) in f.strings("Binds")?.unwrap_or_default().iter().enumerate() {
-        let path = format!("HostConfig.Binds[{i}]");
-        s.mounts.push(parse_bind(&path, b)?);
+        s.mounts
+            .push(parse_bind(&format!("HostConfig.Binds[{i}]"), b)?);
     }
     Ok(())
 }
 
-/// One `-v` value as dockerd reads it on Linux.
+/// One `-v` value, by the flag grammar ([`flags::VolumeSpec`]).
 pub fn parse_bind(path: &str, raw: &str) -> Result<MountSpec, EngineError> {
-    let bad = |why: &str| {
-        EngineError::invalid(format!(
-            "{path}: invalid volume specification {raw:?}: {why}"
-        ))
-    };
-    let parts: Vec<&str> = raw.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [d] => ("", *d, ""),
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => {
-            return Err(bad(
-                "write /host/path:/path[:options], NAME:/path[:options] or /path",
-            ))
-        }
-    };
-    check_target(path, dst)?;
-    let kind = if src.is_empty() || !src.starts_with('/') {
-        "volume"
-    } else {
-        "bind"
-    };
-    if kind == "volume" && !src.is_empty() && !valid_volume_name(src) {
-        return Err(bad(
-            "a volume name is [a-zA-Z0-9][a-zA-Z0-9_.-]+, and a host path must be absolute",
-        ));
-    }
-    let mut m = MountSpec {
-        kind: kind.into(),
-        source: src.into(),
-        target: dst.into(),
-        read_only: false,
-        options: vec![],
-    };
-    let mut rw_seen = false;
-    for w in mode.split(',').filter(|w| !w.is_empty()) {
-        match w {
-            "ro" | "rw" => {
-                if rw_seen {
-                    return Err(bad("give ro or rw once"));
-                }
-                rw_seen = true;
-                m.read_only = w == "ro";
-            }
-            // SELinux relabelling: wharf applies no labels, so (as Docker on a host
-            // without SELinux) they change nothing.
-            "z" | "Z" => m.options.push(w.into()),
-            // What Linux always does.
-            "consistent" => {}
-            BIND_PROPAGATION_DEFAULT if kind == "bind" => {}
-            "private" | "shared" | "rshared" | "slave" | "rslave" if kind == "bind" => {
-                return Err(refuse(
-                    path,
-                    &json!(raw),
-                    &format!("bind propagation {w} is not applied by wharf's runtime yet; leave it out (binds are rprivate)"),
-                ))
-            }
-            "nocopy" if kind == "volume" => {
-                return Err(refuse(
-                    path,
-                    &json!(raw),
-                    "nocopy is not applied by wharf's runtime yet; leave it out",
-                ))
-            }
-            other => {
-                return Err(bad(&format!(
-                    "unknown option {other:?}: the options are ro, rw, z, Z (and nocopy for volumes, rprivate for binds)"
-                )))
-            }
-        }
-    }
-    if m.source.is_empty() && m.read_only {
-        return Err(bad("an anonymous volume cannot be read-only"));
-    }
-    Ok(m)
-}
-
-/// Docker's rule for local volume names.
-fn valid_volume_name(s: &str) -> bool {
-    let mut c = s.chars();
-    s.len() >= 2
-        && s.len() <= 255
-        && c.next().is_some_and(|f| f.is_ascii_alphanumeric())
-        && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+    raw.parse::<flags::VolumeSpec>()
+        .map(|v| v.0)
+        .map_err(|e| e.for_flag(path))
 }
 
 /// `HostConfig.LogConfig`: json-file (wharf's only log driver) with max-size/max-file.
@@ -822,28 +747,11 @@ fn log_config(f: &mut Fields, s: &mut ContainerCreate) -> Result<(), EngineError
     let opts = l.string_map("Config")?;
     l.finish()?;
     for (k, v) in opts {
-        match k.as_str() {
-            "max-size" => {
-                let n = crate::runtime::config::parse_size(&v).map_err(|e| {
-                    EngineError::invalid(format!("HostConfig.LogConfig.Config.max-size: {e}"))
-                })?;
-                s.log_max_size = (n > 0).then_some(n as u64);
-            }
-            "max-file" => {
-                let n: u32 = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    EngineError::invalid(format!(
-                        "HostConfig.LogConfig.Config.max-file {v:?} is invalid: give a number of files, 1 or more"
-                    ))
-                })?;
-                s.log_max_files = Some(n);
-            }
-            other => {
-                return Err(refuse(
-                    &format!("HostConfig.LogConfig.Config.{other}"),
-                    &json!(v),
-                    "wharf's json-file log takes max-size and max-file only",
-                ))
-            }
+        let path = format!("HostConfig.LogConfig.Config.{k}");
+        match format!("{k}={v}").parse::<flags::LogOpt>() {
+            Ok(flags::LogOpt::MaxSize(n)) => s.log_max_size = Some(n),
+            Ok(flags::LogOpt::MaxFile(n)) => s.log_max_files = Some(n),
+            Err(e) => return Err(e.for_flag(&path)),
         }
     }
     Ok(())
@@ -1017,11 +925,13 @@ fn mount(path: &str, v: &Value) -> Result<MountSpec, EngineError> {
                 )));
             }
             let mut b = Fields::new(&format!("{path}.BindOptions"), bind_v)?;
-            b.one_of(
+            if let Some(p) = b.one_of(
                 "Propagation",
-                &[BIND_PROPAGATION_DEFAULT],
-                "bind propagation is not applied by wharf's runtime yet; leave it out (binds are rprivate)",
-            )?;
+                &flags::PROPAGATIONS,
+                "give private, rprivate, shared, rshared, slave or rslave",
+            )? {
+                m.options.push(p);
+            }
             b.zero("NonRecursive", "wharf's bind mounts are always recursive")?;
             b.zero(
                 "CreateMountpoint",
@@ -1029,33 +939,19 @@ fn mount(path: &str, v: &Value) -> Result<MountSpec, EngineError> {
             )?;
             b.zero(
                 "ReadOnlyNonRecursive",
-                "wharf's read-only binds are read-only at the top mount",
+                "wharf's read-only binds are read-only all the way down",
             )?;
-            b.zero(
-                "ReadOnlyForceRecursive",
-                "wharf's read-only binds are read-only at the top mount only",
-            )?;
+            // What wharf does for every read-only bind.
+            b.accept("ReadOnlyForceRecursive");
             b.finish()?;
         }
         "volume" => {
             wrong("BindOptions", bind_v)?;
             wrong("TmpfsOptions", tmpfs_v)?;
-            if !m.source.is_empty() && !valid_volume_name(&m.source) {
-                return Err(EngineError::invalid(format!(
-                    "{path}.Source {:?} is not a volume name: use [a-zA-Z0-9][a-zA-Z0-9_.-]+, or Type bind for a host path",
-                    m.source
-                )));
-            }
-            if m.source.is_empty() && m.read_only {
-                return Err(EngineError::invalid(format!(
-                    "{path}: an anonymous volume cannot be read-only"
-                )));
-            }
             let mut o = Fields::new(&format!("{path}.VolumeOptions"), vol_v)?;
-            o.zero(
-                "NoCopy",
-                "nocopy is not applied by wharf's runtime yet; leave it out",
-            )?;
+            if o.bool("NoCopy")? {
+                m.options.push("nocopy".into());
+            }
             o.zero(
                 "Labels",
                 "create the volume with its labels first (docker volume create --label)",
@@ -1073,11 +969,6 @@ fn mount(path: &str, v: &Value) -> Result<MountSpec, EngineError> {
         "tmpfs" => {
             wrong("BindOptions", bind_v)?;
             wrong("VolumeOptions", vol_v)?;
-            if !m.source.is_empty() {
-                return Err(EngineError::invalid(format!(
-                    "{path}.Source must be empty for a tmpfs mount"
-                )));
-            }
             let mut o = Fields::new(&format!("{path}.TmpfsOptions"), tmpfs_v)?;
             match o.int("SizeBytes")? {
                 None | Some(0) => {}
@@ -1113,86 +1004,24 @@ fn mount(path: &str, v: &Value) -> Result<MountSpec, EngineError> {
             ))
         }
     }
+    // The rest (volume names, anonymous volumes read-only, ...) by the grammar's rules.
+    flags::check_mount(&m).map_err(|e| e.context(path))?;
     Ok(m)
 }
 
-/// `HostConfig.Tmpfs`: `{"/run": "size=64m,noexec"}`.
+/// `HostConfig.Tmpfs`: `{"/run": "size=64m,noexec"}`, as `--tmpfs` reads them.
 fn tmpfs_map(f: &mut Fields, s: &mut ContainerCreate) -> Result<(), EngineError> {
-    let map = f.string_map("Tmpfs")?;
-    for (target, opts) in map {
+    for (target, opts) in f.string_map("Tmpfs")? {
         let path = format!("HostConfig.Tmpfs.{target}");
-        check_target(&path, &target)?;
-        let mut m = MountSpec {
-            kind: "tmpfs".into(),
-            source: String::new(),
-            target,
-            read_only: false,
-            options: vec![],
+        let raw = if opts.is_empty() {
+            target.clone()
+        } else {
+            format!("{target}:{opts}")
         };
-        for o in opts.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-            let (k, v) = match o.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (o, None),
-            };
-            match (k, v) {
-                ("ro", None) => m.read_only = true,
-                ("rw", None) => m.read_only = false,
-                // wharf's tmpfs mounts are always noexec, nosuid and nodev (Docker's defaults).
-                ("noexec" | "nosuid" | "nodev", None) => {}
-                ("exec" | "suid" | "dev", None) => {
-                    return Err(refuse(
-                        &path,
-                        &json!(opts),
-                        &format!("{k} is not applied by wharf's runtime yet: its tmpfs mounts are noexec, nosuid and nodev"),
-                    ))
-                }
-                ("size", Some(v)) => {
-                    let n = if let Some(p) = v.strip_suffix('%') {
-                        match p.parse::<u8>() {
-                            Ok(p) if (1..=100).contains(&p) => {
-                                m.options.push(format!("size={p}%"));
-                                continue;
-                            }
-                            _ => None,
-                        }
-                    } else {
-                        crate::runtime::config::parse_size(v).ok()
-                    };
-                    match n {
-                        Some(n) if n > 0 => m.options.push(format!("size={n}")),
-                        _ => {
-                            return Err(EngineError::invalid(format!(
-                                "{path}: invalid size {v:?}: give bytes with an optional unit (64m) or a percentage (50%)"
-                            )))
-                        }
-                    }
-                }
-                ("mode", Some(v)) => match u32::from_str_radix(v, 8) {
-                    Ok(n) if n <= 0o7777 => m.options.push(format!("mode={n:o}")),
-                    _ => {
-                        return Err(EngineError::invalid(format!(
-                            "{path}: invalid mode {v:?}: give octal permission bits such as 1777"
-                        )))
-                    }
-                },
-                ("uid" | "gid" | "nr_inodes" | "nr_blocks", Some(v)) => {
-                    if v.parse::<u64>().is_err() {
-                        return Err(EngineError::invalid(format!(
-                            "{path}: invalid {k} {v:?}: give a number"
-                        )));
-                    }
-                    m.options.push(format!("{k}={v}"));
-                }
-                _ => {
-                    return Err(refuse(
-                        &path,
-                        &json!(opts),
-                        &format!("the tmpfs option {o:?} is not one wharf applies: use size, mode, uid, gid, nr_inodes, nr_blocks, ro, rw"),
-                    ))
-                }
-            }
-        }
-        s.mounts.push(m);
+        let m = raw
+            .parse::<flags::TmpfsSpec>()
+            .map_err(|e| e.for_flag(&path))?;
+        s.mounts.push(m.0);
     }
     Ok(())
 }
@@ -1242,7 +1071,13 @@ pub fn resources(f: &mut Fields, update: bool) -> Result<(Resources, Vec<Ulimit>
     let period = positive(f, "CpuPeriod")?;
     let quota = match f.int("CpuQuota")? {
         None | Some(0) => None,
-        Some(-1) if update => Some(-1),
+        Some(-1) if update => {
+            return Err(refuse(
+                &f.at("CpuQuota"),
+                &json!(-1),
+                "wharf's update cannot lift a CPU limit; give a new one (--cpus)",
+            ))
+        }
         Some(n) if n > 0 => Some(n),
         Some(n) => {
             return Err(EngineError::invalid(format!(
@@ -1258,7 +1093,6 @@ pub fn resources(f: &mut Fields, update: bool) -> Result<(Resources, Vec<Ulimit>
     }
     match (quota, period) {
         (None, None) => {}
-        (Some(-1), _) => r.nano_cpus = Some(0),
         (Some(q), p) => {
             let p = p.unwrap_or(100_000);
             if !(1_000..=1_000_000).contains(&p) {
@@ -1298,7 +1132,7 @@ pub fn resources(f: &mut Fields, update: bool) -> Result<(Resources, Vec<Ulimit>
     r.pids_limit = match f.int("PidsLimit")? {
         None => None,
         // 0 and -1 are "unlimited": at create that is the default, at update it is set.
-        Some(n) if n <= 0 => update.then_some(0),
+        Some(0 | -1) => update.then_some(-1),
         Some(n) => Some(n),
     };
     r.blkio_weight = match f.int("BlkioWeight")? {
@@ -1559,7 +1393,8 @@ mod tests {
             }]
         );
         assert_eq!(s.shm_size, Some(32 << 20));
-        assert_eq!(s.log_max_size, Some(1 << 20));
+        // json-file's max-size is decimal, as Docker reads it: 1m is 1,000,000 bytes.
+        assert_eq!(s.log_max_size, Some(1_000_000));
         assert_eq!(s.log_max_files, Some(2));
         let mounts: Vec<(&str, &str, &str, bool, Vec<String>)> = s
             .mounts
@@ -1583,8 +1418,12 @@ mod tests {
             ]
         );
         assert!(t.connect.is_empty());
-        // 80/tcp is exposed because it is published: nothing to warn about.
-        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        // -p with --network none: accepted, and said so as dockerd says it for host.
+        assert_eq!(
+            t.warnings,
+            vec!["Published ports are discarded when using none network mode"]
+        );
+        assert!(t.spec.expose.is_empty());
     }
 
     #[test]
@@ -1638,12 +1477,6 @@ mod tests {
         //   --mac-address 02:42:ac:11:00:02 -P --expose 9000 --no-healthcheck demo
         let mut b = fixture("cli_create_network.json");
         assert!(
-            err(&b).contains("Config.ExposedPorts.9000/tcp"),
-            "{}",
-            err(&b)
-        );
-        set(&mut b, "/HostConfig/PublishAllPorts", Some(json!(false)));
-        assert!(
             err(&b).contains("NetworkingConfig.EndpointsConfig.mynet.MacAddress"),
             "{}",
             err(&b)
@@ -1661,9 +1494,18 @@ mod tests {
             t.spec.healthcheck.as_ref().and_then(|h| h.test.clone()),
             Some(vec!["NONE".to_string()])
         );
-        // Exposed but not published: accepted, and said so.
-        assert_eq!(t.warnings.len(), 1);
-        assert!(t.warnings[0].contains("9000/tcp"));
+        // Exposed, and published by -P on an ephemeral port.
+        assert!(t.spec.publish_all);
+        assert_eq!(
+            t.spec.expose,
+            vec![PortBinding {
+                host_ip: String::new(),
+                host_port: 0,
+                container_port: 9000,
+                proto: "tcp".into()
+            }]
+        );
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
         // A second endpoint is connected after create.
         set(
             &mut b,
@@ -1710,25 +1552,7 @@ mod tests {
         //   --mount type=bind,src=/tmp,dst=/b,bind-propagation=rslave,readonly
         //   --mount type=tmpfs,dst=/tt,tmpfs-size=1000000,tmpfs-mode=1770
         //   --mount type=volume,dst=/nc,volume-nocopy demo
-        let mut b = fixture("cli_create_mounts.json");
-        assert!(
-            err(&b).contains(
-                "HostConfig.Mounts[0].BindOptions.Propagation \"rslave\" is not supported by wharf"
-            ),
-            "{}",
-            err(&b)
-        );
-        set(&mut b, "/HostConfig/Mounts/0/BindOptions", None);
-        assert!(
-            err(&b).contains("HostConfig.Mounts[2].VolumeOptions.NoCopy"),
-            "{}",
-            err(&b)
-        );
-        set(
-            &mut b,
-            "/HostConfig/Mounts/2/VolumeOptions/NoCopy",
-            Some(json!(false)),
-        );
+        let b = fixture("cli_create_mounts.json");
         let t = translate(&b, None).unwrap();
         let got: Vec<String> = t
             .spec
@@ -1749,9 +1573,9 @@ mod tests {
             got,
             vec![
                 "volume named->/data ",
-                "bind /tmp->/b:ro ",
+                "bind /tmp->/b:ro rslave",
                 "tmpfs ->/tt size=1000000,mode=1770",
-                "volume ->/nc ",
+                "volume ->/nc nocopy",
                 "volume ->/anon ",
             ]
         );
@@ -1766,14 +1590,18 @@ mod tests {
         assert!(parse_bind("b", "/a:/b:rw,ro").is_err());
         assert!(parse_bind("b", "/a:/b:cached").is_err());
         assert!(parse_bind("b", "/a:/").is_err());
-        assert!(parse_bind("b", "/a:/b:shared")
+        assert_eq!(
+            parse_bind("b", "/a:/b:shared").unwrap().options,
+            vec!["shared"]
+        );
+        assert_eq!(
+            parse_bind("b", "v1:/b:nocopy").unwrap().options,
+            vec!["nocopy"]
+        );
+        assert!(parse_bind("HostConfig.Binds[3]", "/a:/b:bogus")
             .unwrap_err()
             .message
-            .contains("propagation shared"));
-        assert!(parse_bind("b", "v1:/b:nocopy")
-            .unwrap_err()
-            .message
-            .contains("nocopy"));
+            .starts_with("invalid HostConfig.Binds[3] \"/a:/b:bogus\""));
         assert!(parse_bind("b", "/a:/b:rprivate").is_ok());
         // --tmpfs options.
         let mut b = fixture("cli_create_plain.json");
@@ -1785,9 +1613,21 @@ mod tests {
         let t = translate(&b, None).unwrap();
         assert_eq!(
             t.spec.mounts[0].options,
-            vec!["size=65536", "mode=755", "uid=1"]
+            vec!["noexec", "nosuid", "size=65536", "mode=755", "uid=1"]
         );
-        set(&mut b, "/HostConfig/Tmpfs", Some(json!({"/run": "exec"})));
+        set(
+            &mut b,
+            "/HostConfig/Tmpfs",
+            Some(json!({"/run": "exec,ro"})),
+        );
+        let t = translate(&b, None).unwrap();
+        assert!(t.spec.mounts[0].read_only);
+        assert_eq!(t.spec.mounts[0].options, vec!["exec"]);
+        set(
+            &mut b,
+            "/HostConfig/Tmpfs",
+            Some(json!({"/run": "exec,noexec"})),
+        );
         assert!(err(&b).contains("HostConfig.Tmpfs./run"), "{}", err(&b));
         set(
             &mut b,
@@ -1843,19 +1683,25 @@ mod tests {
         );
         assert!(err(&b).contains("invalid restart policy \"sometimes\""));
         // update: zero is unchanged, -1 unlimited.
-        let body = json!({"Memory": 0, "PidsLimit": -1, "CpuQuota": -1, "MemorySwap": -1,
+        let body = json!({"Memory": 0, "PidsLimit": 0, "CpuQuota": 0, "MemorySwap": -1,
             "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}});
         let mut f = Fields::new("", Some(&body)).unwrap();
         let (r, _) = resources(&mut f, true).unwrap();
         assert_eq!(r.memory, None);
-        assert_eq!(r.pids_limit, Some(0));
-        assert_eq!(r.nano_cpus, Some(0));
+        assert_eq!(r.pids_limit, Some(-1));
+        assert_eq!(r.nano_cpus, None);
         assert_eq!(r.memory_swap, Some(-1));
         assert_eq!(
             restart_policy(f.get("RestartPolicy"), "RestartPolicy").unwrap(),
             None
         );
         f.finish().unwrap();
+        let body = json!({"CpuQuota": -1});
+        let mut f = Fields::new("", Some(&body)).unwrap();
+        assert!(resources(&mut f, true)
+            .unwrap_err()
+            .message
+            .contains("cannot lift a CPU limit"));
         let body = json!({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 1}]});
         let mut f = Fields::new("", Some(&body)).unwrap();
         assert!(resources(&mut f, true)
@@ -1922,8 +1768,8 @@ mod tests {
             ("/HostConfig/Links", json!(["foo:bar"]), "HostConfig.Links"),
             (
                 "/HostConfig/VolumesFrom",
-                json!(["other:ro"]),
-                "HostConfig.VolumesFrom",
+                json!(["other:rx"]),
+                "HostConfig.VolumesFrom[0]",
             ),
             (
                 "/HostConfig/VolumeDriver",
@@ -2164,7 +2010,6 @@ mod tests {
         assert!(translate(&b, None).is_ok());
         for f in [
             "Domainname",
-            "HostConfig.VolumesFrom",
             "HostConfig.Annotations",
             "HostConfig.DnsOptions",
             "HostConfig.DnsSearch",
