@@ -444,6 +444,63 @@ fn lifecycle_through_the_docker_cli() {
         !s.ok(&["ps", "-aq", "--no-trunc"]).contains(&rid)
     });
 
+    // run in the foreground: output, exit codes, stdin, a terminal (the CLI creates,
+    // attaches, waits for next-exit, starts; --rm waits for removed).
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "wharf/demo",
+            "echo",
+            "hi"
+        ]),
+        "hi\n"
+    );
+    let o = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "err\n");
+    let o = s.docker_in(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "wharf/demo",
+            "cat",
+        ],
+        Some(b"through stdin\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "through stdin\n");
+    let o = s.docker(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "once",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "exit 5",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(s.statuses().contains("once Exited (5)"), "{}", s.statuses());
+    let lines = s.ok(&["ps", "-aq"]).lines().count();
+    assert_eq!(lines, 2, "only short and once are left");
+
     // container prune: the stopped ones go.
     let out = s.ok(&["container", "prune", "-f"]);
     assert!(out.contains("Deleted Containers:"), "{out}");

@@ -118,6 +118,16 @@ r = client.containers.run(IMG, ["sh", "-c", "sleep 0.5; exit 4"], detach=True,
 check(r.wait(timeout=30)["StatusCode"] == 4, "run exit code")
 r.remove(force=True)
 
+# run in the foreground: its output, or ContainerError with the exit code
+out = client.containers.run(IMG, ["echo", "from run"], network_mode="none", remove=True)
+check(out == b"from run\n", out)
+try:
+    client.containers.run(IMG, ["sh", "-c", "echo bad >&2; exit 2"], network_mode="none",
+                          remove=True)
+    raise AssertionError("a failing run did not raise")
+except docker.errors.ContainerError as e:
+    check(e.exit_status == 2 and b"bad" in e.stderr, str(e))
+
 # errors as docker-py maps them
 try:
     client.containers.create("nosuchimage:1", network_mode="none")
