@@ -284,6 +284,14 @@ impl LocalEngine {
     /// The full id of the container named by `name_or_id` (name, full id, or unique id prefix).
     pub fn find_container(&self, name_or_id: &str) -> Result<String> {
         let q = name_or_id.trim_start_matches('/');
+        // A full id names its directory: no listing (listings that look at every
+        // container by id, such as the Docker API's `ps`, stay linear).
+        if q.len() == 64
+            && q.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && paths::dir(self, q).join("config.json").exists()
+        {
+            return Ok(q.to_string());
+        }
         let ids = self.container_ids();
         if ids.iter().any(|i| i == q) {
             return Ok(q.to_string());
