@@ -6,6 +6,8 @@
 //!
 //! docker-py's part is `app/tests/docker_py/containers.py`, run by [`docker_py`].
 
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,10 +20,24 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(None)
+    }
+
+    /// A server with `policy` (JSON) in force; its directory is open to other users
+    /// (the socket is reached there, identity comes from the kernel).
+    fn start_with(policy: Option<&str>) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("wdocker")
             .tempdir_in("/tmp")
             .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let mut policy_args: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(p) = policy {
+            std::fs::write(dir.path().join("policy.json"), p).expect("policy");
+            policy_args.push("--policy".into());
+            policy_args.push(dir.path().join("policy.json").into());
+        }
         let s0 = Command::new(exe())
             .arg("--root")
             .arg(dir.path().join("root"))
@@ -33,6 +49,7 @@ impl Server {
         let child = Command::new(exe())
             .arg("--root")
             .arg(dir.path().join("root"))
+            .args(&policy_args)
             .args(["serve", "--socket"])
             .arg(dir.path().join("w.sock"))
             .env_remove("WHARF_ROOT")
@@ -89,6 +106,32 @@ impl Server {
             w.write_all(data).expect("docker's stdin");
         }
         finish(child, &format!("docker {args:?}"))
+    }
+
+    /// `docker args...` run as the Unix user `user` (HOME and DOCKER_CONFIG their own).
+    fn docker_as(&self, user: &str, args: &[&str]) -> Output {
+        let u = nix::unistd::User::from_name(user)
+            .expect("user lookup")
+            .expect("the user exists");
+        let cfg = self.path(&format!("dockercfg-{user}"));
+        std::fs::create_dir_all(&cfg).expect("config dir");
+        nix::unistd::chown(&cfg, Some(u.uid), Some(u.gid)).expect("chown");
+        let child = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", &cfg)
+            .env("HOME", "/tmp")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .current_dir("/")
+            .uid(u.uid.as_raw())
+            .gid(u.gid.as_raw())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running docker as another user");
+        finish(child, &format!("docker {args:?} as {user}"))
     }
 
     /// `docker args...`, insisting on success; its stdout.
@@ -655,4 +698,147 @@ fn docker_py() {
     let o = finish(child, "docker_py/containers.py");
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("docker-py: all good"), "{}", text(&o));
+}
+
+/// Users made for [`roles_through_the_docker_api`], removed (by name, only these) when
+/// dropped.
+struct Users;
+
+const USERS: [&str; 2] = ["wharft-dkuser", "wharft-dkview"];
+
+impl Users {
+    fn create() -> Users {
+        for u in USERS {
+            let _ = Command::new("userdel").arg(u).output();
+            let o = Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/false", u])
+                .output()
+                .expect("useradd");
+            assert!(o.status.success(), "useradd {u}: {}", text(&o));
+        }
+        Users
+    }
+}
+
+impl Drop for Users {
+    fn drop(&mut self) {
+        for u in USERS {
+            let _ = Command::new("userdel").arg(u).output();
+        }
+    }
+}
+
+/// Roles, scope and constraints apply to the Docker API as to wharf's own clients: the
+/// docker CLI run as other users gets what their role allows, refusals in dockerd's
+/// shape (403) with the policy's reason, and every refusal in the audit journal.
+#[test]
+fn roles_through_the_docker_api() {
+    if !can_run() {
+        return;
+    }
+    let _users = Users::create();
+    let s = Server::start_with(Some(
+        r#"{"users": {"wharft-dkuser": {"role": "user"}, "wharft-dkview": {"role": "viewer"}}}"#,
+    ));
+    // root (admin under any policy) runs one.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "roots",
+        "--network",
+        "none",
+        "wharf/demo",
+        "sleep",
+        "60",
+    ]);
+
+    // The viewer sees, but may not create or stop (403 before the body is read).
+    let o = s.docker_as("wharft-dkview", &["ps", "--format", "{{.Names}}"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("roots"));
+    let o = s.docker_as(
+        "wharft-dkview",
+        &["create", "--network", "none", "wharf/demo", "true"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("may not create containers"),
+        "{}",
+        text(&o)
+    );
+    let o = s.docker_as("wharft-dkview", &["stop", "roots"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("may not"), "{}", text(&o));
+
+    // The user sees their own only, acts on their own only, within the constraints.
+    let o = s.docker_as("wharft-dkuser", &["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "");
+    let o = s.docker_as("wharft-dkuser", &["stop", "roots"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("it belongs to root"), "{}", text(&o));
+    let o = s.docker_as(
+        "wharft-dkuser",
+        &[
+            "create",
+            "-v",
+            "/etc:/hostetc",
+            "--network",
+            "none",
+            "wharf/demo",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("bind-mount host path /etc"),
+        "{}",
+        text(&o)
+    );
+    let o = s.docker_as(
+        "wharft-dkuser",
+        &["create", "--privileged", "--network", "none", "wharf/demo"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("privileged"), "{}", text(&o));
+    let o = s.docker_as(
+        "wharft-dkuser",
+        &[
+            "run",
+            "-d",
+            "--name",
+            "mine",
+            "--network",
+            "none",
+            "wharf/demo",
+            "sleep",
+            "60",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = s.docker_as("wharft-dkuser", &["ps", "--format", "{{.Names}}"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "mine");
+    let o = s.docker_as("wharft-dkuser", &["rm", "-f", "mine"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // prune by the user leaves root's alone.
+    s.ok(&["stop", "-t", "0", "roots"]);
+    let o = s.docker_as("wharft-dkuser", &["container", "prune", "-f"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(s.statuses().contains("roots Exited"), "{}", s.statuses());
+
+    // The refusals are in the audit journal.
+    let journal = Command::new(exe())
+        .arg("--root")
+        .arg(s.path("root"))
+        .args(["audit", "--format", "json"])
+        .output()
+        .expect("wharf audit");
+    let j = String::from_utf8_lossy(&journal.stdout);
+    for want in ["container.create", "container.stop"] {
+        assert!(
+            j.lines()
+                .any(|l| l.contains(want) && l.contains("denied") && l.contains("wharft-dk")),
+            "no denied {want} in the journal:\n{j}"
+        );
+    }
 }

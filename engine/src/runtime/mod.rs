@@ -287,7 +287,8 @@ impl LocalEngine {
         // A full id names its directory: no listing (listings that look at every
         // container by id, such as the Docker API's `ps`, stay linear).
         if q.len() == 64
-            && q.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && q.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             && paths::dir(self, q).join("config.json").exists()
         {
             return Ok(q.to_string());
