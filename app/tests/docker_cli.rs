@@ -341,6 +341,7 @@ fn lifecycle_through_the_docker_cli() {
         &["create", "--pid", "host", "wharf/demo"],
         "HostConfig.PidMode \"host\" is not supported by wharf",
     );
+    s.fails(&["start", "nosuch"], "No such container: nosuch");
     s.fails(&["stop", "nosuch"], "No such container: nosuch");
     s.fails(&["logs", "nosuch"], "No such container: nosuch");
 
