@@ -545,6 +545,43 @@ fn lifecycle_through_the_docker_cli() {
     let lines = s.ok(&["ps", "-aq"]).lines().count();
     assert_eq!(lines, 2, "only short and once are left");
 
+    // Exposed and published ports: recorded, filtered on, and with --network none the
+    // warning dockerd gives for discarded ports.
+    let o = s.docker(&[
+        "create",
+        "--name",
+        "ports",
+        "--network",
+        "none",
+        "--expose",
+        "9000",
+        "-p",
+        "8080:80",
+        "wharf/demo",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("WARNING: Published ports are discarded when using none network mode"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{json .Config.ExposedPorts}}", "ports"])
+            .trim(),
+        r#"{"80/tcp":{},"9000/tcp":{}}"#
+    );
+    for (filter, hit) in [
+        ("expose=9000", true),
+        ("expose=8000-9000/tcp", true),
+        ("expose=81", false),
+        ("publish=80", true),
+        ("publish=9000", false),
+    ] {
+        let names = s.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+        assert_eq!(names.contains("ports"), hit, "{filter}: {names}");
+    }
+
     // container prune: the stopped ones go.
     let out = s.ok(&["container", "prune", "-f"]);
     assert!(out.contains("Deleted Containers:"), "{out}");

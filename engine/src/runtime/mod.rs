@@ -1276,6 +1276,15 @@ impl ContainerApi for LocalEngine {
                 list.push(b);
             }
         }
+        // `{"80/tcp": {}}`: published and --expose'd ports (null when none, as Docker).
+        let exposed: serde_json::Map<String, Value> = cfg
+            .spec
+            .ports
+            .iter()
+            .chain(&cfg.spec.expose)
+            .map(|p| (format!("{}/{}", p.container_port, p.proto), json!({})))
+            .collect();
+        let exposed = (!exposed.is_empty()).then_some(Value::Object(exposed));
         let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
@@ -1342,6 +1351,12 @@ impl ContainerApi for LocalEngine {
                 "Labels": cfg.labels,
                 "StopSignal": cfg.spec.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": cfg.stop_timeout(),
+                "ExposedPorts": exposed,
+                "Healthcheck": cfg.spec.healthcheck.as_ref().map(|h| json!({
+                    "Test": h.test, "Interval": h.interval_ns.unwrap_or(0),
+                    "Timeout": h.timeout_ns.unwrap_or(0), "StartPeriod": h.start_period_ns.unwrap_or(0),
+                    "Retries": h.retries.unwrap_or(0),
+                })),
             },
             "NetworkSettings": crate::network::network_settings(self, &cfg.id)
                 .ok()

@@ -253,15 +253,18 @@ fn api_match(r: &ContainerSummary, doc: &Value, filters: &[(String, String)]) ->
                     })
                 }),
                 "publish" | "expose" => port_filter(v).is_some_and(|(lo, hi, proto)| {
-                    doc["HostConfig"]["PortBindings"]
-                        .as_object()
-                        .is_some_and(|m| {
-                            m.keys().any(|k| {
-                                let (p, pr) = k.split_once('/').unwrap_or((k, "tcp"));
-                                p.parse::<u16>().is_ok_and(|p| p >= lo && p <= hi)
-                                    && proto.as_deref().is_none_or(|x| x == pr)
-                            })
+                    let ports = if key == "publish" {
+                        &doc["HostConfig"]["PortBindings"]
+                    } else {
+                        &doc["Config"]["ExposedPorts"]
+                    };
+                    ports.as_object().is_some_and(|m| {
+                        m.keys().any(|k| {
+                            let (p, pr) = k.split_once('/').unwrap_or((k, "tcp"));
+                            p.parse::<u16>().is_ok_and(|p| p >= lo && p <= hi)
+                                && proto.as_deref().is_none_or(|x| x == pr)
                         })
+                    })
                 }),
                 _ => false,
             })
@@ -465,8 +468,9 @@ pub fn inspect_json(mut doc: Value) -> Value {
             .map(|m| m.keys().map(|k| (k.clone(), json!({}))).collect())
             .unwrap_or_default();
         if let Some(cfg) = doc.get_mut("Config").and_then(Value::as_object_mut) {
-            if !exposed.is_empty() {
-                cfg.entry("ExposedPorts").or_insert(Value::Object(exposed));
+            let e = cfg.entry("ExposedPorts").or_insert(Value::Null);
+            if e.is_null() && !exposed.is_empty() {
+                *e = Value::Object(exposed);
             }
         }
     }
