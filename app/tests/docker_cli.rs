@@ -864,6 +864,14 @@ fn roles_through_the_docker_api() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(s.statuses().contains("roots Exited"), "{}", s.statuses());
 
+    // A field wharf refuses before the engine sees the request: refused and audited too.
+    let o = s.docker_as(
+        "wharft-dkuser",
+        &["create", "--pid", "host", "--network", "none", "wharf/demo"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("HostConfig.PidMode"), "{}", text(&o));
+
     // The refusals are in the audit journal.
     let journal = Command::new(exe())
         .arg("--root")
@@ -872,6 +880,11 @@ fn roles_through_the_docker_api() {
         .output()
         .expect("wharf audit");
     let j = String::from_utf8_lossy(&journal.stdout);
+    assert!(
+        j.lines()
+            .any(|l| l.contains("HostConfig.PidMode") && l.contains("wharft-dkuser")),
+        "the refused PidMode is not in the journal:\n{j}"
+    );
     for want in ["container.create", "container.stop"] {
         assert!(
             j.lines()

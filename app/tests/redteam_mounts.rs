@@ -674,7 +674,7 @@ fn bind_mount_attacks_are_refused_and_audited() {
             vec![bind("course/alice/data", "/s", true)],
             &["cat", "/s/f"],
         ),
-        "relative path",
+        "must be an absolute host path",
         "course/alice/data",
     );
     // Very long paths: at PATH_MAX, far beyond it, and a name longer than 255 bytes.

@@ -706,23 +706,8 @@ pub fn prepare(
     caller: &Caller,
     spec: &ContainerCreate,
 ) -> Result<(ContainerCreate, Vec<CheckedBind>)> {
-    prepare_inner(engine, caller, spec).inspect_err(|e| {
-        let gate = engine.gate();
-        let who = gate.caller(caller);
-        let image_ref = crate::image::Reference::parse(&spec.image)
-            .map(|r| r.to_string())
-            .unwrap_or_else(|_| spec.image.clone());
-        let detail = crate::policy::gate::create_detail(spec, &image_ref);
-        if let Err(a) = gate.audit().record(
-            &who,
-            Action::ContainerCreate.as_str(),
-            spec.name.as_deref().unwrap_or(""),
-            "denied",
-            &format!("{} [{detail}]", e.message),
-        ) {
-            tracing::warn!("could not write the audit journal: {a}");
-        }
-    })
+    prepare_inner(engine, caller, spec)
+        .inspect_err(|e| engine.gate().refuse_create(caller, spec, e))
 }
 
 fn prepare_inner(
@@ -752,7 +737,7 @@ fn prepare_inner(
     }
     let gate = engine.gate();
     let role = gate.role(caller);
-    let prefixes = role.constraints.bind_mounts.clone();
+    let prefixes = role.constraints.bind_prefixes_for(&gate.caller(caller));
     let creds = prefixes
         .as_ref()
         .map(|_| Credentials::of(caller, gate.caller(caller).label()));

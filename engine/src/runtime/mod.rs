@@ -899,7 +899,7 @@ impl ContainerApi for LocalEngine {
         // The permission first (nothing is looked at without it), then the request's
         // own sense, then the role's constraints on it (audited with its arguments).
         self.gate().precheck(caller, Action::ContainerCreate)?;
-        validate::validate(spec)?;
+        validate::validate(spec).inspect_err(|e| self.gate().refuse_create(caller, spec, e))?;
         // Bind sources resolved by the kernel (as the caller, for a constrained role) and
         // `--volumes-from` expanded: the gate checks real paths, and the objects found
         // are recorded so the start mounts exactly them.

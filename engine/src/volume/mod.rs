@@ -483,10 +483,10 @@ impl VolumeApi for LocalEngine {
         let _lock = self.root().lock("volumes")?;
         let users = refs(self, name);
         if !users.is_empty() {
-            let short: Vec<&str> = users.iter().map(|u| crate::ids::short(u)).collect();
+            // dockerd's words (clients match on them): full ids, space-separated.
             return Err(EngineError::conflict(format!(
-                "volume {name} is in use by container(s) {}: remove them first (wharf rm -f ...)",
-                short.join(", ")
+                "remove {name}: volume is in use - [{}]",
+                users.join(" ")
             )));
         }
         destroy(self, &m)
@@ -581,7 +581,7 @@ mod tests {
         fs::create_dir_all(e.root().containers().join("c1")).unwrap();
         acquire(&e, &c, Some("data"), "c1").unwrap();
         let err = e.volume_remove(&c, "data", true).unwrap_err();
-        assert!(err.message.contains("in use by container(s) c1"), "{err}");
+        assert_eq!(err.message, "remove data: volume is in use - [c1]");
         release(&e, "c1", true).unwrap();
         e.volume_remove(&c, "data", false).unwrap();
         assert!(!e.root().volumes().join("data").exists());

@@ -76,6 +76,14 @@ impl<'a> LazyBody<'a> {
     fn finish(mut self) {
         let _ = self.writer();
     }
+
+    /// Cut the connection before the body's end (an error after the first byte): the
+    /// client sees a failed transfer, not a short body that looks whole.
+    fn abort(self, why: &str) {
+        if let Some(w) = self.w {
+            w.abort(why);
+        }
+    }
 }
 
 impl Write for LazyBody<'_> {
@@ -1021,6 +1029,8 @@ pub fn logs(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
             return Err(no_such(id)(err));
         }
         tracing::debug!("docker logs {id}: {err}");
+        body.abort(&err.message);
+        return Ok(());
     }
     if !gone && !buf.is_empty() {
         let _ = body.write_all(&buf);
@@ -1081,6 +1091,7 @@ pub fn export(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
         Err(err) if body.w.is_none() => Err(no_such(id)(err)),
         Err(err) => {
             tracing::debug!("docker export {id}: {err}");
+            body.abort(&err.message);
             Ok(())
         }
     }
@@ -1158,6 +1169,7 @@ pub fn stats(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
         Err(err) if body.w.is_none() => Err(no_such(id)(err)),
         Err(err) => {
             tracing::debug!("docker stats {id}: {err}");
+            body.abort(&err.message);
             Ok(())
         }
     }
@@ -1387,6 +1399,9 @@ pub fn archive_get(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
         Err(err) if !started => Err(no_such(id)(err)),
         Err(err) => {
             tracing::debug!("docker cp from {id}:{path}: {err}");
+            if let Peek::Send(b) = p.peek {
+                b.abort(&err.message);
+            }
             Ok(())
         }
         Ok(st) => {

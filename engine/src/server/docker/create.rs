@@ -37,7 +37,20 @@ pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
         .filter(|n| !n.is_empty());
     check_platform(c.q("platform").as_deref())?;
     let body = c.json_body()?;
-    let t = translate(&body, name)?;
+    let t = match translate(&body, name.clone()) {
+        Ok(t) => t,
+        Err(err) => {
+            // Refused before the engine saw it: audited as the engine audits its own
+            // refusals, with what can be told of the request.
+            let seen = ContainerCreate {
+                name,
+                image: body["Image"].as_str().unwrap_or_default().to_string(),
+                ..Default::default()
+            };
+            e.gate().refuse_create(c.caller, &seen, &err);
+            return Err(err);
+        }
+    };
     let id = e
         .container_create(c.caller, &t.spec)
         .map_err(|err| create_error(err, &t.spec))?;

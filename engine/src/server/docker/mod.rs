@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod containers;
 pub mod create;
+pub mod fields;
 pub mod images;
 pub mod networks;
 pub mod system;
@@ -215,8 +216,7 @@ pub fn json_status<T: Serialize + ?Sized>(out: &mut Responder, status: StatusCod
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let mut w = out.start(status, h);
-    w.send(bytes::Bytes::from(body));
+    out.full_with(status, h, body);
 }
 
 /// `200` with JSON.
