@@ -862,9 +862,12 @@ fn matches_filters(
     keys.sort();
     keys.dedup();
     for key in keys {
-        let mut hit = false;
+        // Docker's rule: values of one key are alternatives, except labels, which must
+        // all hold (compose lists a project's service containers with two labels).
+        let all = key == "label";
+        let mut hit = all;
         for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-            hit |= match key {
+            let this = match key {
                 "status" => s.state.as_str() == v,
                 "name" => s.name.contains(v.as_str()),
                 "id" => s.id.starts_with(v.as_str()),
@@ -886,6 +889,7 @@ fn matches_filters(
                 }
                 _ => false,
             };
+            hit = if all { hit && this } else { hit || this };
         }
         if !hit {
             return false;
@@ -1434,6 +1438,45 @@ impl ContainerApi for LocalEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_filters_must_all_hold_other_keys_are_alternatives() {
+        let s = ContainerSummary {
+            id: "abc".into(),
+            name: "proj_web_1".into(),
+            image: "busybox".into(),
+            image_id: "sha256:1".into(),
+            command: String::new(),
+            created: 0,
+            state: ContainerStatus::Running,
+            status: String::new(),
+            health: None,
+            exit_code: None,
+            oom_killed: false,
+            ports: vec![],
+            labels: [
+                ("p".to_string(), "proj".to_string()),
+                ("oneoff".to_string(), "False".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            networks: vec![],
+            size_rw: None,
+            owner: 0,
+            project: None,
+        };
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let m = |pairs: &[(&str, &str)]| matches_filters(&s, &f(pairs), &HashMap::new());
+        assert!(m(&[("label", "p=proj"), ("label", "oneoff=False")]));
+        assert!(!m(&[("label", "p=proj"), ("label", "oneoff=True")]));
+        assert!(m(&[("status", "exited"), ("status", "running")]));
+        assert!(!m(&[("status", "running"), ("name", "db")]));
+    }
 
     #[test]
     fn names_and_status_words() {

@@ -675,10 +675,17 @@ fn host_config(f: &mut Fields, t: &mut Translated) -> Result<(), EngineError> {
         "every wharf container has its own IPC namespace",
     )?;
     f.zero("Cgroup", "every wharf container has its own cgroup")?;
-    f.zero(
-        "Links",
-        "legacy links are not supported: put the containers on one user-defined network and use their names",
-    )?;
+    // Legacy links act on the default bridge (and as aliases on user networks), which
+    // wharf does not do; on network none they do nothing in Docker either (compose
+    // 1.29's `run` sends them for every service).
+    if t.spec.network.as_deref() == Some("none") {
+        let _ = f.strings("Links")?;
+    } else {
+        f.zero(
+            "Links",
+            "legacy links are not supported: put the containers on one user-defined network and use their names",
+        )?;
+    }
     f.zero(
         "OomScoreAdj",
         "wharf leaves the OOM score of containers as the kernel sets it",
@@ -1779,6 +1786,7 @@ mod tests {
                 "HostConfig.NetworkMode \"container:web\"",
             ),
             ("/HostConfig/Links", json!(["foo:bar"]), "HostConfig.Links"),
+            ("/HostConfig/Links", json!("foo:bar"), "HostConfig.Links"),
             (
                 "/HostConfig/VolumesFrom",
                 json!(["other:rx"]),
@@ -2053,6 +2061,12 @@ mod tests {
         set(&mut b, "/HostConfig/CgroupnsMode", Some(json!("private")));
         set(&mut b, "/HostConfig/UsernsMode", Some(json!("host")));
         set(&mut b, "/HostConfig/ConsoleSize", Some(json!([24, 80])));
+        assert!(translate(&b, None).is_ok());
+        // compose 1.29's `run` links the service's containers; on network none links do
+        // nothing, in Docker too.
+        set(&mut b, "/HostConfig/NetworkMode", Some(json!("none")));
+        set(&mut b, "/NetworkingConfig", None);
+        set(&mut b, "/HostConfig/Links", Some(json!(["p_web_1:web"])));
         assert!(translate(&b, None).is_ok());
         assert!(check_platform(None).is_ok());
         assert!(check_platform(Some("")).is_ok());
