@@ -893,3 +893,87 @@ fn roles_through_the_docker_api() {
         );
     }
 }
+
+/// docker-compose 1.29 (docker-py 5 inside) on a project of one service with
+/// `network_mode: none` and a named volume: up, ps, logs, run (one-off, attached, exit
+/// code), restart, stop, down.
+#[test]
+fn compose_v1_project() {
+    if !can_run() {
+        return;
+    }
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        eprintln!("skipped: no docker-compose on PATH");
+        return;
+    }
+    let s = Server::start();
+    let proj = s.path("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::fs::write(
+        proj.join("docker-compose.yml"),
+        r#"version: "3.7"
+services:
+  web:
+    image: wharf/demo
+    command: ["sh", "-c", "echo up; trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    network_mode: none
+    labels:
+      tier: front
+    volumes:
+      - data:/data
+    tmpfs:
+      - /run
+    stop_grace_period: 2s
+volumes:
+  data: {}
+"#,
+    )
+    .unwrap();
+    let compose = |args: &[&str]| -> Output {
+        let child = Command::new("docker-compose")
+            .args(args)
+            .current_dir(&proj)
+            .env("DOCKER_HOST", format!("unix://{}", s.socket().display()))
+            .env("DOCKER_CONFIG", s.path("dockercfg"))
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker-compose");
+        finish(child, &format!("docker-compose {args:?}"))
+    };
+    let ok = |args: &[&str]| -> String {
+        let o = compose(args);
+        assert!(o.status.success(), "docker-compose {args:?}: {}", text(&o));
+        text(&o)
+    };
+    ok(&["up", "-d"]);
+    let ps = ok(&["ps"]);
+    assert_eq!(ps.matches("proj_web_1").count(), 1, "{ps}");
+    assert!(ps.contains("Up"), "{ps}");
+    wait_for("the service to log", Duration::from_secs(20), || {
+        ok(&["logs"]).contains("up")
+    });
+    // A second up leaves the running service as it is.
+    assert!(ok(&["up", "-d"]).contains("up-to-date"));
+    // run: a one-off container, attached (compose runs the docker CLI for it), removed,
+    // with its exit code.
+    let o = compose(&["run", "--rm", "-T", "web", "echo", "one-off"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("one-off"));
+    let o = compose(&["run", "--rm", "-T", "web", "sh", "-c", "exit 4"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert_eq!(ok(&["ps"]).matches("proj_web").count(), 1);
+    ok(&["restart"]);
+    ok(&["stop"]);
+    assert!(ok(&["ps"]).contains("Exit 0"), "{}", ok(&["ps"]));
+    ok(&["down", "-v"]);
+    assert_eq!(s.ok(&["ps", "-aq"]).trim(), "");
+    assert!(!s.ok(&["volume", "ls", "-q"]).contains("proj_data"));
+}
