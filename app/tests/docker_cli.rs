@@ -457,6 +457,10 @@ fn lifecycle_through_the_docker_cli() {
         "sleep 1; exit 3",
     ]);
     assert_eq!(s.ok(&["wait", "short"]).trim(), "3");
+    s.fails(
+        &["rename", "short", "site"],
+        "Conflict. The container name \"/site\" is already in use",
+    );
 
     // rm: a running one only with -f.
     s.ok(&["start", "site"]);

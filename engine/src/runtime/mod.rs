@@ -1109,9 +1109,9 @@ impl ContainerApi for LocalEngine {
                     .map(|c| c.name == new_name)
                     .unwrap_or(false)
             {
+                // dockerd's words, as for create.
                 return Err(EngineError::conflict(format!(
-                    "the container name {new_name:?} is already in use by container {}: choose another name",
-                    crate::ids::short(&other)
+                    "Error when allocating new name: Conflict. The container name \"/{new_name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
                 )));
             }
         }

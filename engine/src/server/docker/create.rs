@@ -6,8 +6,9 @@
 //! its value is Docker's default (clients send many zero-valued fields), or refused by
 //! name with what to do instead. A field wharf does not know is refused when it holds
 //! anything but a zero value. Nothing is dropped quietly: what wharf accepts without
-//! acting on it (exposed ports that nothing publishes) comes back in `Warnings`, which
-//! the docker CLI prints.
+//! acting on it (ports published on network none or host) comes back in `Warnings`,
+//! which the docker CLI prints. Values go through the flag grammar ([`flags`]) the CLI
+//! uses, and the engine checks the request again with the same rules.
 //!
 //! [`translate`] is pure (no engine, no host), so it is tested on bodies captured from
 //! the docker CLI and docker-py (`engine/tests/fixtures/docker/`).
