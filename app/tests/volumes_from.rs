@@ -123,6 +123,6 @@ fn volumes_from_lends_volumes_and_binds() {
     let e = engine
         .container_create(&me, &borrower("b3", &["b1:rx"], vec![], "true"))
         .unwrap_err();
-    assert!(e.message.contains("use CONTAINER[:ro|rw]"), "{e}");
+    assert!(e.message.contains("CONTAINER[:ro|rw]"), "{e}");
     assert!(w.run(&["inspect", "b3"]).status.code() != Some(0));
 }

@@ -75,6 +75,18 @@ pub struct LogoutArgs {
     pub server: Option<String>,
 }
 
+impl PullArgs {
+    /// `wharf pull REFERENCE` (for `run --pull always`).
+    pub fn of(reference: &str, quiet: bool) -> PullArgs {
+        PullArgs {
+            reference: reference.to_string(),
+            platform: None,
+            quiet,
+            insecure: vec![],
+        }
+    }
+}
+
 /// Add `--insecure-registry` values to what the embedded engine reads.
 fn mark_insecure(hosts: &[String]) {
     if hosts.is_empty() {

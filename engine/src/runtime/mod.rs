@@ -1335,7 +1335,7 @@ impl ContainerApi for LocalEngine {
                 "BlkioWeight": r.blkio_weight.unwrap_or(0),
                 "ShmSize": cfg.spec.shm_size.unwrap_or(64 << 20),
                 "Ulimits": cfg.spec.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
-                "LogConfig": {"Type": "json-file", "Config": log_opts},
+                "LogConfig": {"Type": cfg.spec.log_driver.as_deref().unwrap_or("json-file"), "Config": log_opts},
                 "PortBindings": port_bindings,
                 "PublishAllPorts": cfg.spec.publish_all,
                 "Dns": cfg.spec.dns,
@@ -1412,6 +1412,13 @@ impl ContainerApi for LocalEngine {
         sink: &mut dyn FnMut(LogLine) -> bool,
     ) -> Result<()> {
         let (cfg, _) = self.resolve_owned(caller, Action::ContainerLogs, id)?;
+        if cfg.spec.log_driver.as_deref() == Some("none") {
+            return Err(crate::EngineError::invalid(format!(
+                "configured logging driver does not support reading: {} runs with --log-driver none, \
+                 so no log is kept",
+                cfg.name
+            )));
+        }
         let path = paths::log_file(self, &cfg.id);
         let running = || {
             self.observe(&cfg.id)

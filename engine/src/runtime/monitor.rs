@@ -239,11 +239,15 @@ fn run(
         }
         c.dec = keep;
     }
-    let mut log = LogWriter::open(
-        &paths::log_file(engine, id),
-        cfg.spec.log_max_size,
-        cfg.spec.log_max_files,
-    )?;
+    let mut log = if cfg.spec.log_driver.as_deref() == Some("none") {
+        LogWriter::none()
+    } else {
+        LogWriter::open(
+            &paths::log_file(engine, id),
+            cfg.spec.log_max_size,
+            cfg.spec.log_max_files,
+        )?
+    };
     let mut backoff = Backoff::new();
     loop {
         // The config may have been updated (limits, restart policy) since the last run.

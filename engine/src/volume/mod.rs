@@ -194,11 +194,13 @@ pub fn acquire(
     Ok(m.name)
 }
 
-/// On a volume's first mount: if its data is empty, copy the image content at `target`
+/// At a volume's mount: if its data is empty, copy the image content at `target`
 /// (resolved inside the container's root `root`, as the container would see it) in,
 /// keeping modes, owners and links. Called by the container's init, which sees the image
-/// content (its overlay is mounted only in the container's mount namespace); a marker
-/// beside the data (`volumes/<name>/initialized`) makes it happen once.
+/// content (its overlay is mounted only in the container's mount namespace). As Docker
+/// does, this happens whenever the volume is empty (unless the mount says `nocopy`), not
+/// only at its first mount; the marker beside the data (`volumes/<name>/initialized`)
+/// only records that it was mounted once.
 ///
 /// Everything goes through directory descriptors: the image side is opened with
 /// `RESOLVE_IN_ROOT` (a symlink in the image cannot point the copy at the host's files),
@@ -208,9 +210,6 @@ pub fn copy_up_at_first_mount(data: &Path, root: BorrowedFd<'_>, target: &str) -
     let Some(marker) = data.parent().map(|d| d.join("initialized")) else {
         return Ok(());
     };
-    if marker.exists() {
-        return Ok(());
-    }
     let rel = match target.trim_start_matches('/') {
         "" => ".",
         r => r,
@@ -645,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn copy_up_keeps_modes_owners_and_links_once() {
+    fn copy_up_keeps_modes_owners_and_links_whenever_empty() {
         let (d, e) = engine();
         let src = d.path().join("img");
         fs::create_dir_all(src.join("sub")).unwrap();
@@ -669,10 +668,14 @@ mod tests {
             Path::new("sub/file")
         );
         assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o1777);
-        // Only the first mount copies.
+        // A volume with content is left alone...
         fs::remove_file(data.join("link")).unwrap();
         copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), "/img").unwrap();
         assert!(!data.join("link").exists());
+        // ...and an empty one is filled again, as Docker does at every mount.
+        fs::remove_dir_all(data.join("sub")).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), "/img").unwrap();
+        assert!(data.join("link").exists() && data.join("sub/file").exists());
     }
 
     /// The image decides what is at the mount target, so a symlink there (or on the way)

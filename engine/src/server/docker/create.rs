@@ -760,13 +760,18 @@ pub fn parse_bind(path: &str, raw: &str) -> Result<MountSpec, EngineError> {
 /// `HostConfig.LogConfig`: json-file (wharf's only log driver) with max-size/max-file.
 fn log_config(f: &mut Fields, s: &mut ContainerCreate) -> Result<(), EngineError> {
     let mut l = Fields::new("HostConfig.LogConfig", f.get("LogConfig"))?;
-    l.one_of(
+    s.log_driver = l.one_of(
         "Type",
-        &["json-file"],
-        "wharf writes every container's log as json-file (docker logs reads it); leave --log-driver out",
+        &["json-file", "none"],
+        "wharf keeps json-file logs (docker logs reads them) or none; leave --log-driver out or give one of those",
     )?;
     let opts = l.string_map("Config")?;
     l.finish()?;
+    if s.log_driver.as_deref() == Some("none") && !opts.is_empty() {
+        return Err(EngineError::invalid(
+            "HostConfig.LogConfig: the none log driver takes no options; leave --log-opt out",
+        ));
+    }
     for (k, v) in opts {
         let path = format!("HostConfig.LogConfig.Config.{k}");
         match format!("{k}={v}").parse::<flags::LogOpt>() {
@@ -1919,8 +1924,13 @@ mod tests {
             ),
             (
                 "/HostConfig/LogConfig",
-                json!({"Type": "none"}),
-                "HostConfig.LogConfig.Type \"none\"",
+                json!({"Type": "local"}),
+                "HostConfig.LogConfig.Type \"local\"",
+            ),
+            (
+                "/HostConfig/LogConfig",
+                json!({"Type": "none", "Config": {"max-size": "1m"}}),
+                "the none log driver takes no options",
             ),
             (
                 "/HostConfig/LogConfig",
@@ -2063,6 +2073,15 @@ mod tests {
         set(&mut b, "/HostConfig/UsernsMode", Some(json!("host")));
         set(&mut b, "/HostConfig/ConsoleSize", Some(json!([24, 80])));
         assert!(translate(&b, None).is_ok());
+        set(
+            &mut b,
+            "/HostConfig/LogConfig",
+            Some(json!({"Type": "none", "Config": {}})),
+        );
+        assert_eq!(
+            translate(&b, None).unwrap().spec.log_driver.as_deref(),
+            Some("none")
+        );
         // compose 1.29's `run` links the service's containers; on network none links do
         // nothing, in Docker too.
         set(&mut b, "/HostConfig/NetworkMode", Some(json!("none")));
