@@ -437,3 +437,142 @@ fn a_user_is_refused_a_host_bind_before_anything_is_created() {
     s.ok(&["-p", "admins", "down", "-v"]);
     let _ = std::fs::remove_file(&policy);
 }
+
+/// A `wharf serve` on a root of its own (in the test's network namespace), stopped by
+/// pid and waited for when dropped.
+struct Serve {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(w: &Wharf) -> Self {
+        let socket = w.root().with_extension("sock");
+        let child = w
+            .cmd(&["serve", "--socket", socket.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("wharf serve");
+        containers_support::wait_for("the socket", Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        });
+        Serve { child, socket }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// The same file through Debian's docker-compose 1.29.2 against wharf's Docker API
+/// socket and through `wharf compose --host` against wharf's own protocol on the same
+/// socket: each sees, uses and takes down the other's project.
+#[test]
+fn docker_compose_1_29_and_wharf_compose_see_one_project() {
+    let has = std::process::Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has {
+        eprintln!("skipped: no docker-compose on PATH (Debian's docker-compose 1.29.2)");
+        return;
+    }
+    let ns = TestNetns::enter();
+    let w = Wharf::new();
+    let srv = Serve::start(&w);
+    // network_mode none: docker-compose 1.29 creates its default network with
+    // Attachable=true, which wharf's Docker API refuses (see the README).
+    let s = Stack::new(
+        &w,
+        "dc",
+        "version: \"3.8\"\nservices:\n  db:\n    image: wharf/demo\n    command: sh -c 'echo db up; exec sleep 1000'\n    network_mode: none\n    stop_signal: SIGKILL\n    volumes: [data:/data]\n  web:\n    image: wharf/demo\n    command: sh -c 'echo web up; exec sleep 1000'\n    network_mode: none\n    stop_signal: SIGKILL\n    depends_on: [db]\nvolumes:\n  data: {}\n",
+    );
+    let host = format!("unix://{}", srv.socket.display());
+    let dc = |args: &[&str]| -> Output {
+        let mut c = std::process::Command::new("timeout");
+        c.arg("60")
+            .arg("docker-compose")
+            .args(args)
+            .current_dir(s.path())
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", s.path().join(".docker"))
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(std::process::Stdio::null());
+        c.output().expect("docker-compose")
+    };
+    let dc_ok = |args: &[&str]| -> String {
+        let o = dc(args);
+        assert!(
+            o.status.success(),
+            "docker-compose {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let wc = |args: &[&str]| -> String {
+        let mut a = vec!["--host", host.as_str()];
+        a.extend_from_slice(args);
+        s.ok(&a)
+    };
+
+    // docker-compose makes it; wharf compose sees it, runs in it, reads its logs.
+    dc_ok(&["-p", "dcp", "up", "-d"]);
+    let ls = wc(&["ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with("dcp ") && l.contains("running(2)")),
+        "{ls}"
+    );
+    let ps = wc(&["-p", "dcp", "ps", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&ps).unwrap();
+    let services: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["db", "web"], "{ps}");
+    assert_eq!(
+        wc(&["-p", "dcp", "exec", "-T", "web", "echo", "from-wharf"]),
+        "from-wharf\n"
+    );
+    containers_support::wait_for("the logs", Duration::from_secs(10), || {
+        let l = wc(&["-p", "dcp", "logs", "--no-color"]);
+        l.contains("| db up") && l.contains("| web up")
+    });
+    // ... and docker-compose takes it down, volume and all.
+    dc_ok(&["-p", "dcp", "down", "-v"]);
+    assert!(!wc(&["ls", "-a"]).contains("dcp"));
+    assert!(!w.ok(&["volume", "ls", "-q"]).contains("dcp_data"));
+
+    // wharf compose makes it; docker-compose sees it, runs in it, reads its logs.
+    wc(&["-p", "wcp", "up", "-d"]);
+    let ps = dc_ok(&["-p", "wcp", "ps"]);
+    assert!(ps.contains("wcp-db-1") && ps.contains("wcp-web-1"), "{ps}");
+    assert_eq!(ps.matches(" Up").count(), 2, "{ps}");
+    assert_eq!(
+        dc_ok(&["-p", "wcp", "exec", "-T", "db", "echo", "from-dc"]),
+        "from-dc\n"
+    );
+    containers_support::wait_for("the logs", Duration::from_secs(10), || {
+        let l = dc_ok(&["-p", "wcp", "logs", "--no-color"]);
+        l.contains("db up") && l.contains("web up")
+    });
+    dc_ok(&["-p", "wcp", "down", "-v"]);
+    assert!(w.ok(&["ps", "-aq"]).trim().is_empty());
+    assert!(!w.ok(&["volume", "ls", "-q"]).contains("wcp_data"));
+    drop(srv);
+    drop(s);
+    drop(w);
+    ns.assert_clean();
+}

@@ -57,8 +57,10 @@ pub const LABEL_DEPENDS: &str = "com.docker.compose.depends_on";
 /// The image as written in the file.
 pub const LABEL_IMAGE: &str = "com.docker.compose.image";
 
-/// The version written in [`LABEL_VERSION`]: wharf's compose.
-pub const VERSION: &str = concat!("wharf-", env!("CARGO_PKG_VERSION"));
+/// The version written in [`LABEL_VERSION`]: the compose generation wharf follows (v2
+/// names and labels). docker-compose 1.29 compares it as a version number (below 1.21
+/// it looks for legacy names), so it must read as one.
+pub const VERSION: &str = "2.0.0";
 
 /// `label=com.docker.compose.project=NAME`, as a list filter.
 pub fn project_filter(project: &str) -> (String, String) {

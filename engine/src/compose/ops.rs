@@ -784,26 +784,25 @@ fn converge(
     }
     for n in 1..=scale {
         let current = mine.iter().find(|c| c.number == n);
-        let id = match current {
+        let fresh = container_name(project, svc, n);
+        let (id, name) = match current {
             Some(c) if (c.config_hash == hash || opts.no_recreate) && !opts.force_recreate => {
                 if c.state.is_active() {
                     say(sink, "Container", &c.name, "Running");
                     continue;
                 }
-                c.id.clone()
+                (c.id.clone(), c.name.clone())
             }
             Some(c) => {
                 say(sink, "Container", &c.name, "Recreate");
                 remove(api, caller, c, svc.stop_grace_period, false, sink)?;
                 let id = create(api, caller, project, svc, n, sink)?;
-                say(sink, "Container", &c.name, "Recreated");
-                id
+                say(sink, "Container", &fresh, "Recreated");
+                (id, fresh)
             }
-            None => create(api, caller, project, svc, n, sink)?,
+            None => (create(api, caller, project, svc, n, sink)?, fresh),
         };
         if !opts.no_start {
-            let name = container_name(project, svc, n);
-            let name = current.map(|c| c.name.clone()).unwrap_or(name);
             say(sink, "Container", &name, "Starting");
             api.container_start(caller, &id)
                 .map_err(|e| e.context(format!("starting container {name}")))?;
