@@ -1059,28 +1059,6 @@ fn build(env: &Env, a: Services) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// A serde value without the empty, false and null fields (the resolved file as
-/// compose prints it leaves defaults out).
-fn prune_json(v: serde_json::Value) -> Option<serde_json::Value> {
-    use serde_json::Value as J;
-    match v {
-        J::Null | J::Bool(false) => None,
-        J::String(s) if s.is_empty() => None,
-        J::Array(a) => {
-            let a: Vec<J> = a.into_iter().filter_map(prune_json).collect();
-            (!a.is_empty()).then_some(J::Array(a))
-        }
-        J::Object(m) => {
-            let m: serde_json::Map<String, J> = m
-                .into_iter()
-                .filter_map(|(k, v)| prune_json(v).map(|v| (k, v)))
-                .collect();
-            (!m.is_empty()).then_some(J::Object(m))
-        }
-        o => Some(o),
-    }
-}
-
 fn config(env: &Env, a: ConfigArgs) -> Result<(), EngineError> {
     let p = env.project()?;
     if a.quiet {
@@ -1108,24 +1086,7 @@ fn config(env: &Env, a: ConfigArgs) -> Result<(), EngineError> {
         }
         return Ok(());
     }
-    let mut v = serde_json::to_value(&p).map_err(|e| EngineError::invalid(e.to_string()))?;
-    if let Some(svcs) = v.get_mut("services").and_then(|s| s.as_object_mut()) {
-        for s in svcs.values_mut() {
-            if let Some(o) = s.as_object_mut() {
-                o.remove("name");
-                if o.get("scale") == Some(&serde_json::json!(1)) {
-                    o.remove("scale");
-                }
-                if o.get("pull_policy") == Some(&serde_json::json!("missing")) {
-                    o.remove("pull_policy");
-                }
-                if o.get("restart") == Some(&serde_json::json!({"Name": "no"})) {
-                    o.remove("restart");
-                }
-            }
-        }
-    }
-    let v = prune_json(v).unwrap_or_default();
+    let v = p.to_compose();
     match a.format.as_str() {
         "json" => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         "yaml" => print!("{}", compose::yaml::to_yaml(&v).trim_start()),

@@ -688,3 +688,37 @@ mod tests {
         assert!(load(&o).is_err());
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn the_resolved_file_reads_back_as_the_same_project() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("compose.yaml");
+        std::fs::write(
+            &f,
+            "name: rt\nservices:\n  web:\n    image: demo\n    command: [sh, -c, 'echo \"hi: there\"']\n    environment: {A: '1', B: ''}\n    ports: ['127.0.0.1:8080:80/udp', '9000']\n    expose: [7000]\n    volumes: [data:/data:ro, ./src:/src, {type: tmpfs, target: /run, tmpfs: {size: 64m}}]\n    networks: {front: {aliases: [www], ipv4_address: 10.9.0.5}}\n    depends_on: {db: {condition: service_healthy}}\n    healthcheck: {test: ['CMD', 'true'], interval: 1500ms, retries: 2}\n    restart: on-failure:3\n    ulimits: {nofile: {soft: 100, hard: 200}}\n    deploy: {replicas: 2, resources: {limits: {cpus: '0.5', memory: 64m}}}\n    stop_grace_period: 3s\n    labels: [a=b]\n    logging: {driver: json-file, options: {max-size: 1m, max-file: '2'}}\n  db:\n    image: demo\n    network_mode: none\n    healthcheck: {disable: true}\nnetworks:\n  front: {internal: true, ipam: {config: [{subnet: 10.9.0.0/24}]}}\nvolumes:\n  data: {external: true}\n",
+        )
+        .unwrap();
+        let o = LoadOptions {
+            files: vec![f],
+            cwd: t.path().to_path_buf(),
+            ..Default::default()
+        };
+        let p = load(&o).unwrap();
+        let text = yaml::to_yaml(&p.to_compose());
+        let g = t.path().join("again.yaml");
+        std::fs::write(&g, &text).unwrap();
+        let q = load(&LoadOptions {
+            files: vec![g.clone()],
+            project_dir: Some(t.path().to_path_buf()),
+            ..o
+        })
+        .unwrap();
+        assert_eq!(p.services, q.services, "{text}");
+        assert_eq!(p.networks, q.networks, "{text}");
+        assert_eq!(p.volumes, q.volumes, "{text}");
+    }
+}

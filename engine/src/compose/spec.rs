@@ -1436,3 +1436,312 @@ mod tests {
         assert_eq!(shell_words("''").unwrap(), [""]);
     }
 }
+
+/// Set `k` unless `v` is empty, null or false (the resolved file leaves defaults out).
+fn put(o: &mut serde_json::Map<String, serde_json::Value>, k: &str, v: serde_json::Value) {
+    use serde_json::Value as J;
+    let empty = match &v {
+        J::Null | J::Bool(false) => true,
+        J::Array(a) => a.is_empty(),
+        J::Object(m) => m.is_empty(),
+        J::String(s) => s.is_empty(),
+        _ => false,
+    };
+    if !empty {
+        o.insert(k.to_string(), v);
+    }
+}
+
+fn duration_text(ns: i64) -> String {
+    if ns % 1_000_000_000 == 0 {
+        format!("{}s", ns / 1_000_000_000)
+    } else {
+        format!("{}ms", ns / 1_000_000)
+    }
+}
+
+impl Project {
+    /// The resolved project as a compose file (what `compose config` prints): every
+    /// value in compose's own long forms, variables in place, defaults left out. It reads
+    /// back as the same project.
+    pub fn to_compose(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value as J};
+        let mut services = Map::new();
+        for (name, s) in self.services.iter() {
+            let mut o = Map::new();
+            put(&mut o, "image", json!(s.image));
+            if let Some(b) = &s.build {
+                put(
+                    &mut o,
+                    "build",
+                    json!({"context": b.context, "dockerfile": b.dockerfile, "args": b.args, "target": b.target}),
+                );
+            }
+            if s.pull_policy != PullPolicy::Missing {
+                put(
+                    &mut o,
+                    "pull_policy",
+                    serde_json::to_value(s.pull_policy).unwrap_or(J::Null),
+                );
+            }
+            put(&mut o, "command", json!(s.command));
+            put(&mut o, "entrypoint", json!(s.entrypoint));
+            let env: Map<String, J> = s
+                .environment
+                .iter()
+                .map(|e| {
+                    let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                    (k.to_string(), J::String(v.to_string()))
+                })
+                .collect();
+            put(&mut o, "environment", J::Object(env));
+            put(
+                &mut o,
+                "ports",
+                J::Array(
+                    s.ports
+                        .iter()
+                        .map(|p| {
+                            let mut m = json!({"target": p.container_port, "protocol": p.proto});
+                            if p.host_port != 0 {
+                                m["published"] = json!(p.host_port.to_string());
+                            }
+                            if !p.host_ip.is_empty() {
+                                m["host_ip"] = json!(p.host_ip);
+                            }
+                            m
+                        })
+                        .collect(),
+                ),
+            );
+            put(
+                &mut o,
+                "expose",
+                J::Array(
+                    s.expose
+                        .iter()
+                        .map(|p| json!(format!("{}/{}", p.container_port, p.proto)))
+                        .collect(),
+                ),
+            );
+            let mut vols: Vec<J> = Vec::new();
+            for m in s.volumes.iter().map(|m| &m.mount).chain(&s.tmpfs) {
+                let mut v = json!({"type": m.kind, "target": m.target});
+                if !m.source.is_empty() {
+                    v["source"] = json!(m.source);
+                }
+                if m.read_only {
+                    v["read_only"] = json!(true);
+                }
+                for opt in &m.options {
+                    match (m.kind.as_str(), opt.split_once('=')) {
+                        ("tmpfs", Some(("size", n))) => v["tmpfs"]["size"] = json!(n),
+                        ("tmpfs", Some(("mode", n))) => v["tmpfs"]["mode"] = json!(n),
+                        ("volume", None) if opt == "nocopy" => v["volume"]["nocopy"] = json!(true),
+                        ("bind", None) if !matches!(opt.as_str(), "z" | "Z") => {
+                            v["bind"]["propagation"] = json!(opt)
+                        }
+                        _ => {}
+                    }
+                }
+                vols.push(v);
+            }
+            put(&mut o, "volumes", J::Array(vols));
+            put(&mut o, "network_mode", json!(s.network_mode));
+            if s.network_mode.is_none() {
+                let nets: Map<String, J> = s
+                    .networks
+                    .iter()
+                    .map(|(k, n)| {
+                        let mut m = Map::new();
+                        if !n.aliases.is_empty() {
+                            m.insert("aliases".into(), json!(n.aliases));
+                        }
+                        if let Some(ip) = &n.ipv4_address {
+                            m.insert("ipv4_address".into(), json!(ip));
+                        }
+                        (k.clone(), if m.is_empty() { J::Null } else { J::Object(m) })
+                    })
+                    .collect();
+                if !nets.is_empty() {
+                    o.insert("networks".into(), J::Object(nets));
+                }
+            }
+            put(&mut o,
+                "depends_on",
+                J::Object(
+                    s.depends_on
+                        .iter()
+                        .map(|(k, d)| {
+                            let mut m = json!({"condition": serde_json::to_value(d.condition).unwrap_or(J::Null)});
+                            if d.restart {
+                                m["restart"] = json!(true);
+                            }
+                            if !d.required {
+                                m["required"] = json!(false);
+                            }
+                            (k.clone(), m)
+                        })
+                        .collect(),
+                ),
+            );
+            if let Some(h) = &s.healthcheck {
+                let mut m = Map::new();
+                if h.test.as_deref() == Some(&["NONE".to_string()][..]) {
+                    m.insert("disable".into(), json!(true));
+                } else {
+                    if let Some(t) = &h.test {
+                        m.insert("test".into(), json!(t));
+                    }
+                    for (k, v) in [
+                        ("interval", h.interval_ns),
+                        ("timeout", h.timeout_ns),
+                        ("start_period", h.start_period_ns),
+                    ] {
+                        if let Some(ns) = v {
+                            m.insert(k.into(), json!(duration_text(ns)));
+                        }
+                    }
+                    if let Some(r) = h.retries {
+                        m.insert("retries".into(), json!(r));
+                    }
+                }
+                put(&mut o, "healthcheck", J::Object(m));
+            }
+            let restart = match &s.restart {
+                RestartPolicy::No => String::new(),
+                RestartPolicy::Always => "always".into(),
+                RestartPolicy::UnlessStopped => "unless-stopped".into(),
+                RestartPolicy::OnFailure { max_retries: 0 } => "on-failure".into(),
+                RestartPolicy::OnFailure { max_retries } => format!("on-failure:{max_retries}"),
+            };
+            put(&mut o, "restart", json!(restart));
+            put(&mut o, "user", json!(s.user));
+            put(&mut o, "working_dir", json!(s.working_dir));
+            put(&mut o, "hostname", json!(s.hostname));
+            put(&mut o, "container_name", json!(s.container_name));
+            put(&mut o, "labels", json!(s.labels));
+            put(&mut o, "cap_add", json!(s.cap_add));
+            put(&mut o, "cap_drop", json!(s.cap_drop));
+            put(&mut o, "privileged", json!(s.privileged));
+            put(&mut o, "read_only", json!(s.read_only));
+            put(&mut o, "init", json!(s.init));
+            put(&mut o, "tty", json!(s.tty));
+            put(&mut o, "stdin_open", json!(s.stdin_open));
+            put(
+                &mut o,
+                "ulimits",
+                J::Object(
+                    s.ulimits
+                        .iter()
+                        .map(|u| (u.name.clone(), json!({"soft": u.soft, "hard": u.hard})))
+                        .collect(),
+                ),
+            );
+            let r = &s.resources;
+            let mut limits = Map::new();
+            if let Some(n) = r.nano_cpus {
+                limits.insert("cpus".into(), json!(flags::cpus_text(n)));
+            }
+            if let Some(m) = r.memory {
+                limits.insert("memory".into(), json!(m.to_string()));
+            }
+            if let Some(p) = r.pids_limit {
+                limits.insert("pids".into(), json!(p));
+            }
+            let mut deploy = Map::new();
+            if !limits.is_empty() {
+                deploy.insert("resources".into(), json!({"limits": limits}));
+            }
+            if s.scale != 1 {
+                deploy.insert("replicas".into(), json!(s.scale));
+            }
+            put(&mut o, "deploy", J::Object(deploy));
+            put(
+                &mut o,
+                "memswap_limit",
+                json!(r.memory_swap.map(|m| m.to_string())),
+            );
+            put(&mut o, "cpu_shares", json!(r.cpu_shares));
+            put(&mut o, "cpuset", json!(r.cpuset_cpus));
+            put(&mut o, "shm_size", json!(s.shm_size.map(|m| m.to_string())));
+            put(&mut o, "stop_signal", json!(s.stop_signal));
+            put(
+                &mut o,
+                "stop_grace_period",
+                json!(s.stop_grace_period.map(|t| format!("{t}s"))),
+            );
+            put(&mut o, "profiles", json!(s.profiles));
+            put(&mut o, "dns", json!(s.dns));
+            put(&mut o, "extra_hosts", json!(s.extra_hosts));
+            put(&mut o, "security_opt", json!(s.security_opt));
+            let mut logging = Map::new();
+            if let Some(d) = &s.log_driver {
+                logging.insert("driver".into(), json!(d));
+            }
+            let mut lo = Map::new();
+            if let Some(b) = s.log_max_size {
+                lo.insert("max-size".into(), json!(b.to_string()));
+            }
+            if let Some(n) = s.log_max_files {
+                lo.insert("max-file".into(), json!(n.to_string()));
+            }
+            if !lo.is_empty() {
+                logging.insert("options".into(), J::Object(lo));
+            }
+            put(&mut o, "logging", J::Object(logging));
+            services.insert(name.clone(), J::Object(o));
+        }
+        let networks: Map<String, J> = self
+            .networks
+            .iter()
+            .map(|(k, n)| {
+                let mut m = json!({"name": n.name});
+                if n.external {
+                    m["external"] = json!(true);
+                }
+                if n.internal {
+                    m["internal"] = json!(true);
+                }
+                if let Some(sub) = &n.subnet {
+                    let mut pool = json!({"subnet": sub});
+                    if let Some(g) = &n.gateway {
+                        pool["gateway"] = json!(g);
+                    }
+                    if let Some(r) = &n.ip_range {
+                        pool["ip_range"] = json!(r);
+                    }
+                    m["ipam"] = json!({"config": [pool]});
+                }
+                if !n.labels.is_empty() {
+                    m["labels"] = json!(n.labels);
+                }
+                (k.clone(), m)
+            })
+            .collect();
+        let volumes: Map<String, J> = self
+            .volumes
+            .iter()
+            .map(|(k, v)| {
+                let mut m = json!({"name": v.name});
+                if v.external {
+                    m["external"] = json!(true);
+                }
+                if !v.labels.is_empty() {
+                    m["labels"] = json!(v.labels);
+                }
+                (k.clone(), m)
+            })
+            .collect();
+        let mut top = Map::new();
+        top.insert("name".into(), json!(self.name));
+        top.insert("services".into(), J::Object(services));
+        if !networks.is_empty() {
+            top.insert("networks".into(), J::Object(networks));
+        }
+        if !volumes.is_empty() {
+            top.insert("volumes".into(), J::Object(volumes));
+        }
+        J::Object(top)
+    }
+}
