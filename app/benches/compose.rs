@@ -131,10 +131,13 @@ fn wait_for(sock: &Path, what: &str) {
     }
 }
 
+/// How a side builds its command for some arguments.
+type MakeCmd<'a> = Box<dyn Fn(&[&str]) -> Command + 'a>;
+
 /// One side: how to run `up -d` and `down -v` in the project directory.
 struct Side<'a> {
     label: &'a str,
-    cmd: Box<dyn Fn(&[&str]) -> Command + 'a>,
+    cmd: MakeCmd<'a>,
     up: Vec<Duration>,
     down: Vec<Duration>,
 }
@@ -271,7 +274,7 @@ fn main() {
                 .env_remove("DOCKER_CONTEXT")
                 .stdin(Stdio::null());
             c
-        }) as Box<dyn Fn(&[&str]) -> Command>
+        }) as MakeCmd
     };
     let wroot = wharf_root.clone();
     let wproj = proj.clone();

@@ -463,6 +463,15 @@ pub fn check(
         let s = service(project, n)?;
         let mut spec = container_spec(project, s, 1)?;
         spec.check_only = true;
+        // A bind source compose will create (short syntax) is checked as the nearest
+        // directory that exists: nothing is created before every service passed.
+        for (m, sm) in spec.mounts.iter_mut().zip(&s.volumes) {
+            if sm.create_host_path && m.kind == "bind" {
+                let mut p = std::path::PathBuf::from(&m.source);
+                while !p.exists() && p.pop() {}
+                m.source = p.display().to_string();
+            }
+        }
         match api.container_create(caller, &spec) {
             Ok(id) if id.is_empty() => {}
             Ok(id) => {
@@ -648,6 +657,7 @@ fn remove(
 }
 
 /// Wait until `dep`'s containers meet `cond` (healthy, or exited 0).
+#[allow(clippy::too_many_arguments)]
 fn wait_for(
     api: &dyn Engine,
     caller: &Caller,

@@ -1421,22 +1421,6 @@ pub(crate) fn volumes(n: &Node, project: &str) -> Result<BTreeMap<String, Volume
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_words_as_compose_splits() {
-        assert_eq!(
-            shell_words(r#"sh -c 'echo "a b"' x\ y "q\"z""#).unwrap(),
-            ["sh", "-c", "echo \"a b\"", "x y", "q\"z"]
-        );
-        assert!(shell_words("'open").is_err());
-        assert_eq!(shell_words("  ").unwrap(), Vec::<String>::new());
-        assert_eq!(shell_words("''").unwrap(), [""]);
-    }
-}
-
 /// Set `k` unless `v` is empty, null or false (the resolved file leaves defaults out).
 fn put(o: &mut serde_json::Map<String, serde_json::Value>, k: &str, v: serde_json::Value) {
     use serde_json::Value as J;
@@ -1743,5 +1727,21 @@ impl Project {
             top.insert("volumes".into(), J::Object(volumes));
         }
         J::Object(top)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_as_compose_splits() {
+        assert_eq!(
+            shell_words(r#"sh -c 'echo "a b"' x\ y "q\"z""#).unwrap(),
+            ["sh", "-c", "echo \"a b\"", "x y", "q\"z"]
+        );
+        assert!(shell_words("'open").is_err());
+        assert_eq!(shell_words("  ").unwrap(), Vec::<String>::new());
+        assert_eq!(shell_words("''").unwrap(), [""]);
     }
 }

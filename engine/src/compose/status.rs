@@ -81,6 +81,27 @@ pub struct ProjectSummary {
     pub running: usize,
 }
 
+impl ProjectSummary {
+    /// How to load this project's files again (from its labels): what a stacks pane
+    /// does to show drift or run `up` for a project it found with [`projects`].
+    pub fn load_options(&self, env: BTreeMap<String, String>) -> super::LoadOptions {
+        let dir = std::path::PathBuf::from(&self.working_dir);
+        super::LoadOptions {
+            files: self
+                .config_files
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(|f| dir.join(f))
+                .collect(),
+            project_name: Some(self.name.clone()),
+            project_dir: Some(dir.clone()),
+            env,
+            cwd: dir,
+            ..Default::default()
+        }
+    }
+}
+
 fn state_of(c: crate::api::ContainerSummary) -> ContainerState {
     let l = &c.labels;
     ContainerState {
