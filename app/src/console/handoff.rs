@@ -8,7 +8,7 @@ use wharf_engine::api::ExecConfig;
 use wharf_engine::{Caller, Engine};
 use wharf_views::footer::{Level, Notification};
 
-use super::app::Handoff;
+use super::msg::Handoff;
 use crate::cli::session::{self, End, Opts};
 
 /// The shell the console opens: bash when the image has it, else sh.
