@@ -99,6 +99,8 @@ pub struct Store {
     pub events_load: Load<()>,
     /// Bumped at each event.
     pub events_rev: u64,
+    /// The name each renamed container got (from its `rename` event).
+    renamed: HashMap<String, String>,
 }
 
 impl Default for Store {
@@ -116,6 +118,7 @@ impl Default for Store {
             events: VecDeque::new(),
             events_load: Load::Loading,
             events_rev: 0,
+            renamed: HashMap::new(),
         }
     }
 }
@@ -220,11 +223,12 @@ impl Store {
                     self.refresh(Lists::NETWORKS, w);
                 }
             }
-            Msg::Event { event, live } => {
+            Msg::Event { mut event, live } => {
                 self.events_load = Load::Ready(());
                 if live {
                     self.refresh(changed_by(&event), w);
                 }
+                self.name_after_rename(&mut event);
                 wharf_views::events::push_bounded(&mut self.events, *event, EVENTS_CAP);
                 self.events_rev += 1;
             }
@@ -262,6 +266,28 @@ impl Store {
             other => return Err(other),
         }
         Ok(out)
+    }
+
+    /// A container event after a rename carries the new name. (The engine's monitor,
+    /// started before the rename, still says the old one in `die` events.)
+    fn name_after_rename(&mut self, ev: &mut Event) {
+        if ev.kind != EventType::Container {
+            return;
+        }
+        let attrs = &mut ev.actor.attributes;
+        if ev.action == "rename" {
+            if let Some(n) = attrs.get("name") {
+                self.renamed.insert(ev.actor.id.clone(), n.clone());
+            }
+        } else if ev.action == "destroy" {
+            self.renamed.remove(&ev.actor.id);
+        } else if let (Some(new), Some(name)) =
+            (self.renamed.get(&ev.actor.id), attrs.get_mut("name"))
+        {
+            if name != new {
+                name.clone_from(new);
+            }
+        }
     }
 
     /// Container counts for the header.
@@ -320,5 +346,56 @@ fn changed_by(ev: &Event) -> Lists {
         }
         EventType::Network => Lists::NETWORKS,
         EventType::Daemon => Lists::NONE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_engine::events::Actor;
+
+    fn event(action: &str, id: &str, name: &str) -> Msg {
+        let mut attributes = std::collections::BTreeMap::new();
+        attributes.insert("name".to_string(), name.to_string());
+        Msg::Event {
+            event: Box::new(Event {
+                kind: EventType::Container,
+                action: action.into(),
+                actor: Actor {
+                    id: id.into(),
+                    attributes,
+                },
+                scope: "local".into(),
+                time: 0,
+                time_nano: 0,
+                owner: None,
+            }),
+            live: false,
+        }
+    }
+
+    /// Reported: after a rename, a later event (the monitor's `die`) showed the old name.
+    #[test]
+    fn events_after_a_rename_carry_the_new_name() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let dir = tempfile::tempdir().unwrap();
+        let engine =
+            wharf_engine::LocalEngine::open(dir.path(), Default::default()).expect("engine");
+        let w = Worker {
+            engine: std::sync::Arc::new(engine),
+            caller: wharf_engine::Caller::root(),
+            tx,
+        };
+        let mut s = Store::default();
+        for m in [
+            event("start", "c1", "web"),
+            event("rename", "c1", "web2"),
+            event("die", "c1", "web"),
+            event("die", "c2", "web"),
+        ] {
+            s.apply(m, &w).unwrap();
+        }
+        let names: Vec<String> = s.events.iter().map(wharf_views::events::object).collect();
+        assert_eq!(names, ["web", "web2", "web2", "web"]);
     }
 }
