@@ -395,10 +395,19 @@ impl Call {
                 e.volume_prune(c, all),
                 |r| {
                     let n = r.deleted.len();
+                    // Anonymous volumes by short id.
+                    let short = |v: &String| {
+                        if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) {
+                            short_id(v).to_string()
+                        } else {
+                            v.clone()
+                        }
+                    };
                     let names = if n == 0 {
                         String::new()
                     } else {
-                        format!(" ({})", r.deleted.join(", "))
+                        let v: Vec<String> = r.deleted.iter().map(short).collect();
+                        format!(" ({})", v.join(", "))
                     };
                     format!(
                         "pruned {n} volume{}{names}, {} freed",
