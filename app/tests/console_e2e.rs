@@ -175,6 +175,25 @@ fn body_row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
         .find(|l| l.split_whitespace().any(|w| w == name))
 }
 
+/// `wharf run -d --network NET --name NAME wharf/demo sh -c SCRIPT` on `root`.
+fn run_sh(root: &Path, name: &str, net: &str, script: &str) {
+    wharf_ok(
+        root,
+        &[
+            "run",
+            "-d",
+            "--network",
+            net,
+            "--name",
+            name,
+            "wharf/demo",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+}
+
 fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
     screen
         .lines()
@@ -357,20 +376,11 @@ fn shell_attach_and_network_connect_hand_the_terminal_over_and_back() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     wharf_ok(r, &["image", "demo"]);
-    wharf_ok(
+    run_sh(
         r,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "loop",
-            "wharf/demo",
-            "sh",
-            "-c",
-            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done",
-        ],
+        "loop",
+        "none",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done",
     );
     wharf_ok(r, &["network", "create", "lan"]);
     wharf_ok(
@@ -466,20 +476,11 @@ fn containers_stop_and_start_and_a_failed_start_says_why() {
     }
     let root = demo_root();
     let r = root.path();
-    wharf_ok(
+    run_sh(
         r,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "web",
-            "wharf/demo",
-            "sh",
-            "-c",
-            "trap 'exit 0' TERM; while true; do sleep 0.2; done",
-        ],
+        "web",
+        "none",
+        "trap 'exit 0' TERM; while true; do sleep 0.2; done",
     );
     wharf_ok(
         r,
@@ -566,20 +567,7 @@ fn a_network_shows_its_containers() {
     let root = demo_root();
     let r = root.path();
     for (name, net) in [("iso-1", "none"), ("iso-2", "none"), ("on-host", "host")] {
-        wharf_ok(
-            r,
-            &[
-                "run",
-                "-d",
-                "--network",
-                net,
-                "--name",
-                name,
-                "wharf/demo",
-                "sleep",
-                "1000",
-            ],
-        );
+        run_sh(r, name, net, "sleep 1000");
     }
     let c = Console::start(r, 160, 45, "");
     c.wait("three containers", |s| s.contains("▲ 3 running"));
@@ -666,20 +654,11 @@ fn logs_follow_and_search() {
     }
     let root = demo_root();
     let r = root.path();
-    wharf_ok(
+    run_sh(
         r,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "talker",
-            "wharf/demo",
-            "sh",
-            "-c",
-            "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.05; done",
-        ],
+        "talker",
+        "none",
+        "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.05; done",
     );
     let c = Console::start(r, 120, 40, "");
     c.wait("talker", |s| row(s, "talker").is_some());
@@ -752,20 +731,11 @@ fn a_rename_shows_in_the_split_and_in_later_events() {
     }
     let root = demo_root();
     let r = root.path();
-    wharf_ok(
+    run_sh(
         r,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "--name",
-            "web",
-            "wharf/demo",
-            "sh",
-            "-c",
-            "trap 'exit 0' TERM; echo hi; while true; do sleep 0.2; done",
-        ],
+        "web",
+        "none",
+        "trap 'exit 0' TERM; echo hi; while true; do sleep 0.2; done",
     );
     let c = Console::start(r, 160, 45, "");
     c.wait_for("─ web · log");

@@ -20,7 +20,7 @@ use super::actions::{self, Action};
 use super::api::Call;
 use super::filter::Filter;
 use super::keymap::{self, Key, Keymap, Lookup};
-use super::msg::{Ask, Choice, Effect, Handoff, Lists, Message, Msg};
+use super::msg::{Ask, Confirm, Effect, Handoff, Lists, Message, Msg};
 use super::panes::inspect::Inspect;
 use super::panes::{self, Ctx, Pane, TABS};
 use super::store::Store;
@@ -30,22 +30,10 @@ use super::worker::Worker;
 #[derive(Debug)]
 pub enum Overlay {
     None,
-    Help {
-        scroll: u16,
-    },
-    /// A question before a destructive call.
-    Confirm {
-        title: String,
-        question: String,
-        yes: String,
-        then: Call,
-        also: Option<Choice>,
-    },
+    Help { scroll: u16 },
+    Confirm(Confirm),
     Input(Ask),
-    Message {
-        title: String,
-        body: String,
-    },
+    Message { title: String, body: String },
     RunForm(Box<RunForm>),
 }
 
@@ -423,21 +411,7 @@ impl App {
         while let Some(e) = self.queue.pop_front() {
             match e {
                 Effect::Notify(n) => self.show(n),
-                Effect::Confirm {
-                    title,
-                    question,
-                    yes,
-                    then,
-                    also,
-                } => {
-                    self.overlay = Overlay::Confirm {
-                        title,
-                        question,
-                        yes,
-                        then,
-                        also,
-                    }
-                }
+                Effect::Confirm(c) => self.overlay = Overlay::Confirm(c),
                 Effect::Ask(a) => self.overlay = Overlay::Input(a),
                 Effect::Show { title, body } => self.overlay = Overlay::Message { title, body },
                 Effect::RunForm(f) => self.overlay = Overlay::RunForm(f),
@@ -544,7 +518,7 @@ impl App {
                     self.overlay = Overlay::None;
                 }
             }
-            Overlay::Confirm { then, also, .. } => match ev.code {
+            Overlay::Confirm(Confirm { then, also, .. }) => match ev.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     let call = then.clone();
                     self.overlay = Overlay::None;
@@ -654,12 +628,15 @@ impl App {
         let parsed = Filter::parse(&s);
         let err = parsed.as_ref().err().cloned();
         let tab = self.tab;
-        if let Ok(f) = parsed {
-            self.panes[tab].set_filter(&s, f);
+        let list = self.panes[tab].list();
+        if let (Some(l), Ok(f)) = (list, parsed) {
+            l.set_filter(&s, f);
         }
         self.prompt = Prompt::Filter(s, err);
         if cancel {
-            self.panes[tab].set_filter("", Filter::None);
+            if let Some(l) = self.panes[tab].list() {
+                l.clear_filter();
+            }
             self.prompt = Prompt::None;
         } else if done {
             self.prompt = Prompt::None;
@@ -718,7 +695,7 @@ impl App {
             } else {
                 Which::Tab(self.tab)
             };
-            if !self.on_pane(w, |p, cx| p.act(a, cx)) {
+            if !self.on_pane(w, |p, cx| p.act(a, cx) || p.list_act(a, cx)) {
                 self.shell_act(a);
             }
         }
@@ -763,8 +740,9 @@ impl App {
             }
             actions::COMMAND => self.prompt = Prompt::Command(String::new(), None),
             actions::FILTER => {
-                if let Some(cur) = self.current().filter() {
-                    self.prompt = Prompt::Filter(cur.to_string(), None);
+                let tab = self.tab;
+                if let Some(l) = self.panes[tab].list() {
+                    self.prompt = Prompt::Filter(l.filter_text.clone(), None);
                 }
             }
             actions::NEXT_TAB | actions::PREV_TAB => {

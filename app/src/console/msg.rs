@@ -194,6 +194,31 @@ impl fmt::Debug for Ask {
     }
 }
 
+/// A question before a destructive call, naming what will be destroyed.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub title: String,
+    pub question: String,
+    /// What `y` does, in a word or three.
+    pub yes: String,
+    pub then: Call,
+    /// Another answer (`a`: all of them).
+    pub also: Option<Choice>,
+}
+
+impl Confirm {
+    /// `question`, y (yes) does `then`.
+    pub fn new(title: &str, question: String, then: Call) -> Confirm {
+        Confirm {
+            title: title.into(),
+            question,
+            yes: "yes".into(),
+            then,
+            also: None,
+        }
+    }
+}
+
 /// A second answer a confirmation offers besides `y` (`a`: all of them).
 #[derive(Debug, Clone)]
 pub struct Choice {
@@ -207,15 +232,8 @@ pub struct Choice {
 pub enum Effect {
     /// A notification in the footer (and the console's own log).
     Notify(Notification),
-    /// Ask before `then` (names what will be destroyed).
-    Confirm {
-        title: String,
-        question: String,
-        /// What `y` does, in a word or three.
-        yes: String,
-        then: Call,
-        also: Option<Choice>,
-    },
+    /// Ask before a destructive call.
+    Confirm(Confirm),
     /// A text input.
     Ask(Ask),
     /// A window with a text.

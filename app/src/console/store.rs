@@ -8,6 +8,7 @@ use wharf_engine::api::{
     ContainerStatus, ContainerSummary, ImageSummary, StatsPoint, SystemInfo, Volume,
 };
 use wharf_engine::events::{Event, EventType};
+use wharf_engine::{Caller, Engine};
 use wharf_views::header::Counts;
 use wharf_views::networks::NetworkRow;
 use wharf_views::Load;
@@ -155,26 +156,32 @@ impl Store {
 
     /// Read `lists` again (a reload under way is followed by one more).
     pub fn refresh(&mut self, lists: Lists, w: &Worker) {
-        if lists.containers && self.containers.begin() {
-            w.run(|e, c| Msg::Containers {
+        fn reload<T>(
+            on: bool,
+            l: &mut Listing<T>,
+            w: &Worker,
+            read: fn(&dyn Engine, &Caller) -> Msg,
+        ) {
+            if on && l.begin() {
+                w.run(read);
+            }
+        }
+        reload(lists.containers, &mut self.containers, w, |e, c| {
+            Msg::Containers {
                 load: api::containers(e, c),
-            });
-        }
-        if lists.images && self.images.begin() {
-            w.run(|e, c| Msg::Images {
-                load: api::images(e, c),
-            });
-        }
-        if lists.volumes && self.volumes.begin() {
-            w.run(|e, c| Msg::Volumes {
-                load: api::volumes(e, c),
-            });
-        }
-        if lists.networks && self.networks.begin() {
-            w.run(|e, c| Msg::Networks {
+            }
+        });
+        reload(lists.images, &mut self.images, w, |e, c| Msg::Images {
+            load: api::images(e, c),
+        });
+        reload(lists.volumes, &mut self.volumes, w, |e, c| Msg::Volumes {
+            load: api::volumes(e, c),
+        });
+        reload(lists.networks, &mut self.networks, w, |e, c| {
+            Msg::Networks {
                 load: api::networks(e, c),
-            });
-        }
+            }
+        });
     }
 
     /// ctrl-r: every list; the header's engine facts only when the first answer failed

@@ -118,20 +118,14 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             let sections = app.help_sections();
             help::draw(f, area, &theme, &app.keymap.name, &sections, *scroll);
         }
-        Overlay::Confirm {
-            title,
-            question,
-            yes,
-            also,
-            ..
-        } => dialog::draw_choice(
+        Overlay::Confirm(c) => dialog::draw_choice(
             f,
             area,
             &theme,
-            title,
-            question,
-            yes,
-            also.as_ref().map(|a| (a.key, a.label.as_str())),
+            &c.title,
+            &c.question,
+            &c.yes,
+            c.also.as_ref().map(|a| (a.key, a.label.as_str())),
         ),
         Overlay::Input(ask) => {
             let e = (ask.check)(&ask.value);
@@ -295,7 +289,8 @@ mod tests {
         a.act(actions::MARK);
         a.act(super::super::panes::containers::REMOVE);
         match &a.overlay {
-            Overlay::Confirm { question, .. } => {
+            Overlay::Confirm(c) => {
+                let question = &c.question;
                 assert_eq!(question, "remove 2 containers: batch-17, broken?")
             }
             other => panic!("expected a confirmation, got {other:?}"),
@@ -328,6 +323,9 @@ mod tests {
         key(&mut a, KeyCode::Enter);
         assert_eq!(a.current().info().context, "images");
         // The containers filter stays on its pane.
-        assert_eq!(a.panes[0].filter(), Some("web"));
+        assert_eq!(
+            a.panes[0].list().map(|l| l.filter_text.as_str()),
+            Some("web")
+        );
     }
 }

@@ -20,7 +20,7 @@ use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::{self, Call, ContainerOp, Target};
 use crate::console::filter::Filter;
-use crate::console::msg::{Ask, Effect, Handoff, Message, PaneMsg};
+use crate::console::msg::{Ask, Confirm, Effect, Handoff, Message, PaneMsg};
 use crate::console::store::Store;
 
 pub const START: Action =
@@ -275,11 +275,10 @@ impl Containers {
         } else {
             ""
         };
-        cx.emit(Effect::Confirm {
-            title: "remove".into(),
-            question: format!("remove {what}?{kill}"),
-            yes: "yes".into(),
-            then: Call::Containers {
+        cx.emit(Effect::Confirm(Confirm::new(
+            "remove",
+            format!("remove {what}?{kill}"),
+            Call::Containers {
                 op: ContainerOp::Remove { force: running },
                 targets: t
                     .iter()
@@ -289,8 +288,7 @@ impl Containers {
                     })
                     .collect(),
             },
-            also: None,
-        });
+        )));
     }
 
     fn ask_rename(&self, cx: &mut Ctx) {
@@ -401,9 +399,6 @@ impl Pane for Containers {
     fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
         let store = cx.store;
         let n = self.visible(store).len();
-        if self.list.navigate(a, n, cx.page) {
-            return true;
-        }
         match a {
             actions::DETAILS | actions::INSPECT => {
                 if let Some(c) = self.selected(store) {
@@ -492,12 +487,11 @@ impl Pane for Containers {
             actions::BACK => {
                 if self.split.zoom {
                     self.split.zoom = false;
-                } else if !self.list.filter_text.is_empty() {
-                    self.list.set_filter("", Filter::None);
-                } else if !self.marked.is_empty() {
+                } else if !self.list.clear_filter() {
+                    if self.marked.is_empty() {
+                        return false;
+                    }
                     self.marked.clear();
-                } else {
-                    return false;
                 }
             }
             _ => return false,
@@ -548,6 +542,14 @@ impl Pane for Containers {
         }
     }
 
+    fn list(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+
+    fn len(&self, store: &Store) -> usize {
+        self.visible(store).len()
+    }
+
     fn status(&self, store: &Store) -> String {
         let mut s = format!("{} of {}", self.shown, store.containers.items.len());
         if !self.show_stopped {
@@ -557,14 +559,6 @@ impl Pane for Containers {
             s.push_str(&format!(" · {} marked", self.marked.len()));
         }
         s + &self.list.filter_status()
-    }
-
-    fn filter(&self) -> Option<&str> {
-        Some(&self.list.filter_text)
-    }
-
-    fn set_filter(&mut self, text: &str, f: Filter) {
-        self.list.set_filter(text, f);
     }
 
     /// Keep the selection on the same container when the list is read again, and the

@@ -7,7 +7,6 @@ use wharf_engine::events::Event;
 
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
-use crate::console::filter::Filter;
 use crate::console::msg::Effect;
 use crate::console::store::Store;
 
@@ -57,14 +56,12 @@ impl Pane for Events {
     }
 
     fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
-        let evs = self.visible(cx.store);
-        // Looking back stops following.
+        // Looking back stops following (the list moves as any list).
         if matches!(a, actions::UP | actions::PAGE_UP | actions::TOP) {
             self.paused = true;
+            return false;
         }
-        if self.list.navigate(a, evs.len(), cx.page) {
-            return true;
-        }
+        let evs = self.visible(cx.store);
         match a {
             PAUSE => self.paused = !self.paused,
             actions::DETAILS => {
@@ -75,25 +72,22 @@ impl Pane for Events {
                     });
                 }
             }
-            actions::BACK if !self.list.filter_text.is_empty() => {
-                self.list.set_filter("", Filter::None)
-            }
             _ => return false,
         }
         true
     }
 
+    fn list(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+
+    fn len(&self, store: &Store) -> usize {
+        self.visible(store).len()
+    }
+
     fn status(&self, _store: &Store) -> String {
         let s = if self.paused { "paused" } else { "following" };
         s.to_string() + &self.list.filter_status()
-    }
-
-    fn filter(&self) -> Option<&str> {
-        Some(&self.list.filter_text)
-    }
-
-    fn set_filter(&mut self, text: &str, f: Filter) {
-        self.list.set_filter(text, f);
     }
 
     fn click(&mut self, _col: u16, row: u16, area: Rect, cx: &mut Ctx) {

@@ -13,8 +13,7 @@ use wharf_views::util::short_id;
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::Call;
-use crate::console::filter::Filter;
-use crate::console::msg::{Ask, Check, Effect, Message};
+use crate::console::msg::{Ask, Check, Confirm, Effect, Message};
 use crate::console::store::Store;
 
 pub const REMOVE: Action = Action::new(
@@ -107,13 +106,11 @@ impl Images {
         } else {
             format!("{} images: {}", refs.len(), refs.join(", "))
         };
-        cx.emit(Effect::Confirm {
-            title: "remove".into(),
-            question: format!("remove {what}?"),
-            yes: "yes".into(),
-            then: Call::RemoveImages { refs },
-            also: None,
-        });
+        cx.emit(Effect::Confirm(Confirm::new(
+            "remove",
+            format!("remove {what}?"),
+            Call::RemoveImages { refs },
+        )));
     }
 
     fn ask_prune(&self, cx: &mut Ctx) {
@@ -134,13 +131,11 @@ impl Images {
                 dangling.join(", ")
             )
         };
-        cx.emit(Effect::Confirm {
-            title: "prune images".into(),
-            question: q,
-            yes: "yes".into(),
-            then: Call::PruneImages,
-            also: None,
-        });
+        cx.emit(Effect::Confirm(Confirm::new(
+            "prune images",
+            q,
+            Call::PruneImages,
+        )));
     }
 }
 
@@ -165,9 +160,6 @@ impl Pane for Images {
     fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
         let store = cx.store;
         let rows = self.visible(store);
-        if self.list.navigate(a, rows.len(), cx.page) {
-            return true;
-        }
         let sel = rows.get(self.list.cursor.selected);
         match a {
             actions::DETAILS | actions::INSPECT => {
@@ -236,18 +228,23 @@ impl Pane for Images {
                 check: no_spaces("no spaces, please"),
                 then: Box::new(|reference| Effect::Call(Call::PullImage { reference })),
             })),
-            actions::BACK => {
-                if !self.list.filter_text.is_empty() {
-                    self.list.set_filter("", Filter::None);
-                } else if !self.marked.is_empty() {
-                    self.marked.clear();
-                } else {
+            actions::BACK if !self.list.clear_filter() => {
+                if self.marked.is_empty() {
                     return false;
                 }
+                self.marked.clear();
             }
             _ => return false,
         }
         true
+    }
+
+    fn list(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+
+    fn len(&self, store: &Store) -> usize {
+        self.visible(store).len()
     }
 
     fn status(&self, store: &Store) -> String {
@@ -256,14 +253,6 @@ impl Pane for Images {
             s.push_str(&format!(" · {} marked", self.marked.len()));
         }
         s + &self.list.filter_status()
-    }
-
-    fn filter(&self) -> Option<&str> {
-        Some(&self.list.filter_text)
-    }
-
-    fn set_filter(&mut self, text: &str, f: Filter) {
-        self.list.set_filter(text, f);
     }
 
     /// Marks of references that are gone (removed) go too.
@@ -280,11 +269,6 @@ impl Pane for Images {
             self.marked.retain(|m| refs.contains(m));
         }
         true
-    }
-
-    fn click(&mut self, _col: u16, row: u16, area: Rect, cx: &mut Ctx) {
-        let n = self.visible(cx.store).len();
-        self.list.click(row, area, n);
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View) {

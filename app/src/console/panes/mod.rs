@@ -179,13 +179,27 @@ pub trait Pane {
         String::new()
     }
 
-    /// The `/` filter's text, for a pane that filters.
-    fn filter(&self) -> Option<&str> {
+    /// The list this pane is, if it is one: its cursor and `/` filter. The shell moves
+    /// it, filters it, clicks in it, and Esc clears its filter, unless [`act`]
+    /// (Self::act) took the action first.
+    fn list(&mut self) -> Option<&mut ListState> {
         None
     }
 
-    /// Filter the rows (as typed).
-    fn set_filter(&mut self, _text: &str, _f: Filter) {}
+    /// How many rows the list shows now.
+    fn len(&self, _store: &Store) -> usize {
+        0
+    }
+
+    /// What a list does with `a` when [`act`](Self::act) left it: move, or clear the
+    /// filter on Esc.
+    fn list_act(&mut self, a: Action, cx: &mut Ctx) -> bool {
+        let (n, page) = (self.len(cx.store), cx.page);
+        let Some(l) = self.list() else {
+            return false;
+        };
+        l.navigate(a, n, page) || (a == actions::BACK && l.clear_filter())
+    }
 
     /// Before each frame (`shown`: it is the pane on screen): follow what changed in the
     /// store; `true` when the pane changed.
@@ -196,8 +210,13 @@ pub trait Pane {
     /// The slow tick (every 2 s).
     fn tick(&mut self, _cx: &mut Ctx, _shown: bool) {}
 
-    /// A click at (`col`, `row`) of the body `area`.
-    fn click(&mut self, _col: u16, _row: u16, _area: Rect, _cx: &mut Ctx) {}
+    /// A click at (`col`, `row`) of the body `area`: a list selects the row.
+    fn click(&mut self, _col: u16, row: u16, area: Rect, cx: &mut Ctx) {
+        let n = self.len(cx.store);
+        if let Some(l) = self.list() {
+            l.click(row, area, n);
+        }
+    }
 
     /// Draw into `area`.
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View);
@@ -225,6 +244,15 @@ impl ListState {
             actions::BOTTOM => c.bottom(len),
             _ => return false,
         }
+        true
+    }
+
+    /// Clear the filter; `false` when there was none.
+    pub fn clear_filter(&mut self) -> bool {
+        if self.filter_text.is_empty() {
+            return false;
+        }
+        self.set_filter("", Filter::None);
         true
     }
 

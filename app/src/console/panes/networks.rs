@@ -12,8 +12,7 @@ use wharf_views::run_form::valid_name;
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::Call;
-use crate::console::filter::Filter;
-use crate::console::msg::{Ask, Effect, Message};
+use crate::console::msg::{Ask, Confirm, Effect, Message};
 use crate::console::store::Store;
 
 pub const CONTAINERS: Action = Action::new(
@@ -133,9 +132,6 @@ impl Pane for Networks {
 
     fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
         let rows = self.visible(cx.store);
-        if self.list.navigate(a, rows.len(), cx.page) {
-            return true;
-        }
         let sel = rows.get(self.list.cursor.selected).copied();
         match a {
             actions::DETAILS | actions::INSPECT => {
@@ -166,15 +162,13 @@ impl Pane for Networks {
             })),
             REMOVE => {
                 if let Some(n) = sel {
-                    cx.emit(Effect::Confirm {
-                        title: "remove".into(),
-                        question: format!("remove network {}?", n.name),
-                        yes: "yes".into(),
-                        then: Call::RemoveNetwork {
+                    cx.emit(Effect::Confirm(Confirm::new(
+                        "remove",
+                        format!("remove network {}?", n.name),
+                        Call::RemoveNetwork {
                             name: n.name.clone(),
                         },
-                        also: None,
-                    });
+                    )));
                 }
             }
             CONNECT | DISCONNECT => {
@@ -182,29 +176,21 @@ impl Pane for Networks {
                     self.ask_container(cx, n, a == CONNECT);
                 }
             }
-            actions::BACK if !self.list.filter_text.is_empty() => {
-                self.list.set_filter("", Filter::None)
-            }
             _ => return false,
         }
         true
     }
 
+    fn list(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+
+    fn len(&self, store: &Store) -> usize {
+        self.visible(store).len()
+    }
+
     fn status(&self, store: &Store) -> String {
         format!("{} networks", store.networks.items.len()) + &self.list.filter_status()
-    }
-
-    fn filter(&self) -> Option<&str> {
-        Some(&self.list.filter_text)
-    }
-
-    fn set_filter(&mut self, text: &str, f: Filter) {
-        self.list.set_filter(text, f);
-    }
-
-    fn click(&mut self, _col: u16, row: u16, area: Rect, cx: &mut Ctx) {
-        let n = self.visible(cx.store).len();
-        self.list.click(row, area, n);
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View) {

@@ -9,8 +9,7 @@ use wharf_engine::api::StatsPoint;
 use wharf_views::stats;
 
 use super::{Ctx, ListState, Pane, PaneInfo, View};
-use crate::console::actions::{self, Action};
-use crate::console::filter::Filter;
+use crate::console::actions::Action;
 use crate::console::store::Store;
 
 pub static INFO: PaneInfo = PaneInfo {
@@ -55,35 +54,20 @@ impl Pane for Stats {
         &INFO
     }
 
-    fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
-        let n = self.rows(cx.store).len();
-        if self.list.navigate(a, n, cx.page) {
-            return true;
-        }
-        match a {
-            actions::BACK if !self.list.filter_text.is_empty() => {
-                self.list.set_filter("", Filter::None);
-                true
-            }
-            _ => false,
-        }
+    fn act(&mut self, _a: Action, _cx: &mut Ctx) -> bool {
+        false
+    }
+
+    fn list(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+
+    fn len(&self, store: &Store) -> usize {
+        self.rows(store).len()
     }
 
     fn status(&self, store: &Store) -> String {
         format!("{} running", store.stats.len()) + &self.list.filter_status()
-    }
-
-    fn filter(&self) -> Option<&str> {
-        Some(&self.list.filter_text)
-    }
-
-    fn set_filter(&mut self, text: &str, f: Filter) {
-        self.list.set_filter(text, f);
-    }
-
-    fn click(&mut self, _col: u16, row: u16, area: Rect, cx: &mut Ctx) {
-        let n = self.rows(cx.store).len();
-        self.list.click(row, area, n);
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View) {

@@ -15,8 +15,7 @@ use wharf_views::Load;
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::Call;
-use crate::console::filter::Filter;
-use crate::console::msg::{Ask, Choice, Effect, Message};
+use crate::console::msg::{Ask, Choice, Confirm, Effect, Message};
 use crate::console::store::Store;
 
 pub const CREATE: Action = Action::new("volume-create", "create a volume")
@@ -140,13 +139,10 @@ pub fn prune_question(vols: &[Volume]) -> Option<Effect> {
             None,
         ),
     };
-    Some(Effect::Confirm {
-        title: "prune volumes".into(),
-        question,
-        yes: "yes".into(),
-        then,
+    Some(Effect::Confirm(Confirm {
         also,
-    })
+        ..Confirm::new("prune volumes", question, then)
+    }))
 }
 
 impl Pane for Volumes {
@@ -156,9 +152,6 @@ impl Pane for Volumes {
 
     fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
         let rows = self.visible(cx.store);
-        if self.list.navigate(a, rows.len(), cx.page) {
-            return true;
-        }
         let sel = rows.get(self.list.cursor.selected).copied();
         match a {
             actions::DETAILS | actions::INSPECT => {
@@ -186,15 +179,13 @@ impl Pane for Volumes {
             })),
             REMOVE => {
                 if let Some(v) = sel {
-                    cx.emit(Effect::Confirm {
-                        title: "remove".into(),
-                        question: format!("remove volume {} and its data?", v.name),
-                        yes: "yes".into(),
-                        then: Call::RemoveVolume {
+                    cx.emit(Effect::Confirm(Confirm::new(
+                        "remove",
+                        format!("remove volume {} and its data?", v.name),
+                        Call::RemoveVolume {
                             name: v.name.clone(),
                         },
-                        also: None,
-                    });
+                    )));
                 }
             }
             PRUNE => match prune_question(&cx.store.volumes.items) {
@@ -204,29 +195,21 @@ impl Pane for Volumes {
                     "no volume is unused: nothing to prune",
                 )),
             },
-            actions::BACK if !self.list.filter_text.is_empty() => {
-                self.list.set_filter("", Filter::None)
-            }
             _ => return false,
         }
         true
     }
 
+    fn list(&mut self) -> Option<&mut ListState> {
+        Some(&mut self.list)
+    }
+
+    fn len(&self, store: &Store) -> usize {
+        self.visible(store).len()
+    }
+
     fn status(&self, store: &Store) -> String {
         format!("{} volumes", store.volumes.items.len()) + &self.list.filter_status()
-    }
-
-    fn filter(&self) -> Option<&str> {
-        Some(&self.list.filter_text)
-    }
-
-    fn set_filter(&mut self, text: &str, f: Filter) {
-        self.list.set_filter(text, f);
-    }
-
-    fn click(&mut self, _col: u16, row: u16, area: Rect, cx: &mut Ctx) {
-        let n = self.visible(cx.store).len();
-        self.list.click(row, area, n);
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View) {
@@ -275,12 +258,12 @@ mod tests {
 
     fn question(vols: &[Volume]) -> (String, Call, Option<Call>) {
         match prune_question(vols) {
-            Some(Effect::Confirm {
+            Some(Effect::Confirm(Confirm {
                 question,
                 then,
                 also,
                 ..
-            }) => (question, then, also.map(|c| c.then)),
+            })) => (question, then, also.map(|c| c.then)),
             other => panic!("expected a question, got {other:?}"),
         }
     }
