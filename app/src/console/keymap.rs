@@ -609,6 +609,25 @@ mod tests {
         assert!(e.0.contains("unknown action \"explode\""), "{e}");
     }
 
+    /// A pane's action is bound in that pane's context (or it could never run).
+    #[test]
+    fn an_action_belongs_to_its_panes() {
+        let e = Keymap::parse("k", r#"{"images": {"s": "stop"}}"#).unwrap_err();
+        assert!(
+            e.0.contains("action \"stop\" is not one of images (it is one of containers)"),
+            "{e}"
+        );
+        // Shared ones are offered by several; the shell's go anywhere.
+        Keymap::parse(
+            "k",
+            r#"{"volumes": {"I": "inspect"}, "logs": {"Q": "quit"}, "global": {"j": "down"}}"#,
+        )
+        .unwrap();
+        let names = context_names();
+        assert_eq!(names[..3], ["global", "list", "containers"]);
+        assert_eq!(names[names.len() - 2..], ["inspect", "help"]);
+    }
+
     #[test]
     fn unknown_key_and_context() {
         let e = Keymap::parse("k", r#"{"global": {"hyper-q": "quit"}}"#).unwrap_err();

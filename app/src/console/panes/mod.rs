@@ -286,3 +286,41 @@ impl ListState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One name, one action: what a keymap names is the same wherever it is bound; and
+    /// the panes' contexts and `:` names do not collide.
+    #[test]
+    fn the_registry_is_consistent() {
+        let all: Vec<Action> = contexts().into_iter().flat_map(|c| c.1).collect();
+        for a in &all {
+            for b in &all {
+                assert!(a.name != b.name || a == b, "{} is two actions", a.name);
+            }
+        }
+        let mut ctx: Vec<&str> = contexts().iter().map(|c| c.0).collect();
+        let n = ctx.len();
+        ctx.sort();
+        ctx.dedup();
+        assert_eq!(ctx.len(), n, "a context twice");
+        let mut cmds: Vec<&str> = TABS
+            .iter()
+            .flat_map(|p| p.commands.iter().copied())
+            .collect();
+        let n = cmds.len();
+        cmds.sort();
+        cmds.dedup();
+        assert_eq!(cmds.len(), n, "a : name twice");
+        assert!(
+            TABS.len() <= actions::TABS.len(),
+            "a pane without a number key"
+        );
+        for p in TABS {
+            let made = (p.make)();
+            assert_eq!(made.info().context, p.context);
+        }
+    }
+}
