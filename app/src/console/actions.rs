@@ -122,7 +122,7 @@ pub const MARK_ALL: Action =
     Action::new("mark-all", "mark all shown rows, or clear the marks").short("mark all");
 pub const SEARCH: Action = Action::new("search", "search (highlights; n/N move)");
 pub const NEXT_MATCH: Action = Action::new("next-match", "next match").short("next");
-pub const PREV_MATCH: Action = Action::new("previous-match", "previous match");
+pub const PREV_MATCH: Action = Action::new("previous-match", "previous match").short("previous");
 pub const RUN_FORM: Action = Action::new("run-form", "run a new container (a form)")
     .short("run")
     .needs(Perm::ContainerCreate);
