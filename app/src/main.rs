@@ -11,8 +11,12 @@ use wharf_engine::{EngineOptions, LocalEngine};
 
 /// A terminal console for containers, with its own engine.
 #[derive(Debug, Parser)]
-#[command(name = "wharf", version, about, long_about = None)]
+#[command(name = "wharf", version, about, long_about = None, disable_version_flag = true)]
 struct Opts {
+    /// Print the version and exit (`wharf version` shows the engine's too).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
+
     /// State root (images, containers, volumes, networks, journals).
     #[arg(long, global = true, env = "WHARF_ROOT", default_value = wharf_engine::state::DEFAULT_ROOT)]
     root: PathBuf,
@@ -94,9 +98,27 @@ fn main() {
     }
     // Usage errors (an unknown flag, a missing value) exit 125 as Docker's CLI does;
     // --help and --version exit 0.
-    let opts = Opts::try_parse().unwrap_or_else(|e| {
+    // Docker's `-H HOST` before the command is wharf's --host.
+    let mut argv: Vec<String> = std::env::args().collect();
+    for a in argv.iter_mut().skip(1) {
+        if !a.starts_with('-') {
+            break;
+        }
+        if a == "-H" {
+            *a = "--host".into();
+        } else if let Some(h) = a.strip_prefix("-H=") {
+            *a = format!("--host={h}");
+        }
+    }
+    let opts = Opts::try_parse_from(&argv).unwrap_or_else(|e| {
         let code = if e.use_stderr() { 125 } else { 0 };
-        let _ = e.print();
+        // A docker flag or command wharf lacks is refused in wharf's words.
+        match cli::refusals::explain(&e, &argv) {
+            Some(m) => eprintln!("{m}"),
+            None => {
+                let _ = e.print();
+            }
+        }
         std::process::exit(code)
     });
     let policy = match cli::load_policy(opts.policy.as_deref()) {

@@ -847,14 +847,23 @@ fn ps_size_counts_the_writable_layer_of_the_containers_shown() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 1, "{out}");
-    let size = rows[0]["size_rw"].as_u64().unwrap_or(0);
+    // Docker's `ps --format json` fields: Size is human ("307kB").
+    let shown = rows[0]["Size"].as_str().unwrap_or_default().to_string();
+    let (num, unit) = shown.split_at(shown.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(0));
+    let mult = match unit {
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => 1.0,
+    };
+    let size = num.parse::<f64>().unwrap_or(0.0) * mult;
     assert!(
-        size >= 300_000,
-        "writable layer of writer: {size} bytes: {out}"
+        size >= 300_000.0,
+        "writable layer of writer: {shown}: {out}"
     );
     // Without -s no size is worked out.
     let out = w.ok(&["ps", "-a", "--filter", "name=writer", "--format", "json"]);
-    assert!(out.contains("\"size_rw\":null"), "{out}");
+    assert!(out.contains("\"Size\":\"0B\""), "{out}");
     // ancestor= by name or id (resolved once per listing); an unknown image matches none.
     let by_name = w.ok(&["ps", "-aq", "--filter", "ancestor=wharf/demo"]);
     assert_eq!(by_name.lines().count(), 2, "{by_name}");

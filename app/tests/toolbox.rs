@@ -500,3 +500,65 @@ fn toolbox_through_the_socket_server() {
     assert_eq!(err(&o), "err\n");
     drop(server);
 }
+
+/// Issue 15: export and cp of a running container of a committed image (three lower
+/// layers: its own changes, the commit's layer, the base) failed with EINVAL from
+/// fsconfig (the kernel takes at most 256 bytes for one value) and left an empty tar.
+#[test]
+fn export_and_cp_work_on_a_container_of_a_committed_image() {
+    let w = Wharf::new();
+    w.ok(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "base",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "echo x > /www/n",
+    ]);
+    w.ok(&["commit", "base", "web:1"]);
+    w.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "web",
+        "web:1",
+        "sleep",
+        "100",
+    ]);
+    w.ok(&["exec", "web", "sh", "-c", "echo y > /www/m"]);
+    let tar = w.root().join("t.tar");
+    w.ok(&["export", "-o", tar.to_str().unwrap(), "web"]);
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&tar).expect("the tar"));
+    for e in ar.entries().expect("entries") {
+        names.push(
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .display()
+                .to_string(),
+        );
+    }
+    assert!(
+        names.iter().any(|n| n == "www/n"),
+        "commit's layer: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "www/m"),
+        "container's own: {names:?}"
+    );
+    assert!(names.iter().any(|n| n == "bin/busybox"), "base: {names:?}");
+    // Stopped, the same container's files are reached through a writable overlay.
+    w.ok(&["stop", "-t", "1", "web"]);
+    let dest = w.root().join("n-copy");
+    w.ok(&["cp", "web:/www/n", dest.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&dest).expect("copied"), "x\n");
+    let o = w.run(&["export", "web"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(o.stdout.len() > 10_000, "a whole tar on stdout");
+}

@@ -92,3 +92,38 @@ fn volumes_with_real_containers() {
         "{after}"
     );
 }
+
+/// Issue 15: docker copies the image's content into a named volume whenever the volume
+/// is empty, not only at its first mount (a course empties a volume and mounts it again).
+#[test]
+fn an_emptied_volume_is_filled_from_the_image_again() {
+    let w = Wharf::new();
+    let run = |cmd: &str| {
+        w.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "site:/www",
+            "wharf/demo",
+            "sh",
+            "-c",
+            cmd,
+        ])
+    };
+    assert!(
+        run("ls /www").contains("index.html"),
+        "first mount fills it"
+    );
+    // Emptied by a container; the next mount finds it empty and fills it again.
+    run("rm -f /www/* && ls -A /www | wc -l");
+    assert!(
+        run("ls /www").contains("index.html"),
+        "an empty volume gets the image's content again"
+    );
+    // A volume with content is left as it is.
+    run("rm -f /www/* && echo mine > /www/own");
+    let ls = run("ls /www");
+    assert!(ls.contains("own") && !ls.contains("index.html"), "{ls}");
+}

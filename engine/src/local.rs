@@ -119,6 +119,14 @@ impl LocalEngine {
         Ok(out)
     }
 
+    /// Does container `id` have live processes (running, paused or restarting, its pid
+    /// checked against /proc)? For messages that name a container by its state.
+    pub fn container_active(&self, id: &str) -> bool {
+        crate::runtime::state::load(&self.root.containers().join(id))
+            .map(|s| s.status.is_active() && s.pid_alive())
+            .unwrap_or(false)
+    }
+
     /// The stats sampler shared by every watcher of this engine.
     pub fn sampler(&self) -> &std::sync::Arc<crate::stats::Sampler> {
         &self.sampler

@@ -44,12 +44,45 @@ impl StateRoot {
             let p = root.path.join(d);
             fs::create_dir_all(&p).ctx(|| format!("creating state directory {}", p.display()))?;
         }
-        // The root holds other users' data; keep it closed to them.
-        let _ = fs::set_permissions(
-            &root.path,
-            std::os::unix::fs::PermissionsExt::from_mode(0o711),
-        );
+        root.close()?;
         Ok(root)
+    }
+
+    /// Keep the root closed to everyone but its owner (`0700`), and close a root made
+    /// by an older wharf (`0711`). The root holds other users' data, and containers'
+    /// writable layers (`containers/<id>/diff`) and volumes (`volumes/<name>/_data`)
+    /// where a container's root may have left a setuid-root program: with the root
+    /// traversable, a local user who knows the path could run it. Nothing needs the
+    /// traversal: containers see their files through their own mounts, exec enters
+    /// them by namespace, and `wharf serve` clients only use the socket.
+    fn close(&self) -> Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let md = fs::metadata(&self.path)
+            .ctx(|| format!("reading state directory {}", self.path.display()))?;
+        if md.mode() & 0o077 == 0 {
+            return Ok(());
+        }
+        let mode = md.mode() & 0o7700;
+        match fs::set_permissions(&self.path, fs::Permissions::from_mode(mode)) {
+            Ok(()) => Ok(()),
+            // Not the owner (a user reading a root's state): nothing this process can
+            // fix, and nothing it could open anyway.
+            Err(e) if md.uid() != nix::unistd::geteuid().as_raw() => {
+                tracing::warn!(
+                    "the state root {} is open to other users (mode {:o}) and this user cannot close it: {e}",
+                    self.path.display(),
+                    md.mode() & 0o7777
+                );
+                Ok(())
+            }
+            Err(e) => Err(EngineError::io(
+                format!(
+                    "closing state root {} to other users (chmod 700)",
+                    self.path.display()
+                ),
+                e,
+            )),
+        }
     }
 
     /// The root directory itself.
@@ -305,6 +338,19 @@ mod tests {
         let free = FileLock::probe(&p).unwrap();
         assert!(matches!(free, Probe::Free(_)));
         assert!(FileLock::try_exclusive(&p).unwrap().is_none());
+    }
+
+    #[test]
+    fn root_is_closed_and_old_roots_are_closed_at_open() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("root");
+        StateRoot::open(&p).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o700);
+        // A root made by an older wharf (0711) is closed when opened.
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o711)).unwrap();
+        StateRoot::open(&p).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o700);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use registry_support::*;
 use wharf_engine::api::EventFilter;
 use wharf_engine::api::{
-    ImageApi, ImageListOptions, Progress, PullOptions, RegistryApi, RemoveOutcome, SystemApi,
+    ImageApi, ImageListOptions, Progress, PullOptions, PushOptions, RegistryApi, RemoveOutcome,
+    SystemApi,
 };
 use wharf_engine::{Caller, EngineOptions, ErrorKind, LocalEngine};
 
@@ -38,6 +39,7 @@ fn pull(
     let mut seen = Vec::new();
     let opts = PullOptions {
         platform: platform.map(str::to_string),
+        ..Default::default()
     };
     let id = e.image_pull(&Caller::root(), r, &opts, &mut |p| seen.push(p))?;
     Ok((id, seen))
@@ -65,7 +67,10 @@ fn push_rmi_pull_round_trip_keeps_the_id() {
     e.image_tag(&root, "wharf/demo:latest", &target).unwrap();
 
     let mut seen = Vec::new();
-    e.image_push(&root, &target, &mut |p| seen.push(p)).unwrap();
+    e.image_push(&root, &target, &PushOptions::default(), &mut |p| {
+        seen.push(p)
+    })
+    .unwrap();
     assert!(
         seen.iter()
             .any(|p| matches!(p, Progress::Layer { status, .. } if status == "Pushed")),
@@ -88,7 +93,10 @@ fn push_rmi_pull_round_trip_keeps_the_id() {
     let second = format!("{}/demo/copy:1", reg.host());
     e.image_tag(&root, &target, &second).unwrap();
     let mut seen = Vec::new();
-    e.image_push(&root, &second, &mut |p| seen.push(p)).unwrap();
+    e.image_push(&root, &second, &PushOptions::default(), &mut |p| {
+        seen.push(p)
+    })
+    .unwrap();
     assert!(
         seen.iter().any(
             |p| matches!(p, Progress::Layer { status, .. } if status == "Mounted from demo/busybox")
@@ -334,6 +342,7 @@ fn push_of_a_missing_image_says_what_to_do() {
         .image_push(
             &Caller::root(),
             &format!("{}/nothing:here", reg.host()),
+            &PushOptions::default(),
             &mut |_| {},
         )
         .unwrap_err();
@@ -454,7 +463,9 @@ fn push_of_a_loaded_image_rebuilds_its_plain_layers() {
     loaded
         .image_tag(&root, "wharf/demo:latest", &target)
         .unwrap();
-    loaded.image_push(&root, &target, &mut |_| {}).unwrap();
+    loaded
+        .image_push(&root, &target, &PushOptions::default(), &mut |_| {})
+        .unwrap();
     for l in &m.layers {
         let data = std::fs::read(reg.blob_data(&l.blob)).unwrap();
         assert_eq!(
@@ -469,7 +480,9 @@ fn push_of_a_loaded_image_rebuilds_its_plain_layers() {
     // The loading store pulls another tag of it without downloading the layers.
     let second = format!("{}/loaded/demo:2", reg.host());
     fresh.image_tag(&root, &target, &second).unwrap();
-    fresh.image_push(&root, &second, &mut |_| {}).unwrap();
+    fresh
+        .image_push(&root, &second, &PushOptions::default(), &mut |_| {})
+        .unwrap();
     let (pulled, seen) = pull(&loaded, &second, None).unwrap();
     assert_eq!(pulled, id);
     assert!(

@@ -11,6 +11,7 @@ use wharf_engine::api::{
 };
 use wharf_engine::{EngineError, ErrorKind};
 
+use super::format::Format;
 use super::{ago, human_size, print_table, report, Ctx};
 
 /// Container commands.
@@ -58,16 +59,62 @@ pub enum Cmd {
     Monitor(MonitorArgs),
 }
 
-/// `wharf container ...`
+/// `wharf container ...`: docker's management form; each one is the top-level command
+/// of the same name (`wharf container rm` is `wharf rm`).
 #[derive(Debug, Subcommand)]
 pub enum ContainerCmd {
     /// Remove all stopped containers.
     Prune(PruneArgs),
     /// List containers.
-    #[command(alias = "list")]
+    #[command(visible_aliases = ["list", "ps"])]
     Ls(PsArgs),
     /// Show low-level information on containers.
     Inspect(InspectArgs),
+    /// Create and start a container from an image.
+    Run(Box<RunArgs>),
+    /// Create a container without starting it.
+    Create(Box<RunArgs>),
+    /// Start stopped containers.
+    Start(StartArgs),
+    /// Stop running containers.
+    Stop(StopArgs),
+    /// Restart containers.
+    Restart(StopArgs),
+    /// Send a signal to running containers.
+    Kill(KillArgs),
+    /// Pause all processes in containers.
+    Pause(NamesArgs),
+    /// Resume paused containers.
+    Unpause(NamesArgs),
+    /// Remove containers.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Block until containers stop; print their exit codes.
+    Wait(NamesArgs),
+    /// Change limits or the restart policy of containers.
+    Update(UpdateArgs),
+    /// Attach to a running container's input and output.
+    Attach(AttachArgs),
+    /// Show a container's logs.
+    Logs(LogsArgs),
+    /// Run a command in a running container.
+    Exec(super::toolbox::ExecArgs),
+    /// Show the running processes of a container.
+    Top(super::toolbox::TopArgs),
+    /// Copy files between a container and the host.
+    Cp(super::toolbox::CpArgs),
+    /// Show changes to a container's file system.
+    Diff(super::toolbox::OneArgs),
+    /// Make a new image from a container's changes.
+    Commit(super::toolbox::CommitArgs),
+    /// Write a container's file system as a tar archive.
+    Export(super::toolbox::ExportArgs),
+    /// Show containers' resource usage.
+    Stats(super::stats::StatsArgs),
+    /// List a container's published ports.
+    Port(super::networks::PortArgs),
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +247,30 @@ pub struct RunArgs {
     /// Log options: max-size=10m, max-file=3.
     #[arg(long = "log-opt")]
     log_opt: Vec<String>,
+    /// Logging driver: json-file (the default) or none (no log kept).
+    #[arg(long = "log-driver")]
+    log_driver: Option<String>,
+    /// Read labels from a file of KEY=VALUE lines.
+    #[arg(long = "label-file")]
+    label_file: Vec<String>,
+    /// Write the container id to this file (which must not exist).
+    #[arg(long)]
+    cidfile: Option<std::path::PathBuf>,
+    /// Pull the image before creating: missing (the default), never, always.
+    #[arg(long, default_value = "missing")]
+    pull: String,
+    /// Do not print pull output.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Platform of the image: only this machine's (linux/<its architecture>).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Forward the signals this command gets to the container (without a terminal).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    sig_proxy: bool,
+    /// Keys to detach from the container: a sequence like ctrl-p,ctrl-q (the default).
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     /// Image to run.
     image: String,
     /// Command and arguments.
@@ -212,6 +283,12 @@ pub struct StartArgs {
     /// Attach stdout/stderr and wait for the exit.
     #[arg(short = 'a', long)]
     attach: bool,
+    /// Attach stdin too (with -a).
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Keys to detach: a comma-separated sequence like ctrl-p,ctrl-q (the default).
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -274,6 +351,12 @@ pub struct AttachArgs {
     /// Do not forward stdin.
     #[arg(long = "no-stdin")]
     no_stdin: bool,
+    /// Forward the signals this command gets to the container (without a terminal).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    sig_proxy: bool,
+    /// Keys to detach: a comma-separated sequence like ctrl-p,ctrl-q (the default).
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     container: String,
 }
 
@@ -300,13 +383,22 @@ pub struct PsArgs {
     /// Filter: status=, name=, label=, ancestor=, exited=, id=.
     #[arg(short = 'f', long = "filter")]
     filters: Vec<String>,
-    /// `json`: one JSON object per line.
+    /// `json`, `table`, `table TEMPLATE` or a Go template (`{{.Names}}`, `{{.Label "k"}}`).
     #[arg(long)]
     format: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Format with a Go template (`{{.State.Status}}`, `{{json .Mounts}}`) or `json`.
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    /// Only this type of object: container or image.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Display total file sizes (accepted: inspect always reports SizeRw when known).
+    #[arg(short = 's', long)]
+    size: bool,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -369,11 +461,32 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         Cmd::Run(a) => run_container(*a, ctx, true),
         Cmd::Create(a) => run_container(*a, ctx, false),
         Cmd::Start(a) => {
+            if let Some(k) = &a.detach_keys {
+                match super::session::parse_detach_keys(k) {
+                    Ok(keys) => super::session::set_detach_keys(keys),
+                    Err(e) => return fail(&e),
+                }
+            }
             let mut code = 0;
             for n in &a.names {
-                if a.attach {
-                    return match ctx.api().container_start_attached(&ctx.caller, n, None) {
-                        Ok(s) => super::session::stream(s, false, false),
+                if a.attach || a.interactive {
+                    let tty = has_tty(ctx, n);
+                    if let Err(e) = super::session::check_tty(a.interactive, tty) {
+                        report(&e);
+                        return 1;
+                    }
+                    let size = super::session::console_size(tty);
+                    return match ctx.api().container_start_attached(&ctx.caller, n, size) {
+                        Ok(s) => {
+                            if !tty {
+                                super::session::proxy_signals(
+                                    ctx.api.clone(),
+                                    ctx.caller.clone(),
+                                    n.clone(),
+                                );
+                            }
+                            super::session::stream(s, a.interactive, tty)
+                        }
                         Err(e) => fail(&e),
                     };
                 }
@@ -422,30 +535,43 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             code
         }
         Cmd::Update(a) => update(a, ctx),
-        Cmd::Attach(a) => match ctx.api().container_attach(&ctx.caller, &a.container) {
-            Ok(s) => {
-                let tty = ctx
-                    .api()
-                    .container_inspect(&ctx.caller, &a.container)
-                    .ok()
-                    .and_then(|v| v["Config"]["Tty"].as_bool())
-                    .unwrap_or(false);
-                super::session::stream(s, !a.no_stdin, tty)
-            }
-            Err(e) => fail(&e),
-        },
-        Cmd::Ps(a)
-        | Cmd::Container {
-            cmd: ContainerCmd::Ls(a),
-        } => ps(a, ctx),
-        Cmd::Inspect(a)
-        | Cmd::Container {
-            cmd: ContainerCmd::Inspect(a),
-        } => inspect(a, ctx),
+        Cmd::Attach(a) => attach(a, ctx),
+        Cmd::Ps(a) => ps(a, ctx),
+        Cmd::Inspect(a) => inspect(a, ctx),
         Cmd::Logs(a) => logs(a, ctx),
-        Cmd::Container {
-            cmd: ContainerCmd::Prune(a),
-        } => prune(a, ctx),
+        Cmd::Container { cmd } => container_cmd(cmd, ctx),
+    }
+}
+
+/// `wharf container X`: the same as `wharf X`.
+fn container_cmd(cmd: ContainerCmd, ctx: &Ctx) -> i32 {
+    use super::{networks, stats, toolbox};
+    match cmd {
+        ContainerCmd::Prune(a) => prune(a, ctx),
+        ContainerCmd::Ls(a) => run(Cmd::Ps(a), ctx),
+        ContainerCmd::Inspect(a) => run(Cmd::Inspect(a), ctx),
+        ContainerCmd::Run(a) => run(Cmd::Run(a), ctx),
+        ContainerCmd::Create(a) => run(Cmd::Create(a), ctx),
+        ContainerCmd::Start(a) => run(Cmd::Start(a), ctx),
+        ContainerCmd::Stop(a) => run(Cmd::Stop(a), ctx),
+        ContainerCmd::Restart(a) => run(Cmd::Restart(a), ctx),
+        ContainerCmd::Kill(a) => run(Cmd::Kill(a), ctx),
+        ContainerCmd::Pause(a) => run(Cmd::Pause(a), ctx),
+        ContainerCmd::Unpause(a) => run(Cmd::Unpause(a), ctx),
+        ContainerCmd::Rm(a) => run(Cmd::Rm(a), ctx),
+        ContainerCmd::Rename(a) => run(Cmd::Rename(a), ctx),
+        ContainerCmd::Wait(a) => run(Cmd::Wait(a), ctx),
+        ContainerCmd::Update(a) => run(Cmd::Update(a), ctx),
+        ContainerCmd::Attach(a) => run(Cmd::Attach(a), ctx),
+        ContainerCmd::Logs(a) => run(Cmd::Logs(a), ctx),
+        ContainerCmd::Exec(a) => toolbox::run(toolbox::Cmd::Exec(a), ctx),
+        ContainerCmd::Top(a) => toolbox::run(toolbox::Cmd::Top(a), ctx),
+        ContainerCmd::Cp(a) => toolbox::run(toolbox::Cmd::Cp(a), ctx),
+        ContainerCmd::Diff(a) => toolbox::run(toolbox::Cmd::Diff(a), ctx),
+        ContainerCmd::Commit(a) => toolbox::run(toolbox::Cmd::Commit(a), ctx),
+        ContainerCmd::Export(a) => toolbox::run(toolbox::Cmd::Export(a), ctx),
+        ContainerCmd::Stats(a) => stats::run(stats::Cmd::Stats(a), ctx),
+        ContainerCmd::Port(a) => networks::run(networks::Cmd::Port(a), ctx),
     }
 }
 
@@ -539,7 +665,7 @@ fn from_caller(k: &str) -> Option<String> {
 }
 
 /// The variables of an `--env-file`, as Docker reads one.
-fn env_file(path: &str) -> Result<Vec<String>, EngineError> {
+pub(super) fn env_file(path: &str) -> Result<Vec<String>, EngineError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| EngineError::io(format!("reading env file {path}"), e))?;
     let mut out = Vec::new();
@@ -587,7 +713,12 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
     for e in &a.env {
         env.extend(env_value("-e", e)?);
     }
-    let labels = all(&a.labels, flags::label)?.into_iter().collect();
+    let mut labels: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for f in &a.label_file {
+        labels.extend(label_file(f)?);
+    }
+    labels.extend(all(&a.labels, flags::label)?);
+    let log_driver = a.log_driver.as_deref().map(flags::log_driver).transpose()?;
     let mut mounts: Vec<MountSpec> = all(&a.volumes, flags::volume)?;
     mounts.extend(all(&a.mounts, flags::mount)?);
     mounts.extend(all(&a.tmpfs, flags::tmpfs)?);
@@ -649,19 +780,173 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         volumes_from: all(&a.volumes_from, flags::volumes_from)?,
         log_max_size,
         log_max_files,
+        log_driver,
         healthcheck: a.health.config()?,
     })
 }
 
+/// The labels of a `--label-file`: KEY=VALUE lines; blank lines and `#` comments skipped.
+fn label_file(path: &str) -> Result<Vec<(String, String)>, EngineError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| EngineError::io(format!("reading label file {path}"), e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        out.push(flags::label(l).map_err(|e| {
+            EngineError::invalid(format!("--label-file {path}, line {}: {e}", n + 1))
+        })?);
+    }
+    Ok(out)
+}
+
+/// `--platform`: this machine's platform only (wharf runs no emulation).
+fn check_platform(p: &str) -> Result<(), EngineError> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    if p == "linux" || p == format!("linux/{arch}") || p == arch {
+        return Ok(());
+    }
+    Err(EngineError::invalid(format!(
+        "--platform {p:?} is not supported: wharf runs images of this machine's platform only (linux/{arch})"
+    )))
+}
+
+/// `--pull`: never fails when the image is missing; always pulls first.
+fn pull_policy(a: &RunArgs, ctx: &Ctx) -> Result<(), EngineError> {
+    let have = || ctx.api().image_inspect(&ctx.caller, &a.image).is_ok();
+    match a.pull.as_str() {
+        "missing" => Ok(()),
+        "never" => {
+            if have() {
+                Ok(())
+            } else {
+                Err(EngineError::not_found(
+                    "image",
+                    &a.image,
+                    "--pull never: load, import or pull it first",
+                ))
+            }
+        }
+        "always" => {
+            let code = super::registry::run(
+                super::registry::Cmd::Pull(super::registry::PullArgs::of(&a.image, a.quiet)),
+                ctx,
+            );
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(EngineError::invalid(format!(
+                    "--pull always: pulling {} failed",
+                    a.image
+                )))
+            }
+        }
+        other => Err(EngineError::invalid(format!(
+            "invalid --pull {other:?}: use missing, never or always"
+        ))),
+    }
+}
+
+/// Whether container `name` has a terminal. Asked only of a container the caller can
+/// see (listings filter silently), so that a refused attach or start is refused, and
+/// audited, as that and not as an inspect.
+fn has_tty(ctx: &Ctx, name: &str) -> bool {
+    let opts = ContainerListOptions {
+        all: true,
+        ..Default::default()
+    };
+    let visible = ctx
+        .api()
+        .container_list(&ctx.caller, &opts)
+        .map(|l| l.iter().any(|c| c.name == name || c.id.starts_with(name)))
+        .unwrap_or(false);
+    visible
+        && ctx
+            .api()
+            .container_inspect(&ctx.caller, name)
+            .ok()
+            .and_then(|v| v["Config"]["Tty"].as_bool())
+            .unwrap_or(false)
+}
+
+fn attach(a: AttachArgs, ctx: &Ctx) -> i32 {
+    if let Some(k) = &a.detach_keys {
+        match super::session::parse_detach_keys(k) {
+            Ok(keys) => super::session::set_detach_keys(keys),
+            Err(e) => return fail(&e),
+        }
+    }
+    let tty = has_tty(ctx, &a.container);
+    if let Err(e) = super::session::check_tty(!a.no_stdin, tty) {
+        report(&e);
+        return 1;
+    }
+    match ctx.api().container_attach(&ctx.caller, &a.container) {
+        Ok(s) => {
+            if a.sig_proxy && !tty {
+                super::session::proxy_signals(
+                    ctx.api.clone(),
+                    ctx.caller.clone(),
+                    a.container.clone(),
+                );
+            }
+            super::session::stream(s, !a.no_stdin, tty)
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
+    if start && !a.detach {
+        if let Err(e) = super::session::check_tty(a.interactive, a.tty) {
+            report(&e);
+            return 1;
+        }
+    }
+    if let Some(k) = &a.detach_keys {
+        match super::session::parse_detach_keys(k) {
+            Ok(keys) => super::session::set_detach_keys(keys),
+            Err(e) => return fail(&e),
+        }
+    }
+    if let Some(p) = &a.platform {
+        if let Err(e) = check_platform(p) {
+            return fail(&e);
+        }
+    }
+    if let Some(p) = &a.cidfile {
+        if p.exists() {
+            return fail(&EngineError::invalid(format!(
+                "container ID file found, make sure the other container isn't running or delete {}",
+                p.display()
+            )));
+        }
+    }
     let spec = match build_spec(&a) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = pull_policy(&a, ctx) {
+        return fail(&e);
+    }
     let id = match ctx.api().container_create(&ctx.caller, &spec) {
         Ok(id) => id,
         Err(e) => return fail(&e),
     };
+    if let Some(p) = &a.cidfile {
+        if let Err(e) = std::fs::write(p, &id) {
+            return fail(&EngineError::io(
+                format!("writing --cidfile {}", p.display()),
+                e,
+            ));
+        }
+    }
     if !start {
         println!("{id}");
         return 0;
@@ -677,7 +962,12 @@ fn run_container(a: RunArgs, ctx: &Ctx, start: bool) -> i32 {
     }
     let size = super::session::console_size(a.tty);
     match ctx.api().container_start_attached(&ctx.caller, &id, size) {
-        Ok(s) => super::session::stream(s, a.interactive, a.tty),
+        Ok(s) => {
+            if a.sig_proxy && !a.tty {
+                super::session::proxy_signals(ctx.api.clone(), ctx.caller.clone(), id.clone());
+            }
+            super::session::stream(s, a.interactive, a.tty)
+        }
         Err(e) => fail(&e),
     }
 }
@@ -702,7 +992,91 @@ fn update(a: UpdateArgs, ctx: &Ctx) -> i32 {
     })
 }
 
+/// Docker's `ps` formatter context (`--format` fields).
+fn ps_format_context() -> super::format::Context {
+    super::format::Context {
+        type_name: "*formatter.ContainerContext",
+        headers: &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("CreatedAt", "CREATED AT"),
+            ("RunningFor", "CREATED"),
+            ("Ports", "PORTS"),
+            ("State", "STATE"),
+            ("Status", "STATUS"),
+            ("Size", "SIZE"),
+            ("Names", "NAMES"),
+            ("Labels", "LABELS"),
+            ("Mounts", "MOUNTS"),
+            ("Networks", "NETWORKS"),
+            ("LocalVolumes", "LOCAL VOLUMES"),
+        ],
+        methods: vec![(
+            "Label",
+            super::format::label_method as super::gotmpl::Method,
+        )],
+        strict: true,
+    }
+}
+
+/// Docker's time format in listings: `2024-01-02 15:04:05 +0000 UTC`.
+pub(super) fn created_at(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn ports_text(c: &wharf_engine::api::ContainerSummary) -> String {
+    c.ports
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}->{}/{}",
+                if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                },
+                p.host_port,
+                p.container_port,
+                p.proto
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One container as docker's `ps --format` sees it.
+fn ps_context(c: &wharf_engine::api::ContainerSummary, no_trunc: bool) -> serde_json::Value {
+    let cmd = if no_trunc || c.command.chars().count() <= 20 {
+        format!("\"{}\"", c.command)
+    } else {
+        format!("\"{}…\"", c.command.chars().take(19).collect::<String>())
+    };
+    serde_json::json!({
+        "Command": cmd,
+        "CreatedAt": created_at(c.created),
+        "ID": if no_trunc { c.id.clone() } else { wharf_engine::ids::short(&c.id).to_string() },
+        "Image": c.image,
+        "Labels": super::format::labels_text(&c.labels),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": c.name,
+        "Networks": c.networks.join(","),
+        "Ports": ports_text(c),
+        "RunningFor": ago(c.created),
+        "Size": c.size_rw.map(human_size).unwrap_or_else(|| "0B".into()),
+        "State": c.state.as_str(),
+        "Status": c.status,
+    })
+}
+
 fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
+    let format = match Format::parse("--format", a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
     let filters = match super::parse_filters(&a.filters) {
         Ok(f) => f,
         Err(m) => return fail(&EngineError::invalid(m)),
@@ -730,11 +1104,29 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
         }
         return 0;
     }
-    if a.format.as_deref() == Some("json") {
-        for c in &list {
-            println!("{}", serde_json::to_string(c).unwrap_or_default());
-        }
-        return 0;
+    if let Format::Template { table, tmpl } = format {
+        let rows: Vec<serde_json::Value> = list
+            .iter()
+            .map(|c| {
+                let mut v = ps_context(c, a.no_trunc);
+                // Mounts come from inspect (the listing does not carry them).
+                if let Ok(i) = ctx.api().container_inspect(&ctx.caller, &c.id) {
+                    let mounts = i["Mounts"].as_array().cloned().unwrap_or_default();
+                    let names: Vec<String> = mounts
+                        .iter()
+                        .map(|m| {
+                            let n = m["Name"].as_str().filter(|n| !n.is_empty());
+                            n.or(m["Source"].as_str()).unwrap_or_default().to_string()
+                        })
+                        .collect();
+                    let local = mounts.iter().filter(|m| m["Type"] == "volume").count();
+                    v["Mounts"] = names.join(",").into();
+                    v["LocalVolumes"] = local.to_string().into();
+                }
+                v
+            })
+            .collect();
+        return super::format::print(&tmpl, table, &ps_format_context(), &rows);
     }
     let mut header = vec![
         "CONTAINER ID",
@@ -798,17 +1190,50 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
 }
 
 fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
+    let _ = a.size;
+    let (containers, images) = match a.kind.as_deref() {
+        None => (true, true),
+        Some("container") => (true, false),
+        Some("image") => (false, true),
+        Some(other) => {
+            return fail(&EngineError::invalid(format!(
+                "--type {other:?} is not supported: use container or image \
+                 (networks and volumes: wharf network inspect, wharf volume inspect)"
+            )))
+        }
+    };
+    if let Some(f) = &a.format {
+        if let Err(e) = Format::parse("--format", Some(f)) {
+            return fail(&e);
+        }
+    }
     let mut out = Vec::new();
     let mut code = 0;
     for n in &a.names {
-        match ctx.api().container_inspect(&ctx.caller, n) {
+        let c = if containers {
+            ctx.api().container_inspect(&ctx.caller, n)
+        } else {
+            Err(EngineError::not_found("container", n, ""))
+        };
+        match c {
             Ok(v) => out.push(v),
             Err(e) if e.kind == ErrorKind::NotFound => {
-                match ctx.api().image_inspect(&ctx.caller, n) {
-                    Ok(v) => out.push(v),
-                    Err(_) => {
+                let i = if images {
+                    ctx.api().image_inspect(&ctx.caller, n).ok()
+                } else {
+                    None
+                };
+                match i {
+                    Some(v) => out.push(v),
+                    None => {
                         report(&EngineError::not_found(
-                            "object",
+                            if containers && images {
+                                "object"
+                            } else if containers {
+                                "container"
+                            } else {
+                                "image"
+                            },
                             n,
                             "no container or image has that name or id",
                         ));
@@ -819,7 +1244,15 @@ fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
             Err(e) => code = fail(&e),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    match &a.format {
+        Some(f) => {
+            let c = super::format::print_each("--format", f, &out);
+            if c != 0 {
+                return c;
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default()),
+    }
     code
 }
 

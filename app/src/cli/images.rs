@@ -28,9 +28,8 @@ pub enum Cmd {
     Tag(TagArgs),
     /// Remove images.
     Rmi(RmArgs),
-    /// System-wide commands.
-    #[command(subcommand)]
-    System(SystemCmd),
+    /// Show the history of an image.
+    History(HistoryArgs),
 }
 
 /// `wharf image ...`
@@ -58,13 +57,10 @@ pub enum ImageCmd {
     Tag(TagArgs),
     /// Build the offline demo image from the host's busybox-static (default wharf/demo:latest).
     Demo(DemoArgs),
-}
-
-/// `wharf system ...` (image figures).
-#[derive(Debug, Subcommand)]
-pub enum SystemCmd {
-    /// Show disk usage.
-    Df(DfArgs),
+    /// Download an image from a registry (`wharf pull`).
+    Pull(super::registry::PullArgs),
+    /// Upload an image to a registry (`wharf push`).
+    Push(super::registry::PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +89,9 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Format with a Go template (`{{.Config.Cmd}}`, `{{json .RootFS}}`) or `json`.
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub images: Vec<String>,
 }
@@ -182,11 +181,15 @@ pub struct DemoArgs {
     pub reference: String,
 }
 
+/// `wharf system df` (in cli/system.rs).
 #[derive(Debug, Args)]
 pub struct DfArgs {
-    /// Output format: `json`.
+    /// `json` (one object per type), or a Go template (`{{.Type}} {{.Size}}`).
     #[arg(long)]
     pub format: Option<String>,
+    /// Show each image, container and volume.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 fn fail(e: &EngineError) -> i32 {
@@ -220,7 +223,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => list(a, ctx),
         Cmd::Image(ImageCmd::Inspect(a)) => inspect(a, ctx),
-        Cmd::Image(ImageCmd::History(a)) => history(a, ctx),
+        Cmd::Image(ImageCmd::History(a)) | Cmd::History(a) => history(a, ctx),
+        Cmd::Image(ImageCmd::Pull(a)) => super::registry::run(super::registry::Cmd::Pull(a), ctx),
+        Cmd::Image(ImageCmd::Push(a)) => super::registry::run(super::registry::Cmd::Push(a), ctx),
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => remove(a, ctx),
         Cmd::Image(ImageCmd::Prune(a)) => prune(a, ctx),
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => load(a, ctx),
@@ -249,7 +254,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 Err(e) => fail(&e),
             }
         }
-        Cmd::System(SystemCmd::Df(a)) => df(a, ctx),
     }
 }
 
@@ -317,25 +321,51 @@ fn list(a: ListArgs, ctx: &Ctx) -> i32 {
             rows.push((repo, tag, digest, i));
         }
     }
-    match a.format.as_deref() {
-        Some("json") | Some("{{json .}}") => {
-            for (repo, tag, digest, i) in &rows {
-                let v = serde_json::json!({
-                    "Containers": i.containers.to_string(),
-                    "CreatedAt": chrono::DateTime::from_timestamp(i.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()).unwrap_or_default(),
-                    "CreatedSince": super::ago(i.created),
-                    "Digest": digest,
-                    "ID": short_id(&i.id, a.no_trunc),
-                    "Repository": repo,
-                    "Tag": tag,
-                    "Size": super::human_size(i.size),
-                    "VirtualSize": super::human_size(i.size),
-                });
-                println!("{v}");
-            }
-            0
+    let format = match super::format::Format::parse("--format", a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
+    match format {
+        super::format::Format::Template { table, tmpl } => {
+            let ctx_rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(repo, tag, digest, i)| {
+                    serde_json::json!({
+                        "Containers": if i.containers == 0 { "N/A".to_string() } else { i.containers.to_string() },
+                        "CreatedAt": super::containers::created_at(i.created),
+                        "CreatedSince": super::ago(i.created),
+                        "Digest": digest,
+                        "ID": short_id(&i.id, a.no_trunc),
+                        "Repository": repo,
+                        "Tag": tag,
+                        "Size": super::human_size(i.size),
+                        "SharedSize": "N/A",
+                        "UniqueSize": "N/A",
+                        "VirtualSize": super::human_size(i.size),
+                    })
+                })
+                .collect();
+            let c = super::format::Context {
+                type_name: "*formatter.ImageContext",
+                headers: &[
+                    ("Containers", "CONTAINERS"),
+                    ("CreatedAt", "CREATED AT"),
+                    ("CreatedSince", "CREATED"),
+                    ("Digest", "DIGEST"),
+                    ("ID", "IMAGE ID"),
+                    ("Repository", "REPOSITORY"),
+                    ("Tag", "TAG"),
+                    ("Size", "SIZE"),
+                    ("SharedSize", "SHARED SIZE"),
+                    ("UniqueSize", "UNIQUE SIZE"),
+                    ("VirtualSize", "SIZE"),
+                ],
+                methods: vec![],
+                strict: true,
+            };
+            super::format::print(&tmpl, table, &c, &ctx_rows)
         }
-        None | Some("table") => {
+        super::format::Format::Default => {
             let mut header = vec!["REPOSITORY", "TAG"];
             if a.digests {
                 header.push("DIGEST");
@@ -359,7 +389,6 @@ fn list(a: ListArgs, ctx: &Ctx) -> i32 {
             super::print_table(&header, &table);
             0
         }
-        Some(other) => usage(format!("unknown --format {other:?}: use json or table")),
     }
 }
 
@@ -372,7 +401,15 @@ fn inspect(a: InspectArgs, ctx: &Ctx) -> i32 {
             Err(e) => code = fail(&e),
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    match &a.format {
+        Some(f) => {
+            let c = super::format::print_each("--format", f, &out);
+            if c != 0 {
+                return c;
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default()),
+    }
     code
 }
 
@@ -394,11 +431,38 @@ fn history(a: HistoryArgs, ctx: &Ctx) -> i32 {
         }
         return 0;
     }
-    if a.format.as_deref() == Some("json") {
-        for e in &h {
-            println!("{}", serde_json::to_string(e).unwrap_or_default());
+    match super::format::Format::parse("--format", a.format.as_deref()) {
+        Err(e) => return fail(&e),
+        Ok(super::format::Format::Template { table, tmpl }) => {
+            let rows: Vec<serde_json::Value> = h
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "ID": if e.id.starts_with("sha256:") { short_id(&e.id, a.no_trunc) } else { e.id.clone() },
+                        "CreatedSince": super::ago(e.created),
+                        "CreatedAt": chrono::DateTime::from_timestamp(e.created, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        "CreatedBy": e.created_by,
+                        "Size": super::human_size(e.size),
+                        "Comment": e.comment,
+                    })
+                })
+                .collect();
+            let c = super::format::Context {
+                type_name: "*formatter.historyContext",
+                headers: &[
+                    ("ID", "IMAGE"),
+                    ("CreatedSince", "CREATED"),
+                    ("CreatedAt", "CREATED AT"),
+                    ("CreatedBy", "CREATED BY"),
+                    ("Size", "SIZE"),
+                    ("Comment", "COMMENT"),
+                ],
+                methods: vec![],
+                strict: true,
+            };
+            return super::format::print(&tmpl, table, &c, &rows);
         }
-        return 0;
+        Ok(super::format::Format::Default) => {}
     }
     let rows: Vec<Vec<String>> = h
         .iter()
@@ -630,50 +694,4 @@ fn import(a: ImportArgs, ctx: &Ctx) -> i32 {
         }
         Err(e) => fail(&e),
     }
-}
-
-fn df(a: DfArgs, ctx: &Ctx) -> i32 {
-    let u = match ctx.api().image_disk_usage(&ctx.caller) {
-        Ok(u) => u,
-        Err(e) => return fail(&e),
-    };
-    let st = &u.staging;
-    if a.format.as_deref() == Some("json") {
-        let v = serde_json::json!({"Type": "Images", "TotalCount": u.count, "Active": u.active, "Size": super::human_size(u.size), "Reclaimable": super::human_size(u.reclaimable)});
-        println!("{v}");
-        let v = serde_json::json!({"Type": "Staging", "TotalCount": st.count, "Active": st.active, "Size": super::human_size(st.size), "Reclaimable": super::human_size(st.reclaimable), "SizeBytes": st.size, "ReclaimableBytes": st.reclaimable});
-        println!("{v}");
-        return 0;
-    }
-    let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
-    super::print_table(
-        &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-        &[
-            vec![
-                "Images".into(),
-                u.count.to_string(),
-                u.active.to_string(),
-                super::human_size(u.size),
-                format!(
-                    "{} ({}%)",
-                    super::human_size(u.reclaimable),
-                    pct(u.reclaimable, u.size)
-                ),
-            ],
-            // Loads, pulls and imports under way (ACTIVE) or left by killed ones
-            // (RECLAIMABLE: `wharf image prune` or the next start gives them back).
-            vec![
-                "Staging".into(),
-                st.count.to_string(),
-                st.active.to_string(),
-                super::human_size(st.size),
-                format!(
-                    "{} ({}%)",
-                    super::human_size(st.reclaimable),
-                    pct(st.reclaimable, st.size)
-                ),
-            ],
-        ],
-    );
-    0
 }

@@ -3,8 +3,11 @@
 
 pub mod audit;
 pub mod containers;
+pub mod format;
+pub mod gotmpl;
 pub mod images;
 pub mod networks;
+pub mod refusals;
 pub mod registry;
 pub mod serve;
 pub mod session;

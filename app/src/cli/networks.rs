@@ -78,6 +78,12 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Format with a Go template (`{{.IPAM.Config}}`, `{{json .Containers}}`) or `json`.
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Verbose output (accepted: inspect always shows everything wharf knows).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     #[arg(required = true)]
     pub networks: Vec<String>,
 }
@@ -238,13 +244,39 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 for n in &nets {
                     println!("{}", id(n));
                 }
-            } else if a.format.as_deref() == Some("json") {
-                for n in &nets {
-                    println!("{}", ls_json(n));
-                }
-            } else if let Some(f) = a.format.as_deref() {
-                eprintln!("wharf: unsupported --format {f:?}: use json");
-                return 125;
+            } else if let Some(f) = a.format.as_deref().filter(|f| f.trim() != "table") {
+                let (table, tmpl) = match super::format::Format::parse("--format", Some(f)) {
+                    Ok(super::format::Format::Template { table, tmpl }) => (table, tmpl),
+                    Ok(super::format::Format::Default) => unreachable!("filtered above"),
+                    Err(e) => return fail(&e),
+                };
+                let rows: Vec<serde_json::Value> = nets
+                    .iter()
+                    .map(|n| {
+                        let mut v = ls_json(n);
+                        v["ID"] = serde_json::Value::String(id(n));
+                        v
+                    })
+                    .collect();
+                let c = super::format::Context {
+                    type_name: "*formatter.networkContext",
+                    headers: &[
+                        ("CreatedAt", "CREATED AT"),
+                        ("Driver", "DRIVER"),
+                        ("ID", "NETWORK ID"),
+                        ("IPv6", "IPV6"),
+                        ("Internal", "INTERNAL"),
+                        ("Labels", "LABELS"),
+                        ("Name", "NAME"),
+                        ("Scope", "SCOPE"),
+                    ],
+                    methods: vec![(
+                        "Label",
+                        super::format::label_method as super::gotmpl::Method,
+                    )],
+                    strict: true,
+                };
+                return super::format::print(&tmpl, table, &c, &rows);
             } else {
                 let rows: Vec<Vec<String>> = nets
                     .iter()
@@ -262,6 +294,21 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     Ok(info) => out.push(info),
                     Err(e) => code = fail(&e),
                 }
+            }
+            let _ = a.verbose;
+            if let Some(f) = &a.format {
+                let objects: Vec<serde_json::Value> = out
+                    .iter()
+                    .map(|o| serde_json::to_value(o).unwrap_or_default())
+                    .collect();
+                let c = super::format::print_each("--format", f, &objects);
+                return if c != 0 {
+                    c
+                } else if code != 0 {
+                    1
+                } else {
+                    0
+                };
             }
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             if code != 0 {

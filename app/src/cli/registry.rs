@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use wharf_engine::api::{Progress, PullOptions};
+use wharf_engine::api::{Progress, PullOptions, PushOptions};
 use wharf_engine::image::registry::INSECURE_ENV;
 use wharf_engine::ErrorKind;
 
@@ -73,6 +73,18 @@ pub struct LoginArgs {
 pub struct LogoutArgs {
     /// Registry (default: Docker Hub).
     pub server: Option<String>,
+}
+
+impl PullArgs {
+    /// `wharf pull REFERENCE` (for `run --pull always`).
+    pub fn of(reference: &str, quiet: bool) -> PullArgs {
+        PullArgs {
+            reference: reference.to_string(),
+            platform: None,
+            quiet,
+            insecure: vec![],
+        }
+    }
 }
 
 /// Add `--insecure-registry` values to what the embedded engine reads.
@@ -215,6 +227,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             let mut r = Renderer::new(a.quiet);
             let opts = PullOptions {
                 platform: a.platform.clone(),
+                auth: None,
             };
             let res = api.image_pull(&ctx.caller, &a.reference, &opts, &mut |p| r.on(p));
             r.finish();
@@ -233,14 +246,19 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             mark_insecure(&a.insecure);
             let mut r = Renderer::new(a.quiet);
             let mut digest = None;
-            let res = api.image_push(&ctx.caller, &a.reference, &mut |p| {
-                if let Progress::Message(m) = &p {
-                    if let Some(d) = m.split("digest: ").nth(1) {
-                        digest = d.split_whitespace().next().map(str::to_string);
+            let res = api.image_push(
+                &ctx.caller,
+                &a.reference,
+                &PushOptions::default(),
+                &mut |p| {
+                    if let Progress::Message(m) = &p {
+                        if let Some(d) = m.split("digest: ").nth(1) {
+                            digest = d.split_whitespace().next().map(str::to_string);
+                        }
                     }
-                }
-                r.on(p)
-            });
+                    r.on(p)
+                },
+            );
             r.finish();
             match res {
                 Ok(()) => {

@@ -20,6 +20,63 @@ const CTRL_P: u8 = 0x10;
 /// ctrl-q: the second detach key.
 const CTRL_Q: u8 = 0x11;
 
+/// The detach sequence of this process (`--detach-keys`), set once before a session.
+static DETACH_KEYS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+fn detach_keys() -> &'static [u8] {
+    DETACH_KEYS
+        .get()
+        .map(Vec::as_slice)
+        .unwrap_or(&[CTRL_P, CTRL_Q])
+}
+
+/// `--detach-keys` as docker reads it (the flag grammar's [`flags::detach_keys`]).
+pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, wharf_engine::EngineError> {
+    wharf_engine::api::flags::detach_keys(s)
+}
+
+/// Use `keys` as this process's detach sequence (before the session starts).
+pub fn set_detach_keys(keys: Vec<u8>) {
+    let _ = DETACH_KEYS.set(keys);
+}
+
+/// `--sig-proxy`: signals this process gets (INT, TERM, HUP, QUIT, USR1, USR2) go to
+/// the container instead of ending the CLI, as docker does for a session without a
+/// terminal. Call before the session's threads start (they inherit the blocked set).
+pub fn proxy_signals(
+    api: std::sync::Arc<dyn wharf_engine::Engine>,
+    caller: wharf_engine::Caller,
+    container: String,
+) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || loop {
+        let Ok(sig) = set.wait() else { return };
+        let name = sig.as_str().trim_start_matches("SIG").to_string();
+        if let Err(e) = wharf_engine::api::ContainerApi::container_kill(
+            api.as_ref(),
+            &caller,
+            &container,
+            &name,
+        ) {
+            eprintln!("wharf: forwarding SIG{name} to {container}: {e}");
+        }
+    });
+}
+
 /// How the session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -191,7 +248,7 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, o: Opts, term: bool, detached
     // On a terminal stdin is read for the detach keys even when it does not go through.
     let mut stdin_open = o.stdin || term;
     let mut last_size = (0u16, 0u16);
-    let mut after_ctrl_p = false;
+    let mut matched = 0usize;
     let mut buf = [0u8; 8192];
     loop {
         if term && o.tty {
@@ -256,22 +313,37 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, o: Opts, term: bool, detached
             }
             continue;
         }
-        // Detach keys: ctrl-p ctrl-q, possibly split across reads; a lone ctrl-p goes on.
-        let mut send = Vec::with_capacity(data.len() + 1);
+        // Detach keys (ctrl-p ctrl-q unless --detach-keys), possibly split across reads;
+        // a partial sequence that does not go on is sent as typed.
+        let keys = detach_keys();
+        let mut send = Vec::with_capacity(data.len() + keys.len());
         for &b in data {
-            if after_ctrl_p {
-                after_ctrl_p = false;
-                if b == CTRL_Q {
+            if keys.is_empty() {
+                send.push(b);
+                continue;
+            }
+            if b == keys[matched] {
+                matched += 1;
+                if matched == keys.len() {
                     if o.stdin && !send.is_empty() {
                         let _ = attach::write_frame(&mut w, attach::STDIN, &send);
                     }
                     detached.store(true, Ordering::SeqCst);
                     return;
                 }
-                send.push(CTRL_P);
+                continue;
             }
-            if b == CTRL_P {
-                after_ctrl_p = true;
+            send.extend_from_slice(&keys[..matched]);
+            matched = 0;
+            if b == keys[0] {
+                matched = 1;
+                if keys.len() == 1 {
+                    if o.stdin && !send.is_empty() {
+                        let _ = attach::write_frame(&mut w, attach::STDIN, &send);
+                    }
+                    detached.store(true, Ordering::SeqCst);
+                    return;
+                }
             } else {
                 send.push(b);
             }
@@ -281,4 +353,16 @@ fn pump_input(mut w: UnixStream, stop: UnixStream, o: Opts, term: bool, detached
             return;
         }
     }
+}
+
+/// Docker's check before attaching a terminal: with both -i and -t, stdin must be a
+/// terminal ("the input device is not a TTY"), or the session would be garbled.
+pub fn check_tty(stdin: bool, tty: bool) -> Result<(), wharf_engine::EngineError> {
+    use std::io::IsTerminal;
+    if stdin && tty && !std::io::stdin().is_terminal() {
+        return Err(wharf_engine::EngineError::invalid(
+            "the input device is not a TTY: leave out -t (or -i), or run from a terminal",
+        ));
+    }
+    Ok(())
 }

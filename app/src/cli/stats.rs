@@ -94,8 +94,22 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         stream: !a.no_stream,
         all: a.all,
     };
+    // `json` keeps the Docker API's stats objects (what wharf has always printed);
+    // any other format is a template on docker's stats context.
     let json = a.format.as_deref() == Some("json");
+    let tmpl = match a.format.as_deref().filter(|_| !json) {
+        None => None,
+        Some(f) => match super::format::Format::parse("--format", Some(f)) {
+            Ok(super::format::Format::Template { table, tmpl }) => Some((table, tmpl)),
+            Ok(super::format::Format::Default) => None,
+            Err(e) => {
+                super::report(&e);
+                return 125;
+            }
+        },
+    };
     let tty = std::io::stdout().is_terminal();
+    let mut failed = false;
     let res = ctx
         .api()
         .container_stats(&ctx.caller, &a.containers, &opts, &mut |batch| {
@@ -103,6 +117,37 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             if json {
                 for s in &batch {
                     if writeln!(out, "{}", serde_json::to_string(s).unwrap_or_default()).is_err() {
+                        return false;
+                    }
+                }
+            } else if let Some((table, tmpl)) = &tmpl {
+                if tty && opts.stream {
+                    let _ = write!(out, "\x1b[2J\x1b[H");
+                }
+                drop(out);
+                let rows: Vec<serde_json::Value> =
+                    batch.iter().map(|s| context(s, a.no_trunc)).collect();
+                let c = super::format::Context {
+                    type_name: "*formatter.statsContext",
+                    headers: &[
+                        ("Container", "CONTAINER"),
+                        ("ID", "CONTAINER ID"),
+                        ("Name", "NAME"),
+                        ("CPUPerc", "CPU %"),
+                        ("MemUsage", "MEM USAGE / LIMIT"),
+                        ("MemPerc", "MEM %"),
+                        ("NetIO", "NET I/O"),
+                        ("BlockIO", "BLOCK I/O"),
+                        ("PIDs", "PIDS"),
+                    ],
+                    methods: vec![],
+                    strict: true,
+                };
+                match super::format::render(tmpl, *table, &c, &rows) {
+                    Ok(text) => print!("{text}"),
+                    Err(e) => {
+                        super::report(&e);
+                        failed = true;
                         return false;
                     }
                 }
@@ -130,12 +175,29 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             std::io::stdout().flush().is_ok()
         });
     match res {
+        Ok(()) if failed => 125,
         Ok(()) => 0,
         Err(e) => {
             super::report(&e);
             super::exit_code_for(&e)
         }
     }
+}
+
+/// One sample as docker's `stats --format` sees it.
+fn context(s: &ContainerStats, no_trunc: bool) -> serde_json::Value {
+    let r = row(s, no_trunc);
+    serde_json::json!({
+        "Container": r[1],
+        "ID": r[0],
+        "Name": r[1],
+        "CPUPerc": r[2],
+        "MemUsage": r[3],
+        "MemPerc": r[4],
+        "NetIO": r[5],
+        "BlockIO": r[6],
+        "PIDs": r[7],
+    })
 }
 
 #[cfg(test)]

@@ -56,6 +56,12 @@ pub struct ExecArgs {
     /// Working directory inside the container (an absolute path).
     #[arg(short = 'w', long)]
     workdir: Option<String>,
+    /// Read environment variables from a file.
+    #[arg(long = "env-file")]
+    env_file: Vec<String>,
+    /// Keys to detach: a comma-separated sequence like ctrl-p,ctrl-q (the default).
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     /// Container name or id.
     container: String,
     /// Command and arguments.
@@ -257,7 +263,25 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
 }
 
 fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
+    if !a.detach {
+        if let Err(e) = super::session::check_tty(a.interactive, a.tty) {
+            report(&e);
+            return 1;
+        }
+    }
+    if let Some(k) = &a.detach_keys {
+        match super::session::parse_detach_keys(k) {
+            Ok(keys) => super::session::set_detach_keys(keys),
+            Err(e) => return fail(&e),
+        }
+    }
     let mut env = Vec::new();
+    for f in &a.env_file {
+        match super::containers::env_file(f) {
+            Ok(v) => env.extend(v),
+            Err(e) => return fail(&e),
+        }
+    }
     for e in &a.env {
         match super::containers::env_value("-e", e) {
             Ok(v) => env.extend(v),

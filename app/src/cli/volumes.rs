@@ -21,7 +21,13 @@ pub enum VolumeCmd {
     #[command(alias = "list")]
     Ls(LsArgs),
     /// Show volumes as JSON.
-    Inspect { names: Vec<String> },
+    Inspect {
+        /// Format with a Go template (`{{.Mountpoint}}`) or `json`.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// Remove volumes (refused while a container uses them).
     #[command(alias = "remove")]
     Rm {
@@ -86,11 +92,42 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 }
             };
             api.volume_list(c, &VolumeListOptions { filters })
-                .map(|vols| {
-                    if a.format.as_deref() == Some("json") {
-                        for v in vols {
-                            println!("{}", serde_json::to_string(&v).unwrap_or_default());
-                        }
+                .and_then(|vols| {
+                    if let Some(f) = a.format.as_deref().filter(|f| f.trim() != "table") {
+                        let Ok(super::format::Format::Template { table, tmpl }) =
+                            super::format::Format::parse("--format", Some(f))
+                        else {
+                            return super::format::Format::parse("--format", Some(f)).map(|_| ());
+                        };
+                        let rows: Vec<serde_json::Value> = vols
+                            .iter()
+                            .map(|v| {
+                                serde_json::json!({
+                                    "Driver": v.driver,
+                                    "Labels": super::format::labels_text(&v.labels),
+                                    "Links": v.usage_data.as_ref().map(|u| u.ref_count.to_string()).unwrap_or_else(|| "N/A".into()),
+                                    "Mountpoint": v.mountpoint,
+                                    "Name": v.name,
+                                    "Scope": v.scope,
+                                    "Size": v.usage_data.as_ref().map(|u| super::human_size(u.size)).unwrap_or_else(|| "N/A".into()),
+                                })
+                            })
+                            .collect();
+                        let c = super::format::Context {
+                            type_name: "*formatter.volumeContext",
+                            headers: &[
+                                ("Driver", "DRIVER"),
+                                ("Labels", "LABELS"),
+                                ("Links", "LINKS"),
+                                ("Mountpoint", "MOUNTPOINT"),
+                                ("Name", "VOLUME NAME"),
+                                ("Scope", "SCOPE"),
+                                ("Size", "SIZE"),
+                            ],
+                            methods: vec![("Label", super::format::label_method as super::gotmpl::Method)],
+                            strict: true,
+                        };
+                        return super::format::render(&tmpl, table, &c, &rows).map(|s| print!("{s}"));
                     } else if a.quiet {
                         for v in vols {
                             println!("{}", v.name);
@@ -100,9 +137,10 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                             vols.into_iter().map(|v| vec![v.driver, v.name]).collect();
                         super::print_table(&["DRIVER", "VOLUME NAME"], &rows);
                     }
+                    Ok(())
                 })
         }
-        VolumeCmd::Inspect { names } => {
+        VolumeCmd::Inspect { format, names } => {
             let mut out = Vec::new();
             let mut code = 0;
             for n in &names {
@@ -113,6 +151,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                         code = 1;
                     }
                 }
+            }
+            if let Some(f) = &format {
+                let objects: Vec<serde_json::Value> = out
+                    .iter()
+                    .map(|o| serde_json::to_value(o).unwrap_or_default())
+                    .collect();
+                let c = super::format::print_each("--format", f, &objects);
+                return if c != 0 { c } else { code };
             }
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             return code;

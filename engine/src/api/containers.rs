@@ -208,6 +208,9 @@ pub struct ContainerCreate {
     pub log_max_size: Option<u64>,
     /// `--log-opt max-file=`.
     pub log_max_files: Option<u32>,
+    /// `--log-driver`: `json-file` (also when `None`) or `none` (no log file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
     pub healthcheck: Option<HealthConfig>,
 }
 

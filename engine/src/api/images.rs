@@ -107,11 +107,39 @@ pub enum Progress {
     Message(String),
 }
 
+/// A user name and password for one pull or push (Docker's `X-Registry-Auth`): used
+/// instead of the caller's saved login for that call only, never stored.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
 /// Options of `wharf pull`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullOptions {
     /// `os/arch[/variant]`; the host's when `None`.
     pub platform: Option<String>,
+    /// Credentials for this pull only; the caller's saved login (`wharf login`) when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RegistryAuth>,
+}
+
+/// Options of `wharf push`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushOptions {
+    /// Credentials for this push only; the caller's saved login (`wharf login`) when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RegistryAuth>,
 }
 
 /// `wharf system df` figures for images.
@@ -202,6 +230,7 @@ pub trait RegistryApi {
         &self,
         caller: &Caller,
         reference: &str,
+        opts: &PushOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()>;
     /// `wharf login`: check the credentials against the registry and store them.

@@ -676,11 +676,34 @@ impl ImageApi for LocalEngine {
         let tags = idx.tags_of(&id);
         let mut out = Vec::new();
         let mut gone = Vec::new();
-        let in_use = |what: &str| {
+        // dockerd's words (clients match on them), naming a running user first as it does;
+        // wharf's -f untags and keeps the image for its containers.
+        let mut by_state: Vec<(bool, &String)> = users
+            .iter()
+            .map(|c| (self.container_active(c), c))
+            .collect();
+        by_state.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let user = by_state
+            .first()
+            .map(|(running, c)| (*running, crate::ids::short(c).to_string()));
+        let others = if users.len() > 1 {
+            format!(" (and {} more)", users.len() - 1)
+        } else {
+            String::new()
+        };
+        let in_use_by_tag = || {
+            let (_, c) = user.clone().unwrap_or_default();
             EngineError::conflict(format!(
-                "cannot remove image {reference:?} ({}): it is used by container(s) {}; remove them first (wharf rm) or {what}",
+                "conflict: unable to remove repository reference {reference:?} (must force) - container {c}{others} is using its referenced image {}",
+                crate::ids::short(&id)
+            ))
+        };
+        let in_use_by_id = || {
+            let (running, c) = user.clone().unwrap_or_default();
+            EngineError::conflict(format!(
+                "conflict: unable to delete {} (must be forced) - image is being used by {} container {c}{others}",
                 crate::ids::short(&id),
-                users.iter().map(|c| crate::ids::short(c).to_string()).collect::<Vec<_>>().join(", ")
+                if running { "running" } else { "stopped" }
             ))
         };
         if let Some(tag) = &found.tag {
@@ -690,7 +713,7 @@ impl ImageApi for LocalEngine {
                 self.image_event("untag", &id, &familiar(tag));
             } else if !users.is_empty() {
                 if !force {
-                    return Err(in_use("use -f to untag it and keep it for them"));
+                    return Err(in_use_by_tag());
                 }
                 idx.refs.remove(tag);
                 out.push(RemoveOutcome::Untagged(familiar(tag)));
@@ -712,7 +735,7 @@ impl ImageApi for LocalEngine {
         } else {
             if !users.is_empty() {
                 if !force {
-                    return Err(in_use("use -f to untag it (the image stays for them)"));
+                    return Err(in_use_by_id());
                 }
                 for t in &tags {
                     idx.refs.remove(t);
@@ -722,7 +745,8 @@ impl ImageApi for LocalEngine {
             } else {
                 if tags.len() > 1 && !force {
                     return Err(EngineError::conflict(format!(
-                        "cannot remove image {reference:?} by id: it is tagged in several repositories ({}); remove the tags one by one or use -f",
+                        "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories ({})",
+                        crate::ids::short(&id),
                         tags.iter().map(|t| familiar(t)).collect::<Vec<_>>().join(", ")
                     )));
                 }

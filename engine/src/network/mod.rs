@@ -1009,8 +1009,9 @@ pub fn network_settings(engine: &LocalEngine, container_id: &str) -> Result<serd
     Ok(serde_json::json!({
         "Networks": networks,
         "Ports": ports,
-        "IPAddress": primary.get("IPAddress").cloned().unwrap_or_default(),
-        "Gateway": primary.get("Gateway").cloned().unwrap_or_default(),
-        "MacAddress": primary.get("MacAddress").cloned().unwrap_or_default(),
+        // Empty strings off a bridge (`--network none`, host), as Docker has them.
+        "IPAddress": primary.get("IPAddress").cloned().unwrap_or_else(|| "".into()),
+        "Gateway": primary.get("Gateway").cloned().unwrap_or_else(|| "".into()),
+        "MacAddress": primary.get("MacAddress").cloned().unwrap_or_else(|| "".into()),
     }))
 }

@@ -300,6 +300,24 @@ impl Gate {
         Ok(())
     }
 
+    /// Write a refused create request to the audit journal, as given, with the reason:
+    /// for refusals found before the gate's own checks (an invalid request, a bind
+    /// source that does not resolve), so every refused create leaves a trace.
+    pub fn refuse_create(&self, caller: &Caller, spec: &ContainerCreate, e: &EngineError) {
+        let who = self.caller(caller);
+        let image_ref = crate::image::Reference::parse(&spec.image)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| spec.image.clone());
+        let detail = create_detail(spec, &image_ref);
+        self.record(
+            &who,
+            Action::ContainerCreate.as_str(),
+            spec.name.as_deref().unwrap_or(""),
+            "denied",
+            &format!("{} [{detail}]", e.message),
+        );
+    }
+
     /// May `caller` set `resources` on an existing container (`update`)? The role's
     /// limits hold for updates as for creation.
     pub fn check_resources(&self, caller: &Caller, resources: &Resources) -> Result<()> {
@@ -472,7 +490,7 @@ pub fn check_create(
     if (!spec.ports.is_empty() || spec.publish_all) && c.publish_ports == Some(false) {
         return deny("publish ports".into());
     }
-    if let Some(prefixes) = &c.bind_mounts {
+    if let Some(prefixes) = &c.bind_prefixes_for(caller) {
         for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
             if !bind_allowed(prefixes, &m.source) {
                 let allowed = if prefixes.is_empty() {
@@ -517,7 +535,7 @@ pub fn check_create(
 
 /// Is the resolved host path `source` under one of `prefixes` (compared by path
 /// components, after resolving the prefixes themselves)?
-fn bind_allowed(prefixes: &[String], source: &str) -> bool {
+pub(crate) fn bind_allowed(prefixes: &[String], source: &str) -> bool {
     let src = std::path::Path::new(source);
     prefixes.iter().any(|p| {
         // A prefix is resolved as the sources are (symlinks in it followed); one that
@@ -700,6 +718,55 @@ mod tests {
             .unwrap_err()
             .message
             .contains("add capabilities (NET_ADMIN)"));
+    }
+
+    #[test]
+    fn bind_prefixes_per_user() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["alice", "bob", "lab"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let base = dir.path().display().to_string();
+        let p = policy(&format!(
+            r#"{{"roles": {{"dev": {{"inherits": "user", "constraints": {{"bind_mounts": ["{base}/{{user}}", "{base}/{{project}}"]}}}}}}}}"#
+        ));
+        let dev = p.role("dev").unwrap();
+        let bind = |src: String| ContainerCreate {
+            image: "wharf/demo".into(),
+            mounts: vec![MountSpec {
+                kind: "bind".into(),
+                source: src,
+                target: "/x".into(),
+                read_only: true,
+                options: vec![],
+            }],
+            ..Default::default()
+        };
+        let img = "docker.io/wharf/demo:latest";
+        check_create(&alice(), dev, &bind(format!("{base}/alice")), img).unwrap();
+        // Not bob's directory, not the parent of both, and no project: no project prefix.
+        for other in [format!("{base}/bob"), base.clone(), format!("{base}/lab")] {
+            assert!(
+                check_create(&alice(), dev, &bind(other.clone()), img).is_err(),
+                "{other}"
+            );
+        }
+        let mut in_lab = alice();
+        in_lab.project = Some("lab".into());
+        check_create(&in_lab, dev, &bind(format!("{base}/lab")), img).unwrap();
+        // Unknown placeholders and relative prefixes are refused when the policy loads.
+        let e = Policy::parse(
+            Path::new("p.json"),
+            r#"{"roles": {"x": {"constraints": {"bind_mounts": ["/srv/{group}"]}}}}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("unknown placeholder"), "{e}");
+        let e = Policy::parse(
+            Path::new("p.json"),
+            r#"{"roles": {"x": {"constraints": {"bind_mounts": ["srv"]}}}}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("absolute"), "{e}");
     }
 
     #[test]

@@ -78,6 +78,29 @@ pub struct Constraints {
     pub images: Option<Vec<String>>,
 }
 
+impl Constraints {
+    /// The bind-mount prefixes for `caller`, with `{user}`, `{uid}` and `{project}`
+    /// replaced by theirs (`/srv/course/{user}`: each student their own directory, so no
+    /// one can bind a parent of someone else's files). A prefix naming `{project}` for a
+    /// caller without a project allows nothing. `None` = unrestricted.
+    pub fn bind_prefixes_for(&self, caller: &Caller) -> Option<Vec<String>> {
+        self.bind_mounts.as_ref().map(|list| {
+            list.iter()
+                .filter_map(|p| {
+                    let p = p
+                        .replace("{user}", &caller.name)
+                        .replace("{uid}", &caller.uid.to_string());
+                    if p.contains("{project}") {
+                        caller.project.as_ref().map(|pr| p.replace("{project}", pr))
+                    } else {
+                        Some(p)
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
 /// A role: permissions per kind, a scope and constraints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -358,6 +381,26 @@ impl Policy {
             let role = Self::effective(&defs, name, 0)
                 .map_err(|m| bad(line_of(text, &format!("\"{name}\"")), m))?;
             roles.insert(name.clone(), role);
+        }
+        for (name, def) in &file.roles {
+            for p in def.constraints.bind_mounts.iter().flatten() {
+                let rest = p
+                    .replace("{user}", "")
+                    .replace("{uid}", "")
+                    .replace("{project}", "");
+                if rest.contains('{') || rest.contains('}') {
+                    return Err(bad(
+                        line_of(text, p),
+                        format!("role {name:?} has bind-mount prefix {p:?} with an unknown placeholder (known: {{user}}, {{uid}}, {{project}})"),
+                    ));
+                }
+                if !p.starts_with('/') {
+                    return Err(bad(
+                        line_of(text, p),
+                        format!("role {name:?} has bind-mount prefix {p:?}: prefixes are absolute host paths"),
+                    ));
+                }
+            }
         }
         for (what, map) in [("user", &file.users), ("group", &file.groups)] {
             for (who, b) in map {

@@ -551,12 +551,14 @@ impl RegistryApi for RemoteEngine {
         &self,
         _caller: &Caller,
         reference: &str,
+        opts: &PushOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        let _: Option<()> = self.stream_typed("image_push", json!([reference]), &mut |p| {
-            progress(p);
-            true
-        })?;
+        let _: Option<()> =
+            self.stream_typed("image_push", json!([reference, opts]), &mut |p| {
+                progress(p);
+                true
+            })?;
         Ok(())
     }
     fn registry_login(

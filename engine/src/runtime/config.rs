@@ -44,6 +44,11 @@ pub struct ContainerConfig {
     pub layer_dirs: Vec<PathBuf>,
     /// Labels: the image's, overridden by `-l`.
     pub labels: BTreeMap<String, String>,
+    /// What each bind mount source was found to be at create (real path, device,
+    /// inode), verified again at every start. Kept beside the request, not in it: a
+    /// client cannot send one. Empty in configs written before sources were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind_sources: Vec<super::binds::CheckedBind>,
 }
 
 impl ContainerConfig {

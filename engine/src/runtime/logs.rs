@@ -17,7 +17,8 @@ const MAX_PARTIAL: usize = 16 * 1024;
 /// Appends a container's output to its json-file log.
 pub struct LogWriter {
     path: PathBuf,
-    file: File,
+    /// `None` with `--log-driver none`: output is not kept.
+    file: Option<File>,
     size: u64,
     max_size: Option<u64>,
     max_files: u32,
@@ -51,7 +52,7 @@ impl LogWriter {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(LogWriter {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
             size,
             max_size: max_size.filter(|s| *s > 0),
             max_files: max_files.unwrap_or(1).max(1),
@@ -59,8 +60,23 @@ impl LogWriter {
         })
     }
 
+    /// A writer that keeps nothing (`--log-driver none`).
+    pub fn none() -> Self {
+        LogWriter {
+            path: PathBuf::new(),
+            file: None,
+            size: 0,
+            max_size: None,
+            max_files: 1,
+            partial: [Vec::new(), Vec::new()],
+        }
+    }
+
     /// Record a chunk of output: whole lines are written, a trailing partial line waits.
     pub fn write(&mut self, stream: Stream, data: &[u8]) {
+        if self.file.is_none() {
+            return;
+        }
         let i = stream as usize;
         self.partial[i].extend_from_slice(data);
         while let Some(pos) = self.partial[i].iter().position(|b| *b == b'\n') {
@@ -98,7 +114,10 @@ impl LogWriter {
                 }
             }
         }
-        if self.file.write_all(&out).is_ok() {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if file.write_all(&out).is_ok() {
             self.size += out.len() as u64;
         }
     }
@@ -114,14 +133,15 @@ impl LogWriter {
             }
             fs::rename(&self.path, rotated(&self.path, 1))
                 .ctx(|| format!("rotating {}", self.path.display()))?;
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .ctx(|| format!("opening {}", self.path.display()))?;
-        } else {
-            self.file
-                .set_len(0)
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .ctx(|| format!("opening {}", self.path.display()))?,
+            );
+        } else if let Some(f) = &self.file {
+            f.set_len(0)
                 .ctx(|| format!("truncating {}", self.path.display()))?;
         }
         self.size = 0;

@@ -239,11 +239,15 @@ fn run(
         }
         c.dec = keep;
     }
-    let mut log = LogWriter::open(
-        &paths::log_file(engine, id),
-        cfg.spec.log_max_size,
-        cfg.spec.log_max_files,
-    )?;
+    let mut log = if cfg.spec.log_driver.as_deref() == Some("none") {
+        LogWriter::none()
+    } else {
+        LogWriter::open(
+            &paths::log_file(engine, id),
+            cfg.spec.log_max_size,
+            cfg.spec.log_max_files,
+        )?
+    };
     let mut backoff = Backoff::new();
     loop {
         // The config may have been updated (limits, restart policy) since the last run.
@@ -548,7 +552,7 @@ fn spawn_in(
                 (dir.join("resolv.conf"), "/etc/resolv.conf"),
             ],
             console: tty,
-            mounts: super::mounts_for(engine, cfg),
+            mounts: super::mount_plan(engine, cfg).map_err(fail125)?,
         },
         hostname: cfg.hostname.clone(),
         args: cfg.args.clone(),

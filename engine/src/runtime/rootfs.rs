@@ -7,14 +7,21 @@
 //! user command: nothing mounted here is visible on the host, and all of it goes away
 //! with the namespace, so there is nothing to unmount on the host after a crash.
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::fs;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use rustix::fs::{OFlags, ResolveFlags, CWD};
+use rustix::mount::{
+    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount,
+    open_tree, FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags,
+};
 
+use super::binds::{self, CheckedBind, SourceKind};
 use crate::api::MountSpec;
 use crate::error::{EngineError, IoContext, Result};
 
@@ -69,7 +76,17 @@ pub struct RootfsPlan {
     pub etc_files: Vec<(PathBuf, &'static str)>,
     /// With `-t`: create /dev/console for the pty the init process opens later.
     pub console: bool,
-    pub mounts: Vec<MountSpec>,
+    pub mounts: Vec<PlannedMount>,
+}
+
+/// One `-v`, `--mount` or `--tmpfs` mount as the init performs it.
+#[derive(Debug, Clone)]
+pub struct PlannedMount {
+    /// The mount; its source is a host path (a volume's data directory, or a bind
+    /// source's real path).
+    pub spec: MountSpec,
+    /// For a bind mount: the object its source must still be (checked at create).
+    pub expect: Option<CheckedBind>,
 }
 
 fn m(
@@ -194,17 +211,29 @@ pub fn mount_overlay(plan: &RootfsPlan) -> Result<()> {
 
 /// Build the whole file system tree on `plan.merged` and pivot into it.
 pub fn setup(plan: &RootfsPlan) -> Result<()> {
-    // Nothing mounted here may propagate back to the host.
+    // Nothing mounted here may propagate back to the host: slave mounts receive from
+    // the host and never send. (Receiving is what a bind mount's `slave` or `shared`
+    // propagation asks for; every bind mount is made `rprivate` unless it asks.)
     m(
-        "private propagation",
+        "slave propagation",
         None,
         Path::new("/"),
         None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
         None,
     )?;
     mount_overlay(plan)?;
     let r = plan.merged.as_path();
+    // The container's root as a descriptor: user mount targets are resolved in it
+    // (RESOLVE_IN_ROOT), so no symlink in the image or a shared volume leads a mount
+    // outside the container's tree.
+    let root_fd = open_path(
+        CWD,
+        &r.display().to_string(),
+        OFlags::DIRECTORY,
+        ResolveFlags::empty(),
+    )
+    .map_err(|e| EngineError::io(format!("opening {}", r.display()), e.into()))?;
     let nsd = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
     m(
@@ -311,14 +340,10 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
             None,
         )?;
     }
-    for spec in &plan.mounts {
-        if spec.kind == "volume" {
-            // A volume's first mount over image content gets that content copied in.
-            let inside = r.join(spec.target.trim_start_matches('/'));
-            crate::volume::copy_up_at_first_mount(Path::new(&spec.source), &inside)?;
-        }
-        user_mount(r, spec)?;
+    for pm in &plan.mounts {
+        user_mount(r, root_fd.as_fd(), pm)?;
     }
+    drop(root_fd);
     if !plan.privileged {
         for p in MASKED_PATHS {
             mask(r, p)?;
@@ -415,60 +440,273 @@ fn mount_cgroups(target: &Path, privileged: bool) -> Result<()> {
     Ok(())
 }
 
-fn user_mount(root: &Path, spec: &MountSpec) -> Result<()> {
+/// `openat2(dir, path, O_PATH | flags, resolve)` with `RESOLVE_NO_MAGICLINKS` always.
+fn open_path(
+    dir: BorrowedFd<'_>,
+    path: &str,
+    flags: OFlags,
+    resolve: ResolveFlags,
+) -> std::result::Result<OwnedFd, rustix::io::Errno> {
+    let c = CString::new(path).map_err(|_| rustix::io::Errno::INVAL)?;
+    binds::openat2(
+        dir,
+        &c,
+        OFlags::PATH | flags,
+        resolve | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// The mount target `target` (absolute, as the container sees it), created as a
+/// directory or a file like the source, opened inside the container's root.
+fn open_target(root: &Path, root_fd: BorrowedFd<'_>, target: &str, dir: bool) -> Result<OwnedFd> {
+    if dir {
+        mkdir_in(root, target)?;
+    } else {
+        touch_in(root, target)?;
+    }
+    let rel = match target.trim_start_matches('/') {
+        "" => ".",
+        r => r,
+    };
+    let fd = open_path(root_fd, rel, OFlags::empty(), ResolveFlags::IN_ROOT).map_err(|e| {
+        EngineError::io(
+            format!("opening mount target {target} in the container"),
+            e.into(),
+        )
+    })?;
+    let st = rustix::fs::fstat(&fd)
+        .map_err(|e| EngineError::io(format!("reading mount target {target}"), e.into()))?;
+    let is_dir = SourceKind::of_mode(st.st_mode) == SourceKind::Directory;
+    if is_dir != dir {
+        return Err(EngineError::invalid(format!(
+            "cannot mount a {} on {target}: it is a {} in the image; choose another target",
+            if dir { "directory" } else { "file" },
+            if is_dir { "directory" } else { "file" },
+        )));
+    }
+    Ok(fd)
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// mount_setattr(2) on the mount (tree) `fd` is the root of.
+fn set_mount_attr(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    set: u64,
+    propagation: u64,
+) -> std::io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
+    use std::os::fd::AsRawFd;
+    // SAFETY: mount_setattr(2) with a valid descriptor, an empty NUL-terminated path and
+    // a pointer to a live `struct mount_attr` of the size passed; nothing is written.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// A bind mount's propagation option as (kernel propagation flag, recursive).
+/// `rprivate` by default (Docker's).
+#[allow(clippy::unnecessary_cast)] // MS_* are c_ulong: u32 on 32-bit targets
+fn propagation(options: &[String]) -> (u64, bool) {
+    let word = options
+        .iter()
+        .find(|o| binds::PROPAGATIONS.contains(&o.as_str()))
+        .map(String::as_str)
+        .unwrap_or("rprivate");
+    let flag = match word.trim_start_matches('r') {
+        "shared" => libc::MS_SHARED,
+        "slave" => libc::MS_SLAVE,
+        _ => libc::MS_PRIVATE,
+    };
+    (flag as u64, word.starts_with('r'))
+}
+
+/// Mount the object `src` (an `O_PATH` descriptor opened in this mount namespace) on
+/// `target`: a detached copy of it (open_tree), attached by descriptor (move_mount),
+/// then read-only and propagation set on that mount (mount_setattr). No path is
+/// resolved again on the way, so what was opened is what is mounted.
+fn bind_fd(
+    root: &Path,
+    root_fd: BorrowedFd<'_>,
+    spec: &MountSpec,
+    src: &OwnedFd,
+    recursive: bool,
+) -> Result<()> {
+    let what = |doing: &str| {
+        format!(
+            "{doing} {} on {} in the container",
+            spec.source, spec.target
+        )
+    };
+    let st = rustix::fs::fstat(src).map_err(|e| EngineError::io(what("reading"), e.into()))?;
+    let dir = SourceKind::of_mode(st.st_mode) == SourceKind::Directory;
+    let target = open_target(root, root_fd, &spec.target, dir)?;
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_EMPTY_PATH;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    let tree = open_tree(src, "", flags)
+        .map_err(|e| EngineError::io(what("copying the mount of"), e.into()))?;
+    move_mount(
+        &tree,
+        "",
+        &target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(|e| EngineError::io(what("mounting"), e.into()))?;
+    // A volume is private, as a bind mount is by default.
+    let (prop, prop_rec) = propagation(if spec.kind == "bind" {
+        &spec.options
+    } else {
+        &[]
+    });
+    set_mount_attr(tree.as_fd(), prop_rec, 0, prop)
+        .map_err(|e| EngineError::io(what("setting the propagation of"), e))?;
+    if spec.read_only {
+        // Recursively read-only: submounts too (Docker's `ro` on kernels >= 5.12).
+        set_mount_attr(tree.as_fd(), true, MOUNT_ATTR_RDONLY, 0)
+            .map_err(|e| EngineError::io(what("making read-only"), e))?;
+    }
+    Ok(())
+}
+
+/// Split tmpfs options into mount flags (`exec|noexec|suid|nosuid|dev|nodev|ro|rw`)
+/// and the file system's own options (`size=64m`, `mode=1777`, ...), which go to the
+/// kernel one by one. The default is `nosuid,nodev,noexec` (Docker's).
+fn tmpfs_options(spec: &MountSpec) -> (MountAttrFlags, Vec<String>) {
+    let mut flags = MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    if spec.read_only {
+        flags |= MountAttrFlags::MOUNT_ATTR_RDONLY;
+    }
+    let mut data = Vec::new();
+    for o in spec
+        .options
+        .iter()
+        .flat_map(|o| o.split(','))
+        .filter(|o| !o.is_empty())
+    {
+        match o {
+            "exec" => flags.remove(MountAttrFlags::MOUNT_ATTR_NOEXEC),
+            "noexec" => flags.insert(MountAttrFlags::MOUNT_ATTR_NOEXEC),
+            "suid" => flags.remove(MountAttrFlags::MOUNT_ATTR_NOSUID),
+            "nosuid" => flags.insert(MountAttrFlags::MOUNT_ATTR_NOSUID),
+            "dev" => flags.remove(MountAttrFlags::MOUNT_ATTR_NODEV),
+            "nodev" => flags.insert(MountAttrFlags::MOUNT_ATTR_NODEV),
+            "ro" => flags.insert(MountAttrFlags::MOUNT_ATTR_RDONLY),
+            "rw" => flags.remove(MountAttrFlags::MOUNT_ATTR_RDONLY),
+            other => data.push(other.to_string()),
+        }
+    }
+    (flags, data)
+}
+
+/// A tmpfs on `spec.target`, made with the new mount API (fsopen, fsconfig per
+/// option, fsmount) and attached by descriptor.
+fn mount_tmpfs(root: &Path, root_fd: BorrowedFd<'_>, spec: &MountSpec) -> Result<()> {
+    let what = |doing: &str| format!("{doing} the tmpfs on {}", spec.target);
+    let target = open_target(root, root_fd, &spec.target, true)?;
+    let (flags, data) = tmpfs_options(spec);
+    let fs = fsopen("tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)
+        .map_err(|e| EngineError::io(what("creating"), e.into()))?;
+    fsconfig_set_string(&fs, "source", "tmpfs")
+        .map_err(|e| EngineError::io(what("creating"), e.into()))?;
+    for o in &data {
+        let r = match o.split_once('=') {
+            Some((k, v)) => fsconfig_set_string(&fs, k, v),
+            None => fsconfig_set_flag(&fs, o.as_str()),
+        };
+        r.map_err(|e| {
+            EngineError::invalid(format!(
+                "tmpfs option {o:?} for {} is not accepted by the kernel ({e}): use size=, mode=, uid=, gid=, nr_inodes= or exec, noexec, suid, nosuid, dev, nodev",
+                spec.target
+            ))
+        })?;
+    }
+    fsconfig_create(&fs).map_err(|e| EngineError::io(what("creating"), e.into()))?;
+    let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, flags)
+        .map_err(|e| EngineError::io(what("creating"), e.into()))?;
+    move_mount(
+        &mnt,
+        "",
+        &target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(|e| EngineError::io(what("mounting"), e.into()))
+}
+
+/// One user mount, inside the container's mount namespace, before pivot_root.
+fn user_mount(root: &Path, root_fd: BorrowedFd<'_>, pm: &PlannedMount) -> Result<()> {
+    let spec = &pm.spec;
     match spec.kind.as_str() {
-        "bind" | "volume" => {
-            let src = Path::new(&spec.source);
-            let md = fs::metadata(src).map_err(|e| {
-                EngineError::io(
-                    format!(
-                        "bind mount source {} (create it first, or fix the -v path)",
-                        spec.source
-                    ),
-                    e,
-                )
-            })?;
-            let target = if md.is_dir() {
-                mkdir_in(root, &spec.target)?
-            } else {
-                touch_in(root, &spec.target)?
+        "bind" => {
+            let Some(expect) = &pm.expect else {
+                return Err(EngineError::internal(format!(
+                    "bind mount {} has no checked source: recreate the container",
+                    spec.target
+                )));
             };
-            m(
-                &spec.target,
-                Some(&spec.source),
-                &target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )?;
-            if spec.read_only {
-                m(
+            let src = binds::reopen(expect)?;
+            bind_fd(root, root_fd, spec, &src, expect.recursive)
+        }
+        "volume" => {
+            // The engine's own directory under the state root (never a user's path).
+            let src = open_path(CWD, &spec.source, OFlags::DIRECTORY, ResolveFlags::empty())
+                .map_err(|e| {
+                    EngineError::io(
+                        format!(
+                            "opening the volume directory {} for {}",
+                            spec.source, spec.target
+                        ),
+                        e.into(),
+                    )
+                })?;
+            // A volume's first mount over image content gets that content copied in,
+            // unless the mount says `nocopy`.
+            if !spec.options.iter().any(|o| o == "nocopy") {
+                crate::volume::copy_up_at_first_mount(
+                    Path::new(&spec.source),
+                    root_fd,
                     &spec.target,
-                    None,
-                    &target,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                    None,
                 )?;
             }
-            Ok(())
+            bind_fd(root, root_fd, spec, &src, true)
         }
-        "tmpfs" => {
-            let target = mkdir_in(root, &spec.target)?;
-            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            if spec.read_only {
-                flags |= MsFlags::MS_RDONLY;
-            }
-            let opts = spec.options.join(",");
-            m(
-                &spec.target,
-                Some("tmpfs"),
-                &target,
-                Some("tmpfs"),
-                flags,
-                (!opts.is_empty()).then_some(opts.as_str()),
-            )
-        }
+        "tmpfs" => mount_tmpfs(root, root_fd, spec),
         other => Err(EngineError::invalid(format!(
             "mount type {other:?} is not supported: use bind, volume or tmpfs"
         ))),
@@ -563,5 +801,187 @@ mod tests {
         assert_eq!(secure_join(r, "/../../x").unwrap(), r.join("x"));
         assert_eq!(secure_join(r, "/a/esc").unwrap(), r.join("outside"));
         assert_eq!(secure_join(r, "/a/rel/f").unwrap(), r.join("b/f"));
+    }
+
+    /// The mount lines of this thread's mount namespace under `dir`.
+    fn mounts_under(dir: &Path) -> Vec<String> {
+        fs::read_to_string("/proc/thread-self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|m| Path::new(m).starts_with(dir))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The init's side of a bind mount, in a mount namespace of this test's own thread:
+    /// the checked object is mounted (read-only, in-root target); replaced by a
+    /// symlink or another directory, nothing is mounted and the error says why.
+    #[test]
+    fn user_mounts_mount_the_checked_object_or_nothing() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root (mount namespaces)");
+            return;
+        }
+        std::thread::spawn(|| {
+            // Only this thread's namespace: the host's mounts are not touched.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            m(
+                "slave",
+                None,
+                Path::new("/"),
+                None,
+                MsFlags::MS_REC | MsFlags::MS_SLAVE,
+                None,
+            )
+            .unwrap();
+            let t = tempfile::tempdir().unwrap();
+            let base = t.path().canonicalize().unwrap();
+            let root = base.join("root");
+            fs::create_dir_all(root.join("etc")).unwrap();
+            // A symlink in the image pointing out of the tree: targets stay inside.
+            symlink("/etc", root.join("escape")).unwrap();
+            fs::create_dir_all(base.join("src/data")).unwrap();
+            fs::write(base.join("src/data/f"), b"checked").unwrap();
+            fs::create_dir_all(base.join("src/other")).unwrap();
+            fs::write(base.join("src/other/f"), b"other").unwrap();
+            let src = base.join("src/data").display().to_string();
+            let r = binds::resolve(&src, None, false).unwrap();
+            let checked = CheckedBind::new("/escape/data", &r, true);
+            let pm = PlannedMount {
+                spec: MountSpec {
+                    kind: "bind".into(),
+                    source: r.path.clone(),
+                    target: "/escape/data".into(),
+                    read_only: true,
+                    options: vec![],
+                },
+                expect: Some(checked),
+            };
+            let root_fd = fs::File::open(&root).unwrap();
+            user_mount(&root, root_fd.as_fd(), &pm).unwrap();
+            // /escape -> /etc resolved in the container's root: <root>/etc/data.
+            let inside = root.join("etc/data");
+            assert_eq!(fs::read(inside.join("f")).unwrap(), b"checked");
+            assert!(!Path::new("/etc/data").exists());
+            let e = fs::write(inside.join("new"), b"x").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EROFS));
+            umount2(&inside, MntFlags::MNT_DETACH).unwrap();
+            assert!(mounts_under(&root).is_empty());
+
+            // The source swapped for a symlink to another directory after the check.
+            fs::rename(base.join("src/data"), base.join("src/data.old")).unwrap();
+            symlink(base.join("src/other"), base.join("src/data")).unwrap();
+            let e = user_mount(&root, root_fd.as_fd(), &pm).unwrap_err();
+            assert!(
+                e.message.contains("symbolic link") && e.message.contains("recreate"),
+                "{e}"
+            );
+            assert!(mounts_under(&root).is_empty(), "nothing mounted");
+            // Replaced by another directory under the same name.
+            fs::remove_file(base.join("src/data")).unwrap();
+            fs::rename(base.join("src/other"), base.join("src/data")).unwrap();
+            let e = user_mount(&root, root_fd.as_fd(), &pm).unwrap_err();
+            assert!(
+                e.message
+                    .contains("no longer the directory that was checked"),
+                "{e}"
+            );
+            assert!(mounts_under(&root).is_empty(), "nothing mounted");
+
+            // Propagation: from a shared source, the default (rprivate) receives nothing
+            // later mounted under it; rslave and rshared receive.
+            let shared = base.join("shared");
+            fs::create_dir(&shared).unwrap();
+            m(
+                "tmpfs",
+                Some("tmpfs"),
+                &shared,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None,
+            )
+            .unwrap();
+            m("shared", None, &shared, None, MsFlags::MS_SHARED, None).unwrap();
+            for (i, (opt, receives)) in [
+                (None, false),
+                (Some("rslave"), true),
+                (Some("rshared"), true),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                fs::create_dir(shared.join(format!("sub{i}"))).unwrap();
+                let r = binds::resolve(&shared.display().to_string(), None, false).unwrap();
+                let target = format!("/p{i}");
+                let pm = PlannedMount {
+                    spec: MountSpec {
+                        kind: "bind".into(),
+                        source: r.path.clone(),
+                        target: target.clone(),
+                        read_only: false,
+                        options: opt.map(|o: &str| vec![o.to_string()]).unwrap_or_default(),
+                    },
+                    expect: Some(CheckedBind::new(&target, &r, true)),
+                };
+                user_mount(&root, root_fd.as_fd(), &pm).unwrap();
+                let sub = shared.join(format!("sub{i}"));
+                m(
+                    "tmpfs",
+                    Some("tmpfs"),
+                    &sub,
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None,
+                )
+                .unwrap();
+                fs::write(sub.join("later"), b"x").unwrap();
+                assert_eq!(
+                    root.join(format!("p{i}/sub{i}/later")).exists(),
+                    receives,
+                    "{opt:?}"
+                );
+                umount2(&sub, MntFlags::MNT_DETACH).unwrap();
+                umount2(&root.join(format!("p{i}")), MntFlags::MNT_DETACH).unwrap();
+            }
+            umount2(&shared, MntFlags::MNT_DETACH).unwrap();
+
+            // tmpfs: flag words are mount flags, the rest goes to the file system.
+            let tmp = PlannedMount {
+                spec: MountSpec {
+                    kind: "tmpfs".into(),
+                    source: String::new(),
+                    target: "/t".into(),
+                    read_only: false,
+                    options: vec!["size=1m".into(), "exec".into(), "mode=0700".into()],
+                },
+                expect: None,
+            };
+            user_mount(&root, root_fd.as_fd(), &tmp).unwrap();
+            let line = mounts_under(&root.join("t")).join("\n");
+            assert!(
+                line.contains("nosuid") && line.contains("nodev") && !line.contains("noexec"),
+                "{line}"
+            );
+            assert!(
+                line.contains("size=1024k") && line.contains("mode=700"),
+                "{line}"
+            );
+            umount2(&root.join("t"), MntFlags::MNT_DETACH).unwrap();
+            let bad = PlannedMount {
+                spec: MountSpec {
+                    options: vec!["bogus=1".into()],
+                    ..tmp.spec.clone()
+                },
+                expect: None,
+            };
+            let e = user_mount(&root, root_fd.as_fd(), &bad).unwrap_err();
+            assert!(e.message.contains("tmpfs option \"bogus=1\""), "{e}");
+        })
+        .join()
+        .unwrap();
     }
 }

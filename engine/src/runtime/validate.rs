@@ -159,6 +159,9 @@ pub(crate) fn validate_on(spec: &ContainerCreate, host: &Host) -> Result<()> {
         flags::check_extra_host(h)?;
     }
     flags::check_log(spec.log_max_size, spec.log_max_files)?;
+    if let Some(d) = &spec.log_driver {
+        flags::check_log_driver(d)?;
+    }
     if let Some(h) = &spec.healthcheck {
         flags::check_health(h)?;
     }

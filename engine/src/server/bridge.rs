@@ -115,7 +115,13 @@ impl Responder {
         if let Ok(v) = HeaderValue::from_str(content_type) {
             h.insert(http::header::CONTENT_TYPE, v);
         }
-        let mut w = self.start(status, h);
+        self.full_with(status, h, body);
+    }
+
+    /// A whole answer with `headers` and `body` (its length given, not chunked).
+    pub fn full_with(&mut self, status: StatusCode, mut headers: HeaderMap, body: Vec<u8>) {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let mut w = self.start(status, headers);
         if !body.is_empty() {
             w.send(Bytes::from(body));
         }
@@ -149,6 +155,24 @@ impl BodyWriter {
     /// Has the client gone?
     pub fn gone(&self) -> bool {
         self.gone
+    }
+
+    /// Has the connection dropped the body, without a send to find out? (A handler that
+    /// waits long between chunks, such as `wait`, polls this.)
+    pub fn closed(&self) -> bool {
+        self.gone || self.tx.is_closed()
+    }
+
+    /// End the body with an error: the connection is cut before the body's end, so the
+    /// client sees a failed transfer instead of a short body that looks complete (for
+    /// raw streams such as `docker save` tars, which have no way to carry an error).
+    pub fn abort(mut self, why: &str) {
+        if !self.gone {
+            let e = io::Error::other(why.to_string());
+            if self.tx.blocking_send(Err(e)).is_err() {
+                self.gone = true;
+            }
+        }
     }
 
     /// End the body with trailer fields (sent only to clients that asked with

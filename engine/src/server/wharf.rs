@@ -512,12 +512,12 @@ fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &m
             })
         }
         "image_push" => {
-            let (r,): (String,) = match args(method, a) {
+            let (r, o): (String, PushOptions) = match args(method, a) {
                 Ok(v) => v,
                 Err(e) => return fail(w, e),
             };
             stream_of(w, |sink| {
-                engine.image_push(caller, &r, &mut |p| {
+                engine.image_push(caller, &r, &o, &mut |p| {
                     sink(p);
                 })
             })

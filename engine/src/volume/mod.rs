@@ -3,9 +3,14 @@
 //! and [`release`] as it mounts and removes containers.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 
 use serde::{Deserialize, Serialize};
 
@@ -189,73 +194,147 @@ pub fn acquire(
     Ok(m.name)
 }
 
-/// On a volume's first mount: if its data is empty, copy the image content at `src`
-/// (the mount target inside the container's rootfs) in, keeping modes, owners and links.
-/// Called by the container's init, which sees the image content (its overlay is
-/// mounted only in the container's mount namespace); a marker beside the data
-/// (`volumes/<name>/initialized`) makes it happen once.
-pub fn copy_up_at_first_mount(data: &Path, src: &Path) -> Result<()> {
+/// At a volume's mount: if its data is empty, copy the image content at `target`
+/// (resolved inside the container's root `root`, as the container would see it) in,
+/// keeping modes, owners and links. Called by the container's init, which sees the image
+/// content (its overlay is mounted only in the container's mount namespace). As Docker
+/// does, this happens whenever the volume is empty (unless the mount says `nocopy`), not
+/// only at its first mount; the marker beside the data (`volumes/<name>/initialized`)
+/// only records that it was mounted once.
+///
+/// Everything goes through directory descriptors: the image side is opened with
+/// `RESOLVE_IN_ROOT` (a symlink in the image cannot point the copy at the host's files),
+/// and the volume side creates each entry exclusively without following links (another
+/// container using the volume cannot redirect a write outside it).
+pub fn copy_up_at_first_mount(data: &Path, root: BorrowedFd<'_>, target: &str) -> Result<()> {
     let Some(marker) = data.parent().map(|d| d.join("initialized")) else {
         return Ok(());
     };
-    if marker.exists() {
-        return Ok(());
-    }
-    let empty = fs::read_dir(data)
-        .map(|mut d| d.next().is_none())
-        .unwrap_or(false);
-    if empty && src.is_dir() {
-        copy_tree(src, data).map_err(|e| {
+    let rel = match target.trim_start_matches('/') {
+        "" => ".",
+        r => r,
+    };
+    let src = CString::new(rel).ok().and_then(|c| {
+        crate::runtime::binds::openat2(
+            root,
+            &c,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()
+    });
+    let dst = open_dir_at(rustix::fs::CWD, data.as_os_str())
+        .ctx(|| format!("opening volume data {}", data.display()))?;
+    let empty = is_empty_dir(&dst).ctx(|| format!("reading {}", data.display()))?;
+    // A target that is not a directory in the image has nothing to copy.
+    if let (true, Some(src)) = (empty, src) {
+        copy_dir(&src, &dst).map_err(|e| {
             e.context(format!(
-                "copying image content into volume {}",
+                "copying image content at {target} into volume {}",
                 data.display()
             ))
         })?;
-        let md = src
-            .metadata()
-            .ctx(|| format!("reading {}", src.display()))?;
-        fs::set_permissions(data, fs::Permissions::from_mode(md.mode() & 0o7777))
-            .ctx(|| format!("setting the mode of {}", data.display()))?;
-        nix::unistd::chown(data, Some(md.uid().into()), Some(md.gid().into()))
-            .ctx(|| format!("setting the owner of {}", data.display()))?;
+        let st = rustix::fs::fstat(&src).ctx(|| format!("reading {target} in the image"))?;
+        owner_and_mode(&dst, &st).ctx(|| format!("setting the owner of {}", data.display()))?;
     }
     fs::write(&marker, b"").ctx(|| format!("marking {} initialized", data.display()))
 }
 
-/// Copy the tree under `src` into the existing directory `dst`: files, directories and
-/// symlinks with their modes and owners (device nodes and sockets are skipped).
-pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    for entry in fs::read_dir(src).ctx(|| format!("reading {}", src.display()))? {
-        let entry = entry.ctx(|| format!("reading {}", src.display()))?;
-        let from = entry.path();
-        let to = dst.join(entry.file_name());
-        let md = from
-            .symlink_metadata()
-            .ctx(|| format!("reading {}", from.display()))?;
-        let ft = md.file_type();
-        if ft.is_symlink() {
-            let target = fs::read_link(&from).ctx(|| format!("reading link {}", from.display()))?;
-            std::os::unix::fs::symlink(&target, &to)
-                .ctx(|| format!("creating link {}", to.display()))?;
-        } else if ft.is_dir() {
-            fs::create_dir(&to).ctx(|| format!("creating {}", to.display()))?;
-            copy_tree(&from, &to)?;
-        } else if ft.is_file() {
-            fs::copy(&from, &to).ctx(|| format!("copying {}", from.display()))?;
-        } else {
+/// A directory opened (for reading entries) without following a final symlink.
+fn open_dir_at(dir: impl AsFd, name: &std::ffi::OsStr) -> std::io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+fn is_empty_dir(dir: &OwnedFd) -> std::io::Result<bool> {
+    let mut d = rustix::fs::Dir::read_from(dir)?;
+    while let Some(e) = d.read() {
+        let e = e?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// chown then chmod (chown clears set-id bits) an open file or directory like `st`.
+fn owner_and_mode(fd: &OwnedFd, st: &rustix::fs::Stat) -> std::io::Result<()> {
+    rustix::fs::fchown(
+        fd,
+        Some(rustix::fs::Uid::from_raw(st.st_uid)),
+        Some(rustix::fs::Gid::from_raw(st.st_gid)),
+    )?;
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(st.st_mode & 0o7777))?;
+    Ok(())
+}
+
+/// Copy the entries of directory `src` into the directory `dst` (both open): files,
+/// directories and symlinks with their modes and owners (device nodes, fifos and
+/// sockets are skipped). Nothing is followed and nothing existing is overwritten.
+pub fn copy_dir(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
+    let mut entries = rustix::fs::Dir::read_from(src).ctx(|| "reading a directory".into())?;
+    while let Some(e) = entries.read() {
+        let e = e.ctx(|| "reading a directory".into())?;
+        let name = std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_os_string();
+        if name == "." || name == ".." {
             continue;
         }
-        nix::unistd::fchownat(
-            nix::fcntl::AT_FDCWD,
-            &to,
-            Some(md.uid().into()),
-            Some(md.gid().into()),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .ctx(|| format!("setting the owner of {}", to.display()))?;
-        if !ft.is_symlink() {
-            fs::set_permissions(&to, fs::Permissions::from_mode(md.mode() & 0o7777))
-                .ctx(|| format!("setting the mode of {}", to.display()))?;
+        let shown = Path::new(&name).display().to_string();
+        let st = rustix::fs::statat(src, &name, AtFlags::SYMLINK_NOFOLLOW)
+            .ctx(|| format!("reading {shown}"))?;
+        match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::Symlink => {
+                let to = rustix::fs::readlinkat(src, &name, Vec::new())
+                    .ctx(|| format!("reading link {shown}"))?;
+                rustix::fs::symlinkat(to.as_c_str(), dst, &name)
+                    .ctx(|| format!("creating link {shown}"))?;
+                rustix::fs::chownat(
+                    dst,
+                    &name,
+                    Some(rustix::fs::Uid::from_raw(st.st_uid)),
+                    Some(rustix::fs::Gid::from_raw(st.st_gid)),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .ctx(|| format!("setting the owner of {shown}"))?;
+            }
+            rustix::fs::FileType::Directory => {
+                rustix::fs::mkdirat(dst, &name, Mode::from_raw_mode(0o700))
+                    .ctx(|| format!("creating {shown}"))?;
+                let from = open_dir_at(src, &name).ctx(|| format!("opening {shown}"))?;
+                let to = open_dir_at(dst, &name).ctx(|| format!("opening {shown}"))?;
+                copy_dir(&from, &to).map_err(|e| e.context(&shown))?;
+                owner_and_mode(&to, &st).ctx(|| format!("setting the owner of {shown}"))?;
+            }
+            rustix::fs::FileType::RegularFile => {
+                let from = rustix::fs::openat(
+                    src,
+                    &name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ctx(|| format!("opening {shown}"))?;
+                let to = rustix::fs::openat(
+                    dst,
+                    &name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .ctx(|| format!("creating {shown}"))?;
+                let (mut r, mut w) = (fs::File::from(from), fs::File::from(to));
+                std::io::copy(&mut r, &mut w).ctx(|| format!("copying {shown}"))?;
+                owner_and_mode(&OwnedFd::from(w), &st)
+                    .ctx(|| format!("setting the owner of {shown}"))?;
+            }
+            _ => continue,
         }
     }
     Ok(())
@@ -403,10 +482,10 @@ impl VolumeApi for LocalEngine {
         let _lock = self.root().lock("volumes")?;
         let users = refs(self, name);
         if !users.is_empty() {
-            let short: Vec<&str> = users.iter().map(|u| crate::ids::short(u)).collect();
+            // dockerd's words (clients match on them): full ids, space-separated.
             return Err(EngineError::conflict(format!(
-                "volume {name} is in use by container(s) {}: remove them first (wharf rm -f ...)",
-                short.join(", ")
+                "remove {name}: volume is in use - [{}]",
+                users.join(" ")
             )));
         }
         destroy(self, &m)
@@ -436,6 +515,7 @@ impl VolumeApi for LocalEngine {
 mod tests {
     use super::*;
     use crate::EngineOptions;
+    use std::os::unix::fs::MetadataExt;
 
     fn engine() -> (tempfile::TempDir, LocalEngine) {
         let d = tempfile::tempdir().unwrap();
@@ -500,7 +580,7 @@ mod tests {
         fs::create_dir_all(e.root().containers().join("c1")).unwrap();
         acquire(&e, &c, Some("data"), "c1").unwrap();
         let err = e.volume_remove(&c, "data", true).unwrap_err();
-        assert!(err.message.contains("in use by container(s) c1"), "{err}");
+        assert_eq!(err.message, "remove data: volume is in use - [c1]");
         release(&e, "c1", true).unwrap();
         e.volume_remove(&c, "data", false).unwrap();
         assert!(!e.root().volumes().join("data").exists());
@@ -564,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn copy_up_keeps_modes_owners_and_links_once() {
+    fn copy_up_keeps_modes_owners_and_links_whenever_empty() {
         let (d, e) = engine();
         let src = d.path().join("img");
         fs::create_dir_all(src.join("sub")).unwrap();
@@ -574,7 +654,9 @@ mod tests {
         std::os::unix::fs::symlink("sub/file", src.join("link")).unwrap();
         fs::set_permissions(&src, fs::Permissions::from_mode(0o1777)).unwrap();
         let name = acquire(&e, &Caller::root(), Some("cache"), "c1").unwrap();
-        copy_up_at_first_mount(&data_path(&e, &name), &src).unwrap();
+        // The image's root is the temporary directory; `/img` is the mount target.
+        let root = fs::File::open(d.path()).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), "/img").unwrap();
         let data = data_path(&e, &name);
         let md = data.join("sub/file").metadata().unwrap();
         assert_eq!(
@@ -586,9 +668,36 @@ mod tests {
             Path::new("sub/file")
         );
         assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o1777);
-        // Only the first mount copies.
+        // A volume with content is left alone...
         fs::remove_file(data.join("link")).unwrap();
-        copy_up_at_first_mount(&data_path(&e, &name), &src).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), "/img").unwrap();
         assert!(!data.join("link").exists());
+        // ...and an empty one is filled again, as Docker does at every mount.
+        fs::remove_dir_all(data.join("sub")).unwrap();
+        copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), "/img").unwrap();
+        assert!(data.join("link").exists() && data.join("sub/file").exists());
+    }
+
+    /// The image decides what is at the mount target, so a symlink there (or on the way)
+    /// is resolved inside the container's root, never on the host: an image with
+    /// `/data -> /etc` gets its own /etc copied, not the host's.
+    #[test]
+    fn copy_up_follows_image_symlinks_inside_the_image() {
+        let (d, e) = engine();
+        let img = d.path().join("image-root");
+        fs::create_dir_all(img.join("etc")).unwrap();
+        fs::write(img.join("etc/only-in-image"), b"image").unwrap();
+        std::os::unix::fs::symlink("/etc", img.join("data")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc", img.join("rel")).unwrap();
+        let root = fs::File::open(&img).unwrap();
+        for (vol, target) in [("abs", "/data"), ("rel", "/rel"), ("dots", "/../../etc")] {
+            let name = acquire(&e, &Caller::root(), Some(vol), "c1").unwrap();
+            copy_up_at_first_mount(&data_path(&e, &name), root.as_fd(), target).unwrap();
+            let got: Vec<String> = fs::read_dir(data_path(&e, &name))
+                .unwrap()
+                .map(|x| x.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(got, vec!["only-in-image".to_string()], "{target}");
+        }
     }
 }

@@ -609,6 +609,62 @@ pub fn log_opt(v: &str) -> Result<LogOpt, EngineError> {
     flag("--log-opt", v)
 }
 
+/// `--detach-keys` (run, start, attach, exec) as docker reads it: comma-separated
+/// `ctrl-<a-z @ [ \\ ] ^ _>` or single characters (`ctrl-x,x`); empty turns detaching off.
+pub fn detach_keys(s: &str) -> Result<Vec<u8>, EngineError> {
+    let bad = || {
+        EngineError::invalid(format!(
+            "invalid --detach-keys {s:?}: use a comma-separated sequence of ctrl-<a-z, @, [, \\, ], ^, _> or single characters, e.g. ctrl-x,x"
+        ))
+    };
+    if s.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let lower = part.to_ascii_lowercase();
+        if let Some(k) = lower.strip_prefix("ctrl-") {
+            out.push(match k.as_bytes() {
+                [c @ b'a'..=b'z'] => c - b'a' + 1,
+                [b'@'] => 0,
+                [b'['] => 27,
+                [b'\\'] => 28,
+                [b']'] => 29,
+                [b'^'] => 30,
+                [b'_'] => 31,
+                _ => return Err(bad()),
+            });
+        } else if part.len() == 1 && part.is_ascii() {
+            out.push(part.as_bytes()[0]);
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
+/// `--log-driver`: `json-file` (wharf's log, the default) or `none` (no log kept).
+/// Docker's other drivers (`local`, `syslog`, `journald`, `gelf`, `fluentd`, ...) are
+/// refused by name.
+pub fn log_driver(v: &str) -> Result<String, EngineError> {
+    check_log_driver(v)?;
+    Ok(v.to_string())
+}
+
+/// The rule on the logging driver, as it reaches the engine.
+pub fn check_log_driver(v: &str) -> Result<(), EngineError> {
+    match v {
+        "json-file" | "none" => Ok(()),
+        "local" => Err(EngineError::invalid(
+            "--log-driver local is not supported: wharf keeps json-file logs (the default; \
+             --log-opt max-size= and max-file= rotate them) or none",
+        )),
+        other => Err(EngineError::invalid(format!(
+            "--log-driver {other:?} is not supported: use json-file (the default) or none"
+        ))),
+    }
+}
+
 /// The rules on the log options as they reach the engine.
 pub fn check_log(max_size: Option<u64>, max_files: Option<u32>) -> Result<(), EngineError> {
     if max_size == Some(0) || max_size.is_some_and(|s| s > i64::MAX as u64) {
@@ -665,6 +721,22 @@ pub fn check_user(v: &str) -> Result<(), EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_keys_and_log_drivers_as_docker_reads_them() {
+        assert_eq!(detach_keys("ctrl-p,ctrl-q").unwrap(), vec![0x10, 0x11]);
+        assert_eq!(detach_keys("ctrl-@,a,ctrl-_").unwrap(), vec![0, b'a', 31]);
+        assert_eq!(detach_keys("").unwrap(), Vec::<u8>::new());
+        for bad in ["ctrl-", "ctrl-pp", "ab", "ctrl-1", ","] {
+            let e = detach_keys(bad).expect_err(bad);
+            assert!(e.message.contains("--detach-keys"), "{bad}: {e}");
+        }
+        assert!(log_driver("json-file").is_ok() && log_driver("none").is_ok());
+        for bad in ["local", "syslog", "gelf", ""] {
+            let e = log_driver(bad).expect_err(bad);
+            assert!(e.message.contains("--log-driver"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn restart_policies() {

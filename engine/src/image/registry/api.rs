@@ -11,7 +11,7 @@ use super::transfer::{
     self, BlobSink, BlobSource, PushImage, DOWNLOAD_CONCURRENCY, UPLOAD_CONCURRENCY,
 };
 use super::{insecure_registries, security_for};
-use crate::api::{Progress, PullOptions, RegistryApi};
+use crate::api::{Progress, PullOptions, PushOptions, RegistryApi, RegistryAuth};
 use crate::caller::Caller;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, EventType};
@@ -70,8 +70,21 @@ impl LocalEngine {
         CredentialStore::new(self.root().path())
     }
 
-    fn registry_client(&self, caller: &Caller, rref: &RemoteRef) -> Result<RegistryClient> {
-        let creds = self.credentials().get(caller.uid, &rref.registry)?;
+    /// A client for `rref`'s registry with `auth` if given (one call's credentials),
+    /// else the caller's saved login, if any.
+    fn registry_client(
+        &self,
+        caller: &Caller,
+        rref: &RemoteRef,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<RegistryClient> {
+        let creds = match auth {
+            Some(a) => Some(Credentials {
+                username: a.username.clone(),
+                password: a.password.clone(),
+            }),
+            None => self.credentials().get(caller.uid, &rref.registry)?,
+        };
         let security = security_for(&rref.registry, &insecure_registries());
         RegistryClient::connect(&rref.registry, rref.api_host(), creds, &security)
     }
@@ -89,7 +102,7 @@ impl RegistryApi for LocalEngine {
         self.gate()
             .authorize_on(caller, Action::ImagePull, &rref.familiar(), None)?;
         let platform = opts.platform.as_deref().map(Platform::parse).transpose()?;
-        let client = self.registry_client(caller, &rref)?;
+        let client = self.registry_client(caller, &rref, opts.auth.as_ref())?;
         let store = self.image_store();
         let before = store.index()?.refs.get(&rref.to_string()).cloned();
         let pulled = transfer::pull(
@@ -148,6 +161,7 @@ impl RegistryApi for LocalEngine {
         &self,
         caller: &Caller,
         reference: &str,
+        opts: &PushOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
         let rref = RemoteRef::parse(reference)?;
@@ -169,7 +183,7 @@ impl RegistryApi for LocalEngine {
         })?;
         let store = self.image_store();
         let m = store.image_manifest(&local.id)?;
-        let client = self.registry_client(caller, &rref)?;
+        let client = self.registry_client(caller, &rref, opts.auth.as_ref())?;
         progress(Progress::Message(format!(
             "The push refers to repository [{}]",
             rref.name()

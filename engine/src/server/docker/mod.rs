@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod containers;
 pub mod create;
+pub mod fields;
 pub mod images;
 pub mod networks;
 pub mod system;
@@ -215,8 +216,7 @@ pub fn json_status<T: Serialize + ?Sized>(out: &mut Responder, status: StatusCod
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let mut w = out.start(status, h);
-    w.send(bytes::Bytes::from(body));
+    out.full_with(status, h, body);
 }
 
 /// `200` with JSON.
@@ -250,8 +250,24 @@ pub fn handle(sh: &Shared, caller: &Caller, req: Req, out: &mut Responder) {
         if out.started() {
             tracing::debug!("docker API {raw}: {e}");
         } else {
-            error(out, &e);
+            error(out, &no_such_container(&call.path, e));
         }
+    }
+}
+
+/// dockerd's words for a container the engine does not find, on every
+/// `/containers/{id}/...` endpoint: `No such container: {id}`.
+fn no_such_container(path: &str, e: EngineError) -> EngineError {
+    let mut seg = path.trim_start_matches('/').split('/');
+    match (seg.next(), seg.next()) {
+        (Some("containers"), Some(id))
+            if e.kind == ErrorKind::NotFound
+                && e.message.starts_with("container ")
+                && !["json", "create", "prune"].contains(&id) =>
+        {
+            EngineError::new(ErrorKind::NotFound, format!("No such container: {id}"))
+        }
+        _ => e,
     }
 }
 
@@ -438,6 +454,22 @@ mod tests {
             .unwrap_err()
             .message
             .contains("too new"));
+    }
+
+    #[test]
+    fn missing_containers_in_dockerds_words() {
+        let nf = || EngineError::not_found("container", "web", "list containers");
+        assert_eq!(
+            no_such_container("/containers/web/start", nf()).message,
+            "No such container: web"
+        );
+        // Other objects, and other errors, keep the engine's words.
+        let path = EngineError::not_found("path", "web:/x", "check the path");
+        assert_eq!(
+            no_such_container("/containers/web/archive", path.clone()),
+            path
+        );
+        assert_eq!(no_such_container("/images/web/json", nf()), nf());
     }
 
     #[test]

@@ -1,39 +1,141 @@
-//! Docker API: volumes.
+//! Docker API: volumes (`/volumes`, `/volumes/create`, `/volumes/{name}`,
+//! `/volumes/prune`), on the engine's local volumes.
 
+use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::{unsupported, Call, Handled};
-use crate::api::Volume;
+use super::fields::Fields;
+use super::{json_status, ok, status_only, unsupported, Call, Handled};
+use crate::api::{Volume, VolumeApi, VolumeCreate, VolumeListOptions};
+use crate::error::EngineError;
+use crate::policy::Action;
 use crate::server::bridge::Responder;
 
-/// `list`.
-#[allow(unused_variables)]
+/// `true`/`false`/`1`/`0` in a filter.
+pub fn filter_bool(key: &str, v: &str) -> Result<bool, EngineError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(EngineError::invalid(format!(
+            "invalid filter '{key}={v}': use true or false"
+        ))),
+    }
+}
+
+/// `GET /volumes?filters=`: `{"Volumes": [...], "Warnings": []}`; filters dangling,
+/// driver, label, name.
 pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
-    Err(unsupported("volumes list", "not there yet"))
+    let mut filters = Vec::new();
+    for (k, v) in c.filters()? {
+        match k.as_str() {
+            "dangling" => {
+                let d = filter_bool(&k, &v)?;
+                filters.push((k, d.to_string()));
+            }
+            "driver" | "label" | "name" => filters.push((k, v)),
+            other => {
+                return Err(EngineError::invalid(format!(
+                "invalid filter '{other}': volumes are filtered by dangling, driver, label or name"
+            )))
+            }
+        }
+    }
+    let vols =
+        c.sh.engine
+            .volume_list(c.caller, &VolumeListOptions { filters })?;
+    let rows: Vec<Value> = vols.iter().map(plain_json).collect();
+    ok(out, &json!({"Volumes": rows, "Warnings": []}));
+    Ok(())
 }
 
-/// `create`.
-#[allow(unused_variables)]
+/// `POST /volumes/create`: `Name`, `Driver` (local), `Labels`; `DriverOpts` and
+/// `ClusterVolumeSpec` are refused when set. `201` with the volume.
 pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
-    Err(unsupported("volumes create", "not there yet"))
+    c.sh.engine
+        .gate()
+        .precheck(c.caller, Action::VolumeCreate)?;
+    let mut f = Fields::new(c.json_body()?, "volume create")?;
+    let name = f.string("Name")?;
+    let driver = f.string("Driver")?;
+    if !driver.is_empty() && driver != "local" {
+        return Err(unsupported(
+            &format!("volume driver {driver:?}"),
+            "wharf has the local volume driver only",
+        ));
+    }
+    f.refuse(
+        "DriverOpts",
+        "wharf's local volumes are plain directories; mount other file systems (nfs, tmpfs, devices) on the host and bind-mount them",
+    )?;
+    f.refuse(
+        "ClusterVolumeSpec",
+        "cluster volumes belong to swarm, and wharf is not a swarm",
+    )?;
+    let labels = f.string_map("Labels")?;
+    f.finish()?;
+    let v = c.sh.engine.volume_create(
+        c.caller,
+        &VolumeCreate {
+            name: (!name.is_empty()).then_some(name),
+            labels,
+        },
+    )?;
+    json_status(out, StatusCode::CREATED, &plain_json(&v));
+    Ok(())
 }
 
-/// `prune`.
-#[allow(unused_variables)]
+/// `POST /volumes/prune?filters=`: unused anonymous volumes, or every unused volume with
+/// the `all` filter (dockerd 23+ and API 1.42+). Label and other filters are refused.
 pub fn prune(c: &mut Call, out: &mut Responder) -> Handled {
-    Err(unsupported("volumes prune", "not there yet"))
+    let mut all = false;
+    for (k, v) in c.filters()? {
+        match k.as_str() {
+            "all" => all = filter_bool(&k, &v)?,
+            "label" | "label!" => {
+                return Err(unsupported(
+                    &format!("pruning volumes by label ({k}={v})"),
+                    "list them with docker volume ls --filter label=... and remove them by name",
+                ))
+            }
+            other => {
+                return Err(EngineError::invalid(format!(
+                    "invalid filter '{other}': volume prune takes the all filter"
+                )))
+            }
+        }
+    }
+    let r = c.sh.engine.volume_prune(c.caller, all)?;
+    ok(
+        out,
+        &json!({"VolumesDeleted": r.deleted, "SpaceReclaimed": r.reclaimed}),
+    );
+    Ok(())
 }
 
-/// `inspect`.
-#[allow(unused_variables)]
+/// `GET /volumes/{name}`.
 pub fn inspect(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
-    Err(unsupported("volumes inspect", "not there yet"))
+    let v = c.sh.engine.volume_inspect(c.caller, name)?;
+    ok(out, &plain_json(&v));
+    Ok(())
 }
 
-/// `remove`.
-#[allow(unused_variables)]
+/// `DELETE /volumes/{name}?force=`: `204`; `409` while a container uses it (even with
+/// force, as dockerd), in dockerd's words.
 pub fn remove(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
-    Err(unsupported("volumes remove", "not there yet"))
+    let force = c.q_bool("force", false)?;
+    c.sh.engine.volume_remove(c.caller, name, force)?;
+    status_only(out, StatusCode::NO_CONTENT);
+    Ok(())
+}
+
+/// A volume as `GET /volumes` and `GET /volumes/{name}` give it: without `UsageData`,
+/// which dockerd fills for `GET /system/df` only.
+fn plain_json(v: &Volume) -> Value {
+    let mut j = volume_json(v);
+    if let Some(o) = j.as_object_mut() {
+        o.remove("UsageData");
+    }
+    j
 }
 
 /// A volume in Docker's shape (without wharf's owner fields).
