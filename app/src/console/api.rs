@@ -3,10 +3,12 @@
 //! a saved log). They are blocking and run on worker threads, never in the draw path.
 //! Errors become the engine's message text; outcomes become the notification to show.
 
+use std::os::unix::net::UnixStream;
+
 use serde_json::Value;
 use wharf_engine::api::{
     ContainerCreate, ContainerListOptions, ContainerStats, ContainerSummary, EventFilter,
-    ImageListOptions, ImageSummary, LogLine, LogOptions, NetworkConnect, NetworkCreate,
+    ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions, NetworkConnect, NetworkCreate,
     NetworkListOptions, Progress, RemoveOptions, RemoveOutcome, StatsOptions, SystemInfo, Volume,
     VolumeCreate, VolumeListOptions,
 };
@@ -205,6 +207,44 @@ pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value
         "image" => e.image_inspect(c, id).map_err(msg),
         other => Err(format!("cannot inspect a {other}")),
     }
+}
+
+/// A shell's stream in a running container (`exec -it CTR sh`, bash when the image
+/// has it), for a session on the terminal.
+pub fn exec_shell(
+    e: &dyn Engine,
+    c: &Caller,
+    id: &str,
+    console_size: Option<(u16, u16)>,
+) -> wharf_engine::Result<UnixStream> {
+    let cfg = ExecConfig {
+        cmd: vec!["/bin/sh".into(), "-c".into(), SHELL.into()],
+        tty: true,
+        stdin: true,
+        console_size,
+        ..Default::default()
+    };
+    e.exec(c, id, &cfg).and_then(|s| {
+        s.stream.ok_or_else(|| {
+            wharf_engine::EngineError::internal("the exec came back without a stream")
+        })
+    })
+}
+
+/// The shell [`exec_shell`] opens: bash when the image has it, else sh.
+const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
+
+/// A container's own stdio (`attach`), with whether it has a terminal and an open stdin.
+pub fn attach(
+    e: &dyn Engine,
+    c: &Caller,
+    id: &str,
+) -> wharf_engine::Result<(UnixStream, bool, bool)> {
+    let info = e.container_inspect(c, id)?;
+    let cfg = &info["Config"];
+    let tty = cfg["Tty"].as_bool().unwrap_or(false);
+    let stdin = cfg["OpenStdin"].as_bool().unwrap_or(false);
+    e.container_attach(c, id).map(|sock| (sock, tty, stdin))
 }
 
 // ----- what the console does -----
