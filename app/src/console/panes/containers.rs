@@ -502,9 +502,8 @@ impl Pane for Containers {
     fn receive(&mut self, m: &Message, cx: &mut Ctx) -> bool {
         match m {
             Message::SelectContainer { name } => {
+                // Selected when it is listed (at the next frame if it is already).
                 self.select_name = Some(name.clone());
-                // Already listed (a name reused): select it now.
-                self.seen_rev = self.seen_rev.wrapping_sub(1);
                 true
             }
             Message::ShowContainers { network } => {
@@ -565,8 +564,8 @@ impl Pane for Containers {
     /// lower split on the selected container (its name too: a rename shows at once).
     fn sync(&mut self, cx: &mut Ctx, shown: bool) -> bool {
         let store = cx.store;
-        let mut changed = false;
-        if store.containers.rev != self.seen_rev {
+        let mut changed = store.containers.rev != self.seen_rev;
+        if changed || self.select_name.is_some() {
             self.seen_rev = store.containers.rev;
             let ids: HashSet<&str> = store
                 .containers
@@ -585,9 +584,8 @@ impl Pane for Containers {
             };
             if let Some(p) = pos {
                 self.list.cursor.selected = p;
-                self.select_name = None;
+                changed |= self.select_name.take().is_some();
             }
-            changed = true;
         }
         if !shown {
             return changed;
