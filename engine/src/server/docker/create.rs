@@ -197,7 +197,14 @@ impl<'a> Fields<'a> {
         let map = match v {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m),
-            Some(other) => return Err(bad_type(path, "an object", other)),
+            Some(other) => {
+                let what = if path.is_empty() {
+                    "the request body"
+                } else {
+                    path
+                };
+                return Err(bad_type(what, "an object", other));
+            }
         };
         Ok(Fields {
             path: path.to_string(),
