@@ -693,8 +693,15 @@ pub fn setup(
             .ok_or_else(|| EngineError::internal("container record vanished"))?;
     rec.netns = Some(nsid);
     rec.running = true;
+    let primary_off = rec.primary_off
+        && !primary
+            .as_ref()
+            .is_some_and(|p| rec.endpoints.iter().any(|e| &e.network_id == p));
     if mode == "none" {
         rec.endpoints.clear();
+    } else if primary_off {
+        // Disconnected from the network it was created on before it ever ran: only
+        // the networks connected since.
     } else if let Some(pid_net) = &primary {
         // The primary network first (eth0); networks connected while stopped follow.
         let aliases = if s.st.networks.get(pid_net).is_some_and(|n| n.is_user()) {

@@ -81,6 +81,11 @@ pub struct CtrRecord {
     pub ports: Vec<PortBinding>,
     /// In interface order: the first is eth0.
     pub endpoints: Vec<EndpointRecord>,
+    /// The network the container was created on was disconnected before it ever ran
+    /// (what docker-compose 1.29 does before connecting it again with its aliases): the
+    /// next start attaches only the endpoints recorded here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary_off: bool,
 }
 
 /// Everything in `networks/state.json`.
