@@ -24,7 +24,7 @@ pub mod seccomp;
 pub mod state;
 pub mod toolbox;
 pub mod user;
-mod validate;
+pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;

@@ -26,15 +26,22 @@ impl RemoteRef {
     /// [`crate::image::Reference`]); the default tag is `latest` unless a digest is given.
     pub fn parse(input: &str) -> Result<Self> {
         let r = crate::image::Reference::parse(input.trim())?;
-        let registry = match r.domain.as_str() {
+        let (registry, repository) = match r.domain.as_str() {
+            // Docker Hub under another of its names: its official images live under
+            // `library/` there too (`registry-1.docker.io/busybox` is `library/busybox`).
             "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-                DOCKER_HUB.to_string()
+                let path = if r.path.contains('/') {
+                    r.path
+                } else {
+                    format!("library/{}", r.path)
+                };
+                (DOCKER_HUB.to_string(), path)
             }
-            _ => r.domain,
+            _ => (r.domain, r.path),
         };
         Ok(RemoteRef {
             registry,
-            repository: r.path,
+            repository,
             tag: r.tag,
             digest: r.digest,
         })
@@ -166,6 +173,21 @@ mod tests {
             RemoteRef::parse("team/app").unwrap().to_string(),
             "docker.io/team/app:latest"
         );
+    }
+
+    #[test]
+    fn docker_hub_aliases_name_the_official_repository() {
+        // Found by the `reference` fuzz target: the alias kept `busybox` as the
+        // repository, which Docker Hub does not have, and printed a reference that
+        // parsed as another one.
+        for alias in ["registry-1.docker.io", "registry.hub.docker.com"] {
+            let r = RemoteRef::parse(&format!("{alias}/busybox")).unwrap();
+            assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+            assert_eq!(RemoteRef::parse(&r.to_string()).unwrap(), r);
+            assert_eq!(RemoteRef::parse(&r.familiar()).unwrap(), r);
+            let r = RemoteRef::parse(&format!("{alias}/team/app:1")).unwrap();
+            assert_eq!(r.repository, "team/app");
+        }
     }
 
     #[test]
