@@ -6,7 +6,8 @@
 //! - `normalize` is idempotent;
 //! - with a default tag unless a digest is given; the name fits Docker's 255 characters;
 //! - a registry reference names the same registry and repository, its printed forms parse
-//!   back to it, and Docker Hub's repositories are where Docker Hub serves them.
+//!   back to it, Docker Hub's repositories are where Docker Hub serves them, and its
+//!   registry makes the URL the client talks to (that host and port, nothing else).
 #![no_main]
 
 mod common;
@@ -75,6 +76,19 @@ fuzz_target!(|data: &[u8]| {
             "{s:?} as {familiar:?}"
         );
         assert!(!rr.manifest_reference().is_empty());
+        // The registry client (ureq, on `http::Uri`) talks to
+        // `https://<api host>/v2/...`: the host must make a URI with exactly that
+        // authority and path.
+        let base = format!("https://{}/v2/", rr.api_host());
+        let u: http::Uri = base
+            .parse()
+            .unwrap_or_else(|e| panic!("{s:?}: {base} is not a URI: {e}"));
+        assert_eq!(
+            u.authority().map(|a| a.as_str()),
+            Some(rr.api_host()),
+            "{s:?}: {base}"
+        );
+        assert_eq!(u.path(), "/v2/", "{s:?}: {base}");
         let _ = (rr.api_host(), rr.familiar_name());
         let _ = (host_without_port(&rr.registry), is_loopback(&rr.registry));
         // The image store's name and the registry's agree on where the image lives.

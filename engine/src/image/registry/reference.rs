@@ -67,14 +67,7 @@ impl RemoteRef {
 
     /// Docker's familiar short form: `busybox:latest`, `team/app:1`, `localhost:5000/x:1`.
     pub fn familiar(&self) -> String {
-        let mut s = if self.registry == DOCKER_HUB {
-            self.repository
-                .strip_prefix("library/")
-                .unwrap_or(&self.repository)
-                .to_string()
-        } else {
-            self.name()
-        };
+        let mut s = self.familiar_name();
         if let Some(t) = &self.tag {
             s.push(':');
             s.push_str(t);
@@ -88,14 +81,7 @@ impl RemoteRef {
 
     /// Familiar repository name without tag or digest (`busybox`, `localhost:5000/x`).
     pub fn familiar_name(&self) -> String {
-        if self.registry == DOCKER_HUB {
-            self.repository
-                .strip_prefix("library/")
-                .unwrap_or(&self.repository)
-                .to_string()
-        } else {
-            self.name()
-        }
+        crate::image::reference::familiar_name(&self.registry, &self.repository)
     }
 }
 
@@ -187,6 +173,11 @@ mod tests {
             assert_eq!(RemoteRef::parse(&r.familiar()).unwrap(), r);
             let r = RemoteRef::parse(&format!("{alias}/team/app:1")).unwrap();
             assert_eq!(r.repository, "team/app");
+            // The short form keeps Docker Hub's name where dropping it would name
+            // another registry.
+            let r = RemoteRef::parse(&format!("{alias}/a.b/x")).unwrap();
+            assert_eq!(r.familiar(), "docker.io/a.b/x:latest");
+            assert_eq!(RemoteRef::parse(&r.familiar()).unwrap(), r);
         }
     }
 
