@@ -455,6 +455,27 @@ no_orphan_processes() {
     return $bad
 }
 
+# What is on disk is what the engine lists: no container or volume directories that a
+# killed create left behind without the engine knowing them.
+no_unlisted_state() {
+    local bad=0 d have
+    have=$(w ps -a -q --no-trunc)
+    for d in "$R"/containers/*; do
+        [ -d "$d" ] || continue
+        grep -qx "$(basename "$d")" <<<"$have" && continue
+        echo "container directory the engine does not list: $d ($(ls "$d" | tr '\n' ' '))"
+        bad=1
+    done
+    have=$(w volume ls -q)
+    for d in "$R"/volumes/*; do
+        [ -d "$d" ] || continue
+        grep -qx "$(basename "$d")" <<<"$have" && continue
+        echo "volume directory the engine does not list: $d ($(ls "$d" | tr '\n' ' '))"
+        bad=1
+    done
+    return $bad
+}
+
 no_leaked_mounts() {
     local m
     m=$(awk -v r="$R" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo)
@@ -531,6 +552,7 @@ journals_parse() {
 sleep 3
 check "ps -a and inspect agree with the processes" containers_agree
 check "no processes or monitors of stopped or removed containers" no_orphan_processes
+check "no container or volume directories the engine does not list" no_unlisted_state
 check "no mounts left under the root" no_leaked_mounts
 check "no cgroups of removed containers" no_leaked_cgroups
 check "no veths (everything ran with --network none)" no_veths

@@ -59,6 +59,11 @@ impl LocalEngine {
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
+        // Removals killed half-way: files renamed into tmp/ and left there.
+        let n = engine.remove_orphaned_removals();
+        if n > 0 {
+            tracing::info!("deleted the files of {n} container removals that were killed");
+        }
         // After a reboot: containers whose processes are gone, and their restart policies.
         engine.recover_containers();
         Ok(engine)

@@ -112,22 +112,41 @@ pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Resul
     }
 }
 
+/// Prefix of a container directory being deleted, in `tmp/`.
+const REMOVING: &str = "removing-";
+/// The lock its remover holds until the files are gone; taken in the container's
+/// directory before the rename, so it moves along with it.
+const REMOVE_LOCK: &str = "remove.lock";
+
+/// A container's files renamed away by [`hide_files`], locked by this process until
+/// [`delete_hidden`] is done with them (an engine starting meanwhile leaves them alone;
+/// one starting after a remover was killed deletes them, see
+/// [`LocalEngine::remove_orphaned_removals`]).
+pub(crate) struct Hidden {
+    path: std::path::PathBuf,
+    _lock: crate::state::FileLock,
+}
+
 /// The first half of [`remove_files`]: rename the container away (it is gone from
 /// every listing from here on), release its volumes, say `destroy`. Returns where the
 /// files now are, for [`delete_hidden`]; `None` if someone else removed it first.
-pub(crate) fn hide_files(
-    engine: &LocalEngine,
-    cfg: &ContainerConfig,
-) -> Result<Option<std::path::PathBuf>> {
+pub(crate) fn hide_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<Option<Hidden>> {
     let dir = paths::dir(engine, &cfg.id);
     if !dir.exists() {
         return Ok(None);
     }
+    let lock = match crate::state::FileLock::try_exclusive(&dir.join(REMOVE_LOCK)) {
+        Ok(Some(l)) => l,
+        // Another remover holds it (and removes it), or renamed it away meanwhile.
+        Ok(None) => return Ok(None),
+        Err(_) if !dir.exists() => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let remove_anon = cfg.spec.auto_remove
         || state::load(&dir)
             .map(|s| s.remove_requested)
             .unwrap_or(false);
-    let doomed = engine.root().tmp().join(format!("removing-{}", cfg.id));
+    let doomed = engine.root().tmp().join(format!("{REMOVING}{}", cfg.id));
     match std::fs::rename(&dir, &doomed) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -144,16 +163,19 @@ pub(crate) fn hide_files(
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
     net::forget(engine, cfg);
     engine.emit(event(cfg, "destroy"));
-    Ok(Some(doomed))
+    Ok(Some(Hidden {
+        path: doomed,
+        _lock: lock,
+    }))
 }
 
 /// The second half of [`remove_files`]: delete the renamed files.
-pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> Result<()> {
-    std::fs::remove_dir_all(doomed).ctx(|| {
+pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &Hidden) -> Result<()> {
+    std::fs::remove_dir_all(&doomed.path).ctx(|| {
         format!(
             "removing the files of container {} ({})",
             cfg.name,
-            doomed.display()
+            doomed.path.display()
         )
     })
 }
@@ -312,10 +334,54 @@ impl LocalEngine {
         Ok((cfg, st))
     }
 
+    /// The lock a start holds until the container runs (or failed to): removals take it
+    /// too, so that a container is never removed while it starts.
+    fn start_lock(&self, id: &str) -> Result<crate::state::FileLock> {
+        crate::state::FileLock::exclusive(&paths::dir(self, id).join("start.lock"))
+    }
+
+    /// Delete the files of container removals that were killed after the rename (their
+    /// remover no longer holds the lock): at engine start. Volumes still marked as used
+    /// by them are released. Returns how many were deleted.
+    pub(crate) fn remove_orphaned_removals(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(self.root().tmp()) else {
+            return 0;
+        };
+        let mut n = 0;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_prefix(REMOVING) else {
+                continue;
+            };
+            let doomed = e.path();
+            // A live remover holds the lock; a killed one left it free.
+            let Ok(Some(_lock)) = crate::state::FileLock::try_exclusive(&doomed.join(REMOVE_LOCK))
+            else {
+                continue;
+            };
+            let anon = state::load(&doomed).is_ok_and(|s| s.remove_requested)
+                || crate::state::read_json::<ContainerConfig>(&doomed.join("config.json"))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|c| c.spec.auto_remove);
+            if let Err(err) = crate::volume::release(self, id, anon) {
+                tracing::warn!("releasing the volumes of removed container {id}: {err}");
+            }
+            match std::fs::remove_dir_all(&doomed) {
+                Ok(()) => n += 1,
+                Err(err) => tracing::warn!(
+                    "could not delete {} left by a killed removal: {err}",
+                    doomed.display()
+                ),
+            }
+        }
+        n
+    }
+
     /// Start the monitor for container `id`; with `attach`, that socket is its first client.
     fn spawn_monitor(&self, id: &str, attach: Option<OwnedFd>) -> Result<()> {
         let dir = paths::dir(self, id);
-        let _start = crate::state::FileLock::exclusive(&dir.join("start.lock"))?;
+        let _start = self.start_lock(id)?;
         let (cfg, st) = self.observe(id)?;
         if st.status == ContainerStatus::Paused {
             return Err(EngineError::conflict(format!(
@@ -1007,8 +1073,19 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_remove(&self, caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
         let dir = paths::dir(self, &cfg.id);
+        // Under the start lock (see `container_prune`): looked at again once it is held.
+        let _start = match self.start_lock(&cfg.id) {
+            Ok(l) => l,
+            Err(_) if !dir.exists() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let st = match self.observe(&cfg.id) {
+            Ok((_, st)) => st,
+            Err(e) if e.kind == crate::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             if !opts.force {
                 return Err(EngineError::conflict(format!(
@@ -1298,6 +1375,13 @@ impl ContainerApi for LocalEngine {
         let role = self.gate().role(caller);
         let mut rep = PruneReport::default();
         for id in self.container_ids() {
+            // Checked and removed under the start lock, which a start holds until the
+            // container runs: no start slips in between (found by scripts/soak.sh: a
+            // prune removed a container a concurrent `run` had just started, leaving
+            // its processes, monitor and cgroups behind).
+            let Ok(_start) = self.start_lock(&id) else {
+                continue;
+            };
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
             };
