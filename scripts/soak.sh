@@ -13,7 +13,7 @@
 #   SOAK_SEED      random seed (default: the time); printed, reused for the workers
 #   SOAK_SERVE_KILLS  times `wharf serve` is killed and restarted (default 3)
 #   SOAK_KEEP=1    keep the state root after a failed run (it is removed otherwise)
-#   WHARF          the wharf binary (default: target/debug/wharf, built if missing)
+#   WHARF          the wharf binary (default: target/debug/wharf, built first)
 #
 # Needs root, busybox-static (/bin/busybox) for the demo image, jq. Every container runs
 # with --network none. Runs on a fresh temporary state root and removes what it made:
@@ -39,10 +39,9 @@ for tool in jq /bin/busybox; do
     command -v "$tool" >/dev/null || { echo "soak: $tool is needed" >&2; exit 2; }
 done
 if [ -z "${WHARF:-}" ]; then
+    # Built from this tree (quick when up to date), so a stale binary is never soaked.
+    (cd "$here" && cargo build -q -p wharf) || exit 2
     WHARF=$here/target/debug/wharf
-    if [ ! -x "$WHARF" ]; then
-        (cd "$here" && cargo build -q -p wharf) || exit 2
-    fi
 fi
 
 R=$(mktemp -d /tmp/wharf-soak.XXXXXX)

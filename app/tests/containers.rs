@@ -935,11 +935,26 @@ fn prune_and_rm_wait_for_a_start_in_progress() {
 }
 
 /// Found by scripts/soak.sh: an `rm` or `prune` killed after renaming a container's
-/// directory into tmp/ left it there for good. The next engine start deletes such
-/// leftovers, but never one whose remover still holds it.
+/// directory into tmp/ left it there for good, and a `create` killed before writing its
+/// config left a directory that is never listed yet keeps its volumes in use. The next
+/// engine start deletes such leftovers, but never a removal whose remover still holds it.
 #[test]
-fn killed_removals_are_cleaned_at_the_next_start() {
+fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
     let w = Wharf::new();
+    // What a create killed before its config leaves: the layer directories, a volume
+    // acquired for it.
+    w.ok(&["volume", "create", "kept"]);
+    let ghost = "0123456789abcdef".repeat(4);
+    for d in ["diff", "work", "merged"] {
+        std::fs::create_dir_all(w.container_dir(&ghost).join(d)).unwrap();
+    }
+    std::fs::write(w.root().join("volumes/kept/refs").join(&ghost), b"").unwrap();
+    // The engine start of this command deletes it first: the volume is free.
+    w.ok(&["volume", "rm", "kept"]);
+    assert!(
+        !w.container_dir(&ghost).exists(),
+        "the killed create's directory is still there"
+    );
     let mut doomed = Vec::new();
     for name in ["gone1", "gone2"] {
         let id = w

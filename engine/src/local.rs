@@ -59,10 +59,10 @@ impl LocalEngine {
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
-        // Removals killed half-way: files renamed into tmp/ and left there.
-        let n = engine.remove_orphaned_removals();
+        // Container creates and removals killed half-way.
+        let n = engine.remove_leftovers();
         if n > 0 {
-            tracing::info!("deleted the files of {n} container removals that were killed");
+            tracing::info!("deleted what {n} killed container creates or removals left");
         }
         // After a reboot: containers whose processes are gone, and their restart policies.
         engine.recover_containers();

@@ -121,7 +121,7 @@ const REMOVE_LOCK: &str = "remove.lock";
 /// A container's files renamed away by [`hide_files`], locked by this process until
 /// [`delete_hidden`] is done with them (an engine starting meanwhile leaves them alone;
 /// one starting after a remover was killed deletes them, see
-/// [`LocalEngine::remove_orphaned_removals`]).
+/// [`LocalEngine::remove_leftovers`]).
 pub(crate) struct Hidden {
     path: std::path::PathBuf,
     _lock: crate::state::FileLock,
@@ -340,42 +340,68 @@ impl LocalEngine {
         crate::state::FileLock::exclusive(&paths::dir(self, id).join("start.lock"))
     }
 
-    /// Delete the files of container removals that were killed after the rename (their
-    /// remover no longer holds the lock): at engine start. Volumes still marked as used
-    /// by them are released. Returns how many were deleted.
-    pub(crate) fn remove_orphaned_removals(&self) -> usize {
-        let Ok(entries) = std::fs::read_dir(self.root().tmp()) else {
-            return 0;
-        };
+    /// Delete what killed container operations left, at engine start: the files of
+    /// removals killed after their rename into `tmp/` (whose remover no longer holds
+    /// the lock), and the directories of creates killed before their config was written
+    /// (never listed, yet counted as users of the volumes they had acquired). Volumes
+    /// still marked as used by them are released. Returns how many were deleted.
+    pub(crate) fn remove_leftovers(&self) -> usize {
         let mut n = 0;
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_prefix(REMOVING) else {
-                continue;
-            };
-            let doomed = e.path();
-            // A live remover holds the lock; a killed one left it free.
-            let Ok(Some(_lock)) = crate::state::FileLock::try_exclusive(&doomed.join(REMOVE_LOCK))
-            else {
-                continue;
-            };
-            let anon = state::load(&doomed).is_ok_and(|s| s.remove_requested)
-                || crate::state::read_json::<ContainerConfig>(&doomed.join("config.json"))
-                    .ok()
-                    .flatten()
-                    .is_some_and(|c| c.spec.auto_remove);
-            if let Err(err) = crate::volume::release(self, id, anon) {
-                tracing::warn!("releasing the volumes of removed container {id}: {err}");
+        if let Ok(entries) = std::fs::read_dir(self.root().tmp()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(id) = name.strip_prefix(REMOVING) else {
+                    continue;
+                };
+                let doomed = e.path();
+                // A live remover holds the lock; a killed one left it free.
+                let Ok(Some(_lock)) =
+                    crate::state::FileLock::try_exclusive(&doomed.join(REMOVE_LOCK))
+                else {
+                    continue;
+                };
+                let anon = state::load(&doomed).is_ok_and(|s| s.remove_requested)
+                    || crate::state::read_json::<ContainerConfig>(&doomed.join("config.json"))
+                        .ok()
+                        .flatten()
+                        .is_some_and(|c| c.spec.auto_remove);
+                n += usize::from(self.delete_leftover(id, &doomed, anon));
             }
-            match std::fs::remove_dir_all(&doomed) {
-                Ok(()) => n += 1,
-                Err(err) => tracing::warn!(
-                    "could not delete {} left by a killed removal: {err}",
-                    doomed.display()
-                ),
+        }
+        // A create holds this lock from its first directory to its state file: when it
+        // is free, a container directory without a config is a killed create's. Busy:
+        // a create is under way, and a later start looks again.
+        let lock = self.root().run().join("containers.lock");
+        if let Ok(Some(_l)) = crate::state::FileLock::try_exclusive(&lock) {
+            if let Ok(entries) = std::fs::read_dir(self.root().containers()) {
+                for e in entries.flatten() {
+                    let dir = e.path();
+                    if dir.is_dir() && !dir.join("config.json").exists() {
+                        let id = e.file_name().to_string_lossy().into_owned();
+                        n += usize::from(self.delete_leftover(&id, &dir, true));
+                    }
+                }
             }
         }
         n
+    }
+
+    /// Release the volumes of container `id` and delete `dir`, what a killed operation
+    /// left of it.
+    fn delete_leftover(&self, id: &str, dir: &std::path::Path, remove_anonymous: bool) -> bool {
+        if let Err(err) = crate::volume::release(self, id, remove_anonymous) {
+            tracing::warn!("releasing the volumes of container {id}: {err}");
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    "could not delete {}, left by a killed create or removal: {err}",
+                    dir.display()
+                );
+                false
+            }
+        }
     }
 
     /// Start the monitor for container `id`; with `attach`, that socket is its first client.
