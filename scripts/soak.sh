@@ -101,10 +101,10 @@ cleanup() {
     set +e
     [ -n "$killer_pid" ] && kill -9 "$killer_pid" 2>/dev/null
     for p in "${worker_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for f in "$WORK"/pids/*; do
-        [ -f "$f" ] && read -r p _ <"$f" && [ -n "$p" ] && kill -9 "$p" 2>/dev/null
+    for f in "$WORK"/pids/* "$WORK/serve.pid"; do
+        [ -f "$f" ] && read -r p _ <"$f" && [ -n "$p" ] &&
+            cmdline "$p" | grep -qF -- "--root $R " && kill -9 "$p" 2>/dev/null
     done
-    [ -n "$serve_pid" ] && kill -9 "$serve_pid" 2>/dev/null
     wait 2>/dev/null
     if [ -d "$R" ]; then
         ids=$(w ps -a -q --no-trunc 2>/dev/null)
@@ -335,8 +335,10 @@ killer() {
         esac
         if [ "$serve_left" -gt 0 ] && [ "$now" -ge "$next_serve" ] && [ "$now" -lt "$deadline" ]; then
             p=$(cat "$WORK/serve.pid")
-            echo "serve $p" >>"$WORK/kills.log"
-            kill -9 "$p" 2>/dev/null
+            if cmdline "$p" | grep -qF -- "serve --root $R "; then
+                echo "serve $p" >>"$WORK/kills.log"
+                kill -9 "$p" 2>/dev/null
+            fi
             sleep "$((RANDOM % 3 + 1))"
             rm -f "$SOCK"
             "$WHARF" serve --root "$R" --socket "$SOCK" >>"$WORK/serve.log" 2>&1 &

@@ -112,6 +112,25 @@ pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Resul
     }
 }
 
+/// Does `dir` hold only what a create makes before its config (its layer directories,
+/// a config being written), and no config?
+fn killed_create(dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut layers = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match name.as_str() {
+            "diff" => layers = true,
+            "work" | "merged" => {}
+            n if n.starts_with(".config.json.tmp-") => {}
+            _ => return false,
+        }
+    }
+    layers
+}
+
 /// Prefix of a container directory being deleted, in `tmp/`.
 const REMOVING: &str = "removing-";
 /// The lock its remover holds until the files are gone; taken in the container's
@@ -369,14 +388,15 @@ impl LocalEngine {
             }
         }
         // A create holds this lock from its first directory to its state file: when it
-        // is free, a container directory without a config is a killed create's. Busy:
-        // a create is under way, and a later start looks again.
+        // is free, a container directory with only what a create makes before its
+        // config is a killed create's. Busy: a create is under way, and a later start
+        // looks again.
         let lock = self.root().run().join("containers.lock");
         if let Ok(Some(_l)) = crate::state::FileLock::try_exclusive(&lock) {
             if let Ok(entries) = std::fs::read_dir(self.root().containers()) {
                 for e in entries.flatten() {
                     let dir = e.path();
-                    if dir.is_dir() && !dir.join("config.json").exists() {
+                    if killed_create(&dir) {
                         let id = e.file_name().to_string_lossy().into_owned();
                         n += usize::from(self.delete_leftover(&id, &dir, true));
                     }
