@@ -989,3 +989,43 @@ fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
     w.ok(&["ps", "-a"]);
     assert!(!doomed[1].exists());
 }
+
+/// Found by scripts/soak.sh: a monitor killed after starting the container's process
+/// but before recording it leaves that process in the container's cgroup, with the
+/// container still stopped as far as its state says; `container prune` then removed the
+/// container and left the process running. Prune now kills what is left in the cgroup
+/// and removes it, as `rm` does.
+#[test]
+fn prune_kills_what_a_killed_start_left_in_the_cgroup() {
+    use wharf_engine::runtime::cgroups::Cgroup;
+    let w = Wharf::new();
+    let id = w
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "half",
+            "wharf/demo",
+            "sleep",
+            "100",
+        ])
+        .trim()
+        .to_string();
+    // The process of a start whose monitor was killed: in the cgroup, nowhere else.
+    let cg = Cgroup::for_container(&id);
+    cg.create().unwrap();
+    let mut orphan = ChildGuard(
+        std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .expect("sleep"),
+    );
+    cg.add_proc(orphan.0.id() as i32).unwrap();
+    assert_eq!(w.status("half"), "created");
+    w.ok(&["container", "prune", "-f"]);
+    wait_for("the orphan to be killed", 5 * SEC, || {
+        orphan.0.try_wait().expect("orphan").is_some()
+    });
+    assert!(Cgroup::for_container(&id).pids().is_empty());
+}

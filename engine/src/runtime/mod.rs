@@ -1444,6 +1444,11 @@ impl ContainerApi for LocalEngine {
             {
                 continue;
             }
+            // What a start killed before it recorded its process may still run in the
+            // container's cgroup (found by scripts/soak.sh): killed with the cgroup, as
+            // `rm` does. No start is under way (the start lock is held).
+            let _ = Cgroup::for_container(&cfg.id).remove();
+            net::teardown(self, &cfg);
             let size = crate::volume::dir_size(&paths::dir(self, &id).join("diff"));
             if remove_files(self, &cfg).is_ok() {
                 rep.deleted.push(id);
