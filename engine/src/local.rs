@@ -59,6 +59,11 @@ impl LocalEngine {
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
+        // Container creates and removals killed half-way.
+        let n = engine.remove_leftovers();
+        if n > 0 {
+            tracing::info!("deleted what {n} killed container creates or removals left");
+        }
         // After a reboot: containers whose processes are gone, and their restart policies.
         engine.recover_containers();
         Ok(engine)

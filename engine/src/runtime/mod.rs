@@ -25,7 +25,7 @@ pub mod seccomp;
 pub mod state;
 pub mod toolbox;
 pub mod user;
-mod validate;
+pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -151,22 +151,60 @@ pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Resul
     }
 }
 
+/// Does `dir` hold only what a create makes before its config (its layer directories,
+/// a config being written), and no config?
+fn killed_create(dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut layers = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match name.as_str() {
+            "diff" => layers = true,
+            "work" | "merged" => {}
+            n if n.starts_with(".config.json.tmp-") => {}
+            _ => return false,
+        }
+    }
+    layers
+}
+
+/// Prefix of a container directory being deleted, in `tmp/`.
+const REMOVING: &str = "removing-";
+/// The lock its remover holds until the files are gone; taken in the container's
+/// directory before the rename, so it moves along with it.
+const REMOVE_LOCK: &str = "remove.lock";
+
+/// A container's files renamed away by [`hide_files`], locked by this process until
+/// [`delete_hidden`] is done with them (an engine starting meanwhile leaves them alone;
+/// one starting after a remover was killed deletes them, see
+/// [`LocalEngine::remove_leftovers`]).
+pub(crate) struct Hidden {
+    path: std::path::PathBuf,
+    _lock: crate::state::FileLock,
+}
+
 /// The first half of [`remove_files`]: rename the container away (it is gone from
 /// every listing from here on), release its volumes, say `destroy`. Returns where the
 /// files now are, for [`delete_hidden`]; `None` if someone else removed it first.
-pub(crate) fn hide_files(
-    engine: &LocalEngine,
-    cfg: &ContainerConfig,
-) -> Result<Option<std::path::PathBuf>> {
+pub(crate) fn hide_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<Option<Hidden>> {
     let dir = paths::dir(engine, &cfg.id);
     if !dir.exists() {
         return Ok(None);
     }
+    let lock = match crate::state::FileLock::try_exclusive(&dir.join(REMOVE_LOCK)) {
+        Ok(Some(l)) => l,
+        // Another remover holds it (and removes it), or renamed it away meanwhile.
+        Ok(None) => return Ok(None),
+        Err(_) if !dir.exists() => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let remove_anon = cfg.spec.auto_remove
         || state::load(&dir)
             .map(|s| s.remove_requested)
             .unwrap_or(false);
-    let doomed = engine.root().tmp().join(format!("removing-{}", cfg.id));
+    let doomed = engine.root().tmp().join(format!("{REMOVING}{}", cfg.id));
     match std::fs::rename(&dir, &doomed) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -183,16 +221,19 @@ pub(crate) fn hide_files(
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
     net::forget(engine, cfg);
     engine.emit(event(cfg, "destroy"));
-    Ok(Some(doomed))
+    Ok(Some(Hidden {
+        path: doomed,
+        _lock: lock,
+    }))
 }
 
 /// The second half of [`remove_files`]: delete the renamed files.
-pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> Result<()> {
-    std::fs::remove_dir_all(doomed).ctx(|| {
+pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &Hidden) -> Result<()> {
+    std::fs::remove_dir_all(&doomed.path).ctx(|| {
         format!(
             "removing the files of container {} ({})",
             cfg.name,
-            doomed.display()
+            doomed.path.display()
         )
     })
 }
@@ -360,10 +401,81 @@ impl LocalEngine {
         Ok((cfg, st))
     }
 
+    /// The lock a start holds until the container runs (or failed to): removals take it
+    /// too, so that a container is never removed while it starts.
+    fn start_lock(&self, id: &str) -> Result<crate::state::FileLock> {
+        crate::state::FileLock::exclusive(&paths::dir(self, id).join("start.lock"))
+    }
+
+    /// Delete what killed container operations left, at engine start: the files of
+    /// removals killed after their rename into `tmp/` (whose remover no longer holds
+    /// the lock), and the directories of creates killed before their config was written
+    /// (never listed, yet counted as users of the volumes they had acquired). Volumes
+    /// still marked as used by them are released. Returns how many were deleted.
+    pub(crate) fn remove_leftovers(&self) -> usize {
+        let mut n = 0;
+        if let Ok(entries) = std::fs::read_dir(self.root().tmp()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(id) = name.strip_prefix(REMOVING) else {
+                    continue;
+                };
+                let doomed = e.path();
+                // A live remover holds the lock; a killed one left it free.
+                let Ok(Some(_lock)) =
+                    crate::state::FileLock::try_exclusive(&doomed.join(REMOVE_LOCK))
+                else {
+                    continue;
+                };
+                let anon = state::load(&doomed).is_ok_and(|s| s.remove_requested)
+                    || crate::state::read_json::<ContainerConfig>(&doomed.join("config.json"))
+                        .ok()
+                        .flatten()
+                        .is_some_and(|c| c.spec.auto_remove);
+                n += usize::from(self.delete_leftover(id, &doomed, anon));
+            }
+        }
+        // A create holds this lock from its first directory to its state file: when it
+        // is free, a container directory with only what a create makes before its
+        // config is a killed create's. Busy: a create is under way, and a later start
+        // looks again.
+        let lock = self.root().run().join("containers.lock");
+        if let Ok(Some(_l)) = crate::state::FileLock::try_exclusive(&lock) {
+            if let Ok(entries) = std::fs::read_dir(self.root().containers()) {
+                for e in entries.flatten() {
+                    let dir = e.path();
+                    if killed_create(&dir) {
+                        let id = e.file_name().to_string_lossy().into_owned();
+                        n += usize::from(self.delete_leftover(&id, &dir, true));
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// Release the volumes of container `id` and delete `dir`, what a killed operation
+    /// left of it.
+    fn delete_leftover(&self, id: &str, dir: &std::path::Path, remove_anonymous: bool) -> bool {
+        if let Err(err) = crate::volume::release(self, id, remove_anonymous) {
+            tracing::warn!("releasing the volumes of container {id}: {err}");
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    "could not delete {}, left by a killed create or removal: {err}",
+                    dir.display()
+                );
+                false
+            }
+        }
+    }
+
     /// Start the monitor for container `id`; with `attach`, that socket is its first client.
     fn spawn_monitor(&self, id: &str, attach: Option<OwnedFd>) -> Result<()> {
         let dir = paths::dir(self, id);
-        let _start = crate::state::FileLock::exclusive(&dir.join("start.lock"))?;
+        let _start = self.start_lock(id)?;
         let (cfg, st) = self.observe(id)?;
         if st.status == ContainerStatus::Paused {
             return Err(EngineError::conflict(format!(
@@ -1075,8 +1187,19 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_remove(&self, caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
         let dir = paths::dir(self, &cfg.id);
+        // Under the start lock (see `container_prune`): looked at again once it is held.
+        let _start = match self.start_lock(&cfg.id) {
+            Ok(l) => l,
+            Err(_) if !dir.exists() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let st = match self.observe(&cfg.id) {
+            Ok((_, st)) => st,
+            Err(e) if e.kind == crate::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             if !opts.force {
                 return Err(EngineError::conflict(format!(
@@ -1388,6 +1511,13 @@ impl ContainerApi for LocalEngine {
         let role = self.gate().role(caller);
         let mut rep = PruneReport::default();
         for id in self.container_ids() {
+            // Checked and removed under the start lock, which a start holds until the
+            // container runs: no start slips in between (found by scripts/soak.sh: a
+            // prune removed a container a concurrent `run` had just started, leaving
+            // its processes, monitor and cgroups behind).
+            let Ok(_start) = self.start_lock(&id) else {
+                continue;
+            };
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
             };
@@ -1404,6 +1534,11 @@ impl ContainerApi for LocalEngine {
             {
                 continue;
             }
+            // What a start killed before it recorded its process may still run in the
+            // container's cgroup (found by scripts/soak.sh): killed with the cgroup, as
+            // `rm` does. No start is under way (the start lock is held).
+            let _ = Cgroup::for_container(&cfg.id).remove();
+            net::teardown(self, &cfg);
             let size = crate::volume::dir_size(&paths::dir(self, &id).join("diff"));
             if remove_files(self, &cfg).is_ok() {
                 rep.deleted.push(id);

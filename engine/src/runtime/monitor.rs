@@ -391,7 +391,7 @@ fn finish(
     cfg: &ContainerConfig,
     st: &rstate::RunState,
     sock: &Path,
-) -> Option<std::path::PathBuf> {
+) -> Option<super::Hidden> {
     let _ = std::fs::remove_file(sock);
     let dir = engine.root().containers().join(&cfg.id);
     if st.monitor_pid != 0 {
@@ -410,7 +410,7 @@ fn finish(
 }
 
 /// Delete what [`finish`] renamed away (after the clients have their answer).
-fn delete(cfg: &ContainerConfig, doomed: Option<std::path::PathBuf>) {
+fn delete(cfg: &ContainerConfig, doomed: Option<super::Hidden>) {
     if let Some(d) = doomed {
         if let Err(e) = super::delete_hidden(cfg, &d) {
             tracing::warn!("{e}");
