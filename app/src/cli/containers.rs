@@ -57,6 +57,9 @@ pub enum Cmd {
     /// Internal: the per-container monitor (started by the engine).
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+    /// Internal: keeps idle bridges up for their grace period, then removes them.
+    #[command(name = "__bridge-keeper", hide = true)]
+    BridgeKeeper,
 }
 
 /// `wharf container ...`: docker's management form; each one is the top-level command
@@ -456,6 +459,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             Ok(engine) => {
                 wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd)
             }
+            Err(e) => fail(&e),
+        },
+        Cmd::BridgeKeeper => match ctx.local() {
+            Ok(engine) => match wharf_engine::network::keep_bridges(engine) {
+                Ok(()) => 0,
+                Err(e) => fail(&e),
+            },
             Err(e) => fail(&e),
         },
         Cmd::Run(a) => run_container(*a, ctx, true),
