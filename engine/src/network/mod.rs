@@ -50,6 +50,10 @@ pub struct ContainerNetInfo<'a> {
     pub hostname: &'a str,
     /// The image's `ExposedPorts` keys (`80/tcp`, `53/udp`), published by `-P`.
     pub exposed_ports: &'a [String],
+    /// The container's init configures its side itself (`lo`, addresses, route; the
+    /// runtime's does, from [`NetworkSetup::endpoints`]): [`setup`] only makes the
+    /// interfaces. Otherwise (a process that is not ours) `setup` configures it.
+    pub by_init: bool,
 }
 
 /// One interface a container got.
@@ -66,6 +70,9 @@ pub struct EndpointSetup {
     /// Its interface index inside the container.
     #[serde(default)]
     pub ifindex: u32,
+    /// The container's default route goes through this network's gateway.
+    #[serde(default)]
+    pub default_route: bool,
     /// `02:42:ac:11:00:02`
     pub mac: String,
     pub aliases: Vec<String>,
@@ -169,10 +176,21 @@ impl<'a> Session<'a> {
             keeper: false,
         };
         let changed = s.ensure_builtins()? | s.collect_stale()?;
-        if changed {
+        if changed || s.idle_past_time() {
             s.commit()?;
         }
         Ok(s)
+    }
+
+    /// Idle bridges up past their grace period (their reaper was killed): the next
+    /// session of any wharf process removes them.
+    fn idle_past_time(&self) -> bool {
+        let idle = self
+            .st
+            .bridges_up
+            .as_ref()
+            .is_some_and(|b| b.iter().any(|id| !self.st.network_active(id)));
+        idle && !self.keeping()
     }
 
     /// The async netlink connection (made now if needed).
@@ -578,6 +596,7 @@ impl<'a> Session<'a> {
             endpoint_id: ep.endpoint_id.clone(),
             ifname,
             ifindex: peer_index,
+            default_route: false,
             ip,
             prefix_len: subnet.prefix_len(),
             gateway,
@@ -966,7 +985,12 @@ pub fn setup(
                 .get(&e.network_id)
                 .is_some_and(|n| !n.internal)
         });
-        configure_in_netns(&netns, &endpoints, gw_idx)?;
+        if let Some(e) = gw_idx.and_then(|i| endpoints.get_mut(i)) {
+            e.default_route = true;
+        }
+        if !info.by_init {
+            configure_in_netns(&netns, &endpoints, gw_idx)?;
+        }
         let ports = match (&primary, endpoints.first()) {
             (Some(_), Some(e))
                 if s.st

@@ -307,6 +307,24 @@ impl Index {
     /// Every container, current: the rows that no longer hold are read again, and
     /// containers whose processes vanished are set right first.
     pub fn snapshot(&self, engine: &LocalEngine) -> Result<Snapshot> {
+        let g = self.fresh(engine);
+        let mut rows: Vec<Arc<Row>> = g.entries.values().filter_map(|e| e.row.clone()).collect();
+        rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        Ok(Snapshot {
+            rows,
+            net: g.net.as_ref().map(|n| n.view.clone()),
+            generation: g.generation,
+        })
+    }
+
+    /// A number that changes whenever anything a listing shows (but the passing of
+    /// time) changes, the index brought up to date first: equal numbers, equal rows.
+    pub fn generation(&self, engine: &LocalEngine) -> u64 {
+        self.fresh(engine).generation
+    }
+
+    /// The index brought up to date (locked).
+    fn fresh(&self, engine: &LocalEngine) -> MutexGuard<'_, Inner> {
         // Containers found dead without a word are observed outside the lock (that
         // writes their state, may remove them, and emits events), then read again.
         let mut g = self.lock();
@@ -328,13 +346,7 @@ impl Index {
             // nothing a cold process could trust more than its own look.
             g.write_summary(engine);
         }
-        let mut rows: Vec<Arc<Row>> = g.entries.values().filter_map(|e| e.row.clone()).collect();
-        rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
-        Ok(Snapshot {
-            rows,
-            net: g.net.as_ref().map(|n| n.view.clone()),
-            generation: g.generation,
-        })
+        g
     }
 }
 

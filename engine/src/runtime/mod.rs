@@ -880,6 +880,32 @@ pub fn human_status(st: &RunState) -> String {
     }
 }
 
+/// When (seconds since the epoch) [`human_status`] of `st` next reads differently by
+/// the passing of time alone (`Up 59 seconds` to `Up About a minute`); `None` if never.
+pub fn status_changes_at(st: &RunState, now: i64) -> Option<i64> {
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp())
+    };
+    let t = match st.status {
+        ContainerStatus::Running | ContainerStatus::Paused => at(&st.started_at)?,
+        ContainerStatus::Restarting | ContainerStatus::Exited => at(&st.finished_at)?,
+        _ => return None,
+    };
+    // The boundaries of `duration_words`.
+    let d = (now - t).max(0);
+    let next = match d {
+        0..=59 => d + 1,
+        60..=119 => 120,
+        120..=3599 => (d / 60 + 1) * 60,
+        3600..=7199 => 7200,
+        7200..=172_799 => (d / 3600 + 1) * 3600,
+        _ => (d / 86400 + 1) * 86400,
+    };
+    Some(t + next)
+}
+
 fn duration_words(secs: i64) -> String {
     let s = secs.max(0);
     match s {
@@ -964,6 +990,70 @@ fn matches_filters(
         }
     }
     true
+}
+
+/// A listing with what says how long it holds ([`LocalEngine::container_list_timed`]).
+pub struct TimedList {
+    pub rows: Vec<ContainerSummary>,
+    /// The index's generation it was made from ([`index::Index::generation`]).
+    pub generation: u64,
+    /// When (seconds since the epoch) a status text in it next changes by the passing
+    /// of time alone (`Up 5 seconds`); `None`: none does.
+    pub until: Option<i64>,
+}
+
+impl LocalEngine {
+    /// `container_list`, and for how long the answer holds if nothing changes: the
+    /// index's generation and the moment a status text would change with the clock
+    /// (for a server that answers repeated listings without building them again).
+    pub fn container_list_timed(
+        &self,
+        caller: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<TimedList> {
+        self.gate().authorize(caller, Action::ContainerList)?;
+        let ancestors = prepare_filters(self, &opts.filters)?;
+        // From the index: rows checked current, newest first.
+        let snap = self.index().snapshot(self)?;
+        let role = self.gate().role(caller);
+        let mut rows: Vec<&index::Row> = snap
+            .rows
+            .iter()
+            .map(|r| &**r)
+            .filter(|r| {
+                self.gate()
+                    .permits(caller, &role, Action::ContainerInspect, r.owner)
+            })
+            .collect();
+        if let Some(n) = opts.last {
+            rows.truncate(n);
+        } else if !opts.all {
+            rows.retain(|r| r.state.status.is_active());
+        }
+        let now = chrono::Utc::now().timestamp();
+        let mut until: Option<i64> = None;
+        let mut kept = Vec::new();
+        for r in rows {
+            let mut s = r.summary(snap.net.as_deref());
+            if matches_filters(&s, &opts.filters, &ancestors) {
+                // `-s` walks the writable layer: only for the containers shown.
+                if opts.size {
+                    s.size_rw = Some(crate::volume::dir_size(
+                        &paths::dir(self, &s.id).join("diff"),
+                    ));
+                }
+                if let Some(t) = status_changes_at(&r.state, now) {
+                    until = Some(until.map_or(t, |u| u.min(t)));
+                }
+                kept.push(s);
+            }
+        }
+        Ok(TimedList {
+            rows: kept,
+            generation: snap.generation,
+            until,
+        })
+    }
 }
 
 impl ContainerApi for LocalEngine {
@@ -1288,39 +1378,7 @@ impl ContainerApi for LocalEngine {
         caller: &Caller,
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
-        self.gate().authorize(caller, Action::ContainerList)?;
-        let ancestors = prepare_filters(self, &opts.filters)?;
-        // From the index: rows checked current, newest first.
-        let snap = self.index().snapshot(self)?;
-        let role = self.gate().role(caller);
-        let mut rows: Vec<&index::Row> = snap
-            .rows
-            .iter()
-            .map(|r| &**r)
-            .filter(|r| {
-                self.gate()
-                    .permits(caller, &role, Action::ContainerInspect, r.owner)
-            })
-            .collect();
-        if let Some(n) = opts.last {
-            rows.truncate(n);
-        } else if !opts.all {
-            rows.retain(|r| r.state.status.is_active());
-        }
-        let mut kept = Vec::new();
-        for r in rows {
-            let mut s = r.summary(snap.net.as_deref());
-            if matches_filters(&s, &opts.filters, &ancestors) {
-                // `-s` walks the writable layer: only for the containers shown.
-                if opts.size {
-                    s.size_rw = Some(crate::volume::dir_size(
-                        &paths::dir(self, &s.id).join("diff"),
-                    ));
-                }
-                kept.push(s);
-            }
-        }
-        Ok(kept)
+        Ok(self.container_list_timed(caller, opts)?.rows)
     }
 
     fn container_inspect(&self, caller: &Caller, id: &str) -> Result<Value> {
@@ -1588,5 +1646,24 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(human_status(&st), "Created");
+        assert_eq!(status_changes_at(&st, 1000), None);
+        // Each boundary is where the words change, and not before.
+        let t0 = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .timestamp();
+        let up = RunState {
+            status: ContainerStatus::Running,
+            started_at: "2024-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        for d in [
+            0, 1, 30, 59, 60, 119, 120, 150, 3599, 3600, 7199, 7200, 90_000, 172_799, 172_800,
+            900_000,
+        ] {
+            let next = status_changes_at(&up, t0 + d).unwrap();
+            assert!(next > t0 + d);
+            assert_eq!(duration_words(d), duration_words(next - t0 - 1), "{d}");
+            assert_ne!(duration_words(d), duration_words(next - t0), "{d}");
+        }
     }
 }

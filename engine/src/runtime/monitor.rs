@@ -623,14 +623,23 @@ fn spawn_in(
         }
         msg
     };
+    // Before the release: the init's own failure, if it had one (making its root
+    // file system meanwhile), says more than what it caused here.
+    let failed = |msg: StartFailure| {
+        let own = spawned.failure_now();
+        kill_and_reap(own.unwrap_or(msg))
+    };
     if let Err(e) = cgroup.add_proc(pid) {
-        return Err(kill_and_reap(fail125(e)));
+        return Err(failed(fail125(e)));
     }
+    // In its cgroup, the init makes its root file system while the network is set up
+    // here (a failure there is read from it at `release`).
+    spawned.proceed();
     // The one place the network is set up: the init process (and its net namespace)
     // exists, the user command has not run yet.
     let files = match net::setup(engine, cfg, pid) {
         Ok(f) => f,
-        Err(e) => return Err(kill_and_reap(fail125(e))),
+        Err(e) => return Err(failed(fail125(e))),
     };
     for (name, content) in [
         ("hostname", format!("{}\n", cfg.hostname)),
@@ -642,14 +651,14 @@ fn spawn_in(
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
             if let Err(e) = std::fs::write(&path, content.as_bytes()) {
-                return Err(kill_and_reap(fail125(EngineError::io(
+                return Err(failed(fail125(EngineError::io(
                     format!("writing {}", path.display()),
                     e,
                 ))));
             }
         }
     }
-    if let Err(f) = spawned.release() {
+    if let Err(f) = spawned.release(&files.interfaces) {
         // SAFETY: reap our own child, which is exiting.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         net::teardown(engine, cfg);

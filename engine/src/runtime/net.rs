@@ -11,11 +11,13 @@ use crate::LocalEngine;
 
 use super::config::ContainerConfig;
 
-/// The contents of the container's /etc/hosts and /etc/resolv.conf.
+/// The contents of the container's /etc/hosts and /etc/resolv.conf, and the
+/// interfaces its init configures in its namespace.
 #[derive(Debug, Clone, Default)]
 pub struct NetFiles {
     pub hosts: String,
     pub resolv_conf: String,
+    pub interfaces: Vec<super::process::Interface>,
 }
 
 /// Does the container share the host's network namespace?
@@ -47,11 +49,23 @@ pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<Ne
         name: &cfg.name,
         hostname: &cfg.hostname,
         exposed_ports: &exposed,
+        by_init: true,
     };
     let s = crate::network::setup(engine, &cfg.id, &cfg.spec, pid, &info)?;
+    let interfaces = s
+        .endpoints
+        .iter()
+        .map(|e| super::process::Interface {
+            index: e.ifindex,
+            ip: e.ip,
+            prefix: e.prefix_len,
+            gateway: e.default_route.then_some(e.gateway),
+        })
+        .collect();
     Ok(NetFiles {
         hosts: s.hosts,
         resolv_conf: s.resolv_conf,
+        interfaces,
     })
 }
 

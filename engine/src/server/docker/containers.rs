@@ -159,7 +159,44 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
         size,
         filters: engine_filters,
     };
-    let rows = e.container_list(c.caller, &opts)?;
+    let make = || -> Result<super::super::lists::Made, EngineError> {
+        let l = e.container_list_timed(c.caller, &opts)?;
+        let kept = docker_rows(c, &l.rows, all, limit, size, &api_filters)?;
+        let body = serde_json::to_vec(&kept)
+            .map_err(|e| EngineError::internal(format!("serializing the listing: {e}")))?;
+        Ok(super::super::lists::Made {
+            body,
+            generation: l.generation,
+            until: l.until,
+        })
+    };
+    if size {
+        // Sizes are walked on disk: made afresh each time.
+        let m = make()?;
+        let v: Value = serde_json::from_slice(&m.body).unwrap_or(Value::Null);
+        ok(out, &v);
+        return Ok(());
+    }
+    let key = format!(
+        "docker {} {}",
+        serde_json::to_string(c.caller).unwrap_or_default(),
+        c.req.parts.uri.query().unwrap_or("")
+    );
+    let inm = c.req.header("if-none-match").map(str::to_string);
+    c.sh.lists
+        .answer(&e, key, inm.as_deref(), base_headers(), out, make)
+}
+
+/// The rows of `GET /containers/json` in Docker's shape, from the listing alone.
+fn docker_rows(
+    c: &Call,
+    rows: &[ContainerSummary],
+    all: bool,
+    limit: Option<usize>,
+    size: bool,
+    api_filters: &[(String, String)],
+) -> Result<Vec<Value>, EngineError> {
+    let e = &c.sh.engine;
     let position = |name: &str| -> Result<usize, EngineError> {
         let q = name.trim_start_matches('/');
         rows.iter()
@@ -172,7 +209,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     // `since=X`: created after X (earlier in the list); `before=X`: created before X.
     let mut since_at: Option<usize> = None;
     let mut before_at: Option<usize> = None;
-    for (k, v) in &api_filters {
+    for (k, v) in api_filters {
         match k.as_str() {
             "since" => since_at = Some(position(v)?),
             "before" => before_at = Some(position(v)?),
@@ -189,7 +226,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
             continue;
         }
         // Everything a row shows and filters on is in the listing: no inspect per row.
-        if !api_match(r, &api_filters) {
+        if !api_match(r, api_filters) {
             continue;
         }
         let mut row = summary_json(r);
@@ -211,8 +248,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
             break;
         }
     }
-    ok(out, &kept);
-    Ok(())
+    Ok(kept)
 }
 
 /// The filters answered here.
