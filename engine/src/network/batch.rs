@@ -77,6 +77,17 @@ impl NlSocket {
 
     /// The index of link `name` in this socket's namespace, if it exists.
     pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.get_link(name)?.map(|l| l.0))
+    }
+
+    /// The index of the other end of veth `name` (in the namespace that end is in),
+    /// if `name` exists and has one.
+    pub fn veth_peer_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.get_link(name)?.and_then(|l| l.1))
+    }
+
+    /// Link `name`: its index and the index of the link it is tied to (a veth's peer).
+    fn get_link(&mut self, name: &str) -> Result<Option<(u32, Option<u32>)>> {
         let mut b = Batch::default();
         let msg = rtnetlink::LinkUnspec::new_with_name(name).build();
         b.push(
@@ -86,7 +97,7 @@ impl NlSocket {
         );
         let r = self.exchange(&b)?;
         match r.first() {
-            Some((None, Some(idx))) => Ok(Some(*idx)),
+            Some((None, Some(link))) => Ok(Some(*link)),
             Some((Some(code), _)) if *code == libc::ENODEV => Ok(None),
             Some((Some(code), _)) => Err(EngineError::io(
                 format!("looking up network interface {name}"),
@@ -97,8 +108,9 @@ impl NlSocket {
     }
 
     /// Send `batch` in one write: per request, the errno it was refused with and the
-    /// link index a `GetLink` answered.
-    fn exchange(&mut self, batch: &Batch) -> Result<Vec<(Option<i32>, Option<u32>)>> {
+    /// link a `GetLink` answered (its index, and the index of the link it is tied to).
+    #[allow(clippy::type_complexity)]
+    fn exchange(&mut self, batch: &Batch) -> Result<Vec<(Option<i32>, Option<(u32, Option<u32>)>)>> {
         let mut codes = vec![(None, None); batch.msgs.len()];
         if batch.msgs.is_empty() {
             return Ok(codes);
@@ -164,7 +176,12 @@ impl NlSocket {
                     }
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
                         if let Some(slot) = codes.get_mut(i) {
-                            slot.1 = Some(l.header.index);
+                            use rtnetlink::packet_route::link::LinkAttribute;
+                            let tied = l.attributes.iter().find_map(|a| match a {
+                                LinkAttribute::Link(i) => Some(*i),
+                                _ => None,
+                            });
+                            slot.1 = Some((l.header.index, tied));
                         }
                     }
                     _ => {}
@@ -199,23 +216,23 @@ impl Batch {
 }
 
 /// Create a veth pair: `host` enslaved to bridge `bridge_idx` and up; its peer made
-/// directly in the namespace `netns_fd` as `peer` (interface index `peer_index` there,
-/// 0 to let the kernel choose) with `mac`, up.
+/// directly in the namespace `netns_fd` as `peer` with `mac`, down: the container's
+/// side brings it up with its address ([`link_up`]); a peer created up is refused
+/// (ENOTCONN: it is opened before it knows its other end). The kernel chooses the
+/// peer's index (it takes one given only with the host end's index as well):
+/// [`NlSocket::veth_peer_index`] tells it.
 pub fn veth(
     host: &str,
     bridge_idx: u32,
     peer: &str,
-    peer_index: u32,
     netns_fd: std::os::fd::RawFd,
     mac: [u8; 6],
 ) -> RouteNetlinkMessage {
     use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo};
-    let mut peer_msg = rtnetlink::LinkUnspec::new_with_name(peer)
+    let peer_msg = rtnetlink::LinkUnspec::new_with_name(peer)
         .address(mac.to_vec())
         .setns_by_fd(netns_fd)
-        .up()
         .build();
-    peer_msg.header.index = peer_index;
     let mut msg = rtnetlink::LinkUnspec::new_with_name(host)
         .controller(bridge_idx)
         .up()

@@ -78,9 +78,6 @@ pub struct EndpointSetup {
     pub aliases: Vec<String>,
 }
 
-/// Interface index of `eth0` inside a container (`eth1` the next, ...).
-const PEER_INDEX: u32 = 1000;
-
 /// Configure a container's side in one netlink batch, from a socket made in its
 /// namespace: `lo` up, then each interface's address, and the default route through
 /// the gateway of `gw` (an index into `eps`).
@@ -88,6 +85,7 @@ fn configure_in_netns(netns: &File, eps: &[EndpointSetup], gw: Option<usize>) ->
     let mut b = batch::Batch::default();
     b.push(batch::link_up(batch::LOOPBACK), 0, "bringing lo up");
     for (i, e) in eps.iter().enumerate() {
+        b.push(batch::link_up(e.ifindex), 0, format!("bringing {} up", e.ifname));
         b.push(
             batch::add_addr(e.ifindex, e.ip, e.prefix_len),
             batch::CREATE,
@@ -359,10 +357,19 @@ impl<'a> Session<'a> {
             ep.ip = None;
             ep.ifname = None;
         }
+        let was_on_bridge = !veths.is_empty();
         rec.running = false;
         rec.pid = 0;
         rec.netns = None;
         rec.ports.clear();
+        // A bridge it leaves idle stays up (with its rules) for the grace period.
+        let grace = self.engine.bridge_grace();
+        if was_on_bridge && !grace.is_zero() {
+            self.st.keep_until = self
+                .st
+                .keep_until
+                .max(now_ns() + i64::try_from(grace.as_nanos()).unwrap_or(i64::MAX / 2));
+        }
         // Deleting one end of a veth deletes both; all of them in one batch.
         self.delete_links(&veths)
     }
@@ -538,47 +545,36 @@ impl<'a> Session<'a> {
             .bridges_up
             .get_or_insert_with(Default::default)
             .insert(net.id.clone());
-        let (n, ifname) = (0..)
-            .map(|i| (i, format!("eth{i}")))
-            .find(|(_, n)| !used_ifnames.contains(n))
+        let ifname = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !used_ifnames.contains(n))
             .unwrap_or_default();
         let host_veth = veth_name(cid, &net.id);
         let mac = ipam::mac_for(ip);
-        // The container end gets a known index (no lookup there); indexes in a new
-        // namespace start at 1 (lo) and stay small, so this one is free.
-        let mut peer_index = PEER_INDEX + n;
         let what = format!("creating veth pair {host_veth}/{ifname}");
-        let make = |idx: u32| {
-            let mut b = batch::Batch::default();
-            b.push(
-                batch::veth(&host_veth, bridge_idx, &ifname, idx, netns.as_raw_fd(), mac),
-                batch::CREATE,
-                what.clone(),
-            );
-            b
-        };
-        let code = self.hs()?.send(&make(peer_index))?[0];
+        let mut b = batch::Batch::default();
+        b.push(
+            batch::veth(&host_veth, bridge_idx, &ifname, netns.as_raw_fd(), mac),
+            batch::CREATE,
+            what.clone(),
+        );
+        let code = self.hs()?.send(&b)?[0];
         match code {
             None => {}
             // A leftover from a crash holds the name (it is ours by name): delete, retry.
             Some(libc::EEXIST) if self.hs()?.link_index(&host_veth)?.is_some() => {
                 self.delete_links(std::slice::from_ref(&host_veth))?;
-                self.hs()?.run(&make(peer_index))?;
-            }
-            // The index is taken in that namespace: let the kernel choose, then ask.
-            Some(libc::EEXIST) | Some(libc::EBUSY) => {
-                self.hs()?.run(&make(0))?;
-                let name = ifname.clone();
-                peer_index =
-                    netlink::in_netns(netns, move || batch::NlSocket::new()?.link_index(&name))?
-                        .ok_or_else(|| {
-                            EngineError::internal(format!(
-                                "interface {ifname} did not arrive in the container"
-                            ))
-                        })?;
+                self.hs()?.run(&b)?;
             }
             Some(c) => return Err(EngineError::io(what, std::io::Error::from_raw_os_error(c))),
         }
+        // The container's end, by its index there (read from this end: no lookup in
+        // the container's namespace).
+        let peer_index = self.hs()?.veth_peer_index(&host_veth)?.ok_or_else(|| {
+            EngineError::internal(format!(
+                "{what}: the kernel did not say which interface is {ifname} in the container"
+            ))
+        })?;
         let rec = self
             .st
             .containers
@@ -1110,23 +1106,12 @@ pub fn check_request(engine: &LocalEngine, caller: &Caller, spec: &ContainerCrea
 /// for the next container; returns `true` when nobody is there yet to remove it after
 /// that: the caller then starts [`keep_bridges`] in a process of its own.
 pub fn teardown(engine: &LocalEngine, container_id: &str) -> Result<bool> {
+    // Opening the session may already have released it (its process is gone, or a
+    // `--rm` container was renamed away first): releasing is idempotent either way.
     let mut s = Session::open(engine)?;
-    if !s.st.containers.get(container_id).is_some_and(|c| c.running) {
-        return Ok(false);
-    }
-    let on_bridge =
-        s.st.containers
-            .get(container_id)
-            .is_some_and(|c| c.endpoints.iter().any(|e| e.active()));
     s.release(container_id)?;
-    let grace = engine.bridge_grace();
-    if on_bridge && !grace.is_zero() {
-        s.st.keep_until =
-            s.st.keep_until
-                .max(now_ns() + i64::try_from(grace.as_nanos()).unwrap_or(i64::MAX / 2));
-    }
     s.commit()?;
-    Ok(on_bridge && s.needs_reaper())
+    Ok(s.needs_reaper())
 }
 
 impl Session<'_> {

@@ -293,12 +293,18 @@ fn setup_late(plan: &InitPlan, ifaces: &[Interface]) -> Result<()> {
 }
 
 /// In the container's network namespace, one netlink batch: `lo` up, each interface's
-/// address (the monitor made the interfaces here, up), the default route.
+/// address and the interface up (the monitor made the interfaces here, down), the
+/// default route.
 fn configure_network(ifaces: &[Interface]) -> Result<()> {
     use crate::network::batch;
     let mut b = batch::Batch::default();
     b.push(batch::link_up(batch::LOOPBACK), 0, "bringing lo up");
     for i in ifaces {
+        b.push(
+            batch::link_up(i.index),
+            0,
+            format!("bringing interface {} up", i.index),
+        );
         b.push(
             batch::add_addr(i.index, i.ip, i.prefix),
             batch::CREATE,
