@@ -114,10 +114,22 @@ impl LocalEngine {
     /// can refuse to delete an image in use without knowing the runtime.
     pub fn image_users(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
         let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for r in self.index.snapshot(self)?.rows {
+        let snap = self.index.snapshot(self)?;
+        for r in snap.rows {
             out.entry(r.image_id.clone())
                 .or_default()
                 .push(r.id.clone());
+        }
+        // A container the index could not read (its state damaged or missing) still
+        // holds its image: read the image id from its config as it stands.
+        for id in snap.unread {
+            let image = std::fs::read(self.root.containers().join(&id).join("config.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v.get("ImageId")?.as_str().map(str::to_string));
+            if let Some(image) = image {
+                out.entry(image).or_default().push(id);
+            }
         }
         Ok(out)
     }

@@ -290,6 +290,9 @@ impl std::fmt::Debug for Index {
 /// A consistent view of every container, for one listing.
 pub struct Snapshot {
     pub rows: Vec<Arc<Row>>,
+    /// Container directories whose config or state could not be read (damaged, or
+    /// being written): not listed, yet what they use is not free to delete.
+    pub unread: Vec<String>,
     pub net: Option<Arc<crate::network::NetView>>,
     /// Changes whenever anything listed changes (for answers cached by the caller).
     pub generation: u64,
@@ -309,9 +312,16 @@ impl Index {
     pub fn snapshot(&self, engine: &LocalEngine) -> Result<Snapshot> {
         let g = self.fresh(engine);
         let mut rows: Vec<Arc<Row>> = g.entries.values().filter_map(|e| e.row.clone()).collect();
+        let unread = g
+            .entries
+            .iter()
+            .filter(|(_, e)| e.row.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
         rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         Ok(Snapshot {
             rows,
+            unread,
             net: g.net.as_ref().map(|n| n.view.clone()),
             generation: g.generation,
         })

@@ -1329,15 +1329,21 @@ impl ContainerApi for LocalEngine {
         let (cfg, _) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
         let dir = paths::dir(self, &cfg.id);
         // Under the start lock (see `container_prune`): looked at again once it is held.
-        let _start = match self.start_lock(&cfg.id) {
-            Ok(l) => l,
-            Err(_) if !dir.exists() => return Ok(()),
-            Err(e) => return Err(e),
+        let lock = || match self.start_lock(&cfg.id) {
+            Ok(l) => Ok(Some(l)),
+            Err(_) if !dir.exists() => Ok(None),
+            Err(e) => Err(e),
         };
-        let st = match self.observe(&cfg.id) {
-            Ok((_, st)) => st,
-            Err(e) if e.kind == crate::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+        let observe = || match self.observe(&cfg.id) {
+            Ok((_, st)) => Ok(Some(st)),
+            Err(e) if e.kind == crate::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        let Some(mut _start) = lock()? else {
+            return Ok(());
+        };
+        let Some(st) = observe()? else {
+            return Ok(());
         };
         if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             if !opts.force {
@@ -1351,13 +1357,28 @@ impl ContainerApi for LocalEngine {
                 s.remove_requested = opts.volumes || s.remove_requested;
             })?;
             self.stop_process(&cfg, &st, libc::SIGKILL, Duration::ZERO);
-            // The monitor finishes the run; then the files go.
+            // The monitor finishes the run (it takes the start lock to record the exit
+            // and clean up, and removes the files itself now that removal is
+            // requested): the lock is let go meanwhile, and taken again after.
+            drop(_start);
             wait_until(Duration::from_secs(10), || {
                 state::load(&dir)
                     .map(|s| !s.monitor_alive())
                     .unwrap_or(true)
             });
-            let _ = self.observe(&cfg.id);
+            let Some(l) = lock()? else {
+                return Ok(());
+            };
+            _start = l;
+            let Some(st) = observe()? else {
+                return Ok(());
+            };
+            if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
+                return Err(EngineError::conflict(format!(
+                    "container {} was started again while it was being removed: remove it again",
+                    cfg.name
+                )));
+            }
         }
         let _ = Cgroup::for_container(&cfg.id).remove();
         net::teardown(self, &cfg);
