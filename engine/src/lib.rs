@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod trace;
 pub mod volume;
 
 pub use api::Engine;

@@ -33,6 +33,8 @@ pub struct LocalEngine {
     gate: Gate,
     sampler: std::sync::Arc<crate::stats::Sampler>,
     opts: EngineOptions,
+    /// The API trace of the calls that came over the socket ([`crate::trace`]).
+    tracer: crate::trace::Tracer,
 }
 
 impl LocalEngine {
@@ -56,6 +58,7 @@ impl LocalEngine {
             gate,
             sampler,
             opts,
+            tracer: crate::trace::Tracer::default(),
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
@@ -142,6 +145,11 @@ impl LocalEngine {
         self.gate.audit()
     }
 
+    /// The API trace this engine keeps (the server records its clients' calls in it).
+    pub fn tracer(&self) -> &crate::trace::Tracer {
+        &self.tracer
+    }
+
     /// The policy in force, if any (none = single-user mode).
     pub fn policy(&self) -> Option<&Policy> {
         self.gate.policy()
@@ -172,6 +180,28 @@ impl AuditApi for LocalEngine {
             allowed,
         })
     }
+}
+
+/// Read `tracer` for `caller` as the engine allows: their own calls, or with
+/// `opts.all` everyone's (needs `audit.trace`; a refusal is audited). `alive` says
+/// whether the reader is still there (a server's client may leave between calls).
+pub fn follow_trace(
+    engine: &LocalEngine,
+    tracer: &crate::trace::Tracer,
+    caller: &Caller,
+    opts: &crate::trace::TraceOptions,
+    sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    alive: &dyn Fn() -> bool,
+) -> Result<()> {
+    if opts.all {
+        engine.gate.authorize(caller, Action::AuditTrace)?;
+    } else if engine.gate.role(caller).name == "none" {
+        engine.gate.authorize(caller, Action::AuditTrace)?;
+    }
+    let uid = caller.uid;
+    let all = opts.all;
+    tracer.follow(opts, &|e| all || e.caller.uid == uid, sink, alive);
+    Ok(())
 }
 
 /// Does `ev` pass `f` (everything but the time bounds)?
@@ -265,6 +295,15 @@ impl SystemApi for LocalEngine {
             images,
             caller: caller.clone(),
         })
+    }
+
+    fn trace(
+        &self,
+        caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        follow_trace(self, &self.tracer, caller, opts, sink, &|| true)
     }
 
     fn events(

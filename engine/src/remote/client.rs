@@ -512,6 +512,16 @@ impl SystemApi for RemoteEngine {
         let _: Option<()> = self.stream_typed("events", json!([filter]), sink)?;
         Ok(())
     }
+
+    fn trace(
+        &self,
+        _caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        let _: Option<()> = self.stream_typed("trace", json!([opts]), sink)?;
+        Ok(())
+    }
 }
 
 impl VolumeApi for RemoteEngine {

@@ -96,6 +96,7 @@ impl Responder {
         headers: HeaderMap,
         after: After,
     ) -> BodyWriter {
+        crate::trace::note_answer(status.as_u16(), None);
         if let Some(h) = self.head.take() {
             let _ = h.send(Head {
                 status,
@@ -130,7 +131,10 @@ impl Responder {
     /// A JSON answer.
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, status: StatusCode, value: &T) {
         match serde_json::to_vec(value) {
-            Ok(b) => self.full(status, "application/json", b),
+            Ok(b) => {
+                crate::trace::note_answer(status.as_u16(), Some(&b));
+                self.full(status, "application/json", b)
+            }
             Err(e) => self.full(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "application/json",
@@ -298,6 +302,7 @@ impl BodyReader {
     pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
         let mut v = Vec::new();
         self.read_to_end(&mut v)?;
+        crate::trace::note_body(&v);
         Ok(v)
     }
 }

@@ -24,7 +24,7 @@ use crate::LocalEngine;
 
 /// The permission a method needs, decided before its arguments are read; `None` for
 /// methods every caller with a role may call (their checks are inside the engine).
-fn action_of(method: &str) -> Option<Action> {
+pub(crate) fn action_of(method: &str) -> Option<Action> {
     use Action::*;
     Some(match method {
         "info" => SystemInfo,
@@ -113,7 +113,7 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
         if let Err(e) = engine.gate().precheck(caller, a) {
             return fail(out, e);
         }
-    } else if !matches!(method.as_str(), "ping" | "whoami" | "permissions") {
+    } else if !matches!(method.as_str(), "ping" | "whoami" | "permissions" | "trace") {
         return fail(
             out,
             EngineError::not_found(
@@ -137,6 +137,7 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
                 }
             },
         };
+        crate::trace::note_args(&args);
         let mut body = r.body(None);
         upload(engine, caller, &method, args, &mut body, out);
         return;
@@ -164,6 +165,7 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
         }
     };
     drop(body);
+    crate::trace::note_args(&args);
     if UPGRADES.contains(&method.as_str()) {
         match upgrade(engine, caller, &method, args) {
             Err(e) => fail(out, e),
@@ -337,6 +339,42 @@ fn upgrade(
     }
 }
 
+/// The API trace as a stream of JSON lines: refused before the first line when the
+/// caller may not read what they asked for; ends when the client leaves.
+fn trace(
+    engine: &LocalEngine,
+    caller: &Caller,
+    opts: &crate::trace::TraceOptions,
+    w: &mut Responder,
+) {
+    if opts.all {
+        if let Err(e) = engine.gate().authorize(caller, Action::AuditTrace) {
+            return fail(w, e);
+        }
+    }
+    let body = std::cell::RefCell::new(w.start(StatusCode::OK, super::json_headers()));
+    let res = crate::local::follow_trace(
+        engine,
+        engine.tracer(),
+        caller,
+        opts,
+        &mut |e| {
+            let v = serde_json::to_value(e).unwrap_or(Value::Null);
+            body.borrow_mut().send(line(&StreamLine::Item(v)))
+        },
+        &|| !body.borrow().closed(),
+    );
+    let mut body = body.into_inner();
+    if body.gone() {
+        return;
+    }
+    let last = match res {
+        Ok(()) => StreamLine::End(Value::Null),
+        Err(e) => StreamLine::Error(e),
+    };
+    body.send(line(&last));
+}
+
 /// Route one request to the engine.
 fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &mut Responder) {
     match method {
@@ -344,6 +382,13 @@ fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &m
         "whoami" => reply(w, engine.whoami(caller)),
         "permissions" => reply(w, engine.permissions(caller)),
         "info" => reply(w, engine.info(caller)),
+        "trace" => {
+            let (opts,): (crate::trace::TraceOptions,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return fail(w, e),
+            };
+            trace(engine, caller, &opts, w)
+        }
         "events" => {
             let (filter,): (EventFilter,) = match args(method, a) {
                 Ok(v) => v,
