@@ -255,8 +255,20 @@ impl RunForm {
         Ok(c)
     }
 
-    /// The equivalent command line: `wharf run -d --name web ... IMAGE CMD`.
+    /// The equivalent command line: `wharf run -d --name web ... IMAGE CMD`, made from
+    /// the request the form makes (the same words the console shows after the run);
+    /// while the form is not valid yet, from its text as typed.
     pub fn command_line(&self) -> String {
+        if let Ok(spec) = self.to_create() {
+            let mut words = vec!["wharf".to_string(), "run".into(), "-d".into()];
+            words.extend(flags::argv::run_args(&spec));
+            return flags::argv::shell_line(&words);
+        }
+        self.typed_line()
+    }
+
+    /// The command line from the form's text as typed.
+    fn typed_line(&self) -> String {
         let q = |s: &str| {
             if !s.is_empty()
                 && s.chars()

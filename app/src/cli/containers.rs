@@ -2,7 +2,7 @@
 //! rename, wait, update, attach, ps, inspect, logs, container prune; and the hidden
 //! `__monitor` that the engine re-executes for each running container.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::flags::{self, EnvArg, LogOpt, Seccomp, SecurityOpt};
@@ -1296,8 +1296,8 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
         stdout: true,
         stderr: true,
     };
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
+    let mut out = super::out::stdout();
+    let mut err = super::out::stderr();
     let res = ctx
         .api()
         .container_logs(&ctx.caller, &a.container, &opts, &mut |l| {
@@ -1321,10 +1321,10 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
 }
 
 fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
-    if !a.force && std::io::stdin().is_terminal() {
+    if !a.force && super::out::stdin_is_terminal() {
         eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
         let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
+        let _ = super::out::read_line(&mut line);
         if !matches!(line.trim(), "y" | "Y" | "yes") {
             return 0;
         }

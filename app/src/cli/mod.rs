@@ -1,6 +1,11 @@
 //! The docker-style command line: one module per area, each with its own
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
+// First, so that in every module below `println!` and friends are the capturing ones
+// of [`out`] (the console shows a typed command's output in a window).
+#[macro_use]
+pub mod out;
+
 pub mod audit;
 pub mod containers;
 pub mod format;

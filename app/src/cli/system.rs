@@ -1,6 +1,6 @@
 //! `wharf info`, `wharf events`, `wharf version`, and `wharf system info|events|df|prune`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::{ContainerListOptions, EventFilter};
@@ -441,7 +441,7 @@ fn events(a: EventsArgs, ctx: &Ctx) -> i32 {
                 attrs.join(", ")
             )
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = super::out::stdout();
         writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
     });
     if let Some(e) = failed {
@@ -457,7 +457,7 @@ fn events(a: EventsArgs, ctx: &Ctx) -> i32 {
 
 /// Ask before a prune, as docker does, unless -f or stdin is not a terminal.
 fn confirm(what: &[&str]) -> bool {
-    if !std::io::stdin().is_terminal() {
+    if !super::out::stdin_is_terminal() {
         return true;
     }
     eprintln!("WARNING! This will remove:");
@@ -466,7 +466,7 @@ fn confirm(what: &[&str]) -> bool {
     }
     eprint!("\nAre you sure you want to continue? [y/N] ");
     let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    let _ = super::out::read_line(&mut line);
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 

@@ -1,7 +1,7 @@
 //! The container toolbox: exec, top, cp, diff, commit, export; the `--health-*` flags
 //! of run/create; and the hidden `__exec` and `__health` helpers the engine re-executes.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Component, Path, PathBuf};
 
@@ -233,7 +233,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         },
         Cmd::Diff(a) => match ctx.api().container_diff(&ctx.caller, &a.container) {
             Ok(changes) => {
-                let mut out = std::io::stdout().lock();
+                let mut out = super::out::stdout();
                 for c in changes {
                     let _ = writeln!(out, "{} {}", c.kind.letter(), c.path);
                 }
@@ -326,7 +326,7 @@ fn export(a: ExportArgs, ctx: &Ctx) -> i32 {
                 .and_then(|_| w.flush().map_err(|e| EngineError::io("writing the tar", e)))
         }
         None => {
-            if std::io::stdout().is_terminal() {
+            if super::out::stdout_is_terminal() {
                 return fail(&EngineError::invalid(
                     "cowardly refusing to write a tar to a terminal: use -o FILE or redirect stdout",
                 ));
@@ -388,6 +388,11 @@ fn base_name(p: &str) -> String {
 fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineError> {
     let path = abs(path);
     if dest == "-" {
+        if super::out::capturing() {
+            return Err(EngineError::invalid(
+                "cp to - writes a tar to standard output, which the console shows as text: copy to a file instead",
+            ));
+        }
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         ctx.api()
             .container_archive_get(&ctx.caller, ctr, &path, &mut out)?;
@@ -509,7 +514,8 @@ fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineE
 fn copy_to(ctx: &Ctx, src: &str, ctr: &str, path: &str) -> Result<(), EngineError> {
     let path = abs(path);
     if src == "-" {
-        let mut input = std::io::stdin().lock();
+        let mut input =
+            super::out::stdin_for_data().map_err(|e| EngineError::invalid(e.to_string()))?;
         return ctx
             .api()
             .container_archive_put(&ctx.caller, ctr, &path, &mut input);

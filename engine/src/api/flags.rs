@@ -16,6 +16,7 @@ use std::str::FromStr;
 
 use crate::error::EngineError;
 
+pub mod argv;
 mod misc;
 mod mounts;
 mod num;
