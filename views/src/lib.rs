@@ -24,7 +24,9 @@ pub mod run_form;
 pub mod stats;
 pub mod table;
 pub mod tabs;
+pub mod teach;
 pub mod theme;
+pub mod trace;
 pub mod util;
 pub mod volumes;
 

@@ -278,6 +278,13 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
+impl RunArgs {
+    /// `run` without `-d`: the container's stdio stays on this terminal.
+    pub fn attached(&self) -> bool {
+        !self.detach
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Attach stdout/stderr and wait for the exit.
@@ -291,6 +298,13 @@ pub struct StartArgs {
     detach_keys: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
+}
+
+impl StartArgs {
+    /// `start -a` or `-i`: the container's stdio comes to this terminal.
+    pub fn attached(&self) -> bool {
+        self.attach || self.interactive
+    }
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +435,13 @@ pub struct LogsArgs {
     #[arg(short = 't', long)]
     timestamps: bool,
     container: String,
+}
+
+impl LogsArgs {
+    /// `logs -f`: it follows until the container stops.
+    pub fn follows(&self) -> bool {
+        self.follow
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod format;
 pub mod gotmpl;
 pub mod images;
+pub mod journal;
 pub mod networks;
 pub mod refusals;
 pub mod registry;

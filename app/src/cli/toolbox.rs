@@ -69,6 +69,13 @@ pub struct ExecArgs {
     cmd: Vec<String>,
 }
 
+impl ExecArgs {
+    /// `exec` without `-d`: the process's stdio is on this terminal.
+    pub fn attached(&self) -> bool {
+        !self.detach
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TopArgs {
     /// Container name or id.

@@ -109,6 +109,11 @@ pub const GLOBAL: &[Action] = &[
     BACK,
     NOTIFICATION,
     REFRESH,
+    super::teach::COPY_COMMAND,
+    super::teach::COPY_DOCKER,
+    super::teach::TEACH_TOGGLE,
+    super::teach::REPLAY_NEXT,
+    super::teach::REPLAY_SKIP,
 ];
 
 /// Actions of the `list` context (every pane moves the same way).

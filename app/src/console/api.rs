@@ -523,7 +523,8 @@ fn containers_op(e: &dyn Engine, c: &Caller, op: ContainerOp, targets: &[Target]
             ContainerOp::Start => e.container_start(c, &t.id),
             ContainerOp::Stop => e.container_stop(c, &t.id, None),
             ContainerOp::Restart => e.container_restart(c, &t.id, None),
-            ContainerOp::Kill => e.container_kill(c, &t.id, "SIGKILL"),
+            // As `wharf kill` says it (its equivalent command sends the same).
+            ContainerOp::Kill => e.container_kill(c, &t.id, "KILL"),
             ContainerOp::Pause => e.container_pause(c, &t.id),
             ContainerOp::Unpause => e.container_unpause(c, &t.id),
             ContainerOp::Remove { force } => e.container_remove(

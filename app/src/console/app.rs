@@ -24,6 +24,7 @@ use super::msg::{Ask, Confirm, Effect, Handoff, Lists, Message, Msg};
 use super::panes::inspect::Inspect;
 use super::panes::{self, Ctx, Pane, TABS};
 use super::store::Store;
+use super::teach::Teach;
 use super::worker::Worker;
 
 /// A modal window over the panes.
@@ -89,6 +90,8 @@ pub struct App {
     pub screen: Rect,
     pub body_area: Rect,
     pub tabs_area: Rect,
+    /// The teaching mode: commands, trace, journal, replay.
+    pub teach: Teach,
 }
 
 impl App {
@@ -133,12 +136,14 @@ impl App {
             screen: Rect::default(),
             body_area: Rect::default(),
             tabs_area: Rect::default(),
+            teach: Teach::default(),
         }
     }
 
     /// Ask the engine for everything once, and start following stats and events.
     pub fn start(&mut self) {
         self.store.start(&self.worker);
+        self.start_teaching();
     }
 
     /// Back from a session in a container: say how it ended, reload the containers.
@@ -377,6 +382,7 @@ impl App {
                     self.drain();
                 }
             }
+            Err(Msg::Teach(r)) => self.taught(r),
             Err(other) => tracing::debug!("message for nobody: {other:?}"),
         }
     }
@@ -428,6 +434,7 @@ impl App {
                         self.on_pane(w, |p, cx| p.answer(msg, cx));
                     }
                 }
+                Effect::Copy(text) => self.copy(text),
             }
         }
     }
@@ -444,16 +451,10 @@ impl App {
     }
 
     /// An engine call on a worker; its outcome comes back as [`Msg::Done`].
+    /// (Traced as an action of the teaching mode: its report brings the commands that
+    /// do the same and what the engine did.)
     fn perform(&mut self, call: Call) {
-        if let Some(b) = call.busy() {
-            self.notify(Level::Info, b);
-        }
-        let tx = self.worker.tx.clone();
-        self.worker.run(move |e, c| {
-            call.perform(e, c, &mut |text| {
-                let _ = tx.send(Msg::Progress { text });
-            })
-        });
+        self.perform_taught(call);
     }
 
     fn switch_tab(&mut self, i: usize) {
@@ -666,12 +667,11 @@ impl App {
                 self.prompt = Prompt::None;
                 self.overlay = Overlay::Help { scroll: 0 };
             }
-            _ => {
-                self.prompt = Prompt::Command(
-                    s.to_string(),
-                    Some(format!("unknown command {cmd:?}: Tab completes")),
-                )
-            }
+            // Any wharf command, run on the console's engine.
+            _ => match self.run_typed(s, false) {
+                Ok(()) => self.prompt = Prompt::None,
+                Err(e) => self.prompt = Prompt::Command(s.to_string(), Some(e)),
+            },
         }
     }
 
@@ -771,6 +771,7 @@ impl App {
             }
             actions::BACK => self.overlay = Overlay::None,
             actions::REFRESH => self.store.refresh_all(&self.worker),
+            _ if self.teach_act(a) => {}
             _ => {
                 if let Some(i) = actions::TABS.iter().position(|t| *t == a) {
                     self.switch_tab(i);

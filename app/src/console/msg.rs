@@ -151,6 +151,8 @@ pub enum Msg {
         to: &'static str,
         msg: PaneMsg,
     },
+    /// An action done for the teaching mode (its commands, what the engine did).
+    Teach(super::teach::Report),
 }
 
 /// Something another pane can do; the shell offers it to every pane in turn.
@@ -250,6 +252,8 @@ pub enum Effect {
     Handoff(Handoff),
     /// An answer for a pane (`to`: its context), e.g. a search typed in a text input.
     ToPane { to: &'static str, msg: PaneMsg },
+    /// Put a text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }
 
 impl Effect {
