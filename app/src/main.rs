@@ -69,6 +69,8 @@ enum Command {
     Toolbox(cli::toolbox::Cmd),
     #[command(flatten)]
     Journal(cli::journal::Cmd),
+    #[command(flatten)]
+    Trace(cli::trace::Cmd),
 }
 
 /// Run one command of the command line (everything but the console and its replay) on
@@ -86,6 +88,7 @@ fn dispatch(command: Command, ctx: &cli::Ctx) -> i32 {
         Command::Registry(c) => cli::registry::run(c, ctx),
         Command::Toolbox(c) => cli::toolbox::run(c, ctx),
         Command::Journal(c) => cli::journal::run(c, ctx),
+        Command::Trace(c) => cli::trace::run(c, ctx),
     }
 }
 

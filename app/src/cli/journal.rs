@@ -67,9 +67,9 @@ pub struct Entry {
     pub docker: Option<Vec<String>>,
     /// What happened, as the console said it.
     pub outcome: String,
-    /// What the engine did, from the trace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub explain: Option<String>,
+    /// What the engine did, from the trace, step by step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 /// Where the session journals are kept for this engine.
@@ -178,11 +178,14 @@ pub fn script(name: &str, entries: &[Entry]) -> String {
             clock(e.time_nano),
             one_line(&e.outcome)
         ));
-        if let Some(x) = &e.explain {
-            s.push_str(&format!("#    engine: {}\n", one_line(x)));
-        }
         if let Some(d) = &e.docker {
             s.push_str(&format!("#    docker: {}\n", shell_line(d)));
+        }
+        if !e.steps.is_empty() {
+            s.push_str("#    what the engine did:\n");
+            for st in &e.steps {
+                s.push_str(&format!("#      - {}\n", one_line(st)));
+            }
         }
         s.push_str(&shell_line(&e.wharf));
         s.push('\n');
@@ -350,7 +353,10 @@ mod tests {
             }),
             wharf: w,
             outcome: outcome.into(),
-            explain: Some("created cgroup wharf/3f2a1b2c3d4e\nwrote 256m".into()),
+            steps: vec![
+                "created cgroup wharf/3f2a1b2c3d4e".into(),
+                "wrote 268435456\nto memory.limit_in_bytes".into(),
+            ],
         }
     }
 
@@ -389,8 +395,9 @@ mod tests {
         assert!(text.starts_with(
             "#!/bin/sh\n# wharf session 20260101-000000-1: 3 actions by root (admin)"
         ));
-        assert!(text.contains("#    docker: docker network create lab\nwharf network create lab\n"));
-        assert!(text.contains("#    engine: created cgroup wharf/3f2a1b2c3d4e wrote 256m\n"));
+        assert!(text.contains(
+            "#    docker: docker network create lab\n#    what the engine did:\n#      - created cgroup wharf/3f2a1b2c3d4e\n#      - wrote 268435456 to memory.limit_in_bytes\nwharf network create lab\n"
+        ), "{text}");
         assert!(text.contains("wharf run -d --name web -e 'GREETING=hello world' wharf/demo sh -c 'echo $GREETING; sleep 100'\n"));
         let steps = parse_script(&text).unwrap();
         assert_eq!(steps.len(), 3);

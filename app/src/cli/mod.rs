@@ -20,6 +20,7 @@ pub mod session;
 pub mod stats;
 pub mod system;
 pub mod toolbox;
+pub mod trace;
 pub mod volumes;
 
 use std::collections::BTreeMap;

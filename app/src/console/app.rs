@@ -650,7 +650,10 @@ impl App {
             .split_once(' ')
             .map(|(a, b)| (a, b.trim()))
             .unwrap_or((s, ""));
-        if let Some(i) = TABS.iter().position(|p| p.commands.contains(&cmd)) {
+        // A pane's name with flags (`:ps -a`, `:logs -f web`, `:trace --all`) is the
+        // wharf command of that name.
+        let pane = TABS.iter().position(|p| p.commands.contains(&cmd));
+        if let Some(i) = pane.filter(|_| !arg.starts_with('-')) {
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
                     self.prompt = Prompt::None;

@@ -668,7 +668,9 @@ fn spawn_in(
 /// `plan`: reported once it has reached the exec.
 fn init_steps(plan: &InitPlan) -> Vec<String> {
     let r = &plan.rootfs;
-    let mut out = vec![format!(
+    let mut out =
+        vec!["the init process unshared a new cgroup namespace (its cgroup is its /)".to_string()];
+    out.push(format!(
         "mounted an overlay root: {} image layer{} read-only, a writable upper layer{}",
         r.layers.len(),
         if r.layers.len() == 1 { "" } else { "s" },
@@ -677,7 +679,7 @@ fn init_steps(plan: &InitPlan) -> Vec<String> {
         } else {
             ""
         }
-    )];
+    ));
     out.push(format!(
         "mounted /proc, /dev, /dev/pts, /dev/shm ({} MiB), /dev/mqueue and /sys{}",
         r.shm_size >> 20,

@@ -121,6 +121,10 @@ impl Responder {
 
     /// A whole answer with `headers` and `body` (its length given, not chunked).
     pub fn full_with(&mut self, status: StatusCode, mut headers: HeaderMap, body: Vec<u8>) {
+        let json = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        crate::trace::note_answer(status.as_u16(), json.then_some(body.as_slice()));
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         let mut w = self.start(status, headers);
         if !body.is_empty() {
@@ -131,10 +135,7 @@ impl Responder {
     /// A JSON answer.
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, status: StatusCode, value: &T) {
         match serde_json::to_vec(value) {
-            Ok(b) => {
-                crate::trace::note_answer(status.as_u16(), Some(&b));
-                self.full(status, "application/json", b)
-            }
+            Ok(b) => self.full(status, "application/json", b),
             Err(e) => self.full(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "application/json",

@@ -50,7 +50,7 @@ impl Equivalent {
         let first: Vec<&str> = args.iter().take(2).map(String::as_str).collect();
         let wharf_only = matches!(
             first.as_slice(),
-            ["audit", ..] | ["journal", ..] | ["serve", ..] | ["image", "demo"]
+            ["audit", ..] | ["journal", ..] | ["serve", ..] | ["trace", ..] | ["image", "demo"]
         );
         if wharf_only {
             Equivalent::wharf_only(args.to_vec())

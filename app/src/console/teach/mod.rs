@@ -432,7 +432,7 @@ impl App {
             wharf: l.equiv.wharf.clone(),
             docker: l.equiv.docker.clone(),
             outcome: l.outcome.clone(),
-            explain: (!l.steps.is_empty()).then(|| l.steps.join("; ")),
+            steps: l.steps.clone(),
         };
         match journal::append(&file, &e) {
             Ok(()) => self.teach.journaled += 1,

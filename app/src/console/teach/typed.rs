@@ -97,6 +97,9 @@ fn classify(cmd: Command) -> Result<Plan, String> {
         Command::Journal(cli::journal::Cmd::Journal {
             cmd: cli::journal::JournalCmd::Replay(_),
         }) => return refuse("journal replay opens a console: run it in a shell"),
+        Command::Trace(cli::trace::Cmd::Trace(a)) if a.follow => {
+            return refuse("trace -f follows the calls: the Trace pane follows them (:trace, tab 9)")
+        }
         Command::Registry(cli::registry::Cmd::Login(_)) => {
             return refuse("login reads a password: run wharf login in a shell, where it is neither shown nor traced")
         }
