@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod build;
 pub mod caller;
 pub mod error;
 pub mod events;
