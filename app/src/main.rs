@@ -67,6 +67,8 @@ enum Command {
     Registry(cli::registry::Cmd),
     #[command(flatten)]
     Toolbox(cli::toolbox::Cmd),
+    #[command(flatten)]
+    Build(cli::build::Cmd),
 }
 
 fn main() {
@@ -193,6 +195,7 @@ fn main() {
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
         Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
         Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
+        Some(Command::Build(c)) => cli::build::run(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -574,6 +574,7 @@ fn df(a: super::images::DfArgs, ctx: &Ctx) -> i32 {
         .map(|v| usage(v).0)
         .sum();
     let st = &u.staging;
+    let bc = api.build_cache_usage(c).unwrap_or_default();
     // (type, total, active, size, reclaimable)
     let rows: Vec<(&str, usize, usize, u64, u64)> = vec![
         ("Images", u.count, u.active, u.size, u.reclaimable),
@@ -582,7 +583,7 @@ fn df(a: super::images::DfArgs, ctx: &Ctx) -> i32 {
         ("Staging", st.count, st.active, st.size, st.reclaimable),
         ("Containers", containers.len(), c_active, c_size, c_reclaim),
         ("Local Volumes", volumes.len(), v_active, v_size, v_reclaim),
-        ("Build Cache", 0, 0, 0, 0),
+        ("Build Cache", bc.count, bc.active, bc.size, bc.reclaimable),
     ];
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let reclaim_text = |r: u64, s: u64, ty: &str| {

@@ -36,7 +36,9 @@ fn action_of(method: &str) -> Option<Action> {
         "image_tag" => ImageTag,
         "image_remove" => ImageRemove,
         "image_prune" => ImagePrune,
-        "image_build_demo" => ImageBuild,
+        "image_build_demo" | "image_build" => ImageBuild,
+        "build_cache_list" | "build_cache_usage" => ImageList,
+        "build_cache_prune" => ImagePrune,
         "image_load" => ImageLoad,
         "image_import" => ImageImport,
         "image_pull" => ImagePull,
@@ -85,7 +87,12 @@ fn action_of(method: &str) -> Option<Action> {
 }
 
 /// Methods whose request body is data (an archive), not JSON arguments.
-const UPLOADS: &[&str] = &["image_load", "image_import", "container_archive_put"];
+const UPLOADS: &[&str] = &[
+    "image_load",
+    "image_import",
+    "container_archive_put",
+    "image_build",
+];
 
 /// Methods answered with `101 Switching Protocols`.
 const UPGRADES: &[&str] = &["exec", "container_attach", "container_start_attached"];
@@ -299,6 +306,17 @@ fn upload(
         "container_archive_put" => call(w, method, a, |(c, d): (String, String)| {
             engine.container_archive_put(caller, &c, &d, body)
         }),
+        "image_build" => {
+            let (o,): (BuildOptions,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return fail(w, e),
+            };
+            // The body is the context tar; the events stream back, and a client that
+            // goes away cancels the build (its sink answers false).
+            stream_of(w, |sink| {
+                engine.image_build(caller, &o, BuildContext::Tar(body), &mut |ev| sink(ev))
+            })
+        }
         _ => fail(
             w,
             EngineError::internal(format!("{method} is not an upload")),
@@ -527,6 +545,11 @@ fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &m
         }),
         "registry_logout" => call(w, method, a, |(s,): (String,)| {
             engine.registry_logout(caller, &s)
+        }),
+        "build_cache_list" => reply(w, engine.build_cache_list(caller)),
+        "build_cache_usage" => reply(w, engine.build_cache_usage(caller)),
+        "build_cache_prune" => call(w, method, a, |(o,): (BuildCachePruneOptions,)| {
+            engine.build_cache_prune(caller, &o)
         }),
         "audit_read" => reply(w, engine.audit_read(caller)),
         "audit_verify" => reply(w, engine.audit_verify(caller)),
