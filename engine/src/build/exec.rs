@@ -549,6 +549,15 @@ impl Builder<'_> {
         {
             let c = st.cfg();
             normalize_config(c);
+            // A stage without PATH (FROM scratch) gets the default one, as Docker's.
+            let has_path = c.get("Env").and_then(Value::as_array).is_some_and(|a| {
+                a.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))
+            });
+            if !has_path {
+                let mut env: Vec<Value> = c.get("Env").and_then(Value::as_array).cloned().unwrap_or_default();
+                env.insert(0, json!("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+                c.insert("Env".into(), Value::Array(env));
+            }
         }
         if !st.image.is_empty() {
             self.emit(BuildEvent::StepDone {
@@ -702,7 +711,10 @@ impl Builder<'_> {
                         st.cfg()["ExposedPorts"][key] = json!({});
                     }
                 }
-                self.meta_step(st, &format!("EXPOSE {}", all.join(" ")))
+                // Docker's history lists the ports sorted.
+                let mut shown = all.clone();
+                shown.sort();
+                self.meta_step(st, &format!("EXPOSE {}", shown.join(" ")))
             }
             Instr::Volume(vols) => {
                 let mut out = Vec::new();
@@ -1228,7 +1240,8 @@ impl Builder<'_> {
             format!("multi:{}", &cache::key(&sums.iter().map(String::as_str).collect::<Vec<_>>())[7..])
         };
         let from_part = from_image.as_deref().map(|i| format!("--from={i} ")).unwrap_or_default();
-        let chown_part = chown.as_deref().map(|c| format!("--chown={c} ")).unwrap_or_default();
+        // As Docker 20.10 writes it: no space between the flag and the checksum.
+        let chown_part = chown.as_deref().map(|c| format!("--chown={c}")).unwrap_or_default();
         let chmod_part = chmod.map(|m| format!("--chmod={m:o} ")).unwrap_or_default();
         let comment = format!("#(nop) {cmd} {chown_part}{chmod_part}{hash} in {dest_raw} ");
         let extra = vec![from_part, if is_add { "add".into() } else { "copy".into() }, dest.clone()];
