@@ -235,6 +235,8 @@ fn normalize_config(c: &mut Map<String, Value>) {
 /// The next step's source of files for COPY/ADD.
 enum Src {
     Ctx(Source),
+    /// COPY --from: a tar of the path (entries named from its base name).
+    Image { tar: PathBuf, stat: crate::api::PathStat },
     Heredoc { name: String, content: String },
 }
 
@@ -546,6 +548,10 @@ impl Builder<'_> {
             (id, c, l)
         };
         let mut st = St { image, img, layers, cmd_set: false, args: vec![], name };
+        // The author is the stage's own MAINTAINER, never the base image's.
+        if let Some(o) = st.img.as_object_mut() {
+            o.remove("author");
+        }
         {
             let c = st.cfg();
             normalize_config(c);
@@ -1221,8 +1227,11 @@ impl Builder<'_> {
                 if s.contains(['*', '?', '[']) {
                     return Err(node.err(format!("COPY --from with a wildcard ({s}) is not supported by wharf's builder: name the paths")));
                 }
-                sums.push(format!("from:{s}"));
-                srcs.push(Src::Ctx(Source { rel: s.clone(), path: PathBuf::from(s), is_dir: false }));
+                let n = srcs.len();
+                let (tar, stat) = self.fetch_from_image(from_image.as_deref().unwrap_or_default(), &s, n)?;
+                let kind = if stat.is_dir { "dir" } else { "file" };
+                sums.push(format!("{kind}:{}", file_sha256(&tar)?));
+                srcs.push(Src::Image { tar, stat });
                 continue;
             }
             if s.contains(['*', '?', '[']) {
@@ -1234,7 +1243,7 @@ impl Builder<'_> {
                 srcs.push(Src::Ctx(f));
             }
         }
-        let hash = if sums.len() == 1 && !sums[0].starts_with("heredoc:") && !sums[0].starts_with("from:") {
+        let hash = if sums.len() == 1 && !sums[0].starts_with("heredoc:") {
             sums[0].clone()
         } else {
             format!("multi:{}", &cache::key(&sums.iter().map(String::as_str).collect::<Vec<_>>())[7..])
@@ -1250,7 +1259,7 @@ impl Builder<'_> {
             return Err(node.err(format!("When using {cmd} with more than one source file, the destination must be a directory and end with a /")));
         }
         let f = move |b: &mut Builder<'_>, _st: &St, ctr: Option<&str>| -> Result<Option<PathBuf>> {
-            b.put_files(ctr, srcs, &dest, dest_slash || many, chown.as_deref(), chmod, from_image.as_deref(), is_add)
+            b.put_files(ctr, srcs, &dest, dest_slash || many, chown.as_deref(), chmod, is_add)
         };
         self.fs_step(st, &comment, Fs::Files(Box::new(f)), extra)
     }
@@ -1258,7 +1267,7 @@ impl Builder<'_> {
     /// Write the tar of a COPY/ADD (missing parents, then the files) for the container
     /// `ctr` (or an empty stage).
     #[allow(clippy::too_many_arguments)]
-    fn put_files(&mut self, ctr: Option<&str>, srcs: Vec<Src>, dest: &str, dest_is_dir: bool, chown: Option<&str>, chmod: Option<u32>, from_image: Option<&str>, is_add: bool) -> Result<Option<PathBuf>> {
+    fn put_files(&mut self, ctr: Option<&str>, srcs: Vec<Src>, dest: &str, dest_is_dir: bool, chown: Option<&str>, chmod: Option<u32>, is_add: bool) -> Result<Option<PathBuf>> {
         let (uid, gid) = match chown {
             Some(c) => self.owner(ctr, c)?,
             None => (0, 0),
@@ -1274,7 +1283,9 @@ impl Builder<'_> {
         let into_dir = dest_is_dir || dest_dir_exists;
         let mut archives: Vec<PathBuf> = Vec::new();
         // Parents first.
-        let single_dir = srcs.len() == 1 && matches!(&srcs[0], Src::Ctx(s) if s.is_dir);
+        let single_dir = srcs.len() == 1
+            && matches!(&srcs[0], Src::Ctx(s) if s.is_dir)
+            || matches!(&srcs[..], [Src::Image { stat, .. }] if stat.is_dir);
         let target_dir = if into_dir || single_dir { dest.to_string() } else { parent_of(dest) };
         self.missing_dirs(&mut b, ctr, &target_dir, Owner { mode: None, ..own })?;
         let name_in = |d: &str, n: &str| format!("{}/{}", d.trim_end_matches('/'), n).trim_start_matches('/').to_string();
@@ -1291,8 +1302,8 @@ impl Builder<'_> {
                     h.set_mtime(0);
                     b.append_data(&mut h, &target, content.as_bytes()).ctx(|| format!("packing {target}"))?;
                 }
-                Src::Ctx(s) if from_image.is_some() => {
-                    self.copy_from_image(&mut b, from_image.unwrap_or_default(), &s.rel, dest, into_dir, own)?;
+                Src::Image { tar, stat } => {
+                    copy_from_image(&mut b, &tar, &stat, dest, into_dir, own)?;
                 }
                 Src::Ctx(s) => {
                     let base = s.rel.rsplit('/').next().unwrap_or("").to_string();
@@ -1330,8 +1341,8 @@ impl Builder<'_> {
         Ok(Some(empty))
     }
 
-    /// COPY --from: `path` of `image`, through a container of it.
-    fn copy_from_image<W: Write>(&mut self, b: &mut tar::Builder<W>, image: &str, path: &str, dest: &str, into_dir: bool, own: Owner) -> Result<()> {
+    /// COPY --from: a tar of `path` in `image`, read through a container of it.
+    fn fetch_from_image(&mut self, image: &str, path: &str, n: usize) -> Result<(PathBuf, crate::api::PathStat)> {
         let spec = ContainerCreate {
             image: image.to_string(),
             cmd: Some(vec!["#(nop) COPY".into()]),
@@ -1343,49 +1354,14 @@ impl Builder<'_> {
         let id = self.eng.container_create(self.caller, &spec)?;
         let mut ctr = StepContainer { eng: self.eng, caller: self.caller, id: id.clone(), removed: false };
         let p = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
-        let tarp = self.tmp.join(format!("from-{}.tar", self.step));
+        let tarp = self.tmp.join(format!("from-{}-{n}.tar", self.step));
         let stat = {
             let mut f = std::fs::File::create(&tarp).ctx(|| format!("creating {}", tarp.display()))?;
             let r = self.eng.container_archive_get(self.caller, &id, &p, &mut f);
             r.map_err(|e| if e.kind == ErrorKind::NotFound { EngineError::not_found("path", &p, "check the path in the --from stage or image") } else { e })?
         };
         ctr.remove()?;
-        let f = std::fs::File::open(&tarp).ctx(|| format!("reading {}", tarp.display()))?;
-        let mut ar = tar::Archive::new(f);
-        for e in ar.entries().ctx(|| "reading the copied files".into())? {
-            let mut e = e.ctx(|| "reading the copied files".into())?;
-            let name = e.path().ctx(|| "reading the copied files".into())?.to_string_lossy().into_owned();
-            let rest = name.trim_end_matches('/').split_once('/').map(|(_, r)| r.to_string());
-            let target = if stat.is_dir {
-                match rest {
-                    None => continue,
-                    Some(r) => format!("{}/{r}", dest.trim_end_matches('/')),
-                }
-            } else if into_dir {
-                format!("{}/{}", dest.trim_end_matches('/'), stat.name)
-            } else {
-                dest.to_string()
-            };
-            let target = target.trim_start_matches('/').to_string();
-            let mut h = e.header().clone();
-            h.set_uid(own.uid);
-            h.set_gid(own.gid);
-            if let Some(m) = own.mode {
-                if h.entry_type() != tar::EntryType::Symlink {
-                    h.set_mode(m);
-                }
-            }
-            match h.entry_type() {
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let t = e.link_name().ok().flatten().map(|t| t.into_owned()).unwrap_or_default();
-                    b.append_link(&mut h, &target, t).ctx(|| format!("packing {target}"))?;
-                }
-                _ => {
-                    b.append_data(&mut h, &target, &mut e).ctx(|| format!("packing {target}"))?;
-                }
-            }
-        }
-        Ok(())
+        Ok((tarp, stat))
     }
 
     /// `--chown=user:group` as numbers, names looked up in the image's /etc/passwd and
@@ -1433,6 +1409,55 @@ impl Builder<'_> {
         };
         Ok((uid, gid))
     }
+}
+
+/// sha256 of a file, hex.
+fn file_sha256(p: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(p).ctx(|| format!("reading {}", p.display()))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).ctx(|| format!("reading {}", p.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// COPY --from: the entries of a fetched tar under `dest`, owned as the COPY says.
+fn copy_from_image<W: Write>(b: &mut tar::Builder<W>, tarp: &Path, stat: &crate::api::PathStat, dest: &str, into_dir: bool, own: Owner) -> Result<()> {
+    let f = std::fs::File::open(tarp).ctx(|| format!("reading {}", tarp.display()))?;
+    let mut ar = tar::Archive::new(f);
+    for e in ar.entries().ctx(|| "reading the copied files".into())? {
+        let mut e = e.ctx(|| "reading the copied files".into())?;
+        let name = e.path().ctx(|| "reading the copied files".into())?.to_string_lossy().into_owned();
+        let rest = name.trim_end_matches('/').split_once('/').map(|(_, r)| r.to_string());
+        let target = if stat.is_dir {
+            match rest {
+                None => continue,
+                Some(r) => format!("{}/{r}", dest.trim_end_matches('/')),
+            }
+        } else if into_dir {
+            format!("{}/{}", dest.trim_end_matches('/'), stat.name)
+        } else {
+            dest.to_string()
+        };
+        let target = target.trim_start_matches('/').to_string();
+        let mut h = e.header().clone();
+        h.set_uid(own.uid);
+        h.set_gid(own.gid);
+        if let Some(m) = own.mode {
+            if h.entry_type() != tar::EntryType::Symlink {
+                h.set_mode(m);
+            }
+        }
+        match h.entry_type() {
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let t = e.link_name().ok().flatten().map(|t| t.into_owned()).unwrap_or_default();
+                b.append_link(&mut h, &target, t).ctx(|| format!("packing {target}"))?;
+            }
+            _ => {
+                b.append_data(&mut h, &target, &mut e).ctx(|| format!("packing {target}"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parent_of(p: &str) -> String {
