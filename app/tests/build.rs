@@ -477,3 +477,61 @@ print("docker-py build: ok")
     }
     assert_eq!(s.w.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn builds_through_wharf_protocol_and_the_policy_gate() {
+    // `wharf --host` builds through wharf's own protocol: the directory is packed by the
+    // client (.dockerignore applied), the steps stream back.
+    let s = Server::start();
+    let c = ctx_with(&[
+        ("Dockerfile", "FROM wharf/demo\nCOPY . /ctx/\nRUN ls /ctx && echo remote-run\n"),
+        ("keep.txt", "k"),
+        ("skip.log", "s"),
+        (".dockerignore", "*.log\n"),
+    ]);
+    let host = format!("unix://{}", s.sock.display());
+    let o = Command::new(Wharf::exe())
+        .args(["--host", &host, "build", "--progress", "plain", "-t", "remote:1"])
+        .arg(c.path())
+        .env_remove("WHARF_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("keep.txt") && !t.contains("skip.log") && t.contains("remote-run"), "{t}");
+    assert!(t.contains("Successfully tagged remote:1"), "{t}");
+    let o = Command::new(Wharf::exe())
+        .args(["--host", &host, "system", "df"])
+        .env_remove("WHARF_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("Build Cache     2"), "{}", text(&o));
+
+    // The gate: a viewer may not build; a role whose constraints forbid the host network
+    // cannot give it to RUN steps (they are created like any container).
+    let w = Wharf::new();
+    let policy = w.root().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"roles": {"nohost": {"inherits": "user", "constraints": {"host_network": false}}},
+            "users": {"nobody": {"role": "viewer"}, "daemon": {"role": "nohost"}}}"#,
+    )
+    .unwrap();
+    let c = ctx_with(&[("Dockerfile", "FROM wharf/demo\nRUN echo gated\n")]);
+    let as_user = |user: &str, extra: &[&str]| -> Output {
+        let mut args = vec!["--policy", policy.to_str().unwrap(), "--as", user, "build", "--progress", "plain"];
+        args.extend_from_slice(extra);
+        let p = c.path().display().to_string();
+        args.push(&p);
+        w.run(&args)
+    };
+    let o = as_user("nobody", &[]);
+    assert!(!o.status.success() && text(&o).contains("image.build"), "{}", text(&o));
+    let o = as_user("daemon", &["--network", "host"]);
+    assert!(!o.status.success() && text(&o).to_lowercase().contains("host"), "{}", text(&o));
+    let o = as_user("daemon", &[]);
+    assert!(o.status.success() && text(&o).contains("gated"), "{}", text(&o));
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
+}
