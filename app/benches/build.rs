@@ -55,7 +55,10 @@ struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(c) = &mut self.dockerd {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
             let deadline = Instant::now() + Duration::from_secs(30);
             while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
@@ -65,7 +68,11 @@ impl Drop for Guard {
         }
         if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
             let prefix = self.tmp.display().to_string();
-            let mut points: Vec<&str> = mi.lines().filter_map(|l| l.split_whitespace().nth(4)).filter(|p| p.starts_with(&prefix)).collect();
+            let mut points: Vec<&str> = mi
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(4))
+                .filter(|p| p.starts_with(&prefix))
+                .collect();
             points.sort_by_key(|p| std::cmp::Reverse(p.len()));
             for p in points {
                 let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
@@ -77,13 +84,24 @@ impl Drop for Guard {
 
 fn must(o: std::process::Output, what: &str) {
     if !o.status.success() {
-        eprintln!("{what} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        eprintln!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         std::process::exit(1);
     }
 }
 
 fn wharf(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf")).arg("--root").arg(root).args(args).env_remove("WHARF_ROOT").stdin(Stdio::null()).output().expect("wharf")
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("WHARF_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("wharf")
 }
 
 fn docker(sock: &Path, cfg: &Path, args: &[&str]) -> std::process::Output {
@@ -102,9 +120,19 @@ fn main() {
         eprintln!("the build bench needs root");
         return;
     }
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let tmp = tempfile::Builder::new().prefix("wbench").tempdir_in("/tmp").expect("tmp").keep();
-    let mut g = Guard { tmp: tmp.clone(), dockerd: None };
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let tmp = tempfile::Builder::new()
+        .prefix("wbench")
+        .tempdir_in("/tmp")
+        .expect("tmp")
+        .keep();
+    let mut g = Guard {
+        tmp: tmp.clone(),
+        dockerd: None,
+    };
     let root = tmp.join("wharf");
     must(wharf(&root, &["image", "demo"]), "wharf image demo");
     let ten = tmp.join("ten");
@@ -118,7 +146,13 @@ fn main() {
 
     // 1. The cached rebuild.
     let ten_s = ten.display().to_string();
-    must(wharf(&root, &["build", "--progress", "plain", "-t", "ten", &ten_s]), "first build of ten");
+    must(
+        wharf(
+            &root,
+            &["build", "--progress", "plain", "-t", "ten", &ten_s],
+        ),
+        "first build of ten",
+    );
     let mut cli = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
@@ -126,13 +160,27 @@ fn main() {
         cli.push(t.elapsed());
         must(o, "cached rebuild");
     }
-    let eng = LocalEngine::open(&root, EngineOptions { wharf_exe: Some(env!("CARGO_BIN_EXE_wharf").into()), ..Default::default() }).expect("engine");
+    let eng = LocalEngine::open(
+        &root,
+        EngineOptions {
+            wharf_exe: Some(env!("CARGO_BIN_EXE_wharf").into()),
+            ..Default::default()
+        },
+    )
+    .expect("engine");
     let caller = Caller::root();
-    let opts = BuildOptions { tags: vec!["ten".into()], ..Default::default() };
+    let opts = BuildOptions {
+        tags: vec!["ten".into()],
+        ..Default::default()
+    };
     let mut call = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        let r = eng.image_build(&caller, &opts, BuildContext::Dir(ten.clone()), &mut |_| true).expect("cached build");
+        let r = eng
+            .image_build(&caller, &opts, BuildContext::Dir(ten.clone()), &mut |_| {
+                true
+            })
+            .expect("cached build");
         call.push(t.elapsed());
         assert_eq!(r.cached, 10, "every step from the cache");
     }
@@ -143,12 +191,21 @@ fn main() {
     );
 
     // 2. First builds of 5 RUN steps against dockerd 20.10.
-    let has_docker = Command::new("dockerd").arg("--version").output().is_ok_and(|o| o.status.success())
-        && Command::new("docker").arg("--version").output().is_ok_and(|o| o.status.success());
+    let has_docker = Command::new("dockerd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Command::new("docker")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
     let five_s = five.display().to_string();
     let wharf_first = || {
         let t = Instant::now();
-        must(wharf(&root, &["build", "-q", "--no-cache", "-t", "five", &five_s]), "wharf first build");
+        must(
+            wharf(&root, &["build", "-q", "--no-cache", "-t", "five", &five_s]),
+            "wharf first build",
+        );
         t.elapsed()
     };
     if !has_docker {
@@ -156,7 +213,18 @@ fn main() {
         println!("first build of 5 RUN steps, median of {rounds}: wharf {:.0} ms (dockerd not installed: no comparison)", ms(median(tw)));
         return;
     }
-    must(wharf(&root, &["save", "-o", &tmp.join("demo.tar").display().to_string(), "wharf/demo"]), "wharf save");
+    must(
+        wharf(
+            &root,
+            &[
+                "save",
+                "-o",
+                &tmp.join("demo.tar").display().to_string(),
+                "wharf/demo",
+            ],
+        ),
+        "wharf save",
+    );
     let dsock = tmp.join("docker.sock");
     let cfg = tmp.join("dockercfg");
     std::fs::create_dir_all(&cfg).expect("cfg");
@@ -171,7 +239,14 @@ fn main() {
             .arg(tmp.join("docker.pid"))
             .arg("-H")
             .arg(format!("unix://{}", dsock.display()))
-            .args(["--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false", "--userland-proxy=false"])
+            .args([
+                "--bridge",
+                "none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+            ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(tmp.join("dockerd.log")).expect("log"))
             .spawn()
@@ -185,19 +260,59 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    must(docker(&dsock, &cfg, &["load", "-i", &tmp.join("demo.tar").display().to_string()]), "docker load");
+    must(
+        docker(
+            &dsock,
+            &cfg,
+            &["load", "-i", &tmp.join("demo.tar").display().to_string()],
+        ),
+        "docker load",
+    );
     // The docker side's cached rebuild, for the record.
-    must(docker(&dsock, &cfg, &["build", "--network", "none", "-q", "-t", "ten", &ten_s]), "docker first build of ten");
+    must(
+        docker(
+            &dsock,
+            &cfg,
+            &["build", "--network", "none", "-q", "-t", "ten", &ten_s],
+        ),
+        "docker first build of ten",
+    );
     let mut dcached = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        must(docker(&dsock, &cfg, &["build", "--network", "none", "-q", "-t", "ten", &ten_s]), "docker cached build");
+        must(
+            docker(
+                &dsock,
+                &cfg,
+                &["build", "--network", "none", "-q", "-t", "ten", &ten_s],
+            ),
+            "docker cached build",
+        );
         dcached.push(t.elapsed());
     }
-    println!("  (docker build of the same, cached, median of 5: {:.0} ms)", ms(median(dcached)));
+    println!(
+        "  (docker build of the same, cached, median of 5: {:.0} ms)",
+        ms(median(dcached))
+    );
     let docker_first = || {
         let t = Instant::now();
-        must(docker(&dsock, &cfg, &["build", "--network", "none", "-q", "--no-cache", "-t", "five", &five_s]), "docker first build");
+        must(
+            docker(
+                &dsock,
+                &cfg,
+                &[
+                    "build",
+                    "--network",
+                    "none",
+                    "-q",
+                    "--no-cache",
+                    "-t",
+                    "five",
+                    &five_s,
+                ],
+            ),
+            "docker first build",
+        );
         t.elapsed()
     };
     // Warm both.

@@ -17,7 +17,7 @@ use super::Ctx;
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Build an image from a Dockerfile.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Manage the build cache.
     #[command(subcommand)]
     Builder(BuilderCmd),
@@ -32,7 +32,7 @@ pub enum BuilderCmd {
     #[command(alias = "du")]
     Ls,
     /// Build an image from a Dockerfile.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -112,11 +112,15 @@ fn usage(msg: impl std::fmt::Display) -> i32 {
 /// Run a build command.
 pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     match cmd {
-        Cmd::Build(a) | Cmd::Builder(BuilderCmd::Build(a)) => build(a, ctx),
+        Cmd::Build(a) => build(*a, ctx),
+        Cmd::Builder(BuilderCmd::Build(a)) => build(*a, ctx),
         Cmd::Builder(BuilderCmd::Prune(a)) => prune(a, ctx),
         Cmd::Builder(BuilderCmd::Ls) => match ctx.api().build_cache_list(&ctx.caller) {
             Ok(list) => {
-                println!("{:<14} {:<14} {:>10}  {:<8} CREATED BY", "ID", "IMAGE", "SIZE", "IN USE");
+                println!(
+                    "{:<14} {:<14} {:>10}  {:<8} CREATED BY",
+                    "ID", "IMAGE", "SIZE", "IN USE"
+                );
                 for e in list {
                     let id = e.id.trim_start_matches("sha256:");
                     println!(
@@ -143,7 +147,11 @@ fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
                 Ok(t) => opts.until = Some(t / 1_000_000_000),
                 Err(e) => return usage(format!("--filter {f}: {e}")),
             },
-            _ => return usage(format!("--filter {f}: wharf's build cache filters by until=DURATION|TIMESTAMP only")),
+            _ => {
+                return usage(format!(
+                    "--filter {f}: wharf's build cache filters by until=DURATION|TIMESTAMP only"
+                ))
+            }
         }
     }
     let _ = a.all;
@@ -173,7 +181,11 @@ fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
 }
 
 /// The Dockerfile's place: (path in the context, or the text when it is elsewhere).
-fn dockerfile_of(file: Option<&str>, context: Option<&Path>, stdin_used: &mut bool) -> Result<(String, Option<String>), EngineError> {
+fn dockerfile_of(
+    file: Option<&str>,
+    context: Option<&Path>,
+    stdin_used: &mut bool,
+) -> Result<(String, Option<String>), EngineError> {
     match file {
         None => Ok(("Dockerfile".into(), None)),
         Some("-") => {
@@ -188,7 +200,11 @@ fn dockerfile_of(file: Option<&str>, context: Option<&Path>, stdin_used: &mut bo
         Some(f) => {
             let p = std::fs::canonicalize(f).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    EngineError::not_found("Dockerfile", f, "give its path with -f (relative to the current directory)")
+                    EngineError::not_found(
+                        "Dockerfile",
+                        f,
+                        "give its path with -f (relative to the current directory)",
+                    )
                 } else {
                     EngineError::io(format!("opening {f}"), e)
                 }
@@ -198,7 +214,8 @@ fn dockerfile_of(file: Option<&str>, context: Option<&Path>, stdin_used: &mut bo
                     return Ok((rel.to_string_lossy().into_owned(), None));
                 }
             }
-            let text = std::fs::read_to_string(&p).map_err(|e| EngineError::io(format!("reading {}", p.display()), e))?;
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| EngineError::io(format!("reading {}", p.display()), e))?;
             Ok(("Dockerfile".into(), Some(text)))
         }
     }
@@ -208,7 +225,11 @@ fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
     if a.rm == "false" || a.rm == "0" {
         return usage("--rm=false: wharf always removes the containers of build steps (a failed step's too); debug a step with wharf run on the last image instead");
     }
-    if a.context.starts_with("http://") || a.context.starts_with("https://") || a.context.starts_with("git@") || a.context.starts_with("git://") {
+    if a.context.starts_with("http://")
+        || a.context.starts_with("https://")
+        || a.context.starts_with("git@")
+        || a.context.starts_with("git://")
+    {
         return usage(format!("the context {}: remote contexts need the network, and wharf builds offline: clone or download it and build the directory", a.context));
     }
     let mut build_args = BTreeMap::new();
@@ -230,10 +251,11 @@ fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
     };
     let mut stdin_used = false;
     let ctx_dir = (a.context != "-").then(|| PathBuf::from(&a.context));
-    let (dockerfile, content) = match dockerfile_of(a.file.as_deref(), ctx_dir.as_deref(), &mut stdin_used) {
-        Ok(v) => v,
-        Err(e) => return fail(&e),
-    };
+    let (dockerfile, content) =
+        match dockerfile_of(a.file.as_deref(), ctx_dir.as_deref(), &mut stdin_used) {
+            Ok(v) => v,
+            Err(e) => return fail(&e),
+        };
     let opts = BuildOptions {
         dockerfile,
         dockerfile_content: content,
@@ -263,27 +285,46 @@ fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
         Some(d) => BuildContext::Dir(d.clone()),
         None => {
             if stdin_used {
-                return usage("-f - and a context of - both read standard input: give a context directory");
+                return usage(
+                    "-f - and a context of - both read standard input: give a context directory",
+                );
             }
             // A tar is a context; anything else is a Dockerfile with no context.
             if let Err(e) = std::io::stdin().read_to_end(&mut stdin_buf) {
                 return fail(&EngineError::io("reading standard input", e));
             }
-            let is_tar = stdin_buf.len() >= 262 && &stdin_buf[257..262] == b"ustar" || stdin_buf.starts_with(&[0x1f, 0x8b]);
+            let is_tar = stdin_buf.len() >= 262 && &stdin_buf[257..262] == b"ustar"
+                || stdin_buf.starts_with(&[0x1f, 0x8b]);
             if is_tar {
                 BuildContext::Tar(&mut &stdin_buf[..] as &mut dyn Read)
             } else {
                 let text = String::from_utf8_lossy(&stdin_buf).into_owned();
-                let opts2 = BuildOptions { dockerfile_content: Some(text), ..opts.clone() };
-                return finish(ctx.api().image_build(&ctx.caller, &opts2, BuildContext::Empty, &mut |ev| view.event(&ev)), &mut view, &a);
+                let opts2 = BuildOptions {
+                    dockerfile_content: Some(text),
+                    ..opts.clone()
+                };
+                return finish(
+                    ctx.api()
+                        .image_build(&ctx.caller, &opts2, BuildContext::Empty, &mut |ev| {
+                            view.event(&ev)
+                        }),
+                    &mut view,
+                    &a,
+                );
             }
         }
     };
-    let res = ctx.api().image_build(&ctx.caller, &opts, context, &mut |ev| view.event(&ev));
+    let res = ctx
+        .api()
+        .image_build(&ctx.caller, &opts, context, &mut |ev| view.event(&ev));
     finish(res, &mut view, &a)
 }
 
-fn finish(res: Result<wharf_engine::api::BuildResult, EngineError>, view: &mut View, a: &BuildArgs) -> i32 {
+fn finish(
+    res: Result<wharf_engine::api::BuildResult, EngineError>,
+    view: &mut View,
+    a: &BuildArgs,
+) -> i32 {
     view.end(res.is_ok());
     match res {
         Ok(r) => {
@@ -313,7 +354,13 @@ struct View {
 
 impl View {
     fn new(tty: bool, quiet: bool) -> Self {
-        View { tty, quiet, bar: None, current: String::new(), output: String::new() }
+        View {
+            tty,
+            quiet,
+            bar: None,
+            current: String::new(),
+            output: String::new(),
+        }
     }
 
     fn event(&mut self, ev: &BuildEvent) -> bool {
@@ -329,12 +376,20 @@ impl View {
             return true;
         }
         match ev {
-            BuildEvent::Step { index, total, instruction, stage } => {
+            BuildEvent::Step {
+                index,
+                total,
+                instruction,
+                stage,
+            } => {
                 self.close_bar(None);
                 self.current = format!("[{stage} {index}/{total}] {instruction}");
                 self.output.clear();
                 let b = indicatif::ProgressBar::new_spinner();
-                b.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
                 b.set_message(self.current.clone());
                 b.enable_steady_tick(std::time::Duration::from_millis(120));
                 self.bar = Some(b);
@@ -353,7 +408,11 @@ impl View {
             BuildEvent::Cached { .. } => {
                 self.current.push_str("  CACHED");
             }
-            BuildEvent::StepDone { image_id, elapsed_ms, .. } => {
+            BuildEvent::StepDone {
+                image_id,
+                elapsed_ms,
+                ..
+            } => {
                 let msg = format!(
                     "✓ {}  ---> {}  {:.1}s",
                     self.current,
@@ -362,15 +421,16 @@ impl View {
                 );
                 self.close_bar(Some(msg));
             }
-            BuildEvent::Message { text } => {
-                match &self.bar {
-                    Some(b) => b.println(text),
-                    None => eprintln!("{text}"),
-                }
-            }
+            BuildEvent::Message { text } => match &self.bar {
+                Some(b) => b.println(text),
+                None => eprintln!("{text}"),
+            },
             BuildEvent::Done { image_id, tags } => {
                 self.close_bar(None);
-                for l in classic_lines(&BuildEvent::Done { image_id: image_id.clone(), tags: tags.clone() }) {
+                for l in classic_lines(&BuildEvent::Done {
+                    image_id: image_id.clone(),
+                    tags: tags.clone(),
+                }) {
                     eprint!("{l}");
                 }
             }

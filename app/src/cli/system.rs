@@ -516,8 +516,12 @@ fn prune(a: SystemPruneArgs, ctx: &Ctx) -> i32 {
     if a.volumes {
         section("Deleted Volumes", api.volume_prune(c, false));
     }
+    // The build cache before the images: the intermediate images it kept go with it.
+    section(
+        "Deleted build cache objects",
+        api.build_cache_prune(c, &Default::default()),
+    );
     section("Deleted Images", api.image_prune(c, a.all));
-    // wharf keeps no build cache: nothing to remove there.
     println!("Total reclaimed space: {}", super::human_size(total));
     code
 }

@@ -203,21 +203,34 @@ pub trait BuildApi {
 
 /// The first 12 hex digits of an id, as the classic builder prints ids.
 pub fn short_id(id: &str) -> String {
-    id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect()
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .chars()
+        .take(12)
+        .collect()
 }
 
 /// The classic builder's output for one event (`docker build` with DOCKER_BUILDKIT=0,
 /// and the Docker API's `stream` lines), newline-terminated pieces.
 pub fn classic_lines(ev: &BuildEvent) -> Vec<String> {
     match ev {
-        BuildEvent::Step { index, total, instruction, .. } => {
+        BuildEvent::Step {
+            index,
+            total,
+            instruction,
+            ..
+        } => {
             vec![format!("Step {index}/{total} : {instruction}\n")]
         }
         BuildEvent::Cached { .. } => vec![" ---> Using cache\n".into()],
         BuildEvent::Container { id, .. } => vec![format!(" ---> Running in {}\n", short_id(id))],
         BuildEvent::Output { data, .. } => vec![data.clone()],
         BuildEvent::Running { .. } => vec![],
-        BuildEvent::StepDone { image_id, removed_container, .. } => {
+        BuildEvent::StepDone {
+            image_id,
+            removed_container,
+            ..
+        } => {
             let mut v = Vec::new();
             if let Some(c) = removed_container {
                 v.push(format!("Removing intermediate container {}\n", short_id(c)));
@@ -229,7 +242,12 @@ pub fn classic_lines(ev: &BuildEvent) -> Vec<String> {
         BuildEvent::Done { image_id, tags } => {
             let mut v = vec![format!("Successfully built {}\n", short_id(image_id))];
             for t in tags {
-                v.push(format!("Successfully tagged {}\n", crate::image::Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone())));
+                v.push(format!(
+                    "Successfully tagged {}\n",
+                    crate::image::Reference::parse(t)
+                        .map(|r| r.familiar())
+                        .unwrap_or_else(|_| t.clone())
+                ));
             }
             v
         }

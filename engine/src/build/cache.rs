@@ -50,7 +50,9 @@ pub fn key(parts: &[&str]) -> String {
 
 impl Cache {
     pub fn new(root: &StateRoot) -> Self {
-        Cache { dir: root.path().join("build") }
+        Cache {
+            dir: root.path().join("build"),
+        }
     }
 
     fn file(&self) -> PathBuf {
@@ -59,7 +61,8 @@ impl Cache {
 
     /// Take the cache's lock (writers).
     pub fn lock(&self) -> Result<FileLock> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| crate::EngineError::io(format!("creating {}", self.dir.display()), e))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| crate::EngineError::io(format!("creating {}", self.dir.display()), e))?;
         FileLock::exclusive(&self.dir.join("cache.lock"))
     }
 
@@ -70,7 +73,8 @@ impl Cache {
 
     /// Write the records (under [`Cache::lock`]).
     pub fn write(&self, idx: &Index) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| crate::EngineError::io(format!("creating {}", self.dir.display()), e))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| crate::EngineError::io(format!("creating {}", self.dir.display()), e))?;
         crate::state::atomic_write_json(&self.file(), idx)
     }
 
@@ -99,7 +103,9 @@ impl Cache {
 
     /// Image ids the cache holds.
     pub fn images(&self) -> Vec<String> {
-        self.read().map(|i| i.records.values().map(|r| r.image.clone()).collect()).unwrap_or_default()
+        self.read()
+            .map(|i| i.records.values().map(|r| r.image.clone()).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -70,7 +70,12 @@ pub fn match_component(pat: &str, name: &str) -> bool {
                 let mut first = true;
                 while i < p.len() && (p[i] != ']' || first) {
                     first = false;
-                    let lo = if p[i] == '\\' && i + 1 < p.len() { i += 1; p[i] } else { p[i] };
+                    let lo = if p[i] == '\\' && i + 1 < p.len() {
+                        i += 1;
+                        p[i]
+                    } else {
+                        p[i]
+                    };
                     if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|c| *c != ']') {
                         let hi = p[i + 2];
                         if lo <= *c && *c <= hi {
@@ -105,7 +110,9 @@ fn match_parts(pat: &[String], path: &[&str]) -> bool {
     match pat.first() {
         None => path.is_empty(),
         Some(p) if p == "**" => (0..=path.len()).any(|i| match_parts(&pat[1..], &path[i..])),
-        Some(p) => !path.is_empty() && match_component(p, path[0]) && match_parts(&pat[1..], &path[1..]),
+        Some(p) => {
+            !path.is_empty() && match_component(p, path[0]) && match_parts(&pat[1..], &path[1..])
+        }
     }
 }
 
@@ -149,15 +156,26 @@ impl Context {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let root = std::fs::canonicalize(dir).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                EngineError::not_found("build context", &dir.display().to_string(), "give an existing directory")
+                EngineError::not_found(
+                    "build context",
+                    &dir.display().to_string(),
+                    "give an existing directory",
+                )
             } else {
                 EngineError::io(format!("opening the build context {}", dir.display()), e)
             }
         })?;
         if !root.is_dir() {
-            return Err(bad(format!("the build context {} is not a directory", dir.display())));
+            return Err(bad(format!(
+                "the build context {} is not a directory",
+                dir.display()
+            )));
         }
-        let mut c = Context { root, staging: None, ignore: vec![] };
+        let mut c = Context {
+            root,
+            staging: None,
+            ignore: vec![],
+        };
         c.load_ignore();
         Ok(c)
     }
@@ -166,7 +184,11 @@ impl Context {
     pub fn empty(staging: PathBuf) -> Result<Self> {
         let root = staging.join("context");
         std::fs::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
-        Ok(Context { root, staging: Some(staging), ignore: vec![] })
+        Ok(Context {
+            root,
+            staging: Some(staging),
+            ignore: vec![],
+        })
     }
 
     /// A tar stream (plain or gzip) unpacked into `staging`: names that climb out are
@@ -191,16 +213,26 @@ impl Context {
         let mut ar = tar::Archive::new(reader.take(MAX_CONTEXT_BYTES + 1));
         let mut count = 0u64;
         let mut total = 0u64;
-        let entries = ar.entries().map_err(|e| bad(format!("the build context is not a tar archive: {e}")))?;
+        let entries = ar
+            .entries()
+            .map_err(|e| bad(format!("the build context is not a tar archive: {e}")))?;
         for ent in entries {
             let mut ent = ent.map_err(|e| bad(format!("reading the build context tar: {e}")))?;
             count += 1;
             if count > MAX_CONTEXT_ENTRIES {
-                return Err(bad(format!("the build context has more than {MAX_CONTEXT_ENTRIES} entries")));
+                return Err(bad(format!(
+                    "the build context has more than {MAX_CONTEXT_ENTRIES} entries"
+                )));
             }
-            let raw = ent.path().map_err(|e| bad(format!("a context entry name: {e}")))?.into_owned();
+            let raw = ent
+                .path()
+                .map_err(|e| bad(format!("a context entry name: {e}")))?
+                .into_owned();
             let Some(parts) = clean_rel(&raw.to_string_lossy()) else {
-                return Err(bad(format!("the build context entry {:?} leaves the context: refusing it", raw.display())));
+                return Err(bad(format!(
+                    "the build context entry {:?} leaves the context: refusing it",
+                    raw.display()
+                )));
             };
             if parts.is_empty() {
                 continue;
@@ -213,10 +245,14 @@ impl Context {
                 cur.push(p);
                 match std::fs::symlink_metadata(&cur) {
                     Ok(m) if m.file_type().is_symlink() => {
-                        return Err(bad(format!("the build context entry {:?} is under a symlink: refusing it", raw.display())))
+                        return Err(bad(format!(
+                            "the build context entry {:?} is under a symlink: refusing it",
+                            raw.display()
+                        )))
                     }
                     Ok(_) => {}
-                    Err(_) => std::fs::create_dir_all(&cur).ctx(|| format!("creating {}", cur.display()))?,
+                    Err(_) => std::fs::create_dir_all(&cur)
+                        .ctx(|| format!("creating {}", cur.display()))?,
                 }
             }
             let h = ent.header().clone();
@@ -225,7 +261,8 @@ impl Context {
                 tar::EntryType::Directory => {
                     if !dest.is_dir() {
                         let _ = std::fs::remove_file(&dest);
-                        std::fs::create_dir(&dest).ctx(|| format!("creating {}", dest.display()))?;
+                        std::fs::create_dir(&dest)
+                            .ctx(|| format!("creating {}", dest.display()))?;
                     }
                     set_mode(&dest, mode | 0o700);
                 }
@@ -236,25 +273,43 @@ impl Context {
                         .create_new(true)
                         .open(&dest)
                         .ctx(|| format!("creating {}", dest.display()))?;
-                    total += std::io::copy(&mut ent, &mut f).ctx(|| format!("writing {}", dest.display()))?;
+                    total += std::io::copy(&mut ent, &mut f)
+                        .ctx(|| format!("writing {}", dest.display()))?;
                     if total > MAX_CONTEXT_BYTES {
-                        return Err(bad(format!("the build context is larger than {MAX_CONTEXT_BYTES} bytes")));
+                        return Err(bad(format!(
+                            "the build context is larger than {MAX_CONTEXT_BYTES} bytes"
+                        )));
                     }
                     set_mode(&dest, mode);
                 }
                 tar::EntryType::Symlink => {
-                    let target = ent.link_name().ok().flatten().map(|t| t.into_owned()).unwrap_or_default();
+                    let target = ent
+                        .link_name()
+                        .ok()
+                        .flatten()
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default();
                     let _ = std::fs::remove_file(&dest);
-                    std::os::unix::fs::symlink(&target, &dest).ctx(|| format!("creating {}", dest.display()))?;
+                    std::os::unix::fs::symlink(&target, &dest)
+                        .ctx(|| format!("creating {}", dest.display()))?;
                 }
                 tar::EntryType::Link => {
-                    let target = ent.link_name().ok().flatten().map(|t| t.into_owned()).unwrap_or_default();
+                    let target = ent
+                        .link_name()
+                        .ok()
+                        .flatten()
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default();
                     let Some(tp) = clean_rel(&target.to_string_lossy()) else {
-                        return Err(bad(format!("the hard link {:?} points outside the context", raw.display())));
+                        return Err(bad(format!(
+                            "the hard link {:?} points outside the context",
+                            raw.display()
+                        )));
                     };
                     let src = tp.iter().fold(c.root.clone(), |p, s| p.join(s));
                     let _ = std::fs::remove_file(&dest);
-                    std::fs::copy(&src, &dest).ctx(|| format!("copying {} to {}", src.display(), dest.display()))?;
+                    std::fs::copy(&src, &dest)
+                        .ctx(|| format!("copying {} to {}", src.display(), dest.display()))?;
                 }
                 _ => continue,
             }
@@ -296,14 +351,18 @@ impl Context {
         let mut todo: std::collections::VecDeque<String> = parts.iter().cloned().collect();
         let mut links = 0;
         while let Some(p) = todo.pop_front() {
-            let path = cur.iter().fold(self.root.clone(), |a, s| a.join(s)).join(&p);
+            let path = cur
+                .iter()
+                .fold(self.root.clone(), |a, s| a.join(s))
+                .join(&p);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => {
                     links += 1;
                     if links > 40 {
                         return Err(bad(format!("{what}: too many levels of symbolic links")));
                     }
-                    let target = std::fs::read_link(&path).ctx(|| format!("reading the link {}", path.display()))?;
+                    let target = std::fs::read_link(&path)
+                        .ctx(|| format!("reading the link {}", path.display()))?;
                     let joined = if target.is_absolute() {
                         match target.strip_prefix(&self.root) {
                             Ok(r) => r.to_string_lossy().into_owned(),
@@ -347,11 +406,17 @@ impl Context {
     /// Read a file of the context (the Dockerfile), at most `max` bytes.
     pub fn read_file(&self, rel: &str, max: u64) -> Result<String> {
         let Some(parts) = clean_rel(rel) else {
-            return Err(bad(format!("the Dockerfile {rel:?} is outside the build context")));
+            return Err(bad(format!(
+                "the Dockerfile {rel:?} is outside the build context"
+            )));
         };
         let p = self.resolve(&parts, rel).map_err(|e| {
             if e.kind == crate::error::ErrorKind::NotFound {
-                EngineError::not_found("Dockerfile", rel, "give its path inside the context with -f, or - to read it from standard input")
+                EngineError::not_found(
+                    "Dockerfile",
+                    rel,
+                    "give its path inside the context with -f, or - to read it from standard input",
+                )
             } else {
                 e
             }
@@ -368,7 +433,11 @@ impl Context {
                 "COPY failed: forbidden path outside the build context: {src}: copy only what is inside the context"
             )));
         };
-        if !src.starts_with('/') && Path::new(src).components().any(|c| c == Component::ParentDir) {
+        if !src.starts_with('/')
+            && Path::new(src)
+                .components()
+                .any(|c| c == Component::ParentDir)
+        {
             // `a/../b` stays inside; `../x` was refused above.
         }
         if !parts.iter().any(|p| has_glob(p)) {
@@ -382,7 +451,11 @@ impl Context {
             }
             let path = self.resolve(&parts, src)?;
             let is_dir = path.is_dir();
-            return Ok(vec![Source { rel: parts.join("/"), path, is_dir }]);
+            return Ok(vec![Source {
+                rel: parts.join("/"),
+                path,
+                is_dir,
+            }]);
         }
         // Globs: walk the context matching component by component.
         let mut found: Vec<Vec<String>> = vec![vec![]];
@@ -392,7 +465,11 @@ impl Context {
                 let dir = self.resolve(base, src)?;
                 if has_glob(p) {
                     let mut names: Vec<String> = std::fs::read_dir(&dir)
-                        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                        .map(|d| {
+                            d.flatten()
+                                .map(|e| e.file_name().to_string_lossy().into_owned())
+                                .collect()
+                        })
                         .unwrap_or_default();
                     names.sort();
                     for n in names {
@@ -418,7 +495,11 @@ impl Context {
             }
             let path = self.resolve(&f, src)?;
             let is_dir = path.is_dir();
-            out.push(Source { rel: f.join("/"), path, is_dir });
+            out.push(Source {
+                rel: f.join("/"),
+                path,
+                is_dir,
+            });
         }
         if out.is_empty() {
             return Err(EngineError::not_found(
@@ -434,7 +515,12 @@ impl Context {
     /// (path relative to the source, full path, metadata).
     pub fn walk(&self, s: &Source) -> Result<Vec<(String, PathBuf, std::fs::Metadata)>> {
         let mut out = Vec::new();
-        let base: Vec<String> = s.rel.split('/').filter(|x| !x.is_empty()).map(String::from).collect();
+        let base: Vec<String> = s
+            .rel
+            .split('/')
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect();
         self.walk_into(&s.path, &base, "", &mut out)?;
         Ok(out)
     }
@@ -453,7 +539,11 @@ impl Context {
             .collect();
         names.sort();
         for n in names {
-            let rel = if prefix.is_empty() { n.clone() } else { format!("{prefix}/{n}") };
+            let rel = if prefix.is_empty() {
+                n.clone()
+            } else {
+                format!("{prefix}/{n}")
+            };
             let mut full: Vec<&str> = base.iter().map(String::as_str).collect();
             full.extend(rel.split('/'));
             if self.ignored(&full) {
@@ -479,7 +569,11 @@ pub fn tar_dir(dir: &Path, dockerfile: &str, out: &mut dyn Write) -> Result<()> 
     let ctx = Context::from_dir(dir)?;
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
-    let root = Source { rel: String::new(), path: ctx.root.clone(), is_dir: true };
+    let root = Source {
+        rel: String::new(),
+        path: ctx.root.clone(),
+        is_dir: true,
+    };
     let keep: Vec<String> = [dockerfile, ".dockerignore"]
         .iter()
         .filter_map(|p| clean_rel(p).map(|v| v.join("/")))
@@ -488,14 +582,16 @@ pub fn tar_dir(dir: &Path, dockerfile: &str, out: &mut dyn Write) -> Result<()> 
     for (rel, p, m) in ctx.walk(&root)? {
         seen.insert(rel.clone());
         if m.file_type().is_symlink() || m.is_dir() || m.is_file() {
-            b.append_path_with_name(&p, &rel).ctx(|| format!("packing {rel}"))?;
+            b.append_path_with_name(&p, &rel)
+                .ctx(|| format!("packing {rel}"))?;
         }
         let _ = m.mode();
     }
     for k in keep {
         let p = ctx.root.join(&k);
         if !seen.contains(&k) && p.is_file() {
-            b.append_path_with_name(&p, &k).ctx(|| format!("packing {k}"))?;
+            b.append_path_with_name(&p, &k)
+                .ctx(|| format!("packing {k}"))?;
         }
     }
     b.finish().ctx(|| "packing the build context".into())
@@ -515,7 +611,9 @@ pub fn checksum(ctx: &Context, sources: &[Source]) -> Result<String> {
     let mut file = |h: &mut Sha256, p: &Path| -> Result<()> {
         let mut f = std::fs::File::open(p).ctx(|| format!("reading {}", p.display()))?;
         loop {
-            let n = f.read(&mut buf).ctx(|| format!("reading {}", p.display()))?;
+            let n = f
+                .read(&mut buf)
+                .ctx(|| format!("reading {}", p.display()))?;
             if n == 0 {
                 break;
             }
@@ -529,7 +627,11 @@ pub fn checksum(ctx: &Context, sources: &[Source]) -> Result<String> {
             for (rel, p, m) in ctx.walk(s)? {
                 h.update(format!("{rel} {:o} {}\n", m.mode(), m.len()));
                 if m.file_type().is_symlink() {
-                    h.update(std::fs::read_link(&p).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default());
+                    h.update(
+                        std::fs::read_link(&p)
+                            .map(|t| t.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
                 } else if m.is_file() {
                     file(&mut h, &p)?;
                 }
@@ -558,7 +660,12 @@ pub struct Owner {
 }
 
 /// Append a file of the context under `name` to a tar.
-pub fn append_file<W: Write>(b: &mut tar::Builder<W>, path: &Path, name: &str, own: Owner) -> Result<()> {
+pub fn append_file<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &Path,
+    name: &str,
+    own: Owner,
+) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ctx(|| format!("reading {}", path.display()))?;
     let mut h = tar::Header::new_gnu();
@@ -569,11 +676,18 @@ pub fn append_file<W: Write>(b: &mut tar::Builder<W>, path: &Path, name: &str, o
     h.set_gid(own.gid);
     h.set_mtime(m.mtime().max(0) as u64);
     let mut f = std::fs::File::open(path).ctx(|| format!("reading {}", path.display()))?;
-    b.append_data(&mut h, name, &mut f).ctx(|| format!("packing {name}"))
+    b.append_data(&mut h, name, &mut f)
+        .ctx(|| format!("packing {name}"))
 }
 
 /// Append a directory entry.
-pub fn append_dir<W: Write>(b: &mut tar::Builder<W>, name: &str, mode: u32, mtime: u64, own: Owner) -> Result<()> {
+pub fn append_dir<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    mode: u32,
+    mtime: u64,
+    own: Owner,
+) -> Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Directory);
     h.set_size(0);
@@ -581,11 +695,18 @@ pub fn append_dir<W: Write>(b: &mut tar::Builder<W>, name: &str, mode: u32, mtim
     h.set_uid(own.uid);
     h.set_gid(own.gid);
     h.set_mtime(mtime);
-    b.append_data(&mut h, name, std::io::empty()).ctx(|| format!("packing {name}"))
+    b.append_data(&mut h, name, std::io::empty())
+        .ctx(|| format!("packing {name}"))
 }
 
 /// Append the content of a directory source under `dest` (its entries, not itself).
-pub fn append_tree<W: Write>(ctx: &Context, b: &mut tar::Builder<W>, s: &Source, dest: &str, own: Owner) -> Result<()> {
+pub fn append_tree<W: Write>(
+    ctx: &Context,
+    b: &mut tar::Builder<W>,
+    s: &Source,
+    dest: &str,
+    own: Owner,
+) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     for (rel, p, m) in ctx.walk(s)? {
         let name = format!("{dest}/{rel}");
@@ -599,7 +720,8 @@ pub fn append_tree<W: Write>(ctx: &Context, b: &mut tar::Builder<W>, s: &Source,
             h.set_uid(own.uid);
             h.set_gid(own.gid);
             h.set_mtime(m.mtime().max(0) as u64);
-            b.append_link(&mut h, name, &target).ctx(|| format!("packing {name}"))?;
+            b.append_link(&mut h, name, &target)
+                .ctx(|| format!("packing {name}"))?;
         } else if m.is_dir() {
             append_dir(b, name, m.mode() & 0o7777, m.mtime().max(0) as u64, own)?;
         } else if m.is_file() {
@@ -626,7 +748,11 @@ mod tests {
     #[test]
     fn dockerignore_rules() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".dockerignore"), "# comment\n*.md\n!README.md\ntemp?\n**/*.log\nsecret/\n").unwrap();
+        std::fs::write(
+            dir.path().join(".dockerignore"),
+            "# comment\n*.md\n!README.md\ntemp?\n**/*.log\nsecret/\n",
+        )
+        .unwrap();
         let c = Context::from_dir(dir.path()).unwrap();
         assert!(c.ignored(&["x.md"]));
         assert!(!c.ignored(&["README.md"]));
@@ -648,11 +774,29 @@ mod tests {
         std::os::unix::fs::symlink("../../x", r.join("sub/up")).unwrap();
         let c = Context::from_dir(r).unwrap();
         let s = c.sources("sub/*.txt").unwrap();
-        assert_eq!(s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(), vec!["sub/a.txt", "sub/b.txt"]);
-        assert_eq!(std::fs::read_to_string(&c.sources("link").unwrap()[0].path).unwrap(), "a");
-        assert!(c.sources("../x").unwrap_err().message.contains("outside the build context"));
-        assert!(c.sources("out").unwrap_err().message.contains("outside the build context"));
-        assert!(c.sources("sub/up").unwrap_err().message.contains("outside the build context"));
+        assert_eq!(
+            s.iter().map(|s| s.rel.as_str()).collect::<Vec<_>>(),
+            vec!["sub/a.txt", "sub/b.txt"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(&c.sources("link").unwrap()[0].path).unwrap(),
+            "a"
+        );
+        assert!(c
+            .sources("../x")
+            .unwrap_err()
+            .message
+            .contains("outside the build context"));
+        assert!(c
+            .sources("out")
+            .unwrap_err()
+            .message
+            .contains("outside the build context"));
+        assert!(c
+            .sources("sub/up")
+            .unwrap_err()
+            .message
+            .contains("outside the build context"));
         assert!(c.sources("nope").is_err());
         let ck1 = checksum(&c, &c.sources("sub").unwrap()).unwrap();
         std::fs::write(r.join("sub/b.txt"), "B").unwrap();
@@ -674,7 +818,9 @@ mod tests {
         b.append(&h, &b"x"[..]).unwrap();
         let data = b.into_inner().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let e = Context::from_tar(&mut &data[..], dir.path().join("s")).err().unwrap();
+        let e = Context::from_tar(&mut &data[..], dir.path().join("s"))
+            .err()
+            .unwrap();
         assert!(e.message.contains("leaves the context"), "{e}");
     }
 }

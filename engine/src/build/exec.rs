@@ -28,8 +28,16 @@ use crate::LocalEngine;
 /// Build arguments every Dockerfile may use without declaring them; kept out of the
 /// image's history.
 pub const BUILTIN_ARGS: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 /// How often a running step reports that it still runs.
@@ -53,7 +61,9 @@ fn go_quote(s: &str) -> String {
             '\n' => o.push_str("\\n"),
             '\t' => o.push_str("\\t"),
             '\r' => o.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -63,7 +73,10 @@ fn go_quote(s: &str) -> String {
 
 /// Go's `%q` of a string slice: `["a" "b"]`.
 fn go_quote_list(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(" "))
+    format!(
+        "[{}]",
+        v.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// Go's `time.Duration` text: `0s`, `1.5s`, `2m0s`, `500ms`.
@@ -127,6 +140,13 @@ fn go_rune(n: i64) -> String {
     }
 }
 
+/// An image's layers: (blob digest, media type).
+type Layers = Vec<(String, Option<String>)>;
+
+/// What writes a step's files: the tar to put into the container (or, on an empty
+/// stage, the layer itself).
+type FilesFn = Box<dyn FnOnce(&mut Builder<'_>, &St, Option<&str>) -> Result<Option<PathBuf>>>;
+
 /// A container made for a step, removed when dropped (whatever happened).
 struct StepContainer<'a> {
     eng: &'a LocalEngine,
@@ -141,7 +161,14 @@ impl StepContainer<'_> {
             return Ok(());
         }
         self.removed = true;
-        self.eng.container_remove(self.caller, &self.id, RemoveOptions { force: true, volumes: true })
+        self.eng.container_remove(
+            self.caller,
+            &self.id,
+            RemoveOptions {
+                force: true,
+                volumes: true,
+            },
+        )
     }
 }
 
@@ -175,7 +202,9 @@ impl St {
         if !self.img.get("config").is_some_and(Value::is_object) {
             self.img["config"] = json!({});
         }
-        self.img["config"].as_object_mut().expect("config is an object")
+        self.img["config"]
+            .as_object_mut()
+            .expect("config is an object")
     }
     fn get(&self, k: &str) -> &Value {
         &self.img["config"][k]
@@ -183,12 +212,19 @@ impl St {
     fn env(&self) -> Vec<String> {
         self.get("Env")
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn shell(&self) -> Vec<String> {
         match self.get("Shell").as_array() {
-            Some(a) if !a.is_empty() => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            Some(a) if !a.is_empty() => a
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
             _ => vec!["/bin/sh".into(), "-c".into()],
         }
     }
@@ -197,7 +233,10 @@ impl St {
     }
     /// ARGs with values, for expansion (ENV wins over them).
     fn arg_env(&self) -> Vec<String> {
-        self.args.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect()
+        self.args
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect()
     }
     /// Variables for expansion: ARGs, then ENV.
     fn vars(&self) -> Vec<String> {
@@ -236,8 +275,14 @@ fn normalize_config(c: &mut Map<String, Value>) {
 enum Src {
     Ctx(Source),
     /// COPY --from: a tar of the path (entries named from its base name).
-    Image { tar: PathBuf, stat: crate::api::PathStat },
-    Heredoc { name: String, content: String },
+    Image {
+        tar: PathBuf,
+        stat: crate::api::PathStat,
+    },
+    Heredoc {
+        name: String,
+        content: String,
+    },
 }
 
 struct Builder<'a> {
@@ -293,7 +338,9 @@ pub fn build(
     for t in &opts.tags {
         let r = Reference::parse(t).map_err(|e| e.context(format!("-t {t}")))?;
         if r.digest.is_some() {
-            return Err(EngineError::invalid(format!("-t {t}: a tag cannot contain a digest; write NAME[:TAG]")));
+            return Err(EngineError::invalid(format!(
+                "-t {t}: a tag cannot contain a digest; write NAME[:TAG]"
+            )));
         }
         tags.push(r.to_string());
     }
@@ -311,12 +358,23 @@ pub fn build(
             }
             t.clone()
         }
-        None => ctx.read_file(if opts.dockerfile.is_empty() { "Dockerfile" } else { &opts.dockerfile }, parser::MAX_DOCKERFILE)?,
+        None => ctx.read_file(
+            if opts.dockerfile.is_empty() {
+                "Dockerfile"
+            } else {
+                &opts.dockerfile
+            },
+            parser::MAX_DOCKERFILE,
+        )?,
     };
     let df = parser::parse(&text)?;
     let plan = instructions::plan(&df)?;
     let cache = Cache::new(eng.root());
-    let cache_idx = if opts.no_cache { cache::Index::default() } else { cache.read()? };
+    let cache_idx = if opts.no_cache {
+        cache::Index::default()
+    } else {
+        cache.read()?
+    };
     let images = eng.image_store().index()?;
     let mut b = Builder {
         eng,
@@ -362,7 +420,10 @@ impl Builder<'_> {
         if (self.sink)(ev) {
             Ok(())
         } else {
-            Err(EngineError::new(ErrorKind::Conflict, "the build was cancelled"))
+            Err(EngineError::new(
+                ErrorKind::Conflict,
+                "the build was cancelled",
+            ))
         }
     }
 
@@ -372,9 +433,15 @@ impl Builder<'_> {
         for i in &plan.meta_args {
             if let Instr::Arg(list) = &i.instr {
                 for (k, v) in list {
-                    let env: Vec<String> = meta.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
+                    let env: Vec<String> = meta
+                        .iter()
+                        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+                        .collect();
                     let def = match v {
-                        Some(v) => Some(shell::process_word(v, &env, self.escape).map_err(|e| i.node.err(e.message))?),
+                        Some(v) => Some(
+                            shell::process_word(v, &env, self.escape)
+                                .map_err(|e| i.node.err(e.message))?,
+                        ),
                         None => None,
                     };
                     let val = self.opts.build_args.get(k).cloned().or(def);
@@ -384,22 +451,35 @@ impl Builder<'_> {
             }
         }
         self.meta = meta.clone();
-        let meta_env: Vec<String> = meta.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
+        let meta_env: Vec<String> = meta
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect();
         // Stage bases (expanded) and the stages the target needs.
         let mut bases = Vec::new();
         for s in &plan.stages {
-            let Instr::From { image, platform, .. } = &s.from.instr else { unreachable!("a stage begins with FROM") };
-            let img = shell::process_word(image, &meta_env, self.escape).map_err(|e| s.from.node.err(e.message))?;
+            let Instr::From {
+                image, platform, ..
+            } = &s.from.instr
+            else {
+                unreachable!("a stage begins with FROM")
+            };
+            let img = shell::process_word(image, &meta_env, self.escape)
+                .map_err(|e| s.from.node.err(e.message))?;
             if let Some(p) = platform {
                 let mut env = meta_env.clone();
                 let host = format!("linux/{}", crate::image::build::host_arch());
                 env.insert(0, format!("BUILDPLATFORM={host}"));
                 env.insert(0, format!("TARGETPLATFORM={host}"));
-                let p = shell::process_word(p, &env, self.escape).map_err(|e| s.from.node.err(e.message))?;
+                let p = shell::process_word(p, &env, self.escape)
+                    .map_err(|e| s.from.node.err(e.message))?;
                 check_platform(&p).map_err(|e| s.from.node.err(e.message))?;
             }
             if img.is_empty() {
-                return Err(s.from.node.err("base name should not be blank (is an ARG without a value used?)"));
+                return Err(s
+                    .from
+                    .node
+                    .err("base name should not be blank (is an ARG without a value used?)"));
             }
             bases.push(img);
         }
@@ -417,7 +497,11 @@ impl Builder<'_> {
                 .iter()
                 .find(|s| s.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
                 .map(|s| s.index)
-                .ok_or_else(|| EngineError::invalid(format!("failed to reach build target {t} in Dockerfile: no stage is named {t}")))?,
+                .ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "failed to reach build target {t} in Dockerfile: no stage is named {t}"
+                    ))
+                })?,
             _ => plan.stages.len() - 1,
         };
         let mut need = BTreeSet::new();
@@ -440,8 +524,17 @@ impl Builder<'_> {
                 }
             }
         }
-        let labels: Vec<(String, String)> = self.opts.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        self.total = need.iter().map(|i| plan.stages[*i].instrs.len() + 1).sum::<usize>() + labels.len();
+        let labels: Vec<(String, String)> = self
+            .opts
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.total = need
+            .iter()
+            .map(|i| plan.stages[*i].instrs.len() + 1)
+            .sum::<usize>()
+            + labels.len();
         let mut last = String::new();
         for &i in &need {
             let stage = &plan.stages[i];
@@ -484,19 +577,38 @@ impl Builder<'_> {
             .filter(|k| !self.consumed.contains(*k) && !BUILTIN_ARGS.contains(&k.as_str()))
             .collect();
         if !unused.is_empty() {
-            let list = unused.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
-            self.emit(BuildEvent::Message { text: format!("[Warning] One or more build-args [{list}] were not consumed") })?;
+            let list = unused
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            self.emit(BuildEvent::Message {
+                text: format!("[Warning] One or more build-args [{list}] were not consumed"),
+            })?;
         }
         self.eng.tag_built(&last, tags)?;
-        self.emit(BuildEvent::Done { image_id: last.clone(), tags: tags.to_vec() })?;
-        Ok(BuildResult { image_id: last, tags: tags.to_vec(), steps: self.step, cached: self.cached })
+        self.emit(BuildEvent::Done {
+            image_id: last.clone(),
+            tags: tags.to_vec(),
+        })?;
+        Ok(BuildResult {
+            image_id: last,
+            tags: tags.to_vec(),
+            steps: self.step,
+            cached: self.cached,
+        })
     }
 
     /// Start a step: its event.
     fn begin(&mut self, stage: &str, original: &str) -> Result<()> {
         self.step += 1;
         self.step_start = Instant::now();
-        let ev = BuildEvent::Step { index: self.step, total: self.total, stage: stage.to_string(), instruction: original.to_string() };
+        let ev = BuildEvent::Step {
+            index: self.step,
+            total: self.total,
+            stage: stage.to_string(),
+            instruction: original.to_string(),
+        };
         self.emit(ev)
     }
 
@@ -511,20 +623,32 @@ impl Builder<'_> {
     }
 
     /// The config of image `id` and its layers.
-    fn load(&self, id: &str) -> Result<(Value, Vec<(String, Option<String>)>)> {
+    fn load(&self, id: &str) -> Result<(Value, Layers)> {
         let store = self.eng.image_store();
-        let rec = self
-            .images
-            .images
-            .get(id)
-            .ok_or_else(|| EngineError::not_found("image", id, "it was removed during the build; build again"))?;
+        let rec = self.images.images.get(id).ok_or_else(|| {
+            EngineError::not_found("image", id, "it was removed during the build; build again")
+        })?;
         let cfg: Value = serde_json::from_slice(&store.read_blob(id, MAX_JSON)?)
             .map_err(|e| EngineError::corrupt(format!("the config of image {id}: {e}")))?;
-        Ok((cfg, rec.layers.iter().map(|l| (l.blob.clone(), Some(l.media_type.clone()))).collect()))
+        Ok((
+            cfg,
+            rec.layers
+                .iter()
+                .map(|l| (l.blob.clone(), Some(l.media_type.clone())))
+                .collect(),
+        ))
     }
 
-    fn from(&mut self, stage: &instructions::Stage, base: &str, from_stage: Option<usize>) -> Result<St> {
-        let name = stage.name.clone().unwrap_or_else(|| stage.index.to_string());
+    fn from(
+        &mut self,
+        stage: &instructions::Stage,
+        base: &str,
+        from_stage: Option<usize>,
+    ) -> Result<St> {
+        let name = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| stage.index.to_string());
         self.begin(&name, &stage.from.node.original)?;
         let node = &stage.from.node;
         let (image, img, layers) = if let Some(d) = from_stage {
@@ -547,7 +671,14 @@ impl Builder<'_> {
             let (c, l) = self.load(&id)?;
             (id, c, l)
         };
-        let mut st = St { image, img, layers, cmd_set: false, args: vec![], name };
+        let mut st = St {
+            image,
+            img,
+            layers,
+            cmd_set: false,
+            args: vec![],
+            name,
+        };
         // The author is the stage's own MAINTAINER, never the base image's.
         if let Some(o) = st.img.as_object_mut() {
             o.remove("author");
@@ -557,11 +688,19 @@ impl Builder<'_> {
             normalize_config(c);
             // A stage without PATH (FROM scratch) gets the default one, as Docker's.
             let has_path = c.get("Env").and_then(Value::as_array).is_some_and(|a| {
-                a.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))
+                a.iter()
+                    .any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))
             });
             if !has_path {
-                let mut env: Vec<Value> = c.get("Env").and_then(Value::as_array).cloned().unwrap_or_default();
-                env.insert(0, json!("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+                let mut env: Vec<Value> = c
+                    .get("Env")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                env.insert(
+                    0,
+                    json!("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+                );
                 c.insert("Env".into(), Value::Array(env));
             }
         }
@@ -577,19 +716,31 @@ impl Builder<'_> {
         let triggers: Vec<String> = st
             .get("OnBuild")
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         if !triggers.is_empty() {
             let n = triggers.len();
             self.emit(BuildEvent::Message {
-                text: format!("# Executing {n} build trigger{}", if n == 1 { "" } else { "s" }),
+                text: format!(
+                    "# Executing {n} build trigger{}",
+                    if n == 1 { "" } else { "s" }
+                ),
             })?;
             st.cfg().insert("OnBuild".into(), Value::Null);
             for t in triggers {
-                let df = parser::parse(&t).map_err(|e| node.err(format!("ONBUILD trigger {t:?}: {}", e.message)))?;
+                let df = parser::parse(&t)
+                    .map_err(|e| node.err(format!("ONBUILD trigger {t:?}: {}", e.message)))?;
                 for n in &df.nodes {
-                    let instr = instructions::instruction(n, self.escape).map_err(|e| node.err(format!("ONBUILD trigger {t:?}: {}", e.message)))?;
-                    let ins = Instruction { node: n.clone(), instr };
+                    let instr = instructions::instruction(n, self.escape)
+                        .map_err(|e| node.err(format!("ONBUILD trigger {t:?}: {}", e.message)))?;
+                    let ins = Instruction {
+                        node: n.clone(),
+                        instr,
+                    };
                     self.step(&mut st, &ins, false, &|_| None)?;
                 }
             }
@@ -628,7 +779,11 @@ fn find_image(idx: &ImageIndex, name: &str) -> Option<String> {
     }
     let hex = name.strip_prefix("sha256:").unwrap_or(name);
     if hex.len() >= 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        let m: Vec<&String> = idx.images.keys().filter(|k| k.trim_start_matches("sha256:").starts_with(hex)).collect();
+        let m: Vec<&String> = idx
+            .images
+            .keys()
+            .filter(|k| k.trim_start_matches("sha256:").starts_with(hex))
+            .collect();
         if m.len() == 1 {
             return Some(m[0].clone());
         }
@@ -639,15 +794,25 @@ fn find_image(idx: &ImageIndex, name: &str) -> Option<String> {
 /// How a step changes the file system.
 enum Fs {
     /// A RUN command.
-    Run { cmd: Vec<String>, env: Vec<String>, network: String },
+    Run {
+        cmd: Vec<String>,
+        env: Vec<String>,
+        network: String,
+    },
     /// Files into the image: COPY, ADD, WORKDIR.
-    Files(Box<dyn FnOnce(&mut Builder<'_>, &St, Option<&str>) -> Result<Option<PathBuf>>>),
+    Files(FilesFn),
 }
 
 impl Builder<'_> {
     /// One instruction: `counted` ones are steps with their own event (ONBUILD
     /// triggers run inside the FROM step).
-    fn step(&mut self, st: &mut St, ins: &Instruction, counted: bool, stage_of: &dyn Fn(&str) -> Option<usize>) -> Result<()> {
+    fn step(
+        &mut self,
+        st: &mut St,
+        ins: &Instruction,
+        counted: bool,
+        stage_of: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<()> {
         let node = &ins.node;
         if counted {
             let name = st.name.clone();
@@ -657,7 +822,7 @@ impl Builder<'_> {
         let vars = st.vars();
         let word = |w: &str| shell::process_word(w, &vars, esc).map_err(|e| node.err(e.message));
         match &ins.instr {
-            Instr::From { .. } => return Err(node.err("FROM inside a stage")),
+            Instr::From { .. } => Err(node.err("FROM inside a stage")),
             Instr::Env(pairs) => {
                 let mut env = st.env();
                 let mut parts = Vec::new();
@@ -706,7 +871,9 @@ impl Builder<'_> {
             Instr::Expose(ports) => {
                 let mut all = Vec::new();
                 for p in ports {
-                    all.extend(shell::process_words(p, &vars, esc).map_err(|e| node.err(e.message))?);
+                    all.extend(
+                        shell::process_words(p, &vars, esc).map_err(|e| node.err(e.message))?,
+                    );
                 }
                 let c = st.cfg();
                 if !c.get("ExposedPorts").is_some_and(Value::is_object) {
@@ -747,13 +914,18 @@ impl Builder<'_> {
             }
             Instr::Stopsignal(s) => {
                 let s = word(s)?;
-                crate::api::flags::parse_signal(&s).map_err(|e| node.err(format!("STOPSIGNAL: {}", e.message)))?;
+                crate::api::flags::parse_signal(&s)
+                    .map_err(|e| node.err(format!("STOPSIGNAL: {}", e.message)))?;
                 st.cfg().insert("StopSignal".into(), json!(s));
                 self.meta_step(st, &format!("STOPSIGNAL {s}"))
             }
             Instr::Onbuild(t) => {
                 let c = st.cfg();
-                let mut list: Vec<Value> = c.get("OnBuild").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+                let mut list: Vec<Value> = c
+                    .get("OnBuild")
+                    .and_then(|v| v.as_array())
+                    .cloned()
+                    .unwrap_or_default();
                 // The trigger's instruction word in upper case, as Docker stores it.
                 let (w, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
                 let trig = format!("{} {}", w.to_ascii_uppercase(), rest.trim());
@@ -775,7 +947,11 @@ impl Builder<'_> {
                 for (k, v) in list {
                     let def = match v {
                         Some(v) => Some(word(v)?),
-                        None => self.meta.iter().find(|(m, _)| m == k).and_then(|(_, v)| v.clone()),
+                        None => self
+                            .meta
+                            .iter()
+                            .find(|(m, _)| m == k)
+                            .and_then(|(_, v)| v.clone()),
                     };
                     let val = self.opts.build_args.get(k).cloned().or(def.clone());
                     self.consumed.insert(k.clone());
@@ -796,13 +972,21 @@ impl Builder<'_> {
                 self.fs_step(
                     st,
                     &format!("#(nop) WORKDIR {dir}"),
-                    Fs::Files(Box::new(move |b: &mut Builder<'_>, st: &St, ctr: Option<&str>| b.make_dirs(st, ctr, &d))),
+                    Fs::Files(Box::new(
+                        move |b: &mut Builder<'_>, st: &St, ctr: Option<&str>| {
+                            b.make_dirs(st, ctr, &d)
+                        },
+                    )),
                     vec![],
                 )
             }
             Instr::Run { cmd, network } => {
                 let cmd = self.cmd_of(st, cmd);
-                let env_keys: BTreeSet<String> = st.env().iter().map(|e| e.split('=').next().unwrap_or("").to_string()).collect();
+                let env_keys: BTreeSet<String> = st
+                    .env()
+                    .iter()
+                    .map(|e| e.split('=').next().unwrap_or("").to_string())
+                    .collect();
                 // Build args the RUN sees: declared ones with values, and the predefined
                 // ones given with --build-arg; ENV of the same name wins.
                 let mut args: BTreeMap<String, String> = BTreeMap::new();
@@ -822,7 +1006,10 @@ impl Builder<'_> {
                 if !args.is_empty() {
                     let shown: Vec<String> = args
                         .iter()
-                        .filter(|(k, _)| st.args.iter().any(|(a, _)| a == *k) || !BUILTIN_ARGS.contains(&k.as_str()))
+                        .filter(|(k, _)| {
+                            st.args.iter().any(|(a, _)| a == *k)
+                                || !BUILTIN_ARGS.contains(&k.as_str())
+                        })
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect();
                     let mut s = vec![format!("|{}", shown.len())];
@@ -836,7 +1023,16 @@ impl Builder<'_> {
                     .filter(|n| !n.is_empty() && n != "default")
                     .unwrap_or_else(|| "none".into());
                 let extra = vec![format!("network={net}"), env.join("\u{0}")];
-                self.fs_step(st, &save.join(" "), Fs::Run { cmd, env, network: net }, extra)
+                self.fs_step(
+                    st,
+                    &save.join(" "),
+                    Fs::Run {
+                        cmd,
+                        env,
+                        network: net,
+                    },
+                    extra,
+                )
             }
             Instr::Copy(spec) | Instr::Add(spec) => {
                 let is_add = matches!(ins.instr, Instr::Add(_));
@@ -879,7 +1075,13 @@ impl Builder<'_> {
     }
 
     /// The config of the next image: the stage's config, one more history entry.
-    fn next_config(&self, st: &St, created_by: &str, empty: bool, container_cmd: Vec<String>) -> Value {
+    fn next_config(
+        &self,
+        st: &St,
+        created_by: &str,
+        empty: bool,
+        container_cmd: Vec<String>,
+    ) -> Value {
         let mut img = st.img.clone();
         let now = now_rfc();
         img["created"] = json!(now);
@@ -907,7 +1109,14 @@ impl Builder<'_> {
     }
 
     /// Store the next image (its layer from `layer`, a tar) and move the stage onto it.
-    fn commit(&mut self, st: &mut St, img: Value, layer: Option<&Path>, key: &str, created_by: &str) -> Result<()> {
+    fn commit(
+        &mut self,
+        st: &mut St,
+        img: Value,
+        layer: Option<&Path>,
+        key: &str,
+        created_by: &str,
+    ) -> Result<()> {
         let store = self.eng.image_store();
         let mut staging = store.staging("build")?;
         let mut img = img;
@@ -923,14 +1132,32 @@ impl Builder<'_> {
             }
             layers.push((blob, None));
         }
-        let config = serde_json::to_vec(&img).map_err(|e| EngineError::internal(format!("encoding the image config: {e}")))?;
-        let ni = NewImage { config, manifest: None, layers, tags: vec![], repo_digests: vec![] };
+        let config = serde_json::to_vec(&img)
+            .map_err(|e| EngineError::internal(format!("encoding the image config: {e}")))?;
+        let ni = NewImage {
+            config,
+            manifest: None,
+            layers,
+            tags: vec![],
+            repo_digests: vec![],
+        };
         store.prepare(&mut staging, &ni)?;
         let done = store.commit(staging, std::slice::from_ref(&ni))?;
-        let id = done.into_iter().next().map(|c| c.id).ok_or_else(|| EngineError::internal("the step made no image"))?;
+        let id = done
+            .into_iter()
+            .next()
+            .map(|c| c.id)
+            .ok_or_else(|| EngineError::internal("the step made no image"))?;
         self.images = store.index()?;
         let now = now_secs();
-        let rec = Record { image: id.clone(), parent: st.image.clone(), created_by: created_by.to_string(), created: now, last_used: now, size };
+        let rec = Record {
+            image: id.clone(),
+            parent: st.image.clone(),
+            created_by: created_by.to_string(),
+            created: now,
+            last_used: now,
+            size,
+        };
         self.cache_idx.records.insert(key.to_string(), rec.clone());
         if let Err(e) = self.cache.update(vec![(key.to_string(), rec)], &[], now) {
             tracing::warn!("could not record the build step in the cache: {e}");
@@ -949,7 +1176,12 @@ impl Builder<'_> {
         let mut ccmd = shell.clone();
         ccmd.push("#(nop) ".into());
         ccmd.push(comment.to_string());
-        let key = cache::key(&[&st.image, &created_by, &st.img["config"].to_string(), st.img["author"].as_str().unwrap_or("")]);
+        let key = cache::key(&[
+            &st.image,
+            &created_by,
+            &st.img["config"].to_string(),
+            st.img["author"].as_str().unwrap_or(""),
+        ]);
         if self.probe(st, &key)? {
             return Ok(());
         }
@@ -983,7 +1215,8 @@ impl Builder<'_> {
         let layer_path = self.tmp.join(format!("layer-{}.tar", self.step));
         let (layer, removed) = match fs {
             Fs::Run { cmd, env, network } => {
-                let (l, id) = self.run_container(st, &created_by, cmd, env, network, &layer_path)?;
+                let (l, id) =
+                    self.run_container(st, &created_by, cmd, env, network, &layer_path)?;
                 (l, Some(id))
             }
             Fs::Files(f) => {
@@ -997,16 +1230,25 @@ impl Builder<'_> {
                         entrypoint: Some(vec![]),
                         network: Some("none".into()),
                         log_driver: Some("none".into()),
-                        labels: [("wharf.build.step".to_string(), self.step.to_string())].into_iter().collect(),
+                        labels: [("wharf.build.step".to_string(), self.step.to_string())]
+                            .into_iter()
+                            .collect(),
                         ..Default::default()
                     };
                     let id = self.eng.container_create(self.caller, &spec)?;
-                    let mut ctr = StepContainer { eng: self.eng, caller: self.caller, id: id.clone(), removed: false };
+                    let mut ctr = StepContainer {
+                        eng: self.eng,
+                        caller: self.caller,
+                        id: id.clone(),
+                        removed: false,
+                    };
                     let wrote = f(self, st, Some(&id))?;
                     let l = match wrote {
                         Some(put) => {
-                            let mut inp = std::fs::File::open(&put).ctx(|| format!("reading {}", put.display()))?;
-                            self.eng.container_archive_put(self.caller, &id, "/", &mut inp)?;
+                            let mut inp = std::fs::File::open(&put)
+                                .ctx(|| format!("reading {}", put.display()))?;
+                            self.eng
+                                .container_archive_put(self.caller, &id, "/", &mut inp)?;
                             self.capture(&id, &layer_path)?
                         }
                         None => None,
@@ -1016,7 +1258,12 @@ impl Builder<'_> {
                 }
             }
         };
-        let img = self.next_config(st, &created_by, layer.is_none(), if ccmd.is_empty() { vec![] } else { ccmd });
+        let img = self.next_config(
+            st,
+            &created_by,
+            layer.is_none(),
+            if ccmd.is_empty() { vec![] } else { ccmd },
+        );
         let img = match &st.img.get("container_config") {
             _ if created_by == what => {
                 // RUN: the container config's command is what the history shows.
@@ -1045,8 +1292,20 @@ impl Builder<'_> {
     }
 
     /// RUN: a container from the stage's image, its output streamed, its changes kept.
-    fn run_container(&mut self, st: &St, created_by: &str, cmd: Vec<String>, env: Vec<String>, network: String, layer: &Path) -> Result<(Option<PathBuf>, String)> {
-        let user = st.get("User").as_str().filter(|u| !u.is_empty()).map(String::from);
+    fn run_container(
+        &mut self,
+        st: &St,
+        created_by: &str,
+        cmd: Vec<String>,
+        env: Vec<String>,
+        network: String,
+        layer: &Path,
+    ) -> Result<(Option<PathBuf>, String)> {
+        let user = st
+            .get("User")
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .map(String::from);
         let workdir = Some(st.workdir()).filter(|w| !w.is_empty());
         if st.image.is_empty() || st.layers.is_empty() {
             return Err(EngineError::invalid(format!(
@@ -1063,13 +1322,26 @@ impl Builder<'_> {
             workdir,
             network: Some(network),
             log_driver: Some("none".into()),
-            labels: [("wharf.build.step".to_string(), self.step.to_string())].into_iter().collect(),
-            healthcheck: Some(HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() }),
+            labels: [("wharf.build.step".to_string(), self.step.to_string())]
+                .into_iter()
+                .collect(),
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["NONE".into()]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let id = self.eng.container_create(self.caller, &spec)?;
-        let mut ctr = StepContainer { eng: self.eng, caller: self.caller, id: id.clone(), removed: false };
-        self.emit(BuildEvent::Container { index: self.step, id: id.clone() })?;
+        let mut ctr = StepContainer {
+            eng: self.eng,
+            caller: self.caller,
+            id: id.clone(),
+            removed: false,
+        };
+        self.emit(BuildEvent::Container {
+            index: self.step,
+            id: id.clone(),
+        })?;
         let mut stream = self.eng.container_start_attached(self.caller, &id, None)?;
         let _ = stream.set_read_timeout(Some(TICK));
         let mut dec = crate::runtime::attach::Decoder::default();
@@ -1082,15 +1354,29 @@ impl Builder<'_> {
             match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => dec.push(&buf[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => break,
             }
             loop {
                 match dec.next_frame() {
                     Ok(Some((kind, data))) => match kind {
                         crate::runtime::attach::STDOUT | crate::runtime::attach::STDERR => {
-                            let stream = if kind == crate::runtime::attach::STDOUT { "stdout" } else { "stderr" };
-                            self.emit(BuildEvent::Output { index: self.step, stream: stream.into(), data: String::from_utf8_lossy(&data).into_owned() })?;
+                            let stream = if kind == crate::runtime::attach::STDOUT {
+                                "stdout"
+                            } else {
+                                "stderr"
+                            };
+                            self.emit(BuildEvent::Output {
+                                index: self.step,
+                                stream: stream.into(),
+                                data: String::from_utf8_lossy(&data).into_owned(),
+                            })?;
                         }
                         crate::runtime::attach::EXIT => {
                             code = String::from_utf8_lossy(&data).trim().parse().ok();
@@ -1098,7 +1384,8 @@ impl Builder<'_> {
                         }
                         crate::runtime::attach::ERROR => {
                             let t = String::from_utf8_lossy(&data).into_owned();
-                            failure = Some(t.split_once('\n').map(|(_, m)| m.to_string()).unwrap_or(t));
+                            failure =
+                                Some(t.split_once('\n').map(|(_, m)| m.to_string()).unwrap_or(t));
                         }
                         _ => {}
                     },
@@ -1108,7 +1395,10 @@ impl Builder<'_> {
             }
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
-                self.emit(BuildEvent::Running { index: self.step, elapsed_ms: started.elapsed().as_millis() as u64 })?;
+                self.emit(BuildEvent::Running {
+                    index: self.step,
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                })?;
             }
         }
         drop(stream);
@@ -1117,10 +1407,14 @@ impl Builder<'_> {
             None => self.eng.container_wait(self.caller, &id)?,
         };
         if let Some(f) = failure {
-            return Err(EngineError::invalid(format!("The command '{created_by}' could not be started: {f}")));
+            return Err(EngineError::invalid(format!(
+                "The command '{created_by}' could not be started: {f}"
+            )));
         }
         if code != 0 {
-            return Err(EngineError::invalid(format!("The command '{created_by}' returned a non-zero code: {code}")));
+            return Err(EngineError::invalid(format!(
+                "The command '{created_by}' returned a non-zero code: {code}"
+            )));
         }
         let l = self.capture(&id, layer)?;
         ctr.remove()?;
@@ -1130,18 +1424,31 @@ impl Builder<'_> {
     /// The tar of the directories of `dir` that do not exist yet (WORKDIR).
     fn make_dirs(&mut self, st: &St, ctr: Option<&str>, dir: &str) -> Result<Option<PathBuf>> {
         let _ = st;
-        let own = Owner { uid: 0, gid: 0, mode: None };
+        let own = Owner {
+            uid: 0,
+            gid: 0,
+            mode: None,
+        };
         let path = self.tmp.join(format!("files-{}.tar", self.step));
         let f = std::fs::File::create(&path).ctx(|| format!("creating {}", path.display()))?;
         let mut b = tar::Builder::new(std::io::BufWriter::new(f));
         let n = self.missing_dirs(&mut b, ctr, dir, own)?;
-        b.into_inner().ctx(|| "packing".into())?.flush().ctx(|| "packing".into())?;
+        b.into_inner()
+            .ctx(|| "packing".into())?
+            .flush()
+            .ctx(|| "packing".into())?;
         Ok((n > 0).then_some(path))
     }
 
     /// Add entries for the directories of `dir` (itself included) that the container
     /// (or, without one, the empty stage) lacks. Returns how many.
-    fn missing_dirs<W: Write>(&mut self, b: &mut tar::Builder<W>, ctr: Option<&str>, dir: &str, own: Owner) -> Result<usize> {
+    fn missing_dirs<W: Write>(
+        &mut self,
+        b: &mut tar::Builder<W>,
+        ctr: Option<&str>,
+        dir: &str,
+        own: Owner,
+    ) -> Result<usize> {
         let mut n = 0;
         let mut cur = String::new();
         let mtime = now_secs().max(0) as u64;
@@ -1154,20 +1461,35 @@ impl Builder<'_> {
                     match self.eng.container_stat_path(self.caller, c, &cur) {
                         Ok(s) if s.is_dir => continue,
                         Ok(_) => {
-                            return Err(EngineError::invalid(format!("{cur} exists in the image and is not a directory")))
+                            return Err(EngineError::invalid(format!(
+                                "{cur} exists in the image and is not a directory"
+                            )))
                         }
                         Err(e) if e.kind == ErrorKind::NotFound => missing = true,
                         Err(e) => return Err(e),
                     }
                 }
             }
-            context::append_dir(b, cur.trim_start_matches('/'), 0o755, mtime, Owner { mode: None, ..own })?;
+            context::append_dir(
+                b,
+                cur.trim_start_matches('/'),
+                0o755,
+                mtime,
+                Owner { mode: None, ..own },
+            )?;
             n += 1;
         }
         Ok(n)
     }
 
-    fn copy_step(&mut self, st: &mut St, spec: &CopySpec, is_add: bool, node: &parser::Node, stage_of: &dyn Fn(&str) -> Option<usize>) -> Result<()> {
+    fn copy_step(
+        &mut self,
+        st: &mut St,
+        spec: &CopySpec,
+        is_add: bool,
+        node: &parser::Node,
+        stage_of: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<()> {
         let esc = self.escape;
         let vars = st.vars();
         let word = |w: &str| shell::process_word(w, &vars, esc).map_err(|e| node.err(e.message));
@@ -1177,7 +1499,11 @@ impl Builder<'_> {
         let mut dest = if dest_raw.starts_with('/') {
             dest_raw.clone()
         } else {
-            let base = if wd.is_empty() { "/".to_string() } else { wd.clone() };
+            let base = if wd.is_empty() {
+                "/".to_string()
+            } else {
+                wd.clone()
+            };
             format!("{}/{}", base.trim_end_matches('/'), dest_raw)
         };
         let dest_slash = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
@@ -1187,7 +1513,14 @@ impl Builder<'_> {
             None => None,
         };
         let chmod = match &spec.chmod {
-            Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| node.err(format!("--chmod={m}: give an octal mode such as 755")))?),
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        node.err(format!("--chmod={m}: give an octal mode such as 755"))
+                    })?,
+            ),
             None => None,
         };
         // Sources.
@@ -1209,11 +1542,21 @@ impl Builder<'_> {
         }
         let mut globbed = false;
         for s in &spec.srcs {
-            if let Some(name) = s.strip_prefix("<<").map(|n| n.trim_start_matches('-').trim_matches(['"', '\''])) {
+            if let Some(name) = s
+                .strip_prefix("<<")
+                .map(|n| n.trim_start_matches('-').trim_matches(['"', '\'']))
+            {
                 if let Some(h) = spec.heredocs.iter().find(|h| h.name == name) {
-                    let content = if h.quoted { h.content.clone() } else { word(&h.content.replace('"', "\\\""))? };
+                    let content = if h.quoted {
+                        h.content.clone()
+                    } else {
+                        word(&h.content.replace('"', "\\\""))?
+                    };
                     sums.push(format!("heredoc:{}:{}", h.name, content));
-                    srcs.push(Src::Heredoc { name: h.name.clone(), content });
+                    srcs.push(Src::Heredoc {
+                        name: h.name.clone(),
+                        content,
+                    });
                     continue;
                 }
             }
@@ -1228,7 +1571,8 @@ impl Builder<'_> {
                     return Err(node.err(format!("COPY --from with a wildcard ({s}) is not supported by wharf's builder: name the paths")));
                 }
                 let n = srcs.len();
-                let (tar, stat) = self.fetch_from_image(from_image.as_deref().unwrap_or_default(), &s, n)?;
+                let (tar, stat) =
+                    self.fetch_from_image(from_image.as_deref().unwrap_or_default(), &s, n)?;
                 let kind = if stat.is_dir { "dir" } else { "file" };
                 sums.push(format!("{kind}:{}", file_sha256(&tar)?));
                 srcs.push(Src::Image { tar, stat });
@@ -1237,7 +1581,10 @@ impl Builder<'_> {
             if s.contains(['*', '?', '[']) {
                 globbed = true;
             }
-            let found = self.ctx.sources(&s).map_err(|e| node.err(format!("{cmd} failed: {}", e.message)))?;
+            let found = self
+                .ctx
+                .sources(&s)
+                .map_err(|e| node.err(format!("{cmd} failed: {}", e.message)))?;
             sums.push(context::checksum(&self.ctx, &found)?);
             for f in found {
                 srcs.push(Src::Ctx(f));
@@ -1246,35 +1593,75 @@ impl Builder<'_> {
         let hash = if sums.len() == 1 && !sums[0].starts_with("heredoc:") {
             sums[0].clone()
         } else {
-            format!("multi:{}", &cache::key(&sums.iter().map(String::as_str).collect::<Vec<_>>())[7..])
+            format!(
+                "multi:{}",
+                &cache::key(&sums.iter().map(String::as_str).collect::<Vec<_>>())[7..]
+            )
         };
-        let from_part = from_image.as_deref().map(|i| format!("--from={i} ")).unwrap_or_default();
+        let from_part = from_image
+            .as_deref()
+            .map(|i| format!("--from={i} "))
+            .unwrap_or_default();
         // As Docker 20.10 writes it: no space between the flag and the checksum.
-        let chown_part = chown.as_deref().map(|c| format!("--chown={c}")).unwrap_or_default();
+        let chown_part = chown
+            .as_deref()
+            .map(|c| format!("--chown={c}"))
+            .unwrap_or_default();
         let chmod_part = chmod.map(|m| format!("--chmod={m:o} ")).unwrap_or_default();
         let comment = format!("#(nop) {cmd} {chown_part}{chmod_part}{hash} in {dest_raw} ");
-        let extra = vec![from_part, if is_add { "add".into() } else { "copy".into() }, dest.clone()];
+        let extra = vec![
+            from_part,
+            if is_add { "add".into() } else { "copy".into() },
+            dest.clone(),
+        ];
         let many = srcs.len() > 1 || globbed;
         if many && !dest_slash {
             return Err(node.err(format!("When using {cmd} with more than one source file, the destination must be a directory and end with a /")));
         }
-        let f = move |b: &mut Builder<'_>, _st: &St, ctr: Option<&str>| -> Result<Option<PathBuf>> {
-            b.put_files(ctr, srcs, &dest, dest_slash || many, chown.as_deref(), chmod, is_add)
-        };
+        let f =
+            move |b: &mut Builder<'_>, _st: &St, ctr: Option<&str>| -> Result<Option<PathBuf>> {
+                b.put_files(
+                    ctr,
+                    srcs,
+                    &dest,
+                    dest_slash || many,
+                    chown.as_deref(),
+                    chmod,
+                    is_add,
+                )
+            };
         self.fs_step(st, &comment, Fs::Files(Box::new(f)), extra)
     }
 
     /// Write the tar of a COPY/ADD (missing parents, then the files) for the container
     /// `ctr` (or an empty stage).
     #[allow(clippy::too_many_arguments)]
-    fn put_files(&mut self, ctr: Option<&str>, srcs: Vec<Src>, dest: &str, dest_is_dir: bool, chown: Option<&str>, chmod: Option<u32>, is_add: bool) -> Result<Option<PathBuf>> {
+    fn put_files(
+        &mut self,
+        ctr: Option<&str>,
+        srcs: Vec<Src>,
+        dest: &str,
+        dest_is_dir: bool,
+        chown: Option<&str>,
+        chmod: Option<u32>,
+        is_add: bool,
+    ) -> Result<Option<PathBuf>> {
         let (uid, gid) = match chown {
             Some(c) => self.owner(ctr, c)?,
             None => (0, 0),
         };
-        let own = Owner { uid, gid, mode: chmod };
+        let own = Owner {
+            uid,
+            gid,
+            mode: chmod,
+        };
         let stat_dir = |b: &Builder<'_>, p: &str| -> bool {
-            ctr.is_some_and(|c| b.eng.container_stat_path(b.caller, c, p).map(|s| s.is_dir).unwrap_or(false))
+            ctr.is_some_and(|c| {
+                b.eng
+                    .container_stat_path(b.caller, c, p)
+                    .map(|s| s.is_dir)
+                    .unwrap_or(false)
+            })
         };
         let path = self.tmp.join(format!("files-{}.tar", self.step));
         let f = std::fs::File::create(&path).ctx(|| format!("creating {}", path.display()))?;
@@ -1283,16 +1670,27 @@ impl Builder<'_> {
         let into_dir = dest_is_dir || dest_dir_exists;
         let mut archives: Vec<PathBuf> = Vec::new();
         // Parents first.
-        let single_dir = srcs.len() == 1
-            && matches!(&srcs[0], Src::Ctx(s) if s.is_dir)
+        let single_dir = srcs.len() == 1 && matches!(&srcs[0], Src::Ctx(s) if s.is_dir)
             || matches!(&srcs[..], [Src::Image { stat, .. }] if stat.is_dir);
-        let target_dir = if into_dir || single_dir { dest.to_string() } else { parent_of(dest) };
+        let target_dir = if into_dir || single_dir {
+            dest.to_string()
+        } else {
+            parent_of(dest)
+        };
         self.missing_dirs(&mut b, ctr, &target_dir, Owner { mode: None, ..own })?;
-        let name_in = |d: &str, n: &str| format!("{}/{}", d.trim_end_matches('/'), n).trim_start_matches('/').to_string();
+        let name_in = |d: &str, n: &str| {
+            format!("{}/{}", d.trim_end_matches('/'), n)
+                .trim_start_matches('/')
+                .to_string()
+        };
         for s in srcs {
             match s {
                 Src::Heredoc { name, content } => {
-                    let target = if into_dir { name_in(dest, &name) } else { dest.trim_start_matches('/').to_string() };
+                    let target = if into_dir {
+                        name_in(dest, &name)
+                    } else {
+                        dest.trim_start_matches('/').to_string()
+                    };
                     let mut h = tar::Header::new_gnu();
                     h.set_entry_type(tar::EntryType::Regular);
                     h.set_size(content.len() as u64);
@@ -1300,7 +1698,8 @@ impl Builder<'_> {
                     h.set_uid(uid);
                     h.set_gid(gid);
                     h.set_mtime(0);
-                    b.append_data(&mut h, &target, content.as_bytes()).ctx(|| format!("packing {target}"))?;
+                    b.append_data(&mut h, &target, content.as_bytes())
+                        .ctx(|| format!("packing {target}"))?;
                 }
                 Src::Image { tar, stat } => {
                     copy_from_image(&mut b, &tar, &stat, dest, into_dir, own)?;
@@ -1312,13 +1711,20 @@ impl Builder<'_> {
                     } else if is_add && is_archive(&s.path) {
                         archives.push(s.path.clone());
                     } else {
-                        let target = if into_dir { name_in(dest, &base) } else { dest.trim_start_matches('/').to_string() };
+                        let target = if into_dir {
+                            name_in(dest, &base)
+                        } else {
+                            dest.trim_start_matches('/').to_string()
+                        };
                         context::append_file(&mut b, &s.path, &target, own)?;
                     }
                 }
             }
         }
-        b.into_inner().ctx(|| "packing".into())?.flush().ctx(|| "packing".into())?;
+        b.into_inner()
+            .ctx(|| "packing".into())?
+            .flush()
+            .ctx(|| "packing".into())?;
         if archives.is_empty() {
             return Ok(Some(path));
         }
@@ -1328,11 +1734,17 @@ impl Builder<'_> {
             return Err(EngineError::invalid("ADD of an archive into an empty stage (FROM scratch) is not supported by wharf's builder: COPY the files instead"));
         };
         let mut inp = std::fs::File::open(&path).ctx(|| format!("reading {}", path.display()))?;
-        self.eng.container_archive_put(self.caller, c, "/", &mut inp)?;
+        self.eng
+            .container_archive_put(self.caller, c, "/", &mut inp)?;
         for a in archives {
             let f = std::fs::File::open(&a).ctx(|| format!("reading {}", a.display()))?;
-            let mut r: Box<dyn Read> = if gz_magic(&a) { Box::new(flate2::read::GzDecoder::new(f)) } else { Box::new(f) };
-            self.eng.container_archive_put(self.caller, c, dest, &mut r)?;
+            let mut r: Box<dyn Read> = if gz_magic(&a) {
+                Box::new(flate2::read::GzDecoder::new(f))
+            } else {
+                Box::new(f)
+            };
+            self.eng
+                .container_archive_put(self.caller, c, dest, &mut r)?;
         }
         // Everything is in the container already.
         let empty = self.tmp.join(format!("empty-{}.tar", self.step));
@@ -1342,7 +1754,12 @@ impl Builder<'_> {
     }
 
     /// COPY --from: a tar of `path` in `image`, read through a container of it.
-    fn fetch_from_image(&mut self, image: &str, path: &str, n: usize) -> Result<(PathBuf, crate::api::PathStat)> {
+    fn fetch_from_image(
+        &mut self,
+        image: &str,
+        path: &str,
+        n: usize,
+    ) -> Result<(PathBuf, crate::api::PathStat)> {
         let spec = ContainerCreate {
             image: image.to_string(),
             cmd: Some(vec!["#(nop) COPY".into()]),
@@ -1352,13 +1769,33 @@ impl Builder<'_> {
             ..Default::default()
         };
         let id = self.eng.container_create(self.caller, &spec)?;
-        let mut ctr = StepContainer { eng: self.eng, caller: self.caller, id: id.clone(), removed: false };
-        let p = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+        let mut ctr = StepContainer {
+            eng: self.eng,
+            caller: self.caller,
+            id: id.clone(),
+            removed: false,
+        };
+        let p = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
         let tarp = self.tmp.join(format!("from-{}-{n}.tar", self.step));
         let stat = {
-            let mut f = std::fs::File::create(&tarp).ctx(|| format!("creating {}", tarp.display()))?;
+            let mut f =
+                std::fs::File::create(&tarp).ctx(|| format!("creating {}", tarp.display()))?;
             let r = self.eng.container_archive_get(self.caller, &id, &p, &mut f);
-            r.map_err(|e| if e.kind == ErrorKind::NotFound { EngineError::not_found("path", &p, "check the path in the --from stage or image") } else { e })?
+            r.map_err(|e| {
+                if e.kind == ErrorKind::NotFound {
+                    EngineError::not_found(
+                        "path",
+                        &p,
+                        "check the path in the --from stage or image",
+                    )
+                } else {
+                    e
+                }
+            })?
         };
         ctr.remove()?;
         Ok((tarp, stat))
@@ -1374,7 +1811,10 @@ impl Builder<'_> {
         let read = |b: &Builder<'_>, file: &str| -> String {
             let Some(c) = ctr else { return String::new() };
             let mut out = Vec::new();
-            if b.eng.container_archive_get(b.caller, c, file, &mut out).is_err() {
+            if b.eng
+                .container_archive_get(b.caller, c, file, &mut out)
+                .is_err()
+            {
                 return String::new();
             }
             let mut ar = tar::Archive::new(&out[..]);
@@ -1389,22 +1829,33 @@ impl Builder<'_> {
         let lookup = |text: &str, name: &str, field: usize| -> Option<(u64, u64)> {
             text.lines().find_map(|l| {
                 let f: Vec<&str> = l.split(':').collect();
-                (f.first() == Some(&name)).then(|| (f.get(field).and_then(|v| v.parse().ok()).unwrap_or(0), f.get(3).and_then(|v| v.parse().ok()).unwrap_or(0)))
+                (f.first() == Some(&name)).then(|| {
+                    (
+                        f.get(field).and_then(|v| v.parse().ok()).unwrap_or(0),
+                        f.get(3).and_then(|v| v.parse().ok()).unwrap_or(0),
+                    )
+                })
             })
         };
         let (uid, pgid) = match u.parse::<u64>() {
             Ok(n) => (n, n),
             Err(_) => lookup(&read(self, "/etc/passwd"), u, 2).ok_or_else(|| {
-                EngineError::invalid(format!("--chown={spec}: no user {u:?} in the image's /etc/passwd"))
+                EngineError::invalid(format!(
+                    "--chown={spec}: no user {u:?} in the image's /etc/passwd"
+                ))
             })?,
         };
         let gid = match g {
             None => pgid,
             Some(g) => match g.parse::<u64>() {
                 Ok(n) => n,
-                Err(_) => lookup(&read(self, "/etc/group"), g, 2).map(|(a, _)| a).ok_or_else(|| {
-                    EngineError::invalid(format!("--chown={spec}: no group {g:?} in the image's /etc/group"))
-                })?,
+                Err(_) => lookup(&read(self, "/etc/group"), g, 2)
+                    .map(|(a, _)| a)
+                    .ok_or_else(|| {
+                        EngineError::invalid(format!(
+                            "--chown={spec}: no group {g:?} in the image's /etc/group"
+                        ))
+                    })?,
             },
         };
         Ok((uid, gid))
@@ -1421,13 +1872,27 @@ fn file_sha256(p: &Path) -> Result<String> {
 }
 
 /// COPY --from: the entries of a fetched tar under `dest`, owned as the COPY says.
-fn copy_from_image<W: Write>(b: &mut tar::Builder<W>, tarp: &Path, stat: &crate::api::PathStat, dest: &str, into_dir: bool, own: Owner) -> Result<()> {
+fn copy_from_image<W: Write>(
+    b: &mut tar::Builder<W>,
+    tarp: &Path,
+    stat: &crate::api::PathStat,
+    dest: &str,
+    into_dir: bool,
+    own: Owner,
+) -> Result<()> {
     let f = std::fs::File::open(tarp).ctx(|| format!("reading {}", tarp.display()))?;
     let mut ar = tar::Archive::new(f);
     for e in ar.entries().ctx(|| "reading the copied files".into())? {
         let mut e = e.ctx(|| "reading the copied files".into())?;
-        let name = e.path().ctx(|| "reading the copied files".into())?.to_string_lossy().into_owned();
-        let rest = name.trim_end_matches('/').split_once('/').map(|(_, r)| r.to_string());
+        let name = e
+            .path()
+            .ctx(|| "reading the copied files".into())?
+            .to_string_lossy()
+            .into_owned();
+        let rest = name
+            .trim_end_matches('/')
+            .split_once('/')
+            .map(|(_, r)| r.to_string());
         let target = if stat.is_dir {
             match rest {
                 None => continue,
@@ -1449,11 +1914,18 @@ fn copy_from_image<W: Write>(b: &mut tar::Builder<W>, tarp: &Path, stat: &crate:
         }
         match h.entry_type() {
             tar::EntryType::Symlink | tar::EntryType::Link => {
-                let t = e.link_name().ok().flatten().map(|t| t.into_owned()).unwrap_or_default();
-                b.append_link(&mut h, &target, t).ctx(|| format!("packing {target}"))?;
+                let t = e
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                b.append_link(&mut h, &target, t)
+                    .ctx(|| format!("packing {target}"))?;
             }
             _ => {
-                b.append_data(&mut h, &target, &mut e).ctx(|| format!("packing {target}"))?;
+                b.append_data(&mut h, &target, &mut e)
+                    .ctx(|| format!("packing {target}"))?;
             }
         }
     }
@@ -1469,13 +1941,22 @@ fn parent_of(p: &str) -> String {
 
 fn gz_magic(p: &Path) -> bool {
     let mut b = [0u8; 2];
-    std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut b)).is_ok() && b == [0x1f, 0x8b]
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok()
+        && b == [0x1f, 0x8b]
 }
 
 /// Is the file a tar archive (plain or gzip) that ADD unpacks?
 fn is_archive(p: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(p) else { return false };
-    let mut r: Box<dyn Read> = if gz_magic(p) { Box::new(flate2::read::GzDecoder::new(f)) } else { Box::new(f) };
+    let Ok(f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let mut r: Box<dyn Read> = if gz_magic(p) {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
     let mut head = vec![0u8; 512];
     if r.read_exact(&mut head).is_err() {
         return false;
@@ -1485,7 +1966,11 @@ fn is_archive(p: &Path) -> bool {
 
 /// `WORKDIR` against the current one, cleaned.
 pub fn normalize_workdir(cur: &str, w: &str) -> String {
-    let joined = if w.starts_with('/') { w.to_string() } else { format!("{}/{}", if cur.is_empty() { "/" } else { cur }, w) };
+    let joined = if w.starts_with('/') {
+        w.to_string()
+    } else {
+        format!("{}/{}", if cur.is_empty() { "/" } else { cur }, w)
+    };
     let mut parts: Vec<&str> = Vec::new();
     for p in joined.split('/') {
         match p {
@@ -1509,11 +1994,16 @@ fn expose_keys(p: &str) -> std::result::Result<Vec<String>, String> {
     let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
     let proto = proto.to_ascii_lowercase();
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("EXPOSE {p}: invalid proto {proto:?}: use tcp, udp or sctp"));
+        return Err(format!(
+            "EXPOSE {p}: invalid proto {proto:?}: use tcp, udp or sctp"
+        ));
     }
     let bad = || format!("EXPOSE {p}: invalid containerPort: {num}");
     let (a, b) = match num.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let a = num.parse::<u16>().map_err(|_| bad())?;
             (a, a)
@@ -1527,7 +2017,13 @@ fn expose_keys(p: &str) -> std::result::Result<Vec<String>, String> {
 
 /// HEALTHCHECK's config JSON and its history text (`&{["CMD-SHELL" "x"] "5s" ...}`).
 fn health_json(h: Option<&HealthSpec>) -> (Value, String) {
-    let none = HealthSpec { test: vec!["NONE".into()], interval: 0, timeout: 0, start_period: 0, retries: 0 };
+    let none = HealthSpec {
+        test: vec!["NONE".into()],
+        interval: 0,
+        timeout: 0,
+        start_period: 0,
+        retries: 0,
+    };
     let h = h.unwrap_or(&none);
     let mut v = json!({"Test": h.test});
     if h.interval != 0 {
@@ -1567,9 +2063,21 @@ mod tests {
         assert_eq!(go_duration(500_000_000), "500ms");
         assert_eq!(go_rune(3), "'\\x03'");
         assert_eq!(go_rune(65), "'A'");
-        assert_eq!(go_quote_list(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]), r#"["/bin/sh" "-c" "echo \"hi\""]"#);
-        let h = HealthSpec { test: vec!["CMD-SHELL".into(), "true".into()], interval: 5_000_000_000, timeout: 0, start_period: 0, retries: 3 };
-        assert_eq!(health_json(Some(&h)).1, r#"&{["CMD-SHELL" "true"] "5s" "0s" "0s" '\x03'}"#);
+        assert_eq!(
+            go_quote_list(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]),
+            r#"["/bin/sh" "-c" "echo \"hi\""]"#
+        );
+        let h = HealthSpec {
+            test: vec!["CMD-SHELL".into(), "true".into()],
+            interval: 5_000_000_000,
+            timeout: 0,
+            start_period: 0,
+            retries: 3,
+        };
+        assert_eq!(
+            health_json(Some(&h)).1,
+            r#"&{["CMD-SHELL" "true"] "5s" "0s" "0s" '\x03'}"#
+        );
     }
 
     #[test]
@@ -1579,7 +2087,10 @@ mod tests {
         assert_eq!(normalize_workdir("/a", "/x/"), "/x");
         assert_eq!(expose_keys("80").unwrap(), vec!["80/tcp"]);
         assert_eq!(expose_keys("53/UDP").unwrap(), vec!["53/udp"]);
-        assert_eq!(expose_keys("8000-8001").unwrap(), vec!["8000/tcp", "8001/tcp"]);
+        assert_eq!(
+            expose_keys("8000-8001").unwrap(),
+            vec!["8000/tcp", "8001/tcp"]
+        );
         assert!(expose_keys("http").is_err());
         assert_eq!(parent_of("/a/b"), "/a");
         assert_eq!(parent_of("/a"), "/");

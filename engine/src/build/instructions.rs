@@ -42,8 +42,15 @@ pub struct HealthSpec {
 /// One instruction and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Instr {
-    From { image: String, name: Option<String>, platform: Option<String> },
-    Run { cmd: CmdLine, network: Option<String> },
+    From {
+        image: String,
+        name: Option<String>,
+        platform: Option<String>,
+    },
+    Run {
+        cmd: CmdLine,
+        network: Option<String>,
+    },
     Cmd(CmdLine),
     Entrypoint(CmdLine),
     Label(Vec<(String, String)>),
@@ -118,7 +125,11 @@ fn flag_map(node: &Node, allowed: &[&str]) -> Result<Vec<(String, Option<String>
     Ok(out)
 }
 
-fn flag_value(flags: &[(String, Option<String>)], node: &Node, name: &str) -> Result<Option<String>> {
+fn flag_value(
+    flags: &[(String, Option<String>)],
+    node: &Node,
+    name: &str,
+) -> Result<Option<String>> {
     match flags.iter().find(|(k, _)| k == name) {
         None => Ok(None),
         Some((_, Some(v))) => Ok(Some(v.clone())),
@@ -205,7 +216,16 @@ fn copy_spec(node: &Node, escape: char, is_add: bool) -> Result<CopySpec> {
 }
 
 fn health(node: &Node) -> Result<Option<HealthSpec>> {
-    let flags = flag_map(node, &["interval", "timeout", "start-period", "start-interval", "retries"])?;
+    let flags = flag_map(
+        node,
+        &[
+            "interval",
+            "timeout",
+            "start-period",
+            "start-interval",
+            "retries",
+        ],
+    )?;
     let rest = node.rest.trim();
     let (kind, cmd) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     if kind.eq_ignore_ascii_case("NONE") {
@@ -228,7 +248,8 @@ fn health(node: &Node) -> Result<Option<HealthSpec>> {
         match flag_value(&flags, node, name)? {
             None => Ok(0),
             Some(v) => {
-                let d = crate::api::flags::duration(&format!("--{name}"), &v).map_err(|e| node.err(e.message))?;
+                let d = crate::api::flags::duration(&format!("--{name}"), &v)
+                    .map_err(|e| node.err(e.message))?;
                 if d != 0 && d < 1_000_000 {
                     return Err(node.err(format!("Interval \"--{name}\" cannot be less than 1ms")));
                 }
@@ -237,12 +258,16 @@ fn health(node: &Node) -> Result<Option<HealthSpec>> {
         }
     };
     if flag_value(&flags, node, "start-interval")?.is_some() {
-        return Err(node.err("--start-interval is not known to Docker 20.10's image format; leave it out"));
+        return Err(
+            node.err("--start-interval is not known to Docker 20.10's image format; leave it out")
+        );
     }
     let retries = match flag_value(&flags, node, "retries")? {
         None => 0,
         Some(v) => {
-            let n: i64 = v.parse().map_err(|_| node.err(format!("--retries={v}: give a number")))?;
+            let n: i64 = v
+                .parse()
+                .map_err(|_| node.err(format!("--retries={v}: give a number")))?;
             if n < 1 {
                 return Err(node.err(format!("--retries cannot be 0 or less (got {n})")));
             }
@@ -276,7 +301,9 @@ pub fn instruction(node: &Node, escape: char) -> Result<Instr> {
                 3 if ws[1].eq_ignore_ascii_case("as") => {
                     let n = ws[2].to_ascii_lowercase();
                     if !n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                        || !n.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                        || !n
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
                     {
                         return Err(node.err(format!(
                             "invalid name for build stage: {:?}, name can't start with a number or contain symbols",
@@ -287,13 +314,21 @@ pub fn instruction(node: &Node, escape: char) -> Result<Instr> {
                 }
                 _ => return Err(node.err("write FROM [--platform=PLATFORM] IMAGE [AS NAME]")),
             };
-            Instr::From { image: ws[0].clone(), name, platform: flag_value(&flags, node, "platform")? }
+            Instr::From {
+                image: ws[0].clone(),
+                name,
+                platform: flag_value(&flags, node, "platform")?,
+            }
         }
         "RUN" => {
             let flags = flag_map(node, &["network"])?;
             need(node)?;
             let network = flag_value(&flags, node, "network")?;
-            let cmd = if node.heredocs.is_empty() { cmd_line(node)? } else { CmdLine::Shell(run_script(node)) };
+            let cmd = if node.heredocs.is_empty() {
+                cmd_line(node)?
+            } else {
+                CmdLine::Shell(run_script(node))
+            };
             Instr::Run { cmd, network }
         }
         "CMD" => {
@@ -377,13 +412,18 @@ pub fn instruction(node: &Node, escape: char) -> Result<Instr> {
                 return Err(node.err("ONBUILD needs an instruction"));
             };
             match inner.cmd.as_str() {
-                "ONBUILD" => return Err(node.err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")),
+                "ONBUILD" => {
+                    return Err(node.err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"))
+                }
                 "FROM" | "MAINTAINER" => {
-                    return Err(node.err(format!("{} isn't allowed as an ONBUILD trigger", inner.cmd)))
+                    return Err(
+                        node.err(format!("{} isn't allowed as an ONBUILD trigger", inner.cmd))
+                    )
                 }
                 _ => {}
             }
-            instruction(inner, escape).map_err(|e| node.err(format!("the trigger: {}", e.message)))?;
+            instruction(inner, escape)
+                .map_err(|e| node.err(format!("the trigger: {}", e.message)))?;
             Instr::Onbuild(node.rest.trim().to_string())
         }
         "STOPSIGNAL" => {
@@ -409,7 +449,10 @@ pub fn plan(df: &Dockerfile) -> Result<Plan> {
     let mut stages: Vec<Stage> = Vec::new();
     for node in &df.nodes {
         let instr = instruction(node, df.escape)?;
-        let i = Instruction { node: node.clone(), instr };
+        let i = Instruction {
+            node: node.clone(),
+            instr,
+        };
         match (&i.instr, stages.last_mut()) {
             (Instr::From { name, .. }, _) => {
                 if let Some(n) = name {
@@ -427,9 +470,16 @@ pub fn plan(df: &Dockerfile) -> Result<Plan> {
         }
     }
     if stages.is_empty() {
-        return Err(EngineError::invalid("the Dockerfile has no FROM instruction: it must begin with FROM"));
+        return Err(EngineError::invalid(
+            "the Dockerfile has no FROM instruction: it must begin with FROM",
+        ));
     }
-    Ok(Plan { escape: df.escape, meta_args, stages, warnings: df.warnings.clone() })
+    Ok(Plan {
+        escape: df.escape,
+        meta_args,
+        stages,
+        warnings: df.warnings.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -474,13 +524,35 @@ HEALTHCHECK NONE
         assert_eq!(s.name.as_deref(), Some("build"));
         assert_eq!(
             s.from.instr,
-            Instr::From { image: "$BASE".into(), name: Some("build".into()), platform: Some("linux/amd64".into()) }
+            Instr::From {
+                image: "$BASE".into(),
+                name: Some("build".into()),
+                platform: Some("linux/amd64".into())
+            }
         );
         let k: Vec<&Instr> = s.instrs.iter().map(|i| &i.instr).collect();
-        assert_eq!(*k[0], Instr::Run { cmd: CmdLine::Shell("echo a".into()), network: None });
-        assert_eq!(*k[1], Instr::Run { cmd: CmdLine::Exec(vec!["echo".into(), "b".into()]), network: None });
+        assert_eq!(
+            *k[0],
+            Instr::Run {
+                cmd: CmdLine::Shell("echo a".into()),
+                network: None
+            }
+        );
+        assert_eq!(
+            *k[1],
+            Instr::Run {
+                cmd: CmdLine::Exec(vec!["echo".into(), "b".into()]),
+                network: None
+            }
+        );
         assert_eq!(*k[2], Instr::Cmd(CmdLine::Exec(vec!["sh".into()])));
-        assert_eq!(*k[4], Instr::Label(vec![("a".into(), "b".into()), ("\"c d\"".into(), "e".into())]));
+        assert_eq!(
+            *k[4],
+            Instr::Label(vec![
+                ("a".into(), "b".into()),
+                ("\"c d\"".into(), "e".into())
+            ])
+        );
         assert_eq!(*k[6], Instr::Expose(vec!["80".into(), "53/udp".into()]));
         assert_eq!(*k[8], Instr::Env(vec![("C".into(), "4 5".into())]));
         match k[10] {
@@ -493,7 +565,10 @@ HEALTHCHECK NONE
             other => panic!("{other:?}"),
         }
         assert_eq!(*k[12], Instr::Volume(vec!["/a".into(), "/b".into()]));
-        assert_eq!(*k[15], Instr::Arg(vec![("X".into(), None), ("Y".into(), Some("2".into()))]));
+        assert_eq!(
+            *k[15],
+            Instr::Arg(vec![("X".into(), None), ("Y".into(), Some("2".into()))])
+        );
         assert_eq!(*k[16], Instr::Onbuild("RUN echo trigger".into()));
         match k[18] {
             Instr::Healthcheck(Some(h)) => {
@@ -509,11 +584,20 @@ HEALTHCHECK NONE
     #[test]
     fn errors_name_the_line_and_instruction() {
         let e = p("FROM x\nCOPY onlyone\n").unwrap_err();
-        assert!(e.message.contains("line 2: COPY") && e.message.contains("at least two"), "{e}");
+        assert!(
+            e.message.contains("line 2: COPY") && e.message.contains("at least two"),
+            "{e}"
+        );
         let e = p("RUN echo\n").unwrap_err();
-        assert!(e.message.contains("line 1: RUN") && e.message.contains("FROM"), "{e}");
+        assert!(
+            e.message.contains("line 1: RUN") && e.message.contains("FROM"),
+            "{e}"
+        );
         let e = p("FROM x\nRUN --mount=type=cache,target=/c echo\n").unwrap_err();
-        assert!(e.message.contains("line 2: RUN") && e.message.contains("--mount"), "{e}");
+        assert!(
+            e.message.contains("line 2: RUN") && e.message.contains("--mount"),
+            "{e}"
+        );
         let e = p("FROM x\nSHELL /bin/bash -c\n").unwrap_err();
         assert!(e.message.contains("JSON"), "{e}");
         let e = p("FROM x\nONBUILD ONBUILD RUN x\n").unwrap_err();
@@ -532,10 +616,19 @@ HEALTHCHECK NONE
     #[test]
     fn run_heredocs() {
         let pl = p("FROM x\nRUN <<EOF\necho a\necho b\nEOF\nRUN cat <<A > /f\nline\nA\n").unwrap();
-        assert_eq!(pl.stages[0].instrs[0].instr, Instr::Run { cmd: CmdLine::Shell("echo a\necho b\n".into()), network: None });
+        assert_eq!(
+            pl.stages[0].instrs[0].instr,
+            Instr::Run {
+                cmd: CmdLine::Shell("echo a\necho b\n".into()),
+                network: None
+            }
+        );
         assert_eq!(
             pl.stages[0].instrs[1].instr,
-            Instr::Run { cmd: CmdLine::Shell("cat <<A > /f\nline\nA\n".into()), network: None }
+            Instr::Run {
+                cmd: CmdLine::Shell("cat <<A > /f\nline\nA\n".into()),
+                network: None
+            }
         );
     }
 }

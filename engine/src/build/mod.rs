@@ -81,7 +81,8 @@ impl BuildApi for LocalEngine {
             }
         }
         // An image another (kept) record still names stays.
-        let kept: std::collections::BTreeSet<&String> = idx.records.values().map(|r| &r.image).collect();
+        let kept: std::collections::BTreeSet<&String> =
+            idx.records.values().map(|r| &r.image).collect();
         ids.retain(|i| !kept.contains(i));
         ids.sort();
         ids.dedup();
@@ -89,12 +90,18 @@ impl BuildApi for LocalEngine {
         ids.reverse();
         c.write(&idx)?;
         let removed = self.remove_cached_images(&ids)?;
-        Ok(PruneReport { deleted: keys, reclaimed: removed.reclaimed })
+        Ok(PruneReport {
+            deleted: keys,
+            reclaimed: removed.reclaimed,
+        })
     }
 
     fn build_cache_usage(&self, caller: &Caller) -> Result<BuildCacheUsage> {
         let list = self.build_cache_list(caller)?;
-        let mut u = BuildCacheUsage { count: list.len(), ..Default::default() };
+        let mut u = BuildCacheUsage {
+            count: list.len(),
+            ..Default::default()
+        };
         for e in &list {
             u.size += e.size;
             if e.in_use {

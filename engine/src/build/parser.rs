@@ -64,8 +64,24 @@ const HEREDOC_CMDS: &[&str] = &["RUN", "COPY", "ADD"];
 
 /// Every instruction of the reference.
 pub const INSTRUCTIONS: &[&str] = &[
-    "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
-    "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "MAINTAINER",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
 ];
 
 /// The largest Dockerfile read (dockerd has no limit; a Dockerfile of this size is not
@@ -99,7 +115,11 @@ fn directives(lines: &[&str], warnings: &mut Vec<String>) -> Result<(char, Optio
         };
         let k = k.trim().to_ascii_lowercase();
         let v = v.trim();
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Ok((escape, syntax, i));
         }
         if !seen.insert(k.clone()) && (k == "escape" || k == "syntax") {
@@ -125,7 +145,10 @@ fn directives(lines: &[&str], warnings: &mut Vec<String>) -> Result<(char, Optio
             "check" => {}
             // Unknown directives are comments, and end the directives.
             _ => {
-                warnings.push(format!("line {}: unknown parser directive {k:?} treated as a comment", i + 1));
+                warnings.push(format!(
+                    "line {}: unknown parser directive {k:?} treated as a comment",
+                    i + 1
+                ));
                 return Ok((escape, syntax, i + 1));
             }
         }
@@ -161,7 +184,11 @@ pub fn heredoc_openers(s: &str, escape: char) -> Vec<(String, bool, bool)> {
             i += 1;
             continue;
         }
-        if c == '<' && b.get(i + 1) == Some(&'<') && b.get(i + 2) != Some(&'<') && (i == 0 || b[i - 1] != '<') {
+        if c == '<'
+            && b.get(i + 1) == Some(&'<')
+            && b.get(i + 2) != Some(&'<')
+            && (i == 0 || b[i - 1] != '<')
+        {
             let mut j = i + 2;
             let strip = b.get(j) == Some(&'-');
             if strip {
@@ -176,7 +203,9 @@ pub fn heredoc_openers(s: &str, escape: char) -> Vec<(String, bool, bool)> {
                 _ => None,
             };
             let start = j;
-            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == '_' || b[j] == '-' || b[j] == '.') {
+            while j < b.len()
+                && (b[j].is_ascii_alphanumeric() || b[j] == '_' || b[j] == '-' || b[j] == '.')
+            {
                 j += 1;
             }
             let name: String = b[start..j].iter().collect();
@@ -217,7 +246,10 @@ fn split_flags(rest: &str) -> (Vec<String>, String) {
 /// Parse a Dockerfile's text.
 pub fn parse(text: &str) -> Result<Dockerfile> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     let mut warnings = Vec::new();
     let (escape, syntax, mut i) = directives(&lines, &mut warnings)?;
     let mut nodes = Vec::new();
@@ -272,7 +304,11 @@ pub fn parse(text: &str) -> Result<Dockerfile> {
                 while i < lines.len() {
                     let hl = lines[i];
                     i += 1;
-                    let cmp = if strip { hl.trim_start_matches('\t') } else { hl };
+                    let cmp = if strip {
+                        hl.trim_start_matches('\t')
+                    } else {
+                        hl
+                    };
                     if cmp == name {
                         closed = true;
                         break;
@@ -286,7 +322,12 @@ pub fn parse(text: &str) -> Result<Dockerfile> {
                         start + 1
                     )));
                 }
-                heredocs.push(Heredoc { name, content, quoted, strip_tabs: strip });
+                heredocs.push(Heredoc {
+                    name,
+                    content,
+                    quoted,
+                    strip_tabs: strip,
+                });
             }
         }
         nodes.push(Node {
@@ -298,7 +339,12 @@ pub fn parse(text: &str) -> Result<Dockerfile> {
             heredocs,
         });
     }
-    Ok(Dockerfile { escape, syntax, nodes, warnings })
+    Ok(Dockerfile {
+        escape,
+        syntax,
+        nodes,
+        warnings,
+    })
 }
 
 /// `["a", "b"]` as a JSON array of strings, if `s` is one.
@@ -360,7 +406,10 @@ pub fn name_vals(node: &Node, escape: char, legacy: bool) -> Result<Vec<(String,
         let key = ws[0].clone();
         let rest = node.rest.trim_start()[key.len()..].trim().to_string();
         if rest.is_empty() {
-            return Err(node.err(format!("{} {key} needs a value: write {key}=VALUE", node.cmd)));
+            return Err(node.err(format!(
+                "{} {key} needs a value: write {key}=VALUE",
+                node.cmd
+            )));
         }
         return Ok(vec![(key, rest)]);
     }
@@ -403,11 +452,15 @@ mod tests {
     #[test]
     fn reference_escape_example() {
         // The reference's Windows example: with escape=` a backslash is just a character.
-        let df = parse("# escape=`\n\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n").unwrap();
+        let df = parse(
+            "# escape=`\n\nFROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n",
+        )
+        .unwrap();
         assert_eq!(df.nodes[1].rest, "testfile.txt c:\\");
         assert_eq!(df.nodes[2].rest, "dir c:\\");
         // Without it, `c:\` continues onto the next line.
-        let df = parse("FROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n").unwrap();
+        let df =
+            parse("FROM microsoft/nanoserver\nCOPY testfile.txt c:\\\nRUN dir c:\\\n").unwrap();
         assert_eq!(df.nodes.len(), 2);
         assert_eq!(df.nodes[1].rest, "testfile.txt c:RUN dir c:");
     }
@@ -423,18 +476,25 @@ mod tests {
         // Unknown directive: a comment, and the end of directives.
         let df = parse("# unknowndirective=value\n# escape=`\nFROM x\n").unwrap();
         assert_eq!(df.escape, '\\');
-        assert!(parse("# escape=x\nFROM x\n").unwrap_err().message.contains("escape"));
+        assert!(parse("# escape=x\nFROM x\n")
+            .unwrap_err()
+            .message
+            .contains("escape"));
         assert!(parse("# escape=\\\n# escape=`\nFROM x\n").is_err());
     }
 
     #[test]
     fn flags_and_unknown_instructions() {
-        let df = parse("FROM --platform=linux/amd64 busybox AS b\nCOPY --from=b --chown=1:2 a b\n").unwrap();
+        let df = parse("FROM --platform=linux/amd64 busybox AS b\nCOPY --from=b --chown=1:2 a b\n")
+            .unwrap();
         assert_eq!(df.nodes[0].flags, vec!["platform=linux/amd64"]);
         assert_eq!(df.nodes[0].rest, "busybox AS b");
         assert_eq!(df.nodes[1].flags, vec!["from=b", "chown=1:2"]);
         let e = parse("FROM x\n\nFORM y\n").unwrap_err();
-        assert!(e.message.contains("line 3") && e.message.contains("FORM"), "{e}");
+        assert!(
+            e.message.contains("line 3") && e.message.contains("FORM"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -454,14 +514,20 @@ mod tests {
         assert!(cp.heredocs[0].quoted && cp.heredocs[0].strip_tabs);
         assert_eq!(cp.heredocs[1].content, "second\n");
         assert_eq!(df.nodes[3].line, 11);
-        assert!(parse("FROM x\nRUN <<EOF\nnever closed\n").unwrap_err().message.contains("line 2"));
+        assert!(parse("FROM x\nRUN <<EOF\nnever closed\n")
+            .unwrap_err()
+            .message
+            .contains("line 2"));
         // `<<` inside quotes is not a heredoc.
         assert!(heredoc_openers("echo '<<EOF'", '\\').is_empty());
     }
 
     #[test]
     fn words_and_name_vals() {
-        assert_eq!(words(r#"a "b c" d\ e"#, '\\'), vec!["a", "\"b c\"", "d\\ e"]);
+        assert_eq!(
+            words(r#"a "b c" d\ e"#, '\\'),
+            vec!["a", "\"b c\"", "d\\ e"]
+        );
         let df = parse("ENV A=1 B=\"x y\"\nENV LEGACY some value\nLABEL broken\n").unwrap();
         assert_eq!(
             name_vals(&df.nodes[0], '\\', true).unwrap(),
@@ -471,6 +537,9 @@ mod tests {
             name_vals(&df.nodes[1], '\\', true).unwrap(),
             vec![("LEGACY".into(), "some value".into())]
         );
-        assert!(name_vals(&df.nodes[2], '\\', false).unwrap_err().message.contains("line 3"));
+        assert!(name_vals(&df.nodes[2], '\\', false)
+            .unwrap_err()
+            .message
+            .contains("line 3"));
     }
 }

@@ -145,12 +145,16 @@ impl Lexer<'_> {
                     }
                 }
                 if name.is_empty() {
-                    return Err(EngineError::invalid("bad substitution: ${} needs a variable name"));
+                    return Err(EngineError::invalid(
+                        "bad substitution: ${} needs a variable name",
+                    ));
                 }
                 match self.next() {
                     Some('}') => Ok(self.env.get(&name).unwrap_or("").to_string()),
                     Some(':') => {
-                        let op = self.next().ok_or_else(|| EngineError::invalid(format!("bad substitution in ${{{name}:")))?;
+                        let op = self.next().ok_or_else(|| {
+                            EngineError::invalid(format!("bad substitution in ${{{name}:"))
+                        })?;
                         let word = self.until_brace()?;
                         let val = self.env.get(&name);
                         let set = val.is_some_and(|v| !v.is_empty());
@@ -179,14 +183,23 @@ impl Lexer<'_> {
                             '-' => Ok(val.map(str::to_string).unwrap_or(word)),
                             '+' => Ok(if val.is_some() { word } else { String::new() }),
                             _ => val.map(str::to_string).ok_or_else(|| {
-                                EngineError::invalid(format!("{name}: {}", if word.is_empty() { "is not allowed to be unset".to_string() } else { word }))
+                                EngineError::invalid(format!(
+                                    "{name}: {}",
+                                    if word.is_empty() {
+                                        "is not allowed to be unset".to_string()
+                                    } else {
+                                        word
+                                    }
+                                ))
                             }),
                         }
                     }
                     Some(c) => Err(EngineError::invalid(format!(
                         "unsupported modifier ({c}) in substitution ${{{name}{c}...}}"
                     ))),
-                    None => Err(EngineError::invalid(format!("missing '}}' in substitution ${{{name}"))),
+                    None => Err(EngineError::invalid(format!(
+                        "missing '}}' in substitution ${{{name}"
+                    ))),
                 }
             }
             Some(c) if is_name_start(c) => {
@@ -231,7 +244,12 @@ impl Lexer<'_> {
                 }
             }
         }
-        let mut inner = Lexer { chars: raw.chars().collect(), pos: 0, escape: self.escape, env: self.env };
+        let mut inner = Lexer {
+            chars: raw.chars().collect(),
+            pos: 0,
+            escape: self.escape,
+            env: self.env,
+        };
         Ok(inner.words(false)?.join(""))
     }
 }
@@ -239,14 +257,24 @@ impl Lexer<'_> {
 /// Expand `word` into one string, quotes removed.
 pub fn process_word(word: &str, env: &[String], escape: char) -> Result<String> {
     let e = Env { vars: env };
-    let mut l = Lexer { chars: word.chars().collect(), pos: 0, escape, env: &e };
+    let mut l = Lexer {
+        chars: word.chars().collect(),
+        pos: 0,
+        escape,
+        env: &e,
+    };
     Ok(l.words(false)?.join(""))
 }
 
 /// Expand `s` into whitespace-separated words (EXPOSE's `$PORTS`), quotes removed.
 pub fn process_words(s: &str, env: &[String], escape: char) -> Result<Vec<String>> {
     let e = Env { vars: env };
-    let mut l = Lexer { chars: s.chars().collect(), pos: 0, escape, env: &e };
+    let mut l = Lexer {
+        chars: s.chars().collect(),
+        pos: 0,
+        escape,
+        env: &e,
+    };
     l.words(true)
 }
 
@@ -255,7 +283,12 @@ mod tests {
     use super::*;
 
     fn env() -> Vec<String> {
-        vec!["A=a".into(), "EMPTY=".into(), "SP=x y".into(), "A=aa".into()]
+        vec![
+            "A=a".into(),
+            "EMPTY=".into(),
+            "SP=x y".into(),
+            "A=aa".into(),
+        ]
     }
 
     #[test]
@@ -277,11 +310,17 @@ mod tests {
         assert_eq!(w("$"), "$");
         assert_eq!(w("a$1"), "a$1");
         assert_eq!(w("${NOPE:-${A}x}"), "aax");
-        assert!(process_word("${NOPE:?must be set}", &e, '\\').unwrap_err().message.contains("must be set"));
+        assert!(process_word("${NOPE:?must be set}", &e, '\\')
+            .unwrap_err()
+            .message
+            .contains("must be set"));
         assert!(process_word("${A", &e, '\\').is_err());
         assert!(process_word("'open", &e, '\\').is_err());
         // The reference's example: ENV abc=hello, ENV abc=bye def=$abc -> def=hello.
-        assert_eq!(process_word("$abc", &["abc=hello".into()], '\\').unwrap(), "hello");
+        assert_eq!(
+            process_word("$abc", &["abc=hello".into()], '\\').unwrap(),
+            "hello"
+        );
         // With escape=` a backslash is literal.
         assert_eq!(process_word(r"c:\dir", &e, '`').unwrap(), r"c:\dir");
         assert_eq!(process_word("`$A", &e, '`').unwrap(), "$A");
@@ -290,8 +329,14 @@ mod tests {
     #[test]
     fn words_split() {
         let e = vec!["PORTS=80 443/udp".into()];
-        assert_eq!(process_words("$PORTS 8080", &e, '\\').unwrap(), vec!["80", "443/udp", "8080"]);
-        assert_eq!(process_words("\"a b\" c", &e, '\\').unwrap(), vec!["a b", "c"]);
+        assert_eq!(
+            process_words("$PORTS 8080", &e, '\\').unwrap(),
+            vec!["80", "443/udp", "8080"]
+        );
+        assert_eq!(
+            process_words("\"a b\" c", &e, '\\').unwrap(),
+            vec!["a b", "c"]
+        );
         assert!(process_words("", &e, '\\').unwrap().is_empty());
     }
 }

@@ -293,7 +293,9 @@ impl LocalEngine {
         let mut events = Vec::new();
         for t in tags {
             let prev = idx.refs.insert(t.clone(), id.to_string());
-            let fam = Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone());
+            let fam = Reference::parse(t)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| t.clone());
             if let Some(p) = prev.filter(|p| p != id) {
                 events.push(("untag", p, fam.clone()));
             }
@@ -319,7 +321,8 @@ impl LocalEngine {
         let mut report = PruneReport::default();
         let mut gone = Vec::new();
         for id in ids {
-            if users.contains_key(id) || !idx.tags_of(id).is_empty() || !idx.images.contains_key(id) {
+            if users.contains_key(id) || !idx.tags_of(id).is_empty() || !idx.images.contains_key(id)
+            {
                 continue;
             }
             for o in self.delete_image(&mut idx, id, &mut gone) {
@@ -471,7 +474,10 @@ impl ImageApi for LocalEngine {
         let mut out = Vec::new();
         // Images only the build cache holds are intermediate: shown with -a, as Docker does.
         let cached: std::collections::BTreeSet<String> =
-            crate::build::cache::Cache::new(self.root()).images().into_iter().collect();
+            crate::build::cache::Cache::new(self.root())
+                .images()
+                .into_iter()
+                .collect();
         for rec in idx.images.values() {
             let mut s = self.summary(&idx, rec, &users);
             let dangling = s.repo_tags.is_empty();
@@ -825,7 +831,10 @@ impl ImageApi for LocalEngine {
         let users = self.image_users()?;
         // The build cache's intermediate images are not dangling (`builder prune` removes them).
         let cached: std::collections::BTreeSet<String> =
-            crate::build::cache::Cache::new(self.root()).images().into_iter().collect();
+            crate::build::cache::Cache::new(self.root())
+                .images()
+                .into_iter()
+                .collect();
         let victims: Vec<String> = idx
             .images
             .keys()

@@ -661,7 +661,9 @@ impl RemoteEngine {
                 }
                 Ok(StreamLine::End(v)) => {
                     return serde_json::from_value(v).map(Some).map_err(|e| {
-                        EngineError::internal(format!("the result of {method} does not decode: {e}"))
+                        EngineError::internal(format!(
+                            "the result of {method} does not decode: {e}"
+                        ))
                     })
                 }
                 Ok(StreamLine::Error(e)) => return Err(e),
@@ -694,14 +696,22 @@ impl BuildApi for RemoteEngine {
         };
         // The context travels as a tar (a directory is packed here, .dockerignore applied).
         let res: Option<BuildResult> = match context {
-            BuildContext::Tar(r) => self.call_upload_stream("image_build", json!([opts]), r, &mut on)?,
-            BuildContext::Empty => self.call_upload_stream("image_build", json!([opts]), &mut std::io::empty(), &mut on)?,
+            BuildContext::Tar(r) => {
+                self.call_upload_stream("image_build", json!([opts]), r, &mut on)?
+            }
+            BuildContext::Empty => self.call_upload_stream(
+                "image_build",
+                json!([opts]),
+                &mut std::io::empty(),
+                &mut on,
+            )?,
             BuildContext::Dir(d) => {
                 let tmp = tempfile_in_tmp()?;
                 {
                     let mut f = std::io::BufWriter::new(&tmp.1);
                     crate::build::context::tar_dir(&d, &opts.dockerfile, &mut f)?;
-                    f.flush().map_err(|e| EngineError::io("packing the build context", e))?;
+                    f.flush()
+                        .map_err(|e| EngineError::io("packing the build context", e))?;
                 }
                 let mut f = std::fs::File::open(&tmp.0)
                     .map_err(|e| EngineError::io("reading the packed build context", e))?;
@@ -712,14 +722,23 @@ impl BuildApi for RemoteEngine {
         };
         match res {
             Some(r) => Ok(r),
-            None if cancelled => Err(EngineError::new(crate::ErrorKind::Conflict, "the build was cancelled")),
-            None => Err(EngineError::unavailable("the engine ended image_build without a result")),
+            None if cancelled => Err(EngineError::new(
+                crate::ErrorKind::Conflict,
+                "the build was cancelled",
+            )),
+            None => Err(EngineError::unavailable(
+                "the engine ended image_build without a result",
+            )),
         }
     }
     fn build_cache_list(&self, _caller: &Caller) -> Result<Vec<BuildCacheEntry>> {
         self.call("build_cache_list", json!([]))
     }
-    fn build_cache_prune(&self, _caller: &Caller, opts: &BuildCachePruneOptions) -> Result<PruneReport> {
+    fn build_cache_prune(
+        &self,
+        _caller: &Caller,
+        opts: &BuildCachePruneOptions,
+    ) -> Result<PruneReport> {
         self.call("build_cache_prune", json!([opts]))
     }
     fn build_cache_usage(&self, _caller: &Caller) -> Result<BuildCacheUsage> {

@@ -79,7 +79,11 @@ impl LocalEngine {
 impl LocalEngine {
     /// The container's writable layer as a layer tar (deletions as OCI whiteouts),
     /// without the runtime's own mount points: what `commit` and the builder store.
-    pub(crate) fn write_upper_layer(&self, cfg: &ContainerConfig, out: &mut dyn Write) -> Result<()> {
+    pub(crate) fn write_upper_layer(
+        &self,
+        cfg: &ContainerConfig,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let upper = paths::dir(self, &cfg.id).join("diff");
         let ufd = rustix::fs::open(
             &upper,
@@ -148,7 +152,12 @@ impl LocalEngine {
     }
 
     /// [`Self::write_upper_layer`] of a container the caller may build with.
-    pub(crate) fn container_layer(&self, caller: &Caller, container: &str, out: &mut dyn Write) -> Result<()> {
+    pub(crate) fn container_layer(
+        &self,
+        caller: &Caller,
+        container: &str,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let (cfg, _) = self.resolve_owned(caller, Action::ImageBuild, container)?;
         self.write_upper_layer(&cfg, out)
     }

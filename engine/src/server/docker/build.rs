@@ -43,20 +43,62 @@ fn options(c: &Call) -> Result<(BuildOptions, bool), EngineError> {
     let limits = "RUN steps run without resource limits of their own; set limits on the containers you run from the image";
     refuse_set(c, "remote", &[], "remote contexts need the network, and wharf builds offline: send the context as the request body")?;
     refuse_set(c, "extrahosts", &[], "RUN steps have no extra hosts")?;
-    for k in ["memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize"] {
+    for k in [
+        "memory",
+        "memswap",
+        "cpushares",
+        "cpuperiod",
+        "cpuquota",
+        "shmsize",
+    ] {
         refuse_set(c, k, &["0"], limits)?;
     }
     for k in ["cpusetcpus", "cpusetmems", "cgroupparent"] {
         refuse_set(c, k, &[], limits)?;
     }
-    refuse_set(c, "isolation", &["default"], "isolation is a Windows option")?;
+    refuse_set(
+        c,
+        "isolation",
+        &["default"],
+        "isolation is a Windows option",
+    )?;
     refuse_set(c, "ulimits", &["[]", "null"], limits)?;
-    refuse_set(c, "cachefrom", &["[]", "null"], "wharf's build cache is its own and kept across builds; build once and later builds use it")?;
-    refuse_set(c, "outputs", &["[]", "null"], "the result is an image in wharf's store")?;
-    refuse_set(c, "squash", &["0", "false", "False"], "squashing is an experimental docker feature: export and import the image to flatten it")?;
-    refuse_set(c, "session", &[], "build sessions are BuildKit's: set DOCKER_BUILDKIT=0")?;
-    refuse_set(c, "version", &["1"], "wharf's builder is the classic one (version 1): set DOCKER_BUILDKIT=0")?;
-    refuse_set(c, "securityopt", &["[]", "null"], "RUN steps run with the hardening of wharf run")?;
+    refuse_set(
+        c,
+        "cachefrom",
+        &["[]", "null"],
+        "wharf's build cache is its own and kept across builds; build once and later builds use it",
+    )?;
+    refuse_set(
+        c,
+        "outputs",
+        &["[]", "null"],
+        "the result is an image in wharf's store",
+    )?;
+    refuse_set(
+        c,
+        "squash",
+        &["0", "false", "False"],
+        "squashing is an experimental docker feature: export and import the image to flatten it",
+    )?;
+    refuse_set(
+        c,
+        "session",
+        &[],
+        "build sessions are BuildKit's: set DOCKER_BUILDKIT=0",
+    )?;
+    refuse_set(
+        c,
+        "version",
+        &["1"],
+        "wharf's builder is the classic one (version 1): set DOCKER_BUILDKIT=0",
+    )?;
+    refuse_set(
+        c,
+        "securityopt",
+        &["[]", "null"],
+        "RUN steps run with the hardening of wharf run",
+    )?;
     // rm and forcerm: wharf removes every step's container, failed or not.
     c.q_bool("rm", true)?;
     c.q_bool("forcerm", false)?;
@@ -73,9 +115,14 @@ fn options(c: &Call) -> Result<(BuildOptions, bool), EngineError> {
         .into_iter()
         .map(|(k, v)| (k, v.unwrap_or_default()))
         .collect();
-    let network = c.q("networkmode").filter(|n| !n.is_empty() && n != "default");
+    let network = c
+        .q("networkmode")
+        .filter(|n| !n.is_empty() && n != "default");
     let opts = BuildOptions {
-        dockerfile: c.q("dockerfile").filter(|d| !d.is_empty()).unwrap_or_else(|| "Dockerfile".into()),
+        dockerfile: c
+            .q("dockerfile")
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "Dockerfile".into()),
         dockerfile_content: None,
         tags: c.q_all("t").into_iter().filter(|t| !t.is_empty()).collect(),
         build_args,
@@ -92,7 +139,9 @@ fn options(c: &Call) -> Result<(BuildOptions, bool), EngineError> {
 /// `X-Registry-Config`: credentials for pulls of base images. wharf never pulls while
 /// building, so only an empty one is accepted.
 fn registry_config(c: &Call) -> Result<(), EngineError> {
-    let Some(v) = c.req.header("x-registry-config") else { return Ok(()) };
+    let Some(v) = c.req.header("x-registry-config") else {
+        return Ok(());
+    };
     let v = v.trim();
     if v.is_empty() {
         return Ok(());
@@ -123,7 +172,10 @@ impl Stream<'_> {
             Some(w) => w,
             None => {
                 let mut h = base_headers();
-                h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 self.w.insert(self.out.start(StatusCode::OK, h))
             }
         };
@@ -183,7 +235,11 @@ pub fn build(c: &mut Call, out: &mut Responder) -> Handled {
             // it and exits 1); before, an ordinary error answer.
             if s.w.is_some() {
                 let code = if e.message.contains("returned a non-zero code: ") {
-                    e.message.rsplit(": ").next().and_then(|n| n.trim().parse::<i64>().ok()).unwrap_or(1)
+                    e.message
+                        .rsplit(": ")
+                        .next()
+                        .and_then(|n| n.trim().parse::<i64>().ok())
+                        .unwrap_or(1)
                 } else {
                     1
                 };

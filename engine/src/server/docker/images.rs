@@ -1046,9 +1046,8 @@ pub fn build_prune(c: &mut Call, out: &mut Responder) -> Handled {
         match k.as_str() {
             "until" => {
                 let t = super::system::parse_time(&v).or_else(|_| {
-                    crate::api::flags::duration("until", &v).map(|d| {
-                        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - d
-                    })
+                    crate::api::flags::duration("until", &v)
+                        .map(|d| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - d)
                 })?;
                 opts.until = Some(t / 1_000_000_000);
             }
@@ -1068,7 +1067,10 @@ pub fn build_prune(c: &mut Call, out: &mut Responder) -> Handled {
         .iter()
         .map(|d| d.trim_start_matches("sha256:").to_string())
         .collect();
-    ok(out, &json!({"CachesDeleted": ids, "SpaceReclaimed": r.reclaimed}));
+    ok(
+        out,
+        &json!({"CachesDeleted": ids, "SpaceReclaimed": r.reclaimed}),
+    );
     Ok(())
 }
 
