@@ -768,7 +768,25 @@ fn df_verbose(
         })
         .collect();
     super::print_table(&["VOLUME NAME", "LINKS", "SIZE"], &rows);
-    println!("\nBuild cache usage: 0B\n");
+    let cache = ctx.api().build_cache_list(&ctx.caller).unwrap_or_default();
+    let total: u64 = cache.iter().map(|e| e.size).sum();
+    println!("\nBuild cache usage: {}\n", super::human_size(total));
+    let ago = super::ago;
+    let rows: Vec<Vec<String>> = cache
+        .iter()
+        .map(|e| {
+            let id = e.id.trim_start_matches("sha256:");
+            vec![
+                id[..12.min(id.len())].to_string(),
+                "regular".to_string(),
+                super::human_size(e.size),
+                ago(e.created),
+                ago(e.last_used),
+                "1".to_string(),
+                e.in_use.to_string(),
+            ]
+        })
+        .collect();
     super::print_table(
         &[
             "CACHE ID",
@@ -779,7 +797,7 @@ fn df_verbose(
             "USAGE",
             "SHARED",
         ],
-        &[],
+        &rows,
     );
     0
 }
