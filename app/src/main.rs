@@ -69,9 +69,32 @@ enum Command {
     Toolbox(cli::toolbox::Cmd),
     #[command(flatten)]
     Build(cli::build::Cmd),
+    #[command(flatten)]
+    Compose(cli::compose::Cmd),
+}
+
+/// Options that may come from the environment (`WHARF_ROOT`, `WHARF_HOST`, ...) count
+/// an empty value as unset, as Docker does with an empty `DOCKER_HOST`: clap would take
+/// it as given and refuse it (or use "" as a host).
+fn unset_empty_env() {
+    fn walk(c: &clap::Command) {
+        for a in c.get_arguments() {
+            if let Some(k) = a.get_env() {
+                if std::env::var_os(k).is_some_and(|v| v.is_empty()) {
+                    // No other thread runs yet.
+                    std::env::remove_var(k);
+                }
+            }
+        }
+        for sub in c.get_subcommands() {
+            walk(sub);
+        }
+    }
+    walk(&<Opts as clap::CommandFactory>::command());
 }
 
 fn main() {
+    unset_empty_env();
     // Die quietly on a closed pipe (`wharf ps | head`), as other command-line tools do.
     // SAFETY: setting a signal disposition to the default before any thread starts.
     unsafe {
@@ -196,6 +219,28 @@ fn main() {
         Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
         Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
         Some(Command::Build(c)) => cli::build::run(c, &ctx),
+        Some(Command::Compose(c)) => cli::compose::run(c, &ctx),
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `WHARF_ROOT=` is unset, not an empty path (which clap refused).
+    #[test]
+    fn an_empty_environment_setting_counts_as_unset() {
+        std::env::set_var("WHARF_ROOT", "");
+        std::env::set_var("WHARF_KEYMAP", "");
+        assert!(
+            Opts::try_parse_from(["wharf"]).is_err(),
+            "clap takes it as given"
+        );
+        unset_empty_env();
+        let o = Opts::try_parse_from(["wharf"]).expect("parses");
+        assert_eq!(o.root, PathBuf::from(wharf_engine::state::DEFAULT_ROOT));
+        assert_eq!(o.keymap, None);
+        assert!(std::env::var_os("WHARF_ROOT").is_none());
+    }
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod build;
 pub mod caller;
+pub mod compose;
 pub mod error;
 pub mod events;
 pub mod ids;

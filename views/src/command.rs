@@ -6,33 +6,22 @@ use ratatui::Frame;
 
 use crate::theme::Theme;
 
-/// The commands `:` knows (`:logs` takes a container name).
-pub const COMMANDS: [&str; 11] = [
-    "containers",
-    "images",
-    "networks",
-    "volumes",
-    "stats",
-    "events",
-    "logs",
-    "log",
-    "help",
-    "quit",
-    "q",
-];
-
-/// Completions for what has been typed: command names, or container names after `logs `.
-pub fn complete(input: &str, names: &[&str]) -> Vec<String> {
+/// Completions for what has been typed: command names (`commands`, the caller's, in
+/// order), or container names after a command of `with_name` and a space (`logs w`).
+pub fn complete(input: &str, commands: &[&str], with_name: &[&str], names: &[&str]) -> Vec<String> {
     let input = input.trim_start();
-    if let Some(arg) = input.strip_prefix("logs ") {
+    if let Some((cmd, arg)) = input.split_once(' ') {
+        if !with_name.contains(&cmd) {
+            return Vec::new();
+        }
         let arg = arg.trim_start();
         return names
             .iter()
             .filter(|n| n.starts_with(arg))
-            .map(|n| format!("logs {n}"))
+            .map(|n| format!("{cmd} {n}"))
             .collect();
     }
-    COMMANDS
+    commands
         .iter()
         .filter(|c| c.starts_with(input) && c.len() > 1)
         .map(|c| c.to_string())
@@ -80,19 +69,34 @@ mod tests {
     use super::*;
     use crate::testutil::render;
 
+    const COMMANDS: [&str; 11] = [
+        "containers",
+        "images",
+        "networks",
+        "volumes",
+        "stats",
+        "events",
+        "logs",
+        "log",
+        "help",
+        "quit",
+        "q",
+    ];
+
     #[test]
     fn completes_commands_and_names() {
-        assert_eq!(complete("im", &[]), vec!["images"]);
+        assert_eq!(complete("im", &COMMANDS, &["logs"], &[]), vec!["images"]);
         assert_eq!(
-            complete("logs w", &["web-1", "db", "worker"]),
+            complete("logs w", &COMMANDS, &["logs"], &["web-1", "db", "worker"]),
             vec!["logs web-1", "logs worker"]
         );
-        assert!(complete("zz", &[]).is_empty());
+        assert!(complete("zz", &COMMANDS, &["logs"], &[]).is_empty());
+        assert!(complete("images w", &COMMANDS, &["logs"], &["web-1"]).is_empty());
     }
 
     #[test]
     fn command_line() {
-        let c = complete("logs w", &["web-1", "worker"]);
+        let c = complete("logs w", &COMMANDS, &["logs"], &["web-1", "worker"]);
         insta::assert_snapshot!(render(80, 1, |f| draw(
             f,
             f.area(),

@@ -48,20 +48,46 @@ fn wrapped_height(text: &str, width: u16) -> u16 {
 
 /// `remove 3 containers: a, b, c? y/N`
 pub fn draw_confirm(f: &mut Frame, area: Rect, theme: &Theme, title: &str, question: &str) {
-    let w =
-        (crate::util::width(question) as u16 + 4).clamp(30, area.width.saturating_sub(4).max(30));
+    draw_choice(f, area, theme, title, question, "yes", None);
+}
+
+/// A confirmation with its answers named: `y` (`yes`), perhaps a second one (`a` all),
+/// and N / Esc.
+pub fn draw_choice(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: &str,
+    question: &str,
+    yes: &str,
+    also: Option<(char, &str)>,
+) {
+    let answers = crate::util::width(yes) + also.map_or(0, |(_, l)| crate::util::width(l) + 5) + 15;
+    let w = (crate::util::width(question).max(answers) as u16 + 4)
+        .clamp(30, area.width.saturating_sub(4).max(30));
     let h = wrapped_height(question, w - 4) + 4;
     let r = centered(area, w, h);
     f.render_widget(Clear, r);
     let text = vec![
         Line::raw(question.to_string()),
         Line::raw(""),
-        Line::from(vec![
-            Span::styled("y", theme.error()),
-            Span::raw(" yes   "),
-            Span::styled("N", theme.accent()),
-            Span::raw(" / Esc no"),
-        ]),
+        Line::from(
+            [
+                vec![
+                    Span::styled("y", theme.error()),
+                    Span::raw(format!(" {yes}   ")),
+                ],
+                also.map(|(k, label)| {
+                    vec![
+                        Span::styled(k.to_string(), theme.error()),
+                        Span::raw(format!(" {label}   ")),
+                    ]
+                })
+                .unwrap_or_default(),
+                vec![Span::styled("N", theme.accent()), Span::raw(" / Esc no")],
+            ]
+            .concat(),
+        ),
     ];
     f.render_widget(
         Paragraph::new(text)

@@ -52,6 +52,16 @@ impl<T> Load<T> {
             _ => None,
         }
     }
+
+    /// The same state with the data changed by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Load<U> {
+        match self {
+            Load::Loading => Load::Loading,
+            Load::Ready(t) => Load::Ready(f(t)),
+            Load::Error(e) => Load::Error(e),
+            Load::Unavailable(e) => Load::Unavailable(e),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -782,6 +782,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         log_max_files,
         log_driver,
         healthcheck: a.health.config()?,
+        check_only: false,
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod build;
+pub mod compose;
 pub mod containers;
 pub mod format;
 pub mod gotmpl;

@@ -1,15 +1,25 @@
-//! The engine calls the console makes, in one place. They are blocking and run on
-//! worker threads, never in the draw path. Errors become the engine's message text.
+//! The engine calls the console makes, in one place: the lists and streams it reads,
+//! and [`Call`], every action a pane can ask of the engine (and the one file it writes,
+//! a saved log). They are blocking and run on worker threads, never in the draw path.
+//! Errors become the engine's message text; outcomes become the notification to show.
+
+use std::os::unix::net::UnixStream;
 
 use serde_json::Value;
 use wharf_engine::api::{
-    ContainerCreate, ContainerListOptions, ContainerSummary, ImageListOptions, ImageSummary,
-    LogLine, LogOptions, NetworkListOptions, RemoveOptions, RemoveOutcome, Volume,
-    VolumeListOptions,
+    ContainerCreate, ContainerListOptions, ContainerStats, ContainerSummary, EventFilter,
+    ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions, NetworkConnect, NetworkCreate,
+    NetworkListOptions, Progress, RemoveOptions, RemoveOutcome, StatsOptions, SystemInfo, Volume,
+    VolumeCreate, VolumeListOptions,
 };
+use wharf_engine::events::Event;
 use wharf_engine::{Caller, Engine};
+use wharf_views::footer::{Level, Notification};
 use wharf_views::networks::NetworkRow;
+use wharf_views::util::{ago, dsize, fit, short_id};
 use wharf_views::Load;
+
+use super::msg::{HostFigures, Lists, Msg};
 
 /// What a container action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,118 +60,119 @@ impl ContainerOp {
     }
 }
 
+/// A container an action is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+}
+
 fn msg(e: wharf_engine::EngineError) -> String {
     e.to_string()
 }
 
-/// `wharf ps -a`.
-pub fn containers(e: &dyn Engine, c: &Caller) -> Load<Vec<ContainerSummary>> {
-    match e.container_list(
-        c,
-        &ContainerListOptions {
-            all: true,
-            ..Default::default()
-        },
-    ) {
+fn load<T>(r: wharf_engine::Result<T>) -> Load<T> {
+    match r {
         Ok(v) => Load::Ready(v),
         Err(err) => Load::Error(msg(err)),
     }
+}
+
+// ----- what the console reads -----
+
+/// Engine and host facts for the header.
+pub fn info(e: &dyn Engine, c: &Caller) -> Result<Box<SystemInfo>, String> {
+    e.info(c).map(Box::new).map_err(msg)
+}
+
+/// `wharf ps -a`.
+pub fn containers(e: &dyn Engine, c: &Caller) -> Load<Vec<ContainerSummary>> {
+    let opts = ContainerListOptions {
+        all: true,
+        ..Default::default()
+    };
+    load(e.container_list(c, &opts))
 }
 
 /// `wharf images`.
 pub fn images(e: &dyn Engine, c: &Caller) -> Load<Vec<ImageSummary>> {
-    match e.image_list(c, &ImageListOptions::default()) {
-        Ok(v) => Load::Ready(v),
-        Err(err) => Load::Error(msg(err)),
-    }
+    load(e.image_list(c, &ImageListOptions::default()))
 }
 
 /// `wharf volume ls`.
 pub fn volumes(e: &dyn Engine, c: &Caller) -> Load<Vec<Volume>> {
-    match e.volume_list(c, &VolumeListOptions::default()) {
-        Ok(v) => Load::Ready(v),
-        Err(err) => Load::Error(err.to_string()),
-    }
+    load(e.volume_list(c, &VolumeListOptions::default()))
 }
 
-/// `wharf network ls`.
+/// `wharf network ls`, as the networks pane shows it.
 pub fn networks(e: &dyn Engine, c: &Caller) -> Load<Vec<NetworkRow>> {
-    match e.network_list(c, &NetworkListOptions::default()) {
-        Ok(v) => Load::Ready(
-            v.into_iter()
-                .map(|n| NetworkRow {
-                    subnet: n
-                        .ipam
-                        .config
-                        .iter()
-                        .map(|x| x.subnet.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    gateway: n
-                        .ipam
-                        .config
-                        .iter()
-                        .map(|x| x.gateway.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    containers: {
-                        let mut v: Vec<String> =
-                            n.containers.values().map(|c| c.name.clone()).collect();
-                        v.sort();
-                        v
-                    },
+    let join = |v: Vec<String>| v.join(", ");
+    load(e.network_list(c, &NetworkListOptions::default())).map(|v| {
+        v.into_iter()
+            .map(|n| {
+                let mut containers: Vec<String> =
+                    n.containers.values().map(|c| c.name.clone()).collect();
+                containers.sort();
+                NetworkRow {
+                    subnet: join(n.ipam.config.iter().map(|x| x.subnet.clone()).collect()),
+                    gateway: join(n.ipam.config.iter().map(|x| x.gateway.clone()).collect()),
+                    containers,
                     driver: n.driver,
                     name: n.name,
-                })
-                .collect(),
-        ),
-        Err(err) => Load::Error(msg(err)),
-    }
+                }
+            })
+            .collect()
+    })
 }
 
 /// Host CPU and memory for the header.
-pub fn host(e: &dyn Engine, c: &Caller) -> Option<(f64, (u64, u64))> {
-    e.host_stats(c)
-        .ok()
-        .map(|h| (h.cpu_percent, (h.mem_used, h.mem_total)))
-}
-
-/// One lifecycle action on one container.
-pub fn container_op(e: &dyn Engine, c: &Caller, id: &str, op: ContainerOp) -> Result<(), String> {
-    match op {
-        ContainerOp::Start => e.container_start(c, id),
-        ContainerOp::Stop => e.container_stop(c, id, None),
-        ContainerOp::Restart => e.container_restart(c, id, None),
-        ContainerOp::Kill => e.container_kill(c, id, "SIGKILL"),
-        ContainerOp::Pause => e.container_pause(c, id),
-        ContainerOp::Unpause => e.container_unpause(c, id),
-        ContainerOp::Remove { force } => e.container_remove(
-            c,
-            id,
-            RemoveOptions {
-                force,
-                volumes: false,
-            },
-        ),
+pub fn host(e: &dyn Engine, c: &Caller) -> HostFigures {
+    match e.host_stats(c) {
+        Ok(h) => HostFigures {
+            cpu_percent: Some(h.cpu_percent),
+            mem: Some((h.mem_used, h.mem_total)),
+        },
+        Err(_) => HostFigures::default(),
     }
-    .map_err(msg)
 }
 
-/// `wharf rename`.
-pub fn container_rename(e: &dyn Engine, c: &Caller, id: &str, name: &str) -> Result<(), String> {
-    e.container_rename(c, id, name).map_err(msg)
+/// `wharf stats`: rounds of samples of the running containers until `sink` says stop;
+/// why the stream ended.
+pub fn stats_stream(
+    e: &dyn Engine,
+    c: &Caller,
+    sink: &mut dyn FnMut(Vec<ContainerStats>) -> bool,
+) -> String {
+    let opts = StatsOptions {
+        stream: true,
+        all: false,
+    };
+    match e.container_stats(c, &[], &opts, sink) {
+        Ok(()) => "the stats stream ended".into(),
+        Err(err) => msg(err),
+    }
 }
 
-/// `wharf run -d`: create, then start. Returns the id.
-pub fn container_run(e: &dyn Engine, c: &Caller, spec: &ContainerCreate) -> Result<String, String> {
-    let id = e.container_create(c, spec).map_err(msg)?;
-    e.container_start(c, &id).map_err(|err| {
-        format!(
-            "created {} but cannot start it: {err}",
-            wharf_views::util::short_id(&id)
-        )
-    })?;
-    Ok(id)
+/// `wharf events --since 1h -f`: the last hour's events, then live ones until `sink`
+/// says stop (`live` is false for the stored ones); why the stream ended.
+pub fn events_stream(
+    e: &dyn Engine,
+    c: &Caller,
+    sink: &mut dyn FnMut(Event, bool) -> bool,
+) -> String {
+    let start = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let f = EventFilter {
+        since: Some(start - 3600 * 1_000_000_000),
+        follow: true,
+        ..Default::default()
+    };
+    match e.events(c, &f, &mut |ev| {
+        let live = ev.time_nano >= start;
+        sink(ev, live)
+    }) {
+        Ok(()) => "the event stream ended".into(),
+        Err(err) => msg(err),
+    }
 }
 
 /// `wharf logs [-f] --tail N`.
@@ -169,73 +180,462 @@ pub fn container_logs(
     e: &dyn Engine,
     c: &Caller,
     id: &str,
-    opts: &LogOptions,
+    follow: bool,
+    tail: usize,
     sink: &mut dyn FnMut(LogLine) -> bool,
 ) -> Result<(), String> {
-    e.container_logs(c, id, opts, sink).map_err(msg)
+    let opts = LogOptions {
+        follow,
+        tail: Some(tail),
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    e.container_logs(c, id, &opts, sink).map_err(msg)
 }
 
-/// Inspect JSON of a container, image or volume.
+/// Inspect JSON of a container, image, network or volume.
 pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value, String> {
+    fn json<T: serde::Serialize>(v: wharf_engine::Result<T>) -> Result<Value, String> {
+        v.map_err(msg)
+            .and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string()))
+    }
     match kind {
-        "volume" => e
-            .volume_inspect(c, id)
-            .map_err(msg)
-            .and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
+        "volume" => json(e.volume_inspect(c, id)),
         "container" => e.container_inspect(c, id).map_err(msg),
-        "network" => e
-            .network_inspect(c, id)
-            .map_err(msg)
-            .and_then(|v| serde_json::to_value(v).map_err(|x| x.to_string())),
+        "network" => json(e.network_inspect(c, id)),
         "image" => e.image_inspect(c, id).map_err(msg),
         other => Err(format!("cannot inspect a {other}")),
     }
 }
 
-/// `wharf rmi`; returns what was untagged/deleted, as lines.
-pub fn image_remove(
+/// A shell's stream in a running container (`exec -it CTR sh`, bash when the image
+/// has it), for a session on the terminal.
+pub fn exec_shell(
+    e: &dyn Engine,
+    c: &Caller,
+    id: &str,
+    console_size: Option<(u16, u16)>,
+) -> wharf_engine::Result<UnixStream> {
+    let cfg = ExecConfig {
+        cmd: vec!["/bin/sh".into(), "-c".into(), SHELL.into()],
+        tty: true,
+        stdin: true,
+        console_size,
+        ..Default::default()
+    };
+    e.exec(c, id, &cfg).and_then(|s| {
+        s.stream.ok_or_else(|| {
+            wharf_engine::EngineError::internal("the exec came back without a stream")
+        })
+    })
+}
+
+/// The shell [`exec_shell`] opens: bash when the image has it, else sh.
+const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
+
+/// A container's own stdio (`attach`), with whether it has a terminal and an open stdin.
+pub fn attach(
+    e: &dyn Engine,
+    c: &Caller,
+    id: &str,
+) -> wharf_engine::Result<(UnixStream, bool, bool)> {
+    let info = e.container_inspect(c, id)?;
+    let cfg = &info["Config"];
+    let tty = cfg["Tty"].as_bool().unwrap_or(false);
+    let stdin = cfg["OpenStdin"].as_bool().unwrap_or(false);
+    e.container_attach(c, id).map(|sock| (sock, tty, stdin))
+}
+
+// ----- what the console does -----
+
+/// An action a pane asks of the engine; [`Call::perform`] does it on a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// One lifecycle action on each of `targets`.
+    Containers {
+        op: ContainerOp,
+        targets: Vec<Target>,
+    },
+    /// `wharf rename`.
+    Rename {
+        id: String,
+        old: String,
+        new: String,
+    },
+    /// `wharf run -d`: create, then start; `line` is the equivalent command line.
+    Run {
+        spec: Box<ContainerCreate>,
+        line: String,
+    },
+    /// `wharf rmi` of each reference.
+    RemoveImages { refs: Vec<String> },
+    /// `wharf tag`.
+    TagImage { src: String, dst: String },
+    /// `wharf image prune` (dangling images).
+    PruneImages,
+    /// `wharf image demo`.
+    DemoImage { reference: String },
+    /// `wharf pull`, with progress in the footer.
+    PullImage { reference: String },
+    /// `wharf history`, shown in a window.
+    ImageHistory { reference: String },
+    /// `wharf volume create [NAME]`.
+    CreateVolume { name: Option<String> },
+    /// `wharf volume rm`.
+    RemoveVolume { name: String },
+    /// `wharf volume prune [-a]`: unused anonymous volumes; with `all` named ones too.
+    PruneVolumes { all: bool },
+    /// `wharf network create`.
+    CreateNetwork { name: String },
+    /// `wharf network rm`.
+    RemoveNetwork { name: String },
+    /// `wharf network connect`.
+    Connect { network: String, container: String },
+    /// `wharf network disconnect`.
+    Disconnect { network: String, container: String },
+    /// Write a log (as shown) to a file.
+    SaveLog {
+        path: String,
+        text: String,
+        lines: usize,
+    },
+}
+
+impl Call {
+    /// The lists this call changes.
+    pub fn changes(&self) -> Lists {
+        match self {
+            // Image use counts change with containers, and so do volumes' users.
+            Call::Containers {
+                op: ContainerOp::Remove { .. },
+                ..
+            }
+            | Call::Run { .. } => Lists::CONTAINERS.and(Lists::IMAGES).and(Lists::VOLUMES),
+            Call::Containers { .. } | Call::Rename { .. } => Lists::CONTAINERS,
+            Call::RemoveImages { .. }
+            | Call::TagImage { .. }
+            | Call::PruneImages
+            | Call::DemoImage { .. }
+            | Call::PullImage { .. } => Lists::IMAGES,
+            Call::CreateVolume { .. } | Call::RemoveVolume { .. } | Call::PruneVolumes { .. } => {
+                Lists::VOLUMES
+            }
+            Call::CreateNetwork { .. } | Call::RemoveNetwork { .. } => Lists::NETWORKS,
+            Call::Connect { .. } | Call::Disconnect { .. } => {
+                Lists::NETWORKS.and(Lists::CONTAINERS)
+            }
+            Call::ImageHistory { .. } | Call::SaveLog { .. } => Lists::NONE,
+        }
+    }
+
+    /// What the footer says while it runs (for the slow ones, and container actions).
+    pub fn busy(&self) -> Option<String> {
+        match self {
+            Call::Containers { op, targets } => Some(format!(
+                "{} {}…",
+                op.verb(),
+                targets
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Call::Run { spec, .. } => Some(format!(
+                "creating {}…",
+                spec.name.as_deref().unwrap_or(&spec.image)
+            )),
+            Call::DemoImage { reference } => {
+                Some(format!("building {reference} from the host's busybox…"))
+            }
+            Call::PullImage { reference } => Some(format!("pulling {reference}…")),
+            _ => None,
+        }
+    }
+
+    /// Do it; `progress` gets lines for the footer while it runs. The answer is the
+    /// notification (with the lists to read again), or a window to show.
+    pub fn perform(self, e: &dyn Engine, c: &Caller, progress: &mut dyn FnMut(String)) -> Msg {
+        let refresh = self.changes();
+        let note = match self {
+            Call::Containers { op, targets } => containers_op(e, c, op, &targets),
+            Call::Rename { id, old, new } => outcome(
+                e.container_rename(c, &id, &new),
+                |()| format!("renamed {old} to {new}"),
+                format!("cannot rename {old}"),
+            ),
+            Call::Run { spec, line } => run(e, c, &spec, &line),
+            Call::RemoveImages { refs } => remove_images(e, c, &refs),
+            Call::TagImage { src, dst } => outcome(
+                e.image_tag(c, &src, &dst),
+                |()| format!("tagged {src} as {dst}"),
+                format!("cannot tag {src}"),
+            ),
+            Call::PruneImages => outcome(
+                e.image_prune(c, false),
+                |r| {
+                    format!(
+                        "pruned {} images, {} freed",
+                        r.deleted.len(),
+                        dsize(r.reclaimed)
+                    )
+                },
+                "cannot prune images".into(),
+            ),
+            Call::DemoImage { reference } => outcome(
+                e.image_build_demo(c, &reference),
+                |id| format!("built {reference} ({})", short_id(&id)),
+                "cannot build the demo image".into(),
+            ),
+            Call::PullImage { reference } => pull(e, c, &reference, progress),
+            Call::ImageHistory { reference } => match e.image_history(c, &reference) {
+                Ok(h) => {
+                    let mut body = format!(
+                        "{:<14}{:<14}{:>10}  {}\n",
+                        "IMAGE", "CREATED", "SIZE", "CREATED BY"
+                    );
+                    let now = chrono::Utc::now().timestamp();
+                    for x in h {
+                        body.push_str(&format!(
+                            "{:<14}{:<14}{:>10}  {}\n",
+                            fit(short_id(&x.id), 12),
+                            ago(x.created, now),
+                            dsize(x.size),
+                            fit(&x.created_by, 60)
+                        ));
+                    }
+                    return Msg::Show {
+                        title: format!("history of {reference}"),
+                        body,
+                    };
+                }
+                Err(err) => Notification {
+                    level: Level::Error,
+                    text: format!("cannot read the history of {reference}: {err}"),
+                    details: Some(err.to_string()),
+                },
+            },
+            Call::CreateVolume { name } => outcome(
+                e.volume_create(
+                    c,
+                    &VolumeCreate {
+                        name,
+                        ..Default::default()
+                    },
+                ),
+                |vol| format!("created volume {}", vol.name),
+                "cannot create the volume".into(),
+            ),
+            Call::RemoveVolume { name } => outcome(
+                e.volume_remove(c, &name, false),
+                |()| format!("removed volume {name}"),
+                format!("cannot remove volume {name}"),
+            ),
+            Call::PruneVolumes { all } => outcome(
+                e.volume_prune(c, all),
+                |r| {
+                    let n = r.deleted.len();
+                    // Anonymous volumes by short id.
+                    let short = |v: &String| {
+                        if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) {
+                            short_id(v).to_string()
+                        } else {
+                            v.clone()
+                        }
+                    };
+                    let names = if n == 0 {
+                        String::new()
+                    } else {
+                        let v: Vec<String> = r.deleted.iter().map(short).collect();
+                        format!(" ({})", v.join(", "))
+                    };
+                    format!(
+                        "pruned {n} volume{}{names}, {} freed",
+                        if n == 1 { "" } else { "s" },
+                        dsize(r.reclaimed)
+                    )
+                },
+                "cannot prune volumes".into(),
+            ),
+            Call::CreateNetwork { name } => outcome(
+                e.network_create(
+                    c,
+                    &NetworkCreate {
+                        name: name.clone(),
+                        ..Default::default()
+                    },
+                ),
+                |_| format!("created network {name}"),
+                format!("cannot create network {name}"),
+            ),
+            Call::RemoveNetwork { name } => outcome(
+                e.network_remove(c, &name),
+                |()| format!("removed network {name}"),
+                format!("cannot remove network {name}"),
+            ),
+            Call::Connect { network, container } => outcome(
+                e.network_connect(c, &network, &container, &NetworkConnect::default()),
+                |()| format!("connected {container} to {network}"),
+                format!("cannot connect {container} to {network}"),
+            ),
+            Call::Disconnect { network, container } => outcome(
+                e.network_disconnect(c, &network, &container),
+                |()| format!("disconnected {container} from {network}"),
+                format!("cannot disconnect {container} from {network}"),
+            ),
+            Call::SaveLog { path, text, lines } => outcome(
+                std::fs::write(&path, text),
+                |()| format!("saved {lines} lines to {path}"),
+                format!("cannot write {path}"),
+            ),
+        };
+        Msg::Done { note, refresh }
+    }
+}
+
+/// The notification for an outcome: `ok`'s text on success; on failure `failed: error`
+/// with the whole error as details.
+fn outcome<T, E: std::fmt::Display>(
+    r: Result<T, E>,
+    ok: impl FnOnce(T) -> String,
+    failed: String,
+) -> Notification {
+    match r {
+        Ok(x) => Notification {
+            level: Level::Ok,
+            text: ok(x),
+            details: None,
+        },
+        Err(err) => Notification {
+            level: Level::Error,
+            text: format!("{failed}: {err}"),
+            details: Some(err.to_string()),
+        },
+    }
+}
+
+/// One lifecycle action on each container, all reported in one notification.
+fn containers_op(e: &dyn Engine, c: &Caller, op: ContainerOp, targets: &[Target]) -> Notification {
+    let mut ok = Vec::new();
+    let mut errs = Vec::new();
+    for t in targets {
+        let r = match op {
+            ContainerOp::Start => e.container_start(c, &t.id),
+            ContainerOp::Stop => e.container_stop(c, &t.id, None),
+            ContainerOp::Restart => e.container_restart(c, &t.id, None),
+            ContainerOp::Kill => e.container_kill(c, &t.id, "SIGKILL"),
+            ContainerOp::Pause => e.container_pause(c, &t.id),
+            ContainerOp::Unpause => e.container_unpause(c, &t.id),
+            ContainerOp::Remove { force } => e.container_remove(
+                c,
+                &t.id,
+                RemoveOptions {
+                    force,
+                    volumes: false,
+                },
+            ),
+        };
+        match r {
+            Ok(()) => ok.push(t.name.clone()),
+            Err(err) => errs.push(format!("cannot {} {}: {err}", op.verb(), t.name)),
+        }
+    }
+    if errs.is_empty() {
+        return Notification {
+            level: Level::Ok,
+            text: format!("{} {}", op.done(), ok.join(", ")),
+            details: None,
+        };
+    }
+    let mut text = errs[0].clone();
+    if errs.len() > 1 {
+        text = format!("{} errors; first: {text}", errs.len());
+    }
+    if !ok.is_empty() {
+        text.push_str(&format!("; {} {}", op.done(), ok.join(", ")));
+    }
+    Notification {
+        level: Level::Error,
+        text,
+        details: Some(errs.join("\n")),
+    }
+}
+
+fn run(e: &dyn Engine, c: &Caller, spec: &ContainerCreate, line: &str) -> Notification {
+    let name = spec.name.clone().unwrap_or_default();
+    let started = e.container_create(c, spec).map_err(msg).and_then(|id| {
+        e.container_start(c, &id)
+            .map(|()| id.clone())
+            .map_err(|err| format!("created {} but cannot start it: {err}", short_id(&id)))
+    });
+    match started {
+        Ok(id) => Notification {
+            level: Level::Ok,
+            text: format!("started {name} ({})", short_id(&id)),
+            details: None,
+        },
+        Err(err) => Notification {
+            level: Level::Error,
+            text: format!("cannot run: {err}"),
+            details: Some(format!("{line}\n\n{err}")),
+        },
+    }
+}
+
+fn remove_images(e: &dyn Engine, c: &Caller, refs: &[String]) -> Notification {
+    let mut lines = Vec::new();
+    let mut errs = Vec::new();
+    for r in refs {
+        match e.image_remove(c, r, false) {
+            Ok(v) => lines.extend(v.into_iter().map(|o| match o {
+                RemoveOutcome::Untagged(r) => format!("Untagged: {r}"),
+                RemoveOutcome::Deleted(d) => format!("Deleted: {d}"),
+            })),
+            Err(err) => errs.push(format!("cannot remove {r}: {err}")),
+        }
+    }
+    if errs.is_empty() {
+        Notification {
+            level: Level::Ok,
+            text: format!("removed {}", refs.join(", ")),
+            details: Some(lines.join("\n")),
+        }
+    } else {
+        Notification {
+            level: Level::Error,
+            text: errs[0].clone(),
+            details: Some(errs.join("\n")),
+        }
+    }
+}
+
+fn pull(
     e: &dyn Engine,
     c: &Caller,
     reference: &str,
-    force: bool,
-) -> Result<Vec<String>, String> {
-    e.image_remove(c, reference, force)
-        .map(|v| {
-            v.into_iter()
-                .map(|o| match o {
-                    RemoveOutcome::Untagged(r) => format!("Untagged: {r}"),
-                    RemoveOutcome::Deleted(d) => format!("Deleted: {d}"),
-                })
-                .collect()
-        })
-        .map_err(msg)
-}
-
-/// `wharf tag`.
-pub fn image_tag(e: &dyn Engine, c: &Caller, src: &str, dst: &str) -> Result<(), String> {
-    e.image_tag(c, src, dst).map_err(msg)
-}
-
-/// `wharf image prune`: (deleted, bytes).
-pub fn image_prune(e: &dyn Engine, c: &Caller) -> Result<(usize, u64), String> {
-    e.image_prune(c, false)
-        .map(|r| (r.deleted.len(), r.reclaimed))
-        .map_err(msg)
-}
-
-/// `wharf image demo`: the id.
-pub fn image_demo(e: &dyn Engine, c: &Caller, reference: &str) -> Result<String, String> {
-    e.image_build_demo(c, reference).map_err(msg)
-}
-
-/// `wharf volume rm`.
-pub fn volume_remove(e: &dyn Engine, c: &Caller, name: &str) -> Result<(), String> {
-    e.volume_remove(c, name, false).map_err(|x| x.to_string())
-}
-
-/// `wharf volume prune`: (deleted, bytes).
-pub fn volume_prune(e: &dyn Engine, c: &Caller) -> Result<(usize, u64), String> {
-    e.volume_prune(c, false)
-        .map(|r| (r.deleted.len(), r.reclaimed))
-        .map_err(|x| x.to_string())
+    progress: &mut dyn FnMut(String),
+) -> Notification {
+    let mut last = std::time::Instant::now();
+    let r = e.image_pull(c, reference, &Default::default(), &mut |p| {
+        // At most a few updates a second.
+        if last.elapsed() < std::time::Duration::from_millis(200) {
+            return;
+        }
+        last = std::time::Instant::now();
+        progress(match p {
+            Progress::Layer {
+                id,
+                status,
+                current,
+                total: Some(t),
+            } if t > 0 => format!("pulling {reference}: {id} {status} {}%", current * 100 / t),
+            Progress::Layer { id, status, .. } => format!("pulling {reference}: {id} {status}"),
+            Progress::Message(m) => format!("pulling {reference}: {m}"),
+        });
+    });
+    outcome(
+        r,
+        |id| format!("pulled {reference} ({})", short_id(&id)),
+        format!("cannot pull {reference}"),
+    )
 }

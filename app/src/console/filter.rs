@@ -1,15 +1,18 @@
-//! The `/` filter: a substring (case-insensitive), `/regex/`, or `label=value`
-//! (`label=key` alone matches any value).
+//! The `/` filter: a substring (case-insensitive), `/regex/`, `label=value`
+//! (`label=key` alone matches any value), or `network=NAME` (containers on a network).
 
 use std::collections::BTreeMap;
 
 /// A parsed filter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum Filter {
+    #[default]
     None,
     Text(String),
     Regex(regex::Regex),
     Label(String, Option<String>),
+    /// Rows on this network (only containers are on networks).
+    Network(String),
 }
 
 impl Filter {
@@ -33,11 +36,24 @@ impl Filter {
                 None => Filter::Label(rest.into(), None),
             });
         }
+        if let Some(net) = s.strip_prefix("network=").filter(|n| !n.is_empty()) {
+            return Ok(Filter::Network(net.into()));
+        }
         Ok(Filter::Text(s.to_lowercase()))
     }
 
     /// Does an object with these searchable texts and labels pass?
     pub fn matches(&self, texts: &[&str], labels: &BTreeMap<String, String>) -> bool {
+        self.matches_on(texts, labels, &[])
+    }
+
+    /// The same for an object on `networks`.
+    pub fn matches_on(
+        &self,
+        texts: &[&str],
+        labels: &BTreeMap<String, String>,
+        networks: &[String],
+    ) -> bool {
         match self {
             Filter::None => true,
             Filter::Text(t) => texts.iter().any(|x| x.to_lowercase().contains(t)),
@@ -45,6 +61,7 @@ impl Filter {
             Filter::Label(k, v) => labels
                 .get(k)
                 .is_some_and(|have| v.as_ref().is_none_or(|v| v == have)),
+            Filter::Network(n) => networks.iter().any(|x| x == n),
         }
     }
 }
@@ -66,5 +83,9 @@ mod tests {
         assert!(Filter::parse("label=team").unwrap().matches(&["x"], &l));
         assert!(!Filter::parse("label=team=ops").unwrap().matches(&["x"], &l));
         assert!(Filter::parse("/(/").unwrap_err().starts_with("bad regex"));
+        let lan = Filter::parse("network=lan").unwrap();
+        assert!(lan.matches_on(&["x"], &l, &["bridge".into(), "lan".into()]));
+        assert!(!lan.matches_on(&["lan"], &l, &["bridge".into()]));
+        assert!(!lan.matches(&["lan"], &l));
     }
 }

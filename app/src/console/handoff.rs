@@ -4,15 +4,12 @@
 
 use std::io::Write;
 
-use wharf_engine::api::ExecConfig;
 use wharf_engine::{Caller, Engine};
 use wharf_views::footer::{Level, Notification};
 
-use super::app::Handoff;
+use super::api;
+use super::msg::Handoff;
 use crate::cli::session::{self, End, Opts};
-
-/// The shell the console opens: bash when the image has it, else sh.
-const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
 
 /// Run `h` on the terminal (which the caller has released) and say how it went.
 pub fn run(engine: &dyn Engine, caller: &Caller, h: &Handoff) -> Notification {
@@ -29,30 +26,14 @@ pub fn run(engine: &dyn Engine, caller: &Caller, h: &Handoff) -> Notification {
                 out,
                 "wharf: a shell in {name}; exit it (or ctrl-p ctrl-q) to return to the console"
             );
-            let cfg = ExecConfig {
-                cmd: vec!["/bin/sh".into(), "-c".into(), SHELL.into()],
-                tty: true,
-                stdin: true,
-                console_size: session::console_size(true),
-                ..Default::default()
-            };
-            let s = engine
-                .exec(caller, id, &cfg)
-                .and_then(|s| {
-                    s.stream.ok_or_else(|| {
-                        wharf_engine::EngineError::internal("the exec came back without a stream")
-                    })
-                })
-                .map(|sock| {
-                    (
-                        sock,
-                        Opts {
-                            stdin: true,
-                            tty: true,
-                            detach_keys: true,
-                        },
-                    )
-                });
+            let s = api::exec_shell(engine, caller, id, session::console_size(true)).map(|sock| {
+                let o = Opts {
+                    stdin: true,
+                    tty: true,
+                    detach_keys: true,
+                };
+                (sock, o)
+            });
             (name, s)
         }
         Handoff::Attach { id, name } => {
@@ -60,20 +41,13 @@ pub fn run(engine: &dyn Engine, caller: &Caller, h: &Handoff) -> Notification {
                 out,
                 "wharf: attached to {name}; ctrl-p ctrl-q detaches (the container keeps running)"
             );
-            let s = engine.container_inspect(caller, id).and_then(|info| {
-                let cfg = &info["Config"];
-                let tty = cfg["Tty"].as_bool().unwrap_or(false);
-                let stdin = cfg["OpenStdin"].as_bool().unwrap_or(false);
-                engine.container_attach(caller, id).map(|sock| {
-                    (
-                        sock,
-                        Opts {
-                            stdin,
-                            tty,
-                            detach_keys: true,
-                        },
-                    )
-                })
+            let s = api::attach(engine, caller, id).map(|(sock, tty, stdin)| {
+                let o = Opts {
+                    stdin,
+                    tty,
+                    detach_keys: true,
+                };
+                (sock, o)
             });
             (name, s)
         }

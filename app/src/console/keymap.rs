@@ -1,8 +1,8 @@
 //! Key bindings as data: `keymaps/*.json` map keys to named actions per context.
 //!
-//! A keymap is a JSON object with one object per context (`global`, `list`,
-//! `containers`, `images`, `volumes`, `networks`, `events`, `logs`, `inspect`, `help`)
-//! and an optional `"extends": "default"` naming the keymap it builds on (its bindings
+//! A keymap is a JSON object with one object per context (`global`, `list`, one per
+//! pane: `containers`, `images`, ..., then `inspect` and `help`; [`contexts`] lists them
+//! with the actions each may bind) and an optional `"extends": "default"` naming the keymap it builds on (its bindings
 //! for the same key in the same context are replaced). Keys are written `q`, `S`,
 //! `ctrl-d`, `alt-x`, `enter`, `esc`, `space`, `tab`, `shift-tab`, `backspace`, `up`,
 //! `down`, `left`, `right`, `pgup`, `pgdn`, `home`, `end`, `f1`..`f12`, or a sequence of
@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use wharf_engine::policy::Action as Perm;
+use std::sync::OnceLock;
+
+use super::actions::Action;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -20,478 +22,39 @@ pub const BUILTIN: [(&str, &str); 2] = [
     ("vim", include_str!("../../../keymaps/vim.json")),
 ];
 
-/// Contexts a keymap may bind keys in, most specific last.
-pub const CONTEXTS: [&str; 11] = [
-    "global",
-    "list",
-    "containers",
-    "images",
-    "networks",
-    "volumes",
-    "stats",
-    "events",
-    "logs",
-    "inspect",
-    "help",
-];
-
-/// An action a key can be bound to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
-    Quit,
-    Help,
-    Command,
-    Filter,
-    NextTab,
-    PrevTab,
-    Tab(u8),
-    MouseToggle,
-    Back,
-    Details,
-    Up,
-    Down,
-    PageUp,
-    PageDown,
-    Top,
-    Bottom,
-    Mark,
-    MarkAll,
-    SortNext,
-    SortReverse,
-    Refresh,
-    Notification,
-    Start,
-    Stop,
-    Restart,
-    Kill,
-    PauseToggle,
-    Remove,
-    Rename,
-    Logs,
-    Inspect,
-    RunForm,
-    StoppedToggle,
-    ImageRemove,
-    ImageTag,
-    ImagePrune,
-    ImageDemo,
-    VolumeRemove,
-    VolumePrune,
-    FollowToggle,
-    WrapToggle,
-    TimestampsToggle,
-    StreamCycle,
-    Search,
-    NextMatch,
-    PrevMatch,
-    FoldToggle,
-    FoldAll,
-    UnfoldAll,
-    PauseEvents,
-    SplitToggle,
-    ImageHistory,
-    ImagePull,
-    VolumeCreate,
-    NetworkCreate,
-    NetworkRemove,
-    NetworkConnect,
-    NetworkDisconnect,
-    SaveLog,
-    ExecShell,
-    Attach,
-    SortCpu,
-    SortMem,
-    SplitGrow,
-    SplitShrink,
-    SplitZoom,
+/// Keymap contexts and the actions each may bind (from the panes' lists), built once.
+pub fn contexts() -> &'static [(&'static str, Vec<Action>)] {
+    static C: OnceLock<Vec<(&'static str, Vec<Action>)>> = OnceLock::new();
+    C.get_or_init(super::panes::contexts)
 }
 
-/// Name, description and the engine permission an action needs (for hiding what the
-/// role may not do; the engine checks again).
-const ACTIONS: &[(Action, &str, &str, Option<Perm>)] = &[
-    (
-        Action::Quit,
-        "quit",
-        "leave the console (containers keep running)",
-        None,
-    ),
-    (
-        Action::Help,
-        "help",
-        "this help, generated from the keymap",
-        None,
-    ),
-    (
-        Action::Command,
-        "command",
-        "command mode: :containers :images :logs NAME :quit ...",
-        None,
-    ),
-    (
-        Action::Filter,
-        "filter",
-        "filter the list: text, /regex/ or label=value",
-        None,
-    ),
-    (Action::NextTab, "next-tab", "next pane", None),
-    (Action::PrevTab, "prev-tab", "previous pane", None),
-    (Action::Tab(1), "tab-1", "containers", None),
-    (Action::Tab(2), "tab-2", "images", None),
-    (Action::Tab(3), "tab-3", "networks", None),
-    (Action::Tab(4), "tab-4", "volumes", None),
-    (Action::Tab(5), "tab-5", "stats", None),
-    (Action::Tab(6), "tab-6", "events", None),
-    (Action::Tab(7), "tab-7", "logs", None),
-    (Action::Tab(8), "tab-8", "the console's own log", None),
-    (
-        Action::MouseToggle,
-        "mouse-toggle",
-        "release the mouse for text selection, or take it back",
-        None,
-    ),
-    (
-        Action::Back,
-        "back",
-        "close, clear the filter, or go back",
-        None,
-    ),
-    (
-        Action::Details,
-        "details",
-        "details of the selection (inspect)",
-        None,
-    ),
-    (Action::Up, "up", "previous row", None),
-    (Action::Down, "down", "next row", None),
-    (Action::PageUp, "page-up", "a page up", None),
-    (Action::PageDown, "page-down", "a page down", None),
-    (Action::Top, "top", "first row", None),
-    (Action::Bottom, "bottom", "last row", None),
-    (Action::Mark, "mark", "mark the row for a bulk action", None),
-    (
-        Action::MarkAll,
-        "mark-all",
-        "mark all shown rows, or clear the marks",
-        None,
-    ),
-    (
-        Action::SortNext,
-        "sort-next",
-        "sort by the next column",
-        None,
-    ),
-    (
-        Action::SortReverse,
-        "sort-reverse",
-        "reverse the sort order",
-        None,
-    ),
-    (Action::Refresh, "refresh", "ask the engine again", None),
-    (
-        Action::Notification,
-        "notification",
-        "the last notification in full",
-        None,
-    ),
-    (
-        Action::Start,
-        "start",
-        "start the selected or marked containers",
-        Some(Perm::ContainerStart),
-    ),
-    (
-        Action::Stop,
-        "stop",
-        "stop the selected or marked containers",
-        Some(Perm::ContainerStop),
-    ),
-    (
-        Action::Restart,
-        "restart",
-        "restart the selected or marked containers",
-        Some(Perm::ContainerRestart),
-    ),
-    (
-        Action::Kill,
-        "kill",
-        "send SIGKILL to the selected or marked containers",
-        Some(Perm::ContainerKill),
-    ),
-    (
-        Action::PauseToggle,
-        "pause-toggle",
-        "pause or unpause",
-        Some(Perm::ContainerPause),
-    ),
-    (
-        Action::Remove,
-        "remove",
-        "remove the selected or marked containers (asks first)",
-        Some(Perm::ContainerRemove),
-    ),
-    (
-        Action::Rename,
-        "rename",
-        "rename the selected container",
-        Some(Perm::ContainerRename),
-    ),
-    (
-        Action::Logs,
-        "logs",
-        "the selected container's log",
-        Some(Perm::ContainerLogs),
-    ),
-    (
-        Action::Inspect,
-        "inspect",
-        "the selected object's JSON as a tree",
-        None,
-    ),
-    (
-        Action::RunForm,
-        "run-form",
-        "run a new container (a form)",
-        Some(Perm::ContainerCreate),
-    ),
-    (
-        Action::StoppedToggle,
-        "stopped-toggle",
-        "show or hide stopped containers",
-        None,
-    ),
-    (
-        Action::ImageRemove,
-        "image-remove",
-        "remove the selected or marked images (asks first)",
-        Some(Perm::ImageRemove),
-    ),
-    (
-        Action::ImageTag,
-        "image-tag",
-        "tag the selected image",
-        Some(Perm::ImageTag),
-    ),
-    (
-        Action::ImagePrune,
-        "image-prune",
-        "remove dangling images (asks first)",
-        Some(Perm::ImagePrune),
-    ),
-    (
-        Action::ImageDemo,
-        "image-demo",
-        "build the offline demo image wharf/demo:latest",
-        Some(Perm::ImageLoad),
-    ),
-    (
-        Action::VolumeRemove,
-        "volume-remove",
-        "remove the selected volume (asks first)",
-        Some(Perm::VolumeRemove),
-    ),
-    (
-        Action::VolumePrune,
-        "volume-prune",
-        "remove unused volumes (asks first)",
-        Some(Perm::VolumePrune),
-    ),
-    (
-        Action::FollowToggle,
-        "follow-toggle",
-        "follow new lines, or stop",
-        None,
-    ),
-    (Action::WrapToggle, "wrap-toggle", "wrap long lines", None),
-    (
-        Action::TimestampsToggle,
-        "timestamps-toggle",
-        "show timestamps",
-        None,
-    ),
-    (
-        Action::StreamCycle,
-        "stream-cycle",
-        "stdout+stderr → stdout → stderr",
-        None,
-    ),
-    (
-        Action::Search,
-        "search",
-        "search (highlights; n/N move)",
-        None,
-    ),
-    (Action::NextMatch, "next-match", "next match", None),
-    (Action::PrevMatch, "previous-match", "previous match", None),
-    (
-        Action::FoldToggle,
-        "fold-toggle",
-        "fold or unfold the node",
-        None,
-    ),
-    (Action::FoldAll, "fold-all", "fold every node", None),
-    (Action::UnfoldAll, "unfold-all", "unfold every node", None),
-    (
-        Action::PauseEvents,
-        "pause-toggle-events",
-        "stop following new events, or follow again",
-        None,
-    ),
-    (
-        Action::ImageHistory,
-        "history",
-        "the selected image's layers",
-        None,
-    ),
-    (
-        Action::ImagePull,
-        "pull",
-        "pull an image from a registry, with progress",
-        Some(Perm::ImagePull),
-    ),
-    (
-        Action::VolumeCreate,
-        "volume-create",
-        "create a volume",
-        Some(Perm::VolumeCreate),
-    ),
-    (
-        Action::NetworkCreate,
-        "network-create",
-        "create a bridge network",
-        Some(Perm::NetworkCreate),
-    ),
-    (
-        Action::NetworkRemove,
-        "network-remove",
-        "remove the selected network (asks first)",
-        Some(Perm::NetworkRemove),
-    ),
-    (
-        Action::SaveLog,
-        "save",
-        "save the log (as filtered) to a file",
-        None,
-    ),
-    (
-        Action::SplitToggle,
-        "split-toggle",
-        "show or hide the selected container's log under the list",
-        None,
-    ),
-    (
-        Action::SplitGrow,
-        "split-grow",
-        "make the log under the list taller",
-        None,
-    ),
-    (
-        Action::SplitShrink,
-        "split-shrink",
-        "make the log under the list shorter",
-        None,
-    ),
-    (
-        Action::SplitZoom,
-        "split-zoom",
-        "the log under the list full screen, or back",
-        None,
-    ),
-    (
-        Action::ExecShell,
-        "exec-shell",
-        "a shell in the selected container (the console comes back when it exits)",
-        Some(Perm::ContainerExec),
-    ),
-    (
-        Action::Attach,
-        "attach",
-        "attach to the selected container (ctrl-p ctrl-q detaches)",
-        Some(Perm::ContainerAttach),
-    ),
-    (
-        Action::SortCpu,
-        "sort-cpu",
-        "sort by CPU %, busiest first (again: reverse)",
-        None,
-    ),
-    (
-        Action::SortMem,
-        "sort-mem",
-        "sort by memory, largest first (again: reverse)",
-        None,
-    ),
-    (
-        Action::NetworkConnect,
-        "network-connect",
-        "connect a container to the selected network",
-        Some(Perm::NetworkConnect),
-    ),
-    (
-        Action::NetworkDisconnect,
-        "network-disconnect",
-        "disconnect a container from the selected network",
-        Some(Perm::NetworkDisconnect),
-    ),
-];
+/// The names of the contexts, in order.
+pub fn context_names() -> Vec<&'static str> {
+    contexts().iter().map(|c| c.0).collect()
+}
 
-impl Action {
-    /// Look an action up by its name in keymap files.
-    pub fn from_name(s: &str) -> Option<Action> {
-        ACTIONS.iter().find(|a| a.1 == s).map(|a| a.0)
+/// The action `name` stands for in context `ctx`, or what is wrong with it.
+fn action_in(ctx: &str, name: &str) -> Result<Action, String> {
+    let all = contexts();
+    if let Some(a) = all
+        .iter()
+        .find(|c| c.0 == ctx)
+        .and_then(|c| c.1.iter().find(|a| a.name == name))
+    {
+        return Ok(*a);
     }
-    /// The name in keymap files.
-    pub fn name(self) -> &'static str {
-        ACTIONS
-            .iter()
-            .find(|a| a.0 == self)
-            .map(|a| a.1)
-            .unwrap_or("?")
-    }
-    /// A short label for the footer: `pause`, `run`, `prune`.
-    pub fn short(self) -> &'static str {
-        match self {
-            Action::PauseToggle => "pause",
-            Action::RunForm => "run",
-            Action::StoppedToggle => "stopped",
-            Action::SortNext => "sort",
-            Action::ImageRemove | Action::VolumeRemove => "remove",
-            Action::ImagePrune | Action::VolumePrune => "prune",
-            Action::ImageTag => "tag",
-            Action::ImageDemo => "demo",
-            Action::FollowToggle => "follow",
-            Action::WrapToggle => "wrap",
-            Action::TimestampsToggle => "time",
-            Action::StreamCycle => "streams",
-            Action::NextMatch => "next",
-            Action::FoldToggle => "fold",
-            Action::FoldAll => "fold all",
-            Action::UnfoldAll => "unfold all",
-            Action::PauseEvents => "pause",
-            Action::SplitToggle => "split",
-            Action::VolumeCreate | Action::NetworkCreate => "create",
-            Action::NetworkRemove => "remove",
-            Action::ExecShell => "shell",
-            Action::SortCpu => "cpu",
-            Action::SortMem => "mem",
-            Action::SplitZoom => "zoom",
-            Action::SplitGrow => "taller",
-            Action::SplitShrink => "shorter",
-            Action::NetworkConnect => "connect",
-            Action::NetworkDisconnect => "disconnect",
-            other => other.name(),
-        }
-    }
-    /// What it does, for the help.
-    pub fn description(self) -> &'static str {
-        ACTIONS
-            .iter()
-            .find(|a| a.0 == self)
-            .map(|a| a.2)
-            .unwrap_or("")
-    }
-    /// The engine permission it needs (`container.stop`), if it changes anything.
-    pub fn permission(self) -> Option<Perm> {
-        ACTIONS.iter().find(|a| a.0 == self).and_then(|a| a.3)
+    let owners: Vec<&str> = all
+        .iter()
+        .filter(|c| c.1.iter().any(|a| a.name == name))
+        .map(|c| c.0)
+        .collect();
+    if owners.is_empty() {
+        Err(format!("unknown action {name:?}"))
+    } else {
+        Err(format!(
+            "action {name:?} is not one of {ctx} (it is one of {})",
+            owners.join(", ")
+        ))
     }
 }
 
@@ -781,12 +344,12 @@ impl<'de> serde::Deserialize<'de> for RawMap {
                 while let Some(k) = m.next_key::<String>()? {
                     if k == "extends" {
                         out.push((k, RawCtx::Str(m.next_value::<String>()?)));
-                    } else if CONTEXTS.contains(&k.as_str()) {
+                    } else if context_names().contains(&k.as_str()) {
                         out.push((k, RawCtx::Pairs(m.next_value::<Pairs>()?.0)));
                     } else {
                         return Err(A::Error::custom(format!(
                             "unknown context {k:?}: use one of {}",
-                            CONTEXTS.join(", ")
+                            context_names().join(", ")
                         )));
                     }
                 }
@@ -847,15 +410,15 @@ impl Keymap {
                 let (line, col) = locate(text, ctx, k);
                 let at = format!("keymap {source}: line {line}, column {col}: {ctx}");
                 let keys = parse_key(k).map_err(|e| KeymapError(format!("{at}: {e}")))?;
-                let action = Action::from_name(a).ok_or_else(|| {
+                let action = action_in(ctx, a).map_err(|e| {
                     KeymapError(format!(
-                        "{at}: unknown action {a:?} for key {k:?}: the help (?) lists the actions"
+                        "{at}: {e} for key {k:?}: the help (?) lists the actions"
                     ))
                 })?;
                 if let Some((_, other, okey)) = mine.iter().find(|(ks, _, _)| *ks == keys) {
                     return Err(KeymapError(format!(
                         "{at}: key {k:?} is bound twice ({okey:?} → {}, {k:?} → {a}): keep one",
-                        other.name()
+                        other.name
                     )));
                 }
                 if let Some((_, _, okey)) = mine
@@ -979,6 +542,7 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::actions;
 
     fn ev(c: KeyCode, m: KeyModifiers) -> Key {
         Key::from_event(&KeyEvent::new(c, m)).unwrap()
@@ -993,7 +557,7 @@ mod tests {
                     &["containers", "list", "global"],
                     &[ev(KeyCode::Char('q'), KeyModifiers::NONE)]
                 ),
-                Lookup::Action(Action::Quit)
+                Lookup::Action(actions::QUIT)
             );
         }
     }
@@ -1045,6 +609,25 @@ mod tests {
         assert!(e.0.contains("unknown action \"explode\""), "{e}");
     }
 
+    /// A pane's action is bound in that pane's context (or it could never run).
+    #[test]
+    fn an_action_belongs_to_its_panes() {
+        let e = Keymap::parse("k", r#"{"images": {"s": "stop"}}"#).unwrap_err();
+        assert!(
+            e.0.contains("action \"stop\" is not one of images (it is one of containers)"),
+            "{e}"
+        );
+        // Shared ones are offered by several; the shell's go anywhere.
+        Keymap::parse(
+            "k",
+            r#"{"volumes": {"I": "inspect"}, "logs": {"Q": "quit"}, "global": {"j": "down"}}"#,
+        )
+        .unwrap();
+        let names = context_names();
+        assert_eq!(names[..3], ["global", "list", "containers"]);
+        assert_eq!(names[names.len() - 2..], ["inspect", "help"]);
+    }
+
     #[test]
     fn unknown_key_and_context() {
         let e = Keymap::parse("k", r#"{"global": {"hyper-q": "quit"}}"#).unwrap_err();
@@ -1077,14 +660,14 @@ mod tests {
         assert_eq!(k.lookup(&["logs", "list", "global"], &[g]), Lookup::Pending);
         assert_eq!(
             k.lookup(&["logs", "list", "global"], &[g, g]),
-            Lookup::Action(Action::Top)
+            Lookup::Action(actions::TOP)
         );
         assert_eq!(
             k.lookup(
                 &["containers"],
                 &[ev(KeyCode::Char('x'), KeyModifiers::NONE)]
             ),
-            Lookup::Action(Action::Kill)
+            Lookup::Action(crate::console::panes::containers::KILL)
         );
         let e = Keymap::parse("u", r#"{"extends": "emacs"}"#).unwrap_err();
         assert!(e.0.contains("not a built-in keymap"), "{e}");

@@ -1,14 +1,19 @@
 //! The full-screen console (`wharf` with no arguments): a tokio loop over terminal
 //! input (crossterm's EventStream), worker messages, signals and a slow tick. Engine
-//! calls run on worker threads ([`app::Worker`]); the loop only redraws when something
+//! calls run on worker threads ([`worker::Worker`]); the loop only redraws when something
 //! changed, with synchronized output so the terminal never shows half a frame.
 
+pub mod actions;
 pub mod api;
 pub mod app;
 pub mod filter;
 pub mod handoff;
 pub mod keymap;
+pub mod msg;
+pub mod panes;
+pub mod store;
 pub mod ui;
+pub mod worker;
 
 use std::io::{self, Stdout};
 use std::sync::Arc;
@@ -28,8 +33,10 @@ use wharf_engine::policy::EffectiveRole;
 use wharf_engine::{Caller, Engine};
 use wharf_views::Theme;
 
-use app::{App, Msg, Worker};
+use app::App;
 use keymap::Keymap;
+use msg::Msg;
+pub use worker::Worker;
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -171,7 +178,7 @@ async fn event_loop(
                 execute!(io::stdout(), DisableMouseCapture)
             };
         }
-        dirty |= app.sync_preview();
+        dirty |= app.sync();
         if dirty {
             dirty = false;
             tui_logger::move_events();
@@ -206,12 +213,8 @@ async fn event_loop(
             _ = term_sig.recv() => { tracing::info!("SIGTERM"); return 0; }
             _ = hup_sig.recv() => return 0,
             _ = tick.tick() => {
-                app.refresh_preview();
-                // Host figures from the engine (the host it runs on), off the draw path.
-                app.worker.run(|e, c| match api::host(e, c) {
-                    Some((cpu, mem)) => Msg::Host(Some(cpu), Some(mem)),
-                    None => Msg::Host(None, None),
-                });
+                // The split's log tail, the host figures: off the draw path.
+                app.tick();
                 // "3 min ago" texts change once a minute.
                 let minute = chrono::Utc::now().timestamp() / 60;
                 if minute != last_minute {

@@ -1,21 +1,19 @@
-//! Draw the whole console from the [`App`] state with the views crate.
+//! Draw the whole console from the [`App`] state: the header, the tab bar, the pane on
+//! screen (or the inspect layer over it), the footer or the prompt, and the overlays.
 
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::Frame;
-use wharf_views::tabs::Tab;
-use wharf_views::{
-    containers, dialog, events, footer, header, help, images, inspect, logs, networks, run_form,
-    stats, volumes, Load,
-};
+use wharf_views::{dialog, footer, header, help, run_form};
 
-use super::app::{input_error, App, Overlay, Prompt};
-use super::keymap::Action;
+use super::app::{allowed, App, Overlay, Prompt};
+use super::panes::{Pane, View};
 
 /// Draw one frame.
 pub fn draw(f: &mut Frame, app: &mut App) {
     let area = f.area();
     let theme = app.theme;
+    app.screen = area;
     if area.width < 40 || area.height < 10 {
         f.render_widget(
             Line::styled(
@@ -51,233 +49,53 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         .map(|r| r.name.clone())
         .unwrap_or_else(|| app.worker.caller.role.to_string());
     let hm = header::Model {
-        info: &app.info,
-        counts: app.counts(),
-        cpu_pct: app.host_cpu,
-        mem: app.host_mem,
+        info: &app.store.info,
+        counts: app.store.counts(),
+        cpu_pct: app.store.host.cpu_percent,
+        mem: app.store.host.mem,
         user: &user,
         role: &role,
         read_only: app.read_only(),
     };
     header::draw(f, row(area.y), &theme, &hm);
-    // The containers pane filters and sorts its rows once a frame; the tab line (drawn
-    // after the body) counts them.
-    let mut shown = None;
 
-    let focused = matches!(app.overlay, Overlay::None);
-    if let Some(ins) = app.inspect.as_mut() {
-        let title = Rect { height: 1, ..body };
-        let rest = Rect {
-            y: body.y + 1,
-            height: body.height - 1,
-            ..body
+    // The pane (or the inspect layer over it) draws itself from the store.
+    {
+        let App {
+            panes,
+            inspect,
+            store,
+            keymap,
+            role,
+            overlay,
+            tab,
+            ..
+        } = app;
+        let may = |a| allowed(role, a);
+        let v = View {
+            theme: &theme,
+            store,
+            keymap,
+            allowed: &may,
+            focused: matches!(overlay, Overlay::None),
+            now: chrono::Utc::now().timestamp(),
         };
-        f.render_widget(
-            Line::from(vec![
-                Span::styled(format!(" inspect {}", ins.title), theme.accent()),
-                Span::styled("  · Esc back", theme.dim()),
-            ]),
-            title,
-        );
-        inspect::draw(f, rest, &theme, ins);
-    } else {
-        match app.tab {
-            Tab::Containers => {
-                let rows = app.visible_containers();
-                shown = Some(rows.len());
-                let run_key = app
-                    .keymap
-                    .keys_for(&["containers"], Action::RunForm)
-                    .filter(|_| app.allowed(Action::RunForm));
-                let stopped_key = app.keymap.keys_for(&["containers"], Action::StoppedToggle);
-                let m = containers::Model {
-                    load: &app.containers.load,
-                    rows: &rows,
-                    total: app.containers.items.len(),
-                    marked: &app.marked,
-                    sort: app.sort,
-                    filter: &app.containers.filter_text,
-                    run_key: run_key.as_deref(),
-                    show_stopped_key: stopped_key.as_deref(),
-                    stopped_hidden: !app.show_stopped,
-                    stats: &app.stats,
-                    now: chrono::Utc::now().timestamp(),
-                    focused,
-                };
-                let mut cur = app.containers.cursor;
-                // The lower split: the selected container's log, when there is room.
-                let (top, lower) = match &app.preview {
-                    Some(p) if app.split && (app.split_zoom || body.height >= 16) => {
-                        // The split's share of the body (resizable), or all of it (zoom).
-                        let th = if app.split_zoom {
-                            0
-                        } else {
-                            let lower =
-                                (u32::from(body.height) * u32::from(app.split_pct) / 100) as u16;
-                            body.height.saturating_sub(lower).clamp(4, body.height - 5)
-                        };
-                        let top = Rect { height: th, ..body };
-                        let rule = Rect {
-                            y: body.y + th,
-                            height: 1,
-                            ..body
-                        };
-                        let rest = Rect {
-                            y: body.y + th + 1,
-                            height: body.height - th - 1,
-                            ..body
-                        };
-                        (top, Some((rule, rest, p)))
-                    }
-                    _ => (body, None),
-                };
-                if top.height > 0 {
-                    containers::draw(f, top, &theme, &m, &mut cur);
-                }
-                app.containers.cursor = cur;
-                if let Some((rule, rest, p)) = lower {
-                    let title = format!(
-                        " {} · log ({}) ",
-                        p.name,
-                        if p.load == Load::Loading {
-                            "reading"
-                        } else {
-                            "tail, every 2 s"
-                        }
-                    ) + if app.split_zoom {
-                        "· full screen "
-                    } else {
-                        ""
-                    };
-                    let line = "─".repeat(rule.width as usize);
-                    f.render_widget(Span::styled(line, theme.border()), rule);
-                    f.render_widget(
-                        Span::styled(title, theme.accent()),
-                        Rect {
-                            x: rule.x + 1,
-                            width: rule.width.saturating_sub(1),
-                            ..rule
-                        },
-                    );
-                    logs::draw(f, rest, &theme, p);
-                }
-            }
-            Tab::Images => {
-                let rows = app.visible_images();
-                let demo_key = app
-                    .keymap
-                    .keys_for(&["images"], Action::ImageDemo)
-                    .filter(|_| app.allowed(Action::ImageDemo));
-                let m = images::Model {
-                    load: &app.images.load,
-                    rows: &rows,
-                    total: app.images.items.len(),
-                    marked: &app.image_marks,
-                    filter: &app.images.filter_text,
-                    demo_key: demo_key.as_deref(),
-                    now: chrono::Utc::now().timestamp(),
-                    focused,
-                };
-                let mut cur = app.images.cursor;
-                images::draw(f, body, &theme, &m, &mut cur);
-                app.images.cursor = cur;
-            }
-            Tab::Networks => {
-                let rows = app.visible_networks();
-                let mut cur = app.networks.cursor;
-                networks::draw(
-                    f,
-                    body,
-                    &theme,
-                    &app.networks.load,
-                    &rows,
-                    &mut cur,
-                    focused,
-                );
-                app.networks.cursor = cur;
-            }
-            Tab::Volumes => {
-                let load = match &app.volumes.load {
-                    Load::Ready(()) => Load::Ready(
-                        app.visible_volumes()
-                            .into_iter()
-                            .map(|v| volumes::VolumeRow {
-                                name: v.name.clone(),
-                                driver: v.driver.clone(),
-                                mountpoint: v.mountpoint.clone(),
-                                size: v.usage_data.map(|u| u.size),
-                                used_by: v.usage_data.map(|u| u.ref_count),
-                            })
-                            .collect(),
-                    ),
-                    Load::Loading => Load::Loading,
-                    Load::Error(e) => Load::Error(e.clone()),
-                    Load::Unavailable(e) => Load::Unavailable(e.clone()),
-                };
-                volumes::draw(f, body, &theme, &load, &mut app.volumes.cursor, focused);
-            }
-            Tab::Stats => {
-                let rows = app.stats_rows();
-                let hist = app.stats_history(&rows);
-                let rows: Vec<(&str, wharf_engine::api::StatsPoint)> =
-                    rows.iter().map(|(_, name, p)| (*name, *p)).collect();
-                let m = stats::Model {
-                    load: &app.stats_load,
-                    rows: &rows,
-                    history: &hist,
-                    focused,
-                };
-                let mut cur = app.stats_cursor;
-                stats::draw(f, body, &theme, &m, &mut cur);
-                app.stats_cursor = cur;
-            }
-            Tab::Events => {
-                let evs = app.visible_events();
-                let tz = chrono::Local::now().offset().local_minus_utc();
-                let m = events::Model {
-                    load: &app.events_pane.load,
-                    events: &evs,
-                    paused: app.events_paused,
-                    filter: &app.events_pane.filter_text,
-                    tz,
-                    focused,
-                };
-                let mut cur = app.events_pane.cursor;
-                events::draw(f, body, &theme, &m, &mut cur);
-                app.events_pane.cursor = cur;
-            }
-            Tab::Logs => match &app.logs {
-                Some(l) => logs::draw(f, body, &theme, l),
-                None => {
-                    let k = app
-                        .keymap
-                        .keys_for(&["containers"], Action::Logs)
-                        .unwrap_or_else(|| "l".into());
-                    wharf_views::table::draw_message(
-                        f.buffer_mut(),
-                        body,
-                        &[
-                            ("No log open.".into(), theme.text()),
-                            (
-                                format!("Select a container and press {k}, or type :logs NAME"),
-                                theme.accent(),
-                            ),
-                        ],
-                    )
-                }
-            },
-            Tab::ConsoleLog => wharf_views::applog::draw(f, body, &theme),
+        if inspect.is_open() {
+            inspect.draw(f, body, &v);
+        } else {
+            panes[*tab].draw(f, body, &v);
         }
     }
-    let shown = shown.unwrap_or_else(|| {
-        if app.tab == Tab::Containers {
-            app.visible_containers().len()
-        } else {
-            0
-        }
-    });
-    let status = app.tab_status(shown);
-    wharf_views::tabs::draw(f, row(area.y + 1), &theme, app.tab, &status);
+    // After the body: the containers pane counts its rows as it draws them.
+    let status = app.tab_status();
+    wharf_views::tabs::draw(
+        f,
+        row(area.y + 1),
+        &theme,
+        &app.tab_titles(),
+        app.tab,
+        &status,
+    );
 
     let foot = row(area.bottom() - 1);
     match &app.prompt {
@@ -289,8 +107,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             wharf_views::command::draw(f, foot, &theme, '/', s, &[], err.as_deref())
         }
         Prompt::None => {
-            let hints = app.hints();
-            footer::draw(f, foot, &theme, app.note.as_ref(), &hints);
+            let (hints, help) = app.hints();
+            footer::draw(f, foot, &theme, app.note.as_ref(), &hints, help.as_ref());
         }
     }
 
@@ -300,17 +118,26 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             let sections = app.help_sections();
             help::draw(f, area, &theme, &app.keymap.name, &sections, *scroll);
         }
-        Overlay::Confirm {
-            title, question, ..
-        } => dialog::draw_confirm(f, area, &theme, title, question),
-        Overlay::Input {
-            title,
-            label,
-            value,
-            purpose,
-        } => {
-            let e = input_error(purpose, value);
-            dialog::draw_input(f, area, &theme, title, label, value, e.as_deref());
+        Overlay::Confirm(c) => dialog::draw_choice(
+            f,
+            area,
+            &theme,
+            &c.title,
+            &c.question,
+            &c.yes,
+            c.also.as_ref().map(|a| (a.key, a.label.as_str())),
+        ),
+        Overlay::Input(ask) => {
+            let e = (ask.check)(&ask.value);
+            dialog::draw_input(
+                f,
+                area,
+                &theme,
+                &ask.title,
+                &ask.label,
+                &ask.value,
+                e.as_deref(),
+            );
         }
         Overlay::Message { title, body } => dialog::draw_message(f, area, &theme, title, body),
         Overlay::RunForm(form) => run_form::draw(f, area, &theme, form),
@@ -330,8 +157,10 @@ mod tests {
     use wharf_views::footer::{Level, Notification};
     use wharf_views::Theme;
 
-    use super::super::app::{App, Overlay, Worker};
-    use super::super::keymap::{Action, Keymap};
+    use super::super::actions;
+    use super::super::app::{App, Overlay};
+    use super::super::keymap::Keymap;
+    use super::super::worker::Worker;
     use super::*;
 
     fn app(dir: &std::path::Path) -> App {
@@ -351,8 +180,9 @@ mod tests {
             Theme::default(),
         );
         let now = chrono::Utc::now().timestamp();
-        a.containers.items = wharf_views::containers::sample(6, now);
-        a.containers.load = Load::Ready(());
+        a.store
+            .containers
+            .set(wharf_views::containers::sample(6, now));
         a
     }
 
@@ -423,16 +253,18 @@ mod tests {
     fn help_scrolling_stops_where_the_help_ends() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = app(dir.path());
-        a.act(Action::Help);
-        let max = help::lines(&a.theme, &a.keymap.name, &a.help_sections())
+        screen(&mut a, 80, 24);
+        a.act(actions::HELP);
+        let width = help::text_width(a.screen);
+        let max = help::lines(&a.theme, &a.keymap.name, &a.help_sections(), width)
             .len()
             .saturating_sub(3) as u16;
         for _ in 0..500 {
-            a.act(Action::Down);
+            a.act(actions::DOWN);
         }
         assert!(matches!(a.overlay, Overlay::Help { scroll } if scroll == max));
         // One step back moves at once (no dead presses past the end).
-        a.act(Action::Up);
+        a.act(actions::UP);
         assert!(matches!(a.overlay, Overlay::Help { scroll } if scroll + 1 == max));
     }
 
@@ -453,11 +285,12 @@ mod tests {
     fn remove_asks_naming_the_marked_containers() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = app(dir.path());
-        a.act(Action::Mark);
-        a.act(Action::Mark);
-        a.act(Action::Remove);
+        a.act(actions::MARK);
+        a.act(actions::MARK);
+        a.act(super::super::panes::containers::REMOVE);
         match &a.overlay {
-            Overlay::Confirm { question, .. } => {
+            Overlay::Confirm(c) => {
+                let question = &c.question;
                 assert_eq!(question, "remove 2 containers: batch-17, broken?")
             }
             other => panic!("expected a confirmation, got {other:?}"),
@@ -475,7 +308,7 @@ mod tests {
         for c in "web".chars() {
             key(&mut a, KeyCode::Char(c));
         }
-        assert_eq!(a.visible_containers().len(), 1);
+        assert!(screen(&mut a, 80, 24).contains("1 of 6 · /web"));
         key(&mut a, KeyCode::Enter);
         key(&mut a, KeyCode::Char(':'));
         for c in "im".chars() {
@@ -488,8 +321,11 @@ mod tests {
         );
         key(&mut a, KeyCode::Tab);
         key(&mut a, KeyCode::Enter);
-        assert_eq!(a.tab, wharf_views::tabs::Tab::Images);
+        assert_eq!(a.current().info().context, "images");
         // The containers filter stays on its pane.
-        assert_eq!(a.containers.filter_text, "web");
+        assert_eq!(
+            a.panes[0].list().map(|l| l.filter_text.as_str()),
+            Some("web")
+        );
     }
 }

@@ -212,6 +212,13 @@ pub struct ContainerCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_driver: Option<String>,
     pub healthcheck: Option<HealthConfig>,
+    /// Check only: the engine runs every check a create runs (permission, the request's
+    /// own sense, bind resolution, the role's constraints) and answers with an empty id,
+    /// creating nothing. Compose checks each service of a stack this way before it
+    /// creates anything, through any engine (embedded or `--host`). A named network that
+    /// does not exist yet is not an error here (compose creates it afterwards).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_only: bool,
 }
 
 /// A row of `wharf ps`.

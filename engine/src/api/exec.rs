@@ -98,6 +98,9 @@ pub struct PathStat {
     pub is_dir: bool,
     /// Target of a symlink.
     pub link_target: Option<String>,
+    /// Last modification, seconds since the epoch.
+    #[serde(default)]
+    pub mtime: i64,
 }
 
 /// `wharf commit` options.

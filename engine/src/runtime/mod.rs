@@ -284,6 +284,15 @@ impl LocalEngine {
     /// The full id of the container named by `name_or_id` (name, full id, or unique id prefix).
     pub fn find_container(&self, name_or_id: &str) -> Result<String> {
         let q = name_or_id.trim_start_matches('/');
+        // A full id names its directory: no listing (listings that look at every
+        // container by id, such as the Docker API's `ps`, stay linear).
+        if q.len() == 64
+            && q.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && paths::dir(self, q).join("config.json").exists()
+        {
+            return Ok(q.to_string());
+        }
         let ids = self.container_ids();
         if ids.iter().any(|i| i == q) {
             return Ok(q.to_string());
@@ -853,9 +862,12 @@ fn matches_filters(
     keys.sort();
     keys.dedup();
     for key in keys {
-        let mut hit = false;
+        // Docker's rule: values of one key are alternatives, except labels, which must
+        // all hold (compose lists a project's service containers with two labels).
+        let all = key == "label";
+        let mut hit = all;
         for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-            hit |= match key {
+            let this = match key {
                 "status" => s.state.as_str() == v,
                 "name" => s.name.contains(v.as_str()),
                 "id" => s.id.starts_with(v.as_str()),
@@ -877,6 +889,7 @@ fn matches_filters(
                 }
                 _ => false,
             };
+            hit = if all { hit && this } else { hit || this };
         }
         if !hit {
             return false;
@@ -896,6 +909,15 @@ impl ContainerApi for LocalEngine {
         // are recorded so the start mounts exactly them.
         let (resolved, bind_sources) = binds::prepare(self, caller, spec)?;
         let spec = &resolved;
+        if spec.check_only {
+            // Compose's dry run: the same checks, nothing created, refusals audited.
+            self.gate().check_create_only(caller, spec)?;
+            return match crate::network::check_request(self, caller, spec) {
+                Err(e) if e.kind == crate::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e),
+                Ok(()) => Ok(String::new()),
+            };
+        }
         self.gate().authorize_create(caller, spec)?;
         crate::network::check_request(self, caller, spec)?;
         let id = crate::ids::new_id();
@@ -907,9 +929,9 @@ impl ContainerApi for LocalEngine {
                         .map(|c| c.name == *n)
                         .unwrap_or(false)
                     {
+                        // dockerd's words: clients (compose) look for them.
                         return Err(EngineError::conflict(format!(
-                            "the container name {n:?} is already in use by container {}: remove or rename that container, or choose another name",
-                            crate::ids::short(&other)
+                            "Conflict. The container name \"/{n}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
                         )));
                     }
                 }
@@ -1096,9 +1118,9 @@ impl ContainerApi for LocalEngine {
                     .map(|c| c.name == new_name)
                     .unwrap_or(false)
             {
+                // dockerd's words, as for create.
                 return Err(EngineError::conflict(format!(
-                    "the container name {new_name:?} is already in use by container {}: choose another name",
-                    crate::ids::short(&other)
+                    "Error when allocating new name: Conflict. The container name \"/{new_name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
                 )));
             }
         }
@@ -1244,20 +1266,38 @@ impl ContainerApi for LocalEngine {
                 })
             })
             .collect();
-        // Docker's shape: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.
+        // Docker's shapes: `{"max-size": "10485760"}` (no nulls) and
+        // `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` (host port "" when any).
+        let mut log_opts = serde_json::Map::new();
+        if let Some(s) = cfg.spec.log_max_size {
+            log_opts.insert("max-size".into(), json!(s.to_string()));
+        }
+        if let Some(n) = cfg.spec.log_max_files {
+            log_opts.insert("max-file".into(), json!(n.to_string()));
+        }
         let mut port_bindings = serde_json::Map::new();
         for p in &cfg.spec.ports {
-            let entry = json!({
+            let b = json!({
                 "HostIp": p.host_ip,
                 "HostPort": if p.host_port == 0 { String::new() } else { p.host_port.to_string() },
             });
-            let list = port_bindings
+            if let Some(list) = port_bindings
                 .entry(format!("{}/{}", p.container_port, p.proto))
-                .or_insert_with(|| json!([]));
-            if let Some(l) = list.as_array_mut() {
-                l.push(entry);
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+            {
+                list.push(b);
             }
         }
+        // `{"80/tcp": {}}`: published and --expose'd ports (null when none, as Docker).
+        let exposed: serde_json::Map<String, Value> = cfg
+            .spec
+            .ports
+            .iter()
+            .chain(&cfg.spec.expose)
+            .map(|p| (format!("{}/{}", p.container_port, p.proto), json!({})))
+            .collect();
+        let exposed = (!exposed.is_empty()).then_some(Value::Object(exposed));
         let mut doc = json!({
             "Id": cfg.id,
             "Created": cfg.created,
@@ -1304,11 +1344,9 @@ impl ContainerApi for LocalEngine {
                 "BlkioWeight": r.blkio_weight.unwrap_or(0),
                 "ShmSize": cfg.spec.shm_size.unwrap_or(64 << 20),
                 "Ulimits": cfg.spec.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
-                "LogConfig": {"Type": cfg.spec.log_driver.as_deref().unwrap_or("json-file"), "Config": {
-                    "max-size": cfg.spec.log_max_size.map(|s| s.to_string()),
-                    "max-file": cfg.spec.log_max_files.map(|s| s.to_string()),
-                }},
+                "LogConfig": {"Type": cfg.spec.log_driver.as_deref().unwrap_or("json-file"), "Config": log_opts},
                 "PortBindings": port_bindings,
+                "PublishAllPorts": cfg.spec.publish_all,
                 "Dns": cfg.spec.dns,
                 "ExtraHosts": cfg.spec.extra_hosts,
             },
@@ -1326,6 +1364,12 @@ impl ContainerApi for LocalEngine {
                 "Labels": cfg.labels,
                 "StopSignal": cfg.spec.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": cfg.stop_timeout(),
+                "ExposedPorts": exposed,
+                "Healthcheck": cfg.spec.healthcheck.as_ref().map(|h| json!({
+                    "Test": h.test, "Interval": h.interval_ns.unwrap_or(0),
+                    "Timeout": h.timeout_ns.unwrap_or(0), "StartPeriod": h.start_period_ns.unwrap_or(0),
+                    "Retries": h.retries.unwrap_or(0),
+                })),
             },
             "NetworkSettings": crate::network::network_settings(self, &cfg.id)
                 .ok()
@@ -1410,6 +1454,45 @@ impl ContainerApi for LocalEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_filters_must_all_hold_other_keys_are_alternatives() {
+        let s = ContainerSummary {
+            id: "abc".into(),
+            name: "proj_web_1".into(),
+            image: "busybox".into(),
+            image_id: "sha256:1".into(),
+            command: String::new(),
+            created: 0,
+            state: ContainerStatus::Running,
+            status: String::new(),
+            health: None,
+            exit_code: None,
+            oom_killed: false,
+            ports: vec![],
+            labels: [
+                ("p".to_string(), "proj".to_string()),
+                ("oneoff".to_string(), "False".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            networks: vec![],
+            size_rw: None,
+            owner: 0,
+            project: None,
+        };
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let m = |pairs: &[(&str, &str)]| matches_filters(&s, &f(pairs), &HashMap::new());
+        assert!(m(&[("label", "p=proj"), ("label", "oneoff=False")]));
+        assert!(!m(&[("label", "p=proj"), ("label", "oneoff=True")]));
+        assert!(m(&[("status", "exited"), ("status", "running")]));
+        assert!(!m(&[("status", "running"), ("name", "db")]));
+    }
 
     #[test]
     fn names_and_status_words() {

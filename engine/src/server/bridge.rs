@@ -157,6 +157,12 @@ impl BodyWriter {
         self.gone
     }
 
+    /// Has the connection dropped the body, without a send to find out? (A handler that
+    /// waits long between chunks, such as `wait`, polls this.)
+    pub fn closed(&self) -> bool {
+        self.gone || self.tx.is_closed()
+    }
+
     /// End the body with an error: the connection is cut before the body's end, so the
     /// client sees a failed transfer instead of a short body that looks complete (for
     /// raw streams such as `docker save` tars, which have no way to carry an error).

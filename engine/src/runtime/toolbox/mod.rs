@@ -705,6 +705,7 @@ impl ToolboxApi for LocalEngine {
             mode: st.st_mode,
             is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
             link_target: None,
+            mtime: st.st_mtime,
         })
     }
 
@@ -810,5 +811,6 @@ fn stat_in(root: &RootDir, name: &str, path: &str) -> Result<PathStat> {
         mode: st.st_mode,
         is_dir: fmt == libc::S_IFDIR,
         link_target,
+        mtime: st.st_mtime,
     })
 }

@@ -293,7 +293,19 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
                 // an absolute link cannot lead the mode change onto the host) goes.
                 replace(&parent);
                 match rustix::fs::mkdirat(&parent, name.as_str(), mode) {
-                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::EXIST) => {
+                        // Something else is there: never replaced by a directory, and
+                        // left untouched (its mode is not the directory's to set).
+                        let st =
+                            rustix::fs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                                .map_err(what)?;
+                        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                            return Err(EngineError::conflict(format!(
+                                "cannot overwrite non-directory {full} with directory {rel}: remove it first, or copy elsewhere"
+                            )));
+                        }
+                    }
                     Err(e) => return Err(what(e)),
                 }
                 // The umask trimmed the mode; the archive's mode wins (through a
@@ -501,6 +513,39 @@ mod tests {
         let e = extract(rfd.as_fd(), "/dest", &mut &t[..]).unwrap_err();
         assert!(e.message.contains("leaves the destination"), "{e}");
         assert!(!root.join("evil").exists() && !host.path().join("evil").exists());
+    }
+
+    #[test]
+    fn a_directory_never_replaces_a_file() {
+        let host = tempfile::tempdir().unwrap();
+        let root = host.path().join("root");
+        std::fs::create_dir_all(root.join("dest")).unwrap();
+        std::fs::write(root.join("dest/x"), "data").unwrap();
+        std::fs::set_permissions(
+            root.join("dest/x"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        let t = tar_of(&[
+            ("x/", tar::EntryType::Directory, ""),
+            ("x/y", tar::EntryType::Regular, "y"),
+        ]);
+        let rfd = root_of(&root);
+        let e = extract(rfd.as_fd(), "/dest", &mut &t[..]).unwrap_err();
+        assert!(
+            e.message.contains("cannot overwrite non-directory /dest/x"),
+            "{e}"
+        );
+        let md = std::fs::metadata(root.join("dest/x")).unwrap();
+        assert!(md.is_file());
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("dest/x")).unwrap(),
+            "data"
+        );
     }
 
     #[test]

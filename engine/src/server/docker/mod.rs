@@ -251,8 +251,24 @@ pub fn handle(sh: &Shared, caller: &Caller, req: Req, out: &mut Responder) {
         if out.started() {
             tracing::debug!("docker API {raw}: {e}");
         } else {
-            error(out, &e);
+            error(out, &no_such_container(&call.path, e));
         }
+    }
+}
+
+/// dockerd's words for a container the engine does not find, on every
+/// `/containers/{id}/...` endpoint: `No such container: {id}`.
+fn no_such_container(path: &str, e: EngineError) -> EngineError {
+    let mut seg = path.trim_start_matches('/').split('/');
+    match (seg.next(), seg.next()) {
+        (Some("containers"), Some(id))
+            if e.kind == ErrorKind::NotFound
+                && e.message.starts_with("container ")
+                && !["json", "create", "prune"].contains(&id) =>
+        {
+            EngineError::new(ErrorKind::NotFound, format!("No such container: {id}"))
+        }
+        _ => e,
     }
 }
 
@@ -436,6 +452,22 @@ mod tests {
             .unwrap_err()
             .message
             .contains("too new"));
+    }
+
+    #[test]
+    fn missing_containers_in_dockerds_words() {
+        let nf = || EngineError::not_found("container", "web", "list containers");
+        assert_eq!(
+            no_such_container("/containers/web/start", nf()).message,
+            "No such container: web"
+        );
+        // Other objects, and other errors, keep the engine's words.
+        let path = EngineError::not_found("path", "web:/x", "check the path");
+        assert_eq!(
+            no_such_container("/containers/web/archive", path.clone()),
+            path
+        );
+        assert_eq!(no_such_container("/images/web/json", nf()), nf());
     }
 
     #[test]

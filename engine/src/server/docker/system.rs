@@ -42,11 +42,12 @@ pub fn ping(c: &mut Call, out: &mut Responder) -> Handled {
     h.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
     // The classic builder's protocol (BuildKit sessions are not served).
     h.insert("builder-version", HeaderValue::from_static("1"));
-    let head = c.req.parts.method == Method::HEAD;
-    let mut w = out.start(StatusCode::OK, h);
-    if !head {
-        w.send(Bytes::from_static(b"OK"));
-    }
+    let body = if c.req.parts.method == Method::HEAD {
+        Vec::new()
+    } else {
+        b"OK".to_vec()
+    };
+    out.full_with(StatusCode::OK, h, body);
     Ok(())
 }
 
