@@ -259,7 +259,8 @@ impl Context {
             let mode = h.mode().unwrap_or(0o644) & 0o7777;
             match h.entry_type() {
                 tar::EntryType::Directory => {
-                    if !dest.is_dir() {
+                    // Never through a symlink the archive made (is_dir would follow it).
+                    if !std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
                         let _ = std::fs::remove_file(&dest);
                         std::fs::create_dir(&dest)
                             .ctx(|| format!("creating {}", dest.display()))?;
@@ -306,7 +307,17 @@ impl Context {
                             raw.display()
                         )));
                     };
-                    let src = tp.iter().fold(c.root.clone(), |p, s| p.join(s));
+                    // Its target resolved inside the context (a symlink the archive made
+                    // cannot lead it out), and a regular file.
+                    let src = c.resolve(&tp, &raw.to_string_lossy()).map_err(|e| {
+                        bad(format!("the hard link {:?}: {}", raw.display(), e.message))
+                    })?;
+                    if !std::fs::symlink_metadata(&src).is_ok_and(|m| m.is_file()) {
+                        return Err(bad(format!(
+                            "the hard link {:?} does not point to a file of the context",
+                            raw.display()
+                        )));
+                    }
                     let _ = std::fs::remove_file(&dest);
                     std::fs::copy(&src, &dest)
                         .ctx(|| format!("copying {} to {}", src.display(), dest.display()))?;
@@ -803,6 +814,51 @@ mod tests {
         let ck2 = checksum(&c, &c.sources("sub").unwrap()).unwrap();
         assert_ne!(ck1, ck2);
         assert!(ck1.starts_with("dir:"));
+    }
+
+    #[test]
+    fn tar_context_never_writes_or_reads_through_its_own_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::write(victim.join("secret"), "s").unwrap();
+        let link = |b: &mut tar::Builder<Vec<u8>>| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            h.set_mode(0o777);
+            b.append_link(&mut h, "out", &victim).unwrap();
+        };
+        // A directory entry over the link must not chmod what it points to.
+        let mut b = tar::Builder::new(Vec::new());
+        link(&mut b);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_data(&mut h, "out", std::io::empty()).unwrap();
+        let data = b.into_inner().unwrap();
+        let c = Context::from_tar(&mut &data[..], dir.path().join("s1")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_ne!(
+            std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+            0o777
+        );
+        drop(c);
+        // A hard link through the archive's own symlink is refused.
+        let mut b = tar::Builder::new(Vec::new());
+        link(&mut b);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        h.set_mode(0o644);
+        b.append_link(&mut h, "stolen", "out/secret").unwrap();
+        let data = b.into_inner().unwrap();
+        let e = Context::from_tar(&mut &data[..], dir.path().join("s2"))
+            .err()
+            .unwrap();
+        assert!(e.message.contains("hard link"), "{e}");
+        assert!(!dir.path().join("s2/context/stolen").exists());
     }
 
     #[test]

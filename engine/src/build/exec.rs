@@ -1710,6 +1710,11 @@ impl Builder<'_> {
                         context::append_tree(&self.ctx, &mut b, &s, dest, own)?;
                     } else if is_add && is_archive(&s.path) {
                         archives.push(s.path.clone());
+                    } else if let Some(kind) = other_archive(&s.path).filter(|_| is_add) {
+                        return Err(EngineError::invalid(format!(
+                            "ADD {}: a {kind} archive, which wharf's builder does not unpack (plain and gzip tars only): unpack it into the context, or recompress it with gzip",
+                            s.rel
+                        )));
                     } else {
                         let target = if into_dir {
                             name_in(dest, &base)
@@ -1945,6 +1950,21 @@ fn gz_magic(p: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut b))
         .is_ok()
         && b == [0x1f, 0x8b]
+}
+
+/// A compressed archive Docker's ADD would unpack and wharf's does not: its kind.
+fn other_archive(p: &Path) -> Option<&'static str> {
+    let mut b = [0u8; 6];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ok()?;
+    if b.starts_with(b"BZh") {
+        Some("bzip2")
+    } else if b == [0xfd, b'7', b'z', b'X', b'Z', 0] {
+        Some("xz")
+    } else {
+        None
+    }
 }
 
 /// Is the file a tar archive (plain or gzip) that ADD unpacks?
