@@ -286,6 +286,8 @@ enum Src {
 }
 
 struct Builder<'a> {
+    /// Containers of finished RUN steps being removed.
+    removals: Vec<std::thread::JoinHandle<Result<()>>>,
     eng: &'a LocalEngine,
     caller: &'a Caller,
     opts: &'a BuildOptions,
@@ -377,6 +379,7 @@ pub fn build(
     };
     let images = eng.image_store().index()?;
     let mut b = Builder {
+        removals: vec![],
         eng,
         caller,
         opts,
@@ -396,7 +399,15 @@ pub fn build(
         step_start: Instant::now(),
         meta: vec![],
     };
-    let res = b.run(&plan, &tags);
+    let mut res = b.run(&plan, &tags);
+    for h in std::mem::take(&mut b.removals) {
+        let r = h
+            .join()
+            .unwrap_or_else(|_| Err(EngineError::internal("removing a build container panicked")));
+        if let (Err(e), true) = (r, res.is_ok()) {
+            res = Err(e.context("removing a step's container"));
+        }
+    }
     let now = now_secs();
     if let Err(e) = b.cache.update(vec![], &b.used, now) {
         tracing::warn!("could not mark the build cache's records used: {e}");
@@ -1417,7 +1428,21 @@ impl Builder<'_> {
             )));
         }
         let l = self.capture(&id, layer)?;
-        ctr.remove()?;
+        // Its layer is read: the container goes in the background while the next step
+        // runs (the build waits for every removal before it ends).
+        ctr.removed = true;
+        let (eng, caller) = (self.eng.clone(), self.caller.clone());
+        self.removals.push(std::thread::spawn(move || {
+            eng.container_remove(
+                &caller,
+                &id,
+                RemoveOptions {
+                    force: true,
+                    volumes: true,
+                },
+            )
+        }));
+        let id = ctr.id.clone();
         Ok((l, id))
     }
 
