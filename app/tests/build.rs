@@ -287,19 +287,23 @@ COPY <<'RAW' /raw.txt\n\
 not $NAME\n\
 RAW\n\
 COPY --chmod=751 run.sh /usr/local/bin/\n\
+RUN <<EOF\n\
+#!/usr/bin/awk -f\n\
+BEGIN { print \"awk ran\" > \"/awk.txt\" }\n\
+EOF\n\
 RUN cat <<A > /three\n\
 three\n\
 A\n\
 FROM wharf/demo AS broken\n\
 RUN exit 7\n\
 FROM base AS final\n\
-RUN cat /one /two /etc/greeting /raw.txt /three && stat -c %a /usr/local/bin/run.sh\n",
+RUN cat /one /two /etc/greeting /raw.txt /three /awk.txt && stat -c %a /usr/local/bin/run.sh\n",
         ),
         ("run.sh", "#!/bin/sh\necho run\n"),
     ]);
     let out = build(&w, c.path(), &["-t", "hd"]);
     assert!(
-        out.contains("one\nhi world\nhello world\nnot $NAME\nthree\n751\n"),
+        out.contains("one\nhi world\nhello world\nnot $NAME\nthree\nawk ran\n751\n"),
         "{out}"
     );
     assert!(
@@ -308,7 +312,7 @@ RUN cat /one /two /etc/greeting /raw.txt /three && stat -c %a /usr/local/bin/run
     );
     // --target picks a stage; only its own (and its bases') steps run.
     let out = build(&w, c.path(), &["-t", "only-base", "--target", "base"]);
-    assert!(out.contains("Step 7/7"), "{out}");
+    assert!(out.contains("Step 8/8"), "{out}");
     let o = w.run(&[
         "build",
         "--progress",

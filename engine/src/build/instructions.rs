@@ -171,6 +171,18 @@ fn run_script(node: &Node) -> String {
             format!("<<-'{}'", h.name),
         ];
         if alone.iter().any(|a| a == rest) {
+            if h.content.starts_with("#!") {
+                // A script with its own interpreter: written to a file and run, as
+                // BuildKit does.
+                let mut delim = "WHARF_HEREDOC_END".to_string();
+                while h.content.lines().any(|l| l == delim) {
+                    delim.push('_');
+                }
+                return format!(
+                    "f=/tmp/.wharf-heredoc-$$; cat > \"$f\" <<'{delim}'\n{}{delim}\nchmod 700 \"$f\"; \"$f\"; r=$?; rm -f \"$f\"; exit $r\n",
+                    h.content
+                );
+            }
             return h.content.clone();
         }
     }
@@ -611,6 +623,16 @@ HEALTHCHECK NONE
         let e = p("FROM a AS x\nFROM b AS x\n").unwrap_err();
         assert!(e.message.contains("duplicate"), "{e}");
         assert!(p("# just a comment\n").is_err());
+    }
+
+    #[test]
+    fn run_heredoc_with_an_interpreter() {
+        let pl = p("FROM x\nRUN <<EOF\n#!/bin/awk -f\nBEGIN { print 1 }\nEOF\n").unwrap();
+        let Instr::Run { cmd: CmdLine::Shell(s), .. } = &pl.stages[0].instrs[0].instr else {
+            panic!("{:?}", pl.stages[0].instrs[0].instr)
+        };
+        assert!(s.contains("#!/bin/awk -f\nBEGIN { print 1 }\nWHARF_HEREDOC_END\n"), "{s}");
+        assert!(s.contains("\"$f\"; r=$?"), "{s}");
     }
 
     #[test]
