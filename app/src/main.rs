@@ -93,6 +93,17 @@ fn unset_empty_env() {
     walk(&<Opts as clap::CommandFactory>::command());
 }
 
+/// How long an idle bridge stays up for the next container: `WHARF_BRIDGE_GRACE`
+/// seconds (0: removed with its last container), 30 s by default.
+fn bridge_grace() -> std::time::Duration {
+    std::env::var("WHARF_BRIDGE_GRACE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(wharf_engine::local::DEFAULT_BRIDGE_GRACE)
+}
+
 fn main() {
     unset_empty_env();
     // Die quietly on a closed pipe (`wharf ps | head`), as other command-line tools do.
@@ -163,6 +174,7 @@ fn main() {
             let caller = cli::resolve_caller(policy.as_deref());
             let engine_opts = EngineOptions {
                 policy,
+                bridge_grace: Some(bridge_grace()),
                 ..Default::default()
             };
             match LocalEngine::open(&opts.root, engine_opts) {

@@ -489,12 +489,12 @@ fn docker_compose_1_29_and_wharf_compose_see_one_project() {
     let ns = TestNetns::enter();
     let w = Wharf::new();
     let srv = Serve::start(&w);
-    // network_mode none: docker-compose 1.29 creates its default network with
-    // Attachable=true, which wharf's Docker API refuses (see the README).
+    // The default network (docker-compose 1.29 makes it with Attachable=true), in the
+    // test's network namespace: web reaches db by its service name.
     let s = Stack::new(
         &w,
         "dc",
-        "version: \"3.8\"\nservices:\n  db:\n    image: wharf/demo\n    command: sh -c 'echo db up; exec sleep 1000'\n    network_mode: none\n    stop_signal: SIGKILL\n    volumes: [data:/data]\n  web:\n    image: wharf/demo\n    command: sh -c 'echo web up; exec sleep 1000'\n    network_mode: none\n    stop_signal: SIGKILL\n    depends_on: [db]\nvolumes:\n  data: {}\n",
+        "version: \"3.8\"\nservices:\n  db:\n    image: wharf/demo\n    command: sh -c 'echo db up; exec sleep 1000'\n    stop_signal: SIGKILL\n    volumes: [data:/data]\n  web:\n    image: wharf/demo\n    command: sh -c 'echo web up; exec sleep 1000'\n    stop_signal: SIGKILL\n    depends_on: [db]\n  cache:\n    image: wharf/demo\n    command: sleep 1000\n    stop_signal: SIGKILL\n    environment:\n      MODE: test\n    depends_on: [web]\nvolumes:\n  data: {}\n",
     );
     let host = format!("unix://{}", srv.socket.display());
     let dc = |args: &[&str]| -> Output {
@@ -530,7 +530,7 @@ fn docker_compose_1_29_and_wharf_compose_see_one_project() {
     let ls = wc(&["ls"]);
     assert!(
         ls.lines()
-            .any(|l| l.starts_with("dcp ") && l.contains("running(2)")),
+            .any(|l| l.starts_with("dcp ") && l.contains("running(3)")),
         "{ls}"
     );
     let ps = wc(&["-p", "dcp", "ps", "--format", "json"]);
@@ -541,11 +541,20 @@ fn docker_compose_1_29_and_wharf_compose_see_one_project() {
         .iter()
         .map(|c| c["Service"].as_str().unwrap())
         .collect();
-    assert_eq!(services, ["db", "web"], "{ps}");
+    assert_eq!(services, ["cache", "db", "web"], "{ps}");
+    // docker-compose's own exec (exec create/start through the Docker API) and the
+    // environment it set.
+    let env = dc_ok(&["-p", "dcp", "exec", "-T", "cache", "env"]);
+    assert!(env.contains("MODE=test"), "{env}");
     assert_eq!(
         wc(&["-p", "dcp", "exec", "-T", "web", "echo", "from-wharf"]),
         "from-wharf\n"
     );
+    // Service names resolve between the containers docker-compose made.
+    let ping = wc(&[
+        "-p", "dcp", "exec", "-T", "web", "ping", "-c", "1", "-W", "2", "db",
+    ]);
+    assert!(ping.contains("1 packets received"), "{ping}");
     containers_support::wait_for("the logs", Duration::from_secs(10), || {
         let l = wc(&["-p", "dcp", "logs", "--no-color"]);
         l.contains("| db up") && l.contains("| web up")
@@ -554,12 +563,15 @@ fn docker_compose_1_29_and_wharf_compose_see_one_project() {
     dc_ok(&["-p", "dcp", "down", "-v"]);
     assert!(!wc(&["ls", "-a"]).contains("dcp"));
     assert!(!w.ok(&["volume", "ls", "-q"]).contains("dcp_data"));
+    // Nothing left behind: no containers, and the project's network is gone.
+    assert!(w.ok(&["ps", "-aq"]).trim().is_empty());
+    assert!(!w.ok(&["network", "ls"]).contains("dcp_default"));
 
     // wharf compose makes it; docker-compose sees it, runs in it, reads its logs.
     wc(&["-p", "wcp", "up", "-d"]);
     let ps = dc_ok(&["-p", "wcp", "ps"]);
     assert!(ps.contains("wcp-db-1") && ps.contains("wcp-web-1"), "{ps}");
-    assert_eq!(ps.matches(" Up").count(), 2, "{ps}");
+    assert_eq!(ps.matches(" Up").count(), 3, "{ps}");
     assert_eq!(
         dc_ok(&["-p", "wcp", "exec", "-T", "db", "echo", "from-dc"]),
         "from-dc\n"

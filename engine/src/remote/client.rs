@@ -202,6 +202,10 @@ impl Drop for ChildGuard {
 pub struct RemoteEngine {
     endpoint: Endpoint,
     pool: Mutex<Vec<Conn>>,
+    /// The last container listing per question, with the server's tag for it: asked
+    /// again with `If-None-Match`, an unchanged listing comes back as `304` and is not
+    /// decoded again.
+    lists: Mutex<std::collections::HashMap<String, (String, Vec<ContainerSummary>)>>,
 }
 
 impl std::fmt::Debug for RemoteEngine {
@@ -259,6 +263,7 @@ impl RemoteEngine {
         let e = RemoteEngine {
             endpoint,
             pool: Mutex::new(Vec::new()),
+            lists: Mutex::new(Default::default()),
         };
         let _: String = e.call("ping", json!([]))?;
         Ok(e)
@@ -353,6 +358,17 @@ impl RemoteEngine {
     /// for an upgrade to the attach protocol, and every request accepts trailers (a
     /// download's result travels in one).
     fn send(conn: &mut Conn, method: &str, args: &Value, want: u16) -> std::io::Result<()> {
+        Self::send_with(conn, method, args, want, "")
+    }
+
+    /// [`Self::send`] with more header lines (each ending in CRLF).
+    fn send_with(
+        conn: &mut Conn,
+        method: &str,
+        args: &Value,
+        want: u16,
+        extra: &str,
+    ) -> std::io::Result<()> {
         let body = serde_json::to_vec(args).unwrap_or_default();
         let upgrade = if want == 101 {
             "Connection: Upgrade\r\nUpgrade: wharf-attach\r\n"
@@ -361,7 +377,7 @@ impl RemoteEngine {
         };
         write!(
             conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\n{upgrade}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\n{upgrade}{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )?;
         conn.writer.write_all(&body)?;
@@ -424,6 +440,73 @@ impl RemoteEngine {
                 "the engine's answer to {method} does not decode: {e}"
             ))
         })
+    }
+
+    /// `container_list`, sending the tag of the last answer to the same question: an
+    /// unchanged listing (`304`) is the one kept, not read and decoded again.
+    fn list_cached(&self, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+        let args = json!([opts]);
+        let key = args.to_string();
+        let known = self
+            .lists
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).map(|(t, _)| t.clone()));
+        let extra = known
+            .as_deref()
+            .filter(|t| !t.contains(['\r', '\n']))
+            .map(|t| format!("If-None-Match: {t}\r\n"))
+            .unwrap_or_default();
+        let (mut conn, pooled) = self.take()?;
+        let attempt = |conn: &mut Conn| -> Result<http::Head> {
+            Self::send_with(conn, "container_list", &args, 200, &extra).map_err(|e| {
+                EngineError::unavailable(format!("sending container_list to the engine: {e}"))
+            })?;
+            let head = http::read_response(&mut conn.reader)?;
+            Ok(head)
+        };
+        let head = match attempt(&mut conn) {
+            Ok(h) => h,
+            // A kept connection the server closed while idle: once more on a new one.
+            Err(_) if pooled => {
+                conn = self.open()?;
+                attempt(&mut conn)?
+            }
+            Err(e) => return Err(e),
+        };
+        let body = http::read_body(&mut conn.reader, &head)?;
+        if head.status == 304 {
+            self.give_back(conn);
+            if let Some((_, v)) = self.lists.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return Ok(v);
+            }
+            return Err(EngineError::internal(
+                "the engine said the listing had not changed, but none is kept",
+            ));
+        }
+        if head.status != 200 {
+            return Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered container_list with status {}",
+                        head.status
+                    ))
+                }),
+            );
+        }
+        self.give_back(conn);
+        let rows: Vec<ContainerSummary> = serde_json::from_slice(&body).map_err(|e| {
+            EngineError::internal(format!(
+                "the engine's answer to container_list does not decode: {e}"
+            ))
+        })?;
+        if let (Some(tag), Ok(mut m)) = (head.header("etag"), self.lists.lock()) {
+            if m.len() >= 64 {
+                m.clear();
+            }
+            m.insert(key, (tag.to_string(), rows.clone()));
+        }
+        Ok(rows)
     }
 
     /// Call a streaming `method`: `on_item` gets each item until it returns `false`
@@ -865,7 +948,7 @@ impl ContainerApi for RemoteEngine {
         _caller: &Caller,
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
-        self.call("container_list", json!([opts]))
+        self.list_cached(opts)
     }
     fn container_inspect(&self, _caller: &Caller, id: &str) -> Result<Value> {
         self.call("container_inspect", json!([id]))
@@ -1131,6 +1214,7 @@ mod tests {
                 port: None,
             },
             pool: Mutex::new(Vec::new()),
+            lists: Mutex::new(Default::default()),
         };
         let err = e.open().err().expect("refused");
         assert!(err.message.contains("is refused"), "{err}");

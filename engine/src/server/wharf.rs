@@ -193,7 +193,51 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
         }
         return;
     }
+    if method == "container_list" {
+        let inm = r.header("if-none-match").map(str::to_string);
+        return container_list(sh, caller, args, inm.as_deref(), out);
+    }
     dispatch(engine, caller, &method, args, out);
+}
+
+/// `container_list`, from the server's kept answers while nothing changed
+/// ([`super::lists`]); `-s` (sizes walked on disk) is always made afresh.
+fn container_list(
+    sh: &Shared,
+    caller: &Caller,
+    a: Value,
+    if_none_match: Option<&str>,
+    out: &mut Responder,
+) {
+    let engine = &*sh.engine;
+    let opts: ContainerListOptions =
+        match args::<(ContainerListOptions,)>("container_list", a.clone()) {
+            Ok((o,)) => o,
+            Err(e) => return fail(out, e),
+        };
+    if opts.size {
+        return reply(out, engine.container_list(caller, &opts));
+    }
+    let key = format!(
+        "wharf {} {}",
+        serde_json::to_string(caller).unwrap_or_default(),
+        a
+    );
+    let res = sh
+        .lists
+        .answer(engine, key, if_none_match, HeaderMap::new(), out, || {
+            let l = engine.container_list_timed(caller, &opts)?;
+            let body = serde_json::to_vec(&l.rows)
+                .map_err(|e| EngineError::internal(format!("serializing the listing: {e}")))?;
+            Ok(super::lists::Made {
+                body,
+                generation: l.generation,
+                until: l.until,
+            })
+        });
+    if let Err(e) = res {
+        fail(out, e);
+    }
 }
 
 fn status(kind: crate::ErrorKind) -> StatusCode {

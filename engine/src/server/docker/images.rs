@@ -756,6 +756,12 @@ fn inspect(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
             .map_err(no_such_image)?;
     if !c.at_least((1, 44)) {
         v["VirtualSize"] = v["Size"].clone();
+        // dockerd 20.10 also answered the config of the container the image was made
+        // in; wharf keeps none apart from the image's own, so that one stands in (what
+        // docker-compose 1.29 reads `Volumes` from when it recreates a container).
+        if v.get("ContainerConfig").is_none() {
+            v["ContainerConfig"] = v["Config"].clone();
+        }
     }
     ok(out, &v);
     Ok(())

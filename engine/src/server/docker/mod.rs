@@ -274,7 +274,7 @@ fn no_such_container(path: &str, e: EngineError) -> EngineError {
 
 /// `/v1.45/containers/json` → ((1, 45), `/containers/json`); versions out of range are
 /// refused with dockerd's words.
-fn split_version(raw: &str) -> Result<((u32, u32), String), EngineError> {
+pub fn split_version(raw: &str) -> Result<((u32, u32), String), EngineError> {
     let server = parse_version(API_VERSION).unwrap_or((1, 45));
     let Some(rest) = raw.strip_prefix("/v") else {
         return Ok((server, raw.to_string()));
