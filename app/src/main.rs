@@ -67,6 +67,10 @@ enum Command {
     Registry(cli::registry::Cmd),
     #[command(flatten)]
     Toolbox(cli::toolbox::Cmd),
+    #[command(flatten)]
+    Build(cli::build::Cmd),
+    #[command(flatten)]
+    Compose(cli::compose::Cmd),
 }
 
 /// Options that may come from the environment (`WHARF_ROOT`, `WHARF_HOST`, ...) count
@@ -87,6 +91,17 @@ fn unset_empty_env() {
         }
     }
     walk(&<Opts as clap::CommandFactory>::command());
+}
+
+/// How long an idle bridge stays up for the next container: `WHARF_BRIDGE_GRACE`
+/// seconds (0: removed with its last container), 30 s by default.
+fn bridge_grace() -> std::time::Duration {
+    std::env::var("WHARF_BRIDGE_GRACE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(wharf_engine::local::DEFAULT_BRIDGE_GRACE)
 }
 
 fn main() {
@@ -159,6 +174,7 @@ fn main() {
             let caller = cli::resolve_caller(policy.as_deref());
             let engine_opts = EngineOptions {
                 policy,
+                bridge_grace: Some(bridge_grace()),
                 ..Default::default()
             };
             match LocalEngine::open(&opts.root, engine_opts) {
@@ -214,6 +230,8 @@ fn main() {
         Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
         Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
         Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
+        Some(Command::Build(c)) => cli::build::run(c, &ctx),
+        Some(Command::Compose(c)) => cli::compose::run(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -2,6 +2,8 @@
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
 pub mod audit;
+pub mod build;
+pub mod compose;
 pub mod containers;
 pub mod format;
 pub mod gotmpl;
