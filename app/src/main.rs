@@ -71,6 +71,10 @@ enum Command {
     Journal(cli::journal::Cmd),
     #[command(flatten)]
     Trace(cli::trace::Cmd),
+    #[command(flatten)]
+    Build(cli::build::Cmd),
+    #[command(flatten)]
+    Compose(cli::compose::Cmd),
 }
 
 /// Run one command of the command line (everything but the console and its replay) on
@@ -89,6 +93,8 @@ fn dispatch(command: Command, ctx: &cli::Ctx) -> i32 {
         Command::Toolbox(c) => cli::toolbox::run(c, ctx),
         Command::Journal(c) => cli::journal::run(c, ctx),
         Command::Trace(c) => cli::trace::run(c, ctx),
+        Command::Build(c) => cli::build::run(c, ctx),
+        Command::Compose(c) => cli::compose::run(c, ctx),
     }
 }
 
@@ -142,6 +148,17 @@ fn unset_empty_env() {
         }
     }
     walk(&<Opts as clap::CommandFactory>::command());
+}
+
+/// How long an idle bridge stays up for the next container: `WHARF_BRIDGE_GRACE`
+/// seconds (0: removed with its last container), 30 s by default.
+fn bridge_grace() -> std::time::Duration {
+    std::env::var("WHARF_BRIDGE_GRACE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(wharf_engine::local::DEFAULT_BRIDGE_GRACE)
 }
 
 fn main() {
@@ -214,6 +231,7 @@ fn main() {
             let caller = cli::resolve_caller(policy.as_deref());
             let engine_opts = EngineOptions {
                 policy,
+                bridge_grace: Some(bridge_grace()),
                 ..Default::default()
             };
             match LocalEngine::open(&opts.root, engine_opts) {

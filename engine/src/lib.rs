@@ -6,7 +6,9 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod build;
 pub mod caller;
+pub mod compose;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -23,7 +23,14 @@ pub struct EngineOptions {
     pub policy: Option<std::sync::Arc<Policy>>,
     /// How often the stats sampler reads cgroups (1 s when `None`).
     pub stats_interval: Option<Duration>,
+    /// How long a bridge (and its rules) stays up after its last container stopped,
+    /// for the next one; `None`: removed at once. The command line uses
+    /// [`DEFAULT_BRIDGE_GRACE`] (`WHARF_BRIDGE_GRACE` seconds to change it).
+    pub bridge_grace: Option<Duration>,
 }
+
+/// The command line's bridge grace period.
+pub const DEFAULT_BRIDGE_GRACE: Duration = Duration::from_secs(30);
 
 /// The engine running inside this process, on one state root. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -32,6 +39,7 @@ pub struct LocalEngine {
     journal: Journal,
     gate: Gate,
     sampler: std::sync::Arc<crate::stats::Sampler>,
+    index: std::sync::Arc<crate::runtime::index::Index>,
     opts: EngineOptions,
     /// The API trace of the calls that came over the socket ([`crate::trace`]).
     tracer: crate::trace::Tracer,
@@ -57,11 +65,17 @@ impl LocalEngine {
             journal,
             gate,
             sampler,
+            index: Default::default(),
             opts,
             tracer: crate::trace::Tracer::default(),
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
+        // Container creates and removals killed half-way.
+        let n = engine.remove_leftovers();
+        if n > 0 {
+            tracing::info!("deleted what {n} killed container creates or removals left");
+        }
         // After a reboot: containers whose processes are gone, and their restart policies.
         engine.recover_containers();
         Ok(engine)
@@ -98,28 +112,22 @@ impl LocalEngine {
         }
     }
 
-    /// Container ids by the image id (`sha256:...`) they were created from, read from
-    /// each `containers/<id>/config.json`. That file is the runtime's; this relies only on
-    /// its top-level `"ImageId"` field, so the image store can refuse to delete an image
-    /// in use without knowing the runtime.
+    /// Container ids by the image id (`sha256:...`) they were created from, from the
+    /// container index (each container's config, checked current), so the image store
+    /// can refuse to delete an image in use without knowing the runtime.
     pub fn image_users(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
         let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        let dir = self.root.containers();
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| crate::EngineError::io(format!("listing {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
-            let cfg: Option<serde_json::Value> =
-                crate::state::read_json(&entry.path().join("config.json")).unwrap_or(None);
-            if let Some(image) = cfg
-                .as_ref()
-                .and_then(|c| c.get("ImageId"))
-                .and_then(|v| v.as_str())
-            {
-                out.entry(image.to_string()).or_default().push(id);
-            }
+        for r in self.index.snapshot(self)?.rows {
+            out.entry(r.image_id.clone())
+                .or_default()
+                .push(r.id.clone());
         }
         Ok(out)
+    }
+
+    /// The container index (listings from memory, see [`crate::runtime::index`]).
+    pub fn index(&self) -> &crate::runtime::index::Index {
+        &self.index
     }
 
     /// Does container `id` have live processes (running, paused or restarting, its pid
@@ -128,6 +136,11 @@ impl LocalEngine {
         crate::runtime::state::load(&self.root.containers().join(id))
             .map(|s| s.status.is_active() && s.pid_alive())
             .unwrap_or(false)
+    }
+
+    /// How long an idle bridge is kept up ([`EngineOptions::bridge_grace`]).
+    pub fn bridge_grace(&self) -> Duration {
+        self.opts.bridge_grace.unwrap_or(Duration::ZERO)
     }
 
     /// The stats sampler shared by every watcher of this engine.

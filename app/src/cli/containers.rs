@@ -57,6 +57,9 @@ pub enum Cmd {
     /// Internal: the per-container monitor (started by the engine).
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+    /// Internal: keeps idle bridges up for their grace period, then removes them.
+    #[command(name = "__bridge-keeper", hide = true)]
+    BridgeKeeper,
 }
 
 /// `wharf container ...`: docker's management form; each one is the top-level command
@@ -479,6 +482,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
             Err(e) => fail(&e),
         },
+        Cmd::BridgeKeeper => match ctx.local() {
+            Ok(engine) => match wharf_engine::network::keep_bridges(engine) {
+                Ok(()) => 0,
+                Err(e) => fail(&e),
+            },
+            Err(e) => fail(&e),
+        },
         Cmd::Run(a) => run_container(*a, ctx, true),
         Cmd::Create(a) => run_container(*a, ctx, false),
         Cmd::Start(a) => {
@@ -803,6 +813,7 @@ fn build_spec(a: &RunArgs) -> Result<ContainerCreate, EngineError> {
         log_max_files,
         log_driver,
         healthcheck: a.health.config()?,
+        check_only: false,
     })
 }
 
@@ -1075,14 +1086,27 @@ fn ps_context(c: &wharf_engine::api::ContainerSummary, no_trunc: bool) -> serde_
     } else {
         format!("\"{}…\"", c.command.chars().take(19).collect::<String>())
     };
+    // Mounts as docker shows them: volume names, else host paths.
+    let mounts: Vec<&str> = c
+        .mounts
+        .iter()
+        .map(|m| {
+            if m.name.is_empty() {
+                m.source.as_str()
+            } else {
+                m.name.as_str()
+            }
+        })
+        .collect();
+    let local = c.mounts.iter().filter(|m| m.kind == "volume").count();
     serde_json::json!({
         "Command": cmd,
         "CreatedAt": created_at(c.created),
         "ID": if no_trunc { c.id.clone() } else { wharf_engine::ids::short(&c.id).to_string() },
         "Image": c.image,
         "Labels": super::format::labels_text(&c.labels),
-        "LocalVolumes": "0",
-        "Mounts": "",
+        "LocalVolumes": local.to_string(),
+        "Mounts": mounts.join(","),
         "Names": c.name,
         "Networks": c.networks.join(","),
         "Ports": ports_text(c),
@@ -1126,27 +1150,7 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
         return 0;
     }
     if let Format::Template { table, tmpl } = format {
-        let rows: Vec<serde_json::Value> = list
-            .iter()
-            .map(|c| {
-                let mut v = ps_context(c, a.no_trunc);
-                // Mounts come from inspect (the listing does not carry them).
-                if let Ok(i) = ctx.api().container_inspect(&ctx.caller, &c.id) {
-                    let mounts = i["Mounts"].as_array().cloned().unwrap_or_default();
-                    let names: Vec<String> = mounts
-                        .iter()
-                        .map(|m| {
-                            let n = m["Name"].as_str().filter(|n| !n.is_empty());
-                            n.or(m["Source"].as_str()).unwrap_or_default().to_string()
-                        })
-                        .collect();
-                    let local = mounts.iter().filter(|m| m["Type"] == "volume").count();
-                    v["Mounts"] = names.join(",").into();
-                    v["LocalVolumes"] = local.to_string().into();
-                }
-                v
-            })
-            .collect();
+        let rows: Vec<serde_json::Value> = list.iter().map(|c| ps_context(c, a.no_trunc)).collect();
         return super::format::print(&tmpl, table, &ps_format_context(), &rows);
     }
     let mut header = vec![

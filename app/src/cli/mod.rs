@@ -7,6 +7,8 @@
 pub mod out;
 
 pub mod audit;
+pub mod build;
+pub mod compose;
 pub mod containers;
 pub mod format;
 pub mod gotmpl;

@@ -20,7 +20,7 @@ use super::actions::{self, Action};
 use super::api::Call;
 use super::filter::Filter;
 use super::keymap::{self, Key, Keymap, Lookup};
-use super::msg::{Ask, Confirm, Effect, Handoff, Lists, Message, Msg};
+use super::msg::{Ask, Confirm, Effect, FormAsk, Handoff, Lists, Message, Msg};
 use super::panes::inspect::Inspect;
 use super::panes::{self, Ctx, Pane, TABS};
 use super::store::Store;
@@ -31,11 +31,18 @@ use super::worker::Worker;
 #[derive(Debug)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Confirm(Confirm),
     Input(Ask),
-    Message { title: String, body: String },
+    Message {
+        title: String,
+        body: String,
+    },
     RunForm(Box<RunForm>),
+    /// Another form (commit, cp, export, update, network create, connect).
+    Form(Box<FormAsk>),
 }
 
 /// The one-line prompt at the bottom: the text and its error.
@@ -421,6 +428,7 @@ impl App {
                 Effect::Ask(a) => self.overlay = Overlay::Input(a),
                 Effect::Show { title, body } => self.overlay = Overlay::Message { title, body },
                 Effect::RunForm(f) => self.overlay = Overlay::RunForm(f),
+                Effect::Form(f) => self.overlay = Overlay::Form(f),
                 Effect::Call(call) => self.perform(call),
                 Effect::Focus(ctx) => {
                     if let Some(Which::Tab(i)) = self.which(ctx) {
@@ -557,6 +565,8 @@ impl App {
                 KeyCode::Esc => self.overlay = Overlay::None,
                 KeyCode::Tab | KeyCode::Down => form.move_focus(1),
                 KeyCode::BackTab | KeyCode::Up => form.move_focus(-1),
+                KeyCode::Left => form.cycle(-1),
+                KeyCode::Right => form.cycle(1),
                 KeyCode::Backspace => form.backspace(),
                 KeyCode::Char('u') if ctrl => form.clear_field(),
                 KeyCode::Char(c) => form.type_char(c),
@@ -565,6 +575,7 @@ impl App {
                     match form.to_create() {
                         Ok(spec) => {
                             let line = form.command_line();
+                            let mode = form.mode();
                             self.overlay = Overlay::None;
                             tracing::info!("run: {line}");
                             if let Some(name) = spec.name.clone() {
@@ -573,10 +584,8 @@ impl App {
                             }
                             self.queue
                                 .push_back(Effect::Focus(panes::containers::INFO.context));
-                            self.queue.push_back(Effect::Call(Call::Run {
-                                spec: Box::new(spec),
-                                line,
-                            }));
+                            self.queue
+                                .push_back(super::forms::start(mode, Box::new(spec), line));
                         }
                         Err((f, _)) => {
                             form.focus = Field::ALL.iter().position(|x| *x == f).unwrap_or(0)
@@ -584,6 +593,14 @@ impl App {
                     }
                 }
                 _ => {}
+            },
+            Overlay::Form(fa) => match super::forms::key(fa, ev) {
+                super::forms::Key::Stay => {}
+                super::forms::Key::Close => self.overlay = Overlay::None,
+                super::forms::Key::Done(e) => {
+                    self.overlay = Overlay::None;
+                    self.queue.push_back(*e);
+                }
             },
         }
         true

@@ -177,6 +177,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         }
         Overlay::Message { title, body } => dialog::draw_message(f, area, &theme, title, body),
         Overlay::RunForm(form) => run_form::draw(f, area, &theme, form),
+        Overlay::Form(fa) => wharf_views::form::draw(f, area, &theme, &fa.form),
     }
 }
 

@@ -197,7 +197,10 @@ impl LocalEngine {
                 n.name
             )));
         }
-        s.nl.delete_link(&n.bridge)?;
+        s.delete_links(std::slice::from_ref(&n.bridge))?;
+        if let Some(b) = s.st.bridges_up.as_mut() {
+            b.remove(&n.id);
+        }
         s.st.networks.remove(&n.id);
         s.commit()?;
         self.emit(
@@ -249,7 +252,7 @@ impl NetworkApi for LocalEngine {
                 sub
             }
             None => {
-                let mut taken = s.nl.route_prefixes()?;
+                let mut taken = s.nl()?.route_prefixes()?;
                 taken.extend(s.st.subnets());
                 ipam::choose_subnet(&taken)?
             }
@@ -474,10 +477,7 @@ impl NetworkApi for LocalEngine {
         let netns = netlink::open_netns(pid)?;
         let res: Result<()> = (|| {
             let e = s.attach(&cid, idx, &netns)?;
-            let (ifname, ip, prefix) = (e.ifname.clone(), e.ip, e.prefix_len);
-            netlink::in_netns(&netns, move || {
-                super::Netlink::new()?.configure_interface(&ifname, ip, prefix, None)
-            })?;
+            super::configure_in_netns(&netns, &[e], None)?;
             s.commit()
         })();
         if let Err(e) = res {
@@ -515,10 +515,46 @@ impl NetworkApi for LocalEngine {
             .as_ref()
             .and_then(|r| r.endpoints.iter().position(|e| e.network_id == n.id))
         else {
-            return Err(EngineError::conflict(format!(
-                "container {cname} is not connected to network {}",
-                n.name
-            )));
+            // A container that has not run yet is on the network it was created on
+            // without a record here: disconnecting it from that one is remembered
+            // for its start.
+            let never_ran = rec.as_ref().is_none_or(|r| !r.running);
+            let created_on = crate::runtime::load_config(self, &cid)
+                .ok()
+                .and_then(|c| c.spec.network)
+                .unwrap_or_else(|| "bridge".into());
+            let is_primary = matches!(s.st.find(&created_on), Ok(p) if p.id == n.id);
+            if !(never_ran && is_primary && n.driver == "bridge") {
+                return Err(EngineError::conflict(format!(
+                    "container {cname} is not connected to network {}",
+                    n.name
+                )));
+            }
+            let rec =
+                s.st.containers
+                    .entry(cid.clone())
+                    .or_insert_with(|| store::CtrRecord {
+                        id: cid.clone(),
+                        name: cname.clone(),
+                        hostname: crate::ids::short(&cid).to_string(),
+                        mode: "bridge".into(),
+                        ..Default::default()
+                    });
+            if rec.primary_off {
+                return Err(EngineError::conflict(format!(
+                    "container {cname} is not connected to network {}",
+                    n.name
+                )));
+            }
+            rec.primary_off = true;
+            s.commit()?;
+            self.emit(
+                Event::new(EventType::Network, "disconnect", n.id.clone())
+                    .attr("container", cid)
+                    .attr("name", n.name.clone())
+                    .attr("type", n.driver.clone()),
+            );
+            return Ok(());
         };
         let rec = rec.ok_or_else(|| EngineError::internal("container record vanished"))?;
         let ep = rec.endpoints.remove(pos);
@@ -526,8 +562,8 @@ impl NetworkApi for LocalEngine {
             // Ports were published on this network's address.
             rec.ports.clear();
         }
-        if let Some(v) = &ep.host_veth {
-            s.nl.delete_link(v)?;
+        if let Some(v) = ep.host_veth.clone() {
+            s.delete_links(&[v])?;
         }
         s.commit()?;
         self.emit(

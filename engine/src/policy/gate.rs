@@ -300,6 +300,39 @@ impl Gate {
         Ok(())
     }
 
+    /// The checks of [`Gate::authorize_create`] for a check-only create (compose's dry
+    /// run before it creates a stack): a refusal is audited as a refused create; an
+    /// allowed check leaves no record, since nothing was created.
+    pub fn check_create_only(&self, caller: &Caller, spec: &ContainerCreate) -> Result<()> {
+        let role = self.role(caller);
+        let who = self.caller(caller);
+        let image_ref = crate::image::Reference::parse(&spec.image)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| spec.image.clone());
+        let target = spec.name.clone().unwrap_or_default();
+        let detail = create_detail(spec, &image_ref);
+        let res = if !role.allows(Action::ContainerCreate) {
+            Err(EngineError::denied(self.lacks(
+                &who,
+                &role,
+                Action::ContainerCreate,
+                "containers",
+            )))
+        } else {
+            check_create(&who, &role, spec, &image_ref)
+        };
+        if let Err(e) = &res {
+            self.record(
+                &who,
+                Action::ContainerCreate.as_str(),
+                &target,
+                "denied",
+                &format!("{} [check only; {detail}]", e.message),
+            );
+        }
+        res
+    }
+
     /// Write a refused create request to the audit journal, as given, with the reason:
     /// for refusals found before the gate's own checks (an invalid request, a bind
     /// source that does not resolve), so every refused create leaves a trace.
@@ -308,7 +341,10 @@ impl Gate {
         let image_ref = crate::image::Reference::parse(&spec.image)
             .map(|r| r.to_string())
             .unwrap_or_else(|_| spec.image.clone());
-        let detail = create_detail(spec, &image_ref);
+        let mut detail = create_detail(spec, &image_ref);
+        if spec.check_only {
+            detail = format!("check only; {detail}");
+        }
         self.record(
             &who,
             Action::ContainerCreate.as_str(),

@@ -323,11 +323,13 @@ fn run(
                     255
                 };
                 let oom = running.cgroup.oom_kills() > 0;
-                if let Err(e) = running.cgroup.remove() {
-                    tracing::warn!("removing the cgroup of {id}: {e}");
-                }
-                net::teardown(engine, &cfg);
                 let ran = started_at.elapsed();
+                // The exit is told first, the cleanup (cgroup, network, --rm's files)
+                // follows the answer. Meanwhile this monitor stays recorded: a new start
+                // of the container waits on the start lock until the cleanup is done,
+                // and if this monitor is killed half-way, whoever looks at the container
+                // next finishes it (`observe`; `sweep_removed` for --rm's files).
+                let start_lock = crate::state::FileLock::exclusive(&dir.join("start.lock")).ok();
                 let st = rstate::update(&dir, |s| {
                     let restart = !s.remove_requested
                         && should_restart(
@@ -341,10 +343,6 @@ fn run(
                     } else {
                         ContainerStatus::Exited
                     };
-                    if !restart {
-                        s.monitor_pid = 0;
-                        s.monitor_start = 0;
-                    }
                     s.pid = 0;
                     s.exit_code = code;
                     s.oom_killed = oom;
@@ -355,10 +353,10 @@ fn run(
                 }
                 engine.emit(super::event(&cfg, "die").attr("exitCode", code.to_string()));
                 let last = st.status != ContainerStatus::Restarting;
-                // --rm: gone from listings (renamed away) before the client hears the exit;
-                // the files are deleted after.
+                // --rm: gone from listings (renamed away) before the client hears the exit.
                 let doomed = if last {
-                    finish(engine, &cfg, &st, &sock_path)
+                    let _ = std::fs::remove_file(&sock_path);
+                    hide_if_removed(engine, &cfg, &st)
                 } else {
                     None
                 };
@@ -369,10 +367,28 @@ fn run(
                     c.flush();
                 }
                 clients.clear();
+                if let Err(e) = running.cgroup.remove() {
+                    tracing::warn!("removing the cgroup of {id}: {e}");
+                }
+                net::teardown(engine, &cfg);
                 if last {
-                    delete(&cfg, doomed);
+                    match doomed {
+                        Some(d) => {
+                            net::forget(engine, &cfg);
+                            delete(&cfg, Some(d));
+                        }
+                        None => {
+                            let _ = rstate::update(&dir, |s| {
+                                s.monitor_pid = 0;
+                                s.monitor_start = 0;
+                            });
+                        }
+                    }
+                    drop(start_lock);
+                    super::sweep_removed(engine);
                     return Ok(());
                 }
+                drop(start_lock);
                 // Wait out the back-off, giving way to stop/rm.
                 let delay = backoff.next(ran);
                 let until = Instant::now() + delay;
@@ -395,6 +411,30 @@ fn run(
     }
 }
 
+/// For a container to be removed now that it stopped (`--rm`, `rm -f` meanwhile):
+/// rename it away (gone from every listing), release its volumes, say `destroy`.
+/// Returns where its files went, for [`delete`] once the network is forgotten.
+fn hide_if_removed(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    st: &rstate::RunState,
+) -> Option<super::Hidden> {
+    if !(cfg.spec.auto_remove || st.remove_requested) {
+        return None;
+    }
+    match super::hide_quick(engine, cfg) {
+        Ok(Some(doomed)) => {
+            engine.emit(super::event(cfg, "destroy"));
+            Some(doomed)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("removing container {}: {e}", cfg.id);
+            None
+        }
+    }
+}
+
 /// After the last exit: drop the socket, mark the monitor gone, remove `--rm` containers.
 /// Returns the renamed files of a removed container, deleted once the clients know.
 fn finish(
@@ -402,7 +442,7 @@ fn finish(
     cfg: &ContainerConfig,
     st: &rstate::RunState,
     sock: &Path,
-) -> Option<std::path::PathBuf> {
+) -> Option<super::Hidden> {
     let _ = std::fs::remove_file(sock);
     let dir = engine.root().containers().join(&cfg.id);
     if st.monitor_pid != 0 {
@@ -421,7 +461,7 @@ fn finish(
 }
 
 /// Delete what [`finish`] renamed away (after the clients have their answer).
-fn delete(cfg: &ContainerConfig, doomed: Option<std::path::PathBuf>) {
+fn delete(cfg: &ContainerConfig, doomed: Option<super::Hidden>) {
     if let Some(d) = doomed {
         if let Err(e) = super::delete_hidden(cfg, &d) {
             tracing::warn!("{e}");
@@ -602,14 +642,23 @@ fn spawn_in(
         }
         msg
     };
+    // Before the release: the init's own failure, if it had one (making its root
+    // file system meanwhile), says more than what it caused here.
+    let failed = |msg: StartFailure| {
+        let own = spawned.failure_now();
+        kill_and_reap(own.unwrap_or(msg))
+    };
     if let Err(e) = cgroup.add_proc(pid) {
-        return Err(kill_and_reap(fail125(e)));
+        return Err(failed(fail125(e)));
     }
+    // In its cgroup, the init makes its root file system while the network is set up
+    // here (a failure there is read from it at `release`).
+    spawned.proceed();
     // The one place the network is set up: the init process (and its net namespace)
     // exists, the user command has not run yet.
     let files = match net::setup(engine, cfg, pid) {
         Ok(f) => f,
-        Err(e) => return Err(kill_and_reap(fail125(e))),
+        Err(e) => return Err(failed(fail125(e))),
     };
     for (name, content) in [
         ("hostname", format!("{}\n", cfg.hostname)),
@@ -621,14 +670,14 @@ fn spawn_in(
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
             if let Err(e) = std::fs::write(&path, content.as_bytes()) {
-                return Err(kill_and_reap(fail125(EngineError::io(
+                return Err(failed(fail125(EngineError::io(
                     format!("writing {}", path.display()),
                     e,
                 ))));
             }
         }
     }
-    if let Err(f) = spawned.release() {
+    if let Err(f) = spawned.release(&files.interfaces) {
         // SAFETY: reap our own child, which is exiting.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         net::teardown(engine, cfg);

@@ -14,6 +14,7 @@
 pub mod bridge;
 pub mod conns;
 pub mod docker;
+pub mod lists;
 pub mod relay;
 pub mod wharf;
 
@@ -72,6 +73,8 @@ pub struct Shared {
     pub conns: Arc<Tracker>,
     pub denials: Denials,
     pub docker: docker::State,
+    /// Listings kept for repeated questions.
+    pub lists: lists::Lists,
     pub rt: tokio::runtime::Handle,
 }
 
@@ -138,6 +141,7 @@ pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limi
         conns: Arc::new(Tracker::default()),
         denials: Denials::default(),
         docker: docker::State::default(),
+        lists: lists::Lists::default(),
         rt: rt.handle().clone(),
     });
     rt.block_on(async move {

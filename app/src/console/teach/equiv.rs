@@ -111,16 +111,45 @@ pub fn of(call: &Call) -> Option<Equivalent> {
             }
             Equivalent::both(a)
         }
-        Call::CreateNetwork { name } => {
-            Equivalent::both(vec![s("network"), s("create"), name.clone()])
+        Call::CreateNetwork { spec } => {
+            let mut a = words(&["network", "create"]);
+            if let Some(d) = spec.driver.as_ref().filter(|d| d.as_str() != "bridge") {
+                a.extend([s("--driver"), d.clone()]);
+            }
+            for (flag, v) in [
+                ("--subnet", &spec.subnet),
+                ("--gateway", &spec.gateway),
+                ("--ip-range", &spec.ip_range),
+            ] {
+                if let Some(v) = v {
+                    a.extend([s(flag), v.clone()]);
+                }
+            }
+            if spec.internal {
+                a.push(s("--internal"));
+            }
+            for (k, v) in &spec.labels {
+                a.extend([s("--label"), format!("{k}={v}")]);
+            }
+            a.push(spec.name.clone());
+            Equivalent::both(a)
         }
         Call::RemoveNetwork { name } => Equivalent::both(vec![s("network"), s("rm"), name.clone()]),
-        Call::Connect { network, container } => Equivalent::both(vec![
-            s("network"),
-            s("connect"),
-            network.clone(),
-            container.clone(),
-        ]),
+        Call::Connect {
+            network,
+            container,
+            opts,
+        } => {
+            let mut a = words(&["network", "connect"]);
+            if let Some(ip) = &opts.ip {
+                a.extend([s("--ip"), ip.clone()]);
+            }
+            for al in &opts.aliases {
+                a.extend([s("--alias"), al.clone()]);
+            }
+            a.extend([network.clone(), container.clone()]);
+            Equivalent::both(a)
+        }
         Call::Disconnect { network, container } => Equivalent::both(vec![
             s("network"),
             s("disconnect"),
@@ -377,11 +406,36 @@ mod tests {
             },
             Call::PruneVolumes { all: false },
             Call::PruneVolumes { all: true },
-            Call::CreateNetwork { name: "lab".into() },
+            Call::CreateNetwork {
+                spec: Box::new(wharf_engine::api::NetworkCreate {
+                    name: "lab".into(),
+                    ..Default::default()
+                }),
+            },
+            Call::CreateNetwork {
+                spec: Box::new(wharf_engine::api::NetworkCreate {
+                    name: "lab2".into(),
+                    driver: None,
+                    subnet: Some("10.9.0.0/16".into()),
+                    gateway: Some("10.9.0.254".into()),
+                    ip_range: Some("10.9.1.0/24".into()),
+                    internal: true,
+                    labels: [("course".to_string(), "ch5".to_string())].into(),
+                }),
+            },
             Call::RemoveNetwork { name: "lab".into() },
             Call::Connect {
                 network: "lab".into(),
                 container: "web".into(),
+                opts: Default::default(),
+            },
+            Call::Connect {
+                network: "lab".into(),
+                container: "web".into(),
+                opts: Box::new(wharf_engine::api::NetworkConnect {
+                    ip: Some("10.9.1.7".into()),
+                    aliases: vec!["www".into()],
+                }),
             },
             Call::Disconnect {
                 network: "lab".into(),

@@ -112,10 +112,10 @@ pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
         }
     }
     let internal = f.boolean("Internal")?;
-    f.refuse(
-        "Attachable",
-        "it lets swarm services' networks take standalone containers; every wharf network takes containers already",
-    )?;
+    // `Attachable` lets standalone containers join a swarm-scoped network; on a local
+    // bridge network it changes nothing in dockerd either (docker-compose 1.29 sends
+    // `true` for every network it makes), and every wharf network takes containers.
+    let _ = f.boolean("Attachable")?;
     f.refuse("Ingress", "the ingress network belongs to swarm")?;
     f.refuse("ConfigOnly", "wharf has no configuration-only networks")?;
     f.refuse("ConfigFrom", "wharf has no configuration-only networks")?;
