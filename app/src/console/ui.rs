@@ -278,7 +278,8 @@ mod tests {
         // The help lists what the role may do, and nothing else.
         admin.overlay = Overlay::Help { scroll: 0 };
         viewer.overlay = Overlay::Help { scroll: 0 };
-        let (ha, hv) = (screen(&mut admin, 160, 45), screen(&mut viewer, 160, 45));
+        // Tall enough for the whole of the global and containers sections.
+        let (ha, hv) = (screen(&mut admin, 160, 90), screen(&mut viewer, 160, 90));
         assert!(
             ha.contains("remove") && !hv.contains("remove"),
             "viewer help:\n{hv}"
