@@ -41,6 +41,8 @@ pub struct LocalEngine {
     sampler: std::sync::Arc<crate::stats::Sampler>,
     index: std::sync::Arc<crate::runtime::index::Index>,
     opts: EngineOptions,
+    /// The API trace of the calls that came over the socket ([`crate::trace`]).
+    tracer: crate::trace::Tracer,
 }
 
 impl LocalEngine {
@@ -65,6 +67,7 @@ impl LocalEngine {
             sampler,
             index: Default::default(),
             opts,
+            tracer: crate::trace::Tracer::default(),
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
@@ -167,6 +170,11 @@ impl LocalEngine {
         self.gate.audit()
     }
 
+    /// The API trace this engine keeps (the server records its clients' calls in it).
+    pub fn tracer(&self) -> &crate::trace::Tracer {
+        &self.tracer
+    }
+
     /// The policy in force, if any (none = single-user mode).
     pub fn policy(&self) -> Option<&Policy> {
         self.gate.policy()
@@ -197,6 +205,28 @@ impl AuditApi for LocalEngine {
             allowed,
         })
     }
+}
+
+/// Read `tracer` for `caller` as the engine allows: their own calls, or with
+/// `opts.all` everyone's (needs `audit.trace`; a refusal is audited). `alive` says
+/// whether the reader is still there (a server's client may leave between calls).
+pub fn follow_trace(
+    engine: &LocalEngine,
+    tracer: &crate::trace::Tracer,
+    caller: &Caller,
+    opts: &crate::trace::TraceOptions,
+    sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    alive: &dyn Fn() -> bool,
+) -> Result<()> {
+    if opts.all {
+        engine.gate.authorize(caller, Action::AuditTrace)?;
+    } else if engine.gate.role(caller).name == "none" {
+        engine.gate.authorize(caller, Action::AuditTrace)?;
+    }
+    let uid = caller.uid;
+    let all = opts.all;
+    tracer.follow(opts, &|e| all || e.caller.uid == uid, sink, alive);
+    Ok(())
 }
 
 /// Does `ev` pass `f` (everything but the time bounds)?
@@ -290,6 +320,15 @@ impl SystemApi for LocalEngine {
             images,
             caller: caller.clone(),
         })
+    }
+
+    fn trace(
+        &self,
+        caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        follow_trace(self, &self.tracer, caller, opts, sink, &|| true)
     }
 
     fn events(

@@ -2,7 +2,7 @@
 //! rename, wait, update, attach, ps, inspect, logs, container prune; and the hidden
 //! `__monitor` that the engine re-executes for each running container.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::flags::{self, EnvArg, LogOpt, Seccomp, SecurityOpt};
@@ -281,6 +281,13 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
+impl RunArgs {
+    /// `run` without `-d`: the container's stdio stays on this terminal.
+    pub fn attached(&self) -> bool {
+        !self.detach
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Attach stdout/stderr and wait for the exit.
@@ -294,6 +301,13 @@ pub struct StartArgs {
     detach_keys: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
+}
+
+impl StartArgs {
+    /// `start -a` or `-i`: the container's stdio comes to this terminal.
+    pub fn attached(&self) -> bool {
+        self.attach || self.interactive
+    }
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +438,13 @@ pub struct LogsArgs {
     #[arg(short = 't', long)]
     timestamps: bool,
     container: String,
+}
+
+impl LogsArgs {
+    /// `logs -f`: it follows until the container stops.
+    pub fn follows(&self) -> bool {
+        self.follow
+    }
 }
 
 #[derive(Debug, Args)]
@@ -1300,8 +1321,8 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
         stdout: true,
         stderr: true,
     };
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
+    let mut out = super::out::stdout();
+    let mut err = super::out::stderr();
     let res = ctx
         .api()
         .container_logs(&ctx.caller, &a.container, &opts, &mut |l| {
@@ -1325,10 +1346,10 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
 }
 
 fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
-    if !a.force && std::io::stdin().is_terminal() {
+    if !a.force && super::out::stdin_is_terminal() {
         eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
         let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
+        let _ = super::out::read_line(&mut line);
         if !matches!(line.trim(), "y" | "Y" | "yes") {
             return 0;
         }

@@ -300,6 +300,10 @@ impl NetworkApi for LocalEngine {
             bridge: format!("wh-{}", &id[..12]),
             owner: self.gate().caller(caller).uid,
         };
+        crate::trace_step!(
+            "allocated subnet {subnet} (gateway {gateway}) for bridge {}, made when a container first attaches",
+            rec.bridge
+        );
         s.st.networks.insert(id.clone(), rec);
         s.commit()?;
         self.emit(

@@ -595,6 +595,16 @@ impl SystemApi for RemoteEngine {
         let _: Option<()> = self.stream_typed("events", json!([filter]), sink)?;
         Ok(())
     }
+
+    fn trace(
+        &self,
+        _caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        let _: Option<()> = self.stream_typed("trace", json!([opts]), sink)?;
+        Ok(())
+    }
 }
 
 impl VolumeApi for RemoteEngine {
@@ -697,6 +707,147 @@ impl RemoteEngine {
             Err(_) => true,
         })
     }
+}
+
+impl RemoteEngine {
+    /// An upload whose answer is a stream of JSON lines (`image_build`): the items go to
+    /// `on_item` until it returns `false` (then the connection is dropped, which the
+    /// server takes as a cancel).
+    fn call_upload_stream<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Value,
+        input: &mut dyn Read,
+        on_item: &mut dyn FnMut(Value) -> bool,
+    ) -> Result<Option<T>> {
+        let mut conn = self.open()?;
+        let io_err = |e: std::io::Error| EngineError::unavailable(format!("sending {method}: {e}"));
+        write!(
+            conn.writer,
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            serde_json::to_string(&args).unwrap_or_default()
+        )
+        .map_err(io_err)?;
+        {
+            let mut cw = ChunkedWriter::new(&mut conn.writer);
+            std::io::copy(input, &mut cw).map_err(io_err)?;
+            cw.finish().map_err(io_err)?;
+        }
+        Self::answer(&mut conn, method, 200)?;
+        let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = lines
+                .read_line(&mut line)
+                .map_err(|e| EngineError::unavailable(format!("reading {method}: {e}")))?;
+            if n == 0 {
+                return Err(EngineError::unavailable(format!(
+                    "the engine ended {method} without a result"
+                )));
+            }
+            match serde_json::from_str::<StreamLine>(&line) {
+                Ok(StreamLine::Item(v)) => {
+                    if !on_item(v) {
+                        return Ok(None);
+                    }
+                }
+                Ok(StreamLine::End(v)) => {
+                    return serde_json::from_value(v).map(Some).map_err(|e| {
+                        EngineError::internal(format!(
+                            "the result of {method} does not decode: {e}"
+                        ))
+                    })
+                }
+                Ok(StreamLine::Error(e)) => return Err(e),
+                Err(e) => {
+                    return Err(EngineError::internal(format!(
+                        "a line of {method} does not decode: {e}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+impl BuildApi for RemoteEngine {
+    fn image_build(
+        &self,
+        _caller: &Caller,
+        opts: &BuildOptions,
+        context: BuildContext<'_>,
+        sink: &mut dyn FnMut(BuildEvent) -> bool,
+    ) -> Result<BuildResult> {
+        let mut cancelled = false;
+        let mut on = |v: Value| match serde_json::from_value::<BuildEvent>(v) {
+            Ok(ev) => {
+                let go = sink(ev);
+                cancelled |= !go;
+                go
+            }
+            Err(_) => true,
+        };
+        // The context travels as a tar (a directory is packed here, .dockerignore applied).
+        let res: Option<BuildResult> = match context {
+            BuildContext::Tar(r) => {
+                self.call_upload_stream("image_build", json!([opts]), r, &mut on)?
+            }
+            BuildContext::Empty => self.call_upload_stream(
+                "image_build",
+                json!([opts]),
+                &mut std::io::empty(),
+                &mut on,
+            )?,
+            BuildContext::Dir(d) => {
+                let tmp = tempfile_in_tmp()?;
+                {
+                    let mut f = std::io::BufWriter::new(&tmp.1);
+                    crate::build::context::tar_dir(&d, &opts.dockerfile, &mut f)?;
+                    f.flush()
+                        .map_err(|e| EngineError::io("packing the build context", e))?;
+                }
+                let mut f = std::fs::File::open(&tmp.0)
+                    .map_err(|e| EngineError::io("reading the packed build context", e))?;
+                let r = self.call_upload_stream("image_build", json!([opts]), &mut f, &mut on);
+                let _ = std::fs::remove_file(&tmp.0);
+                r?
+            }
+        };
+        match res {
+            Some(r) => Ok(r),
+            None if cancelled => Err(EngineError::new(
+                crate::ErrorKind::Conflict,
+                "the build was cancelled",
+            )),
+            None => Err(EngineError::unavailable(
+                "the engine ended image_build without a result",
+            )),
+        }
+    }
+    fn build_cache_list(&self, _caller: &Caller) -> Result<Vec<BuildCacheEntry>> {
+        self.call("build_cache_list", json!([]))
+    }
+    fn build_cache_prune(
+        &self,
+        _caller: &Caller,
+        opts: &BuildCachePruneOptions,
+    ) -> Result<PruneReport> {
+        self.call("build_cache_prune", json!([opts]))
+    }
+    fn build_cache_usage(&self, _caller: &Caller) -> Result<BuildCacheUsage> {
+        self.call("build_cache_usage", json!([]))
+    }
+}
+
+/// A private temporary file under the system's temp directory.
+fn tempfile_in_tmp() -> Result<(PathBuf, std::fs::File)> {
+    let p = std::env::temp_dir().join(format!("wharf-context-{}.tar", &crate::ids::new_id()[..16]));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| EngineError::io(format!("creating {}", p.display()), e))?;
+    Ok((p, f))
 }
 
 impl ImageApi for RemoteEngine {

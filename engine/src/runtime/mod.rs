@@ -611,6 +611,7 @@ impl LocalEngine {
         })?;
         drop(w);
         drop(attach);
+        let monitor_pid = child.id();
         // The monitor outlives us in its own session; whoever lives longer reaps it
         // (this process, if it is a long-lived console; init otherwise).
         std::thread::spawn(move || {
@@ -618,7 +619,12 @@ impl LocalEngine {
         });
         let mut msg = String::new();
         let _ = std::fs::File::from(r).read_to_string(&mut msg);
-        if msg.starts_with("ok") {
+        if let Some(steps) = msg.strip_prefix("ok") {
+            crate::trace_step!("started the monitor (pid {}) for {}", monitor_pid, cfg.name);
+            // What the monitor did, for the trace of this call.
+            for s in steps.lines().filter(|l| !l.is_empty()) {
+                crate::trace::step(s);
+            }
             return Ok(());
         }
         if let Some(rest) = msg.strip_prefix("err\n") {
@@ -768,6 +774,10 @@ impl LocalEngine {
         let cg = Cgroup::for_container(&cfg.id);
         self.emit(event(cfg, "kill").attr("signal", sig.to_string()));
         send_signal(st.pid, sig);
+        crate::trace_step!(
+            "sent signal {sig} to the init process (host pid {})",
+            st.pid
+        );
         if st.status == ContainerStatus::Paused {
             let _ = cg.freeze(false);
             let _ = state::update(&dir, |s| {
@@ -776,7 +786,14 @@ impl LocalEngine {
                 }
             });
         }
-        if !wait_until(timeout, || !state::proc_alive(st.pid, st.pid_start)) {
+        let waited = std::time::Instant::now();
+        if wait_until(timeout, || !state::proc_alive(st.pid, st.pid_start)) {
+            crate::trace_step!(
+                "the init process exited after {:.1} s",
+                waited.elapsed().as_secs_f64()
+            );
+        } else {
+            crate::trace_step!("still running after {} s: sent SIGKILL", timeout.as_secs());
             self.emit(event(cfg, "kill").attr("signal", libc::SIGKILL.to_string()));
             send_signal(st.pid, libc::SIGKILL);
             wait_until(Duration::from_secs(10), || {
@@ -1215,6 +1232,27 @@ impl ContainerApi for LocalEngine {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
         }
+        if crate::trace::active() {
+            crate::trace::step(format!(
+                "resolved {} to image {} ({} layer{})",
+                cfg.image,
+                crate::ids::short(&cfg.image_id),
+                cfg.layer_dirs.len(),
+                if cfg.layer_dirs.len() == 1 { "" } else { "s" }
+            ));
+            crate::trace::step(format!(
+                "made containers/{}/ with an empty writable layer (diff, work, merged) and its config, named {}",
+                crate::ids::short(&id),
+                cfg.name
+            ));
+            for m in cfg.spec.mounts.iter().filter(|m| m.kind == "volume") {
+                crate::trace::step(format!(
+                    "took volume {} for {}",
+                    crate::ids::short(&m.source),
+                    m.target
+                ));
+            }
+        }
         self.emit(event(&cfg, "create"));
         Ok(id)
     }
@@ -1279,6 +1317,10 @@ impl ContainerApi for LocalEngine {
         }
         self.emit(event(&cfg, "kill").attr("signal", sig.to_string()));
         send_signal(st.pid, sig);
+        crate::trace_step!(
+            "sent signal {sig} to the init process (host pid {})",
+            st.pid
+        );
         if st.status == ContainerStatus::Paused {
             let _ = Cgroup::for_container(&cfg.id).freeze(false);
         }
@@ -1388,7 +1430,17 @@ impl ContainerApi for LocalEngine {
         if opts.volumes {
             let _ = state::update(&dir, |s| s.remove_requested = true);
         }
-        remove_files(self, &cfg)
+        remove_files(self, &cfg)?;
+        crate::trace_step!(
+            "removed its cgroup and containers/{}/ (writable layer, config, log){}",
+            crate::ids::short(&cfg.id),
+            if opts.volumes {
+                " and its anonymous volumes"
+            } else {
+                ""
+            }
+        );
+        Ok(())
     }
 
     fn container_rename(&self, caller: &Caller, id: &str, new_name: &str) -> Result<()> {

@@ -172,11 +172,20 @@ pub fn main(
     }
 }
 
-fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>) {
+/// Tell the spawner how the start went: `ok` and the steps it took (one a line, for
+/// the caller's trace), or `err`, the exit code and the message.
+fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>, steps: &[String]) {
     if let Some(fd) = sync {
         let mut f = std::fs::File::from(fd);
         let msg = match res {
-            Ok(()) => "ok\n".to_string(),
+            Ok(()) => {
+                let mut m = "ok\n".to_string();
+                for s in steps {
+                    m.push_str(&s.replace('\n', " "));
+                    m.push('\n');
+                }
+                m
+            }
             Err(e) => format!("err\n{}\n{}", e.code, e.message),
         };
         let _ = f.write_all(msg.as_bytes());
@@ -253,7 +262,9 @@ fn run(
         // The config may have been updated (limits, restart policy) since the last run.
         let cfg = super::load_config(engine, id).unwrap_or_else(|_| cfg.clone());
         let started_at = Instant::now();
-        match start_once(engine, &cfg, &dir, size) {
+        // What the start does is gathered for the trace of whoever asked for it.
+        let (started, gathered) = crate::trace::scoped(|| start_once(engine, &cfg, &dir, size));
+        match started {
             Err(fail) => {
                 let st = rstate::update(&dir, |s| {
                     s.status = ContainerStatus::Exited;
@@ -274,7 +285,7 @@ fn run(
                     c.stream.set_nonblocking(false).ok();
                     c.flush();
                 }
-                report(sync.take(), Err(fail));
+                report(sync.take(), Err(fail), &[]);
                 delete(&cfg, doomed);
                 return Ok(());
             }
@@ -294,7 +305,7 @@ fn run(
                     s.boot_id = rstate::boot_id();
                 })?;
                 engine.emit(super::event(&cfg, "start"));
-                report(sync.take(), Ok(()));
+                report(sync.take(), Ok(()), &gathered.steps);
                 let status = serve(
                     &mut running,
                     &sigfd,
@@ -615,6 +626,14 @@ fn spawn_in(
     }
     let spawned: Spawned = process::spawn(&plan, stdio).map_err(fail125)?;
     let pid = spawned.pid;
+    crate::trace_step!(
+        "cloned the init process (host pid {pid}) into new {} namespaces",
+        if host_network {
+            "pid, mount, uts and ipc (network: the host's)"
+        } else {
+            "pid, mount, uts, ipc and network"
+        }
+    );
     let kill_and_reap = |msg: StartFailure| {
         // SAFETY: kill/waitpid on our own child.
         unsafe {
@@ -664,6 +683,12 @@ fn spawn_in(
         net::teardown(engine, cfg);
         return Err(f);
     }
+    if crate::trace::active() {
+        // The init process did all of this before it executed the command.
+        for s in init_steps(&plan) {
+            crate::trace::step(s);
+        }
+    }
     let (mut out, mut stdin) = (out, stdin);
     if let Some(sock) = console_sock {
         // The command runs already; its terminal's master was sent before the exec.
@@ -686,6 +711,75 @@ fn spawn_in(
         stdin,
         tty,
     })
+}
+
+/// What the init process did between the clone and the exec, as [`process`] does it for
+/// `plan`: reported once it has reached the exec.
+fn init_steps(plan: &InitPlan) -> Vec<String> {
+    let r = &plan.rootfs;
+    let mut out =
+        vec!["the init process unshared a new cgroup namespace (its cgroup is its /)".to_string()];
+    out.push(format!(
+        "mounted an overlay root: {} image layer{} read-only, a writable upper layer{}",
+        r.layers.len(),
+        if r.layers.len() == 1 { "" } else { "s" },
+        if r.read_only {
+            " (the root remounted read-only)"
+        } else {
+            ""
+        }
+    ));
+    out.push(format!(
+        "mounted /proc, /dev, /dev/pts, /dev/shm ({} MiB), /dev/mqueue and /sys{}",
+        r.shm_size >> 20,
+        if r.privileged { "" } else { " (read-only)" }
+    ));
+    for m in &r.mounts {
+        let s = &m.spec;
+        out.push(match s.kind.as_str() {
+            "tmpfs" => format!("mounted a tmpfs on {}", s.target),
+            kind => format!(
+                "{}-mounted {} on {}{}",
+                kind,
+                s.source,
+                s.target,
+                if s.read_only { " read-only" } else { "" }
+            ),
+        });
+    }
+    out.push("bind-mounted /etc/hostname, /etc/hosts and /etc/resolv.conf".into());
+    out.push(format!(
+        "pivot_root into the new root; set the hostname {}{}",
+        plan.hostname,
+        if r.privileged {
+            ""
+        } else {
+            "; masked and read-only paths as Docker's"
+        }
+    ));
+    out.push(format!(
+        "kept {} capabilities{}{}",
+        plan.caps.len(),
+        match &plan.seccomp {
+            Some(_) => ", loaded the seccomp filter",
+            None => ", no seccomp filter",
+        },
+        if plan.no_new_privs {
+            ", set no_new_privs"
+        } else {
+            ""
+        }
+    ));
+    out.push(format!(
+        "executed {}{}",
+        plan.args.first().map(String::as_str).unwrap_or("?"),
+        if plan.init {
+            " under the tiny init"
+        } else {
+            ""
+        }
+    ));
+    out
 }
 
 fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {

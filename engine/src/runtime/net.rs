@@ -52,6 +52,33 @@ pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<Ne
         by_init: true,
     };
     let s = crate::network::setup(engine, &cfg.id, &cfg.spec, pid, &info)?;
+    if crate::trace::active() {
+        if s.endpoints.is_empty() {
+            crate::trace::step(match s.mode.as_str() {
+                "host" => "shared the host's network namespace (--network host)".to_string(),
+                _ => "left the network namespace with loopback only (--network none)".to_string(),
+            });
+        }
+        for e in &s.endpoints {
+            crate::trace::step(format!(
+                "attached a veth pair to network {}: {} in the container, {}/{} via {}, mac {}",
+                e.network, e.ifname, e.ip, e.prefix_len, e.gateway, e.mac
+            ));
+        }
+        for p in &s.ports {
+            crate::trace::step(format!(
+                "published {}:{} -> {}/{} (nftables DNAT in wharf's table)",
+                if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                },
+                p.host_port,
+                p.container_port,
+                p.proto
+            ));
+        }
+    }
     let interfaces = s
         .endpoints
         .iter()

@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod logs;
 pub mod networks;
 pub mod stats;
+pub mod trace;
 pub mod volumes;
 
 use std::collections::VecDeque;
@@ -62,6 +63,7 @@ pub const TABS: &[&PaneInfo] = &[
     &events::INFO,
     &logs::INFO,
     &console_log::INFO,
+    &trace::INFO,
 ];
 
 /// Keymap contexts and the actions each may bind, in the help's order: the shell's
