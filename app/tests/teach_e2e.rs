@@ -240,8 +240,11 @@ fn a_run_from_the_form_is_traced_and_its_command_makes_the_same_container() {
         "wharf/demo",
         "web",
         "sleep 1000",
+        "", // start: detached
         "GREETING=hello",
-        "",
+        "", // ports
+        "", // expose
+        "", // publish all: no
         "web-data:/data",
         "none",
         "64m",
@@ -415,8 +418,11 @@ fn a_session_of_ten_actions_replays_on_a_fresh_root() {
             "wharf/demo",
             "web",
             "sleep 1000",
+            "", // start: detached
             "ROLE=web",
-            "",
+            "", // ports
+            "", // expose
+            "", // publish all: no
             "lab-data:/data",
             "none",
         ]

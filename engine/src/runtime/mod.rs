@@ -1570,6 +1570,29 @@ impl ContainerApi for LocalEngine {
     fn container_inspect(&self, caller: &Caller, id: &str) -> Result<Value> {
         let (cfg, st) = self.resolve_owned(caller, Action::ContainerInspect, id)?;
         let dir = paths::dir(self, &cfg.id);
+        // Config.Entrypoint and Config.Cmd as the container runs them (the image's where
+        // the create gave none), as docker shows them: the command line is both.
+        let (entrypoint, cmd) = {
+            let entry: Vec<String> = match &cfg.spec.entrypoint {
+                Some(e) => e.clone(),
+                None => self
+                    .resolve_image(&Caller::root(), &cfg.image_id)
+                    .ok()
+                    .and_then(|img| img.config.pointer("/config/Entrypoint").cloned())
+                    .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+                    .unwrap_or_default(),
+            };
+            let entry = if cfg.args.starts_with(&entry) {
+                entry
+            } else {
+                Vec::new()
+            };
+            let cmd = cfg.args[entry.len()..].to_vec();
+            (
+                (!entry.is_empty()).then_some(entry),
+                (!cmd.is_empty()).then_some(cmd),
+            )
+        };
         let r = &cfg.spec.resources;
         let restart = serde_json::to_value(&cfg.spec.restart).unwrap_or(Value::Null);
         let restart = match restart {
@@ -1680,8 +1703,8 @@ impl ContainerApi for LocalEngine {
                 "Tty": cfg.spec.tty,
                 "OpenStdin": cfg.spec.open_stdin,
                 "Env": cfg.env,
-                "Cmd": cfg.spec.cmd,
-                "Entrypoint": cfg.spec.entrypoint,
+                "Cmd": cmd,
+                "Entrypoint": entrypoint,
                 "Image": cfg.image,
                 "WorkingDir": cfg.working_dir,
                 "Labels": cfg.labels,

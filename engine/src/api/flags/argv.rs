@@ -194,8 +194,13 @@ pub fn run_args(spec: &ContainerCreate) -> Vec<String> {
             out.push(f.to_string());
         }
     };
-    switch(&mut out, spec.open_stdin, "-i");
-    switch(&mut out, spec.tty, "-t");
+    // `-it`, as people write it, when both.
+    if spec.open_stdin && spec.tty {
+        out.push("-it".into());
+    } else {
+        switch(&mut out, spec.open_stdin, "-i");
+        switch(&mut out, spec.tty, "-t");
+    }
     switch(&mut out, spec.auto_remove, "--rm");
     if let Some(n) = &spec.name {
         flag(&mut out, "--name", n);
