@@ -16,6 +16,7 @@ pub mod events;
 pub mod footer;
 pub mod header;
 pub mod help;
+pub mod hosts;
 pub mod images;
 pub mod inspect;
 pub mod logs;

@@ -7,10 +7,12 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod filter;
+pub mod fleet;
 pub mod handoff;
 pub mod keymap;
 pub mod msg;
 pub mod panes;
+pub mod router;
 pub mod store;
 pub mod ui;
 pub mod worker;
@@ -86,13 +88,77 @@ fn init_logging() {
     let _ = tracing::subscriber::set_global_default(sub);
 }
 
+/// The console's hosts besides the engine it starts on.
+pub struct Hosts {
+    /// The host the console starts on (already reached).
+    pub first: crate::hosts::HostSpec,
+    /// Other known hosts (the hosts file, the docker contexts), reached in the background.
+    pub others: Vec<crate::hosts::HostSpec>,
+    /// This process's caller.
+    pub me: Caller,
+    pub open_local: fleet::OpenLocal,
+    /// The first host as reached (its kind and version).
+    pub first_conn: Option<crate::hosts::Connected>,
+}
+
+/// Where the console starts.
+enum Start {
+    /// On one engine, already reached.
+    One {
+        engine: Arc<dyn Engine>,
+        caller: Caller,
+        role: Option<EffectiveRole>,
+        hosts: Hosts,
+    },
+    /// On several hosts at once (the fleet view), none reached yet.
+    Many {
+        chosen: Vec<crate::hosts::HostSpec>,
+        others: Vec<crate::hosts::HostSpec>,
+        me: Caller,
+        open_local: fleet::OpenLocal,
+    },
+}
+
+/// Run the console on several hosts at once (`--host` given more than once): the fleet
+/// view of `chosen`, with `others` to switch to.
+pub fn run_fleet(
+    chosen: Vec<crate::hosts::HostSpec>,
+    others: Vec<crate::hosts::HostSpec>,
+    me: Caller,
+    open_local: fleet::OpenLocal,
+    keymap_arg: Option<&str>,
+) -> i32 {
+    run_start(
+        Start::Many {
+            chosen,
+            others,
+            me,
+            open_local,
+        },
+        keymap_arg,
+    )
+}
+
 /// Run the console until the user quits (or a SIGTERM/SIGHUP); returns the exit code.
 pub fn run(
     engine: Arc<dyn Engine>,
     caller: Caller,
     role: Option<EffectiveRole>,
     keymap_arg: Option<&str>,
+    hosts: Hosts,
 ) -> i32 {
+    run_start(
+        Start::One {
+            engine,
+            caller,
+            role,
+            hosts,
+        },
+        keymap_arg,
+    )
+}
+
+fn run_start(start: Start, keymap_arg: Option<&str>) -> i32 {
     init_logging();
     let (keymap, warning) = Keymap::load(keymap_arg);
     if let Some(w) = &warning {
@@ -122,23 +188,70 @@ pub fn run(
             return 1;
         }
     };
-    let code = rt.block_on(event_loop(&mut term, engine, caller, role, keymap, warning));
+    let code = rt.block_on(event_loop(&mut term, start, keymap, warning));
     restore_terminal();
     code
 }
 
-async fn event_loop(
-    term: &mut Term,
-    engine: Arc<dyn Engine>,
-    caller: Caller,
-    role: Option<EffectiveRole>,
+/// The app for `start`, its first reads asked for.
+fn start_app(
+    start: Start,
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
     keymap: Keymap,
     warning: Option<String>,
-) -> i32 {
+) -> App {
+    match start {
+        Start::One {
+            engine,
+            caller,
+            role,
+            hosts,
+        } => {
+            let mut specs = vec![hosts.first.clone()];
+            specs.extend(hosts.others);
+            let mut f = fleet::Fleet::new(specs, hosts.me, hosts.open_local, tx.clone());
+            let first = hosts.first_conn.unwrap_or_else(|| crate::hosts::Connected {
+                engine: engine.clone(),
+                caller: caller.clone(),
+                role: role.clone(),
+                kind: hosts.first.kind.unwrap_or(crate::hosts::Kind::Wharf),
+                version: String::new(),
+                latency: Duration::ZERO,
+                local: None,
+            });
+            f.set_connected(0, first);
+            let worker = f.new_worker(0).unwrap_or(Worker { engine, caller, tx });
+            let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
+            app.start();
+            f.connect_all();
+            app.fleet = Some(f);
+            app
+        }
+        Start::Many {
+            chosen,
+            others,
+            me,
+            open_local,
+        } => {
+            let mut specs = chosen;
+            specs.extend(others);
+            let mut f = fleet::Fleet::new(specs, me, open_local, tx.clone());
+            let worker = f.router_worker();
+            let mut app = App::new(worker, keymap, warning, None, Theme::from_env());
+            // The fleet view of the hosts named with --host; the others wait in the hosts pane.
+            f.all = true;
+            f.dirty = true;
+            app.store.fleet_view = true;
+            f.connect_all();
+            app.fleet = Some(f);
+            app
+        }
+    }
+}
+
+async fn event_loop(term: &mut Term, start: Start, keymap: Keymap, warning: Option<String>) -> i32 {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
-    let worker = Worker { engine, caller, tx };
-    let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
-    app.start();
+    let mut app = start_app(start, tx, keymap, warning);
     let mut input = EventStream::new();
     let (mut term_sig, mut hup_sig) = match (
         signal(SignalKind::terminate()),

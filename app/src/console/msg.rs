@@ -151,6 +151,8 @@ pub enum Msg {
         to: &'static str,
         msg: PaneMsg,
     },
+    /// About the console's hosts (reached, pinged, a host's own message).
+    Fleet(super::fleet::FleetMsg),
 }
 
 /// Something another pane can do; the shell offers it to every pane in turn.
@@ -250,6 +252,8 @@ pub enum Effect {
     Handoff(Handoff),
     /// An answer for a pane (`to`: its context), e.g. a search typed in a text input.
     ToPane { to: &'static str, msg: PaneMsg },
+    /// Switch to a host (`all`: the fleet view), as `:host NAME` does.
+    Host(String),
 }
 
 impl Effect {
