@@ -32,13 +32,16 @@ fn filters(pairs: &[(String, String)]) -> Option<HashMap<String, Vec<String>>> {
     Some(f)
 }
 
-/// Seconds (with nanoseconds) as Docker's `since`/`until` take them.
-fn docker_time(nanos: i64) -> String {
-    format!(
-        "{}.{:09}",
-        nanos.div_euclid(1_000_000_000),
-        nanos.rem_euclid(1_000_000_000)
-    )
+/// Whole seconds as Docker's `since`/`until` take them (Podman reads no fraction);
+/// `up` rounds up (an `until` keeps the events of its last second).
+fn docker_time(nanos: i64, up: bool) -> String {
+    let s = nanos.div_euclid(1_000_000_000);
+    let s = if up && nanos.rem_euclid(1_000_000_000) > 0 {
+        s + 1
+    } else {
+        s
+    };
+    s.to_string()
 }
 
 impl SystemApi for DockerEngine {
@@ -90,15 +93,16 @@ impl SystemApi for DockerEngine {
                 .map(|l| ("label".to_string(), l.clone())),
         );
         let until = match (filter.until, filter.follow) {
-            (Some(u), _) => Some(docker_time(u)),
+            (Some(u), _) => Some(docker_time(u, true)),
             // Stored events only: up to now, then the stream ends.
             (None, false) => Some(docker_time(
                 chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+                true,
             )),
             (None, true) => None,
         };
         let opts = q::EventsOptions {
-            since: filter.since.map(docker_time),
+            since: filter.since.map(|n| docker_time(n, false)),
             until,
             filters: filters(&pairs),
         };
