@@ -67,7 +67,7 @@ pub fn container(c: m::ContainerSummary) -> ContainerSummary {
     }
     let state = c
         .state
-        .map(|s| status(&s.to_string()))
+        .map(|s| status(s.as_ref()))
         .unwrap_or(ContainerStatus::Dead);
     let mut networks: Vec<String> = c
         .network_settings

@@ -970,11 +970,8 @@ impl DockerEngine {
         std::thread::spawn(move || {
             while let Ok(Some((kind, data))) = attach::read_frame(&mut theirs_in) {
                 match kind {
-                    attach::STDIN => {
-                        if itx.blocking_send(Some(data)).is_err() {
-                            break;
-                        }
-                    }
+                    attach::STDIN if itx.blocking_send(Some(data)).is_err() => break,
+                    attach::STDIN => {}
                     attach::STDIN_EOF => {
                         let _ = itx.blocking_send(None);
                     }
