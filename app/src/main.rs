@@ -73,7 +73,85 @@ enum Command {
     #[command(flatten)]
     Toolbox(cli::toolbox::Cmd),
     #[command(flatten)]
+    Journal(cli::journal::Cmd),
+    #[command(flatten)]
+    Trace(cli::trace::Cmd),
+    #[command(flatten)]
+    Build(cli::build::Cmd),
+    #[command(flatten)]
     Compose(cli::compose::Cmd),
+}
+
+/// Run one command of the command line (everything but the console and its replay) on
+/// `ctx`; the exit code. The console runs the commands typed at its `:` prompt here too.
+fn dispatch(command: Command, ctx: &cli::Ctx) -> i32 {
+    match command {
+        Command::System(c) => cli::system::run(c, ctx),
+        Command::Networks(c) => cli::networks::run(c, ctx),
+        Command::Audit(c) => cli::audit::run(c, ctx),
+        Command::Serve(c) => cli::serve::run(c, ctx),
+        Command::Volume(c) => cli::volumes::run(c, ctx),
+        Command::Stats(c) => cli::stats::run(c, ctx),
+        Command::Images(c) => cli::images::run(c, ctx),
+        Command::Containers(c) => cli::containers::run(c, ctx),
+        Command::Registry(c) => cli::registry::run(c, ctx),
+        Command::Toolbox(c) => cli::toolbox::run(c, ctx),
+        Command::Journal(c) => cli::journal::run(c, ctx),
+        Command::Trace(c) => cli::trace::run(c, ctx),
+        Command::Build(c) => cli::build::run(c, ctx),
+        Command::Compose(c) => cli::compose::run(c, ctx),
+    }
+}
+
+/// The console's session (journal, preview, replay) on `ctx`, or the exit code of a
+/// journal that cannot be replayed.
+fn session(
+    ctx: &cli::Ctx,
+    opts: &Opts,
+    replay: Option<&std::path::Path>,
+) -> Result<console::Session, i32> {
+    let replay = match replay.map(console::teach::Replay::load).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            return Err(125);
+        }
+    };
+    Ok(console::Session {
+        journal_dir: cli::journal::dir(ctx),
+        preview_by: opts
+            .as_user
+            .as_ref()
+            .map(|_| cli::resolve_caller(None).name),
+        remote: ctx.local.is_none(),
+        replay,
+    })
+}
+
+/// The console on `ctx`'s engine (the first of `hosts`), replaying `replay` if given.
+fn console(
+    ctx: &cli::Ctx,
+    opts: &Opts,
+    replay: Option<&std::path::Path>,
+    hosts: console::Hosts,
+) -> i32 {
+    // The role decides what the console offers, as the engine reports it (through
+    // --host too); the engine still checks every call.
+    let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
+        .ok()
+        .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
+    let session = match session(ctx, opts, replay) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    console::run(
+        ctx.api.clone(),
+        ctx.caller.clone(),
+        role,
+        opts.keymap.as_deref(),
+        hosts,
+        session,
+    )
 }
 
 /// Options that may come from the environment (`WHARF_ROOT`, `WHARF_HOST`, ...) count
@@ -94,6 +172,17 @@ fn unset_empty_env() {
         }
     }
     walk(&<Opts as clap::CommandFactory>::command());
+}
+
+/// How long an idle bridge stays up for the next container: `WHARF_BRIDGE_GRACE`
+/// seconds (0: removed with its last container), 30 s by default.
+fn bridge_grace() -> std::time::Duration {
+    std::env::var("WHARF_BRIDGE_GRACE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(wharf_engine::local::DEFAULT_BRIDGE_GRACE)
 }
 
 fn main() {
@@ -171,6 +260,7 @@ fn main() {
         }
         let engine_opts = EngineOptions {
             policy: local_policy.clone(),
+            bridge_grace: Some(bridge_grace()),
             ..Default::default()
         };
         let e = LocalEngine::open(&root, engine_opts).map_err(|e| {
@@ -188,12 +278,18 @@ fn main() {
             .filter(|k| !chosen.iter().any(|c| c.url == k.url))
             .cloned()
             .collect();
+        let session = console::Session {
+            journal_dir: cli::journal::user_dir(),
+            remote: true,
+            ..Default::default()
+        };
         let code = console::run_fleet(
             chosen,
             others,
             me,
             Arc::new(open_local),
             opts.keymap.as_deref(),
+            session,
         );
         std::process::exit(code);
     }
@@ -234,12 +330,15 @@ fn main() {
         }
     };
     let code = match opts.command {
-        None => {
-            // The role decides what the console offers, as the engine reports it (through
-            // --host too); the engine still checks every call.
-            let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
-                .ok()
-                .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
+        None | Some(Command::Journal(cli::journal::Cmd::Journal {
+            cmd: cli::journal::JournalCmd::Replay(_),
+        })) => {
+            let replay = match &opts.command {
+                Some(Command::Journal(cli::journal::Cmd::Journal {
+                    cmd: cli::journal::JournalCmd::Replay(a),
+                })) => Some(a.file.clone()),
+                _ => None,
+            };
             // The other known hosts are there to switch to (`:host NAME`) and in the
             // hosts pane.
             let others: Vec<hosts::HostSpec> = known
@@ -247,11 +346,10 @@ fn main() {
                 .filter(|k| k.url != first_spec.url)
                 .cloned()
                 .collect();
-            console::run(
-                ctx.api.clone(),
-                ctx.caller.clone(),
-                role,
-                opts.keymap.as_deref(),
+            console(
+                &ctx,
+                &opts,
+                replay.as_deref(),
                 console::Hosts {
                     first: first_spec,
                     others,
@@ -261,17 +359,7 @@ fn main() {
                 },
             )
         }
-        Some(Command::System(c)) => cli::system::run(c, &ctx),
-        Some(Command::Networks(c)) => cli::networks::run(c, &ctx),
-        Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
-        Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
-        Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
-        Some(Command::Stats(c)) => cli::stats::run(c, &ctx),
-        Some(Command::Images(c)) => cli::images::run(c, &ctx),
-        Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
-        Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
-        Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
-        Some(Command::Compose(c)) => cli::compose::run(c, &ctx),
+        Some(c) => dispatch(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -11,8 +11,8 @@
 mod containers_support;
 mod docker_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use containers_support::Wharf;

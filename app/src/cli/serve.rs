@@ -71,6 +71,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         eprintln!("wharf: --max-connections, --max-connections-per-user and --header-timeout must be at least 1");
         return 125;
     }
+    // Bridges stay up while the server runs (their reaper waits for it to end).
+    let _bridges = match wharf_engine::network::hold_bridges(&engine) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("wharf: bridges will not be kept up between containers: {e}");
+            None
+        }
+    };
     let limits = server::Limits {
         max_connections: a.max_connections,
         max_per_uid: a.max_connections_per_user,

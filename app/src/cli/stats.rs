@@ -108,12 +108,12 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
         },
     };
-    let tty = std::io::stdout().is_terminal();
+    let tty = std::io::stdout().is_terminal() && !super::out::capturing();
     let mut failed = false;
     let res = ctx
         .api()
         .container_stats(&ctx.caller, &a.containers, &opts, &mut |batch| {
-            let mut out = std::io::stdout().lock();
+            let mut out = super::out::stdout();
             if json {
                 for s in &batch {
                     if writeln!(out, "{}", serde_json::to_string(s).unwrap_or_default()).is_err() {
@@ -172,7 +172,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     &rows,
                 );
             }
-            std::io::stdout().flush().is_ok()
+            super::out::stdout().flush().is_ok()
         });
     match res {
         Ok(()) if failed => 125,

@@ -67,8 +67,8 @@ pub const BACK: Action = Action::new("back", "close, clear the filter, or go bac
 pub const REFRESH: Action = Action::new("refresh", "ask the engine again");
 pub const NOTIFICATION: Action = Action::new("notification", "the last notification in full");
 
-/// `tab-1` .. `tab-9`: go to the pane of that number (the help names the pane).
-pub const TABS: [Action; 9] = [
+/// `tab-1` .. `tab-10`: go to the pane of that number (the help names the pane).
+pub const TABS: [Action; 10] = [
     Action::new("tab-1", "go to pane 1"),
     Action::new("tab-2", "go to pane 2"),
     Action::new("tab-3", "go to pane 3"),
@@ -78,6 +78,7 @@ pub const TABS: [Action; 9] = [
     Action::new("tab-7", "go to pane 7"),
     Action::new("tab-8", "go to pane 8"),
     Action::new("tab-9", "go to pane 9"),
+    Action::new("tab-10", "go to pane 10"),
 ];
 
 pub const UP: Action = Action::new("up", "previous row");
@@ -105,10 +106,16 @@ pub const GLOBAL: &[Action] = &[
     TABS[6],
     TABS[7],
     TABS[8],
+    TABS[9],
     MOUSE_TOGGLE,
     BACK,
     NOTIFICATION,
     REFRESH,
+    super::teach::COPY_COMMAND,
+    super::teach::COPY_DOCKER,
+    super::teach::TEACH_TOGGLE,
+    super::teach::REPLAY_NEXT,
+    super::teach::REPLAY_SKIP,
 ];
 
 /// Actions of the `list` context (every pane moves the same way).
@@ -123,9 +130,18 @@ pub const MARK_ALL: Action =
 pub const SEARCH: Action = Action::new("search", "search (highlights; n/N move)");
 pub const NEXT_MATCH: Action = Action::new("next-match", "next match").short("next");
 pub const PREV_MATCH: Action = Action::new("previous-match", "previous match").short("previous");
-pub const RUN_FORM: Action = Action::new("run-form", "run a new container (a form)")
-    .short("run")
-    .needs(Perm::ContainerCreate);
+pub const RUN_FORM: Action = Action::new(
+    "run-form",
+    "run a new container (a form: detached, interactive -it, or create only)",
+)
+.short("run")
+.needs(Perm::ContainerCreate);
+pub const DISK_USAGE: Action = Action::new(
+    "disk-usage",
+    "disk usage of images, containers, volumes, build cache, staging (system df)",
+)
+.short("df")
+.needs(Perm::SystemDf);
 
 #[cfg(test)]
 mod tests {

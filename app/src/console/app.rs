@@ -20,21 +20,29 @@ use super::actions::{self, Action};
 use super::api::Call;
 use super::filter::Filter;
 use super::keymap::{self, Key, Keymap, Lookup};
-use super::msg::{Ask, Confirm, Effect, Handoff, Lists, Message, Msg};
+use super::msg::{Ask, Confirm, Effect, FormAsk, Handoff, Lists, Message, Msg};
 use super::panes::inspect::Inspect;
 use super::panes::{self, Ctx, Pane, TABS};
 use super::store::Store;
+use super::teach::Teach;
 use super::worker::Worker;
 
 /// A modal window over the panes.
 #[derive(Debug)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Confirm(Confirm),
     Input(Ask),
-    Message { title: String, body: String },
+    Message {
+        title: String,
+        body: String,
+    },
     RunForm(Box<RunForm>),
+    /// Another form (commit, cp, export, update, network create, connect).
+    Form(Box<FormAsk>),
 }
 
 /// The one-line prompt at the bottom: the text and its error.
@@ -91,6 +99,8 @@ pub struct App {
     pub tabs_area: Rect,
     /// The console's hosts (`None`: the one engine it was started on).
     pub fleet: Option<super::fleet::Fleet>,
+    /// The teaching mode: commands, trace, journal, replay.
+    pub teach: Teach,
 }
 
 impl App {
@@ -136,12 +146,14 @@ impl App {
             body_area: Rect::default(),
             tabs_area: Rect::default(),
             fleet: None,
+            teach: Teach::default(),
         }
     }
 
     /// Ask the engine for everything once, and start following stats and events.
     pub fn start(&mut self) {
         self.store.start(&self.worker);
+        self.start_teaching();
     }
 
     /// Back from a session in a container: say how it ended, reload the containers.
@@ -384,6 +396,7 @@ impl App {
                     self.drain();
                 }
             }
+            Err(Msg::Teach(r)) => self.taught(r),
             Err(other) => tracing::debug!("message for nobody: {other:?}"),
         }
     }
@@ -425,6 +438,7 @@ impl App {
                 Effect::Ask(a) => self.overlay = Overlay::Input(a),
                 Effect::Show { title, body } => self.overlay = Overlay::Message { title, body },
                 Effect::RunForm(f) => self.overlay = Overlay::RunForm(f),
+                Effect::Form(f) => self.overlay = Overlay::Form(f),
                 Effect::Call(call) => self.perform(call),
                 Effect::Focus(ctx) => {
                     if let Some(Which::Tab(i)) = self.which(ctx) {
@@ -443,6 +457,7 @@ impl App {
                         self.notify(Level::Warn, e);
                     }
                 }
+                Effect::Copy(text) => self.copy(text),
             }
         }
     }
@@ -459,16 +474,10 @@ impl App {
     }
 
     /// An engine call on a worker; its outcome comes back as [`Msg::Done`].
+    /// (Traced as an action of the teaching mode: its report brings the commands that
+    /// do the same and what the engine did.)
     fn perform(&mut self, call: Call) {
-        if let Some(b) = call.busy() {
-            self.notify(Level::Info, b);
-        }
-        let tx = self.worker.tx.clone();
-        self.worker.run(move |e, c| {
-            call.perform(e, c, &mut |text| {
-                let _ = tx.send(Msg::Progress { text });
-            })
-        });
+        self.perform_taught(call);
     }
 
     fn switch_tab(&mut self, i: usize) {
@@ -571,6 +580,8 @@ impl App {
                 KeyCode::Esc => self.overlay = Overlay::None,
                 KeyCode::Tab | KeyCode::Down => form.move_focus(1),
                 KeyCode::BackTab | KeyCode::Up => form.move_focus(-1),
+                KeyCode::Left => form.cycle(-1),
+                KeyCode::Right => form.cycle(1),
                 KeyCode::Backspace => form.backspace(),
                 KeyCode::Char('u') if ctrl => form.clear_field(),
                 KeyCode::Char(c) => form.type_char(c),
@@ -579,6 +590,7 @@ impl App {
                     match form.to_create() {
                         Ok(spec) => {
                             let line = form.command_line();
+                            let mode = form.mode();
                             self.overlay = Overlay::None;
                             tracing::info!("run: {line}");
                             if let Some(name) = spec.name.clone() {
@@ -587,10 +599,8 @@ impl App {
                             }
                             self.queue
                                 .push_back(Effect::Focus(panes::containers::INFO.context));
-                            self.queue.push_back(Effect::Call(Call::Run {
-                                spec: Box::new(spec),
-                                line,
-                            }));
+                            self.queue
+                                .push_back(super::forms::start(mode, Box::new(spec), line));
                         }
                         Err((f, _)) => {
                             form.focus = Field::ALL.iter().position(|x| *x == f).unwrap_or(0)
@@ -598,6 +608,14 @@ impl App {
                     }
                 }
                 _ => {}
+            },
+            Overlay::Form(fa) => match super::forms::key(fa, ev) {
+                super::forms::Key::Stay => {}
+                super::forms::Key::Close => self.overlay = Overlay::None,
+                super::forms::Key::Done(e) => {
+                    self.overlay = Overlay::None;
+                    self.queue.push_back(*e);
+                }
             },
         }
         true
@@ -664,7 +682,10 @@ impl App {
             .split_once(' ')
             .map(|(a, b)| (a, b.trim()))
             .unwrap_or((s, ""));
-        if let Some(i) = TABS.iter().position(|p| p.commands.contains(&cmd)) {
+        // A pane's name with flags (`:ps -a`, `:logs -f web`, `:trace --all`) is the
+        // wharf command of that name.
+        let pane = TABS.iter().position(|p| p.commands.contains(&cmd));
+        if let Some(i) = pane.filter(|_| !arg.starts_with('-')) {
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
                     self.prompt = Prompt::None;
@@ -689,12 +710,11 @@ impl App {
                 self.prompt = Prompt::None;
                 self.overlay = Overlay::Help { scroll: 0 };
             }
-            _ => {
-                self.prompt = Prompt::Command(
-                    s.to_string(),
-                    Some(format!("unknown command {cmd:?}: Tab completes")),
-                )
-            }
+            // Any wharf command, run on the console's engine.
+            _ => match self.run_typed(s, false) {
+                Ok(()) => self.prompt = Prompt::None,
+                Err(e) => self.prompt = Prompt::Command(s.to_string(), Some(e)),
+            },
         }
     }
 
@@ -797,6 +817,7 @@ impl App {
                 Some(f) => f.refresh(Lists::ALL),
                 None => self.store.refresh_all(&self.worker),
             },
+            _ if self.teach_act(a) => {}
             _ => {
                 if let Some(i) = actions::TABS.iter().position(|t| *t == a) {
                     self.switch_tab(i);

@@ -108,6 +108,14 @@ pub enum FleetMsg {
     },
 }
 
+/// `engine`, its calls recorded in `tracer` if there is one.
+fn traced(tracer: &Option<wharf_engine::trace::Tracer>, engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
+    match tracer {
+        Some(t) => Arc::new(wharf_engine::trace::Traced::new(engine, t.clone(), "console")),
+        None => engine,
+    }
+}
+
 /// The hosts of the console.
 pub struct Fleet {
     pub hosts: Vec<Slot>,
@@ -125,6 +133,8 @@ pub struct Fleet {
     pending_switch: Option<usize>,
     /// The fleet view's lists need merging again.
     pub dirty: bool,
+    /// Where the console's engine calls are traced (the trace pane), any host's.
+    pub tracer: Option<wharf_engine::trace::Tracer>,
 }
 
 impl Fleet {
@@ -146,6 +156,7 @@ impl Fleet {
             open_local,
             pending_switch: None,
             dirty: false,
+            tracer: None,
         }
     }
 
@@ -171,8 +182,9 @@ impl Fleet {
         let slot = self.hosts.get_mut(i)?;
         let c = slot.conn.as_ref()?;
         let epoch = slot.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let engine = traced(&self.tracer, c.engine.clone());
         let w = Worker {
-            engine: c.engine.clone(),
+            engine,
             caller: c.caller.clone(),
             tx: tagged(self.tx.clone(), i, epoch, slot.epoch.clone()),
         };
@@ -183,7 +195,7 @@ impl Fleet {
     /// The fleet view's worker: calls go through the router.
     pub fn router_worker(&self) -> Worker {
         Worker {
-            engine: Arc::new(self.router.clone()),
+            engine: traced(&self.tracer, Arc::new(self.router.clone())),
             caller: self.me.clone(),
             tx: self.tx.clone(),
         }

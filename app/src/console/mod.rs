@@ -8,12 +8,14 @@ pub mod api;
 pub mod app;
 pub mod filter;
 pub mod fleet;
+pub mod forms;
 pub mod handoff;
 pub mod keymap;
 pub mod msg;
 pub mod panes;
 pub mod router;
 pub mod store;
+pub mod teach;
 pub mod ui;
 pub mod worker;
 
@@ -109,6 +111,7 @@ enum Start {
         caller: Caller,
         role: Option<EffectiveRole>,
         hosts: Hosts,
+        session: Session,
     },
     /// On several hosts at once (the fleet view), none reached yet.
     Many {
@@ -116,6 +119,7 @@ enum Start {
         others: Vec<crate::hosts::HostSpec>,
         me: Caller,
         open_local: fleet::OpenLocal,
+        session: Session,
     },
 }
 
@@ -127,6 +131,7 @@ pub fn run_fleet(
     me: Caller,
     open_local: fleet::OpenLocal,
     keymap_arg: Option<&str>,
+    session: Session,
 ) -> i32 {
     run_start(
         Start::Many {
@@ -134,18 +139,34 @@ pub fn run_fleet(
             others,
             me,
             open_local,
+            session,
         },
         keymap_arg,
     )
 }
 
+
+/// What a console session is besides its engine: where its journal goes, who previews
+/// whom, whether the engine is a server's, a journal to replay.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub journal_dir: std::path::PathBuf,
+    /// The admin behind `--as USER`.
+    pub preview_by: Option<String>,
+    /// The engine is a `wharf serve` (`--host`).
+    pub remote: bool,
+    pub replay: Option<teach::Replay>,
+}
+
 /// Run the console until the user quits (or a SIGTERM/SIGHUP); returns the exit code.
+/// Every engine call it makes is traced (the trace pane, the teaching strip).
 pub fn run(
     engine: Arc<dyn Engine>,
     caller: Caller,
     role: Option<EffectiveRole>,
     keymap_arg: Option<&str>,
     hosts: Hosts,
+    session: Session,
 ) -> i32 {
     run_start(
         Start::One {
@@ -153,12 +174,14 @@ pub fn run(
             caller,
             role,
             hosts,
+            session,
         },
         keymap_arg,
     )
 }
 
 fn run_start(start: Start, keymap_arg: Option<&str>) -> i32 {
+    let tracer = wharf_engine::trace::Tracer::default();
     init_logging();
     let (keymap, warning) = Keymap::load(keymap_arg);
     if let Some(w) = &warning {
@@ -188,7 +211,7 @@ fn run_start(start: Start, keymap_arg: Option<&str>) -> i32 {
             return 1;
         }
     };
-    let code = rt.block_on(event_loop(&mut term, start, keymap, warning));
+    let code = rt.block_on(event_loop(&mut term, start, keymap, warning, tracer));
     restore_terminal();
     code
 }
@@ -199,17 +222,23 @@ fn start_app(
     tx: tokio::sync::mpsc::UnboundedSender<Msg>,
     keymap: Keymap,
     warning: Option<String>,
+    tracer: &wharf_engine::trace::Tracer,
 ) -> App {
+    let traced = |e: Arc<dyn Engine>| -> Arc<dyn Engine> {
+        Arc::new(wharf_engine::trace::Traced::new(e, tracer.clone(), "console"))
+    };
     match start {
         Start::One {
             engine,
             caller,
             role,
             hosts,
+            session,
         } => {
             let mut specs = vec![hosts.first.clone()];
             specs.extend(hosts.others);
             let mut f = fleet::Fleet::new(specs, hosts.me, hosts.open_local, tx.clone());
+            f.tracer = Some(tracer.clone());
             let first = hosts.first_conn.unwrap_or_else(|| crate::hosts::Connected {
                 engine: engine.clone(),
                 caller: caller.clone(),
@@ -220,8 +249,13 @@ fn start_app(
                 local: None,
             });
             f.set_connected(0, first);
-            let worker = f.new_worker(0).unwrap_or(Worker { engine, caller, tx });
+            let worker = f.new_worker(0).unwrap_or(Worker {
+                engine: traced(engine),
+                caller,
+                tx,
+            });
             let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
+            app.set_session(session, tracer);
             app.start();
             f.connect_all();
             app.fleet = Some(f);
@@ -232,12 +266,15 @@ fn start_app(
             others,
             me,
             open_local,
+            session,
         } => {
             let mut specs = chosen;
             specs.extend(others);
             let mut f = fleet::Fleet::new(specs, me, open_local, tx.clone());
+            f.tracer = Some(tracer.clone());
             let worker = f.router_worker();
             let mut app = App::new(worker, keymap, warning, None, Theme::from_env());
+            app.set_session(session, tracer);
             // The fleet view of the hosts named with --host; the others wait in the hosts pane.
             f.all = true;
             f.dirty = true;
@@ -249,9 +286,15 @@ fn start_app(
     }
 }
 
-async fn event_loop(term: &mut Term, start: Start, keymap: Keymap, warning: Option<String>) -> i32 {
+async fn event_loop(
+    term: &mut Term,
+    start: Start,
+    keymap: Keymap,
+    warning: Option<String>,
+    tracer: wharf_engine::trace::Tracer,
+) -> i32 {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
-    let mut app = start_app(start, tx, keymap, warning);
+    let mut app = start_app(start, tx, keymap, warning, &tracer);
     let mut input = EventStream::new();
     let (mut term_sig, mut hup_sig) = match (
         signal(SignalKind::terminate()),
@@ -268,20 +311,53 @@ async fn event_loop(term: &mut Term, start: Start, keymap: Keymap, warning: Opti
         if app.quit {
             return 0;
         }
-        if let Some(h) = app.handoff.take() {
-            // The terminal goes to a session in a container, then comes back. Dropping
-            // the event stream stops crossterm's reader so it takes none of the keys.
+        let typed = app.take_terminal();
+        if app.handoff.is_some() || typed.is_some() {
+            // The terminal goes to a session in a container (or a typed command that
+            // needs it), then comes back. Dropping the event stream stops crossterm's
+            // reader so it takes none of the keys.
             drop(input);
             restore_terminal();
-            let note = handoff::run(app.worker.engine.as_ref(), &app.worker.caller, &h);
+            let h = app.handoff.take();
+            let (note, outcome) = match (h, typed) {
+                (Some(h), _) => (
+                    Some(handoff::run(
+                        app.worker.engine.as_ref(),
+                        &app.worker.caller,
+                        &h,
+                    )),
+                    None,
+                ),
+                (None, Some(t)) => (
+                    None,
+                    Some(teach::typed::on_terminal(
+                        app.worker.engine.clone(),
+                        app.worker.caller.clone(),
+                        t,
+                    )),
+                ),
+                (None, None) => (None, None),
+            };
             if let Err(e) = resume_terminal(term, app.mouse) {
                 restore_terminal();
                 eprintln!("wharf: cannot take the terminal back: {e}");
                 return 1;
             }
             input = EventStream::new();
-            app.after_handoff(note);
+            if let Some(note) = note {
+                app.after_handoff(note);
+            }
+            if let Some(o) = outcome {
+                app.typed_done(o);
+            }
             dirty = true;
+        }
+        if let Some(text) = app.teach.clipboard.take() {
+            // OSC 52: the terminal (and tmux, and over SSH) puts it on its clipboard.
+            use std::io::Write;
+            let mut out = io::stdout();
+            let _ = out.write_all(teach::osc52(&text).as_bytes());
+            let _ = out.flush();
         }
         if app.mouse != mouse_on {
             mouse_on = app.mouse;

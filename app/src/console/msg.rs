@@ -9,6 +9,7 @@ use std::fmt;
 use wharf_engine::api::{ContainerStats, ContainerSummary, ImageSummary, SystemInfo, Volume};
 use wharf_engine::events::Event;
 use wharf_views::footer::{Level, Notification};
+use wharf_views::form::Form;
 use wharf_views::networks::NetworkRow;
 use wharf_views::run_form::RunForm;
 use wharf_views::Load;
@@ -87,6 +88,11 @@ impl PaneMsg {
     pub fn take<T: Any>(self) -> Option<T> {
         self.0.downcast::<T>().ok().map(|b| *b)
     }
+
+    /// The message if it is a `T`; else the message back.
+    pub fn take_or_keep<T: Any>(self) -> Result<T, PaneMsg> {
+        self.0.downcast::<T>().map(|b| *b).map_err(PaneMsg)
+    }
 }
 
 impl fmt::Debug for PaneMsg {
@@ -153,6 +159,8 @@ pub enum Msg {
     },
     /// About the console's hosts (reached, pinged, a host's own message).
     Fleet(super::fleet::FleetMsg),
+    /// An action done for the teaching mode (its commands, what the engine did).
+    Teach(super::teach::Report),
 }
 
 /// Something another pane can do; the shell offers it to every pane in turn.
@@ -193,6 +201,21 @@ impl fmt::Debug for Ask {
             .field("title", &self.title)
             .field("value", &self.value)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a form's values become when Enter is pressed (they are checked first).
+pub type Submit = Box<dyn Fn(&[String]) -> Effect>;
+
+/// A form a pane asks for (commit, cp, export, update, network create, connect).
+pub struct FormAsk {
+    pub form: Form,
+    pub then: Submit,
+}
+
+impl fmt::Debug for FormAsk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.form.fmt(f)
     }
 }
 
@@ -242,6 +265,8 @@ pub enum Effect {
     Show { title: String, body: String },
     /// The run form.
     RunForm(Box<RunForm>),
+    /// Another form.
+    Form(Box<FormAsk>),
     /// An engine call on a worker.
     Call(Call),
     /// Show the pane of this keymap context.
@@ -254,6 +279,8 @@ pub enum Effect {
     ToPane { to: &'static str, msg: PaneMsg },
     /// Switch to a host (`all`: the fleet view), as `:host NAME` does.
     Host(String),
+    /// Put a text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }
 
 impl Effect {
@@ -275,4 +302,10 @@ pub enum Handoff {
     Exec { id: String, name: String },
     /// The container's own stdio (`attach`); ctrl-p ctrl-q detaches.
     Attach { id: String, name: String },
+    /// `run -it`: create the container with a terminal, start it attached to ours;
+    /// `line` is the equivalent command line.
+    Run {
+        spec: Box<wharf_engine::api::ContainerCreate>,
+        line: String,
+    },
 }

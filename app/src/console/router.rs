@@ -464,3 +464,28 @@ impl ToolboxApi for Router {
             .container_archive_put(&m.caller, &id, dir, input))
     }
 }
+
+impl BuildApi for Router {
+    fn image_build(
+        &self,
+        _c: &Caller,
+        o: &BuildOptions,
+        ctx: BuildContext<'_>,
+        sink: &mut dyn FnMut(BuildEvent) -> bool,
+    ) -> Result<BuildResult> {
+        let m = self.current()?;
+        m.engine.image_build(&m.caller, o, ctx, sink)
+    }
+    fn build_cache_list(&self, _c: &Caller) -> Result<Vec<BuildCacheEntry>> {
+        let m = self.current()?;
+        m.engine.build_cache_list(&m.caller)
+    }
+    fn build_cache_prune(&self, _c: &Caller, o: &BuildCachePruneOptions) -> Result<PruneReport> {
+        let m = self.current()?;
+        m.engine.build_cache_prune(&m.caller, o)
+    }
+    fn build_cache_usage(&self, _c: &Caller) -> Result<BuildCacheUsage> {
+        let m = self.current()?;
+        m.engine.build_cache_usage(&m.caller)
+    }
+}

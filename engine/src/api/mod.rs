@@ -5,6 +5,7 @@
 //! The API is split by area into sub-traits so each area lives in its own file;
 //! [`Engine`] is all of them together.
 
+pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod flags;
@@ -14,6 +15,7 @@ pub mod stats;
 pub mod system;
 pub mod volumes;
 
+pub use build::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
@@ -34,6 +36,7 @@ pub trait Engine:
     + StatsApi
     + ExecApi
     + ToolboxApi
+    + BuildApi
     + Send
     + Sync
 {
@@ -50,6 +53,7 @@ impl<T> Engine for T where
         + StatsApi
         + ExecApi
         + ToolboxApi
+        + BuildApi
         + Send
         + Sync
 {

@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod logs;
 pub mod networks;
 pub mod stats;
+pub mod trace;
 pub mod volumes;
 
 use std::collections::VecDeque;
@@ -63,6 +64,7 @@ pub const TABS: &[&PaneInfo] = &[
     &events::INFO,
     &logs::INFO,
     &console_log::INFO,
+    &trace::INFO,
     &hosts::INFO,
 ];
 

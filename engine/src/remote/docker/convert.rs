@@ -69,13 +69,38 @@ pub fn container(c: m::ContainerSummary) -> ContainerSummary {
         .state
         .map(|s| status(s.as_ref()))
         .unwrap_or(ContainerStatus::Dead);
-    let mut networks: Vec<String> = c
+    let mut endpoints: Vec<EndpointSummary> = c
         .network_settings
         .and_then(|n| n.networks)
-        .map(|n| n.into_keys().collect())
-        .unwrap_or_default();
-    networks.sort();
-    let ports = c
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(network, e)| EndpointSummary {
+            network,
+            network_id: e.network_id.unwrap_or_default(),
+            endpoint_id: e.endpoint_id.unwrap_or_default(),
+            ip: e.ip_address.unwrap_or_default(),
+            prefix_len: e.ip_prefix_len.unwrap_or(0).clamp(0, 32) as u8,
+            gateway: e.gateway.unwrap_or_default(),
+            mac: e.mac_address.unwrap_or_default(),
+            aliases: e.aliases.unwrap_or_default(),
+        })
+        .collect();
+    endpoints.sort_by(|a, b| a.network.cmp(&b.network));
+    let networks: Vec<String> = endpoints.iter().map(|e| e.network.clone()).collect();
+    let mounts = c
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| MountPoint {
+            kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
+            name: m.name.unwrap_or_default(),
+            source: m.source.unwrap_or_default(),
+            destination: m.destination.unwrap_or_default(),
+            mode: m.mode.unwrap_or_default(),
+            rw: m.rw.unwrap_or(false),
+        })
+        .collect();
+    let ports: Vec<PortBinding> = c
         .ports
         .unwrap_or_default()
         .into_iter()
@@ -90,6 +115,15 @@ pub fn container(c: m::ContainerSummary) -> ContainerSummary {
                 .unwrap_or_else(|| "tcp".into()),
         })
         .collect();
+    // Docker's listing has the ports, not the config: a port with a host side is
+    // bound, every one listed is exposed.
+    let key = |p: &PortBinding| format!("{}/{}", p.container_port, p.proto);
+    let mut bound_ports: Vec<String> = ports.iter().filter(|p| p.host_port != 0).map(key).collect();
+    let mut exposed_ports: Vec<String> = ports.iter().map(key).collect();
+    for v in [&mut bound_ports, &mut exposed_ports] {
+        v.sort();
+        v.dedup();
+    }
     let name = c
         .names
         .unwrap_or_default()
@@ -115,6 +149,14 @@ pub fn container(c: m::ContainerSummary) -> ContainerSummary {
         size_rw: c.size_rw.map(|s| s.max(0) as u64),
         owner: 0,
         project: None,
+        network_mode: c
+            .host_config
+            .and_then(|h| h.network_mode)
+            .unwrap_or_default(),
+        endpoints,
+        mounts,
+        bound_ports,
+        exposed_ports,
     }
 }
 

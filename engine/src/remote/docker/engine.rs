@@ -970,8 +970,11 @@ impl DockerEngine {
         std::thread::spawn(move || {
             while let Ok(Some((kind, data))) = attach::read_frame(&mut theirs_in) {
                 match kind {
-                    attach::STDIN if itx.blocking_send(Some(data)).is_err() => break,
-                    attach::STDIN => {}
+                    attach::STDIN => {
+                        if itx.blocking_send(Some(data)).is_err() {
+                            break;
+                        }
+                    }
                     attach::STDIN_EOF => {
                         let _ = itx.blocking_send(None);
                     }
@@ -1549,6 +1552,256 @@ impl ToolboxApi for DockerEngine {
                 bollard::body_full(Bytes::from(buf)),
             )
             .await
+        })
+    }
+}
+
+/// The context as one tar for `POST /build`, with a `-f -` Dockerfile added to it (as
+/// `.wharf.Dockerfile`; returned as the name to build from).
+fn build_tar(opts: &BuildOptions, context: BuildContext<'_>) -> Result<(Vec<u8>, String)> {
+    let mut plain = Vec::new();
+    match context {
+        BuildContext::Dir(d) => crate::build::context::tar_dir(&d, &opts.dockerfile, &mut plain)?,
+        BuildContext::Tar(r) => {
+            let mut raw = Vec::new();
+            r.read_to_end(&mut raw)
+                .map_err(|e| EngineError::io("reading the build context", e))?;
+            if raw.starts_with(&[0x1f, 0x8b]) {
+                flate2::read::GzDecoder::new(&raw[..])
+                    .read_to_end(&mut plain)
+                    .map_err(|e| EngineError::io("unpacking the gzip build context", e))?;
+            } else {
+                plain = raw;
+            }
+        }
+        BuildContext::Empty => {}
+    }
+    let Some(content) = &opts.dockerfile_content else {
+        if plain.is_empty() {
+            tar::Builder::new(&mut plain)
+                .finish()
+                .map_err(|e| EngineError::io("packing an empty build context", e))?;
+        }
+        return Ok((plain, opts.dockerfile.clone()));
+    };
+    // Copy the entries over and add the Dockerfile.
+    let name = ".wharf.Dockerfile".to_string();
+    let mut out = tar::Builder::new(Vec::new());
+    if !plain.is_empty() {
+        let mut a = tar::Archive::new(&plain[..]);
+        for e in a
+            .entries()
+            .map_err(|e| EngineError::invalid(format!("the build context is not a tar: {e}")))?
+        {
+            let mut e =
+                e.map_err(|e| EngineError::invalid(format!("the build context is damaged: {e}")))?;
+            let mut h = e.header().clone();
+            let path = e
+                .path()
+                .map_err(|e| EngineError::invalid(format!("a path in the build context: {e}")))?
+                .into_owned();
+            out.append_data(&mut h, path, &mut e)
+                .map_err(|e| EngineError::io("repacking the build context", e))?;
+        }
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    out.append_data(&mut h, &name, content.as_bytes())
+        .map_err(|e| EngineError::io("adding the Dockerfile to the build context", e))?;
+    let plain = out
+        .into_inner()
+        .map_err(|e| EngineError::io("packing the build context", e))?;
+    Ok((plain, name))
+}
+
+/// `Step 2/5 : RUN make` of the classic builder's stream.
+fn parse_step(line: &str) -> Option<(usize, usize, String)> {
+    let rest = line.strip_prefix("Step ")?;
+    let (nums, instr) = rest.split_once(" : ")?;
+    let (i, n) = nums.split_once('/')?;
+    Some((i.parse().ok()?, n.parse().ok()?, instr.trim_end().to_string()))
+}
+
+impl BuildApi for DockerEngine {
+    fn image_build(
+        &self,
+        caller: &Caller,
+        opts: &BuildOptions,
+        context: BuildContext<'_>,
+        sink: &mut dyn FnMut(BuildEvent) -> bool,
+    ) -> Result<BuildResult> {
+        if opts.pull {
+            return Err(EngineError::invalid(
+                "--pull is not supported: wharf builds with the images the host already has",
+            ));
+        }
+        let (tar, dockerfile) = build_tar(opts, context)?;
+        let d = self.docker.clone();
+        let o = q::BuildImageOptions {
+            dockerfile,
+            t: opts.tags.first().cloned(),
+            nocache: opts.no_cache,
+            rm: true,
+            buildargs: (!opts.build_args.is_empty())
+                .then(|| opts.build_args.clone().into_iter().collect()),
+            labels: (!opts.labels.is_empty()).then(|| opts.labels.clone().into_iter().collect()),
+            networkmode: opts.network.clone(),
+            platform: opts.platform.clone().unwrap_or_default(),
+            target: opts.target.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut res = BuildResult::default();
+        let mut step = 0usize;
+        let mut failed: Option<String> = None;
+        let mut go = true;
+        self.stream(
+            move |tx| {
+                Box::pin(async move {
+                    let mut s = d.build_image(o, None, Some(bollard::body_full(Bytes::from(tar))));
+                    while let Some(item) = s.next().await {
+                        if tx.send(item).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            },
+            &mut |i: m::BuildInfo| {
+                if let Some(e) = i.error_detail.and_then(|e| e.message) {
+                    failed = Some(e);
+                    return false;
+                }
+                if let Some(id) = i.aux.and_then(|a| a.id) {
+                    res.image_id = id;
+                }
+                for line in i.stream.unwrap_or_default().split_inclusive('\n') {
+                    let ev = if let Some((index, total, instruction)) = parse_step(line) {
+                        step = index;
+                        res.steps += 1;
+                        BuildEvent::Step {
+                            index,
+                            total,
+                            stage: String::new(),
+                            instruction,
+                        }
+                    } else if line.trim() == "---> Using cache" {
+                        res.cached += 1;
+                        BuildEvent::Cached { index: step }
+                    } else if let Some(id) = line.trim().strip_prefix("Successfully built ") {
+                        if res.image_id.is_empty() {
+                            res.image_id = id.to_string();
+                        }
+                        continue;
+                    } else if line.starts_with("Successfully tagged ") {
+                        continue;
+                    } else {
+                        BuildEvent::Output {
+                            index: step,
+                            stream: "stdout".into(),
+                            data: line.to_string(),
+                        }
+                    };
+                    if !sink(ev) {
+                        go = false;
+                        return false;
+                    }
+                }
+                true
+            },
+        )?;
+        if let Some(e) = failed {
+            return Err(EngineError::invalid(format!("the build failed: {e}")));
+        }
+        if !go {
+            return Err(EngineError::new(
+                crate::ErrorKind::Conflict,
+                "the build was cancelled",
+            ));
+        }
+        if res.image_id.is_empty() {
+            return Err(EngineError::unavailable(format!(
+                "{} ended the build without naming the image it made",
+                self.endpoint
+            )));
+        }
+        // Docker's /build takes one tag per `t`: the others are tagged after.
+        for t in opts.tags.iter().skip(1) {
+            self.image_tag(caller, &res.image_id, t)?;
+        }
+        res.tags = opts.tags.clone();
+        sink(BuildEvent::Done {
+            image_id: res.image_id.clone(),
+            tags: res.tags.clone(),
+        });
+        Ok(res)
+    }
+    fn build_cache_list(&self, _caller: &Caller) -> Result<Vec<BuildCacheEntry>> {
+        let d = self.docker.clone();
+        let df = self.block(async move { d.df(None).await })?;
+        let Some(u) = df.build_cache_usage else {
+            return Err(EngineError::unavailable(format!(
+                "{} does not list its build cache in a form wharf reads (Docker API 1.52 or later does)",
+                self.endpoint
+            )));
+        };
+        let time = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.timestamp())
+                .unwrap_or(0)
+        };
+        Ok(u.items
+            .unwrap_or_default()
+            .iter()
+            .map(|v| BuildCacheEntry {
+                id: v.get("ID").and_then(Value::as_str).unwrap_or_default().into(),
+                image_id: String::new(),
+                created_by: v
+                    .get("Description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+                created: time(v, "CreatedAt"),
+                last_used: time(v, "LastUsedAt"),
+                size: v.get("Size").and_then(Value::as_u64).unwrap_or(0),
+                in_use: v.get("InUse").and_then(Value::as_bool).unwrap_or(false),
+            })
+            .collect())
+    }
+    fn build_cache_prune(
+        &self,
+        _caller: &Caller,
+        opts: &BuildCachePruneOptions,
+    ) -> Result<PruneReport> {
+        let d = self.docker.clone();
+        let o = q::PruneBuildOptions {
+            filters: opts
+                .until
+                .map(|u| HashMap::from([("until".to_string(), vec![u.to_string()])])),
+            ..Default::default()
+        };
+        let r = self.block(async move { d.prune_build(Some(o)).await })?;
+        Ok(PruneReport {
+            deleted: r.caches_deleted.unwrap_or_default(),
+            reclaimed: r.space_reclaimed.unwrap_or(0).max(0) as u64,
+        })
+    }
+    fn build_cache_usage(&self, _caller: &Caller) -> Result<BuildCacheUsage> {
+        let d = self.docker.clone();
+        let df = self.block(async move { d.df(None).await })?;
+        let Some(u) = df.build_cache_usage else {
+            return Err(EngineError::unavailable(format!(
+                "{} does not report its build cache in a form wharf reads (Docker API 1.52 or later does)",
+                self.endpoint
+            )));
+        };
+        Ok(BuildCacheUsage {
+            count: u.total_count.unwrap_or(0).max(0) as usize,
+            active: u.active_count.unwrap_or(0).max(0) as usize,
+            size: u.total_size.unwrap_or(0).max(0) as u64,
+            reclaimable: u.reclaimable.unwrap_or(0).max(0) as u64,
         })
     }
 }
