@@ -2,6 +2,7 @@
 
 mod cli;
 mod console;
+mod hosts;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,10 +27,14 @@ struct Opts {
     #[arg(long = "as", global = true, value_name = "USER")]
     as_user: Option<String>,
 
-    /// Use the engine of a `wharf serve` instead of the embedded one:
-    /// `unix:///run/wharf/wharf.sock` or `ssh://user@host`.
+    /// Use another engine than the embedded one: a `wharf serve`
+    /// (`unix:///run/wharf/wharf.sock`, `ssh://user@host`), Docker or Podman
+    /// (`unix:///var/run/docker.sock`, `tcp://host:2376`, `docker+ssh://user@host`,
+    /// `podman+unix:///run/podman/podman.sock`), `local` for the embedded one, or a name
+    /// from the hosts file or the docker contexts. The console takes it several times
+    /// and shows them all.
     #[arg(long, global = true, env = "WHARF_HOST")]
-    host: Option<String>,
+    host: Vec<String>,
 
     /// Policy file mapping users to roles (default /etc/wharf/policy.json if it exists;
     /// without one wharf is single-user and the caller is admin).
@@ -98,21 +103,21 @@ fn dispatch(command: Command, ctx: &cli::Ctx) -> i32 {
     }
 }
 
-/// The console on `ctx`'s engine, replaying `replay` if given.
-fn console(ctx: &cli::Ctx, opts: &Opts, replay: Option<&std::path::Path>) -> i32 {
-    // The role decides what the console offers, as the engine reports it (through
-    // --host too); the engine still checks every call.
-    let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
-        .ok()
-        .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
+/// The console's session (journal, preview, replay) on `ctx`, or the exit code of a
+/// journal that cannot be replayed.
+fn session(
+    ctx: &cli::Ctx,
+    opts: &Opts,
+    replay: Option<&std::path::Path>,
+) -> Result<console::Session, i32> {
     let replay = match replay.map(console::teach::Replay::load).transpose() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wharf: {e}");
-            return 125;
+            return Err(125);
         }
     };
-    let session = console::Session {
+    Ok(console::Session {
         journal_dir: cli::journal::dir(ctx),
         preview_by: opts
             .as_user
@@ -120,12 +125,31 @@ fn console(ctx: &cli::Ctx, opts: &Opts, replay: Option<&std::path::Path>) -> i32
             .map(|_| cli::resolve_caller(None).name),
         remote: ctx.local.is_none(),
         replay,
+    })
+}
+
+/// The console on `ctx`'s engine (the first of `hosts`), replaying `replay` if given.
+fn console(
+    ctx: &cli::Ctx,
+    opts: &Opts,
+    replay: Option<&std::path::Path>,
+    hosts: console::Hosts,
+) -> i32 {
+    // The role decides what the console offers, as the engine reports it (through
+    // --host too); the engine still checks every call.
+    let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
+        .ok()
+        .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
+    let session = match session(ctx, opts, replay) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     console::run(
         ctx.api.clone(),
         ctx.caller.clone(),
         role,
         opts.keymap.as_deref(),
+        hosts,
         session,
     )
 }
@@ -200,74 +224,141 @@ fn main() {
             std::process::exit(125);
         }
     };
-    let ctx = match &opts.host {
-        Some(_) if opts.as_user.is_some() => {
-            eprintln!("wharf: --as works on the embedded engine only; through --host the server decides who you are");
+    // The hosts wharf knows: the hosts file, then the docker contexts.
+    let mut known = match hosts::hosts_file() {
+        Some(f) => hosts::load_file(&f).unwrap_or_else(|e| {
+            eprintln!("wharf: {e}");
             std::process::exit(125);
+        }),
+        None => Vec::new(),
+    };
+    for c in hosts::docker_contexts() {
+        if !known.iter().any(|k| k.name == c.name) {
+            known.push(c);
         }
-        Some(host) => {
-            let remote = wharf_engine::remote::client::Endpoint::parse(host)
-                .and_then(wharf_engine::remote::client::RemoteEngine::connect);
-            match remote {
-                Ok(r) => {
-                    let r = Arc::new(r);
-                    // The server decides who we are; ask it, for messages and the console.
-                    let me =
-                        wharf_engine::api::AuditApi::whoami(r.as_ref(), &cli::resolve_caller(None));
-                    let caller = me.unwrap_or_else(|_| cli::resolve_caller(None));
-                    cli::Ctx {
-                        api: r,
-                        local: None,
-                        caller,
+    }
+    let chosen = hosts::resolve(&opts.host, &known).unwrap_or_else(|e| {
+        eprintln!("wharf: {e}");
+        std::process::exit(125);
+    });
+    if chosen.len() > 1 && opts.command.is_some() {
+        eprintln!("wharf: a command acts on one host; name one --host (the console takes several)");
+        std::process::exit(125);
+    }
+    if opts.as_user.is_some() && chosen.iter().any(|h| h.kind != Some(hosts::Kind::Local)) {
+        eprintln!("wharf: --as works on the embedded engine only; through --host the server decides who you are");
+        std::process::exit(125);
+    }
+    let me = cli::resolve_caller(policy.as_deref());
+    let root = opts.root.clone();
+    let local_policy = policy.clone();
+    let local_cell: std::sync::Arc<std::sync::OnceLock<Arc<LocalEngine>>> = Default::default();
+    let cell = local_cell.clone();
+    let open_local = move || -> Result<Arc<LocalEngine>, wharf_engine::EngineError> {
+        if let Some(e) = cell.get() {
+            return Ok(e.clone());
+        }
+        let engine_opts = EngineOptions {
+            policy: local_policy.clone(),
+            bridge_grace: Some(bridge_grace()),
+            ..Default::default()
+        };
+        let e = LocalEngine::open(&root, engine_opts).map_err(|e| {
+            wharf_engine::EngineError::unavailable(format!(
+                "cannot open the state root {}: {e}",
+                root.display()
+            ))
+        })?;
+        Ok(cell.get_or_init(|| Arc::new(e)).clone())
+    };
+    // The console with several hosts reaches them itself (none waits for another).
+    if opts.command.is_none() && chosen.len() > 1 {
+        let others: Vec<hosts::HostSpec> = known
+            .iter()
+            .filter(|k| !chosen.iter().any(|c| c.url == k.url))
+            .cloned()
+            .collect();
+        let session = console::Session {
+            journal_dir: cli::journal::user_dir(),
+            remote: true,
+            ..Default::default()
+        };
+        let code = console::run_fleet(
+            chosen,
+            others,
+            me,
+            Arc::new(open_local),
+            opts.keymap.as_deref(),
+            session,
+        );
+        std::process::exit(code);
+    }
+    let first = chosen
+        .into_iter()
+        .next()
+        .unwrap_or_else(hosts::HostSpec::local);
+    let first_spec = first.clone();
+    let connected = hosts::connect(&first, &me, &open_local);
+    let first_conn = connected.as_ref().ok().cloned();
+    let ctx = match connected {
+        Ok(c) if c.kind == hosts::Kind::Local => {
+            let e = c.local.clone().expect("the embedded engine");
+            let caller = match &opts.as_user {
+                Some(user) => match cli::preview_as(&e, &me, user) {
+                    Ok(c) => c,
+                    Err(err) => {
+                        cli::report(&err);
+                        std::process::exit(125);
                     }
-                }
-                Err(e) => {
-                    eprintln!("wharf: {e}");
-                    std::process::exit(125);
-                }
-            }
-        }
-        None => {
-            let caller = cli::resolve_caller(policy.as_deref());
-            let engine_opts = EngineOptions {
-                policy,
-                bridge_grace: Some(bridge_grace()),
-                ..Default::default()
+                },
+                None => me.clone(),
             };
-            match LocalEngine::open(&opts.root, engine_opts) {
-                Ok(e) => {
-                    let e = Arc::new(e);
-                    let caller = match &opts.as_user {
-                        Some(user) => match cli::preview_as(&e, &caller, user) {
-                            Ok(c) => c,
-                            Err(err) => {
-                                cli::report(&err);
-                                std::process::exit(125);
-                            }
-                        },
-                        None => caller,
-                    };
-                    cli::Ctx {
-                        api: e.clone(),
-                        local: Some(e),
-                        caller,
-                    }
-                }
-                Err(e) => {
-                    eprintln!(
-                        "wharf: cannot open the state root {}: {e}",
-                        opts.root.display()
-                    );
-                    std::process::exit(125);
-                }
+            cli::Ctx {
+                api: e.clone(),
+                local: Some(e),
+                caller,
             }
+        }
+        Ok(c) => cli::Ctx {
+            api: c.engine.clone(),
+            local: None,
+            caller: c.caller.clone(),
+        },
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            std::process::exit(125);
         }
     };
     let code = match opts.command {
-        None => console(&ctx, &opts, None),
-        Some(Command::Journal(cli::journal::Cmd::Journal {
-            cmd: cli::journal::JournalCmd::Replay(ref a),
-        })) => console(&ctx, &opts, Some(&a.file)),
+        None | Some(Command::Journal(cli::journal::Cmd::Journal {
+            cmd: cli::journal::JournalCmd::Replay(_),
+        })) => {
+            let replay = match &opts.command {
+                Some(Command::Journal(cli::journal::Cmd::Journal {
+                    cmd: cli::journal::JournalCmd::Replay(a),
+                })) => Some(a.file.clone()),
+                _ => None,
+            };
+            // The other known hosts are there to switch to (`:host NAME`) and in the
+            // hosts pane.
+            let others: Vec<hosts::HostSpec> = known
+                .iter()
+                .filter(|k| k.url != first_spec.url)
+                .cloned()
+                .collect();
+            console(
+                &ctx,
+                &opts,
+                replay.as_deref(),
+                console::Hosts {
+                    first: first_spec,
+                    others,
+                    me: me.clone(),
+                    open_local: Arc::new(open_local),
+                    first_conn,
+                },
+            )
+        }
         Some(c) => dispatch(c, &ctx),
     };
     std::process::exit(code);

@@ -222,17 +222,55 @@ pub struct Model<'a> {
     pub focused: bool,
 }
 
+/// The fleet view's columns: HOST first, then [`COLUMNS`].
+pub const FLEET_COLUMNS: [Column; 10] = [
+    Column {
+        title: "HOST",
+        width: 10,
+        flex: false,
+        priority: 1,
+    },
+    COLUMNS[0],
+    COLUMNS[1],
+    COLUMNS[2],
+    COLUMNS[3],
+    COLUMNS[4],
+    COLUMNS[5],
+    COLUMNS[6],
+    COLUMNS[7],
+    COLUMNS[8],
+];
+
 /// Draw the pane.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut ListCursor) {
+    draw_hosts(f, area, theme, m, cursor, None)
+}
+
+/// Draw the pane; with `hosts` (each row's host, in the fleet view) a HOST column
+/// comes first.
+pub fn draw_hosts(
+    f: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    m: &Model,
+    cursor: &mut ListCursor,
+    hosts: Option<&[&str]>,
+) {
     let buf = f.buffer_mut();
-    let sort = Some((m.sort.0.column(), m.sort.1));
+    let shift = usize::from(hosts.is_some());
+    let cols: &[Column] = if hosts.is_some() {
+        &FLEET_COLUMNS
+    } else {
+        &COLUMNS
+    };
+    let sort = Some((m.sort.0.column() + shift, m.sort.1));
     if let Some(lines) = table::load_lines(
         m.load,
         "loading containers…",
         "cannot list containers",
         theme,
     ) {
-        return table::draw_empty(buf, area, theme, &COLUMNS, sort, &lines);
+        return table::draw_empty(buf, area, theme, cols, sort, &lines);
     }
     if m.rows.is_empty() {
         let lines = if m.total == 0 {
@@ -258,13 +296,13 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
         } else {
             vec![("No containers.".into(), theme.text())]
         };
-        return table::draw_empty(buf, area, theme, &COLUMNS, sort, &lines);
+        return table::draw_empty(buf, area, theme, cols, sort, &lines);
     }
     table::draw_rows(
         buf,
         area,
         theme,
-        &COLUMNS,
+        cols,
         sort,
         m.rows.len(),
         cursor,
@@ -278,7 +316,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                 Some(p) => Span::raw(f(p)),
                 None => Span::styled("-", theme.dim()),
             };
-            Row {
+            let mut row = Row {
                 cells: vec![
                     Span::raw(c.name.as_str()),
                     Span::styled(short_ref(&c.image), theme.text()),
@@ -297,7 +335,13 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                     Span::styled(short_id(&c.id), theme.dim()),
                 ],
                 marked: m.marked.contains(&c.id),
+            };
+            if let Some(h) = hosts {
+                let host = h.get(i).copied().unwrap_or("");
+                row.cells
+                    .insert(0, Span::styled(host.to_string(), theme.accent()));
             }
+            row
         },
     );
 }

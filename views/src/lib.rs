@@ -21,6 +21,7 @@ pub mod form;
 pub mod forms;
 pub mod header;
 pub mod help;
+pub mod hosts;
 pub mod images;
 pub mod inspect;
 pub mod logs;

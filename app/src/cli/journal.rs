@@ -76,15 +76,19 @@ pub struct Entry {
 pub fn dir(ctx: &Ctx) -> PathBuf {
     match &ctx.local {
         Some(e) => e.root().path().join("journal"),
-        None => {
-            let base = std::env::var_os("XDG_STATE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-                .unwrap_or_else(|| PathBuf::from("."));
-            base.join("wharf/journal")
-        }
+        None => user_dir(),
     }
+}
+
+/// The journals of sessions on engines other than the embedded one (a server, the
+/// fleet view): `$XDG_STATE_HOME/wharf/journal`.
+pub fn user_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("wharf/journal")
 }
 
 /// A new session's journal file in `dir`: `<date>-<time>-<pid>.jsonl`.

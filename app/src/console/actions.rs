@@ -67,8 +67,8 @@ pub const BACK: Action = Action::new("back", "close, clear the filter, or go bac
 pub const REFRESH: Action = Action::new("refresh", "ask the engine again");
 pub const NOTIFICATION: Action = Action::new("notification", "the last notification in full");
 
-/// `tab-1` .. `tab-9`: go to the pane of that number (the help names the pane).
-pub const TABS: [Action; 9] = [
+/// `tab-1` .. `tab-10`: go to the pane of that number (the help names the pane).
+pub const TABS: [Action; 10] = [
     Action::new("tab-1", "go to pane 1"),
     Action::new("tab-2", "go to pane 2"),
     Action::new("tab-3", "go to pane 3"),
@@ -78,6 +78,7 @@ pub const TABS: [Action; 9] = [
     Action::new("tab-7", "go to pane 7"),
     Action::new("tab-8", "go to pane 8"),
     Action::new("tab-9", "go to pane 9"),
+    Action::new("tab-10", "go to pane 10"),
 ];
 
 pub const UP: Action = Action::new("up", "previous row");
@@ -105,6 +106,7 @@ pub const GLOBAL: &[Action] = &[
     TABS[6],
     TABS[7],
     TABS[8],
+    TABS[9],
     MOUSE_TOGGLE,
     BACK,
     NOTIFICATION,

@@ -97,6 +97,8 @@ pub struct App {
     pub screen: Rect,
     pub body_area: Rect,
     pub tabs_area: Rect,
+    /// The console's hosts (`None`: the one engine it was started on).
+    pub fleet: Option<super::fleet::Fleet>,
     /// The teaching mode: commands, trace, journal, replay.
     pub teach: Teach,
 }
@@ -143,6 +145,7 @@ impl App {
             screen: Rect::default(),
             body_area: Rect::default(),
             tabs_area: Rect::default(),
+            fleet: None,
             teach: Teach::default(),
         }
     }
@@ -372,9 +375,13 @@ impl App {
                 }
             }
             Err(Msg::Done { note, refresh }) => {
-                self.store.refresh(refresh, &self.worker);
+                match self.fleet.as_mut().filter(|f| f.all) {
+                    Some(f) => f.refresh(refresh),
+                    None => self.store.refresh(refresh, &self.worker),
+                }
                 self.show(note);
             }
+            Err(Msg::Fleet(m)) => self.fleet_msg(m),
             Err(Msg::Progress { text }) => {
                 self.note = Some(Notification {
                     level: Level::Info,
@@ -396,7 +403,7 @@ impl App {
 
     /// Before each frame: the panes follow what changed; true when one did.
     pub fn sync(&mut self) -> bool {
-        let mut changed = false;
+        let mut changed = self.sync_fleet();
         for i in 0..self.panes.len() {
             let shown = i == self.tab && !self.inspect.is_open();
             changed |= self.on_pane(Which::Tab(i), |p, cx| p.sync(cx, shown));
@@ -415,6 +422,9 @@ impl App {
         self.worker.run(|e, c| Msg::Host {
             figures: super::api::host(e, c),
         });
+        if let Some(f) = self.fleet.as_mut() {
+            f.tick();
+        }
     }
 
     // ----- effects -----
@@ -440,6 +450,11 @@ impl App {
                 Effect::ToPane { to, msg } => {
                     if let Some(w) = self.which(to) {
                         self.on_pane(w, |p, cx| p.answer(msg, cx));
+                    }
+                }
+                Effect::Host(name) => {
+                    if let Err(e) = self.switch_host(&name) {
+                        self.notify(Level::Warn, e);
                     }
                 }
                 Effect::Copy(text) => self.copy(text),
@@ -683,6 +698,14 @@ impl App {
         }
         match cmd {
             "q" | "quit" | "q!" => self.quit = true,
+            "host" | "hosts" if !arg.is_empty() => match self.switch_host(arg) {
+                Ok(()) => self.prompt = Prompt::None,
+                Err(e) => self.prompt = Prompt::Command(s.to_string(), Some(e)),
+            },
+            "fleet" => match self.switch_host("all") {
+                Ok(()) => self.prompt = Prompt::None,
+                Err(e) => self.prompt = Prompt::Command(s.to_string(), Some(e)),
+            },
             "help" => {
                 self.prompt = Prompt::None;
                 self.overlay = Overlay::Help { scroll: 0 };
@@ -790,7 +813,10 @@ impl App {
                 }
             }
             actions::BACK => self.overlay = Overlay::None,
-            actions::REFRESH => self.store.refresh_all(&self.worker),
+            actions::REFRESH => match self.fleet.as_mut().filter(|f| f.all) {
+                Some(f) => f.refresh(Lists::ALL),
+                None => self.store.refresh_all(&self.worker),
+            },
             _ if self.teach_act(a) => {}
             _ => {
                 if let Some(i) = actions::TABS.iter().position(|t| *t == a) {

@@ -7,11 +7,13 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod filter;
+pub mod fleet;
 pub mod forms;
 pub mod handoff;
 pub mod keymap;
 pub mod msg;
 pub mod panes;
+pub mod router;
 pub mod store;
 pub mod teach;
 pub mod ui;
@@ -88,6 +90,62 @@ fn init_logging() {
     let _ = tracing::subscriber::set_global_default(sub);
 }
 
+/// The console's hosts besides the engine it starts on.
+pub struct Hosts {
+    /// The host the console starts on (already reached).
+    pub first: crate::hosts::HostSpec,
+    /// Other known hosts (the hosts file, the docker contexts), reached in the background.
+    pub others: Vec<crate::hosts::HostSpec>,
+    /// This process's caller.
+    pub me: Caller,
+    pub open_local: fleet::OpenLocal,
+    /// The first host as reached (its kind and version).
+    pub first_conn: Option<crate::hosts::Connected>,
+}
+
+/// Where the console starts.
+enum Start {
+    /// On one engine, already reached.
+    One {
+        engine: Arc<dyn Engine>,
+        caller: Caller,
+        role: Option<EffectiveRole>,
+        hosts: Hosts,
+        session: Session,
+    },
+    /// On several hosts at once (the fleet view), none reached yet.
+    Many {
+        chosen: Vec<crate::hosts::HostSpec>,
+        others: Vec<crate::hosts::HostSpec>,
+        me: Caller,
+        open_local: fleet::OpenLocal,
+        session: Session,
+    },
+}
+
+/// Run the console on several hosts at once (`--host` given more than once): the fleet
+/// view of `chosen`, with `others` to switch to.
+pub fn run_fleet(
+    chosen: Vec<crate::hosts::HostSpec>,
+    others: Vec<crate::hosts::HostSpec>,
+    me: Caller,
+    open_local: fleet::OpenLocal,
+    keymap_arg: Option<&str>,
+    session: Session,
+) -> i32 {
+    run_start(
+        Start::Many {
+            chosen,
+            others,
+            me,
+            open_local,
+            session,
+        },
+        keymap_arg,
+    )
+}
+
+
 /// What a console session is besides its engine: where its journal goes, who previews
 /// whom, whether the engine is a server's, a journal to replay.
 #[derive(Debug, Default)]
@@ -107,14 +165,23 @@ pub fn run(
     caller: Caller,
     role: Option<EffectiveRole>,
     keymap_arg: Option<&str>,
+    hosts: Hosts,
     session: Session,
 ) -> i32 {
+    run_start(
+        Start::One {
+            engine,
+            caller,
+            role,
+            hosts,
+            session,
+        },
+        keymap_arg,
+    )
+}
+
+fn run_start(start: Start, keymap_arg: Option<&str>) -> i32 {
     let tracer = wharf_engine::trace::Tracer::default();
-    let engine: Arc<dyn Engine> = Arc::new(wharf_engine::trace::Traced::new(
-        engine,
-        tracer.clone(),
-        "console",
-    ));
     init_logging();
     let (keymap, warning) = Keymap::load(keymap_arg);
     if let Some(w) = &warning {
@@ -144,33 +211,90 @@ pub fn run(
             return 1;
         }
     };
-    let code = rt.block_on(event_loop(
-        &mut term, engine, caller, role, keymap, warning, session, tracer,
-    ));
+    let code = rt.block_on(event_loop(&mut term, start, keymap, warning, tracer));
     restore_terminal();
     code
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn event_loop(
-    term: &mut Term,
-    engine: Arc<dyn Engine>,
-    caller: Caller,
-    role: Option<EffectiveRole>,
+/// The app for `start`, its first reads asked for.
+fn start_app(
+    start: Start,
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
     keymap: Keymap,
     warning: Option<String>,
-    session: Session,
+    tracer: &wharf_engine::trace::Tracer,
+) -> App {
+    let traced = |e: Arc<dyn Engine>| -> Arc<dyn Engine> {
+        Arc::new(wharf_engine::trace::Traced::new(e, tracer.clone(), "console"))
+    };
+    match start {
+        Start::One {
+            engine,
+            caller,
+            role,
+            hosts,
+            session,
+        } => {
+            let mut specs = vec![hosts.first.clone()];
+            specs.extend(hosts.others);
+            let mut f = fleet::Fleet::new(specs, hosts.me, hosts.open_local, tx.clone());
+            f.tracer = Some(tracer.clone());
+            let first = hosts.first_conn.unwrap_or_else(|| crate::hosts::Connected {
+                engine: engine.clone(),
+                caller: caller.clone(),
+                role: role.clone(),
+                kind: hosts.first.kind.unwrap_or(crate::hosts::Kind::Wharf),
+                version: String::new(),
+                latency: Duration::ZERO,
+                local: None,
+            });
+            f.set_connected(0, first);
+            let worker = f.new_worker(0).unwrap_or(Worker {
+                engine: traced(engine),
+                caller,
+                tx,
+            });
+            let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
+            app.set_session(session, tracer);
+            app.start();
+            f.connect_all();
+            app.fleet = Some(f);
+            app
+        }
+        Start::Many {
+            chosen,
+            others,
+            me,
+            open_local,
+            session,
+        } => {
+            let mut specs = chosen;
+            specs.extend(others);
+            let mut f = fleet::Fleet::new(specs, me, open_local, tx.clone());
+            f.tracer = Some(tracer.clone());
+            let worker = f.router_worker();
+            let mut app = App::new(worker, keymap, warning, None, Theme::from_env());
+            app.set_session(session, tracer);
+            // The fleet view of the hosts named with --host; the others wait in the hosts pane.
+            f.all = true;
+            f.dirty = true;
+            app.store.fleet_view = true;
+            f.connect_all();
+            app.fleet = Some(f);
+            app
+        }
+    }
+}
+
+async fn event_loop(
+    term: &mut Term,
+    start: Start,
+    keymap: Keymap,
+    warning: Option<String>,
     tracer: wharf_engine::trace::Tracer,
 ) -> i32 {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
-    let worker = Worker { engine, caller, tx };
-    let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
-    app.teach.tracer = Some(tracer);
-    app.teach.journal_dir = Some(session.journal_dir);
-    app.teach.preview_by = session.preview_by;
-    app.teach.remote = session.remote;
-    app.teach.replay = session.replay;
-    app.start();
+    let mut app = start_app(start, tx, keymap, warning, &tracer);
     let mut input = EventStream::new();
     let (mut term_sig, mut hup_sig) = match (
         signal(SignalKind::terminate()),

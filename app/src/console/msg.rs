@@ -157,6 +157,8 @@ pub enum Msg {
         to: &'static str,
         msg: PaneMsg,
     },
+    /// About the console's hosts (reached, pinged, a host's own message).
+    Fleet(super::fleet::FleetMsg),
     /// An action done for the teaching mode (its commands, what the engine did).
     Teach(super::teach::Report),
 }
@@ -275,6 +277,8 @@ pub enum Effect {
     Handoff(Handoff),
     /// An answer for a pane (`to`: its context), e.g. a search typed in a text input.
     ToPane { to: &'static str, msg: PaneMsg },
+    /// Switch to a host (`all`: the fleet view), as `:host NAME` does.
+    Host(String),
     /// Put a text on the terminal's clipboard (OSC 52).
     Copy(String),
 }

@@ -30,6 +30,8 @@ pub struct Listing<T> {
     pub items: Vec<T>,
     /// Bumped at each answer, so that panes can tell the rows changed.
     pub rev: u64,
+    /// In the fleet view, each row's host (parallel to `items`); empty otherwise.
+    pub hosts: Vec<std::sync::Arc<str>>,
     in_flight: bool,
     again: bool,
 }
@@ -40,6 +42,7 @@ impl<T> Default for Listing<T> {
             load: Load::Loading,
             items: Vec::new(),
             rev: 0,
+            hosts: Vec::new(),
             in_flight: false,
             again: false,
         }
@@ -47,6 +50,49 @@ impl<T> Default for Listing<T> {
 }
 
 impl<T> Listing<T> {
+    /// The host of a row of `items` (in the fleet view).
+    pub fn host_of(&self, item: &T) -> Option<&str> {
+        let size = std::mem::size_of::<T>();
+        let base = self.items.as_ptr() as usize;
+        let at = item as *const T as usize;
+        if size == 0 || at < base || at >= base + size * self.items.len() {
+            return None;
+        }
+        self.hosts.get((at - base) / size).map(|h| &**h)
+    }
+
+    /// Rows of several hosts as one listing (the fleet view): `parts` are each host's
+    /// name and listing; `rev` is the revision it gets.
+    pub fn merged(parts: Vec<(std::sync::Arc<str>, &Listing<T>)>, rev: u64) -> Listing<T>
+    where
+        T: Clone,
+    {
+        let mut out = Listing {
+            rev,
+            ..Listing::default()
+        };
+        let mut errors = Vec::new();
+        let mut any_ready = false;
+        for (host, l) in parts {
+            match &l.load {
+                Load::Ready(()) => any_ready = true,
+                Load::Error(e) | Load::Unavailable(e) => errors.push(format!("{host}: {e}")),
+                Load::Loading => {}
+            }
+            out.items.extend(l.items.iter().cloned());
+            out.hosts
+                .extend(std::iter::repeat_n(host.clone(), l.items.len()));
+        }
+        out.load = if any_ready {
+            Load::Ready(())
+        } else if !errors.is_empty() {
+            Load::Error(errors.join("; "))
+        } else {
+            Load::Loading
+        };
+        out
+    }
+
     /// Start a reload, unless one is under way (then another follows it): `true` to go.
     fn begin(&mut self) -> bool {
         if self.in_flight {
@@ -102,6 +148,11 @@ pub struct Store {
     pub events_rev: u64,
     /// The name each renamed container got (from its `rename` event).
     renamed: HashMap<String, String>,
+    /// The console's hosts (the hosts pane), and their revision.
+    pub fleet_hosts: Vec<wharf_views::hosts::HostRow>,
+    pub fleet_rev: u64,
+    /// The lists are every host's (the fleet view).
+    pub fleet_view: bool,
 }
 
 impl Default for Store {
@@ -120,6 +171,9 @@ impl Default for Store {
             events_load: Load::Loading,
             events_rev: 0,
             renamed: HashMap::new(),
+            fleet_hosts: Vec::new(),
+            fleet_rev: 0,
+            fleet_view: false,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
@@ -50,6 +50,19 @@ impl Endpoint {
             "host {s:?} is not understood: use unix:///path/to/wharf.sock or ssh://user@host"
         )))
     }
+}
+
+/// `ssh://user@host[:port]` to ssh's destination and port, refused with a message that
+/// says why (for the Docker client's ssh endpoints too).
+pub(crate) fn parse_ssh_url(s: &str) -> Result<(String, Option<u16>)> {
+    let t = s
+        .strip_prefix("ssh://")
+        .ok_or_else(|| EngineError::invalid(format!("host {s:?} does not start with ssh://")))?;
+    parse_ssh(t).map_err(|why| {
+        EngineError::invalid(format!(
+            "host {s:?} is refused: {why}; use ssh://user@host[:port] (host: a host name, an IPv4 address or a bracketed IPv6 address such as [::1])"
+        ))
+    })
 }
 
 /// `user@host[:port]` (after `ssh://`) to ssh's destination (`user@host`) and port.
@@ -202,6 +215,8 @@ impl Drop for ChildGuard {
 pub struct RemoteEngine {
     endpoint: Endpoint,
     pool: Mutex<Vec<Conn>>,
+    /// What the last ssh started said on stderr (for an ssh endpoint).
+    ssh_said: Mutex<Option<super::ssh::Stderr>>,
     /// The last container listing per question, with the server's tag for it: asked
     /// again with `If-None-Match`, an unchanged listing comes back as `304` and is not
     /// decoded again.
@@ -263,15 +278,46 @@ impl RemoteEngine {
         let e = RemoteEngine {
             endpoint,
             pool: Mutex::new(Vec::new()),
+            ssh_said: Mutex::new(None),
             lists: Mutex::new(Default::default()),
         };
-        let _: String = e.call("ping", json!([]))?;
+        let _: String = e.call("ping", json!([])).map_err(|err| e.explain(err))?;
         Ok(e)
     }
 
     /// Where this client connects.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// An engine that went silent over ssh: ssh's own words, explained.
+    fn explain(&self, e: EngineError) -> EngineError {
+        let Endpoint::Ssh { target, .. } = &self.endpoint else {
+            return e;
+        };
+        if e.kind != crate::error::ErrorKind::Unavailable {
+            return e;
+        }
+        let said = self
+            .ssh_said
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .map(|s| {
+                // ssh's last words may trail the end of its output by a moment.
+                for _ in 0..20 {
+                    if !s.text().trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                s.text()
+            })
+            .unwrap_or_default();
+        if said.trim().is_empty() {
+            return e;
+        }
+        EngineError::unavailable(super::ssh::explain(target, &said))
     }
 
     fn open(&self) -> Result<Conn> {
@@ -293,35 +339,15 @@ impl RemoteEngine {
                 })
             }
             Endpoint::Ssh { target, port } => {
-                // `WHARF_SSH_COMMAND` (like git's GIT_SSH_COMMAND) replaces plain `ssh`,
-                // e.g. `ssh -F ./ssh_config` or `ssh -i key`; words split on whitespace.
-                let ssh = std::env::var("WHARF_SSH_COMMAND").unwrap_or_default();
-                let mut words = ssh.split_whitespace();
-                let mut cmd = Command::new(words.next().unwrap_or("ssh"));
-                cmd.args(words);
-                cmd.arg("-T");
-                if let Some(p) = port {
-                    cmd.arg("-p").arg(p.to_string());
-                }
                 // An endpoint built without `parse` is checked all the same: the
                 // destination must never be read as an option.
                 check_destination(target).map_err(|why| {
                     EngineError::invalid(format!("ssh destination {target:?} is refused: {why}"))
                 })?;
-                // `--`: whatever follows is the destination and the remote command.
-                cmd.arg("--")
-                    .arg(target)
-                    .arg("wharf")
-                    .arg("serve")
-                    .arg("--stdio");
-                let mut child = cmd
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .map_err(|e| {
-                        EngineError::unavailable(format!("cannot run ssh to reach {target}: {e}"))
-                    })?;
+                // The system's ssh (WHARF_SSH_COMMAND replaces it), never prompting; what
+                // it says on stderr is kept for the message if the engine never answers.
+                let cmd = super::ssh::command(target, *port, &["wharf", "serve", "--stdio"]);
+                let (mut child, said) = super::ssh::spawn(cmd, target)?;
                 let stdin = child
                     .stdin
                     .take()
@@ -330,6 +356,7 @@ impl RemoteEngine {
                     .stdout
                     .take()
                     .ok_or_else(|| EngineError::internal("ssh has no stdout"))?;
+                *self.ssh_said.lock().unwrap_or_else(|p| p.into_inner()) = Some(said);
                 Ok(Conn {
                     reader: BufReader::new(Box::new(stdout)),
                     writer: Box::new(stdin),
@@ -1224,6 +1251,7 @@ mod tests {
                 port: None,
             },
             pool: Mutex::new(Vec::new()),
+            ssh_said: Mutex::new(None),
             lists: Mutex::new(Default::default()),
         };
         let err = e.open().err().expect("refused");

@@ -8,7 +8,9 @@
 //! identity comes from the kernel (SO_PEERCRED), never from what the client sends.
 
 pub mod client;
+pub mod docker;
 pub mod http;
+pub mod ssh;
 
 use serde::{Deserialize, Serialize};
 

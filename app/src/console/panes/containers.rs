@@ -339,8 +339,10 @@ impl Containers {
             .iter()
             .filter(|c| self.show_stopped || c.state.is_active())
             .filter(|c| {
+                // In the fleet view the host's name matches too.
+                let host = store.containers.host_of(c).unwrap_or("");
                 self.list.filter.matches_on(
-                    &[&c.name, &c.image, &c.id, c.state.as_str()],
+                    &[&c.name, &c.image, &c.id, c.state.as_str(), host],
                     &c.labels,
                     &c.networks,
                 )
@@ -1042,7 +1044,20 @@ impl Pane for Containers {
             ..body
         };
         if self.table.height > 0 {
-            containers::draw(f, self.table, v.theme, &m, &mut self.list.cursor);
+            // The fleet view: each row's host in a HOST column.
+            let hosts: Option<Vec<&str>> = (!v.store.containers.hosts.is_empty()).then(|| {
+                rows.iter()
+                    .map(|c| v.store.containers.host_of(c).unwrap_or(""))
+                    .collect()
+            });
+            containers::draw_hosts(
+                f,
+                self.table,
+                v.theme,
+                &m,
+                &mut self.list.cursor,
+                hosts.as_deref(),
+            );
         }
         if let Some((_, rule, rest)) = split {
             self.draw_split(f, rule, rest, v);

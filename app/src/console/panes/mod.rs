@@ -13,6 +13,7 @@
 pub mod console_log;
 pub mod containers;
 pub mod events;
+pub mod hosts;
 pub mod images;
 pub mod inspect;
 pub mod logs;
@@ -64,6 +65,7 @@ pub const TABS: &[&PaneInfo] = &[
     &logs::INFO,
     &console_log::INFO,
     &trace::INFO,
+    &hosts::INFO,
 ];
 
 /// Keymap contexts and the actions each may bind, in the help's order: the shell's

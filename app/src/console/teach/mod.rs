@@ -307,6 +307,16 @@ pub fn follow_local(tracer: Tracer, tx: tokio::sync::mpsc::UnboundedSender<Msg>)
 }
 
 impl App {
+    /// The teaching mode's session: where the calls are traced and the journal goes,
+    /// who previews whom, a journal to replay.
+    pub fn set_session(&mut self, session: super::Session, tracer: &Tracer) {
+        self.teach.tracer = Some(tracer.clone());
+        self.teach.journal_dir = Some(session.journal_dir);
+        self.teach.preview_by = session.preview_by;
+        self.teach.remote = session.remote;
+        self.teach.replay = session.replay;
+    }
+
     /// Start the teaching mode's followers: the console's own trace, and for an admin on
     /// a `wharf serve` every client's.
     pub fn start_teaching(&mut self) {
