@@ -330,7 +330,8 @@ fn main() {
         }
     };
     let code = match opts.command {
-        None | Some(Command::Journal(cli::journal::Cmd::Journal {
+        None
+        | Some(Command::Journal(cli::journal::Cmd::Journal {
             cmd: cli::journal::JournalCmd::Replay(_),
         })) => {
             let replay = match &opts.command {

@@ -1179,12 +1179,9 @@ fn network_create_with_addresses_and_connect_with_an_ip_and_aliases() {
     c.keys(&["Enter"]);
     // (By the NAME column: lab's DRIVER is bridge too.)
     let named = |s: &str, n: &str| {
-        body(s).iter().any(|l| {
-            l.trim_start_matches(['▶', ' '])
-                .split_whitespace()
-                .next()
-                == Some(n)
-        })
+        body(s)
+            .iter()
+            .any(|l| l.trim_start_matches(['▶', ' ']).split_whitespace().next() == Some(n))
     };
     c.wait("only lab", |s| named(s, "lab") && !named(s, "bridge"));
     c.keys(&["c"]);

@@ -12,7 +12,8 @@ use crate::ListCursor;
 pub const COLUMNS: [Column; 6] = [
     Column {
         title: "NAME",
-        width: 12,
+        // `lab-02 (current)`.
+        width: 16,
         flex: true,
         priority: 0,
     },
@@ -166,7 +167,7 @@ mod tests {
         ];
         let theme = Theme::default();
         let mut c = ListCursor::default();
-        let s = render(100, 5, |f| {
+        let s = render(110, 5, |f| {
             draw(f, f.area(), &theme, &rows, false, &mut c, true)
         });
         assert!(s.contains("local (current)"), "{s}");

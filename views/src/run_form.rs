@@ -716,9 +716,18 @@ mod tests {
         let c = f.to_create().unwrap();
         assert_eq!(c.expose.len(), 3);
         assert!(c.publish_all && !c.tty && !c.open_stdin);
-        assert!(f
-            .command_line()
-            .starts_with("wharf run -d --name web-1 -e MODE=demo --expose 80 --expose 9000-9001/udp -P --network lan"));
+        let line = f.command_line();
+        assert!(line.starts_with("wharf run -d --name web-1 "), "{line}");
+        for part in [
+            "-e MODE=demo",
+            "--expose 80",
+            "--expose 9000/udp",
+            "--expose 9001/udp",
+            "-P",
+            "--network lan",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
         // Space, arrows and letters choose.
         f.focus = Field::ALL.iter().position(|x| *x == Field::Mode).unwrap();
         f.type_char(' ');

@@ -27,7 +27,8 @@ fn labels(width: u16, tabs: &[TabTitle], active: usize) -> Vec<String> {
         v.iter().map(|l| crate::util::width(l) + 1).sum::<usize>() + 1 + keep <= width as usize
     };
     // Full titles when they leave room for a status text; else number and short name,
-    // tight ("2 Img"); else numbers, the active tab with its short name.
+    // tight ("2 Img"); else as many short names as fit, the active tab's first and then
+    // in pane order, numbers for the others.
     let full = all(&|i, t| format!(" {} {} ", i + 1, t.title));
     if fits(&full, STATUS_ROOM) {
         return full;
@@ -36,13 +37,18 @@ fn labels(width: u16, tabs: &[TabTitle], active: usize) -> Vec<String> {
     if fits(&short, 12) {
         return short;
     }
-    all(&|i, t| {
-        if i == active {
-            format!("{} {}", i + 1, t.short)
-        } else {
-            format!("{}", i + 1)
+    let mut out = all(&|i, _| format!("{}", i + 1));
+    let order = std::iter::once(active).chain((0..tabs.len()).filter(|&i| i != active));
+    for i in order {
+        let Some(t) = tabs.get(i) else { continue };
+        let mut more = out.clone();
+        more[i] = format!("{} {}", i + 1, t.short);
+        // (Room for a status like `12 of 40 · /web`.)
+        if fits(&more, 16) {
+            out = more;
         }
-    })
+    }
+    out
 }
 
 /// Which tab (by index) is at column `x` of the bar drawn in `area` (mouse clicks).
@@ -172,7 +178,39 @@ mod tests {
         let s = render(50, 1, |f| {
             draw(f, f.area(), &Theme::default(), &TABS, 1, "")
         });
-        assert!(s.contains("│2 Img│") && s.contains("│8│"), "{s}");
+        // The active tab's name first, then as many as fit in pane order.
+        assert!(s.contains(" 1 Cont│2 Img│3 Net│4 Vol│5│6│7│8│"), "{s}");
+    }
+
+    /// Twelve panes at 80 columns: the active one and the first six keep their names.
+    #[test]
+    fn many_panes_at_80_columns() {
+        let more = [
+            TabTitle {
+                title: "Trace",
+                short: "Trace",
+            },
+            TabTitle {
+                title: "Hosts",
+                short: "Hosts",
+            },
+            TabTitle {
+                title: "Registries",
+                short: "Reg",
+            },
+            TabTitle {
+                title: "Accounts",
+                short: "Acct",
+            },
+        ];
+        let tabs: Vec<TabTitle> = TABS.iter().chain(more.iter()).copied().collect();
+        let s = render(80, 1, |f| {
+            draw(f, f.area(), &Theme::default(), &tabs, 10, "3 of 3")
+        });
+        for t in &TABS[..6] {
+            assert!(s.contains(t.short), "{} in {s}", t.short);
+        }
+        assert!(s.contains("11 Reg"), "{s}");
     }
 
     #[test]

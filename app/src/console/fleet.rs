@@ -109,9 +109,16 @@ pub enum FleetMsg {
 }
 
 /// `engine`, its calls recorded in `tracer` if there is one.
-fn traced(tracer: &Option<wharf_engine::trace::Tracer>, engine: Arc<dyn Engine>) -> Arc<dyn Engine> {
+fn traced(
+    tracer: &Option<wharf_engine::trace::Tracer>,
+    engine: Arc<dyn Engine>,
+) -> Arc<dyn Engine> {
     match tracer {
-        Some(t) => Arc::new(wharf_engine::trace::Traced::new(engine, t.clone(), "console")),
+        Some(t) => Arc::new(wharf_engine::trace::Traced::new(
+            engine,
+            t.clone(),
+            "console",
+        )),
         None => engine,
     }
 }

@@ -145,7 +145,6 @@ pub fn run_fleet(
     )
 }
 
-
 /// What a console session is besides its engine: where its journal goes, who previews
 /// whom, whether the engine is a server's, a journal to replay.
 #[derive(Debug, Default)]
@@ -225,7 +224,11 @@ fn start_app(
     tracer: &wharf_engine::trace::Tracer,
 ) -> App {
     let traced = |e: Arc<dyn Engine>| -> Arc<dyn Engine> {
-        Arc::new(wharf_engine::trace::Traced::new(e, tracer.clone(), "console"))
+        Arc::new(wharf_engine::trace::Traced::new(
+            e,
+            tracer.clone(),
+            "console",
+        ))
     };
     match start {
         Start::One {

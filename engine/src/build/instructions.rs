@@ -628,10 +628,17 @@ HEALTHCHECK NONE
     #[test]
     fn run_heredoc_with_an_interpreter() {
         let pl = p("FROM x\nRUN <<EOF\n#!/bin/awk -f\nBEGIN { print 1 }\nEOF\n").unwrap();
-        let Instr::Run { cmd: CmdLine::Shell(s), .. } = &pl.stages[0].instrs[0].instr else {
+        let Instr::Run {
+            cmd: CmdLine::Shell(s),
+            ..
+        } = &pl.stages[0].instrs[0].instr
+        else {
             panic!("{:?}", pl.stages[0].instrs[0].instr)
         };
-        assert!(s.contains("#!/bin/awk -f\nBEGIN { print 1 }\nWHARF_HEREDOC_END\n"), "{s}");
+        assert!(
+            s.contains("#!/bin/awk -f\nBEGIN { print 1 }\nWHARF_HEREDOC_END\n"),
+            "{s}"
+        );
         assert!(s.contains("\"$f\"; r=$?"), "{s}");
     }
 

@@ -110,7 +110,10 @@ impl NlSocket {
     /// Send `batch` in one write: per request, the errno it was refused with and the
     /// link a `GetLink` answered (its index, and the index of the link it is tied to).
     #[allow(clippy::type_complexity)]
-    fn exchange(&mut self, batch: &Batch) -> Result<Vec<(Option<i32>, Option<(u32, Option<u32>)>)>> {
+    fn exchange(
+        &mut self,
+        batch: &Batch,
+    ) -> Result<Vec<(Option<i32>, Option<(u32, Option<u32>)>)>> {
         let mut codes = vec![(None, None); batch.msgs.len()];
         if batch.msgs.is_empty() {
             return Ok(codes);

@@ -85,7 +85,11 @@ fn configure_in_netns(netns: &File, eps: &[EndpointSetup], gw: Option<usize>) ->
     let mut b = batch::Batch::default();
     b.push(batch::link_up(batch::LOOPBACK), 0, "bringing lo up");
     for (i, e) in eps.iter().enumerate() {
-        b.push(batch::link_up(e.ifindex), 0, format!("bringing {} up", e.ifname));
+        b.push(
+            batch::link_up(e.ifindex),
+            0,
+            format!("bringing {} up", e.ifname),
+        );
         b.push(
             batch::add_addr(e.ifindex, e.ip, e.prefix_len),
             batch::CREATE,

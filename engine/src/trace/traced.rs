@@ -666,11 +666,7 @@ impl<E: Engine + ?Sized> BuildApi for Traced<E> {
             self.inner.build_cache_list(c)
         })
     }
-    fn build_cache_prune(
-        &self,
-        c: &Caller,
-        opts: &BuildCachePruneOptions,
-    ) -> Result<PruneReport> {
+    fn build_cache_prune(&self, c: &Caller, opts: &BuildCachePruneOptions) -> Result<PruneReport> {
         self.call(c, "build_cache_prune", json!([opts]), || {
             self.inner.build_cache_prune(c, opts)
         })

@@ -1621,7 +1621,11 @@ fn parse_step(line: &str) -> Option<(usize, usize, String)> {
     let rest = line.strip_prefix("Step ")?;
     let (nums, instr) = rest.split_once(" : ")?;
     let (i, n) = nums.split_once('/')?;
-    Some((i.parse().ok()?, n.parse().ok()?, instr.trim_end().to_string()))
+    Some((
+        i.parse().ok()?,
+        n.parse().ok()?,
+        instr.trim_end().to_string(),
+    ))
 }
 
 impl BuildApi for DockerEngine {
@@ -1756,7 +1760,11 @@ impl BuildApi for DockerEngine {
             .unwrap_or_default()
             .iter()
             .map(|v| BuildCacheEntry {
-                id: v.get("ID").and_then(Value::as_str).unwrap_or_default().into(),
+                id: v
+                    .get("ID")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
                 image_id: String::new(),
                 created_by: v
                     .get("Description")
