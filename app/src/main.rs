@@ -144,6 +144,13 @@ fn console(
         Ok(s) => s,
         Err(code) => return code,
     };
+    // The first host as the console acts on it: with --as, the previewed user.
+    let mut hosts = hosts;
+    hosts.first_conn = hosts.first_conn.map(|mut c| {
+        c.caller = ctx.caller.clone();
+        c.role = role.clone();
+        c
+    });
     console::run(
         ctx.api.clone(),
         ctx.caller.clone(),

@@ -289,9 +289,16 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
         };
         match h.entry_type() {
             tar::EntryType::Directory => {
-                // A non-directory in the way (a file, or a symlink: never followed, so
-                // an absolute link cannot lead the mode change onto the host) goes.
-                replace(&parent);
+                // A symlink in the way goes (never followed, so an absolute link cannot
+                // lead the mode change onto the host); a file stays and is refused below,
+                // as docker cp refuses it.
+                if let Ok(st) =
+                    rustix::fs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                {
+                    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                        let _ = rustix::fs::unlinkat(&parent, name.as_str(), AtFlags::empty());
+                    }
+                }
                 match rustix::fs::mkdirat(&parent, name.as_str(), mode) {
                     Ok(()) => {}
                     Err(rustix::io::Errno::EXIST) => {
