@@ -142,8 +142,9 @@ impl LocalEngine {
         self.gate.audit()
     }
 
-    /// The policy in force, if any (none = single-user mode).
-    pub fn policy(&self) -> Option<&Policy> {
+    /// The policy in force, if any (none = single-user mode). An admin's edit or a
+    /// change of the file replaces it while the engine runs.
+    pub fn policy(&self) -> Option<std::sync::Arc<Policy>> {
         self.gate.policy()
     }
 }

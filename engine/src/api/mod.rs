@@ -5,19 +5,23 @@
 //! The API is split by area into sub-traits so each area lives in its own file;
 //! [`Engine`] is all of them together.
 
+pub mod accounts;
 pub mod containers;
 pub mod exec;
 pub mod flags;
 pub mod images;
 pub mod networks;
+pub mod registries;
 pub mod stats;
 pub mod system;
 pub mod volumes;
 
+pub use accounts::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
 pub use networks::*;
+pub use registries::*;
 pub use stats::*;
 pub use system::*;
 pub use volumes::*;
@@ -28,6 +32,8 @@ pub trait Engine:
     + AuditApi
     + ImageApi
     + RegistryApi
+    + RegistryBrowseApi
+    + AccountsApi
     + ContainerApi
     + NetworkApi
     + VolumeApi
@@ -44,6 +50,8 @@ impl<T> Engine for T where
         + AuditApi
         + ImageApi
         + RegistryApi
+        + RegistryBrowseApi
+        + AccountsApi
         + ContainerApi
         + NetworkApi
         + VolumeApi
