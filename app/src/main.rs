@@ -196,6 +196,12 @@ fn main() {
         None => {
             // The role decides what the console offers, as the engine reports it (through
             // --host too); the engine still checks every call.
+            // The policy may change while the console runs (the accounts pane, an edit
+            // by hand): the embedded engine follows its file.
+            let _watch = ctx
+                .local
+                .as_ref()
+                .and_then(|e| e.watch_policy(std::time::Duration::from_secs(1)));
             let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
                 .ok()
                 .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));

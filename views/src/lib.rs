@@ -7,6 +7,7 @@
 //! [`volumes`], [`stats`], [`events`], [`logs`], [`inspect`], [`help`], [`footer`],
 //! [`dialog`], [`run_form`], [`applog`], [`command`].
 
+pub mod accounts;
 pub mod applog;
 pub mod command;
 pub mod containers;
@@ -14,12 +15,14 @@ pub mod cursor;
 pub mod dialog;
 pub mod events;
 pub mod footer;
+pub mod form;
 pub mod header;
 pub mod help;
 pub mod images;
 pub mod inspect;
 pub mod logs;
 pub mod networks;
+pub mod registries;
 pub mod run_form;
 pub mod stats;
 pub mod table;

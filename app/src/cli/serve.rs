@@ -71,6 +71,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         eprintln!("wharf: --max-connections, --max-connections-per-user and --header-timeout must be at least 1");
         return 125;
     }
+    // An edit of the policy file (by an admin in the console, or by hand) is put in
+    // force without a restart; a broken one is refused and the policy in force stays.
+    let _watch = engine.watch_policy(std::time::Duration::from_secs(1));
     let limits = server::Limits {
         max_connections: a.max_connections,
         max_per_uid: a.max_connections_per_user,

@@ -30,11 +30,18 @@ use super::worker::Worker;
 #[derive(Debug)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Confirm(Confirm),
     Input(Ask),
-    Message { title: String, body: String },
+    Message {
+        title: String,
+        body: String,
+    },
     RunForm(Box<RunForm>),
+    /// A pane's form.
+    Form(Box<super::form::Form>),
 }
 
 /// The one-line prompt at the bottom: the text and its error.
@@ -119,7 +126,7 @@ impl App {
             theme,
             role,
             store: Store::default(),
-            panes: TABS.iter().map(|p| (p.make)()).collect(),
+            panes: panes::all().map(|p| (p.make)()).collect(),
             tab: 0,
             inspect: Inspect::default(),
             overlay,
@@ -178,7 +185,7 @@ impl App {
         if context == panes::inspect::INFO.context {
             return Some(Which::Inspect);
         }
-        TABS.iter()
+        panes::all()
             .position(|p| p.context == context)
             .map(Which::Tab)
     }
@@ -333,6 +340,12 @@ impl App {
     /// after a pane's name that takes one (`logs w`).
     pub fn completions(&self, input: &str) -> Vec<String> {
         let mut cmds: Vec<&str> = TABS.iter().map(|p| p.commands[0]).collect();
+        cmds.extend(
+            panes::MENUS
+                .iter()
+                .filter(|m| self.may_open(m))
+                .map(|m| m.info.commands[0]),
+        );
         cmds.extend(["help", "quit", "q"]);
         let with_name: Vec<&str> = TABS
             .iter()
@@ -415,6 +428,7 @@ impl App {
                 Effect::Ask(a) => self.overlay = Overlay::Input(a),
                 Effect::Show { title, body } => self.overlay = Overlay::Message { title, body },
                 Effect::RunForm(f) => self.overlay = Overlay::RunForm(f),
+                Effect::Form(f) => self.overlay = Overlay::Form(f),
                 Effect::Call(call) => self.perform(call),
                 Effect::Focus(ctx) => {
                     if let Some(Which::Tab(i)) = self.which(ctx) {
@@ -552,6 +566,16 @@ impl App {
                 KeyCode::Char(c) => ask.value.push(c),
                 _ => {}
             },
+            Overlay::Form(form) => match form.key(ev) {
+                super::form::Step::Stay => {}
+                super::form::Step::Cancel => self.overlay = Overlay::None,
+                super::form::Step::Submit => {
+                    if let Overlay::Form(form) = std::mem::replace(&mut self.overlay, Overlay::None)
+                    {
+                        self.queue.extend(form.submit());
+                    }
+                }
+            },
             Overlay::RunForm(form) => match ev.code {
                 KeyCode::Esc => self.overlay = Overlay::None,
                 KeyCode::Tab | KeyCode::Down => form.move_focus(1),
@@ -643,13 +667,35 @@ impl App {
         }
     }
 
+    /// May the role open `m`? (The engine checks every call anyway.)
+    fn may_open(&self, m: &panes::Menu) -> bool {
+        match (m.needs, &self.role) {
+            (Some(p), Some(r)) => r.allows(p),
+            _ => true,
+        }
+    }
+
     fn run_command(&mut self, s: &str) {
         let s = s.trim();
         let (cmd, arg) = s
             .split_once(' ')
             .map(|(a, b)| (a, b.trim()))
             .unwrap_or((s, ""));
-        if let Some(i) = TABS.iter().position(|p| p.commands.contains(&cmd)) {
+        if let Some(m) = panes::MENUS
+            .iter()
+            .find(|m| m.info.commands.contains(&cmd) && !self.may_open(m))
+        {
+            let role = self.role.as_ref().map(|r| r.name.as_str()).unwrap_or("");
+            let needs = m.needs.map(|p| p.as_str()).unwrap_or("");
+            self.prompt = Prompt::Command(
+                s.to_string(),
+                Some(format!(
+                    "the role {role} may not open :{cmd} (it needs {needs})"
+                )),
+            );
+            return;
+        }
+        if let Some(i) = panes::all().position(|p| p.commands.contains(&cmd)) {
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
                     self.prompt = Prompt::None;
@@ -746,9 +792,19 @@ impl App {
                 }
             }
             actions::NEXT_TAB | actions::PREV_TAB => {
-                let n = self.panes.len() as isize;
+                // The tabs cycle; from a menu, next is the first tab and previous the last.
+                let n = TABS.len() as isize;
                 let d = if a == actions::NEXT_TAB { 1 } else { -1 };
-                self.switch_tab((self.tab as isize + d).rem_euclid(n) as usize);
+                let from = if self.tab >= TABS.len() {
+                    if d > 0 {
+                        -1
+                    } else {
+                        n
+                    }
+                } else {
+                    self.tab as isize
+                };
+                self.switch_tab((from + d).rem_euclid(n) as usize);
             }
             actions::MOUSE_TOGGLE => {
                 self.mouse = !self.mouse;

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod filter;
+pub mod form;
 pub mod handoff;
 pub mod keymap;
 pub mod msg;

@@ -87,6 +87,14 @@ impl PaneMsg {
     pub fn take<T: Any>(self) -> Option<T> {
         self.0.downcast::<T>().ok().map(|b| *b)
     }
+
+    /// The message if it is a `T`, else the message back (to try another type).
+    pub fn try_take<T: Any>(self) -> Result<T, PaneMsg> {
+        match self.0.downcast::<T>() {
+            Ok(b) => Ok(*b),
+            Err(other) => Err(PaneMsg(other)),
+        }
+    }
 }
 
 impl fmt::Debug for PaneMsg {
@@ -240,6 +248,8 @@ pub enum Effect {
     Show { title: String, body: String },
     /// The run form.
     RunForm(Box<RunForm>),
+    /// A pane's form (log in, push, a policy edit).
+    Form(Box<super::form::Form>),
     /// An engine call on a worker.
     Call(Call),
     /// Show the pane of this keymap context.

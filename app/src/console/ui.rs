@@ -141,6 +141,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         }
         Overlay::Message { title, body } => dialog::draw_message(f, area, &theme, title, body),
         Overlay::RunForm(form) => run_form::draw(f, area, &theme, form),
+        Overlay::Form(form) => form.draw(f, area, &theme),
     }
 }
 
