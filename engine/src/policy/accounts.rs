@@ -241,3 +241,153 @@ impl AccountsApi for LocalEngine {
         Ok(rows.into_values().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AuditApi;
+    use crate::error::ErrorKind;
+    use crate::local::EngineOptions;
+
+    fn nobody() -> Caller {
+        Caller {
+            uid: 65534,
+            gid: 65534,
+            name: "nobody".into(),
+            role: Role("user".into()),
+            project: None,
+        }
+    }
+
+    fn engine(dir: &std::path::Path, text: &str) -> (LocalEngine, std::path::PathBuf) {
+        let path = dir.join("policy.json");
+        std::fs::write(&path, text).unwrap();
+        let e = LocalEngine::open(
+            dir.join("root"),
+            EngineOptions {
+                policy: Some(Arc::new(Policy::load(&path).unwrap())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        (e, path)
+    }
+
+    #[test]
+    fn an_edit_is_in_force_at_once_audited_and_the_old_version_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (e, path) = engine(dir.path(), r#"{"users": {"nobody": {"role": "user"}}}"#);
+        let root = Caller::root();
+        let v = e.policy_read(&root).unwrap();
+        assert_eq!(v.file.users["nobody"].role, "user");
+        assert!(v.admins.iter().any(|a| a.0 == 0), "{:?}", v.admins);
+        assert_eq!(e.permissions(&nobody()).unwrap().role, "user");
+
+        // Not an admin: refused, and audited.
+        let err = e.policy_write(&nobody(), "{}", None).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+
+        let text = r#"{"users": {"nobody": {"role": "viewer"}}}"#;
+        let change = e.policy_write(&root, text, v.digest.as_deref()).unwrap();
+        assert_eq!(change.summary, "user nobody: user -> viewer");
+        assert_eq!(e.permissions(&nobody()).unwrap().role, "viewer");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(
+            std::fs::read_to_string(edit::previous_path(&path)).unwrap(),
+            r#"{"users": {"nobody": {"role": "user"}}}"#
+        );
+        let audit = e.audit_read(&root).unwrap();
+        let last = audit.last().unwrap();
+        assert_eq!(
+            (
+                last.action.as_str(),
+                last.outcome.as_str(),
+                last.detail.as_str()
+            ),
+            ("policy.write", "allowed", "user nobody: user -> viewer")
+        );
+        assert!(audit
+            .iter()
+            .any(|a| a.action == "policy.write" && a.outcome == "denied" && a.user == "nobody"));
+
+        // An edit of the version before is refused: someone changed it since.
+        let err = e
+            .policy_write(&root, "{}", v.digest.as_deref())
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+        // A broken policy and one that locks every admin out change nothing.
+        let now = e.policy_read(&root).unwrap();
+        let err = e
+            .policy_write(
+                &root,
+                r#"{"users": {"nobody": {"role": "pilot"}}}"#,
+                now.digest.as_deref(),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("unknown role"), "{err}");
+        let err = e
+            .policy_write(
+                &root,
+                r#"{"users": {"root": {"role": "viewer"}}}"#,
+                now.digest.as_deref(),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("lock out every admin"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(e.permissions(&nobody()).unwrap().role, "viewer");
+    }
+
+    #[test]
+    fn a_change_of_the_file_is_picked_up_and_a_broken_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (e, path) = engine(dir.path(), r#"{"users": {"nobody": {"role": "user"}}}"#);
+        let _w = e.watch_policy(std::time::Duration::from_millis(20));
+        let wait_role = |want: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while e.permissions(&nobody()).unwrap().role != want {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "role never became {want}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        std::fs::write(&path, r#"{"users": {"nobody": {"role": "operator"}}}"#).unwrap();
+        wait_role("operator");
+        std::fs::write(&path, r#"{"users": {"nobody": {"role": "pilot"}}}"#).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            e.permissions(&nobody()).unwrap().role,
+            "operator",
+            "the broken file is refused"
+        );
+        let audit = e.audit_read(&Caller::root()).unwrap();
+        let reloads: Vec<&str> = audit
+            .iter()
+            .filter(|a| a.action == "policy.reload")
+            .map(|a| a.outcome.as_str())
+            .collect();
+        assert_eq!(reloads, vec!["allowed", "failed"]);
+    }
+
+    #[test]
+    fn usage_lists_the_policy_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let (e, _) = engine(
+            dir.path(),
+            r#"{"roles": {"small": {"inherits": "user", "constraints": {"max_memory": 1073741824}}},
+                "users": {"nobody": {"role": "small", "project": "lab"}}}"#,
+        );
+        let u = e.account_usage(&Caller::root()).unwrap();
+        let n = u.iter().find(|u| u.uid == 65534).unwrap();
+        assert_eq!((n.role.as_str(), n.containers, n.running), ("small", 0, 0));
+        assert_eq!(n.project.as_deref(), Some("lab"));
+        assert_eq!(n.limits.max_memory, Some(1 << 30));
+        assert_eq!(
+            e.account_usage(&nobody()).unwrap_err().kind,
+            ErrorKind::PermissionDenied
+        );
+        // No server for this root: no connections, and no error.
+        assert_eq!(e.connections(&Caller::root()).unwrap().socket, None);
+    }
+}

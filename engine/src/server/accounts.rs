@@ -112,3 +112,64 @@ pub fn connections(
         list,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::api::{AccountsApi, AuditApi};
+    use crate::remote::client::{Endpoint, RemoteEngine};
+    use crate::{Caller, EngineOptions, LocalEngine};
+
+    /// Through the socket: who is connected (this client, with its calls), an edit of
+    /// the policy in force for the next call, and a console on the same root (another
+    /// engine object, as another process would have) finding the server.
+    #[test]
+    fn connections_and_policy_edits_through_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("policy.json");
+        std::fs::write(&policy, r#"{"users": {"nobody": {"role": "user"}}}"#).unwrap();
+        let opts = || EngineOptions {
+            policy: Some(Arc::new(crate::policy::Policy::load(&policy).unwrap())),
+            ..Default::default()
+        };
+        let root = dir.path().join("root");
+        let local = Arc::new(LocalEngine::open(&root, opts()).unwrap());
+        let sock = dir.path().join("wharf.sock");
+        let listener = super::super::bind(&sock).unwrap();
+        let e = local.clone();
+        std::thread::spawn(move || super::super::serve(e, listener));
+        let remote = RemoteEngine::connect(Endpoint::Unix(sock.clone())).unwrap();
+        let me = Caller::root();
+        remote.whoami(&me).unwrap();
+        let c = remote.connections(&me).unwrap();
+        assert_eq!(c.socket.as_deref(), Some(sock.to_str().unwrap()));
+        let mine = c.list.iter().find(|c| c.uid == 0).expect("this client");
+        assert_eq!(mine.role, "admin");
+        assert!(mine.calls >= 2, "{mine:?}");
+
+        let v = remote.policy_read(&me).unwrap();
+        let change = remote
+            .policy_write(
+                &me,
+                r#"{"users": {"nobody": {"role": "viewer"}}}"#,
+                v.digest.as_deref(),
+            )
+            .unwrap();
+        assert_eq!(change.summary, "user nobody: user -> viewer");
+        let nobody = Caller {
+            uid: 65534,
+            gid: 65534,
+            name: "nobody".into(),
+            role: crate::caller::Role("user".into()),
+            project: None,
+        };
+        assert_eq!(local.permissions(&nobody).unwrap().role, "viewer");
+
+        // Another engine on the root asks the server.
+        let other = LocalEngine::open(&root, opts()).unwrap();
+        let c = other.connections(&me).unwrap();
+        assert_eq!(c.socket.as_deref(), Some(sock.to_str().unwrap()));
+        assert!(c.list.len() >= 2, "{c:?}");
+    }
+}

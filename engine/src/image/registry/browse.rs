@@ -408,39 +408,38 @@ impl RegistryBrowseApi for LocalEngine {
             platforms: vec![],
             image: None,
         };
-        let (image, image_digest, image_type, image_platform) = match manifest::parse(
-            &media_type,
-            &body,
-            &what,
-        )? {
-            Fetched::Image(m) => (m, digest, media_type, None),
-            Fetched::Index(idx) => {
-                out.platforms = idx
-                    .manifests
-                    .iter()
-                    .filter_map(|d| {
-                        d.platform.as_ref().map(|p| RemotePlatform {
-                            platform: p.to_string(),
-                            digest: d.digest.clone(),
-                            size: d.size,
+        let (image, image_digest, image_type, image_platform) =
+            match manifest::parse(&media_type, &body, &what)? {
+                Fetched::Image(m) => (m, digest, media_type, None),
+                Fetched::Index(idx) => {
+                    out.platforms = idx
+                        .manifests
+                        .iter()
+                        .filter_map(|d| {
+                            d.platform.as_ref().map(|p| RemotePlatform {
+                                platform: p.to_string(),
+                                digest: d.digest.clone(),
+                                size: d.size,
+                            })
                         })
-                    })
-                    .collect();
-                let chosen = match manifest::select_platform(&idx, &want, &what) {
-                    Ok(d) => d.clone(),
-                    // An index without this host's platform still shows its list.
-                    Err(_) if platform.is_none() => return Ok(out),
-                    Err(e) => return Err(e),
-                };
-                let (b, t, d) = client.get_manifest(&r.repository, &chosen.digest, &what)?;
-                match manifest::parse(&t, &b, &what)? {
-                    Fetched::Image(m) => (m, d, t, chosen.platform.map(|p| p.to_string())),
-                    Fetched::Index(_) => return Err(EngineError::invalid(format!(
+                        .collect();
+                    let chosen = match manifest::select_platform(&idx, &want, &what) {
+                        Ok(d) => d.clone(),
+                        // An index without this host's platform still shows its list.
+                        Err(_) if platform.is_none() => return Ok(out),
+                        Err(e) => return Err(e),
+                    };
+                    let (b, t, d) = client.get_manifest(&r.repository, &chosen.digest, &what)?;
+                    match manifest::parse(&t, &b, &what)? {
+                        Fetched::Image(m) => (m, d, t, chosen.platform.map(|p| p.to_string())),
+                        Fetched::Index(_) => {
+                            return Err(EngineError::invalid(format!(
                         "{what} is an index of indexes; wharf reads one level of image index only"
-                    ))),
+                    )))
+                        }
+                    }
                 }
-            }
-        };
+            };
         let config =
             client.get_small_blob(&r.repository, &image.config.digest, image.config.size)?;
         let cv: serde_json::Value = serde_json::from_slice(&config).unwrap_or_default();
