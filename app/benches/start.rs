@@ -51,7 +51,10 @@ fn main() {
         return;
     }
     private_mount_namespace();
-    let wharf = env!("CARGO_BIN_EXE_wharf");
+    // WHARF_BIN: time another build (an older one, for a before/after on this machine).
+    let wharf_bin =
+        std::env::var("WHARF_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wharf").into());
+    let wharf = wharf_bin.as_str();
     let tmp = tempfile::Builder::new()
         .prefix("wb")
         .tempdir_in("/tmp")
@@ -120,9 +123,11 @@ fn main() {
         }
     }
     let wm = median(w_times);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "wharf run --rm --network none wharf/demo true: median {:.1} ms over {ROUNDS} runs",
-        ms(wm)
+        "wharf run --rm --network none wharf/demo true: median {:.1} ms over {ROUNDS} runs (load {})",
+        ms(wm),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     if crun {
         let cm = median(c_times);
@@ -131,7 +136,7 @@ fn main() {
             ms(cm)
         );
         println!(
-            "ratio wharf/crun: {:.2}x (goal: at most 3x)",
+            "ratio wharf/crun: {:.2}x (goal: at most 1.5x)",
             wm.as_secs_f64() / cm.as_secs_f64()
         );
     } else {

@@ -68,7 +68,72 @@ enum Command {
     #[command(flatten)]
     Toolbox(cli::toolbox::Cmd),
     #[command(flatten)]
+    Journal(cli::journal::Cmd),
+    #[command(flatten)]
+    Trace(cli::trace::Cmd),
+    #[command(flatten)]
+    Build(cli::build::Cmd),
+    #[command(flatten)]
     Compose(cli::compose::Cmd),
+}
+
+/// Run one command of the command line (everything but the console and its replay) on
+/// `ctx`; the exit code. The console runs the commands typed at its `:` prompt here too.
+fn dispatch(command: Command, ctx: &cli::Ctx) -> i32 {
+    match command {
+        Command::System(c) => cli::system::run(c, ctx),
+        Command::Networks(c) => cli::networks::run(c, ctx),
+        Command::Audit(c) => cli::audit::run(c, ctx),
+        Command::Serve(c) => cli::serve::run(c, ctx),
+        Command::Volume(c) => cli::volumes::run(c, ctx),
+        Command::Stats(c) => cli::stats::run(c, ctx),
+        Command::Images(c) => cli::images::run(c, ctx),
+        Command::Containers(c) => cli::containers::run(c, ctx),
+        Command::Registry(c) => cli::registry::run(c, ctx),
+        Command::Toolbox(c) => cli::toolbox::run(c, ctx),
+        Command::Journal(c) => cli::journal::run(c, ctx),
+        Command::Trace(c) => cli::trace::run(c, ctx),
+        Command::Build(c) => cli::build::run(c, ctx),
+        Command::Compose(c) => cli::compose::run(c, ctx),
+    }
+}
+
+/// The console on `ctx`'s engine, replaying `replay` if given.
+fn console(ctx: &cli::Ctx, opts: &Opts, replay: Option<&std::path::Path>) -> i32 {
+    // The policy may change while the console runs (the accounts pane, an edit by
+    // hand): the embedded engine follows its file.
+    let _watch = ctx
+        .local
+        .as_ref()
+        .and_then(|e| e.watch_policy(std::time::Duration::from_secs(1)));
+    // The role decides what the console offers, as the engine reports it (through
+    // --host too); the engine still checks every call.
+    let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
+        .ok()
+        .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
+    let replay = match replay.map(console::teach::Replay::load).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            return 125;
+        }
+    };
+    let session = console::Session {
+        journal_dir: cli::journal::dir(ctx),
+        preview_by: opts
+            .as_user
+            .as_ref()
+            .map(|_| cli::resolve_caller(None).name),
+        remote: ctx.local.is_none(),
+        replay,
+    };
+    console::run(
+        ctx.api.clone(),
+        ctx.caller.clone(),
+        role,
+        opts.keymap.as_deref(),
+        session,
+    )
 }
 
 /// Options that may come from the environment (`WHARF_ROOT`, `WHARF_HOST`, ...) count
@@ -89,6 +154,17 @@ fn unset_empty_env() {
         }
     }
     walk(&<Opts as clap::CommandFactory>::command());
+}
+
+/// How long an idle bridge stays up for the next container: `WHARF_BRIDGE_GRACE`
+/// seconds (0: removed with its last container), 30 s by default.
+fn bridge_grace() -> std::time::Duration {
+    std::env::var("WHARF_BRIDGE_GRACE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(wharf_engine::local::DEFAULT_BRIDGE_GRACE)
 }
 
 fn main() {
@@ -161,6 +237,7 @@ fn main() {
             let caller = cli::resolve_caller(policy.as_deref());
             let engine_opts = EngineOptions {
                 policy,
+                bridge_grace: Some(bridge_grace()),
                 ..Default::default()
             };
             match LocalEngine::open(&opts.root, engine_opts) {
@@ -193,36 +270,11 @@ fn main() {
         }
     };
     let code = match opts.command {
-        None => {
-            // The role decides what the console offers, as the engine reports it (through
-            // --host too); the engine still checks every call.
-            // The policy may change while the console runs (the accounts pane, an edit
-            // by hand): the embedded engine follows its file.
-            let _watch = ctx
-                .local
-                .as_ref()
-                .and_then(|e| e.watch_policy(std::time::Duration::from_secs(1)));
-            let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)
-                .ok()
-                .map(|p| wharf_engine::policy::EffectiveRole::from_permissions(&p));
-            console::run(
-                ctx.api.clone(),
-                ctx.caller.clone(),
-                role,
-                opts.keymap.as_deref(),
-            )
-        }
-        Some(Command::System(c)) => cli::system::run(c, &ctx),
-        Some(Command::Networks(c)) => cli::networks::run(c, &ctx),
-        Some(Command::Audit(c)) => cli::audit::run(c, &ctx),
-        Some(Command::Serve(c)) => cli::serve::run(c, &ctx),
-        Some(Command::Volume(c)) => cli::volumes::run(c, &ctx),
-        Some(Command::Stats(c)) => cli::stats::run(c, &ctx),
-        Some(Command::Images(c)) => cli::images::run(c, &ctx),
-        Some(Command::Containers(c)) => cli::containers::run(c, &ctx),
-        Some(Command::Registry(c)) => cli::registry::run(c, &ctx),
-        Some(Command::Toolbox(c)) => cli::toolbox::run(c, &ctx),
-        Some(Command::Compose(c)) => cli::compose::run(c, &ctx),
+        None => console(&ctx, &opts, None),
+        Some(Command::Journal(cli::journal::Cmd::Journal {
+            cmd: cli::journal::JournalCmd::Replay(ref a),
+        })) => console(&ctx, &opts, Some(&a.file)),
+        Some(c) => dispatch(c, &ctx),
     };
     std::process::exit(code);
 }

@@ -235,7 +235,8 @@ fn run_list_logs_stop_remove_through_the_console() {
     c.text("e2e-web");
     c.keys(&["Tab"]);
     c.text("sh -c 'trap \"exit 0\" TERM; echo hello-from-e2e; while true; do sleep 1; done'");
-    for _ in 0..4 {
+    // start, env, ports, expose, publish all, volumes: to network.
+    for _ in 0..7 {
         c.keys(&["Tab"]);
     }
     c.text("none");
@@ -833,7 +834,12 @@ fn registries_pane_logs_in_browses_pulls_pushes_and_logs_out() {
         ],
     );
     layout.tag_image(&img, "1");
-    layout.skopeo_push("1", &format!("{host}/team/app:1"), Some(("gina", "g1na-s3cret")), false);
+    layout.skopeo_push(
+        "1",
+        &format!("{host}/team/app:1"),
+        Some(("gina", "g1na-s3cret")),
+        false,
+    );
 
     let c = Console::start(r, 160, 45, "");
     c.wait_for("No containers yet.");
@@ -860,13 +866,17 @@ fn registries_pane_logs_in_browses_pulls_pushes_and_logs_out() {
     c.keys(&["Enter"]);
     c.wait("the repositories", |s| body_row(s, "team/app").is_some());
     c.keys(&["Enter"]);
-    c.wait("the tags", |s| s.contains("TAG") && body_row(s, "1").is_some());
+    c.wait("the tags", |s| {
+        s.contains("TAG") && body_row(s, "1").is_some()
+    });
     c.keys(&["Enter"]);
     c.wait("the manifest", |s| {
         s.contains("LAYERS") && s.contains(&img.layers[1][7..19])
     });
     c.keys(&["Escape"]);
-    c.wait("the tags again", |s| s.contains("TAG") && !s.contains("LAYERS"));
+    c.wait("the tags again", |s| {
+        s.contains("TAG") && !s.contains("LAYERS")
+    });
     c.keys(&["p"]);
     c.wait_for(&format!("pulling {host}/team/app:1"));
     c.wait_for(&format!("pulled {host}/team/app:1"));
@@ -885,7 +895,9 @@ fn registries_pane_logs_in_browses_pulls_pushes_and_logs_out() {
     c.text("wharf/demo:latest");
     c.keys(&["Tab", "C-u"]);
     c.text(&format!("{host}/team/demo:7"));
-    c.wait_for(&format!("tag wharf/demo:latest as {host}/team/demo:7 and push it"));
+    c.wait_for(&format!(
+        "tag wharf/demo:latest as {host}/team/demo:7 and push it"
+    ));
     c.keys(&["Enter"]);
     c.wait_for(&format!("pushed {host}/team/demo:7"));
     let raw = registry_support::skopeo_raw(
@@ -893,10 +905,15 @@ fn registries_pane_logs_in_browses_pulls_pushes_and_logs_out() {
         Some(("gina", "g1na-s3cret")),
     );
     assert!(!raw.is_empty());
-    // Back to the registries, log out.
-    c.keys(&["Escape", "Escape"]);
-    c.wait("the registries", |s| s.contains("LOGGED IN AS"));
+    // Back to the registries (Esc closes the push's panel, then goes up a level), log
+    // out. One Esc at a time, each seen on screen first: the terminal reads two Escs
+    // sent together as one, and an Esc just before a letter as Alt and the letter.
     c.keys(&["Escape"]);
+    c.wait("the push's panel closed", |s| !s.contains("─ pushing"));
+    c.keys(&["Escape"]);
+    c.wait("the repositories", |s| s.contains("REPOSITORY"));
+    c.keys(&["Escape"]);
+    c.wait("the registries", |s| s.contains("LOGGED IN AS"));
     c.keys(&["X"]);
     c.wait_for(&format!("log out of {host}?"));
     c.keys(&["y"]);
@@ -908,4 +925,382 @@ fn registries_pane_logs_in_browses_pulls_pushes_and_logs_out() {
     let auth = std::fs::read_to_string(r.join("auth/0.json")).unwrap_or_default();
     assert!(!auth.contains(&host), "the login is gone: {auth}");
     stop_token_server(&ts);
+}
+
+// ----- the console for a Docker course's lab steps (issue 15) -----
+
+/// Press Tab `n` times (the forms' next field).
+fn tabs(c: &Console, n: usize) {
+    for _ in 0..n {
+        c.keys(&["Tab"]);
+    }
+}
+
+#[test]
+fn run_form_creates_only_runs_with_a_terminal_and_says_why_a_shell_exits() {
+    if !is_root() {
+        eprintln!("skipped: runs containers, needs root");
+        return;
+    }
+    let root = demo_root();
+    let r = root.path();
+    let c = Console::start(r, 160, 45, "");
+    c.wait_for("No containers yet.");
+
+    // Create only, with --expose and -P. The image's command is sh: the form says a
+    // detached run of it would exit at once, and offers interactive.
+    c.keys(&["n"]);
+    c.wait_for("Run a container");
+    c.text("wharf/demo");
+    c.keys(&["Tab"]);
+    c.text("made");
+    tabs(&c, 2);
+    c.wait_for("has no input and exits at once: choose interactive");
+    c.keys(&["Right", "Right"]);
+    tabs(&c, 3);
+    c.text("8080/tcp");
+    c.keys(&["Tab"]);
+    c.keys(&["y"]);
+    tabs(&c, 2);
+    c.text("none");
+    c.wait_for("wharf create --name made --expose 8080/tcp -P --network none wharf/demo");
+    c.keys(&["Enter"]);
+    c.wait("made created, not started", |s| {
+        s.contains("created made (") && row(s, "made").is_some_and(|l| l.contains("created"))
+    });
+    let f = wharf_ok(
+        r,
+        &[
+            "inspect",
+            "-f",
+            "{{json .Config.ExposedPorts}} {{.HostConfig.PublishAllPorts}} {{.State.Status}}",
+            "made",
+        ],
+    );
+    assert_eq!(f.trim(), r#"{"8080/tcp":{}} true created"#);
+
+    // Interactive: the terminal goes to the container's shell, and comes back.
+    c.keys(&["n"]);
+    c.wait_for("Run a container");
+    c.text("wharf/demo");
+    c.keys(&["Tab"]);
+    c.text("tty1");
+    tabs(&c, 2);
+    c.keys(&["i"]);
+    tabs(&c, 6);
+    c.text("none");
+    c.wait_for("wharf run -it --name tty1 --network none wharf/demo");
+    c.keys(&["Enter"]);
+    c.wait_for("wharf: wharf run -it --name tty1");
+    c.wait_for("/ #");
+    c.text("echo inside-$((6*7)); tty");
+    c.keys(&["Enter"]);
+    c.wait_for("inside-42");
+    c.wait_for("/dev/pts/0");
+    c.text("exit 5");
+    c.keys(&["Enter"]);
+    let s = c.wait_for("the session in tty1 ended (exit code 5)");
+    assert!(
+        row(&s, "tty1").is_some_and(|l| l.contains("exited (5)")),
+        "{s}"
+    );
+
+    // Detached, the image's sh exits at once: the console says why.
+    c.keys(&["n"]);
+    c.wait_for("Run a container");
+    c.text("wharf/demo");
+    c.keys(&["Tab"]);
+    c.text("quick");
+    tabs(&c, 8);
+    c.text("none");
+    c.keys(&["Enter"]);
+    c.wait("why quick exited", |s| {
+        flat(s).contains("quickexitedatonce(exitcode0):shisashellthatwaitsforinput")
+    });
+}
+
+#[test]
+fn diff_top_cp_commit_export_update_and_wait_through_the_console() {
+    if !is_root() {
+        eprintln!("skipped: runs containers, needs root");
+        return;
+    }
+    let root = demo_root();
+    let r = root.path();
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path().display().to_string();
+    std::fs::write(host.path().join("note.txt"), "from-the-host\n").unwrap();
+    run_sh(
+        r,
+        "box",
+        "none",
+        "trap 'exit 0' TERM; echo made > /tmp/made.txt; rm /www/index.html; while true; do sleep 0.2; done",
+    );
+    let c = Console::start(r, 160, 45, "");
+    c.wait("box running", |s| {
+        row(s, "box").is_some_and(|l| l.contains("running"))
+    });
+
+    // diff, then top, under the list; again: the log.
+    c.keys(&["D"]);
+    c.wait("its changes", |s| {
+        s.contains("box · changes (diff: 1 added, 2 changed, 1 deleted)")
+            && s.contains("A /tmp/made.txt")
+            && s.contains("D /www/index.html")
+            && s.contains("C /www")
+    });
+    c.keys(&["T"]);
+    c.wait("its processes", |s| {
+        s.contains("box · processes (top") && s.contains("PID") && s.contains("sleep 0.2")
+    });
+    c.keys(&["T"]);
+    c.wait_for("box · log");
+
+    // cp into the container.
+    c.keys(&["F"]);
+    c.wait_for("copy files into or out of box");
+    c.keys(&["Tab"]);
+    c.text("/tmp/");
+    c.keys(&["Tab"]);
+    c.text(&format!("{h}/note.txt"));
+    c.wait_for(&format!("wharf cp {h}/note.txt box:/tmp/"));
+    c.keys(&["Enter"]);
+    c.wait_for(&format!("copied {h}/note.txt into box:/tmp/"));
+    let got = wharf_ok(r, &["exec", "box", "cat", "/tmp/note.txt"]);
+    assert_eq!(got, "from-the-host\n");
+
+    // cp out of it; a second time it would replace the file: it asks first.
+    for round in 0..2 {
+        c.keys(&["F"]);
+        c.wait_for("copy files into or out of box");
+        c.keys(&["o"]);
+        c.keys(&["Tab"]);
+        c.text("/tmp/made.txt");
+        c.keys(&["Tab"]);
+        c.text(&format!("{h}/out.txt"));
+        c.wait_for(&format!("wharf cp box:/tmp/made.txt {h}/out.txt"));
+        if round == 1 {
+            c.wait_for("exists: it is replaced (asks first)");
+            c.keys(&["Enter"]);
+            c.wait_for(&format!(
+                "replace {h}/out.txt on this machine with box:/tmp/made.txt?"
+            ));
+            c.keys(&["y"]);
+        } else {
+            c.keys(&["Enter"]);
+        }
+        c.wait_for(&format!("copied box:/tmp/made.txt to {h}/out.txt"));
+        assert_eq!(
+            std::fs::read_to_string(host.path().join("out.txt")).unwrap(),
+            "made\n"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // commit, with a message, an author and a change.
+    c.keys(&["C"]);
+    c.wait_for("commit box to an image");
+    c.text("lab/box:1");
+    c.keys(&["Tab"]);
+    c.text("lab step 1");
+    c.keys(&["Tab"]);
+    c.text("Alice");
+    c.keys(&["Tab"]);
+    c.text(r#"CMD ["cat","/tmp/made.txt"]"#);
+    c.wait_for(
+        r#"wharf commit -a Alice -m 'lab step 1' -c 'CMD ["cat","/tmp/made.txt"]' box lab/box:1"#,
+    );
+    c.keys(&["Enter"]);
+    c.wait_for("committed box as lab/box:1");
+    let out = wharf_ok(r, &["run", "--rm", "--network", "none", "lab/box:1"]);
+    assert_eq!(out.trim(), "made");
+    let comment = wharf_ok(
+        r,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Comment}} {{.Author}}",
+            "lab/box:1",
+        ],
+    );
+    assert_eq!(comment.trim(), "lab step 1 Alice");
+
+    // export to a file.
+    c.keys(&["E"]);
+    c.wait_for("export the file system of box");
+    c.text(&format!("{h}/box.tar"));
+    c.wait_for(&format!("wharf export -o {h}/box.tar box"));
+    c.keys(&["Enter"]);
+    c.wait_for(&format!("exported box to {h}/box.tar"));
+    let list = Command::new("tar")
+        .args(["-tf", &format!("{h}/box.tar")])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.trim_start_matches("./") == "tmp/made.txt"),
+        "{list}"
+    );
+
+    // update, live: the form shows what it has.
+    c.keys(&["u"]);
+    c.wait_for("update box (live)");
+    c.wait_for("no limit, kept");
+    c.text("64m");
+    tabs(&c, 2);
+    c.text("50");
+    c.keys(&["Tab"]);
+    c.text("on-failure:2");
+    c.wait_for("wharf update -m 64m --pids-limit 50 --restart on-failure:2 box");
+    c.keys(&["Enter"]);
+    c.wait_for("updated box");
+    let f = wharf_ok(
+        r,
+        &[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}",
+            "box",
+        ],
+    );
+    assert_eq!(f.trim(), "67108864 50 on-failure");
+
+    // wait: the console goes on, and says when it stops.
+    c.keys(&["w"]);
+    c.wait_for("waiting for box to stop");
+    wharf_ok(r, &["stop", "box"]);
+    c.wait_for("box stopped: exit code 0");
+}
+
+#[test]
+fn disk_usage_from_the_images_and_volumes_panes() {
+    if !is_root() {
+        eprintln!("skipped: builds the demo image, needs root");
+        return;
+    }
+    let root = demo_root();
+    let r = root.path();
+    wharf_ok(r, &["volume", "create", "data1"]);
+    let c = Console::start(r, 80, 24, "");
+    c.wait_for("No containers yet.");
+    c.keys(&["2"]);
+    c.wait("the demo image", |s| s.contains("wharf/demo"));
+    c.keys(&["u"]);
+    let s = c.wait_for("$ wharf system df");
+    for what in [
+        "disk usage",
+        "TYPE",
+        "Images",
+        "Staging",
+        "Containers",
+        "Build Cache",
+    ] {
+        assert!(s.contains(what), "{what}: {s}");
+    }
+    let images = s.lines().find(|l| l.contains("Images ")).unwrap_or("");
+    assert!(
+        images.split_whitespace().nth(1) == Some("1"),
+        "one image: {images}"
+    );
+    assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
+    c.keys(&["Escape"]);
+    c.wait("the window closed", |s| !s.contains("$ wharf system df"));
+    c.keys(&["4"]);
+    c.wait("the volume", |s| row(s, "data1").is_some());
+    c.keys(&["u"]);
+    let s = c.wait_for("$ wharf system df");
+    let vols = s
+        .lines()
+        .find(|l| l.contains("Local Volumes"))
+        .unwrap_or("");
+    assert!(vols.contains("Local Volumes      1"), "{vols}");
+}
+
+#[test]
+fn network_create_with_addresses_and_connect_with_an_ip_and_aliases() {
+    if !is_root() {
+        eprintln!("skipped: creates networks, needs root");
+        return;
+    }
+    // In a network namespace of the test's own: the container started at the end gets
+    // its bridge there.
+    let _ns = network_support::TestNetns::enter();
+    let root = demo_root();
+    let r = root.path();
+    wharf_ok(
+        r,
+        &["create", "--name", "srv", "wharf/demo", "sleep", "1000"],
+    );
+    let c = Console::start(r, 160, 45, "");
+    c.wait("srv listed", |s| row(s, "srv").is_some());
+    c.keys(&["3"]);
+    c.wait("the networks", |s| row(s, "bridge").is_some());
+
+    // Create: the addresses are checked as typed.
+    c.keys(&["n"]);
+    c.wait_for("new bridge network");
+    c.text("lab");
+    c.keys(&["Tab"]);
+    c.text("10.77.0.1/24");
+    c.wait_for("has host bits set: use 10.77.0.0/24 instead");
+    c.keys(&["C-u"]);
+    c.text("10.77.0.0/24");
+    c.keys(&["Tab"]);
+    c.text("10.78.0.1");
+    c.wait_for("--gateway 10.78.0.1 is not a usable address of subnet 10.77.0.0/24");
+    c.keys(&["C-u"]);
+    c.text("10.77.0.254");
+    c.keys(&["Tab"]);
+    c.text("10.77.0.128/25");
+    c.keys(&["Tab"]);
+    c.keys(&["y"]);
+    c.wait_for("wharf network create --subnet 10.77.0.0/24 --gateway 10.77.0.254 --ip-range 10.77.0.128/25 --internal lab");
+    c.keys(&["Enter"]);
+    c.wait_for("created network lab");
+    let f = wharf_ok(
+        r,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{.IPRange}}{{end}} {{.Internal}}",
+            "lab",
+        ],
+    );
+    assert_eq!(f.trim(), "10.77.0.0/24 10.77.0.254 10.77.0.128/25 true");
+
+    // Connect srv with an address and two aliases.
+    c.keys(&["/"]);
+    c.text("lab");
+    c.keys(&["Enter"]);
+    c.wait("only lab", |s| {
+        row(s, "lab").is_some() && row(s, "bridge").is_none()
+    });
+    c.keys(&["c"]);
+    c.wait_for("connect a container to lab");
+    c.text("srv");
+    c.keys(&["Tab"]);
+    c.text("10.77.1.5");
+    c.wait_for("10.77.1.5 is not a usable address of lab (10.77.0.0/24)");
+    c.keys(&["C-u"]);
+    c.text("10.77.0.200");
+    c.keys(&["Tab"]);
+    c.text("db cache");
+    c.wait_for("wharf network connect --ip 10.77.0.200 --alias db --alias cache lab srv");
+    c.keys(&["Enter"]);
+    c.wait_for("connected srv to lab");
+    wharf_ok(r, &["start", "srv"]);
+    let f = wharf_ok(
+        r,
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.lab.IPAddress}} {{json .NetworkSettings.Networks.lab.Aliases}}",
+            "srv",
+        ],
+    );
+    assert!(f.starts_with("10.77.0.200 "), "{f}");
+    assert!(f.contains("\"db\"") && f.contains("\"cache\""), "{f}");
 }

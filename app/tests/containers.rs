@@ -882,3 +882,159 @@ fn ps_size_counts_the_writable_layer_of_the_containers_shown() {
         assert!(String::from_utf8_lossy(&o.stderr).contains("invalid filter"));
     }
 }
+
+/// Hold an exclusive flock on `path` (created if missing) until the file is dropped.
+fn flock(path: &std::path::Path) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .expect("lock file");
+    // SAFETY: flock on a file this test owns.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f
+}
+
+/// Found by scripts/soak.sh: `container prune` looked at a container, a `run` started
+/// it, and the prune removed it anyway, leaving its processes, monitor and cgroups
+/// behind. Removals now take the lock a start holds until the container runs: while a
+/// start holds it, `prune` and `rm` wait, and look again once they have it.
+#[test]
+fn prune_and_rm_wait_for_a_start_in_progress() {
+    let w = Wharf::new();
+    for how in [&["container", "prune", "-f"][..], &["rm", "late"][..]] {
+        let id = w
+            .ok(&[
+                "create",
+                "--network",
+                "none",
+                "--name",
+                "late",
+                "wharf/demo",
+                "sleep",
+                "100",
+            ])
+            .trim()
+            .to_string();
+        // A start in progress, as far as the lock is concerned.
+        let start = flock(&w.container_dir(&id).join("start.lock"));
+        let mut remover = ChildGuard(w.cmd(how).stdout(Stdio::null()).spawn().expect("remover"));
+        let t0 = Instant::now();
+        while t0.elapsed() < 2 * SEC {
+            assert!(
+                remover.0.try_wait().expect("remover").is_none(),
+                "wharf {how:?} did not wait for the start in progress"
+            );
+            assert!(
+                w.container_dir(&id).exists(),
+                "{how:?} removed a container that was starting"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(start);
+        let st = remover.0.wait().expect("remover");
+        assert!(st.success(), "wharf {how:?}: {st:?}");
+        assert!(
+            !w.container_dir(&id).exists(),
+            "{how:?} did not remove it once the start was done"
+        );
+    }
+}
+
+/// Found by scripts/soak.sh: an `rm` or `prune` killed after renaming a container's
+/// directory into tmp/ left it there for good, and a `create` killed before writing its
+/// config left a directory that is never listed yet keeps its volumes in use. The next
+/// engine start deletes such leftovers, but never a removal whose remover still holds it.
+#[test]
+fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
+    let w = Wharf::new();
+    // What a create killed before its config leaves: the layer directories, a volume
+    // acquired for it.
+    w.ok(&["volume", "create", "kept"]);
+    let ghost = "0123456789abcdef".repeat(4);
+    for d in ["diff", "work", "merged"] {
+        std::fs::create_dir_all(w.container_dir(&ghost).join(d)).unwrap();
+    }
+    std::fs::write(w.root().join("volumes/kept/refs").join(&ghost), b"").unwrap();
+    // The engine start of this command deletes it first: the volume is free.
+    w.ok(&["volume", "rm", "kept"]);
+    assert!(
+        !w.container_dir(&ghost).exists(),
+        "the killed create's directory is still there"
+    );
+    let mut doomed = Vec::new();
+    for name in ["gone1", "gone2"] {
+        let id = w
+            .ok(&[
+                "create",
+                "--network",
+                "none",
+                "--name",
+                name,
+                "wharf/demo",
+                "true",
+            ])
+            .trim()
+            .to_string();
+        // What a remover killed right after its rename leaves.
+        let to = w.root().join("tmp").join(format!("removing-{id}"));
+        std::fs::rename(w.container_dir(&id), &to).unwrap();
+        doomed.push(to);
+    }
+    // The second one's remover is alive (it holds the lock).
+    let live = flock(&doomed[1].join("remove.lock"));
+    w.ok(&["ps", "-a"]);
+    assert!(
+        !doomed[0].exists(),
+        "the killed removal's files are still in tmp/"
+    );
+    assert!(
+        doomed[1].exists(),
+        "a removal in progress was deleted under its remover"
+    );
+    drop(live);
+    w.ok(&["ps", "-a"]);
+    assert!(!doomed[1].exists());
+}
+
+/// Found by scripts/soak.sh: a monitor killed after starting the container's process
+/// but before recording it leaves that process in the container's cgroup, with the
+/// container still stopped as far as its state says; `container prune` then removed the
+/// container and left the process running. Prune now kills what is left in the cgroup
+/// and removes it, as `rm` does.
+#[test]
+fn prune_kills_what_a_killed_start_left_in_the_cgroup() {
+    use wharf_engine::runtime::cgroups::Cgroup;
+    let w = Wharf::new();
+    let id = w
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            "half",
+            "wharf/demo",
+            "sleep",
+            "100",
+        ])
+        .trim()
+        .to_string();
+    // The process of a start whose monitor was killed: in the cgroup, nowhere else.
+    let cg = Cgroup::for_container(&id);
+    cg.create().unwrap();
+    let mut orphan = ChildGuard(
+        std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .expect("sleep"),
+    );
+    cg.add_proc(orphan.0.id() as i32).unwrap();
+    assert_eq!(w.status("half"), "created");
+    w.ok(&["container", "prune", "-f"]);
+    wait_for("the orphan to be killed", 5 * SEC, || {
+        orphan.0.try_wait().expect("orphan").is_some()
+    });
+    assert!(Cgroup::for_container(&id).pids().is_empty());
+}

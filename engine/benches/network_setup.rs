@@ -77,6 +77,7 @@ fn main() {
                 name: "keeper",
                 hostname: "keeper",
                 exposed_ports: &[],
+                by_init: false,
             };
             network::setup(
                 &engine,
@@ -118,6 +119,7 @@ fn run_phase(engine: &LocalEngine, rounds: usize, keeper: bool) {
             name: "bench",
             hostname: "bench",
             exposed_ports: &[],
+            by_init: false,
         };
         let t = Instant::now();
         network::setup(engine, &id, &spec, child.id() as i32, &info).expect("setup");

@@ -76,7 +76,12 @@ fn main() {
     let sock = dir.path().join("wharf.sock");
     let listener = server::bind(&sock).expect("bind");
     let e2 = engine.clone();
-    std::thread::spawn(move || server::serve(e2, listener));
+    // All the clients are root here: allow them all (the default caps one uid at 64).
+    let limits = server::Limits {
+        max_per_uid: CLIENTS + 8,
+        ..Default::default()
+    };
+    std::thread::spawn(move || server::serve_with(e2, listener, limits));
 
     let opts = ContainerListOptions {
         all: true,

@@ -236,6 +236,22 @@ impl Follower {
         }
     }
 
+    /// Follow only what is appended to `journal` from now on (a subscription: what
+    /// happens after this call is in the next polls, across rotations).
+    pub fn from_now(journal: &Journal) -> Self {
+        use std::io::{Seek, SeekFrom};
+        let file = fs::File::open(&journal.path).ok().and_then(|mut f| {
+            // Appends are whole lines under the journal's lock: the end is a line's end.
+            let _lock = FileLock::shared(&journal.lock_path()).ok();
+            f.seek(SeekFrom::End(0)).ok().map(|_| f)
+        });
+        Follower {
+            path: journal.path.clone(),
+            file,
+            partial: Vec::new(),
+        }
+    }
+
     fn drain(&mut self, out: &mut Vec<Event>) -> Result<()> {
         use std::io::Read;
         let Some(f) = self.file.as_mut() else {

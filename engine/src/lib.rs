@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod build;
 pub mod caller;
 pub mod compose;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod runtime;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod trace;
 pub mod volume;
 
 pub use api::Engine;

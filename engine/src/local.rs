@@ -23,7 +23,14 @@ pub struct EngineOptions {
     pub policy: Option<std::sync::Arc<Policy>>,
     /// How often the stats sampler reads cgroups (1 s when `None`).
     pub stats_interval: Option<Duration>,
+    /// How long a bridge (and its rules) stays up after its last container stopped,
+    /// for the next one; `None`: removed at once. The command line uses
+    /// [`DEFAULT_BRIDGE_GRACE`] (`WHARF_BRIDGE_GRACE` seconds to change it).
+    pub bridge_grace: Option<Duration>,
 }
+
+/// The command line's bridge grace period.
+pub const DEFAULT_BRIDGE_GRACE: Duration = Duration::from_secs(30);
 
 /// The engine running inside this process, on one state root. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -32,7 +39,10 @@ pub struct LocalEngine {
     journal: Journal,
     gate: Gate,
     sampler: std::sync::Arc<crate::stats::Sampler>,
+    index: std::sync::Arc<crate::runtime::index::Index>,
     opts: EngineOptions,
+    /// The API trace of the calls that came over the socket ([`crate::trace`]).
+    tracer: crate::trace::Tracer,
 }
 
 impl LocalEngine {
@@ -55,10 +65,17 @@ impl LocalEngine {
             journal,
             gate,
             sampler,
+            index: Default::default(),
             opts,
+            tracer: crate::trace::Tracer::default(),
         };
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
+        // Container creates and removals killed half-way.
+        let n = engine.remove_leftovers();
+        if n > 0 {
+            tracing::info!("deleted what {n} killed container creates or removals left");
+        }
         // After a reboot: containers whose processes are gone, and their restart policies.
         engine.recover_containers();
         Ok(engine)
@@ -95,28 +112,34 @@ impl LocalEngine {
         }
     }
 
-    /// Container ids by the image id (`sha256:...`) they were created from, read from
-    /// each `containers/<id>/config.json`. That file is the runtime's; this relies only on
-    /// its top-level `"ImageId"` field, so the image store can refuse to delete an image
-    /// in use without knowing the runtime.
+    /// Container ids by the image id (`sha256:...`) they were created from, from the
+    /// container index (each container's config, checked current), so the image store
+    /// can refuse to delete an image in use without knowing the runtime.
     pub fn image_users(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
         let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        let dir = self.root.containers();
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| crate::EngineError::io(format!("listing {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
-            let cfg: Option<serde_json::Value> =
-                crate::state::read_json(&entry.path().join("config.json")).unwrap_or(None);
-            if let Some(image) = cfg
-                .as_ref()
-                .and_then(|c| c.get("ImageId"))
-                .and_then(|v| v.as_str())
-            {
-                out.entry(image.to_string()).or_default().push(id);
+        let snap = self.index.snapshot(self)?;
+        for r in snap.rows {
+            out.entry(r.image_id.clone())
+                .or_default()
+                .push(r.id.clone());
+        }
+        // A container the index could not read (its state damaged or missing) still
+        // holds its image: read the image id from its config as it stands.
+        for id in snap.unread {
+            let image = std::fs::read(self.root.containers().join(&id).join("config.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v.get("ImageId")?.as_str().map(str::to_string));
+            if let Some(image) = image {
+                out.entry(image).or_default().push(id);
             }
         }
         Ok(out)
+    }
+
+    /// The container index (listings from memory, see [`crate::runtime::index`]).
+    pub fn index(&self) -> &crate::runtime::index::Index {
+        &self.index
     }
 
     /// Does container `id` have live processes (running, paused or restarting, its pid
@@ -125,6 +148,11 @@ impl LocalEngine {
         crate::runtime::state::load(&self.root.containers().join(id))
             .map(|s| s.status.is_active() && s.pid_alive())
             .unwrap_or(false)
+    }
+
+    /// How long an idle bridge is kept up ([`EngineOptions::bridge_grace`]).
+    pub fn bridge_grace(&self) -> Duration {
+        self.opts.bridge_grace.unwrap_or(Duration::ZERO)
     }
 
     /// The stats sampler shared by every watcher of this engine.
@@ -140,6 +168,11 @@ impl LocalEngine {
     /// The audit journal.
     pub fn audit(&self) -> &AuditLog {
         self.gate.audit()
+    }
+
+    /// The API trace this engine keeps (the server records its clients' calls in it).
+    pub fn tracer(&self) -> &crate::trace::Tracer {
+        &self.tracer
     }
 
     /// The policy in force, if any (none = single-user mode). An admin's edit or a
@@ -173,6 +206,28 @@ impl AuditApi for LocalEngine {
             allowed,
         })
     }
+}
+
+/// Read `tracer` for `caller` as the engine allows: their own calls, or with
+/// `opts.all` everyone's (needs `audit.trace`; a refusal is audited). `alive` says
+/// whether the reader is still there (a server's client may leave between calls).
+pub fn follow_trace(
+    engine: &LocalEngine,
+    tracer: &crate::trace::Tracer,
+    caller: &Caller,
+    opts: &crate::trace::TraceOptions,
+    sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    alive: &dyn Fn() -> bool,
+) -> Result<()> {
+    // Everyone's calls, or a caller without a role: `audit.trace` is checked (and a
+    // refusal audited).
+    if opts.all || engine.gate.role(caller).name == "none" {
+        engine.gate.authorize(caller, Action::AuditTrace)?;
+    }
+    let uid = caller.uid;
+    let all = opts.all;
+    tracer.follow(opts, &|e| all || e.caller.uid == uid, sink, alive);
+    Ok(())
 }
 
 /// Does `ev` pass `f` (everything but the time bounds)?
@@ -266,6 +321,15 @@ impl SystemApi for LocalEngine {
             images,
             caller: caller.clone(),
         })
+    }
+
+    fn trace(
+        &self,
+        caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        follow_trace(self, &self.tracer, caller, opts, sink, &|| true)
     }
 
     fn events(

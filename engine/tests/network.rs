@@ -52,6 +52,7 @@ impl World {
             name,
             hostname: name,
             exposed_ports: &[],
+            by_init: false,
         };
         let setup = network::setup(&self.engine, &id, &spec, c.pid(), &info).unwrap();
         (c, setup)
@@ -193,6 +194,7 @@ fn published_ports_from_loopback_and_outside() {
         name: "dup",
         hostname: "dup",
         exposed_ports: &[],
+        by_init: false,
     };
     let err = network::setup(&w.engine, &id2, &spec2, c2.pid(), &info).unwrap_err();
     assert!(err.message.contains("already allocated"), "{err}");
@@ -356,6 +358,7 @@ fn addresses_are_reused_and_survive_restarts() {
         name: "e",
         hostname: "e",
         exposed_ports: &[],
+        by_init: false,
     };
     let err = network::setup(
         &w.engine,
@@ -447,6 +450,7 @@ fn none_host_and_default_bridge() {
         name: "me",
         hostname: "me",
         exposed_ports: &[],
+        by_init: false,
     };
     let err = network::setup(&w.engine, &id, &ContainerCreate::default(), me, &info).unwrap_err();
     assert!(err.message.contains("refusing"), "{err}");

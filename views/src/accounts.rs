@@ -256,7 +256,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
             .map(|k| format!("Press {k} to add a {what}."))
     };
     match &m.rows {
-        Rows::Users(rows) if rows.is_empty() => {
+        Rows::Users([]) => {
             let what = if m.source.is_none() {
                 "No policy: single-user mode, root is admin and nobody else has a role. Start wharf with --policy PATH to have roles."
             } else {
@@ -294,7 +294,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                 }
             },
         ),
-        Rows::Groups(rows) if rows.is_empty() => table::draw_empty(
+        Rows::Groups([]) => table::draw_empty(
             buf,
             body,
             theme,
@@ -365,7 +365,7 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut Li
                 }
             },
         ),
-        Rows::Projects(rows) if rows.is_empty() => table::draw_empty(
+        Rows::Projects([]) => table::draw_empty(
             buf,
             body,
             theme,

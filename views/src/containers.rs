@@ -370,6 +370,7 @@ pub fn sample(n: usize, now: i64) -> Vec<ContainerSummary> {
                 size_rw: None,
                 owner: 0,
                 project: None,
+                ..Default::default()
             }
         })
         .collect()

@@ -32,6 +32,9 @@ pub struct Model<'a> {
     pub role: &'a str,
     /// The role may only look.
     pub read_only: bool,
+    /// The admin previewing `user` with `--as` (shown loudly, so a demonstration of
+    /// roles never confuses whose view this is).
+    pub preview_by: Option<&'a str>,
 }
 
 fn gib(b: u64) -> f64 {
@@ -103,6 +106,14 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model) {
         format!("{} ({})", m.user, m.role),
         theme.accent(),
     )];
+    if let Some(admin) = m.preview_by {
+        right = vec![Span::styled(
+            format!(" PREVIEW as {} ({}) · you are {admin} ", m.user, m.role),
+            theme
+                .warn()
+                .add_modifier(ratatui::style::Modifier::REVERSED),
+        )];
+    }
     if m.read_only {
         right.insert(
             0,
@@ -186,6 +197,7 @@ mod tests {
             user: "alice",
             role: if ro { "viewer" } else { "operator" },
             read_only: ro,
+            preview_by: None,
         };
         render(w, 1, |f| draw(f, f.area(), &Theme::default(), &m))
     }
@@ -194,6 +206,26 @@ mod tests {
     fn populated() {
         insta::assert_snapshot!(shot(140, Load::Ready(info()), false));
     }
+    /// `--as alice`: the badge says whose view this is and who is looking, at any width.
+    #[test]
+    fn previewing_another_user_is_said_loudly() {
+        let info = Load::Ready(info());
+        for w in [80, 140] {
+            let m = Model {
+                info: &info,
+                counts: None,
+                cpu_pct: None,
+                mem: None,
+                user: "alice",
+                role: "user",
+                read_only: false,
+                preview_by: Some("root"),
+            };
+            let s = render(w, 1, |f| draw(f, f.area(), &Theme::default(), &m));
+            assert!(s.contains("PREVIEW as alice (user) · you are root"), "{s}");
+        }
+    }
+
     #[test]
     fn narrow_read_only() {
         insta::assert_snapshot!(shot(80, Load::Ready(info()), true));

@@ -5,29 +5,37 @@
 //! One file per drawn block (oxker-style), each with snapshot tests on ratatui's
 //! `TestBackend`: [`header`], [`tabs`], [`containers`], [`images`], [`networks`],
 //! [`volumes`], [`stats`], [`events`], [`logs`], [`inspect`], [`help`], [`footer`],
-//! [`dialog`], [`run_form`], [`applog`], [`command`].
+//! [`dialog`], [`run_form`], [`applog`], [`command`]; the forms ([`form`], [`forms`]),
+//! a container's processes and changes ([`procs`], [`changes`]), [`disk_usage`]; the
+//! [`registries`] and [`accounts`] panes.
 
 pub mod accounts;
 pub mod applog;
+pub mod changes;
 pub mod command;
 pub mod containers;
 pub mod cursor;
 pub mod dialog;
+pub mod disk_usage;
 pub mod events;
 pub mod footer;
 pub mod form;
+pub mod forms;
 pub mod header;
 pub mod help;
 pub mod images;
 pub mod inspect;
 pub mod logs;
 pub mod networks;
+pub mod procs;
 pub mod registries;
 pub mod run_form;
 pub mod stats;
 pub mod table;
 pub mod tabs;
+pub mod teach;
 pub mod theme;
+pub mod trace;
 pub mod util;
 pub mod volumes;
 

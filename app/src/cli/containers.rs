@@ -2,7 +2,7 @@
 //! rename, wait, update, attach, ps, inspect, logs, container prune; and the hidden
 //! `__monitor` that the engine re-executes for each running container.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::flags::{self, EnvArg, LogOpt, Seccomp, SecurityOpt};
@@ -57,6 +57,9 @@ pub enum Cmd {
     /// Internal: the per-container monitor (started by the engine).
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),
+    /// Internal: keeps idle bridges up for their grace period, then removes them.
+    #[command(name = "__bridge-keeper", hide = true)]
+    BridgeKeeper,
 }
 
 /// `wharf container ...`: docker's management form; each one is the top-level command
@@ -278,6 +281,13 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
+impl RunArgs {
+    /// `run` without `-d`: the container's stdio stays on this terminal.
+    pub fn attached(&self) -> bool {
+        !self.detach
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Attach stdout/stderr and wait for the exit.
@@ -291,6 +301,13 @@ pub struct StartArgs {
     detach_keys: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
+}
+
+impl StartArgs {
+    /// `start -a` or `-i`: the container's stdio comes to this terminal.
+    pub fn attached(&self) -> bool {
+        self.attach || self.interactive
+    }
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +440,13 @@ pub struct LogsArgs {
     container: String,
 }
 
+impl LogsArgs {
+    /// `logs -f`: it follows until the container stops.
+    pub fn follows(&self) -> bool {
+        self.follow
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Do not ask for confirmation.
@@ -456,6 +480,13 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             Ok(engine) => {
                 wharf_engine::runtime::monitor::main(engine, &a.id, a.sync_fd, a.attach_fd)
             }
+            Err(e) => fail(&e),
+        },
+        Cmd::BridgeKeeper => match ctx.local() {
+            Ok(engine) => match wharf_engine::network::keep_bridges(engine) {
+                Ok(()) => 0,
+                Err(e) => fail(&e),
+            },
             Err(e) => fail(&e),
         },
         Cmd::Run(a) => run_container(*a, ctx, true),
@@ -1055,14 +1086,27 @@ fn ps_context(c: &wharf_engine::api::ContainerSummary, no_trunc: bool) -> serde_
     } else {
         format!("\"{}…\"", c.command.chars().take(19).collect::<String>())
     };
+    // Mounts as docker shows them: volume names, else host paths.
+    let mounts: Vec<&str> = c
+        .mounts
+        .iter()
+        .map(|m| {
+            if m.name.is_empty() {
+                m.source.as_str()
+            } else {
+                m.name.as_str()
+            }
+        })
+        .collect();
+    let local = c.mounts.iter().filter(|m| m.kind == "volume").count();
     serde_json::json!({
         "Command": cmd,
         "CreatedAt": created_at(c.created),
         "ID": if no_trunc { c.id.clone() } else { wharf_engine::ids::short(&c.id).to_string() },
         "Image": c.image,
         "Labels": super::format::labels_text(&c.labels),
-        "LocalVolumes": "0",
-        "Mounts": "",
+        "LocalVolumes": local.to_string(),
+        "Mounts": mounts.join(","),
         "Names": c.name,
         "Networks": c.networks.join(","),
         "Ports": ports_text(c),
@@ -1106,27 +1150,7 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
         return 0;
     }
     if let Format::Template { table, tmpl } = format {
-        let rows: Vec<serde_json::Value> = list
-            .iter()
-            .map(|c| {
-                let mut v = ps_context(c, a.no_trunc);
-                // Mounts come from inspect (the listing does not carry them).
-                if let Ok(i) = ctx.api().container_inspect(&ctx.caller, &c.id) {
-                    let mounts = i["Mounts"].as_array().cloned().unwrap_or_default();
-                    let names: Vec<String> = mounts
-                        .iter()
-                        .map(|m| {
-                            let n = m["Name"].as_str().filter(|n| !n.is_empty());
-                            n.or(m["Source"].as_str()).unwrap_or_default().to_string()
-                        })
-                        .collect();
-                    let local = mounts.iter().filter(|m| m["Type"] == "volume").count();
-                    v["Mounts"] = names.join(",").into();
-                    v["LocalVolumes"] = local.to_string().into();
-                }
-                v
-            })
-            .collect();
+        let rows: Vec<serde_json::Value> = list.iter().map(|c| ps_context(c, a.no_trunc)).collect();
         return super::format::print(&tmpl, table, &ps_format_context(), &rows);
     }
     let mut header = vec![
@@ -1297,8 +1321,8 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
         stdout: true,
         stderr: true,
     };
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
+    let mut out = super::out::stdout();
+    let mut err = super::out::stderr();
     let res = ctx
         .api()
         .container_logs(&ctx.caller, &a.container, &opts, &mut |l| {
@@ -1322,10 +1346,10 @@ fn logs(a: LogsArgs, ctx: &Ctx) -> i32 {
 }
 
 fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
-    if !a.force && std::io::stdin().is_terminal() {
+    if !a.force && super::out::stdin_is_terminal() {
         eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
         let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
+        let _ = super::out::read_line(&mut line);
         if !matches!(line.trim(), "y" | "Y" | "yes") {
             return 0;
         }

@@ -110,7 +110,7 @@ pub fn print(tmpl: &Template, table: bool, ctx: &Context, rows: &[Value]) -> i32
     match render(tmpl, table, ctx, rows) {
         Ok(s) => {
             use std::io::Write;
-            let mut o = std::io::stdout().lock();
+            let mut o = super::out::stdout();
             let _ = o.write_all(s.as_bytes()).and_then(|_| o.flush());
             0
         }

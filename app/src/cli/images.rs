@@ -1,7 +1,7 @@
 //! Image commands: `images`, `image ls|inspect|history|rm|prune|load|save|import|tag|demo`,
 //! `load`, `save`, `import`, `tag`, `rmi`, and the image part of `system df`.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -521,7 +521,7 @@ fn remove(a: RmArgs, ctx: &Ctx) -> i32 {
 }
 
 fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
-    if !a.force && std::io::stdin().is_terminal() {
+    if !a.force && super::out::stdin_is_terminal() {
         let what = if a.all {
             "all images without at least one container associated to them"
         } else {
@@ -529,7 +529,7 @@ fn prune(a: PruneArgs, ctx: &Ctx) -> i32 {
         };
         eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
         let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
+        let _ = super::out::read_line(&mut line);
         if !matches!(line.trim(), "y" | "Y" | "yes") {
             return 0;
         }
@@ -582,7 +582,7 @@ fn load(a: LoadArgs, ctx: &Ctx) -> i32 {
             Err(e) => return usage(format!("cannot open {}: {e}", p.display())),
         },
         None => {
-            if std::io::stdin().is_terminal() {
+            if super::out::stdin_is_terminal() {
                 return usage("requested load from stdin, but stdin is empty: use wharf load -i FILE or pipe an archive in".into());
             }
             ctx.api()
@@ -649,14 +649,13 @@ fn save(a: SaveArgs, ctx: &Ctx) -> i32 {
             }
         }
         None => {
-            let stdout = std::io::stdout();
-            if stdout.is_terminal() {
+            if super::out::stdout_is_terminal() {
                 return usage(
                     "refusing to write an archive to a terminal: use -o FILE or redirect stdout"
                         .into(),
                 );
             }
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             match ctx.api().image_save(&ctx.caller, &a.images, format, &mut w) {
                 Ok(()) => match w.flush() {
                     Ok(()) => 0,
@@ -675,8 +674,10 @@ fn import(a: ImportArgs, ctx: &Ctx) -> i32 {
         message: a.message.clone(),
     };
     let res = if a.file == "-" {
-        ctx.api()
-            .image_import(&ctx.caller, &mut std::io::stdin().lock(), &opts)
+        match super::out::stdin_for_data() {
+            Ok(mut input) => ctx.api().image_import(&ctx.caller, &mut input, &opts),
+            Err(e) => Err(e),
+        }
     } else {
         match std::fs::File::open(&a.file) {
             Ok(f) => ctx.api().image_import(

@@ -1,12 +1,19 @@
 //! The docker-style command line: one module per area, each with its own
 //! `Cmd` enum (flattened into the top-level command) and `run` function.
 
+// First, so that in every module below `println!` and friends are the capturing ones
+// of [`out`] (the console shows a typed command's output in a window).
+#[macro_use]
+pub mod out;
+
 pub mod audit;
+pub mod build;
 pub mod compose;
 pub mod containers;
 pub mod format;
 pub mod gotmpl;
 pub mod images;
+pub mod journal;
 pub mod networks;
 pub mod refusals;
 pub mod registry;
@@ -15,6 +22,7 @@ pub mod session;
 pub mod stats;
 pub mod system;
 pub mod toolbox;
+pub mod trace;
 pub mod volumes;
 
 use std::collections::BTreeMap;

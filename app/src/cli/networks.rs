@@ -334,9 +334,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             if !a.force {
                 use std::io::Write;
                 print!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                let _ = std::io::stdout().flush();
+                let _ = super::out::stdout().flush();
                 let mut line = String::new();
-                let _ = std::io::stdin().read_line(&mut line);
+                let _ = super::out::read_line(&mut line);
                 if !matches!(line.trim(), "y" | "Y" | "yes") {
                     return 0;
                 }

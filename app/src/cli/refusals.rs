@@ -5,9 +5,7 @@
 
 /// Docker commands wharf does not have, and why.
 const COMMANDS: &[(&str, &str)] = &[
-    ("build", "wharf does not build images from Dockerfiles: make one with wharf commit or wharf import, or build with another tool and wharf load it"),
-    ("builder", "wharf has no build cache or builder to manage"),
-    ("buildx", "wharf has no builder"),
+    ("buildx", "wharf has one builder (the classic one, built in): use wharf build; BuildKit builders are not supported"),
     ("checkpoint", "checkpoint and restore (CRIU) is not supported"),
     ("context", "wharf has no contexts: use --host unix:///PATH or ssh://user@host (or WHARF_HOST)"),
     ("manifest", "manifest lists are not managed by wharf: wharf pull --platform picks one platform"),
@@ -41,6 +39,30 @@ const FLAGS: &[(&[&str], &str, &str)] = &[
     (&[""], "--tlscert", "TCP with TLS is not supported: use --host unix:///PATH or ssh://user@host"),
     (&[""], "--tlskey", "TCP with TLS is not supported: use --host unix:///PATH or ssh://user@host"),
     (&[""], "--tlsverify", "TCP with TLS is not supported: use --host unix:///PATH or ssh://user@host"),
+    // build.
+    (BUILD, "--add-host", "RUN steps have network none by default and no extra hosts: use --network"),
+    (BUILD, "--cache-from", "wharf's build cache is its own (kept across builds): build once, and later builds use it"),
+    (BUILD, "--cgroup-parent", "RUN steps run in wharf's own cgroup tree"),
+    (BUILD, "--compress", "the context is read locally (or sent over wharf's socket) uncompressed"),
+    (BUILD, "--cpu-period", "RUN steps run without resource limits of their own"),
+    (BUILD, "--cpu-quota", "RUN steps run without resource limits of their own"),
+    (BUILD, "--cpu-shares", "RUN steps run without resource limits of their own"),
+    (BUILD, "-c", "-c/--cpu-shares: RUN steps run without resource limits of their own"),
+    (BUILD, "--cpuset-cpus", "RUN steps run without resource limits of their own"),
+    (BUILD, "--cpuset-mems", "RUN steps run without resource limits of their own"),
+    (BUILD, "--isolation", "a Windows option"),
+    (BUILD, "--memory", "RUN steps run without resource limits of their own"),
+    (BUILD, "-m", "-m/--memory: RUN steps run without resource limits of their own"),
+    (BUILD, "--memory-swap", "RUN steps run without resource limits of their own"),
+    (BUILD, "--output", "the result is an image in wharf's store: wharf save or export it from there"),
+    (BUILD, "-o", "-o/--output: the result is an image in wharf's store: wharf save or export it from there"),
+    (BUILD, "--secret", "build secrets are a BuildKit feature: wharf's builder is the classic one"),
+    (BUILD, "--security-opt", "RUN steps run with the hardening of wharf run"),
+    (BUILD, "--shm-size", "RUN steps get the default /dev/shm"),
+    (BUILD, "--squash", "squashing is an experimental docker feature: wharf export | wharf import flattens an image"),
+    (BUILD, "--ssh", "ssh agent forwarding is a BuildKit feature: wharf's builder is the classic one"),
+    (BUILD, "--ulimit", "RUN steps get the default limits"),
+    (BUILD, "--stream", "the context is sent whole"),
     // run and create.
     (RUN, "--annotation", "OCI annotations are not supported: use --label"),
     (RUN, "--attach", "choosing streams is not supported: run in the foreground attaches stdout and stderr (and stdin with -i)"),
@@ -98,6 +120,7 @@ const FLAGS: &[(&[&str], &str, &str)] = &[
 
 /// The commands `run`'s flags apply to.
 const RUN: &[&str] = &["run", "create", "container run", "container create"];
+const BUILD: &[&str] = &["build", "builder build", "image build"];
 
 /// Global options that take a value (to find the command in a command line).
 const GLOBAL_WITH_VALUE: &[&str] = &["--root", "--as", "--host", "--policy", "--keymap"];
@@ -226,6 +249,7 @@ mod tests {
         let m = flag(&argv("wharf run --gpus all busybox"), "--gpus").unwrap();
         assert!(m.contains("--gpus") && m.contains("wharf run"), "{m}");
         assert!(flag(&argv("wharf ps --gpus"), "--gpus").is_none());
-        assert!(command("build").unwrap().contains("`build`"));
+        assert!(command("buildx").unwrap().contains("`buildx`"));
+        assert!(command("build").is_none());
     }
 }

@@ -114,7 +114,7 @@ struct Renderer {
 
 impl Renderer {
     fn new(quiet: bool) -> Self {
-        let tty = std::io::stdout().is_terminal();
+        let tty = std::io::stdout().is_terminal() && !super::out::capturing();
         let multi =
             (tty && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
         Renderer {

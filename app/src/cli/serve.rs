@@ -74,6 +74,14 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
     // An edit of the policy file (by an admin in the console, or by hand) is put in
     // force without a restart; a broken one is refused and the policy in force stays.
     let _watch = engine.watch_policy(std::time::Duration::from_secs(1));
+    // Bridges stay up while the server runs (their reaper waits for it to end).
+    let _bridges = match wharf_engine::network::hold_bridges(&engine) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("wharf: bridges will not be kept up between containers: {e}");
+            None
+        }
+    };
     let limits = server::Limits {
         max_connections: a.max_connections,
         max_per_uid: a.max_connections_per_user,

@@ -108,12 +108,12 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             }
         },
     };
-    let tty = std::io::stdout().is_terminal();
+    let tty = std::io::stdout().is_terminal() && !super::out::capturing();
     let mut failed = false;
     let res = ctx
         .api()
         .container_stats(&ctx.caller, &a.containers, &opts, &mut |batch| {
-            let mut out = std::io::stdout().lock();
+            let mut out = super::out::stdout();
             if json {
                 for s in &batch {
                     if writeln!(out, "{}", serde_json::to_string(s).unwrap_or_default()).is_err() {
@@ -124,7 +124,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 if tty && opts.stream {
                     let _ = write!(out, "\x1b[2J\x1b[H");
                 }
-                drop(out);
                 let rows: Vec<serde_json::Value> =
                     batch.iter().map(|s| context(s, a.no_trunc)).collect();
                 let c = super::format::Context {
@@ -156,7 +155,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     // Redraw in place, as docker stats does.
                     let _ = write!(out, "\x1b[2J\x1b[H");
                 }
-                drop(out);
                 let rows: Vec<Vec<String>> = batch.iter().map(|s| row(s, a.no_trunc)).collect();
                 super::print_table(
                     &[
@@ -172,7 +170,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     &rows,
                 );
             }
-            std::io::stdout().flush().is_ok()
+            super::out::stdout().flush().is_ok()
         });
     match res {
         Ok(()) if failed => 125,

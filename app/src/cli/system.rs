@@ -1,6 +1,6 @@
 //! `wharf info`, `wharf events`, `wharf version`, and `wharf system info|events|df|prune`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::{Args, Subcommand};
 use wharf_engine::api::{ContainerListOptions, EventFilter};
@@ -441,7 +441,7 @@ fn events(a: EventsArgs, ctx: &Ctx) -> i32 {
                 attrs.join(", ")
             )
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = super::out::stdout();
         writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
     });
     if let Some(e) = failed {
@@ -457,7 +457,7 @@ fn events(a: EventsArgs, ctx: &Ctx) -> i32 {
 
 /// Ask before a prune, as docker does, unless -f or stdin is not a terminal.
 fn confirm(what: &[&str]) -> bool {
-    if !std::io::stdin().is_terminal() {
+    if !super::out::stdin_is_terminal() {
         return true;
     }
     eprintln!("WARNING! This will remove:");
@@ -466,7 +466,7 @@ fn confirm(what: &[&str]) -> bool {
     }
     eprint!("\nAre you sure you want to continue? [y/N] ");
     let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    let _ = super::out::read_line(&mut line);
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 
@@ -516,8 +516,12 @@ fn prune(a: SystemPruneArgs, ctx: &Ctx) -> i32 {
     if a.volumes {
         section("Deleted Volumes", api.volume_prune(c, false));
     }
+    // The build cache before the images: the intermediate images it kept go with it.
+    section(
+        "Deleted build cache objects",
+        api.build_cache_prune(c, &Default::default()),
+    );
     section("Deleted Images", api.image_prune(c, a.all));
-    // wharf keeps no build cache: nothing to remove there.
     println!("Total reclaimed space: {}", super::human_size(total));
     code
 }
@@ -574,6 +578,7 @@ fn df(a: super::images::DfArgs, ctx: &Ctx) -> i32 {
         .map(|v| usage(v).0)
         .sum();
     let st = &u.staging;
+    let bc = api.build_cache_usage(c).unwrap_or_default();
     // (type, total, active, size, reclaimable)
     let rows: Vec<(&str, usize, usize, u64, u64)> = vec![
         ("Images", u.count, u.active, u.size, u.reclaimable),
@@ -582,7 +587,7 @@ fn df(a: super::images::DfArgs, ctx: &Ctx) -> i32 {
         ("Staging", st.count, st.active, st.size, st.reclaimable),
         ("Containers", containers.len(), c_active, c_size, c_reclaim),
         ("Local Volumes", volumes.len(), v_active, v_size, v_reclaim),
-        ("Build Cache", 0, 0, 0, 0),
+        ("Build Cache", bc.count, bc.active, bc.size, bc.reclaimable),
     ];
     let pct = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
     let reclaim_text = |r: u64, s: u64, ty: &str| {
@@ -763,7 +768,25 @@ fn df_verbose(
         })
         .collect();
     super::print_table(&["VOLUME NAME", "LINKS", "SIZE"], &rows);
-    println!("\nBuild cache usage: 0B\n");
+    let cache = ctx.api().build_cache_list(&ctx.caller).unwrap_or_default();
+    let total: u64 = cache.iter().map(|e| e.size).sum();
+    println!("\nBuild cache usage: {}\n", super::human_size(total));
+    let ago = super::ago;
+    let rows: Vec<Vec<String>> = cache
+        .iter()
+        .map(|e| {
+            let id = e.id.trim_start_matches("sha256:");
+            vec![
+                id[..12.min(id.len())].to_string(),
+                "regular".to_string(),
+                super::human_size(e.size),
+                ago(e.created),
+                ago(e.last_used),
+                "1".to_string(),
+                e.in_use.to_string(),
+            ]
+        })
+        .collect();
     super::print_table(
         &[
             "CACHE ID",
@@ -774,7 +797,7 @@ fn df_verbose(
             "USAGE",
             "SHARED",
         ],
-        &[],
+        &rows,
     );
     0
 }

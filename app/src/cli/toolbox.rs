@@ -1,7 +1,7 @@
 //! The container toolbox: exec, top, cp, diff, commit, export; the `--health-*` flags
 //! of run/create; and the hidden `__exec` and `__health` helpers the engine re-executes.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Component, Path, PathBuf};
 
@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use wharf_engine::api::flags;
 use wharf_engine::api::{CommitOptions, ExecConfig, HealthConfig};
 use wharf_engine::runtime::exec::exit_code_of;
-use wharf_engine::{EngineError, ErrorKind};
+use wharf_engine::{Caller, Engine, EngineError, ErrorKind};
 
 use super::{print_table, report, Ctx};
 
@@ -67,6 +67,13 @@ pub struct ExecArgs {
     /// Command and arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     cmd: Vec<String>,
+}
+
+impl ExecArgs {
+    /// `exec` without `-d`: the process's stdio is on this terminal.
+    pub fn attached(&self) -> bool {
+        !self.detach
+    }
 }
 
 #[derive(Debug, Args)]
@@ -233,7 +240,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         },
         Cmd::Diff(a) => match ctx.api().container_diff(&ctx.caller, &a.container) {
             Ok(changes) => {
-                let mut out = std::io::stdout().lock();
+                let mut out = super::out::stdout();
                 for c in changes {
                     let _ = writeln!(out, "{} {}", c.kind.letter(), c.path);
                 }
@@ -326,7 +333,7 @@ fn export(a: ExportArgs, ctx: &Ctx) -> i32 {
                 .and_then(|_| w.flush().map_err(|e| EngineError::io("writing the tar", e)))
         }
         None => {
-            if std::io::stdout().is_terminal() {
+            if super::out::stdout_is_terminal() {
                 return fail(&EngineError::invalid(
                     "cowardly refusing to write a tar to a terminal: use -o FILE or redirect stdout",
                 ));
@@ -388,6 +395,11 @@ fn base_name(p: &str) -> String {
 fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineError> {
     let path = abs(path);
     if dest == "-" {
+        if super::out::capturing() {
+            return Err(EngineError::invalid(
+                "cp to - writes a tar to standard output, which the console shows as text: copy to a file instead",
+            ));
+        }
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         ctx.api()
             .container_archive_get(&ctx.caller, ctr, &path, &mut out)?;
@@ -395,36 +407,57 @@ fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineE
             .flush()
             .map_err(|e| EngineError::io("writing the tar", e));
     }
-    // The tar streams from the engine (on a thread) into the extraction here.
-    let (r, w) = UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
-    let engine = ctx.api.clone();
-    let caller = ctx.caller.clone();
-    let (ctr_s, path_s) = (ctr.to_string(), path.clone());
-    let producer = std::thread::spawn(move || {
-        let mut w = std::io::BufWriter::new(w);
-        let res = wharf_engine::api::ToolboxApi::container_archive_get(
-            engine.as_ref(),
-            &caller,
-            &ctr_s,
-            &path_s,
-            &mut w,
-        );
-        let _ = w.flush();
-        res
-    });
+    copy_out(ctx.api(), &ctx.caller, ctr, &path, dest)
+}
+
+/// `cp CTR:PATH DEST`: `path` in the container (absolute) to the host path `dest` (into
+/// it when it is a directory), through the engine's archive call; as the CLI does it,
+/// and the console's cp form.
+pub fn copy_out(
+    api: &dyn Engine,
+    caller: &Caller,
+    ctr: &str,
+    path: &str,
+    dest: &str,
+) -> Result<(), EngineError> {
     let dest_path = PathBuf::from(dest);
     let into_dir = dest_path.is_dir();
     if !into_dir && dest.ends_with('/') {
-        drop(r);
-        let _ = producer.join();
         return Err(EngineError::not_found(
             "directory",
             dest,
             "create it first, or name a new file without a trailing /",
         ));
     }
-    let extract = (|| -> Result<(), EngineError> {
-        let mut ar = tar::Archive::new(std::io::BufReader::new(&r));
+    // The tar streams from the engine (on a thread) into the extraction here.
+    let (r, w) = UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || {
+            let mut w = std::io::BufWriter::new(w);
+            let res = api.container_archive_get(caller, ctr, path, &mut w);
+            let _ = w.flush();
+            res
+        });
+        let extract = extract_into(&r, &dest_path, dest, into_dir);
+        drop(r);
+        let produced = producer
+            .join()
+            .map_err(|_| EngineError::internal("the copy thread panicked"))?;
+        produced?;
+        extract
+    })
+}
+
+/// Unpack the tar coming on `r` at `dest_path` (into it, or as it when it is a new name).
+fn extract_into(
+    r: &UnixStream,
+    dest_path: &Path,
+    dest: &str,
+    into_dir: bool,
+) -> Result<(), EngineError> {
+    let dest_path = dest_path.to_path_buf();
+    (|| -> Result<(), EngineError> {
+        let mut ar = tar::Archive::new(std::io::BufReader::new(r));
         ar.set_preserve_permissions(true);
         ar.set_overwrite(true);
         let (root, rename) = if into_dir {
@@ -497,27 +530,36 @@ fn copy_from(ctx: &Ctx, ctr: &str, path: &str, dest: &str) -> Result<(), EngineE
                 .map_err(|e| EngineError::io(format!("writing {}", target.display()), e))?;
         }
         Ok(())
-    })();
-    drop(r);
-    let produced = producer
-        .join()
-        .map_err(|_| EngineError::internal("the copy thread panicked"))?;
-    produced?;
-    extract
+    })()
 }
 
 fn copy_to(ctx: &Ctx, src: &str, ctr: &str, path: &str) -> Result<(), EngineError> {
     let path = abs(path);
     if src == "-" {
-        let mut input = std::io::stdin().lock();
+        let mut input =
+            super::out::stdin_for_data().map_err(|e| EngineError::invalid(e.to_string()))?;
         return ctx
             .api()
             .container_archive_put(&ctx.caller, ctr, &path, &mut input);
     }
+    copy_in(ctx.api(), &ctx.caller, src, ctr, &path)
+}
+
+/// `cp SRC CTR:PATH`: the host path `src` into the container at `path` (absolute; into
+/// it when it is a directory), through the engine's archive call; as the CLI does it,
+/// and the console's cp form.
+pub fn copy_in(
+    api: &dyn Engine,
+    caller: &Caller,
+    src: &str,
+    ctr: &str,
+    path: &str,
+) -> Result<(), EngineError> {
+    let path = path.to_string();
     let src_path = PathBuf::from(src);
     let md = std::fs::symlink_metadata(&src_path)
         .map_err(|e| EngineError::io(format!("reading {src}"), e))?;
-    let (dir, name) = match ctx.api().container_stat_path(&ctx.caller, ctr, &path) {
+    let (dir, name) = match api.container_stat_path(caller, ctr, &path) {
         Ok(st) if st.is_dir => (path.clone(), base_name(src)),
         Ok(_) if md.is_dir() => {
             return Err(EngineError::invalid(format!(
@@ -545,9 +587,7 @@ fn copy_to(ctx: &Ctx, src: &str, ctr: &str, path: &str) -> Result<(), EngineErro
         b.into_inner()?.flush()
     });
     let mut reader = std::io::BufReader::new(r);
-    let res = ctx
-        .api()
-        .container_archive_put(&ctx.caller, ctr, &dir, &mut reader);
+    let res = api.container_archive_put(caller, ctr, &dir, &mut reader);
     drop(reader);
     let produced = producer
         .join()

@@ -109,6 +109,11 @@ pub const GLOBAL: &[Action] = &[
     BACK,
     NOTIFICATION,
     REFRESH,
+    super::teach::COPY_COMMAND,
+    super::teach::COPY_DOCKER,
+    super::teach::TEACH_TOGGLE,
+    super::teach::REPLAY_NEXT,
+    super::teach::REPLAY_SKIP,
 ];
 
 /// Actions of the `list` context (every pane moves the same way).
@@ -123,9 +128,18 @@ pub const MARK_ALL: Action =
 pub const SEARCH: Action = Action::new("search", "search (highlights; n/N move)");
 pub const NEXT_MATCH: Action = Action::new("next-match", "next match").short("next");
 pub const PREV_MATCH: Action = Action::new("previous-match", "previous match").short("previous");
-pub const RUN_FORM: Action = Action::new("run-form", "run a new container (a form)")
-    .short("run")
-    .needs(Perm::ContainerCreate);
+pub const RUN_FORM: Action = Action::new(
+    "run-form",
+    "run a new container (a form: detached, interactive -it, or create only)",
+)
+.short("run")
+.needs(Perm::ContainerCreate);
+pub const DISK_USAGE: Action = Action::new(
+    "disk-usage",
+    "disk usage of images, containers, volumes, build cache, staging (system df)",
+)
+.short("df")
+.needs(Perm::SystemDf);
 
 #[cfg(test)]
 mod tests {

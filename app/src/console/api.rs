@@ -7,15 +7,16 @@ use std::os::unix::net::UnixStream;
 
 use serde_json::Value;
 use wharf_engine::api::{
-    Connections, ContainerCreate, ContainerListOptions, ContainerStats, ContainerSummary,
-    EventFilter, ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions, NamePage,
-    NetworkConnect, NetworkCreate, NetworkListOptions, PageRequest, PolicyChange, PolicyView,
-    Progress, PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions,
-    RemoveOutcome, StatsOptions, SystemInfo, TagDeletion, Usage, Volume, VolumeCreate,
-    VolumeListOptions,
+    Change, CommitOptions, Connections, ContainerCreate, ContainerListOptions, ContainerStats,
+    ContainerSummary, EventFilter, ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions,
+    NamePage, NetworkConnect, NetworkCreate, NetworkListOptions, PageRequest, PolicyChange,
+    PolicyView, Progress, PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions,
+    RemoveOutcome, Resources, RestartPolicy, StatsOptions, SystemInfo, TagDeletion, TopResult,
+    Volume, VolumeCreate, VolumeListOptions,
 };
 use wharf_engine::events::Event;
 use wharf_engine::{Caller, Engine};
+use wharf_views::disk_usage::{self, Usage};
 use wharf_views::footer::{Level, Notification};
 use wharf_views::networks::NetworkRow;
 use wharf_views::util::{ago, dsize, fit, short_id};
@@ -211,6 +212,112 @@ pub fn inspect(e: &dyn Engine, c: &Caller, kind: &str, id: &str) -> Result<Value
     }
 }
 
+/// `wharf top`: a container's processes.
+pub fn top(e: &dyn Engine, c: &Caller, id: &str) -> Result<TopResult, String> {
+    e.container_top(c, id).map_err(msg)
+}
+
+/// `wharf diff`: the changes of a container's writable layer.
+pub fn diff(e: &dyn Engine, c: &Caller, id: &str) -> Result<Vec<Change>, String> {
+    e.container_diff(c, id).map_err(msg)
+}
+
+/// The command each image runs by default (its entrypoint, then its cmd), by reference:
+/// the run form says when a detached run of it would exit at once.
+pub fn image_cmds(e: &dyn Engine, c: &Caller, refs: &[String]) -> Vec<(String, Vec<String>)> {
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    refs.iter()
+        .filter_map(|r| {
+            let j = e.image_inspect(c, r).ok()?;
+            let cfg = &j["Config"];
+            let mut cmd = list(&cfg["Entrypoint"]);
+            cmd.extend(list(&cfg["Cmd"]));
+            Some((r.clone(), cmd))
+        })
+        .collect()
+}
+
+/// `wharf system df`'s rows: images, staging, containers, local volumes, build cache.
+pub fn disk_usage(e: &dyn Engine, c: &Caller) -> wharf_engine::Result<Vec<Usage>> {
+    let u = e.image_disk_usage(c)?;
+    let containers = e.container_list(
+        c,
+        &ContainerListOptions {
+            all: true,
+            size: true,
+            ..Default::default()
+        },
+    )?;
+    // The listing leaves volume sizes out; inspect works them out.
+    let volumes: Vec<Volume> = e
+        .volume_list(c, &VolumeListOptions::default())?
+        .into_iter()
+        .map(|v| e.volume_inspect(c, &v.name).unwrap_or(v))
+        .collect();
+    let rw = |s: &ContainerSummary| s.size_rw.unwrap_or(0);
+    let vol = |v: &Volume| {
+        v.usage_data
+            .as_ref()
+            .map(|u| (u.size, u.ref_count))
+            .unwrap_or((0, 0))
+    };
+    let st = &u.staging;
+    Ok(vec![
+        Usage {
+            kind: "Images",
+            total: u.count,
+            active: u.active,
+            size: u.size,
+            reclaimable: u.reclaimable,
+        },
+        Usage {
+            kind: "Staging",
+            total: st.count,
+            active: st.active,
+            size: st.size,
+            reclaimable: st.reclaimable,
+        },
+        Usage {
+            kind: "Containers",
+            total: containers.len(),
+            active: containers.iter().filter(|s| s.state.is_active()).count(),
+            size: containers.iter().map(rw).sum(),
+            reclaimable: containers
+                .iter()
+                .filter(|s| !s.state.is_active())
+                .map(rw)
+                .sum(),
+        },
+        Usage {
+            kind: "Local Volumes",
+            total: volumes.len(),
+            active: volumes.iter().filter(|v| vol(v).1 > 0).count(),
+            size: volumes.iter().map(|v| vol(v).0).sum(),
+            reclaimable: volumes
+                .iter()
+                .filter(|v| vol(v).1 == 0)
+                .map(|v| vol(v).0)
+                .sum(),
+        },
+        // wharf keeps no build cache (yet): as `wharf system df` says.
+        Usage {
+            kind: "Build Cache",
+            total: 0,
+            active: 0,
+            size: 0,
+            reclaimable: 0,
+        },
+    ])
+}
+
 /// A shell's stream in a running container (`exec -it CTR sh`, bash when the image
 /// has it), for a session on the terminal.
 pub fn exec_shell(
@@ -235,6 +342,24 @@ pub fn exec_shell(
 
 /// The shell [`exec_shell`] opens: bash when the image has it, else sh.
 const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
+
+/// `run -it`: create the container (with a terminal and open stdin) and start it with
+/// a stream attached from its first byte; its id, its name and the stream.
+pub fn run_attached(
+    e: &dyn Engine,
+    c: &Caller,
+    spec: &ContainerCreate,
+    console_size: Option<(u16, u16)>,
+) -> wharf_engine::Result<(String, UnixStream)> {
+    let spec = ContainerCreate {
+        tty: true,
+        open_stdin: true,
+        ..spec.clone()
+    };
+    let id = e.container_create(c, &spec)?;
+    let sock = e.container_start_attached(c, &id, console_size)?;
+    Ok((id, sock))
+}
 
 /// A container's own stdio (`attach`), with whether it has a terminal and an open stdin.
 pub fn attach(
@@ -270,6 +395,36 @@ pub enum Call {
         spec: Box<ContainerCreate>,
         line: String,
     },
+    /// `wharf create`: made, not started.
+    Create {
+        spec: Box<ContainerCreate>,
+        line: String,
+    },
+    /// `wharf commit`.
+    Commit {
+        target: Target,
+        opts: Box<CommitOptions>,
+    },
+    /// `wharf cp` into the container (`into`) or out of it, through the engine's
+    /// archive calls; `host_path` is absolute.
+    Copy {
+        target: Box<Target>,
+        into: bool,
+        container_path: String,
+        host_path: String,
+    },
+    /// `wharf export -o PATH`.
+    Export { target: Target, path: String },
+    /// `wharf update`: limits (`None`: unchanged) and the restart policy, live.
+    Update {
+        target: Target,
+        resources: Box<Resources>,
+        restart: Option<RestartPolicy>,
+    },
+    /// `wharf wait`: until the container stops; its exit code.
+    Wait { target: Target },
+    /// `wharf system df`, shown in a window.
+    DiskUsage,
     /// `wharf rmi` of each reference.
     RemoveImages { refs: Vec<String> },
     /// `wharf tag`.
@@ -289,11 +444,15 @@ pub enum Call {
     /// `wharf volume prune [-a]`: unused anonymous volumes; with `all` named ones too.
     PruneVolumes { all: bool },
     /// `wharf network create`.
-    CreateNetwork { name: String },
+    CreateNetwork { spec: Box<NetworkCreate> },
     /// `wharf network rm`.
     RemoveNetwork { name: String },
-    /// `wharf network connect`.
-    Connect { network: String, container: String },
+    /// `wharf network connect [--ip] [--alias]`.
+    Connect {
+        network: String,
+        container: String,
+        opts: Box<NetworkConnect>,
+    },
     /// `wharf network disconnect`.
     Disconnect { network: String, container: String },
     /// Write a log (as shown) to a file.
@@ -367,8 +526,14 @@ impl Call {
                 op: ContainerOp::Remove { .. },
                 ..
             }
-            | Call::Run { .. } => Lists::CONTAINERS.and(Lists::IMAGES).and(Lists::VOLUMES),
-            Call::Containers { .. } | Call::Rename { .. } => Lists::CONTAINERS,
+            | Call::Run { .. }
+            | Call::Create { .. } => Lists::CONTAINERS.and(Lists::IMAGES).and(Lists::VOLUMES),
+            Call::Containers { .. }
+            | Call::Rename { .. }
+            | Call::Update { .. }
+            | Call::Wait { .. } => Lists::CONTAINERS,
+            Call::Commit { .. } => Lists::IMAGES,
+            Call::Copy { .. } | Call::Export { .. } | Call::DiskUsage => Lists::NONE,
             Call::RemoveImages { .. }
             | Call::TagImage { .. }
             | Call::PruneImages
@@ -413,6 +578,21 @@ impl Call {
                 call: PaneCall::PolicyWrite { what, .. },
                 ..
             } => Some(format!("writing the policy ({what})…")),
+            Call::Create { spec, .. } => Some(format!(
+                "creating {}…",
+                spec.name.as_deref().unwrap_or(&spec.image)
+            )),
+            Call::Commit { target, .. } => Some(format!("committing {}…", target.name)),
+            Call::Copy { target, into, .. } => Some(format!(
+                "copying {} {}…",
+                if *into { "into" } else { "out of" },
+                target.name
+            )),
+            Call::Export { target, path } => Some(format!("exporting {} to {path}…", target.name)),
+            Call::Wait { target } => Some(format!(
+                "waiting for {} to stop (the console goes on)…",
+                target.name
+            )),
             _ => None,
         }
     }
@@ -435,6 +615,98 @@ impl Call {
                 format!("cannot rename {old}"),
             ),
             Call::Run { spec, line } => run(e, c, &spec, &line),
+            Call::Create { spec, line } => outcome(
+                e.container_create(c, &spec),
+                |id| {
+                    format!(
+                        "created {} ({}): not started",
+                        spec.name.as_deref().unwrap_or("a container"),
+                        short_id(&id)
+                    )
+                },
+                format!(
+                    "cannot create {} ({line})",
+                    spec.name.as_deref().unwrap_or(&spec.image)
+                ),
+            ),
+            Call::Commit { target, opts } => outcome(
+                e.container_commit(c, &target.id, &opts),
+                |id| match &opts.reference {
+                    Some(r) => format!("committed {} as {r} ({})", target.name, short_id(&id)),
+                    None => format!(
+                        "committed {} as an untagged image ({})",
+                        target.name,
+                        short_id(&id)
+                    ),
+                },
+                format!("cannot commit {}", target.name),
+            ),
+            Call::Copy {
+                target,
+                into,
+                container_path,
+                host_path,
+            } => {
+                let where_ = format!("{}:{container_path}", target.name);
+                if into {
+                    outcome(
+                        crate::cli::toolbox::copy_in(e, c, &host_path, &target.id, &container_path),
+                        |()| format!("copied {host_path} into {where_}"),
+                        format!("cannot copy {host_path} into {where_}"),
+                    )
+                } else {
+                    outcome(
+                        crate::cli::toolbox::copy_out(
+                            e,
+                            c,
+                            &target.id,
+                            &container_path,
+                            &host_path,
+                        ),
+                        |()| format!("copied {where_} to {host_path}"),
+                        format!("cannot copy {where_} to {host_path}"),
+                    )
+                }
+            }
+            Call::Export { target, path } => outcome(
+                export(e, c, &target.id, &path),
+                |n| format!("exported {} to {path} ({})", target.name, dsize(n)),
+                format!("cannot export {} to {path}", target.name),
+            ),
+            Call::Update {
+                target,
+                resources,
+                restart,
+            } => outcome(
+                e.container_update(c, &target.id, &resources, restart.as_ref()),
+                |()| format!("updated {}", target.name),
+                format!("cannot update {}", target.name),
+            ),
+            Call::Wait { target } => match e.container_wait(c, &target.id) {
+                Ok(code) => Notification {
+                    level: if code == 0 { Level::Ok } else { Level::Warn },
+                    text: format!("{} stopped: exit code {code}", target.name),
+                    details: None,
+                },
+                Err(err) => Notification {
+                    level: Level::Error,
+                    text: format!("cannot wait for {}: {err}", target.name),
+                    details: Some(err.to_string()),
+                },
+            },
+            Call::DiskUsage => match disk_usage(e, c) {
+                Ok(rows) => {
+                    return Msg::Show {
+                        title: "disk usage".into(),
+                        body: disk_usage::text(&rows),
+                    }
+                }
+                Err(err) => Notification {
+                    level: Level::Error,
+                    text: format!("cannot read the disk usage: {err}"),
+                    details: Some(err.to_string()),
+                },
+            },
             Call::RemoveImages { refs } => remove_images(e, c, &refs),
             Call::TagImage { src, dst } => outcome(
                 e.image_tag(c, &src, &dst),
@@ -527,24 +799,22 @@ impl Call {
                 },
                 "cannot prune volumes".into(),
             ),
-            Call::CreateNetwork { name } => outcome(
-                e.network_create(
-                    c,
-                    &NetworkCreate {
-                        name: name.clone(),
-                        ..Default::default()
-                    },
-                ),
-                |_| format!("created network {name}"),
-                format!("cannot create network {name}"),
+            Call::CreateNetwork { spec } => outcome(
+                e.network_create(c, &spec),
+                |_| format!("created network {}", spec.name),
+                format!("cannot create network {}", spec.name),
             ),
             Call::RemoveNetwork { name } => outcome(
                 e.network_remove(c, &name),
                 |()| format!("removed network {name}"),
                 format!("cannot remove network {name}"),
             ),
-            Call::Connect { network, container } => outcome(
-                e.network_connect(c, &network, &container, &NetworkConnect::default()),
+            Call::Connect {
+                network,
+                container,
+                opts,
+            } => outcome(
+                e.network_connect(c, &network, &container, &opts),
                 |()| format!("connected {container} to {network}"),
                 format!("cannot connect {container} to {network}"),
             ),
@@ -593,7 +863,8 @@ fn containers_op(e: &dyn Engine, c: &Caller, op: ContainerOp, targets: &[Target]
             ContainerOp::Start => e.container_start(c, &t.id),
             ContainerOp::Stop => e.container_stop(c, &t.id, None),
             ContainerOp::Restart => e.container_restart(c, &t.id, None),
-            ContainerOp::Kill => e.container_kill(c, &t.id, "SIGKILL"),
+            // As `wharf kill` says it (its equivalent command sends the same).
+            ContainerOp::Kill => e.container_kill(c, &t.id, "KILL"),
             ContainerOp::Pause => e.container_pause(c, &t.id),
             ContainerOp::Unpause => e.container_unpause(c, &t.id),
             ContainerOp::Remove { force } => e.container_remove(
@@ -639,17 +910,99 @@ fn run(e: &dyn Engine, c: &Caller, spec: &ContainerCreate, line: &str) -> Notifi
             .map_err(|err| format!("created {} but cannot start it: {err}", short_id(&id)))
     });
     match started {
-        Ok(id) => Notification {
+        Ok(id) => exited_at_once(e, c, &id).unwrap_or_else(|| Notification {
             level: Level::Ok,
             text: format!("started {name} ({})", short_id(&id)),
             details: None,
-        },
+        }),
         Err(err) => Notification {
             level: Level::Error,
             text: format!("cannot run: {err}"),
             details: Some(format!("{line}\n\n{err}")),
         },
     }
+}
+
+/// How long after its start a container is watched for an exit at once.
+const FIRST_MOMENTS: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A container that stopped within [`FIRST_MOMENTS`] of its start: say so, and why as far
+/// as can be told (a shell with no input; else its last log lines).
+fn exited_at_once(e: &dyn Engine, c: &Caller, id: &str) -> Option<Notification> {
+    let deadline = std::time::Instant::now() + FIRST_MOMENTS;
+    let j = loop {
+        let j = e.container_inspect(c, id).ok()?;
+        if matches!(j["State"]["Status"].as_str(), Some("exited" | "dead")) {
+            break j;
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let name = j["Name"].as_str().unwrap_or(id).trim_start_matches('/');
+    let code = j["State"]["ExitCode"].as_i64().unwrap_or(0);
+    let words = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut cmd = words(&j["Config"]["Entrypoint"]);
+    cmd.extend(words(&j["Config"]["Cmd"]));
+    let tty = j["Config"]["Tty"].as_bool().unwrap_or(false);
+    if !tty && wharf_views::run_form::is_bare_shell(&cmd) {
+        return Some(Notification {
+            level: Level::Warn,
+            text: format!(
+                "{name} exited at once (exit code {code}): {} is a shell that waits for input, and a detached container has none. Run it with start: interactive (run -it) in the run form, or give it a command",
+                cmd.join(" ")
+            ),
+            details: None,
+        });
+    }
+    let mut tail = Vec::new();
+    let _ = container_logs(e, c, id, false, 5, &mut |l| {
+        tail.push(l.log.trim_end().to_string());
+        true
+    });
+    let last = tail
+        .last()
+        .map(|l| format!("; its last line: {}", fit(l, 80)))
+        .unwrap_or_default();
+    Some(Notification {
+        level: if code == 0 { Level::Info } else { Level::Warn },
+        text: format!("{name} exited at once (exit code {code}){last}"),
+        details: (!tail.is_empty()).then(|| tail.join("\n")),
+    })
+}
+
+/// `wharf export -o PATH`: the bytes written. A file left half-written by a failure is
+/// removed.
+fn export(e: &dyn Engine, c: &Caller, id: &str, path: &str) -> wharf_engine::Result<u64> {
+    use std::io::Write;
+    let f = std::fs::File::create(path)
+        .map_err(|err| wharf_engine::EngineError::io(format!("creating {path}"), err))?;
+    let mut w = std::io::BufWriter::new(f);
+    let r = e
+        .container_export(c, id, &mut w)
+        .and_then(|()| {
+            w.flush()
+                .map_err(|err| wharf_engine::EngineError::io(format!("writing {path}"), err))
+        })
+        .and_then(|()| {
+            std::fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|err| wharf_engine::EngineError::io(format!("reading {path}"), err))
+        });
+    if r.is_err() {
+        drop(w);
+        let _ = std::fs::remove_file(path);
+    }
+    r
 }
 
 fn remove_images(e: &dyn Engine, c: &Caller, refs: &[String]) -> Notification {
@@ -802,6 +1155,6 @@ pub fn connections(e: &dyn Engine, c: &Caller) -> Result<Connections, String> {
 }
 
 /// Each user's containers and limits.
-pub fn account_usage(e: &dyn Engine, c: &Caller) -> Result<Vec<Usage>, String> {
+pub fn account_usage(e: &dyn Engine, c: &Caller) -> Result<Vec<wharf_engine::api::Usage>, String> {
     e.account_usage(c).map_err(msg)
 }

@@ -20,10 +20,11 @@ use super::actions::{self, Action};
 use super::api::Call;
 use super::filter::Filter;
 use super::keymap::{self, Key, Keymap, Lookup};
-use super::msg::{Ask, Confirm, Effect, Handoff, Lists, Message, Msg};
+use super::msg::{Ask, Confirm, Effect, FormAsk, Handoff, Lists, Message, Msg};
 use super::panes::inspect::Inspect;
 use super::panes::{self, Ctx, Pane, TABS};
 use super::store::Store;
+use super::teach::Teach;
 use super::worker::Worker;
 
 /// A modal window over the panes.
@@ -40,8 +41,9 @@ pub enum Overlay {
         body: String,
     },
     RunForm(Box<RunForm>),
-    /// A pane's form.
-    Form(Box<super::form::Form>),
+    /// Another form (commit, cp, export, update, network create, connect; a registry
+    /// login, a push, a policy edit).
+    Form(Box<FormAsk>),
 }
 
 /// The one-line prompt at the bottom: the text and its error.
@@ -96,6 +98,8 @@ pub struct App {
     pub screen: Rect,
     pub body_area: Rect,
     pub tabs_area: Rect,
+    /// The teaching mode: commands, trace, journal, replay.
+    pub teach: Teach,
 }
 
 impl App {
@@ -140,12 +144,14 @@ impl App {
             screen: Rect::default(),
             body_area: Rect::default(),
             tabs_area: Rect::default(),
+            teach: Teach::default(),
         }
     }
 
     /// Ask the engine for everything once, and start following stats and events.
     pub fn start(&mut self) {
         self.store.start(&self.worker);
+        self.start_teaching();
     }
 
     /// Back from a session in a container: say how it ended, reload the containers.
@@ -390,6 +396,7 @@ impl App {
                     self.drain();
                 }
             }
+            Err(Msg::Teach(r)) => self.taught(r),
             Err(other) => tracing::debug!("message for nobody: {other:?}"),
         }
     }
@@ -442,6 +449,7 @@ impl App {
                         self.on_pane(w, |p, cx| p.answer(msg, cx));
                     }
                 }
+                Effect::Copy(text) => self.copy(text),
             }
         }
     }
@@ -458,16 +466,10 @@ impl App {
     }
 
     /// An engine call on a worker; its outcome comes back as [`Msg::Done`].
+    /// (Traced as an action of the teaching mode: its report brings the commands that
+    /// do the same and what the engine did.)
     fn perform(&mut self, call: Call) {
-        if let Some(b) = call.busy() {
-            self.notify(Level::Info, b);
-        }
-        let tx = self.worker.tx.clone();
-        self.worker.run(move |e, c| {
-            call.perform(e, c, &mut |text| {
-                let _ = tx.send(Msg::Progress { text });
-            })
-        });
+        self.perform_taught(call);
     }
 
     fn switch_tab(&mut self, i: usize) {
@@ -566,20 +568,12 @@ impl App {
                 KeyCode::Char(c) => ask.value.push(c),
                 _ => {}
             },
-            Overlay::Form(form) => match form.key(ev) {
-                super::form::Step::Stay => {}
-                super::form::Step::Cancel => self.overlay = Overlay::None,
-                super::form::Step::Submit => {
-                    if let Overlay::Form(form) = std::mem::replace(&mut self.overlay, Overlay::None)
-                    {
-                        self.queue.extend(form.submit());
-                    }
-                }
-            },
             Overlay::RunForm(form) => match ev.code {
                 KeyCode::Esc => self.overlay = Overlay::None,
                 KeyCode::Tab | KeyCode::Down => form.move_focus(1),
                 KeyCode::BackTab | KeyCode::Up => form.move_focus(-1),
+                KeyCode::Left => form.cycle(-1),
+                KeyCode::Right => form.cycle(1),
                 KeyCode::Backspace => form.backspace(),
                 KeyCode::Char('u') if ctrl => form.clear_field(),
                 KeyCode::Char(c) => form.type_char(c),
@@ -588,6 +582,7 @@ impl App {
                     match form.to_create() {
                         Ok(spec) => {
                             let line = form.command_line();
+                            let mode = form.mode();
                             self.overlay = Overlay::None;
                             tracing::info!("run: {line}");
                             if let Some(name) = spec.name.clone() {
@@ -596,10 +591,8 @@ impl App {
                             }
                             self.queue
                                 .push_back(Effect::Focus(panes::containers::INFO.context));
-                            self.queue.push_back(Effect::Call(Call::Run {
-                                spec: Box::new(spec),
-                                line,
-                            }));
+                            self.queue
+                                .push_back(super::forms::start(mode, Box::new(spec), line));
                         }
                         Err((f, _)) => {
                             form.focus = Field::ALL.iter().position(|x| *x == f).unwrap_or(0)
@@ -607,6 +600,14 @@ impl App {
                     }
                 }
                 _ => {}
+            },
+            Overlay::Form(fa) => match super::forms::key(fa, ev) {
+                super::forms::Key::Stay => {}
+                super::forms::Key::Close => self.overlay = Overlay::None,
+                super::forms::Key::Done(e) => {
+                    self.overlay = Overlay::None;
+                    self.queue.push_back(*e);
+                }
             },
         }
         true
@@ -695,7 +696,10 @@ impl App {
             );
             return;
         }
-        if let Some(i) = panes::all().position(|p| p.commands.contains(&cmd)) {
+        // A pane's name with flags (`:ps -a`, `:logs -f web`, `:trace --all`) is the
+        // wharf command of that name.
+        let pane = panes::all().position(|p| p.commands.contains(&cmd));
+        if let Some(i) = pane.filter(|_| !arg.starts_with('-')) {
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
                     self.prompt = Prompt::None;
@@ -712,12 +716,11 @@ impl App {
                 self.prompt = Prompt::None;
                 self.overlay = Overlay::Help { scroll: 0 };
             }
-            _ => {
-                self.prompt = Prompt::Command(
-                    s.to_string(),
-                    Some(format!("unknown command {cmd:?}: Tab completes")),
-                )
-            }
+            // Any wharf command, run on the console's engine.
+            _ => match self.run_typed(s, false) {
+                Ok(()) => self.prompt = Prompt::None,
+                Err(e) => self.prompt = Prompt::Command(s.to_string(), Some(e)),
+            },
         }
     }
 
@@ -827,6 +830,7 @@ impl App {
             }
             actions::BACK => self.overlay = Overlay::None,
             actions::REFRESH => self.store.refresh_all(&self.worker),
+            _ if self.teach_act(a) => {}
             _ => {
                 if let Some(i) = actions::TABS.iter().position(|t| *t == a) {
                     self.switch_tab(i);

@@ -51,11 +51,29 @@ pub fn run(engine: &dyn Engine, caller: &Caller, h: &Handoff) -> Notification {
             });
             (name, s)
         }
+        Handoff::Run { spec, line } => {
+            let _ = writeln!(
+                out,
+                "wharf: {line}\nwharf: exit its shell to return to the console; ctrl-p ctrl-q detaches (it keeps running)"
+            );
+            let s = api::run_attached(engine, caller, spec, session::console_size(true)).map(
+                |(_, sock)| {
+                    let o = Opts {
+                        stdin: true,
+                        tty: true,
+                        detach_keys: true,
+                    };
+                    (sock, o)
+                },
+            );
+            (spec.name.as_ref().unwrap_or(&spec.image), s)
+        }
     };
     let _ = out.flush();
     let (verb, what) = match h {
         Handoff::Exec { .. } => ("open a shell in", "the shell in"),
         Handoff::Attach { .. } => ("attach to", "attach to"),
+        Handoff::Run { .. } => ("run", "the session in"),
     };
     match started {
         Err(e) => Notification {

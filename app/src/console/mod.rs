@@ -7,12 +7,13 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod filter;
-pub mod form;
+pub mod forms;
 pub mod handoff;
 pub mod keymap;
 pub mod msg;
 pub mod panes;
 pub mod store;
+pub mod teach;
 pub mod ui;
 pub mod worker;
 
@@ -87,13 +88,33 @@ fn init_logging() {
     let _ = tracing::subscriber::set_global_default(sub);
 }
 
+/// What a console session is besides its engine: where its journal goes, who previews
+/// whom, whether the engine is a server's, a journal to replay.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub journal_dir: std::path::PathBuf,
+    /// The admin behind `--as USER`.
+    pub preview_by: Option<String>,
+    /// The engine is a `wharf serve` (`--host`).
+    pub remote: bool,
+    pub replay: Option<teach::Replay>,
+}
+
 /// Run the console until the user quits (or a SIGTERM/SIGHUP); returns the exit code.
+/// Every engine call it makes is traced (the trace pane, the teaching strip).
 pub fn run(
     engine: Arc<dyn Engine>,
     caller: Caller,
     role: Option<EffectiveRole>,
     keymap_arg: Option<&str>,
+    session: Session,
 ) -> i32 {
+    let tracer = wharf_engine::trace::Tracer::default();
+    let engine: Arc<dyn Engine> = Arc::new(wharf_engine::trace::Traced::new(
+        engine,
+        tracer.clone(),
+        "console",
+    ));
     init_logging();
     let (keymap, warning) = Keymap::load(keymap_arg);
     if let Some(w) = &warning {
@@ -123,11 +144,14 @@ pub fn run(
             return 1;
         }
     };
-    let code = rt.block_on(event_loop(&mut term, engine, caller, role, keymap, warning));
+    let code = rt.block_on(event_loop(
+        &mut term, engine, caller, role, keymap, warning, session, tracer,
+    ));
     restore_terminal();
     code
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn event_loop(
     term: &mut Term,
     engine: Arc<dyn Engine>,
@@ -135,10 +159,17 @@ async fn event_loop(
     role: Option<EffectiveRole>,
     keymap: Keymap,
     warning: Option<String>,
+    session: Session,
+    tracer: wharf_engine::trace::Tracer,
 ) -> i32 {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let worker = Worker { engine, caller, tx };
     let mut app = App::new(worker, keymap, warning, role, Theme::from_env());
+    app.teach.tracer = Some(tracer);
+    app.teach.journal_dir = Some(session.journal_dir);
+    app.teach.preview_by = session.preview_by;
+    app.teach.remote = session.remote;
+    app.teach.replay = session.replay;
     app.start();
     let mut input = EventStream::new();
     let (mut term_sig, mut hup_sig) = match (
@@ -156,20 +187,53 @@ async fn event_loop(
         if app.quit {
             return 0;
         }
-        if let Some(h) = app.handoff.take() {
-            // The terminal goes to a session in a container, then comes back. Dropping
-            // the event stream stops crossterm's reader so it takes none of the keys.
+        let typed = app.take_terminal();
+        if app.handoff.is_some() || typed.is_some() {
+            // The terminal goes to a session in a container (or a typed command that
+            // needs it), then comes back. Dropping the event stream stops crossterm's
+            // reader so it takes none of the keys.
             drop(input);
             restore_terminal();
-            let note = handoff::run(app.worker.engine.as_ref(), &app.worker.caller, &h);
+            let h = app.handoff.take();
+            let (note, outcome) = match (h, typed) {
+                (Some(h), _) => (
+                    Some(handoff::run(
+                        app.worker.engine.as_ref(),
+                        &app.worker.caller,
+                        &h,
+                    )),
+                    None,
+                ),
+                (None, Some(t)) => (
+                    None,
+                    Some(teach::typed::on_terminal(
+                        app.worker.engine.clone(),
+                        app.worker.caller.clone(),
+                        t,
+                    )),
+                ),
+                (None, None) => (None, None),
+            };
             if let Err(e) = resume_terminal(term, app.mouse) {
                 restore_terminal();
                 eprintln!("wharf: cannot take the terminal back: {e}");
                 return 1;
             }
             input = EventStream::new();
-            app.after_handoff(note);
+            if let Some(note) = note {
+                app.after_handoff(note);
+            }
+            if let Some(o) = outcome {
+                app.typed_done(o);
+            }
             dirty = true;
+        }
+        if let Some(text) = app.teach.clipboard.take() {
+            // OSC 52: the terminal (and tmux, and over SSH) puts it on its clipboard.
+            use std::io::Write;
+            let mut out = io::stdout();
+            let _ = out.write_all(teach::osc52(&text).as_bytes());
+            let _ = out.flush();
         }
         if app.mouse != mouse_on {
             mouse_on = app.mouse;

@@ -9,6 +9,7 @@ use std::fmt;
 use wharf_engine::api::{ContainerStats, ContainerSummary, ImageSummary, SystemInfo, Volume};
 use wharf_engine::events::Event;
 use wharf_views::footer::{Level, Notification};
+use wharf_views::form::Form;
 use wharf_views::networks::NetworkRow;
 use wharf_views::run_form::RunForm;
 use wharf_views::Load;
@@ -88,12 +89,9 @@ impl PaneMsg {
         self.0.downcast::<T>().ok().map(|b| *b)
     }
 
-    /// The message if it is a `T`, else the message back (to try another type).
-    pub fn try_take<T: Any>(self) -> Result<T, PaneMsg> {
-        match self.0.downcast::<T>() {
-            Ok(b) => Ok(*b),
-            Err(other) => Err(PaneMsg(other)),
-        }
+    /// The message if it is a `T`; else the message back.
+    pub fn take_or_keep<T: Any>(self) -> Result<T, PaneMsg> {
+        self.0.downcast::<T>().map(|b| *b).map_err(PaneMsg)
     }
 }
 
@@ -159,6 +157,8 @@ pub enum Msg {
         to: &'static str,
         msg: PaneMsg,
     },
+    /// An action done for the teaching mode (its commands, what the engine did).
+    Teach(super::teach::Report),
 }
 
 /// Something another pane can do; the shell offers it to every pane in turn.
@@ -199,6 +199,21 @@ impl fmt::Debug for Ask {
             .field("title", &self.title)
             .field("value", &self.value)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a form's values become when Enter is pressed (they are checked first).
+pub type Submit = Box<dyn Fn(&[String]) -> Effect>;
+
+/// A form a pane asks for (commit, cp, export, update, network create, connect).
+pub struct FormAsk {
+    pub form: Form,
+    pub then: Submit,
+}
+
+impl fmt::Debug for FormAsk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.form.fmt(f)
     }
 }
 
@@ -248,8 +263,8 @@ pub enum Effect {
     Show { title: String, body: String },
     /// The run form.
     RunForm(Box<RunForm>),
-    /// A pane's form (log in, push, a policy edit).
-    Form(Box<super::form::Form>),
+    /// Another form (commit, update, network create, a registry login, a policy edit).
+    Form(Box<FormAsk>),
     /// An engine call on a worker.
     Call(Call),
     /// Show the pane of this keymap context.
@@ -260,6 +275,8 @@ pub enum Effect {
     Handoff(Handoff),
     /// An answer for a pane (`to`: its context), e.g. a search typed in a text input.
     ToPane { to: &'static str, msg: PaneMsg },
+    /// Put a text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }
 
 impl Effect {
@@ -281,4 +298,10 @@ pub enum Handoff {
     Exec { id: String, name: String },
     /// The container's own stdio (`attach`); ctrl-p ctrl-q detaches.
     Attach { id: String, name: String },
+    /// `run -it`: create the container with a terminal, start it attached to ours;
+    /// `line` is the equivalent command line.
+    Run {
+        spec: Box<wharf_engine::api::ContainerCreate>,
+        line: String,
+    },
 }

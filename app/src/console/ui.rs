@@ -4,7 +4,7 @@
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::Frame;
-use wharf_views::{dialog, footer, header, help, run_form};
+use wharf_views::{dialog, footer, header, help, run_form, teach};
 
 use super::app::{allowed, App, Overlay, Prompt};
 use super::panes::{Pane, View};
@@ -33,11 +33,38 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         width: area.width,
         height: 1,
     };
+    // The teaching strip (the last action's commands, a replay's next step) takes rows
+    // above the footer, leaving the pane six at least.
+    let copy_keys = (
+        app.keymap.keys_for(&["global"], super::teach::COPY_COMMAND),
+        app.keymap.keys_for(&["global"], super::teach::COPY_DOCKER),
+    );
+    let replay_keys = (
+        app.keymap.keys_for(&["global"], super::teach::REPLAY_NEXT),
+        app.keymap.keys_for(&["global"], super::teach::REPLAY_SKIP),
+    );
+    let lesson = app.teach.last.as_ref().filter(|_| app.teach.strip);
+    let (wharf_line, docker_line) = (
+        lesson.map(|l| l.wharf_line()),
+        lesson.and_then(|l| l.docker_line()),
+    );
+    let replay_line = app.teach.replay.as_ref().map(|r| r.status());
+    let strip = teach::Model {
+        wharf: wharf_line.as_deref(),
+        docker: docker_line.as_deref(),
+        steps: lesson.map(|l| l.steps.as_slice()).unwrap_or(&[]),
+        failed: lesson.is_some_and(|l| !l.ok),
+        copy_keys: (copy_keys.0.as_deref(), copy_keys.1.as_deref()),
+        replay: replay_line
+            .as_deref()
+            .map(|s| (s, replay_keys.0.as_deref(), replay_keys.1.as_deref())),
+    };
+    let strip_h = strip.height().min(area.height.saturating_sub(9));
     let body = Rect {
         x: area.x,
         y: area.y + 2,
         width: area.width,
-        height: area.height - 3,
+        height: area.height - 3 - strip_h,
     };
     app.body_area = body;
     app.tabs_area = row(area.y + 1);
@@ -56,6 +83,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         user: &user,
         role: &role,
         read_only: app.read_only(),
+        preview_by: app.teach.preview_by.as_deref(),
     };
     header::draw(f, row(area.y), &theme, &hm);
 
@@ -97,6 +125,14 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         &status,
     );
 
+    if strip_h > 0 {
+        let r = Rect {
+            y: body.bottom(),
+            height: strip_h,
+            ..body
+        };
+        teach::draw(f, r, &theme, &strip);
+    }
     let foot = row(area.bottom() - 1);
     match &app.prompt {
         Prompt::Command(s, err) => {
@@ -141,7 +177,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         }
         Overlay::Message { title, body } => dialog::draw_message(f, area, &theme, title, body),
         Overlay::RunForm(form) => run_form::draw(f, area, &theme, form),
-        Overlay::Form(form) => form.draw(f, area, &theme),
+        Overlay::Form(fa) => wharf_views::form::draw(f, area, &theme, &fa.form),
     }
 }
 
@@ -242,7 +278,8 @@ mod tests {
         // The help lists what the role may do, and nothing else.
         admin.overlay = Overlay::Help { scroll: 0 };
         viewer.overlay = Overlay::Help { scroll: 0 };
-        let (ha, hv) = (screen(&mut admin, 160, 45), screen(&mut viewer, 160, 45));
+        // Tall enough for the whole of the global and containers sections.
+        let (ha, hv) = (screen(&mut admin, 160, 90), screen(&mut viewer, 160, 90));
         assert!(
             ha.contains("remove") && !hv.contains("remove"),
             "viewer help:\n{hv}"

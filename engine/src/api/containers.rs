@@ -15,9 +15,12 @@ use crate::error::Result;
 use super::PruneReport;
 
 /// Lifecycle state, as Docker's `State.Status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerStatus {
+    #[default]
     Created,
     Running,
     Paused,
@@ -221,8 +224,41 @@ pub struct ContainerCreate {
     pub check_only: bool,
 }
 
+/// A mount of a container as listings show it (Docker's `MountPoint`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPoint {
+    /// `volume`, `bind` or `tmpfs`.
+    pub kind: String,
+    /// The volume's name (empty for binds and tmpfs).
+    pub name: String,
+    /// Host path: the bind source, or the volume's data directory (empty for tmpfs).
+    pub source: String,
+    /// Path in the container.
+    pub destination: String,
+    /// The mount options as given (`z`, `nocopy`, a propagation word), comma-separated.
+    pub mode: String,
+    /// Writable.
+    pub rw: bool,
+}
+
+/// One network a container is on, as listings show it (Docker's `EndpointSettings`).
+/// Address fields are empty while the container does not run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    /// Network name.
+    pub network: String,
+    pub network_id: String,
+    /// Empty while not running.
+    pub endpoint_id: String,
+    pub ip: String,
+    pub prefix_len: u8,
+    pub gateway: String,
+    pub mac: String,
+    pub aliases: Vec<String>,
+}
+
 /// A row of `wharf ps`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerSummary {
     pub id: String,
     pub name: String,
@@ -248,6 +284,22 @@ pub struct ContainerSummary {
     /// Owner uid and project (for role-scoped views).
     pub owner: u32,
     pub project: Option<String>,
+    /// `--network` as created: `bridge`, `none`, `host` or a network name (Docker's
+    /// `HostConfig.NetworkMode`).
+    #[serde(default)]
+    pub network_mode: String,
+    /// The networks it is on, with addresses while it runs.
+    #[serde(default)]
+    pub endpoints: Vec<EndpointSummary>,
+    /// What is mounted where.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
+    /// Ports with a `-p` binding, as `80/tcp` (Docker's `HostConfig.PortBindings` keys).
+    #[serde(default)]
+    pub bound_ports: Vec<String>,
+    /// Exposed ports (`-p` and `--expose`), as `80/tcp` (`Config.ExposedPorts` keys).
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
 }
 
 /// Options of `wharf ps`.

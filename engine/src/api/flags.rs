@@ -16,14 +16,17 @@ use std::str::FromStr;
 
 use crate::error::EngineError;
 
+pub mod argv;
 mod misc;
 mod mounts;
+mod net;
 mod num;
 mod ports;
 mod resources;
 
 pub use misc::*;
 pub use mounts::*;
+pub use net::*;
 pub use ports::*;
 pub use resources::*;
 

@@ -6,6 +6,7 @@
 //! [`Engine`] is all of them together.
 
 pub mod accounts;
+pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod flags;
@@ -17,6 +18,7 @@ pub mod system;
 pub mod volumes;
 
 pub use accounts::*;
+pub use build::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
@@ -40,6 +42,7 @@ pub trait Engine:
     + StatsApi
     + ExecApi
     + ToolboxApi
+    + BuildApi
     + Send
     + Sync
 {
@@ -58,6 +61,7 @@ impl<T> Engine for T where
         + StatsApi
         + ExecApi
         + ToolboxApi
+        + BuildApi
         + Send
         + Sync
 {

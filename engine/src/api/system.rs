@@ -95,6 +95,22 @@ pub trait SystemApi {
         filter: &EventFilter,
         sink: &mut dyn FnMut(Event) -> bool,
     ) -> Result<()>;
+
+    /// The API trace ([`crate::trace`]): the calls kept, then (with `opts.follow`) new
+    /// ones as they are made, until `sink` returns `false`. A caller reads their own
+    /// calls; every caller's (`opts.all`) needs `audit.trace`. An engine without a trace
+    /// says so.
+    fn trace(
+        &self,
+        caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        let _ = (caller, opts, sink);
+        Err(crate::error::EngineError::unavailable(
+            "this engine keeps no API trace",
+        ))
+    }
 }
 
 /// Who am I, and the audit journal.

@@ -623,7 +623,10 @@ impl<R: Read> Read for TarGuard<R> {
     }
 }
 
-/// A tar numeric field: octal text or GNU base-256.
+/// A tar numeric field: octal text or GNU base-256, read as the tar reader reads it (the
+/// text up to the first NUL, trimmed), so the guard follows the same entry sizes as the
+/// reader it guards. A base-256 value the reader would read differently (bits above its
+/// 64) is refused.
 fn parse_numeric(field: &[u8]) -> Option<u64> {
     if field[0] & 0x80 != 0 {
         let mut v: u64 = (field[0] & 0x7f) as u64;
@@ -632,15 +635,12 @@ fn parse_numeric(field: &[u8]) -> Option<u64> {
         }
         return Some(v);
     }
-    let s: Vec<u8> = field
-        .iter()
-        .copied()
-        .filter(|b| *b != 0 && *b != b' ')
-        .collect();
+    let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
+    let s = std::str::from_utf8(&field[..end]).ok()?.trim();
     if s.is_empty() {
         return Some(0);
     }
-    u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
+    u64::from_str_radix(s, 8).ok()
 }
 
 fn pax_size(records: &[u8]) -> Option<u64> {
@@ -1374,6 +1374,15 @@ impl<'a> Unpacker<'a> {
             if target.starts_with(b".wh.") || target.is_empty() {
                 return Ok(()); // other AUFS metadata
             }
+            if target == b"." || target == b".." {
+                // `.wh..` and `.wh...` would hide the directory itself or its parent
+                // (the layer directory above diff/, for one at the top).
+                return Err(EngineError::corrupt(format!(
+                    "layer whiteout {:?} names no file (it would remove {:?}): refusing to extract an archive that writes outside its layer",
+                    rel.display().to_string(),
+                    String::from_utf8_lossy(target)
+                )));
+            }
             let hidden = parent.join(OsStr::from_bytes(target));
             let full = self.dest.join(&hidden);
             self.clear(&hidden, false)?;
@@ -1754,5 +1763,71 @@ mod tests {
             parse_numeric(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]),
             Some(256)
         );
+        // As the tar reader reads them: up to the first NUL, trimmed (found with the
+        // `layer_unpack` fuzz target: the guard read "00000000615" here, the reader 6).
+        assert_eq!(parse_numeric(b"000000006\x0015"), Some(6));
+        assert_eq!(parse_numeric(b" 0000006 \0\0\0"), Some(6));
+        assert_eq!(parse_numeric(b"00 0006\0\0\0\0\0"), None);
+    }
+
+    /// A one-entry layer whose header is changed by `patch` (the checksum is redone).
+    fn layer_with(name: &str, data: &[u8], patch: impl FnOnce(&mut [u8; 512])) -> Vec<u8> {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        let mut raw = *h.as_bytes();
+        patch(&mut raw);
+        let mut h = tar::Header::from_byte_slice(&raw).clone();
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, data).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    /// The layer directory with `diff/` and a tar-split after an unpack, whatever it
+    /// returned.
+    fn own_files_stay(root: &Path) {
+        assert!(root.join(DIFF).is_dir(), "diff/ is gone");
+        assert!(root.join(TAR_SPLIT).is_file(), "the tar-split is gone");
+    }
+
+    #[test]
+    fn size_fields_with_text_after_the_nul_unpack_and_rebuild() {
+        // Found with the `layer_unpack` fuzz target: the guard and the tar reader read
+        // different sizes, and the unpack failed with an internal error.
+        let data = layer_with("f", b"hello\n", |h| {
+            h[124..136].copy_from_slice(b"000000006\x0015")
+        });
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("l");
+        new_layer_dir(&root).unwrap();
+        let stats = unpack_layer_into(&data[..], &root).unwrap();
+        assert_eq!(fs::read(root.join("diff/f")).unwrap(), b"hello\n");
+        let mut rebuilt = Vec::new();
+        TarSplitReader::open(&root, &stats.diff_id)
+            .unwrap()
+            .read_to_end(&mut rebuilt)
+            .unwrap();
+        assert!(rebuilt == data);
+    }
+
+    #[test]
+    fn whiteouts_of_dot_and_dot_dot_are_refused() {
+        // Found with the `layer_unpack` fuzz target: `.wh...` at the top removed the
+        // layer directory's own files (diff/ and the tar-split, one level above diff/).
+        for name in [".wh...", ".wh..", "a/.wh...", "a/.wh.."] {
+            let data = layer_with(name, b"", |_| {});
+            let d = tempfile::tempdir().unwrap();
+            let root = d.path().join("l");
+            new_layer_dir(&root).unwrap();
+            fs::create_dir(root.join("diff/a")).unwrap();
+            fs::write(root.join("diff/a/keep"), b"x").unwrap();
+            let e = unpack_layer_into(&data[..], &root).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Corrupt, "{name}: {e}");
+            own_files_stay(&root);
+            assert!(root.join("diff/a/keep").is_file(), "{name}");
+        }
     }
 }

@@ -281,6 +281,61 @@ impl LocalEngine {
         }
     }
 
+    /// Point `tags` (full references) at image `id`: the builder's `-t`, under the
+    /// build's own permission. Emits `tag` (and `untag` for a tag taken over).
+    pub(crate) fn tag_built(&self, id: &str, tags: &[String]) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let store = self.image_store();
+        let _lock = store.lock()?;
+        let mut idx = store.index()?;
+        let mut events = Vec::new();
+        for t in tags {
+            let prev = idx.refs.insert(t.clone(), id.to_string());
+            let fam = Reference::parse(t)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| t.clone());
+            if let Some(p) = prev.filter(|p| p != id) {
+                events.push(("untag", p, fam.clone()));
+            }
+            events.push(("tag", id.to_string(), fam));
+        }
+        if let Some(rec) = idx.images.get_mut(id) {
+            rec.last_tag_time = Some(chrono::Utc::now().to_rfc3339());
+        }
+        store.write_index(&idx)?;
+        for (a, i, n) in events {
+            self.image_event(a, &i, &n);
+        }
+        Ok(())
+    }
+
+    /// Remove the untagged images `ids` that no container uses (the build cache's
+    /// prune); tagged or used ones stay. Returns what went and the bytes given back.
+    pub(crate) fn remove_cached_images(&self, ids: &[String]) -> Result<PruneReport> {
+        let store = self.image_store();
+        let _lock = store.lock()?;
+        let mut idx = store.index()?;
+        let users = self.image_users()?;
+        let mut report = PruneReport::default();
+        let mut gone = Vec::new();
+        for id in ids {
+            if users.contains_key(id) || !idx.tags_of(id).is_empty() || !idx.images.contains_key(id)
+            {
+                continue;
+            }
+            for o in self.delete_image(&mut idx, id, &mut gone) {
+                if let RemoveOutcome::Deleted(d) = o {
+                    report.deleted.push(d);
+                }
+            }
+        }
+        store.write_index(&idx)?;
+        report.reclaimed = store.release(&idx, &gone)?;
+        Ok(report)
+    }
+
     fn image_event(&self, action: &str, id: &str, name: &str) {
         self.emit(Event::new(EventType::Image, action, id).attr("name", name));
     }
@@ -417,9 +472,18 @@ impl ImageApi for LocalEngine {
         let idx = self.image_store().index()?;
         let users = self.image_users()?;
         let mut out = Vec::new();
+        // Images only the build cache holds are intermediate: shown with -a, as Docker does.
+        let cached: std::collections::BTreeSet<String> =
+            crate::build::cache::Cache::new(self.root())
+                .images()
+                .into_iter()
+                .collect();
         for rec in idx.images.values() {
             let mut s = self.summary(&idx, rec, &users);
             let dangling = s.repo_tags.is_empty();
+            if dangling && !opts.all && cached.contains(&rec.id) {
+                continue;
+            }
             if opts.dangling.is_some_and(|d| d != dangling) {
                 continue;
             }
@@ -765,10 +829,19 @@ impl ImageApi for LocalEngine {
         let _lock = store.lock()?;
         let mut idx = store.index()?;
         let users = self.image_users()?;
+        // The build cache's intermediate images are not dangling (`builder prune` removes them).
+        let cached: std::collections::BTreeSet<String> =
+            crate::build::cache::Cache::new(self.root())
+                .images()
+                .into_iter()
+                .collect();
         let victims: Vec<String> = idx
             .images
             .keys()
-            .filter(|id| !users.contains_key(*id) && (all || idx.tags_of(id).is_empty()))
+            .filter(|id| {
+                !users.contains_key(*id)
+                    && (all || (idx.tags_of(id).is_empty() && !cached.contains(*id)))
+            })
             .cloned()
             .collect();
         let mut report = PruneReport::default();

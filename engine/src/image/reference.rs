@@ -132,14 +132,7 @@ impl Reference {
 
     /// The name as Docker shows it: `busybox`, `team/app`, `localhost:5000/x/y`.
     pub fn familiar_name(&self) -> String {
-        if self.domain == DEFAULT_DOMAIN {
-            self.path
-                .strip_prefix(OFFICIAL_REPO_PREFIX)
-                .unwrap_or(&self.path)
-                .to_string()
-        } else {
-            self.name()
-        }
+        familiar_name(&self.domain, &self.path)
     }
 
     /// `busybox:latest`, `localhost:5000/x/y@sha256:...`: the familiar form.
@@ -179,6 +172,26 @@ impl fmt::Display for Reference {
         }
         Ok(())
     }
+}
+
+/// The short name of repository `path` in registry `domain`, as Docker shows it
+/// (`busybox`, `team/app`, `localhost:5000/x/y`), but never one that reads back as
+/// another repository: Docker Hub's name is kept when the first component would read
+/// as a registry (`docker.io/a.b/x`, `docker.io/localhost/x`) or the rest as an image
+/// id, and `library/` is dropped only before a single component (`docker.io/library/a/b`
+/// stays `library/a/b`), as Docker does.
+pub fn familiar_name(domain: &str, path: &str) -> String {
+    if domain == DEFAULT_DOMAIN {
+        let short = match path.strip_prefix(OFFICIAL_REPO_PREFIX) {
+            Some(rest) if !rest.contains('/') => rest,
+            _ => path,
+        };
+        let id_like = short.len() == 64 && short.bytes().all(|b| b.is_ascii_hexdigit());
+        if split_domain(short).0.is_none() && !id_like {
+            return short.to_string();
+        }
+    }
+    format!("{domain}/{path}")
 }
 
 /// Normalize `s` to its full string form (`busybox` -> `docker.io/library/busybox:latest`).
@@ -270,7 +283,13 @@ fn valid_domain(d: &str) -> bool {
         // [ipv6]:port
         match rest.split_once(']') {
             Some((ip, after)) => {
-                if ip.is_empty() || !ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+                // An IPv6 address (Docker's grammar takes any hex digits and colons,
+                // which no client can connect to).
+                if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                // Only a port may follow the brackets.
+                if !after.is_empty() && !after.starts_with(':') {
                     return false;
                 }
                 (None, after.strip_prefix(':'))
@@ -353,6 +372,28 @@ mod tests {
     }
 
     #[test]
+    fn familiar_forms_read_back_as_the_same_reference() {
+        // Found with the `reference` fuzz target: these shortened to names of other
+        // repositories (`a.b/x` is registry a.b, `a/b` is docker.io/a/b).
+        let id = "0123456789abcdef".repeat(4);
+        for (full, short) in [
+            ("docker.io/a.b/x:1", "docker.io/a.b/x:1"),
+            ("docker.io/localhost/x:1", "docker.io/localhost/x:1"),
+            ("docker.io/library/a/b:1", "library/a/b:1"),
+            (
+                &format!("docker.io/library/{id}:1"),
+                &format!("docker.io/library/{id}:1"),
+            ),
+            ("docker.io/library/busybox:1", "busybox:1"),
+            ("docker.io/team/app:1", "team/app:1"),
+        ] {
+            let r = Reference::parse(full).unwrap();
+            assert_eq!(r.familiar(), short);
+            assert_eq!(Reference::parse(&r.familiar()).unwrap(), r, "{full}");
+        }
+    }
+
+    #[test]
     fn invalid_references_are_explained() {
         for bad in [
             "",
@@ -368,6 +409,12 @@ mod tests {
             "busybox@md5:aaaa",
             "host:port/x",
             "UPPER.io:99999999/x",
+            // Found with the `reference` fuzz target: text after an IPv6 address's
+            // brackets was taken as part of the registry.
+            "[::1]x/foo",
+            "[::1]x:5000/foo",
+            "[:AAAA::::AAAA::::]:0/x",
+            "[12345::1]/x",
             &"a".repeat(64),
             &format!("x:{}", "t".repeat(129)),
         ] {

@@ -197,7 +197,10 @@ impl LocalEngine {
                 n.name
             )));
         }
-        s.nl.delete_link(&n.bridge)?;
+        s.delete_links(std::slice::from_ref(&n.bridge))?;
+        if let Some(b) = s.st.bridges_up.as_mut() {
+            b.remove(&n.id);
+        }
         s.st.networks.remove(&n.id);
         s.commit()?;
         self.emit(
@@ -249,7 +252,7 @@ impl NetworkApi for LocalEngine {
                 sub
             }
             None => {
-                let mut taken = s.nl.route_prefixes()?;
+                let mut taken = s.nl()?.route_prefixes()?;
                 taken.extend(s.st.subnets());
                 ipam::choose_subnet(&taken)?
             }
@@ -297,6 +300,10 @@ impl NetworkApi for LocalEngine {
             bridge: format!("wh-{}", &id[..12]),
             owner: self.gate().caller(caller).uid,
         };
+        crate::trace_step!(
+            "allocated subnet {subnet} (gateway {gateway}) for bridge {}, made when a container first attaches",
+            rec.bridge
+        );
         s.st.networks.insert(id.clone(), rec);
         s.commit()?;
         self.emit(
@@ -470,10 +477,7 @@ impl NetworkApi for LocalEngine {
         let netns = netlink::open_netns(pid)?;
         let res: Result<()> = (|| {
             let e = s.attach(&cid, idx, &netns)?;
-            let (ifname, ip, prefix) = (e.ifname.clone(), e.ip, e.prefix_len);
-            netlink::in_netns(&netns, move || {
-                super::Netlink::new()?.configure_interface(&ifname, ip, prefix, None)
-            })?;
+            super::configure_in_netns(&netns, &[e], None)?;
             s.commit()
         })();
         if let Err(e) = res {
@@ -558,8 +562,8 @@ impl NetworkApi for LocalEngine {
             // Ports were published on this network's address.
             rec.ports.clear();
         }
-        if let Some(v) = &ep.host_veth {
-            s.nl.delete_link(v)?;
+        if let Some(v) = ep.host_veth.clone() {
+            s.delete_links(&[v])?;
         }
         s.commit()?;
         self.emit(

@@ -15,6 +15,7 @@
 //! host's network configuration.
 
 mod api;
+pub mod batch;
 pub mod files;
 pub mod ipam;
 pub mod netlink;
@@ -24,6 +25,7 @@ pub mod store;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +50,10 @@ pub struct ContainerNetInfo<'a> {
     pub hostname: &'a str,
     /// The image's `ExposedPorts` keys (`80/tcp`, `53/udp`), published by `-P`.
     pub exposed_ports: &'a [String],
+    /// The container's init configures its side itself (`lo`, addresses, route; the
+    /// runtime's does, from [`NetworkSetup::endpoints`]): [`setup`] only makes the
+    /// interfaces. Otherwise (a process that is not ours) `setup` configures it.
+    pub by_init: bool,
 }
 
 /// One interface a container got.
@@ -61,9 +67,43 @@ pub struct EndpointSetup {
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
+    /// Its interface index inside the container.
+    #[serde(default)]
+    pub ifindex: u32,
+    /// The container's default route goes through this network's gateway.
+    #[serde(default)]
+    pub default_route: bool,
     /// `02:42:ac:11:00:02`
     pub mac: String,
     pub aliases: Vec<String>,
+}
+
+/// Configure a container's side in one netlink batch, from a socket made in its
+/// namespace: `lo` up, then each interface's address, and the default route through
+/// the gateway of `gw` (an index into `eps`).
+fn configure_in_netns(netns: &File, eps: &[EndpointSetup], gw: Option<usize>) -> Result<()> {
+    let mut b = batch::Batch::default();
+    b.push(batch::link_up(batch::LOOPBACK), 0, "bringing lo up");
+    for (i, e) in eps.iter().enumerate() {
+        b.push(
+            batch::link_up(e.ifindex),
+            0,
+            format!("bringing {} up", e.ifname),
+        );
+        b.push(
+            batch::add_addr(e.ifindex, e.ip, e.prefix_len),
+            batch::CREATE,
+            format!("adding address {}/{} to {}", e.ip, e.prefix_len, e.ifname),
+        );
+        if Some(i) == gw {
+            b.push(
+                batch::default_route(e.ifindex, e.gateway),
+                batch::CREATE,
+                format!("adding the default route via {}", e.gateway),
+            );
+        }
+    }
+    batch::NlSocket::in_netns(netns)?.run(&b)
 }
 
 /// What [`setup`] did: the container's interfaces, its published ports (host ports
@@ -102,27 +142,139 @@ pub(crate) struct Session<'a> {
     engine: &'a LocalEngine,
     _lock: FileLock,
     pub st: Store,
-    pub nl: Netlink,
+    /// The async netlink connection, made on first use (most starts never need it).
+    nl: Option<Netlink>,
+    /// A plain netlink socket for batches, made on first use.
+    hs: Option<batch::NlSocket>,
     events: Vec<Event>,
+    /// The networks as loaded: a commit that changed them syncs the store to disk.
+    networks_at_open: String,
+    /// The keeper's own session: its lock on [`KEEPER_LOCK`] does not keep bridges.
+    keeper: bool,
+}
+
+/// Held shared by `wharf serve` for its whole life: idle bridges stay up meanwhile.
+const KEEPER_LOCK: &str = "bridge-keeper.lock";
+/// Held by the one process that removes idle bridges when their time is up.
+const REAPER_LOCK: &str = "bridge-reaper.lock";
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
 
 impl<'a> Session<'a> {
     pub fn open(engine: &'a LocalEngine) -> Result<Self> {
         let lock = store::lock(engine.root())?;
         let st = store::load(engine.root())?;
-        let nl = Netlink::new()?;
+        let networks_at_open = serde_json::to_string(&st.networks).unwrap_or_default();
         let mut s = Session {
             engine,
             _lock: lock,
             st,
-            nl,
+            nl: None,
+            hs: None,
             events: Vec::new(),
+            networks_at_open,
+            keeper: false,
         };
         let changed = s.ensure_builtins()? | s.collect_stale()?;
-        if changed {
+        if changed || s.idle_past_time() {
             s.commit()?;
         }
         Ok(s)
+    }
+
+    /// Idle bridges up past their grace period (their reaper was killed): the next
+    /// session of any wharf process removes them.
+    fn idle_past_time(&self) -> bool {
+        let idle = self
+            .st
+            .bridges_up
+            .as_ref()
+            .is_some_and(|b| b.iter().any(|id| !self.st.network_active(id)));
+        idle && !self.keeping()
+    }
+
+    /// The async netlink connection (made now if needed).
+    pub fn nl(&mut self) -> Result<&Netlink> {
+        if self.nl.is_none() {
+            self.nl = Some(Netlink::new()?);
+        }
+        self.nl
+            .as_ref()
+            .ok_or_else(|| EngineError::internal("the netlink connection vanished"))
+    }
+
+    /// The batch socket in wharf's own namespace (made now if needed).
+    fn hs(&mut self) -> Result<&mut batch::NlSocket> {
+        if self.hs.is_none() {
+            self.hs = Some(batch::NlSocket::new()?);
+        }
+        self.hs
+            .as_mut()
+            .ok_or_else(|| EngineError::internal("the netlink socket vanished"))
+    }
+
+    /// Delete links by name in one batch; those already gone are fine.
+    fn delete_links(&mut self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut b = batch::Batch::default();
+        for n in names {
+            b.push(
+                batch::del_link(n),
+                0,
+                format!("deleting network interface {n}"),
+            );
+        }
+        let codes = self.hs()?.send(&b)?;
+        for (n, c) in names.iter().zip(codes) {
+            match c {
+                None | Some(libc::ENODEV) => {}
+                Some(c) => {
+                    return Err(EngineError::io(
+                        format!("deleting network interface {n}"),
+                        std::io::Error::from_raw_os_error(c),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Are idle bridges kept up now: within the grace period after the last container
+    /// left one, or while a `wharf serve` runs?
+    fn keeping(&self) -> bool {
+        if self.st.keep_until > now_ns() {
+            return true;
+        }
+        !self.keeper
+            && matches!(
+                FileLock::probe(&self.engine.root().run().join(KEEPER_LOCK)),
+                Ok(crate::state::Probe::Held)
+            )
+    }
+
+    /// The bridge networks whose bridges are (to be) up: a running container on
+    /// them, or made earlier and kept while [`Self::keeping`].
+    fn networks_up(&self) -> BTreeSet<String> {
+        let keeping = self.keeping();
+        self.st
+            .networks
+            .values()
+            .filter(|n| !n.bridge.is_empty())
+            .filter(|n| {
+                self.st.network_active(&n.id)
+                    || (keeping
+                        && self
+                            .st
+                            .bridges_up
+                            .as_ref()
+                            .is_some_and(|b| b.contains(&n.id)))
+            })
+            .map(|n| n.id.clone())
+            .collect()
     }
 
     /// `bridge`, `host` and `none` exist from the first use on.
@@ -133,7 +285,7 @@ impl<'a> Session<'a> {
                 continue;
             }
             let (subnet, gateway, bridge) = if name == "bridge" {
-                let mut taken = self.nl.route_prefixes()?;
+                let mut taken = self.nl()?.route_prefixes()?;
                 taken.extend(self.st.subnets());
                 let s = ipam::choose_subnet(&taken)?;
                 (
@@ -209,24 +361,36 @@ impl<'a> Session<'a> {
             ep.ip = None;
             ep.ifname = None;
         }
+        let was_on_bridge = !veths.is_empty();
         rec.running = false;
         rec.pid = 0;
         rec.netns = None;
         rec.ports.clear();
-        for v in veths {
-            // Deleting one end of a veth deletes both.
-            self.nl.delete_link(&v)?;
+        // A bridge it leaves idle stays up (with its rules) for the grace period.
+        let grace = self.engine.bridge_grace();
+        if was_on_bridge && !grace.is_zero() {
+            self.st.keep_until = self
+                .st
+                .keep_until
+                .max(now_ns() + i64::try_from(grace.as_nanos()).unwrap_or(i64::MAX / 2));
         }
-        Ok(())
+        // Deleting one end of a veth deletes both; all of them in one batch.
+        self.delete_links(&veths)
     }
 
-    /// Persist, then make the host match: idle bridges deleted, nftables table
+    /// Persist, then make the host match: bridges no longer up deleted, nftables table
     /// replaced, hosts files of running containers rewritten, events recorded.
     pub fn commit(&mut self) -> Result<()> {
+        let up = self.networks_up();
         // Rules first: if nftables refuses them, nothing is recorded and the caller undoes.
-        self.apply_rules()?;
-        store::save(self.engine.root(), &self.st)?;
-        self.delete_idle_bridges()?;
+        self.apply_rules(&up)?;
+        self.delete_idle_bridges(&up)?;
+        let durable =
+            serde_json::to_string(&self.st.networks).unwrap_or_default() != self.networks_at_open;
+        store::save(self.engine.root(), &self.st, durable)?;
+        if durable {
+            self.networks_at_open = serde_json::to_string(&self.st.networks).unwrap_or_default();
+        }
         self.refresh_hosts_files();
         for ev in self.events.drain(..) {
             self.engine.emit(fill_network_attrs(ev, &self.st));
@@ -236,9 +400,10 @@ impl<'a> Session<'a> {
 
     /// Replace wharf's nftables table unless the last table applied from this state
     /// root (kept in `networks/nft.json`) is the same: starts that change no rule
-    /// (`--network none`, a second container without ports) run no `nft` at all.
-    fn apply_rules(&self) -> Result<()> {
-        let batch = nft::ruleset(&self.st);
+    /// (`--network none`, a second container without ports, any container while its
+    /// bridge is kept up) run no `nft` at all.
+    fn apply_rules(&self, up: &BTreeSet<String>) -> Result<()> {
+        let batch = nft::ruleset(&self.st, up);
         let text = batch.to_string();
         let cache = self.engine.root().networks().join("nft.json");
         match std::fs::read_to_string(&cache) {
@@ -248,34 +413,60 @@ impl<'a> Session<'a> {
             Err(_) if !nft::has_rules(&batch) => return Ok(()),
             _ => {}
         }
-        // Forget the cache first: a crash between the two steps then re-applies.
+        // Forget the cache first: a crash between the two steps then re-applies. The
+        // cache is renamed into place but not synced: after a crash there is no table
+        // (it lives in the kernel), and a lost cache only means nft runs once more.
         let _ = std::fs::remove_file(&cache);
         nft::run_nft(&batch)?;
-        crate::state::atomic_write(&cache, text.as_bytes())
+        let tmp = cache.with_file_name(format!(".nft.json.tmp-{}", &crate::ids::new_id()[..12]));
+        std::fs::write(&tmp, text.as_bytes())
+            .and_then(|()| std::fs::rename(&tmp, &cache))
+            .map_err(|e| EngineError::io(format!("writing {}", cache.display()), e))
     }
 
-    fn delete_idle_bridges(&self) -> Result<()> {
-        for n in self.st.networks.values() {
-            if !n.bridge.is_empty() && !self.st.network_active(&n.id) {
-                self.nl.delete_link(&n.bridge)?;
-            }
-        }
+    /// Delete the bridges of networks no longer `up` (known to be up, or every one
+    /// once for a store that does not say) and record which remain.
+    fn delete_idle_bridges(&mut self, up: &BTreeSet<String>) -> Result<()> {
+        let known = self.st.bridges_up.clone();
+        let doomed: Vec<String> = self
+            .st
+            .networks
+            .values()
+            .filter(|n| !n.bridge.is_empty() && !up.contains(&n.id))
+            .filter(|n| known.as_ref().is_none_or(|k| k.contains(&n.id)))
+            .map(|n| n.bridge.clone())
+            .collect();
+        self.delete_links(&doomed)?;
+        let mut now_up = known.unwrap_or_else(|| up.clone());
+        now_up.retain(|id| up.contains(id));
+        self.st.bridges_up = Some(now_up);
         Ok(())
     }
 
-    /// Rewrite the hosts file of every running bridge-mode container.
+    /// Rewrite the hosts file of every running container on a user network (where
+    /// peers are named) whose peers changed. One only on the default bridge names only
+    /// itself: its file is written at its start and stays.
     fn refresh_hosts_files(&self) {
-        for c in self
-            .st
-            .containers
-            .values()
-            .filter(|c| c.running && c.mode == "bridge")
-        {
+        for c in self.st.containers.values().filter(|c| {
+            c.running
+                && c.mode == "bridge"
+                && c.endpoints.iter().any(|e| {
+                    e.active()
+                        && self
+                            .st
+                            .networks
+                            .get(&e.network_id)
+                            .is_some_and(|n| n.is_user())
+                })
+        }) {
             let dir = self.engine.root().containers().join(&c.id);
-            if !dir.is_dir() {
+            let content = hosts_for(&self.st, c);
+            if std::fs::read_to_string(dir.join("hosts")).is_ok_and(|old| old == content)
+                || !dir.is_dir()
+            {
                 continue;
             }
-            if let Err(e) = files::write_in_place(&dir.join("hosts"), &hosts_for(&self.st, c)) {
+            if let Err(e) = files::write_in_place(&dir.join("hosts"), &content) {
                 tracing::warn!(
                     "could not update the hosts file of container {}: {e}",
                     c.name
@@ -285,7 +476,10 @@ impl<'a> Session<'a> {
     }
 
     /// Allocate an address on the endpoint's network, make sure its bridge exists and
-    /// plug a veth into the container (`netns`) as the next free `ethN`.
+    /// plug a veth into the container (`netns`) as the next free `ethN`: one netlink
+    /// request for the pair (its container end made there directly, named, addressed
+    /// by MAC, up, at a known interface index). The container end's address and route
+    /// are for [`configure_in_netns`].
     fn attach(&mut self, cid: &str, ep_index: usize, netns: &File) -> Result<EndpointSetup> {
         let rec = self
             .st
@@ -329,32 +523,62 @@ impl<'a> Session<'a> {
                 ))
             })?,
         };
-        let bridge_new = self.nl.link_index(&net.bridge)?.is_none();
-        let bridge_idx = self
-            .nl
-            .ensure_bridge(&net.bridge, gateway, subnet.prefix_len())?;
-        if bridge_new {
-            // Published ports reached from the host's own loopback are DNATed to the
-            // container and leave through this bridge with a 127/8 source: allow it.
-            netlink::write_sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
-            if !net.internal
-                && std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-                    .map(|s| s.trim() != "1")
-                    .unwrap_or(true)
-            {
-                netlink::write_sysctl("net/ipv4/ip_forward", "1")?;
+        let bridge_idx = match self.hs()?.link_index(&net.bridge)? {
+            Some(i) => i,
+            None => {
+                let idx = self
+                    .nl()?
+                    .ensure_bridge(&net.bridge, gateway, subnet.prefix_len())?;
+                // Published ports reached from the host's own loopback are DNATed to the
+                // container and leave through this bridge with a 127/8 source: allow it.
+                netlink::write_sysctl(
+                    &format!("net/ipv4/conf/{}/route_localnet", net.bridge),
+                    "1",
+                )?;
+                if !net.internal
+                    && std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                        .map(|s| s.trim() != "1")
+                        .unwrap_or(true)
+                {
+                    netlink::write_sysctl("net/ipv4/ip_forward", "1")?;
+                }
+                idx
             }
-        }
+        };
+        self.st
+            .bridges_up
+            .get_or_insert_with(Default::default)
+            .insert(net.id.clone());
         let ifname = (0..)
             .map(|i| format!("eth{i}"))
             .find(|n| !used_ifnames.contains(n))
             .unwrap_or_default();
         let host_veth = veth_name(cid, &net.id);
         let mac = ipam::mac_for(ip);
-        // A leftover from a crash would make the creation fail; it is ours by name.
-        self.nl.delete_link(&host_veth)?;
-        self.nl
-            .add_veth(&host_veth, bridge_idx, &ifname, netns, mac)?;
+        let what = format!("creating veth pair {host_veth}/{ifname}");
+        let mut b = batch::Batch::default();
+        b.push(
+            batch::veth(&host_veth, bridge_idx, &ifname, netns.as_raw_fd(), mac),
+            batch::CREATE,
+            what.clone(),
+        );
+        let code = self.hs()?.send(&b)?[0];
+        match code {
+            None => {}
+            // A leftover from a crash holds the name (it is ours by name): delete, retry.
+            Some(libc::EEXIST) if self.hs()?.link_index(&host_veth)?.is_some() => {
+                self.delete_links(std::slice::from_ref(&host_veth))?;
+                self.hs()?.run(&b)?;
+            }
+            Some(c) => return Err(EngineError::io(what, std::io::Error::from_raw_os_error(c))),
+        }
+        // The container's end, by its index there (read from this end: no lookup in
+        // the container's namespace).
+        let peer_index = self.hs()?.veth_peer_index(&host_veth)?.ok_or_else(|| {
+            EngineError::internal(format!(
+                "{what}: the kernel did not say which interface is {ifname} in the container"
+            ))
+        })?;
         let rec = self
             .st
             .containers
@@ -371,6 +595,8 @@ impl<'a> Session<'a> {
             network_id: net.id.clone(),
             endpoint_id: ep.endpoint_id.clone(),
             ifname,
+            ifindex: peer_index,
+            default_route: false,
             ip,
             prefix_len: subnet.prefix_len(),
             gateway,
@@ -380,17 +606,18 @@ impl<'a> Session<'a> {
     }
 
     /// Host veths this session created, deleted again after a failure.
-    fn undo(&self, veths: &[String]) {
-        for v in veths {
-            let _ = self.nl.delete_link(v);
-        }
+    fn undo(&mut self, veths: &[String]) {
+        let _ = self.delete_links(veths);
         // Bridges made for nothing go too (the store on disk still has the old state).
         if let Ok(old) = store::load(self.engine.root()) {
-            for n in old.networks.values() {
-                if !n.bridge.is_empty() && !old.network_active(&n.id) {
-                    let _ = self.nl.delete_link(&n.bridge);
-                }
-            }
+            let idle: Vec<String> = old
+                .networks
+                .values()
+                .filter(|n| !n.bridge.is_empty() && !old.network_active(&n.id))
+                .filter(|n| !old.bridges_up.as_ref().is_some_and(|b| b.contains(&n.id)))
+                .map(|n| n.bridge.clone())
+                .collect();
+            let _ = self.delete_links(&idle);
         }
     }
 }
@@ -765,26 +992,12 @@ pub fn setup(
                 .get(&e.network_id)
                 .is_some_and(|n| !n.internal)
         });
-        let conf: Vec<(String, Ipv4Addr, u8, Option<Ipv4Addr>)> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                (
-                    e.ifname.clone(),
-                    e.ip,
-                    e.prefix_len,
-                    (Some(i) == gw_idx).then_some(e.gateway),
-                )
-            })
-            .collect();
-        netlink::in_netns(&netns, move || {
-            let nl = Netlink::new()?;
-            nl.loopback_up()?;
-            for (ifname, ip, prefix, gw) in conf {
-                nl.configure_interface(&ifname, ip, prefix, gw)?;
-            }
-            Ok(())
-        })?;
+        if let Some(e) = gw_idx.and_then(|i| endpoints.get_mut(i)) {
+            e.default_route = true;
+        }
+        if !info.by_init {
+            configure_in_netns(&netns, &endpoints, gw_idx)?;
+        }
         let ports = match (&primary, endpoints.first()) {
             (Some(_), Some(e))
                 if s.st
@@ -892,13 +1105,78 @@ pub fn check_request(engine: &LocalEngine, caller: &Caller, spec: &ContainerCrea
 /// A container stopped: its veths, addresses (free for others again), published
 /// ports and NAT rules are released. Networks it was connected to are remembered
 /// for its next start. Idempotent.
-pub fn teardown(engine: &LocalEngine, container_id: &str) -> Result<()> {
+///
+/// A bridge it leaves idle stays up (with its rules) for the engine's grace period,
+/// for the next container; returns `true` when nobody is there yet to remove it after
+/// that: the caller then starts [`keep_bridges`] in a process of its own.
+pub fn teardown(engine: &LocalEngine, container_id: &str) -> Result<bool> {
+    // Opening the session may already have released it (its process is gone, or a
+    // `--rm` container was renamed away first): releasing is idempotent either way.
     let mut s = Session::open(engine)?;
-    if !s.st.containers.get(container_id).is_some_and(|c| c.running) {
+    s.release(container_id)?;
+    s.commit()?;
+    Ok(s.needs_reaper())
+}
+
+impl Session<'_> {
+    /// Bridges are up with no container on them, and no process is waiting to remove
+    /// them when their time is up (checked under the store's lock, which the reaper
+    /// also holds when it decides to go).
+    fn needs_reaper(&self) -> bool {
+        let idle = self
+            .st
+            .bridges_up
+            .as_ref()
+            .is_some_and(|b| b.iter().any(|id| !self.st.network_active(id)));
+        idle && matches!(
+            FileLock::try_exclusive(&self.engine.root().run().join(REAPER_LOCK)),
+            Ok(Some(_))
+        )
+    }
+}
+
+/// Keep idle bridges up while `wharf serve` runs: hold the returned lock for as long.
+pub fn hold_bridges(engine: &LocalEngine) -> Result<FileLock> {
+    FileLock::shared(&engine.root().run().join(KEEPER_LOCK))
+}
+
+/// The reaper of idle bridges (`wharf __bridge-keeper`, started by a monitor whose
+/// container left a bridge idle): waits out the grace period (moved on by each
+/// container that leaves since) and any `wharf serve`, then removes the bridges and
+/// rules nothing uses. One at a time; if it is killed, the next network change of any
+/// wharf process removes what is past its time.
+pub fn keep_bridges(engine: &LocalEngine) -> Result<()> {
+    let run = engine.root().run();
+    let Some(_me) = FileLock::try_exclusive(&run.join(REAPER_LOCK))? else {
+        return Ok(());
+    };
+    loop {
+        let until = store::load(engine.root())?.keep_until;
+        let left = until - now_ns();
+        if left > 0 {
+            std::thread::sleep(std::time::Duration::from_nanos(left as u64));
+            continue;
+        }
+        // While a `wharf serve` holds the keeper lock (shared), this waits.
+        let _k = FileLock::exclusive(&run.join(KEEPER_LOCK))?;
+        if !engine.root().path().join("networks").is_dir() {
+            return Ok(());
+        }
+        let mut s = Session::open(engine)?;
+        s.keeper = true;
+        if s.st.keep_until > now_ns() {
+            continue;
+        }
+        s.commit()?;
+        // Our lock on REAPER_LOCK goes with `_me` while the store's lock is still held
+        // (dropped after, in reverse order of declaration): a container leaving a
+        // bridge idle now either ran before this (and moved keep_until: seen above)
+        // or finds no reaper and starts one.
+        drop(_k);
+        drop(_me);
+        drop(s);
         return Ok(());
     }
-    s.release(container_id)?;
-    s.commit()
 }
 
 /// A container was removed: [`teardown`] and forget its networks.
@@ -936,6 +1214,14 @@ pub fn view(engine: &LocalEngine) -> Result<NetView> {
     })
 }
 
+/// [`view`] without the store's lock, for listings: the store is replaced by a rename,
+/// so a reader sees the old or the new one whole, and never waits behind a start.
+pub fn view_unlocked(engine: &LocalEngine) -> Result<NetView> {
+    Ok(NetView {
+        st: store::load(engine.root())?,
+    })
+}
+
 impl NetView {
     /// Names of the networks a container is attached to (running) or configured for.
     pub fn networks(&self, container_id: &str) -> Vec<String> {
@@ -948,6 +1234,73 @@ impl NetView {
         c.endpoints
             .iter()
             .filter_map(|e| self.st.networks.get(&e.network_id).map(|n| n.name.clone()))
+            .collect()
+    }
+
+    /// The networks of a container with their addresses (empty ones while it does not
+    /// run), as listings show them; `mode` is its `--network` (`bridge` when `None`),
+    /// used for a container the store has no record of (never started).
+    pub fn endpoints(
+        &self,
+        container_id: &str,
+        mode: Option<&str>,
+    ) -> Vec<crate::api::EndpointSummary> {
+        use crate::api::EndpointSummary;
+        let Some(c) = self.st.containers.get(container_id) else {
+            let want = match mode.unwrap_or("bridge") {
+                "" | "default" => "bridge",
+                m => m,
+            };
+            let net = self.st.builtin(want).or_else(|| self.st.find(want).ok());
+            return vec![EndpointSummary {
+                network: net
+                    .map(|n| n.name.clone())
+                    .unwrap_or_else(|| want.to_string()),
+                network_id: net.map(|n| n.id.clone()).unwrap_or_default(),
+                ..Default::default()
+            }];
+        };
+        if c.mode == "host" || c.mode == "none" {
+            return vec![EndpointSummary {
+                network: c.mode.clone(),
+                network_id: self
+                    .st
+                    .builtin(&c.mode)
+                    .map(|n| n.id.clone())
+                    .unwrap_or_default(),
+                ..Default::default()
+            }];
+        }
+        c.endpoints
+            .iter()
+            .filter_map(|ep| {
+                let n = self.st.networks.get(&ep.network_id)?;
+                let active = ep.active();
+                Some(EndpointSummary {
+                    network: n.name.clone(),
+                    network_id: n.id.clone(),
+                    endpoint_id: if active {
+                        ep.endpoint_id.clone()
+                    } else {
+                        String::new()
+                    },
+                    ip: ep.ip.map(|i| i.to_string()).unwrap_or_default(),
+                    prefix_len: if active {
+                        n.subnet.map(|s| s.prefix_len()).unwrap_or(0)
+                    } else {
+                        0
+                    },
+                    gateway: match (active, n.gateway) {
+                        (true, Some(g)) => g.to_string(),
+                        _ => String::new(),
+                    },
+                    mac: ep
+                        .ip
+                        .map(|ip| ipam::mac_string(&ipam::mac_for(ip)))
+                        .unwrap_or_default(),
+                    aliases: ep.aliases.clone(),
+                })
+            })
             .collect()
     }
 

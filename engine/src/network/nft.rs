@@ -68,13 +68,14 @@ fn prefix(net: &ipnet::Ipv4Net) -> Value {
     json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}})
 }
 
-/// The batch that makes the table match `st` (or removes it when nothing is active).
-pub fn ruleset(st: &Store) -> Value {
-    // Only bridges that exist: networks with a running container.
+/// The batch that makes the table match `st` (or removes it when no bridge is up):
+/// rules for the bridges of the networks in `up` (those with a running container, and
+/// idle ones kept up for the next), ports of the running containers.
+pub fn ruleset(st: &Store, up: &std::collections::BTreeSet<String>) -> Value {
     let active: Vec<_> = st
         .networks
         .values()
-        .filter(|n| n.driver == "bridge" && n.subnet.is_some() && st.network_active(&n.id))
+        .filter(|n| n.driver == "bridge" && n.subnet.is_some() && up.contains(&n.id))
         .collect();
     // `add` then `delete` makes the delete valid whether or not the table exists.
     let mut cmds = vec![
@@ -194,12 +195,6 @@ pub fn ruleset(st: &Store) -> Value {
 /// Does the batch create the table (rather than only remove it)?
 pub fn has_rules(batch: &Value) -> bool {
     batch["nftables"].as_array().is_some_and(|c| c.len() > 2)
-}
-
-/// Replace wharf's table with what `st` asks for, in one transaction.
-pub fn apply(st: &Store) -> Result<()> {
-    let batch = ruleset(st);
-    run_nft(&batch)
 }
 
 /// Feed a JSON batch to `nft -j -f` on its standard input.

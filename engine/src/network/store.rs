@@ -93,6 +93,14 @@ pub struct CtrRecord {
 pub struct Store {
     pub networks: BTreeMap<String, NetRecord>,
     pub containers: BTreeMap<String, CtrRecord>,
+    /// Networks whose Linux bridge wharf made and has not deleted yet (`None` in a
+    /// store written by an older wharf: unknown, every bridge is looked at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridges_up: Option<BTreeSet<String>>,
+    /// Idle bridges (and their rules) are kept until then, nanoseconds since the
+    /// epoch: the grace period after the last container left, for the next one.
+    #[serde(default)]
+    pub keep_until: i64,
 }
 
 fn path(root: &StateRoot) -> std::path::PathBuf {
@@ -109,9 +117,25 @@ pub fn load(root: &StateRoot) -> Result<Store> {
     Ok(read_json(&path(root))?.unwrap_or_default())
 }
 
-/// Write the store atomically.
-pub fn save(root: &StateRoot, st: &Store) -> Result<()> {
-    atomic_write_json(&path(root), st)
+/// Write the store atomically. With `durable` it is synced to disk (networks were
+/// created or removed: that must survive a crash); without, it is only renamed into
+/// place (never torn): what containers hold is re-derived after a crash anyway, since
+/// no container survives one and [`Store`] records of dead ones are released.
+pub fn save(root: &StateRoot, st: &Store, durable: bool) -> Result<()> {
+    if durable {
+        return atomic_write_json(&path(root), st);
+    }
+    let p = path(root);
+    let data = serde_json::to_vec_pretty(st)
+        .map_err(|e| EngineError::internal(format!("serializing {}: {e}", p.display())))?;
+    let tmp = p.with_file_name(format!(".state.json.tmp-{}", &crate::ids::new_id()[..12]));
+    let res = std::fs::write(&tmp, &data)
+        .and_then(|()| std::fs::rename(&tmp, &p))
+        .map_err(|e| EngineError::io(format!("writing {}", p.display()), e));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }
 
 impl Store {

@@ -97,6 +97,7 @@ actions! {
     EventsRead = "events"."read", false, "follow the event stream";
     AuditRead = "audit"."read", false, "read the audit journal";
     AuditVerify = "audit"."verify", false, "verify the audit journal";
+    AuditTrace = "audit"."trace", false, "follow every user's engine calls live (the API trace)";
     PolicyRead = "policy"."read", false, "read the policy";
     PolicyWrite = "policy"."write", true, "change the policy";
     PolicyPreview = "policy"."preview", true, "act as another user (--as)";

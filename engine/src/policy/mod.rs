@@ -584,18 +584,35 @@ pub fn user_groups(uid: u32) -> (String, u32, Vec<(u32, String)>) {
     (user.name, user.gid.as_raw(), groups)
 }
 
-/// Glob match with `*` (any run of characters) and `?` (one character).
+/// Glob match with `*` (any run of characters) and `?` (one character), in time
+/// proportional to the product of the lengths at worst: on a mismatch only the last `*`
+/// takes one more character (what an earlier `*` could take, the last one can too).
 pub fn glob_match(pattern: &str, s: &str) -> bool {
-    fn rec(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => rec(&p[1..], s) || (!s.is_empty() && rec(p, &s[1..])),
-            (Some(b'?'), Some(_)) => rec(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => rec(&p[1..], &s[1..]),
-            _ => false,
+    let (p, s) = (pattern.as_bytes(), s.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    // The last `*` seen and where in `s` its run ends so far.
+    let mut star: Option<(usize, usize)> = None;
+    while j < s.len() {
+        match p.get(i) {
+            Some(b'*') => {
+                star = Some((i, j));
+                i += 1;
+            }
+            Some(&c) if c == b'?' || c == s[j] => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((si, sj)) => {
+                    i = si + 1;
+                    j = sj + 1;
+                    star = Some((si, sj + 1));
+                }
+                None => return false,
+            },
         }
     }
-    rec(pattern.as_bytes(), s.as_bytes())
+    p[i..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -697,5 +714,38 @@ mod tests {
         ));
         assert!(!glob_match("docker.io/library/*", "quay.io/x:1"));
         assert!(glob_match("a?c", "abc"));
+        for (p, t, want) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*", "a", true),
+            ("*a", "ba", true),
+            ("*a", "ab", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*?", "", false),
+            ("**x", "abx", true),
+            ("a*a", "a", false),
+        ] {
+            assert_eq!(glob_match(p, t), want, "{p} {t}");
+        }
+    }
+
+    #[test]
+    fn globs_with_many_stars_take_linear_time() {
+        // Found reviewing what the `policy` fuzz target checks (a bounded-time match):
+        // the recursive match took 45 s for eight stars against a 60-component
+        // reference, exponentially more with more stars, and users choose the reference.
+        // Checked on a thread so that the old behaviour fails the test (after 10 s, for
+        // what takes microseconds) instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pat = format!("docker.io/{}x", "*/".repeat(16));
+            let miss = glob_match(&pat, &format!("docker.io/{}y", "a/".repeat(120)));
+            let hit = glob_match(&pat, &format!("docker.io/{}x", "a/".repeat(120)));
+            let _ = tx.send((miss, hit));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(got, Ok((false, true)), "the match did not finish in 10 s");
     }
 }

@@ -202,6 +202,10 @@ impl Drop for ChildGuard {
 pub struct RemoteEngine {
     endpoint: Endpoint,
     pool: Mutex<Vec<Conn>>,
+    /// The last container listing per question, with the server's tag for it: asked
+    /// again with `If-None-Match`, an unchanged listing comes back as `304` and is not
+    /// decoded again.
+    lists: Mutex<std::collections::HashMap<String, (String, Vec<ContainerSummary>)>>,
 }
 
 impl std::fmt::Debug for RemoteEngine {
@@ -259,6 +263,7 @@ impl RemoteEngine {
         let e = RemoteEngine {
             endpoint,
             pool: Mutex::new(Vec::new()),
+            lists: Mutex::new(Default::default()),
         };
         let _: String = e.call("ping", json!([]))?;
         Ok(e)
@@ -353,6 +358,17 @@ impl RemoteEngine {
     /// for an upgrade to the attach protocol, and every request accepts trailers (a
     /// download's result travels in one).
     fn send(conn: &mut Conn, method: &str, args: &Value, want: u16) -> std::io::Result<()> {
+        Self::send_with(conn, method, args, want, "")
+    }
+
+    /// [`Self::send`] with more header lines (each ending in CRLF).
+    fn send_with(
+        conn: &mut Conn,
+        method: &str,
+        args: &Value,
+        want: u16,
+        extra: &str,
+    ) -> std::io::Result<()> {
         let body = serde_json::to_vec(args).unwrap_or_default();
         let upgrade = if want == 101 {
             "Connection: Upgrade\r\nUpgrade: wharf-attach\r\n"
@@ -361,7 +377,7 @@ impl RemoteEngine {
         };
         write!(
             conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\n{upgrade}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\n{upgrade}{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )?;
         conn.writer.write_all(&body)?;
@@ -424,6 +440,73 @@ impl RemoteEngine {
                 "the engine's answer to {method} does not decode: {e}"
             ))
         })
+    }
+
+    /// `container_list`, sending the tag of the last answer to the same question: an
+    /// unchanged listing (`304`) is the one kept, not read and decoded again.
+    fn list_cached(&self, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+        let args = json!([opts]);
+        let key = args.to_string();
+        let known = self
+            .lists
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).map(|(t, _)| t.clone()));
+        let extra = known
+            .as_deref()
+            .filter(|t| !t.contains(['\r', '\n']))
+            .map(|t| format!("If-None-Match: {t}\r\n"))
+            .unwrap_or_default();
+        let (mut conn, pooled) = self.take()?;
+        let attempt = |conn: &mut Conn| -> Result<http::Head> {
+            Self::send_with(conn, "container_list", &args, 200, &extra).map_err(|e| {
+                EngineError::unavailable(format!("sending container_list to the engine: {e}"))
+            })?;
+            let head = http::read_response(&mut conn.reader)?;
+            Ok(head)
+        };
+        let head = match attempt(&mut conn) {
+            Ok(h) => h,
+            // A kept connection the server closed while idle: once more on a new one.
+            Err(_) if pooled => {
+                conn = self.open()?;
+                attempt(&mut conn)?
+            }
+            Err(e) => return Err(e),
+        };
+        let body = http::read_body(&mut conn.reader, &head)?;
+        if head.status == 304 {
+            self.give_back(conn);
+            if let Some((_, v)) = self.lists.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return Ok(v);
+            }
+            return Err(EngineError::internal(
+                "the engine said the listing had not changed, but none is kept",
+            ));
+        }
+        if head.status != 200 {
+            return Err(
+                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
+                    EngineError::unavailable(format!(
+                        "the engine answered container_list with status {}",
+                        head.status
+                    ))
+                }),
+            );
+        }
+        self.give_back(conn);
+        let rows: Vec<ContainerSummary> = serde_json::from_slice(&body).map_err(|e| {
+            EngineError::internal(format!(
+                "the engine's answer to container_list does not decode: {e}"
+            ))
+        })?;
+        if let (Some(tag), Ok(mut m)) = (head.header("etag"), self.lists.lock()) {
+            if m.len() >= 64 {
+                m.clear();
+            }
+            m.insert(key, (tag.to_string(), rows.clone()));
+        }
+        Ok(rows)
     }
 
     /// Call a streaming `method`: `on_item` gets each item until it returns `false`
@@ -510,6 +593,16 @@ impl SystemApi for RemoteEngine {
         sink: &mut dyn FnMut(Event) -> bool,
     ) -> Result<()> {
         let _: Option<()> = self.stream_typed("events", json!([filter]), sink)?;
+        Ok(())
+    }
+
+    fn trace(
+        &self,
+        _caller: &Caller,
+        opts: &crate::trace::TraceOptions,
+        sink: &mut dyn FnMut(crate::trace::TraceEntry) -> bool,
+    ) -> Result<()> {
+        let _: Option<()> = self.stream_typed("trace", json!([opts]), sink)?;
         Ok(())
     }
 }
@@ -614,6 +707,147 @@ impl RemoteEngine {
             Err(_) => true,
         })
     }
+}
+
+impl RemoteEngine {
+    /// An upload whose answer is a stream of JSON lines (`image_build`): the items go to
+    /// `on_item` until it returns `false` (then the connection is dropped, which the
+    /// server takes as a cancel).
+    fn call_upload_stream<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: Value,
+        input: &mut dyn Read,
+        on_item: &mut dyn FnMut(Value) -> bool,
+    ) -> Result<Option<T>> {
+        let mut conn = self.open()?;
+        let io_err = |e: std::io::Error| EngineError::unavailable(format!("sending {method}: {e}"));
+        write!(
+            conn.writer,
+            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            serde_json::to_string(&args).unwrap_or_default()
+        )
+        .map_err(io_err)?;
+        {
+            let mut cw = ChunkedWriter::new(&mut conn.writer);
+            std::io::copy(input, &mut cw).map_err(io_err)?;
+            cw.finish().map_err(io_err)?;
+        }
+        Self::answer(&mut conn, method, 200)?;
+        let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = lines
+                .read_line(&mut line)
+                .map_err(|e| EngineError::unavailable(format!("reading {method}: {e}")))?;
+            if n == 0 {
+                return Err(EngineError::unavailable(format!(
+                    "the engine ended {method} without a result"
+                )));
+            }
+            match serde_json::from_str::<StreamLine>(&line) {
+                Ok(StreamLine::Item(v)) => {
+                    if !on_item(v) {
+                        return Ok(None);
+                    }
+                }
+                Ok(StreamLine::End(v)) => {
+                    return serde_json::from_value(v).map(Some).map_err(|e| {
+                        EngineError::internal(format!(
+                            "the result of {method} does not decode: {e}"
+                        ))
+                    })
+                }
+                Ok(StreamLine::Error(e)) => return Err(e),
+                Err(e) => {
+                    return Err(EngineError::internal(format!(
+                        "a line of {method} does not decode: {e}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+impl BuildApi for RemoteEngine {
+    fn image_build(
+        &self,
+        _caller: &Caller,
+        opts: &BuildOptions,
+        context: BuildContext<'_>,
+        sink: &mut dyn FnMut(BuildEvent) -> bool,
+    ) -> Result<BuildResult> {
+        let mut cancelled = false;
+        let mut on = |v: Value| match serde_json::from_value::<BuildEvent>(v) {
+            Ok(ev) => {
+                let go = sink(ev);
+                cancelled |= !go;
+                go
+            }
+            Err(_) => true,
+        };
+        // The context travels as a tar (a directory is packed here, .dockerignore applied).
+        let res: Option<BuildResult> = match context {
+            BuildContext::Tar(r) => {
+                self.call_upload_stream("image_build", json!([opts]), r, &mut on)?
+            }
+            BuildContext::Empty => self.call_upload_stream(
+                "image_build",
+                json!([opts]),
+                &mut std::io::empty(),
+                &mut on,
+            )?,
+            BuildContext::Dir(d) => {
+                let tmp = tempfile_in_tmp()?;
+                {
+                    let mut f = std::io::BufWriter::new(&tmp.1);
+                    crate::build::context::tar_dir(&d, &opts.dockerfile, &mut f)?;
+                    f.flush()
+                        .map_err(|e| EngineError::io("packing the build context", e))?;
+                }
+                let mut f = std::fs::File::open(&tmp.0)
+                    .map_err(|e| EngineError::io("reading the packed build context", e))?;
+                let r = self.call_upload_stream("image_build", json!([opts]), &mut f, &mut on);
+                let _ = std::fs::remove_file(&tmp.0);
+                r?
+            }
+        };
+        match res {
+            Some(r) => Ok(r),
+            None if cancelled => Err(EngineError::new(
+                crate::ErrorKind::Conflict,
+                "the build was cancelled",
+            )),
+            None => Err(EngineError::unavailable(
+                "the engine ended image_build without a result",
+            )),
+        }
+    }
+    fn build_cache_list(&self, _caller: &Caller) -> Result<Vec<BuildCacheEntry>> {
+        self.call("build_cache_list", json!([]))
+    }
+    fn build_cache_prune(
+        &self,
+        _caller: &Caller,
+        opts: &BuildCachePruneOptions,
+    ) -> Result<PruneReport> {
+        self.call("build_cache_prune", json!([opts]))
+    }
+    fn build_cache_usage(&self, _caller: &Caller) -> Result<BuildCacheUsage> {
+        self.call("build_cache_usage", json!([]))
+    }
+}
+
+/// A private temporary file under the system's temp directory.
+fn tempfile_in_tmp() -> Result<(PathBuf, std::fs::File)> {
+    let p = std::env::temp_dir().join(format!("wharf-context-{}.tar", &crate::ids::new_id()[..16]));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| EngineError::io(format!("creating {}", p.display()), e))?;
+    Ok((p, f))
 }
 
 impl ImageApi for RemoteEngine {
@@ -724,7 +958,7 @@ impl ContainerApi for RemoteEngine {
         _caller: &Caller,
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
-        self.call("container_list", json!([opts]))
+        self.list_cached(opts)
     }
     fn container_inspect(&self, _caller: &Caller, id: &str) -> Result<Value> {
         self.call("container_inspect", json!([id]))
@@ -990,6 +1224,7 @@ mod tests {
                 port: None,
             },
             pool: Mutex::new(Vec::new()),
+            lists: Mutex::new(Default::default()),
         };
         let err = e.open().err().expect("refused");
         assert!(err.message.contains("is refused"), "{err}");

@@ -13,6 +13,7 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod config;
 pub mod exec;
+pub mod index;
 pub mod logs;
 pub mod monitor;
 pub mod namespaces;
@@ -25,7 +26,7 @@ pub mod seccomp;
 pub mod state;
 pub mod toolbox;
 pub mod user;
-mod validate;
+pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -61,6 +62,11 @@ pub(crate) fn load_config(engine: &LocalEngine, id: &str) -> Result<ContainerCon
 /// second fsync doubles the cost of `create`): after a crash the rename is either there
 /// or not, so the container has the old config, the new one, or (just created) does
 /// not exist; never a torn or empty file.
+///
+/// A `--rm` container's config is not synced (the fsync is most of a short run's wait
+/// on a busy disk): such a container does not outlive a crash anyway (it is removed when
+/// found stopped), and what a crash leaves of a config never synced (a missing or empty
+/// file) is removed by the first engine of the next boot ([`LocalEngine::recover_containers`]).
 fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
     use std::io::Write;
     let path = paths::dir(engine, &cfg.id).join("config.json");
@@ -70,7 +76,9 @@ fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
     let mut f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
     f.write_all(&data)
         .ctx(|| format!("writing {}", tmp.display()))?;
-    f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
+    if !cfg.spec.auto_remove {
+        f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
+    }
     std::fs::rename(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
 }
 
@@ -151,22 +159,73 @@ pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Resul
     }
 }
 
+/// Does `dir` hold only what a create makes before its config (its layer directories,
+/// a config being written), and no config?
+fn killed_create(dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut layers = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match name.as_str() {
+            "diff" => layers = true,
+            "work" | "merged" => {}
+            n if n.starts_with(".config.json.tmp-") => {}
+            _ => return false,
+        }
+    }
+    layers
+}
+
+/// Prefix of a container directory being deleted, in `tmp/`.
+const REMOVING: &str = "removing-";
+/// The lock its remover holds until the files are gone; taken in the container's
+/// directory before the rename, so it moves along with it.
+const REMOVE_LOCK: &str = "remove.lock";
+
+/// A container's files renamed away by [`hide_files`], locked by this process until
+/// [`delete_hidden`] is done with them (an engine starting meanwhile leaves them alone;
+/// one starting after a remover was killed deletes them, see
+/// [`LocalEngine::remove_leftovers`]).
+pub(crate) struct Hidden {
+    path: std::path::PathBuf,
+    _lock: crate::state::FileLock,
+}
+
 /// The first half of [`remove_files`]: rename the container away (it is gone from
-/// every listing from here on), release its volumes, say `destroy`. Returns where the
-/// files now are, for [`delete_hidden`]; `None` if someone else removed it first.
-pub(crate) fn hide_files(
-    engine: &LocalEngine,
-    cfg: &ContainerConfig,
-) -> Result<Option<std::path::PathBuf>> {
+/// every listing from here on), release its volumes, forget its networks, say
+/// `destroy`. Returns where the files now are, for [`delete_hidden`]; `None` if
+/// someone else removed it first.
+pub(crate) fn hide_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<Option<Hidden>> {
+    let doomed = hide_quick(engine, cfg)?;
+    if doomed.is_some() {
+        net::forget(engine, cfg);
+        engine.emit(event(cfg, "destroy"));
+    }
+    Ok(doomed)
+}
+
+/// What must precede an answer that says a container is gone: rename it away,
+/// release its volumes (anonymous ones of a `--rm` container go), drop its attach
+/// socket. The network and the `destroy` event are the caller's.
+pub(crate) fn hide_quick(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<Option<Hidden>> {
     let dir = paths::dir(engine, &cfg.id);
     if !dir.exists() {
         return Ok(None);
     }
+    let lock = match crate::state::FileLock::try_exclusive(&dir.join(REMOVE_LOCK)) {
+        Ok(Some(l)) => l,
+        // Another remover holds it (and removes it), or renamed it away meanwhile.
+        Ok(None) => return Ok(None),
+        Err(_) if !dir.exists() => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let remove_anon = cfg.spec.auto_remove
         || state::load(&dir)
             .map(|s| s.remove_requested)
             .unwrap_or(false);
-    let doomed = engine.root().tmp().join(format!("removing-{}", cfg.id));
+    let doomed = engine.root().tmp().join(format!("{REMOVING}{}", cfg.id));
     match std::fs::rename(&dir, &doomed) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -177,22 +236,59 @@ pub(crate) fn hide_files(
             ))
         }
     }
-    if let Err(e) = crate::volume::release(engine, &cfg.id, remove_anon) {
-        tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
+    if cfg.spec.mounts.iter().any(|m| m.kind == "volume") {
+        if let Err(e) = crate::volume::release(engine, &cfg.id, remove_anon) {
+            tracing::warn!("releasing the volumes of {}: {e}", cfg.id);
+        }
     }
     let _ = std::fs::remove_file(paths::attach_socket(engine, &cfg.id));
-    net::forget(engine, cfg);
-    engine.emit(event(cfg, "destroy"));
-    Ok(Some(doomed))
+    Ok(Some(Hidden {
+        path: doomed,
+        _lock: lock,
+    }))
+}
+
+/// Finish the removals whose remover was killed half-way (after its rename into
+/// `tmp/`): a live remover holds the lock in the renamed directory, a killed one left
+/// it free. The container loses what is left in its cgroup, its network records, its
+/// volumes' use and its files. Cheap when there are none (one directory read); run by
+/// a monitor after each exit and at engine start. Returns how many were finished.
+pub(crate) fn sweep_removed(engine: &LocalEngine) -> usize {
+    let Ok(rd) = std::fs::read_dir(engine.root().tmp()) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_prefix(REMOVING) else {
+            continue;
+        };
+        let doomed = e.path();
+        let Ok(Some(_lock)) = crate::state::FileLock::try_exclusive(&doomed.join(REMOVE_LOCK))
+        else {
+            continue;
+        };
+        let _ = Cgroup::for_container(id).remove();
+        if let Err(e) = crate::network::forget(engine, id) {
+            tracing::warn!("forgetting the networks of removed container {id}: {e}");
+        }
+        let anon = state::load(&doomed).is_ok_and(|s| s.remove_requested)
+            || crate::state::read_json::<ContainerConfig>(&doomed.join("config.json"))
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.spec.auto_remove);
+        n += usize::from(engine.delete_leftover(id, &doomed, anon));
+    }
+    n
 }
 
 /// The second half of [`remove_files`]: delete the renamed files.
-pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &std::path::Path) -> Result<()> {
-    std::fs::remove_dir_all(doomed).ctx(|| {
+pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &Hidden) -> Result<()> {
+    std::fs::remove_dir_all(&doomed.path).ctx(|| {
         format!(
             "removing the files of container {} ({})",
             cfg.name,
-            doomed.display()
+            doomed.path.display()
         )
     })
 }
@@ -236,6 +332,16 @@ fn random_name() -> String {
 
 fn ms(d: Duration) -> Duration {
     d
+}
+
+/// Does a container's state call for `observe` to set it right: processes gone with
+/// nobody to say so, or stopped with the monitor gone before its cleanup was done?
+fn needs_care(st: &RunState) -> bool {
+    if st.status.is_active() {
+        !st.pid_alive() && !st.monitor_alive()
+    } else {
+        st.monitor_pid != 0 && !st.monitor_alive()
+    }
 }
 
 /// Poll `f` every few milliseconds until it holds or `timeout` passes.
@@ -293,19 +399,13 @@ impl LocalEngine {
         {
             return Ok(q.to_string());
         }
-        let ids = self.container_ids();
-        if ids.iter().any(|i| i == q) {
-            return Ok(q.to_string());
-        }
-        for id in &ids {
-            if let Ok(c) = load_config(self, id) {
-                if c.name == q {
-                    return Ok(id.clone());
-                }
-            }
+        // Names from the index (each row checked current), not from every config.
+        let rows = self.index().snapshot(self)?.rows;
+        if let Some(r) = rows.iter().find(|r| r.id == q || r.name == q) {
+            return Ok(r.id.clone());
         }
         if let Some(id) =
-            crate::ids::resolve_prefix("container", q, ids.iter().map(String::as_str))?
+            crate::ids::resolve_prefix("container", q, rows.iter().map(|r| r.id.as_str()))?
         {
             return Ok(id);
         }
@@ -319,12 +419,27 @@ impl LocalEngine {
     /// Config and state of a container, told truthfully: a container whose processes
     /// are gone (monitor killed, machine restarted) is marked exited and cleaned up here.
     fn observe(&self, id: &str) -> Result<(ContainerConfig, RunState)> {
+        self.observe_as(id, false)
+    }
+
+    /// [`Self::observe`]; `starting`: the caller holds the container's start lock.
+    /// Otherwise the cleanup is left to a start in progress, if there is one (its
+    /// cgroup must not be removed under it).
+    fn observe_as(&self, id: &str, starting: bool) -> Result<(ContainerConfig, RunState)> {
         let cfg = load_config(self, id)?;
         let dir = paths::dir(self, id);
         let st = state::load(&dir)?;
-        if !st.status.is_active() || st.pid_alive() || st.monitor_alive() {
+        if !needs_care(&st) {
             return Ok((cfg, st));
         }
+        let _start = if starting {
+            None
+        } else {
+            match crate::state::FileLock::try_exclusive(&dir.join("start.lock"))? {
+                Some(l) => Some(l),
+                None => return Ok((cfg, st)),
+            }
+        };
         let mut died = false;
         let st = {
             let _l = state::lock(&dir)?;
@@ -339,6 +454,11 @@ impl LocalEngine {
                 }
                 st.pid = 0;
                 st.monitor_pid = 0;
+                state::save(&dir, &st)?;
+            } else if needs_care(&st) {
+                // Stopped, and its monitor died before it had cleaned up after it.
+                st.monitor_pid = 0;
+                st.monitor_start = 0;
                 state::save(&dir, &st)?;
             }
             st
@@ -360,11 +480,61 @@ impl LocalEngine {
         Ok((cfg, st))
     }
 
+    /// The lock a start holds until the container runs (or failed to): removals take it
+    /// too, so that a container is never removed while it starts.
+    fn start_lock(&self, id: &str) -> Result<crate::state::FileLock> {
+        crate::state::FileLock::exclusive(&paths::dir(self, id).join("start.lock"))
+    }
+
+    /// Delete what killed container operations left, at engine start: the files of
+    /// removals killed after their rename into `tmp/` (whose remover no longer holds
+    /// the lock), and the directories of creates killed before their config was written
+    /// (never listed, yet counted as users of the volumes they had acquired). Volumes
+    /// still marked as used by them are released. Returns how many were deleted.
+    pub(crate) fn remove_leftovers(&self) -> usize {
+        let mut n = sweep_removed(self);
+        // A create holds this lock from its first directory to its state file: when it
+        // is free, a container directory with only what a create makes before its
+        // config is a killed create's. Busy: a create is under way, and a later start
+        // looks again.
+        let lock = self.root().run().join("containers.lock");
+        if let Ok(Some(_l)) = crate::state::FileLock::try_exclusive(&lock) {
+            if let Ok(entries) = std::fs::read_dir(self.root().containers()) {
+                for e in entries.flatten() {
+                    let dir = e.path();
+                    if killed_create(&dir) {
+                        let id = e.file_name().to_string_lossy().into_owned();
+                        n += usize::from(self.delete_leftover(&id, &dir, true));
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// Release the volumes of container `id` and delete `dir`, what a killed operation
+    /// left of it.
+    fn delete_leftover(&self, id: &str, dir: &std::path::Path, remove_anonymous: bool) -> bool {
+        if let Err(err) = crate::volume::release(self, id, remove_anonymous) {
+            tracing::warn!("releasing the volumes of container {id}: {err}");
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    "could not delete {}, left by a killed create or removal: {err}",
+                    dir.display()
+                );
+                false
+            }
+        }
+    }
+
     /// Start the monitor for container `id`; with `attach`, that socket is its first client.
     fn spawn_monitor(&self, id: &str, attach: Option<OwnedFd>) -> Result<()> {
         let dir = paths::dir(self, id);
-        let _start = crate::state::FileLock::exclusive(&dir.join("start.lock"))?;
-        let (cfg, st) = self.observe(id)?;
+        let _start = self.start_lock(id)?;
+        let (cfg, st) = self.observe_as(id, true)?;
         if st.status == ContainerStatus::Paused {
             return Err(EngineError::conflict(format!(
                 "container {} is paused: unpause it with `wharf unpause {}`",
@@ -441,6 +611,7 @@ impl LocalEngine {
         })?;
         drop(w);
         drop(attach);
+        let monitor_pid = child.id();
         // The monitor outlives us in its own session; whoever lives longer reaps it
         // (this process, if it is a long-lived console; init otherwise).
         std::thread::spawn(move || {
@@ -448,7 +619,12 @@ impl LocalEngine {
         });
         let mut msg = String::new();
         let _ = std::fs::File::from(r).read_to_string(&mut msg);
-        if msg.starts_with("ok") {
+        if let Some(steps) = msg.strip_prefix("ok") {
+            crate::trace_step!("started the monitor (pid {}) for {}", monitor_pid, cfg.name);
+            // What the monitor did, for the trace of this call.
+            for s in steps.lines().filter(|l| !l.is_empty()) {
+                crate::trace::step(s);
+            }
             return Ok(());
         }
         if let Some(rest) = msg.strip_prefix("err\n") {
@@ -490,6 +666,33 @@ impl LocalEngine {
         }
         // Write the marker first: the monitors started below open the engine too.
         let _ = crate::state::atomic_write(&marker, now.as_bytes());
+        // What a crash left of containers whose config was never synced (`--rm` ones):
+        // a directory whose config is missing or empty. Nothing is being created across
+        // a reboot, so these are remnants, not containers in the making.
+        let booted = std::fs::read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
+            .map(|up| chrono::Utc::now().timestamp() - up as i64 - 1);
+        if let (Ok(rd), Some(booted)) = (std::fs::read_dir(self.root().containers()), booted) {
+            for e in rd.flatten() {
+                use std::os::unix::fs::MetadataExt;
+                let cfg = e.path().join("config.json");
+                let empty = std::fs::metadata(&cfg)
+                    .map(|m| m.len() == 0)
+                    .unwrap_or(true);
+                // Made before this boot (not one another process is making now).
+                let before = e.metadata().is_ok_and(|m| m.is_dir() && m.mtime() < booted);
+                if before && empty {
+                    let id = e.file_name().to_string_lossy().into_owned();
+                    tracing::warn!("removing what a crash left of container {id} (no config)");
+                    let doomed = self.root().tmp().join(format!("removing-{id}"));
+                    if std::fs::rename(e.path(), &doomed).is_ok() {
+                        let _ = crate::network::forget(self, &id);
+                        let _ = std::fs::remove_dir_all(&doomed);
+                    }
+                }
+            }
+        }
         for id in self.container_ids() {
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
@@ -519,17 +722,20 @@ impl LocalEngine {
     pub fn container_counts(&self, caller: &Caller) -> (usize, usize, usize, usize) {
         let (mut all, mut run, mut paused, mut stopped) = (0, 0, 0, 0);
         let role = self.gate().role(caller);
-        for id in self.container_ids() {
-            if let Ok((cfg, st)) = self.observe(&id) {
-                if !self.gate().in_scope(caller, &role, cfg.owner) {
-                    continue;
-                }
-                all += 1;
-                match st.status {
-                    ContainerStatus::Running | ContainerStatus::Restarting => run += 1,
-                    ContainerStatus::Paused => paused += 1,
-                    _ => stopped += 1,
-                }
+        let rows = self
+            .index()
+            .snapshot(self)
+            .map(|s| s.rows)
+            .unwrap_or_default();
+        for r in rows {
+            if !self.gate().in_scope(caller, &role, r.owner) {
+                continue;
+            }
+            all += 1;
+            match r.state.status {
+                ContainerStatus::Running | ContainerStatus::Restarting => run += 1,
+                ContainerStatus::Paused => paused += 1,
+                _ => stopped += 1,
             }
         }
         (all, run, paused, stopped)
@@ -568,6 +774,10 @@ impl LocalEngine {
         let cg = Cgroup::for_container(&cfg.id);
         self.emit(event(cfg, "kill").attr("signal", sig.to_string()));
         send_signal(st.pid, sig);
+        crate::trace_step!(
+            "sent signal {sig} to the init process (host pid {})",
+            st.pid
+        );
         if st.status == ContainerStatus::Paused {
             let _ = cg.freeze(false);
             let _ = state::update(&dir, |s| {
@@ -576,51 +786,19 @@ impl LocalEngine {
                 }
             });
         }
-        if !wait_until(timeout, || !state::proc_alive(st.pid, st.pid_start)) {
+        let waited = std::time::Instant::now();
+        if wait_until(timeout, || !state::proc_alive(st.pid, st.pid_start)) {
+            crate::trace_step!(
+                "the init process exited after {:.1} s",
+                waited.elapsed().as_secs_f64()
+            );
+        } else {
+            crate::trace_step!("still running after {} s: sent SIGKILL", timeout.as_secs());
             self.emit(event(cfg, "kill").attr("signal", libc::SIGKILL.to_string()));
             send_signal(st.pid, libc::SIGKILL);
             wait_until(Duration::from_secs(10), || {
                 !state::proc_alive(st.pid, st.pid_start)
             });
-        }
-    }
-
-    fn container_summary(
-        &self,
-        cfg: &ContainerConfig,
-        st: &RunState,
-        net: Option<&crate::network::NetView>,
-    ) -> ContainerSummary {
-        let created = chrono::DateTime::parse_from_rfc3339(&cfg.created)
-            .map(|t| t.timestamp())
-            .unwrap_or(0);
-        // Health checks (toolbox): ` (healthy)` in the status, as `docker ps`.
-        let health = toolbox::health::current(self, cfg, st);
-        ContainerSummary {
-            id: cfg.id.clone(),
-            name: cfg.name.clone(),
-            image: cfg.image.clone(),
-            image_id: cfg.image_id.clone(),
-            command: cfg.command_line(),
-            created,
-            state: st.status,
-            status: toolbox::health::decorate(human_status(st), health),
-            health,
-            exit_code: (st.status == ContainerStatus::Exited).then_some(st.exit_code),
-            oom_killed: st.oom_killed,
-            ports: net
-                .map(|n| n.ports(&cfg.id))
-                .unwrap_or_else(|| cfg.spec.ports.clone()),
-            labels: cfg.labels.clone(),
-            networks: net
-                .map(|n| n.networks(&cfg.id))
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| {
-                    vec![cfg.spec.network.clone().unwrap_or_else(|| "bridge".into())]
-                }),
-            size_rw: None,
-            owner: cfg.owner,
-            project: cfg.project.clone(),
         }
     }
 
@@ -812,6 +990,32 @@ pub fn human_status(st: &RunState) -> String {
     }
 }
 
+/// When (seconds since the epoch) [`human_status`] of `st` next reads differently by
+/// the passing of time alone (`Up 59 seconds` to `Up About a minute`); `None` if never.
+pub fn status_changes_at(st: &RunState, now: i64) -> Option<i64> {
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp())
+    };
+    let t = match st.status {
+        ContainerStatus::Running | ContainerStatus::Paused => at(&st.started_at)?,
+        ContainerStatus::Restarting | ContainerStatus::Exited => at(&st.finished_at)?,
+        _ => return None,
+    };
+    // The boundaries of `duration_words`.
+    let d = (now - t).max(0);
+    let next = match d {
+        0..=59 => d + 1,
+        60..=119 => 120,
+        120..=3599 => (d / 60 + 1) * 60,
+        3600..=7199 => 7200,
+        7200..=172_799 => (d / 3600 + 1) * 3600,
+        _ => (d / 86400 + 1) * 86400,
+    };
+    Some(t + next)
+}
+
 fn duration_words(secs: i64) -> String {
     let s = secs.max(0);
     match s {
@@ -898,6 +1102,70 @@ fn matches_filters(
     true
 }
 
+/// A listing with what says how long it holds ([`LocalEngine::container_list_timed`]).
+pub struct TimedList {
+    pub rows: Vec<ContainerSummary>,
+    /// The index's generation it was made from ([`index::Index::generation`]).
+    pub generation: u64,
+    /// When (seconds since the epoch) a status text in it next changes by the passing
+    /// of time alone (`Up 5 seconds`); `None`: none does.
+    pub until: Option<i64>,
+}
+
+impl LocalEngine {
+    /// `container_list`, and for how long the answer holds if nothing changes: the
+    /// index's generation and the moment a status text would change with the clock
+    /// (for a server that answers repeated listings without building them again).
+    pub fn container_list_timed(
+        &self,
+        caller: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<TimedList> {
+        self.gate().authorize(caller, Action::ContainerList)?;
+        let ancestors = prepare_filters(self, &opts.filters)?;
+        // From the index: rows checked current, newest first.
+        let snap = self.index().snapshot(self)?;
+        let role = self.gate().role(caller);
+        let mut rows: Vec<&index::Row> = snap
+            .rows
+            .iter()
+            .map(|r| &**r)
+            .filter(|r| {
+                self.gate()
+                    .permits(caller, &role, Action::ContainerInspect, r.owner)
+            })
+            .collect();
+        if let Some(n) = opts.last {
+            rows.truncate(n);
+        } else if !opts.all {
+            rows.retain(|r| r.state.status.is_active());
+        }
+        let now = chrono::Utc::now().timestamp();
+        let mut until: Option<i64> = None;
+        let mut kept = Vec::new();
+        for r in rows {
+            let mut s = r.summary(snap.net.as_deref());
+            if matches_filters(&s, &opts.filters, &ancestors) {
+                // `-s` walks the writable layer: only for the containers shown.
+                if opts.size {
+                    s.size_rw = Some(crate::volume::dir_size(
+                        &paths::dir(self, &s.id).join("diff"),
+                    ));
+                }
+                if let Some(t) = status_changes_at(&r.state, now) {
+                    until = Some(until.map_or(t, |u| u.min(t)));
+                }
+                kept.push(s);
+            }
+        }
+        Ok(TimedList {
+            rows: kept,
+            generation: snap.generation,
+            until,
+        })
+    }
+}
+
 impl ContainerApi for LocalEngine {
     fn container_create(&self, caller: &Caller, spec: &ContainerCreate) -> Result<String> {
         // The permission first (nothing is looked at without it), then the request's
@@ -964,6 +1232,27 @@ impl ContainerApi for LocalEngine {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
         }
+        if crate::trace::active() {
+            crate::trace::step(format!(
+                "resolved {} to image {} ({} layer{})",
+                cfg.image,
+                crate::ids::short(&cfg.image_id),
+                cfg.layer_dirs.len(),
+                if cfg.layer_dirs.len() == 1 { "" } else { "s" }
+            ));
+            crate::trace::step(format!(
+                "made containers/{}/ with an empty writable layer (diff, work, merged) and its config, named {}",
+                crate::ids::short(&id),
+                cfg.name
+            ));
+            for m in cfg.spec.mounts.iter().filter(|m| m.kind == "volume") {
+                crate::trace::step(format!(
+                    "took volume {} for {}",
+                    crate::ids::short(&m.source),
+                    m.target
+                ));
+            }
+        }
         self.emit(event(&cfg, "create"));
         Ok(id)
     }
@@ -1028,6 +1317,10 @@ impl ContainerApi for LocalEngine {
         }
         self.emit(event(&cfg, "kill").attr("signal", sig.to_string()));
         send_signal(st.pid, sig);
+        crate::trace_step!(
+            "sent signal {sig} to the init process (host pid {})",
+            st.pid
+        );
         if st.status == ContainerStatus::Paused {
             let _ = Cgroup::for_container(&cfg.id).freeze(false);
         }
@@ -1075,8 +1368,25 @@ impl ContainerApi for LocalEngine {
     }
 
     fn container_remove(&self, caller: &Caller, id: &str, opts: RemoveOptions) -> Result<()> {
-        let (cfg, st) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
+        let (cfg, _) = self.resolve_owned(caller, Action::ContainerRemove, id)?;
         let dir = paths::dir(self, &cfg.id);
+        // Under the start lock (see `container_prune`): looked at again once it is held.
+        let lock = || match self.start_lock(&cfg.id) {
+            Ok(l) => Ok(Some(l)),
+            Err(_) if !dir.exists() => Ok(None),
+            Err(e) => Err(e),
+        };
+        let observe = || match self.observe(&cfg.id) {
+            Ok((_, st)) => Ok(Some(st)),
+            Err(e) if e.kind == crate::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        let Some(mut _start) = lock()? else {
+            return Ok(());
+        };
+        let Some(st) = observe()? else {
+            return Ok(());
+        };
         if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
             if !opts.force {
                 return Err(EngineError::conflict(format!(
@@ -1089,13 +1399,28 @@ impl ContainerApi for LocalEngine {
                 s.remove_requested = opts.volumes || s.remove_requested;
             })?;
             self.stop_process(&cfg, &st, libc::SIGKILL, Duration::ZERO);
-            // The monitor finishes the run; then the files go.
+            // The monitor finishes the run (it takes the start lock to record the exit
+            // and clean up, and removes the files itself now that removal is
+            // requested): the lock is let go meanwhile, and taken again after.
+            drop(_start);
             wait_until(Duration::from_secs(10), || {
                 state::load(&dir)
                     .map(|s| !s.monitor_alive())
                     .unwrap_or(true)
             });
-            let _ = self.observe(&cfg.id);
+            let Some(l) = lock()? else {
+                return Ok(());
+            };
+            _start = l;
+            let Some(st) = observe()? else {
+                return Ok(());
+            };
+            if st.status.is_active() && (st.pid_alive() || st.monitor_alive()) {
+                return Err(EngineError::conflict(format!(
+                    "container {} was started again while it was being removed: remove it again",
+                    cfg.name
+                )));
+            }
         }
         let _ = Cgroup::for_container(&cfg.id).remove();
         net::teardown(self, &cfg);
@@ -1105,7 +1430,17 @@ impl ContainerApi for LocalEngine {
         if opts.volumes {
             let _ = state::update(&dir, |s| s.remove_requested = true);
         }
-        remove_files(self, &cfg)
+        remove_files(self, &cfg)?;
+        crate::trace_step!(
+            "removed its cgroup and containers/{}/ (writable layer, config, log){}",
+            crate::ids::short(&cfg.id),
+            if opts.volumes {
+                " and its anonymous volumes"
+            } else {
+                ""
+            }
+        );
+        Ok(())
     }
 
     fn container_rename(&self, caller: &Caller, id: &str, new_name: &str) -> Result<()> {
@@ -1132,11 +1467,19 @@ impl ContainerApi for LocalEngine {
 
     fn container_wait(&self, caller: &Caller, id: &str) -> Result<i32> {
         let (cfg, _) = self.resolve_owned(caller, Action::ContainerWait, id)?;
-        let mut delay = Duration::from_millis(5);
+        // Subscribed before the first look: an exit in between is in the follower. Each
+        // event of the container wakes a look (the monitor writes the state before it
+        // says `die`); a look once a second finds an exit nobody recorded.
+        let mut follower = crate::events::Follower::from_now(self.journal());
+        let waiter = crate::events::Waiter::new(self.journal());
+        let mut seen_die: Option<i32> = None;
         loop {
             match self.observe(&cfg.id) {
                 Ok((_, st)) if !st.status.is_active() => return Ok(st.exit_code),
                 Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::NotFound && seen_die.is_some() => {
+                    return Ok(seen_die.unwrap_or(0))
+                }
                 // Removed on exit (--rm): its last exit code is in the event journal.
                 Err(e) if e.kind == ErrorKind::NotFound => {
                     let mut code = 0;
@@ -1159,8 +1502,23 @@ impl ContainerApi for LocalEngine {
                 }
                 Err(e) => return Err(e),
             }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(50));
+            let deadline = Instant::now() + Duration::from_secs(1);
+            'events: while Instant::now() < deadline {
+                for ev in follower.poll()? {
+                    if ev.actor.id == cfg.id && ev.kind == EventType::Container {
+                        if ev.action == "die" {
+                            seen_die = ev
+                                .actor
+                                .attributes
+                                .get("exitCode")
+                                .and_then(|c| c.parse().ok())
+                                .or(seen_die);
+                        }
+                        break 'events;
+                    }
+                }
+                waiter.wait(Duration::from_millis(250));
+            }
         }
     }
 
@@ -1206,42 +1564,7 @@ impl ContainerApi for LocalEngine {
         caller: &Caller,
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
-        self.gate().authorize(caller, Action::ContainerList)?;
-        let ancestors = prepare_filters(self, &opts.filters)?;
-        let mut out = Vec::new();
-        let net = crate::network::view(self).ok();
-        let role = self.gate().role(caller);
-        for id in self.container_ids() {
-            let Ok((cfg, st)) = self.observe(&id) else {
-                continue;
-            };
-            if !self
-                .gate()
-                .permits(caller, &role, Action::ContainerInspect, cfg.owner)
-            {
-                continue;
-            }
-            out.push(self.container_summary(&cfg, &st, net.as_ref()));
-        }
-        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
-        if let Some(n) = opts.last {
-            out.truncate(n);
-        } else if !opts.all {
-            out.retain(|s| s.state.is_active());
-        }
-        let mut kept = Vec::new();
-        for mut s in out {
-            if matches_filters(&s, &opts.filters, &ancestors) {
-                // `-s` walks the writable layer: only for the containers shown.
-                if opts.size {
-                    s.size_rw = Some(crate::volume::dir_size(
-                        &paths::dir(self, &s.id).join("diff"),
-                    ));
-                }
-                kept.push(s);
-            }
-        }
-        Ok(kept)
+        Ok(self.container_list_timed(caller, opts)?.rows)
     }
 
     fn container_inspect(&self, caller: &Caller, id: &str) -> Result<Value> {
@@ -1388,6 +1711,13 @@ impl ContainerApi for LocalEngine {
         let role = self.gate().role(caller);
         let mut rep = PruneReport::default();
         for id in self.container_ids() {
+            // Checked and removed under the start lock, which a start holds until the
+            // container runs: no start slips in between (found by scripts/soak.sh: a
+            // prune removed a container a concurrent `run` had just started, leaving
+            // its processes, monitor and cgroups behind).
+            let Ok(_start) = self.start_lock(&id) else {
+                continue;
+            };
             let Ok((cfg, st)) = self.observe(&id) else {
                 continue;
             };
@@ -1404,6 +1734,11 @@ impl ContainerApi for LocalEngine {
             {
                 continue;
             }
+            // What a start killed before it recorded its process may still run in the
+            // container's cgroup (found by scripts/soak.sh): killed with the cgroup, as
+            // `rm` does. No start is under way (the start lock is held).
+            let _ = Cgroup::for_container(&cfg.id).remove();
+            net::teardown(self, &cfg);
             let size = crate::volume::dir_size(&paths::dir(self, &id).join("diff"));
             if remove_files(self, &cfg).is_ok() {
                 rep.deleted.push(id);
@@ -1480,6 +1815,7 @@ mod tests {
             size_rw: None,
             owner: 0,
             project: None,
+            ..Default::default()
         };
         let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
             pairs
@@ -1508,5 +1844,24 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(human_status(&st), "Created");
+        assert_eq!(status_changes_at(&st, 1000), None);
+        // Each boundary is where the words change, and not before.
+        let t0 = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .timestamp();
+        let up = RunState {
+            status: ContainerStatus::Running,
+            started_at: "2024-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        for d in [
+            0, 1, 30, 59, 60, 119, 120, 150, 3599, 3600, 7199, 7200, 90_000, 172_799, 172_800,
+            900_000,
+        ] {
+            let next = status_changes_at(&up, t0 + d).unwrap();
+            assert!(next > t0 + d);
+            assert_eq!(duration_words(d), duration_words(next - t0 - 1), "{d}");
+            assert_ne!(duration_words(d), duration_words(next - t0), "{d}");
+        }
     }
 }

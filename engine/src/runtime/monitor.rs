@@ -172,11 +172,20 @@ pub fn main(
     }
 }
 
-fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>) {
+/// Tell the spawner how the start went: `ok` and the steps it took (one a line, for
+/// the caller's trace), or `err`, the exit code and the message.
+fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>, steps: &[String]) {
     if let Some(fd) = sync {
         let mut f = std::fs::File::from(fd);
         let msg = match res {
-            Ok(()) => "ok\n".to_string(),
+            Ok(()) => {
+                let mut m = "ok\n".to_string();
+                for s in steps {
+                    m.push_str(&s.replace('\n', " "));
+                    m.push('\n');
+                }
+                m
+            }
             Err(e) => format!("err\n{}\n{}", e.code, e.message),
         };
         let _ = f.write_all(msg.as_bytes());
@@ -253,7 +262,9 @@ fn run(
         // The config may have been updated (limits, restart policy) since the last run.
         let cfg = super::load_config(engine, id).unwrap_or_else(|_| cfg.clone());
         let started_at = Instant::now();
-        match start_once(engine, &cfg, &dir, size) {
+        // What the start does is gathered for the trace of whoever asked for it.
+        let (started, gathered) = crate::trace::scoped(|| start_once(engine, &cfg, &dir, size));
+        match started {
             Err(fail) => {
                 let st = rstate::update(&dir, |s| {
                     s.status = ContainerStatus::Exited;
@@ -274,7 +285,7 @@ fn run(
                     c.stream.set_nonblocking(false).ok();
                     c.flush();
                 }
-                report(sync.take(), Err(fail));
+                report(sync.take(), Err(fail), &[]);
                 delete(&cfg, doomed);
                 return Ok(());
             }
@@ -294,7 +305,7 @@ fn run(
                     s.boot_id = rstate::boot_id();
                 })?;
                 engine.emit(super::event(&cfg, "start"));
-                report(sync.take(), Ok(()));
+                report(sync.take(), Ok(()), &gathered.steps);
                 let status = serve(
                     &mut running,
                     &sigfd,
@@ -312,11 +323,13 @@ fn run(
                     255
                 };
                 let oom = running.cgroup.oom_kills() > 0;
-                if let Err(e) = running.cgroup.remove() {
-                    tracing::warn!("removing the cgroup of {id}: {e}");
-                }
-                net::teardown(engine, &cfg);
                 let ran = started_at.elapsed();
+                // The exit is told first, the cleanup (cgroup, network, --rm's files)
+                // follows the answer. Meanwhile this monitor stays recorded: a new start
+                // of the container waits on the start lock until the cleanup is done,
+                // and if this monitor is killed half-way, whoever looks at the container
+                // next finishes it (`observe`; `sweep_removed` for --rm's files).
+                let start_lock = crate::state::FileLock::exclusive(&dir.join("start.lock")).ok();
                 let st = rstate::update(&dir, |s| {
                     let restart = !s.remove_requested
                         && should_restart(
@@ -330,10 +343,6 @@ fn run(
                     } else {
                         ContainerStatus::Exited
                     };
-                    if !restart {
-                        s.monitor_pid = 0;
-                        s.monitor_start = 0;
-                    }
                     s.pid = 0;
                     s.exit_code = code;
                     s.oom_killed = oom;
@@ -344,10 +353,10 @@ fn run(
                 }
                 engine.emit(super::event(&cfg, "die").attr("exitCode", code.to_string()));
                 let last = st.status != ContainerStatus::Restarting;
-                // --rm: gone from listings (renamed away) before the client hears the exit;
-                // the files are deleted after.
+                // --rm: gone from listings (renamed away) before the client hears the exit.
                 let doomed = if last {
-                    finish(engine, &cfg, &st, &sock_path)
+                    let _ = std::fs::remove_file(&sock_path);
+                    hide_if_removed(engine, &cfg, &st)
                 } else {
                     None
                 };
@@ -358,10 +367,28 @@ fn run(
                     c.flush();
                 }
                 clients.clear();
+                if let Err(e) = running.cgroup.remove() {
+                    tracing::warn!("removing the cgroup of {id}: {e}");
+                }
+                net::teardown(engine, &cfg);
                 if last {
-                    delete(&cfg, doomed);
+                    match doomed {
+                        Some(d) => {
+                            net::forget(engine, &cfg);
+                            delete(&cfg, Some(d));
+                        }
+                        None => {
+                            let _ = rstate::update(&dir, |s| {
+                                s.monitor_pid = 0;
+                                s.monitor_start = 0;
+                            });
+                        }
+                    }
+                    drop(start_lock);
+                    super::sweep_removed(engine);
                     return Ok(());
                 }
+                drop(start_lock);
                 // Wait out the back-off, giving way to stop/rm.
                 let delay = backoff.next(ran);
                 let until = Instant::now() + delay;
@@ -384,6 +411,30 @@ fn run(
     }
 }
 
+/// For a container to be removed now that it stopped (`--rm`, `rm -f` meanwhile):
+/// rename it away (gone from every listing), release its volumes, say `destroy`.
+/// Returns where its files went, for [`delete`] once the network is forgotten.
+fn hide_if_removed(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    st: &rstate::RunState,
+) -> Option<super::Hidden> {
+    if !(cfg.spec.auto_remove || st.remove_requested) {
+        return None;
+    }
+    match super::hide_quick(engine, cfg) {
+        Ok(Some(doomed)) => {
+            engine.emit(super::event(cfg, "destroy"));
+            Some(doomed)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("removing container {}: {e}", cfg.id);
+            None
+        }
+    }
+}
+
 /// After the last exit: drop the socket, mark the monitor gone, remove `--rm` containers.
 /// Returns the renamed files of a removed container, deleted once the clients know.
 fn finish(
@@ -391,7 +442,7 @@ fn finish(
     cfg: &ContainerConfig,
     st: &rstate::RunState,
     sock: &Path,
-) -> Option<std::path::PathBuf> {
+) -> Option<super::Hidden> {
     let _ = std::fs::remove_file(sock);
     let dir = engine.root().containers().join(&cfg.id);
     if st.monitor_pid != 0 {
@@ -410,7 +461,7 @@ fn finish(
 }
 
 /// Delete what [`finish`] renamed away (after the clients have their answer).
-fn delete(cfg: &ContainerConfig, doomed: Option<std::path::PathBuf>) {
+fn delete(cfg: &ContainerConfig, doomed: Option<super::Hidden>) {
     if let Some(d) = doomed {
         if let Err(e) = super::delete_hidden(cfg, &d) {
             tracing::warn!("{e}");
@@ -575,6 +626,14 @@ fn spawn_in(
     }
     let spawned: Spawned = process::spawn(&plan, stdio).map_err(fail125)?;
     let pid = spawned.pid;
+    crate::trace_step!(
+        "cloned the init process (host pid {pid}) into new {} namespaces",
+        if host_network {
+            "pid, mount, uts and ipc (network: the host's)"
+        } else {
+            "pid, mount, uts, ipc and network"
+        }
+    );
     let kill_and_reap = |msg: StartFailure| {
         // SAFETY: kill/waitpid on our own child.
         unsafe {
@@ -583,14 +642,23 @@ fn spawn_in(
         }
         msg
     };
+    // Before the release: the init's own failure, if it had one (making its root
+    // file system meanwhile), says more than what it caused here.
+    let failed = |msg: StartFailure| {
+        let own = spawned.failure_now();
+        kill_and_reap(own.unwrap_or(msg))
+    };
     if let Err(e) = cgroup.add_proc(pid) {
-        return Err(kill_and_reap(fail125(e)));
+        return Err(failed(fail125(e)));
     }
+    // In its cgroup, the init makes its root file system while the network is set up
+    // here (a failure there is read from it at `release`).
+    spawned.proceed();
     // The one place the network is set up: the init process (and its net namespace)
     // exists, the user command has not run yet.
     let files = match net::setup(engine, cfg, pid) {
         Ok(f) => f,
-        Err(e) => return Err(kill_and_reap(fail125(e))),
+        Err(e) => return Err(failed(fail125(e))),
     };
     for (name, content) in [
         ("hostname", format!("{}\n", cfg.hostname)),
@@ -602,18 +670,24 @@ fn spawn_in(
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
             if let Err(e) = std::fs::write(&path, content.as_bytes()) {
-                return Err(kill_and_reap(fail125(EngineError::io(
+                return Err(failed(fail125(EngineError::io(
                     format!("writing {}", path.display()),
                     e,
                 ))));
             }
         }
     }
-    if let Err(f) = spawned.release() {
+    if let Err(f) = spawned.release(&files.interfaces) {
         // SAFETY: reap our own child, which is exiting.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         net::teardown(engine, cfg);
         return Err(f);
+    }
+    if crate::trace::active() {
+        // The init process did all of this before it executed the command.
+        for s in init_steps(&plan) {
+            crate::trace::step(s);
+        }
     }
     let (mut out, mut stdin) = (out, stdin);
     if let Some(sock) = console_sock {
@@ -637,6 +711,75 @@ fn spawn_in(
         stdin,
         tty,
     })
+}
+
+/// What the init process did between the clone and the exec, as [`process`] does it for
+/// `plan`: reported once it has reached the exec.
+fn init_steps(plan: &InitPlan) -> Vec<String> {
+    let r = &plan.rootfs;
+    let mut out =
+        vec!["the init process unshared a new cgroup namespace (its cgroup is its /)".to_string()];
+    out.push(format!(
+        "mounted an overlay root: {} image layer{} read-only, a writable upper layer{}",
+        r.layers.len(),
+        if r.layers.len() == 1 { "" } else { "s" },
+        if r.read_only {
+            " (the root remounted read-only)"
+        } else {
+            ""
+        }
+    ));
+    out.push(format!(
+        "mounted /proc, /dev, /dev/pts, /dev/shm ({} MiB), /dev/mqueue and /sys{}",
+        r.shm_size >> 20,
+        if r.privileged { "" } else { " (read-only)" }
+    ));
+    for m in &r.mounts {
+        let s = &m.spec;
+        out.push(match s.kind.as_str() {
+            "tmpfs" => format!("mounted a tmpfs on {}", s.target),
+            kind => format!(
+                "{}-mounted {} on {}{}",
+                kind,
+                s.source,
+                s.target,
+                if s.read_only { " read-only" } else { "" }
+            ),
+        });
+    }
+    out.push("bind-mounted /etc/hostname, /etc/hosts and /etc/resolv.conf".into());
+    out.push(format!(
+        "pivot_root into the new root; set the hostname {}{}",
+        plan.hostname,
+        if r.privileged {
+            ""
+        } else {
+            "; masked and read-only paths as Docker's"
+        }
+    ));
+    out.push(format!(
+        "kept {} capabilities{}{}",
+        plan.caps.len(),
+        match &plan.seccomp {
+            Some(_) => ", loaded the seccomp filter",
+            None => ", no seccomp filter",
+        },
+        if plan.no_new_privs {
+            ", set no_new_privs"
+        } else {
+            ""
+        }
+    ));
+    out.push(format!(
+        "executed {}{}",
+        plan.args.first().map(String::as_str).unwrap_or("?"),
+        if plan.init {
+            " under the tiny init"
+        } else {
+            ""
+        }
+    ));
+    out
 }
 
 fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {

@@ -11,11 +11,13 @@ use crate::LocalEngine;
 
 use super::config::ContainerConfig;
 
-/// The contents of the container's /etc/hosts and /etc/resolv.conf.
+/// The contents of the container's /etc/hosts and /etc/resolv.conf, and the
+/// interfaces its init configures in its namespace.
 #[derive(Debug, Clone, Default)]
 pub struct NetFiles {
     pub hosts: String,
     pub resolv_conf: String,
+    pub interfaces: Vec<super::process::Interface>,
 }
 
 /// Does the container share the host's network namespace?
@@ -47,11 +49,50 @@ pub fn setup(engine: &LocalEngine, cfg: &ContainerConfig, pid: i32) -> Result<Ne
         name: &cfg.name,
         hostname: &cfg.hostname,
         exposed_ports: &exposed,
+        by_init: true,
     };
     let s = crate::network::setup(engine, &cfg.id, &cfg.spec, pid, &info)?;
+    if crate::trace::active() {
+        if s.endpoints.is_empty() {
+            crate::trace::step(match s.mode.as_str() {
+                "host" => "shared the host's network namespace (--network host)".to_string(),
+                _ => "left the network namespace with loopback only (--network none)".to_string(),
+            });
+        }
+        for e in &s.endpoints {
+            crate::trace::step(format!(
+                "attached a veth pair to network {}: {} in the container, {}/{} via {}, mac {}",
+                e.network, e.ifname, e.ip, e.prefix_len, e.gateway, e.mac
+            ));
+        }
+        for p in &s.ports {
+            crate::trace::step(format!(
+                "published {}:{} -> {}/{} (nftables DNAT in wharf's table)",
+                if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                },
+                p.host_port,
+                p.container_port,
+                p.proto
+            ));
+        }
+    }
+    let interfaces = s
+        .endpoints
+        .iter()
+        .map(|e| super::process::Interface {
+            index: e.ifindex,
+            ip: e.ip,
+            prefix: e.prefix_len,
+            gateway: e.default_route.then_some(e.gateway),
+        })
+        .collect();
     Ok(NetFiles {
         hosts: s.hosts,
         resolv_conf: s.resolv_conf,
+        interfaces,
     })
 }
 
@@ -71,10 +112,39 @@ fn exposed_ports(mut image: Vec<String>, expose: &[crate::api::PortBinding]) -> 
     image
 }
 
-/// Undo [`setup`] when the container has stopped. Never fails the stop.
+/// Undo [`setup`] when the container has stopped. Never fails the stop. A bridge left
+/// idle is kept up for the grace period by a reaper process started here if none runs
+/// ([`crate::network::keep_bridges`]).
 pub fn teardown(engine: &LocalEngine, cfg: &ContainerConfig) {
-    if let Err(e) = crate::network::teardown(engine, &cfg.id) {
-        tracing::warn!("releasing the network of container {}: {e}", cfg.name);
+    match crate::network::teardown(engine, &cfg.id) {
+        Ok(true) => spawn_bridge_keeper(engine),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("releasing the network of container {}: {e}", cfg.name),
+    }
+}
+
+/// Start `wharf __bridge-keeper` detached (its own session, no stdio), not waited for.
+fn spawn_bridge_keeper(engine: &LocalEngine) {
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = engine.wharf_exe() else { return };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--root")
+        .arg(engine.root().path())
+        .arg("__bridge-keeper")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only setsid (async-signal-safe) runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        // Whoever lives longer reaps it (init, once this monitor is gone).
+        Ok(child) => drop(child),
+        Err(e) => tracing::warn!("starting the bridge keeper: {e}"),
     }
 }
 

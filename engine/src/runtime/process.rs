@@ -69,19 +69,89 @@ pub struct StartFailure {
     pub message: String,
 }
 
+/// An interface the init process configures in its own network namespace (the monitor
+/// made it there): index, address, prefix, and the gateway of the default route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub index: u32,
+    pub ip: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Option<std::net::Ipv4Addr>,
+}
+
+impl Interface {
+    fn line(&self) -> String {
+        let gw = self
+            .gateway
+            .map(|g| g.to_string())
+            .unwrap_or_else(|| "-".into());
+        format!("{} {} {} {gw}\n", self.index, self.ip, self.prefix)
+    }
+
+    fn parse(l: &str) -> Option<Interface> {
+        let mut w = l.split(' ');
+        let index = w.next()?.parse().ok()?;
+        let ip = w.next()?.parse().ok()?;
+        let prefix = w.next()?.parse().ok()?;
+        let gateway = match w.next()? {
+            "-" => None,
+            g => Some(g.parse().ok()?),
+        };
+        Some(Interface {
+            index,
+            ip,
+            prefix,
+            gateway,
+        })
+    }
+}
+
 impl Spawned {
-    /// Let the init process go on, and wait until it has exec'd the command (`Ok`) or failed.
-    pub fn release(self) -> std::result::Result<(), StartFailure> {
+    /// The init process is in its cgroup: it may make its root file system (while the
+    /// monitor sets up the network). `false` if it is gone.
+    pub fn proceed(&self) -> bool {
+        nix::unistd::write(&self.go, b"c").is_ok()
+    }
+
+    /// The init's own failure, if it has already reported one (it failed making its
+    /// root file system while the monitor was busy): its message beats what the
+    /// monitor then ran into (its namespace gone).
+    pub fn failure_now(&self) -> Option<StartFailure> {
+        let _ = nix::fcntl::fcntl(
+            &self.errors,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        let mut buf = [0u8; 4096];
+        let n = nix::unistd::read(&self.errors, &mut buf).ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.is_empty() {
+            return None;
+        }
+        let (code, msg) = text.split_once('\n').unwrap_or(("125", &text));
+        Some(StartFailure {
+            code: code.parse().unwrap_or(125),
+            message: msg.to_string(),
+        })
+    }
+
+    /// Let the init process go on (with the interfaces it is to configure in its
+    /// namespace), and wait until it has exec'd the command (`Ok`) or failed.
+    pub fn release(self, ifaces: &[Interface]) -> std::result::Result<(), StartFailure> {
         let mut go = std::fs::File::from(self.go);
-        if go.write_all(b"g").is_err() {
+        let mut msg = String::from("g");
+        for i in ifaces {
+            msg.push_str(&i.line());
+        }
+        let sent = go.write_all(msg.as_bytes()).is_ok();
+        drop(go);
+        let mut buf = String::new();
+        let _ = std::fs::File::from(self.errors).read_to_string(&mut buf);
+        if buf.is_empty() && !sent {
             return Err(StartFailure {
                 code: 125,
                 message: "the container's init process died before it started".into(),
             });
         }
-        drop(go);
-        let mut buf = String::new();
-        let _ = std::fs::File::from(self.errors).read_to_string(&mut buf);
         if buf.is_empty() {
             return Ok(());
         }
@@ -145,14 +215,29 @@ fn child(plan: &InitPlan, stdio: Stdio, go: OwnedFd, errors: OwnedFd) -> ! {
         // SAFETY: _exit ends this process without running the monitor's destructors.
         unsafe { libc::_exit(code) }
     };
+    // Two words from the monitor: `c` once we are in our cgroup (the root file system
+    // is made meanwhile the monitor sets up the network), then `g` with the interfaces
+    // to configure, one per line, until it closes its end.
+    let mut go = std::fs::File::from(go);
     let mut b = [0u8; 1];
-    match std::fs::File::from(go).read(&mut b) {
-        Ok(1) => {}
+    match go.read(&mut b) {
+        Ok(1) if b[0] == b'c' => {}
         // The monitor went away: nothing to start for.
         // SAFETY: as above.
         _ => unsafe { libc::_exit(125) },
     }
     if let Err(e) = setup(plan, &stdio) {
+        fail(&mut errors, 125, &e.message);
+    }
+    let mut go_msg = String::new();
+    match go.read_to_string(&mut go_msg) {
+        Ok(_) if go_msg.starts_with('g') => {}
+        // SAFETY: as above.
+        _ => unsafe { libc::_exit(125) },
+    }
+    drop(go);
+    let ifaces: Vec<Interface> = go_msg[1..].lines().filter_map(Interface::parse).collect();
+    if let Err(e) = setup_late(plan, &ifaces) {
         fail(&mut errors, 125, &e.message);
     }
     drop(stdio);
@@ -162,6 +247,8 @@ fn child(plan: &InitPlan, stdio: Stdio, go: OwnedFd, errors: OwnedFd) -> ! {
     }
 }
 
+/// What the init does once in its cgroup: its cgroup namespace, session, stdio, root
+/// file system, terminal.
 fn setup(plan: &InitPlan, stdio: &Stdio) -> Result<()> {
     // The cgroup namespace is made now that the monitor has put us in our cgroup.
     namespaces::enter_cgroup_ns()?;
@@ -183,17 +270,58 @@ fn setup(plan: &InitPlan, stdio: &Stdio) -> Result<()> {
             }
         }
     }
-    if !plan.host_network {
-        namespaces::loopback_up()?;
-    }
     rootfs::setup(&plan.rootfs)?;
     if let Stdio::Console { socket, rows, cols } = stdio {
         open_console(socket, *rows, *cols)?;
+    }
+    Ok(())
+}
+
+/// What the init does once its network is there: interfaces, hostname, rlimits.
+fn setup_late(plan: &InitPlan, ifaces: &[Interface]) -> Result<()> {
+    if !plan.host_network {
+        if ifaces.is_empty() {
+            namespaces::loopback_up()?;
+        } else {
+            configure_network(ifaces)?;
+        }
     }
     nix::unistd::sethostname(&plan.hostname)
         .map_err(|e| EngineError::sys("setting the hostname", e))?;
     rlimits::apply(&plan.ulimits)?;
     Ok(())
+}
+
+/// In the container's network namespace, one netlink batch: `lo` up, each interface's
+/// address and the interface up (the monitor made the interfaces here, down), the
+/// default route.
+fn configure_network(ifaces: &[Interface]) -> Result<()> {
+    use crate::network::batch;
+    let mut b = batch::Batch::default();
+    b.push(batch::link_up(batch::LOOPBACK), 0, "bringing lo up");
+    for i in ifaces {
+        b.push(
+            batch::link_up(i.index),
+            0,
+            format!("bringing interface {} up", i.index),
+        );
+        b.push(
+            batch::add_addr(i.index, i.ip, i.prefix),
+            batch::CREATE,
+            format!(
+                "adding address {}/{} to interface {}",
+                i.ip, i.prefix, i.index
+            ),
+        );
+        if let Some(gw) = i.gateway {
+            b.push(
+                batch::default_route(i.index, gw),
+                batch::CREATE,
+                format!("adding the default route via {gw}"),
+            );
+        }
+    }
+    batch::NlSocket::new()?.run(&b)
 }
 
 /// Open a pty in the container's own /dev/pts, make it our stdio and controlling
@@ -507,4 +635,28 @@ fn init_and_exec(
 pub unsafe fn owned(fd: RawFd) -> OwnedFd {
     // SAFETY: guaranteed by the caller.
     unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_travel_as_lines() {
+        let i = Interface {
+            index: 1000,
+            ip: "172.17.0.2".parse().unwrap(),
+            prefix: 16,
+            gateway: Some("172.17.0.1".parse().unwrap()),
+        };
+        let j = Interface {
+            gateway: None,
+            index: 1001,
+            ..i.clone()
+        };
+        for x in [&i, &j] {
+            assert_eq!(Interface::parse(x.line().trim_end()).as_ref(), Some(x));
+        }
+        assert_eq!(Interface::parse("1000 not-an-ip 16 -"), None);
+    }
 }

@@ -13,7 +13,7 @@ use super::capabilities;
 
 /// What of the host the checks need.
 #[derive(Debug, Clone)]
-pub(crate) struct Host {
+pub struct Host {
     /// The online CPUs.
     pub cpus: CpuList,
 }
@@ -34,12 +34,12 @@ impl Host {
 }
 
 /// Check the create request before anything is written.
-pub(crate) fn validate(spec: &ContainerCreate) -> Result<()> {
+pub fn validate(spec: &ContainerCreate) -> Result<()> {
     validate_on(spec, &Host::this())
 }
 
 /// Check the limits a container has after `update` (they were merged into its own).
-pub(crate) fn validate_resources(r: &Resources) -> Result<()> {
+pub fn validate_resources(r: &Resources) -> Result<()> {
     resources_on(r, true, &Host::this())
 }
 
@@ -79,7 +79,7 @@ fn no_nul(what: &str, args: &[String]) -> Result<()> {
 }
 
 /// [`validate`] against a given host.
-pub(crate) fn validate_on(spec: &ContainerCreate, host: &Host) -> Result<()> {
+pub fn validate_on(spec: &ContainerCreate, host: &Host) -> Result<()> {
     if let Some(n) = &spec.name {
         super::validate_name(n)?;
     }

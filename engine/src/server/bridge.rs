@@ -96,6 +96,7 @@ impl Responder {
         headers: HeaderMap,
         after: After,
     ) -> BodyWriter {
+        crate::trace::note_answer(status.as_u16(), None);
         if let Some(h) = self.head.take() {
             let _ = h.send(Head {
                 status,
@@ -120,6 +121,10 @@ impl Responder {
 
     /// A whole answer with `headers` and `body` (its length given, not chunked).
     pub fn full_with(&mut self, status: StatusCode, mut headers: HeaderMap, body: Vec<u8>) {
+        let json = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        crate::trace::note_answer(status.as_u16(), json.then_some(body.as_slice()));
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         let mut w = self.start(status, headers);
         if !body.is_empty() {
@@ -298,6 +303,7 @@ impl BodyReader {
     pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
         let mut v = Vec::new();
         self.read_to_end(&mut v)?;
+        crate::trace::note_body(&v);
         Ok(v)
     }
 }

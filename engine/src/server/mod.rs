@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod bridge;
 pub mod conns;
 pub mod docker;
+pub mod lists;
 pub mod relay;
 pub mod wharf;
 
@@ -73,6 +74,8 @@ pub struct Shared {
     pub conns: Arc<Tracker>,
     pub denials: Denials,
     pub docker: docker::State,
+    /// Listings kept for repeated questions.
+    pub lists: lists::Lists,
     pub rt: tokio::runtime::Handle,
     /// The socket's path, as the connections list names it.
     pub socket: Option<std::path::PathBuf>,
@@ -149,6 +152,7 @@ pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limi
         conns: Arc::new(Tracker::default()),
         denials: Denials::default(),
         docker: docker::State::default(),
+        lists: lists::Lists::default(),
         rt: rt.handle().clone(),
         socket,
     });
@@ -378,6 +382,7 @@ async fn handle(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, body) = req.into_parts();
     let is_wharf = parts.uri.path().starts_with("/v1/");
+    let traced = TracedRequest::of(&parts, is_wharf);
     let (responder, pending, body_rx) = Responder::new();
     let r = Req {
         parts,
@@ -388,16 +393,22 @@ async fn handle(
     let task = tokio::task::spawn_blocking(move || {
         let mut responder = responder;
         let caller = &*caller;
-        if is_wharf {
-            wharf::handle(&sh, caller, r, &mut responder);
-        } else {
-            docker::handle(&sh, caller, r, &mut responder);
-        }
-        if !responder.started() {
-            responder.json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &serde_json::json!({"message": "the engine gave no answer"}),
-            );
+        let started = std::time::Instant::now();
+        let ((), gathered) = crate::trace::scoped(|| {
+            if is_wharf {
+                wharf::handle(&sh, caller, r, &mut responder);
+            } else {
+                docker::handle(&sh, caller, r, &mut responder);
+            }
+            if !responder.started() {
+                responder.json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &serde_json::json!({"message": "the engine gave no answer"}),
+                );
+            }
+        });
+        if let Some(t) = traced {
+            t.record(&sh.engine, caller, started.elapsed(), gathered);
         }
     });
     let head = match pending.head.await {
@@ -443,6 +454,92 @@ async fn handle(
         }
     }
     resp
+}
+
+/// What the trace keeps of a request, taken from its head before the handler runs.
+struct TracedRequest {
+    source: &'static str,
+    method: String,
+    http: crate::trace::HttpCall,
+}
+
+impl TracedRequest {
+    /// `None` for what is not traced: reading the trace itself.
+    fn of(parts: &http::request::Parts, is_wharf: bool) -> Option<TracedRequest> {
+        let path = parts.uri.path();
+        let verb = parts.method.as_str().to_string();
+        let method = if is_wharf {
+            path.trim_start_matches("/v1/").to_string()
+        } else {
+            // `/v1.43/containers/json` is `GET /containers/json`.
+            let rest = path
+                .strip_prefix("/v")
+                .and_then(|r| r.split_once('/'))
+                .filter(|(v, _)| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                .map(|(_, r)| format!("/{r}"))
+                .unwrap_or_else(|| path.to_string());
+            format!("{verb} {rest}")
+        };
+        if method == "trace" {
+            return None;
+        }
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| path.to_string());
+        Some(TracedRequest {
+            source: if is_wharf { "wharf" } else { "docker" },
+            method,
+            http: crate::trace::HttpCall {
+                method: verb,
+                path: path_and_query,
+                status: 0,
+                user_agent: parts
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|s| s.chars().take(120).collect()),
+            },
+        })
+    }
+
+    /// Into the engine's trace, with what the handler gathered.
+    fn record(
+        self,
+        engine: &LocalEngine,
+        caller: &Caller,
+        took: Duration,
+        g: crate::trace::Gathered,
+    ) {
+        use crate::trace::{bounded, redact, TraceEntry};
+        let mut e = TraceEntry::new(caller, self.source, &self.method);
+        e.time_nano -= took.as_nanos() as i64;
+        e.duration_us = took.as_micros() as u64;
+        let status = g.status.unwrap_or(0);
+        e.http = Some(crate::trace::HttpCall {
+            status,
+            ..self.http
+        });
+        e.args = bounded(redact(
+            &self.method,
+            g.args.or(g.body).unwrap_or(serde_json::Value::Null),
+        ));
+        e.ok = status < 400;
+        let answer = g.answer.unwrap_or(serde_json::Value::Null);
+        if !e.ok {
+            e.error = Some(
+                answer
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("HTTP {status}")),
+            );
+        }
+        e.answer = bounded(redact(&self.method, answer));
+        e.steps = g.steps;
+        engine.tracer().record(e);
+    }
 }
 
 /// Headers of a JSON answer.

@@ -24,7 +24,7 @@ use crate::LocalEngine;
 
 /// The permission a method needs, decided before its arguments are read; `None` for
 /// methods every caller with a role may call (their checks are inside the engine).
-fn action_of(method: &str) -> Option<Action> {
+pub(crate) fn action_of(method: &str) -> Option<Action> {
     use Action::*;
     Some(match method {
         "info" => SystemInfo,
@@ -36,7 +36,9 @@ fn action_of(method: &str) -> Option<Action> {
         "image_tag" => ImageTag,
         "image_remove" => ImageRemove,
         "image_prune" => ImagePrune,
-        "image_build_demo" => ImageBuild,
+        "image_build_demo" | "image_build" => ImageBuild,
+        "build_cache_list" | "build_cache_usage" => ImageList,
+        "build_cache_prune" => ImagePrune,
         "image_load" => ImageLoad,
         "image_import" => ImageImport,
         "image_pull" => ImagePull,
@@ -91,7 +93,12 @@ fn action_of(method: &str) -> Option<Action> {
 }
 
 /// Methods whose request body is data (an archive), not JSON arguments.
-const UPLOADS: &[&str] = &["image_load", "image_import", "container_archive_put"];
+const UPLOADS: &[&str] = &[
+    "image_load",
+    "image_import",
+    "container_archive_put",
+    "image_build",
+];
 
 /// Methods answered with `101 Switching Protocols`.
 const UPGRADES: &[&str] = &["exec", "container_attach", "container_start_attached"];
@@ -119,7 +126,7 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
         if let Err(e) = engine.gate().precheck(caller, a) {
             return fail(out, e);
         }
-    } else if !matches!(method.as_str(), "ping" | "whoami" | "permissions") {
+    } else if !matches!(method.as_str(), "ping" | "whoami" | "permissions" | "trace") {
         return fail(
             out,
             EngineError::not_found(
@@ -143,6 +150,7 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
                 }
             },
         };
+        crate::trace::note_args(&args);
         let mut body = r.body(None);
         upload(engine, caller, &method, args, &mut body, out);
         return;
@@ -170,6 +178,7 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
         }
     };
     drop(body);
+    crate::trace::note_args(&args);
     if UPGRADES.contains(&method.as_str()) {
         match upgrade(engine, caller, &method, args) {
             Err(e) => fail(out, e),
@@ -199,7 +208,51 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
             super::accounts::connections(engine, caller, &sh.conns, sh.socket.as_deref()),
         );
     }
+    if method == "container_list" {
+        let inm = r.header("if-none-match").map(str::to_string);
+        return container_list(sh, caller, args, inm.as_deref(), out);
+    }
     dispatch(engine, caller, &method, args, out);
+}
+
+/// `container_list`, from the server's kept answers while nothing changed
+/// ([`super::lists`]); `-s` (sizes walked on disk) is always made afresh.
+fn container_list(
+    sh: &Shared,
+    caller: &Caller,
+    a: Value,
+    if_none_match: Option<&str>,
+    out: &mut Responder,
+) {
+    let engine = &*sh.engine;
+    let opts: ContainerListOptions =
+        match args::<(ContainerListOptions,)>("container_list", a.clone()) {
+            Ok((o,)) => o,
+            Err(e) => return fail(out, e),
+        };
+    if opts.size {
+        return reply(out, engine.container_list(caller, &opts));
+    }
+    let key = format!(
+        "wharf {} {}",
+        serde_json::to_string(caller).unwrap_or_default(),
+        a
+    );
+    let res = sh
+        .lists
+        .answer(engine, key, if_none_match, HeaderMap::new(), out, || {
+            let l = engine.container_list_timed(caller, &opts)?;
+            let body = serde_json::to_vec(&l.rows)
+                .map_err(|e| EngineError::internal(format!("serializing the listing: {e}")))?;
+            Ok(super::lists::Made {
+                body,
+                generation: l.generation,
+                until: l.until,
+            })
+        });
+    if let Err(e) = res {
+        fail(out, e);
+    }
 }
 
 fn status(kind: crate::ErrorKind) -> StatusCode {
@@ -312,6 +365,17 @@ fn upload(
         "container_archive_put" => call(w, method, a, |(c, d): (String, String)| {
             engine.container_archive_put(caller, &c, &d, body)
         }),
+        "image_build" => {
+            let (o,): (BuildOptions,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return fail(w, e),
+            };
+            // The body is the context tar; the events stream back, and a client that
+            // goes away cancels the build (its sink answers false).
+            stream_of(w, |sink| {
+                engine.image_build(caller, &o, BuildContext::Tar(body), &mut |ev| sink(ev))
+            })
+        }
         _ => fail(
             w,
             EngineError::internal(format!("{method} is not an upload")),
@@ -350,6 +414,42 @@ fn upgrade(
     }
 }
 
+/// The API trace as a stream of JSON lines: refused before the first line when the
+/// caller may not read what they asked for; ends when the client leaves.
+fn trace(
+    engine: &LocalEngine,
+    caller: &Caller,
+    opts: &crate::trace::TraceOptions,
+    w: &mut Responder,
+) {
+    if opts.all {
+        if let Err(e) = engine.gate().authorize(caller, Action::AuditTrace) {
+            return fail(w, e);
+        }
+    }
+    let body = std::cell::RefCell::new(w.start(StatusCode::OK, super::json_headers()));
+    let res = crate::local::follow_trace(
+        engine,
+        engine.tracer(),
+        caller,
+        opts,
+        &mut |e| {
+            let v = serde_json::to_value(e).unwrap_or(Value::Null);
+            body.borrow_mut().send(line(&StreamLine::Item(v)))
+        },
+        &|| !body.borrow().closed(),
+    );
+    let mut body = body.into_inner();
+    if body.gone() {
+        return;
+    }
+    let last = match res {
+        Ok(()) => StreamLine::End(Value::Null),
+        Err(e) => StreamLine::Error(e),
+    };
+    body.send(line(&last));
+}
+
 /// Route one request to the engine.
 fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &mut Responder) {
     match method {
@@ -357,6 +457,13 @@ fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &m
         "whoami" => reply(w, engine.whoami(caller)),
         "permissions" => reply(w, engine.permissions(caller)),
         "info" => reply(w, engine.info(caller)),
+        "trace" => {
+            let (opts,): (crate::trace::TraceOptions,) = match args(method, a) {
+                Ok(v) => v,
+                Err(e) => return fail(w, e),
+            };
+            trace(engine, caller, &opts, w)
+        }
         "events" => {
             let (filter,): (EventFilter,) = match args(method, a) {
                 Ok(v) => v,
@@ -559,6 +666,11 @@ fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &m
             engine.policy_write(caller, &t, b.as_deref())
         }),
         "account_usage" => reply(w, engine.account_usage(caller)),
+        "build_cache_list" => reply(w, engine.build_cache_list(caller)),
+        "build_cache_usage" => reply(w, engine.build_cache_usage(caller)),
+        "build_cache_prune" => call(w, method, a, |(o,): (BuildCachePruneOptions,)| {
+            engine.build_cache_prune(caller, &o)
+        }),
         "audit_read" => reply(w, engine.audit_read(caller)),
         "audit_verify" => reply(w, engine.audit_verify(caller)),
         _ => reply::<()>(

@@ -426,7 +426,12 @@ impl VolumeApi for LocalEngine {
             opts.name.as_deref().unwrap_or(""),
             None,
         )?;
-        let (m, _) = create(self, caller, opts.name.as_deref(), &opts.labels, false)?;
+        let (m, made) = create(self, caller, opts.name.as_deref(), &opts.labels, false)?;
+        crate::trace_step!(
+            "{} volumes/{}/_data on the host",
+            if made { "made" } else { "kept the existing" },
+            m.name
+        );
         if m.owner != caller.uid {
             self.gate()
                 .authorize_on(caller, Action::VolumeInspect, &m.name, Some(m.owner))?;

@@ -21,7 +21,7 @@ use wharf_views::Load;
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::{self, Call, PaneAnswer, PaneCall};
-use crate::console::form::{Field, Form, Problem};
+use crate::console::forms::{checked, Field, Problem};
 use crate::console::msg::{Confirm, Effect, PaneMsg};
 use crate::console::store::Store;
 
@@ -471,7 +471,7 @@ impl Accounts {
             Some((n, _)) => format!("{word} {n}"),
             None => format!("add a {word}"),
         };
-        let form = Form::new(
+        let form = checked(
             title,
             vec![
                 Field::new(word, name).hint("a name, or a numeric id"),
@@ -559,7 +559,7 @@ impl Accounts {
             Some(r) => format!("role {}", r.name),
             None => "add a role".to_string(),
         };
-        let form = Form::new(
+        let form = checked(
             title,
             fields,
             "write the policy",
@@ -776,7 +776,7 @@ impl Pane for Accounts {
     }
 
     fn answer(&mut self, m: PaneMsg, cx: &mut Ctx) {
-        let m = match m.try_take::<Answer>() {
+        let m = match m.take_or_keep::<Answer>() {
             Ok(a) => a,
             Err(m) => {
                 if let Some(PaneAnswer::PolicyWritten { what, result }) = m.take::<PaneAnswer>() {

@@ -1,26 +1,32 @@
 //! The containers pane: the table (filter, sort, marks), lifecycle actions on the
-//! selected or marked containers, and the lower split with the selected container's log.
+//! selected or marked containers, what is inside one (commit, cp, export, update, wait),
+//! and the lower split with the selected container's log, processes (top) or changes
+//! (diff).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 use ratatui::Frame;
-use wharf_engine::api::{ContainerStatus, ContainerSummary, LogLine};
+use wharf_engine::api::{Change, ContainerStatus, ContainerSummary, LogLine, TopResult};
 use wharf_engine::policy::Action as Perm;
 use wharf_views::containers::{self, SortKey};
 use wharf_views::footer::Level;
+use wharf_views::form::Form;
+use wharf_views::forms::commit::CommitSpec;
+use wharf_views::forms::update::{self, UpdateSpec};
 use wharf_views::logs::{self, LogsState};
 use wharf_views::run_form::{self, RunForm};
-use wharf_views::Load;
+use wharf_views::{changes, procs, Load};
 
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::{self, Call, ContainerOp, Target};
 use crate::console::filter::Filter;
-use crate::console::msg::{Ask, Confirm, Effect, Handoff, Message, PaneMsg};
+use crate::console::forms;
+use crate::console::msg::{Ask, Confirm, Effect, FormAsk, Handoff, Message, PaneMsg};
 use crate::console::store::Store;
 
 pub const START: Action =
@@ -72,8 +78,48 @@ pub const SPLIT_GROW: Action =
     Action::new("split-grow", "make the log under the list taller").short("taller");
 pub const SPLIT_SHRINK: Action =
     Action::new("split-shrink", "make the log under the list shorter").short("shorter");
-pub const SPLIT_ZOOM: Action =
-    Action::new("split-zoom", "the log under the list full screen, or back").short("zoom");
+pub const SPLIT_ZOOM: Action = Action::new(
+    "split-zoom",
+    "what is under the list full screen (arrows scroll processes and changes), or back",
+)
+.short("zoom");
+pub const TOP: Action = Action::new(
+    "processes",
+    "the selected container's processes (top) under the list, every 2 s (again: its log)",
+)
+.short("top")
+.needs(Perm::ContainerTop);
+pub const DIFF: Action = Action::new(
+    "diff",
+    "the changes of its files under the list: A added, C changed, D deleted (again: its log)",
+)
+.needs(Perm::ContainerDiff);
+pub const COMMIT: Action = Action::new(
+    "commit",
+    "make an image of the selected container (a form: repository:tag, message, author, changes)",
+)
+.needs(Perm::ContainerCommit);
+pub const COPY: Action = Action::new(
+    "copy",
+    "copy files into or out of the selected container (a form, like wharf cp)",
+)
+.short("cp")
+.needs(Perm::ContainerCp);
+pub const EXPORT: Action = Action::new(
+    "export",
+    "write the selected container's file system to a tar file (a form)",
+)
+.needs(Perm::ContainerExport);
+pub const UPDATE: Action = Action::new(
+    "update",
+    "change the selected container's memory, cpus, pids limit or restart policy, live (a form)",
+)
+.needs(Perm::ContainerUpdate);
+pub const WAIT: Action = Action::new(
+    "wait",
+    "say when the selected container stops, with its exit code (the console goes on)",
+)
+.needs(Perm::ContainerWait);
 
 pub static INFO: PaneInfo = PaneInfo {
     title: "Containers",
@@ -94,6 +140,13 @@ pub static INFO: PaneInfo = PaneInfo {
         ATTACH,
         KILL,
         RENAME,
+        TOP,
+        DIFF,
+        COMMIT,
+        COPY,
+        EXPORT,
+        UPDATE,
+        WAIT,
         SORT_NEXT,
         SORT_CPU,
         SORT_MEM,
@@ -112,7 +165,22 @@ pub static INFO: PaneInfo = PaneInfo {
 /// Lines the lower split shows at most.
 const PREVIEW_LINES: usize = 200;
 
-/// The lower split: the selected container's log tail, read again on the slow tick.
+/// A body shorter than this has no room for the split under the list (only full screen).
+const MIN_SPLIT_BODY: u16 = 16;
+
+/// What the lower split shows of the selected container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitMode {
+    /// Its log tail.
+    Log,
+    /// Its processes (`wharf top`).
+    Top,
+    /// The changes of its writable layer (`wharf diff`).
+    Diff,
+}
+
+/// The lower split: the selected container's log tail, processes or changes, read again
+/// on the slow tick.
 #[derive(Debug)]
 struct Split {
     on: bool,
@@ -120,17 +188,94 @@ struct Split {
     pct: u16,
     /// It takes the whole body.
     zoom: bool,
+    mode: SplitMode,
+    /// The container shown (its id and name), with its log.
     log: Option<LogsState>,
+    top: Load<TopResult>,
+    diff: Load<Vec<Change>>,
+    /// The first row shown of the processes or changes.
+    scroll: usize,
     /// Answers of older reads are dropped.
     gen: Arc<AtomicU64>,
     in_flight: bool,
 }
 
-/// A read of the split's log tail.
+/// What a read of the split brought.
+enum Read {
+    Log(Result<Vec<LogLine>, String>),
+    Top(Result<TopResult, String>),
+    Diff(Result<Vec<Change>, String>),
+}
+
+/// A read of the split.
 struct Preview {
     gen: u64,
-    lines: Result<Vec<LogLine>, String>,
+    read: Read,
 }
+
+/// The default commands of the images (for the run form's hint), read again when the
+/// image list changes.
+#[derive(Debug, Default)]
+pub struct ImageCmds {
+    seen_rev: u64,
+    pub cmds: Vec<(String, Vec<String>)>,
+}
+
+/// An answer of [`ImageCmds::sync`].
+struct ImageCmdsRead(Vec<(String, Vec<String>)>);
+
+impl ImageCmds {
+    /// Ask for them again if the images changed; answers go to the pane `to`.
+    pub fn sync(&mut self, cx: &mut Ctx, to: &'static str) {
+        if cx.store.images.rev == self.seen_rev {
+            return;
+        }
+        self.seen_rev = cx.store.images.rev;
+        let refs: Vec<String> = cx
+            .store
+            .images
+            .items
+            .iter()
+            .flat_map(|i| i.repo_tags.clone())
+            .collect();
+        cx.ask(to, move |e, c| ImageCmdsRead(api::image_cmds(e, c, &refs)));
+    }
+
+    /// Take an answer; `None` when `m` is not one (it is given back).
+    pub fn answer(&mut self, m: PaneMsg) -> Option<PaneMsg> {
+        match m.take_or_keep::<ImageCmdsRead>() {
+            Ok(ImageCmdsRead(v)) => {
+                self.cmds = v;
+                None
+            }
+            Err(m) => Some(m),
+        }
+    }
+
+    /// The run form, with what the engine has.
+    pub fn run_form(&self, store: &Store) -> RunForm {
+        let known = store
+            .images
+            .items
+            .iter()
+            .flat_map(|i| i.repo_tags.clone())
+            .collect();
+        let mut f = RunForm::new(known);
+        f.image_cmds = self.cmds.clone();
+        f
+    }
+}
+
+/// A read's answer as a pane shows it.
+fn loaded<T>(r: Result<T, String>) -> Load<T> {
+    match r {
+        Ok(v) => Load::Ready(v),
+        Err(e) => Load::Error(e),
+    }
+}
+
+/// The update form's figures arrived (the form shows them; this only redraws).
+struct Redraw;
 
 /// The containers pane.
 #[derive(Debug)]
@@ -150,6 +295,9 @@ pub struct Containers {
     split: Split,
     /// Where the table was drawn (clicks on its header sort).
     table: Rect,
+    /// The body's height at the last frame (a short one has no room for the split).
+    body_h: u16,
+    image_cmds: ImageCmds,
 }
 
 impl Default for Containers {
@@ -167,11 +315,17 @@ impl Default for Containers {
                 on: true,
                 pct: 40,
                 zoom: false,
+                mode: SplitMode::Log,
                 log: None,
+                top: Load::Loading,
+                diff: Load::Loading,
+                scroll: 0,
                 gen: Arc::new(AtomicU64::new(0)),
                 in_flight: false,
             },
             table: Rect::default(),
+            body_h: 0,
+            image_cmds: ImageCmds::default(),
         }
     }
 }
@@ -339,44 +493,196 @@ impl Containers {
         }));
     }
 
-    /// Read the tail of the split's log again, unless a read is under way. The split
-    /// reads without following: a follower thread per selected row would outlive it.
+    /// Read what the split shows again (the log's tail, the processes or the changes),
+    /// unless a read is under way. The split reads without following: a follower
+    /// thread per selected row would outlive it.
     fn read_preview(&mut self, cx: &mut Ctx) {
         let Some(p) = &self.split.log else { return };
         if self.split.in_flight {
             return;
         }
-        self.split.in_flight = true;
-        let gen = self.split.gen.load(Ordering::SeqCst);
         let id = p.id.clone();
-        cx.ask(INFO.context, move |e, c| {
-            let mut lines = Vec::new();
-            let r = api::container_logs(e, c, &id, false, PREVIEW_LINES, &mut |l| {
-                lines.push(l);
-                true
-            });
-            Preview {
-                gen,
-                lines: r.map(|()| lines),
+        let gen = self.split.gen.load(Ordering::SeqCst);
+        if self.split.mode == SplitMode::Top {
+            // Only a running container has processes: say so without asking.
+            let state = cx
+                .store
+                .containers
+                .items
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.state);
+            if let Some(st) = state.filter(|s| !s.is_active()) {
+                let start = cx
+                    .keys_for(INFO.context, START)
+                    .map(|k| format!(" (press {k})"))
+                    .unwrap_or_default();
+                self.split.top = Load::Unavailable(format!(
+                    "{} is {}: its processes show while it runs; start it{start}",
+                    p.name,
+                    st.as_str()
+                ));
+                return;
             }
+        }
+        self.split.in_flight = true;
+        let mode = self.split.mode;
+        cx.ask(INFO.context, move |e, c| {
+            let read = match mode {
+                SplitMode::Log => {
+                    let mut lines = Vec::new();
+                    let r = api::container_logs(e, c, &id, false, PREVIEW_LINES, &mut |l| {
+                        lines.push(l);
+                        true
+                    });
+                    Read::Log(r.map(|()| lines))
+                }
+                SplitMode::Top => Read::Top(api::top(e, c, &id)),
+                SplitMode::Diff => Read::Diff(api::diff(e, c, &id)),
+            };
+            Preview { gen, read }
         });
     }
 
-    fn draw_split(&self, f: &mut Frame, rule: Rect, rest: Rect, v: &View, p: &LogsState) {
-        let theme = v.theme;
-        let title = format!(
-            " {} · log ({}) ",
-            p.name,
-            if p.load == Load::Loading {
-                "reading"
-            } else {
-                "tail, every 2 s"
-            }
-        ) + if self.split.zoom {
-            "· full screen "
+    /// Show `mode` under the list (or the log again, when it shows already); the split
+    /// comes on, full screen where the body has no room for it.
+    fn show(&mut self, mode: SplitMode, cx: &mut Ctx) {
+        let mode = if self.split.on && self.split.mode == mode {
+            SplitMode::Log
         } else {
-            ""
+            mode
         };
+        self.split.on = true;
+        if self.body_h < MIN_SPLIT_BODY && mode != SplitMode::Log {
+            self.split.zoom = true;
+        }
+        self.split.mode = mode;
+        self.split.scroll = 0;
+        self.split.top = Load::Loading;
+        self.split.diff = Load::Loading;
+        self.split.gen.fetch_add(1, Ordering::SeqCst);
+        self.split.in_flight = false;
+        self.read_preview(cx);
+    }
+
+    /// Scroll the processes or changes shown full screen; `false` for other actions.
+    fn scroll_split(&mut self, a: Action, cx: &Ctx) -> bool {
+        if !(self.split.zoom && self.split.on && self.split.mode != SplitMode::Log) {
+            return false;
+        }
+        let page = cx.page.max(1) as usize;
+        let s = &mut self.split.scroll;
+        match a {
+            actions::UP => *s = s.saturating_sub(1),
+            actions::DOWN => *s += 1,
+            actions::PAGE_UP => *s = s.saturating_sub(page),
+            actions::PAGE_DOWN => *s += page,
+            actions::TOP => *s = 0,
+            actions::BOTTOM => *s = usize::MAX / 2,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The selected container as an action's target; a note when there is none.
+    fn target(&self, cx: &mut Ctx) -> Option<Target> {
+        let t = self.selected(cx.store).map(|c| Target {
+            id: c.id.clone(),
+            name: c.name.clone(),
+        });
+        if t.is_none() {
+            cx.emit(Effect::note(Level::Info, "nothing selected"));
+        }
+        t
+    }
+
+    fn ask_commit(&self, cx: &mut Ctx) {
+        let Some(t) = self.target(cx) else { return };
+        let known: Vec<String> = cx
+            .store
+            .images
+            .items
+            .iter()
+            .flat_map(|i| i.repo_tags.clone())
+            .collect();
+        let spec = CommitSpec {
+            container: t.name.clone(),
+            known,
+        };
+        let s2 = spec.clone();
+        cx.emit(Effect::Form(Box::new(FormAsk {
+            form: Form::new(Box::new(spec)),
+            then: Box::new(move |v| {
+                let call = Call::Commit {
+                    target: t.clone(),
+                    opts: Box::new(s2.request(v)),
+                };
+                match s2.replaces(v) {
+                    Some(r) => Effect::Confirm(Confirm::new(
+                        "commit",
+                        format!("{r} exists: move its tag to the new image of {}?", t.name),
+                        call,
+                    )),
+                    None => Effect::Call(call),
+                }
+            }),
+        })));
+    }
+
+    /// The update form; what the container has now is read meanwhile and shows when it
+    /// comes (the form opens at once, so no key typed into it is lost).
+    fn ask_update(&self, cx: &mut Ctx) {
+        let Some(t) = self.target(cx) else { return };
+        let now: update::Now = Arc::new(Mutex::new(Default::default()));
+        let fill = now.clone();
+        let id = t.id.clone();
+        cx.ask(INFO.context, move |e, c| {
+            if let Ok(j) = api::inspect(e, c, "container", &id) {
+                if let Ok(mut n) = fill.lock() {
+                    *n = update::now_from_inspect(&j);
+                }
+            }
+            Redraw
+        });
+        let spec = UpdateSpec {
+            container: t.name.clone(),
+            now,
+        };
+        let s2 = spec.clone();
+        cx.emit(Effect::Form(Box::new(FormAsk {
+            form: Form::new(Box::new(spec)),
+            then: Box::new(move |v| match s2.request(v) {
+                Ok((resources, restart)) => Effect::Call(Call::Update {
+                    target: t.clone(),
+                    resources: Box::new(resources),
+                    restart,
+                }),
+                Err((_, e)) => Effect::note(Level::Error, e),
+            }),
+        })));
+    }
+
+    fn draw_split(&mut self, f: &mut Frame, rule: Rect, rest: Rect, v: &View) {
+        let theme = v.theme;
+        let Some(p) = &self.split.log else { return };
+        let what = match self.split.mode {
+            SplitMode::Log if p.load == Load::Loading => "log (reading)".to_string(),
+            SplitMode::Log => "log (tail, every 2 s)".to_string(),
+            SplitMode::Top => match &self.split.top {
+                Load::Ready(t) => format!("processes (top, every 2 s: {})", t.processes.len()),
+                _ => "processes (top)".into(),
+            },
+            SplitMode::Diff => match &self.split.diff {
+                Load::Ready(d) => format!("changes (diff: {})", changes::summary(d)),
+                _ => "changes (diff)".into(),
+            },
+        };
+        let zoom = match (self.split.zoom, self.split.mode) {
+            (false, _) => "",
+            (true, SplitMode::Log) => "· full screen ",
+            (true, _) => "· full screen, ↑↓ scroll ",
+        };
+        let title = format!(" {} · {what} {zoom}", p.name);
         let line = "─".repeat(rule.width as usize);
         f.render_widget(Span::styled(line, theme.border()), rule);
         f.render_widget(
@@ -387,7 +693,16 @@ impl Containers {
                 ..rule
             },
         );
-        logs::draw(f, rest, theme, p);
+        match self.split.mode {
+            SplitMode::Log => logs::draw(f, rest, theme, p),
+            SplitMode::Top => {
+                self.split.scroll = procs::draw(f, rest, theme, &self.split.top, self.split.scroll)
+            }
+            SplitMode::Diff => {
+                self.split.scroll =
+                    changes::draw(f, rest, theme, &self.split.diff, self.split.scroll)
+            }
+        }
     }
 }
 
@@ -397,6 +712,9 @@ impl Pane for Containers {
     }
 
     fn act(&mut self, a: Action, cx: &mut Ctx) -> bool {
+        if self.scroll_split(a, cx) {
+            return true;
+        }
         let store = cx.store;
         let n = self.visible(store).len();
         match a {
@@ -457,17 +775,36 @@ impl Pane for Containers {
                 }
             }
             actions::RUN_FORM => {
-                let known = store
-                    .images
-                    .items
-                    .iter()
-                    .flat_map(|i| i.repo_tags.clone())
-                    .collect();
-                cx.emit(Effect::RunForm(Box::new(RunForm::new(known))));
+                cx.emit(Effect::RunForm(Box::new(self.image_cmds.run_form(store))));
+            }
+            TOP => self.show(SplitMode::Top, cx),
+            DIFF => self.show(SplitMode::Diff, cx),
+            COMMIT => self.ask_commit(cx),
+            COPY => {
+                if let Some(t) = self.target(cx) {
+                    cx.emit(Effect::Form(Box::new(forms::copy_form(t))));
+                }
+            }
+            EXPORT => {
+                if let Some(t) = self.target(cx) {
+                    cx.emit(Effect::Form(Box::new(forms::export_form(t))));
+                }
+            }
+            UPDATE => self.ask_update(cx),
+            WAIT => {
+                if let Some(target) = self.target(cx) {
+                    cx.emit(Effect::Call(Call::Wait { target }));
+                }
             }
             SPLIT_TOGGLE => {
                 self.split.on = !self.split.on;
                 self.split.zoom = false;
+                if !self.split.on && self.split.mode != SplitMode::Log {
+                    // Back on, it shows the log again.
+                    self.split.mode = SplitMode::Log;
+                    self.split.gen.fetch_add(1, Ordering::SeqCst);
+                    self.split.in_flight = false;
+                }
             }
             SPLIT_GROW | SPLIT_SHRINK => {
                 self.split.on = true;
@@ -519,25 +856,34 @@ impl Pane for Containers {
     }
 
     fn answer(&mut self, m: PaneMsg, _cx: &mut Ctx) {
-        let Some(Preview { gen, lines }) = m.take::<Preview>() else {
+        let Some(m) = self.image_cmds.answer(m) else {
             return;
         };
-        self.split.in_flight = false;
+        let Some(Preview { gen, read }) = m.take::<Preview>() else {
+            return;
+        };
         if gen != self.split.gen.load(Ordering::SeqCst) {
             return;
         }
-        if let Some(p) = self.split.log.as_mut() {
-            let mut fresh = LogsState::new(&p.id, &p.name).with_cap(PREVIEW_LINES);
-            match lines {
-                Ok(lines) => {
-                    fresh.load = Load::Ready(());
-                    for l in lines {
-                        fresh.push(l);
+        self.split.in_flight = false;
+        match read {
+            Read::Log(lines) => {
+                if let Some(p) = self.split.log.as_mut() {
+                    let mut fresh = LogsState::new(&p.id, &p.name).with_cap(PREVIEW_LINES);
+                    match lines {
+                        Ok(lines) => {
+                            fresh.load = Load::Ready(());
+                            for l in lines {
+                                fresh.push(l);
+                            }
+                        }
+                        Err(e) => fresh.load = Load::Error(e),
                     }
+                    *p = fresh;
                 }
-                Err(e) => fresh.load = Load::Error(e),
             }
-            *p = fresh;
+            Read::Top(t) => self.split.top = loaded(t),
+            Read::Diff(d) => self.split.diff = loaded(d),
         }
     }
 
@@ -563,6 +909,7 @@ impl Pane for Containers {
     /// Keep the selection on the same container when the list is read again, and the
     /// lower split on the selected container (its name too: a rename shows at once).
     fn sync(&mut self, cx: &mut Ctx, shown: bool) -> bool {
+        self.image_cmds.sync(cx, INFO.context);
         let store = cx.store;
         let mut changed = store.containers.rev != self.seen_rev;
         if changed || self.select_name.is_some() {
@@ -609,6 +956,9 @@ impl Pane for Containers {
                 self.split.gen.fetch_add(1, Ordering::SeqCst);
                 self.split.log =
                     want.map(|c| LogsState::new(&c.id, &c.name).with_cap(PREVIEW_LINES));
+                self.split.top = Load::Loading;
+                self.split.diff = Load::Loading;
+                self.split.scroll = 0;
                 self.split.in_flight = false;
                 self.read_preview(cx);
                 true
@@ -643,6 +993,7 @@ impl Pane for Containers {
     }
 
     fn draw(&mut self, f: &mut Frame, body: Rect, v: &View) {
+        self.body_h = body.height;
         let rows = self.visible(v.store);
         self.shown = rows.len();
         let run_key = v.key_if_allowed(INFO.context, actions::RUN_FORM);
@@ -661,9 +1012,10 @@ impl Pane for Containers {
             now: v.now,
             focused: v.focused,
         };
-        // The lower split: the selected container's log, when there is room.
+        // The lower split: the selected container's log, processes or changes, when
+        // there is room.
         let split = match &self.split.log {
-            Some(p) if self.split.on && (self.split.zoom || body.height >= 16) => {
+            Some(_) if self.split.on && (self.split.zoom || body.height >= MIN_SPLIT_BODY) => {
                 // The split's share of the body (resizable), or all of it (zoom).
                 let th = if self.split.zoom {
                     0
@@ -681,7 +1033,7 @@ impl Pane for Containers {
                     height: body.height - th - 1,
                     ..body
                 };
-                Some((th, rule, rest, p))
+                Some((th, rule, rest))
             }
             _ => None,
         };
@@ -692,9 +1044,122 @@ impl Pane for Containers {
         if self.table.height > 0 {
             containers::draw(f, self.table, v.theme, &m, &mut self.list.cursor);
         }
-        if let Some((_, rule, rest, p)) = split {
-            self.draw_split(f, rule, rest, v, p);
+        if let Some((_, rule, rest)) = split {
+            self.draw_split(f, rule, rest, v);
         }
         self.sel_id = rows.get(self.list.cursor.selected).map(|c| c.id.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The lower split's processes and changes, as the pane draws them at 80x24 and
+    //! 160x45 (the body, without the header, tabs and footer).
+
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use wharf_engine::api::ChangeKind;
+    use wharf_views::Theme;
+
+    use super::*;
+    use crate::console::keymap::Keymap;
+
+    const NOW: i64 = 1_767_225_600;
+
+    fn store() -> Store {
+        let mut s = Store::default();
+        s.containers.set(containers::sample(6, NOW));
+        s
+    }
+
+    /// The pane with `mode` under the list for the first row (batch-17).
+    fn pane(store: &Store, mode: SplitMode) -> Containers {
+        let mut p = Containers::default();
+        let c = p.visible(store)[0];
+        p.split.log = Some(LogsState::new(&c.id, &c.name));
+        p.split.mode = mode;
+        p.split.top = Load::Ready(TopResult {
+            titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+                .map(String::from)
+                .to_vec(),
+            processes: vec![
+                [
+                    "root",
+                    "4211",
+                    "4190",
+                    "0",
+                    "10:41",
+                    "?",
+                    "00:00:00",
+                    "sh -c while true; do sleep 1; done",
+                ]
+                .map(String::from)
+                .to_vec(),
+                [
+                    "root", "4260", "4211", "0", "10:42", "?", "00:00:00", "sleep 1",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ],
+        });
+        p.split.diff = Load::Ready(
+            [
+                (ChangeKind::Modified, "/tmp"),
+                (ChangeKind::Added, "/tmp/made.txt"),
+                (ChangeKind::Modified, "/www"),
+                (ChangeKind::Deleted, "/www/index.html"),
+            ]
+            .map(|(kind, path)| Change {
+                kind,
+                path: path.into(),
+            })
+            .to_vec(),
+        );
+        p
+    }
+
+    fn screen(p: &mut Containers, store: &Store, w: u16, h: u16) -> String {
+        let keymap = Keymap::default_keymap();
+        let theme = Theme::default();
+        let allowed = |_| true;
+        let v = View {
+            theme: &theme,
+            store,
+            keymap: &keymap,
+            allowed: &allowed,
+            focused: true,
+            now: NOW,
+        };
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| p.draw(f, f.area(), &v)).unwrap();
+        t.backend().to_string()
+    }
+
+    #[test]
+    fn processes_and_changes_under_the_list() {
+        let s = store();
+        let mut p = pane(&s, SplitMode::Top);
+        let wide = screen(&mut p, &s, 160, 42);
+        assert!(
+            wide.contains("batch-17 · processes (top, every 2 s: 2)"),
+            "{wide}"
+        );
+        insta::assert_snapshot!("top_wide", wide);
+        insta::assert_snapshot!("top_narrow", screen(&mut p, &s, 80, 21));
+        let mut p = pane(&s, SplitMode::Diff);
+        let narrow = screen(&mut p, &s, 80, 21);
+        assert!(
+            narrow.contains("batch-17 · changes (diff: 1 added, 2 changed, 1 deleted)"),
+            "{narrow}"
+        );
+        insta::assert_snapshot!("diff_narrow", narrow);
+        // Full screen, scrolled: the last lines stay in view.
+        p.split.zoom = true;
+        p.split.scroll = 100;
+        let z = screen(&mut p, &s, 80, 3);
+        assert!(
+            z.contains("full screen, ↑↓") && z.contains("/www/index.html"),
+            "{z}"
+        );
     }
 }

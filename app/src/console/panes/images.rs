@@ -7,13 +7,14 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 use wharf_engine::policy::Action as Perm;
 use wharf_views::images::{self, ImageRow};
-use wharf_views::run_form::{Field, RunForm};
+use wharf_views::run_form::Field;
 use wharf_views::util::short_id;
 
+use super::containers::ImageCmds;
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::Call;
-use crate::console::msg::{Ask, Check, Confirm, Effect, Message};
+use crate::console::msg::{Ask, Check, Confirm, Effect, Message, PaneMsg};
 use crate::console::store::Store;
 
 pub const REMOVE: Action = Action::new(
@@ -53,6 +54,7 @@ pub static INFO: PaneInfo = PaneInfo {
         HISTORY,
         PRUNE,
         DEMO,
+        actions::DISK_USAGE,
         actions::MARK,
         actions::MARK_ALL,
     ],
@@ -69,6 +71,7 @@ pub struct Images {
     /// Marked rows, by reference.
     marked: HashSet<String>,
     seen_rev: u64,
+    image_cmds: ImageCmds,
 }
 
 impl Images {
@@ -186,14 +189,9 @@ impl Pane for Images {
                     self.marked.clear();
                 }
             }
+            actions::DISK_USAGE => cx.emit(Effect::Call(Call::DiskUsage)),
             actions::RUN_FORM => {
-                let known = store
-                    .images
-                    .items
-                    .iter()
-                    .flat_map(|i| i.repo_tags.clone())
-                    .collect();
-                let mut form = RunForm::new(known);
+                let mut form = self.image_cmds.run_form(store);
                 if let Some(r) = sel.filter(|r| r.reference != "<none>:<none>") {
                     form.set(Field::Image, &r.reference);
                     form.focus = 1;
@@ -255,8 +253,15 @@ impl Pane for Images {
         s + &self.list.filter_status()
     }
 
+    fn answer(&mut self, m: PaneMsg, _cx: &mut Ctx) {
+        let _ = self.image_cmds.answer(m);
+    }
+
     /// Marks of references that are gone (removed) go too.
-    fn sync(&mut self, cx: &mut Ctx, _shown: bool) -> bool {
+    fn sync(&mut self, cx: &mut Ctx, shown: bool) -> bool {
+        if shown {
+            self.image_cmds.sync(cx, INFO.context);
+        }
         if cx.store.images.rev == self.seen_rev {
             return false;
         }

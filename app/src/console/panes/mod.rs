@@ -23,6 +23,7 @@ pub mod logs;
 pub mod networks;
 pub mod registries;
 pub mod stats;
+pub mod trace;
 pub mod volumes;
 
 use std::collections::VecDeque;
@@ -68,6 +69,7 @@ pub const TABS: &[&PaneInfo] = &[
     &events::INFO,
     &logs::INFO,
     &console_log::INFO,
+    &trace::INFO,
 ];
 
 /// A pane reached by `:` only: shown while open, after the tabs (none is highlighted).

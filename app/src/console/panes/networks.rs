@@ -1,18 +1,21 @@
-//! The networks pane: create, remove, connect and disconnect containers, and the
-//! containers on the selected network (in the containers pane).
+//! The networks pane: create (a form: subnet, gateway, IP range, internal), remove,
+//! connect (a form: `--ip`, aliases) and disconnect containers, and the containers on
+//! the selected network (in the containers pane).
 
 use std::collections::BTreeMap;
 
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use wharf_engine::policy::Action as Perm;
+use wharf_views::form::Form;
+use wharf_views::forms::container_error;
+use wharf_views::forms::network::{ConnectSpec, CreateSpec};
 use wharf_views::networks::{self, NetworkRow};
-use wharf_views::run_form::valid_name;
 
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::Call;
-use crate::console::msg::{Ask, Confirm, Effect, Message};
+use crate::console::msg::{Ask, Confirm, Effect, FormAsk, Message};
 use crate::console::store::Store;
 
 pub const CONTAINERS: Action = Action::new(
@@ -20,16 +23,19 @@ pub const CONTAINERS: Action = Action::new(
     "the containers on the selected network (in the containers pane)",
 )
 .short("containers");
-pub const CREATE: Action = Action::new("network-create", "create a bridge network")
-    .short("create")
-    .needs(Perm::NetworkCreate);
+pub const CREATE: Action = Action::new(
+    "network-create",
+    "create a bridge network (a form: subnet, gateway, IP range, internal)",
+)
+.short("create")
+.needs(Perm::NetworkCreate);
 pub const REMOVE: Action =
     Action::new("network-remove", "remove the selected network (asks first)")
         .short("remove")
         .needs(Perm::NetworkRemove);
 pub const CONNECT: Action = Action::new(
     "network-connect",
-    "connect a container to the selected network",
+    "connect a container to the selected network (a form: its address, aliases)",
 )
 .short("connect")
 .needs(Perm::NetworkConnect);
@@ -79,50 +85,67 @@ impl Networks {
             .collect()
     }
 
-    /// Ask for a container to connect to (or disconnect from) `net`.
-    fn ask_container(&self, cx: &mut Ctx, net: &NetworkRow, connect: bool) {
+    /// Ask for a container to disconnect from `net`.
+    fn ask_disconnect(&self, cx: &mut Ctx, net: &NetworkRow) {
         let names = cx.store.container_names();
         let network = net.name.clone();
-        let (title, value) = if connect {
-            (format!("connect a container to {network}"), String::new())
-        } else {
-            (
-                format!("disconnect a container from {network}"),
-                net.containers.first().cloned().unwrap_or_default(),
-            )
-        };
         cx.emit(Effect::Ask(Ask {
-            title,
+            title: format!("disconnect a container from {network}"),
             label: "container:".into(),
-            value,
+            value: net.containers.first().cloned().unwrap_or_default(),
             check: Box::new(move |v| container_error(&names, v)),
-            then: Box::new(move |container| {
-                Effect::Call(if connect {
-                    Call::Connect { network, container }
-                } else {
-                    Call::Disconnect { network, container }
-                })
-            }),
+            then: Box::new(move |container| Effect::Call(Call::Disconnect { network, container })),
         }));
     }
-}
 
-/// Why `v` is not one of `names`, with the names it may have meant.
-fn container_error(names: &[String], v: &str) -> Option<String> {
-    if names.iter().any(|n| n == v) {
-        return None;
+    /// The connect form for `net`: a container, its address and aliases there.
+    fn ask_connect(&self, cx: &mut Ctx, net: &NetworkRow) {
+        let spec = ConnectSpec {
+            network: net.name.clone(),
+            subnet: net
+                .subnet
+                .split(", ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            user_defined: !matches!(net.name.as_str(), "bridge" | "host" | "none"),
+            containers: cx.store.container_names(),
+        };
+        let s2 = spec.clone();
+        cx.emit(Effect::Form(Box::new(FormAsk {
+            form: Form::new(Box::new(spec)),
+            then: Box::new(move |v| {
+                let (container, opts) = s2.request(v);
+                Effect::Call(Call::Connect {
+                    network: s2.network.clone(),
+                    container,
+                    opts: Box::new(opts),
+                })
+            }),
+        })));
     }
-    let near: Vec<&str> = names
-        .iter()
-        .filter(|n| !v.is_empty() && n.starts_with(v))
-        .map(String::as_str)
-        .take(4)
-        .collect();
-    Some(if near.is_empty() {
-        "the name of a container (see the containers pane)".into()
-    } else {
-        format!("did you mean {}?", near.join(", "))
-    })
+
+    /// The create form (names and subnets of the networks there are, to say a clash).
+    fn ask_create(&self, cx: &mut Ctx) {
+        let spec = CreateSpec {
+            networks: cx
+                .store
+                .networks
+                .items
+                .iter()
+                .map(|n| (n.name.clone(), n.subnet.clone()))
+                .collect(),
+        };
+        let s2 = spec.clone();
+        cx.emit(Effect::Form(Box::new(FormAsk {
+            form: Form::new(Box::new(spec)),
+            then: Box::new(move |v| {
+                Effect::Call(Call::CreateNetwork {
+                    spec: Box::new(s2.request(v)),
+                })
+            }),
+        })));
+    }
 }
 
 impl Pane for Networks {
@@ -150,16 +173,7 @@ impl Pane for Networks {
                     });
                 }
             }
-            CREATE => cx.emit(Effect::Ask(Ask {
-                title: "new bridge network".into(),
-                label: "name:".into(),
-                value: String::new(),
-                check: Box::new(|v| {
-                    (!valid_name(v))
-                        .then(|| "a network name may contain only [a-zA-Z0-9_.-]".to_string())
-                }),
-                then: Box::new(|name| Effect::Call(Call::CreateNetwork { name })),
-            })),
+            CREATE => self.ask_create(cx),
             REMOVE => {
                 if let Some(n) = sel {
                     cx.emit(Effect::Confirm(Confirm::new(
@@ -171,9 +185,14 @@ impl Pane for Networks {
                     )));
                 }
             }
-            CONNECT | DISCONNECT => {
+            CONNECT => {
                 if let Some(n) = sel {
-                    self.ask_container(cx, n, a == CONNECT);
+                    self.ask_connect(cx, n);
+                }
+            }
+            DISCONNECT => {
+                if let Some(n) = sel {
+                    self.ask_disconnect(cx, n);
                 }
             }
             _ => return false,
@@ -204,23 +223,5 @@ impl Pane for Networks {
             &mut self.list.cursor,
             v.focused,
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_container_name_is_checked_with_suggestions() {
-        let names = vec!["srv".to_string(), "srv-2".to_string(), "db".to_string()];
-        assert_eq!(container_error(&names, "srv"), None);
-        assert_eq!(
-            container_error(&names, "sr").as_deref(),
-            Some("did you mean srv, srv-2?")
-        );
-        assert!(container_error(&names, "x")
-            .unwrap()
-            .contains("name of a container"));
     }
 }

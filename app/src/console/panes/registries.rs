@@ -24,7 +24,7 @@ use wharf_views::Load;
 use super::{Ctx, ListState, Pane, PaneInfo, View};
 use crate::console::actions::{self, Action};
 use crate::console::api::{self, Call, PaneAnswer, PaneCall};
-use crate::console::form::{Field, Form};
+use crate::console::forms::{checked, Field};
 use crate::console::msg::{Confirm, Effect, Lists, Msg, PaneMsg};
 use crate::console::store::Store;
 
@@ -170,6 +170,8 @@ impl NameList {
 }
 
 /// What one level of the pane holds.
+// A manifest is bigger than a list, and there are a few levels at most: not boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Kind {
     Registries(Load<Vec<RegistryEntry>>),
@@ -207,6 +209,8 @@ pub struct Registries {
 }
 
 /// What workers answer.
+// A manifest is bigger than the other answers, which come a few a second at most.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Answer {
     Registries {
@@ -464,7 +468,7 @@ impl Registries {
     fn login_form(&self, cx: &mut Ctx) {
         let registry = self.current_registry().unwrap_or_default();
         let focus = if registry.is_empty() { 0 } else { 1 };
-        let form = Form::new(
+        let form = checked(
             "log in to a registry",
             vec![
                 Field::new("registry", registry).hint("host[:port], e.g. 127.0.0.1:5000"),
@@ -510,7 +514,7 @@ impl Registries {
 
     fn open_form(&self, cx: &mut Ctx) {
         let start = self.current_registry().unwrap_or_default();
-        let form = Form::new(
+        let form = checked(
             "open a registry or a repository",
             vec![Field::new("address", start).hint("host[:port] or host[:port]/repository")],
             "open",
@@ -574,7 +578,7 @@ impl Registries {
         };
         let start_target = target(&first);
         let known = local.clone();
-        let form = Form::new(
+        let form = checked(
             "push an image",
             vec![
                 Field::new("local image", first).hint("a reference from the images pane"),
@@ -928,7 +932,7 @@ impl Pane for Registries {
     }
 
     fn answer(&mut self, m: PaneMsg, cx: &mut Ctx) {
-        let m = match m.try_take::<Answer>() {
+        let m = match m.take_or_keep::<Answer>() {
             Ok(a) => a,
             Err(m) => return self.answer_other(m, cx),
         };
@@ -1193,7 +1197,7 @@ impl Pane for Registries {
 impl Registries {
     /// Messages from forms and confirmations (not a worker's [`Answer`]).
     fn answer_other(&mut self, m: PaneMsg, cx: &mut Ctx) {
-        let m = match m.try_take::<Login>() {
+        let m = match m.take_or_keep::<Login>() {
             Ok(Login {
                 server,
                 user,
@@ -1211,7 +1215,7 @@ impl Registries {
             }
             Err(m) => m,
         };
-        let m = match m.try_take::<Open>() {
+        let m = match m.take_or_keep::<Open>() {
             Ok(Open(a)) => {
                 if let Err(e) = self.open_address(&a, cx) {
                     cx.emit(Effect::note(NoteLevel::Error, e));
@@ -1220,7 +1224,7 @@ impl Registries {
             }
             Err(m) => m,
         };
-        let m = match m.try_take::<Push>() {
+        let m = match m.take_or_keep::<Push>() {
             Ok(Push { local, target }) => {
                 let title = format!("pushing {local} to {target}");
                 self.transfer(title, cx, move |e, c, on| {

@@ -37,7 +37,7 @@ pub static INFO: PaneInfo = PaneInfo {
     context: "volumes",
     commands: &["volumes", "vol"],
     takes_container: false,
-    actions: &[CREATE, REMOVE, PRUNE, actions::INSPECT],
+    actions: &[CREATE, REMOVE, PRUNE, actions::INSPECT, actions::DISK_USAGE],
     make: || Box::new(Volumes::default()),
 };
 
@@ -154,6 +154,7 @@ impl Pane for Volumes {
         let rows = self.visible(cx.store);
         let sel = rows.get(self.list.cursor.selected).copied();
         match a {
+            actions::DISK_USAGE => cx.emit(Effect::Call(Call::DiskUsage)),
             actions::DETAILS | actions::INSPECT => {
                 if let Some(v) = sel {
                     cx.tell(Message::Inspect {

@@ -314,10 +314,13 @@ pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
         "RTMIN" => rtmin,
         "RTMAX" => rtmax,
         _ => {
+            // The offset is up to 20 digits: checked, so a huge one is refused, not
+            // wrapped (or, with overflow checks, a panic).
+            let offset = |k: &str| num::uint(k).and_then(|k| i64::try_from(k).ok());
             let rt = if let Some(k) = name.strip_prefix("RTMIN+") {
-                num::uint(k).map(|k| i64::from(rtmin) + k as i64)
+                offset(k).and_then(|k| i64::from(rtmin).checked_add(k))
             } else if let Some(k) = name.strip_prefix("RTMAX-") {
-                num::uint(k).map(|k| i64::from(rtmax) - k as i64)
+                offset(k).and_then(|k| i64::from(rtmax).checked_sub(k))
             } else {
                 None
             };
@@ -882,6 +885,10 @@ mod tests {
             "-9",
             "RTMIN+100",
             "RTMAX-100",
+            // Offsets past i64 (found with the `flags` fuzz target: they overflowed).
+            "RTMIN+9223372036854775807",
+            "RTMAX-9223372036854775808",
+            "RTMAX-18446744073709551615",
             "",
             "SIG",
         ] {

@@ -26,15 +26,22 @@ impl RemoteRef {
     /// [`crate::image::Reference`]); the default tag is `latest` unless a digest is given.
     pub fn parse(input: &str) -> Result<Self> {
         let r = crate::image::Reference::parse(input.trim())?;
-        let registry = match r.domain.as_str() {
+        let (registry, repository) = match r.domain.as_str() {
+            // Docker Hub under another of its names: its official images live under
+            // `library/` there too (`registry-1.docker.io/busybox` is `library/busybox`).
             "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-                DOCKER_HUB.to_string()
+                let path = if r.path.contains('/') {
+                    r.path
+                } else {
+                    format!("library/{}", r.path)
+                };
+                (DOCKER_HUB.to_string(), path)
             }
-            _ => r.domain,
+            _ => (r.domain, r.path),
         };
         Ok(RemoteRef {
             registry,
-            repository: r.path,
+            repository,
             tag: r.tag,
             digest: r.digest,
         })
@@ -60,14 +67,7 @@ impl RemoteRef {
 
     /// Docker's familiar short form: `busybox:latest`, `team/app:1`, `localhost:5000/x:1`.
     pub fn familiar(&self) -> String {
-        let mut s = if self.registry == DOCKER_HUB {
-            self.repository
-                .strip_prefix("library/")
-                .unwrap_or(&self.repository)
-                .to_string()
-        } else {
-            self.name()
-        };
+        let mut s = self.familiar_name();
         if let Some(t) = &self.tag {
             s.push(':');
             s.push_str(t);
@@ -81,14 +81,7 @@ impl RemoteRef {
 
     /// Familiar repository name without tag or digest (`busybox`, `localhost:5000/x`).
     pub fn familiar_name(&self) -> String {
-        if self.registry == DOCKER_HUB {
-            self.repository
-                .strip_prefix("library/")
-                .unwrap_or(&self.repository)
-                .to_string()
-        } else {
-            self.name()
-        }
+        crate::image::reference::familiar_name(&self.registry, &self.repository)
     }
 }
 
@@ -166,6 +159,26 @@ mod tests {
             RemoteRef::parse("team/app").unwrap().to_string(),
             "docker.io/team/app:latest"
         );
+    }
+
+    #[test]
+    fn docker_hub_aliases_name_the_official_repository() {
+        // Found by the `reference` fuzz target: the alias kept `busybox` as the
+        // repository, which Docker Hub does not have, and printed a reference that
+        // parsed as another one.
+        for alias in ["registry-1.docker.io", "registry.hub.docker.com"] {
+            let r = RemoteRef::parse(&format!("{alias}/busybox")).unwrap();
+            assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+            assert_eq!(RemoteRef::parse(&r.to_string()).unwrap(), r);
+            assert_eq!(RemoteRef::parse(&r.familiar()).unwrap(), r);
+            let r = RemoteRef::parse(&format!("{alias}/team/app:1")).unwrap();
+            assert_eq!(r.repository, "team/app");
+            // The short form keeps Docker Hub's name where dropping it would name
+            // another registry.
+            let r = RemoteRef::parse(&format!("{alias}/a.b/x")).unwrap();
+            assert_eq!(r.familiar(), "docker.io/a.b/x:latest");
+            assert_eq!(RemoteRef::parse(&r.familiar()).unwrap(), r);
+        }
     }
 
     #[test]

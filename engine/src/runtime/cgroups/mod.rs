@@ -39,9 +39,36 @@ impl Cgroup {
 
     /// Create the cgroup directories (parents included).
     pub fn create(&self) -> Result<()> {
-        match self {
+        quietly(|| match self {
             Cgroup::V1(c) => c.create(),
             Cgroup::V2(c) => c.create(),
+        })?;
+        crate::trace_step!("created cgroup {}", self.describe());
+        Ok(())
+    }
+
+    /// Where the cgroup is, for the trace: `wharf/3f2a1b2c3d4e (v1: cpu, memory, ...)`.
+    fn describe(&self) -> String {
+        match self {
+            Cgroup::V1(c) => {
+                let ctrls: Vec<&str> = [
+                    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+                ]
+                .into_iter()
+                .filter(|k| c.path(k).is_some())
+                .collect();
+                let at = ctrls
+                    .first()
+                    .and_then(|k| c.path(k))
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_default();
+                format!(
+                    "{PARENT}/{} in the v1 hierarchies {}",
+                    crate::ids::short(&at),
+                    ctrls.join(", ")
+                )
+            }
+            Cgroup::V2(c) => format!("{} (v2)", shorten(&c.path())),
         }
     }
 
@@ -56,18 +83,33 @@ impl Cgroup {
     /// Keep the container to Docker's default devices (all of them when `privileged`):
     /// the devices controller on v1, an eBPF device program on v2. Once, at creation.
     pub fn restrict_devices(&self, privileged: bool) -> Result<()> {
-        match self {
+        quietly(|| match self {
             Cgroup::V1(c) => c.restrict_devices(privileged),
             Cgroup::V2(c) => c.restrict_devices(privileged),
-        }
+        })?;
+        crate::trace_step!(
+            "{} (devices {})",
+            if privileged {
+                "allowed every device (privileged)"
+            } else {
+                "allowed Docker's default devices only"
+            },
+            match self {
+                Cgroup::V1(_) => "controller",
+                Cgroup::V2(_) => "eBPF program",
+            }
+        );
+        Ok(())
     }
 
     /// Move `pid` into the cgroup.
     pub fn add_proc(&self, pid: i32) -> Result<()> {
-        match self {
+        quietly(|| match self {
             Cgroup::V1(c) => c.add_proc(pid),
             Cgroup::V2(c) => c.add_proc(pid),
-        }
+        })?;
+        crate::trace_step!("moved pid {pid} into its cgroup (cgroup.procs)");
+        Ok(())
     }
 
     /// Freeze (pause) or thaw, waiting until the kernel says it is done.
@@ -104,6 +146,10 @@ impl Cgroup {
 
     /// Kill what is left, thaw, and remove the directories. Missing ones are fine.
     pub fn remove(&self) -> Result<()> {
+        quietly(|| self.remove_quietly())
+    }
+
+    fn remove_quietly(&self) -> Result<()> {
         let _ = self.freeze(false);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -124,6 +170,37 @@ impl Cgroup {
     }
 }
 
+thread_local! {
+    /// Writes not to report one by one (creating, device rules: summarised instead).
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn quietly<R>(f: impl FnOnce() -> R) -> R {
+    let before = QUIET.with(|q| q.replace(true));
+    let r = f();
+    QUIET.with(|q| q.set(before));
+    r
+}
+
+/// A cgroup path as the trace shows it: under the cgroupfs, the container's id short.
+fn shorten(path: &Path) -> String {
+    let p = path
+        .strip_prefix("/sys/fs/cgroup")
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    p.split('/')
+        .map(|c| {
+            if c.len() == 64 && c.chars().all(|x| x.is_ascii_hexdigit()) {
+                &c[..12]
+            } else {
+                c
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Write `value` to an existing cgroup file.
 pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
     let mut f = fs::OpenOptions::new()
@@ -131,7 +208,11 @@ pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
         .open(path)
         .ctx(|| format!("opening cgroup file {}", path.display()))?;
     f.write_all(value.as_bytes())
-        .ctx(|| format!("writing {value:?} to cgroup file {}", path.display()))
+        .ctx(|| format!("writing {value:?} to cgroup file {}", path.display()))?;
+    if !QUIET.with(|q| q.get()) {
+        crate::trace_step!("wrote {value} to cgroup file {}", shorten(path));
+    }
+    Ok(())
 }
 
 /// Read a cgroup file, trimmed; empty when unreadable.

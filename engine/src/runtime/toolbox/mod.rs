@@ -76,6 +76,93 @@ impl LocalEngine {
     }
 }
 
+impl LocalEngine {
+    /// The container's writable layer as a layer tar (deletions as OCI whiteouts),
+    /// without the runtime's own mount points: what `commit` and the builder store.
+    pub(crate) fn write_upper_layer(
+        &self,
+        cfg: &ContainerConfig,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let upper = paths::dir(self, &cfg.id).join("diff");
+        let ufd = rustix::fs::open(
+            &upper,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| {
+            EngineError::io(
+                format!("opening {}", upper.display()),
+                std::io::Error::from_raw_os_error(e.raw_os_error()),
+            )
+        })?;
+        let mut w = TarWriter::new(out, Walk::Upper);
+        // The runtime's mount points are not part of the container's changes.
+        let mut names: Vec<String> = Vec::new();
+        if let Ok(d) = rustix::fs::Dir::read_from(&ufd) {
+            for e in d.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n != "." && n != ".." {
+                    names.push(n);
+                }
+            }
+        }
+        names.sort();
+        for n in names {
+            if n == "etc" || n == "dev" {
+                let sub = rustix::fs::openat(
+                    &ufd,
+                    n.as_str(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                );
+                if let Ok(sub) = sub {
+                    let mut kids = Vec::new();
+                    if let Ok(d) = rustix::fs::Dir::read_from(&sub) {
+                        for e in d.flatten() {
+                            let k = e.file_name().to_string_lossy().into_owned();
+                            if k != "." && k != ".." {
+                                kids.push(k);
+                            }
+                        }
+                    }
+                    kids.sort();
+                    let keep: Vec<String> = kids
+                        .into_iter()
+                        .filter(|k| {
+                            let p = format!("/{n}/{k}");
+                            !runtime_artifact(&p)
+                                || in_lower(&cfg.layer_dirs, p.trim_start_matches('/'))
+                        })
+                        .collect();
+                    if keep.is_empty() && in_lower(&cfg.layer_dirs, &n) {
+                        continue;
+                    }
+                    w.add_dir_only(ufd.as_fd(), OsStr::new(&n), &n)?;
+                    for k in keep {
+                        w.add(sub.as_fd(), OsStr::new(&k), &format!("{n}/{k}"))?;
+                    }
+                    continue;
+                }
+            }
+            w.add(ufd.as_fd(), OsStr::new(&n), &n)?;
+        }
+        w.finish()?;
+        Ok(())
+    }
+
+    /// [`Self::write_upper_layer`] of a container the caller may build with.
+    pub(crate) fn container_layer(
+        &self,
+        caller: &Caller,
+        container: &str,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let (cfg, _) = self.resolve_owned(caller, Action::ImageBuild, container)?;
+        self.write_upper_layer(&cfg, out)
+    }
+}
+
 /// Seconds since boot, and clock ticks per second.
 fn uptime_and_hz() -> (f64, f64) {
     let up = std::fs::read_to_string("/proc/uptime")
@@ -545,70 +632,7 @@ impl ToolboxApi for LocalEngine {
             let f = std::fs::File::create(&tar_path)
                 .map_err(|e| EngineError::io(format!("creating {}", tar_path.display()), e))?;
             let mut bw = std::io::BufWriter::new(f);
-            let upper = paths::dir(self, &cfg.id).join("diff");
-            let ufd = rustix::fs::open(
-                &upper,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(|e| {
-                EngineError::io(
-                    format!("opening {}", upper.display()),
-                    std::io::Error::from_raw_os_error(e.raw_os_error()),
-                )
-            })?;
-            let mut w = TarWriter::new(&mut bw, Walk::Upper);
-            // The runtime's mount points are not part of the container's changes.
-            let mut names: Vec<String> = Vec::new();
-            if let Ok(d) = rustix::fs::Dir::read_from(&ufd) {
-                for e in d.flatten() {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    if n != "." && n != ".." {
-                        names.push(n);
-                    }
-                }
-            }
-            names.sort();
-            for n in names {
-                if n == "etc" || n == "dev" {
-                    let sub = rustix::fs::openat(
-                        &ufd,
-                        n.as_str(),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        rustix::fs::Mode::empty(),
-                    );
-                    if let Ok(sub) = sub {
-                        let mut kids = Vec::new();
-                        if let Ok(d) = rustix::fs::Dir::read_from(&sub) {
-                            for e in d.flatten() {
-                                let k = e.file_name().to_string_lossy().into_owned();
-                                if k != "." && k != ".." {
-                                    kids.push(k);
-                                }
-                            }
-                        }
-                        kids.sort();
-                        let keep: Vec<String> = kids
-                            .into_iter()
-                            .filter(|k| {
-                                let p = format!("/{n}/{k}");
-                                !runtime_artifact(&p)
-                                    || in_lower(&cfg.layer_dirs, p.trim_start_matches('/'))
-                            })
-                            .collect();
-                        if keep.is_empty() && in_lower(&cfg.layer_dirs, &n) {
-                            continue;
-                        }
-                        w.add_dir_only(ufd.as_fd(), OsStr::new(&n), &n)?;
-                        for k in keep {
-                            w.add(sub.as_fd(), OsStr::new(&k), &format!("{n}/{k}"))?;
-                        }
-                        continue;
-                    }
-                }
-                w.add(ufd.as_fd(), OsStr::new(&n), &n)?;
-            }
-            w.finish()?;
+            self.write_upper_layer(&cfg, &mut bw)?;
             bw.flush()
                 .map_err(|e| EngineError::io("writing the layer", e))?;
             Ok(())

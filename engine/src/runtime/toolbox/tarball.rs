@@ -289,6 +289,9 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
         };
         match h.entry_type() {
             tar::EntryType::Directory => {
+                // A non-directory in the way (a file, or a symlink: never followed, so
+                // an absolute link cannot lead the mode change onto the host) goes.
+                replace(&parent);
                 match rustix::fs::mkdirat(&parent, name.as_str(), mode) {
                     Ok(()) => {}
                     Err(rustix::io::Errno::EXIST) => {
@@ -305,8 +308,16 @@ pub fn extract(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read) -> Result
                     }
                     Err(e) => return Err(what(e)),
                 }
-                // The umask trimmed the mode; the archive's mode wins.
-                let _ = rustix::fs::chmodat(&parent, name.as_str(), mode, AtFlags::empty());
+                // The umask trimmed the mode; the archive's mode wins (through a
+                // descriptor of the directory itself, never a link).
+                if let Ok(d) = rustix::fs::openat(
+                    &parent,
+                    name.as_str(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    let _ = rustix::fs::fchmod(&d, mode);
+                }
                 dirs.push((full.clone(), mtime as u64));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {

@@ -100,7 +100,7 @@ impl Write for LazyBody<'_> {
 
 /// The `ps --filter` keys the engine answers itself.
 const ENGINE_FILTERS: [&str; 6] = ["status", "name", "id", "label", "ancestor", "exited"];
-/// The ones answered here, from each container's inspect document.
+/// The ones answered here, from the listing's rows.
 const API_FILTERS: [&str; 8] = [
     "before", "since", "network", "volume", "publish", "expose", "health", "is-task",
 ];
@@ -159,7 +159,44 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
         size,
         filters: engine_filters,
     };
-    let rows = e.container_list(c.caller, &opts)?;
+    let make = || -> Result<super::super::lists::Made, EngineError> {
+        let l = e.container_list_timed(c.caller, &opts)?;
+        let kept = docker_rows(c, &l.rows, all, limit, size, &api_filters)?;
+        let body = serde_json::to_vec(&kept)
+            .map_err(|e| EngineError::internal(format!("serializing the listing: {e}")))?;
+        Ok(super::super::lists::Made {
+            body,
+            generation: l.generation,
+            until: l.until,
+        })
+    };
+    if size {
+        // Sizes are walked on disk: made afresh each time.
+        let m = make()?;
+        let v: Value = serde_json::from_slice(&m.body).unwrap_or(Value::Null);
+        ok(out, &v);
+        return Ok(());
+    }
+    let key = format!(
+        "docker {} {}",
+        serde_json::to_string(c.caller).unwrap_or_default(),
+        c.req.parts.uri.query().unwrap_or("")
+    );
+    let inm = c.req.header("if-none-match").map(str::to_string);
+    c.sh.lists
+        .answer(&e, key, inm.as_deref(), base_headers(), out, make)
+}
+
+/// The rows of `GET /containers/json` in Docker's shape, from the listing alone.
+fn docker_rows(
+    c: &Call,
+    rows: &[ContainerSummary],
+    all: bool,
+    limit: Option<usize>,
+    size: bool,
+    api_filters: &[(String, String)],
+) -> Result<Vec<Value>, EngineError> {
+    let e = &c.sh.engine;
     let position = |name: &str| -> Result<usize, EngineError> {
         let q = name.trim_start_matches('/');
         rows.iter()
@@ -172,7 +209,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     // `since=X`: created after X (earlier in the list); `before=X`: created before X.
     let mut since_at: Option<usize> = None;
     let mut before_at: Option<usize> = None;
-    for (k, v) in &api_filters {
+    for (k, v) in api_filters {
         match k.as_str() {
             "since" => since_at = Some(position(v)?),
             "before" => before_at = Some(position(v)?),
@@ -188,20 +225,11 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
         if !all && limit.is_none() && !r.state.is_active() {
             continue;
         }
-        // Removed meanwhile: not listed.
-        let Ok(doc) = e.container_inspect(c.caller, &r.id) else {
-            continue;
-        };
-        if !api_match(r, &doc, &api_filters) {
+        // Everything a row shows and filters on is in the listing: no inspect per row.
+        if !api_match(r, api_filters) {
             continue;
         }
         let mut row = summary_json(r);
-        row["HostConfig"]["NetworkMode"] = doc
-            .pointer("/HostConfig/NetworkMode")
-            .cloned()
-            .unwrap_or_else(|| json!("bridge"));
-        row["NetworkSettings"] = json!({"Networks": networks_json(&doc)});
-        row["Mounts"] = mounts_json(&doc);
         if size {
             let rw = r.size_rw.unwrap_or(0);
             let img = image_sizes
@@ -220,12 +248,11 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
             break;
         }
     }
-    ok(out, &kept);
-    Ok(())
+    Ok(kept)
 }
 
 /// The filters answered here.
-fn api_match(r: &ContainerSummary, doc: &Value, filters: &[(String, String)]) -> bool {
+fn api_match(r: &ContainerSummary, filters: &[(String, String)]) -> bool {
     let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
@@ -244,34 +271,23 @@ fn api_match(r: &ContainerSummary, doc: &Value, filters: &[(String, String)]) ->
                     });
                     h.unwrap_or("none") == v
                 }
-                "network" => doc["NetworkSettings"]["Networks"]
-                    .as_object()
-                    .is_some_and(|m| {
-                        m.iter().any(|(name, ep)| {
-                            name == v
-                                || ep["NetworkID"]
-                                    .as_str()
-                                    .is_some_and(|id| !v.is_empty() && id.starts_with(v.as_str()))
-                        })
-                    }),
-                "volume" => doc["Mounts"].as_array().is_some_and(|ms| {
-                    ms.iter().any(|m| {
-                        m["Destination"] == json!(v)
-                            || (m["Type"] == "volume" && m["Name"] == json!(v))
-                    })
+                "network" => r.endpoints.iter().any(|ep| {
+                    ep.network == *v || (!v.is_empty() && ep.network_id.starts_with(v.as_str()))
                 }),
+                "volume" => r
+                    .mounts
+                    .iter()
+                    .any(|m| m.destination == *v || (m.kind == "volume" && m.name == *v)),
                 "publish" | "expose" => port_filter(v).is_some_and(|(lo, hi, proto)| {
                     let ports = if key == "publish" {
-                        &doc["HostConfig"]["PortBindings"]
+                        &r.bound_ports
                     } else {
-                        &doc["Config"]["ExposedPorts"]
+                        &r.exposed_ports
                     };
-                    ports.as_object().is_some_and(|m| {
-                        m.keys().any(|k| {
-                            let (p, pr) = k.split_once('/').unwrap_or((k, "tcp"));
-                            p.parse::<u16>().is_ok_and(|p| p >= lo && p <= hi)
-                                && proto.as_deref().is_none_or(|x| x == pr)
-                        })
+                    ports.iter().any(|k| {
+                        let (p, pr) = k.split_once('/').unwrap_or((k, "tcp"));
+                        p.parse::<u16>().is_ok_and(|p| p >= lo && p <= hi)
+                            && proto.as_deref().is_none_or(|x| x == pr)
                     })
                 }),
                 _ => false,
@@ -295,9 +311,8 @@ fn port_filter(v: &str) -> Option<(u16, u16, Option<String>)> {
     Some((lo, hi, proto))
 }
 
-/// A row of `GET /containers/json`, in Docker's shape (`Names` with their leading `/`).
-/// `NetworkSettings` and `Mounts` are filled from the container's inspect document by
-/// [`list`]; here they hold what the summary knows.
+/// A row of `GET /containers/json`, in Docker's shape (`Names` with their leading `/`),
+/// from the listing alone.
 pub fn summary_json(c: &ContainerSummary) -> Value {
     let ports: Vec<Value> = c
         .ports
@@ -315,6 +330,57 @@ pub fn summary_json(c: &ContainerSummary) -> Value {
             v
         })
         .collect();
+    let networks: Map<String, Value> = if c.endpoints.is_empty() {
+        c.networks
+            .iter()
+            .map(|n| (n.clone(), endpoint_json(&json!({}))))
+            .collect()
+    } else {
+        c.endpoints
+            .iter()
+            .map(|ep| {
+                (
+                    ep.network.clone(),
+                    endpoint_json(&json!({
+                        "Aliases": ep.aliases,
+                        "NetworkID": ep.network_id,
+                        "EndpointID": ep.endpoint_id,
+                        "Gateway": ep.gateway,
+                        "IPAddress": ep.ip,
+                        "IPPrefixLen": ep.prefix_len,
+                        "MacAddress": ep.mac,
+                    })),
+                )
+            })
+            .collect()
+    };
+    let mounts: Vec<Value> = c
+        .mounts
+        .iter()
+        .map(|m| {
+            let mut v = json!({
+                "Type": m.kind,
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": m.mode,
+                "RW": m.rw,
+                "Propagation": if m.kind == "bind" { "rprivate" } else { "" },
+            });
+            if m.kind == "volume" {
+                v["Name"] = json!(m.name);
+                v["Driver"] = json!("local");
+            }
+            v
+        })
+        .collect();
+    let mode = if c.network_mode.is_empty() {
+        c.networks
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "bridge".into())
+    } else {
+        c.network_mode.clone()
+    };
     let mut v = json!({
         "Id": c.id,
         "Names": [format!("/{}", c.name)],
@@ -326,9 +392,9 @@ pub fn summary_json(c: &ContainerSummary) -> Value {
         "Labels": c.labels,
         "State": c.state.as_str(),
         "Status": c.status,
-        "HostConfig": {"NetworkMode": c.networks.first().cloned().unwrap_or_else(|| "bridge".into())},
-        "NetworkSettings": {"Networks": c.networks.iter().map(|n| (n.clone(), endpoint_json(&json!({})))).collect::<Map<_, _>>()},
-        "Mounts": [],
+        "HostConfig": {"NetworkMode": mode},
+        "NetworkSettings": {"Networks": networks},
+        "Mounts": mounts,
     });
     if let Some(s) = c.size_rw {
         v["SizeRw"] = json!(s);
@@ -827,16 +893,22 @@ fn go_duration(s: &str) -> Result<i64, ()> {
 // Waiting.
 
 /// How often `wait` looks at the container and at its client.
-const WAIT_POLL: Duration = Duration::from_millis(100);
+/// How long `wait` sleeps at most between looks at the journal (inotify wakes it at
+/// once on an event; this bounds noticing that the client left).
+const WAIT_WAKE: Duration = Duration::from_millis(250);
+/// How often `wait` looks at the container itself as well: an exit that no event told
+/// of (its monitor was killed) is found, and set right, this way.
+const WAIT_LOOK: Duration = Duration::from_secs(1);
 
 /// `POST /containers/{id}/wait?condition=not-running|next-exit|removed`:
 /// `{"StatusCode": n, "Error": null}`. The head is sent at once (as dockerd does), so a
 /// client that gives up (the docker CLI's `run -d` waits, then leaves) is noticed.
 ///
-/// The container is watched through inspect: an exit is a new `State.FinishedAt`, so
-/// one that happens between the first look and the next is not missed; a container that
-/// is removed meanwhile (`--rm`) has its exit code read from its `die` events since the
-/// wait began.
+/// Event-driven: the journal is subscribed to before the container is looked at, so an
+/// exit between the two is not missed; then each `die` (with its exit code) and
+/// `destroy` of the container ends the wait as the condition says, as soon as it is
+/// appended. Once a second the container is looked at too (an exit nobody recorded),
+/// and the wait ends when the client goes.
 pub fn wait(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     let e = c.sh.engine.clone();
     e.gate().precheck(c.caller, Action::ContainerWait)?;
@@ -851,40 +923,71 @@ pub fn wait(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
             )))
         }
     };
-    let began = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let mut follower = crate::events::Follower::from_now(e.journal());
+    let waiter = crate::events::Waiter::new(e.journal());
     let first = e.container_inspect(c.caller, id).map_err(no_such(id))?;
     let full = first["Id"].as_str().unwrap_or(id).to_string();
     let finished0 = first["State"]["FinishedAt"].clone();
-    let mut last_code = first["State"]["ExitCode"].as_i64().unwrap_or(0);
-    let mut w = out.start(StatusCode::OK, headers_with("application/json")?);
     let running = |d: &Value| {
         d["State"]["Running"].as_bool().unwrap_or(false)
             || d["State"]["Restarting"].as_bool().unwrap_or(false)
     };
-    let mut doc = first;
-    let result: Result<i64, EngineError> = loop {
-        let done = match cond {
-            "not-running" => !running(&doc),
-            "next-exit" => doc["State"]["FinishedAt"] != finished0,
-            _ => false,
-        };
-        if done {
-            break Ok(doc["State"]["ExitCode"].as_i64().unwrap_or(0));
+    let mut code = first["State"]["ExitCode"].as_i64().unwrap_or(0);
+    let mut w = out.start(StatusCode::OK, headers_with("application/json")?);
+    let done_now = cond == "not-running" && !running(&first);
+    let mut last_look = std::time::Instant::now();
+    let result: Result<i64, EngineError> = 'wait: {
+        if done_now {
+            break 'wait Ok(code);
         }
-        if w.closed() {
-            return Ok(());
-        }
-        std::thread::sleep(WAIT_POLL);
-        match e.container_inspect(c.caller, &full) {
-            Ok(d) => {
-                last_code = d["State"]["ExitCode"].as_i64().unwrap_or(last_code);
-                doc = d;
+        loop {
+            let evs = match follower.poll() {
+                Ok(evs) => evs,
+                Err(err) => break 'wait Err(err),
+            };
+            let mut look = false;
+            for ev in evs {
+                if ev.kind != crate::events::EventType::Container || ev.actor.id != full {
+                    continue;
+                }
+                match ev.action.as_str() {
+                    "die" => {
+                        code = ev
+                            .actor
+                            .attributes
+                            .get("exitCode")
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or(code);
+                        match cond {
+                            "next-exit" => break 'wait Ok(code),
+                            // Restarting (a restart policy) is still running.
+                            "not-running" => look = true,
+                            _ => {}
+                        }
+                    }
+                    "destroy" => break 'wait Ok(code),
+                    _ => {}
+                }
             }
-            Err(err) if err.kind == ErrorKind::NotFound => {
-                // Removed: its exit code is in the event journal (if it ran since).
-                break Ok(exit_code_since(c, &full, began).unwrap_or(last_code));
+            if look || last_look.elapsed() >= WAIT_LOOK {
+                last_look = std::time::Instant::now();
+                match e.container_inspect(c.caller, &full) {
+                    Ok(d) => {
+                        let stopped = !running(&d);
+                        let exited = d["State"]["FinishedAt"] != finished0;
+                        if (cond == "not-running" && stopped) || (cond == "next-exit" && exited) {
+                            break 'wait Ok(d["State"]["ExitCode"].as_i64().unwrap_or(code));
+                        }
+                    }
+                    // Removed (--rm, or by someone else): its last exit code is known.
+                    Err(err) if err.kind == ErrorKind::NotFound => break 'wait Ok(code),
+                    Err(err) => break 'wait Err(err),
+                }
             }
-            Err(err) => break Err(err),
+            if w.closed() {
+                return Ok(());
+            }
+            waiter.wait(WAIT_WAKE);
         }
     };
     let body = match result {
@@ -895,30 +998,6 @@ pub fn wait(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     line.push(b'\n');
     w.send(bytes::Bytes::from(line));
     Ok(())
-}
-
-/// The exit code of the last `die` of container `id` since `since` (nanoseconds).
-fn exit_code_since(c: &Call, id: &str, since: i64) -> Option<i64> {
-    let filter = EventFilter {
-        types: vec!["container".into()],
-        actions: vec!["die".into()],
-        objects: vec![("container".into(), id.to_string())],
-        since: Some(since),
-        ..Default::default()
-    };
-    let mut code = None;
-    let _ = c.sh.engine.events(c.caller, &filter, &mut |ev| {
-        if ev.actor.id == id {
-            code = ev
-                .actor
-                .attributes
-                .get("exitCode")
-                .and_then(|x| x.parse().ok())
-                .or(code);
-        }
-        true
-    });
-    code
 }
 
 // ---------------------------------------------------------------------------------

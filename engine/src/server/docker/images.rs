@@ -1041,15 +1041,42 @@ pub fn commit(c: &mut Call, out: &mut Responder) -> Handled {
     Ok(())
 }
 
-/// `POST /build/prune`: wharf keeps no build cache (its Dockerfile builder is not there
-/// yet), so there is never anything to delete; the answer says so in Docker's shape
-/// (`docker system prune` calls this and must not fail).
+/// `POST /build/prune`: the build cache's records (and the intermediate images only
+/// they keep), answered with what went. `filters` may say `until`; `all` and
+/// `keep-storage` are accepted (wharf's cache has no shared or internal records, and
+/// keeps no storage quota).
 pub fn build_prune(c: &mut Call, out: &mut Responder) -> Handled {
     c.sh.engine.gate().precheck(c.caller, Action::ImagePrune)?;
-    // Whatever the filters, all, keep-storage say: an empty cache has nothing to match.
-    c.filters()?;
+    let mut opts = BuildCachePruneOptions::default();
+    for (k, v) in c.filters()? {
+        match k.as_str() {
+            "until" => {
+                let t = super::system::parse_time(&v).or_else(|_| {
+                    crate::api::flags::duration("until", &v)
+                        .map(|d| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - d)
+                })?;
+                opts.until = Some(t / 1_000_000_000);
+            }
+            other => {
+                return Err(unsupported(
+                    &format!("the build cache filter {other}"),
+                    "wharf's build cache filters by until only",
+                ))
+            }
+        }
+    }
     c.q_bool("all", false)?;
-    ok(out, &json!({"CachesDeleted": [], "SpaceReclaimed": 0}));
+    c.q_int("keep-storage")?;
+    let r = c.sh.engine.build_cache_prune(c.caller, &opts)?;
+    let ids: Vec<String> = r
+        .deleted
+        .iter()
+        .map(|d| d.trim_start_matches("sha256:").to_string())
+        .collect();
+    ok(
+        out,
+        &json!({"CachesDeleted": ids, "SpaceReclaimed": r.reclaimed}),
+    );
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 //! but its default, never ignored.
 
 pub mod attach;
+pub mod build;
 pub mod containers;
 pub mod create;
 pub mod fields;
@@ -273,7 +274,7 @@ fn no_such_container(path: &str, e: EngineError) -> EngineError {
 
 /// `/v1.45/containers/json` → ((1, 45), `/containers/json`); versions out of range are
 /// refused with dockerd's words.
-fn split_version(raw: &str) -> Result<((u32, u32), String), EngineError> {
+pub fn split_version(raw: &str) -> Result<((u32, u32), String), EngineError> {
     let server = parse_version(API_VERSION).unwrap_or((1, 45));
     let Some(rest) = raw.strip_prefix("/v") else {
         return Ok((server, raw.to_string()));
@@ -352,10 +353,7 @@ fn route(c: &mut Call, out: &mut Responder) -> Handled {
         (&Method::POST, ["images", "prune"]) => images::prune(c, out),
         (&Method::GET, ["images", "search"]) => images::search(c, out),
         (&Method::POST, ["commit"]) => images::commit(c, out),
-        (&Method::POST, ["build"]) => Err(unsupported(
-            "building images (POST /build)",
-            "wharf's Dockerfile builder is not there yet; build elsewhere and `docker load` the result",
-        )),
+        (&Method::POST, ["build"]) => build::build(c, out),
         (&Method::POST, ["build", "prune"]) => images::build_prune(c, out),
         (_, ["images", ..]) => images::by_name(c, out, &m, &seg[1..]),
 
@@ -389,7 +387,7 @@ fn route(c: &mut Call, out: &mut Responder) -> Handled {
         )),
         (_, ["session"]) => Err(unsupported(
             "build sessions (BuildKit)",
-            "wharf's Dockerfile builder is not there yet",
+            "wharf's builder is the classic one: build with DOCKER_BUILDKIT=0",
         )),
         (&Method::GET, ["distribution", ..]) => Err(unsupported(
             "registry distribution lookups",

@@ -1,0 +1,216 @@
+//! Console cold start: from the `wharf` process's start to its first full frame with
+//! 1000 containers (a pre-made root; the header's counts and the list drawn), on a
+//! pseudo-terminal of 200x50 the bench reads; median of `ROUNDS` starts. Docker has no
+//! console: beside it, `docker ps -a` with as many containers on a dockerd of its own
+//! (the time to see the same list), from the same run. With `WHARF_BASE_BIN` an older
+//! binary is timed on the same root too.
+//!
+//! `cargo bench -p wharf --bench console_start` (`CONSOLE_CONTAINERS` (1000) and
+//! `ROUNDS` (10) change the sizes; root for dockerd). A frame ends with the end of a
+//! synchronized update (`ESC [ ? 2026 l`), which the console writes around each one.
+//! Figures are printed with the load; nothing is asserted.
+
+#[path = "support/dockerd.rs"]
+mod dockerd;
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dockerd::{load, median, ms, Dockerd};
+use wharf_engine::api::{ContainerApi, ContainerCreate, ImageApi};
+use wharf_engine::{Caller, EngineOptions, LocalEngine};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wharf");
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn make_root(root: &Path, n: usize) {
+    let engine = LocalEngine::open(
+        root,
+        EngineOptions {
+            wharf_exe: Some(BIN.into()),
+            ..Default::default()
+        },
+    )
+    .expect("open the root");
+    let me = Caller::root();
+    engine
+        .image_build_demo(&me, "wharf/demo:latest")
+        .expect("demo image");
+    for i in 0..n {
+        let spec = ContainerCreate {
+            name: Some(format!("cs-{i}")),
+            image: "wharf/demo".into(),
+            cmd: Some(vec!["true".into()]),
+            network: Some("none".into()),
+            ..Default::default()
+        };
+        engine.container_create(&me, &spec).expect("create");
+    }
+}
+
+/// Start the console of `bin` on `root` in a new pty; the time until its first full
+/// frame showing `n` containers.
+fn first_frame(bin: &str, root: &Path, n: usize) -> Duration {
+    let ws = nix::pty::Winsize {
+        ws_row: 50,
+        ws_col: 200,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+    let slave: OwnedFd = pty.slave;
+    let master = std::fs::File::from(pty.master);
+    let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
+    let mut cmd = Command::new(bin);
+    cmd.arg("--root")
+        .arg(root)
+        .args(["--keymap", "default"])
+        .env("TERM", "xterm-256color")
+        .env_remove("WHARF_HOST")
+        .stdin(io(&slave))
+        .stdout(io(&slave))
+        .stderr(io(&slave));
+    // SAFETY: setsid and the TIOCSCTTY ioctl (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let t = Instant::now();
+    let mut child = cmd.spawn().expect("starting the console");
+    drop(slave);
+    let want = format!("■ {n} stopped");
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut found_at: Option<usize> = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let took = loop {
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+        assert!(Instant::now() < deadline, "the console never showed {want}");
+        let got = match (&master).read(&mut buf) {
+            Ok(0) | Err(_) => panic!("the console ended before its first frame"),
+            Ok(k) => k,
+        };
+        seen.extend_from_slice(&buf[..got]);
+        if found_at.is_none() {
+            found_at = find(&seen, want.as_bytes());
+        }
+        if let Some(at) = found_at {
+            // The frame holding the counts is whole once its synchronized update ends.
+            if find(&seen[at..], b"\x1b[?2026l").is_some() {
+                break t.elapsed();
+            }
+        }
+    };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    // Drain until it is gone (it restores the terminal on the way out).
+    let fd = master.as_raw_fd();
+    let _ = nix::fcntl::fcntl(
+        &master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < end {
+        // SAFETY: read(2) into a buffer we own, on the pty master we hold.
+        let _ = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    took
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let n = env_usize("CONSOLE_CONTAINERS", 1000);
+    let rounds = env_usize("ROUNDS", 10);
+    let tmp = tempfile::Builder::new()
+        .prefix("wcs")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let root = tmp.path().join("root");
+    make_root(&root, n);
+    let mut bins: Vec<(String, String)> = vec![("wharf".into(), BIN.into())];
+    if let Ok(b) = std::env::var("WHARF_BASE_BIN") {
+        bins.push((format!("wharf ({b})"), b));
+    }
+    // Once each first: the summary file is built, caches are warm.
+    for (_, b) in &bins {
+        first_frame(b, &root, n);
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); bins.len()];
+    for r in 0..rounds {
+        for j in 0..bins.len() {
+            let i = (j + r) % bins.len();
+            times[i].push(first_frame(&bins[i].1, &root, n));
+        }
+    }
+    println!(
+        "console cold start to the first full frame, {n} containers, 200x50, median of {rounds} (load {}):",
+        load()
+    );
+    for (i, (name, _)) in bins.iter().enumerate() {
+        println!(
+            "  {name:<40} {:7.1} ms (goal < 100 ms)",
+            ms(median(times[i].clone()))
+        );
+    }
+    let docker = if nix::unistd::geteuid().is_root() {
+        Dockerd::start(&tmp.path().join("docker"))
+    } else {
+        None
+    };
+    if let Some(d) = &docker {
+        let archive = tmp.path().join("demo.tar");
+        let o = Command::new(BIN)
+            .arg("--root")
+            .arg(&root)
+            .args(["save", "-o"])
+            .arg(&archive)
+            .arg("wharf/demo")
+            .output()
+            .expect("wharf save");
+        assert!(o.status.success(), "wharf save");
+        d.load(&archive);
+        d.create_many(n, "wharf/demo", "cs-");
+        let _ = d.docker(&["ps", "-a"]);
+        let mut v = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let o = d.docker(&["ps", "-a"]);
+            v.push(t.elapsed());
+            assert!(o.status.success(), "docker ps -a");
+        }
+        println!(
+            "  {:<40} {:7.1} ms (docker has no console: the time to the same list; load {})",
+            "docker ps -a (dockerd)",
+            ms(median(v)),
+            load()
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! A dockerd for a bench, to print docker's figure beside wharf's from the same run:
+//! in a network namespace of its own (`unshare -n`), with its own data and exec roots
+//! under the bench's temporary directory, `--bridge none --iptables=false` (the host's
+//! network is untouched; nothing can be pulled). Stopped by pid and its files removed
+//! when dropped. Needs Debian's docker.io (dockerd and the docker CLI); without them
+//! [`Dockerd::start`] says so and the bench prints wharf's figures alone.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Dockerd {
+    child: Child,
+    dir: PathBuf,
+    pub sock: PathBuf,
+    cfg: PathBuf,
+}
+
+impl Dockerd {
+    /// Start one under `dir` (created); `None` (with the reason printed) if dockerd or
+    /// the docker CLI is missing, or it does not come up within a minute.
+    pub fn start(dir: &Path) -> Option<Dockerd> {
+        if Command::new("dockerd").arg("--version").output().is_err()
+            || Command::new("docker").arg("--version").output().is_err()
+        {
+            println!("(no dockerd and docker CLI here: docker's figure is left out)");
+            return None;
+        }
+        std::fs::create_dir_all(dir).ok()?;
+        let sock = dir.join("docker.sock");
+        let cfg = dir.join("dockercfg");
+        std::fs::create_dir_all(&cfg).ok()?;
+        let child = Command::new("unshare")
+            .args(["-n", "--", "dockerd"])
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .args([
+                "--bridge",
+                "none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("dockerd.log")).ok()?)
+            .spawn()
+            .ok()?;
+        let d = Dockerd {
+            child,
+            dir: dir.to_path_buf(),
+            sock,
+            cfg,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while d.docker(&["version"]).status.code() != Some(0) {
+            if Instant::now() > deadline {
+                println!("(dockerd did not start: docker's figure is left out)");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(d)
+    }
+
+    /// Run the docker CLI against it.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", &self.cfg)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running docker")
+    }
+
+    /// `docker load` an archive.
+    pub fn load(&self, archive: &Path) {
+        let o = self.docker(&["load", "-i", &archive.display().to_string()]);
+        assert!(
+            o.status.success(),
+            "docker load: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// Create `n` containers of `image` (`--network none`, command `true`) through the
+    /// API, four at a time (the CLI would take a process each).
+    pub fn create_many(&self, n: usize, image: &str, prefix: &str) {
+        let per = n.div_ceil(4);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                s.spawn(move || {
+                    for i in (t * per)..((t + 1) * per).min(n) {
+                        let body = serde_json::json!({
+                            "Image": image,
+                            "Cmd": ["true"],
+                            "HostConfig": {"NetworkMode": "none"},
+                        })
+                        .to_string();
+                        let (status, text) =
+                            self.post(&format!("/containers/create?name={prefix}{i}"), &body);
+                        assert!(status == 201, "docker create: {status} {text}");
+                    }
+                });
+            }
+        });
+    }
+
+    /// One HTTP/1.0 POST of JSON on the socket: (status, body).
+    fn post(&self, path: &str, body: &str) -> (u16, String) {
+        let mut s = UnixStream::connect(&self.sock).expect("dockerd socket");
+        let req = format!(
+            "POST {path} HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("request");
+        let mut resp = String::new();
+        let _ = s.read_to_string(&mut resp);
+        let status = resp
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let text = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, text)
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // dockerd unmounts what it mounted on SIGTERM; whatever is left under its
+        // directory is unmounted before the files go.
+        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let prefix = self.dir.display().to_string();
+            let mut points: Vec<&str> = mi
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(4))
+                .filter(|p| p.starts_with(&prefix))
+                .collect();
+            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            for p in points {
+                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The machine's load averages, to print beside each figure.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The median.
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,102 @@
+//! Image references (`engine/src/image/reference.rs`) and registry references
+//! (`engine/src/image/registry/reference.rs`).
+//!
+//! Invariants for text that parses:
+//! - the full form (`to_string()`) and the familiar form parse again to the same value;
+//! - `normalize` is idempotent;
+//! - with a default tag unless a digest is given; the name fits Docker's 255 characters;
+//! - a registry reference names the same registry and repository, its printed forms parse
+//!   back to it, Docker Hub's repositories are where Docker Hub serves them, and its
+//!   registry makes the URL the client talks to (that host and port, nothing else).
+#![no_main]
+
+mod common;
+
+use common::{ok_or_invalid, text};
+use libfuzzer_sys::fuzz_target;
+use wharf_engine::image::reference::{normalize, validate_digest, Reference};
+use wharf_engine::image::registry::reference::{host_without_port, is_loopback, RemoteRef};
+
+fuzz_target!(|data: &[u8]| {
+    let Some(s) = text(data) else {
+        return;
+    };
+    let any = Reference::parse_any(s);
+    ok_or_invalid("reference", s, &any);
+    let r = Reference::parse(s);
+    ok_or_invalid("reference", s, &r);
+    assert_eq!(
+        any.is_ok(),
+        r.is_ok(),
+        "{s:?}: parse and parse_any disagree"
+    );
+    ok_or_invalid("digest", s, &validate_digest(s));
+    if let Ok(r) = &r {
+        assert!(
+            r.tag.is_some() || r.digest.is_some(),
+            "{s:?}: no tag and no digest"
+        );
+        assert!(
+            r.name().len() <= 255,
+            "{s:?}: name {} is too long",
+            r.name()
+        );
+        let full = r.to_string();
+        assert_eq!(
+            Reference::parse(&full).as_ref().ok(),
+            Some(r),
+            "{s:?} printed as {full:?}"
+        );
+        let familiar = r.familiar();
+        assert_eq!(
+            Reference::parse(&familiar).as_ref().ok(),
+            Some(r),
+            "{s:?} as {familiar:?}"
+        );
+        assert_eq!(normalize(&full).ok(), Some(full.clone()));
+        assert_eq!(normalize(s).ok(), Some(full.clone()));
+        let tagged = r.with_tag("v1");
+        assert_eq!(Reference::parse(&tagged.to_string()).ok(), Some(tagged));
+    }
+    let rr = RemoteRef::parse(s);
+    ok_or_invalid("registry reference", s, &rr);
+    if let Ok(rr) = &rr {
+        let r = Reference::parse(s.trim()).expect("a registry reference is a reference");
+        assert_eq!((&rr.tag, &rr.digest), (&r.tag, &r.digest));
+        let full = rr.to_string();
+        assert_eq!(
+            RemoteRef::parse(&full).as_ref().ok(),
+            Some(rr),
+            "{s:?} printed as {full:?}"
+        );
+        let familiar = rr.familiar();
+        assert_eq!(
+            RemoteRef::parse(&familiar).as_ref().ok(),
+            Some(rr),
+            "{s:?} as {familiar:?}"
+        );
+        assert!(!rr.manifest_reference().is_empty());
+        // The registry client (ureq, on `http::Uri`) talks to
+        // `https://<api host>/v2/...`: the host must make a URI with exactly that
+        // authority and path.
+        let base = format!("https://{}/v2/", rr.api_host());
+        let u: http::Uri = base
+            .parse()
+            .unwrap_or_else(|e| panic!("{s:?}: {base} is not a URI: {e}"));
+        assert_eq!(
+            u.authority().map(|a| a.as_str()),
+            Some(rr.api_host()),
+            "{s:?}: {base}"
+        );
+        assert_eq!(u.path(), "/v2/", "{s:?}: {base}");
+        let _ = (rr.api_host(), rr.familiar_name());
+        let _ = (host_without_port(&rr.registry), is_loopback(&rr.registry));
+        // The image store's name and the registry's agree on where the image lives.
+        let store = Reference::parse(&full).expect("full form parses");
+        assert_eq!(
+            store.path, rr.repository,
+            "{s:?}: the store and the registry disagree"
+        );
+    }
+    let _ = (host_without_port(s), is_loopback(s));
+});
