@@ -850,8 +850,9 @@ impl App {
                 }
                 if m.row == self.tabs_area.y {
                     let titles = self.tab_titles();
+                    let status = self.tab_status();
                     if let Some(i) =
-                        wharf_views::tabs::hit(self.tabs_area, &titles, self.tab, m.column)
+                        wharf_views::tabs::hit(self.tabs_area, &titles, self.tab, &status, m.column)
                     {
                         self.switch_tab(i);
                     }

@@ -712,7 +712,10 @@ mod tests {
         assert_eq!(e[1].args[1], "gina");
         let all = serde_json::to_string(&e.iter().map(|e| &e.args).collect::<Vec<_>>()).unwrap();
         assert!(!all.contains("g1na-s3cret"), "{all}");
-        assert!(e[1].error.as_deref().is_some_and(|m| !m.contains("g1na-s3cret")));
+        assert!(e[1]
+            .error
+            .as_deref()
+            .is_some_and(|m| !m.contains("g1na-s3cret")));
     }
 
     #[test]
