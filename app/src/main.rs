@@ -135,6 +135,12 @@ fn console(
     replay: Option<&std::path::Path>,
     hosts: console::Hosts,
 ) -> i32 {
+    // The policy may change while the console runs (the accounts pane, an edit by
+    // hand): the embedded engine follows its file.
+    let _watch = ctx
+        .local
+        .as_ref()
+        .and_then(|e| e.watch_policy(std::time::Duration::from_secs(1)));
     // The role decides what the console offers, as the engine reports it (through
     // --host too); the engine still checks every call.
     let role = wharf_engine::api::AuditApi::permissions(ctx.api.as_ref(), &ctx.caller)

@@ -5,6 +5,8 @@
 
 #[path = "../../engine/tests/network_support/mod.rs"]
 mod network_support;
+#[path = "../../engine/tests/registry_support/mod.rs"]
+mod registry_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -814,6 +816,129 @@ fn the_cli_takes_empty_settings_as_unset() {
         "WHARF_HOST= uses the embedded engine: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// The registries pane against a docker-registry with a token server on 127.0.0.1: log
+/// in (the password never on screen), browse repositories and tags, pull (it shows in
+/// the images pane), push a local image, log out.
+#[test]
+fn registries_pane_logs_in_browses_pulls_pushes_and_logs_out() {
+    use registry_support::{stop_token_server, Auth, Layout, Registry, TokenServer};
+    let ts = TokenServer::start("gina", "g1na-s3cret");
+    let reg = Registry::start(Auth::Token(ts.clone()));
+    let host = reg.host();
+    let root = demo_root();
+    let r = root.path();
+    let mut layout = Layout::new(&r.join("layout"));
+    let img = layout.image(
+        "amd64",
+        &[
+            vec![("etc/hello", b"hi\n".to_vec())],
+            vec![("data/blob", registry_support::noise(400_000, 7))],
+        ],
+    );
+    layout.tag_image(&img, "1");
+    layout.skopeo_push(
+        "1",
+        &format!("{host}/team/app:1"),
+        Some(("gina", "g1na-s3cret")),
+        false,
+    );
+
+    let c = Console::start(r, 160, 45, "");
+    c.wait_for("No containers yet.");
+    c.keys(&[":"]);
+    c.text("registries");
+    c.keys(&["Enter"]);
+    c.wait_for("No registries yet");
+    // Log in: the password is typed hidden.
+    c.keys(&["L"]);
+    c.wait_for("log in to a registry");
+    c.text(&host);
+    c.keys(&["Tab"]);
+    c.text("gina");
+    c.keys(&["Tab"]);
+    c.text("g1na-s3cret");
+    let s = c.wait_for("•••••••••••");
+    assert!(!s.contains("g1na-s3cret"), "{s}");
+    c.keys(&["Enter"]);
+    c.wait_for(&format!("logged in to {host}"));
+    c.wait("the registry with the login", |s| {
+        row(s, &host).is_some_and(|l| l.contains("gina"))
+    });
+    // Its repositories, the tags of one, and a pull with each layer's progress.
+    c.keys(&["Enter"]);
+    c.wait("the repositories", |s| body_row(s, "team/app").is_some());
+    c.keys(&["Enter"]);
+    c.wait("the tags", |s| {
+        s.contains("TAG") && body_row(s, "1").is_some()
+    });
+    c.keys(&["Enter"]);
+    c.wait("the manifest", |s| {
+        s.contains("LAYERS") && s.contains(&img.layers[1][7..19])
+    });
+    c.keys(&["Escape"]);
+    c.wait("the tags again", |s| {
+        s.contains("TAG") && !s.contains("LAYERS")
+    });
+    c.keys(&["p"]);
+    // The pull may be over before a screen shows it going: its panel keeps each layer.
+    let s = c.wait_for(&format!("pulled {host}/team/app:1"));
+    assert!(s.matches("Pull complete").count() >= 2, "{s}");
+    c.keys(&["2"]);
+    c.wait("the pulled image in the images pane", |s| {
+        body_row(s, &format!("{host}/team/app:1")).is_some()
+    });
+    // Push the demo image to the registry.
+    c.keys(&[":"]);
+    c.text("registries");
+    c.keys(&["Enter"]);
+    c.wait("the tags, as they were left", |s| s.contains("TAG"));
+    c.keys(&["P"]);
+    c.wait_for("push an image");
+    c.keys(&["C-u"]);
+    c.text("wharf/demo:latest");
+    c.keys(&["Tab", "C-u"]);
+    c.text(&format!("{host}/team/demo:7"));
+    c.wait_for(&format!(
+        "tag wharf/demo:latest as {host}/team/demo:7 and push it"
+    ));
+    c.keys(&["Enter"]);
+    let s = c.wait("the push's end", |s| {
+        s.contains(&format!("pushed {host}/team/demo:7")) || s.contains("failed")
+    });
+    assert!(
+        !s.contains("failed"),
+        "{s}\nthe registry's log:\n{}",
+        reg.log()
+    );
+    let raw = registry_support::skopeo_raw(
+        &format!("{host}/team/demo:7"),
+        Some(("gina", "g1na-s3cret")),
+    );
+    assert!(!raw.is_empty());
+    // Back to the registries (Esc closes the push's panel, then goes up a level), log
+    // out. One Esc at a time, each seen on screen first: the terminal reads two Escs
+    // sent together as one, and an Esc just before a letter as Alt and the letter.
+    c.keys(&["Escape"]);
+    c.wait("the push's panel closed", |s| {
+        !s.lines().any(|l| l.starts_with("─ ") && l.contains("push"))
+    });
+    c.keys(&["Escape"]);
+    c.wait("the repositories", |s| s.contains("REPOSITORY"));
+    c.keys(&["Escape"]);
+    c.wait("the registries", |s| s.contains("LOGGED IN AS"));
+    c.keys(&["X"]);
+    c.wait_for(&format!("log out of {host}?"));
+    c.keys(&["y"]);
+    c.wait_for(&format!("logged out of {host}"));
+    // The console's own log never saw the password either.
+    c.keys(&["8"]);
+    let s = c.wait_for("logged out");
+    assert!(!s.contains("g1na-s3cret"), "{s}");
+    let auth = std::fs::read_to_string(r.join("auth/0.json")).unwrap_or_default();
+    assert!(!auth.contains(&host), "the login is gone: {auth}");
+    stop_token_server(&ts);
 }
 
 // ----- the console for a Docker course's lab steps (issue 15) -----

@@ -492,3 +492,205 @@ fn push_of_a_loaded_image_rebuilds_its_plain_layers() {
     );
     assert!(leftovers(tmp.path()).is_empty());
 }
+
+/// Browsing with a token login: the caller's registries, the catalog page by page, tags,
+/// a multi-platform manifest, deleting a tag; the registry's refusals as sentences; and
+/// the permissions browsing (image.pull) and deleting (image.push) need.
+#[test]
+fn browse_a_registry_with_a_token_login() {
+    use std::sync::Arc;
+    use wharf_engine::api::{PageRequest, RegistryBrowseApi};
+    use wharf_engine::policy::Policy;
+
+    let ts = TokenServer::start("fran", "fr4n-pw");
+    let reg = Registry::start(Auth::Token(ts.clone()));
+    let host = reg.host();
+    let creds = Some(("fran", "fr4n-pw"));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let amd = layout.image(
+        "amd64",
+        &[
+            vec![("etc/arch", b"amd64\n".to_vec())],
+            vec![("data/x", noise(300_000, 4))],
+        ],
+    );
+    let arm = layout.image("arm64", &[vec![("etc/arch", b"arm64\n".to_vec())]]);
+    layout.tag_index(&[&amd, &arm], "multi");
+    layout.skopeo_push("multi", &format!("{host}/team/app:1"), creds, true);
+    let v1 = layout.image("amd64", &[vec![("v", b"1".to_vec())]]);
+    layout.tag_image(&v1, "v1");
+    let v2 = layout.image("amd64", &[vec![("v", b"2".to_vec())]]);
+    layout.tag_image(&v2, "v2");
+    layout.skopeo_push("v1", &format!("{host}/team/tool:v1"), creds, false);
+    layout.skopeo_push("v2", &format!("{host}/team/tool:v2"), creds, false);
+    layout.skopeo_push("v1", &format!("{host}/public/base:1"), creds, false);
+
+    let e = engine(&tmp.path().join("root"));
+    let me = Caller {
+        uid: 4300,
+        gid: 4300,
+        name: "fran".into(),
+        role: wharf_engine::Role::admin(),
+        project: None,
+    };
+    let page = PageRequest::default();
+
+    // Anonymous: the catalog is refused with what to do; public tags are readable.
+    let err = e.registry_catalog(&me, &host, &page).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        err.message.contains(&format!("wharf login {host}")),
+        "{err}"
+    );
+    let tags = e
+        .registry_tags(&me, &format!("{host}/public/base"), &page)
+        .unwrap();
+    assert_eq!(tags.names, vec!["1"]);
+    // Registries named by the configuration are offered before any login.
+    let conf = tmp.path().join("registries.json");
+    std::fs::write(&conf, r#"{"registries": ["registry.lab.example:5000"]}"#).unwrap();
+    std::env::set_var("WHARF_REGISTRIES", &conf);
+    let list = e.registry_list(&me).unwrap();
+    assert!(
+        list.iter()
+            .any(|r| r.registry == "registry.lab.example:5000" && r.configured),
+        "{list:?}"
+    );
+
+    e.registry_login(&me, &host, "fran", "fr4n-pw").unwrap();
+    let list = e.registry_list(&me).unwrap();
+    let mine = list.iter().find(|r| r.registry == host).unwrap();
+    assert_eq!(mine.username.as_deref(), Some("fran"));
+    assert!(mine.insecure, "loopback is reached over plain http");
+    std::env::remove_var("WHARF_REGISTRIES");
+
+    // The catalog, one name a page.
+    let mut names = Vec::new();
+    let mut last = None;
+    for _ in 0..10 {
+        let p = e
+            .registry_catalog(
+                &me,
+                &host,
+                &PageRequest {
+                    n: Some(1),
+                    last: last.clone(),
+                },
+            )
+            .unwrap();
+        assert!(p.names.len() <= 1, "{p:?}");
+        names.extend(p.names);
+        last = p.next;
+        if last.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names, vec!["public/base", "team/app", "team/tool"]);
+    let tags = e
+        .registry_tags(&me, &format!("{host}/team/tool"), &page)
+        .unwrap();
+    assert_eq!(tags.names, vec!["v1", "v2"]);
+    assert_eq!(tags.of, format!("{host}/team/tool"));
+
+    // A multi-platform tag: its platforms, and the image of the one asked.
+    let m = e
+        .registry_manifest(&me, &format!("{host}/team/app:1"), Some("linux/arm64"))
+        .unwrap();
+    let platforms: Vec<&str> = m.platforms.iter().map(|p| p.platform.as_str()).collect();
+    assert_eq!(platforms, vec!["linux/amd64", "linux/arm64/v8"]);
+    let img = m.image.unwrap();
+    assert_eq!(img.config_digest, arm.config_digest);
+    assert_eq!(img.layers.len(), 1);
+    let m = e
+        .registry_manifest(&me, &format!("{host}/team/app:1"), Some("linux/amd64"))
+        .unwrap();
+    let img = m.image.unwrap();
+    assert_eq!(img.layers.len(), 2);
+    assert_eq!(img.size, img.layers.iter().map(|l| l.size).sum::<u64>());
+    assert_eq!(img.config.cmd, vec!["/bin/sh"]);
+    assert_eq!(img.config.labels["test.arch"], "amd64");
+
+    // Not there: plain sentences.
+    let err = e
+        .registry_manifest(&me, &format!("{host}/team/tool:nope"), None)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    let err = e
+        .registry_tags(&me, &format!("{host}/team/nothing"), &page)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(err.message.contains("team/nothing"), "{err}");
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = e
+        .registry_catalog(&me, &format!("127.0.0.1:{dead}"), &page)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    assert!(err.message.contains("connection refused"), "{err}");
+    let err = e.registry_catalog(&me, "not a host", &page).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument, "{err}");
+
+    // Delete a tag: the other tag (another manifest) stays.
+    let d = e
+        .registry_delete(&me, &format!("{host}/team/tool:v1"))
+        .unwrap();
+    assert_eq!(d.digest, v1.manifest_digest);
+    // (docker-registry 2.8 deletes by manifest: `tag_only` is false there.)
+    let tags = e
+        .registry_tags(&me, &format!("{host}/team/tool"), &page)
+        .unwrap();
+    assert_eq!(tags.names, vec!["v2"]);
+    let err = e
+        .registry_delete(&me, &format!("{host}/team/tool"))
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument, "no tag named: {err}");
+
+    // Permissions: browsing is a pull's, deleting a push's.
+    let policy = Policy::parse(
+        std::path::Path::new("policy.json"),
+        r#"{"roles": {"puller": {"permissions": {"image": ["list", "pull"]}}},
+            "users": {"nobody": {"role": "puller"}, "daemon": {"role": "viewer"}}}"#,
+    )
+    .unwrap();
+    let pe = LocalEngine::open(
+        tmp.path().join("root2"),
+        EngineOptions {
+            policy: Some(Arc::new(policy)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let nobody = Caller {
+        uid: 65534,
+        gid: 65534,
+        name: "nobody".into(),
+        role: wharf_engine::Role("puller".into()),
+        project: None,
+    };
+    let daemon = Caller {
+        uid: 1,
+        gid: 1,
+        name: "daemon".into(),
+        role: wharf_engine::Role("viewer".into()),
+        project: None,
+    };
+    assert_eq!(
+        pe.registry_tags(&nobody, &format!("{host}/public/base"), &page)
+            .unwrap()
+            .names,
+        vec!["1"]
+    );
+    let err = pe
+        .registry_delete(&nobody, &format!("{host}/public/base:1"))
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    assert!(err.message.contains("image.push"), "{err}");
+    let err = pe
+        .registry_tags(&daemon, &format!("{host}/public/base"), &page)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::PermissionDenied, "{err}");
+    stop_token_server(&ts);
+}

@@ -5,6 +5,12 @@
 //! What a form means is its [`Spec`]: the fields, their rules (the flag grammar,
 //! [`wharf_engine::api::flags`]), the command line it stands for. [`Form`] is the
 //! editing state the console keeps, and [`draw`] draws it.
+//!
+//! A secret field (a registry password) is drawn as one dot per character
+//! ([`masked`]), never its text, and is left out of the form's `Debug`. A form whose
+//! line is not a command (a policy edit says what it will change) draws it as a
+//! sentence ([`Spec::line_is_command`]); a problem of the whole form, not of one field,
+//! is [`Spec::form_error`].
 
 use std::fmt;
 
@@ -27,6 +33,8 @@ pub struct FieldDef {
     /// A choice field's values, the first one the default (Space, ← and → move through
     /// them, a letter picks the one it starts with); empty for a text field.
     pub choices: &'static [&'static str],
+    /// A secret (a password): drawn as dots, never its text.
+    pub secret: bool,
 }
 
 impl FieldDef {
@@ -36,6 +44,17 @@ impl FieldDef {
             label,
             placeholder,
             choices: &[],
+            secret: false,
+        }
+    }
+
+    /// A secret text field (a password): drawn as one dot per character.
+    pub const fn secret(label: &'static str, placeholder: &'static str) -> FieldDef {
+        FieldDef {
+            label,
+            placeholder,
+            choices: &[],
+            secret: true,
         }
     }
 
@@ -45,6 +64,7 @@ impl FieldDef {
             label,
             placeholder: "",
             choices,
+            secret: false,
         }
     }
 }
@@ -54,9 +74,14 @@ pub trait Spec {
     /// The window's title (`commit web-1 to an image`).
     fn title(&self) -> String;
     /// The fields, in order.
-    fn fields(&self) -> &'static [FieldDef];
+    fn fields(&self) -> &[FieldDef];
     /// Why field `i` is wrong, given all the values; `None` when it is fine.
     fn error(&self, values: &[String], i: usize) -> Option<String>;
+    /// What is wrong with the values together, when no one field is (Enter waits for
+    /// it to be fixed too).
+    fn form_error(&self, _values: &[String]) -> Option<String> {
+        None
+    }
     /// A warning on field `i` that does not stop Enter.
     fn hint(&self, _values: &[String], _i: usize) -> Option<String> {
         None
@@ -72,6 +97,16 @@ pub trait Spec {
     fn command_line(&self, values: &[String]) -> String;
     /// What Enter does, in a word (`commit`).
     fn verb(&self) -> &'static str;
+    /// The line under the fields is a command (drawn after `$ `); else a sentence
+    /// saying what Enter will do (empty: nothing to say yet).
+    fn line_is_command(&self) -> bool {
+        true
+    }
+}
+
+/// What a secret field shows: a dot per character, never the text.
+pub fn masked(value: &str) -> String {
+    "•".repeat(value.chars().count())
 }
 
 /// A form being filled in: its spec, the values, the focus.
@@ -84,10 +119,21 @@ pub struct Form {
 }
 
 impl fmt::Debug for Form {
+    /// A secret field's value is never printed (its length is).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let defs = self.spec.fields();
+        let values: Vec<String> = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match defs.get(i) {
+                Some(d) if d.secret => masked(v),
+                _ => v.clone(),
+            })
+            .collect();
         f.debug_struct("Form")
             .field("title", &self.spec.title())
-            .field("values", &self.values)
+            .field("values", &values)
             .field("focus", &self.focus)
             .finish_non_exhaustive()
     }
@@ -191,6 +237,16 @@ impl Form {
         (0..self.values.len()).find_map(|i| self.error(i).map(|e| (i, e)))
     }
 
+    /// What is wrong with the values together (when no field is wrong).
+    pub fn form_error(&self) -> Option<String> {
+        self.spec.form_error(&self.values)
+    }
+
+    /// Nothing wrong: Enter acts.
+    pub fn is_ok(&self) -> bool {
+        self.first_error().is_none() && self.form_error().is_none()
+    }
+
     /// The equivalent command line.
     pub fn command_line(&self) -> String {
         self.spec.command_line(&self.values)
@@ -201,7 +257,7 @@ impl Form {
     pub fn submit(&mut self) -> bool {
         self.submitted = true;
         match self.first_error() {
-            None => true,
+            None => self.form_error().is_none(),
             Some((i, _)) => {
                 self.focus = i;
                 false
@@ -248,6 +304,8 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, form: &Form) {
         if d.choices.is_empty() {
             if val.is_empty() && !focused {
                 spans.push(Span::styled(form.spec.placeholder(i), theme.dim()));
+            } else if d.secret {
+                spans.push(Span::raw(masked(val)));
             } else {
                 spans.push(Span::raw(val.to_string()));
             }
@@ -306,18 +364,29 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, form: &Form) {
         .iter()
         .find(|(i, _)| *i == form.focus)
         .or(moved.first());
-    lines.push(match (&shown, moved_hint) {
-        (Some((i, e)), _) => Line::styled(format!("✖ {}: {e}", defs[*i].label), theme.error()),
-        (None, Some((i, h))) => Line::styled(format!("⚠ {}: {h}", defs[*i].label), theme.warn()),
-        (None, None) => Line::raw(""),
+    // A problem of the whole form once no field has one.
+    let whole = form
+        .form_error()
+        .filter(|_| shown.is_none() && form.first_error().is_none());
+    lines.push(match (&shown, moved_hint, whole) {
+        (Some((i, e)), _, _) => Line::styled(format!("✖ {}: {e}", defs[*i].label), theme.error()),
+        (None, _, Some(e)) => Line::styled(format!("✖ {e}"), theme.error()),
+        (None, Some((i, h)), None) => {
+            Line::styled(format!("⚠ {}: {h}", defs[*i].label), theme.warn())
+        }
+        (None, None, None) => Line::raw(""),
     });
     let cmd = form.command_line();
-    lines.push(Line::from(vec![
-        Span::styled("$ ", theme.dim()),
-        Span::styled(cmd.clone(), theme.ok()),
-    ]));
+    if form.spec.line_is_command() {
+        lines.push(Line::from(vec![
+            Span::styled("$ ", theme.dim()),
+            Span::styled(cmd.clone(), theme.ok()),
+        ]));
+    } else if !cmd.is_empty() {
+        lines.push(Line::styled(cmd.clone(), theme.text()));
+    }
     lines.push(Line::raw(""));
-    let ok = form.first_error().is_none();
+    let ok = form.is_ok();
     let mut keys = vec![
         Span::styled("Tab", theme.accent()),
         Span::raw(" next field  "),
@@ -411,6 +480,62 @@ mod tests {
             &Theme::default(),
             &f
         )));
+    }
+
+    #[derive(Debug)]
+    struct Login;
+
+    const LOGIN: &[FieldDef] = &[
+        FieldDef::text("user", "a name"),
+        FieldDef::secret("password", "or a token"),
+    ];
+
+    impl Spec for Login {
+        fn title(&self) -> String {
+            "log in".into()
+        }
+        fn fields(&self) -> &'static [FieldDef] {
+            LOGIN
+        }
+        fn error(&self, v: &[String], i: usize) -> Option<String> {
+            (v[i].is_empty()).then(|| "needed".into())
+        }
+        fn form_error(&self, v: &[String]) -> Option<String> {
+            (v[0] == "root").then(|| "root may not log in here".into())
+        }
+        fn command_line(&self, v: &[String]) -> String {
+            format!("log in as {}", v[0])
+        }
+        fn verb(&self) -> &'static str {
+            "log in"
+        }
+        fn line_is_command(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_secret_is_never_drawn_nor_debugged() {
+        let mut f = Form::new(Box::new(Login)).with(0, "alice");
+        f.focus = 1;
+        for c in "hunter2".chars() {
+            f.type_char(c);
+        }
+        assert!(!format!("{f:?}").contains("hunter2"));
+        assert!(f.submit());
+        let s = render(60, 10, |fr| draw(fr, fr.area(), &Theme::default(), &f));
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(
+            s.contains("•••••••") && s.contains("log in as alice"),
+            "{s}"
+        );
+        assert!(!s.contains("$ "), "a sentence, not a command: {s}");
+        insta::assert_snapshot!(s);
+        // A problem of the whole form stops Enter and is said.
+        f.set(0, "root");
+        assert!(!f.submit());
+        let s = render(60, 10, |fr| draw(fr, fr.area(), &Theme::default(), &f));
+        assert!(s.contains("✖ root may not log in here"), "{s}");
     }
 
     #[test]

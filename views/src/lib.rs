@@ -6,8 +6,10 @@
 //! `TestBackend`: [`header`], [`tabs`], [`containers`], [`images`], [`networks`],
 //! [`volumes`], [`stats`], [`events`], [`logs`], [`inspect`], [`help`], [`footer`],
 //! [`dialog`], [`run_form`], [`applog`], [`command`]; the forms ([`form`], [`forms`]),
-//! a container's processes and changes ([`procs`], [`changes`]), [`disk_usage`].
+//! a container's processes and changes ([`procs`], [`changes`]), [`disk_usage`]; the
+//! [`registries`] and [`accounts`] panes.
 
+pub mod accounts;
 pub mod applog;
 pub mod changes;
 pub mod command;
@@ -27,6 +29,7 @@ pub mod inspect;
 pub mod logs;
 pub mod networks;
 pub mod procs;
+pub mod registries;
 pub mod run_form;
 pub mod stats;
 pub mod table;

@@ -18,7 +18,7 @@ pub struct TabTitle<'a> {
 /// Room kept for the status text when choosing how to label the tabs.
 const STATUS_ROOM: usize = 24;
 
-fn labels(width: u16, tabs: &[TabTitle], active: usize) -> Vec<String> {
+fn labels(width: u16, tabs: &[TabTitle], active: usize, status: &str) -> Vec<String> {
     let all = |f: &dyn Fn(usize, &TabTitle) -> String| -> Vec<String> {
         tabs.iter().enumerate().map(|(i, t)| f(i, t)).collect()
     };
@@ -33,10 +33,19 @@ fn labels(width: u16, tabs: &[TabTitle], active: usize) -> Vec<String> {
     if fits(&full, STATUS_ROOM) {
         return full;
     }
+    // With a pane that has no tab open (a menu: `active` past the tabs), the status
+    // names it and says what it shows: it keeps its whole room when it can.
+    let keep = if active >= tabs.len() {
+        crate::util::width(status).max(12)
+    } else {
+        12
+    };
     let short = all(&|i, t| format!("{} {}", i + 1, t.short));
-    if fits(&short, 12) {
+    if fits(&short, keep) {
         return short;
     }
+    // (A menu's status keeps its room and the margins around it.)
+    let room = if active >= tabs.len() { keep + 2 } else { 16 };
     let mut out = all(&|i, _| format!("{}", i + 1));
     let order = std::iter::once(active).chain((0..tabs.len()).filter(|&i| i != active));
     for i in order {
@@ -44,7 +53,7 @@ fn labels(width: u16, tabs: &[TabTitle], active: usize) -> Vec<String> {
         let mut more = out.clone();
         more[i] = format!("{} {}", i + 1, t.short);
         // (Room for a status like `12 of 40 · /web`.)
-        if fits(&more, 16) {
+        if fits(&more, room) {
             out = more;
         }
     }
@@ -52,9 +61,9 @@ fn labels(width: u16, tabs: &[TabTitle], active: usize) -> Vec<String> {
 }
 
 /// Which tab (by index) is at column `x` of the bar drawn in `area` (mouse clicks).
-pub fn hit(area: Rect, tabs: &[TabTitle], active: usize, x: u16) -> Option<usize> {
+pub fn hit(area: Rect, tabs: &[TabTitle], active: usize, status: &str, x: u16) -> Option<usize> {
     let mut at = area.x + 1;
-    for (i, l) in labels(area.width, tabs, active).iter().enumerate() {
+    for (i, l) in labels(area.width, tabs, active, status).iter().enumerate() {
         let w = width(l) as u16;
         if x >= at && x < at + w {
             return Some(i);
@@ -74,7 +83,10 @@ pub fn draw(
     status: &str,
 ) {
     let mut spans = vec![Span::raw(" ")];
-    for (i, label) in labels(area.width, tabs, active).into_iter().enumerate() {
+    for (i, label) in labels(area.width, tabs, active, status)
+        .into_iter()
+        .enumerate()
+    {
         let style = if i == active {
             theme
                 .selected()
@@ -173,6 +185,38 @@ mod tests {
         insta::assert_snapshot!(s);
     }
 
+    /// A pane without a tab (a menu, past the tabs) is named by the status: at 80
+    /// columns it keeps the whole status, the tabs their numbers; a short status leaves
+    /// them their names.
+    #[test]
+    fn a_menu_keeps_its_whole_status() {
+        let s = render(80, 1, |f| {
+            draw(
+                f,
+                f.area(),
+                &Theme::default(),
+                &TABS,
+                8,
+                "Registries · 12 repositories",
+            )
+        });
+        assert!(
+            s.contains("Registries · 12 repositories") && s.contains("│8│"),
+            "{s}"
+        );
+        let s = render(80, 1, |f| {
+            draw(f, f.area(), &Theme::default(), &TABS, 8, "Accounts")
+        });
+        assert!(s.contains("Accounts"), "{s}");
+        for t in TABS {
+            assert!(s.contains(t.short), "{} in {s}", t.short);
+        }
+        let a = Rect::new(0, 0, 80, 1);
+        // Clicks follow the labels as drawn (` 1 Cont│2 Img│...`).
+        assert_eq!(hit(a, &TABS, 8, "Registries · 12 repositories", 3), Some(0));
+        assert_eq!(hit(a, &TABS, 8, "Registries · 12 repositories", 8), Some(1));
+    }
+
     #[test]
     fn very_narrow_keeps_numbers() {
         let s = render(50, 1, |f| {
@@ -216,10 +260,10 @@ mod tests {
     #[test]
     fn clicks_hit_tabs() {
         let a = Rect::new(0, 0, 150, 1);
-        assert_eq!(hit(a, &TABS, 0, 3), Some(0));
-        assert_eq!(hit(a, &TABS, 0, 18), Some(1));
-        assert_eq!(hit(a, &TABS, 0, 149), None);
+        assert_eq!(hit(a, &TABS, 0, "", 3), Some(0));
+        assert_eq!(hit(a, &TABS, 0, "", 18), Some(1));
+        assert_eq!(hit(a, &TABS, 0, "", 149), None);
         let n = Rect::new(0, 0, 80, 1);
-        assert_eq!(hit(n, &TABS, 0, 8), Some(1));
+        assert_eq!(hit(n, &TABS, 0, "", 8), Some(1));
     }
 }

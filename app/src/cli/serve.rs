@@ -71,6 +71,9 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
         eprintln!("wharf: --max-connections, --max-connections-per-user and --header-timeout must be at least 1");
         return 125;
     }
+    // An edit of the policy file (by an admin in the console, or by hand) is put in
+    // force without a restart; a broken one is refused and the policy in force stays.
+    let _watch = engine.watch_policy(std::time::Duration::from_secs(1));
     // Bridges stay up while the server runs (their reaper waits for it to end).
     let _bridges = match wharf_engine::network::hold_bridges(&engine) {
         Ok(l) => Some(l),

@@ -7,10 +7,12 @@ use std::os::unix::net::UnixStream;
 
 use serde_json::Value;
 use wharf_engine::api::{
-    Change, CommitOptions, ContainerCreate, ContainerListOptions, ContainerStats, ContainerSummary,
-    EventFilter, ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions, NetworkConnect,
-    NetworkCreate, NetworkListOptions, Progress, RemoveOptions, RemoveOutcome, Resources,
-    RestartPolicy, StatsOptions, SystemInfo, TopResult, Volume, VolumeCreate, VolumeListOptions,
+    Change, CommitOptions, Connections, ContainerCreate, ContainerListOptions, ContainerStats,
+    ContainerSummary, EventFilter, ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions,
+    NamePage, NetworkConnect, NetworkCreate, NetworkListOptions, PageRequest, PolicyChange,
+    PolicyView, Progress, PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions,
+    RemoveOutcome, Resources, RestartPolicy, StatsOptions, SystemInfo, TagDeletion, TopResult,
+    Volume, VolumeCreate, VolumeListOptions,
 };
 use wharf_engine::events::Event;
 use wharf_engine::{Caller, Engine};
@@ -20,7 +22,7 @@ use wharf_views::networks::NetworkRow;
 use wharf_views::util::{ago, dsize, fit, short_id};
 use wharf_views::Load;
 
-use super::msg::{HostFigures, Lists, Msg};
+use super::msg::{HostFigures, Lists, Msg, PaneMsg};
 
 /// What a container action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,6 +461,60 @@ pub enum Call {
         text: String,
         lines: usize,
     },
+    /// A registries or accounts pane's action after its confirmation; the answer goes
+    /// back to the pane of context `to` as a [`PaneAnswer`].
+    Pane { to: &'static str, call: PaneCall },
+}
+
+/// What a registries or accounts pane asks after a confirmation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaneCall {
+    /// `wharf logout SERVER`.
+    RegistryLogout { server: String },
+    /// Delete a tag from its registry.
+    RegistryDelete { reference: String },
+    /// Replace the policy with `text` (the edit of version `base`), `what` in a word.
+    PolicyWrite {
+        text: String,
+        base: Option<String>,
+        what: String,
+    },
+}
+
+/// The answer to a [`PaneCall`].
+#[derive(Debug)]
+pub enum PaneAnswer {
+    LoggedOut {
+        server: String,
+        result: Result<(), String>,
+    },
+    Deleted {
+        reference: String,
+        result: Result<TagDeletion, String>,
+    },
+    PolicyWritten {
+        what: String,
+        result: Result<PolicyChange, String>,
+    },
+}
+
+impl PaneCall {
+    fn perform(self, e: &dyn Engine, c: &Caller) -> PaneAnswer {
+        match self {
+            PaneCall::RegistryLogout { server } => PaneAnswer::LoggedOut {
+                result: e.registry_logout(c, &server).map_err(msg),
+                server,
+            },
+            PaneCall::RegistryDelete { reference } => PaneAnswer::Deleted {
+                result: e.registry_delete(c, &reference).map_err(msg),
+                reference,
+            },
+            PaneCall::PolicyWrite { text, base, what } => PaneAnswer::PolicyWritten {
+                result: e.policy_write(c, &text, base.as_deref()).map_err(msg),
+                what,
+            },
+        }
+    }
 }
 
 impl Call {
@@ -490,7 +546,7 @@ impl Call {
             Call::Connect { .. } | Call::Disconnect { .. } => {
                 Lists::NETWORKS.and(Lists::CONTAINERS)
             }
-            Call::ImageHistory { .. } | Call::SaveLog { .. } => Lists::NONE,
+            Call::ImageHistory { .. } | Call::SaveLog { .. } | Call::Pane { .. } => Lists::NONE,
         }
     }
 
@@ -514,6 +570,14 @@ impl Call {
                 Some(format!("building {reference} from the host's busybox…"))
             }
             Call::PullImage { reference } => Some(format!("pulling {reference}…")),
+            Call::Pane {
+                call: PaneCall::RegistryDelete { reference },
+                ..
+            } => Some(format!("deleting {reference}…")),
+            Call::Pane {
+                call: PaneCall::PolicyWrite { what, .. },
+                ..
+            } => Some(format!("writing the policy ({what})…")),
             Call::Create { spec, .. } => Some(format!(
                 "creating {}…",
                 spec.name.as_deref().unwrap_or(&spec.image)
@@ -538,6 +602,12 @@ impl Call {
     pub fn perform(self, e: &dyn Engine, c: &Caller, progress: &mut dyn FnMut(String)) -> Msg {
         let refresh = self.changes();
         let note = match self {
+            Call::Pane { to, call } => {
+                return Msg::Pane {
+                    to,
+                    msg: PaneMsg::new(call.perform(e, c)),
+                }
+            }
             Call::Containers { op, targets } => containers_op(e, c, op, &targets),
             Call::Rename { id, old, new } => outcome(
                 e.container_rename(c, &id, &new),
@@ -991,4 +1061,100 @@ fn pull(
         |id| format!("pulled {reference} ({})", short_id(&id)),
         format!("cannot pull {reference}"),
     )
+}
+
+// ----- registries and accounts (their panes) -----
+
+/// The caller's registries (logged in to, or configured).
+pub fn registry_list(e: &dyn Engine, c: &Caller) -> Result<Vec<RegistryEntry>, String> {
+    e.registry_list(c).map_err(msg)
+}
+
+/// A page of `registry`'s repositories after `last`.
+pub fn registry_catalog(
+    e: &dyn Engine,
+    c: &Caller,
+    registry: &str,
+    last: Option<String>,
+) -> Result<NamePage, String> {
+    let page = PageRequest { n: None, last };
+    e.registry_catalog(c, registry, &page).map_err(msg)
+}
+
+/// A page of `repository`'s tags after `last`.
+pub fn registry_tags(
+    e: &dyn Engine,
+    c: &Caller,
+    repository: &str,
+    last: Option<String>,
+) -> Result<NamePage, String> {
+    let page = PageRequest { n: None, last };
+    e.registry_tags(c, repository, &page).map_err(msg)
+}
+
+/// A tag's manifest, with the image of `platform` (this host's by default).
+pub fn registry_manifest(
+    e: &dyn Engine,
+    c: &Caller,
+    reference: &str,
+    platform: Option<&str>,
+) -> Result<RemoteManifest, String> {
+    e.registry_manifest(c, reference, platform).map_err(msg)
+}
+
+/// `wharf login SERVER -u USER` with the password typed in the pane.
+pub fn registry_login(
+    e: &dyn Engine,
+    c: &Caller,
+    server: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), String> {
+    e.registry_login(c, server, user, password).map_err(msg)
+}
+
+/// `wharf pull [--platform P] REFERENCE`, each progress step to `progress`; the image id.
+pub fn pull_image(
+    e: &dyn Engine,
+    c: &Caller,
+    reference: &str,
+    platform: Option<String>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<String, String> {
+    let opts = PullOptions {
+        platform,
+        ..Default::default()
+    };
+    e.image_pull(c, reference, &opts, progress).map_err(msg)
+}
+
+/// `wharf tag LOCAL TARGET` (unless they are the same) and `wharf push TARGET`.
+pub fn push_image(
+    e: &dyn Engine,
+    c: &Caller,
+    local: &str,
+    target: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), String> {
+    if local != target {
+        e.image_tag(c, local, target)
+            .map_err(|err| format!("cannot tag {local} as {target}: {err}"))?;
+    }
+    e.image_push(c, target, &PushOptions::default(), progress)
+        .map_err(msg)
+}
+
+/// The policy in force.
+pub fn policy_read(e: &dyn Engine, c: &Caller) -> Result<PolicyView, String> {
+    e.policy_read(c).map_err(msg)
+}
+
+/// Who is connected to the engine's socket.
+pub fn connections(e: &dyn Engine, c: &Caller) -> Result<Connections, String> {
+    e.connections(c).map_err(msg)
+}
+
+/// Each user's containers and limits.
+pub fn account_usage(e: &dyn Engine, c: &Caller) -> Result<Vec<wharf_engine::api::Usage>, String> {
+    e.account_usage(c).map_err(msg)
 }

@@ -41,7 +41,8 @@ pub enum Overlay {
         body: String,
     },
     RunForm(Box<RunForm>),
-    /// Another form (commit, cp, export, update, network create, connect).
+    /// Another form (commit, cp, export, update, network create, connect; a registry
+    /// login, a push, a policy edit).
     Form(Box<FormAsk>),
 }
 
@@ -131,7 +132,7 @@ impl App {
             theme,
             role,
             store: Store::default(),
-            panes: TABS.iter().map(|p| (p.make)()).collect(),
+            panes: panes::all().map(|p| (p.make)()).collect(),
             tab: 0,
             inspect: Inspect::default(),
             overlay,
@@ -193,7 +194,7 @@ impl App {
         if context == panes::inspect::INFO.context {
             return Some(Which::Inspect);
         }
-        TABS.iter()
+        panes::all()
             .position(|p| p.context == context)
             .map(Which::Tab)
     }
@@ -348,6 +349,12 @@ impl App {
     /// after a pane's name that takes one (`logs w`).
     pub fn completions(&self, input: &str) -> Vec<String> {
         let mut cmds: Vec<&str> = TABS.iter().map(|p| p.commands[0]).collect();
+        cmds.extend(
+            panes::MENUS
+                .iter()
+                .filter(|m| self.may_open(m))
+                .map(|m| m.info.commands[0]),
+        );
         cmds.extend(["help", "quit", "q"]);
         let with_name: Vec<&str> = TABS
             .iter()
@@ -676,15 +683,37 @@ impl App {
         }
     }
 
+    /// May the role open `m`? (The engine checks every call anyway.)
+    fn may_open(&self, m: &panes::Menu) -> bool {
+        match (m.needs, &self.role) {
+            (Some(p), Some(r)) => r.allows(p),
+            _ => true,
+        }
+    }
+
     fn run_command(&mut self, s: &str) {
         let s = s.trim();
         let (cmd, arg) = s
             .split_once(' ')
             .map(|(a, b)| (a, b.trim()))
             .unwrap_or((s, ""));
+        if let Some(m) = panes::MENUS
+            .iter()
+            .find(|m| m.info.commands.contains(&cmd) && !self.may_open(m))
+        {
+            let role = self.role.as_ref().map(|r| r.name.as_str()).unwrap_or("");
+            let needs = m.needs.map(|p| p.as_str()).unwrap_or("");
+            self.prompt = Prompt::Command(
+                s.to_string(),
+                Some(format!(
+                    "the role {role} may not open :{cmd} (it needs {needs})"
+                )),
+            );
+            return;
+        }
         // A pane's name with flags (`:ps -a`, `:logs -f web`, `:trace --all`) is the
         // wharf command of that name.
-        let pane = TABS.iter().position(|p| p.commands.contains(&cmd));
+        let pane = panes::all().position(|p| p.commands.contains(&cmd));
         if let Some(i) = pane.filter(|_| !arg.starts_with('-')) {
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
@@ -789,9 +818,19 @@ impl App {
                 }
             }
             actions::NEXT_TAB | actions::PREV_TAB => {
-                let n = self.panes.len() as isize;
+                // The tabs cycle; from a menu, next is the first tab and previous the last.
+                let n = TABS.len() as isize;
                 let d = if a == actions::NEXT_TAB { 1 } else { -1 };
-                self.switch_tab((self.tab as isize + d).rem_euclid(n) as usize);
+                let from = if self.tab >= TABS.len() {
+                    if d > 0 {
+                        -1
+                    } else {
+                        n
+                    }
+                } else {
+                    self.tab as isize
+                };
+                self.switch_tab((from + d).rem_euclid(n) as usize);
             }
             actions::MOUSE_TOGGLE => {
                 self.mouse = !self.mouse;
@@ -837,8 +876,9 @@ impl App {
                 }
                 if m.row == self.tabs_area.y {
                     let titles = self.tab_titles();
+                    let status = self.tab_status();
                     if let Some(i) =
-                        wharf_views::tabs::hit(self.tabs_area, &titles, self.tab, m.column)
+                        wharf_views::tabs::hit(self.tabs_area, &titles, self.tab, &status, m.column)
                     {
                         self.switch_tab(i);
                     }

@@ -44,6 +44,132 @@ pub fn key(fa: &mut FormAsk, ev: &KeyEvent) -> Key {
     Key::Stay
 }
 
+/// One field of a [`checked`] form: its definition and the value it starts with.
+pub struct Field {
+    def: FieldDef,
+    value: String,
+}
+
+impl Field {
+    /// A text field starting at `value`.
+    pub fn new(label: &'static str, value: impl Into<String>) -> Field {
+        Field {
+            def: FieldDef::text(label, ""),
+            value: value.into(),
+        }
+    }
+
+    /// A secret field (a password): drawn as dots, never logged; its value leaves the
+    /// form only in what Enter hands to the form's `then`.
+    pub fn secret(label: &'static str) -> Field {
+        Field {
+            def: FieldDef::secret(label, ""),
+            value: String::new(),
+        }
+    }
+
+    /// The same with a placeholder (shown dim while the field is empty).
+    pub fn hint(mut self, h: &'static str) -> Field {
+        self.def.placeholder = h;
+        self
+    }
+}
+
+/// What is wrong with a [`checked`] form's values: the field (by index) it is about,
+/// if one, and why.
+pub type Problem = (Option<usize>, String);
+
+/// A [`checked`] form's check of all its values: what Enter will do (a sentence), or
+/// the first problem.
+pub type FormCheck = Box<dyn Fn(&[String]) -> Result<String, Problem>>;
+
+/// What a [`checked`] form's Enter does with the values (in field order), once.
+pub type SubmitOnce = Box<dyn FnOnce(Vec<String>) -> Effect>;
+
+/// The [`Spec`] of a form checked as a whole (a registry login, a push, a policy
+/// edit): the line under the fields says what Enter will do.
+struct Checked {
+    title: String,
+    defs: Vec<FieldDef>,
+    verb: &'static str,
+    check: FormCheck,
+}
+
+impl Spec for Checked {
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+    fn fields(&self) -> &[FieldDef] {
+        &self.defs
+    }
+    fn error(&self, v: &[String], i: usize) -> Option<String> {
+        match (self.check)(v) {
+            Err((Some(j), e)) if j == i => Some(e),
+            _ => None,
+        }
+    }
+    fn form_error(&self, v: &[String]) -> Option<String> {
+        match (self.check)(v) {
+            Err((None, e)) => Some(e),
+            _ => None,
+        }
+    }
+    fn placeholder(&self, i: usize) -> String {
+        self.defs
+            .get(i)
+            .map(|d| d.placeholder.to_string())
+            .unwrap_or_default()
+    }
+    fn command_line(&self, v: &[String]) -> String {
+        (self.check)(v).unwrap_or_default()
+    }
+    fn verb(&self) -> &'static str {
+        self.verb
+    }
+    fn line_is_command(&self) -> bool {
+        false
+    }
+}
+
+/// A form of `fields` checked as a whole: `check` says what Enter will do or what is
+/// wrong (a field's problem shows on that field); `then` makes the effect from the
+/// values when Enter is pressed on good ones.
+pub fn checked(
+    title: impl Into<String>,
+    fields: Vec<Field>,
+    verb: &'static str,
+    check: FormCheck,
+    then: SubmitOnce,
+) -> FormAsk {
+    let spec = Checked {
+        title: title.into(),
+        defs: fields.iter().map(|f| f.def).collect(),
+        verb,
+        check,
+    };
+    let mut form = Form::new(Box::new(spec));
+    for (i, f) in fields.iter().enumerate() {
+        form.set(i, &f.value);
+    }
+    // Enter closes the form: `then` runs once.
+    let then = std::cell::Cell::new(Some(then));
+    FormAsk {
+        form,
+        then: Box::new(move |v| match then.take() {
+            Some(t) => t(v.to_vec()),
+            None => Effect::note(wharf_views::footer::Level::Warn, "done already"),
+        }),
+    }
+}
+
+impl FormAsk {
+    /// The same with the focus on field `i`.
+    pub fn focus(mut self, i: usize) -> FormAsk {
+        self.form.focus = i.min(self.form.values.len().saturating_sub(1));
+        self
+    }
+}
+
 /// What the run form's Enter does, as it starts the container.
 pub fn start(mode: Mode, spec: Box<ContainerCreate>, line: String) -> Effect {
     match mode {
@@ -388,6 +514,63 @@ mod tests {
         t.draw(|fr| wharf_views::form::draw(fr, fr.area(), &Theme::default(), f))
             .unwrap();
         t.backend().to_string()
+    }
+
+    fn login() -> FormAsk {
+        checked(
+            "log in",
+            vec![Field::new("user", "alice"), Field::secret("password")],
+            "log in",
+            Box::new(|v| {
+                if v[0] == "root" {
+                    Err((None, "not as root".into()))
+                } else if v[1].is_empty() {
+                    Err((Some(1), "a password is needed".into()))
+                } else {
+                    Ok(format!("log in as {}", v[0]))
+                }
+            }),
+            Box::new(|v| {
+                Effect::note(
+                    wharf_views::footer::Level::Info,
+                    format!("{} {}", v[0], v[1].len()),
+                )
+            }),
+        )
+    }
+
+    fn k(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn a_checked_form_waits_for_good_values_and_never_shows_a_secret() {
+        let mut fa = login();
+        assert!(matches!(key(&mut fa, &k(KeyCode::Enter)), Key::Stay));
+        assert_eq!(fa.form.focus, 1, "Enter goes to the field that is wrong");
+        let s = render(60, 10, &fa.form);
+        assert!(s.contains("✖ password: a password is needed"), "{s}");
+        for c in "s3cret".chars() {
+            key(&mut fa, &k(KeyCode::Char(c)));
+        }
+        assert!(!format!("{fa:?}").contains("s3cret"));
+        let s = render(60, 10, &fa.form);
+        assert!(!s.contains("s3cret") && s.contains("••••••"), "{s}");
+        assert!(s.contains("log in as alice") && !s.contains("$ "), "{s}");
+        // A problem of the whole form: said, and Enter waits.
+        fa.form.set(0, "root");
+        assert!(matches!(key(&mut fa, &k(KeyCode::Enter)), Key::Stay));
+        assert!(render(60, 10, &fa.form).contains("✖ not as root"));
+        fa.form.set(0, "alice");
+        match key(&mut fa, &k(KeyCode::Enter)) {
+            Key::Done(e) => match *e {
+                Effect::Notify(n) => assert_eq!(n.text, "alice 6"),
+                other => panic!("{other:?}"),
+            },
+            _ => panic!("Enter on good values acts"),
+        }
+        let fa = login().focus(7);
+        assert_eq!(fa.form.focus, 1, "the focus stays on a field");
     }
 
     #[test]

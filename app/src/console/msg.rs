@@ -265,7 +265,7 @@ pub enum Effect {
     Show { title: String, body: String },
     /// The run form.
     RunForm(Box<RunForm>),
-    /// Another form.
+    /// Another form (commit, update, network create, a registry login, a policy edit).
     Form(Box<FormAsk>),
     /// An engine call on a worker.
     Call(Call),

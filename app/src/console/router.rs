@@ -489,3 +489,50 @@ impl BuildApi for Router {
         m.engine.build_cache_usage(&m.caller)
     }
 }
+
+impl RegistryBrowseApi for Router {
+    fn registry_list(&self, _c: &Caller) -> Result<Vec<RegistryEntry>> {
+        let m = self.current()?;
+        m.engine.registry_list(&m.caller)
+    }
+    fn registry_catalog(&self, _c: &Caller, r: &str, p: &PageRequest) -> Result<NamePage> {
+        let m = self.current()?;
+        m.engine.registry_catalog(&m.caller, r, p)
+    }
+    fn registry_tags(&self, _c: &Caller, r: &str, p: &PageRequest) -> Result<NamePage> {
+        let m = self.current()?;
+        m.engine.registry_tags(&m.caller, r, p)
+    }
+    fn registry_manifest(
+        &self,
+        _c: &Caller,
+        r: &str,
+        platform: Option<&str>,
+    ) -> Result<RemoteManifest> {
+        let m = self.current()?;
+        m.engine.registry_manifest(&m.caller, r, platform)
+    }
+    fn registry_delete(&self, _c: &Caller, r: &str) -> Result<TagDeletion> {
+        let m = self.current()?;
+        m.engine.registry_delete(&m.caller, r)
+    }
+}
+
+impl AccountsApi for Router {
+    fn policy_read(&self, _c: &Caller) -> Result<PolicyView> {
+        let m = self.current()?;
+        m.engine.policy_read(&m.caller)
+    }
+    fn policy_write(&self, _c: &Caller, text: &str, base: Option<&str>) -> Result<PolicyChange> {
+        let m = self.current()?;
+        m.engine.policy_write(&m.caller, text, base)
+    }
+    fn connections(&self, _c: &Caller) -> Result<Connections> {
+        let m = self.current()?;
+        m.engine.connections(&m.caller)
+    }
+    fn account_usage(&self, _c: &Caller) -> Result<Vec<Usage>> {
+        let m = self.current()?;
+        m.engine.account_usage(&m.caller)
+    }
+}

@@ -5,21 +5,25 @@
 //! The API is split by area into sub-traits so each area lives in its own file;
 //! [`Engine`] is all of them together.
 
+pub mod accounts;
 pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod flags;
 pub mod images;
 pub mod networks;
+pub mod registries;
 pub mod stats;
 pub mod system;
 pub mod volumes;
 
+pub use accounts::*;
 pub use build::*;
 pub use containers::*;
 pub use exec::*;
 pub use images::*;
 pub use networks::*;
+pub use registries::*;
 pub use stats::*;
 pub use system::*;
 pub use volumes::*;
@@ -30,6 +34,8 @@ pub trait Engine:
     + AuditApi
     + ImageApi
     + RegistryApi
+    + RegistryBrowseApi
+    + AccountsApi
     + ContainerApi
     + NetworkApi
     + VolumeApi
@@ -47,6 +53,8 @@ impl<T> Engine for T where
         + AuditApi
         + ImageApi
         + RegistryApi
+        + RegistryBrowseApi
+        + AccountsApi
         + ContainerApi
         + NetworkApi
         + VolumeApi

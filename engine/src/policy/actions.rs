@@ -145,6 +145,9 @@ pub mod audit_only {
     /// A connection from a user the policy does not admit (counted per uid, not one
     /// line per connection).
     pub const CONNECT: &str = "engine.connect";
+    /// The policy file changed on disk and was put in force (or refused, and the policy
+    /// in force stayed).
+    pub const POLICY_RELOAD: &str = "policy.reload";
 }
 
 #[cfg(test)]

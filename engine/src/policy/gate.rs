@@ -5,7 +5,7 @@
 //! One place to read to know what a role may do. [`crate::LocalEngine`] owns one `Gate`;
 //! every area and every front end asks it.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::api::flags::{Seccomp, SecurityOpt};
 use crate::api::{ContainerCreate, Resources};
@@ -18,21 +18,50 @@ use super::{builtin_roles, user_groups, EffectiveRole, Policy, Scope};
 
 /// The policy in force (none = single-user mode: everyone who reaches the engine is
 /// admin) and the audit journal refusals and changes are written to.
+///
+/// The policy can be replaced while the engine runs (an admin's edit, the file changed
+/// on disk): every clone of a gate shares one slot, and each decision reads the policy
+/// once, so a call is judged wholly by the old policy or wholly by the new one.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    policy: Option<Arc<Policy>>,
+    policy: Arc<RwLock<Option<Arc<Policy>>>>,
     audit: AuditLog,
 }
 
 impl Gate {
     /// A gate for `policy` writing to `audit`.
     pub fn new(policy: Option<Arc<Policy>>, audit: AuditLog) -> Self {
-        Gate { policy, audit }
+        Gate {
+            policy: Arc::new(RwLock::new(policy)),
+            audit,
+        }
     }
 
     /// The policy in force, if any.
-    pub fn policy(&self) -> Option<&Policy> {
-        self.policy.as_deref()
+    pub fn policy(&self) -> Option<Arc<Policy>> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Put `policy` in force for every call that starts from now on (and every clone of
+    /// this gate). Single-user mode stays single-user: a gate without a policy refuses.
+    pub fn replace_policy(&self, policy: Arc<Policy>) -> Result<()> {
+        let mut slot = self.policy.write().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            return Err(EngineError::conflict(
+                "the engine runs without a policy file (single-user mode): start it with --policy PATH to have roles",
+            ));
+        }
+        *slot = Some(policy);
+        Ok(())
+    }
+
+    /// The policy slot every clone of this gate shares (for a reload, and for a
+    /// watcher, which holds it weakly so that it ends with the engine).
+    pub(crate) fn slot(&self) -> &Arc<RwLock<Option<Arc<Policy>>>> {
+        &self.policy
     }
 
     /// The audit journal.
@@ -154,7 +183,7 @@ impl Gate {
             return Ok(());
         }
         let who = self.caller(caller);
-        let msg = self.lacks(&who, &role, action, &format!("{}s", action.kind()));
+        let msg = self.lacks(&who, &role, action, &objects(action));
         self.record(&who, action.as_str(), "", "denied", &msg);
         Err(EngineError::denied(msg))
     }
@@ -189,7 +218,7 @@ impl Gate {
         let who = self.caller(caller);
         let role = self.role(caller);
         let object = if target.is_empty() {
-            format!("{}s", action.kind())
+            objects(action)
         } else {
             format!("{} {target}", action.kind())
         };
@@ -406,6 +435,17 @@ impl Gate {
             &format!("acting as {}", target.label()),
         )?;
         Ok(target)
+    }
+}
+
+/// What an action of a whole kind acts on, in words: `containers`, `the policy`.
+fn objects(action: Action) -> String {
+    match action.kind() {
+        "policy" => "the policy".into(),
+        "audit" => "the audit journal".into(),
+        "events" => "events".into(),
+        "system" => "the system".into(),
+        k => format!("{k}s"),
     }
 }
 

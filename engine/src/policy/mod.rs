@@ -6,8 +6,10 @@
 //! constraints on what containers they may create. The engine derives the role from the
 //! caller's uid through the policy; a role claimed by a client is never trusted.
 
+pub mod accounts;
 pub mod actions;
 pub mod audit;
+pub mod edit;
 pub mod gate;
 
 pub use actions::Action;
@@ -317,6 +319,8 @@ pub struct Policy {
     pub source: PathBuf,
     file: PolicyFile,
     roles: BTreeMap<String, EffectiveRole>,
+    /// `sha256:<hex>` of the text it was parsed from.
+    digest: String,
 }
 
 /// Line (1-based) of the first occurrence of `needle` in `text`, for error messages.
@@ -420,7 +424,19 @@ impl Policy {
             source: source.to_path_buf(),
             file,
             roles,
+            digest: text_digest(text),
         })
+    }
+
+    /// `sha256:<hex>` of the text this policy was parsed from: what an edit names as the
+    /// version it changes, and how a watcher tells a new file from the one in force.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The file as parsed (users, groups, and the roles it defines or overrides).
+    pub fn file(&self) -> &PolicyFile {
+        &self.file
     }
 
     fn effective(
@@ -535,6 +551,15 @@ impl Policy {
         self.binding_for(uid, &name, &groups)
             .and_then(|b| b.project)
     }
+}
+
+/// `sha256:<hex>` of a policy text.
+pub fn text_digest(text: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    )
 }
 
 /// A user's name, primary gid and groups (gid, name), from the system's user database.

@@ -7,6 +7,7 @@
 //! `{"item": ...}`, ending with `{"end": RESULT}` or `{"error": ERROR}`. The caller's
 //! identity comes from the kernel (SO_PEERCRED), never from what the client sends.
 
+pub mod browse;
 pub mod client;
 pub mod docker;
 pub mod http;

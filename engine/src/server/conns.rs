@@ -1,8 +1,10 @@
-//! Connection accounting: caps in all and per uid, and refusals of users without a role
-//! counted per uid (one audit line per minute per uid, with the count) instead of one
-//! line per connection.
+//! Connection accounting: caps in all and per uid, each open connection with its user,
+//! start and number of calls (for the accounts pane), and refusals of users without a
+//! role counted per uid (one audit line per minute per uid, with the count) instead of
+//! one line per connection.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,38 @@ pub const DENIAL_AUDIT_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct Tracker {
     inner: Mutex<Counts>,
+    sessions: Mutex<BTreeMap<u64, Arc<Session>>>,
+    next_id: AtomicU64,
+}
+
+/// One open connection: whose, since when, how many calls.
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub uid: u32,
+    /// Seconds since the epoch when it was taken.
+    pub since: i64,
+    calls: AtomicU64,
+    last: AtomicI64,
+}
+
+impl Session {
+    /// Count a request on this connection.
+    pub fn note_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.last
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    /// Requests made so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the epoch of the last request (`since` before the first).
+    pub fn last(&self) -> i64 {
+        self.last.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +69,14 @@ pub enum Full {
 pub struct Slot {
     tracker: Arc<Tracker>,
     uid: u32,
+    session: Arc<Session>,
+}
+
+impl Slot {
+    /// The connection's record (count its calls on it).
+    pub fn session(&self) -> Arc<Session> {
+        self.session.clone()
+    }
 }
 
 impl Tracker {
@@ -55,10 +97,34 @@ impl Tracker {
         }
         *n += 1;
         c.total += 1;
+        drop(c);
+        let now = chrono::Utc::now().timestamp();
+        let session = Arc::new(Session {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            uid,
+            since: now,
+            calls: AtomicU64::new(0),
+            last: AtomicI64::new(now),
+        });
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session.id, session.clone());
         Ok(Slot {
             tracker: self.clone(),
             uid,
+            session,
         })
+    }
+
+    /// The open connections, oldest first.
+    pub fn sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Open connections in all.
@@ -77,6 +143,11 @@ impl Tracker {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.tracker
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.session.id);
         let mut c = self.tracker.inner.lock().unwrap_or_else(|e| e.into_inner());
         c.total = c.total.saturating_sub(1);
         if let Some(n) = c.by_uid.get_mut(&self.uid) {
@@ -141,8 +212,15 @@ mod tests {
         assert_eq!(t.acquire(3, 3, 2).unwrap_err(), Full::Total(3));
         drop(a1);
         assert_eq!(t.of(1), 1);
-        let _c = t.acquire(3, 3, 2).unwrap();
+        let c = t.acquire(3, 3, 2).unwrap();
         assert_eq!(t.total(), 3);
+        // Each open connection is listed with its calls, and goes when released.
+        c.session().note_call();
+        c.session().note_call();
+        let listed: Vec<(u32, u64)> = t.sessions().iter().map(|s| (s.uid, s.calls())).collect();
+        assert_eq!(listed, vec![(1, 0), (2, 0), (3, 2)]);
+        drop(c);
+        assert_eq!(t.sessions().len(), 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! error (out of descriptors) backs off instead of spinning; refusals of users without a
 //! role are audited once a minute per uid with a count.
 
+pub mod accounts;
 pub mod bridge;
 pub mod conns;
 pub mod docker;
@@ -76,6 +77,8 @@ pub struct Shared {
     /// Listings kept for repeated questions.
     pub lists: lists::Lists,
     pub rt: tokio::runtime::Handle,
+    /// The socket's path, as the connections list names it.
+    pub socket: Option<std::path::PathBuf>,
 }
 
 /// Bind the socket at `path` (replacing a stale one), open to local users: rights come
@@ -135,6 +138,14 @@ pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limi
     listener
         .set_nonblocking(true)
         .ctx(|| "setting the socket non-blocking".into())?;
+    let socket = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(Path::to_path_buf));
+    // Consoles on this state root find this server (for the connections list) by it.
+    let _announce = socket
+        .as_deref()
+        .and_then(|s| accounts::Announce::write(&engine, s));
     let shared = Arc::new(Shared {
         engine,
         limits,
@@ -143,6 +154,7 @@ pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limi
         docker: docker::State::default(),
         lists: lists::Lists::default(),
         rt: rt.handle().clone(),
+        socket,
     });
     rt.block_on(async move {
         let listener =
@@ -270,9 +282,11 @@ async fn connection(shared: Arc<Shared>, stream: tokio::net::UnixStream) {
     }
     let io = TokioIo::new(stream);
     let svc_shared = shared.clone();
+    let session = slot.session();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let shared = svc_shared.clone();
         let caller = caller.clone();
+        session.note_call();
         async move { Ok::<_, Infallible>(handle(shared, caller, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()

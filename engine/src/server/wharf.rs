@@ -44,6 +44,12 @@ pub(crate) fn action_of(method: &str) -> Option<Action> {
         "image_pull" => ImagePull,
         "image_push" => ImagePush,
         "registry_login" | "registry_logout" => ImagePull,
+        // Browsing reads a registry as a pull does; deleting a tag changes it as a push
+        // does (see api/registries.rs).
+        "registry_list" | "registry_catalog" | "registry_tags" | "registry_manifest" => ImagePull,
+        "registry_delete" => ImagePush,
+        "policy_read" | "connections" | "account_usage" => PolicyRead,
+        "policy_write" => PolicyWrite,
         "container_create" => ContainerCreate,
         "container_start" | "container_start_attached" => ContainerStart,
         "container_stop" => ContainerStop,
@@ -194,6 +200,13 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
             }
         }
         return;
+    }
+    if method == "connections" {
+        // The connections are the server's, not the engine's.
+        return reply(
+            out,
+            super::accounts::connections(engine, caller, &sh.conns, sh.socket.as_deref()),
+        );
     }
     if method == "container_list" {
         let inm = r.header("if-none-match").map(str::to_string);
@@ -635,6 +648,24 @@ fn dispatch(engine: &LocalEngine, caller: &Caller, method: &str, a: Value, w: &m
         "registry_logout" => call(w, method, a, |(s,): (String,)| {
             engine.registry_logout(caller, &s)
         }),
+        "registry_list" => reply(w, engine.registry_list(caller)),
+        "registry_catalog" => call(w, method, a, |(r, p): (String, PageRequest)| {
+            engine.registry_catalog(caller, &r, &p)
+        }),
+        "registry_tags" => call(w, method, a, |(r, p): (String, PageRequest)| {
+            engine.registry_tags(caller, &r, &p)
+        }),
+        "registry_manifest" => call(w, method, a, |(r, p): (String, Option<String>)| {
+            engine.registry_manifest(caller, &r, p.as_deref())
+        }),
+        "registry_delete" => call(w, method, a, |(r,): (String,)| {
+            engine.registry_delete(caller, &r)
+        }),
+        "policy_read" => reply(w, engine.policy_read(caller)),
+        "policy_write" => call(w, method, a, |(t, b): (String, Option<String>)| {
+            engine.policy_write(caller, &t, b.as_deref())
+        }),
+        "account_usage" => reply(w, engine.account_usage(caller)),
         "build_cache_list" => reply(w, engine.build_cache_list(caller)),
         "build_cache_usage" => reply(w, engine.build_cache_usage(caller)),
         "build_cache_prune" => call(w, method, a, |(o,): (BuildCachePruneOptions,)| {

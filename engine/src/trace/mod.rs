@@ -144,6 +144,13 @@ pub fn is_mutating(method: &str) -> bool {
         // A Docker API endpoint: anything but GET/HEAD may change something.
         return !matches!(verb, "GET" | "HEAD");
     }
+    // Browsing a registry is checked as a pull (image.pull) but changes nothing.
+    if matches!(
+        method,
+        "registry_list" | "registry_catalog" | "registry_tags" | "registry_manifest"
+    ) {
+        return false;
+    }
     crate::server::wharf::action_of(method).is_some_and(|a| a.is_mutating())
 }
 
@@ -674,6 +681,8 @@ mod tests {
     fn mutating_methods() {
         assert!(is_mutating("container_create"));
         assert!(!is_mutating("container_list"));
+        assert!(!is_mutating("registry_catalog") && !is_mutating("policy_read"));
+        assert!(is_mutating("registry_delete") && is_mutating("policy_write"));
         assert!(is_mutating("POST /containers/create"));
         assert!(!is_mutating("GET /containers/json"));
     }

@@ -560,6 +560,92 @@ impl<E: Engine + ?Sized> ToolboxApi for Traced<E> {
     }
 }
 
+impl<E: Engine + ?Sized> BuildApi for Traced<E> {
+    fn image_build(
+        &self,
+        c: &Caller,
+        opts: &BuildOptions,
+        context: BuildContext<'_>,
+        sink: &mut dyn FnMut(BuildEvent) -> bool,
+    ) -> Result<BuildResult> {
+        let ctx = match &context {
+            BuildContext::Dir(p) => json!({ "dir": p }),
+            BuildContext::Tar(_) => json!("tar stream"),
+            BuildContext::Empty => json!("none"),
+        };
+        self.call(c, "image_build", json!([opts, ctx]), || {
+            self.inner.image_build(c, opts, context, sink)
+        })
+    }
+    fn build_cache_list(&self, c: &Caller) -> Result<Vec<BuildCacheEntry>> {
+        self.call(c, "build_cache_list", json!([]), || {
+            self.inner.build_cache_list(c)
+        })
+    }
+    fn build_cache_prune(&self, c: &Caller, opts: &BuildCachePruneOptions) -> Result<PruneReport> {
+        self.call(c, "build_cache_prune", json!([opts]), || {
+            self.inner.build_cache_prune(c, opts)
+        })
+    }
+    fn build_cache_usage(&self, c: &Caller) -> Result<BuildCacheUsage> {
+        self.call(c, "build_cache_usage", json!([]), || {
+            self.inner.build_cache_usage(c)
+        })
+    }
+}
+
+impl<E: Engine + ?Sized> RegistryBrowseApi for Traced<E> {
+    fn registry_list(&self, c: &Caller) -> Result<Vec<RegistryEntry>> {
+        self.call(c, "registry_list", json!([]), || {
+            self.inner.registry_list(c)
+        })
+    }
+    fn registry_catalog(&self, c: &Caller, registry: &str, page: &PageRequest) -> Result<NamePage> {
+        self.call(c, "registry_catalog", json!([registry, page]), || {
+            self.inner.registry_catalog(c, registry, page)
+        })
+    }
+    fn registry_tags(&self, c: &Caller, repository: &str, page: &PageRequest) -> Result<NamePage> {
+        self.call(c, "registry_tags", json!([repository, page]), || {
+            self.inner.registry_tags(c, repository, page)
+        })
+    }
+    fn registry_manifest(
+        &self,
+        c: &Caller,
+        reference: &str,
+        platform: Option<&str>,
+    ) -> Result<RemoteManifest> {
+        self.call(c, "registry_manifest", json!([reference, platform]), || {
+            self.inner.registry_manifest(c, reference, platform)
+        })
+    }
+    fn registry_delete(&self, c: &Caller, reference: &str) -> Result<TagDeletion> {
+        self.call(c, "registry_delete", json!([reference]), || {
+            self.inner.registry_delete(c, reference)
+        })
+    }
+}
+
+impl<E: Engine + ?Sized> AccountsApi for Traced<E> {
+    fn policy_read(&self, c: &Caller) -> Result<PolicyView> {
+        self.call(c, "policy_read", json!([]), || self.inner.policy_read(c))
+    }
+    fn policy_write(&self, c: &Caller, text: &str, base: Option<&str>) -> Result<PolicyChange> {
+        self.call(c, "policy_write", json!([text, base]), || {
+            self.inner.policy_write(c, text, base)
+        })
+    }
+    fn connections(&self, c: &Caller) -> Result<Connections> {
+        self.call(c, "connections", json!([]), || self.inner.connections(c))
+    }
+    fn account_usage(&self, c: &Caller) -> Result<Vec<Usage>> {
+        self.call(c, "account_usage", json!([]), || {
+            self.inner.account_usage(c)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,6 +680,42 @@ mod tests {
         assert_eq!(e[0].answer["Name"], "lab-data");
         assert!(!e[1].ok && e[1].error.as_deref().unwrap().contains("no-such-volume"));
         assert_eq!(e[1].action, None);
+    }
+
+    #[test]
+    fn registry_and_accounts_calls_are_recorded_and_a_password_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(LocalEngine::open(dir.path(), EngineOptions::default()).unwrap());
+        let t = Traced::new(engine, Tracer::new(100), "console");
+        let c = Caller::root();
+        t.registry_list(&c).unwrap();
+        // Nothing listens there: the login fails, its password stays out of the trace.
+        assert!(t
+            .registry_login(&c, "127.0.0.1:1", "gina", "g1na-s3cret")
+            .is_err());
+        let _ = t.registry_catalog(&c, "127.0.0.1:1", &PageRequest::default());
+        let _ = t.policy_read(&c);
+        let _ = t.account_usage(&c);
+        let e = t.tracer().since(0);
+        let methods: Vec<&str> = e.iter().map(|e| e.method.as_str()).collect();
+        assert_eq!(
+            methods,
+            [
+                "registry_list",
+                "registry_login",
+                "registry_catalog",
+                "policy_read",
+                "account_usage"
+            ]
+        );
+        assert!(!e[0].mutating && !e[2].mutating && !e[3].mutating);
+        assert_eq!(e[1].args[1], "gina");
+        let all = serde_json::to_string(&e.iter().map(|e| &e.args).collect::<Vec<_>>()).unwrap();
+        assert!(!all.contains("g1na-s3cret"), "{all}");
+        assert!(e[1]
+            .error
+            .as_deref()
+            .is_some_and(|m| !m.contains("g1na-s3cret")));
     }
 
     #[test]
@@ -641,39 +763,5 @@ mod tests {
         assert_eq!(refused.kind, ErrorKind::PermissionDenied);
         assert!(refused.message.contains("audit.trace"), "{refused}");
         assert_eq!(read(&Caller::root(), true).unwrap().len(), 3);
-    }
-}
-
-impl<E: Engine + ?Sized> BuildApi for Traced<E> {
-    fn image_build(
-        &self,
-        c: &Caller,
-        opts: &BuildOptions,
-        context: BuildContext<'_>,
-        sink: &mut dyn FnMut(BuildEvent) -> bool,
-    ) -> Result<BuildResult> {
-        let ctx = match &context {
-            BuildContext::Dir(p) => json!({ "dir": p }),
-            BuildContext::Tar(_) => json!("tar stream"),
-            BuildContext::Empty => json!("none"),
-        };
-        self.call(c, "image_build", json!([opts, ctx]), || {
-            self.inner.image_build(c, opts, context, sink)
-        })
-    }
-    fn build_cache_list(&self, c: &Caller) -> Result<Vec<BuildCacheEntry>> {
-        self.call(c, "build_cache_list", json!([]), || {
-            self.inner.build_cache_list(c)
-        })
-    }
-    fn build_cache_prune(&self, c: &Caller, opts: &BuildCachePruneOptions) -> Result<PruneReport> {
-        self.call(c, "build_cache_prune", json!([opts]), || {
-            self.inner.build_cache_prune(c, opts)
-        })
-    }
-    fn build_cache_usage(&self, c: &Caller) -> Result<BuildCacheUsage> {
-        self.call(c, "build_cache_usage", json!([]), || {
-            self.inner.build_cache_usage(c)
-        })
     }
 }

@@ -9,7 +9,11 @@
 //! names, actions) and a [`Pane`] impl, one line in [`TABS`], its view in wharf-views,
 //! and its keys in `keymaps/*.json`. The tab bar, the `:` list and completion, the
 //! keymap's contexts, the footer and the help are all built from [`TABS`].
+//!
+//! A pane reached by `:` only (no tab, no number key) is a [`Menu`] in [`MENUS`]
+//! instead: the registries and accounts panes. A menu may need a permission to open.
 
+pub mod accounts;
 pub mod console_log;
 pub mod containers;
 pub mod events;
@@ -18,6 +22,7 @@ pub mod images;
 pub mod inspect;
 pub mod logs;
 pub mod networks;
+pub mod registries;
 pub mod stats;
 pub mod trace;
 pub mod volumes;
@@ -26,6 +31,7 @@ use std::collections::VecDeque;
 
 use ratatui::layout::Rect;
 use ratatui::Frame;
+use wharf_engine::policy::Action as Perm;
 use wharf_engine::{Caller, Engine};
 use wharf_views::{ListCursor, Theme};
 
@@ -68,6 +74,30 @@ pub const TABS: &[&PaneInfo] = &[
     &hosts::INFO,
 ];
 
+/// A pane reached by `:` only: shown while open, after the tabs (none is highlighted).
+pub struct Menu {
+    pub info: &'static PaneInfo,
+    /// The permission a role needs to open it (the engine checks every call anyway).
+    pub needs: Option<Perm>,
+}
+
+/// The menus: registries (browsing is what a pull needs), accounts (for admins).
+pub const MENUS: &[Menu] = &[
+    Menu {
+        info: &registries::INFO,
+        needs: Some(Perm::ImagePull),
+    },
+    Menu {
+        info: &accounts::INFO,
+        needs: Some(Perm::PolicyRead),
+    },
+];
+
+/// Every pane the shell holds, in its order: the tabs, then the menus.
+pub fn all() -> impl Iterator<Item = &'static PaneInfo> {
+    TABS.iter().copied().chain(MENUS.iter().map(|m| m.info))
+}
+
 /// Keymap contexts and the actions each may bind, in the help's order: the shell's
 /// (`global`, `list`), each pane's, the inspect layer's, the help's.
 pub fn contexts() -> Vec<(&'static str, Vec<Action>)> {
@@ -82,7 +112,7 @@ pub fn contexts() -> Vec<(&'static str, Vec<Action>)> {
         v
     };
     let mut out = vec![("global", shell.clone()), ("list", shell.clone())];
-    for p in TABS.iter().copied().chain([&inspect::INFO]) {
+    for p in all().chain([&inspect::INFO]) {
         out.push((p.context, with_shell(p.actions)));
     }
     out.push(("help", shell));
@@ -310,8 +340,7 @@ mod tests {
         ctx.sort();
         ctx.dedup();
         assert_eq!(ctx.len(), n, "a context twice");
-        let mut cmds: Vec<&str> = TABS
-            .iter()
+        let mut cmds: Vec<&str> = super::all()
             .flat_map(|p| p.commands.iter().copied())
             .collect();
         let n = cmds.len();
@@ -322,7 +351,7 @@ mod tests {
             TABS.len() <= actions::TABS.len(),
             "a pane without a number key"
         );
-        for p in TABS {
+        for p in super::all() {
             let made = (p.make)();
             assert_eq!(made.info().context, p.context);
         }

@@ -226,6 +226,25 @@ impl CredentialStore {
         }
     }
 
+    /// The registries `uid` is logged in to, with the user name of each (never the
+    /// password); a damaged entry is listed with an empty name.
+    pub fn logins(&self, uid: u32) -> Result<Vec<(String, String)>> {
+        let file = self.read(uid)?;
+        Ok(file
+            .auths
+            .into_iter()
+            .map(|(registry, entry)| {
+                let user = base64::engine::general_purpose::STANDARD
+                    .decode(entry.auth.trim())
+                    .ok()
+                    .and_then(|r| String::from_utf8(r).ok())
+                    .and_then(|p| p.split_once(':').map(|(u, _)| u.to_string()))
+                    .unwrap_or_default();
+                (registry, user)
+            })
+            .collect())
+    }
+
     /// Save credentials for `registry` (replacing earlier ones).
     pub fn set(&self, uid: u32, registry: &str, creds: &Credentials) -> Result<()> {
         let mut file = self.read(uid)?;
@@ -310,6 +329,11 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(dmode & 0o777, 0o700);
+        assert_eq!(
+            store.logins(1000).unwrap(),
+            vec![("127.0.0.1:5000".to_string(), "alice".to_string())]
+        );
+        assert!(store.logins(1001).unwrap().is_empty());
         assert!(store.remove(1000, "127.0.0.1:5000").unwrap());
         assert!(!store.remove(1000, "127.0.0.1:5000").unwrap());
         assert_eq!(store.get(1000, "127.0.0.1:5000").unwrap(), None);

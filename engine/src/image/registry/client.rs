@@ -142,8 +142,10 @@ impl RegistryClient {
 
     fn transport_error(&self, doing: &str, e: ureq::Error) -> EngineError {
         EngineError::unavailable(format!(
-            "{doing} at registry {} ({}) failed: {e}",
-            self.registry, self.base
+            "{doing} at registry {} ({}) failed: {}",
+            self.registry,
+            self.base,
+            transport_sentence(&self.registry, &self.base, &e)
         ))
     }
 
@@ -648,8 +650,46 @@ fn www_authenticate(resp: &Response<Body>) -> Option<Challenge> {
         .min_by_key(|c| matches!(c, Challenge::Basic { .. }))
 }
 
+/// Why a request never got an answer, as a sentence with what to do: the name does not
+/// resolve, nothing listens, no route, no answer in time, a TLS failure.
+pub(crate) fn transport_sentence(registry: &str, base: &str, e: &ureq::Error) -> String {
+    use std::io::ErrorKind as K;
+    let host = base.split("://").nth(1).unwrap_or(base);
+    match e {
+        ureq::Error::HostNotFound => format!(
+            "the name {} does not resolve (no such host): check the registry's address",
+            super::reference::host_without_port(host)
+        ),
+        ureq::Error::Io(io) if io.kind() == K::ConnectionRefused => format!(
+            "nothing listens at {host} (connection refused): check the address and that the registry is running"
+        ),
+        ureq::Error::Io(io) if matches!(io.kind(), K::HostUnreachable | K::NetworkUnreachable) => {
+            format!("{host} cannot be reached from this machine (no route): check the address and the network")
+        }
+        ureq::Error::Io(io) if io.kind() == K::TimedOut => {
+            format!("{host} did not answer in time: check the network, or try again later")
+        }
+        ureq::Error::Timeout(_) => {
+            format!("{host} did not answer in time: check the network, or try again later")
+        }
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::TlsRequired => format!(
+            "the TLS (https) connection to {host} failed ({e}): its certificate is not trusted on this machine or does not name it, or it does not speak https; a registry with a self-signed certificate can be marked insecure with {}={registry} (only on a network you trust)",
+            super::INSECURE_ENV
+        ),
+        // rustls reports a failed handshake through the stream as invalid data.
+        ureq::Error::Io(io) if io.kind() == K::InvalidData => format!(
+            "the TLS (https) connection to {host} failed ({io}): its certificate is not trusted on this machine or does not name it, or it does not speak https; a registry with a self-signed certificate can be marked insecure with {}={registry} (only on a network you trust)",
+            super::INSECURE_ENV
+        ),
+        ureq::Error::ConnectionFailed => {
+            format!("cannot connect to {host}: check the address and the network")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A header as a string.
-fn header(resp: &Response<Body>, name: &str) -> Option<String> {
+pub(crate) fn header(resp: &Response<Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -658,7 +698,7 @@ fn header(resp: &Response<Body>, name: &str) -> Option<String> {
 
 /// The registry's error message: `errors[].message` (and code) from the JSON body,
 /// else the start of the body.
-fn error_text(resp: &mut Response<Body>) -> String {
+pub(crate) fn error_text(resp: &mut Response<Body>) -> String {
     let body = resp
         .body_mut()
         .with_config()

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod browse;
 pub mod client;
 pub mod manifest;
 pub mod reference;

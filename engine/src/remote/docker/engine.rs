@@ -1813,3 +1813,11 @@ impl BuildApi for DockerEngine {
         })
     }
 }
+
+/// Docker and Podman have no registry browsing of their own: the calls say so
+/// (`... is not offered by this engine`), as the console marks it.
+impl RegistryBrowseApi for DockerEngine {}
+
+/// Docker and Podman have no roles or policy: the accounts calls say they are not
+/// offered.
+impl AccountsApi for DockerEngine {}
