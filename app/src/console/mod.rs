@@ -110,7 +110,7 @@ enum Start {
         engine: Arc<dyn Engine>,
         caller: Caller,
         role: Option<EffectiveRole>,
-        hosts: Hosts,
+        hosts: Box<Hosts>,
         session: Session,
     },
     /// On several hosts at once (the fleet view), none reached yet.
@@ -172,7 +172,7 @@ pub fn run(
             engine,
             caller,
             role,
-            hosts,
+            hosts: Box::new(hosts),
             session,
         },
         keymap_arg,
