@@ -124,7 +124,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                 if tty && opts.stream {
                     let _ = write!(out, "\x1b[2J\x1b[H");
                 }
-                drop(out);
                 let rows: Vec<serde_json::Value> =
                     batch.iter().map(|s| context(s, a.no_trunc)).collect();
                 let c = super::format::Context {
@@ -156,7 +155,6 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
                     // Redraw in place, as docker stats does.
                     let _ = write!(out, "\x1b[2J\x1b[H");
                 }
-                drop(out);
                 let rows: Vec<Vec<String>> = batch.iter().map(|s| row(s, a.no_trunc)).collect();
                 super::print_table(
                     &[

@@ -103,7 +103,8 @@ pub struct Hosts {
     pub first_conn: Option<crate::hosts::Connected>,
 }
 
-/// Where the console starts.
+/// Where the console starts (one value, made once: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Start {
     /// On one engine, already reached.
     One {

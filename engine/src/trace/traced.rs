@@ -560,6 +560,40 @@ impl<E: Engine + ?Sized> ToolboxApi for Traced<E> {
     }
 }
 
+impl<E: Engine + ?Sized> BuildApi for Traced<E> {
+    fn image_build(
+        &self,
+        c: &Caller,
+        opts: &BuildOptions,
+        context: BuildContext<'_>,
+        sink: &mut dyn FnMut(BuildEvent) -> bool,
+    ) -> Result<BuildResult> {
+        let ctx = match &context {
+            BuildContext::Dir(p) => json!({ "dir": p }),
+            BuildContext::Tar(_) => json!("tar stream"),
+            BuildContext::Empty => json!("none"),
+        };
+        self.call(c, "image_build", json!([opts, ctx]), || {
+            self.inner.image_build(c, opts, context, sink)
+        })
+    }
+    fn build_cache_list(&self, c: &Caller) -> Result<Vec<BuildCacheEntry>> {
+        self.call(c, "build_cache_list", json!([]), || {
+            self.inner.build_cache_list(c)
+        })
+    }
+    fn build_cache_prune(&self, c: &Caller, opts: &BuildCachePruneOptions) -> Result<PruneReport> {
+        self.call(c, "build_cache_prune", json!([opts]), || {
+            self.inner.build_cache_prune(c, opts)
+        })
+    }
+    fn build_cache_usage(&self, c: &Caller) -> Result<BuildCacheUsage> {
+        self.call(c, "build_cache_usage", json!([]), || {
+            self.inner.build_cache_usage(c)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -641,39 +675,5 @@ mod tests {
         assert_eq!(refused.kind, ErrorKind::PermissionDenied);
         assert!(refused.message.contains("audit.trace"), "{refused}");
         assert_eq!(read(&Caller::root(), true).unwrap().len(), 3);
-    }
-}
-
-impl<E: Engine + ?Sized> BuildApi for Traced<E> {
-    fn image_build(
-        &self,
-        c: &Caller,
-        opts: &BuildOptions,
-        context: BuildContext<'_>,
-        sink: &mut dyn FnMut(BuildEvent) -> bool,
-    ) -> Result<BuildResult> {
-        let ctx = match &context {
-            BuildContext::Dir(p) => json!({ "dir": p }),
-            BuildContext::Tar(_) => json!("tar stream"),
-            BuildContext::Empty => json!("none"),
-        };
-        self.call(c, "image_build", json!([opts, ctx]), || {
-            self.inner.image_build(c, opts, context, sink)
-        })
-    }
-    fn build_cache_list(&self, c: &Caller) -> Result<Vec<BuildCacheEntry>> {
-        self.call(c, "build_cache_list", json!([]), || {
-            self.inner.build_cache_list(c)
-        })
-    }
-    fn build_cache_prune(&self, c: &Caller, opts: &BuildCachePruneOptions) -> Result<PruneReport> {
-        self.call(c, "build_cache_prune", json!([opts]), || {
-            self.inner.build_cache_prune(c, opts)
-        })
-    }
-    fn build_cache_usage(&self, c: &Caller) -> Result<BuildCacheUsage> {
-        self.call(c, "build_cache_usage", json!([]), || {
-            self.inner.build_cache_usage(c)
-        })
     }
 }

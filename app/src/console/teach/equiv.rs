@@ -186,9 +186,12 @@ mod tests {
         Arc::new(Traced::new(Arc::new(e), Tracer::new(1000), "test"))
     }
 
+    /// Calls as traced: (method, arguments).
+    type Calls = Vec<(String, Value)>;
+
     /// The calls (method, arguments) `call` makes, and those its wharf command makes
     /// among the same methods.
-    fn both_ways(call: Call) -> (Vec<(String, Value)>, Vec<(String, Value)>, Equivalent) {
+    fn both_ways(call: Call) -> (Calls, Calls, Equivalent) {
         let eq = of(&call).expect("an equivalent command");
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (ea, eb) = (traced(a.path()), traced(b.path()));

@@ -971,7 +971,8 @@ impl DockerEngine {
             while let Ok(Some((kind, data))) = attach::read_frame(&mut theirs_in) {
                 match kind {
                     attach::STDIN => {
-                        if itx.blocking_send(Some(data)).is_err() {
+                        let sent = itx.blocking_send(Some(data));
+                        if sent.is_err() {
                             break;
                         }
                     }
