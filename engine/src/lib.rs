@@ -11,6 +11,7 @@ pub mod caller;
 pub mod compose;
 pub mod error;
 pub mod events;
+pub mod filters;
 pub mod ids;
 pub mod image;
 pub mod local;

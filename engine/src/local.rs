@@ -230,45 +230,31 @@ pub fn follow_trace(
     Ok(())
 }
 
-/// Does `ev` pass `f` (everything but the time bounds)?
+/// Does `ev` pass `f` (everything but the time bounds)? Docker's rules
+/// ([`crate::filters::matches`]): `type`, `event` and each object key are alternatives
+/// among their values, every label must hold.
 pub fn event_matches(f: &EventFilter, ev: &Event) -> bool {
-    if !f.types.is_empty() && !f.types.iter().any(|t| t == ev.kind.as_str()) {
-        return false;
-    }
-    if !f.actions.is_empty() {
+    let pairs: Vec<(String, String)> = (f.types.iter().map(|v| ("type", v)))
+        .chain(f.actions.iter().map(|v| ("event", v)))
+        .chain(f.labels.iter().map(|v| ("label", v)))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain(f.objects.iter().cloned())
+        .collect();
+    let attrs = &ev.actor.attributes;
+    crate::filters::matches_ok(&pairs, |key, v| match key {
+        "type" => v == ev.kind.as_str(),
         // `health_status: healthy` matches `event=health_status` too.
-        let base = ev.action.split(':').next().unwrap_or(&ev.action);
-        if !f.actions.iter().any(|a| a == &ev.action || a == base) {
-            return false;
-        }
-    }
-    // Object filters: values of one key are OR-ed, keys AND-ed.
-    let mut keys: Vec<&str> = f.objects.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    for key in keys {
-        let hit = f.objects.iter().filter(|(k, _)| k == key).any(|(_, v)| {
-            let attrs = &ev.actor.attributes;
-            // The object itself (by id prefix or name), or another object that names it
-            // in its attributes (a container event's `image`, an exec's `container`).
+        "event" => v == ev.action || v == ev.action.split(':').next().unwrap_or(&ev.action),
+        "label" => crate::filters::label_holds(attrs, v),
+        // The object itself (by id prefix or name), or another object that names it in
+        // its attributes (a container event's `image`, an exec's `container`).
+        _ => {
             (key == ev.kind.as_str()
-                && (ev.actor.id.starts_with(v.as_str()) || attrs.get("name") == Some(v)))
-                || attrs.get(key) == Some(v)
-        });
-        if !hit {
-            return false;
+                && (crate::filters::id_holds(&ev.actor.id, v)
+                    || attrs.get("name").map(String::as_str) == Some(v)))
+                || attrs.get(key).map(String::as_str) == Some(v)
         }
-    }
-    for l in &f.labels {
-        let (k, v) = match l.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (l.as_str(), None),
-        };
-        match ev.actor.attributes.get(k) {
-            Some(have) if v.is_none_or(|v| v == have) => {}
-            _ => return false,
-        }
-    }
-    true
+    })
 }
 
 /// The longest a follower sleeps without looking (inotify wakes it at once on a change;

@@ -924,7 +924,7 @@ fn exec(env: &Env, a: ExecArgs, ctx: &Ctx) -> i32 {
     let tty = !a.no_tty && !a.detach && std::io::stdin().is_terminal();
     let mut envs = Vec::new();
     for e in &a.env {
-        match super::containers::env_value("-e", e) {
+        match super::env::env_value("-e", e) {
             Ok(v) => envs.extend(v),
             Err(e) => return fail(&e),
         }
@@ -990,7 +990,7 @@ fn run_one(env: &Env, a: RunArgs, ctx: &Ctx) -> i32 {
         spec.workdir = Some(w.clone());
     }
     for e in &a.env {
-        match super::containers::env_value("-e", e) {
+        match super::env::env_value("-e", e) {
             Ok(Some(kv)) => {
                 let k = kv.split('=').next().unwrap_or("").to_string();
                 spec.env.retain(|x| x.split('=').next() != Some(k.as_str()));

@@ -5,12 +5,13 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use wharf_engine::api::flags::{self, EnvArg, LogOpt, Seccomp, SecurityOpt};
+use wharf_engine::api::flags::{self, LogOpt, Seccomp, SecurityOpt};
 use wharf_engine::api::{
     ContainerCreate, ContainerListOptions, LogOptions, MountSpec, RemoveOptions, Resources,
 };
 use wharf_engine::{EngineError, ErrorKind};
 
+use super::env::{env_file, env_value};
 use super::format::Format;
 use super::{ago, human_size, print_table, report, Ctx};
 
@@ -679,37 +680,6 @@ impl LimitArgs {
                 .transpose()?,
         })
     }
-}
-
-/// An `-e` value for the engine: `KEY=VALUE` as given, or `KEY` with this shell's value
-/// (nothing when this shell has none, as Docker does).
-pub(super) fn env_value(flag_name: &str, v: &str) -> Result<Option<String>, EngineError> {
-    let arg: EnvArg = flags::flag(flag_name, v)?;
-    Ok(match arg {
-        EnvArg::Set(kv) => Some(kv),
-        EnvArg::FromCaller(k) => from_caller(&k),
-    })
-}
-
-fn from_caller(k: &str) -> Option<String> {
-    std::env::var(k).ok().map(|v| format!("{k}={v}"))
-}
-
-/// The variables of an `--env-file`, as Docker reads one.
-pub(super) fn env_file(path: &str) -> Result<Vec<String>, EngineError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| EngineError::io(format!("reading env file {path}"), e))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let arg = flags::env_file_line(line)
-            .map_err(|e| e.for_flag(&format!("--env-file {path}, line {}", n + 1)))?;
-        match arg {
-            Some(EnvArg::Set(kv)) => out.push(kv),
-            Some(EnvArg::FromCaller(k)) => out.extend(from_caller(&k)),
-            None => {}
-        }
-    }
-    Ok(out)
 }
 
 /// `--security-opt` values for the engine: checked by the grammar, with a seccomp

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod build;
 pub mod compose;
 pub mod containers;
+pub mod env;
 pub mod format;
 pub mod gotmpl;
 pub mod images;

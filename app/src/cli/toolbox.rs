@@ -284,13 +284,13 @@ fn exec(a: ExecArgs, ctx: &Ctx) -> i32 {
     }
     let mut env = Vec::new();
     for f in &a.env_file {
-        match super::containers::env_file(f) {
+        match super::env::env_file(f) {
             Ok(v) => env.extend(v),
             Err(e) => return fail(&e),
         }
     }
     for e in &a.env {
-        match super::containers::env_value("-e", e) {
+        match super::env::env_value("-e", e) {
             Ok(v) => env.extend(v),
             Err(e) => return fail(&e),
         }

@@ -29,38 +29,16 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::layer;
+use super::pending;
+pub use super::pending::PendingRecord;
 use super::store::{write_layer_meta, ImageIndex, ImageRecord, ImageStore, LayerMeta, LayerRecord};
 use crate::error::{EngineError, IoContext, Result};
-use crate::state::{atomic_write_json, boot_id, read_json, sync_dir};
+use crate::state::{boot_id, sync_dir};
 
 /// Records of this boot older than this are flushed at engine start (the kernel writes
 /// dirty pages out after 30 s by default, so the flush has nothing left to wait for).
 const SETTLED: Duration = Duration::from_secs(60);
-
-/// `unsynced/<n>.json`: what one commit renamed into the store before its contents were
-/// known to be on disk.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PendingRecord {
-    /// The boot the commit happened in.
-    pub boot_id: String,
-    /// Seconds since the epoch.
-    pub created: i64,
-    /// Layer chain ids renamed into `layers/`.
-    pub layers: Vec<String>,
-    /// Blob digests renamed into `blobs/sha256/`.
-    pub blobs: Vec<String>,
-    /// Each tag the commit set -> the image it named before (`None`: a new tag).
-    pub tags: BTreeMap<String, Option<String>>,
-}
-
-impl PendingRecord {
-    pub fn is_empty(&self) -> bool {
-        self.layers.is_empty() && self.blobs.is_empty()
-    }
-}
 
 /// What [`ImageStore::recover_unsynced`] did.
 #[derive(Debug, Default)]
@@ -72,51 +50,9 @@ pub struct Recovery {
 }
 
 impl ImageStore {
-    fn unsynced_dir(&self) -> PathBuf {
-        self.root().path().join("unsynced")
-    }
-
-    /// The pending records, oldest first: (path, record). A damaged record (torn
-    /// writes cannot happen, but a hand edit can) counts as naming nothing.
+    /// The pending records, oldest first: (path, record).
     fn pending(&self) -> Result<Vec<(PathBuf, PendingRecord)>> {
-        let dir = self.unsynced_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(EngineError::io(format!("listing {}", dir.display()), e)),
-        };
-        let mut out = Vec::new();
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".json") || name.starts_with('.') {
-                continue;
-            }
-            let rec = match read_json::<PendingRecord>(&e.path()) {
-                Ok(r) => r.unwrap_or_default(),
-                Err(err) => {
-                    tracing::warn!("{err}");
-                    PendingRecord::default()
-                }
-            };
-            out.push((e.path(), rec));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
-    }
-
-    /// Record, durably, what a commit is about to rename in (hold the images lock).
-    /// Returns the record's path.
-    pub(super) fn write_pending(&self, rec: &PendingRecord) -> Result<PathBuf> {
-        let dir = self.unsynced_dir();
-        fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
-        // Names sort in commit order: nanoseconds, then a random part.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path = dir.join(format!("{nanos:020}-{}.json", &crate::ids::new_id()[..8]));
-        atomic_write_json(&path, rec)?;
-        Ok(path)
+        pending::read_all(self.root().path())
     }
 
     /// Is anything stored not yet known to be on disk?
@@ -153,7 +89,7 @@ impl ImageStore {
                 Err(e) => return Err(EngineError::io(format!("removing {}", p.display()), e)),
             }
         }
-        sync_dir(&self.unsynced_dir())
+        sync_dir(&pending::dir(self.root().path()))
     }
 
     /// At engine start: check what an earlier boot left unsynced and drop the images it

@@ -12,6 +12,7 @@ pub mod archive;
 pub mod build;
 pub mod durable;
 pub mod layer;
+mod pending;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::durable::PendingRecord;
 use super::layer::{self, Compression, LayerStats};
+use super::pending::{self, PendingRecord};
 use super::reference::{validate_digest, Reference};
 use crate::api::StagingUsage;
 use crate::error::{EngineError, IoContext, Result};
@@ -983,7 +983,7 @@ impl ImageStore {
             .into_iter()
             .filter(|(chain, _)| !self.layer_root(chain).join("layer.json").is_file())
             .collect();
-        let pending = PendingRecord {
+        let record = PendingRecord {
             boot_id: crate::state::boot_id(),
             created: now(),
             layers: layers.iter().map(|(c, _)| c.clone()).collect(),
@@ -994,8 +994,8 @@ impl ImageStore {
                 .map(|t| (t.clone(), idx.refs.get(t).cloned()))
                 .collect(),
         };
-        if !pending.is_empty() {
-            self.write_pending(&pending)?;
+        if !record.is_empty() {
+            pending::write(self.root().path(), &record)?;
         }
         for (digest, src) in &blobs {
             let dst = self.blob_path(digest);

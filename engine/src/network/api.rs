@@ -86,48 +86,35 @@ fn info_of(st: &Store, n: &NetRecord) -> NetworkInfo {
     }
 }
 
-/// Does `n` pass the `network ls` filters (values of one key OR-ed, keys AND-ed)?
+/// The `network ls` filter keys.
+const FILTER_KEYS: [&str; 7] = ["driver", "id", "label", "name", "scope", "type", "dangling"];
+
+/// Does `n` pass the `network ls` filters ([`crate::filters::matches`])?
 fn matches(st: &Store, n: &NetRecord, filters: &[(String, String)]) -> Result<bool> {
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        let mut hit = false;
-        for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-            hit |= match key {
-                "driver" => &n.driver == v,
-                "id" => n.id.starts_with(v.as_str()),
-                "name" => n.name.contains(v.as_str()),
-                "scope" => v == "local",
-                "type" => match v.as_str() {
-                    "custom" => n.is_user(),
-                    "builtin" => !n.is_user(),
-                    _ => return Err(EngineError::invalid(format!("invalid filter type={v}: use custom or builtin"))),
-                },
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => n.labels.get(k).is_some_and(|x| x == val),
-                    None => n.labels.contains_key(v.as_str()),
-                },
-                "dangling" => {
-                    let dangling = n.is_user() && st.endpoints_on(&n.id).next().is_none();
-                    match v.as_str() {
-                        "true" | "1" => dangling,
-                        "false" | "0" => !dangling,
-                        _ => return Err(EngineError::invalid(format!("invalid filter dangling={v}: use true or false"))),
-                    }
-                }
+    use crate::filters::{bool_value, id_holds, label_holds, name_holds};
+    crate::filters::matches(filters, |key, v| {
+        Ok(match key {
+            "driver" => n.driver == v,
+            "id" => id_holds(&n.id, v),
+            "name" => name_holds(&n.name, v),
+            "scope" => v == "local",
+            "type" => match v {
+                "custom" => n.is_user(),
+                "builtin" => !n.is_user(),
                 _ => {
                     return Err(EngineError::invalid(format!(
-                        "invalid filter key {key:?}: use driver, id, label, name, scope, type or dangling"
+                        "invalid filter type={v}: use custom or builtin"
                     )))
                 }
-            };
-        }
-        if !hit {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+            },
+            "label" => label_holds(&n.labels, v),
+            "dangling" => {
+                let dangling = n.is_user() && st.endpoints_on(&n.id).next().is_none();
+                bool_value(key, v)? == dangling
+            }
+            _ => false,
+        })
+    })
 }
 
 /// The runtime's name of container `id`, from `containers/<id>/config.json` if it says.
@@ -317,6 +304,11 @@ impl NetworkApi for LocalEngine {
 
     fn network_list(&self, caller: &Caller, opts: &NetworkListOptions) -> Result<Vec<NetworkInfo>> {
         self.gate().authorize(caller, Action::NetworkList)?;
+        crate::filters::check_keys(&opts.filters, &FILTER_KEYS, |key| {
+            format!(
+                "invalid filter key {key:?}: use driver, id, label, name, scope, type or dangling"
+            )
+        })?;
         let s = Session::open(self)?;
         let mut out = Vec::new();
         for n in s.st.networks.values() {

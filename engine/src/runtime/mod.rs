@@ -1036,70 +1036,51 @@ fn prepare_filters(
     engine: &LocalEngine,
     filters: &[(String, String)],
 ) -> Result<HashMap<String, String>> {
+    crate::filters::check_keys(
+        filters,
+        &["status", "name", "id", "label", "exited", "ancestor"],
+        |other| {
+            format!("invalid filter {other:?}: use status, name, id, label, ancestor or exited")
+        },
+    )?;
     let mut ancestors = HashMap::new();
     for (k, v) in filters {
-        match k.as_str() {
-            "status" | "name" | "id" | "label" | "exited" => {}
-            "ancestor" => {
-                if let Ok(i) = engine.resolve_image(&Caller::root(), v) {
-                    ancestors.insert(v.clone(), i.id);
-                }
-            }
-            other => {
-                return Err(EngineError::invalid(format!(
-                    "invalid filter {other:?}: use status, name, id, label, ancestor or exited"
-                )))
+        if k == "ancestor" {
+            if let Ok(i) = engine.resolve_image(&Caller::root(), v) {
+                ancestors.insert(v.clone(), i.id);
             }
         }
     }
     Ok(ancestors)
 }
 
-/// Does `s` pass `filters` (values of one key: any; different keys: all)? `ancestors`
-/// and the keys come from [`prepare_filters`].
+/// Does `s` pass `filters` ([`crate::filters::matches`])? `ancestors` and the keys come
+/// from [`prepare_filters`].
 fn matches_filters(
     s: &ContainerSummary,
     filters: &[(String, String)],
     ancestors: &HashMap<String, String>,
 ) -> bool {
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        // Docker's rule: values of one key are alternatives, except labels, which must
-        // all hold (compose lists a project's service containers with two labels).
-        let all = key == "label";
-        let mut hit = all;
-        for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-            let this = match key {
-                "status" => s.state.as_str() == v,
-                "name" => s.name.contains(v.as_str()),
-                "id" => s.id.starts_with(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => s.labels.get(k).is_some_and(|x| x == val),
-                    None => s.labels.contains_key(v),
-                },
-                "ancestor" => {
-                    s.image == *v
-                        || s.image_id == *v
-                        || s.image_id
-                            .trim_start_matches("sha256:")
-                            .starts_with(v.trim_start_matches("sha256:"))
-                        || ancestors.get(v).is_some_and(|id| *id == s.image_id)
-                }
-                "exited" => {
-                    s.state == ContainerStatus::Exited
-                        && s.exit_code.map(|c| c.to_string()) == Some(v.clone())
-                }
-                _ => false,
-            };
-            hit = if all { hit && this } else { hit || this };
+    use crate::filters::{id_holds, label_holds, name_holds};
+    crate::filters::matches_ok(filters, |key, v| match key {
+        "status" => s.state.as_str() == v,
+        "name" => name_holds(&s.name, v),
+        "id" => id_holds(&s.id, v),
+        "label" => label_holds(&s.labels, v),
+        "ancestor" => {
+            s.image == v
+                || s.image_id == v
+                || s.image_id
+                    .trim_start_matches("sha256:")
+                    .starts_with(v.trim_start_matches("sha256:"))
+                || ancestors.get(v).is_some_and(|id| *id == s.image_id)
         }
-        if !hit {
-            return false;
+        "exited" => {
+            s.state == ContainerStatus::Exited
+                && s.exit_code.map(|c| c.to_string()).as_deref() == Some(v)
         }
-    }
-    true
+        _ => false,
+    })
 }
 
 /// A listing with what says how long it holds ([`LocalEngine::container_list_timed`]).

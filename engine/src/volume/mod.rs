@@ -442,28 +442,28 @@ impl VolumeApi for LocalEngine {
     fn volume_list(&self, caller: &Caller, opts: &VolumeListOptions) -> Result<Vec<Volume>> {
         self.gate().authorize(caller, Action::VolumeList)?;
         let mut out = Vec::new();
-        'next: for m in all(self)? {
+        crate::filters::check_keys(
+            &opts.filters,
+            &["dangling", "name", "label", "driver"],
+            |k| format!("invalid volume filter {k:?}: use dangling, name, label or driver"),
+        )?;
+        for m in all(self)? {
             if !self.gate().can_see(caller, m.owner) {
                 continue;
             }
-            for (k, v) in &opts.filters {
-                let keep = match k.as_str() {
-                    "dangling" => (v == "true" || v == "1") == refs(self, &m.name).is_empty(),
-                    "name" => m.name.contains(v.as_str()),
-                    "label" => match v.split_once('=') {
-                        Some((lk, lv)) => m.labels.get(lk).is_some_and(|x| x == lv),
-                        None => m.labels.contains_key(v),
-                    },
-                    "driver" => v == "local",
-                    _ => {
-                        return Err(EngineError::invalid(format!(
-                            "invalid volume filter {k:?}: use dangling, name, label or driver"
-                        )))
+            let keep = crate::filters::matches(&opts.filters, |k, v| {
+                Ok(match k {
+                    "dangling" => {
+                        crate::filters::bool_value(k, v)? == refs(self, &m.name).is_empty()
                     }
-                };
-                if !keep {
-                    continue 'next;
-                }
+                    "name" => crate::filters::name_holds(&m.name, v),
+                    "label" => crate::filters::label_holds(&m.labels, v),
+                    "driver" => v == "local",
+                    _ => false,
+                })
+            })?;
+            if !keep {
+                continue;
             }
             out.push(to_volume(self, &m, true));
         }

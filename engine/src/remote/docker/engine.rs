@@ -970,10 +970,9 @@ impl DockerEngine {
         std::thread::spawn(move || {
             while let Ok(Some((kind, data))) = attach::read_frame(&mut theirs_in) {
                 match kind {
-                    // (A guard would move `data` before the RESIZE arm reads it.)
-                    #[allow(clippy::collapsible_match)]
                     attach::STDIN => {
-                        if itx.blocking_send(Some(data)).is_err() {
+                        let sent = itx.blocking_send(Some(data));
+                        if sent.is_err() {
                             break;
                         }
                     }

@@ -253,45 +253,38 @@ fn docker_rows(
 
 /// The filters answered here.
 fn api_match(r: &ContainerSummary, filters: &[(String, String)]) -> bool {
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.into_iter().all(|key| {
-        filters
+    crate::filters::matches_ok(filters, |key, v| match key {
+        "before" | "since" => true,
+        "is-task" => v == "false",
+        "health" => {
+            let h = r.health.map(|h| match h {
+                HealthStatus::Starting => "starting",
+                HealthStatus::Healthy => "healthy",
+                HealthStatus::Unhealthy => "unhealthy",
+            });
+            h.unwrap_or("none") == v
+        }
+        "network" => r
+            .endpoints
             .iter()
-            .filter(|(k, _)| k == key)
-            .any(|(_, v)| match key {
-                "before" | "since" => true,
-                "is-task" => v == "false",
-                "health" => {
-                    let h = r.health.map(|h| match h {
-                        HealthStatus::Starting => "starting",
-                        HealthStatus::Healthy => "healthy",
-                        HealthStatus::Unhealthy => "unhealthy",
-                    });
-                    h.unwrap_or("none") == v
-                }
-                "network" => r.endpoints.iter().any(|ep| {
-                    ep.network == *v || (!v.is_empty() && ep.network_id.starts_with(v.as_str()))
-                }),
-                "volume" => r
-                    .mounts
-                    .iter()
-                    .any(|m| m.destination == *v || (m.kind == "volume" && m.name == *v)),
-                "publish" | "expose" => port_filter(v).is_some_and(|(lo, hi, proto)| {
-                    let ports = if key == "publish" {
-                        &r.bound_ports
-                    } else {
-                        &r.exposed_ports
-                    };
-                    ports.iter().any(|k| {
-                        let (p, pr) = k.split_once('/').unwrap_or((k, "tcp"));
-                        p.parse::<u16>().is_ok_and(|p| p >= lo && p <= hi)
-                            && proto.as_deref().is_none_or(|x| x == pr)
-                    })
-                }),
-                _ => false,
+            .any(|ep| ep.network == v || (!v.is_empty() && ep.network_id.starts_with(v))),
+        "volume" => r
+            .mounts
+            .iter()
+            .any(|m| m.destination == v || (m.kind == "volume" && m.name == v)),
+        "publish" | "expose" => port_filter(v).is_some_and(|(lo, hi, proto)| {
+            let ports = if key == "publish" {
+                &r.bound_ports
+            } else {
+                &r.exposed_ports
+            };
+            ports.iter().any(|k| {
+                let (p, pr) = k.split_once('/').unwrap_or((k, "tcp"));
+                p.parse::<u16>().is_ok_and(|p| p >= lo && p <= hi)
+                    && proto.as_deref().is_none_or(|x| x == pr)
             })
+        }),
+        _ => false,
     })
 }
 
@@ -754,21 +747,15 @@ pub fn prune(c: &mut Call, out: &mut Responder) -> Handled {
         return Ok(());
     }
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    crate::filters::check_keys(&filters, &["until", "label", "label!"], |other| {
+        format!("invalid filter {other:?}: prune takes until, label and label!")
+    })?;
     let mut until: Option<i64> = None;
     for (k, v) in &filters {
-        match k.as_str() {
-            "until" => {
-                let t = parse_time(v, now).map_err(|m| {
-                    EngineError::invalid(format!("invalid filter 'until={v}': {m}"))
-                })?;
-                until = Some(until.map_or(t, |u| u.min(t)));
-            }
-            "label" | "label!" => {}
-            other => {
-                return Err(EngineError::invalid(format!(
-                    "invalid filter {other:?}: prune takes until, label and label!"
-                )))
-            }
+        if k == "until" {
+            let t = parse_time(v, now)
+                .map_err(|m| EngineError::invalid(format!("invalid filter 'until={v}': {m}")))?;
+            until = Some(until.map_or(t, |u| u.min(t)));
         }
     }
     let rows = e.container_list(
@@ -779,32 +766,19 @@ pub fn prune(c: &mut Call, out: &mut Responder) -> Handled {
             ..Default::default()
         },
     )?;
-    let label_hit = |r: &ContainerSummary, v: &str| match v.split_once('=') {
-        Some((k, val)) => r.labels.get(k).is_some_and(|x| x == val),
-        None => r.labels.contains_key(v),
-    };
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for r in rows {
         if r.state.is_active() {
             continue;
         }
-        if until.is_some_and(|u| r.created.saturating_mul(1_000_000_000) >= u) {
-            continue;
-        }
-        let labels: Vec<&str> = filters
-            .iter()
-            .filter(|(k, _)| k == "label")
-            .map(|(_, v)| v.as_str())
-            .collect();
-        if !labels.is_empty() && !labels.iter().all(|v| label_hit(&r, v)) {
-            continue;
-        }
-        if filters
-            .iter()
-            .filter(|(k, _)| k == "label!")
-            .any(|(_, v)| label_hit(&r, v))
-        {
+        // Created before the earliest `until`; every `label`, no `label!`.
+        let kept = crate::filters::matches_ok(&filters, |k, v| match k {
+            "label" => crate::filters::label_holds(&r.labels, v),
+            "label!" => !crate::filters::label_holds(&r.labels, v),
+            _ => true,
+        });
+        if !kept || until.is_some_and(|u| r.created.saturating_mul(1_000_000_000) >= u) {
             continue;
         }
         // Each removal is authorized and audited on its own; others' are skipped.

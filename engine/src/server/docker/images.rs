@@ -23,10 +23,10 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::fields::Fields;
-use super::volumes::filter_bool;
 use super::{base_headers, json_status, ok, unsupported, Call, Handled};
 use crate::api::*;
 use crate::error::{EngineError, ErrorKind};
+use crate::filters::bool_value;
 use crate::image::registry::api::normalize_server;
 use crate::image::registry::reference::RemoteRef;
 use crate::image::Reference;
@@ -437,10 +437,9 @@ fn until_secs(v: &str) -> Result<i64, EngineError> {
 
 /// Does `labels` have every `key` or `key=value` of `wanted`?
 fn labels_match(labels: &Value, wanted: &[String]) -> bool {
-    wanted.iter().all(|w| match w.split_once('=') {
-        Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
-        None => labels.get(w.as_str()).is_some(),
-    })
+    wanted
+        .iter()
+        .all(|w| crate::filters::label_holds(labels, w))
 }
 
 /// `GET /images/json?all=&digests=&filters=`: filters dangling, reference, label,
@@ -473,7 +472,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     for (k, v) in c.filters()? {
         match k.as_str() {
             "dangling" => {
-                let d = filter_bool(&k, &v)?;
+                let d = bool_value(&k, &v)?;
                 if opts.dangling.is_some_and(|x| x != d) {
                     return Err(EngineError::invalid(
                         "the dangling filter is given both true and false",
@@ -840,7 +839,7 @@ pub fn prune(c: &mut Call, out: &mut Responder) -> Handled {
     let mut all = false;
     for (k, v) in c.filters()? {
         match k.as_str() {
-            "dangling" => all = !filter_bool(&k, &v)?,
+            "dangling" => all = !bool_value(&k, &v)?,
             "label" | "label!" | "until" => {
                 return Err(unsupported(
                     &format!("pruning images by {k} ({k}={v})"),

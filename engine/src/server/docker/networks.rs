@@ -7,10 +7,10 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::fields::Fields;
-use super::volumes::filter_bool;
 use super::{json_status, ok, status_only, unsupported, Call, Handled};
 use crate::api::{NetworkApi, NetworkConnect, NetworkCreate, NetworkInfo, NetworkListOptions};
 use crate::error::EngineError;
+use crate::filters::bool_value;
 use crate::policy::Action;
 use crate::server::bridge::Responder;
 
@@ -29,7 +29,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     for (k, v) in c.filters()? {
         match k.as_str() {
             "dangling" => {
-                let d = filter_bool(&k, &v)?;
+                let d = bool_value(&k, &v)?;
                 filters.push((k, d.to_string()));
             }
             "driver" | "id" | "label" | "name" | "scope" | "type" => filters.push((k, v)),

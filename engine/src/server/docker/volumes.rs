@@ -8,19 +8,9 @@ use super::fields::Fields;
 use super::{json_status, ok, status_only, unsupported, Call, Handled};
 use crate::api::{Volume, VolumeApi, VolumeCreate, VolumeListOptions};
 use crate::error::EngineError;
+use crate::filters::bool_value;
 use crate::policy::Action;
 use crate::server::bridge::Responder;
-
-/// `true`/`false`/`1`/`0` in a filter.
-pub fn filter_bool(key: &str, v: &str) -> Result<bool, EngineError> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" => Ok(true),
-        "0" | "false" => Ok(false),
-        _ => Err(EngineError::invalid(format!(
-            "invalid filter '{key}={v}': use true or false"
-        ))),
-    }
-}
 
 /// `GET /volumes?filters=`: `{"Volumes": [...], "Warnings": []}`; filters dangling,
 /// driver, label, name.
@@ -29,7 +19,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
     for (k, v) in c.filters()? {
         match k.as_str() {
             "dangling" => {
-                let d = filter_bool(&k, &v)?;
+                let d = bool_value(&k, &v)?;
                 filters.push((k, d.to_string()));
             }
             "driver" | "label" | "name" => filters.push((k, v)),
@@ -90,7 +80,7 @@ pub fn prune(c: &mut Call, out: &mut Responder) -> Handled {
     let mut all = false;
     for (k, v) in c.filters()? {
         match k.as_str() {
-            "all" => all = filter_bool(&k, &v)?,
+            "all" => all = bool_value(&k, &v)?,
             "label" | "label!" => {
                 return Err(unsupported(
                     &format!("pruning volumes by label ({k}={v})"),
