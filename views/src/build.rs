@@ -290,10 +290,7 @@ fn step_lines<'a>(s: &'a BuildState, theme: &Theme, w: usize) -> Vec<Line<'a>> {
                 } else {
                     format!("[{}] ", st.stage)
                 };
-                let left = format!(
-                    "Step {}/{} : {stage}{}",
-                    st.index, st.total, st.instruction
-                );
+                let left = format!("Step {}/{} : {stage}{}", st.index, st.total, st.instruction);
                 let left_w = w.saturating_sub(2 + right_w + 1).max(10);
                 let left = fit(&left, left_w);
                 let pad = left_w.saturating_sub(width(&left));
@@ -460,7 +457,10 @@ mod tests {
             ev_step(1, "FROM wharf/demo"),
             BuildEvent::Cached { index: 1 },
             done(1, "3f57d9401f8d4be2a1c0b1f2e3d4c5b6a7980912", 0),
-            ev_step(2, "RUN echo hi > /x && for i in 1 2 3; do echo line $i; done"),
+            ev_step(
+                2,
+                "RUN echo hi > /x && for i in 1 2 3; do echo line $i; done",
+            ),
             BuildEvent::Container {
                 index: 2,
                 id: "c0ffee".into(),
@@ -541,7 +541,7 @@ mod tests {
     }
 
     #[test]
-    fn done() {
+    fn built_with_tags() {
         let s = built();
         assert_eq!(s.status(), "step 3/3 · built");
         insta::assert_snapshot!("done_80x24", shot(80, 24, Some(&s)));
@@ -579,7 +579,10 @@ mod tests {
         assert!(a.contains("output line 99"), "{a}");
         s.scroll_by(-20);
         let b = shot(80, 10, Some(&s));
-        assert!(!b.contains("output line 99") && b.contains("output line 79"), "{b}");
+        assert!(
+            !b.contains("output line 99") && b.contains("output line 79"),
+            "{b}"
+        );
         s.scroll_by(-1000);
         let c = shot(80, 10, Some(&s));
         assert!(c.contains("Step 1/3"), "{c}");

@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
 use wharf_engine::api::{
-    BuildContext, BuildEvent, BuildOptions, BuildResult, Change, CommitOptions, Connections, ContainerCreate, ContainerListOptions, ContainerStats,
-    ContainerSummary, EventFilter, ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions,
-    NamePage, NetworkConnect, NetworkCreate, NetworkListOptions, PageRequest, PolicyChange,
-    PolicyView, Progress, PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions,
-    RemoveOutcome, Resources, RestartPolicy, StatsOptions, SystemInfo, TagDeletion, TopResult,
-    Volume, VolumeCreate, VolumeListOptions,
+    BuildContext, BuildEvent, BuildOptions, BuildResult, Change, CommitOptions, Connections,
+    ContainerCreate, ContainerListOptions, ContainerStats, ContainerSummary, EventFilter,
+    ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions, NamePage, NetworkConnect,
+    NetworkCreate, NetworkListOptions, PageRequest, PolicyChange, PolicyView, Progress,
+    PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions, RemoveOutcome,
+    Resources, RestartPolicy, StatsOptions, SystemInfo, TagDeletion, TopResult, Volume,
+    VolumeCreate, VolumeListOptions,
 };
 use wharf_engine::events::Event;
-use tokio::sync::mpsc::UnboundedSender;
 use wharf_engine::{Caller, Engine};
 use wharf_views::disk_usage::{self, Usage};
 use wharf_views::footer::{Level, Notification};
@@ -489,7 +490,8 @@ pub struct BuildLink {
 }
 
 impl BuildLink {
-    /// A link that goes nowhere (tests, a command without a pane).
+    /// A link that goes nowhere (tests).
+    #[cfg(test)]
     pub fn none() -> BuildLink {
         BuildLink {
             serial: 0,
@@ -515,7 +517,10 @@ impl PartialEq for BuildLink {
 /// What a build tells its pane.
 #[derive(Debug)]
 pub enum BuildFeed {
-    Event { serial: u64, event: BuildEvent },
+    Event {
+        serial: u64,
+        event: BuildEvent,
+    },
     /// It ended: its image and tags, or the error; `cancelled` when a cancel ended it.
     End {
         serial: u64,

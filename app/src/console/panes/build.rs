@@ -119,7 +119,9 @@ impl Build {
     /// Start a build from `build`'s words (flags and the context).
     fn start(&mut self, words: Vec<String>, cx: &mut Ctx) -> Result<(), String> {
         if self.running() {
-            let k = cx.keys_for(INFO.context, CANCEL).unwrap_or_else(|| "c".into());
+            let k = cx
+                .keys_for(INFO.context, CANCEL)
+                .unwrap_or_else(|| "c".into());
             return Err(format!("a build is running: wait, or cancel it ({k})"));
         }
         let line = BuildLine::try_parse_from(std::iter::once("build".to_string()).chain(words))

@@ -515,7 +515,11 @@ mod tests {
         )
         .unwrap();
         let context = dir.path().to_string_lossy().into_owned();
-        let file = dir.path().join("sub/Build.file").to_string_lossy().into_owned();
+        let file = dir
+            .path()
+            .join("sub/Build.file")
+            .to_string_lossy()
+            .into_owned();
         let line = crate::cli::build::BuildLine::try_parse_from([
             "build",
             "-t",
