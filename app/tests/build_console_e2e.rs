@@ -149,7 +149,7 @@ fn build_from_the_prompt_shows_steps_then_the_image() {
     let (root, dir) =
         setup("FROM wharf/demo\nRUN echo hi > /x && echo made-by-run\nCMD [\"cat\", \"/x\"]\n");
     let c = Console::start(root.path(), dir.path(), 160, 45);
-    c.wait_for("Containers");
+    c.wait_for("? help");
     c.keys(&[":"]);
     c.text("build ctx -t built:1");
     c.keys(&["Enter"]);
@@ -198,7 +198,7 @@ fn a_failing_run_names_its_command_and_code() {
     }
     let (root, dir) = setup("FROM wharf/demo\nRUN echo before-fail; exit 7\n");
     let c = Console::start(root.path(), dir.path(), 80, 24);
-    c.wait_for("Containers");
+    c.wait_for("? help");
     c.keys(&[":"]);
     c.text("build ctx --no-cache -t nope:1");
     c.keys(&["Enter"]);
@@ -217,7 +217,7 @@ fn cancel_stops_the_step_and_leaves_no_container() {
     }
     let (root, dir) = setup("FROM wharf/demo\nRUN echo sleeping && sleep 30\nCMD [\"true\"]\n");
     let c = Console::start(root.path(), dir.path(), 80, 24);
-    c.wait_for("Containers");
+    c.wait_for("? help");
     c.keys(&[":"]);
     c.text("build ctx -t slow:1");
     c.keys(&["Enter"]);
