@@ -262,6 +262,9 @@ fn step_lines<'a>(s: &'a BuildState, theme: &Theme, w: usize) -> Vec<Line<'a>> {
     let failed_at = matches!(s.outcome, Outcome::Failed(_) | Outcome::Cancelled)
         .then(|| s.current().map(|c| c.index))
         .flatten();
+    // Stages are named only in a build of several.
+    let first = s.steps().next().map(|x| x.stage.as_str());
+    let multi = s.steps().any(|x| Some(x.stage.as_str()) != first);
     // Right of each step: CACHED, its time, the image it made.
     let right_w = 6 + 1 + 7 + 2 + 12;
     let mut out = Vec::new();
@@ -285,7 +288,7 @@ fn step_lines<'a>(s: &'a BuildState, theme: &Theme, w: usize) -> Vec<Line<'a>> {
                 } else {
                     ("▶", theme.accent())
                 };
-                let stage = if st.stage.is_empty() || st.stage == "0" {
+                let stage = if !multi || st.stage.is_empty() {
                     String::new()
                 } else {
                     format!("[{}] ", st.stage)
@@ -567,6 +570,28 @@ mod tests {
         s.finish(Outcome::Cancelled);
         insta::assert_snapshot!("cancelled_80x24", shot(80, 24, Some(&s)));
         insta::assert_snapshot!("cancelled_160x45", shot(160, 45, Some(&s)));
+    }
+
+    #[test]
+    fn stages_are_named_in_a_build_of_several() {
+        let mut s = BuildState::new(".", &[]);
+        for (i, stage, ins) in [
+            (1, "builder", "FROM wharf/demo AS builder"),
+            (2, "builder", "RUN echo x > /x"),
+            (3, "1", "FROM wharf/demo"),
+        ] {
+            s.event(&BuildEvent::Step {
+                index: i,
+                total: 3,
+                stage: stage.into(),
+                instruction: ins.into(),
+            });
+        }
+        let a = shot(80, 6, Some(&s));
+        assert!(a.contains("Step 2/3 : [builder] RUN"), "{a}");
+        assert!(a.contains("Step 3/3 : [1] FROM"), "{a}");
+        let b = shot(80, 6, Some(&running()));
+        assert!(!b.contains('['), "{b}");
     }
 
     #[test]

@@ -240,8 +240,12 @@ impl Pane for Build {
         self.start(words, cx)
     }
 
+    /// A menu names itself in the status: `Build · step 2/3 · building`.
     fn status(&self, _store: &Store) -> String {
-        self.build.as_ref().map(|b| b.status()).unwrap_or_default()
+        match &self.build {
+            Some(b) => format!("{} · {}", INFO.title, b.status()),
+            None => INFO.title.to_string(),
+        }
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View) {
