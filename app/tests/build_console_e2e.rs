@@ -207,6 +207,25 @@ fn a_failing_run_names_its_command_and_code() {
     let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("returned a non-zero code: 7"), "{s}");
     assert_eq!(wharf_ok(root.path(), &["ps", "-aq"]), "");
+    // A Dockerfile error names its line and instruction (the error's window closed).
+    std::fs::create_dir(dir.path().join("bad")).unwrap();
+    std::fs::write(
+        dir.path().join("bad/Dockerfile"),
+        "FROM wharf/demo\nFROBNICATE x\n",
+    )
+    .unwrap();
+    c.keys(&["Escape"]);
+    c.wait("the error window closed", |s| {
+        !s.contains("Esc or Enter closes")
+    });
+    c.keys(&[":"]);
+    c.text("build bad");
+    c.keys(&["Enter"]);
+    c.wait_for("build bad");
+    let s = c.wait("the error", |s| {
+        s.contains("unknown instruction: FROBNICATE")
+    });
+    assert!(s.contains("line 2"), "{s}");
 }
 
 #[test]
