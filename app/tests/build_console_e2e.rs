@@ -86,6 +86,14 @@ impl Console {
         }
     }
 
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "has-session"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
     fn wait_for(&self, text: &str) -> String {
         self.wait(&format!("{text:?}"), |s| s.contains(text))
     }
@@ -260,4 +268,23 @@ fn cancel_stops_the_step_and_leaves_no_container() {
         "no container left"
     );
     assert_eq!(wharf_ok(root.path(), &["images", "-q", "slow:1"]), "");
+
+    // Leaving the console while a build runs cancels it too.
+    c.keys(&[":"]);
+    c.text("build ctx -t slow:2");
+    c.keys(&["Enter"]);
+    c.wait("the step running again", |s| {
+        s.contains("│ sleeping") && s.contains("building")
+    });
+    c.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!c.alive(), "the console left");
+    assert_eq!(
+        wharf_ok(root.path(), &["ps", "-aq"]),
+        "",
+        "no container left"
+    );
 }

@@ -486,6 +486,8 @@ pub struct BuildLink {
     pub serial: u64,
     pub to: &'static str,
     pub cancel: Arc<AtomicBool>,
+    /// Set once the engine call has returned (its step's container removed).
+    pub ended: Arc<AtomicBool>,
     pub tx: Option<UnboundedSender<Msg>>,
 }
 
@@ -497,6 +499,7 @@ impl BuildLink {
             serial: 0,
             to: "build",
             cancel: Arc::new(AtomicBool::new(false)),
+            ended: Arc::new(AtomicBool::new(false)),
             tx: None,
         }
     }
@@ -933,6 +936,7 @@ fn build(
             !link.cancel.load(Ordering::SeqCst)
         },
     );
+    link.ended.store(true, Ordering::SeqCst);
     let cancelled = r.is_err() && link.cancel.load(Ordering::SeqCst);
     let note = match &r {
         Ok(b) => Notification {

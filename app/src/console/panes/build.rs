@@ -4,7 +4,7 @@
 //! into the engine's options by the same code; the build is a [`Call::Build`] on a
 //! worker (so the teaching mode shows its command), its events coming back here as
 //! they happen. `c` cancels it: the sink answers `false`, the engine stops the step
-//! and removes its container.
+//! and removes its container. Leaving the console cancels a running build the same way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,6 +57,22 @@ pub struct Build {
     /// The running build's number (answers of older ones are dropped) and its cancel.
     serial: u64,
     cancel: Arc<AtomicBool>,
+    ended: Arc<AtomicBool>,
+}
+
+/// Leaving the console cancels a running build and waits (a few seconds at most) for
+/// the engine to remove its step's container.
+impl Drop for Build {
+    fn drop(&mut self) {
+        if !self.running() || self.ended.load(Ordering::SeqCst) {
+            return;
+        }
+        self.cancel.store(true, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.ended.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// The first line of a clap error, without its `error: `.
@@ -142,11 +158,13 @@ impl Build {
         let opts = options(&a, &mut false).map_err(|e| e.to_string())?;
         self.serial += 1;
         self.cancel = Arc::new(AtomicBool::new(false));
+        self.ended = Arc::new(AtomicBool::new(false));
         self.build = Some(BuildState::new(&a.context, &a.tags));
         let link = BuildLink {
             serial: self.serial,
             to: INFO.context,
             cancel: self.cancel.clone(),
+            ended: self.ended.clone(),
             tx: Some(cx.worker.tx.clone()),
         };
         cx.emit(Effect::Call(Call::Build {
