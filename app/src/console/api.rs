@@ -475,7 +475,7 @@ pub enum Call {
         /// `-f` as given (relative to the console's directory), for the command line.
         file: Option<String>,
         opts: Box<BuildOptions>,
-        link: BuildLink,
+        link: Box<BuildLink>,
     },
 }
 

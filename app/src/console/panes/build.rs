@@ -171,7 +171,7 @@ impl Build {
             context: a.context,
             file: a.file,
             opts: Box::new(opts),
-            link,
+            link: Box::new(link),
         }));
         cx.emit(Effect::Focus(INFO.context));
         Ok(())

@@ -540,7 +540,7 @@ mod tests {
             context: context.clone(),
             file: Some(file.clone()),
             opts: Box::new(opts.clone()),
-            link: crate::console::api::BuildLink::none(),
+            link: Box::new(crate::console::api::BuildLink::none()),
         };
         let eq = round_trip(call);
         assert_eq!(
