@@ -7,10 +7,11 @@
 //! [`volumes`], [`stats`], [`events`], [`logs`], [`inspect`], [`help`], [`footer`],
 //! [`dialog`], [`run_form`], [`applog`], [`command`]; the forms ([`form`], [`forms`]),
 //! a container's processes and changes ([`procs`], [`changes`]), [`disk_usage`]; the
-//! [`registries`] and [`accounts`] panes.
+//! [`registries`] and [`accounts`] panes; the [`build`] pane.
 
 pub mod accounts;
 pub mod applog;
+pub mod build;
 pub mod changes;
 pub mod command;
 pub mod containers;

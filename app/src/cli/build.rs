@@ -221,17 +221,33 @@ fn dockerfile_of(
     }
 }
 
-fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
+/// `build ARGS...` read by clap as `wharf build` reads it: the console's `:build` line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "build", no_binary_name = false)]
+pub struct BuildLine {
+    #[command(flatten)]
+    pub args: BuildArgs,
+}
+
+/// What wharf refuses in any build's flags (`--rm=false`, a remote context).
+pub fn refused(a: &BuildArgs) -> Option<String> {
     if a.rm == "false" || a.rm == "0" {
-        return usage("--rm=false: wharf always removes the containers of build steps (a failed step's too); debug a step with wharf run on the last image instead");
+        return Some("--rm=false: wharf always removes the containers of build steps (a failed step's too); debug a step with wharf run on the last image instead".into());
     }
     if a.context.starts_with("http://")
         || a.context.starts_with("https://")
         || a.context.starts_with("git@")
         || a.context.starts_with("git://")
     {
-        return usage(format!("the context {}: remote contexts need the network, and wharf builds offline: clone or download it and build the directory", a.context));
+        return Some(format!("the context {}: remote contexts need the network, and wharf builds offline: clone or download it and build the directory", a.context));
     }
+    None
+}
+
+/// The engine's options for a build's flags (what `wharf build` and the console's
+/// `:build` both send); `-f -` reads the Dockerfile from standard input and sets
+/// `stdin_used`.
+pub fn options(a: &BuildArgs, stdin_used: &mut bool) -> Result<BuildOptions, EngineError> {
     let mut build_args = BTreeMap::new();
     for b in &a.build_args {
         match b.split_once('=') {
@@ -245,18 +261,10 @@ fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
             }
         }
     }
-    let labels = match super::parse_labels(&a.labels) {
-        Ok(l) => l,
-        Err(e) => return fail(&e),
-    };
-    let mut stdin_used = false;
+    let labels = super::parse_labels(&a.labels)?;
     let ctx_dir = (a.context != "-").then(|| PathBuf::from(&a.context));
-    let (dockerfile, content) =
-        match dockerfile_of(a.file.as_deref(), ctx_dir.as_deref(), &mut stdin_used) {
-            Ok(v) => v,
-            Err(e) => return fail(&e),
-        };
-    let opts = BuildOptions {
+    let (dockerfile, content) = dockerfile_of(a.file.as_deref(), ctx_dir.as_deref(), stdin_used)?;
+    Ok(BuildOptions {
         dockerfile,
         dockerfile_content: content,
         tags: a.tags.clone(),
@@ -267,6 +275,18 @@ fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
         pull: a.pull,
         network: a.network.clone(),
         platform: a.platform.clone(),
+    })
+}
+
+fn build(a: BuildArgs, ctx: &Ctx) -> i32 {
+    if let Some(why) = refused(&a) {
+        return usage(why);
+    }
+    let mut stdin_used = false;
+    let ctx_dir = (a.context != "-").then(|| PathBuf::from(&a.context));
+    let opts = match options(&a, &mut stdin_used) {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
     };
     let progress = match a.progress.as_str() {
         "auto" => {

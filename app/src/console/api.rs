@@ -4,15 +4,19 @@
 //! Errors become the engine's message text; outcomes become the notification to show.
 
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
 use wharf_engine::api::{
-    Change, CommitOptions, Connections, ContainerCreate, ContainerListOptions, ContainerStats,
-    ContainerSummary, EventFilter, ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions,
-    NamePage, NetworkConnect, NetworkCreate, NetworkListOptions, PageRequest, PolicyChange,
-    PolicyView, Progress, PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions,
-    RemoveOutcome, Resources, RestartPolicy, StatsOptions, SystemInfo, TagDeletion, TopResult,
-    Volume, VolumeCreate, VolumeListOptions,
+    BuildContext, BuildEvent, BuildOptions, BuildResult, Change, CommitOptions, Connections,
+    ContainerCreate, ContainerListOptions, ContainerStats, ContainerSummary, EventFilter,
+    ExecConfig, ImageListOptions, ImageSummary, LogLine, LogOptions, NamePage, NetworkConnect,
+    NetworkCreate, NetworkListOptions, PageRequest, PolicyChange, PolicyView, Progress,
+    PullOptions, PushOptions, RegistryEntry, RemoteManifest, RemoveOptions, RemoveOutcome,
+    Resources, RestartPolicy, StatsOptions, SystemInfo, TagDeletion, TopResult, Volume,
+    VolumeCreate, VolumeListOptions,
 };
 use wharf_engine::events::Event;
 use wharf_engine::{Caller, Engine};
@@ -464,6 +468,68 @@ pub enum Call {
     /// A registries or accounts pane's action after its confirmation; the answer goes
     /// back to the pane of context `to` as a [`PaneAnswer`].
     Pane { to: &'static str, call: PaneCall },
+    /// `wharf build [-f FILE] ... CONTEXT`: its events go to the build pane as they come
+    /// (through `link`), which can cancel it.
+    Build {
+        context: String,
+        /// `-f` as given (relative to the console's directory), for the command line.
+        file: Option<String>,
+        opts: Box<BuildOptions>,
+        link: Box<BuildLink>,
+    },
+}
+
+/// A build's way back to its pane: its number, where its events go, and the flag that
+/// cancels it.
+#[derive(Clone)]
+pub struct BuildLink {
+    pub serial: u64,
+    pub to: &'static str,
+    pub cancel: Arc<AtomicBool>,
+    /// Set once the engine call has returned (its step's container removed).
+    pub ended: Arc<AtomicBool>,
+    pub tx: Option<UnboundedSender<Msg>>,
+}
+
+impl BuildLink {
+    /// A link that goes nowhere (tests).
+    #[cfg(test)]
+    pub fn none() -> BuildLink {
+        BuildLink {
+            serial: 0,
+            to: "build",
+            cancel: Arc::new(AtomicBool::new(false)),
+            ended: Arc::new(AtomicBool::new(false)),
+            tx: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for BuildLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BuildLink({})", self.serial)
+    }
+}
+
+impl PartialEq for BuildLink {
+    fn eq(&self, o: &BuildLink) -> bool {
+        self.serial == o.serial && Arc::ptr_eq(&self.cancel, &o.cancel)
+    }
+}
+
+/// What a build tells its pane.
+#[derive(Debug)]
+pub enum BuildFeed {
+    Event {
+        serial: u64,
+        event: BuildEvent,
+    },
+    /// It ended: its image and tags, or the error; `cancelled` when a cancel ended it.
+    End {
+        serial: u64,
+        result: Result<BuildResult, String>,
+        cancelled: bool,
+    },
 }
 
 /// What a registries or accounts pane asks after a confirmation.
@@ -543,6 +609,7 @@ impl Call {
                 Lists::VOLUMES
             }
             Call::CreateNetwork { .. } | Call::RemoveNetwork { .. } => Lists::NETWORKS,
+            Call::Build { .. } => Lists::IMAGES,
             Call::Connect { .. } | Call::Disconnect { .. } => {
                 Lists::NETWORKS.and(Lists::CONTAINERS)
             }
@@ -593,6 +660,7 @@ impl Call {
                 "waiting for {} to stop (the console goes on)…",
                 target.name
             )),
+            Call::Build { context, .. } => Some(format!("building {context}…")),
             _ => None,
         }
     }
@@ -609,6 +677,12 @@ impl Call {
                 }
             }
             Call::Containers { op, targets } => containers_op(e, c, op, &targets),
+            Call::Build {
+                context,
+                opts,
+                link,
+                ..
+            } => build(e, c, &context, &opts, &link),
             Call::Rename { id, old, new } => outcome(
                 e.container_rename(c, &id, &new),
                 |()| format!("renamed {old} to {new}"),
@@ -831,6 +905,71 @@ impl Call {
         };
         Msg::Done { note, refresh }
     }
+}
+
+/// A build, its events sent to its pane as they come; cancelled when the pane's flag is
+/// set.
+fn build(
+    e: &dyn Engine,
+    c: &Caller,
+    context: &str,
+    opts: &BuildOptions,
+    link: &BuildLink,
+) -> Notification {
+    let send = |f: BuildFeed| {
+        if let Some(tx) = &link.tx {
+            let _ = tx.send(Msg::Pane {
+                to: link.to,
+                msg: PaneMsg::new(f),
+            });
+        }
+    };
+    let r = e.image_build(
+        c,
+        opts,
+        BuildContext::Dir(std::path::PathBuf::from(context)),
+        &mut |event| {
+            send(BuildFeed::Event {
+                serial: link.serial,
+                event,
+            });
+            !link.cancel.load(Ordering::SeqCst)
+        },
+    );
+    link.ended.store(true, Ordering::SeqCst);
+    let cancelled = r.is_err() && link.cancel.load(Ordering::SeqCst);
+    let note = match &r {
+        Ok(b) => Notification {
+            level: Level::Ok,
+            text: match b.tags.first() {
+                Some(t) => format!(
+                    "built {} ({}, {} steps, {} cached)",
+                    wharf_views::util::short_ref(t),
+                    short_id(&b.image_id),
+                    b.steps,
+                    b.cached
+                ),
+                None => format!("built {}", short_id(&b.image_id)),
+            },
+            details: None,
+        },
+        Err(_) if cancelled => Notification {
+            level: Level::Warn,
+            text: format!("the build of {context} was cancelled; no image was made"),
+            details: None,
+        },
+        Err(err) => Notification {
+            level: Level::Error,
+            text: format!("cannot build {context}: {err}"),
+            details: Some(err.to_string()),
+        },
+    };
+    send(BuildFeed::End {
+        serial: link.serial,
+        result: r.map_err(msg),
+        cancelled,
+    });
+    note
 }
 
 /// The notification for an outcome: `ok`'s text on success; on failure `failed: error`

@@ -712,9 +712,11 @@ impl App {
             return;
         }
         // A pane's name with flags (`:ps -a`, `:logs -f web`, `:trace --all`) is the
-        // wharf command of that name.
+        // wharf command of that name; the build pane takes `build`'s flags itself.
         let pane = panes::all().position(|p| p.commands.contains(&cmd));
-        if let Some(i) = pane.filter(|_| !arg.starts_with('-')) {
+        let flags_are_its =
+            |i: &usize| panes::all().nth(*i).map(|p| p.context) == Some(panes::build::INFO.context);
+        if let Some(i) = pane.filter(|i| !arg.starts_with('-') || flags_are_its(i)) {
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
                     self.prompt = Prompt::None;

@@ -1,5 +1,6 @@
 //! The images pane: one row per reference; remove (marks for several), tag, pull, prune,
-//! history, the offline demo image, and the run form for the selected image.
+//! history, the offline demo image, a build from a Dockerfile (in the build pane), and
+//! the run form for the selected image.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -49,6 +50,7 @@ pub static INFO: PaneInfo = PaneInfo {
         actions::RUN_FORM,
         REMOVE,
         PULL,
+        super::build::NEW,
         TAG,
         actions::INSPECT,
         HISTORY,
@@ -165,6 +167,7 @@ impl Pane for Images {
         let rows = self.visible(store);
         let sel = rows.get(self.list.cursor.selected);
         match a {
+            super::build::NEW => cx.emit(super::build::form()),
             actions::DETAILS | actions::INSPECT => {
                 if let Some(r) = sel {
                     cx.tell(Message::Inspect {

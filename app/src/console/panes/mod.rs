@@ -11,9 +11,10 @@
 //! keymap's contexts, the footer and the help are all built from [`TABS`].
 //!
 //! A pane reached by `:` only (no tab, no number key) is a [`Menu`] in [`MENUS`]
-//! instead: the registries and accounts panes. A menu may need a permission to open.
+//! instead: the registries, accounts and build panes. A menu may need a permission to open.
 
 pub mod accounts;
+pub mod build;
 pub mod console_log;
 pub mod containers;
 pub mod events;
@@ -81,7 +82,8 @@ pub struct Menu {
     pub needs: Option<Perm>,
 }
 
-/// The menus: registries (browsing is what a pull needs), accounts (for admins).
+/// The menus: registries (browsing is what a pull needs), accounts (for admins), a
+/// build.
 pub const MENUS: &[Menu] = &[
     Menu {
         info: &registries::INFO,
@@ -90,6 +92,10 @@ pub const MENUS: &[Menu] = &[
     Menu {
         info: &accounts::INFO,
         needs: Some(Perm::PolicyRead),
+    },
+    Menu {
+        info: &build::INFO,
+        needs: Some(Perm::ImageBuild),
     },
 ];
 

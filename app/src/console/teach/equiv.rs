@@ -60,6 +60,41 @@ impl Equivalent {
     }
 }
 
+/// `build [-t NAME]... [-f FILE] [--no-cache] [--target T] [--build-arg K=V]... CONTEXT`.
+fn build_args(
+    context: &str,
+    file: Option<&str>,
+    o: &wharf_engine::api::BuildOptions,
+) -> Vec<String> {
+    let mut a = vec!["build".to_string()];
+    for t in &o.tags {
+        a.extend(["-t".into(), t.clone()]);
+    }
+    if let Some(f) = file {
+        a.extend(["-f".into(), f.to_string()]);
+    }
+    if o.no_cache {
+        a.push("--no-cache".into());
+    }
+    if let Some(t) = &o.target {
+        a.extend(["--target".into(), t.clone()]);
+    }
+    for (k, v) in &o.build_args {
+        a.extend(["--build-arg".into(), format!("{k}={v}")]);
+    }
+    for (k, v) in &o.labels {
+        a.extend(["--label".into(), format!("{k}={v}")]);
+    }
+    if let Some(n) = &o.network {
+        a.extend(["--network".into(), n.clone()]);
+    }
+    if let Some(p) = &o.platform {
+        a.extend(["--platform".into(), p.clone()]);
+    }
+    a.push(context.to_string());
+    a
+}
+
 /// The commands for `call`; `None` for what no command does (saving a shown log).
 pub fn of(call: &Call) -> Option<Equivalent> {
     let s = |x: &str| x.to_string();
@@ -156,6 +191,12 @@ pub fn of(call: &Call) -> Option<Equivalent> {
             network.clone(),
             container.clone(),
         ]),
+        Call::Build {
+            context,
+            file,
+            opts,
+            ..
+        } => Equivalent::both(build_args(context, file.as_deref(), opts)),
         // Saving the log shown is the console's own doing; actions added later say
         // theirs here.
         _ => return None,
@@ -460,6 +501,72 @@ mod tests {
                 crate::cli::images::ImageCmd::Demo(ref a)
             ))) if a.reference == "wharf/demo:latest"
         ));
+    }
+
+    /// A build's command, read by the CLI's parser and made into options by the CLI's
+    /// code, asks the engine for the same build; and both builds make the same calls.
+    #[test]
+    fn a_build_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(
+            dir.path().join("sub/Build.file"),
+            "FROM scratch\nARG V\nLABEL v=$V\n",
+        )
+        .unwrap();
+        let context = dir.path().to_string_lossy().into_owned();
+        let file = dir
+            .path()
+            .join("sub/Build.file")
+            .to_string_lossy()
+            .into_owned();
+        let line = crate::cli::build::BuildLine::try_parse_from([
+            "build",
+            "-t",
+            "built:1",
+            "-t",
+            "built:latest",
+            "-f",
+            &file,
+            "--no-cache",
+            "--build-arg",
+            "V=2",
+            &context,
+        ])
+        .unwrap();
+        let opts = crate::cli::build::options(&line.args, &mut false).unwrap();
+        assert_eq!(opts.dockerfile, "sub/Build.file");
+        let call = Call::Build {
+            context: context.clone(),
+            file: Some(file.clone()),
+            opts: Box::new(opts.clone()),
+            link: Box::new(crate::console::api::BuildLink::none()),
+        };
+        let eq = round_trip(call);
+        assert_eq!(
+            eq.wharf,
+            vec![
+                "wharf",
+                "build",
+                "-t",
+                "built:1",
+                "-t",
+                "built:latest",
+                "-f",
+                &file,
+                "--no-cache",
+                "--build-arg",
+                "V=2",
+                &context
+            ]
+        );
+        let parsed = crate::Opts::try_parse_from(&eq.wharf).unwrap();
+        match parsed.command {
+            Some(crate::Command::Build(crate::cli::build::Cmd::Build(a))) => {
+                assert_eq!(crate::cli::build::options(&a, &mut false).unwrap(), opts)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

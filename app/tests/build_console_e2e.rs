@@ -1,0 +1,290 @@
+//! End to end: the console's build pane, with the real `wharf` binary in tmux on a
+//! temporary state root. `:build DIR -t built:1` builds a 3-step Dockerfile from the
+//! demo image, the pane shows each step and its output, the image is then listed on the
+//! images pane; `b` on the images pane asks for the directory and the tag; `c` cancels
+//! a build whose RUN sleeps, and no container is left behind. Needs root (RUN steps
+//! are containers) and tmux; each test uses its own tmux server and kills only it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wharf");
+
+/// A tmux server of our own running the console; killed (and the root's containers
+/// removed) on drop.
+struct Console {
+    socket: String,
+    root: PathBuf,
+}
+
+impl Console {
+    fn start(root: &Path, dir: &Path, width: u16, height: u16) -> Console {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let socket = format!("wharf-build-e2e-{}-{nanos}", std::process::id());
+        let cmd = format!("env WHARF_ROOT={} {BIN}", root.display());
+        let st = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-c",
+                &dir.display().to_string(),
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &cmd,
+            ])
+            .status()
+            .expect("tmux runs (apt-get install tmux)");
+        assert!(st.success(), "tmux new-session failed");
+        Console {
+            socket,
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["-L", self.socket.as_str(), "send-keys"];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    /// Type text literally (no key names).
+    fn text(&self, s: &str) {
+        assert!(Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", s])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen is:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "has-session"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait(&format!("{text:?}"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+        if let Ok(o) = Command::new(BIN)
+            .args(["ps", "-aq"])
+            .env("WHARF_ROOT", &self.root)
+            .output()
+        {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new(BIN)
+                    .args(["rm", "-f", id])
+                    .env("WHARF_ROOT", &self.root)
+                    .output();
+            }
+        }
+    }
+}
+
+/// `wharf ARGS` on `root`, which must succeed; its stdout.
+fn wharf_ok(root: &Path, args: &[&str]) -> String {
+    let o = Command::new(BIN)
+        .args(args)
+        .env("WHARF_ROOT", root)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "wharf {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A fresh root with the demo image, and a directory holding `ctx/Dockerfile`.
+fn setup(dockerfile: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    wharf_ok(root.path(), &["image", "demo"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("ctx")).unwrap();
+    std::fs::write(dir.path().join("ctx/Dockerfile"), dockerfile).unwrap();
+    (root, dir)
+}
+
+#[test]
+fn build_from_the_prompt_shows_steps_then_the_image() {
+    if !is_root() {
+        eprintln!("skipped: builds run containers and need root");
+        return;
+    }
+    let (root, dir) =
+        setup("FROM wharf/demo\nRUN echo hi > /x && echo made-by-run\nCMD [\"cat\", \"/x\"]\n");
+    let c = Console::start(root.path(), dir.path(), 160, 45);
+    c.wait_for("? help");
+    c.keys(&[":"]);
+    c.text("build ctx -t built:1");
+    c.keys(&["Enter"]);
+    let s = c.wait_for("✓ built");
+    assert!(s.contains("Step 1/3 : FROM wharf/demo"), "{s}");
+    assert!(s.contains("Step 2/3 : RUN echo hi > /x"), "{s}");
+    assert!(s.contains("Step 3/3 : CMD"), "{s}");
+    assert!(s.contains("│ made-by-run"), "the RUN step's output: {s}");
+    assert!(s.contains("tagged built:1"), "{s}");
+    // The teaching strip shows the command that does the same.
+    assert!(s.contains("wharf build -t built:1 ctx"), "{s}");
+    // The image is on the images pane.
+    c.keys(&["2"]);
+    let s = c.wait("built:1 listed", |s| {
+        s.lines().any(|l| l.contains("built") && l.contains(" 1 "))
+    });
+    assert!(s.contains("built"), "{s}");
+    assert!(
+        wharf_ok(root.path(), &["images", "-q", "built:1"])
+            .trim()
+            .len()
+            >= 12
+    );
+    assert_eq!(wharf_ok(root.path(), &["run", "--rm", "built:1"]), "hi\n");
+
+    // Again from the images pane's form (b): the steps come from the cache.
+    c.keys(&["b"]);
+    c.wait_for("build an image");
+    // The directory field starts at "."; replace it.
+    c.keys(&["BSpace"]);
+    c.text("ctx");
+    c.keys(&["Tab"]);
+    c.text("built:2");
+    c.keys(&["Enter"]);
+    let s = c.wait_for("tagged built:2");
+    assert!(s.contains("CACHED"), "{s}");
+    let s = c.screen();
+    assert!(!s.contains("error"), "{s}");
+}
+
+#[test]
+fn a_failing_run_names_its_command_and_code() {
+    if !is_root() {
+        eprintln!("skipped: builds run containers and need root");
+        return;
+    }
+    let (root, dir) = setup("FROM wharf/demo\nRUN echo before-fail; exit 7\n");
+    let c = Console::start(root.path(), dir.path(), 80, 24);
+    c.wait_for("? help");
+    c.keys(&[":"]);
+    c.text("build ctx --no-cache -t nope:1");
+    c.keys(&["Enter"]);
+    let s = c.wait_for("the build failed");
+    assert!(s.contains("before-fail"), "{s}");
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("returned a non-zero code: 7"), "{s}");
+    assert_eq!(wharf_ok(root.path(), &["ps", "-aq"]), "");
+    // A Dockerfile error names its line and instruction (the error's window closed).
+    std::fs::create_dir(dir.path().join("bad")).unwrap();
+    std::fs::write(
+        dir.path().join("bad/Dockerfile"),
+        "FROM wharf/demo\nFROBNICATE x\n",
+    )
+    .unwrap();
+    c.keys(&["Escape"]);
+    c.wait("the error window closed", |s| {
+        !s.contains("Esc or Enter closes")
+    });
+    c.keys(&[":"]);
+    c.text("build bad");
+    c.keys(&["Enter"]);
+    c.wait_for("build bad");
+    let s = c.wait("the error", |s| {
+        s.contains("unknown instruction: FROBNICATE")
+    });
+    assert!(s.contains("line 2"), "{s}");
+}
+
+#[test]
+fn cancel_stops_the_step_and_leaves_no_container() {
+    if !is_root() {
+        eprintln!("skipped: builds run containers and need root");
+        return;
+    }
+    let (root, dir) = setup("FROM wharf/demo\nRUN echo sleeping && sleep 30\nCMD [\"true\"]\n");
+    let c = Console::start(root.path(), dir.path(), 80, 24);
+    c.wait_for("? help");
+    c.keys(&[":"]);
+    c.text("build ctx -t slow:1");
+    c.keys(&["Enter"]);
+    c.wait_for("│ sleeping");
+    assert_eq!(
+        wharf_ok(root.path(), &["ps", "-aq"]).lines().count(),
+        1,
+        "the RUN step's container"
+    );
+    let started = Instant::now();
+    c.keys(&["c"]);
+    let s = c.wait_for("■ cancelled");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the sleep was stopped"
+    );
+    assert!(s.contains("cancelled"), "{s}");
+    assert_eq!(
+        wharf_ok(root.path(), &["ps", "-aq"]),
+        "",
+        "no container left"
+    );
+    assert_eq!(wharf_ok(root.path(), &["images", "-q", "slow:1"]), "");
+
+    // Leaving the console while a build runs cancels it too.
+    c.keys(&[":"]);
+    c.text("build ctx -t slow:2");
+    c.keys(&["Enter"]);
+    c.wait("the step running again", |s| {
+        s.contains("│ sleeping") && s.contains("building")
+    });
+    c.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!c.alive(), "the console left");
+    assert_eq!(
+        wharf_ok(root.path(), &["ps", "-aq"]),
+        "",
+        "no container left"
+    );
+}
