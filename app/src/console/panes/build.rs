@@ -146,6 +146,9 @@ impl Build {
         if let Some(why) = refused(&a) {
             return Err(why);
         }
+        if let Some(why) = pane_refusal(&a) {
+            return Err(why);
+        }
         if a.context == "-" {
             return Err("the console builds a directory: give its path".into());
         }
@@ -275,9 +278,45 @@ impl Pane for Build {
     }
 }
 
+/// Flags about the terminal's output have no meaning in the pane: refused by name,
+/// never ignored.
+fn pane_refusal(a: &crate::cli::build::BuildArgs) -> Option<String> {
+    if a.quiet {
+        return Some("-q: the pane shows every step and the image id at the end; wharf build -q in a shell prints the id alone".into());
+    }
+    if a.iidfile.is_some() {
+        return Some("--iidfile: the pane shows the image id at the end; wharf build --iidfile in a shell writes it to a file".into());
+    }
+    if a.progress != "auto" {
+        return Some(format!(
+            "--progress {}: the pane is the build's view; wharf build --progress in a shell picks the terminal's",
+            a.progress
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_flags_are_refused_by_name() {
+        for (flag, what) in [
+            (vec!["-q"], "-q"),
+            (vec!["--iidfile", "/tmp/id"], "--iidfile"),
+            (vec!["--progress", "plain"], "--progress plain"),
+        ] {
+            let words = ["build"].into_iter().chain(flag).chain(["."]);
+            let a = BuildLine::try_parse_from(words).unwrap().args;
+            let why = pane_refusal(&a).expect("refused");
+            assert!(why.starts_with(what), "{why}");
+        }
+        let a = BuildLine::try_parse_from(["build", "-t", "x", "."])
+            .unwrap()
+            .args;
+        assert_eq!(pane_refusal(&a), None);
+    }
 
     #[test]
     fn clap_errors_are_one_line() {
