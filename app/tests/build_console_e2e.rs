@@ -5,138 +5,11 @@
 //! a build whose RUN sleeps, and no container is left behind. Needs root (RUN steps
 //! are containers) and tmux; each test uses its own tmux server and kills only it.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wharf");
+mod console_support;
 
-/// A tmux server of our own running the console; killed (and the root's containers
-/// removed) on drop.
-struct Console {
-    socket: String,
-    root: PathBuf,
-}
-
-impl Console {
-    fn start(root: &Path, dir: &Path, width: u16, height: u16) -> Console {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let socket = format!("wharf-build-e2e-{}-{nanos}", std::process::id());
-        let cmd = format!("env WHARF_ROOT={} {BIN}", root.display());
-        let st = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "new-session",
-                "-d",
-                "-c",
-                &dir.display().to_string(),
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                &cmd,
-            ])
-            .status()
-            .expect("tmux runs (apt-get install tmux)");
-        assert!(st.success(), "tmux new-session failed");
-        Console {
-            socket,
-            root: root.to_path_buf(),
-        }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["-L", self.socket.as_str(), "send-keys"];
-        args.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&args).status().unwrap().success());
-    }
-
-    /// Type text literally (no key names).
-    fn text(&self, s: &str) {
-        assert!(Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", s])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen is:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn alive(&self) -> bool {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "has-session"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        self.wait(&format!("{text:?}"), |s| s.contains(text))
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        if let Ok(o) = Command::new(BIN)
-            .args(["ps", "-aq"])
-            .env("WHARF_ROOT", &self.root)
-            .output()
-        {
-            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new(BIN)
-                    .args(["rm", "-f", id])
-                    .env("WHARF_ROOT", &self.root)
-                    .output();
-            }
-        }
-    }
-}
-
-/// `wharf ARGS` on `root`, which must succeed; its stdout.
-fn wharf_ok(root: &Path, args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .env("WHARF_ROOT", root)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "wharf {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+use console_support::*;
 
 /// A fresh root with the demo image, and a directory holding `ctx/Dockerfile`.
 fn setup(dockerfile: &str) -> (tempfile::TempDir, tempfile::TempDir) {
@@ -156,7 +29,7 @@ fn build_from_the_prompt_shows_steps_then_the_image() {
     }
     let (root, dir) =
         setup("FROM wharf/demo\nRUN echo hi > /x && echo made-by-run\nCMD [\"cat\", \"/x\"]\n");
-    let c = Console::start(root.path(), dir.path(), 160, 45);
+    let c = Console::launch(root.path(), Some(dir.path()), 160, 45, "", "");
     c.wait_for("? help");
     c.keys(&[":"]);
     c.text("build ctx -t built:1");
@@ -205,7 +78,7 @@ fn a_failing_run_names_its_command_and_code() {
         return;
     }
     let (root, dir) = setup("FROM wharf/demo\nRUN echo before-fail; exit 7\n");
-    let c = Console::start(root.path(), dir.path(), 80, 24);
+    let c = Console::launch(root.path(), Some(dir.path()), 80, 24, "", "");
     c.wait_for("? help");
     c.keys(&[":"]);
     c.text("build ctx --no-cache -t nope:1");
@@ -243,7 +116,7 @@ fn cancel_stops_the_step_and_leaves_no_container() {
         return;
     }
     let (root, dir) = setup("FROM wharf/demo\nRUN echo sleeping && sleep 30\nCMD [\"true\"]\n");
-    let c = Console::start(root.path(), dir.path(), 80, 24);
+    let c = Console::launch(root.path(), Some(dir.path()), 80, 24, "", "");
     c.wait_for("? help");
     c.keys(&[":"]);
     c.text("build ctx -t slow:1");

@@ -3,156 +3,17 @@
 //! stops it and removes it, checking the screen at each step. Needs root (containers)
 //! and tmux; each test uses its own tmux server (`tmux -L <unique>`) and kills only it.
 
+mod console_support;
 #[path = "../../engine/tests/network_support/mod.rs"]
 mod network_support;
 #[path = "../../engine/tests/registry_support/mod.rs"]
 mod registry_support;
 
-use std::path::{Path, PathBuf};
+use console_support::*;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_wharf");
-
-/// A tmux server of our own running the console; killed (and the root's containers
-/// removed) on drop, even when the test fails.
-struct Console {
-    socket: String,
-    root: PathBuf,
-}
-
-impl Console {
-    fn start(root: &Path, width: u16, height: u16, extra: &str) -> Console {
-        Self::start_with(root, width, height, "", extra)
-    }
-
-    /// With `env` settings (`A=1 B=`) besides WHARF_ROOT, and `extra` arguments.
-    fn start_with(root: &Path, width: u16, height: u16, env: &str, extra: &str) -> Console {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let socket = format!("wharf-e2e-{}-{nanos}", std::process::id());
-        let cmd = format!("env WHARF_ROOT={} {env} {BIN} {extra}", root.display());
-        let st = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "new-session",
-                "-d",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                &cmd,
-            ])
-            .status()
-            .expect("tmux runs (apt-get install tmux)");
-        assert!(st.success(), "tmux new-session failed");
-        Console {
-            socket,
-            root: root.to_path_buf(),
-        }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["-L", self.socket.as_str(), "send-keys"];
-        args.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&args).status().unwrap().success());
-    }
-
-    /// Type text literally (no key names).
-    fn text(&self, s: &str) {
-        assert!(Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", s])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    /// Wait until the screen satisfies `pred` (with a deadline), returning it.
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen is:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        self.wait(&format!("{text:?}"), |s| s.contains(text))
-    }
-
-    fn alive(&self) -> bool {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "has-session"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        // Remove whatever containers the test left behind (unmounts, cgroups, monitors).
-        if let Ok(o) = Command::new(BIN)
-            .args(["ps", "-aq"])
-            .env("WHARF_ROOT", &self.root)
-            .output()
-        {
-            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new(BIN)
-                    .args(["rm", "-f", id])
-                    .env("WHARF_ROOT", &self.root)
-                    .output();
-            }
-        }
-    }
-}
-
-/// `wharf ARGS` on `root`, which must succeed; its stdout.
-fn wharf_ok(root: &Path, args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .env("WHARF_ROOT", root)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "wharf {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// The screen without box lines and spaces, to find a text a window wrapped.
-fn flat(screen: &str) -> String {
-    screen
-        .chars()
-        .filter(|c| !c.is_whitespace() && !"│─┌┐└┘".contains(*c))
-        .collect()
-}
 
 /// The demo image on a fresh root (root needed for what follows: containers).
 fn demo_root() -> tempfile::TempDir {
@@ -198,12 +59,6 @@ fn run_sh(root: &Path, name: &str, net: &str, script: &str) {
             script,
         ],
     );
-}
-
-fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
-    screen
-        .lines()
-        .find(|l| l.split_whitespace().any(|w| w == name))
 }
 
 #[test]

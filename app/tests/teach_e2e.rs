@@ -7,184 +7,16 @@
 //! containers, networks and volumes. `--as` is said in the header. Needs root and tmux;
 //! containers use `--network none`; networks are made in a namespace of the test's own.
 
+mod console_support;
 #[path = "../../engine/tests/network_support/mod.rs"]
 mod network_support;
 
+use console_support::*;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_wharf");
-
-/// A tmux server of our own running the console; killed (and the root's containers
-/// removed) on drop.
-struct Console {
-    socket: String,
-    root: PathBuf,
-    /// Remove the root's containers when done (not when a test compares them after).
-    clean: bool,
-}
-
-impl Console {
-    /// `wharf ARGS` in a `width`x`height` tmux on `root` (`env`: more settings).
-    fn start(root: &Path, width: u16, height: u16, env: &str, args: &str) -> Console {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let socket = format!("wharf-teach-{}-{nanos}", std::process::id());
-        let cmd = format!("env WHARF_ROOT={} {env} {BIN} {args}", root.display());
-        let st = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "new-session",
-                "-d",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                &cmd,
-            ])
-            .status()
-            .expect("tmux runs (apt-get install tmux)");
-        assert!(st.success(), "tmux new-session failed");
-        // OSC 52 from the console lands in tmux's paste buffer.
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "set", "-g", "set-clipboard", "on"])
-            .status();
-        Console {
-            socket,
-            root: root.to_path_buf(),
-            clean: true,
-        }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let mut a = vec!["-L", self.socket.as_str()];
-        a.extend_from_slice(args);
-        let o = Command::new("tmux").args(&a).output().unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys"];
-        a.extend_from_slice(keys);
-        self.tmux(&a);
-    }
-
-    fn text(&self, s: &str) {
-        self.tmux(&["send-keys", "-l", s]);
-    }
-
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen is:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        self.wait(&format!("{text:?}"), |s| s.contains(text))
-    }
-
-    /// Esc, given time to be Esc: a terminal cannot tell Esc from the start of an Alt
-    /// sequence if the next key follows at once.
-    fn escape(&self) {
-        self.keys(&["Escape"]);
-        std::thread::sleep(Duration::from_millis(400));
-    }
-
-    /// A command at the `:` prompt.
-    fn command(&self, line: &str) {
-        self.keys(&[":"]);
-        self.wait_for(":");
-        self.text(line);
-        self.keys(&["Enter"]);
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-        if self.clean {
-            remove_all(&self.root);
-        }
-    }
-}
-
-/// Removes the containers of its roots when dropped, even when a test fails.
-struct Cleanup(Vec<PathBuf>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for r in &self.0 {
-            remove_all(r);
-        }
-    }
-}
-
-/// Remove every container of `root` (unmounts, cgroups, monitors).
-fn remove_all(root: &Path) {
-    if let Ok(o) = Command::new(BIN)
-        .args(["ps", "-aq"])
-        .env("WHARF_ROOT", root)
-        .output()
-    {
-        for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-            let _ = Command::new(BIN)
-                .args(["rm", "-f", id])
-                .env("WHARF_ROOT", root)
-                .output();
-        }
-    }
-}
-
-/// `wharf ARGS` on `root`, which must succeed; its stdout.
-fn wharf_ok(root: &Path, args: &[&str]) -> String {
-    let o = Command::new(BIN)
-        .args(args)
-        .env("WHARF_ROOT", root)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "wharf {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// The screen without box lines and spaces, to find a text a window wrapped.
-fn flat(screen: &str) -> String {
-    screen
-        .chars()
-        .filter(|c| !c.is_whitespace() && !"│─┌┐└┘".contains(*c))
-        .collect()
-}
-
-fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
-    screen
-        .lines()
-        .find(|l| l.split_whitespace().any(|w| w == name))
-}
 
 /// What makes two containers the same for a student: image, command, environment,
 /// limits, restart policy, network mode, mounts.
@@ -230,7 +62,7 @@ fn a_run_from_the_form_is_traced_and_its_command_makes_the_same_container() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     wharf_ok(r, &["image", "demo"]);
-    let c = Console::start(r, 160, 45, "", "");
+    let c = Console::start_with(r, 160, 45, "", "");
     c.wait_for("No containers yet.");
 
     // The run form, with options of each kind.
@@ -349,7 +181,7 @@ fn a_typed_command_creates_a_container_the_list_shows_at_once() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     wharf_ok(r, &["image", "demo"]);
-    let c = Console::start(r, 120, 40, "", "");
+    let c = Console::start_with(r, 120, 40, "", "");
     c.wait_for("No containers yet.");
     c.command("run -d --name typed --network none wharf/demo sleep 100");
     // Its output in a window, the list showing it running (no refresh key pressed).
@@ -391,7 +223,7 @@ fn a_session_of_ten_actions_replays_on_a_fresh_root() {
     let _cleanup = Cleanup(vec![first.path().into(), second.path().into()]);
     let journal_file;
     {
-        let mut c = Console::start(first.path(), 160, 45, "", "");
+        let mut c = Console::start_with(first.path(), 160, 45, "", "");
         c.clean = false;
         c.wait_for("No containers yet.");
         // 1. the demo image (images pane, D)
@@ -507,7 +339,7 @@ fn a_session_of_ten_actions_replays_on_a_fresh_root() {
     let copy = second.path().join("lesson.sh");
     std::fs::write(&copy, &script).unwrap();
     {
-        let mut c = Console::start(
+        let mut c = Console::start_with(
             second.path(),
             160,
             45,
@@ -565,7 +397,7 @@ fn previewing_another_user_says_so_in_the_header() {
     let root = tempfile::tempdir().unwrap();
     let policy = root.path().join("policy.json");
     std::fs::write(&policy, r#"{"users": {"61601": {"role": "user"}}}"#).unwrap();
-    let c = Console::start(
+    let c = Console::start_with(
         root.path(),
         100,
         30,
