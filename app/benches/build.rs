@@ -10,10 +10,14 @@
 //! wharf's demo image loaded into it, so nothing is pulled. Needs root; the docker side
 //! is skipped without dockerd. `cargo bench -p wharf --bench build` (ROUNDS=N).
 
+#[path = "support/dockerd.rs"]
+mod dockerd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dockerd::{median, ms};
 use wharf_engine::api::{BuildApi, BuildContext, BuildOptions};
 use wharf_engine::{Caller, EngineOptions, LocalEngine};
 
@@ -37,15 +41,6 @@ RUN mkdir -p /data && seq 1 1000 > /data/numbers
 RUN wc -l /data/numbers > /count
 RUN rm /one && ls / > /list
 ";
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 struct Guard {
     tmp: PathBuf,
@@ -228,30 +223,7 @@ fn main() {
     let dsock = tmp.join("docker.sock");
     let cfg = tmp.join("dockercfg");
     std::fs::create_dir_all(&cfg).expect("cfg");
-    g.dockerd = Some(
-        Command::new("unshare")
-            .args(["-n", "--", "dockerd"])
-            .arg("--data-root")
-            .arg(tmp.join("docker-data"))
-            .arg("--exec-root")
-            .arg(tmp.join("docker-exec"))
-            .arg("--pidfile")
-            .arg(tmp.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", dsock.display()))
-            .args([
-                "--bridge",
-                "none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(tmp.join("dockerd.log")).expect("log"))
-            .spawn()
-            .expect("dockerd"),
-    );
+    g.dockerd = Some(dockerd::spawn(&tmp, &dsock).expect("dockerd"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !docker(&dsock, &cfg, &["version"]).status.success() {
         if Instant::now() > deadline {

@@ -10,9 +10,14 @@
 //! image is loaded into it from `wharf save`. Nothing can be pulled and the host's
 //! network is untouched. Figures are printed; nothing is asserted. `ROUNDS` (default 5).
 
+#[path = "support/dockerd.rs"]
+mod dockerd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use dockerd::{median, ms};
 
 const FILE: &str = r#"services:
   db:
@@ -45,15 +50,6 @@ const FILE: &str = r#"services:
 volumes:
   data: {}
 "#;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// Processes and files of the bench, stopped (by pid) and removed however it ends.
 struct Guard {
@@ -226,30 +222,8 @@ fn main() {
             .expect("wharf serve"),
     );
     let dsock = tmp.join("docker.sock");
-    g.children.push(
-        Command::new("unshare")
-            .args(["-n", "--", "dockerd"])
-            .arg("--data-root")
-            .arg(tmp.join("docker-data"))
-            .arg("--exec-root")
-            .arg(tmp.join("docker-exec"))
-            .arg("--pidfile")
-            .arg(tmp.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", dsock.display()))
-            .args([
-                "--bridge",
-                "none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(tmp.join("dockerd.log")).expect("log"))
-            .spawn()
-            .expect("dockerd"),
-    );
+    g.children
+        .push(dockerd::spawn(&tmp, &dsock).expect("dockerd"));
     wait_for(&wsock, "wharf serve");
     wait_for(&dsock, "dockerd");
     must(

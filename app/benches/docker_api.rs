@@ -8,18 +8,14 @@
 //! can be pulled and the host's network is untouched. Figures are printed; nothing is
 //! asserted. `ROUNDS` (default 20) and `PS_CONTAINERS` (default 1000) change the sizes.
 
+#[path = "support/dockerd.rs"]
+mod dockerd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use dockerd::{median, ms};
 
 fn env_usize(k: &str, d: usize) -> usize {
     std::env::var(k)
@@ -212,30 +208,8 @@ fn main() {
             .expect("wharf serve"),
     );
     let dsock = tmp.join("docker.sock");
-    g.children.push(
-        Command::new("unshare")
-            .args(["-n", "--", "dockerd"])
-            .arg("--data-root")
-            .arg(tmp.join("docker-data"))
-            .arg("--exec-root")
-            .arg(tmp.join("docker-exec"))
-            .arg("--pidfile")
-            .arg(tmp.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", dsock.display()))
-            .args([
-                "--bridge",
-                "none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(tmp.join("dockerd.log")).expect("log"))
-            .spawn()
-            .expect("dockerd"),
-    );
+    g.children
+        .push(dockerd::spawn(&tmp, &dsock).expect("dockerd"));
     wait_for(&wsock, "wharf serve");
     wait_for(&dsock, "dockerd");
     must(

@@ -33,28 +33,7 @@ impl Dockerd {
         let sock = dir.join("docker.sock");
         let cfg = dir.join("dockercfg");
         std::fs::create_dir_all(&cfg).ok()?;
-        let child = Command::new("unshare")
-            .args(["-n", "--", "dockerd"])
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", sock.display()))
-            .args([
-                "--bridge",
-                "none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-                "--userland-proxy=false",
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("dockerd.log")).ok()?)
-            .spawn()
-            .ok()?;
+        let child = spawn(dir, &sock).ok()?;
         let d = Dockerd {
             child,
             dir: dir.to_path_buf(),
@@ -164,6 +143,34 @@ impl Drop for Dockerd {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Start dockerd with its data, exec root, pid file and log under `dir`, answering on
+/// `sock`, in a network namespace of its own (`unshare -n`) with no bridge and no
+/// iptables: the host's network is untouched and nothing can be pulled. The caller
+/// keeps the child (and stops it by pid).
+pub fn spawn(dir: &Path, sock: &Path) -> std::io::Result<Child> {
+    Command::new("unshare")
+        .args(["-n", "--", "dockerd"])
+        .arg("--data-root")
+        .arg(dir.join("docker-data"))
+        .arg("--exec-root")
+        .arg(dir.join("docker-exec"))
+        .arg("--pidfile")
+        .arg(dir.join("docker.pid"))
+        .arg("-H")
+        .arg(format!("unix://{}", sock.display()))
+        .args([
+            "--bridge",
+            "none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
+            "--userland-proxy=false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("dockerd.log"))?)
+        .spawn()
 }
 
 /// The machine's load averages, to print beside each figure.
