@@ -5,6 +5,11 @@
 //! (the time to see the same list), from the same run. With `WHARF_BASE_BIN` an older
 //! binary is timed on the same root too.
 //!
+//! Then the fleet: the console on three hosts at once (the embedded engine, a `wharf
+//! serve` on a unix socket, a dockerd) with `FLEET_CONTAINERS` (300) in all, plus a
+//! fourth host that accepts connections and never answers: the time to the first
+//! full frame of the fleet view with every host's containers.
+//!
 //! `cargo bench -p wharf --bench console_start` (`CONSOLE_CONTAINERS` (1000) and
 //! `ROUNDS` (10) change the sizes; root for dockerd). A frame ends with the end of a
 //! synchronized update (`ESC [ ? 2026 l`), which the console writes around each one.
@@ -34,6 +39,10 @@ fn env_usize(k: &str, d: usize) -> usize {
 }
 
 fn make_root(root: &Path, n: usize) {
+    make_root_named(root, n, "cs-")
+}
+
+fn make_root_named(root: &Path, n: usize, prefix: &str) {
     let engine = LocalEngine::open(
         root,
         EngineOptions {
@@ -48,7 +57,7 @@ fn make_root(root: &Path, n: usize) {
         .expect("demo image");
     for i in 0..n {
         let spec = ContainerCreate {
-            name: Some(format!("cs-{i}")),
+            name: Some(format!("{prefix}{i}")),
             image: "wharf/demo".into(),
             cmd: Some(vec!["true".into()]),
             network: Some("none".into()),
@@ -61,6 +70,11 @@ fn make_root(root: &Path, n: usize) {
 /// Start the console of `bin` on `root` in a new pty; the time until its first full
 /// frame showing `n` containers.
 fn first_frame(bin: &str, root: &Path, n: usize) -> Duration {
+    first_frame_of(bin, root, n, &[])
+}
+
+/// [`first_frame`] with more arguments (`--host ...`).
+fn first_frame_of(bin: &str, root: &Path, n: usize, args: &[String]) -> Duration {
     let ws = nix::pty::Winsize {
         ws_row: 50,
         ws_col: 200,
@@ -75,6 +89,7 @@ fn first_frame(bin: &str, root: &Path, n: usize) -> Duration {
     cmd.arg("--root")
         .arg(root)
         .args(["--keymap", "default"])
+        .args(args)
         .env("TERM", "xterm-256color")
         .env_remove("WHARF_HOST")
         .stdin(io(&slave))
@@ -213,4 +228,83 @@ fn main() {
             load()
         );
     }
+    drop(docker);
+    fleet(tmp.path(), &root, rounds);
+}
+
+/// The fleet view's cold start: three hosts with a third of the containers each, and
+/// one that never answers.
+fn fleet(tmp: &Path, demo_root: &Path, rounds: usize) {
+    let per = env_usize("FLEET_CONTAINERS", 300) / 3;
+    let local = tmp.join("fleet-local");
+    make_root_named(&local, per, "fa-");
+    let served = tmp.join("fleet-served");
+    make_root_named(&served, per, "fb-");
+    let sock = tmp.join("fleet-served.sock");
+    let mut serve = Command::new(BIN)
+        .arg("--root")
+        .arg(&served)
+        .args(["serve", "--socket"])
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wharf serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "wharf serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Accepts (the backlog does) and never answers.
+    let dead = tmp.join("fleet-dead.sock");
+    let _silent = std::os::unix::net::UnixListener::bind(&dead).expect("a silent socket");
+    let mut hosts = vec![
+        "--host".to_string(),
+        "local".into(),
+        "--host".into(),
+        format!("wharf+unix://{}", sock.display()),
+        "--host".into(),
+        format!("wharf+unix://{}", dead.display()),
+    ];
+    let mut n = 2 * per;
+    let docker = if nix::unistd::geteuid().is_root() {
+        Dockerd::start(&tmp.join("fleet-docker"))
+    } else {
+        None
+    };
+    if let Some(d) = &docker {
+        let archive = tmp.join("fleet-demo.tar");
+        let o = Command::new(BIN)
+            .arg("--root")
+            .arg(demo_root)
+            .args(["save", "-o"])
+            .arg(&archive)
+            .arg("wharf/demo")
+            .output()
+            .expect("wharf save");
+        assert!(o.status.success(), "wharf save");
+        d.load(&archive);
+        d.create_many(per, "wharf/demo", "fd-");
+        hosts.extend([
+            "--host".into(),
+            format!("docker+unix://{}", d.sock.display()),
+        ]);
+        n += per;
+    }
+    first_frame_of(BIN, &local, n, &hosts);
+    let v: Vec<Duration> = (0..rounds)
+        .map(|_| first_frame_of(BIN, &local, n, &hosts))
+        .collect();
+    println!(
+        "fleet view cold start to the first full frame: {} hosts with {n} containers in all and one that never answers, median of {rounds} (load {}):\n  {:<40} {:7.1} ms (goal < 300 ms)",
+        if docker.is_some() { 3 } else { 2 },
+        load(),
+        "wharf",
+        ms(median(v))
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(serve.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = serve.wait();
 }
