@@ -23,6 +23,7 @@ pub mod inspect;
 pub mod logs;
 pub mod networks;
 pub mod registries;
+pub mod stacks;
 pub mod stats;
 pub mod trace;
 pub mod volumes;
@@ -81,8 +82,13 @@ pub struct Menu {
     pub needs: Option<Perm>,
 }
 
-/// The menus: registries (browsing is what a pull needs), accounts (for admins).
+/// The menus: stacks (compose projects), registries (browsing is what a pull needs),
+/// accounts (for admins).
 pub const MENUS: &[Menu] = &[
+    Menu {
+        info: &stacks::INFO,
+        needs: Some(Perm::ContainerList),
+    },
     Menu {
         info: &registries::INFO,
         needs: Some(Perm::ImagePull),
