@@ -397,14 +397,14 @@ mod tests {
         let b = Body::Projects {
             load: &Load::Ready(()),
             rows: &rows,
-            up_key: Some("u".into()),
+            up_key: Some("n".into()),
         };
         insta::assert_snapshot!("projects_80x24", shot(80, 24, &b));
         insta::assert_snapshot!("projects_160x45", shot(160, 45, &b));
         let empty = Body::Projects {
             load: &Load::Ready(()),
             rows: &[],
-            up_key: Some("u".into()),
+            up_key: Some("n".into()),
         };
         insta::assert_snapshot!("projects_empty", shot(80, 8, &empty));
     }
