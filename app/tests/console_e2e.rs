@@ -1380,7 +1380,9 @@ fn stacks_pane_ups_stops_starts_and_downs_a_project() {
         s.contains("web says hi") && s.contains("db says hi")
     });
     c.keys(&["Escape"]);
-    c.wait_for("duo-web-1");
+    c.wait("the project again", |s| {
+        s.contains("SERVICE") && !s.contains("logs of duo")
+    });
     c.keys(&["Escape"]);
     c.wait("the project list", |s| {
         row(s, "duo").is_some_and(|l| l.contains("running(2)"))
