@@ -1058,7 +1058,11 @@ fn stack(
             }
         }
         Err(err) => {
-            let verb = op.words()[0];
+            let verb = match op {
+                StackOp::Up => "start",
+                StackOp::Down { .. } => "take down",
+                op => op.words()[0],
+            };
             let mut n = failed(err, verb);
             if !steps.is_empty() {
                 n.details = Some(format!(

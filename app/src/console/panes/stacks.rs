@@ -126,6 +126,12 @@ struct LogFeed {
     line: StackLogLine,
 }
 
+/// The new-project form's answer.
+struct UpFile {
+    file: String,
+    name: String,
+}
+
 /// The stacks pane.
 #[derive(Debug, Default)]
 pub struct Stacks {
@@ -139,6 +145,9 @@ pub struct Stacks {
     generation: u64,
     /// Set to end the streams of the logs shown.
     log_stop: Option<Arc<AtomicBool>>,
+    /// Compose files of projects started here from a file (used while a project has
+    /// no container with a `config_files` label, e.g. after a failed `up`).
+    known_files: BTreeMap<String, Vec<String>>,
     changed: bool,
 }
 
@@ -288,6 +297,16 @@ impl Stacks {
         }
     }
 
+    /// A project's compose files: from its labels, else as it was started here.
+    fn files(&self, p: &ProjectRow) -> Vec<String> {
+        let f = files_of(p);
+        if f.is_empty() {
+            self.known_files.get(&p.name).cloned().unwrap_or_default()
+        } else {
+            f
+        }
+    }
+
     /// The service the selection is on, in a project.
     fn selected_service(&self, store: &Store) -> Option<String> {
         match &self.mode {
@@ -304,7 +323,7 @@ impl Stacks {
             cx.emit(Effect::note(Level::Warn, "select a project"));
             return;
         };
-        let files = files_of(&p);
+        let files = self.files(&p);
         let services: Vec<String> = match op {
             StackOp::Down { .. } => vec![],
             _ => self.selected_service(cx.store).into_iter().collect(),
@@ -371,14 +390,34 @@ impl Stacks {
                         "lowercase letters, digits, dashes and underscores".into(),
                     ));
                 }
-                Ok(format!("wharf compose -f {abs} up -d"))
+                Ok(if name.is_empty() {
+                    format!("wharf compose -f {abs} up -d")
+                } else {
+                    format!("wharf compose -p {name} -f {abs} up -d")
+                })
             }),
-            Box::new(|v| match up_from_file(&v[0], Some(&v[1])) {
-                Ok(call) => Effect::Call(call),
-                Err(e) => Effect::note(Level::Error, e),
+            Box::new(|v| Effect::ToPane {
+                to: INFO.context,
+                msg: PaneMsg::new(UpFile {
+                    file: v[0].trim().to_string(),
+                    name: v[1].trim().to_string(),
+                }),
             }),
         );
         cx.emit(Effect::Form(Box::new(form.focus(0))));
+    }
+
+    /// `up -d` from a file: the project is shown (its services appear as they start).
+    fn up_file(&mut self, file: &str, name: Option<&str>, cx: &mut Ctx) -> Result<(), String> {
+        let call = up_from_file(file, name)?;
+        if let Call::Stack { project, files, .. } = &call {
+            self.known_files.insert(project.clone(), files.clone());
+            self.stop_logs();
+            self.mode = Mode::Project(project.clone());
+            self.project_cursor = ListCursor::default();
+        }
+        cx.emit(Effect::Call(call));
+        Ok(())
     }
 
     fn stop_logs(&mut self) {
@@ -561,7 +600,17 @@ impl Pane for Stacks {
         true
     }
 
-    fn answer(&mut self, m: PaneMsg, _cx: &mut Ctx) {
+    fn answer(&mut self, m: PaneMsg, cx: &mut Ctx) {
+        let m = match m.take_or_keep::<UpFile>() {
+            Ok(u) => {
+                let name = Some(u.name.as_str()).filter(|n| !n.is_empty());
+                if let Err(e) = self.up_file(&u.file, name, cx) {
+                    cx.emit(Effect::note(Level::Error, e));
+                }
+                return;
+            }
+            Err(m) => m,
+        };
         if let Some(f) = m.take::<LogFeed>() {
             if f.generation != self.generation || !matches!(self.mode, Mode::Logs(_)) {
                 return;
@@ -581,16 +630,7 @@ impl Pane for Stacks {
         let words: Vec<&str> = arg.split_whitespace().collect();
         match words.as_slice() {
             [] => Ok(()),
-            ["up", file] | ["up", file, _] => {
-                let call = up_from_file(file, words.get(2).copied())?;
-                if let Call::Stack { project, .. } = &call {
-                    self.stop_logs();
-                    self.mode = Mode::Project(project.clone());
-                    self.project_cursor = ListCursor::default();
-                }
-                cx.emit(Effect::Call(call));
-                Ok(())
-            }
+            ["up", file] | ["up", file, _] => self.up_file(file, words.get(2).copied(), cx),
             ["up", ..] => Err("write :stacks up FILE [PROJECT]".into()),
             [name] => {
                 if !projects(cx.store).iter().any(|p| p.name == *name) {
@@ -616,8 +656,8 @@ impl Pane for Stacks {
                 )
             }
             Mode::Project(n) => match self.selected_service(store) {
-                Some(s) => format!("{n} · actions on service {s}; esc: all projects"),
-                None => format!("{n} · esc: all projects"),
+                Some(s) => format!("{n} · service {s}"),
+                None => n.clone(),
             },
             Mode::Logs(n) => format!(
                 "logs of {n} · {}",
@@ -701,7 +741,7 @@ impl Pane for Stacks {
                     })
                     .collect();
                 let p = self.selected_project(v.store).unwrap_or_default();
-                let files = files_of(&p).join(",");
+                let files = self.files(&p).join(",");
                 let status = if p.status.is_empty() {
                     "no containers".to_string()
                 } else {
