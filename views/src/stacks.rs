@@ -67,7 +67,7 @@ pub const SERVICE_COLUMNS: [Column; 5] = [
         priority: 3,
     },
     Column {
-        title: "PORTS",
+        title: "PORTS · DRIFT",
         width: 16,
         flex: true,
         priority: 2,
@@ -92,6 +92,8 @@ pub struct ProjectRow {
 pub struct ServiceRow<'a> {
     pub service: &'a str,
     pub container: Option<&'a ContainerSummary>,
+    /// How the service differs from its file (`changed in the file: up recreates`).
+    pub note: &'a str,
 }
 
 /// A log line of a project: which service (its colour), the container's name, the text.
@@ -247,6 +249,16 @@ pub fn draw(
                     } else {
                         Span::styled("", theme.dim())
                     };
+                    // The service's drift from its file, after the ports.
+                    let note = |ports: String| {
+                        if r.note.is_empty() {
+                            Span::raw(ports)
+                        } else if ports.is_empty() {
+                            Span::styled(r.note, theme.warn())
+                        } else {
+                            Span::styled(format!("{ports} · {}", r.note), theme.warn())
+                        }
+                    };
                     match r.container {
                         Some(c) => {
                             let (sym, st) = theme.state(c);
@@ -262,7 +274,7 @@ pub fn draw(
                                     Span::raw(c.name.as_str()),
                                     Span::styled(format!("{sym} {}", c.state.as_str()), st),
                                     Span::styled(h, hs),
-                                    Span::raw(ports(c)),
+                                    note(ports(c)),
                                 ],
                                 marked: false,
                             }
@@ -273,7 +285,7 @@ pub fn draw(
                                 Span::styled("(no container)", theme.dim()),
                                 Span::raw(""),
                                 Span::raw(""),
-                                Span::raw(""),
+                                note(String::new()),
                             ],
                             marked: false,
                         },
@@ -416,18 +428,22 @@ mod tests {
             ServiceRow {
                 service: "db",
                 container: Some(&cs[2]),
+                note: "",
             },
             ServiceRow {
                 service: "web",
                 container: Some(&cs[0]),
+                note: "changed in the file: up recreates",
             },
             ServiceRow {
                 service: "web",
                 container: Some(&cs[1]),
+                note: "changed in the file: up recreates",
             },
             ServiceRow {
                 service: "worker",
                 container: None,
+                note: "fewer than the file asks: up creates",
             },
         ];
         let b = Body::Project {

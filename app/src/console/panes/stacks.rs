@@ -14,6 +14,7 @@ use std::sync::Arc;
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use wharf_engine::api::{ContainerSummary, LogOptions};
+use wharf_engine::compose::status::Drift;
 use wharf_engine::compose::{self as compose, status};
 use wharf_engine::policy::Action as Perm;
 use wharf_views::stacks::{Body, ProjectRow, ServiceRow, StackLogLine};
@@ -126,6 +127,13 @@ struct LogFeed {
     line: StackLogLine,
 }
 
+/// The services of a project's file, from the worker.
+struct ServicesFeed {
+    project: String,
+    rev: u64,
+    services: Option<Vec<(String, Drift)>>,
+}
+
 /// The new-project form's answer.
 struct UpFile {
     file: String,
@@ -148,6 +156,12 @@ pub struct Stacks {
     /// Compose files of projects started here from a file (used while a project has
     /// no container with a `config_files` label, e.g. after a failed `up`).
     known_files: BTreeMap<String, Vec<String>>,
+    /// The open project's services as its compose file has them (`status::services`):
+    /// the project, the container list's revision they were read at, and the services
+    /// in file order with their drift; `None` until read (or when the file cannot be).
+    file_services: Option<(String, u64, Vec<(String, Drift)>)>,
+    /// A read of the file's services is under way (project, revision).
+    asked: Option<(String, u64)>,
     changed: bool,
 }
 
@@ -307,14 +321,112 @@ impl Stacks {
         }
     }
 
+    /// A project's rows: each service of its file (in the file's order) with its
+    /// containers, or alone when it has none; then containers of services the file
+    /// does not have. Without the file: the containers by service.
+    fn rows<'s>(&'s self, store: &'s Store, project: &str) -> Vec<ServiceRow<'s>> {
+        let cs = containers_of(store, project);
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some((p, _, svcs)) = &self.file_services {
+            if p == project {
+                for (name, drift) in svcs {
+                    seen.insert(name.as_str());
+                    let note = match drift {
+                        Drift::Changed => "changed in the file: up recreates",
+                        Drift::Missing => "fewer than the file asks: up creates",
+                        Drift::Extra => "more than the file asks: up removes",
+                        Drift::NotInFile => "not in the file",
+                        Drift::Disabled => "profile not active",
+                        Drift::InSync => "",
+                    };
+                    let mine: Vec<&ContainerSummary> = cs
+                        .iter()
+                        .copied()
+                        .filter(|c| service_of(c) == name)
+                        .collect();
+                    if mine.is_empty() {
+                        out.push(ServiceRow {
+                            service: name,
+                            container: None,
+                            note,
+                        });
+                    }
+                    for c in mine {
+                        out.push(ServiceRow {
+                            service: name,
+                            container: Some(c),
+                            note,
+                        });
+                    }
+                }
+            }
+        }
+        for c in cs {
+            if !seen.contains(service_of(c)) {
+                out.push(ServiceRow {
+                    service: service_of(c),
+                    container: Some(c),
+                    note: if seen.is_empty() {
+                        ""
+                    } else {
+                        "not in the file"
+                    },
+                });
+            }
+        }
+        out
+    }
+
     /// The service the selection is on, in a project.
     fn selected_service(&self, store: &Store) -> Option<String> {
         match &self.mode {
-            Mode::Project(n) => containers_of(store, n)
+            Mode::Project(n) => self
+                .rows(store, n)
                 .get(self.project_cursor.selected)
-                .map(|c| service_of(c).to_string()),
+                .map(|r| r.service.to_string()),
             _ => None,
         }
+    }
+
+    /// Read the open project's services from its file on a worker, once per change of
+    /// the container list.
+    /// `force`: read again even if the list did not change (the file may have).
+    fn ask_services(&mut self, cx: &mut Ctx, force: bool) {
+        let Mode::Project(n) = &self.mode else {
+            return;
+        };
+        let rev = cx.store.containers.rev;
+        let key = (n.clone(), rev);
+        if self.asked.as_ref() == Some(&key)
+            || (!force
+                && self
+                    .file_services
+                    .as_ref()
+                    .is_some_and(|(p, r, _)| *p == key.0 && *r == rev))
+        {
+            return;
+        }
+        let Some(p) = self.selected_project(cx.store) else {
+            return;
+        };
+        let files = self.files(&p);
+        if files.is_empty() {
+            return;
+        }
+        self.asked = Some(key);
+        let project = n.clone();
+        cx.ask(INFO.context, move |e, c| {
+            let services = api::load_stack(Some(&project), &files)
+                .and_then(|p| status::services(e, c, &p))
+                .ok()
+                .map(|v| v.into_iter().map(|s| (s.name, s.drift)).collect());
+            ServicesFeed {
+                project,
+                rev,
+                services,
+            }
+        });
     }
 
     /// A stack action on the selected project (or service).
@@ -526,8 +638,11 @@ impl Pane for Stacks {
                     }
                 }
                 Mode::Project(n) => {
-                    let cs = containers_of(cx.store, n);
-                    if let Some(c) = cs.get(self.project_cursor.selected) {
+                    let rows = self.rows(cx.store, n);
+                    if let Some(c) = rows
+                        .get(self.project_cursor.selected)
+                        .and_then(|r| r.container)
+                    {
                         let body = format!(
                             "service   {}\ncontainer {}\nimage     {}\nstate     {}\nstatus    {}\nports     {}\n",
                             service_of(c),
@@ -611,6 +726,17 @@ impl Pane for Stacks {
             }
             Err(m) => m,
         };
+        let m = match m.take_or_keep::<ServicesFeed>() {
+            Ok(f) => {
+                if self.asked.as_ref() == Some(&(f.project.clone(), f.rev)) {
+                    self.asked = None;
+                }
+                self.file_services = f.services.map(|v| (f.project, f.rev, v));
+                self.changed = true;
+                return;
+            }
+            Err(m) => m,
+        };
         if let Some(f) = m.take::<LogFeed>() {
             if f.generation != self.generation || !matches!(self.mode, Mode::Logs(_)) {
                 return;
@@ -680,12 +806,22 @@ impl Pane for Stacks {
     fn len(&self, store: &Store) -> usize {
         match &self.mode {
             Mode::Projects => self.visible(store).len(),
-            Mode::Project(n) => containers_of(store, n).len(),
+            Mode::Project(n) => self.rows(store, n).len(),
             Mode::Logs(_) => self.logs.len(),
         }
     }
 
-    fn sync(&mut self, _cx: &mut Ctx, shown: bool) -> bool {
+    /// The file's services again (an edited file shows its drift).
+    fn tick(&mut self, cx: &mut Ctx, shown: bool) {
+        if shown {
+            self.ask_services(cx, true);
+        }
+    }
+
+    fn sync(&mut self, cx: &mut Ctx, shown: bool) -> bool {
+        if shown {
+            self.ask_services(cx, false);
+        }
         std::mem::take(&mut self.changed) && shown
     }
 
@@ -732,14 +868,8 @@ impl Pane for Stacks {
                 );
             }
             Mode::Project(n) => {
-                let cs = containers_of(v.store, &n);
-                let rows: Vec<ServiceRow> = cs
-                    .iter()
-                    .map(|c| ServiceRow {
-                        service: service_of(c),
-                        container: Some(*c),
-                    })
-                    .collect();
+                let mut cursor = std::mem::take(&mut self.project_cursor);
+                let rows = self.rows(v.store, &n);
                 let p = self.selected_project(v.store).unwrap_or_default();
                 let files = self.files(&p).join(",");
                 let status = if p.status.is_empty() {
@@ -753,14 +883,9 @@ impl Pane for Stacks {
                     status: &status,
                     rows: &rows,
                 };
-                wharf_views::stacks::draw(
-                    f,
-                    area,
-                    v.theme,
-                    &body,
-                    &mut self.project_cursor,
-                    v.focused,
-                );
+                wharf_views::stacks::draw(f, area, v.theme, &body, &mut cursor, v.focused);
+                drop(rows);
+                self.project_cursor = cursor;
             }
             Mode::Logs(n) => {
                 let body = Body::Logs {
