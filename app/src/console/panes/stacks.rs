@@ -127,11 +127,14 @@ struct LogFeed {
     line: StackLogLine,
 }
 
+/// A file's services in its order, with their drift.
+type FileServices = Vec<(String, Drift)>;
+
 /// The services of a project's file, from the worker.
 struct ServicesFeed {
     project: String,
     rev: u64,
-    services: Option<Vec<(String, Drift)>>,
+    services: Option<FileServices>,
 }
 
 /// The new-project form's answer.
@@ -159,7 +162,7 @@ pub struct Stacks {
     /// The open project's services as its compose file has them (`status::services`):
     /// the project, the container list's revision they were read at, and the services
     /// in file order with their drift; `None` until read (or when the file cannot be).
-    file_services: Option<(String, u64, Vec<(String, Drift)>)>,
+    file_services: Option<(String, u64, FileServices)>,
     /// A read of the file's services is under way (project, revision).
     asked: Option<(String, u64)>,
     changed: bool,
