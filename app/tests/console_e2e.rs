@@ -1190,3 +1190,76 @@ fn network_create_with_addresses_and_connect_with_an_ip_and_aliases() {
     assert!(f.starts_with("10.77.0.200 "), "{f}");
     assert!(f.contains("\"db\"") && f.contains("\"cache\""), "{f}");
 }
+
+/// The stacks pane: `:stacks up FILE` starts a two-service project (on its own bridge
+/// network, in the test's network namespace); both services show running; the
+/// project's logs interleave both; stop, start, and down (asked first) act on the
+/// whole project; after down no container and no project network is left.
+#[test]
+fn stacks_pane_ups_stops_starts_and_downs_a_project() {
+    if !is_root() {
+        eprintln!("skipped: runs containers and a bridge network, needs root");
+        return;
+    }
+    let _ns = network_support::TestNetns::enter();
+    let root = demo_root();
+    let r = root.path();
+    let dir = tempfile::Builder::new()
+        .prefix("stacks")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(
+        &file,
+        "name: duo\nservices:\n  web:\n    image: wharf/demo\n    command: sh -c 'echo web says hi; exec sleep 1000'\n    stop_signal: SIGKILL\n  db:\n    image: wharf/demo\n    command: sh -c 'echo db says hi; exec sleep 1000'\n    stop_signal: SIGKILL\n",
+    )
+    .unwrap();
+    let c = Console::start(r, 160, 45, "");
+    c.wait_for("Containers");
+    c.keys(&[":"]);
+    c.text(&format!("stacks up {}", file.display()));
+    c.keys(&["Enter"]);
+    // The project's services, each with its container running.
+    let s = c.wait("both services running", |s| {
+        row(s, "duo-web-1").is_some_and(|l| l.contains("running"))
+            && row(s, "duo-db-1").is_some_and(|l| l.contains("running"))
+    });
+    assert!(s.contains("duo ·"), "{s}");
+    assert!(s.contains(&file.display().to_string()), "{s}");
+    let nets = wharf_ok(r, &["network", "ls"]);
+    assert!(nets.contains("duo_default"), "{nets}");
+
+    // Logs: both services, interleaved.
+    c.keys(&["l"]);
+    c.wait("both services' lines", |s| {
+        s.contains("web says hi") && s.contains("db says hi")
+    });
+    c.keys(&["Escape"]);
+    c.wait("the project again", |s| {
+        s.contains("SERVICE") && !s.contains("logs of duo")
+    });
+    c.keys(&["Escape"]);
+    c.wait("the project list", |s| {
+        row(s, "duo").is_some_and(|l| l.contains("running(2)"))
+    });
+
+    // Stop, then start, the whole project.
+    c.keys(&["s"]);
+    c.wait("stopped", |s| {
+        row(s, "duo").is_some_and(|l| l.contains("exited(2)"))
+    });
+    c.keys(&["S"]);
+    c.wait("started again", |s| {
+        row(s, "duo").is_some_and(|l| l.contains("running(2)"))
+    });
+
+    // Down asks first, then removes the containers and the project's network.
+    c.keys(&["d"]);
+    c.wait_for("Volumes are kept unless you answer v");
+    c.keys(&["y"]);
+    c.wait_for("No compose projects");
+    let ps = wharf_ok(r, &["ps", "-aq"]);
+    assert!(ps.trim().is_empty(), "containers left: {ps}");
+    let nets = wharf_ok(r, &["network", "ls"]);
+    assert!(!nets.contains("duo_default"), "{nets}");
+}

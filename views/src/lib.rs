@@ -32,6 +32,7 @@ pub mod networks;
 pub mod procs;
 pub mod registries;
 pub mod run_form;
+pub mod stacks;
 pub mod stats;
 pub mod table;
 pub mod tabs;

@@ -468,6 +468,16 @@ pub enum Call {
     /// A registries or accounts pane's action after its confirmation; the answer goes
     /// back to the pane of context `to` as a [`PaneAnswer`].
     Pane { to: &'static str, call: PaneCall },
+    /// `wharf compose -p PROJECT -f FILE... VERB [SERVICE...]`: a stack action, through
+    /// the same `wharf_engine::compose` functions `wharf compose` calls.
+    Stack {
+        project: String,
+        /// The compose files (absolute), from the project's labels or typed; may be
+        /// empty for verbs that act on the project's containers by its labels.
+        files: Vec<String>,
+        services: Vec<String>,
+        op: StackOp,
+    },
     /// `wharf build [-f FILE] ... CONTEXT`: its events go to the build pane as they come
     /// (through `link`), which can cancel it.
     Build {
@@ -530,6 +540,51 @@ pub enum BuildFeed {
         result: Result<BuildResult, String>,
         cancelled: bool,
     },
+}
+
+/// What a stack action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackOp {
+    /// `up -d`.
+    Up,
+    /// `down [-v]`.
+    Down {
+        volumes: bool,
+    },
+    Start,
+    Stop,
+    Restart,
+    Pause,
+    Unpause,
+}
+
+impl StackOp {
+    /// The compose verb's words.
+    pub fn words(self) -> &'static [&'static str] {
+        match self {
+            StackOp::Up => &["up", "-d"],
+            StackOp::Down { volumes: false } => &["down"],
+            StackOp::Down { volumes: true } => &["down", "-v"],
+            StackOp::Start => &["start"],
+            StackOp::Stop => &["stop"],
+            StackOp::Restart => &["restart"],
+            StackOp::Pause => &["pause"],
+            StackOp::Unpause => &["unpause"],
+        }
+    }
+
+    /// Past tense for notifications.
+    pub fn done(self) -> &'static str {
+        match self {
+            StackOp::Up => "up",
+            StackOp::Down { .. } => "down",
+            StackOp::Start => "started",
+            StackOp::Stop => "stopped",
+            StackOp::Restart => "restarted",
+            StackOp::Pause => "paused",
+            StackOp::Unpause => "unpaused",
+        }
+    }
 }
 
 /// What a registries or accounts pane asks after a confirmation.
@@ -614,6 +669,10 @@ impl Call {
                 Lists::NETWORKS.and(Lists::CONTAINERS)
             }
             Call::ImageHistory { .. } | Call::SaveLog { .. } | Call::Pane { .. } => Lists::NONE,
+            Call::Stack { .. } => Lists::CONTAINERS
+                .and(Lists::NETWORKS)
+                .and(Lists::VOLUMES)
+                .and(Lists::IMAGES),
         }
     }
 
@@ -661,6 +720,20 @@ impl Call {
                 target.name
             )),
             Call::Build { context, .. } => Some(format!("building {context}…")),
+            Call::Stack {
+                project,
+                services,
+                op,
+                ..
+            } => Some(format!(
+                "compose {} {project}{}…",
+                op.words()[0],
+                if services.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", services.join(", "))
+                }
+            )),
             _ => None,
         }
     }
@@ -902,6 +975,12 @@ impl Call {
                 |()| format!("saved {lines} lines to {path}"),
                 format!("cannot write {path}"),
             ),
+            Call::Stack {
+                project,
+                files,
+                services,
+                op,
+            } => stack(e, c, &project, &files, &services, op, progress),
         };
         Msg::Done { note, refresh }
     }
@@ -990,6 +1069,149 @@ fn outcome<T, E: std::fmt::Display>(
             text: format!("{failed}: {err}"),
             details: Some(err.to_string()),
         },
+    }
+}
+
+/// Load a project's compose files as `wharf compose -p NAME -f FILE...` does (the
+/// variables of the console's environment, the first file's directory).
+pub fn load_stack(
+    project: Option<&str>,
+    files: &[String],
+) -> wharf_engine::Result<wharf_engine::compose::Project> {
+    let cwd = files
+        .first()
+        .and_then(|f| std::path::Path::new(f).parent().map(|p| p.to_path_buf()))
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    wharf_engine::compose::load(&wharf_engine::compose::LoadOptions {
+        files: files.iter().map(std::path::PathBuf::from).collect(),
+        project_name: project.map(String::from),
+        env: std::env::vars().collect(),
+        cwd,
+        ..Default::default()
+    })
+}
+
+/// A stack action, through `wharf_engine::compose::ops` as `wharf compose` does it:
+/// `up` loads the files; the other verbs act on the project's containers by its labels
+/// (with the files when they can be read, for the services' order). Errors name the
+/// project and the file.
+fn stack(
+    e: &dyn Engine,
+    c: &Caller,
+    project: &str,
+    files: &[String],
+    services: &[String],
+    op: StackOp,
+    progress: &mut dyn FnMut(String),
+) -> Notification {
+    use wharf_engine::compose::ops::{self, DownOptions, Verb};
+    let steps = std::sync::Mutex::new(Vec::<String>::new());
+    let sink = |p: wharf_engine::compose::Progress| {
+        if let Ok(mut v) = steps.lock() {
+            v.push(format!("{} {} {}", p.kind, p.name, p.action));
+        }
+    };
+    let file_text = if files.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", files.join(", "))
+    };
+    let failed = |err: wharf_engine::EngineError, what: &str| Notification {
+        level: Level::Error,
+        text: format!("cannot {what} project {project}{file_text}: {err}"),
+        details: Some(err.to_string()),
+    };
+    let loaded = if files.is_empty() {
+        None
+    } else {
+        match load_stack(Some(project), files) {
+            Ok(p) => Some(p),
+            // Verbs on existing containers work from the labels alone, as `-p` does.
+            Err(err) if op == StackOp::Up => return failed(err, "start"),
+            Err(_) => None,
+        }
+    };
+    let r = match op {
+        StackOp::Up => match &loaded {
+            Some(p) => {
+                progress(format!("compose up {project}…"));
+                let opts = wharf_engine::compose::UpOptions {
+                    services: services.to_vec(),
+                    ..Default::default()
+                };
+                ops::up(e, c, p, &opts, &sink)
+            }
+            None => {
+                return Notification {
+                    level: Level::Error,
+                    text: format!(
+                        "cannot start project {project}: its compose file is not known (its containers have no config_files label); use :stacks up FILE"
+                    ),
+                    details: None,
+                }
+            }
+        },
+        StackOp::Down { volumes } => ops::down(
+            e,
+            c,
+            project,
+            loaded.as_ref(),
+            &DownOptions {
+                volumes,
+                ..Default::default()
+            },
+            &sink,
+        ),
+        op => {
+            let verb = match op {
+                StackOp::Start => Verb::Start,
+                StackOp::Stop => Verb::Stop(None),
+                StackOp::Restart => Verb::Restart(None),
+                StackOp::Pause => Verb::Pause,
+                _ => Verb::Unpause,
+            };
+            ops::act(e, c, project, loaded.as_ref(), services, &verb, &sink).map(|_| ())
+        }
+    };
+    let steps = steps.into_inner().unwrap_or_default();
+    match r {
+        Ok(()) => {
+            let warn: Vec<&String> = steps.iter().filter(|s| s.contains("Warning: ")).collect();
+            let what = if services.is_empty() {
+                format!("project {project}")
+            } else {
+                format!("{} of project {project}", services.join(", "))
+            };
+            Notification {
+                level: if warn.is_empty() {
+                    Level::Ok
+                } else {
+                    Level::Warn
+                },
+                text: match warn.first() {
+                    Some(w) => format!("{what} {}; {w}", op.done()),
+                    None => format!("{what} {}", op.done()),
+                },
+                details: (!steps.is_empty()).then(|| steps.join("\n")),
+            }
+        }
+        Err(err) => {
+            let verb = match op {
+                StackOp::Up => "start",
+                StackOp::Down { .. } => "take down",
+                op => op.words()[0],
+            };
+            let mut n = failed(err, verb);
+            if !steps.is_empty() {
+                n.details = Some(format!(
+                    "{}\n\n{}",
+                    steps.join("\n"),
+                    n.details.unwrap_or_default()
+                ));
+            }
+            n
+        }
     }
 }
 

@@ -287,6 +287,66 @@ mod tests {
         assert!(hv.contains("inspect"), "viewer help:\n{hv}");
     }
 
+    /// `:stacks` lists the projects of the containers' labels; an admin is offered the
+    /// stack actions, a viewer none of them (footer and help).
+    #[test]
+    fn stacks_pane_lists_projects_and_offers_a_viewer_no_action() {
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let dir = tempfile::tempdir().unwrap();
+        let open = |a: &mut App| {
+            for (i, c) in a.store.containers.items.iter_mut().enumerate().take(2) {
+                c.labels
+                    .insert("com.docker.compose.project".into(), "shop".into());
+                c.labels
+                    .insert("com.docker.compose.service".into(), ["web", "db"][i].into());
+                c.labels.insert(
+                    "com.docker.compose.project.config_files".into(),
+                    "/srv/shop/compose.yaml".into(),
+                );
+            }
+            let key = |a: &mut App, k: KeyCode| a.handle_key(KeyEvent::new(k, KeyModifiers::NONE));
+            key(a, KeyCode::Char(':'));
+            for ch in "stacks".chars() {
+                key(a, KeyCode::Char(ch));
+            }
+            key(a, KeyCode::Enter);
+        };
+        let (mut admin, mut viewer) = (app_as(dir.path(), "admin"), app_as(dir.path(), "viewer"));
+        open(&mut admin);
+        open(&mut viewer);
+        let (sa, sv) = (screen(&mut admin, 160, 45), screen(&mut viewer, 160, 45));
+        for s in [&sa, &sv] {
+            assert!(
+                s.contains("shop") && s.contains("/srv/shop/compose.yaml"),
+                "{s}"
+            );
+        }
+        let footer = |s: &str| s.lines().last().unwrap_or("").to_string();
+        assert!(
+            footer(&sa).contains("u up") && footer(&sa).contains("d down"),
+            "{}",
+            footer(&sa)
+        );
+        assert!(
+            !footer(&sv).contains("up") && !footer(&sv).contains("down"),
+            "{}",
+            footer(&sv)
+        );
+        admin.overlay = Overlay::Help { scroll: 0 };
+        viewer.overlay = Overlay::Help { scroll: 0 };
+        let (ha, hv) = (screen(&mut admin, 160, 200), screen(&mut viewer, 160, 200));
+        assert!(ha.contains("stack-up") && ha.contains("stack-down"), "{ha}");
+        for a in [
+            "stack-up",
+            "stack-down",
+            "stack-stop",
+            "stack-start",
+            "stack-new",
+        ] {
+            assert!(!hv.contains(a), "viewer help offers {a}:\n{hv}");
+        }
+    }
+
     #[test]
     fn help_scrolling_stops_where_the_help_ends() {
         let dir = tempfile::tempdir().unwrap();

@@ -74,6 +74,19 @@ pub struct DownOptions {
     pub timeout: Option<u32>,
 }
 
+/// Spawn `f` on `scope` as part of the spawning thread's console action, if any (the
+/// trace keeps the action per thread): a console's compose action traces all its calls.
+fn spawn_in<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    let action = crate::trace::current_action();
+    scope.spawn(move || match action {
+        Some(id) => crate::trace::with_action(id, f),
+        None => f(),
+    })
+}
+
 /// The image a service runs: its `image`, or `<project>-<service>` for a built one.
 pub fn image_of(project: &Project, svc: &Service) -> String {
     svc.image
@@ -887,7 +900,7 @@ pub fn up(
                 .iter()
                 .map(|n| {
                     let existing = &existing;
-                    scope.spawn(move || -> Result<()> {
+                    spawn_in(scope, move || -> Result<()> {
                         let s = service(project, n)?;
                         converge(api, caller, project, s, existing, opts, sink)
                             .map_err(|e| svc_err(n, e))
@@ -944,7 +957,11 @@ pub fn down(
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let hs: Vec<_> = cs
             .iter()
-            .map(|c| scope.spawn(move || remove(api, caller, c, opts.timeout, opts.volumes, sink)))
+            .map(|c| {
+                spawn_in(scope, move || {
+                    remove(api, caller, c, opts.timeout, opts.volumes, sink)
+                })
+            })
             .collect();
         hs.into_iter()
             .map(|h| {
@@ -1053,7 +1070,7 @@ pub fn act(
             let hs: Vec<_> = g
                 .into_iter()
                 .map(|c| {
-                    scope.spawn(move || -> Result<Option<ContainerState>> {
+                    spawn_in(scope, move || -> Result<Option<ContainerState>> {
                         let r = match verb {
                             Verb::Start => {
                                 if c.state == ContainerStatus::Running {

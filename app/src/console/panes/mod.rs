@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod logs;
 pub mod networks;
 pub mod registries;
+pub mod stacks;
 pub mod stats;
 pub mod trace;
 pub mod volumes;
@@ -82,9 +83,13 @@ pub struct Menu {
     pub needs: Option<Perm>,
 }
 
-/// The menus: registries (browsing is what a pull needs), accounts (for admins), a
-/// build.
+/// The menus: stacks (compose projects), registries (browsing is what a pull needs),
+/// accounts (for admins), a build.
 pub const MENUS: &[Menu] = &[
+    Menu {
+        info: &stacks::INFO,
+        needs: Some(Perm::ContainerList),
+    },
     Menu {
         info: &registries::INFO,
         needs: Some(Perm::ImagePull),

@@ -197,6 +197,20 @@ pub fn of(call: &Call) -> Option<Equivalent> {
             opts,
             ..
         } => Equivalent::both(build_args(context, file.as_deref(), opts)),
+        Call::Stack {
+            project,
+            files,
+            services,
+            op,
+        } => {
+            let mut a = vec![s("compose"), s("-p"), project.clone()];
+            for f in files {
+                a.extend([s("-f"), f.clone()]);
+            }
+            a.extend(words(op.words()));
+            a.extend(services.iter().cloned());
+            Equivalent::both(a)
+        }
         // Saving the log shown is the console's own doing; actions added later say
         // theirs here.
         _ => return None,
@@ -219,7 +233,7 @@ mod tests {
     use wharf_engine::trace::{Traced, Tracer};
     use wharf_engine::{Caller, Engine, EngineOptions, LocalEngine};
 
-    use super::super::super::api::Target;
+    use super::super::super::api::{StackOp, Target};
     use super::*;
 
     fn traced(dir: &std::path::Path) -> Arc<Traced<LocalEngine>> {
@@ -276,6 +290,61 @@ mod tests {
         Target {
             id: name.into(),
             name: name.into(),
+        }
+    }
+
+    #[test]
+    fn stack_actions_are_compose_commands() {
+        let call = |op| Call::Stack {
+            project: "shop".into(),
+            files: vec!["/srv/shop/compose.yaml".into()],
+            services: vec![],
+            op,
+        };
+        let eq = of(&call(StackOp::Up)).unwrap();
+        assert_eq!(
+            eq.wharf.join(" "),
+            "wharf compose -p shop -f /srv/shop/compose.yaml up -d"
+        );
+        assert_eq!(
+            eq.docker.unwrap().join(" "),
+            "docker compose -p shop -f /srv/shop/compose.yaml up -d"
+        );
+        let eq = of(&call(StackOp::Down { volumes: true })).unwrap();
+        assert_eq!(
+            eq.wharf.join(" "),
+            "wharf compose -p shop -f /srv/shop/compose.yaml down -v"
+        );
+        let eq = of(&Call::Stack {
+            project: "shop".into(),
+            files: vec![],
+            services: vec!["web".into()],
+            op: StackOp::Restart,
+        })
+        .unwrap();
+        assert_eq!(eq.wharf.join(" "), "wharf compose -p shop restart web");
+    }
+
+    #[test]
+    fn a_stack_stop_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("compose.yaml");
+        std::fs::write(
+            &file,
+            "services:\n  web:\n    image: wharf/demo\n    network_mode: none\n",
+        )
+        .unwrap();
+        for op in [
+            StackOp::Stop,
+            StackOp::Start,
+            StackOp::Down { volumes: true },
+        ] {
+            round_trip(Call::Stack {
+                project: "shop".into(),
+                files: vec![file.to_string_lossy().into_owned()],
+                services: vec![],
+                op,
+            });
         }
     }
 
