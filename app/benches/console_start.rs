@@ -231,7 +231,13 @@ fn main() {
 /// the console redraws only what changed, so the count is read off the screen (tmux
 /// keeps it), not off the byte stream; tmux's own start (a few ms) is counted in.
 fn fleet_frame(root: &Path, n: usize, args: &[String]) -> Duration {
-    let socket = format!("wharf-bench-{}", std::process::id());
+    // A server of its own each time (a name reused at once may meet the last one
+    // still going away).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let socket = format!("wharf-bench-{}-{nanos}", std::process::id());
     let cmd = format!(
         "env TERM=xterm-256color {BIN} --root {} --keymap default {}",
         root.display(),
