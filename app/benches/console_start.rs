@@ -78,6 +78,12 @@ fn first_frame(bin: &str, root: &Path, n: usize) -> Duration {
     };
     let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
     let slave: OwnedFd = pty.slave;
+    // The console must not inherit the master: a console writing to a terminal only it
+    // holds open would block for ever.
+    let _ = nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     let master = std::fs::File::from(pty.master);
     let io = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
     let mut cmd = Command::new(bin);
