@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockerd::{median, ms};
+use dockerd::{median, ms, must};
 use wharf_engine::api::{BuildApi, BuildContext, BuildOptions};
 use wharf_engine::{Caller, EngineOptions, LocalEngine};
 
@@ -50,41 +50,9 @@ struct Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(c) = &mut self.dockerd {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            dockerd::stop_child(c);
         }
-        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let prefix = self.tmp.display().to_string();
-            let mut points: Vec<&str> = mi
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(4))
-                .filter(|p| p.starts_with(&prefix))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.tmp);
-    }
-}
-
-fn must(o: std::process::Output, what: &str) {
-    if !o.status.success() {
-        eprintln!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        std::process::exit(1);
+        dockerd::clear_dir(&self.tmp);
     }
 }
 

@@ -13,11 +13,11 @@
 #[path = "support/dockerd.rs"]
 mod dockerd;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockerd::{median, ms};
+use dockerd::{median, ms, must, wait_for_socket as wait_for};
 
 const FILE: &str = r#"services:
   db:
@@ -60,70 +60,11 @@ struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let wharf = env!("CARGO_BIN_EXE_wharf");
-        if let Ok(o) = Command::new(wharf)
-            .arg("--root")
-            .arg(&self.wharf_root)
-            .args(["ps", "-aq", "--no-trunc"])
-            .output()
-        {
-            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new(wharf)
-                    .arg("--root")
-                    .arg(&self.wharf_root)
-                    .args(["rm", "-f", id])
-                    .output();
-            }
-        }
+        dockerd::remove_containers(&self.wharf_root);
         for c in &mut self.children {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+            dockerd::stop_child(c);
         }
-        for c in &mut self.children {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let prefix = self.tmp.display().to_string();
-            let mut points: Vec<&str> = mi
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(4))
-                .filter(|p| p.starts_with(&prefix))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.tmp);
-    }
-}
-
-fn must(o: std::process::Output, what: &str) {
-    if !o.status.success() {
-        eprintln!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        std::process::exit(1);
-    }
-}
-
-fn wait_for(sock: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::os::unix::net::UnixStream::connect(sock).is_err() {
-        if Instant::now() > deadline {
-            eprintln!("{what} did not start");
-            std::process::exit(1);
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        dockerd::clear_dir(&self.tmp);
     }
 }
 

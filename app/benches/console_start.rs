@@ -25,47 +25,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockerd::{load, median, ms, Dockerd};
-use wharf_engine::api::{ContainerApi, ContainerCreate, ImageApi};
-use wharf_engine::{Caller, EngineOptions, LocalEngine};
+use dockerd::{env_usize, load, make_root, median, ms, Dockerd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wharf");
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
-
-fn make_root(root: &Path, n: usize) {
-    make_root_named(root, n, "cs-")
-}
-
-fn make_root_named(root: &Path, n: usize, prefix: &str) {
-    let engine = LocalEngine::open(
-        root,
-        EngineOptions {
-            wharf_exe: Some(BIN.into()),
-            ..Default::default()
-        },
-    )
-    .expect("open the root");
-    let me = Caller::root();
-    engine
-        .image_build_demo(&me, "wharf/demo:latest")
-        .expect("demo image");
-    for i in 0..n {
-        let spec = ContainerCreate {
-            name: Some(format!("{prefix}{i}")),
-            image: "wharf/demo".into(),
-            cmd: Some(vec!["true".into()]),
-            network: Some("none".into()),
-            ..Default::default()
-        };
-        engine.container_create(&me, &spec).expect("create");
-    }
-}
 
 /// Start the console of `bin` on `root` in a new pty; the time until its first full
 /// frame showing `n` containers.
@@ -169,7 +131,7 @@ fn main() {
         .tempdir_in("/tmp")
         .expect("temp dir");
     let root = tmp.path().join("root");
-    make_root(&root, n);
+    make_root(&root, n, "cs-");
     let mut bins: Vec<(String, String)> = vec![("wharf".into(), BIN.into())];
     if let Ok(b) = std::env::var("WHARF_BASE_BIN") {
         bins.push((format!("wharf ({b})"), b));
@@ -292,9 +254,9 @@ fn fleet_frame(root: &Path, n: usize, args: &[String]) -> Duration {
 fn fleet(tmp: &Path, demo_root: &Path, rounds: usize) {
     let per = env_usize("FLEET_CONTAINERS", 300) / 3;
     let local = tmp.join("fleet-local");
-    make_root_named(&local, per, "fa-");
+    make_root(&local, per, "fa-");
     let served = tmp.join("fleet-served");
-    make_root_named(&served, per, "fb-");
+    make_root(&served, per, "fb-");
     let sock = tmp.join("fleet-served.sock");
     let mut serve = Command::new(BIN)
         .arg("--root")

@@ -15,14 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockerd::{median, ms};
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
+use dockerd::{env_usize, median, ms, must, wait_for_socket as wait_for};
 
 /// Processes and files of the bench, stopped and removed (by pid) however it ends.
 struct Guard {
@@ -33,55 +26,11 @@ struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let ids = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .arg("--root")
-            .arg(&self.wharf_root)
-            .args(["ps", "-aq", "--no-trunc"])
-            .output();
-        if let Ok(o) = ids {
-            let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            for chunk in ids.chunks(100) {
-                let _ = Command::new(env!("CARGO_BIN_EXE_wharf"))
-                    .arg("--root")
-                    .arg(&self.wharf_root)
-                    .args(["rm", "-f"])
-                    .args(chunk)
-                    .stdout(Stdio::null())
-                    .output();
-            }
-        }
+        dockerd::remove_containers(&self.wharf_root);
         for c in &mut self.children {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+            dockerd::stop_child(c);
         }
-        for c in &mut self.children {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // dockerd unmounts what it mounted on SIGTERM; whatever is left under the data
-        // root is unmounted before the files go.
-        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let prefix = self.tmp.display().to_string();
-            let mut points: Vec<&str> = mi
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(4))
-                .filter(|p| p.starts_with(&prefix))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.tmp);
+        dockerd::clear_dir(&self.tmp);
     }
 }
 
@@ -93,29 +42,6 @@ fn docker(sock: &Path, cfg: &Path, args: &[&str]) -> std::process::Output {
         .stdin(Stdio::null())
         .output()
         .expect("running docker")
-}
-
-fn must(o: std::process::Output, what: &str) -> String {
-    if !o.status.success() {
-        eprintln!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        std::process::exit(1);
-    }
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn wait_for(sock: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::os::unix::net::UnixStream::connect(sock).is_err() {
-        if Instant::now() > deadline {
-            eprintln!("{what} did not start");
-            std::process::exit(1);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Create `n` containers through `sock`, 4 at a time.

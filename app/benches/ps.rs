@@ -12,54 +12,12 @@
 #[path = "support/dockerd.rs"]
 mod dockerd;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockerd::{load, median, ms, Dockerd};
-use wharf_engine::api::{ContainerApi, ContainerCreate, ImageApi};
-use wharf_engine::{Caller, EngineOptions, LocalEngine};
+use dockerd::{env_usize, load, make_root, median, ms, Dockerd};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wharf");
-
-fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
-
-/// A root with `n` created containers (`--network none`, command `true`).
-pub fn make_root(root: &Path, n: usize) {
-    let engine = LocalEngine::open(
-        root,
-        EngineOptions {
-            wharf_exe: Some(BIN.into()),
-            ..Default::default()
-        },
-    )
-    .expect("open the root");
-    let me = Caller::root();
-    engine
-        .image_build_demo(&me, "wharf/demo:latest")
-        .expect("demo image");
-    let t = Instant::now();
-    for i in 0..n {
-        let spec = ContainerCreate {
-            name: Some(format!("ps-{i}")),
-            image: "wharf/demo".into(),
-            cmd: Some(vec!["true".into()]),
-            network: Some("none".into()),
-            ..Default::default()
-        };
-        engine.container_create(&me, &spec).expect("create");
-    }
-    println!(
-        "made {n} containers in {:.1} s (load {})",
-        t.elapsed().as_secs_f64(),
-        load()
-    );
-}
 
 fn timed(cmd: &mut Command, n: usize, what: &str) -> Duration {
     let t = Instant::now();
@@ -86,7 +44,12 @@ fn main() {
         .tempdir_in("/tmp")
         .expect("temp dir");
     let root = tmp.path().join("root");
-    make_root(&root, n);
+    let took = make_root(&root, n, "ps-");
+    println!(
+        "made {n} containers in {:.1} s (load {})",
+        took.as_secs_f64(),
+        load()
+    );
     let mut bins: Vec<(String, String)> = vec![("wharf".into(), BIN.into())];
     if let Ok(b) = std::env::var("WHARF_BASE_BIN") {
         bins.push((format!("wharf ({b})"), b));

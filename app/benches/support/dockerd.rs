@@ -117,31 +117,92 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         // dockerd unmounts what it mounted on SIGTERM; whatever is left under its
         // directory is unmounted before the files go.
-        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let prefix = self.dir.display().to_string();
-            let mut points: Vec<&str> = mi
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(4))
-                .filter(|p| p.starts_with(&prefix))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            }
+        stop_child(&mut self.child);
+        clear_dir(&self.dir);
+    }
+}
+
+/// SIGTERM to a child this bench started (by pid), 30 s to go, then SIGKILL; reaped.
+pub fn stop_child(c: &mut Child) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(c.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+/// Unmount whatever is mounted under `dir` (deepest first), then delete it.
+pub fn clear_dir(dir: &Path) {
+    if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
+        let prefix = dir.display().to_string();
+        let mut points: Vec<&str> = mi
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|p| p.starts_with(&prefix))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Remove every container of the wharf state root `root` (`rm -f`, 100 at a time).
+pub fn remove_containers(root: &Path) {
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let Ok(o) = Command::new(wharf)
+        .arg("--root")
+        .arg(root)
+        .args(["ps", "-aq", "--no-trunc"])
+        .output()
+    else {
+        return;
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    for chunk in ids.chunks(100) {
+        let _ = Command::new(wharf)
+            .arg("--root")
+            .arg(root)
+            .args(["rm", "-f"])
+            .args(chunk)
+            .stdout(Stdio::null())
+            .output();
+    }
+}
+
+/// Its standard output; the bench ends (status 1) with what was said when it failed.
+pub fn must(o: Output, what: &str) -> String {
+    if !o.status.success() {
+        eprintln!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::process::exit(1);
+    }
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Wait (a minute at most, else the bench ends) until `sock` takes connections.
+pub fn wait_for_socket(sock: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while UnixStream::connect(sock).is_err() {
+        if Instant::now() > deadline {
+            eprintln!("{what} did not start");
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -189,4 +250,43 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
 /// Milliseconds.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A setting from the environment (`ROUNDS`, `PS_CONTAINERS`...), or `d`.
+pub fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+/// A wharf state root at `root` with the demo image and `n` created containers named
+/// `{prefix}{i}` (`--network none`, command `true`), made through the engine (the files
+/// `wharf create` writes). Returns how long the creates took.
+pub fn make_root(root: &Path, n: usize, prefix: &str) -> Duration {
+    use wharf_engine::api::{ContainerApi, ContainerCreate, ImageApi};
+    let engine = wharf_engine::LocalEngine::open(
+        root,
+        wharf_engine::EngineOptions {
+            wharf_exe: Some(env!("CARGO_BIN_EXE_wharf").into()),
+            ..Default::default()
+        },
+    )
+    .expect("open the root");
+    let me = wharf_engine::Caller::root();
+    engine
+        .image_build_demo(&me, "wharf/demo:latest")
+        .expect("demo image");
+    let t = Instant::now();
+    for i in 0..n {
+        let spec = ContainerCreate {
+            name: Some(format!("{prefix}{i}")),
+            image: "wharf/demo".into(),
+            cmd: Some(vec!["true".into()]),
+            network: Some("none".into()),
+            ..Default::default()
+        };
+        engine.container_create(&me, &spec).expect("create");
+    }
+    t.elapsed()
 }
