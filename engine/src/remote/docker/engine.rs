@@ -21,6 +21,31 @@ use crate::error::{EngineError, Result};
 use crate::events::Event;
 use crate::runtime::attach;
 
+/// Hand each item of `s` to `tx` until the stream ends or the receiver is gone.
+async fn forward<T>(s: impl futures::Stream<Item = T>, tx: &tokio::sync::mpsc::Sender<T>) {
+    let mut s = std::pin::pin!(s);
+    while let Some(item) = s.next().await {
+        if tx.send(item).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// A sink of a byte stream that writes it to `out`; the first write error ends it and
+/// is kept in `err`.
+fn writer<'a>(
+    out: &'a mut dyn Write,
+    err: &'a mut Option<std::io::Error>,
+) -> impl FnMut(Bytes) -> bool + 'a {
+    move |b: Bytes| match out.write_all(&b) {
+        Ok(()) => true,
+        Err(e) => {
+            *err = Some(e);
+            false
+        }
+    }
+}
+
 fn filters(pairs: &[(String, String)]) -> Option<HashMap<String, Vec<String>>> {
     if pairs.is_empty() {
         return None;
@@ -110,12 +135,8 @@ impl SystemApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.events(Some(opts));
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    let s = d.events(Some(opts));
+                    forward(s, &tx).await;
                 })
             },
             &mut |e| match convert::event(e) {
@@ -301,21 +322,11 @@ impl ImageApi for DockerEngine {
             move |tx| {
                 Box::pin(async move {
                     let r: Vec<&str> = refs.iter().map(String::as_str).collect();
-                    let mut s = d.export_images(&r);
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    let s = d.export_images(&r);
+                    forward(s, &tx).await;
                 })
             },
-            &mut |b: Bytes| match out.write_all(&b) {
-                Ok(()) => true,
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            },
+            &mut writer(out, &mut err),
         )?;
         match err {
             Some(e) => Err(EngineError::io("writing the archive", e)),
@@ -466,12 +477,8 @@ impl RegistryApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.create_image(Some(o), None, creds);
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    let s = d.create_image(Some(o), None, creds);
+                    forward(s, &tx).await;
                 })
             },
             &mut |i: m::CreateImageInfo| {
@@ -515,7 +522,7 @@ impl RegistryApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.push_image(
+                    let s = d.push_image(
                         &image,
                         Some(q::PushImageOptions {
                             tag,
@@ -523,11 +530,7 @@ impl RegistryApi for DockerEngine {
                         }),
                         creds,
                     );
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    forward(s, &tx).await;
                 })
             },
             &mut |i: m::PushImageInfo| {
@@ -748,12 +751,8 @@ impl ContainerApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.logs(&id, Some(o));
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    let s = d.logs(&id, Some(o));
+                    forward(s, &tx).await;
                 })
             },
             &mut |out: LogOutput| {
@@ -883,14 +882,7 @@ impl DockerEngine {
         ));
         // Output: Docker's frames to attach frames; at the end, the exit code.
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        let mut output = output;
-        let reader = self.rt.spawn(async move {
-            while let Some(item) = output.next().await {
-                if tx.send(item).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let reader = self.rt.spawn(async move { forward(output, &tx).await });
         let d = self.docker.clone();
         let rt = self.rt.clone();
         let w = out_w.clone();
@@ -1409,21 +1401,11 @@ impl ToolboxApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.export_container(&c);
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    let s = d.export_container(&c);
+                    forward(s, &tx).await;
                 })
             },
-            &mut |b: Bytes| match out.write_all(&b) {
-                Ok(()) => true,
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            },
+            &mut writer(out, &mut err),
         )?;
         match err {
             Some(e) => Err(EngineError::io("writing the export", e)),
@@ -1505,24 +1487,14 @@ impl ToolboxApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.download_from_container(
+                    let s = d.download_from_container(
                         &c,
                         Some(q::DownloadFromContainerOptions { path: p }),
                     );
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    forward(s, &tx).await;
                 })
             },
-            &mut |b: Bytes| match out.write_all(&b) {
-                Ok(()) => true,
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            },
+            &mut writer(out, &mut err),
         )?;
         match err {
             Some(e) => Err(EngineError::io("writing the archive", e)),
@@ -1664,12 +1636,8 @@ impl BuildApi for DockerEngine {
         self.stream(
             move |tx| {
                 Box::pin(async move {
-                    let mut s = d.build_image(o, None, Some(bollard::body_full(Bytes::from(tar))));
-                    while let Some(item) = s.next().await {
-                        if tx.send(item).await.is_err() {
-                            break;
-                        }
-                    }
+                    let s = d.build_image(o, None, Some(bollard::body_full(Bytes::from(tar))));
+                    forward(s, &tx).await;
                 })
             },
             &mut |i: m::BuildInfo| {
