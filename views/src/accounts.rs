@@ -89,9 +89,9 @@ pub struct ProjectRow {
 /// The rows of the section shown.
 #[derive(Debug)]
 pub enum Rows<'a> {
-    Users(&'a [UserRow]),
-    Groups(&'a [GroupRow]),
-    Roles(&'a [RoleView]),
+    Users(&'a [&'a UserRow]),
+    Groups(&'a [&'a GroupRow]),
+    Roles(&'a [&'a RoleView]),
     Projects(&'a [ProjectRow]),
     Connected(&'a Load<Vec<Connection>>),
     Usage(&'a Load<Vec<Usage>>),
@@ -591,12 +591,20 @@ mod tests {
         insta::assert_snapshot!(shot(
             90,
             6,
-            &model(Section::Users, &ready, Rows::Users(&users))
+            &model(
+                Section::Users,
+                &ready,
+                Rows::Users(&users.iter().collect::<Vec<_>>())
+            )
         ));
         insta::assert_snapshot!(shot(
             60,
             6,
-            &model(Section::Users, &ready, Rows::Users(&users))
+            &model(
+                Section::Users,
+                &ready,
+                Rows::Users(&users.iter().collect::<Vec<_>>())
+            )
         ));
         let groups = vec![GroupRow {
             name: "students".into(),
@@ -608,7 +616,11 @@ mod tests {
         insta::assert_snapshot!(shot(
             90,
             4,
-            &model(Section::Groups, &ready, Rows::Groups(&groups))
+            &model(
+                Section::Groups,
+                &ready,
+                Rows::Groups(&groups.iter().collect::<Vec<_>>())
+            )
         ));
         let mut single = model(Section::Users, &ready, Rows::Users(&[]));
         single.source = None;
@@ -659,7 +671,11 @@ mod tests {
         insta::assert_snapshot!(shot(
             120,
             5,
-            &model(Section::Roles, &ready, Rows::Roles(&roles))
+            &model(
+                Section::Roles,
+                &ready,
+                Rows::Roles(&roles.iter().collect::<Vec<_>>())
+            )
         ));
     }
 

@@ -107,6 +107,26 @@ enum Answer {
     Usage(Result<Vec<Usage>, String>),
 }
 
+/// The rows of a section the `/` filter lets through ([`Accounts::visible`]).
+enum Visible<'a> {
+    Users(Vec<&'a UserRow>),
+    Groups(Vec<&'a GroupRow>),
+    Roles(Vec<&'a RoleView>),
+    /// A section without a filter: its number of rows.
+    Other(usize),
+}
+
+impl Visible<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Visible::Users(v) => v.len(),
+            Visible::Groups(v) => v.len(),
+            Visible::Roles(v) => v.len(),
+            Visible::Other(n) => *n,
+        }
+    }
+}
+
 /// Which entry a form edits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
@@ -393,19 +413,70 @@ impl Accounts {
         self.projects = projects.into_values().collect();
     }
 
-    fn len_of(&self, s: Section) -> usize {
+    fn index_of(s: Section) -> usize {
+        Section::ALL.iter().position(|x| *x == s).unwrap_or(0)
+    }
+
+    /// The rows of section `s` its `/` filter lets through, in the order shown: what
+    /// the table draws, counts and every action picks its entry from.
+    fn visible(&self, s: Section) -> Visible<'_> {
+        // The filter applies to the name and the role.
+        let filter = &self.lists[Self::index_of(s)].filter;
+        let none = BTreeMap::new();
         match s {
-            Section::Users => self.users.len(),
-            Section::Groups => self.groups.len(),
-            Section::Roles => self.policy.ready().map(|v| v.roles.len()).unwrap_or(0),
-            Section::Projects => self.projects.len(),
-            Section::Connected => self.conns.ready().map(Vec::len).unwrap_or(0),
-            Section::Usage => self.usage.ready().map(Vec::len).unwrap_or(0),
+            Section::Users => Visible::Users(
+                self.users
+                    .iter()
+                    .filter(|u| filter.matches(&[&u.name, &u.role], &none))
+                    .collect(),
+            ),
+            Section::Groups => Visible::Groups(
+                self.groups
+                    .iter()
+                    .filter(|g| filter.matches(&[&g.name, &g.role], &none))
+                    .collect(),
+            ),
+            Section::Roles => Visible::Roles(
+                self.policy
+                    .ready()
+                    .map(|v| {
+                        v.roles
+                            .iter()
+                            .filter(|r| filter.matches(&[&r.name], &none))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            Section::Projects => Visible::Other(self.projects.len()),
+            Section::Connected => Visible::Other(self.conns.ready().map(Vec::len).unwrap_or(0)),
+            Section::Usage => Visible::Other(self.usage.ready().map(Vec::len).unwrap_or(0)),
         }
     }
 
     fn selected(&self) -> usize {
         self.lists[self.index()].cursor.selected
+    }
+
+    /// The user under the cursor (of the filtered rows).
+    fn selected_user(&self) -> Option<&UserRow> {
+        match self.visible(Section::Users) {
+            Visible::Users(v) => v.get(self.selected()).copied(),
+            _ => None,
+        }
+    }
+
+    fn selected_group(&self) -> Option<&GroupRow> {
+        match self.visible(Section::Groups) {
+            Visible::Groups(v) => v.get(self.selected()).copied(),
+            _ => None,
+        }
+    }
+
+    fn selected_role(&self) -> Option<&RoleView> {
+        match self.visible(Section::Roles) {
+            Visible::Roles(v) => v.get(self.selected()).copied(),
+            _ => None,
+        }
     }
 
     /// The form for a user or group binding (`old`: the entry edited, by name).
@@ -577,18 +648,17 @@ impl Accounts {
         let Load::Ready(view) = &self.policy else {
             return;
         };
-        let sel = self.selected();
         let mut file = view.file.clone();
         let what = match self.section {
-            Section::Users => self.users.get(sel).map(|u| {
+            Section::Users => self.selected_user().map(|u| {
                 file.users.remove(&u.name);
                 format!("user {} (role {})", u.name, u.role)
             }),
-            Section::Groups => self.groups.get(sel).map(|g| {
+            Section::Groups => self.selected_group().map(|g| {
                 file.groups.remove(&g.name);
                 format!("group {} (role {})", g.name, g.role)
             }),
-            Section::Roles => match view.roles.get(sel) {
+            Section::Roles => match self.selected_role() {
                 Some(r) if r.in_file => {
                     file.roles.remove(&r.name);
                     Some(format!("role {}", r.name))
@@ -633,7 +703,6 @@ impl Accounts {
         let Load::Ready(view) = &self.policy else {
             return;
         };
-        let sel = self.selected();
         let role_text = |name: &str| -> Option<String> {
             let r = view.roles.iter().find(|r| r.name == name)?;
             Some(format!(
@@ -649,12 +718,10 @@ impl Accounts {
             ))
         };
         let shown = match self.section {
-            Section::Roles => view
-                .roles
-                .get(sel)
-                .and_then(|r| role_text(&r.name))
-                .map(|b| (format!("role {}", view.roles[sel].name), b)),
-            Section::Users => self.users.get(sel).and_then(|u| {
+            Section::Roles => self
+                .selected_role()
+                .and_then(|r| role_text(&r.name).map(|b| (format!("role {}", r.name), b))),
+            Section::Users => self.selected_user().and_then(|u| {
                 role_text(&u.role).map(|b| {
                     (
                         format!("user {}", u.name),
@@ -662,7 +729,7 @@ impl Accounts {
                     )
                 })
             }),
-            Section::Groups => self.groups.get(sel).and_then(|g| {
+            Section::Groups => self.selected_group().and_then(|g| {
                 role_text(&g.role).map(|b| {
                     (
                         format!("group {}", g.name),
@@ -715,44 +782,41 @@ impl Pane for Accounts {
                     "add users, groups and roles in their sections (← →)",
                 )),
             },
-            EDIT => {
-                let sel = self.selected();
-                match self.section {
-                    Section::Users => {
-                        let old = self.users.get(sel).and_then(|u| {
-                            self.policy.ready().and_then(|v| {
-                                v.file
-                                    .users
-                                    .get(&u.name)
-                                    .map(|b| (u.name.clone(), b.clone()))
-                            })
-                        });
-                        if old.is_some() {
-                            self.binding_form(Entry::User, old, cx)
-                        }
+            EDIT => match self.section {
+                Section::Users => {
+                    let old = self.selected_user().and_then(|u| {
+                        self.policy.ready().and_then(|v| {
+                            v.file
+                                .users
+                                .get(&u.name)
+                                .map(|b| (u.name.clone(), b.clone()))
+                        })
+                    });
+                    if old.is_some() {
+                        self.binding_form(Entry::User, old, cx)
                     }
-                    Section::Groups => {
-                        let old = self.groups.get(sel).and_then(|g| {
-                            self.policy.ready().and_then(|v| {
-                                v.file
-                                    .groups
-                                    .get(&g.name)
-                                    .map(|b| (g.name.clone(), b.clone()))
-                            })
-                        });
-                        if old.is_some() {
-                            self.binding_form(Entry::Group, old, cx)
-                        }
-                    }
-                    Section::Roles => {
-                        let r = self.policy.ready().and_then(|v| v.roles.get(sel).cloned());
-                        if let Some(r) = r {
-                            self.role_form(Some(&r), cx)
-                        }
-                    }
-                    _ => {}
                 }
-            }
+                Section::Groups => {
+                    let old = self.selected_group().and_then(|g| {
+                        self.policy.ready().and_then(|v| {
+                            v.file
+                                .groups
+                                .get(&g.name)
+                                .map(|b| (g.name.clone(), b.clone()))
+                        })
+                    });
+                    if old.is_some() {
+                        self.binding_form(Entry::Group, old, cx)
+                    }
+                }
+                Section::Roles => {
+                    let r = self.selected_role().cloned();
+                    if let Some(r) = r {
+                        self.role_form(Some(&r), cx)
+                    }
+                }
+                _ => {}
+            },
             REMOVE => self.ask_remove(cx),
             SHOW => {
                 if let Load::Ready(v) = &self.policy {
@@ -823,7 +887,7 @@ impl Pane for Accounts {
     }
 
     fn status(&self, _store: &Store) -> String {
-        let n = self.len_of(self.section);
+        let n = self.visible(self.section).len();
         format!(
             "Accounts · {} {}{}",
             n,
@@ -838,7 +902,7 @@ impl Pane for Accounts {
     }
 
     fn len(&self, _store: &Store) -> usize {
-        self.len_of(self.section)
+        self.visible(self.section).len()
     }
 
     fn sync(&mut self, cx: &mut Ctx, shown: bool) -> bool {
@@ -860,44 +924,28 @@ impl Pane for Accounts {
     fn draw(&mut self, f: &mut Frame, area: Rect, v: &View) {
         let i = self.index();
         let new_key = v.key_if_allowed(INFO.context, NEW);
-        let load: Load<()> = self.policy.clone().map(|_| ());
+        // The policy's state without its data (no copy of the policy each frame).
+        let load: Load<()> = match &self.policy {
+            Load::Loading => Load::Loading,
+            Load::Ready(_) => Load::Ready(()),
+            Load::Error(e) => Load::Error(e.clone()),
+            Load::Unavailable(e) => Load::Unavailable(e.clone()),
+        };
         let (source, digest) = match &self.policy {
             Load::Ready(p) => (p.source.as_deref(), p.digest.as_deref()),
             _ => (None, None),
         };
-        // The `/` filter applies to the first column's text.
-        let filter = &self.lists[i].filter;
-        let none = BTreeMap::new();
-        let users: Vec<UserRow> = self
-            .users
-            .iter()
-            .filter(|u| filter.matches(&[&u.name, &u.role], &none))
-            .cloned()
-            .collect();
-        let groups: Vec<GroupRow> = self
-            .groups
-            .iter()
-            .filter(|g| filter.matches(&[&g.name, &g.role], &none))
-            .cloned()
-            .collect();
-        let roles: Vec<RoleView> = self
-            .policy
-            .ready()
-            .map(|v| {
-                v.roles
-                    .iter()
-                    .filter(|r| filter.matches(&[&r.name], &none))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        let rows = match self.section {
-            Section::Users => Rows::Users(&users),
-            Section::Groups => Rows::Groups(&groups),
-            Section::Roles => Rows::Roles(&roles),
-            Section::Projects => Rows::Projects(&self.projects),
-            Section::Connected => Rows::Connected(&self.conns),
-            Section::Usage => Rows::Usage(&self.usage),
+        let mut cursor = self.lists[i].cursor;
+        let shown = self.visible(self.section);
+        let rows = match &shown {
+            Visible::Users(v) => Rows::Users(v),
+            Visible::Groups(v) => Rows::Groups(v),
+            Visible::Roles(v) => Rows::Roles(v),
+            Visible::Other(_) => match self.section {
+                Section::Connected => Rows::Connected(&self.conns),
+                Section::Usage => Rows::Usage(&self.usage),
+                _ => Rows::Projects(&self.projects),
+            },
         };
         let m = view::Model {
             section: self.section,
@@ -910,7 +958,8 @@ impl Pane for Accounts {
             focused: v.focused,
             now: v.now,
         };
-        view::draw(f, area, v.theme, &m, &mut self.lists[i].cursor);
+        view::draw(f, area, v.theme, &m, &mut cursor);
+        self.lists[i].cursor = cursor;
     }
 }
 
@@ -967,5 +1016,63 @@ mod tests {
             .unwrap_err()
             .contains("lock out every admin"));
         assert_eq!(check_policy(&v, &v.file, 0).unwrap_err(), "nothing changed");
+    }
+
+    /// With a `/` filter, the actions pick the entry shown under the cursor, not the
+    /// one at the same place in the unfiltered list.
+    #[test]
+    fn actions_act_on_the_filtered_entry() {
+        use std::collections::VecDeque;
+        use std::sync::Arc;
+
+        use crate::console::filter::Filter;
+        use crate::console::keymap::Keymap;
+        use crate::console::worker::Worker;
+
+        let dir = tempfile::tempdir().unwrap();
+        let engine =
+            wharf_engine::LocalEngine::open(dir.path(), wharf_engine::EngineOptions::default())
+                .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let worker = Worker {
+            engine: Arc::new(engine),
+            caller: wharf_engine::Caller::root(),
+            tx,
+        };
+        let (store, keymap) = (Store::default(), Keymap::default_keymap());
+        let mut out = VecDeque::new();
+        let mut a = Accounts {
+            policy: Load::Ready(view(
+                r#"{"users": {"alice": {"role": "user"}, "bob": {"role": "user"},
+                    "carol": {"role": "viewer"}}}"#,
+            )),
+            ..Accounts::default()
+        };
+        a.rebuild();
+        let names: Vec<&str> = a.users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["alice", "bob", "carol"]);
+        a.lists[0].set_filter("car", Filter::parse("car").unwrap());
+        assert_eq!(a.len(&store), 1);
+        let mut cx = Ctx {
+            store: &store,
+            keymap: &keymap,
+            worker: &worker,
+            out: &mut out,
+            page: 10,
+        };
+        assert!(a.act(REMOVE, &mut cx));
+        assert!(a.act(actions::DETAILS, &mut cx));
+        let effects: Vec<Effect> = out.drain(..).collect();
+        match &effects[..] {
+            [Effect::Confirm(c), Effect::Show { title, .. }] => {
+                assert!(
+                    c.question.starts_with("remove user carol (role viewer)"),
+                    "{}",
+                    c.question
+                );
+                assert_eq!(title, "user carol");
+            }
+            other => panic!("expected a confirmation and details, got {other:?}"),
+        }
     }
 }
