@@ -332,3 +332,69 @@ fn users_share_a_docker_socket_safely() {
     )
     .contains("intact"));
 }
+
+/// A policy edit while the server runs judges the next listing by the new role even
+/// when no container changed and the role keeps its name (the server keeps each
+/// caller's last listing while nothing listed changes: the policy is part of that).
+#[test]
+fn a_policy_edit_changes_the_next_listing() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (switches uids, runs containers)");
+        return;
+    }
+    if Command::new("docker").arg("--version").output().is_err() {
+        eprintln!("skipped: no docker CLI on PATH");
+        return;
+    }
+    let s = Server::start();
+    let policy = |scope: &str| {
+        std::fs::write(
+            s.dir.path().join("policy.json"),
+            format!(
+                r#"{{"roles": {{"watcher": {{"inherits": "viewer", "scope": "{scope}"}}}},
+                    "users": {{"{ALICE}": {{"role": "user"}}, "{VIEWER}": {{"role": "watcher"}}}}}}"#
+            ),
+        )
+        .unwrap();
+    };
+    policy("all");
+    // The server looks at its policy file every second: let it take the watcher role up.
+    std::thread::sleep(Duration::from_millis(2500));
+    ok(
+        s.docker(
+            ALICE,
+            &[
+                "create",
+                "--name",
+                "alices",
+                "--network",
+                "none",
+                "wharf/demo",
+                "true",
+            ],
+        ),
+        "alice's docker create",
+    );
+    let names = |uid| ok(s.docker(uid, &["ps", "-a", "--format", "{{.Names}}"]), "ps");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !names(VIEWER).contains("alices") {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher never saw alice's container"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Asked again: the kept answer.
+    assert!(names(VIEWER).contains("alices"));
+    // The role, same name, now reaches only its own containers.
+    policy("own");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while names(VIEWER).contains("alices") {
+        assert!(
+            Instant::now() < deadline,
+            "the listing still shows alice's container after the watcher role became own-scoped"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(names(ALICE).contains("alices"));
+}

@@ -22,6 +22,9 @@ const MAX_ENTRIES: usize = 256;
 
 struct Cached {
     generation: u64,
+    /// The policy the rows were judged by (its digest; empty without one): an edit of
+    /// a role's scope or a user's project changes what a caller may see.
+    policy: String,
     until: Option<i64>,
     etag: String,
     body: Bytes,
@@ -72,17 +75,27 @@ impl Lists {
         };
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         let generation = engine.index().generation(engine);
+        let policy = engine
+            .gate()
+            .policy()
+            .map(|p| p.digest().to_string())
+            .unwrap_or_default();
         let now = chrono::Utc::now().timestamp();
-        let holds = |c: &Cached| c.generation == generation && c.until.is_none_or(|u| now < u);
+        let holds = |c: &Cached| {
+            c.generation == generation && c.policy == policy && c.until.is_none_or(|u| now < u)
+        };
         if !slot.as_ref().is_some_and(holds) {
             let m = make()?;
+            // The policy's digest is in the tag: a client's 304 never outlives an edit.
             let etag = format!(
-                "\"{}-{}-{}\"",
+                "\"{}-{}-{}-{}\"",
                 self.epoch,
                 m.generation,
-                m.until.unwrap_or(0)
+                m.until.unwrap_or(0),
+                policy.trim_start_matches("sha256:").get(..12).unwrap_or("")
             );
             *slot = Some(Cached {
+                policy,
                 generation: m.generation,
                 until: m.until,
                 etag,
