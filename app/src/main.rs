@@ -267,6 +267,14 @@ fn main() {
     let local_policy = policy.clone();
     let local_cell: std::sync::Arc<std::sync::OnceLock<Arc<LocalEngine>>> = Default::default();
     let cell = local_cell.clone();
+    // A container's monitor and the bridge keeper run on an engine their starter opened
+    // (and recovered) already.
+    let internal = matches!(
+        opts.command,
+        Some(Command::Containers(
+            cli::containers::Cmd::Monitor(_) | cli::containers::Cmd::BridgeKeeper
+        ))
+    );
     let open_local = move || -> Result<Arc<LocalEngine>, wharf_engine::EngineError> {
         if let Some(e) = cell.get() {
             return Ok(e.clone());
@@ -274,6 +282,7 @@ fn main() {
         let engine_opts = EngineOptions {
             policy: local_policy.clone(),
             bridge_grace: Some(bridge_grace()),
+            internal,
             ..Default::default()
         };
         let e = LocalEngine::open(&root, engine_opts).map_err(|e| {

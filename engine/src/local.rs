@@ -27,6 +27,10 @@ pub struct EngineOptions {
     /// for the next one; `None`: removed at once. The command line uses
     /// [`DEFAULT_BRIDGE_GRACE`] (`WHARF_BRIDGE_GRACE` seconds to change it).
     pub bridge_grace: Option<Duration>,
+    /// A process the engine starts for itself (a container's monitor, the bridge
+    /// keeper): the process that started it has already recovered what a crash or a
+    /// killed operation left, so opening skips that (a start pays it once, not twice).
+    pub internal: bool,
 }
 
 /// The command line's bridge grace period.
@@ -69,6 +73,9 @@ impl LocalEngine {
             opts,
             tracer: crate::trace::Tracer::default(),
         };
+        if engine.opts.internal {
+            return Ok(engine);
+        }
         // After a crash: images whose files may not have reached the disk.
         engine.recover_images();
         // Container creates and removals killed half-way.

@@ -685,11 +685,12 @@ impl LocalEngine {
                 if before && empty {
                     let id = e.file_name().to_string_lossy().into_owned();
                     tracing::warn!("removing what a crash left of container {id} (no config)");
-                    let doomed = self.root().tmp().join(format!("removing-{id}"));
-                    if std::fs::rename(e.path(), &doomed).is_ok() {
-                        let _ = crate::network::forget(self, &id);
-                        let _ = std::fs::remove_dir_all(&doomed);
+                    // As any leftover goes: its volumes released (anonymous ones too:
+                    // nothing can name them), its network records forgotten.
+                    if let Err(err) = crate::network::forget(self, &id) {
+                        tracing::warn!("forgetting the networks of container {id}: {err}");
                     }
+                    self.delete_leftover(&id, &e.path(), true);
                 }
             }
         }
