@@ -72,6 +72,16 @@ pub fn allowed(role: &Option<EffectiveRole>, a: Action) -> bool {
     }
 }
 
+/// The actions a session in a container stands for (a shell is exec-shell, `run -it`
+/// starts and attaches): the role must be allowed each.
+fn handoff_actions(h: &Handoff) -> &'static [Action] {
+    match h {
+        Handoff::Exec { .. } => &[panes::containers::EXEC_SHELL],
+        Handoff::Attach { .. } => &[panes::containers::ATTACH],
+        Handoff::Run { .. } => &[panes::containers::START, panes::containers::ATTACH],
+    }
+}
+
 /// The console.
 pub struct App {
     pub worker: Worker,
@@ -168,6 +178,19 @@ impl App {
     /// Is an action allowed for the caller's role? (The engine checks again.)
     pub fn allowed(&self, a: Action) -> bool {
         allowed(&self.role, a)
+    }
+
+    /// The console's refusal of action `a` when the role may not take it.
+    fn refusal(&self, a: Action) -> Option<String> {
+        if self.allowed(a) {
+            return None;
+        }
+        let who = self
+            .role
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        Some(format!("the role {who} may not {}", a.name))
     }
 
     /// Does the role only look?
@@ -453,7 +476,13 @@ impl App {
                     }
                 }
                 Effect::Tell(m) => self.deliver(&m),
-                Effect::Handoff(h) => self.handoff = Some(h),
+                // A session is the actions it stands for: each must be allowed.
+                Effect::Handoff(h) => {
+                    match handoff_actions(&h).iter().find_map(|&a| self.refusal(a)) {
+                        Some(e) => self.notify(Level::Warn, e),
+                        None => self.handoff = Some(h),
+                    }
+                }
                 Effect::ToPane { to, msg } => {
                     if let Some(w) = self.which(to) {
                         self.on_pane(w, |p, cx| p.answer(msg, cx));
@@ -717,6 +746,13 @@ impl App {
         let flags_are_its =
             |i: &usize| panes::all().nth(*i).map(|p| p.context) == Some(panes::build::INFO.context);
         if let Some(i) = pane.filter(|i| !arg.starts_with('-') || flags_are_its(i)) {
+            // `:stacks up FILE`, `:logs NAME` ... are the pane's actions: the role must
+            // be allowed them.
+            let needs = self.panes[i].command_action(arg);
+            if let Some(e) = needs.and_then(|a| self.refusal(a)) {
+                self.prompt = Prompt::Command(s.to_string(), Some(e));
+                return;
+            }
             match self.on_pane(Which::Tab(i), |p, cx| p.command(arg, cx)) {
                 Ok(()) => {
                     self.prompt = Prompt::None;
@@ -752,13 +788,8 @@ impl App {
     /// Do an action: the help's scrolling, the inspect layer's or the pane's, else the
     /// shell's.
     pub fn act(&mut self, a: Action) {
-        if !self.allowed(a) {
-            let who = self
-                .role
-                .as_ref()
-                .map(|r| r.name.clone())
-                .unwrap_or_default();
-            self.notify(Level::Warn, format!("the role {who} may not {}", a.name));
+        if let Some(e) = self.refusal(a) {
+            self.notify(Level::Warn, e);
             return;
         }
         if matches!(self.overlay, Overlay::Help { .. }) {
@@ -895,5 +926,118 @@ impl App {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use wharf_engine::api::ContainerCreate;
+    use wharf_engine::{EngineOptions, LocalEngine};
+    use wharf_views::run_form::Mode;
+
+    use super::*;
+
+    fn app_as(dir: &std::path::Path, role: &str) -> App {
+        let engine =
+            LocalEngine::open(dir, EngineOptions::default()).expect("engine on a temp root");
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let worker = Worker {
+            engine: Arc::new(engine),
+            caller: wharf_engine::Caller::root(),
+            tx,
+        };
+        let mut a = App::new(
+            worker,
+            Keymap::default_keymap(),
+            None,
+            None,
+            Theme::default(),
+        );
+        let policy =
+            wharf_engine::policy::Policy::parse(std::path::Path::new("policy.json"), "{}").unwrap();
+        a.role = policy.role(role).cloned();
+        a
+    }
+
+    fn note(a: &App) -> String {
+        a.note.as_ref().map(|n| n.text.clone()).unwrap_or_default()
+    }
+
+    /// A pane's command is the action it stands for: `:stacks up FILE` needs what
+    /// stack-up needs (a viewer may not create containers).
+    #[test]
+    fn a_command_needs_its_actions_permission() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut viewer = app_as(dir.path(), "viewer");
+        viewer.run_command("stacks up x.yml");
+        match &viewer.prompt {
+            Prompt::Command(s, Some(e)) => {
+                assert_eq!(s, "stacks up x.yml");
+                assert_eq!(e, "the role viewer may not stack-up");
+            }
+            _ => panic!("expected a refusal in the prompt"),
+        }
+        // A viewer may not read logs (they may hold secrets) ...
+        viewer.run_command("logs web");
+        assert!(
+            matches!(&viewer.prompt, Prompt::Command(_, Some(e)) if e == "the role viewer may not logs")
+        );
+        // ... but may look at a project: that command reaches the pane.
+        viewer.run_command("stacks nosuch");
+        assert!(
+            matches!(&viewer.prompt, Prompt::Command(_, Some(e)) if e.contains("no compose project"))
+        );
+        // An admin's command reaches the pane (which finds no file).
+        let mut admin = app_as(dir.path(), "admin");
+        admin.run_command("stacks up x.yml");
+        if let Prompt::Command(_, Some(e)) = &admin.prompt {
+            assert!(!e.contains("may not"), "{e}");
+        }
+    }
+
+    /// The run form's interactive mode starts and attaches: a role that may not do
+    /// both gets the console's refusal, not a session; so do a shell and an attach.
+    #[test]
+    fn a_session_needs_the_actions_it_stands_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = || {
+            let spec = ContainerCreate {
+                image: "alpine".into(),
+                ..ContainerCreate::default()
+            };
+            super::super::forms::start(Mode::Interactive, Box::new(spec), "run -it alpine".into())
+        };
+        let mut viewer = app_as(dir.path(), "viewer");
+        viewer.queue.push_back(run());
+        viewer.drain();
+        assert!(viewer.handoff.is_none());
+        assert_eq!(note(&viewer), "the role viewer may not start");
+        for (h, refusal) in [
+            (
+                Handoff::Exec {
+                    id: "c1".into(),
+                    name: "web".into(),
+                },
+                "the role viewer may not exec-shell",
+            ),
+            (
+                Handoff::Attach {
+                    id: "c1".into(),
+                    name: "web".into(),
+                },
+                "the role viewer may not attach",
+            ),
+        ] {
+            viewer.queue.push_back(Effect::Handoff(h));
+            viewer.drain();
+            assert!(viewer.handoff.is_none());
+            assert_eq!(note(&viewer), refusal);
+        }
+        let mut admin = app_as(dir.path(), "admin");
+        admin.queue.push_back(run());
+        admin.drain();
+        assert!(matches!(admin.handoff, Some(Handoff::Run { .. })));
     }
 }

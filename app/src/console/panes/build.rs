@@ -252,6 +252,10 @@ impl Pane for Build {
         }
     }
 
+    fn command_action(&self, arg: &str) -> Option<Action> {
+        (!arg.trim().is_empty()).then_some(NEW)
+    }
+
     /// `:build PATH [flags]`; `:build` alone shows the last build.
     fn command(&mut self, arg: &str, cx: &mut Ctx) -> Result<(), String> {
         if arg.trim().is_empty() {

@@ -221,6 +221,10 @@ impl Pane for Logs {
         }
     }
 
+    fn command_action(&self, arg: &str) -> Option<Action> {
+        (!arg.is_empty()).then_some(super::containers::LOGS)
+    }
+
     /// `:logs NAME`.
     fn command(&mut self, arg: &str, cx: &mut Ctx) -> Result<(), String> {
         if arg.is_empty() {

@@ -210,6 +210,12 @@ pub trait Pane {
     /// An answer this pane asked for (a worker's, or a text input's).
     fn answer(&mut self, _m: PaneMsg, _cx: &mut Ctx) {}
 
+    /// The action `:NAME ARG` stands for (`:stacks up FILE` is stack-up): the console
+    /// refuses the command when the role may not take it.
+    fn command_action(&self, _arg: &str) -> Option<Action> {
+        None
+    }
+
     /// `:NAME ARG` for a pane that takes an argument.
     fn command(&mut self, arg: &str, _cx: &mut Ctx) -> Result<(), String> {
         if arg.is_empty() {

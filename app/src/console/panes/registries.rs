@@ -1072,6 +1072,10 @@ impl Pane for Registries {
         }
     }
 
+    fn command_action(&self, arg: &str) -> Option<Action> {
+        (!arg.is_empty()).then_some(OPEN)
+    }
+
     fn command(&mut self, arg: &str, cx: &mut Ctx) -> Result<(), String> {
         if arg.is_empty() {
             if self.stack.is_empty() {

@@ -755,6 +755,10 @@ impl Pane for Stacks {
     }
 
     /// `:stacks NAME` opens a project; `:stacks up FILE [NAME]` starts one from a file.
+    fn command_action(&self, arg: &str) -> Option<Action> {
+        (arg.split_whitespace().next() == Some("up")).then_some(UP)
+    }
+
     fn command(&mut self, arg: &str, cx: &mut Ctx) -> Result<(), String> {
         let words: Vec<&str> = arg.split_whitespace().collect();
         match words.as_slice() {
