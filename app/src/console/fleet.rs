@@ -412,11 +412,19 @@ impl Fleet {
                 containers.insert(c.id.clone(), m);
             }
         }
-        let current = index.iter().position(|&i| i == self.current).unwrap_or(0);
+        // The current host when it is up; when it is down, calls that name no host
+        // are refused (never sent to another host).
+        let current = index.iter().position(|&i| i == self.current);
+        let current_name = self
+            .hosts
+            .get(self.current)
+            .map(|h| h.spec.name.clone())
+            .unwrap_or_default();
         if let Ok(mut r) = self.router.routes.write() {
             r.members = members;
             r.containers = containers;
             r.current = current;
+            r.current_name = current_name;
         }
     }
 

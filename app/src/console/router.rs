@@ -34,10 +34,75 @@ pub struct Member {
 /// Who is where: the members, the current host, and which host each container is on.
 #[derive(Default)]
 pub struct Routes {
+    /// The hosts that are up.
     pub members: Vec<Member>,
-    pub current: usize,
+    /// The current host among the members (`None`: it is down, or not reached yet).
+    pub current: Option<usize>,
+    /// The current host's name (what an error says when it is down).
+    pub current_name: String,
     /// Container id to member index.
     pub containers: HashMap<String, usize>,
+}
+
+impl Routes {
+    /// The member and the object's own name for `s`: `HOST::NAME` on that host; a
+    /// container id, or an id prefix (4 characters or more) of containers on one host,
+    /// on that host; anything else on the current host, if it is up. A prefix of
+    /// containers on several hosts is refused: the caller says which (`HOST::ID`).
+    pub fn resolve(&self, s: &str) -> Result<(Member, String)> {
+        if let Some((h, rest)) = s.split_once(SEP) {
+            if let Some(m) = self.members.iter().find(|m| m.name == h) {
+                return Ok((m.clone(), rest.to_string()));
+            }
+            return Err(EngineError::unavailable(format!(
+                "host {h} is not connected"
+            )));
+        }
+        let i = match self.containers.get(s) {
+            Some(&i) => Some(i),
+            None if s.len() >= 4 => {
+                let hosts: std::collections::BTreeSet<usize> = self
+                    .containers
+                    .iter()
+                    .filter(|(id, _)| id.starts_with(s))
+                    .map(|(_, &i)| i)
+                    .collect();
+                if hosts.len() > 1 {
+                    let names: Vec<&str> = hosts
+                        .iter()
+                        .filter_map(|&i| self.members.get(i).map(|m| m.name.as_str()))
+                        .collect();
+                    let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+                    return Err(EngineError::invalid(format!(
+                        "ambiguous: {s} names containers on hosts {} and {last}: use HOST{SEP}ID",
+                        rest.join(", ")
+                    )));
+                }
+                hosts.first().copied()
+            }
+            None => None,
+        };
+        let m = match i {
+            Some(i) => self.members.get(i),
+            None => Some(self.current_member()?),
+        };
+        m.map(|m| (m.clone(), s.to_string()))
+            .ok_or_else(|| EngineError::unavailable("no host is connected"))
+    }
+
+    /// The current host, if it is up.
+    pub fn current_member(&self) -> Result<&Member> {
+        match self.current.and_then(|i| self.members.get(i)) {
+            Some(m) => Ok(m),
+            None if self.current_name.is_empty() => {
+                Err(EngineError::unavailable("no host is connected"))
+            }
+            None => Err(EngineError::unavailable(format!(
+                "host {} is down",
+                self.current_name
+            ))),
+        }
+    }
 }
 
 /// The engine over every host.
@@ -47,50 +112,21 @@ pub struct Router {
 }
 
 impl Router {
-    /// The member and the object's own name for `s` (`HOST::NAME`, a container id, or
-    /// the current host's).
+    /// The member and the object's own name for `s` ([`Routes::resolve`]).
     fn route(&self, s: &str) -> Result<(Member, String)> {
-        let r = self
-            .routes
+        self.routes
             .read()
-            .map_err(|_| EngineError::internal("the fleet's routes are broken"))?;
-        if let Some((h, rest)) = s.split_once(SEP) {
-            if let Some(m) = r.members.iter().find(|m| m.name == h) {
-                return Ok((m.clone(), rest.to_string()));
-            }
-            return Err(EngineError::unavailable(format!(
-                "host {h} is not connected"
-            )));
-        }
-        let i = r.containers.get(s).copied().or_else(|| {
-            // An id prefix of exactly one container.
-            let mut hits = r
-                .containers
-                .iter()
-                .filter(|(id, _)| s.len() >= 4 && id.starts_with(s));
-            match (hits.next(), hits.next()) {
-                (Some((_, i)), None) => Some(*i),
-                _ => None,
-            }
-        });
-        let i = i.unwrap_or(r.current);
-        r.members
-            .get(i)
-            .or_else(|| r.members.first())
-            .map(|m| (m.clone(), s.to_string()))
-            .ok_or_else(|| EngineError::unavailable("no host is connected"))
+            .map_err(|_| EngineError::internal("the fleet's routes are broken"))?
+            .resolve(s)
     }
 
+    /// The current host, for calls about no object (an error when it is down).
     fn current(&self) -> Result<Member> {
-        let r = self
-            .routes
+        self.routes
             .read()
-            .map_err(|_| EngineError::internal("the fleet's routes are broken"))?;
-        r.members
-            .get(r.current)
-            .or_else(|| r.members.first())
+            .map_err(|_| EngineError::internal("the fleet's routes are broken"))?
+            .current_member()
             .cloned()
-            .ok_or_else(|| EngineError::unavailable("no host is connected"))
     }
 }
 
@@ -534,5 +570,73 @@ impl AccountsApi for Router {
     fn account_usage(&self, _c: &Caller) -> Result<Vec<Usage>> {
         let m = self.current()?;
         m.engine.account_usage(&m.caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wharf_engine::{EngineOptions, LocalEngine};
+
+    use super::*;
+
+    fn member(dir: &std::path::Path, name: &str) -> Member {
+        let root = dir.join(name);
+        Member {
+            name: name.into(),
+            engine: Arc::new(LocalEngine::open(&root, EngineOptions::default()).unwrap()),
+            caller: Caller::root(),
+        }
+    }
+
+    fn host(r: &Routes, s: &str) -> std::result::Result<(String, String), String> {
+        r.resolve(s)
+            .map(|(m, rest)| (m.name, rest))
+            .map_err(|e| e.message)
+    }
+
+    /// Each call goes to the host its object is on, or is refused: never to another
+    /// host by default.
+    #[test]
+    fn calls_go_to_their_host_or_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Routes {
+            members: vec![member(dir.path(), "lab-01"), member(dir.path(), "lab-02")],
+            current: Some(1),
+            current_name: "lab-02".into(),
+            containers: HashMap::from([
+                ("abcdef01".to_string(), 0),
+                ("abcdef02".to_string(), 1),
+                ("fedcba01".to_string(), 0),
+            ]),
+        };
+        let ok = |h: &str, s: &str| Ok((h.to_string(), s.to_string()));
+        assert_eq!(host(&r, "lab-01::web"), ok("lab-01", "web"));
+        assert_eq!(
+            host(&r, "lab-09::web"),
+            Err("host lab-09 is not connected".into())
+        );
+        // An id, and a prefix of containers on one host.
+        assert_eq!(host(&r, "abcdef01"), ok("lab-01", "abcdef01"));
+        assert_eq!(host(&r, "fedc"), ok("lab-01", "fedc"));
+        // A prefix of containers on two hosts.
+        assert_eq!(
+            host(&r, "abcd"),
+            Err("ambiguous: abcd names containers on hosts lab-01 and lab-02: use HOST::ID".into())
+        );
+        // A short prefix, a name, an unknown id: the current host.
+        assert_eq!(host(&r, "fed"), ok("lab-02", "fed"));
+        assert_eq!(host(&r, "web"), ok("lab-02", "web"));
+        // ... unless it is down: then no other host stands in for it.
+        r.current = None;
+        assert_eq!(host(&r, "web"), Err("host lab-02 is down".into()));
+        assert_eq!(host(&r, "fedc"), ok("lab-01", "fedc"));
+        assert_eq!(
+            r.current_member()
+                .map(|m| m.name.clone())
+                .map_err(|e| e.message),
+            Err("host lab-02 is down".into())
+        );
+        let none = Routes::default();
+        assert_eq!(host(&none, "web"), Err("no host is connected".into()));
     }
 }
