@@ -1,25 +1,16 @@
 //! The fields of a JSON request body, taken one at a time: whatever a handler did not
-//! take and that holds anything but its default (`null`, `false`, `0`, `""`, `[]`,
-//! `{}`) is refused by name, so no field a client sets is ever silently ignored.
+//! take and that holds anything but a zero value (`null`, `false`, `0`, `""`, `[]`,
+//! objects of those: what Go clients send for unset fields; one rule with container
+//! create's) is refused by name, so no field a client sets is ever silently ignored.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::create::is_zero;
 use super::{labels_of, unsupported};
 use crate::error::EngineError;
 
-/// Is `v` the zero value of its JSON type (what Go clients send for unset fields)?
-pub fn is_default(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
 
 /// A JSON object whose fields are taken one by one.
 pub struct Fields {
@@ -116,7 +107,7 @@ impl Fields {
     /// Refuse field `key` by name if it holds anything but its default.
     pub fn refuse(&mut self, key: &str, hint: &str) -> Result<(), EngineError> {
         let v = self.take(key);
-        if is_default(&v) {
+        if is_zero(&v) {
             Ok(())
         } else {
             Err(unsupported(
@@ -135,7 +126,7 @@ impl Fields {
     /// The end: any field left with a value is refused by name.
     pub fn finish(self) -> Result<(), EngineError> {
         for (k, v) in &self.map {
-            if !is_default(v) {
+            if !is_zero(v) {
                 return Err(unsupported(
                     &format!("{} field {k} (set to {v})", self.what),
                     "wharf does not know this field; leave it unset",
