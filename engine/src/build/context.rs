@@ -50,23 +50,51 @@ fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::invalid(msg)
 }
 
-/// Go's `filepath.Match` on one path component: `*`, `?`, `[a-z]`, `[^x]`, `\` escapes.
-pub fn match_component(pat: &str, name: &str) -> bool {
+/// One token of a component pattern.
+enum Tok {
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: any one character.
+    Any,
+    /// A character (`\x` escapes included).
+    Lit(char),
+    /// `[...]` / `[^...]`: ranges and characters, negated or not.
+    Class { neg: bool, items: Vec<(char, char)> },
+}
+
+impl Tok {
+    fn one(&self, c: char) -> bool {
+        match self {
+            Tok::Star | Tok::Any => true,
+            Tok::Lit(l) => *l == c,
+            Tok::Class { neg, items } => items.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *neg,
+        }
+    }
+}
+
+/// A component pattern's tokens; `None` for an unterminated `[` class (which matches
+/// nothing, as Go's `ErrBadPattern`).
+fn tokens(pat: &str) -> Option<Vec<Tok>> {
     let p: Vec<char> = pat.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn rec(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| rec(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && rec(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(c) = n.first() else { return false };
-                let mut i = 1;
-                let neg = matches!(p.get(1), Some('^') | Some('!'));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => {
+                out.push(Tok::Star);
+                i += 1;
+            }
+            '?' => {
+                out.push(Tok::Any);
+                i += 1;
+            }
+            '[' => {
+                i += 1;
+                let neg = matches!(p.get(i), Some('^') | Some('!'));
                 if neg {
                     i += 1;
                 }
-                let mut hit = false;
+                let mut items = Vec::new();
                 let mut first = true;
                 while i < p.len() && (p[i] != ']' || first) {
                     first = false;
@@ -77,28 +105,75 @@ pub fn match_component(pat: &str, name: &str) -> bool {
                         p[i]
                     };
                     if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|c| *c != ']') {
-                        let hi = p[i + 2];
-                        if lo <= *c && *c <= hi {
-                            hit = true;
-                        }
+                        items.push((lo, p[i + 2]));
                         i += 3;
                     } else {
-                        if lo == *c {
-                            hit = true;
-                        }
+                        items.push((lo, lo));
                         i += 1;
                     }
                 }
                 if i >= p.len() {
-                    return false;
+                    return None;
                 }
-                hit != neg && rec(&p[i + 1..], &n[1..])
+                i += 1;
+                out.push(Tok::Class { neg, items });
             }
-            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && rec(&p[2..], &n[1..]),
-            Some(c) => n.first() == Some(c) && rec(&p[1..], &n[1..]),
+            '\\' if i + 1 < p.len() => {
+                out.push(Tok::Lit(p[i + 1]));
+                i += 2;
+            }
+            c => {
+                out.push(Tok::Lit(c));
+                i += 1;
+            }
         }
     }
-    rec(&p, &n)
+    Some(out)
+}
+
+/// Match `items` against `pat`, where star tokens take any run of items and every other
+/// token exactly one, in time proportional to the product of the lengths at worst (the
+/// algorithm of `policy::glob_match`): on a mismatch only the last star seen takes one
+/// more item (what an earlier star could take, the last one can too). Patterns are the
+/// caller's: a backtracking matcher would be exponential in their stars.
+fn last_star<P, T>(
+    pat: &[P],
+    items: &[T],
+    is_star: impl Fn(&P) -> bool,
+    one: impl Fn(&P, &T) -> bool,
+) -> bool {
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < items.len() {
+        match pat.get(i) {
+            Some(p) if is_star(p) => {
+                star = Some((i, j));
+                i += 1;
+            }
+            Some(p) if one(p, &items[j]) => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((si, sj)) => {
+                    i = si + 1;
+                    j = sj + 1;
+                    star = Some((si, sj + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[i..].iter().all(is_star)
+}
+
+/// Go's `filepath.Match` on one path component: `*`, `?`, `[a-z]`, `[^x]`, `\` escapes.
+pub fn match_component(pat: &str, name: &str) -> bool {
+    let Some(toks) = tokens(pat) else {
+        return false;
+    };
+    let n: Vec<char> = name.chars().collect();
+    last_star(&toks, &n, |t| matches!(t, Tok::Star), |t, c| t.one(*c))
 }
 
 fn has_glob(s: &str) -> bool {
@@ -107,13 +182,7 @@ fn has_glob(s: &str) -> bool {
 
 /// Match path components against pattern components, `**` spanning any number.
 fn match_parts(pat: &[String], path: &[&str]) -> bool {
-    match pat.first() {
-        None => path.is_empty(),
-        Some(p) if p == "**" => (0..=path.len()).any(|i| match_parts(&pat[1..], &path[i..])),
-        Some(p) => {
-            !path.is_empty() && match_component(p, path[0]) && match_parts(&pat[1..], &path[1..])
-        }
-    }
+    last_star(pat, path, |p| p == "**", |p, c| match_component(p, c))
 }
 
 /// Clean a relative path lexically; `None` when it climbs out (`../x`).
@@ -444,13 +513,6 @@ impl Context {
                 "COPY failed: forbidden path outside the build context: {src}: copy only what is inside the context"
             )));
         };
-        if !src.starts_with('/')
-            && Path::new(src)
-                .components()
-                .any(|c| c == Component::ParentDir)
-        {
-            // `a/../b` stays inside; `../x` was refused above.
-        }
         if !parts.iter().any(|p| has_glob(p)) {
             let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
             if !parts.is_empty() && self.ignored(&refs) {
@@ -576,7 +638,6 @@ impl Context {
 /// does: `.dockerignore` applied, the Dockerfile and `.dockerignore` always sent,
 /// symlinks as symlinks.
 pub fn tar_dir(dir: &Path, dockerfile: &str, out: &mut dyn Write) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
     let ctx = Context::from_dir(dir)?;
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
@@ -596,7 +657,6 @@ pub fn tar_dir(dir: &Path, dockerfile: &str, out: &mut dyn Write) -> Result<()> 
             b.append_path_with_name(&p, &rel)
                 .ctx(|| format!("packing {rel}"))?;
         }
-        let _ = m.mode();
     }
     for k in keep {
         let p = ctx.root.join(&k);
@@ -754,6 +814,40 @@ mod tests {
         assert!(match_component("[a-c]x", "bx"));
         assert!(!match_component("[^a-c]x", "bx"));
         assert!(match_component("home*", "homework"));
+        assert!(match_component("[]a]", "]"));
+        assert!(match_component("[!x]?", "ab"));
+        assert!(match_component("\\*x", "*x"));
+        assert!(!match_component("\\*x", "ax"));
+        assert!(!match_component("a[", "a"));
+        assert!(match_component("*a*b*", "xxaxxbxx"));
+        assert!(!match_component("*a*b*", "xxbxxaxx"));
+        assert!(match_component("", ""));
+        assert!(!match_component("", "a"));
+        let p = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
+        assert!(match_parts(&p("**/*.log"), &["a", "b", "c.log"]));
+        assert!(match_parts(&p("**/*.log"), &["c.log"]));
+        assert!(match_parts(&p("a/**"), &["a"]));
+        assert!(match_parts(
+            &p("a/**/b/**/c"),
+            &["a", "x", "b", "y", "z", "c"]
+        ));
+        assert!(!match_parts(&p("a/**/b/**/c"), &["a", "x", "c", "b"]));
+    }
+
+    /// Stars of a caller's pattern that cannot match: a backtracking matcher takes
+    /// exponential time on these (this test would not end); the last-star one is linear.
+    #[test]
+    fn hostile_patterns_end() {
+        let name = "a".repeat(200);
+        assert!(!match_component("*a*a*a*a*a*a*a*a*b", &name));
+        assert!(match_component("*a*a*a*a*a*a*a*a*", &name));
+        let pat: Vec<String> = std::iter::repeat_n(["**", "a"], 12)
+            .flatten()
+            .map(String::from)
+            .chain(std::iter::once("b".to_string()))
+            .collect();
+        let path = vec!["a"; 200];
+        assert!(!match_parts(&pat, &path));
     }
 
     #[test]
