@@ -493,7 +493,7 @@ impl TracedRequest {
             method,
             http: crate::trace::HttpCall {
                 method: verb,
-                path: path_and_query,
+                path: crate::trace::redact_query(&path_and_query),
                 status: 0,
                 user_agent: parts
                     .headers

@@ -426,20 +426,53 @@ const REDACTED: &str = "<redacted>";
 /// Keys whose values are secrets wherever they appear in arguments or answers.
 fn secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase().replace(['-', '_'], "");
-    matches!(
-        k.as_str(),
-        "password"
-            | "passwd"
-            | "secret"
-            | "token"
-            | "auth"
-            | "identitytoken"
-            | "registrytoken"
-            | "xregistryauth"
-            | "xregistryconfig"
-            | "accesstoken"
-            | "refreshtoken"
-    )
+    // An image's `author` is not a credential.
+    if k == "author" {
+        return false;
+    }
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "auth",
+        "key",
+        "credential",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+}
+
+/// Is a build argument's name one whose value reads as a secret (`NPM_TOKEN`,
+/// `DB_PASSWORD`, `API_KEY`, `DB_PASS`, `PRIVATE_...`)?
+fn secret_build_arg(name: &str) -> bool {
+    secret_key(name) || secret_env(name)
+}
+
+/// A request's path and query as a trace keeps it: the value of `buildargs` (the build
+/// arguments of `POST /build`, which often carry tokens) and of any parameter whose
+/// name reads as a secret replaced by `<redacted>`.
+pub fn redact_query(path_and_query: &str) -> String {
+    let Some((path, query)) = path_and_query.split_once('?') else {
+        return path_and_query.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| {
+            // The name as the server reads it (`build%61rgs` is `buildargs`).
+            let name = url::form_urlencoded::parse(kv.as_bytes())
+                .next()
+                .map(|(k, _)| k.into_owned())
+                .unwrap_or_default();
+            match kv.split_once('=') {
+                Some((k, _)) if name.eq_ignore_ascii_case("buildargs") || secret_key(&name) => {
+                    format!("{k}={REDACTED}")
+                }
+                _ => kv.to_string(),
+            }
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }
 
 /// Is an environment variable's name one whose value reads as a secret?
@@ -478,6 +511,14 @@ fn redact_value(v: &mut Value) {
             for (k, x) in m.iter_mut() {
                 if secret_key(k) && !x.is_null() {
                     *x = Value::String(REDACTED.into());
+                } else if k == "build_args" || k.eq_ignore_ascii_case("buildargs") {
+                    if let Value::Object(args) = x {
+                        for (name, val) in args.iter_mut() {
+                            if secret_build_arg(name) && !val.is_null() {
+                                *val = Value::String(REDACTED.into());
+                            }
+                        }
+                    }
                 } else if k.eq_ignore_ascii_case("env") {
                     redact_env(x);
                 } else {
@@ -542,6 +583,54 @@ pub fn bounded(v: Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn secret_build_args_and_query_values_are_redacted() {
+        let opts = crate::api::BuildOptions {
+            build_args: [
+                ("NPM_TOKEN", "t0ps3cret"),
+                ("DB_PASS", "hunter2"),
+                ("GitHub-Auth", "ghp_x"),
+                ("Api_Key", "k"),
+                ("VERSION", "1.2"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            dockerfile_content: Some("FROM scratch\n".into()),
+            ..Default::default()
+        };
+        let v = redact("image_build", json!([opts, "tar stream"]));
+        let args = &v[0]["build_args"];
+        for k in ["NPM_TOKEN", "DB_PASS", "GitHub-Auth", "Api_Key"] {
+            assert_eq!(args[k], REDACTED, "{k}: {v}");
+        }
+        assert_eq!(args["VERSION"], "1.2");
+        assert_eq!(v[0]["dockerfile_content"], "FROM scratch\n");
+        // Substrings, any case; an image's author stays.
+        let v = redact(
+            "x",
+            json!({"MyAccessToken": "a", "client_secret": "b", "author": "me", "name": "n"}),
+        );
+        assert_eq!(v["MyAccessToken"], REDACTED);
+        assert_eq!(v["client_secret"], REDACTED);
+        assert_eq!(v["author"], "me");
+        assert_eq!(v["name"], "n");
+
+        assert_eq!(
+            redact_query("/v1.41/build?t=x%3A1&buildargs=%7B%22TOKEN%22%3A%22s%22%7D&q=1"),
+            "/v1.41/build?t=x%3A1&buildargs=<redacted>&q=1"
+        );
+        assert_eq!(
+            redact_query("/build?BuildArgs=x&api_token=y&rm=1"),
+            "/build?BuildArgs=<redacted>&api_token=<redacted>&rm=1"
+        );
+        assert_eq!(
+            redact_query("/build?build%61rgs=x&t=y"),
+            "/build?build%61rgs=<redacted>&t=y"
+        );
+        assert_eq!(redact_query("/containers/json"), "/containers/json");
+    }
 
     fn entry(uid: u32, method: &str) -> TraceEntry {
         let mut c = Caller::root();
