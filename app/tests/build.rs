@@ -849,16 +849,27 @@ fn builds_through_wharf_protocol_and_the_policy_gate() {
     assert!(text(&o).contains("Build Cache     2"), "{}", text(&o));
 
     // The gate: a viewer may not build; a role whose constraints forbid the host network
-    // cannot give it to RUN steps (they are created like any container).
+    // cannot give it to RUN steps (they are created like any container). The engine reads
+    // a context directory as it would a bind source: the role may bind the context's
+    // directory (the built-in user role binds nothing: refused, by name).
     let w = Wharf::new();
     let policy = w.root().join("policy.json");
+    let c = ctx_with(&[("Dockerfile", "FROM wharf/demo\nRUN echo gated\n")]);
     std::fs::write(
         &policy,
-        r#"{"roles": {"nohost": {"inherits": "user", "constraints": {"host_network": false}}},
-            "users": {"nobody": {"role": "viewer"}, "daemon": {"role": "nohost"}}}"#,
+        serde_json::json!({
+            "roles": {
+                "nohost": {"inherits": "user", "constraints": {
+                    "host_network": false,
+                    "bind_mounts": [c.path().display().to_string()],
+                }},
+                "nobinds": {"inherits": "user"},
+            },
+            "users": {"nobody": {"role": "viewer"}, "daemon": {"role": "nohost"}, "bin": {"role": "nobinds"}},
+        })
+        .to_string(),
     )
     .unwrap();
-    let c = ctx_with(&[("Dockerfile", "FROM wharf/demo\nRUN echo gated\n")]);
     let as_user = |user: &str, extra: &[&str]| -> Output {
         let mut args = vec![
             "--policy",
@@ -877,6 +888,16 @@ fn builds_through_wharf_protocol_and_the_policy_gate() {
     let o = as_user("nobody", &[]);
     assert!(
         !o.status.success() && text(&o).contains("image.build"),
+        "{}",
+        text(&o)
+    );
+    let o = as_user("bin", &[]);
+    assert!(
+        !o.status.success()
+            && text(&o).contains(&format!(
+                "build context {} is outside the directories your role may read (bind mounts): none",
+                c.path().display()
+            )),
         "{}",
         text(&o)
     );
@@ -956,4 +977,46 @@ fn a_build_is_watched_live_and_cancelled_through_the_engine_api() {
     assert!(!seen.iter().any(|s| s.contains("never")), "{seen:?}");
     assert_eq!(w.ok(&["ps", "-aq"]), "", "the step's container is gone");
     assert!(w.ok(&["images", "-q", "cancelled"]).is_empty());
+}
+
+/// `POST /build` refuses a query parameter it does not know, by name, with Docker's 400;
+/// `wharf build` refuses `--rm` and `--disable-content-trust` values it does not honour.
+#[test]
+fn unknown_build_options_are_refused_by_name() {
+    use std::io::Read as _;
+    let s = Server::start();
+    let mut conn = std::os::unix::net::UnixStream::connect(&s.sock).unwrap();
+    conn.write_all(
+        b"POST /v1.41/build?t=x%3A1&frobnicate=1 HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains(r#"unknown build option \"frobnicate\""#),
+        "{answer}"
+    );
+
+    let c = ctx_with(&[("Dockerfile", "FROM scratch\nLABEL a=b\n")]);
+    let p = c.path().display().to_string();
+    for (flag, want) in [
+        ("--rm=maybe", "--rm=maybe: give true or false"),
+        (
+            "--disable-content-trust=false",
+            "--disable-content-trust=false: wharf does not verify image signatures",
+        ),
+        (
+            "--disable-content-trust=nope",
+            "--disable-content-trust=nope: give true or false",
+        ),
+    ] {
+        let o = s.w.run(&["build", flag, &p]);
+        assert!(
+            !o.status.success() && text(&o).contains(want),
+            "{flag}: {}",
+            text(&o)
+        );
+    }
+    s.w.ok(&["build", "--rm=1", "--disable-content-trust=true", "-q", &p]);
 }

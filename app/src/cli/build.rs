@@ -234,6 +234,14 @@ pub fn refused(a: &BuildArgs) -> Option<String> {
     if a.rm == "false" || a.rm == "0" {
         return Some("--rm=false: wharf always removes the containers of build steps (a failed step's too); debug a step with wharf run on the last image instead".into());
     }
+    if a.rm != "true" && a.rm != "1" {
+        return Some(format!("--rm={}: give true or false", a.rm));
+    }
+    match a.disable_content_trust.as_str() {
+        "true" | "1" => {}
+        "false" | "0" => return Some(format!("--disable-content-trust={}: wharf does not verify image signatures (it builds offline, from images already here); leave content trust disabled", a.disable_content_trust)),
+        v => return Some(format!("--disable-content-trust={v}: give true or false")),
+    }
     if a.context.starts_with("http://")
         || a.context.starts_with("https://")
         || a.context.starts_with("git@")
@@ -254,9 +262,12 @@ pub fn options(a: &BuildArgs, stdin_used: &mut bool) -> Result<BuildOptions, Eng
             Some((k, v)) => {
                 build_args.insert(k.to_string(), v.to_string());
             }
+            // `KEY`: this shell's value, as for `-e KEY` (nothing when it has none).
             None => {
-                if let Ok(v) = std::env::var(b) {
-                    build_args.insert(b.clone(), v);
+                if let Some(kv) = super::env::env_value("--build-arg", b)? {
+                    if let Some((k, v)) = kv.split_once('=') {
+                        build_args.insert(k.to_string(), v.to_string());
+                    }
                 }
             }
         }

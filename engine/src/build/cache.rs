@@ -78,11 +78,6 @@ impl Cache {
         crate::state::atomic_write_json(&self.file(), idx)
     }
 
-    /// Look up a key.
-    pub fn get(&self, key: &str) -> Result<Option<Record>> {
-        Ok(self.read()?.records.get(key).cloned())
-    }
-
     /// Record what a step made, and mark hits as used, in one write.
     pub fn update(&self, put: Vec<(String, Record)>, used: &[String], now: i64) -> Result<()> {
         if put.is_empty() && used.is_empty() {

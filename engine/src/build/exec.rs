@@ -344,6 +344,7 @@ pub fn build(
                 "-t {t}: a tag cannot contain a digest; write NAME[:TAG]"
             )));
         }
+        super::check_image_ref(eng, caller, "tag", t)?;
         tags.push(r.to_string());
     }
     let tmp = eng.root().staging_dir("build")?;
@@ -673,6 +674,8 @@ impl Builder<'_> {
         } else if base.eq_ignore_ascii_case("scratch") {
             (String::new(), scratch_config(), vec![])
         } else {
+            super::check_image_ref(self.eng, self.caller, "build from", base)
+                .map_err(|e| e.context(format!("FROM {base}")))?;
             let idx = &self.images;
             let id = find_image(idx, base).ok_or_else(|| {
                 node.err(format!(
@@ -781,25 +784,9 @@ fn scratch_config() -> Value {
     })
 }
 
-/// Find a local image by reference or id in the index.
+/// Find a local image by reference or id in the index, as every other image call does.
 fn find_image(idx: &ImageIndex, name: &str) -> Option<String> {
-    if let Ok(r) = Reference::parse(name) {
-        if let Some(id) = idx.refs.get(&r.to_string()) {
-            return Some(id.clone());
-        }
-    }
-    let hex = name.strip_prefix("sha256:").unwrap_or(name);
-    if hex.len() >= 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        let m: Vec<&String> = idx
-            .images
-            .keys()
-            .filter(|k| k.trim_start_matches("sha256:").starts_with(hex))
-            .collect();
-        if m.len() == 1 {
-            return Some(m[0].clone());
-        }
-    }
-    None
+    crate::image::find(idx, name).ok().map(|f| f.id)
 }
 
 /// How a step changes the file system.
@@ -1063,6 +1050,17 @@ impl Builder<'_> {
         }
     }
 
+    /// The cache key of a step from its parts, with the caller's uid first: one user's
+    /// step never serves another's (a record names an image its maker built from files
+    /// only they may read, and a hit skips the RUN a user expects to run as themselves).
+    fn cache_key(&self, parts: &[&str]) -> String {
+        let uid = format!("uid:{}", self.caller.uid);
+        let mut all: Vec<&str> = Vec::with_capacity(parts.len() + 1);
+        all.push(&uid);
+        all.extend_from_slice(parts);
+        cache::key(&all)
+    }
+
     /// Use the cache for `key` if it has it: the image, and the step is done.
     fn probe(&mut self, st: &mut St, key: &str) -> Result<bool> {
         if self.opts.no_cache {
@@ -1187,7 +1185,7 @@ impl Builder<'_> {
         let mut ccmd = shell.clone();
         ccmd.push("#(nop) ".into());
         ccmd.push(comment.to_string());
-        let key = cache::key(&[
+        let key = self.cache_key(&[
             &st.image,
             &created_by,
             &st.img["config"].to_string(),
@@ -1219,7 +1217,7 @@ impl Builder<'_> {
         for e in &extra {
             parts.push(e);
         }
-        let key = cache::key(&parts);
+        let key = self.cache_key(&parts);
         if self.probe(st, &key)? {
             return Ok(());
         }
@@ -1279,7 +1277,7 @@ impl Builder<'_> {
             _ if created_by == what => {
                 // RUN: the container config's command is what the history shows.
                 let mut img = img;
-                img["container_config"]["Cmd"] = json!(created_by_cmd(what));
+                img["container_config"]["Cmd"] = json!([what]);
                 img
             }
             _ => img,
@@ -1556,9 +1554,13 @@ impl Builder<'_> {
             let f = word(f)?;
             let id = match stage_of(&f) {
                 Some(i) => self.stage_images.get(&i).cloned().unwrap_or_default(),
-                None => find_image(&self.images, &f).ok_or_else(|| {
-                    node.err(format!("--from={f}: no stage of that name before this one, and no such image here (wharf builds offline: load or pull it first)"))
-                })?,
+                None => {
+                    super::check_image_ref(self.eng, self.caller, "build from", &f)
+                        .map_err(|e| e.context(format!("COPY --from={f}")))?;
+                    find_image(&self.images, &f).ok_or_else(|| {
+                        node.err(format!("--from={f}: no stage of that name before this one, and no such image here (wharf builds offline: load or pull it first)"))
+                    })?
+                }
             };
             if id.is_empty() {
                 return Err(node.err(format!("--from={f}: that stage has no files")));
@@ -2027,11 +2029,6 @@ pub fn normalize_workdir(cur: &str, w: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
-}
-
-/// The command of a RUN step's container config (`|1 A=b /bin/sh -c x` split back).
-fn created_by_cmd(s: &str) -> Vec<String> {
-    vec![s.to_string()]
 }
 
 /// `80`, `80/udp`, `8000-8002` as ExposedPorts keys.

@@ -56,8 +56,8 @@ pub struct ResolvedImage {
 }
 
 /// How a user named an image, once found.
-struct Found {
-    id: String,
+pub(crate) struct Found {
+    pub(crate) id: String,
     /// The tag reference used (full form), if named by tag.
     tag: Option<String>,
     /// The repo digest used (`name@sha256:`), if named by digest.
@@ -96,7 +96,7 @@ fn lookup(store: &ImageStore, reference: &str) -> Result<(ImageIndex, Found, Ima
 
 /// Find the image `reference` names in `idx`: a full or short id (with or without
 /// `sha256:`), a tag reference or a digest reference, as Docker resolves them.
-fn find(idx: &ImageIndex, reference: &str) -> Result<Found> {
+pub(crate) fn find(idx: &ImageIndex, reference: &str) -> Result<Found> {
     let by_id =
         |p: &str| crate::ids::resolve_prefix("image", p, idx.images.keys().map(String::as_str));
     if reference.starts_with("sha256:") {

@@ -38,8 +38,60 @@ fn refuse_set(c: &Call, key: &str, defaults: &[&str], why: &str) -> Result<(), E
     }
 }
 
+/// Every query parameter [`options`] reads or refuses: what the docker CLI's classic
+/// builder, docker-py and docker-compose send. Any other is refused by name (a silently
+/// dropped option builds something other than what was asked).
+const KNOWN: &[&str] = &[
+    "t",
+    "dockerfile",
+    "buildargs",
+    "labels",
+    "target",
+    "q",
+    "nocache",
+    "rm",
+    "forcerm",
+    "pull",
+    "networkmode",
+    "platform",
+    "remote",
+    "extrahosts",
+    "memory",
+    "memswap",
+    "cpushares",
+    "cpuperiod",
+    "cpuquota",
+    "shmsize",
+    "cpusetcpus",
+    "cpusetmems",
+    "cgroupparent",
+    "isolation",
+    "ulimits",
+    "cachefrom",
+    "outputs",
+    "squash",
+    "session",
+    "buildid",
+    "version",
+    "securityopt",
+];
+
+/// Refuse a query parameter [`options`] does not know, by name.
+fn refuse_unknown(c: &Call) -> Result<(), EngineError> {
+    for (k, _) in c.req.query() {
+        if !KNOWN.contains(&k.as_str()) {
+            return Err(EngineError::invalid(format!(
+                "unknown build option {k:?} (a query parameter of POST /build): wharf's builder takes {}",
+                KNOWN.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The options of a `POST /build`.
 fn options(c: &Call) -> Result<(BuildOptions, bool), EngineError> {
+    refuse_unknown(c)?;
     let limits = "RUN steps run without resource limits of their own; set limits on the containers you run from the image";
     refuse_set(c, "remote", &[], "remote contexts need the network, and wharf builds offline: send the context as the request body")?;
     refuse_set(c, "extrahosts", &[], "RUN steps have no extra hosts")?;
@@ -86,6 +138,12 @@ fn options(c: &Call) -> Result<(BuildOptions, bool), EngineError> {
         "session",
         &[],
         "build sessions are BuildKit's: set DOCKER_BUILDKIT=0",
+    )?;
+    refuse_set(
+        c,
+        "buildid",
+        &[],
+        "build ids are BuildKit's: set DOCKER_BUILDKIT=0",
     )?;
     refuse_set(
         c,
