@@ -241,6 +241,19 @@ pub const FLEET_COLUMNS: [Column; 10] = [
     COLUMNS[8],
 ];
 
+/// The sort key of the header column at `x`, in a table drawn from `left` over
+/// `width` (`fleet`: with the fleet view's HOST column first, which sorts nothing).
+pub fn sort_key_at(fleet: bool, left: u16, width: u16, x: u16) -> Option<SortKey> {
+    let (cols, shift): (&[Column], usize) = if fleet {
+        (&FLEET_COLUMNS, 1)
+    } else {
+        (&COLUMNS, 0)
+    };
+    let i = table::column_at(cols, left, width, x)?;
+    i.checked_sub(shift)
+        .and_then(|i| SortKey::ALL.get(i).copied())
+}
+
 /// Draw the pane.
 pub fn draw(f: &mut Frame, area: Rect, theme: &Theme, m: &Model, cursor: &mut ListCursor) {
     draw_hosts(f, area, theme, m, cursor, None)
@@ -560,5 +573,40 @@ mod tests {
         assert_eq!(s, "✖", "an OOM-killed container is marked failed");
         assert_eq!(state_text(&all[4]), "exited (137, OOM)");
         assert_eq!(ports_text(&all[0]), "0.0.0.0:8080→80");
+    }
+
+    /// A click on a header sorts by the column drawn there: in the fleet view the HOST
+    /// column comes first (and sorts nothing).
+    #[test]
+    fn header_clicks_find_the_column_drawn() {
+        let (left, width) = (0, 160);
+        // The x of each column's header, as the table lays them out.
+        let xs = |cols: &[Column]| -> Vec<(&'static str, u16)> {
+            let mut at = left + table::GUTTER;
+            table::fit_columns(cols, width)
+                .into_iter()
+                .map(|(i, w)| {
+                    let x = at;
+                    at += w + 1;
+                    (cols[i].title, x)
+                })
+                .collect()
+        };
+        for (fleet, cols) in [(false, &COLUMNS[..]), (true, &FLEET_COLUMNS[..])] {
+            for (title, x) in xs(cols) {
+                let want = SortKey::ALL
+                    .iter()
+                    .copied()
+                    .find(|k| COLUMNS[k.column()].title == title);
+                assert_eq!(sort_key_at(fleet, left, width, x), want, "{title}");
+            }
+        }
+        let image = xs(&FLEET_COLUMNS)
+            .into_iter()
+            .find(|c| c.0 == "IMAGE")
+            .unwrap()
+            .1;
+        assert_eq!(sort_key_at(true, left, width, image), Some(SortKey::Image));
+        assert_eq!(sort_key_at(true, left, width, left + table::GUTTER), None);
     }
 }

@@ -983,9 +983,9 @@ impl Pane for Containers {
         let t = self.table;
         // A click on the header sorts by that column (again: reverse).
         if row == t.y {
-            if let Some(i) = wharf_views::table::column_at(&containers::COLUMNS, t.x, t.width, col)
-            {
-                let k = SortKey::ALL[i];
+            // The fleet view draws a HOST column first (as `draw` decides).
+            let fleet = !cx.store.containers.hosts.is_empty();
+            if let Some(k) = containers::sort_key_at(fleet, t.x, t.width, col) {
                 self.sort_by(cx.store, k, k.biggest_first());
             }
             return;
@@ -1176,5 +1176,49 @@ mod tests {
             z.contains("full screen, ↑↓") && z.contains("/www/index.html"),
             "{z}"
         );
+    }
+
+    /// In the fleet view a click on the IMAGE header sorts by image (the HOST column
+    /// drawn first shifts every header right).
+    #[test]
+    fn fleet_header_click_sorts_by_the_column_drawn() {
+        use std::collections::VecDeque;
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let engine =
+            wharf_engine::LocalEngine::open(dir.path(), wharf_engine::EngineOptions::default())
+                .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let worker = crate::console::worker::Worker {
+            engine: Arc::new(engine),
+            caller: wharf_engine::Caller::root(),
+            tx,
+        };
+        let mut store = store();
+        let n = store.containers.items.len();
+        store.containers.hosts = vec![Arc::from("lab-01"); n];
+        let keymap = Keymap::default_keymap();
+        let mut out = VecDeque::new();
+        let mut cx = Ctx {
+            store: &store,
+            keymap: &keymap,
+            worker: &worker,
+            out: &mut out,
+            page: 10,
+        };
+        let mut p = Containers::default();
+        p.table = Rect::new(0, 2, 160, 20);
+        // The IMAGE header's x in the fleet view's layout.
+        let mut at = wharf_views::table::GUTTER;
+        let mut image = None;
+        for (i, w) in wharf_views::table::fit_columns(&containers::FLEET_COLUMNS, 160) {
+            if containers::FLEET_COLUMNS[i].title == "IMAGE" {
+                image = Some(at);
+            }
+            at += w + 1;
+        }
+        p.click(image.unwrap(), 2, p.table, &mut cx);
+        assert_eq!(p.sort.0, SortKey::Image);
     }
 }
