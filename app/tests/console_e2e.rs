@@ -921,11 +921,11 @@ fn diff_top_cp_commit_export_update_and_wait_through_the_console() {
             && s.contains("D /www/index.html")
             && s.contains("C /www")
     });
-    c.keys(&["T"]);
+    c.keys(&["t"]);
     c.wait("its processes", |s| {
         s.contains("box · processes (top") && s.contains("PID") && s.contains("sleep 0.2")
     });
-    c.keys(&["T"]);
+    c.keys(&["t"]);
     c.wait_for("box · log");
 
     // cp into the container.

@@ -562,6 +562,33 @@ mod tests {
         }
     }
 
+    /// The global T (teach) and y (copy the command) work on the containers pane too:
+    /// no builtin keymap shadows them there (its processes are t, its cp is F).
+    #[test]
+    fn containers_keys_do_not_shadow_the_global_ones() {
+        for (name, _) in BUILTIN {
+            let k = Keymap::builtin(name).unwrap();
+            let on_containers = |c: char| {
+                let m = if c.is_ascii_uppercase() {
+                    KeyModifiers::SHIFT
+                } else {
+                    KeyModifiers::NONE
+                };
+                match k.lookup(
+                    &["containers", "list", "global"],
+                    &[ev(KeyCode::Char(c), m)],
+                ) {
+                    Lookup::Action(a) => a.name,
+                    _ => "",
+                }
+            };
+            assert_eq!(on_containers('T'), "teach-toggle", "{name}");
+            assert_eq!(on_containers('y'), "copy-command", "{name}");
+            assert_eq!(on_containers('t'), "processes", "{name}");
+            assert_eq!(on_containers('F'), "copy", "{name}");
+        }
+    }
+
     #[test]
     fn keys() {
         assert_eq!(
