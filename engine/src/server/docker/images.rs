@@ -390,42 +390,8 @@ fn rfc3339_secs(s: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// A Go duration (`24h`, `1h30m`, `90s`, `1.5h`) in seconds.
-fn go_duration(s: &str) -> Option<f64> {
-    let mut total = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..n_end].parse().ok()?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..u_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        total += n * unit;
-        rest = &rest[u_end..];
-    }
-    Some(total)
-}
-
 /// An `until` filter: a time (unix seconds or RFC 3339) or a duration before now.
 fn until_secs(v: &str) -> Result<i64, EngineError> {
-    if let Some(d) = go_duration(v) {
-        return Ok(chrono::Utc::now().timestamp() - d as i64);
-    }
     super::system::parse_time(v)
         .map(|ns| ns.div_euclid(1_000_000_000))
         .map_err(|_| {
@@ -1050,10 +1016,7 @@ pub fn build_prune(c: &mut Call, out: &mut Responder) -> Handled {
     for (k, v) in c.filters()? {
         match k.as_str() {
             "until" => {
-                let t = super::system::parse_time(&v).or_else(|_| {
-                    crate::api::flags::duration("until", &v)
-                        .map(|d| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - d)
-                })?;
+                let t = super::system::parse_time(&v)?;
                 opts.until = Some(t / 1_000_000_000);
             }
             other => {
@@ -1212,11 +1175,14 @@ mod tests {
 
     #[test]
     fn durations_and_labels() {
-        assert_eq!(go_duration("24h"), Some(86400.0));
-        assert_eq!(go_duration("1h30m"), Some(5400.0));
-        assert_eq!(go_duration("1.5s"), Some(1.5));
-        assert_eq!(go_duration("10"), None);
-        assert_eq!(go_duration("x"), None);
+        // Durations back from now (the one time parser of the Docker API).
+        let now = chrono::Utc::now().timestamp();
+        let back = |v: &str| now - until_secs(v).unwrap();
+        assert!((86399..=86401).contains(&back("24h")));
+        assert!((5399..=5401).contains(&back("1h30m")));
+        assert!((0..=2).contains(&back("1.5s")));
+        assert!(until_secs("x").is_err());
+        assert_eq!(until_secs("10").unwrap(), 10);
         assert_eq!(until_secs("1700000000").unwrap(), 1_700_000_000);
         let l = json!({"a": "1", "b": "2"});
         assert!(labels_match(&l, &["a".into(), "b=2".into()]));

@@ -229,25 +229,9 @@ pub fn df(c: &mut Call, out: &mut Responder) -> Handled {
 /// A time in the events API: unix seconds with an optional fraction
 /// (`1700000000.123456789`), or RFC 3339. Nanoseconds since the epoch.
 pub fn parse_time(s: &str) -> Result<i64, EngineError> {
-    if let Some((secs, frac)) = s.split_once('.') {
-        if let Ok(sec) = secs.parse::<i64>() {
-            let digits: String = frac.chars().take(9).collect();
-            if digits.chars().all(|d| d.is_ascii_digit()) {
-                let n: i64 = format!("{digits:0<9}").parse().unwrap_or(0);
-                return Ok(sec.saturating_mul(1_000_000_000).saturating_add(n));
-            }
-        }
-    } else if let Ok(sec) = s.parse::<i64>() {
-        return Ok(sec.saturating_mul(1_000_000_000));
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| {
-            EngineError::invalid(format!(
-                "invalid time {s:?}: give unix seconds (1700000000 or 1700000000.5) or RFC 3339"
-            ))
-        })
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    super::containers::parse_time(s, now)
+        .map_err(|why| EngineError::invalid(format!("invalid time {s:?}: {why}")))
 }
 
 /// An event as Docker clients read it, with the legacy `status`/`id`/`from` fields of
