@@ -565,7 +565,7 @@ mod tests {
     #[test]
     fn users_groups_and_single_user_mode() {
         let ready = Load::Ready(());
-        let users = vec![
+        let users = [
             UserRow {
                 name: "alice".into(),
                 uid: Some(1000),
@@ -606,7 +606,7 @@ mod tests {
                 Rows::Users(&users.iter().collect::<Vec<_>>())
             )
         ));
-        let groups = vec![GroupRow {
+        let groups = [GroupRow {
             name: "students".into(),
             gid: Some(2000),
             role: "student".into(),
@@ -639,7 +639,7 @@ mod tests {
     #[test]
     fn roles_with_constraints() {
         let ready = Load::Ready(());
-        let roles = vec![
+        let roles = [
             RoleView {
                 name: "student".into(),
                 builtin: false,

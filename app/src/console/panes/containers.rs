@@ -1207,8 +1207,10 @@ mod tests {
             out: &mut out,
             page: 10,
         };
-        let mut p = Containers::default();
-        p.table = Rect::new(0, 2, 160, 20);
+        let mut p = Containers {
+            table: Rect::new(0, 2, 160, 20),
+            ..Containers::default()
+        };
         // The IMAGE header's x in the fleet view's layout.
         let mut at = wharf_views::table::GUTTER;
         let mut image = None;
