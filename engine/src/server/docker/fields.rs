@@ -11,7 +11,6 @@ use super::create::is_zero;
 use super::{labels_of, unsupported};
 use crate::error::EngineError;
 
-
 /// A JSON object whose fields are taken one by one.
 pub struct Fields {
     /// What the object is, for messages (`network create`, `EndpointConfig`).
