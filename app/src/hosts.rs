@@ -320,6 +320,19 @@ impl std::fmt::Debug for Connected {
     }
 }
 
+impl Connected {
+    /// With the engine's version as it says it (one more call: `info`), for the views
+    /// that show it (the hosts pane).
+    pub fn described(mut self) -> Connected {
+        if self.version.is_empty() {
+            if let Ok(i) = self.engine.info(&self.caller) {
+                self.version = i.engine_version;
+            }
+        }
+        self
+    }
+}
+
 /// Reach `spec`. `local` opens the embedded engine with `open_local`; `me` is this
 /// process's caller (the embedded engine's, and the name a Docker host is shown with).
 pub fn connect(
@@ -364,10 +377,12 @@ pub fn connect(
         .permissions(&caller)
         .ok()
         .map(|p| EffectiveRole::from_permissions(&p));
-    let version = engine
-        .info(&caller)
-        .map(|i| i.engine_version)
-        .unwrap_or_default();
+    // The embedded engine's version is this build's; another engine's is asked for
+    // by those that show it ([`Connected::described`]): `info` counts every container.
+    let version = match kind {
+        Kind::Local => wharf_engine::VERSION.to_string(),
+        _ => String::new(),
+    };
     Ok(Connected {
         engine,
         caller,

@@ -275,6 +275,8 @@ fn main() {
             cli::containers::Cmd::Monitor(_) | cli::containers::Cmd::BridgeKeeper
         ))
     );
+    // The console lists again and again (`wharf serve` says so itself).
+    let lists_often = opts.command.is_none();
     let open_local = move || -> Result<Arc<LocalEngine>, wharf_engine::EngineError> {
         if let Some(e) = cell.get() {
             return Ok(e.clone());
@@ -291,6 +293,9 @@ fn main() {
                 root.display()
             ))
         })?;
+        if lists_often {
+            e.lists_often();
+        }
         Ok(cell.get_or_init(|| Arc::new(e)).clone())
     };
     // The console with several hosts reaches them itself (none waits for another).
@@ -320,7 +325,14 @@ fn main() {
         .next()
         .unwrap_or_else(hosts::HostSpec::local);
     let first_spec = first.clone();
-    let connected = hosts::connect(&first, &me, &open_local);
+    let connected = hosts::connect(&first, &me, &open_local).map(|c| {
+        // The console's hosts pane shows the version; a command does not need it.
+        if opts.command.is_none() {
+            c.described()
+        } else {
+            c
+        }
+    });
     let first_conn = connected.as_ref().ok().cloned();
     let ctx = match connected {
         Ok(c) if c.kind == hosts::Kind::Local => {

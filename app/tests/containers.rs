@@ -951,12 +951,13 @@ fn prune_and_rm_wait_for_a_start_in_progress() {
 fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
     let w = Wharf::new();
     // What a create killed before its config leaves: the layer directories, a volume
-    // acquired for it.
+    // acquired for it, and the marker naming the container in the making.
     w.ok(&["volume", "create", "kept"]);
     let ghost = "0123456789abcdef".repeat(4);
     for d in ["diff", "work", "merged"] {
         std::fs::create_dir_all(w.container_dir(&ghost).join(d)).unwrap();
     }
+    std::fs::write(w.root().join("run/creating"), &ghost).unwrap();
     std::fs::write(w.root().join("volumes/kept/refs").join(&ghost), b"").unwrap();
     // The engine start of this command deletes it first: the volume is free.
     w.ok(&["volume", "rm", "kept"]);
@@ -964,6 +965,7 @@ fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
         !w.container_dir(&ghost).exists(),
         "the killed create's directory is still there"
     );
+    assert!(!w.root().join("run/creating").exists(), "the marker stayed");
     let mut doomed = Vec::new();
     for name in ["gone1", "gone2"] {
         let id = w

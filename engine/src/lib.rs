@@ -25,6 +25,9 @@ pub mod stats;
 pub mod trace;
 pub mod volume;
 
+/// The engine's version (what `info` says).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub use api::Engine;
 pub use caller::{Caller, Role};
 pub use error::{EngineError, ErrorKind, Result};

@@ -88,6 +88,14 @@ impl LocalEngine {
         Ok(engine)
     }
 
+    /// Say that this process lists again and again (the console, `wharf serve`): from
+    /// its next listing on, the container index watches the directories with inotify
+    /// instead of checking a stamp per container. A command line that happens to list
+    /// twice would pay a watch per container for nothing, so it is asked for.
+    pub fn lists_often(&self) {
+        self.index.lists_often();
+    }
+
     /// The state root.
     pub fn root(&self) -> &StateRoot {
         &self.root
@@ -297,7 +305,7 @@ impl SystemApi for LocalEngine {
             .map(|l| l.len())
             .unwrap_or(0);
         Ok(SystemInfo {
-            engine_version: env!("CARGO_PKG_VERSION").to_string(),
+            engine_version: crate::VERSION.to_string(),
             hostname: uts.nodename().to_string_lossy().into_owned(),
             kernel: uts.release().to_string_lossy().into_owned(),
             os,

@@ -219,21 +219,27 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
+    // The whole table in one write (a line at a time is a system call per row).
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let start = out.len();
         for (i, c) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
-                s.push_str(c);
+                out.push_str(c);
             } else {
-                s.push_str(&format!("{c:<w$}   ", w = widths[i]));
+                use std::fmt::Write as _;
+                let _ = write!(out, "{c:<w$}   ", w = widths[i]);
             }
         }
-        println!("{}", s.trim_end());
+        let end = out[start..].trim_end().len();
+        out.truncate(start + end);
+        out.push('\n');
     };
     line(header.to_vec());
     for r in rows {
         line(r.iter().map(String::as_str).collect());
     }
+    print!("{out}");
 }
 
 #[cfg(test)]

@@ -236,7 +236,7 @@ impl Fleet {
         let tx = self.tx.clone();
         std::thread::spawn(move || {
             let r = hosts::connect(&spec, &me, &*open)
-                .map(Box::new)
+                .map(|c| Box::new(c.described()))
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::Fleet(FleetMsg::Connected { host: i, result: r }));
         });

@@ -23,11 +23,12 @@
 //! which rows still hold. A missing, damaged, foreign (another boot, another format) or
 //! stale summary is rebuilt from the files.
 //!
-//! A long-lived process (the console, `wharf serve`) keeps the rows in memory and, from
-//! its second listing on, watches the directories with inotify: a listing then costs
-//! one non-blocking read of the inotify queue and a signal-0 probe per running
-//! container (the full /proc check once a second), not a `stat` per container. Without
-//! inotify (no watches left) every listing checks the stamps.
+//! A long-lived process (the console, `wharf serve`: [`LocalEngine::lists_often`]) keeps
+//! the rows in memory and, from its second listing on, watches the directories
+//! with inotify: a listing then costs one non-blocking read of the inotify queue and a
+//! signal-0 probe per running container (the full /proc check once a second), not a
+//! `stat` per container. Without inotify (no watches left) every listing checks the
+//! stamps.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -270,6 +271,10 @@ struct Inner {
     watch: Option<Watch>,
     /// Listings served by this index (the second one sets up inotify).
     uses: u64,
+    /// The process lists again and again: worth watching ([`Index::lists_often`]).
+    lists_often: bool,
+    /// Setting up the watches failed (no inotify instances or watches left).
+    no_watch: bool,
     last_full_liveness: Option<Instant>,
     /// Bumped whenever a row, the set of rows or the network view changes.
     generation: u64,
@@ -305,6 +310,12 @@ fn summary_path(engine: &LocalEngine) -> std::path::PathBuf {
 impl Index {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This process lists again and again: watch the directories from the next listing
+    /// on (a cold command line checks stamps instead).
+    pub fn lists_often(&self) {
+        self.lock().lists_often = true;
     }
 
     /// Every container, current: the rows that no longer hold are read again, and
@@ -376,10 +387,11 @@ impl Inner {
             self.load_summary(engine);
         }
         let mut fresh_watch = false;
-        if self.watch.is_none() && self.uses == 2 {
-            // A process that lists twice lists again: watch rather than stat. What
+        if self.watch.is_none() && self.uses >= 2 && self.lists_often && !self.no_watch {
+            // A process that lists again and again: watch rather than stat. What
             // changed before the watches were in place is found by one look at all.
             self.watch = Watch::new(engine);
+            self.no_watch = self.watch.is_none();
             if let Some(w) = &mut self.watch {
                 for id in self.entries.keys() {
                     w.add(engine, id);
@@ -742,7 +754,9 @@ mod tests {
     fn changes_by_another_engine_are_listed_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
+        // `a` is long-lived (a console): it watches from its second listing on.
         let a = engine(&root);
+        a.lists_often();
         if a.image_build_demo(&Caller::root(), "wharf/demo").is_err() {
             eprintln!("skipped: no /bin/busybox to build the demo image");
             return;
@@ -786,7 +800,9 @@ mod tests {
     fn a_bad_or_stale_summary_is_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
+        // `a` is long-lived (a console): it watches from its second listing on.
         let a = engine(&root);
+        a.lists_often();
         if a.image_build_demo(&Caller::root(), "wharf/demo").is_err() {
             eprintln!("skipped: no /bin/busybox to build the demo image");
             return;
@@ -830,7 +846,9 @@ mod tests {
     fn racy_rows_are_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
+        // `a` is long-lived (a console): it watches from its second listing on.
         let a = engine(&root);
+        a.lists_often();
         if a.image_build_demo(&Caller::root(), "wharf/demo").is_err() {
             eprintln!("skipped: no /bin/busybox to build the demo image");
             return;

@@ -159,6 +159,11 @@ pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Resul
     }
 }
 
+/// The file naming the container a create is making (under the containers lock).
+fn creating_marker(engine: &LocalEngine) -> std::path::PathBuf {
+    engine.root().run().join("creating")
+}
+
 /// Does `dir` hold only what a create makes before its config (its layer directories,
 /// a config being written), and no config?
 fn killed_create(dir: &std::path::Path) -> bool {
@@ -497,16 +502,21 @@ impl LocalEngine {
         // is free, a container directory with only what a create makes before its
         // config is a killed create's. Busy: a create is under way, and a later start
         // looks again.
+        // Creates are one at a time under that lock, and each names its container in
+        // the marker until its state file is written: one directory to look at, not
+        // every container's (a crash that lost the marker is a reboot, whose recovery
+        // looks at every directory).
         let lock = self.root().run().join("containers.lock");
         if let Ok(Some(_l)) = crate::state::FileLock::try_exclusive(&lock) {
-            if let Ok(entries) = std::fs::read_dir(self.root().containers()) {
-                for e in entries.flatten() {
-                    let dir = e.path();
+            let marker = creating_marker(self);
+            if let Ok(id) = std::fs::read_to_string(&marker) {
+                if id.len() == 64 && crate::ids::is_hex_prefix(&id) {
+                    let dir = paths::dir(self, &id);
                     if killed_create(&dir) {
-                        let id = e.file_name().to_string_lossy().into_owned();
                         n += usize::from(self.delete_leftover(&id, &dir, true));
                     }
                 }
+                let _ = std::fs::remove_file(&marker);
             }
         }
         n
@@ -1197,11 +1207,15 @@ impl ContainerApi for LocalEngine {
         let mut cfg = self.build_config(caller, spec, &id, name)?;
         cfg.bind_sources = bind_sources;
         let dir = paths::dir(self, &id);
-        for d in ["diff", "work", "merged"] {
-            std::fs::create_dir_all(dir.join(d))
-                .ctx(|| format!("creating {}", dir.join(d).display()))?;
-        }
+        // Which container is in the making, for the engine that finds this create
+        // killed half-way ([`LocalEngine::remove_leftovers`]).
+        let marker = creating_marker(self);
+        std::fs::write(&marker, &id).ctx(|| format!("writing {}", marker.display()))?;
         let res = (|| {
+            for d in ["diff", "work", "merged"] {
+                std::fs::create_dir_all(dir.join(d))
+                    .ctx(|| format!("creating {}", dir.join(d).display()))?;
+            }
             for m in cfg.spec.mounts.iter_mut().filter(|m| m.kind == "volume") {
                 let name = (!m.source.is_empty()).then_some(m.source.as_str());
                 m.source = crate::volume::acquire(self, caller, name, &id)?;
@@ -1212,8 +1226,10 @@ impl ContainerApi for LocalEngine {
         if let Err(e) = res {
             let _ = crate::volume::release(self, &id, true);
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_file(&marker);
             return Err(e);
         }
+        let _ = std::fs::remove_file(&marker);
         if crate::trace::active() {
             crate::trace::step(format!(
                 "resolved {} to image {} ({} layer{})",

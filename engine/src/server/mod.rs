@@ -126,6 +126,7 @@ pub fn serve(engine: Arc<LocalEngine>, listener: UnixListener) -> Result<()> {
 
 /// Serve connections from `listener` within `limits`.
 pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limits) -> Result<()> {
+    engine.lists_often();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Engine calls block; each open connection has at most one in flight (plus the
