@@ -14,7 +14,8 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::create::{resources, restart_policy, Fields};
+use super::create::{resources, restart_policy};
+use super::fields::Fields;
 use super::{base_headers, ok, status_only, unsupported, Call, Handled};
 use crate::api::*;
 use crate::error::{EngineError, ErrorKind};

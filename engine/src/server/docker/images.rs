@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::fields::Fields;
+use super::fields::{bad_type, Fields};
 use super::{base_headers, json_status, ok, unsupported, Call, Handled};
 use crate::api::*;
 use crate::error::{EngineError, ErrorKind};
@@ -331,18 +331,18 @@ fn registry_auth(c: &Call, registry: &str) -> Result<Option<RegistryAuth>, Engin
         .ok_or_else(|| EngineError::invalid("X-Registry-Auth is not base64"))?;
     let v: Value = serde_json::from_slice(&raw)
         .map_err(|e| EngineError::invalid(format!("X-Registry-Auth is not JSON: {e}")))?;
-    let mut f = Fields::new(v, "X-Registry-Auth")?;
-    let mut username = f.string("username")?;
-    let mut password = f.string("password")?;
-    let auth = f.string("auth")?;
-    let server = f.string("serveraddress")?;
+    let mut f = Fields::of("X-Registry-Auth", &v)?;
+    let mut username = f.string("username")?.unwrap_or_default();
+    let mut password = f.string("password")?.unwrap_or_default();
+    let auth = f.string("auth")?.unwrap_or_default();
+    let server = f.string("serveraddress")?.unwrap_or_default();
     // Deprecated and ignored by dockerd.
-    f.ignore("email");
-    f.refuse(
+    f.accept("email");
+    f.zero(
         "identitytoken",
         "log in with a user name and password or access token",
     )?;
-    f.refuse(
+    f.zero(
         "registrytoken",
         "give a user name and password or access token instead of a bearer token",
     )?;
@@ -855,30 +855,17 @@ fn quoted(s: &str) -> String {
 }
 
 /// A `Cmd`/`Entrypoint`-style field (a list, or one string) as a JSON exec form.
-fn exec_form(f: &mut Fields, key: &str) -> Result<Option<String>, EngineError> {
-    let list = match f.take(key) {
-        Value::Null => return Ok(None),
-        Value::String(s) => vec![s],
-        v @ Value::Array(_) => serde_json::from_value::<Vec<String>>(v).map_err(|_| {
-            EngineError::invalid(format!("commit config: {key} must be a list of strings"))
-        })?,
-        other => {
-            return Err(EngineError::invalid(format!(
-                "commit config: {key} must be a list of strings, not {other}"
-            )))
-        }
-    };
-    Ok(Some(serde_json::to_string(&list).unwrap_or_default()))
+fn exec_form(f: &mut Fields, key: &'static str) -> Result<Option<String>, EngineError> {
+    Ok(f.strings(key)?
+        .map(|list| serde_json::to_string(&list).unwrap_or_default()))
 }
 
 /// The keys of an object field (`ExposedPorts`, `Volumes`).
-fn object_keys(f: &mut Fields, key: &str) -> Result<Vec<String>, EngineError> {
-    match f.take(key) {
-        Value::Null => Ok(vec![]),
-        Value::Object(o) => Ok(o.keys().cloned().collect()),
-        other => Err(EngineError::invalid(format!(
-            "commit config: {key} must be an object, not {other}"
-        ))),
+fn object_keys(f: &mut Fields, key: &'static str) -> Result<Vec<String>, EngineError> {
+    match f.get(key) {
+        None => Ok(vec![]),
+        Some(Value::Object(o)) => Ok(o.keys().cloned().collect()),
+        Some(other) => Err(bad_type(&f.at(key), "an object", other)),
     }
 }
 
@@ -886,7 +873,7 @@ fn object_keys(f: &mut Fields, key: &str) -> Result<Vec<String>, EngineError> {
 /// engine's commit applies to the new image's config). Fields a change cannot express
 /// are refused by name.
 pub fn config_changes(body: Value) -> Result<Vec<String>, EngineError> {
-    let mut f = Fields::new(body, "commit config")?;
+    let mut f = Fields::of("commit config", &body)?;
     let mut out = Vec::new();
     if let Some(cmd) = exec_form(&mut f, "Cmd")? {
         out.push(format!("CMD {cmd}"));
@@ -894,7 +881,7 @@ pub fn config_changes(body: Value) -> Result<Vec<String>, EngineError> {
     if let Some(ep) = exec_form(&mut f, "Entrypoint")? {
         out.push(format!("ENTRYPOINT {ep}"));
     }
-    for e in f.strings("Env")? {
+    for e in f.string_list("Env")? {
         if !e.contains('=') {
             return Err(EngineError::invalid(format!(
                 "commit config: Env entry {e:?} has no '='; write NAME=VALUE"
@@ -921,12 +908,11 @@ pub fn config_changes(body: Value) -> Result<Vec<String>, EngineError> {
         ("WorkingDir", "WORKDIR"),
         ("StopSignal", "STOPSIGNAL"),
     ] {
-        let v = f.string(key)?;
-        if !v.is_empty() {
+        if let Some(v) = f.string(key)? {
             out.push(format!("{word} {v}"));
         }
     }
-    for o in f.strings("OnBuild")? {
+    for o in f.string_list("OnBuild")? {
         out.push(format!("ONBUILD {o}"));
     }
     for (key, hint) in [
@@ -961,7 +947,7 @@ pub fn config_changes(body: Value) -> Result<Vec<String>, EngineError> {
             "SHELL applies to builds, and wharf's builder is not there yet",
         ),
     ] {
-        f.refuse(key, hint)?;
+        f.zero(key, hint)?;
     }
     f.finish()?;
     Ok(out)

@@ -6,7 +6,7 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::fields::Fields;
+use super::fields::{bad_type, refuse, Fields};
 use super::{json_status, ok, status_only, unsupported, Call, Handled};
 use crate::api::{NetworkApi, NetworkConnect, NetworkCreate, NetworkInfo, NetworkListOptions};
 use crate::error::EngineError;
@@ -77,16 +77,16 @@ pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
     c.sh.engine
         .gate()
         .precheck(c.caller, Action::NetworkCreate)?;
-    let mut f = Fields::new(c.json_body()?, "network create")?;
-    let name = f.string("Name")?;
-    if name.is_empty() {
+    let body = c.json_body()?;
+    let mut f = Fields::of("network create", &body)?;
+    let Some(name) = f.string("Name")? else {
         return Err(EngineError::invalid(
             "network create: a network needs a Name",
         ));
-    }
+    };
     // Deprecated: dockerd checks duplicates whatever it says (API 1.44+), as wharf does.
     f.opt_bool("CheckDuplicate")?;
-    let driver = f.string("Driver")?;
+    let driver = f.string("Driver")?.unwrap_or_default();
     match driver.as_str() {
         "" | "bridge" => {}
         "overlay" | "ipvlan" | "macvlan" | "host" | "null" | "none" => {
@@ -102,50 +102,48 @@ pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
             ))
         }
     }
-    match f.string("Scope")?.as_str() {
-        "" | "local" => {}
-        s => {
+    match f.string("Scope")?.as_deref() {
+        None | Some("local") => {}
+        Some(s) => {
             return Err(unsupported(
                 &format!("network scope {s:?}"),
                 "wharf networks are local to this machine (no swarm)",
             ))
         }
     }
-    let internal = f.boolean("Internal")?;
+    let internal = f.bool("Internal")?;
     // `Attachable` lets standalone containers join a swarm-scoped network; on a local
     // bridge network it changes nothing in dockerd either (docker-compose 1.29 sends
     // `true` for every network it makes), and every wharf network takes containers.
-    let _ = f.boolean("Attachable")?;
-    f.refuse("Ingress", "the ingress network belongs to swarm")?;
-    f.refuse("ConfigOnly", "wharf has no configuration-only networks")?;
-    f.refuse("ConfigFrom", "wharf has no configuration-only networks")?;
-    f.refuse("EnableIPv6", "wharf networks are IPv4 only")?;
+    let _ = f.bool("Attachable")?;
+    f.zero("Ingress", "the ingress network belongs to swarm")?;
+    f.zero("ConfigOnly", "wharf has no configuration-only networks")?;
+    f.zero("ConfigFrom", "wharf has no configuration-only networks")?;
+    f.zero("EnableIPv6", "wharf networks are IPv4 only")?;
     if f.opt_bool("EnableIPv4")? == Some(false) {
-        return Err(unsupported(
-            "network create field EnableIPv4 (set to false)",
+        return Err(refuse(
+            &f.at("EnableIPv4"),
+            &Value::Bool(false),
             "wharf networks are IPv4 networks",
         ));
     }
     let mut ipam = f.object("IPAM")?;
-    match ipam.string("Driver")?.as_str() {
-        "" | "default" => {}
-        d => {
+    match ipam.string("Driver")?.as_deref() {
+        None | Some("default") => {}
+        Some(d) => {
             return Err(unsupported(
                 &format!("IPAM driver {d:?}"),
                 "wharf has its own address allocation (default) only",
             ))
         }
     }
-    ipam.refuse("Options", "wharf's address allocation takes no options")?;
-    let pools = match ipam.take("Config") {
-        Value::Null => vec![],
-        Value::Array(a) => a,
-        other => {
-            return Err(EngineError::invalid(format!(
-                "network create: IPAM.Config must be a list of pools, not {other}"
-            )))
-        }
+    ipam.zero("Options", "wharf's address allocation takes no options")?;
+    let pools: &[Value] = match ipam.get("Config") {
+        None => &[],
+        Some(Value::Array(a)) => a,
+        Some(other) => return Err(bad_type(&ipam.at("Config"), "a list of pools", other)),
     };
+    let pool_path = format!("{}[0]", ipam.at("Config"));
     ipam.finish()?;
     if pools.len() > 1 {
         return Err(unsupported(
@@ -159,13 +157,12 @@ pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
         internal,
         ..Default::default()
     };
-    if let Some(pool) = pools.into_iter().next() {
-        let mut p = Fields::new(pool, "network create IPAM.Config pool")?;
-        let s = |x: String| (!x.is_empty()).then_some(x);
-        spec.subnet = s(p.string("Subnet")?);
-        spec.gateway = s(p.string("Gateway")?);
-        spec.ip_range = s(p.string("IPRange")?);
-        p.refuse(
+    if let Some(pool) = pools.first() {
+        let mut p = Fields::new(&pool_path, Some(pool))?;
+        spec.subnet = p.string("Subnet")?;
+        spec.gateway = p.string("Gateway")?;
+        spec.ip_range = p.string("IPRange")?;
+        p.zero(
             "AuxiliaryAddresses",
             "wharf reserves no addresses besides the gateway",
         )?;
@@ -240,13 +237,13 @@ pub fn connect(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     c.sh.engine
         .gate()
         .precheck(c.caller, Action::NetworkConnect)?;
-    let mut f = Fields::new(c.json_body()?, "network connect")?;
-    let container = f.string("Container")?;
-    if container.is_empty() {
+    let body = c.json_body()?;
+    let mut f = Fields::of("network connect", &body)?;
+    let Some(container) = f.string("Container")? else {
         return Err(EngineError::invalid(
             "network connect: name the container in the Container field",
         ));
-    }
+    };
     let mut ep = f.object("EndpointConfig")?;
     f.finish()?;
     let opts = endpoint_config(&mut ep)?;
@@ -259,25 +256,25 @@ pub fn connect(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
 /// What wharf takes of an `EndpointSettings`: aliases and a static IPv4 address.
 /// Operational fields that clients echo back empty are accepted when empty.
 pub fn endpoint_config(ep: &mut Fields) -> Result<NetworkConnect, EngineError> {
-    let aliases = ep.strings("Aliases")?;
+    let aliases = ep.string_list("Aliases")?;
     let mut ipam = ep.object("IPAMConfig")?;
     let ip = ipam.string("IPv4Address")?;
-    ipam.refuse("IPv6Address", "wharf networks are IPv4 only")?;
-    ipam.refuse("LinkLocalIPs", "wharf assigns no link-local addresses")?;
+    ipam.zero("IPv6Address", "wharf networks are IPv4 only")?;
+    ipam.zero("LinkLocalIPs", "wharf assigns no link-local addresses")?;
     ipam.finish()?;
-    ep.refuse(
+    ep.zero(
         "Links",
         "legacy links are not supported; containers of a user-defined network reach each other by name",
     )?;
-    ep.refuse(
+    ep.zero(
         "MacAddress",
         "wharf derives each endpoint's MAC address from its IP address",
     )?;
-    ep.refuse(
+    ep.zero(
         "DriverOpts",
         "wharf's bridge driver takes no endpoint options",
     )?;
-    ep.refuse(
+    ep.zero(
         "GwPriority",
         "wharf routes through the first network a container joined",
     )?;
@@ -292,15 +289,12 @@ pub fn endpoint_config(ep: &mut Fields) -> Result<NetworkConnect, EngineError> {
         "GlobalIPv6PrefixLen",
         "DNSNames",
     ] {
-        ep.refuse(
+        ep.zero(
             k,
             "it is reported by the engine, not set by the client; use IPAMConfig.IPv4Address for a fixed address",
         )?;
     }
-    Ok(NetworkConnect {
-        ip: (!ip.is_empty()).then_some(ip),
-        aliases,
-    })
+    Ok(NetworkConnect { ip, aliases })
 }
 
 /// `POST /networks/{id}/disconnect`: `{"Container": ..., "Force": bool}`.
@@ -308,13 +302,13 @@ pub fn disconnect(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     c.sh.engine
         .gate()
         .precheck(c.caller, Action::NetworkDisconnect)?;
-    let mut f = Fields::new(c.json_body()?, "network disconnect")?;
-    let container = f.string("Container")?;
-    if container.is_empty() {
+    let body = c.json_body()?;
+    let mut f = Fields::of("network disconnect", &body)?;
+    let Some(container) = f.string("Container")? else {
         return Err(EngineError::invalid(
             "network disconnect: name the container in the Container field",
         ));
-    }
+    };
     // Force lets dockerd drop endpoints of containers it no longer knows; wharf's
     // disconnect works in every container state, so it changes nothing.
     f.opt_bool("Force")?;
@@ -330,12 +324,9 @@ mod tests {
 
     #[test]
     fn endpoint_config_takes_aliases_and_ip_and_refuses_the_rest() {
-        let mut ep = Fields::new(
-            json!({"Aliases": ["a"], "IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": ""},
-                   "Links": null, "MacAddress": "", "NetworkID": "", "IPPrefixLen": 0}),
-            "EndpointConfig",
-        )
-        .unwrap();
+        let body = json!({"Aliases": ["a"], "IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": ""},
+               "Links": null, "MacAddress": "", "NetworkID": "", "IPPrefixLen": 0});
+        let mut ep = Fields::new("EndpointConfig", Some(&body)).unwrap();
         let o = endpoint_config(&mut ep).unwrap();
         ep.finish().unwrap();
         assert_eq!(o.aliases, vec!["a".to_string()]);
@@ -346,7 +337,7 @@ mod tests {
             json!({"IPAMConfig": {"IPv6Address": "fd00::2"}}),
             json!({"IPAddress": "10.0.0.2"}),
         ] {
-            let mut ep = Fields::new(bad.clone(), "EndpointConfig").unwrap();
+            let mut ep = Fields::new("EndpointConfig", Some(&bad)).unwrap();
             let e = endpoint_config(&mut ep).unwrap_err();
             assert!(e.message.contains("not supported"), "{bad}: {e}");
         }

@@ -44,32 +44,29 @@ pub fn create(c: &mut Call, out: &mut Responder) -> Handled {
     c.sh.engine
         .gate()
         .precheck(c.caller, Action::VolumeCreate)?;
-    let mut f = Fields::new(c.json_body()?, "volume create")?;
+    let body = c.json_body()?;
+    let mut f = Fields::of("volume create", &body)?;
     let name = f.string("Name")?;
-    let driver = f.string("Driver")?;
+    let driver = f.string("Driver")?.unwrap_or_default();
     if !driver.is_empty() && driver != "local" {
         return Err(unsupported(
             &format!("volume driver {driver:?}"),
             "wharf has the local volume driver only",
         ));
     }
-    f.refuse(
+    f.zero(
         "DriverOpts",
         "wharf's local volumes are plain directories; mount other file systems (nfs, tmpfs, devices) on the host and bind-mount them",
     )?;
-    f.refuse(
+    f.zero(
         "ClusterVolumeSpec",
         "cluster volumes belong to swarm, and wharf is not a swarm",
     )?;
     let labels = f.string_map("Labels")?;
     f.finish()?;
-    let v = c.sh.engine.volume_create(
-        c.caller,
-        &VolumeCreate {
-            name: (!name.is_empty()).then_some(name),
-            labels,
-        },
-    )?;
+    let v =
+        c.sh.engine
+            .volume_create(c.caller, &VolumeCreate { name, labels })?;
     json_status(out, StatusCode::CREATED, &plain_json(&v));
     Ok(())
 }
