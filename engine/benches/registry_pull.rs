@@ -17,8 +17,8 @@ use std::time::Instant;
 use registry_support::*;
 use wharf_engine::api::{PullOptions, RegistryApi};
 use wharf_engine::image::registry::client::{RegistryClient, Security};
-use wharf_engine::image::registry::reference::RemoteRef;
 use wharf_engine::image::registry::transfer::{self, BlobSink};
+use wharf_engine::image::Reference;
 use wharf_engine::{Caller, EngineOptions, LocalEngine, Result};
 
 /// Reads everything, keeps nothing.
@@ -79,7 +79,7 @@ fn main() {
     );
 
     // 1. Protocol only.
-    let rref = RemoteRef::parse(&reference).unwrap();
+    let rref = Reference::parse_remote(&reference).unwrap();
     let mut best = f64::MAX;
     for _ in 0..3 {
         let client = RegistryClient::connect(&host, &host, None, &Security::default()).unwrap();

@@ -13,8 +13,8 @@ use wharf_engine::api::Progress;
 use wharf_engine::image::registry::auth::Credentials;
 use wharf_engine::image::registry::client::{RegistryClient, Security};
 use wharf_engine::image::registry::manifest::Platform;
-use wharf_engine::image::registry::reference::RemoteRef;
 use wharf_engine::image::registry::transfer::{self, BlobSink, BlobSource, PushImage};
+use wharf_engine::image::Reference;
 use wharf_engine::{EngineError, ErrorKind, Result};
 
 /// Blobs kept in memory by digest, verified on the way in: a sink/source for the
@@ -68,7 +68,7 @@ fn pull(
     platform: Option<&str>,
     sink: &MemBlobs,
 ) -> Result<(transfer::PulledImage, Vec<Progress>)> {
-    let rref = RemoteRef::parse(r)?;
+    let rref = Reference::parse_remote(r)?;
     let platform = platform.map(Platform::parse).transpose()?;
     let mut seen = Vec::new();
     let p = transfer::pull(c, &rref, platform.as_ref(), sink, 3, &mut |p| seen.push(p))?;
@@ -310,7 +310,7 @@ fn bearer_token_registry() {
         media_type: src.manifest_media_type.clone(),
         mount_from: vec![],
     };
-    let dest = RemoteRef::parse(&format!("{host}/public/app:v2")).unwrap();
+    let dest = Reference::parse_remote(&format!("{host}/public/app:v2")).unwrap();
     let e = transfer::push(&anon, &dest, &image, &sink, 5, &mut |_| {}).unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
 
@@ -348,7 +348,7 @@ fn bearer_token_registry() {
         media_type: src.manifest_media_type.clone(),
         mount_from: vec!["tokened/app".into()],
     };
-    let dest = RemoteRef::parse(&format!("{host}/tokened/copy:v2")).unwrap();
+    let dest = Reference::parse_remote(&format!("{host}/tokened/copy:v2")).unwrap();
     let mut seen = Vec::new();
     let d = transfer::push(&ok, &dest, &image, &sink, 5, &mut |p| seen.push(p)).unwrap();
     assert_eq!(d, src.manifest_digest);
@@ -404,7 +404,7 @@ fn push_then_pull_back() {
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         mount_from: vec![],
     };
-    let dest = RemoteRef::parse(&format!("{host}/pushed/app:v1")).unwrap();
+    let dest = Reference::parse_remote(&format!("{host}/pushed/app:v1")).unwrap();
     let mut seen = Vec::new();
     let digest = transfer::push(&c, &dest, &image, &src, 5, &mut |p| seen.push(p)).unwrap();
     assert_eq!(digest, amd.manifest_digest);
@@ -450,7 +450,7 @@ fn push_then_pull_back() {
         }
         bad.0.lock().unwrap().insert(d.clone(), v);
     }
-    let dest2 = RemoteRef::parse(&format!("{host}/pushed/bad:v1")).unwrap();
+    let dest2 = Reference::parse_remote(&format!("{host}/pushed/bad:v1")).unwrap();
     let e = transfer::push(&c, &dest2, &image, &bad, 5, &mut |_| {}).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Corrupt, "{e}");
     let c2 = client(&host, None).unwrap();

@@ -1,4 +1,4 @@
-//! The layer reader (`engine/src/image/layer.rs`): untrusted tar bytes (plain, gzip or
+//! The layer reader (`engine/src/image/layer/`): untrusted tar bytes (plain, gzip or
 //! zstd) unpacked into a layer directory, as a load or pull does for every layer.
 //!
 //! Each input gets a fresh layer directory `D/layer` beside a sentinel file `D/sentinel`

@@ -1,5 +1,6 @@
-//! Image references (`engine/src/image/reference.rs`) and registry references
-//! (`engine/src/image/registry/reference.rs`).
+//! Image references (`engine/src/image/reference.rs`), as the image store reads them
+//! (`Reference::parse`) and as the registry client does (`Reference::parse_remote`), and
+//! registry addresses (`engine/src/image/registry/reference.rs`).
 //!
 //! Invariants for text that parses:
 //! - the full form (`to_string()`) and the familiar form parse again to the same value;
@@ -15,7 +16,7 @@ mod common;
 use common::{ok_or_invalid, text};
 use libfuzzer_sys::fuzz_target;
 use wharf_engine::image::reference::{normalize, validate_digest, Reference};
-use wharf_engine::image::registry::reference::{host_without_port, is_loopback, RemoteRef};
+use wharf_engine::image::registry::reference::{host_without_port, is_loopback};
 
 fuzz_target!(|data: &[u8]| {
     let Some(s) = text(data) else {
@@ -58,20 +59,20 @@ fuzz_target!(|data: &[u8]| {
         let tagged = r.with_tag("v1");
         assert_eq!(Reference::parse(&tagged.to_string()).ok(), Some(tagged));
     }
-    let rr = RemoteRef::parse(s);
+    let rr = Reference::parse_remote(s);
     ok_or_invalid("registry reference", s, &rr);
     if let Ok(rr) = &rr {
         let r = Reference::parse(s.trim()).expect("a registry reference is a reference");
         assert_eq!((&rr.tag, &rr.digest), (&r.tag, &r.digest));
         let full = rr.to_string();
         assert_eq!(
-            RemoteRef::parse(&full).as_ref().ok(),
+            Reference::parse_remote(&full).as_ref().ok(),
             Some(rr),
             "{s:?} printed as {full:?}"
         );
         let familiar = rr.familiar();
         assert_eq!(
-            RemoteRef::parse(&familiar).as_ref().ok(),
+            Reference::parse_remote(&familiar).as_ref().ok(),
             Some(rr),
             "{s:?} as {familiar:?}"
         );
@@ -94,7 +95,7 @@ fuzz_target!(|data: &[u8]| {
         // The image store's name and the registry's agree on where the image lives.
         let store = Reference::parse(&full).expect("full form parses");
         assert_eq!(
-            store.path, rr.repository,
+            store.repository, rr.repository,
             "{s:?}: the store and the registry disagree"
         );
     }

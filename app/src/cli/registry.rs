@@ -233,7 +233,7 @@ pub fn run(cmd: Cmd, ctx: &Ctx) -> i32 {
             r.finish();
             match res {
                 Ok(_) => {
-                    match wharf_engine::image::registry::reference::RemoteRef::parse(&a.reference) {
+                    match wharf_engine::image::Reference::parse_remote(&a.reference) {
                         Ok(rr) => println!("{rr}"),
                         Err(_) => println!("{}", a.reference),
                     }

@@ -4,6 +4,10 @@
 //! The grammar follows the distribution project's reference grammar (the one Docker uses):
 //! an optional registry domain, slash-separated lowercase path components, an optional tag
 //! and an optional digest.
+//!
+//! The image store and the registry client share the one [`Reference`] type; the registry
+//! side reads references with [`Reference::parse_remote`], which also resolves Docker
+//! Hub's other names.
 
 use std::fmt;
 
@@ -20,10 +24,10 @@ const NAME_MAX: usize = 255;
 /// A normalized image reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
-    /// Registry host (and port), e.g. `docker.io`, `localhost:5000`.
-    pub domain: String,
-    /// Repository path inside the registry, e.g. `library/busybox`.
-    pub path: String,
+    /// Registry host (and port), e.g. `docker.io`, `localhost:5000`, `[::1]:5000`.
+    pub registry: String,
+    /// Repository path inside the registry, e.g. `library/busybox`, `team/app`.
+    pub repository: String,
     /// Tag, if any (`latest` is filled in when neither tag nor digest was given).
     pub tag: Option<String>,
     /// `sha256:<hex>` manifest digest, if given.
@@ -118,21 +122,64 @@ impl Reference {
             )));
         }
         Ok(Reference {
-            domain,
-            path,
+            registry: domain,
+            repository: path,
             tag: tag.map(str::to_string),
             digest,
         })
     }
 
-    /// `docker.io/library/busybox` (no tag, no digest).
-    pub fn name(&self) -> String {
-        format!("{}/{}", self.domain, self.path)
+    /// Parse a reference to pull or push as [`parse`](Self::parse) does (surrounding
+    /// blanks ignored), with Docker Hub under another of its names resolved (see
+    /// [`on_registry`](Self::on_registry)).
+    pub fn parse_remote(input: &str) -> Result<Self> {
+        Ok(Self::parse(input.trim())?.on_registry())
     }
 
-    /// The name as Docker shows it: `busybox`, `team/app`, `localhost:5000/x/y`.
+    /// The repository as its registry serves it: Docker Hub under another of its names
+    /// is `docker.io`, and its official images live under `library/` there too
+    /// (`registry-1.docker.io/busybox` is `library/busybox`).
+    pub fn on_registry(self) -> Self {
+        match self.registry.as_str() {
+            "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+                let repository = if self.repository.contains('/') {
+                    self.repository
+                } else {
+                    format!("{OFFICIAL_REPO_PREFIX}{}", self.repository)
+                };
+                Reference {
+                    registry: DEFAULT_DOMAIN.to_string(),
+                    repository,
+                    ..self
+                }
+            }
+            _ => self,
+        }
+    }
+
+    /// `docker.io/library/busybox` (no tag, no digest).
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The name as Docker shows it (`busybox`, `team/app`, `localhost:5000/x/y`), but
+    /// never one that reads back as another repository: Docker Hub's name is kept when
+    /// the first component would read as a registry (`docker.io/a.b/x`,
+    /// `docker.io/localhost/x`) or the rest as an image id, and `library/` is dropped
+    /// only before a single component (`docker.io/library/a/b` stays `library/a/b`), as
+    /// Docker does.
     pub fn familiar_name(&self) -> String {
-        familiar_name(&self.domain, &self.path)
+        if self.registry == DEFAULT_DOMAIN {
+            let short = match self.repository.strip_prefix(OFFICIAL_REPO_PREFIX) {
+                Some(rest) if !rest.contains('/') => rest,
+                _ => &self.repository,
+            };
+            let id_like = short.len() == 64 && short.bytes().all(|b| b.is_ascii_hexdigit());
+            if split_domain(short).0.is_none() && !id_like {
+                return short.to_string();
+            }
+        }
+        self.name()
     }
 
     /// `busybox:latest`, `localhost:5000/x/y@sha256:...`: the familiar form.
@@ -152,11 +199,24 @@ impl Reference {
     /// The same reference with only the tag part (drops a digest).
     pub fn with_tag(&self, tag: &str) -> Reference {
         Reference {
-            domain: self.domain.clone(),
-            path: self.path.clone(),
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
             tag: Some(tag.to_string()),
             digest: None,
         }
+    }
+
+    /// What to ask the registry for: the digest if there is one, else the tag.
+    pub fn manifest_reference(&self) -> &str {
+        self.digest
+            .as_deref()
+            .or(self.tag.as_deref())
+            .unwrap_or(DEFAULT_TAG)
+    }
+
+    /// Host and port the registry API answers on.
+    pub fn api_host(&self) -> &str {
+        super::registry::reference::api_host(&self.registry)
     }
 }
 
@@ -172,26 +232,6 @@ impl fmt::Display for Reference {
         }
         Ok(())
     }
-}
-
-/// The short name of repository `path` in registry `domain`, as Docker shows it
-/// (`busybox`, `team/app`, `localhost:5000/x/y`), but never one that reads back as
-/// another repository: Docker Hub's name is kept when the first component would read
-/// as a registry (`docker.io/a.b/x`, `docker.io/localhost/x`) or the rest as an image
-/// id, and `library/` is dropped only before a single component (`docker.io/library/a/b`
-/// stays `library/a/b`), as Docker does.
-pub fn familiar_name(domain: &str, path: &str) -> String {
-    if domain == DEFAULT_DOMAIN {
-        let short = match path.strip_prefix(OFFICIAL_REPO_PREFIX) {
-            Some(rest) if !rest.contains('/') => rest,
-            _ => path,
-        };
-        let id_like = short.len() == 64 && short.bytes().all(|b| b.is_ascii_hexdigit());
-        if split_domain(short).0.is_none() && !id_like {
-            return short.to_string();
-        }
-    }
-    format!("{domain}/{path}")
 }
 
 /// Normalize `s` to its full string form (`busybox` -> `docker.io/library/busybox:latest`).
@@ -357,6 +397,54 @@ mod tests {
     }
 
     #[test]
+    fn registry_side() {
+        let r = Reference::parse_remote("busybox").unwrap();
+        assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+        assert_eq!(r.api_host(), "registry-1.docker.io");
+        assert_eq!(r.familiar(), "busybox:latest");
+        let r = Reference::parse_remote("localhost:5000/x/y:tag").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("localhost:5000", "x/y", Some("tag"))
+        );
+        assert_eq!(r.api_host(), "localhost:5000");
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse_remote(&format!("127.0.0.1:5000/app@{d}")).unwrap();
+        assert_eq!(r.tag, None);
+        assert_eq!(r.manifest_reference(), d);
+        assert_eq!(Reference::parse("app:2").unwrap().manifest_reference(), "2");
+        let r = Reference::parse_remote("[::1]:5000/app:2").unwrap();
+        assert_eq!(r.registry, "[::1]:5000");
+        assert_eq!(
+            Reference::parse_remote(" team/app\n").unwrap().to_string(),
+            "docker.io/team/app:latest"
+        );
+    }
+
+    #[test]
+    fn docker_hub_aliases_name_the_official_repository() {
+        // Found by the `reference` fuzz target: the alias kept `busybox` as the
+        // repository, which Docker Hub does not have, and printed a reference that
+        // parsed as another one.
+        for alias in ["registry-1.docker.io", "registry.hub.docker.com"] {
+            let r = Reference::parse_remote(&format!("{alias}/busybox")).unwrap();
+            assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+            assert_eq!(Reference::parse_remote(&r.to_string()).unwrap(), r);
+            assert_eq!(Reference::parse_remote(&r.familiar()).unwrap(), r);
+            let r = Reference::parse_remote(&format!("{alias}/team/app:1")).unwrap();
+            assert_eq!(r.repository, "team/app");
+            // The short form keeps Docker Hub's name where dropping it would name
+            // another registry.
+            let r = Reference::parse_remote(&format!("{alias}/a.b/x")).unwrap();
+            assert_eq!(r.familiar(), "docker.io/a.b/x:latest");
+            assert_eq!(Reference::parse_remote(&r.familiar()).unwrap(), r);
+            // The image store keeps the name as written, as Docker does.
+            let r = Reference::parse(&format!("{alias}/busybox")).unwrap();
+            assert_eq!(r.to_string(), format!("{alias}/busybox:latest"));
+        }
+    }
+
+    #[test]
     fn familiar_forms() {
         let r = Reference::parse("busybox").unwrap();
         assert_eq!(r.familiar(), "busybox:latest");
@@ -400,12 +488,15 @@ mod tests {
             "Busybox",
             "busybox:",
             "busybox:-x",
+            "x:-tag",
             "a//b",
+            "a:b:c/d",
             "-a",
             "a-",
             "a..b",
             "a___b",
             "busybox@sha256:abc",
+            "x@sha256:12",
             "busybox@md5:aaaa",
             "host:port/x",
             "UPPER.io:99999999/x",
@@ -418,11 +509,16 @@ mod tests {
             &"a".repeat(64),
             &format!("x:{}", "t".repeat(129)),
         ] {
-            let e = Reference::parse(bad).unwrap_err();
-            assert!(
-                e.message.starts_with("invalid reference format"),
-                "{bad}: {e}"
-            );
+            for e in [
+                Reference::parse(bad).unwrap_err(),
+                Reference::parse_remote(bad).unwrap_err(),
+            ] {
+                assert!(
+                    e.message.starts_with("invalid reference format"),
+                    "{bad}: {e}"
+                );
+                assert_eq!(e.kind, crate::ErrorKind::InvalidArgument, "{bad}");
+            }
         }
         assert!(Reference::parse("Busybox")
             .unwrap_err()

@@ -571,7 +571,7 @@ impl Registries {
                 .unwrap_or_else(|| "latest".into());
             let name = repo.clone().unwrap_or_else(|| {
                 r.as_ref()
-                    .map(|r| r.path.trim_start_matches("library/").to_string())
+                    .map(|r| r.repository.trim_start_matches("library/").to_string())
                     .unwrap_or_default()
             });
             format!("{registry}/{name}:{tag}")

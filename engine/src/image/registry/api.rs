@@ -6,7 +6,7 @@ use std::io::Read;
 use super::auth::{CredentialStore, Credentials};
 use super::client::RegistryClient;
 use super::manifest::Platform;
-use super::reference::{api_host, RemoteRef, DOCKER_HUB};
+use super::reference::{api_host, DOCKER_HUB};
 use super::transfer::{
     self, BlobSink, BlobSource, PushImage, DOWNLOAD_CONCURRENCY, UPLOAD_CONCURRENCY,
 };
@@ -16,6 +16,7 @@ use crate::caller::Caller;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, EventType};
 use crate::image::store::ImageStore;
+use crate::image::Reference;
 use crate::local::LocalEngine;
 use crate::policy::Action;
 
@@ -58,7 +59,7 @@ pub fn normalize_server(server: &str) -> Result<String> {
     } else {
         format!("{s}.invalid/x")
     };
-    RemoteRef::parse(&probe).map_err(|_| {
+    Reference::parse_remote(&probe).map_err(|_| {
         EngineError::invalid(format!("{server:?} is not a registry address: write host[:port], e.g. ghcr.io or localhost:5000"))
     })?;
     Ok(s)
@@ -75,7 +76,7 @@ impl LocalEngine {
     fn registry_client(
         &self,
         caller: &Caller,
-        rref: &RemoteRef,
+        rref: &Reference,
         auth: Option<&RegistryAuth>,
     ) -> Result<RegistryClient> {
         let creds = match auth {
@@ -98,7 +99,7 @@ impl RegistryApi for LocalEngine {
         opts: &PullOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<String> {
-        let rref = RemoteRef::parse(reference)?;
+        let rref = Reference::parse_remote(reference)?;
         self.gate()
             .authorize_on(caller, Action::ImagePull, &rref.familiar(), None)?;
         let platform = opts.platform.as_deref().map(Platform::parse).transpose()?;
@@ -164,7 +165,7 @@ impl RegistryApi for LocalEngine {
         opts: &PushOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        let rref = RemoteRef::parse(reference)?;
+        let rref = Reference::parse_remote(reference)?;
         self.gate()
             .authorize_on(caller, Action::ImagePush, &rref.familiar(), None)?;
         let local = self.resolve_image(caller, reference).map_err(|e| {
@@ -198,7 +199,7 @@ impl RegistryApi for LocalEngine {
             .map(|r| r.repo_digests.clone())
             .unwrap_or_default();
         for d in known {
-            if let Ok(r) = RemoteRef::parse(&d) {
+            if let Ok(r) = Reference::parse_remote(&d) {
                 if r.registry == rref.registry
                     && r.repository != rref.repository
                     && !mount_from.contains(&r.repository)

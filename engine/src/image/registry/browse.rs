@@ -10,7 +10,7 @@ use ureq::http::Method;
 use super::auth::Credentials;
 use super::client::{error_text, header, repo_scope, sha256_digest, Payload, RegistryClient};
 use super::manifest::{self, Fetched, Platform, MAX_CONFIG_BYTES};
-use super::reference::{api_host, RemoteRef};
+use super::reference::api_host;
 use super::{insecure_registries, security_for};
 use crate::api::{
     NamePage, PageRequest, RegistryBrowseApi, RegistryEntry, RemoteConfig, RemoteImage,
@@ -18,6 +18,7 @@ use crate::api::{
 };
 use crate::caller::Caller;
 use crate::error::{EngineError, ErrorKind, Result};
+use crate::image::Reference;
 use crate::local::LocalEngine;
 use crate::policy::Action;
 
@@ -251,8 +252,8 @@ impl LocalEngine {
     }
 
     /// A repository named `registry/name`, checked (no tag or digest).
-    fn repository_ref(repository: &str) -> Result<RemoteRef> {
-        let r = RemoteRef::parse(repository).map_err(|e| {
+    fn repository_ref(repository: &str) -> Result<Reference> {
+        let r = Reference::parse_remote(repository).map_err(|e| {
             EngineError::invalid(format!(
                 "{repository:?} is not a repository name: write registry/name, e.g. localhost:5000/team/app ({})",
                 e.message
@@ -390,7 +391,7 @@ impl RegistryBrowseApi for LocalEngine {
         reference: &str,
         platform: Option<&str>,
     ) -> Result<RemoteManifest> {
-        let r = RemoteRef::parse(reference)?;
+        let r = Reference::parse_remote(reference)?;
         self.gate()
             .authorize_on(caller, Action::ImagePull, &r.familiar(), None)?;
         let want = match platform {
@@ -472,7 +473,7 @@ impl RegistryBrowseApi for LocalEngine {
     }
 
     fn registry_delete(&self, caller: &Caller, reference: &str) -> Result<TagDeletion> {
-        let r = RemoteRef::parse(reference)?;
+        let r = Reference::parse_remote(reference)?;
         let tagged = reference
             .rsplit('/')
             .next()

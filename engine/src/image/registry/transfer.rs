@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 
 use super::client::RegistryClient;
 use super::manifest::{self, Descriptor, Fetched, Platform, MAX_CONFIG_BYTES};
-use super::reference::RemoteRef;
 use crate::api::Progress;
 use crate::error::{EngineError, ErrorKind, Result};
 use crate::ids::short;
+use crate::image::Reference;
 
 /// Layers downloaded at once (Docker's default `max-concurrent-downloads`).
 pub const DOWNLOAD_CONCURRENCY: usize = 3;
@@ -63,7 +63,7 @@ pub struct PulledImage {
 /// into `sink`, `concurrency` at a time.
 pub fn pull(
     client: &RegistryClient,
-    rref: &RemoteRef,
+    rref: &Reference,
     platform: Option<&Platform>,
     sink: &dyn BlobSink,
     concurrency: usize,
@@ -237,7 +237,7 @@ pub struct PushImage {
 /// `concurrency` at a time, then the config and the manifest. Returns the manifest digest.
 pub fn push(
     client: &RegistryClient,
-    rref: &RemoteRef,
+    rref: &Reference,
     image: &PushImage,
     source: &dyn BlobSource,
     concurrency: usize,

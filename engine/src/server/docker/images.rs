@@ -28,7 +28,6 @@ use crate::api::*;
 use crate::error::{EngineError, ErrorKind};
 use crate::filters::bool_value;
 use crate::image::registry::api::normalize_server;
-use crate::image::registry::reference::RemoteRef;
 use crate::image::Reference;
 use crate::policy::Action;
 use crate::server::bridge::{BodyWriter, Responder};
@@ -529,7 +528,7 @@ fn pull(c: &mut Call, out: &mut Responder, from: &str) -> Handled {
     } else {
         format!("{}:{tag}", r.name())
     };
-    let rref = RemoteRef::parse(&reference)?;
+    let rref = Reference::parse_remote(&reference)?;
     let auth = registry_auth(c, &rref.registry)?;
     let opts = PullOptions {
         platform: c.q("platform").filter(|p| !p.is_empty()),
@@ -665,7 +664,7 @@ fn push(c: &mut Call, out: &mut Responder, name: &str) -> Handled {
         }
         all
     };
-    let registry = RemoteRef::parse(&base.name())?.registry;
+    let registry = base.clone().on_registry().registry;
     let auth = registry_auth(c, &registry)?;
     let opts = PushOptions { auth };
     let engine = c.sh.engine.clone();
