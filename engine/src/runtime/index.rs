@@ -75,6 +75,24 @@ impl Stamp {
         })
     }
 
+    /// The stamp of `name` in the directory open as `dir` (no walk of the directory's
+    /// own path per entry: a listing stats every container), `None` if it does not
+    /// exist.
+    fn at(dir: &std::fs::File, name: &str) -> Option<Stamp> {
+        use std::os::fd::AsFd;
+        let st = nix::sys::stat::fstatat(
+            dir.as_fd(),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()?;
+        Some(Stamp {
+            ino: st.st_ino,
+            mtime: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec,
+            ctime: st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
+        })
+    }
+
     /// Could the thing have changed again after being read at `read_at` without its
     /// times moving?
     fn racy(&self, read_at: i64) -> bool {
@@ -474,9 +492,12 @@ impl Inner {
             .filter(|(_, e)| every || e.stamp == Stamp::default() || e.stamp.racy(e.read_at))
             .map(|(id, _)| id.clone())
             .collect();
+        let dir_fd = std::fs::File::open(&root).ok();
         for id in ids {
-            let path = root.join(&id);
-            let stamp = Stamp::of(&path);
+            let stamp = match &dir_fd {
+                Some(d) => Stamp::at(d, &id),
+                None => Stamp::of(&root.join(&id)),
+            };
             let holds = self.entries.get(&id).is_some_and(|e| e.holds(stamp));
             if holds {
                 continue;
