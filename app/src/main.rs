@@ -171,6 +171,13 @@ fn console(
 /// an empty value as unset, as Docker does with an empty `DOCKER_HOST`: clap would take
 /// it as given and refuse it (or use "" as a host).
 fn unset_empty_env() {
+    // Building the parser to find the names costs as much as parsing: only when some
+    // WHARF_ setting is empty at all.
+    if !std::env::vars_os().any(|(k, v)| {
+        v.is_empty() && k.as_encoded_bytes().starts_with(b"WHARF_")
+    }) {
+        return;
+    }
     fn walk(c: &clap::Command) {
         for a in c.get_arguments() {
             if let Some(k) = a.get_env() {
@@ -198,13 +205,62 @@ fn bridge_grace() -> std::time::Duration {
         .unwrap_or(wharf_engine::local::DEFAULT_BRIDGE_GRACE)
 }
 
+/// `wharf --root ROOT __monitor ID --sync-fd N [--attach-fd M]`, exactly as the engine
+/// starts a container's monitor: run it without the command line's start-up (building
+/// the parser of every command, the hosts file and docker contexts, the caller's
+/// account), a good part of a short container's start. `None`: not that command line.
+fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
+    let [_, r, root, m, id, s, sync, rest @ ..] = argv else {
+        return None;
+    };
+    if r != "--root" || m != "__monitor" || s != "--sync-fd" {
+        return None;
+    }
+    let sync: i32 = sync.to_str()?.parse().ok()?;
+    let attach: Option<i32> = match rest {
+        [] => None,
+        [a, fd] if a == "--attach-fd" => Some(fd.to_str()?.parse().ok()?),
+        _ => return None,
+    };
+    let id = id.to_str()?;
+    let policy = match cli::load_policy(None) {
+        Ok(p) => p.map(Arc::new),
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            return Some(125);
+        }
+    };
+    let opts = EngineOptions {
+        policy,
+        bridge_grace: Some(bridge_grace()),
+        internal: true,
+        ..Default::default()
+    };
+    match LocalEngine::open(root, opts) {
+        Ok(engine) => Some(wharf_engine::runtime::monitor::main(
+            &engine,
+            id,
+            Some(sync),
+            attach,
+        )),
+        Err(e) => {
+            eprintln!("wharf: cannot open the state root {}: {e}", root.to_string_lossy());
+            Some(125)
+        }
+    }
+}
+
 fn main() {
-    unset_empty_env();
     // Die quietly on a closed pipe (`wharf ps | head`), as other command-line tools do.
     // SAFETY: setting a signal disposition to the default before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = monitor_fast_path(&args) {
+        std::process::exit(code);
+    }
+    unset_empty_env();
     // Usage errors (an unknown flag, a missing value) exit 125 as Docker's CLI does;
     // --help and --version exit 0.
     // Docker's `-H HOST` before the command is wharf's --host.

@@ -2,9 +2,8 @@
 //! the caller), with or without an attached client; and attaching to one that runs.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 
 use crate::api::ContainerStatus;
 use crate::caller::Caller;
@@ -53,71 +52,7 @@ impl LocalEngine {
         }
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::sys("creating a pipe", e))?;
-        let exe = self.wharf_exe()?;
-        let mut cmd = std::process::Command::new(&exe);
-        cmd.arg("--root")
-            .arg(self.root().path())
-            .arg("__monitor")
-            .arg(id)
-            .arg("--sync-fd")
-            .arg("3");
-        if attach.is_some() {
-            cmd.arg("--attach-fd").arg("4");
-        }
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let wfd = w.as_raw_fd();
-        let afd = attach.as_ref().map(|a| a.as_raw_fd());
-        // SAFETY: between fork and exec only fcntl/dup2 (async-signal-safe) run. The
-        // descriptors are first moved above 10 so that placing one on 3 or 4 cannot
-        // clobber the other, and dup2 always clears close-on-exec on the target.
-        unsafe {
-            cmd.pre_exec(move || {
-                let high = |fd: i32| {
-                    let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
-                    if n < 0 {
-                        Err(std::io::Error::last_os_error())
-                    } else {
-                        Ok(n)
-                    }
-                };
-                let w = high(wfd)?;
-                let a = match afd {
-                    Some(a) => Some(high(a)?),
-                    None => None,
-                };
-                // Its own session: no terminal signals from the caller's process group.
-                libc::setsid();
-                if libc::dup2(w, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if let Some(a) = a {
-                    if libc::dup2(a, 4) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| {
-            EngineError::io(
-                format!(
-                    "starting the monitor {} for container {}",
-                    exe.display(),
-                    cfg.name
-                ),
-                e,
-            )
-        })?;
-        drop(w);
-        drop(attach);
-        let monitor_pid = child.id();
-        // The monitor outlives us in its own session; whoever lives longer reaps it
-        // (this process, if it is a long-lived console; init otherwise).
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
+        let monitor_pid = super::spawn::monitor(self, id, &cfg.name, w, attach)?;
         let mut msg = String::new();
         let _ = std::fs::File::from(r).read_to_string(&mut msg);
         if let Some(steps) = msg.strip_prefix("ok") {
