@@ -87,7 +87,7 @@ impl LocalEngine {
         self.gate().authorize(caller, Action::ContainerList)?;
         let ancestors = prepare_filters(self, &opts.filters)?;
         // From the index: rows checked current, newest first.
-        let snap = self.index().snapshot(self)?;
+        let snap = self.index().listing(self)?;
         let role = self.gate().role(caller);
         let mut rows: Vec<&index::Row> = snap
             .rows

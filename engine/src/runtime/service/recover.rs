@@ -9,7 +9,8 @@ use crate::LocalEngine;
 
 use super::remove::{REMOVE_LOCK, REMOVING};
 
-/// The file naming the container a create is making (under the containers lock).
+/// The file naming the container a create is making (under the containers lock;
+/// empty when none is).
 pub(super) fn creating_marker(engine: &LocalEngine) -> std::path::PathBuf {
     engine.root().run().join("creating")
 }
@@ -86,14 +87,17 @@ impl LocalEngine {
         let lock = self.root().run().join("containers.lock");
         if let Ok(Some(_l)) = crate::state::FileLock::try_exclusive(&lock) {
             let marker = creating_marker(self);
-            if let Ok(id) = std::fs::read_to_string(&marker) {
-                if id.len() == 64 && crate::ids::is_hex_prefix(&id) {
-                    let dir = paths::dir(self, &id);
-                    if killed_create(&dir) {
-                        n += usize::from(self.delete_leftover(&id, &dir, true));
+            match std::fs::read_to_string(&marker) {
+                Ok(id) if !id.is_empty() => {
+                    if id.len() == 64 && crate::ids::is_hex_prefix(&id) {
+                        let dir = paths::dir(self, &id);
+                        if killed_create(&dir) {
+                            n += usize::from(self.delete_leftover(&id, &dir, true));
+                        }
                     }
+                    let _ = std::fs::write(&marker, b"");
                 }
-                let _ = std::fs::remove_file(&marker);
+                _ => {}
             }
         }
         n
