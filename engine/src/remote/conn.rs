@@ -32,7 +32,9 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// A request's body: JSON in one piece, or an upload sent as it is read.
 pub type ReqBody = Either<Full<Bytes>, Channel<Bytes>>;
 
-/// Runs the client's futures to their end on the calling thread.
+/// Runs the client's futures to their end on the calling thread. Threads may call at
+/// once: the first `block_on` drives the IO for all of them (tokio's current-thread
+/// scheduler hands its driver on).
 pub struct Runner {
     rt: Option<tokio::runtime::Runtime>,
 }

@@ -9,7 +9,7 @@
 
 pub mod browse;
 pub mod client;
-pub mod conn;
+mod conn;
 pub mod docker;
 pub mod ssh;
 
