@@ -87,3 +87,153 @@ fn endpoints_parse_with_clear_errors() {
         "{missing}"
     );
 }
+
+#[test]
+fn successive_calls_keep_one_connection_and_survive_its_idle_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine =
+        Arc::new(LocalEngine::open(dir.path().join("root"), EngineOptions::default()).unwrap());
+    let sock = dir.path().join("wharf.sock");
+    let listener = server::bind(&sock).unwrap();
+    let limits = server::Limits {
+        header_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    std::thread::spawn(move || server::serve_with(engine, listener, limits));
+    let client = RemoteEngine::connect(Endpoint::Unix(sock)).unwrap();
+    let me = Caller::root();
+    // The server's connections (the test's only client), with their request counts.
+    let ours = |c: &RemoteEngine| -> Vec<u64> {
+        let list = wharf_engine::api::AccountsApi::connections(c, &me)
+            .unwrap()
+            .list;
+        list.iter().map(|c| c.calls).collect()
+    };
+    for _ in 0..5 {
+        client.info(&me).unwrap();
+    }
+    // ping, five info, connections: all on one connection (keep-alive).
+    assert_eq!(ours(&client), vec![7]);
+    // The server closes the kept connection once it has been idle past its header
+    // timeout; the next call goes again on a new one, unnoticed.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    client.info(&me).unwrap();
+    let list = wharf_engine::api::ContainerApi::container_list(&client, &me, &Default::default());
+    assert!(list.unwrap().is_empty());
+    assert_eq!(ours(&client), vec![3]);
+}
+
+#[test]
+fn the_client_works_inside_a_runtime_and_drops_there() {
+    // The console calls the client (an attach hand-off) from inside its own runtime.
+    let (_d, engine, client) = start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        assert!(client.info(&Caller::root()).is_ok());
+        engine.emit(Event::new(EventType::Image, "tag", "sha256:abc"));
+        let mut got = 0;
+        client
+            .events(
+                &Caller::root(),
+                &EventFilter {
+                    follow: true,
+                    ..Default::default()
+                },
+                &mut |_| {
+                    got += 1;
+                    false
+                },
+            )
+            .unwrap();
+        assert_eq!(got, 1);
+        drop(client);
+    });
+}
+
+#[test]
+fn archives_go_up_and_come_down_with_their_trailers() {
+    use wharf_engine::api::{ImageApi, SaveFormat};
+    let (_d, engine, client) = start();
+    let root = Caller::root();
+    engine.image_build_demo(&root, "wharf/demo:latest").unwrap();
+    let mut tar = Vec::new();
+    client
+        .image_save(
+            &root,
+            &["wharf/demo:latest".into()],
+            SaveFormat::Docker,
+            &mut tar,
+        )
+        .unwrap();
+    assert!(tar.len() > 1024, "{} bytes", tar.len());
+    // A missing image fails before the first byte: the engine's own error.
+    let e = client
+        .image_save(
+            &root,
+            &["nope:1".into()],
+            SaveFormat::Docker,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, wharf_engine::ErrorKind::NotFound, "{e}");
+    client
+        .image_remove(&root, "wharf/demo:latest", true)
+        .unwrap();
+    let report = client.image_load(&root, &mut &tar[..]).unwrap();
+    assert_eq!(
+        report.tagged,
+        vec!["docker.io/wharf/demo:latest".to_string()]
+    );
+    assert!(client.image_inspect(&root, "wharf/demo:latest").is_ok());
+    // Garbage is refused with the engine's error. (Small enough to be all sent before
+    // the server refuses it: a server that stops reading mid-body and closes can break
+    // the pipe under a longer upload before its answer is read.)
+    let e = client
+        .image_load(&root, &mut &vec![7u8; 16 << 10][..])
+        .unwrap_err();
+    assert_ne!(e.kind, wharf_engine::ErrorKind::Unavailable, "{e}");
+}
+
+#[test]
+fn one_client_serves_many_threads_while_a_stream_waits() {
+    // The console shares one client among its worker threads, one of them following a
+    // stream that stays quiet: the others' calls go on meanwhile.
+    let (_d, engine, client) = start();
+    let client = Arc::new(client);
+    let follower = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            let filter = EventFilter {
+                follow: true,
+                ..Default::default()
+            };
+            let mut got = Vec::new();
+            client
+                .events(&Caller::root(), &filter, &mut |ev| {
+                    got.push(ev.action);
+                    false
+                })
+                .unwrap();
+            got
+        })
+    };
+    let callers: Vec<_> = (0..6)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                for _ in 0..40 {
+                    client.info(&Caller::root()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for c in callers {
+        c.join().unwrap();
+    }
+    assert!(!follower.is_finished(), "the stream waits for its event");
+    engine.emit(Event::new(EventType::Container, "start", "c1"));
+    assert_eq!(follower.join().unwrap(), vec!["start"]);
+}

@@ -5,13 +5,16 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::Child;
 use std::sync::Mutex;
 
+use bytes::Bytes;
+use http::header;
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::http::{self, ChunkedReader, ChunkedWriter};
+use super::conn::{BodyReader, ChildGuard, Conn, Exchange, ReqBody, Runner, Upload};
 use super::StreamLine;
 use crate::api::*;
 use crate::caller::Caller;
@@ -193,27 +196,10 @@ fn check_ssh_host(h: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-type Reader = BufReader<Box<dyn Read + Send>>;
-type Writer = Box<dyn Write + Send>;
-
-struct Conn {
-    reader: Reader,
-    writer: Writer,
-    _child: Option<ChildGuard>,
-}
-
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The engine API over the socket. Connections are kept and reused.
 pub struct RemoteEngine {
     endpoint: Endpoint,
+    /// Kept connections (keep-alive); dropped before the runner that drives them.
     pool: Mutex<Vec<Conn>>,
     /// What the last ssh started said on stderr (for an ssh endpoint).
     ssh_said: Mutex<Option<super::ssh::Stderr>>,
@@ -221,6 +207,8 @@ pub struct RemoteEngine {
     /// again with `If-None-Match`, an unchanged listing comes back as `304` and is not
     /// decoded again.
     lists: Mutex<std::collections::HashMap<String, (String, Vec<ContainerSummary>)>>,
+    /// Runs the connections (hyper's client) for the calls, which block.
+    runner: Runner,
 }
 
 impl std::fmt::Debug for RemoteEngine {
@@ -231,46 +219,98 @@ impl std::fmt::Debug for RemoteEngine {
     }
 }
 
+/// A request for `method`. Every request accepts trailers (a download's result travels
+/// in one).
+fn post(method: &str) -> http::request::Builder {
+    http::Request::post(format!("/v1/{method}"))
+        .header(header::HOST, "wharf")
+        .header(header::TE, "trailers")
+}
+
+/// A request for `method` with `args` as its JSON body; `upgrade` asks for the attach
+/// protocol (`101`).
+fn json_request(method: &str, args: &Value, upgrade: bool) -> Result<http::Request<ReqBody>> {
+    let body = serde_json::to_vec(args).unwrap_or_default();
+    let mut b = post(method)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, body.len());
+    if upgrade {
+        b = b
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "wharf-attach");
+    }
+    b.body(Either::Left(Full::new(Bytes::from(body))))
+        .map_err(|e| EngineError::internal(format!("a request for {method}: {e}")))
+}
+
+/// `args` as JSON with every character outside printable ASCII escaped (`\uXXXX`), so
+/// that it travels in a header and reads back as text. Such characters only occur
+/// inside JSON strings, where the escape means the same character.
+fn header_json(args: &Value) -> String {
+    let s = serde_json::to_string(args).unwrap_or_default();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// The engine's error from a refusal's body.
+fn refusal(method: &str, status: http::StatusCode, body: &[u8]) -> EngineError {
+    serde_json::from_slice::<EngineError>(body).unwrap_or_else(|_| {
+        EngineError::unavailable(format!(
+            "the engine answered {method} with status {}",
+            status.as_u16()
+        ))
+    })
+}
+
 impl RemoteEngine {
-    /// An upgraded connection carries the attach protocol: hand the caller one end of a
-    /// socket pair and relay the other end to the connection (threads end with it).
-    fn upgraded(conn: Conn) -> Result<UnixStream> {
-        let (mine, theirs) =
-            UnixStream::pair().map_err(|e| EngineError::io("creating a socket pair", e))?;
-        let mut theirs_in = theirs
-            .try_clone()
-            .map_err(|e| EngineError::io("cloning a socket", e))?;
-        let Conn {
-            mut reader,
-            mut writer,
-            _child,
-        } = conn;
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut reader, &mut theirs_in);
-            let _ = theirs_in.shutdown(std::net::Shutdown::Write);
-        });
-        std::thread::spawn(move || {
-            let mut theirs = theirs;
-            let _keep = _child;
-            let _ = std::io::copy(&mut theirs, &mut writer);
-            let _ = writer.flush();
-        });
-        Ok(mine)
+    /// Send `req` for `method` on a connection of its own; the answer must have status
+    /// `want` (else it is the engine's error), and the connection then carries its body
+    /// (or, after `101`, the raw stream).
+    fn request(
+        &self,
+        method: &str,
+        req: http::Request<ReqBody>,
+        want: u16,
+    ) -> Result<(Conn, http::Response<Incoming>)> {
+        let mut conn = self.open()?;
+        let resp = self
+            .runner
+            .run(conn.send(req))
+            .map_err(|e| e.error(method))?;
+        let resp = self.expect(&mut conn, method, resp, want)?;
+        Ok((conn, resp))
     }
 
-    /// Send `method` on a connection of its own and read the answer's head, which must
-    /// have status `want`; the connection then carries the answer's body (or stream).
-    fn request(&self, method: &str, args: &Value, want: u16) -> Result<(Conn, http::Head)> {
-        let mut conn = self.open()?;
-        Self::send(&mut conn, method, args, want)
-            .map_err(|e| EngineError::unavailable(format!("sending {method}: {e}")))?;
-        let head = Self::answer(&mut conn, method, want)?;
-        Ok((conn, head))
+    /// `resp` if its status is `want`; else the engine's error, read from its body.
+    fn expect(
+        &self,
+        conn: &mut Conn,
+        method: &str,
+        resp: http::Response<Incoming>,
+        want: u16,
+    ) -> Result<http::Response<Incoming>> {
+        if resp.status().as_u16() == want {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = self.runner.run(conn.collect(resp.into_body()))?;
+        Err(refusal(method, status, &body))
     }
 
     /// Call an attach-style method: `101`, then the connection is the stream.
     fn attach_call(&self, method: &str, args: Value) -> Result<UnixStream> {
-        Self::upgraded(self.request(method, &args, 101)?.0)
+        let (conn, resp) = self.request(method, json_request(method, &args, true)?, 101)?;
+        conn.upgraded(&self.runner, resp)
     }
 
     /// A client for `endpoint`; checks that the engine answers.
@@ -280,6 +320,7 @@ impl RemoteEngine {
             pool: Mutex::new(Vec::new()),
             ssh_said: Mutex::new(None),
             lists: Mutex::new(Default::default()),
+            runner: Runner::new()?,
         };
         let _: String = e.call("ping", json!([])).map_err(|err| e.explain(err))?;
         Ok(e)
@@ -329,14 +370,8 @@ impl RemoteEngine {
                         p.display()
                     ))
                 })?;
-                let r = s
-                    .try_clone()
-                    .map_err(|e| EngineError::io("cloning the connection", e))?;
-                Ok(Conn {
-                    reader: BufReader::new(Box::new(r)),
-                    writer: Box::new(s),
-                    _child: None,
-                })
+                Conn::unix(&self.runner, s)
+                    .map_err(|e| EngineError::io("setting up the connection", e))
             }
             Endpoint::Ssh { target, port } => {
                 // An endpoint built without `parse` is checked all the same: the
@@ -348,20 +383,15 @@ impl RemoteEngine {
                 // it says on stderr is kept for the message if the engine never answers.
                 let cmd = super::ssh::command(target, *port, &["wharf", "serve", "--stdio"]);
                 let (mut child, said) = super::ssh::spawn(cmd, target)?;
-                let stdin = child
-                    .stdin
-                    .take()
-                    .ok_or_else(|| EngineError::internal("ssh has no stdin"))?;
-                let stdout = child
-                    .stdout
-                    .take()
-                    .ok_or_else(|| EngineError::internal("ssh has no stdout"))?;
+                let stdin = child.stdin.take();
+                let stdout = child.stdout.take();
+                let child = ChildGuard(child);
+                let (Some(stdin), Some(stdout)) = (stdin, stdout) else {
+                    return Err(EngineError::internal("ssh has no stdin or stdout"));
+                };
                 *self.ssh_said.lock().unwrap_or_else(|p| p.into_inner()) = Some(said);
-                Ok(Conn {
-                    reader: BufReader::new(Box::new(stdout)),
-                    writer: Box::new(stdin),
-                    _child: Some(ChildGuard(child)),
-                })
+                Conn::ssh(&self.runner, stdin, stdout, child)
+                    .map_err(|e| EngineError::io("setting up the connection through ssh", e))
             }
         }
     }
@@ -376,92 +406,45 @@ impl RemoteEngine {
     }
 
     fn give_back(&self, c: Conn) {
+        if !c.reusable() {
+            return;
+        }
         if let Ok(mut p) = self.pool.lock() {
             p.push(c);
         }
     }
 
-    /// Send a request for `method`; `want` is the status the caller expects: `101` asks
-    /// for an upgrade to the attach protocol, and every request accepts trailers (a
-    /// download's result travels in one).
-    fn send(conn: &mut Conn, method: &str, args: &Value, want: u16) -> std::io::Result<()> {
-        Self::send_with(conn, method, args, want, "")
-    }
-
-    /// [`Self::send`] with more header lines (each ending in CRLF).
-    fn send_with(
-        conn: &mut Conn,
+    /// One request and its whole answer on a kept connection (then kept again). A kept
+    /// connection may have been closed by the server while idle (it closes connections
+    /// idle longer than its header timeout) before it read anything: then the request
+    /// never arrived, and is sent again once on a new connection.
+    fn exchange(
+        &self,
         method: &str,
-        args: &Value,
-        want: u16,
-        extra: &str,
-    ) -> std::io::Result<()> {
-        let body = serde_json::to_vec(args).unwrap_or_default();
-        let upgrade = if want == 101 {
-            "Connection: Upgrade\r\nUpgrade: wharf-attach\r\n"
-        } else {
-            ""
-        };
-        write!(
-            conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\n{upgrade}{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )?;
-        conn.writer.write_all(&body)?;
-        conn.writer.flush()
-    }
-
-    /// Read an answer's head; any status but `want` is the engine's error, from the body.
-    fn answer(conn: &mut Conn, method: &str, want: u16) -> Result<http::Head> {
-        let head = http::read_response(&mut conn.reader)?;
-        if head.status == want {
-            return Ok(head);
+        req: impl Fn() -> Result<http::Request<ReqBody>>,
+    ) -> Result<(http::response::Parts, Bytes)> {
+        let (mut conn, pooled) = self.take()?;
+        let mut res = self.runner.run(conn.round_trip(req()?));
+        if pooled && matches!(&res, Err(Exchange::NoAnswer(e)) if e.closed()) {
+            conn = self.open()?;
+            res = self.runner.run(conn.round_trip(req()?));
         }
-        let body = http::read_body(&mut conn.reader, &head)?;
-        Err(
-            serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                EngineError::unavailable(format!(
-                    "the engine answered {method} with status {}",
-                    head.status
-                ))
-            }),
-        )
+        match res {
+            Ok(answer) => {
+                self.give_back(conn);
+                Ok(answer)
+            }
+            Err(Exchange::NoAnswer(e)) => Err(e.error(method)),
+            Err(Exchange::Body(e)) => Err(e),
+        }
     }
 
     /// Call `method` with `args` (a JSON array) and decode the answer.
     pub fn call<T: DeserializeOwned>(&self, method: &str, args: Value) -> Result<T> {
-        let (mut conn, pooled) = self.take()?;
-        let mut sent = Self::send(&mut conn, method, &args, 200);
-        let mut head = match sent {
-            Ok(()) => Some(Self::answer(&mut conn, method, 200)),
-            Err(_) => None,
-        };
-        // A kept connection may have been closed by the server while idle (it closes
-        // connections idle longer than its header timeout) before it read anything:
-        // then the request never arrived, and is sent again once on a new connection.
-        let stale = |h: &Option<Result<http::Head>>| match h {
-            None => true,
-            Some(Err(e)) => e
-                .message
-                .contains("closed the connection without answering"),
-            Some(Ok(_)) => false,
-        };
-        if pooled && stale(&head) {
-            conn = self.open()?;
-            sent = Self::send(&mut conn, method, &args, 200);
-            head = sent
-                .as_ref()
-                .ok()
-                .map(|_| Self::answer(&mut conn, method, 200));
+        let (head, body) = self.exchange(method, || json_request(method, &args, false))?;
+        if head.status != http::StatusCode::OK {
+            return Err(refusal(method, head.status, &body));
         }
-        if let Err(e) = sent {
-            return Err(EngineError::unavailable(format!(
-                "sending {method} to the engine: {e}"
-            )));
-        }
-        let head = head.unwrap_or_else(|| Err(EngineError::internal("no answer read")))?;
-        let body = http::read_body(&mut conn.reader, &head)?;
-        self.give_back(conn);
         serde_json::from_slice(&body).map_err(|e| {
             EngineError::internal(format!(
                 "the engine's answer to {method} does not decode: {e}"
@@ -478,32 +461,16 @@ impl RemoteEngine {
             .lists
             .lock()
             .ok()
-            .and_then(|m| m.get(&key).map(|(t, _)| t.clone()));
-        let extra = known
-            .as_deref()
-            .filter(|t| !t.contains(['\r', '\n']))
-            .map(|t| format!("If-None-Match: {t}\r\n"))
-            .unwrap_or_default();
-        let (mut conn, pooled) = self.take()?;
-        let attempt = |conn: &mut Conn| -> Result<http::Head> {
-            Self::send_with(conn, "container_list", &args, 200, &extra).map_err(|e| {
-                EngineError::unavailable(format!("sending container_list to the engine: {e}"))
-            })?;
-            let head = http::read_response(&mut conn.reader)?;
-            Ok(head)
-        };
-        let head = match attempt(&mut conn) {
-            Ok(h) => h,
-            // A kept connection the server closed while idle: once more on a new one.
-            Err(_) if pooled => {
-                conn = self.open()?;
-                attempt(&mut conn)?
+            .and_then(|m| m.get(&key).map(|(t, _)| t.clone()))
+            .and_then(|t| http::HeaderValue::from_str(&t).ok());
+        let (head, body) = self.exchange("container_list", || {
+            let mut req = json_request("container_list", &args, false)?;
+            if let Some(tag) = &known {
+                req.headers_mut().insert(header::IF_NONE_MATCH, tag.clone());
             }
-            Err(e) => return Err(e),
-        };
-        let body = http::read_body(&mut conn.reader, &head)?;
-        if head.status == 304 {
-            self.give_back(conn);
+            Ok(req)
+        })?;
+        if head.status == http::StatusCode::NOT_MODIFIED {
             if let Some((_, v)) = self.lists.lock().ok().and_then(|m| m.get(&key).cloned()) {
                 return Ok(v);
             }
@@ -511,23 +478,16 @@ impl RemoteEngine {
                 "the engine said the listing had not changed, but none is kept",
             ));
         }
-        if head.status != 200 {
-            return Err(
-                serde_json::from_slice::<EngineError>(&body).unwrap_or_else(|_| {
-                    EngineError::unavailable(format!(
-                        "the engine answered container_list with status {}",
-                        head.status
-                    ))
-                }),
-            );
+        if head.status != http::StatusCode::OK {
+            return Err(refusal("container_list", head.status, &body));
         }
-        self.give_back(conn);
         let rows: Vec<ContainerSummary> = serde_json::from_slice(&body).map_err(|e| {
             EngineError::internal(format!(
                 "the engine's answer to container_list does not decode: {e}"
             ))
         })?;
-        if let (Some(tag), Ok(mut m)) = (head.header("etag"), self.lists.lock()) {
+        let tag = head.headers.get(header::ETAG).and_then(|t| t.to_str().ok());
+        if let (Some(tag), Ok(mut m)) = (tag, self.lists.lock()) {
             if m.len() >= 64 {
                 m.clear();
             }
@@ -544,8 +504,19 @@ impl RemoteEngine {
         args: Value,
         on_item: &mut dyn FnMut(Value) -> bool,
     ) -> Result<Option<T>> {
-        let (mut conn, _) = self.request(method, &args, 200)?;
-        let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
+        let (conn, resp) = self.request(method, json_request(method, &args, false)?, 200)?;
+        let body = BodyReader::new(&self.runner, conn, resp.into_body());
+        Self::lines(method, body, on_item)
+    }
+
+    /// Read a stream of JSON lines: each item to `on_item` until it returns `false`
+    /// (then the body is dropped with its connection), the result at the end.
+    fn lines<T: DeserializeOwned>(
+        method: &str,
+        body: BodyReader<'_>,
+        on_item: &mut dyn FnMut(Value) -> bool,
+    ) -> Result<Option<T>> {
+        let mut lines = BufReader::new(body);
         let mut line = String::new();
         loop {
             line.clear();
@@ -580,6 +551,27 @@ impl RemoteEngine {
         }
     }
 
+    /// Send `input` to `method` as a chunked request body (args in a header); the
+    /// answer, which must be `200`.
+    fn upload(
+        &self,
+        method: &str,
+        args: &Value,
+        input: &mut dyn Read,
+    ) -> Result<(Conn, http::Response<Incoming>)> {
+        let mut conn = self.open()?;
+        let req = post(method)
+            .header("x-wharf-args", header_json(args))
+            .body(())
+            .map_err(|e| EngineError::internal(format!("a request for {method}: {e}")))?;
+        let resp = conn.upload(&self.runner, req, input).map_err(|e| match e {
+            Upload::Input(e) => EngineError::unavailable(format!("sending {method}: {e}")),
+            Upload::NoAnswer(e) => e.error(method),
+        })?;
+        let resp = self.expect(&mut conn, method, resp, 200)?;
+        Ok((conn, resp))
+    }
+
     /// Call `method` sending `input` as a chunked request body (args in a header).
     pub fn call_upload<T: DeserializeOwned>(
         &self,
@@ -587,21 +579,8 @@ impl RemoteEngine {
         args: Value,
         input: &mut dyn Read,
     ) -> Result<T> {
-        let mut conn = self.open()?;
-        let io_err = |e: std::io::Error| EngineError::unavailable(format!("sending {method}: {e}"));
-        write!(
-            conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
-            serde_json::to_string(&args).unwrap_or_default()
-        )
-        .map_err(io_err)?;
-        {
-            let mut cw = ChunkedWriter::new(&mut conn.writer);
-            std::io::copy(input, &mut cw).map_err(io_err)?;
-            cw.finish().map_err(io_err)?;
-        }
-        let head = Self::answer(&mut conn, method, 200)?;
-        let body = http::read_body(&mut conn.reader, &head)?;
+        let (mut conn, resp) = self.upload(method, &args, input)?;
+        let body = self.runner.run(conn.collect(resp.into_body()))?;
         serde_json::from_slice(&body).map_err(|e| {
             EngineError::internal(format!("the answer to {method} does not decode: {e}"))
         })
@@ -704,21 +683,21 @@ impl RemoteEngine {
         args: Value,
         out: &mut dyn Write,
     ) -> Result<T> {
-        let (mut conn, _) = self.request(method, &args, 200)?;
-        let mut body = ChunkedReader::new(&mut conn.reader);
+        let (conn, resp) = self.request(method, json_request(method, &args, false)?, 200)?;
+        let mut body = BodyReader::new(&self.runner, conn, resp.into_body());
         std::io::copy(&mut body, out)
             .map_err(|e| EngineError::unavailable(format!("receiving {method}: {e}")))?;
-        if let Some((_, v)) = body.trailers.iter().find(|(k, _)| k == "x-wharf-error") {
-            return Err(serde_json::from_str(v)
+        let trailer = |name: &str| {
+            body.trailers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        if let Some(v) = trailer("x-wharf-error") {
+            return Err(serde_json::from_str(&v)
                 .unwrap_or_else(|_| EngineError::unavailable(format!("{method} failed: {v}"))));
         }
-        let result = body
-            .trailers
-            .iter()
-            .find(|(k, _)| k == "x-wharf-result")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("null");
-        serde_json::from_str(result).map_err(|e| {
+        let result = trailer("x-wharf-result").unwrap_or_else(|| "null".into());
+        serde_json::from_str(&result).map_err(|e| {
             EngineError::internal(format!("the result of {method} does not decode: {e}"))
         })
     }
@@ -747,53 +726,12 @@ impl RemoteEngine {
         input: &mut dyn Read,
         on_item: &mut dyn FnMut(Value) -> bool,
     ) -> Result<Option<T>> {
-        let mut conn = self.open()?;
-        let io_err = |e: std::io::Error| EngineError::unavailable(format!("sending {method}: {e}"));
-        write!(
-            conn.writer,
-            "POST /v1/{method} HTTP/1.1\r\nHost: wharf\r\nTE: trailers\r\nX-Wharf-Args: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
-            serde_json::to_string(&args).unwrap_or_default()
+        let (conn, resp) = self.upload(method, &args, input)?;
+        Self::lines(
+            method,
+            BodyReader::new(&self.runner, conn, resp.into_body()),
+            on_item,
         )
-        .map_err(io_err)?;
-        {
-            let mut cw = ChunkedWriter::new(&mut conn.writer);
-            std::io::copy(input, &mut cw).map_err(io_err)?;
-            cw.finish().map_err(io_err)?;
-        }
-        Self::answer(&mut conn, method, 200)?;
-        let mut lines = BufReader::new(ChunkedReader::new(&mut conn.reader));
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = lines
-                .read_line(&mut line)
-                .map_err(|e| EngineError::unavailable(format!("reading {method}: {e}")))?;
-            if n == 0 {
-                return Err(EngineError::unavailable(format!(
-                    "the engine ended {method} without a result"
-                )));
-            }
-            match serde_json::from_str::<StreamLine>(&line) {
-                Ok(StreamLine::Item(v)) => {
-                    if !on_item(v) {
-                        return Ok(None);
-                    }
-                }
-                Ok(StreamLine::End(v)) => {
-                    return serde_json::from_value(v).map(Some).map_err(|e| {
-                        EngineError::internal(format!(
-                            "the result of {method} does not decode: {e}"
-                        ))
-                    })
-                }
-                Ok(StreamLine::Error(e)) => return Err(e),
-                Err(e) => {
-                    return Err(EngineError::internal(format!(
-                        "a line of {method} does not decode: {e}"
-                    )))
-                }
-            }
-        }
     }
 }
 
@@ -1078,10 +1016,11 @@ impl AuditApi for RemoteEngine {
 
 impl ExecApi for RemoteEngine {
     fn exec(&self, _caller: &Caller, container: &str, cfg: &ExecConfig) -> Result<ExecSession> {
-        let (conn, head) = self.request("exec", &json!([container, cfg]), 101)?;
-        let id = head.header("x-exec-id").unwrap_or_default().to_string();
-        let pid = head
-            .header("x-exec-pid")
+        let args = json!([container, cfg]);
+        let (conn, resp) = self.request("exec", json_request("exec", &args, true)?, 101)?;
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let id = header("x-exec-id").unwrap_or_default().to_string();
+        let pid = header("x-exec-pid")
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
         if cfg.detach {
@@ -1091,7 +1030,7 @@ impl ExecApi for RemoteEngine {
                 stream: None,
             });
         }
-        let mine = Self::upgraded(conn)?;
+        let mine = conn.upgraded(&self.runner, resp)?;
         Ok(ExecSession {
             id,
             pid,
@@ -1244,6 +1183,15 @@ mod tests {
     }
 
     #[test]
+    fn upload_args_travel_as_plain_ascii() {
+        let v = json!(["/tmp/été 🐳", "a\u{7f}b", {"k": "\"q\""}]);
+        let h = header_json(&v);
+        assert!(http::HeaderValue::from_str(&h).is_ok(), "{h}");
+        assert!(h.contains("\\u00e9t\\u00e9 \\ud83d\\udc33"), "{h}");
+        assert_eq!(serde_json::from_str::<Value>(&h).unwrap(), v);
+    }
+
+    #[test]
     fn a_destination_built_by_hand_is_checked_before_ssh_runs() {
         let e = RemoteEngine {
             endpoint: Endpoint::Ssh {
@@ -1253,6 +1201,7 @@ mod tests {
             pool: Mutex::new(Vec::new()),
             ssh_said: Mutex::new(None),
             lists: Mutex::new(Default::default()),
+            runner: Runner::new().unwrap(),
         };
         let err = e.open().err().expect("refused");
         assert!(err.message.contains("is refused"), "{err}");

@@ -9,8 +9,8 @@
 
 pub mod browse;
 pub mod client;
+mod conn;
 pub mod docker;
-pub mod http;
 pub mod ssh;
 
 use serde::{Deserialize, Serialize};
