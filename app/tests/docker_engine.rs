@@ -11,6 +11,7 @@
 mod containers_support;
 mod docker_support;
 
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -259,6 +260,147 @@ pub fn exercise(e: &dyn Engine, archive: &Path, label: &str) {
     assert!(p.allows("container.stop") && !p.allows("audit.read"));
 }
 
+/// One HTTP/1.1 request on a fresh connection to `sock`, read to the end: the status and
+/// what follows the headers (for a hijacked answer, the raw stream).
+fn http(sock: &Path, method: &str, path: &str, body: &str, upgrade: bool) -> (u16, Vec<u8>) {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let conn = if upgrade {
+        "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+    } else {
+        "Connection: close\r\n"
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{conn}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no headers in {:?}", String::from_utf8_lossy(&buf)))
+        + 4;
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|x| x.parse().ok()).unwrap();
+    (status, buf[end..].to_vec())
+}
+
+/// A multiplexed stream's frames as (stream, payload), or `None` if it is not one.
+fn demux(mut b: &[u8]) -> Option<Vec<(u8, Vec<u8>)>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        if b.len() < 8 || b[0] > 2 || b[1..4] != [0, 0, 0] {
+            return None;
+        }
+        let n = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        if b.len() < 8 + n {
+            return None;
+        }
+        out.push((b[0], b[8..8 + n].to_vec()));
+        b = &b[8 + n..];
+    }
+    Some(out)
+}
+
+/// What oxker (through bollard) asks, as dockerd answers it (API 1.41: dockerd 20.10's
+/// newest). `e` has the demo image.
+///
+/// - `stats?stream=false&one-shot=false`, right after the start and again after a
+///   pause: every answer has the previous sample's figures (`precpu_stats`,
+///   `preread`), so CPU % is over the last interval, not since boot.
+/// - An exec made with a terminal and started with `{"Tty": false}` (what bollard
+///   sends) runs and streams multiplexed; started with `{"Tty": true}`, raw: the start
+///   request's Tty picks the framing.
+fn oxkers_calls(e: &dyn Engine, sock: &Path, label: &str) {
+    let c = Caller::root();
+    let id = e
+        .container_create(
+            &c,
+            &ContainerCreate {
+                name: Some(format!("framing-{label}")),
+                image: "wharf/demo".into(),
+                cmd: Some(vec!["sleep".into(), "60".into()]),
+                network: Some("none".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|err| panic!("{label}: create: {err}"));
+    e.container_start(&c, &id)
+        .unwrap_or_else(|err| panic!("{label}: start: {err}"));
+    // Two seconds apart: wharf's sampler stops between the calls.
+    for round in 0..3 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        let (st, body) = http(
+            sock,
+            "GET",
+            &format!("/v1.41/containers/{id}/stats?stream=false&one-shot=false"),
+            "",
+            false,
+        );
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(st, 200, "{label}: stats: {body}");
+        let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_ne!(v["preread"], "0001-01-01T00:00:00Z", "{label} {round}: {v}");
+        assert!(
+            v["precpu_stats"]["system_cpu_usage"].as_u64() > Some(0),
+            "{label} {round}: {v}"
+        );
+    }
+    for start_tty in [false, true] {
+        let (st, body) = http(
+            sock,
+            "POST",
+            &format!("/v1.41/containers/{id}/exec"),
+            r#"{"AttachStdout":true,"AttachStderr":true,"Tty":true,"Cmd":["echo","framed"]}"#,
+            false,
+        );
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(st, 201, "{label}: exec create: {body}");
+        let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+        let exec: serde_json::Value = serde_json::from_str(json).unwrap();
+        let exec = exec["Id"].as_str().unwrap().to_string();
+        let (st, stream) = http(
+            sock,
+            "POST",
+            &format!("/v1.41/exec/{exec}/start"),
+            &format!(r#"{{"Detach":false,"Tty":{start_tty}}}"#),
+            true,
+        );
+        let text = String::from_utf8_lossy(&stream).into_owned();
+        assert_eq!(st, 101, "{label}: start Tty {start_tty}: {text}");
+        if start_tty {
+            assert!(stream.starts_with(b"framed"), "{label}: raw: {text:?}");
+        } else {
+            let frames =
+                demux(&stream).unwrap_or_else(|| panic!("{label}: not multiplexed: {text:?}"));
+            let out: Vec<u8> = frames
+                .iter()
+                .filter(|(s, _)| *s == 1)
+                .flat_map(|(_, d)| d.clone())
+                .collect();
+            assert!(
+                String::from_utf8_lossy(&out).contains("framed"),
+                "{label}: {frames:?}"
+            );
+        }
+    }
+    e.container_remove(
+        &c,
+        &id,
+        RemoveOptions {
+            force: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
 #[test]
 fn dockerd_through_the_engine_trait() {
     if !nix::unistd::geteuid().is_root() {
@@ -273,6 +415,7 @@ fn dockerd_through_the_engine_trait() {
     let info = e.info(&Caller::root()).unwrap();
     assert!(info.engine_version.starts_with("docker "), "{info:?}");
     exercise(&e, &archive, "docker");
+    oxkers_calls(&e, &d.sock, "docker");
 }
 
 #[test]
@@ -313,6 +456,7 @@ fn wharfs_own_docker_api_through_the_engine_trait() {
     let e = DockerEngine::connect(DockerEndpoint::Unix(sock.clone())).expect("connect");
     assert_eq!(e.flavor(), Flavor::Wharf);
     exercise(&e, &archive, "wharf");
+    oxkers_calls(&e, &sock, "wharf");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use super::{Target, TargetSource};
+use super::{Target, TargetSource, NEVER};
 use crate::api::{ContainerStats, ContainerStatus, HostStats, StatsApi, StatsOptions, StatsPoint};
 use crate::caller::Caller;
 use crate::error::Result;
@@ -163,7 +163,10 @@ impl StatsApi for LocalEngine {
             }
         };
         let timeout = self.sampler().interval() * 5 + Duration::from_secs(2);
-        // The first round has no previous sample to compute CPU % from: skip it.
+        // The first round has no previous sample to compute CPU % from: skip it. Without
+        // a stream, also a round where a container has no previous sample yet (started,
+        // or first listed, in it): as dockerd, whose first sample only primes, the one
+        // answer has `precpu_stats` (a few rounds at most).
         let mut rounds = 0;
         loop {
             let Some(mut batch) = self.sampler().next_batch(&mut watch, &want, timeout) else {
@@ -172,7 +175,9 @@ impl StatsApi for LocalEngine {
                 ));
             };
             rounds += 1;
-            if rounds == 1 {
+            if rounds == 1
+                || (!opts.stream && rounds < 4 && batch.iter().any(|s| s.preread == NEVER))
+            {
                 continue;
             }
             // Named or -a containers that are not running show as zero rows, as Docker.

@@ -230,6 +230,9 @@ struct State {
     watchers: usize,
     running: bool,
     generation: u64,
+    /// `generation` when the running thread started: rounds up to it were made by a
+    /// thread that stopped, and their samples are gone.
+    started_at: u64,
     /// The containers sampled, in the order of the last listing (by name).
     slots: Vec<Slot>,
     host_cpu: HostCpu,
@@ -385,14 +388,26 @@ impl Sampler {
         self.tick.notify_all();
     }
 
-    /// Register a watcher; starts the sampling thread if it is not running.
+    /// Register a watcher; starts the sampling thread if it is not running. The
+    /// watcher's first batch is the latest round if the running thread made it, else
+    /// that thread's first round: a stopped thread's last round is gone with its
+    /// samples, and counted as a round, it made the Docker API (which skips a first
+    /// round) answer with a sample that had no previous one.
     pub fn watch(self: &Arc<Self>, source: TargetSource) -> Watch {
-        let start = {
+        let (start, seen) = {
             let mut st = lock(&self.state);
             st.watchers += 1;
             let start = !st.running;
             st.running = true;
-            start
+            if start {
+                st.started_at = st.generation;
+            }
+            let seen = if st.generation == st.started_at {
+                st.generation
+            } else {
+                0
+            };
+            (start, seen)
         };
         if start {
             let me = self.clone();
@@ -403,7 +418,7 @@ impl Sampler {
         }
         Watch {
             sampler: self.clone(),
-            seen: 0,
+            seen,
         }
     }
 
@@ -789,6 +804,47 @@ mod tests {
             .unwrap();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0].id, "bbb");
+    }
+
+    /// A watcher that starts the sampler again after it stopped (no watchers) gets the
+    /// new thread's rounds, not the stopped one's last generation, whose samples are
+    /// gone: so its second batch has previous figures (oxker's `stats?stream=false`
+    /// calls, a second apart, showed CPU % since boot now and then).
+    #[test]
+    fn a_restarted_sampler_counts_only_its_new_rounds() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().to_path_buf();
+        read::tests::v2_fixture(&base.join("wharf/aaa"));
+        let sampler = Sampler::new(Duration::from_millis(100), base, true);
+        let src: TargetSource = Arc::new(|_| {
+            Some(vec![Target {
+                id: "aaa".into(),
+                name: "a".into(),
+                pid: None,
+                owner: 0,
+                changed: true,
+            }])
+        });
+        let all = |_: &str, _: u32| true;
+        let wait = Duration::from_secs(10);
+        let mut w = sampler.watch(src.clone());
+        assert_eq!(sampler.next_batch(&mut w, &all, wait).unwrap().len(), 1);
+        drop(w);
+        let deadline = Instant::now() + wait;
+        while lock(&sampler.state).running {
+            assert!(Instant::now() < deadline, "the sampler did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The watcher that starts it again, and one that comes (most likely) before the
+        // new thread's first round.
+        let mut watchers = [sampler.watch(src.clone()), sampler.watch(src)];
+        for w in &mut watchers {
+            let first = sampler.next_batch(w, &all, wait).unwrap();
+            assert_eq!(first.len(), 1, "a round of the new thread: {first:?}");
+            let second = sampler.next_batch(w, &all, wait).unwrap();
+            assert_ne!(second[0].preread, NEVER);
+            assert!(second[0].precpu_stats.system_cpu_usage > 0);
+        }
     }
 
     #[test]

@@ -545,13 +545,10 @@ pub fn exec_start(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     let x = find_exec(c, id)?;
     let b = c.json_body()?;
     let detach = b.get("Detach").and_then(Value::as_bool).unwrap_or(false);
-    if let Some(t) = b.get("Tty").and_then(Value::as_bool) {
-        if t != x.cfg.tty {
-            return Err(EngineError::invalid(
-                "exec start: Tty must be what the exec was created with",
-            ));
-        }
-    }
+    // As dockerd: the start request's Tty picks only the stream's framing (raw with it,
+    // multiplexed without: bollard, so oxker, starts a terminal exec with `false`); the
+    // process gets the terminal the exec was created with.
+    let raw = b.get("Tty").and_then(Value::as_bool).unwrap_or(false);
     if x.running || x.exit_code.is_some() || x.engine_id.is_some() {
         return Err(EngineError::conflict(format!(
             "Exec {id} has already been started"
@@ -618,7 +615,7 @@ pub fn exec_start(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
         None => parse_detach_keys("ctrl-p,ctrl-q")?,
     };
     let mode = Mode::Docker(DockerStream {
-        tty: x.cfg.tty,
+        tty: raw,
         stdin: x.cfg.stdin,
         stdout: x.attach_stdout,
         stderr: x.attach_stderr,
@@ -637,7 +634,7 @@ pub fn exec_start(c: &mut Call, out: &mut Responder, id: &str) -> Handled {
     });
     out.start_with(
         StatusCode::SWITCHING_PROTOCOLS,
-        hijack_headers(x.cfg.tty),
+        hijack_headers(raw),
         After::Relay(stream, mode),
     );
     Ok(())
