@@ -173,9 +173,9 @@ fn console(
 fn unset_empty_env() {
     // Building the parser to find the names costs as much as parsing: only when some
     // WHARF_ setting is empty at all.
-    if !std::env::vars_os().any(|(k, v)| {
-        v.is_empty() && k.as_encoded_bytes().starts_with(b"WHARF_")
-    }) {
+    if !std::env::vars_os()
+        .any(|(k, v)| v.is_empty() && k.as_encoded_bytes().starts_with(b"WHARF_"))
+    {
         return;
     }
     fn walk(c: &clap::Command) {
@@ -244,7 +244,10 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
             attach,
         )),
         Err(e) => {
-            eprintln!("wharf: cannot open the state root {}: {e}", root.to_string_lossy());
+            eprintln!(
+                "wharf: cannot open the state root {}: {e}",
+                root.to_string_lossy()
+            );
             Some(125)
         }
     }

@@ -966,7 +966,9 @@ fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
         "the killed create's directory is still there"
     );
     assert!(
-        std::fs::read(w.root().join("run/creating")).unwrap_or_default().is_empty(),
+        std::fs::read(w.root().join("run/creating"))
+            .unwrap_or_default()
+            .is_empty(),
         "the marker still names the killed create"
     );
     let mut doomed = Vec::new();

@@ -80,12 +80,9 @@ impl Stamp {
     /// exist.
     fn at(dir: &std::fs::File, name: &str) -> Option<Stamp> {
         use std::os::fd::AsFd;
-        let st = nix::sys::stat::fstatat(
-            dir.as_fd(),
-            name,
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .ok()?;
+        let st =
+            nix::sys::stat::fstatat(dir.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                .ok()?;
         Some(Stamp {
             ino: st.st_ino,
             mtime: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec,
