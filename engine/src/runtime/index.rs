@@ -294,6 +294,9 @@ struct Inner {
     /// Setting up the watches failed (no inotify instances or watches left).
     no_watch: bool,
     last_full_liveness: Option<Instant>,
+    /// A quiet look ([`Index::quiet_generation`]) left the due full check to its caller
+    /// (then): the others go on with the probe meanwhile.
+    full_claimed: Option<Instant>,
     /// Bumped whenever a row, the set of rows or the network view changes.
     generation: u64,
 }
@@ -360,6 +363,34 @@ impl Index {
     /// time) changes, the index brought up to date first: equal numbers, equal rows.
     pub fn generation(&self, engine: &LocalEngine) -> u64 {
         self.fresh(engine).generation
+    }
+
+    /// What [`Index::generation`] would answer, when telling it takes neither a wait
+    /// nor a read of a file: the index watches and no change is queued, and every row
+    /// that says running answers the probe (a full check against /proc, once a second,
+    /// is left to one caller, which gets `None`). `None` otherwise, or while another
+    /// caller holds the index: then ask [`Index::generation`] where blocking is fine.
+    /// For a server's worker threads, which must never wait on a listing being read.
+    pub fn quiet_generation(&self) -> Option<u64> {
+        let mut g = self.inner.try_lock().ok()?;
+        let w = g.watch.as_ref()?;
+        if w.short || w.pending() || g.net.is_none() {
+            return None;
+        }
+        let due = g
+            .last_full_liveness
+            .is_none_or(|t| t.elapsed() >= FULL_LIVENESS);
+        if due && g.full_claimed.is_none_or(|t| t.elapsed() >= FULL_LIVENESS) {
+            g.full_claimed = Some(Instant::now());
+            return None;
+        }
+        let silent = g
+            .entries
+            .values()
+            .filter_map(|e| e.row.as_ref())
+            .filter(|r| r.state.status.is_active() || r.state.monitor_pid != 0)
+            .any(|r| !r.probably_alive());
+        (!silent).then_some(g.generation)
     }
 
     /// The index brought up to date (locked).
@@ -553,6 +584,7 @@ impl Inner {
                 .is_none_or(|t| t.elapsed() >= FULL_LIVENESS);
         if full {
             self.last_full_liveness = Some(Instant::now());
+            self.full_claimed = None;
         }
         self.entries
             .values()
@@ -677,6 +709,21 @@ impl Watch {
             Err(nix::errno::Errno::ENOENT) => {}
             Err(_) => self.short = true,
         }
+    }
+
+    /// Are events queued? (Nothing is read.)
+    fn pending(&self) -> bool {
+        use std::os::fd::{AsFd, AsRawFd};
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int, the bytes ready to read, to `n`.
+        let r = unsafe {
+            libc::ioctl(
+                self.ino.as_fd().as_raw_fd(),
+                libc::FIONREAD,
+                &mut n as *mut libc::c_int,
+            )
+        };
+        r != 0 || n > 0
     }
 
     fn changes(&mut self) -> Changes {
