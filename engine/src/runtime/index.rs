@@ -80,12 +80,9 @@ impl Stamp {
     /// exist.
     fn at(dir: &std::fs::File, name: &str) -> Option<Stamp> {
         use std::os::fd::AsFd;
-        let st = nix::sys::stat::fstatat(
-            dir.as_fd(),
-            name,
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .ok()?;
+        let st =
+            nix::sys::stat::fstatat(dir.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                .ok()?;
         Some(Stamp {
             ino: st.st_ino,
             mtime: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec,
@@ -98,6 +95,15 @@ impl Stamp {
     fn racy(&self, read_at: i64) -> bool {
         self.mtime.max(self.ctime) >= read_at - SLACK
     }
+}
+
+/// Does process `pid` or `monitor` exist? (A probe: signal 0.)
+fn either_alive(pid: i32, monitor: i32) -> bool {
+    let probe = |pid: i32| {
+        // SAFETY: kill(2) with signal 0 only checks that the pid exists.
+        pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    };
+    probe(pid) || probe(monitor)
 }
 
 fn now_ns() -> i64 {
@@ -194,13 +200,14 @@ impl Row {
         super::needs_care(&self.state)
     }
 
+    /// Does the row say processes should be there (running, or a monitor)?
+    fn has_processes(&self) -> bool {
+        self.state.status.is_active() || self.state.monitor_pid != 0
+    }
+
     /// The cheap probe between full checks: does a process of the row still exist?
     fn probably_alive(&self) -> bool {
-        let probe = |pid: i32| {
-            // SAFETY: kill(2) with signal 0 only checks that the pid exists.
-            pid > 0 && unsafe { libc::kill(pid, 0) } == 0
-        };
-        probe(self.state.pid) || probe(self.state.monitor_pid)
+        either_alive(self.state.pid, self.state.monitor_pid)
     }
 
     /// The row as `ps` shows it, with its networks and ports from `net`.
@@ -294,9 +301,6 @@ struct Inner {
     /// Setting up the watches failed (no inotify instances or watches left).
     no_watch: bool,
     last_full_liveness: Option<Instant>,
-    /// A quiet look ([`Index::quiet_generation`]) left the due full check to its caller
-    /// (then): the others go on with the probe meanwhile.
-    full_claimed: Option<Instant>,
     /// Bumped whenever a row, the set of rows or the network view changes.
     generation: u64,
 }
@@ -305,6 +309,30 @@ struct Inner {
 #[derive(Default)]
 pub struct Index {
     inner: Mutex<Inner>,
+    /// What a quiet look needs ([`Index::quiet_generation`]), apart from the rows so
+    /// that it never waits for a look that reads files.
+    quiet: Mutex<QuietSlot>,
+}
+
+/// What a quiet look needs of a watching index, as its last look left it.
+struct Quiet {
+    generation: u64,
+    /// The watch's queue (a duplicate of its descriptor).
+    events: Arc<std::os::fd::OwnedFd>,
+    /// Pid and monitor pid of every row that says running or has a monitor.
+    probes: Arc<Vec<(i32, i32)>>,
+    /// The last full check against /proc.
+    full_at: Instant,
+}
+
+#[derive(Default)]
+struct QuietSlot {
+    /// `None` while a look is under way (it may have taken events off the queue that
+    /// its generation does not count yet), or when the index does not watch.
+    view: Option<Quiet>,
+    /// A quiet look left the due full check to its caller (then): the others go on
+    /// with the probe meanwhile.
+    claimed: Option<Instant>,
 }
 
 impl std::fmt::Debug for Index {
@@ -366,31 +394,37 @@ impl Index {
     }
 
     /// What [`Index::generation`] would answer, when telling it takes neither a wait
-    /// nor a read of a file: the index watches and no change is queued, and every row
-    /// that says running answers the probe (a full check against /proc, once a second,
-    /// is left to one caller, which gets `None`). `None` otherwise, or while another
-    /// caller holds the index: then ask [`Index::generation`] where blocking is fine.
-    /// For a server's worker threads, which must never wait on a listing being read.
+    /// nor a read of a file: the index watches, no change is queued since its last
+    /// look, and every row that says running answers the probe (the full check against
+    /// /proc, once a second, is left to one caller, which gets `None`). `None`
+    /// otherwise, or while a look is under way: then ask [`Index::generation`] where
+    /// blocking is fine. For a server's worker threads, which must never wait for a
+    /// listing to be read.
     pub fn quiet_generation(&self) -> Option<u64> {
-        let mut g = self.inner.try_lock().ok()?;
-        let w = g.watch.as_ref()?;
-        if w.short || w.pending() || g.net.is_none() {
-            return None;
-        }
-        let due = g
-            .last_full_liveness
-            .is_none_or(|t| t.elapsed() >= FULL_LIVENESS);
-        if due && g.full_claimed.is_none_or(|t| t.elapsed() >= FULL_LIVENESS) {
-            g.full_claimed = Some(Instant::now());
-            return None;
-        }
-        let silent = g
-            .entries
-            .values()
-            .filter_map(|e| e.row.as_ref())
-            .filter(|r| r.state.status.is_active() || r.state.monitor_pid != 0)
-            .any(|r| !r.probably_alive());
-        (!silent).then_some(g.generation)
+        let (generation, probes) = {
+            let mut q = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+            let v = q.view.as_ref()?;
+            // Asked under the lock: a look that takes events off the queue withdraws
+            // the view first.
+            if queued(&v.events) {
+                return None;
+            }
+            let due = v.full_at.elapsed() >= FULL_LIVENESS;
+            if due && q.claimed.is_none_or(|t| t.elapsed() >= FULL_LIVENESS) {
+                q.claimed = Some(Instant::now());
+                return None;
+            }
+            (v.generation, v.probes.clone())
+        };
+        probes
+            .iter()
+            .all(|&(pid, monitor)| either_alive(pid, monitor))
+            .then_some(generation)
+    }
+
+    /// Set the quiet view (`None`: withdraw it).
+    fn publish(&self, view: Option<Quiet>) {
+        self.quiet.lock().unwrap_or_else(|e| e.into_inner()).view = view;
     }
 
     /// The index brought up to date (locked).
@@ -398,6 +432,7 @@ impl Index {
         // Containers found dead without a word are observed outside the lock (that
         // writes their state, may remove them, and emits events), then read again.
         let mut g = self.lock();
+        self.publish(None);
         g.refresh(engine);
         let dead = g.find_dead();
         if !dead.is_empty() {
@@ -416,11 +451,40 @@ impl Index {
             // nothing a cold process could trust more than its own look.
             g.write_summary(engine);
         }
+        self.publish(g.quiet());
         g
     }
 }
 
+/// Are events waiting in the inotify queue `fd`? (Nothing is read.)
+fn queued(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, the bytes ready to read, to `n`.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n as *mut libc::c_int) };
+    r != 0 || n > 0
+}
+
 impl Inner {
+    /// The view a quiet look may answer from, if this index watches all it shows.
+    fn quiet(&self) -> Option<Quiet> {
+        let w = self.watch.as_ref().filter(|w| !w.short)?;
+        self.net.as_ref()?;
+        let probes = self
+            .entries
+            .values()
+            .filter_map(|e| e.row.as_ref())
+            .filter(|r| r.has_processes())
+            .map(|r| (r.state.pid, r.state.monitor_pid))
+            .collect();
+        Some(Quiet {
+            generation: self.generation,
+            events: w.events.clone(),
+            probes: Arc::new(probes),
+            full_at: self.last_full_liveness?,
+        })
+    }
+
     fn forget_row(&mut self, id: &str) {
         if let Some(e) = self.entries.get_mut(id) {
             // Read again next time: no directory has this stamp.
@@ -584,12 +648,11 @@ impl Inner {
                 .is_none_or(|t| t.elapsed() >= FULL_LIVENESS);
         if full {
             self.last_full_liveness = Some(Instant::now());
-            self.full_claimed = None;
         }
         self.entries
             .values()
             .filter_map(|e| e.row.as_ref())
-            .filter(|r| r.state.status.is_active() || r.state.monitor_pid != 0)
+            .filter(|r| r.has_processes())
             .filter(|r| {
                 if full {
                     r.gone_silently()
@@ -665,6 +728,8 @@ enum Changes {
 /// inotify watches on `containers/`, each container directory and `networks/`.
 struct Watch {
     ino: nix::sys::inotify::Inotify,
+    /// The queue's descriptor again, for quiet looks.
+    events: Arc<std::os::fd::OwnedFd>,
     by_wd: HashMap<nix::sys::inotify::WatchDescriptor, String>,
     containers: nix::sys::inotify::WatchDescriptor,
     networks: nix::sys::inotify::WatchDescriptor,
@@ -689,8 +754,10 @@ impl Watch {
             .add_watch(&engine.root().containers(), DIR_EVENTS)
             .ok()?;
         let networks = ino.add_watch(&engine.root().networks(), DIR_EVENTS).ok()?;
+        let events = std::os::fd::AsFd::as_fd(&ino).try_clone_to_owned().ok()?;
         Some(Watch {
             ino,
+            events: Arc::new(events),
             by_wd: HashMap::new(),
             containers,
             networks,
@@ -709,21 +776,6 @@ impl Watch {
             Err(nix::errno::Errno::ENOENT) => {}
             Err(_) => self.short = true,
         }
-    }
-
-    /// Are events queued? (Nothing is read.)
-    fn pending(&self) -> bool {
-        use std::os::fd::{AsFd, AsRawFd};
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int, the bytes ready to read, to `n`.
-        let r = unsafe {
-            libc::ioctl(
-                self.ino.as_fd().as_raw_fd(),
-                libc::FIONREAD,
-                &mut n as *mut libc::c_int,
-            )
-        };
-        r != 0 || n > 0
     }
 
     fn changes(&mut self) -> Changes {

@@ -454,15 +454,12 @@ async fn handle(
     let is_wharf = parts.uri.path().starts_with("/v1/");
     let traced = TracedRequest::of(&parts, is_wharf);
     let question = lists::Question::of(&parts, is_wharf);
-    let body = match question
-        .as_ref()
-        .filter(|_| grant.holds(&shared.engine))
-    {
+    let body = match question.as_ref().filter(|_| grant.holds(&shared.engine)) {
         None => ReqBody::Incoming(body),
         Some(q) => match quick(&shared, &caller, q, &parts, body).await {
             Ok((answer, args)) => {
                 let took = received.elapsed();
-                shared.timings.record(took);
+                shared.timings.record(took, true);
                 if let Some(t) = traced {
                     let g = crate::trace::Gathered {
                         args,
@@ -516,7 +513,7 @@ async fn handle(
     });
     let head = match pending.head.await {
         Ok(h) => {
-            shared.timings.record(received.elapsed());
+            shared.timings.record(received.elapsed(), false);
             if let Some(p) = policy.filter(|_| h.status.is_success() || h.status == 304) {
                 grant.note(p);
             }

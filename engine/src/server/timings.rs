@@ -17,6 +17,8 @@ pub struct Timings {
     buckets: Box<[AtomicU64]>,
     count: AtomicU64,
     total_us: AtomicU64,
+    /// Answers the connection's worker gave at once, from a kept listing.
+    quick: AtomicU64,
 }
 
 impl Default for Timings {
@@ -25,6 +27,7 @@ impl Default for Timings {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             count: AtomicU64::new(0),
             total_us: AtomicU64::new(0),
+            quick: AtomicU64::new(0),
         }
     }
 }
@@ -59,17 +62,36 @@ fn floor(b: usize) -> u64 {
 }
 
 impl Timings {
-    /// Count one answer that took `took`.
-    pub fn record(&self, took: Duration) {
+    /// Count one answer that took `took`; `quick`: given at once by the connection's
+    /// worker, from a kept listing.
+    pub fn record(&self, took: Duration, quick: bool) {
+        if quick {
+            self.quick.fetch_add(1, Ordering::Relaxed);
+        }
         let us = took.as_micros().min(u64::MAX as u128) as u64;
         self.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.total_us.fetch_add(us, Ordering::Relaxed);
     }
 
+    /// Forget every answer counted so far.
+    pub fn reset(&self) {
+        for b in self.buckets.iter() {
+            b.store(0, Ordering::Relaxed);
+        }
+        self.count.store(0, Ordering::Relaxed);
+        self.total_us.store(0, Ordering::Relaxed);
+        self.quick.store(0, Ordering::Relaxed);
+    }
+
     /// Answers counted.
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Answers given at once by the connection's worker, from a kept listing.
+    pub fn quick(&self) -> u64 {
+        self.quick.load(Ordering::Relaxed)
     }
 
     /// The mean answer time.
@@ -121,7 +143,7 @@ mod tests {
         let t = Timings::default();
         assert_eq!(t.percentile(0.99), Duration::ZERO);
         for us in 1..=1000u64 {
-            t.record(Duration::from_micros(us));
+            t.record(Duration::from_micros(us), us % 2 == 0);
         }
         let near = |d: Duration, want: u64| {
             let got = d.as_micros() as u64;
@@ -130,6 +152,6 @@ mod tests {
         near(t.percentile(0.5), 500);
         near(t.percentile(0.99), 990);
         near(t.mean(), 500);
-        assert_eq!(t.count(), 1000);
+        assert_eq!((t.count(), t.quick()), (1000, 500));
     }
 }
