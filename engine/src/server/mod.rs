@@ -10,6 +10,10 @@
 //! been allowed for the caller's role, and within a size cap for the call; an accept
 //! error (out of descriptors) backs off instead of spinning; refusals of users without a
 //! role are audited once a minute per uid with a count.
+//!
+//! Requests are handled on blocking threads (engine calls block), but for listings asked
+//! again while nothing changed: the connection's worker answers those at once from the
+//! kept answer, never waiting on a lock a listing being made holds ([`lists`]).
 
 pub mod accounts;
 pub mod bridge;
