@@ -148,3 +148,31 @@ fn a_policy_edit_shows_in_the_next_listing_on_a_kept_connection() {
         );
     }
 }
+
+#[test]
+fn listings_racing_changes_are_never_stale() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let Some(s) = serve(None) else { return };
+    let (done, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                // A client each: one client's kept rows are its own business.
+                let client = RemoteEngine::connect(s.client.endpoint().clone()).unwrap();
+                while !stop.load(Ordering::SeqCst) {
+                    // Every container created before the listing began is in it.
+                    let before = done.load(Ordering::SeqCst);
+                    let n = names(&client).len();
+                    assert!(n >= before, "{n} listed after {before} were created");
+                }
+            });
+        }
+        for i in 0..30 {
+            create(&s.other, &Caller::root(), &format!("r{i}"));
+            done.store(i + 1, Ordering::SeqCst);
+        }
+        stop.store(true, Ordering::SeqCst);
+    });
+    assert_eq!(names(&s.client).len(), 30);
+    assert!(s.timings.quick() > 0, "no listing came from the worker");
+}

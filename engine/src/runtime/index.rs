@@ -327,8 +327,8 @@ struct Quiet {
 
 #[derive(Default)]
 struct QuietSlot {
-    /// `None` while a look is under way (it may have taken events off the queue that
-    /// its generation does not count yet), or when the index does not watch.
+    /// `None` from when a look takes events off the queue until it has counted them
+    /// in its generation, or when the index does not watch.
     view: Option<Quiet>,
     /// A quiet look left the due full check to its caller (then): the others go on
     /// with the probe meanwhile.
@@ -397,7 +397,7 @@ impl Index {
     /// nor a read of a file: the index watches, no change is queued since its last
     /// look, and every row that says running answers the probe (the full check against
     /// /proc, once a second, is left to one caller, which gets `None`). `None`
-    /// otherwise, or while a look is under way: then ask [`Index::generation`] where
+    /// otherwise, or while a look is taking in changes: then ask [`Index::generation`] where
     /// blocking is fine. For a server's worker threads, which must never wait for a
     /// listing to be read.
     pub fn quiet_generation(&self) -> Option<u64> {
@@ -422,7 +422,7 @@ impl Index {
             .then_some(generation)
     }
 
-    /// Set the quiet view (`None`: withdraw it).
+    /// Set the quiet view (`None`: there is none).
     fn publish(&self, view: Option<Quiet>) {
         self.quiet.lock().unwrap_or_else(|e| e.into_inner()).view = view;
     }
@@ -432,8 +432,7 @@ impl Index {
         // Containers found dead without a word are observed outside the lock (that
         // writes their state, may remove them, and emits events), then read again.
         let mut g = self.lock();
-        self.publish(None);
-        g.refresh(engine);
+        g.refresh(engine, &self.quiet);
         let dead = g.find_dead();
         if !dead.is_empty() {
             drop(g);
@@ -493,7 +492,9 @@ impl Inner {
         self.generation += 1;
     }
 
-    fn refresh(&mut self, engine: &LocalEngine) {
+    /// Bring the rows up to date; `quiet`'s view is withdrawn before changes are taken
+    /// off the watch's queue (and put back by the caller once they are counted).
+    fn refresh(&mut self, engine: &LocalEngine, quiet: &Mutex<QuietSlot>) {
         self.uses += 1;
         if !self.loaded {
             self.loaded = true;
@@ -514,7 +515,16 @@ impl Inner {
         }
         let changes = match self.watch.as_mut() {
             Some(_) if fresh_watch => Some(Changes::All),
-            Some(w) => Some(w.changes()),
+            Some(w) => {
+                // Under the view's lock: a quiet look sees either the events queued or
+                // no view, never a view that does not count events already taken.
+                let mut q = quiet.lock().unwrap_or_else(|e| e.into_inner());
+                let c = w.changes();
+                if !matches!(c, Changes::None) {
+                    q.view = None;
+                }
+                Some(c)
+            }
             None => None,
         };
         match changes {
