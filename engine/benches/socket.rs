@@ -2,8 +2,12 @@
 //! the Unix socket (`wharf serve`'s server and the real client), for 10 seconds.
 //!
 //! `cargo bench -p wharf-engine --bench socket` (as root). Prints p50/p99 latency and
-//! requests per second.
+//! requests per second as the clients see them, the server's own share (from a request
+//! read to its answer ready), and the load average before (the figures mean little on
+//! a busy machine); then the same through bare HTTP exchanges, without the client's
+//! decoding or copy of the rows.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +19,14 @@ use wharf_engine::{Caller, EngineOptions, LocalEngine};
 const CONTAINERS: usize = 1000;
 const CLIENTS: usize = 100;
 const RUN: Duration = Duration::from_secs(10);
+
+/// The 1-minute load average.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
 
 fn main() {
     let dir = tempfile::Builder::new()
@@ -68,8 +80,14 @@ fn main() {
             serde_json::from_slice(&body).expect("parse");
     }
     let de_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
+    // What the client does with a `304`: hand out a copy of the rows it kept.
+    let t = Instant::now();
+    for _ in 0..n {
+        drop(std::hint::black_box(list.clone()));
+    }
+    let clone_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
     println!(
-        "one listing of {CONTAINERS}: engine {engine_ms:.2} ms, JSON {} KB encode {ser_ms:.2} ms, decode {de_ms:.2} ms",
+        "one listing of {CONTAINERS}: engine {engine_ms:.2} ms, JSON {} KB encode {ser_ms:.2} ms, decode {de_ms:.2} ms, copy of the rows {clone_ms:.2} ms",
         bytes / 1024
     );
 
@@ -81,46 +99,142 @@ fn main() {
         max_per_uid: CLIENTS + 8,
         ..Default::default()
     };
-    std::thread::spawn(move || server::serve_with(e2, listener, limits));
+    let timings = Arc::new(server::timings::Timings::default());
+    let t2 = timings.clone();
+    std::thread::spawn(move || server::serve_timed(e2, listener, limits, t2));
 
     let opts = ContainerListOptions {
         all: true,
         ..Default::default()
     };
-    let start = Instant::now();
-    let handles: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let sock = sock.clone();
-            let opts = opts.clone();
-            std::thread::spawn(move || {
-                let client = RemoteEngine::connect(Endpoint::Unix(sock)).expect("connect");
-                let mut lat = Vec::new();
-                while start.elapsed() < RUN {
-                    let t = Instant::now();
-                    let list = client.container_list(&Caller::root(), &opts).expect("list");
-                    lat.push(t.elapsed());
-                    assert_eq!(list.len(), CONTAINERS);
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("client"))
-        .collect();
-    let wall = start.elapsed();
-    all.sort();
-    let pct = |p: f64| all[((all.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
-    println!(
-        "socket: {CLIENTS} concurrent clients listing {CONTAINERS} containers: {} requests in {:.1} s = {:.0} req/s; latency p50 {:.1} ms, p99 {:.1} ms",
-        all.len(),
-        wall.as_secs_f64(),
-        all.len() as f64 / wall.as_secs_f64(),
-        pct(0.5),
-        pct(0.99)
+    let load_before = load();
+    let (lat, wall) = clients(
+        || RemoteEngine::connect(Endpoint::Unix(sock.clone())).expect("connect"),
+        |client| {
+            let list = client.container_list(&Caller::root(), &opts).expect("list");
+            assert_eq!(list.len(), CONTAINERS);
+        },
     );
+    report("socket", &lat, wall, &timings, &load_before);
+
+    // The same questions through bare HTTP exchanges: the server and the socket alone,
+    // without the client's decoding or copy of the rows it hands out.
+    timings.reset();
+    let args = serde_json::to_string(&[&opts]).expect("json");
+    let load_before = load();
+    let (lat, wall) = clients(
+        || {
+            let conn = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+            (BufReader::new(conn), String::new())
+        },
+        |(conn, etag)| {
+            let status = bare_list(conn, &args, etag);
+            assert!(status == 200 || status == 304, "status {status}");
+        },
+    );
+    report("bare HTTP", &lat, wall, &timings, &load_before);
     for i in 0..CONTAINERS {
         let _ = engine.container_remove(&root, &format!("c{i}"), Default::default());
     }
+}
+
+/// Run [`CLIENTS`] threads, each with what `open` gives it, doing `one` again and again
+/// for [`RUN`]: every call's latency, sorted, and the wall time.
+fn clients<C>(
+    open: impl Fn() -> C + Sync,
+    one: impl Fn(&mut C) + Sync,
+) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let mut all: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut c = open();
+                    let mut lat = Vec::new();
+                    while start.elapsed() < RUN {
+                        let t = Instant::now();
+                        one(&mut c);
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client"))
+            .collect()
+    });
+    all.sort();
+    (all, start.elapsed())
+}
+
+/// Print the clients' figures and the server's for one run.
+fn report(
+    label: &str,
+    lat: &[Duration],
+    wall: Duration,
+    timings: &server::timings::Timings,
+    load_before: &str,
+) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pct = |p: f64| ms(lat[((lat.len() - 1) as f64 * p) as usize]);
+    println!(
+        "{label}: {CLIENTS} concurrent clients listing {CONTAINERS} containers: {} requests in {:.1} s = {:.0} req/s; latency p50 {:.1} ms, p99 {:.1} ms (load average {load_before} before)",
+        lat.len(),
+        wall.as_secs_f64(),
+        lat.len() as f64 / wall.as_secs_f64(),
+        pct(0.5),
+        pct(0.99)
+    );
+    println!(
+        "  server: {} answers ({} at once from the kept listing), mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms (request read to answer ready)",
+        timings.count(),
+        timings.quick(),
+        ms(timings.mean()),
+        ms(timings.percentile(0.5)),
+        ms(timings.percentile(0.99)),
+    );
+}
+
+/// One `container_list` as a bare HTTP/1.1 exchange on a kept connection, sending back
+/// the tag of the last answer as wharf's client does; the body is read, not decoded.
+fn bare_list(
+    conn: &mut BufReader<std::os::unix::net::UnixStream>,
+    args: &str,
+    etag: &mut String,
+) -> u16 {
+    let inm = if etag.is_empty() {
+        String::new()
+    } else {
+        format!("If-None-Match: {etag}\r\n")
+    };
+    let req = format!(
+        "POST /v1/container_list HTTP/1.1\r\nHost: wharf\r\n{inm}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{args}",
+        args.len()
+    );
+    conn.get_mut().write_all(req.as_bytes()).expect("send");
+    let mut line = String::new();
+    conn.read_line(&mut line).expect("status line");
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let mut len = 0;
+    loop {
+        line.clear();
+        conn.read_line(&mut line).expect("header");
+        let Some((k, v)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        if k.eq_ignore_ascii_case("content-length") {
+            len = v.trim().parse().expect("length");
+        } else if k.eq_ignore_ascii_case("etag") {
+            *etag = v.trim().to_string();
+        }
+    }
+    let mut body = vec![0; len];
+    conn.read_exact(&mut body).expect("body");
+    status
 }

@@ -98,6 +98,15 @@ impl Stamp {
     }
 }
 
+/// Does process `pid` or `monitor` exist? (A probe: signal 0.)
+fn either_alive(pid: i32, monitor: i32) -> bool {
+    let probe = |pid: i32| {
+        // SAFETY: kill(2) with signal 0 only checks that the pid exists.
+        pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    };
+    probe(pid) || probe(monitor)
+}
+
 fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
@@ -200,13 +209,14 @@ impl Row {
         super::needs_care(&self.state)
     }
 
+    /// Does the row say processes should be there (running, or a monitor)?
+    fn has_processes(&self) -> bool {
+        self.state.status.is_active() || self.state.monitor_pid != 0
+    }
+
     /// The cheap probe between full checks: does a process of the row still exist?
     fn probably_alive(&self) -> bool {
-        let probe = |pid: i32| {
-            // SAFETY: kill(2) with signal 0 only checks that the pid exists.
-            pid > 0 && unsafe { libc::kill(pid, 0) } == 0
-        };
-        probe(self.state.pid) || probe(self.state.monitor_pid)
+        either_alive(self.state.pid, self.state.monitor_pid)
     }
 
     /// The row as `ps` shows it, with its networks and ports from `net`.
@@ -308,6 +318,30 @@ struct Inner {
 #[derive(Default)]
 pub struct Index {
     inner: Mutex<Inner>,
+    /// What a quiet look needs ([`Index::quiet_generation`]), apart from the rows so
+    /// that it never waits for a look that reads files.
+    quiet: Mutex<QuietSlot>,
+}
+
+/// What a quiet look needs of a watching index, as its last look left it.
+struct Quiet {
+    generation: u64,
+    /// The watch's queue (a duplicate of its descriptor).
+    events: Arc<std::os::fd::OwnedFd>,
+    /// Pid and monitor pid of every row that says running or has a monitor.
+    probes: Arc<Vec<(i32, i32)>>,
+    /// The last full check against /proc.
+    full_at: Instant,
+}
+
+#[derive(Default)]
+struct QuietSlot {
+    /// `None` from when a look takes events off the queue until it has counted them
+    /// in its generation, or when the index does not watch.
+    view: Option<Quiet>,
+    /// A quiet look left the due full check to its caller (then): the others go on
+    /// with the probe meanwhile.
+    claimed: Option<Instant>,
 }
 
 impl std::fmt::Debug for Index {
@@ -385,12 +419,46 @@ impl Index {
         self.fresh(engine).generation
     }
 
+    /// What [`Index::generation`] would answer, when telling it takes neither a wait
+    /// nor a read of a file: the index watches, no change is queued since its last
+    /// look, and every row that says running answers the probe (the full check against
+    /// /proc, once a second, is left to one caller, which gets `None`). `None`
+    /// otherwise, or while a look is taking in changes: then ask [`Index::generation`] where
+    /// blocking is fine. For a server's worker threads, which must never wait for a
+    /// listing to be read.
+    pub fn quiet_generation(&self) -> Option<u64> {
+        let (generation, probes) = {
+            let mut q = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+            let v = q.view.as_ref()?;
+            // Asked under the lock: a look that takes events off the queue withdraws
+            // the view first.
+            if queued(&v.events) {
+                return None;
+            }
+            let due = v.full_at.elapsed() >= FULL_LIVENESS;
+            if due && q.claimed.is_none_or(|t| t.elapsed() >= FULL_LIVENESS) {
+                q.claimed = Some(Instant::now());
+                return None;
+            }
+            (v.generation, v.probes.clone())
+        };
+        probes
+            .iter()
+            .all(|&(pid, monitor)| either_alive(pid, monitor))
+            .then_some(generation)
+    }
+
+    /// Set the quiet view (`None`: there is none).
+    fn publish(&self, view: Option<Quiet>) {
+        self.quiet.lock().unwrap_or_else(|e| e.into_inner()).view = view;
+    }
+
     /// The index brought up to date (locked).
     fn fresh(&self, engine: &LocalEngine) -> MutexGuard<'_, Inner> {
         // Containers found dead without a word are observed outside the lock (that
         // writes their state, may remove them, and emits events), then read again.
         let mut g = self.lock();
-        g.refresh(engine);
+        g.refresh(engine, &self.quiet);
         let dead = g.find_dead();
         if !dead.is_empty() {
             drop(g);
@@ -403,11 +471,40 @@ impl Index {
             }
             g.check_stamps(engine, false);
         }
+        self.publish(g.quiet());
         g
     }
 }
 
+/// Are events waiting in the inotify queue `fd`? (Nothing is read.)
+fn queued(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, the bytes ready to read, to `n`.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n as *mut libc::c_int) };
+    r != 0 || n > 0
+}
+
 impl Inner {
+    /// The view a quiet look may answer from, if this index watches all it shows.
+    fn quiet(&self) -> Option<Quiet> {
+        let w = self.watch.as_ref().filter(|w| !w.short)?;
+        self.net.as_ref()?;
+        let probes = self
+            .entries
+            .values()
+            .filter_map(|e| e.row.as_ref())
+            .filter(|r| r.has_processes())
+            .map(|r| (r.state.pid, r.state.monitor_pid))
+            .collect();
+        Some(Quiet {
+            generation: self.generation,
+            events: w.events.clone(),
+            probes: Arc::new(probes),
+            full_at: self.last_full_liveness?,
+        })
+    }
+
     fn forget_row(&mut self, id: &str) {
         if let Some(e) = self.entries.get_mut(id) {
             // Read again next time: no directory has this stamp.
@@ -416,7 +513,9 @@ impl Inner {
         self.generation += 1;
     }
 
-    fn refresh(&mut self, engine: &LocalEngine) {
+    /// Bring the rows up to date; `quiet`'s view is withdrawn before changes are taken
+    /// off the watch's queue (and put back by the caller once they are counted).
+    fn refresh(&mut self, engine: &LocalEngine, quiet: &Mutex<QuietSlot>) {
         self.uses += 1;
         if !self.loaded {
             self.loaded = true;
@@ -437,7 +536,16 @@ impl Inner {
         }
         let changes = match self.watch.as_mut() {
             Some(_) if fresh_watch => Some(Changes::All),
-            Some(w) => Some(w.changes()),
+            Some(w) => {
+                // Under the view's lock: a quiet look sees either the events queued or
+                // no view, never a view that does not count events already taken.
+                let mut q = quiet.lock().unwrap_or_else(|e| e.into_inner());
+                let c = w.changes();
+                if !matches!(c, Changes::None) {
+                    q.view = None;
+                }
+                Some(c)
+            }
             None => None,
         };
         match changes {
@@ -575,7 +683,7 @@ impl Inner {
         self.entries
             .values()
             .filter_map(|e| e.row.as_ref())
-            .filter(|r| r.state.status.is_active() || r.state.monitor_pid != 0)
+            .filter(|r| r.has_processes())
             .filter(|r| {
                 if full {
                     r.gone_silently()
@@ -651,6 +759,8 @@ enum Changes {
 /// inotify watches on `containers/`, each container directory and `networks/`.
 struct Watch {
     ino: nix::sys::inotify::Inotify,
+    /// The queue's descriptor again, for quiet looks.
+    events: Arc<std::os::fd::OwnedFd>,
     by_wd: HashMap<nix::sys::inotify::WatchDescriptor, String>,
     containers: nix::sys::inotify::WatchDescriptor,
     networks: nix::sys::inotify::WatchDescriptor,
@@ -675,8 +785,10 @@ impl Watch {
             .add_watch(&engine.root().containers(), DIR_EVENTS)
             .ok()?;
         let networks = ino.add_watch(&engine.root().networks(), DIR_EVENTS).ok()?;
+        let events = std::os::fd::AsFd::as_fd(&ino).try_clone_to_owned().ok()?;
         Some(Watch {
             ino,
+            events: Arc::new(events),
             by_wd: HashMap::new(),
             containers,
             networks,

@@ -238,25 +238,12 @@ impl BodyReader {
                 let next = tokio::time::timeout(BODY_STALL, body.frame()).await;
                 let frame = match next {
                     Err(_) => {
-                        let _ = tx
-                            .send(Err(io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                format!(
-                                    "the request body stalled for {} s",
-                                    BODY_STALL.as_secs()
-                                ),
-                            )))
-                            .await;
+                        let _ = tx.send(Err(stalled())).await;
                         return;
                     }
                     Ok(None) => return,
                     Ok(Some(Err(e))) => {
-                        let _ = tx
-                            .send(Err(io::Error::new(
-                                io::ErrorKind::InvalidData,
-                                format!("reading the request body: {e}"),
-                            )))
-                            .await;
+                        let _ = tx.send(Err(unreadable(e))).await;
                         return;
                     }
                     Ok(Some(Ok(f))) => f,
@@ -265,16 +252,8 @@ impl BodyReader {
                     continue; // trailers
                 };
                 total += data.len() as u64;
-                if limit.is_some_and(|l| total > l) {
-                    let _ = tx
-                        .send(Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "the request body is larger than {} bytes, the most this call takes",
-                                limit.unwrap_or(0)
-                            ),
-                        )))
-                        .await;
+                if let Some(l) = limit.filter(|l| total > *l) {
+                    let _ = tx.send(Err(too_large(l))).await;
                     return;
                 }
                 if tx.send(Ok(data)).await.is_err() {
@@ -282,6 +261,26 @@ impl BodyReader {
                 }
             }
         });
+        BodyReader {
+            rx,
+            buf: Bytes::new(),
+            done: false,
+        }
+    }
+
+    /// A reader of a body read whole already (`Err`: reading it failed), within
+    /// `limit` as [`BodyReader::spawn`]'s.
+    pub fn read(body: io::Result<Bytes>, limit: Option<u64>) -> BodyReader {
+        let (tx, rx) = mpsc::channel(1);
+        let item = match body {
+            Ok(b) => match limit.filter(|l| b.len() as u64 > *l) {
+                Some(l) => Err(too_large(l)),
+                None => Ok(b),
+            },
+            Err(e) => Err(e),
+        };
+        // Room for one: it is there to read, then the end (the sender is gone).
+        let _ = tx.try_send(item);
         BodyReader {
             rx,
             buf: Bytes::new(),
@@ -331,6 +330,36 @@ impl Read for BodyReader {
         let _ = self.buf.split_to(n);
         Ok(n)
     }
+}
+
+/// A request body that stopped coming for [`BODY_STALL`].
+pub fn stalled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the request body stalled for {} s", BODY_STALL.as_secs()),
+    )
+}
+
+/// A request body the connection failed to read.
+pub fn unreadable(e: hyper::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("reading the request body: {e}"),
+    )
+}
+
+fn too_large(limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the request body is larger than {limit} bytes, the most this call takes"),
+    )
+}
+
+/// A whole answer's body, sent as it is.
+pub fn full(body: Bytes) -> Body {
+    http_body_util::Full::new(body)
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// The body of an answer from the frames the engine thread sends.

@@ -10,6 +10,10 @@
 //! been allowed for the caller's role, and within a size cap for the call; an accept
 //! error (out of descriptors) backs off instead of spinning; refusals of users without a
 //! role are audited once a minute per uid with a count.
+//!
+//! Requests are handled on blocking threads (engine calls block), but for listings asked
+//! again while nothing changed: the connection's worker answers those at once from the
+//! kept answer, never waiting on a lock a listing being made holds ([`lists`]).
 
 pub mod accounts;
 pub mod bridge;
@@ -17,6 +21,7 @@ pub mod conns;
 pub mod docker;
 pub mod lists;
 pub mod relay;
+pub mod timings;
 pub mod wharf;
 
 use std::convert::Infallible;
@@ -79,6 +84,8 @@ pub struct Shared {
     pub rt: tokio::runtime::Handle,
     /// The socket's path, as the connections list names it.
     pub socket: Option<std::path::PathBuf>,
+    /// How long answers take.
+    pub timings: Arc<timings::Timings>,
 }
 
 /// Bind the socket at `path` (replacing a stale one), open to local users: rights come
@@ -126,6 +133,16 @@ pub fn serve(engine: Arc<LocalEngine>, listener: UnixListener) -> Result<()> {
 
 /// Serve connections from `listener` within `limits`.
 pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limits) -> Result<()> {
+    serve_timed(engine, listener, limits, Arc::default())
+}
+
+/// [`serve_with`], counting how long each answer takes in `timings`.
+pub fn serve_timed(
+    engine: Arc<LocalEngine>,
+    listener: UnixListener,
+    limits: Limits,
+    timings: Arc<timings::Timings>,
+) -> Result<()> {
     engine.lists_often();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -156,6 +173,7 @@ pub fn serve_with(engine: Arc<LocalEngine>, listener: UnixListener, limits: Limi
         lists: lists::Lists::default(),
         rt: rt.handle().clone(),
         socket,
+        timings,
     });
     rt.block_on(async move {
         let listener =
@@ -284,11 +302,13 @@ async fn connection(shared: Arc<Shared>, stream: tokio::net::UnixStream) {
     let io = TokioIo::new(stream);
     let svc_shared = shared.clone();
     let session = slot.session();
+    let grant = Arc::new(lists::Grant::default());
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let shared = svc_shared.clone();
         let caller = caller.clone();
+        let grant = grant.clone();
         session.note_call();
-        async move { Ok::<_, Infallible>(handle(shared, caller, req).await) }
+        async move { Ok::<_, Infallible>(handle(shared, caller, grant, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -335,8 +355,15 @@ async fn refuse_raw(mut stream: tokio::net::UnixStream, status: u16, msg: &str) 
 /// One request: what every handler gets, on a blocking thread.
 pub struct Req {
     pub parts: http::request::Parts,
-    body: Option<Incoming>,
+    body: Option<ReqBody>,
     rt: tokio::runtime::Handle,
+}
+
+/// A request's body: still on the connection, or read whole already (by the quick
+/// path of listings, which then left the request to a handler).
+enum ReqBody {
+    Incoming(Incoming),
+    Read(std::io::Result<bytes::Bytes>),
 }
 
 impl Req {
@@ -345,7 +372,8 @@ impl Req {
     /// on permission before a byte of the body is read.
     pub fn body(&mut self, limit: Option<u64>) -> BodyReader {
         match self.body.take() {
-            Some(b) => BodyReader::spawn(b, limit, &self.rt),
+            Some(ReqBody::Incoming(b)) => BodyReader::spawn(b, limit, &self.rt),
+            Some(ReqBody::Read(b)) => BodyReader::read(b, limit),
             // Asked twice: nothing more to read.
             None => BodyReader::empty(),
         }
@@ -375,15 +403,90 @@ impl Req {
     }
 }
 
+/// A listing answered from the kept answer on this worker, with its arguments for the
+/// trace, when that needs no wait ([`lists`]); else the request's body back (read
+/// already when it holds wharf's arguments) for the ordinary path.
+async fn quick(
+    shared: &Shared,
+    caller: &Caller,
+    q: &lists::Question,
+    parts: &http::request::Parts,
+    body: Incoming,
+) -> std::result::Result<(lists::Answer, Option<serde_json::Value>), ReqBody> {
+    use http_body_util::BodyExt;
+    let (bytes, body) = match q {
+        lists::Question::Docker => (bytes::Bytes::new(), Some(body)),
+        lists::Question::Wharf => {
+            let small = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n <= lists::QUICK_BODY);
+            if !small {
+                return Err(ReqBody::Incoming(body));
+            }
+            match tokio::time::timeout(bridge::BODY_STALL, body.collect()).await {
+                Ok(Ok(b)) => (b.to_bytes(), None),
+                Ok(Err(e)) => return Err(ReqBody::Read(Err(bridge::unreadable(e)))),
+                Err(_) => return Err(ReqBody::Read(Err(bridge::stalled()))),
+            }
+        }
+    };
+    let answer = q.key(caller, parts, &bytes).and_then(|(key, args)| {
+        let inm = parts
+            .headers
+            .get(http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok());
+        Some((shared.lists.quick(&shared.engine, &key, inm)?, args))
+    });
+    answer.ok_or(match body {
+        Some(b) => ReqBody::Incoming(b),
+        None => ReqBody::Read(Ok(bytes)),
+    })
+}
+
 async fn handle(
     shared: Arc<Shared>,
     caller: Arc<Caller>,
+    grant: Arc<lists::Grant>,
     mut req: Request<Incoming>,
 ) -> Response<Body> {
+    let received = std::time::Instant::now();
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, body) = req.into_parts();
     let is_wharf = parts.uri.path().starts_with("/v1/");
     let traced = TracedRequest::of(&parts, is_wharf);
+    let question = lists::Question::of(&parts, is_wharf);
+    let body = match question.as_ref().filter(|_| grant.holds(&shared.engine)) {
+        None => ReqBody::Incoming(body),
+        Some(q) => match quick(&shared, &caller, q, &parts, body).await {
+            Ok((answer, args)) => {
+                let took = received.elapsed();
+                shared.timings.record(took, true);
+                if let Some(t) = traced {
+                    let g = crate::trace::Gathered {
+                        args,
+                        status: Some(answer.status.as_u16()),
+                        ..Default::default()
+                    };
+                    t.record(&shared.engine, &caller, took, g);
+                }
+                let mut resp = Response::new(bridge::full(answer.body));
+                *resp.status_mut() = answer.status;
+                *resp.headers_mut() = answer.headers;
+                return resp;
+            }
+            Err(body) => body,
+        },
+    };
+    // A listing answered here passed the check of the right to list, under the policy
+    // in force when it began.
+    let policy = question
+        .is_some()
+        .then(|| shared.engine.gate().policy())
+        .flatten()
+        .map(|p| p.digest().to_string());
     let (responder, pending, body_rx) = Responder::new();
     let r = Req {
         parts,
@@ -413,7 +516,13 @@ async fn handle(
         }
     });
     let head = match pending.head.await {
-        Ok(h) => h,
+        Ok(h) => {
+            shared.timings.record(received.elapsed(), false);
+            if let Some(p) = policy.filter(|_| h.status.is_success() || h.status == 304) {
+                grant.note(p);
+            }
+            h
+        }
         Err(_) => {
             // The handler panicked before answering.
             let _ = task.await;

@@ -233,11 +233,7 @@ fn container_list(
     if opts.size {
         return reply(out, engine.container_list(caller, &opts));
     }
-    let key = format!(
-        "wharf {} {}",
-        serde_json::to_string(caller).unwrap_or_default(),
-        a
-    );
+    let key = super::lists::wharf_key(caller, &a);
     let res = sh
         .lists
         .answer(engine, key, if_none_match, HeaderMap::new(), out, || {

@@ -178,11 +178,7 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
         ok(out, &v);
         return Ok(());
     }
-    let key = format!(
-        "docker {} {}",
-        serde_json::to_string(c.caller).unwrap_or_default(),
-        c.req.parts.uri.query().unwrap_or("")
-    );
+    let key = super::super::lists::docker_key(c.caller, c.req.parts.uri.query().unwrap_or(""));
     let inm = c.req.header("if-none-match").map(str::to_string);
     c.sh.lists
         .answer(&e, key, inm.as_deref(), base_headers(), out, make)
