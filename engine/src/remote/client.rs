@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header;
@@ -206,7 +206,7 @@ pub struct RemoteEngine {
     /// The last container listing per question, with the server's tag for it: asked
     /// again with `If-None-Match`, an unchanged listing comes back as `304` and is not
     /// decoded again.
-    lists: Mutex<std::collections::HashMap<String, (String, Vec<ContainerSummary>)>>,
+    lists: Mutex<std::collections::HashMap<String, (String, Arc<Vec<ContainerSummary>>)>>,
     /// Runs the connections (hyper's client) for the calls, which block.
     runner: Runner,
 }
@@ -457,12 +457,12 @@ impl RemoteEngine {
     fn list_cached(&self, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
         let args = json!([opts]);
         let key = args.to_string();
-        let known = self
-            .lists
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).map(|(t, _)| t.clone()))
-            .and_then(|t| http::HeaderValue::from_str(&t).ok());
+        // The tag sent and the rows it stands for, taken together: another thread may
+        // replace the kept entry meanwhile, and a 304 means *these* rows.
+        let kept = self.lists.lock().ok().and_then(|m| m.get(&key).cloned());
+        let known = kept
+            .as_ref()
+            .and_then(|(t, _)| http::HeaderValue::from_str(t).ok());
         let (head, body) = self.exchange("container_list", || {
             let mut req = json_request("container_list", &args, false)?;
             if let Some(tag) = &known {
@@ -471,8 +471,8 @@ impl RemoteEngine {
             Ok(req)
         })?;
         if head.status == http::StatusCode::NOT_MODIFIED {
-            if let Some((_, v)) = self.lists.lock().ok().and_then(|m| m.get(&key).cloned()) {
-                return Ok(v);
+            if let Some((_, v)) = kept.filter(|_| known.is_some()) {
+                return Ok(v.as_ref().clone());
             }
             return Err(EngineError::internal(
                 "the engine said the listing had not changed, but none is kept",
@@ -491,7 +491,7 @@ impl RemoteEngine {
             if m.len() >= 64 {
                 m.clear();
             }
-            m.insert(key, (tag.to_string(), rows.clone()));
+            m.insert(key, (tag.to_string(), Arc::new(rows.clone())));
         }
         Ok(rows)
     }
