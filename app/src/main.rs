@@ -223,7 +223,12 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
         _ => return None,
     };
     let id = id.to_str()?;
-    let policy = match cli::load_policy(None) {
+    // As `--policy`'s default: the environment's WHARF_POLICY (empty: unset), then the
+    // policy file's usual place.
+    let policy_path = std::env::var_os("WHARF_POLICY")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let policy = match cli::load_policy(policy_path.as_deref()) {
         Ok(p) => p.map(Arc::new),
         Err(e) => {
             eprintln!("wharf: {e}");
