@@ -196,6 +196,9 @@ fn check_ssh_host(h: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A container listing kept by its arguments: the server's tag for it and the rows.
+type KeptList = (String, Arc<Vec<ContainerSummary>>);
+
 /// The engine API over the socket. Connections are kept and reused.
 pub struct RemoteEngine {
     endpoint: Endpoint,
@@ -206,7 +209,7 @@ pub struct RemoteEngine {
     /// The last container listing per question, with the server's tag for it: asked
     /// again with `If-None-Match`, an unchanged listing comes back as `304` and is not
     /// decoded again.
-    lists: Mutex<std::collections::HashMap<String, (String, Arc<Vec<ContainerSummary>>)>>,
+    lists: Mutex<std::collections::HashMap<String, KeptList>>,
     /// Runs the connections (hyper's client) for the calls, which block.
     runner: Runner,
 }
