@@ -235,13 +235,7 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
             return Some(125);
         }
     };
-    let opts = EngineOptions {
-        policy,
-        bridge_grace: Some(bridge_grace()),
-        internal: true,
-        ..Default::default()
-    };
-    match LocalEngine::open(root, opts) {
+    match open_engine(std::path::Path::new(root), policy, true) {
         Ok(engine) => Some(wharf_engine::runtime::monitor::main(
             &engine,
             id,
@@ -249,13 +243,31 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
             attach,
         )),
         Err(e) => {
-            eprintln!(
-                "wharf: cannot open the state root {}: {e}",
-                root.to_string_lossy()
-            );
+            eprintln!("wharf: {e}");
             Some(125)
         }
     }
+}
+
+/// The embedded engine on `root` as the command line opens it (`internal`: for a
+/// process the engine started for itself, which skips the crash recovery).
+fn open_engine(
+    root: &std::path::Path,
+    policy: Option<Arc<wharf_engine::policy::Policy>>,
+    internal: bool,
+) -> Result<LocalEngine, wharf_engine::EngineError> {
+    let opts = EngineOptions {
+        policy,
+        bridge_grace: Some(bridge_grace()),
+        internal,
+        ..Default::default()
+    };
+    LocalEngine::open(root, opts).map_err(|e| {
+        wharf_engine::EngineError::unavailable(format!(
+            "cannot open the state root {}: {e}",
+            root.display()
+        ))
+    })
 }
 
 fn main() {
@@ -345,18 +357,7 @@ fn main() {
         if let Some(e) = cell.get() {
             return Ok(e.clone());
         }
-        let engine_opts = EngineOptions {
-            policy: local_policy.clone(),
-            bridge_grace: Some(bridge_grace()),
-            internal,
-            ..Default::default()
-        };
-        let e = LocalEngine::open(&root, engine_opts).map_err(|e| {
-            wharf_engine::EngineError::unavailable(format!(
-                "cannot open the state root {}: {e}",
-                root.display()
-            ))
-        })?;
+        let e = open_engine(&root, local_policy.clone(), internal)?;
         if lists_often {
             e.lists_often();
         }

@@ -931,23 +931,14 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use wharf_engine::api::ContainerCreate;
-    use wharf_engine::{EngineOptions, LocalEngine};
     use wharf_views::run_form::Mode;
 
     use super::*;
 
     fn app_as(dir: &std::path::Path, role: &str) -> App {
-        let engine =
-            LocalEngine::open(dir, EngineOptions::default()).expect("engine on a temp root");
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let worker = Worker {
-            engine: Arc::new(engine),
-            caller: wharf_engine::Caller::root(),
-            tx,
-        };
+        let (worker, _rx) = crate::console::worker::Worker::on_temp_root(dir);
         let mut a = App::new(
             worker,
             Keymap::default_keymap(),

@@ -676,12 +676,9 @@ mod console_tests {
     //! The forms in the whole console (header, tabs, the pane under the window, the
     //! footer), at 80x24 and 160x45, and what a role is offered.
 
-    use std::sync::Arc;
-
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
-    use wharf_engine::{EngineOptions, LocalEngine};
     use wharf_views::networks::NetworkRow;
     use wharf_views::Theme;
 
@@ -689,17 +686,9 @@ mod console_tests {
     use super::super::app::{App, Overlay};
     use super::super::keymap::Keymap;
     use super::super::panes::{containers, networks};
-    use super::super::worker::Worker;
 
     fn console(dir: &std::path::Path, role: Option<&str>) -> App {
-        let engine =
-            LocalEngine::open(dir, EngineOptions::default()).expect("engine on a temp root");
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let worker = Worker {
-            engine: Arc::new(engine),
-            caller: wharf_engine::Caller::root(),
-            tx,
-        };
+        let (worker, _rx) = crate::console::worker::Worker::on_temp_root(dir);
         let role = role.and_then(|r| {
             wharf_engine::policy::Policy::parse(std::path::Path::new("policy.json"), "{}")
                 .unwrap()

@@ -186,29 +186,18 @@ mod tests {
     //! The whole console on a TestBackend (gitui-style): header, tabs, pane, footer and
     //! overlays composed as the app draws them, at 80x24 and 160x45.
 
-    use std::sync::Arc;
-
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
-    use wharf_engine::{EngineOptions, LocalEngine};
     use wharf_views::footer::{Level, Notification};
     use wharf_views::Theme;
 
     use super::super::actions;
     use super::super::app::{App, Overlay};
     use super::super::keymap::Keymap;
-    use super::super::worker::Worker;
     use super::*;
 
     fn app(dir: &std::path::Path) -> App {
-        let engine =
-            LocalEngine::open(dir, EngineOptions::default()).expect("engine on a temp root");
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let worker = Worker {
-            engine: Arc::new(engine),
-            caller: wharf_engine::Caller::root(),
-            tx,
-        };
+        let (worker, _rx) = crate::console::worker::Worker::on_temp_root(dir);
         let mut a = App::new(
             worker,
             Keymap::default_keymap(),

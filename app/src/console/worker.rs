@@ -17,6 +17,23 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// For tests: a worker on the embedded engine over the temporary root `dir`, as
+    /// root, and the receiving end of its messages (keep it to keep the channel open).
+    #[cfg(test)]
+    pub fn on_temp_root(
+        dir: &std::path::Path,
+    ) -> (Worker, tokio::sync::mpsc::UnboundedReceiver<Msg>) {
+        let engine = wharf_engine::LocalEngine::open(dir, wharf_engine::EngineOptions::default())
+            .expect("engine on a temp root");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let w = Worker {
+            engine: Arc::new(engine),
+            caller: Caller::root(),
+            tx,
+        };
+        (w, rx)
+    }
+
     /// Run `f` on a thread; its message goes back to the loop.
     pub fn run(&self, f: impl FnOnce(&dyn Engine, &Caller) -> Msg + Send + 'static) {
         let w = self.clone();

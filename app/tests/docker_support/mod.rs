@@ -3,10 +3,15 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use super::containers_support::Wharf;
+
+// The benches' dockerd plumbing: one launcher (own network namespace, no bridge, no
+// iptables), one way to stop it and to clear its directory.
+#[path = "../../benches/support/dockerd.rs"]
+mod bench_dockerd;
 
 pub fn tmpdir(prefix: &str) -> PathBuf {
     tempfile::Builder::new()
@@ -32,19 +37,10 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Stop it (SIGTERM, then SIGKILL after 20 s).
+    /// Stop it (SIGTERM, then SIGKILL after a while).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            bench_dockerd::stop_child(&mut c);
         }
     }
 }
@@ -52,19 +48,7 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
-        if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let prefix = self.tmp.display().to_string();
-            let mut points: Vec<&str> = mi
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(4))
-                .filter(|p| p.starts_with(&prefix))
-                .collect();
-            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in points {
-                let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.tmp);
+        bench_dockerd::clear_dir(&self.tmp);
     }
 }
 
@@ -80,28 +64,7 @@ pub fn dockerd() -> Option<Daemon> {
     }
     let tmp = tmpdir("wdeng");
     let sock = tmp.join("docker.sock");
-    let child = Command::new("unshare")
-        .args(["-n", "--", "dockerd"])
-        .arg("--data-root")
-        .arg(tmp.join("data"))
-        .arg("--exec-root")
-        .arg(tmp.join("exec"))
-        .arg("--pidfile")
-        .arg(tmp.join("docker.pid"))
-        .arg("-H")
-        .arg(format!("unix://{}", sock.display()))
-        .args([
-            "--bridge",
-            "none",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--ip-masq=false",
-            "--userland-proxy=false",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(tmp.join("dockerd.log")).unwrap())
-        .spawn()
-        .expect("dockerd");
+    let child = bench_dockerd::spawn(&tmp, &sock).expect("dockerd");
     let d = Daemon {
         tmp,
         child: Some(child),

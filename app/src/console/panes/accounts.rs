@@ -1023,22 +1023,12 @@ mod tests {
     #[test]
     fn actions_act_on_the_filtered_entry() {
         use std::collections::VecDeque;
-        use std::sync::Arc;
 
         use crate::console::filter::Filter;
         use crate::console::keymap::Keymap;
-        use crate::console::worker::Worker;
 
         let dir = tempfile::tempdir().unwrap();
-        let engine =
-            wharf_engine::LocalEngine::open(dir.path(), wharf_engine::EngineOptions::default())
-                .unwrap();
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let worker = Worker {
-            engine: Arc::new(engine),
-            caller: wharf_engine::Caller::root(),
-            tx,
-        };
+        let (worker, _rx) = crate::console::worker::Worker::on_temp_root(dir.path());
         let (store, keymap) = (Store::default(), Keymap::default_keymap());
         let mut out = VecDeque::new();
         let mut a = Accounts {

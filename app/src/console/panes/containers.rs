@@ -1186,15 +1186,7 @@ mod tests {
         use std::sync::Arc;
 
         let dir = tempfile::tempdir().unwrap();
-        let engine =
-            wharf_engine::LocalEngine::open(dir.path(), wharf_engine::EngineOptions::default())
-                .unwrap();
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let worker = crate::console::worker::Worker {
-            engine: Arc::new(engine),
-            caller: wharf_engine::Caller::root(),
-            tx,
-        };
+        let (worker, _rx) = crate::console::worker::Worker::on_temp_root(dir.path());
         let mut store = store();
         let n = store.containers.items.len();
         store.containers.hosts = vec![Arc::from("lab-01"); n];
