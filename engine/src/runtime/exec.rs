@@ -500,9 +500,11 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         }
         msg
     };
-    if let Err(e) = Cgroup::for_container(&cfg.id).add_proc(child) {
-        let m = kill_child(format!("joining the container's cgroup: {}", e.message));
-        return fail(sync, 125, m);
+    if plan.cgroup_tasks.is_empty() {
+        if let Err(e) = Cgroup::for_container(&cfg.id).add_proc(child) {
+            let m = kill_child(format!("joining the container's cgroup: {}", e.message));
+            return fail(sync, 125, m);
+        }
     }
     if std::fs::File::from(go_w).write_all(b"g").is_err() {
         let m = kill_child("the exec process died before it started".into());
@@ -585,6 +587,9 @@ fn exec_plan(
         tty: ecfg.tty,
         init: false,
         host_network: false,
+        cgroup_tasks: Cgroup::for_container(&cfg.id)
+            .self_join_files()
+            .unwrap_or_default(),
     })
 }
 
@@ -602,6 +607,10 @@ fn child_main(
         // SAFETY: leave the forked child without running the helper's destructors.
         unsafe { libc::_exit(code) }
     };
+    // Into the container's cgroup, moving ourselves where that is cheaper.
+    if let Err(e) = super::cgroups::join_self(&plan.cgroup_tasks) {
+        fail(&mut errors, 125, e.message);
+    }
     let mut b = [0u8; 1];
     match std::fs::File::from(go).read(&mut b) {
         Ok(1) => {}

@@ -617,6 +617,7 @@ fn spawn_in(
         tty,
         init: cfg.spec.init,
         host_network,
+        cgroup_tasks: cgroup.self_join_files().unwrap_or_default(),
     };
     // The files must exist before the init process bind-mounts them.
     for f in ["hostname", "hosts", "resolv.conf"] {
@@ -648,8 +649,12 @@ fn spawn_in(
         let own = spawned.failure_now();
         kill_and_reap(own.unwrap_or(msg))
     };
-    if let Err(e) = cgroup.add_proc(pid) {
-        return Err(failed(fail125(e)));
+    if plan.cgroup_tasks.is_empty() {
+        if let Err(e) = cgroup.add_proc(pid) {
+            return Err(failed(fail125(e)));
+        }
+    } else {
+        crate::trace_step!("the init process (host pid {pid}) joined its cgroup itself (tasks)");
     }
     // In its cgroup, the init makes its root file system while the network is set up
     // here (a failure there is read from it at `release`).

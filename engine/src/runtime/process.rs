@@ -36,6 +36,10 @@ pub struct InitPlan {
     pub init: bool,
     /// Share the host's network namespace.
     pub host_network: bool,
+    /// The files the process writes `0` into to join its cgroup itself, first thing
+    /// after the clone ([`super::cgroups::Cgroup::self_join_files`]); empty when the
+    /// monitor moves it by pid instead.
+    pub cgroup_tasks: Vec<std::path::PathBuf>,
 }
 
 /// The init process's stdin, stdout and stderr: pipes (or /dev/null), or with `-t` a
@@ -215,6 +219,11 @@ fn child(plan: &InitPlan, stdio: Stdio, go: OwnedFd, errors: OwnedFd) -> ! {
         // SAFETY: _exit ends this process without running the monitor's destructors.
         unsafe { libc::_exit(code) }
     };
+    // Into our cgroup first, where we move ourselves (cheaper than being moved);
+    // the monitor waits for our report before it counts on it.
+    if let Err(e) = super::cgroups::join_self(&plan.cgroup_tasks) {
+        fail(&mut errors, 125, &e.message);
+    }
     // Two words from the monitor: `c` once we are in our cgroup (the root file system
     // is made meanwhile the monitor sets up the network), then `g` with the interfaces
     // to configure, one per line, until it closes its end.

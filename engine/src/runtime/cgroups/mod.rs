@@ -112,6 +112,19 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The files a process writes `0` into to join this cgroup itself, where that is
+    /// cheaper than being moved by pid: on v1, a single thread that moves itself
+    /// through `tasks` skips the kernel's global threadgroup lock, whose write side
+    /// waits for an RCU grace period (8–15 ms for the 8 hierarchies on these machines,
+    /// against 0.5 ms). `None` on v2, where `cgroup.procs` always takes that lock and
+    /// the monitor moves the process ([`Cgroup::add_proc`]).
+    pub fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        match self {
+            Cgroup::V1(c) => Some(c.tasks_files()),
+            Cgroup::V2(_) => None,
+        }
+    }
+
     /// Freeze (pause) or thaw, waiting until the kernel says it is done.
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         match self {
@@ -231,6 +244,21 @@ pub(crate) fn keyed_value(path: &Path, key: &str) -> Option<u64> {
             .then(|| it.next()?.parse().ok())
             .flatten()
     })
+}
+
+/// Join the cgroup whose [`Cgroup::self_join_files`] are `files`: this thread moves
+/// itself. The caller must be single-threaded (a freshly cloned init or exec process),
+/// so the thread is the whole process.
+pub fn join_self(files: &[PathBuf]) -> Result<()> {
+    for f in files {
+        fs::write(f, b"0").map_err(|e| {
+            EngineError::io(
+                format!("joining the container's cgroup ({})", f.display()),
+                e,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Pids listed in a `cgroup.procs` file.

@@ -157,6 +157,11 @@ impl V1 {
         Ok(())
     }
 
+    /// The `tasks` file of each hierarchy's directory.
+    pub(super) fn tasks_files(&self) -> Vec<PathBuf> {
+        self.dirs().into_iter().map(|d| d.join("tasks")).collect()
+    }
+
     pub(super) fn add_proc(&self, pid: i32) -> Result<()> {
         for d in self.dirs() {
             write_file(&d.join("cgroup.procs"), &pid.to_string())?;
