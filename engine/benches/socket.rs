@@ -4,8 +4,10 @@
 //! `cargo bench -p wharf-engine --bench socket` (as root). Prints p50/p99 latency and
 //! requests per second as the clients see them, the server's own share (from a request
 //! read to its answer ready), and the load average before (the figures mean little on
-//! a busy machine); then the same through bare HTTP exchanges, without the client's
-//! decoding or copy of the rows.
+//! a busy machine). The clients read the listing through `container_list_shared` (an
+//! unchanged listing's kept rows, not a copy); then the same with `container_list` (a
+//! copy of every row per call), and through bare HTTP exchanges, without the client's
+//! decoding.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::Arc;
@@ -111,11 +113,26 @@ fn main() {
     let (lat, wall) = clients(
         || RemoteEngine::connect(Endpoint::Unix(sock.clone())).expect("connect"),
         |client| {
-            let list = client.container_list(&Caller::root(), &opts).expect("list");
+            let list = client
+                .container_list_shared(&Caller::root(), &opts)
+                .expect("list");
             assert_eq!(list.len(), CONTAINERS);
         },
     );
     report("socket", &lat, wall, &timings, &load_before);
+
+    // The same through `container_list`, which hands each caller its own copy of the
+    // 1000 rows (what a caller that changes them needs).
+    timings.reset();
+    let load_before = load();
+    let (lat, wall) = clients(
+        || RemoteEngine::connect(Endpoint::Unix(sock.clone())).expect("connect"),
+        |client| {
+            let list = client.container_list(&Caller::root(), &opts).expect("list");
+            assert_eq!(list.len(), CONTAINERS);
+        },
+    );
+    report("socket, rows copied", &lat, wall, &timings, &load_before);
 
     // The same questions through bare HTTP exchanges: the server and the socket alone,
     // without the client's decoding or copy of the rows it hands out.

@@ -865,7 +865,7 @@ fn has_tty(ctx: &Ctx, name: &str) -> bool {
     };
     let visible = ctx
         .api()
-        .container_list(&ctx.caller, &opts)
+        .container_list_shared(&ctx.caller, &opts)
         .map(|l| l.iter().any(|c| c.name == name || c.id.starts_with(name)))
         .unwrap_or(false);
     visible
@@ -1102,12 +1102,13 @@ fn ps(a: PsArgs, ctx: &Ctx) -> i32 {
         size: a.size,
         filters,
     };
-    let list = match ctx.api().container_list(&ctx.caller, &opts) {
+    // Only read: the rows a remote engine keeps, not a copy of them.
+    let list = match ctx.api().container_list_shared(&ctx.caller, &opts) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
     if a.quiet {
-        for c in &list {
+        for c in list.iter() {
             println!(
                 "{}",
                 if a.no_trunc {

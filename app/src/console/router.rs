@@ -326,6 +326,14 @@ impl ContainerApi for Router {
         let m = self.current()?;
         m.engine.container_list(&m.caller, o)
     }
+    fn container_list_shared(
+        &self,
+        _c: &Caller,
+        o: &ContainerListOptions,
+    ) -> Result<std::sync::Arc<Vec<ContainerSummary>>> {
+        let m = self.current()?;
+        m.engine.container_list_shared(&m.caller, o)
+    }
     fn container_inspect(&self, _c: &Caller, id: &str) -> Result<Value> {
         by_container!(self, id, |m, id| m.engine.container_inspect(&m.caller, &id))
     }

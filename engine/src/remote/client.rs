@@ -457,7 +457,7 @@ impl RemoteEngine {
 
     /// `container_list`, sending the tag of the last answer to the same question: an
     /// unchanged listing (`304`) is the one kept, not read and decoded again.
-    fn list_cached(&self, opts: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+    fn list_cached(&self, opts: &ContainerListOptions) -> Result<Arc<Vec<ContainerSummary>>> {
         let args = json!([opts]);
         let key = args.to_string();
         // The tag sent and the rows it stands for, taken together: another thread may
@@ -475,7 +475,7 @@ impl RemoteEngine {
         })?;
         if head.status == http::StatusCode::NOT_MODIFIED {
             if let Some((_, v)) = kept.filter(|_| known.is_some()) {
-                return Ok(v.as_ref().clone());
+                return Ok(v);
             }
             return Err(EngineError::internal(
                 "the engine said the listing had not changed, but none is kept",
@@ -484,7 +484,7 @@ impl RemoteEngine {
         if head.status != http::StatusCode::OK {
             return Err(refusal("container_list", head.status, &body));
         }
-        let rows: Vec<ContainerSummary> = serde_json::from_slice(&body).map_err(|e| {
+        let rows: Arc<Vec<ContainerSummary>> = serde_json::from_slice(&body).map_err(|e| {
             EngineError::internal(format!(
                 "the engine's answer to container_list does not decode: {e}"
             ))
@@ -494,7 +494,7 @@ impl RemoteEngine {
             if m.len() >= 64 {
                 m.clear();
             }
-            m.insert(key, (tag.to_string(), Arc::new(rows.clone())));
+            m.insert(key, (tag.to_string(), rows.clone()));
         }
         Ok(rows)
     }
@@ -926,6 +926,13 @@ impl ContainerApi for RemoteEngine {
         _caller: &Caller,
         opts: &ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>> {
+        self.list_cached(opts).map(Arc::unwrap_or_clone)
+    }
+    fn container_list_shared(
+        &self,
+        _caller: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<Arc<Vec<ContainerSummary>>> {
         self.list_cached(opts)
     }
     fn container_inspect(&self, _caller: &Caller, id: &str) -> Result<Value> {

@@ -339,6 +339,15 @@ impl<E: Engine + ?Sized> ContainerApi for Traced<E> {
             self.inner.container_list(c, opts)
         })
     }
+    fn container_list_shared(
+        &self,
+        c: &Caller,
+        opts: &ContainerListOptions,
+    ) -> Result<std::sync::Arc<Vec<ContainerSummary>>> {
+        self.call(c, "container_list", json!([opts]), || {
+            self.inner.container_list_shared(c, opts)
+        })
+    }
     fn container_inspect(&self, c: &Caller, id: &str) -> Result<Value> {
         self.call(c, "container_inspect", json!([id]), || {
             self.inner.container_inspect(c, id)
