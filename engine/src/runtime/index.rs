@@ -51,7 +51,7 @@ const SLACK: i64 = 50_000_000;
 
 /// The summary file's format; another value is rebuilt. 2: empty and default row
 /// fields left out (a smaller file parses faster: it is most of a cold `ps -a`).
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// How often a long-lived index re-checks running containers fully against /proc (in
 /// between, a signal-0 probe tells a vanished process).
@@ -114,6 +114,8 @@ fn now_ns() -> i64 {
 /// What a listing needs of one container, from its config, state and health files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
+    /// Not in the summary file: its entry's key says it.
+    #[serde(default, skip_serializing)]
     pub id: String,
     pub name: String,
     pub image: String,
@@ -139,6 +141,7 @@ pub struct Row {
     pub mounts: Vec<MountPoint>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_remove: bool,
+    #[serde(with = "compact_state")]
     pub state: RunState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
@@ -707,7 +710,16 @@ impl Inner {
         }
         self.dir = Some(f.dir);
         self.dir_read_at = f.dir_read_at;
-        self.entries = f.entries.into_iter().collect();
+        self.entries = f
+            .entries
+            .into_iter()
+            .map(|(id, mut e)| {
+                if let Some(r) = e.row.as_mut().and_then(Arc::get_mut) {
+                    r.id = id.clone();
+                }
+                (id, e)
+            })
+            .collect();
     }
 
     fn write_summary(&mut self, engine: &LocalEngine) {
@@ -863,11 +875,144 @@ impl Watch {
     }
 }
 
+/// A row's run state in the summary file: only what differs from a new container's
+/// (most of its twelve fields are zero or empty for most containers, and every cold
+/// listing parses the file).
+mod compact_state {
+    use std::borrow::Cow;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::api::ContainerStatus;
+    use crate::runtime::state::RunState;
+
+    fn zero<T: Default + PartialEq>(v: &T) -> bool {
+        *v == T::default()
+    }
+
+    #[derive(Serialize, Deserialize, Default)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Compact<'a> {
+        #[serde(skip_serializing_if = "zero")]
+        status: ContainerStatus,
+        #[serde(skip_serializing_if = "zero")]
+        pid: i32,
+        #[serde(skip_serializing_if = "zero")]
+        pid_start: u64,
+        #[serde(skip_serializing_if = "zero")]
+        monitor_pid: i32,
+        #[serde(skip_serializing_if = "zero")]
+        monitor_start: u64,
+        #[serde(skip_serializing_if = "zero")]
+        exit_code: i32,
+        #[serde(rename = "OOMKilled", skip_serializing_if = "zero")]
+        oom_killed: bool,
+        #[serde(skip_serializing_if = "zero")]
+        error: Cow<'a, str>,
+        #[serde(skip_serializing_if = "zero")]
+        started_at: Cow<'a, str>,
+        #[serde(skip_serializing_if = "zero")]
+        finished_at: Cow<'a, str>,
+        #[serde(skip_serializing_if = "zero")]
+        restart_count: u32,
+        #[serde(skip_serializing_if = "zero")]
+        manually_stopped: bool,
+        #[serde(skip_serializing_if = "zero")]
+        boot_id: Cow<'a, str>,
+        #[serde(skip_serializing_if = "zero")]
+        remove_requested: bool,
+    }
+
+    pub fn serialize<Z: Serializer>(s: &RunState, z: Z) -> Result<Z::Ok, Z::Error> {
+        Compact {
+            status: s.status,
+            pid: s.pid,
+            pid_start: s.pid_start,
+            monitor_pid: s.monitor_pid,
+            monitor_start: s.monitor_start,
+            exit_code: s.exit_code,
+            oom_killed: s.oom_killed,
+            error: Cow::Borrowed(&s.error),
+            started_at: Cow::Borrowed(&s.started_at),
+            finished_at: Cow::Borrowed(&s.finished_at),
+            restart_count: s.restart_count,
+            manually_stopped: s.manually_stopped,
+            boot_id: Cow::Borrowed(&s.boot_id),
+            remove_requested: s.remove_requested,
+        }
+        .serialize(z)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RunState, D::Error> {
+        let c = Compact::deserialize(d)?;
+        Ok(RunState {
+            status: c.status,
+            pid: c.pid,
+            pid_start: c.pid_start,
+            monitor_pid: c.monitor_pid,
+            monitor_start: c.monitor_start,
+            exit_code: c.exit_code,
+            oom_killed: c.oom_killed,
+            error: c.error.into_owned(),
+            started_at: c.started_at.into_owned(),
+            finished_at: c.finished_at.into_owned(),
+            restart_count: c.restart_count,
+            manually_stopped: c.manually_stopped,
+            boot_id: c.boot_id.into_owned(),
+            remove_requested: c.remove_requested,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::{ContainerApi, ContainerCreate, ContainerListOptions, ImageApi};
     use crate::{Caller, EngineOptions};
+
+    /// The summary's compact run state gives back every field, set or not, and leaves
+    /// out the ones a new container has.
+    #[test]
+    fn compact_state_round_trips() {
+        let round = |st: &RunState| -> (String, RunState) {
+            let mut out = Vec::new();
+            compact_state::serialize(st, &mut serde_json::Serializer::new(&mut out)).unwrap();
+            let back = compact_state::deserialize(&mut serde_json::Deserializer::from_slice(&out))
+                .unwrap();
+            (String::from_utf8(out).unwrap(), back)
+        };
+        let new = RunState {
+            boot_id: String::new(),
+            ..Default::default()
+        };
+        let (text, back) = round(&new);
+        assert_eq!(text, "{}");
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&new).unwrap()
+        );
+        let full = RunState {
+            status: ContainerStatus::Restarting,
+            pid: 41,
+            pid_start: 42,
+            monitor_pid: 43,
+            monitor_start: 44,
+            exit_code: 137,
+            oom_killed: true,
+            error: "e".into(),
+            started_at: "2026-12-07T11:00:00Z".into(),
+            finished_at: "2026-12-07T11:00:01Z".into(),
+            restart_count: 3,
+            manually_stopped: true,
+            boot_id: "b".into(),
+            remove_requested: true,
+        };
+        let (_, back) = round(&full);
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&full).unwrap()
+        );
+    }
 
     fn engine(root: &Path) -> LocalEngine {
         LocalEngine::open(root, EngineOptions::default()).unwrap()
