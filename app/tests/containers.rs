@@ -1045,3 +1045,42 @@ fn prune_kills_what_a_killed_start_left_in_the_cgroup() {
     });
     assert!(Cgroup::for_container(&id).pids().is_empty());
 }
+
+/// A monitor that fails before the start (here: no such container) says why on its
+/// report pipe, as a failed start does, instead of ending without a word (which its
+/// spawner can only call "monitor ended without reporting").
+#[test]
+fn monitor_reports_a_failure_before_the_start() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let w = Wharf::new();
+    let (mut r, wr) = std::io::pipe().expect("pipe");
+    let wfd = wr.as_raw_fd();
+    let mut cmd = std::process::Command::new(Wharf::exe());
+    cmd.arg("--root")
+        .arg(w.root())
+        .args(["__monitor", &"0".repeat(64), "--sync-fd", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only dup2 (async-signal-safe) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(wfd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().expect("monitor");
+    drop(wr);
+    let mut said = String::new();
+    r.read_to_string(&mut said).expect("report");
+    assert_eq!(status.code(), Some(1));
+    assert!(said.starts_with("err\n125\n"), "{said:?}");
+    assert!(
+        said.contains(&"0".repeat(12)),
+        "names the container: {said:?}"
+    );
+}

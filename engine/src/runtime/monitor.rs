@@ -163,9 +163,20 @@ pub fn main(
     let _ = std::env::set_current_dir("/");
     // The health checker (toolbox) lives as long as this monitor.
     super::toolbox::health::launch(engine, id);
-    match run(engine, id, sync, attach_client) {
+    let mut sync = sync;
+    match run(engine, id, &mut sync, attach_client) {
         Ok(()) => 0,
         Err(e) => {
+            // Failed before its start was reported (no config, the attach socket, the
+            // log, the state file): the caller hears why, not that we vanished.
+            report(
+                sync.take(),
+                Err(StartFailure {
+                    code: 125,
+                    message: e.to_string(),
+                }),
+                &[],
+            );
             tracing::error!("monitor for {id}: {e}");
             1
         }
@@ -195,7 +206,7 @@ fn report(sync: Option<OwnedFd>, res: std::result::Result<(), StartFailure>, ste
 fn run(
     engine: &LocalEngine,
     id: &str,
-    mut sync: Option<OwnedFd>,
+    sync: &mut Option<OwnedFd>,
     attach_client: Option<UnixStream>,
 ) -> Result<()> {
     let dir = engine.root().containers().join(id);
@@ -266,14 +277,30 @@ fn run(
         let (started, gathered) = crate::trace::scoped(|| start_once(engine, &cfg, &dir, size));
         match started {
             Err(fail) => {
-                let st = rstate::update(&dir, |s| {
+                let recorded = rstate::update(&dir, |s| {
                     s.status = ContainerStatus::Exited;
                     s.pid = 0;
                     s.exit_code = fail.code;
                     s.error = fail.message.clone();
                     s.finished_at = now_rfc3339();
                     s.monitor_pid = 0;
-                })?;
+                });
+                let st = match recorded {
+                    Ok(st) => st,
+                    Err(e) => {
+                        // The start's own failure is what the caller must hear.
+                        let message = format!("{} (recording it failed too: {e})", fail.message);
+                        report(
+                            sync.take(),
+                            Err(StartFailure {
+                                code: fail.code,
+                                message,
+                            }),
+                            &[],
+                        );
+                        return Err(e);
+                    }
+                };
                 engine.emit(super::event(&cfg, "die").attr("exitCode", fail.code.to_string()));
                 // Remove (--rm) before answering, so the caller never sees a leftover.
                 let doomed = finish(engine, &cfg, &st, &sock_path);
