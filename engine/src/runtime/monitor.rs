@@ -652,7 +652,16 @@ fn spawn_in(
             let _ = std::fs::write(dir.join(f), b"");
         }
     }
-    let spawned: Spawned = process::spawn(&plan, stdio).map_err(fail125)?;
+    // v2: born in the cgroup (v1: the init joins it itself, see `cgroup_tasks`).
+    let into = if plan.cgroup_tasks.is_empty() {
+        cgroup.clone_into()
+    } else {
+        None
+    };
+    let spawned: Spawned =
+        process::spawn(&plan, stdio, into.as_ref().map(std::os::fd::AsFd::as_fd))
+            .map_err(fail125)?;
+    drop(into);
     let pid = spawned.pid;
     crate::trace_step!(
         "cloned the init process (host pid {pid}) into new {} namespaces",
@@ -676,7 +685,9 @@ fn spawn_in(
         let own = spawned.failure_now();
         kill_and_reap(own.unwrap_or(msg))
     };
-    if plan.cgroup_tasks.is_empty() {
+    if spawned.in_cgroup {
+        crate::trace_step!("cloned the init process (host pid {pid}) straight into its cgroup");
+    } else if plan.cgroup_tasks.is_empty() {
         if let Err(e) = cgroup.add_proc(pid) {
             return Err(failed(fail125(e)));
         }

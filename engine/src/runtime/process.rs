@@ -61,6 +61,8 @@ pub enum Stdio {
 /// A cloned init process, held before its exec until [`Spawned::release`].
 pub struct Spawned {
     pub pid: i32,
+    /// Born in its cgroup (`clone3` into the cgroup given to [`spawn`]).
+    pub in_cgroup: bool,
     go: OwnedFd,
     errors: OwnedFd,
 }
@@ -172,24 +174,74 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
         .map_err(|e| EngineError::sys("creating a pipe", e))
 }
 
-/// Clone the init process into new namespaces. The caller (the monitor) must be
-/// single-threaded: the child runs on in a copy of it.
-pub fn spawn(plan: &InitPlan, stdio: Stdio) -> Result<Spawned> {
+/// `struct clone_args` of clone3(2), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Clone the init process into new namespaces; with `cgroup` (an open cgroup v2
+/// directory) it is born in that cgroup, if the kernel can (Linux 5.7), so nobody has to
+/// move it. The caller (the monitor) must be single-threaded: the child runs on in a
+/// copy of it.
+pub fn spawn(
+    plan: &InitPlan,
+    stdio: Stdio,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<Spawned> {
     let (go_r, go_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let flags = namespaces::clone_flags(plan.host_network);
-    // SAFETY: clone(2) without CLONE_VM and without a new stack behaves like fork(2);
-    // the monitor is single-threaded, so the child owns a consistent copy of memory.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let mut in_cgroup = false;
+    let mut pid: libc::c_long = -1;
+    if let Some(fd) = cgroup {
+        let args = CloneArgs {
+            flags: flags as u64 | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: fd.as_raw_fd() as u64,
+            ..Default::default()
+        };
+        // SAFETY: clone3(2) without CLONE_VM and without a stack behaves like fork(2)
+        // (the child returns 0 on the same stack); the monitor is single-threaded, so
+        // the child owns a consistent copy of memory. `args` outlives the call.
+        pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        in_cgroup = pid >= 0;
+        // An older kernel (ENOSYS, E2BIG) or a cgroup it will not clone into: the
+        // plain clone below, and the monitor moves the child.
+    }
+    if pid < 0 {
+        // SAFETY: clone(2) without CLONE_VM and without a new stack behaves like fork(2);
+        // the monitor is single-threaded, so the child owns a consistent copy of memory.
+        pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (flags | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+    }
     if pid < 0 {
         return Err(EngineError::io(
             "creating the container's namespaces (clone)",
@@ -206,6 +258,7 @@ pub fn spawn(plan: &InitPlan, stdio: Stdio) -> Result<Spawned> {
     drop(stdio);
     Ok(Spawned {
         pid: pid as i32,
+        in_cgroup,
         go: go_w,
         errors: err_r,
     })

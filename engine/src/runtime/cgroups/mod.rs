@@ -125,6 +125,23 @@ impl Cgroup {
         }
     }
 
+    /// The cgroup's directory, open, for a clone straight into it (`clone3` with
+    /// `CLONE_INTO_CGROUP`): on v2, where a process cannot move itself cheaply, the
+    /// kernel places the child at birth and nobody is moved. `None` on v1 (see
+    /// [`Cgroup::self_join_files`]) or when the directory cannot be opened (the monitor
+    /// then moves the process by pid).
+    pub fn clone_into(&self) -> Option<std::os::fd::OwnedFd> {
+        match self {
+            Cgroup::V1(_) => None,
+            Cgroup::V2(c) => nix::fcntl::open(
+                &c.path(),
+                nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok(),
+        }
+    }
+
     /// Freeze (pause) or thaw, waiting until the kernel says it is done.
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         match self {
