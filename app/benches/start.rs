@@ -1,13 +1,18 @@
 //! Container start latency: `wharf run --rm --network none wharf/demo true` against
 //! `crun run` of an equivalent bundle (same busybox rootfs, crun's default spec:
 //! pid/ipc/uts/mount/network namespaces, masked and read-only paths), in the same run,
-//! interleaved; then 100 `wharf run`s started at once.
+//! interleaved, and against `docker run --rm` of the same image on dockerd 20.10 when
+//! Debian's docker.io is there (its own network namespace and data root, see
+//! `support/dockerd.rs`); then 100 `wharf run`s started at once.
 //!
 //! `cargo bench -p wharf --bench start` (as root). Figures are printed; nothing is asserted.
 //!
 //! crun 1.x refuses hybrid cgroup hosts, so the bench first moves itself into a private
 //! mount namespace and detaches the (controller-less) v2 hierarchy there: both runtimes
 //! then see plain cgroup v1. The host's mounts are untouched.
+
+#[path = "support/dockerd.rs"]
+mod dockerd;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -98,12 +103,31 @@ fn main() {
         std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
     }
 
+    // docker run of the same image on a dockerd of the bench's own.
+    let docker = dockerd::Dockerd::start(&tmp.path().join("dockerd"));
+    let docker_run = ["run", "--rm", "--network", "none", "wharf/demo", "true"];
+    if let Some(d) = &docker {
+        let archive = tmp.path().join("demo.tar");
+        assert!(run(&["save", "-o", &archive.display().to_string(), "wharf/demo"]).success());
+        d.load(&archive);
+        for _ in 0..2 {
+            let o = d.docker(&docker_run);
+            // A panic, not an exit: the dockerd is stopped as `docker` drops.
+            assert!(
+                o.status.success(),
+                "docker run: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+
     // Warm up both (page cache, first cgroup creation).
     for _ in 0..3 {
         run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]);
     }
     let mut w_times = Vec::new();
     let mut c_times = Vec::new();
+    let mut d_times = Vec::new();
     for i in 0..ROUNDS {
         let t = Instant::now();
         let ok = run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success();
@@ -120,6 +144,16 @@ fn main() {
                 .unwrap();
             c_times.push(t.elapsed());
             assert!(st.success(), "crun run failed");
+        }
+        if let Some(d) = &docker {
+            let t = Instant::now();
+            let o = d.docker(&docker_run);
+            d_times.push(t.elapsed());
+            assert!(
+                o.status.success(),
+                "docker run: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
     }
     let wm = median(w_times);
@@ -142,6 +176,15 @@ fn main() {
     } else {
         println!("crun is not installed: no comparison");
     }
+    if docker.is_some() {
+        let dm = median(d_times);
+        println!(
+            "docker run --rm on dockerd 20.10 (the docker CLI and the daemon): median {:.1} ms over {ROUNDS} runs; {:.1}x wharf's (goal: 20x)",
+            ms(dm),
+            dm.as_secs_f64() / wm.as_secs_f64()
+        );
+    }
+    drop(docker);
 
     // A burst: BURST containers started at once.
     let t = Instant::now();
