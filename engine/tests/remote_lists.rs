@@ -176,3 +176,25 @@ fn listings_racing_changes_are_never_stale() {
     assert_eq!(names(&s.client).len(), 30);
     assert!(s.timings.quick() > 0, "no listing came from the worker");
 }
+
+/// `ancestor=` names an image: a tag made by another process, which changes no
+/// container, shows in the very next listing (such listings are not kept).
+#[test]
+fn ancestor_listings_follow_a_new_tag() {
+    let Some(s) = serve(None) else { return };
+    let root = Caller::root();
+    create(&s.other, &root, "child");
+    let by_tag = ContainerListOptions {
+        all: true,
+        filters: vec![("ancestor".into(), "renamed/demo:v1".into())],
+        ..Default::default()
+    };
+    let count = || s.client.container_list(&root, &by_tag).unwrap().len();
+    assert_eq!(count(), 0, "no image has that name yet");
+    assert_eq!(count(), 0);
+    s.other
+        .image_tag(&root, "wharf/demo", "renamed/demo:v1")
+        .unwrap();
+    assert_eq!(count(), 1, "the new tag names the container's image");
+    drop(s.dir);
+}

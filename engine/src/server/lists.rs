@@ -150,6 +150,13 @@ fn policy_digest(engine: &LocalEngine) -> String {
         .unwrap_or_default()
 }
 
+/// Does a listing with `filters` depend on the image store as well (`ancestor=` names
+/// an image, and a tag or pull can change which one without any container changing)?
+/// Such a listing is not kept: the container index's generation cannot tell it is stale.
+pub fn depends_on_images(filters: &[(String, String)]) -> bool {
+    filters.iter().any(|(k, _)| k == "ancestor")
+}
+
 /// The key of wharf's `container_list` with arguments `args` (the request body).
 pub fn wharf_key(caller: &Caller, args: &Value) -> String {
     format!(

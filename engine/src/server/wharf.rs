@@ -216,7 +216,8 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
 }
 
 /// `container_list`, from the server's kept answers while nothing changed
-/// ([`super::lists`]); `-s` (sizes walked on disk) is always made afresh.
+/// ([`super::lists`]); `-s` (sizes walked on disk) and `ancestor=` (image names, which
+/// the container index does not follow) are always made afresh.
 fn container_list(
     sh: &Shared,
     caller: &Caller,
@@ -230,7 +231,7 @@ fn container_list(
             Ok((o,)) => o,
             Err(e) => return fail(out, e),
         };
-    if opts.size {
+    if opts.size || super::lists::depends_on_images(&opts.filters) {
         return reply(out, engine.container_list(caller, &opts));
     }
     let key = super::lists::wharf_key(caller, &a);

@@ -171,8 +171,9 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
             until: l.until,
         })
     };
-    if size {
-        // Sizes are walked on disk: made afresh each time.
+    if size || super::super::lists::depends_on_images(&opts.filters) {
+        // Sizes are walked on disk, and `ancestor=` names images (a tag can move
+        // without any container changing): made afresh each time.
         let m = make()?;
         let v: Value = serde_json::from_slice(&m.body).unwrap_or(Value::Null);
         ok(out, &v);
