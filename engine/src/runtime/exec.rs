@@ -506,12 +506,15 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
             return fail(sync, 125, m);
         }
     }
-    if std::fs::File::from(go_w).write_all(b"g").is_err() {
+    // A failed write means it is gone already: its own words (joining its cgroup,
+    // say) are on the error pipe, read below.
+    let sent = std::fs::File::from(go_w).write_all(b"g").is_ok();
+    let mut buf = String::new();
+    let _ = std::fs::File::from(err_r).read_to_string(&mut buf);
+    if buf.is_empty() && !sent {
         let m = kill_child("the exec process died before it started".into());
         return fail(sync, 125, m);
     }
-    let mut buf = String::new();
-    let _ = std::fs::File::from(err_r).read_to_string(&mut buf);
     if !buf.is_empty() {
         // SAFETY: reap our own child, which is exiting.
         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };

@@ -50,7 +50,8 @@ use crate::LocalEngine;
 const SLACK: i64 = 50_000_000;
 
 /// The summary file's format; another value is rebuilt. 2: empty and default row
-/// fields left out (a smaller file parses faster: it is most of a cold `ps -a`).
+/// fields left out (a smaller file parses faster: it is most of a cold `ps -a`). 3: the
+/// run state's too, and the id only as the entry's key.
 const FORMAT: u32 = 3;
 
 /// How often a long-lived index re-checks running containers fully against /proc (in
