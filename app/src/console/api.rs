@@ -92,13 +92,13 @@ pub fn info(e: &dyn Engine, c: &Caller) -> Result<Box<SystemInfo>, String> {
     e.info(c).map(Box::new).map_err(msg)
 }
 
-/// `wharf ps -a`.
-pub fn containers(e: &dyn Engine, c: &Caller) -> Load<Vec<ContainerSummary>> {
+/// `wharf ps -a` (the rows a remote engine's client keeps, shared, not copied).
+pub fn containers(e: &dyn Engine, c: &Caller) -> Load<std::sync::Arc<Vec<ContainerSummary>>> {
     let opts = ContainerListOptions {
         all: true,
         ..Default::default()
     };
-    load(e.container_list(c, &opts))
+    load(e.container_list_shared(c, &opts))
 }
 
 /// `wharf images`.

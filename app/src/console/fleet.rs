@@ -408,7 +408,7 @@ impl Fleet {
         }
         let mut containers = std::collections::HashMap::new();
         for (m, &i) in index.iter().enumerate() {
-            for c in &self.hosts[i].store.containers.items {
+            for c in self.hosts[i].store.containers.items.iter() {
                 containers.insert(c.id.clone(), m);
             }
         }
@@ -464,16 +464,25 @@ impl Fleet {
             prev.networks.rev + 1,
         );
 
-        for (img, h) in s.images.items.iter_mut().zip(&s.images.hosts) {
+        for (img, h) in std::sync::Arc::make_mut(&mut s.images.items)
+            .iter_mut()
+            .zip(&s.images.hosts)
+        {
             img.id = router::qualify(h, &img.id);
             for t in &mut img.repo_tags {
                 *t = router::qualify(h, t);
             }
         }
-        for (v, h) in s.volumes.items.iter_mut().zip(&s.volumes.hosts) {
+        for (v, h) in std::sync::Arc::make_mut(&mut s.volumes.items)
+            .iter_mut()
+            .zip(&s.volumes.hosts)
+        {
             v.name = router::qualify(h, &v.name);
         }
-        for (n, h) in s.networks.items.iter_mut().zip(&s.networks.hosts) {
+        for (n, h) in std::sync::Arc::make_mut(&mut s.networks.items)
+            .iter_mut()
+            .zip(&s.networks.hosts)
+        {
             n.name = router::qualify(h, &n.name);
         }
         let mut events: Vec<Event> = Vec::new();

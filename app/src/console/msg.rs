@@ -108,7 +108,7 @@ pub enum Msg {
         info: Result<Box<SystemInfo>, String>,
     },
     Containers {
-        load: Load<Vec<ContainerSummary>>,
+        load: Load<std::sync::Arc<Vec<ContainerSummary>>>,
     },
     Images {
         load: Load<Vec<ImageSummary>>,

@@ -27,7 +27,8 @@ pub const EVENTS_CAP: usize = 5000;
 #[derive(Debug)]
 pub struct Listing<T> {
     pub load: Load<()>,
-    pub items: Vec<T>,
+    /// Shared with the engine's client where it keeps the listing (no copy per answer).
+    pub items: std::sync::Arc<Vec<T>>,
     /// Bumped at each answer, so that panes can tell the rows changed.
     pub rev: u64,
     /// In the fleet view, each row's host (parallel to `items`); empty otherwise.
@@ -40,7 +41,7 @@ impl<T> Default for Listing<T> {
     fn default() -> Self {
         Listing {
             load: Load::Loading,
-            items: Vec::new(),
+            items: Default::default(),
             rev: 0,
             hosts: Vec::new(),
             in_flight: false,
@@ -73,16 +74,18 @@ impl<T> Listing<T> {
         };
         let mut errors = Vec::new();
         let mut any_ready = false;
+        let mut items = Vec::new();
         for (host, l) in parts {
             match &l.load {
                 Load::Ready(()) => any_ready = true,
                 Load::Error(e) | Load::Unavailable(e) => errors.push(format!("{host}: {e}")),
                 Load::Loading => {}
             }
-            out.items.extend(l.items.iter().cloned());
+            items.extend(l.items.iter().cloned());
             out.hosts
                 .extend(std::iter::repeat_n(host.clone(), l.items.len()));
         }
+        out.items = std::sync::Arc::new(items);
         out.load = if any_ready {
             Load::Ready(())
         } else if !errors.is_empty() {
@@ -104,12 +107,12 @@ impl<T> Listing<T> {
     }
 
     /// A reload's answer, kept; `true` when another reload was asked for meanwhile.
-    fn finish(&mut self, l: Load<Vec<T>>) -> bool {
+    fn finish<V: Into<std::sync::Arc<Vec<T>>>>(&mut self, l: Load<V>) -> bool {
         self.in_flight = false;
         self.rev += 1;
         self.load = match l {
             Load::Ready(v) => {
-                self.items = v;
+                self.items = v.into();
                 Load::Ready(())
             }
             Load::Loading => Load::Loading,
@@ -122,7 +125,7 @@ impl<T> Listing<T> {
     /// Set the rows (tests).
     #[cfg(test)]
     pub fn set(&mut self, items: Vec<T>) {
-        self.items = items;
+        self.items = std::sync::Arc::new(items);
         self.load = Load::Ready(());
         self.rev += 1;
     }
@@ -355,7 +358,7 @@ impl Store {
     pub fn counts(&self) -> Option<Counts> {
         self.containers.load.ready()?;
         let mut c = Counts::default();
-        for x in &self.containers.items {
+        for x in self.containers.items.iter() {
             match x.state {
                 ContainerStatus::Running | ContainerStatus::Restarting => c.running += 1,
                 ContainerStatus::Paused => c.paused += 1,

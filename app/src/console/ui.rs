@@ -283,7 +283,11 @@ mod tests {
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let dir = tempfile::tempdir().unwrap();
         let open = |a: &mut App| {
-            for (i, c) in a.store.containers.items.iter_mut().enumerate().take(2) {
+            for (i, c) in std::sync::Arc::make_mut(&mut a.store.containers.items)
+                .iter_mut()
+                .enumerate()
+                .take(2)
+            {
                 c.labels
                     .insert("com.docker.compose.project".into(), "shop".into());
                 c.labels

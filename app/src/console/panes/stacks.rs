@@ -171,7 +171,7 @@ pub struct Stacks {
 /// The compose projects in the store's container list, as `compose ls -a` has them.
 pub fn projects(store: &Store) -> Vec<ProjectRow> {
     let mut by: BTreeMap<&str, Vec<&ContainerSummary>> = BTreeMap::new();
-    for c in &store.containers.items {
+    for c in store.containers.items.iter() {
         if let Some(p) = c.labels.get(compose::LABEL_PROJECT) {
             by.entry(p.as_str()).or_default().push(c);
         }
