@@ -54,6 +54,10 @@ const SLACK: i64 = 50_000_000;
 /// run state's too, and the id only as the entry's key.
 const FORMAT: u32 = 3;
 
+/// Rows read again by a lookup past which it writes the summary file (below, writing
+/// it costs more than the next process reading them again).
+const REREAD_KEEP: usize = 16;
+
 /// How often a long-lived index re-checks running containers fully against /proc (in
 /// between, a signal-0 probe tells a vanished process).
 const FULL_LIVENESS: Duration = Duration::from_secs(1);
@@ -305,6 +309,10 @@ struct Inner {
     loaded: bool,
     /// Something changed since the summary file was last written.
     dirty: bool,
+    /// Rows read from their files since the summary file was last written: a lookup
+    /// (which does not keep the file, see [`Index::listing`]) writes it past
+    /// [`REREAD_KEEP`], so that the next cold process does not read them all again.
+    reread: usize,
     net: Option<NetCache>,
     watch: Option<Watch>,
     /// Listings served by this index (the second one sets up inotify).
@@ -417,6 +425,20 @@ impl Index {
         })
     }
 
+    /// The rows brought up to date from their files, for finding a container by name or
+    /// id: without the liveness check of running containers (a read of /proc per
+    /// process) and, in a process that does not watch, without the network view, which
+    /// a name does not need. Writes the summary file when many rows had to be read.
+    pub fn lookup(&self, engine: &LocalEngine) -> Vec<Arc<Row>> {
+        let mut g = self.lock();
+        g.refresh(engine, &self.quiet, false);
+        self.publish(g.quiet());
+        if g.dirty && g.watch.is_none() && g.reread >= REREAD_KEEP {
+            g.write_summary(engine);
+        }
+        g.entries.values().filter_map(|e| e.row.clone()).collect()
+    }
+
     /// A number that changes whenever anything a listing shows (but the passing of
     /// time) changes, the index brought up to date first: equal numbers, equal rows.
     pub fn generation(&self, engine: &LocalEngine) -> u64 {
@@ -462,7 +484,7 @@ impl Index {
         // Containers found dead without a word are observed outside the lock (that
         // writes their state, may remove them, and emits events), then read again.
         let mut g = self.lock();
-        g.refresh(engine, &self.quiet);
+        g.refresh(engine, &self.quiet, true);
         let dead = g.find_dead();
         if !dead.is_empty() {
             drop(g);
@@ -519,7 +541,7 @@ impl Inner {
 
     /// Bring the rows up to date; `quiet`'s view is withdrawn before changes are taken
     /// off the watch's queue (and put back by the caller once they are counted).
-    fn refresh(&mut self, engine: &LocalEngine, quiet: &Mutex<QuietSlot>) {
+    fn refresh(&mut self, engine: &LocalEngine, quiet: &Mutex<QuietSlot>, net: bool) {
         self.uses += 1;
         if !self.loaded {
             self.loaded = true;
@@ -569,7 +591,11 @@ impl Inner {
             // Without a watch, or after an overflow: every stamp.
             Some(Changes::All) | None => self.check_stamps(engine, true),
         }
-        self.check_net(engine);
+        // A lookup by name in a process that does not watch needs no network view (a
+        // read of the whole network store); a watching one keeps it current (cheap).
+        if net || self.watch.is_some() {
+            self.check_net(engine);
+        }
     }
 
     /// Check `containers/` (and with `every`, every container directory) against the
@@ -640,6 +666,7 @@ impl Inner {
             };
             let read_at = now_ns();
             let row = Row::read(engine, &id).map(Arc::new);
+            self.reread += 1;
             self.entries.insert(
                 id,
                 Entry {
@@ -749,6 +776,7 @@ impl Inner {
         ));
         if std::fs::write(&tmp, &data).is_ok() && std::fs::rename(&tmp, &path).is_ok() {
             self.dirty = false;
+            self.reread = 0;
         } else {
             let _ = std::fs::remove_file(&tmp);
         }
@@ -1167,6 +1195,38 @@ mod tests {
             let l = engine(&root).container_list(&Caller::root(), &all).unwrap();
             assert_eq!(l[0].exit_code, Some(code));
         }
+    }
+
+    /// A lookup by name that had to read many rows leaves the summary file for the
+    /// next process; one that read a few does not (writing it would cost more).
+    #[test]
+    fn lookups_keep_the_summary_past_many_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let a = engine(&root);
+        if a.image_build_demo(&Caller::root(), "wharf/demo").is_err() {
+            eprintln!("skipped: no /bin/busybox to build the demo image");
+            return;
+        }
+        for i in 0..REREAD_KEEP + 4 {
+            create(&a, &format!("c{i}"));
+        }
+        let summary = summary_path(&a);
+        let _ = std::fs::remove_file(&summary);
+        // Past the racy window: rows read now are trusted from the file later.
+        std::thread::sleep(std::time::Duration::from_nanos(3 * SLACK as u64));
+        let b = engine(&root);
+        assert!(b.find_container("c3").is_ok());
+        assert!(summary.exists(), "a lookup that read every row keeps them");
+        // Two new containers: the next cold lookup reads those two rows only, and
+        // leaves the file as it was.
+        let kept = std::fs::read(&summary).unwrap();
+        create(&a, "late1");
+        create(&a, "late2");
+        let c = engine(&root);
+        assert!(c.find_container("late2").is_ok());
+        assert_eq!(c.index().lock().reread, 2);
+        assert_eq!(std::fs::read(&summary).unwrap(), kept);
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl LocalEngine {
         {
             return Ok(q.to_string());
         }
-        // Names from the index (each row checked current), not from every config.
-        let rows = self.index().snapshot(self)?.rows;
+        // Names from the index (each row checked current against its files), not from
+        // every config; no liveness check, which a name does not need.
+        let rows = self.index().lookup(self);
         if let Some(r) = rows.iter().find(|r| r.id == q || r.name == q) {
             return Ok(r.id.clone());
         }
