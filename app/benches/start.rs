@@ -3,7 +3,8 @@
 //! pid/ipc/uts/mount/network namespaces, masked and read-only paths), in the same run,
 //! interleaved, and against `docker run --rm` of the same image on dockerd 20.10 when
 //! Debian's docker.io is there (its own network namespace and data root, see
-//! `support/dockerd.rs`); then 100 `wharf run`s started at once.
+//! `support/dockerd.rs`); then beside 300 running containers (`START_BESIDE`); then
+//! 100 `wharf run`s started at once.
 //!
 //! `cargo bench -p wharf --bench start` (as root). Figures are printed; nothing is asserted.
 //!
@@ -185,6 +186,63 @@ fn main() {
         );
     }
     drop(docker);
+
+    // Beside many running containers (`START_BESIDE`, default 300; 0 skips): what a
+    // start costs on a busy root, against the same command on the quiet one above.
+    let beside: usize = std::env::var("START_BESIDE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    if beside > 0 {
+        let busy = tmp.path().join("busy");
+        let on_busy = |args: &[&str]| {
+            Command::new(wharf)
+                .arg("--root")
+                .arg(&busy)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .status()
+                .expect("wharf")
+        };
+        // Removed however the bench ends (a panic included).
+        struct Busy<'a>(&'a Path);
+        impl Drop for Busy<'_> {
+            fn drop(&mut self) {
+                dockerd::remove_containers(self.0);
+            }
+        }
+        let _busy = Busy(&busy);
+        assert!(on_busy(&["image", "demo"]).success());
+        for _ in 0..beside {
+            let ok = on_busy(&[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "wharf/demo",
+                "sleep",
+                "600",
+            ])
+            .success();
+            assert!(ok, "wharf run -d failed");
+        }
+        let (mut quiet, mut loaded) = (Vec::new(), Vec::new());
+        for _ in 0..15 {
+            let t = Instant::now();
+            assert!(run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success());
+            quiet.push(t.elapsed());
+            let t = Instant::now();
+            assert!(on_busy(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success());
+            loaded.push(t.elapsed());
+        }
+        println!(
+            "wharf run --rm beside {beside} running containers: median {:.1} ms, on an idle root {:.1} ms (interleaved, 15 each)",
+            ms(median(loaded)),
+            ms(median(quiet))
+        );
+    }
 
     // A burst: BURST containers started at once.
     let t = Instant::now();
