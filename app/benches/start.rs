@@ -66,10 +66,11 @@ fn main() {
         .tempdir_in("/tmp")
         .expect("temp dir");
     let root = tmp.path().join("root");
-    let run = |args: &[&str]| {
+    // `wharf --root ROOT ARGS`, its output dropped.
+    let on = |root: &Path, args: &[&str]| {
         Command::new(wharf)
             .arg("--root")
-            .arg(&root)
+            .arg(root)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -77,6 +78,7 @@ fn main() {
             .status()
             .expect("wharf")
     };
+    let run = |args: &[&str]| on(&root, args);
     assert!(run(&["image", "demo"]).success());
 
     // crun bundle: the same busybox rootfs the demo image has.
@@ -195,17 +197,7 @@ fn main() {
         .unwrap_or(300);
     if beside > 0 {
         let busy = tmp.path().join("busy");
-        let on_busy = |args: &[&str]| {
-            Command::new(wharf)
-                .arg("--root")
-                .arg(&busy)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .status()
-                .expect("wharf")
-        };
+        let on_busy = |args: &[&str]| on(&busy, args);
         // Removed however the bench ends (a panic included).
         struct Busy<'a>(&'a Path);
         impl Drop for Busy<'_> {
