@@ -228,11 +228,14 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
     let policy_path = std::env::var_os("WHARF_POLICY")
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from);
+    // Its stderr goes nowhere: a failure to start is said on the sync pipe.
     let policy = match cli::load_policy(policy_path.as_deref()) {
         Ok(p) => p.map(Arc::new),
         Err(e) => {
-            eprintln!("wharf: {e}");
-            return Some(125);
+            return Some(wharf_engine::runtime::monitor::fail_early(
+                sync,
+                &e.to_string(),
+            ))
         }
     };
     match open_engine(std::path::Path::new(root), policy, true) {
@@ -242,10 +245,10 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
             Some(sync),
             attach,
         )),
-        Err(e) => {
-            eprintln!("wharf: {e}");
-            Some(125)
-        }
+        Err(e) => Some(wharf_engine::runtime::monitor::fail_early(
+            sync,
+            &e.to_string(),
+        )),
     }
 }
 

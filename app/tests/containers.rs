@@ -1046,21 +1046,19 @@ fn prune_kills_what_a_killed_start_left_in_the_cgroup() {
     assert!(Cgroup::for_container(&id).pids().is_empty());
 }
 
-/// A monitor that fails before the start (here: no such container) says why on its
-/// report pipe, as a failed start does, instead of ending without a word (which its
-/// spawner can only call "monitor ended without reporting").
-#[test]
-fn monitor_reports_a_failure_before_the_start() {
+/// Run `wharf __monitor` by hand as the engine starts it (`--sync-fd 3`), with `env`
+/// added: its exit status and what it said on the sync pipe.
+fn monitor_by_hand(w: &Wharf, env: &[(&str, &std::path::Path)]) -> (Option<i32>, String) {
     use std::io::Read;
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let w = Wharf::new();
     let (mut r, wr) = std::io::pipe().expect("pipe");
     let wfd = wr.as_raw_fd();
     let mut cmd = std::process::Command::new(Wharf::exe());
     cmd.arg("--root")
         .arg(w.root())
         .args(["__monitor", &"0".repeat(64), "--sync-fd", "3"])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -1077,10 +1075,28 @@ fn monitor_reports_a_failure_before_the_start() {
     drop(wr);
     let mut said = String::new();
     r.read_to_string(&mut said).expect("report");
-    assert_eq!(status.code(), Some(1));
+    (status.code(), said)
+}
+
+/// A monitor that fails before the start (here: no such container) says why on its
+/// report pipe, as a failed start does, instead of ending without a word (which its
+/// spawner can only call "monitor ended without reporting").
+#[test]
+fn monitor_reports_a_failure_before_the_start() {
+    let w = Wharf::new();
+    let (status, said) = monitor_by_hand(&w, &[]);
+    assert_eq!(status, Some(1));
     assert!(said.starts_with("err\n125\n"), "{said:?}");
     assert!(
         said.contains(&"0".repeat(12)),
         "names the container: {said:?}"
     );
+    // One that cannot even open its engine (a policy file that does not parse) too.
+    let bad = w.root().with_extension("policy.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let (status, said) = monitor_by_hand(&w, &[("WHARF_POLICY", &bad)]);
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(status, Some(125));
+    assert!(said.starts_with("err\n125\n"), "{said:?}");
+    assert!(said.contains("policy"), "names the policy: {said:?}");
 }

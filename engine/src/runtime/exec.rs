@@ -477,11 +477,15 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         Ok(p) => p,
         Err(m) => return fail(sync, 125, m),
     };
-    // SAFETY: fork in a single-threaded process.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return fail(sync, 125, "forking the exec process failed".into());
-    }
+    // v2: born in the container's cgroup (v1: it joins it itself, see `cgroup_tasks`).
+    let cgroup = Cgroup::for_container(&cfg.id);
+    let into = cgroup.clone_into();
+    // This helper is single-threaded: a fork is safe.
+    let (child, in_cgroup) = match super::process::fork_into(0, into.as_ref().map(|f| f.as_fd())) {
+        Ok(x) => x,
+        Err(e) => return fail(sync, 125, format!("forking the exec process failed: {e}")),
+    };
+    drop(into);
     if child == 0 {
         drop(go_w);
         drop(err_r);
@@ -500,8 +504,8 @@ fn run(engine: &LocalEngine, spec: ExecSpec, sync: OwnedFd, sock: Option<UnixStr
         }
         msg
     };
-    if plan.cgroup_tasks.is_empty() {
-        if let Err(e) = Cgroup::for_container(&cfg.id).add_proc(child) {
+    if !in_cgroup && plan.cgroup_tasks.is_empty() {
+        if let Err(e) = cgroup.add_proc(child) {
             let m = kill_child(format!("joining the container's cgroup: {}", e.message));
             return fail(sync, 125, m);
         }

@@ -141,7 +141,7 @@ pub fn main(
     attach_fd: Option<RawFd>,
 ) -> i32 {
     // SAFETY: the spawner passed these descriptors to us and nothing else owns them.
-    let sync = sync_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut sync = sync_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     // SAFETY: as above.
     let attach_client = attach_fd.map(|fd| unsafe { UnixStream::from_raw_fd(fd) });
     if let Some(f) = &sync {
@@ -163,7 +163,6 @@ pub fn main(
     let _ = std::env::set_current_dir("/");
     // The health checker (toolbox) lives as long as this monitor.
     super::toolbox::health::launch(engine, id);
-    let mut sync = sync;
     match run(engine, id, &mut sync, attach_client) {
         Ok(()) => 0,
         Err(e) => {
@@ -181,6 +180,22 @@ pub fn main(
             1
         }
     }
+}
+
+/// A monitor that cannot even open its engine (the state root, the policy): tell the
+/// spawner why on `sync_fd`, as a failed start does, and give the exit code (125).
+pub fn fail_early(sync_fd: RawFd, message: &str) -> i32 {
+    // SAFETY: the spawner passed this descriptor to us and nothing else owns it.
+    let sync = unsafe { OwnedFd::from_raw_fd(sync_fd) };
+    report(
+        Some(sync),
+        Err(StartFailure {
+            code: 125,
+            message: message.to_string(),
+        }),
+        &[],
+    );
+    125
 }
 
 /// Tell the spawner how the start went: `ok` and the steps it took (one a line, for
@@ -653,11 +668,7 @@ fn spawn_in(
         }
     }
     // v2: born in the cgroup (v1: the init joins it itself, see `cgroup_tasks`).
-    let into = if plan.cgroup_tasks.is_empty() {
-        cgroup.clone_into()
-    } else {
-        None
-    };
+    let into = cgroup.clone_into();
     let spawned: Spawned =
         process::spawn(&plan, stdio, into.as_ref().map(std::os::fd::AsFd::as_fd))
             .map_err(fail125)?;

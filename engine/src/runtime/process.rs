@@ -193,6 +193,55 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
+/// fork(2) with `flags` (new namespaces) added; with `cgroup` (an open cgroup v2
+/// directory) the child is born in that cgroup (`clone3` with `CLONE_INTO_CGROUP`,
+/// Linux 5.7), so nobody has to move it. Returns the pid (0 in the child) and whether
+/// the child was born in `cgroup`: an older kernel, or a cgroup it will not clone into,
+/// gets a plain clone, and the caller moves the child. The caller must be
+/// single-threaded: the child runs on in a copy of it.
+pub fn fork_into(
+    flags: libc::c_int,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> std::io::Result<(i32, bool)> {
+    if let Some(fd) = cgroup {
+        let args = CloneArgs {
+            flags: flags as u64 | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: fd.as_raw_fd() as u64,
+            ..Default::default()
+        };
+        // SAFETY: clone3(2) without CLONE_VM and without a stack behaves like fork(2)
+        // (the child returns 0 on the same stack); the caller is single-threaded, so
+        // the child owns a consistent copy of memory. `args` outlives the call.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if pid >= 0 {
+            return Ok((pid as i32, true));
+        }
+    }
+    // SAFETY: clone(2) without CLONE_VM and without a new stack behaves like fork(2);
+    // the caller is single-threaded, so the child owns a consistent copy of memory.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((pid as i32, false))
+}
+
 /// Clone the init process into new namespaces; with `cgroup` (an open cgroup v2
 /// directory) it is born in that cgroup, if the kernel can (Linux 5.7), so nobody has to
 /// move it. The caller (the monitor) must be single-threaded: the child runs on in a
@@ -205,49 +254,8 @@ pub fn spawn(
     let (go_r, go_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let flags = namespaces::clone_flags(plan.host_network);
-    let mut in_cgroup = false;
-    let mut pid: libc::c_long = -1;
-    if let Some(fd) = cgroup {
-        let args = CloneArgs {
-            flags: flags as u64 | CLONE_INTO_CGROUP,
-            exit_signal: libc::SIGCHLD as u64,
-            cgroup: fd.as_raw_fd() as u64,
-            ..Default::default()
-        };
-        // SAFETY: clone3(2) without CLONE_VM and without a stack behaves like fork(2)
-        // (the child returns 0 on the same stack); the monitor is single-threaded, so
-        // the child owns a consistent copy of memory. `args` outlives the call.
-        pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &args as *const CloneArgs,
-                std::mem::size_of::<CloneArgs>(),
-            )
-        };
-        in_cgroup = pid >= 0;
-        // An older kernel (ENOSYS, E2BIG) or a cgroup it will not clone into: the
-        // plain clone below, and the monitor moves the child.
-    }
-    if pid < 0 {
-        // SAFETY: clone(2) without CLONE_VM and without a new stack behaves like fork(2);
-        // the monitor is single-threaded, so the child owns a consistent copy of memory.
-        pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (flags | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        };
-    }
-    if pid < 0 {
-        return Err(EngineError::io(
-            "creating the container's namespaces (clone)",
-            std::io::Error::last_os_error(),
-        ));
-    }
+    let (pid, in_cgroup) = fork_into(flags, cgroup)
+        .map_err(|e| EngineError::io("creating the container's namespaces (clone)", e))?;
     if pid == 0 {
         drop(go_w);
         drop(err_r);
@@ -257,7 +265,7 @@ pub fn spawn(
     drop(err_w);
     drop(stdio);
     Ok(Spawned {
-        pid: pid as i32,
+        pid,
         in_cgroup,
         go: go_w,
         errors: err_r,

@@ -14,7 +14,8 @@
 //! ([`Index::quiet_generation`](crate::runtime::index::Index::quiet_generation)), and
 //! the caller's right to list was checked on this connection under the same policy
 //! within the last second ([`Grant`]; that check may ask the user database, so it runs
-//! on a blocking thread). Anything else takes the ordinary path, where one request per
+//! on a blocking thread). Every key holds the role and project the caller had when
+//! judged ([`scope_of`]): a change of group shows in the rows within that second too. Anything else takes the ordinary path, where one request per
 //! question makes the answer and the others wait for it and share it.
 
 use std::collections::HashMap;
@@ -157,20 +158,24 @@ pub fn depends_on_images(filters: &[(String, String)]) -> bool {
     filters.iter().any(|(k, _)| k == "ancestor")
 }
 
-/// The key of wharf's `container_list` with arguments `args` (the request body).
-pub fn wharf_key(caller: &Caller, args: &Value) -> String {
-    format!(
-        "wharf {} {args}",
-        serde_json::to_string(caller).unwrap_or_default()
-    )
+/// Who a listing is for, as the engine judges its rows: the caller with the role and
+/// project the policy gives them now (group membership included, which can change
+/// while a connection stays open). It is part of every kept answer's key, so an answer
+/// made for a wider role or another project is never given after the change. May ask
+/// the user database: on a blocking thread, or kept by the connection's [`Grant`].
+pub fn scope_of(engine: &LocalEngine, caller: &Caller) -> String {
+    serde_json::to_string(&engine.gate().caller(caller)).unwrap_or_default()
 }
 
-/// The key of Docker's `GET /containers/json?{query}`.
-pub fn docker_key(caller: &Caller, query: &str) -> String {
-    format!(
-        "docker {} {query}",
-        serde_json::to_string(caller).unwrap_or_default()
-    )
+/// The key of wharf's `container_list` with arguments `args` (the request body), for
+/// the caller whose [`scope_of`] is `scope`.
+pub fn wharf_key(scope: &str, args: &Value) -> String {
+    format!("wharf {scope} {args}")
+}
+
+/// The key of Docker's `GET /containers/json?{query}`, for [`scope_of`] `scope`.
+pub fn docker_key(scope: &str, query: &str) -> String {
+    format!("docker {scope} {query}")
 }
 
 impl Lists {
@@ -295,40 +300,45 @@ impl Question {
     /// the body is not JSON (the ordinary path says why).
     pub fn key(
         &self,
-        caller: &Caller,
+        scope: &str,
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Option<(String, Option<Value>)> {
         match self {
             Question::Wharf => {
                 let args: Value = serde_json::from_slice(body).ok()?;
-                Some((wharf_key(caller, &args), Some(args)))
+                Some((wharf_key(scope, &args), Some(args)))
             }
-            Question::Docker => Some((docker_key(caller, parts.uri.query().unwrap_or("")), None)),
+            Question::Docker => Some((docker_key(scope, parts.uri.query().unwrap_or("")), None)),
         }
     }
 }
 
 /// A connection's last passed check of the right to list: the policy it was judged by,
-/// and when. Without a policy every caller that got a connection may list.
+/// the caller's [`scope_of`] then, and when. Without a policy every caller that got a
+/// connection may list, as an admin.
 #[derive(Default)]
-pub struct Grant(Mutex<Option<(String, Instant)>>);
+pub struct Grant(Mutex<Option<(String, String, Instant)>>);
 
 impl Grant {
-    /// May this connection's caller list, as far as can be told without the check?
-    pub fn holds(&self, engine: &LocalEngine) -> bool {
+    /// The caller's [`scope_of`], if they may list as far as can be told without the
+    /// check (and without asking the user database).
+    pub fn scope(&self, engine: &LocalEngine, caller: &Caller) -> Option<String> {
         let Some(p) = engine.gate().policy() else {
-            return true;
+            // No policy: an admin, whatever the groups say (no lookup).
+            return Some(scope_of(engine, caller));
         };
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .is_some_and(|(d, at)| d == p.digest() && at.elapsed() < GRANT_FOR)
+            .filter(|(d, _, at)| d == p.digest() && at.elapsed() < GRANT_FOR)
+            .map(|(_, scope, _)| scope.clone())
     }
 
-    /// The check passed under the policy with digest `policy` (taken before it ran).
-    pub fn note(&self, policy: String) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((policy, Instant::now()));
+    /// The check passed under the policy with digest `policy` (taken before it ran),
+    /// for the caller whose [`scope_of`] was `scope`.
+    pub fn note(&self, policy: String, scope: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((policy, scope, Instant::now()));
     }
 }

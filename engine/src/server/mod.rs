@@ -408,7 +408,7 @@ impl Req {
 /// already when it holds wharf's arguments) for the ordinary path.
 async fn quick(
     shared: &Shared,
-    caller: &Caller,
+    scope: &str,
     q: &lists::Question,
     parts: &http::request::Parts,
     body: Incoming,
@@ -433,7 +433,7 @@ async fn quick(
             }
         }
     };
-    let answer = q.key(caller, parts, &bytes).and_then(|(key, args)| {
+    let answer = q.key(scope, parts, &bytes).and_then(|(key, args)| {
         let inm = parts
             .headers
             .get(http::header::IF_NONE_MATCH)
@@ -458,9 +458,12 @@ async fn handle(
     let is_wharf = parts.uri.path().starts_with("/v1/");
     let traced = TracedRequest::of(&parts, is_wharf);
     let question = lists::Question::of(&parts, is_wharf);
-    let body = match question.as_ref().filter(|_| grant.holds(&shared.engine)) {
+    let scope = question
+        .as_ref()
+        .and_then(|_| grant.scope(&shared.engine, &caller));
+    let body = match question.as_ref().zip(scope) {
         None => ReqBody::Incoming(body),
-        Some(q) => match quick(&shared, &caller, q, &parts, body).await {
+        Some((q, scope)) => match quick(&shared, &scope, q, &parts, body).await {
             Ok((answer, args)) => {
                 let took = received.elapsed();
                 shared.timings.record(took, true);
@@ -487,6 +490,9 @@ async fn handle(
         .then(|| shared.engine.gate().policy())
         .flatten()
         .map(|p| p.digest().to_string());
+    // The caller's scope as the listing judged it (on the blocking thread), kept with
+    // the grant for the quick path.
+    let judged: Arc<std::sync::OnceLock<String>> = Arc::default();
     let (responder, pending, body_rx) = Responder::new();
     let r = Req {
         parts,
@@ -494,9 +500,14 @@ async fn handle(
         rt: shared.rt.clone(),
     };
     let sh = shared.clone();
+    let judged_by = judged.clone();
+    let listing = policy.is_some();
     let task = tokio::task::spawn_blocking(move || {
         let mut responder = responder;
         let caller = &*caller;
+        if listing {
+            let _ = judged_by.set(lists::scope_of(&sh.engine, caller));
+        }
         let started = std::time::Instant::now();
         let ((), gathered) = crate::trace::scoped(|| {
             if is_wharf {
@@ -518,8 +529,11 @@ async fn handle(
     let head = match pending.head.await {
         Ok(h) => {
             shared.timings.record(received.elapsed(), false);
-            if let Some(p) = policy.filter(|_| h.status.is_success() || h.status == 304) {
-                grant.note(p);
+            if let (Some(p), Some(scope)) = (
+                policy.filter(|_| h.status.is_success() || h.status == 304),
+                judged.get(),
+            ) {
+                grant.note(p, scope.clone());
             }
             h
         }

@@ -234,7 +234,7 @@ fn container_list(
     if opts.size || super::lists::depends_on_images(&opts.filters) {
         return reply(out, engine.container_list(caller, &opts));
     }
-    let key = super::lists::wharf_key(caller, &a);
+    let key = super::lists::wharf_key(&super::lists::scope_of(engine, caller), &a);
     let res = sh
         .lists
         .answer(engine, key, if_none_match, HeaderMap::new(), out, || {

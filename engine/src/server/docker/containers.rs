@@ -179,7 +179,8 @@ pub fn list(c: &mut Call, out: &mut Responder) -> Handled {
         ok(out, &v);
         return Ok(());
     }
-    let key = super::super::lists::docker_key(c.caller, c.req.parts.uri.query().unwrap_or(""));
+    let scope = super::super::lists::scope_of(&e, c.caller);
+    let key = super::super::lists::docker_key(&scope, c.req.parts.uri.query().unwrap_or(""));
     let inm = c.req.header("if-none-match").map(str::to_string);
     c.sh.lists
         .answer(&e, key, inm.as_deref(), base_headers(), out, make)
