@@ -17,19 +17,14 @@ mod dockerd;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use dockerd::{env_usize, median, ms};
 
 const ROUNDS: usize = 30;
 const BURST: usize = 100;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+/// The run every figure here times (wharf's and docker's command line alike).
+const RUN: [&str; 6] = ["run", "--rm", "--network", "none", "wharf/demo", "true"];
 
 fn private_mount_namespace() {
     // SAFETY: unshare/mount/umount2 with constant arguments; this process is single-threaded here.
@@ -108,13 +103,12 @@ fn main() {
 
     // docker run of the same image on a dockerd of the bench's own.
     let docker = dockerd::Dockerd::start(&tmp.path().join("dockerd"));
-    let docker_run = ["run", "--rm", "--network", "none", "wharf/demo", "true"];
     if let Some(d) = &docker {
         let archive = tmp.path().join("demo.tar");
         assert!(run(&["save", "-o", &archive.display().to_string(), "wharf/demo"]).success());
         d.load(&archive);
         for _ in 0..2 {
-            let o = d.docker(&docker_run);
+            let o = d.docker(&RUN);
             // A panic, not an exit: the dockerd is stopped as `docker` drops.
             assert!(
                 o.status.success(),
@@ -126,45 +120,54 @@ fn main() {
 
     // Warm up both (page cache, first cgroup creation).
     for _ in 0..3 {
-        run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]);
+        run(&RUN);
     }
     let mut w_times = Vec::new();
     let mut c_times = Vec::new();
     let mut d_times = Vec::new();
+    // Interleaved, each in turn first.
     for i in 0..ROUNDS {
-        let t = Instant::now();
-        let ok = run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success();
-        w_times.push(t.elapsed());
-        assert!(ok, "wharf run failed");
-        if crun {
-            let t = Instant::now();
-            let st = Command::new("crun")
-                .args(["--cgroup-manager=cgroupfs", "run", "-b"])
-                .arg(&bundle)
-                .arg(format!("wharf-bench-{}-{i}", std::process::id()))
-                .stdin(Stdio::null())
-                .status()
-                .unwrap();
-            c_times.push(t.elapsed());
-            assert!(st.success(), "crun run failed");
-        }
-        if let Some(d) = &docker {
-            let t = Instant::now();
-            let o = d.docker(&docker_run);
-            d_times.push(t.elapsed());
-            assert!(
-                o.status.success(),
-                "docker run: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+        for k in 0..3 {
+            match (i + k) % 3 {
+                0 => {
+                    let t = Instant::now();
+                    let ok = run(&RUN).success();
+                    w_times.push(t.elapsed());
+                    assert!(ok, "wharf run failed");
+                }
+                1 if crun => {
+                    let t = Instant::now();
+                    let st = Command::new("crun")
+                        .args(["--cgroup-manager=cgroupfs", "run", "-b"])
+                        .arg(&bundle)
+                        .arg(format!("wharf-bench-{}-{i}", std::process::id()))
+                        .stdin(Stdio::null())
+                        .status()
+                        .unwrap();
+                    c_times.push(t.elapsed());
+                    assert!(st.success(), "crun run failed");
+                }
+                2 => {
+                    if let Some(d) = &docker {
+                        let t = Instant::now();
+                        let o = d.docker(&RUN);
+                        d_times.push(t.elapsed());
+                        assert!(
+                            o.status.success(),
+                            "docker run: {}",
+                            String::from_utf8_lossy(&o.stderr)
+                        );
+                    }
+                }
+                _ => {}
+            }
         }
     }
     let wm = median(w_times);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "wharf run --rm --network none wharf/demo true: median {:.1} ms over {ROUNDS} runs (load {})",
         ms(wm),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        dockerd::load()
     );
     if crun {
         let cm = median(c_times);
@@ -191,10 +194,7 @@ fn main() {
 
     // Beside many running containers (`START_BESIDE`, default 300; 0 skips): what a
     // start costs on a busy root, against the same command on the quiet one above.
-    let beside: usize = std::env::var("START_BESIDE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let beside = env_usize("START_BESIDE", 300);
     if beside > 0 {
         let busy = tmp.path().join("busy");
         let on_busy = |args: &[&str]| on(&busy, args);
@@ -221,13 +221,18 @@ fn main() {
             assert!(ok, "wharf run -d failed");
         }
         let (mut quiet, mut loaded) = (Vec::new(), Vec::new());
-        for _ in 0..15 {
-            let t = Instant::now();
-            assert!(run(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success());
-            quiet.push(t.elapsed());
-            let t = Instant::now();
-            assert!(on_busy(&["run", "--rm", "--network", "none", "wharf/demo", "true"]).success());
-            loaded.push(t.elapsed());
+        for i in 0..15 {
+            // Each root in turn first.
+            for busy_turn in [i % 2 == 0, i % 2 != 0] {
+                let t = Instant::now();
+                if busy_turn {
+                    assert!(on_busy(&RUN).success());
+                    loaded.push(t.elapsed());
+                } else {
+                    assert!(run(&RUN).success());
+                    quiet.push(t.elapsed());
+                }
+            }
         }
         println!(
             "wharf run --rm beside {beside} running containers: median {:.1} ms, on an idle root {:.1} ms (interleaved, 15 each)",
@@ -243,7 +248,7 @@ fn main() {
             Command::new(wharf)
                 .arg("--root")
                 .arg(&root)
-                .args(["run", "--rm", "--network", "none", "wharf/demo", "true"])
+                .args(RUN)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

@@ -1052,7 +1052,8 @@ fn monitor_by_hand(w: &Wharf, env: &[(&str, &std::path::Path)]) -> (Option<i32>,
     use std::io::Read;
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let (mut r, wr) = std::io::pipe().expect("pipe");
+    let (r, wr) = nix::unistd::pipe().expect("pipe");
+    let mut r = std::fs::File::from(r);
     let wfd = wr.as_raw_fd();
     let mut cmd = std::process::Command::new(Wharf::exe());
     cmd.arg("--root")

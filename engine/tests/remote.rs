@@ -237,3 +237,19 @@ fn one_client_serves_many_threads_while_a_stream_waits() {
     engine.emit(Event::new(EventType::Container, "start", "c1"));
     assert_eq!(follower.join().unwrap(), vec!["start"]);
 }
+
+/// An upload's X-Wharf-Args header that is not visible ASCII is refused by name
+/// (400), not taken as absent (which would run the upload with no arguments).
+#[test]
+fn upload_args_that_are_not_ascii_are_refused() {
+    use std::io::{Read, Write};
+    let (dir, _engine, _client) = start();
+    let mut c = std::os::unix::net::UnixStream::connect(dir.path().join("wharf.sock")).unwrap();
+    let mut req = b"POST /v1/container_archive_put HTTP/1.1\r\nHost: wharf\r\nConnection: close\r\nContent-Length: 0\r\nX-Wharf-Args: [\"c\",\"/tmp/".to_vec();
+    req.extend_from_slice("été\"]\r\n\r\n".as_bytes());
+    c.write_all(&req).unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("X-Wharf-Args"), "{answer}");
+}

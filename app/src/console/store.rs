@@ -441,15 +441,8 @@ mod tests {
     /// Reported: after a rename, a later event (the monitor's `die`) showed the old name.
     #[test]
     fn events_after_a_rename_carry_the_new_name() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let dir = tempfile::tempdir().unwrap();
-        let engine =
-            wharf_engine::LocalEngine::open(dir.path(), Default::default()).expect("engine");
-        let w = Worker {
-            engine: std::sync::Arc::new(engine),
-            caller: wharf_engine::Caller::root(),
-            tx,
-        };
+        let (w, _rx) = Worker::on_temp_root(dir.path());
         let mut s = Store::default();
         for m in [
             event("start", "c1", "web"),

@@ -138,9 +138,17 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
     }
     if UPLOADS.contains(&method.as_str()) {
         // Arguments in a header, the data as the (chunked) body.
-        let args: Value = match r.header("x-wharf-args") {
+        let raw = r.parts.headers.get("x-wharf-args");
+        let args: Value = match raw.map(|v| v.to_str()) {
             None => Value::Array(vec![]),
-            Some(a) => match serde_json::from_str(a) {
+            // Present but not visible ASCII: refused by name, not taken as absent.
+            Some(Err(_)) => return fail(
+                out,
+                EngineError::invalid(format!(
+                    "X-Wharf-Args of {method} is not visible ASCII: send it JSON-escaped (\\uXXXX)"
+                )),
+            ),
+            Some(Ok(a)) => match serde_json::from_str(a) {
                 Ok(v) => v,
                 Err(e) => {
                     return fail(
