@@ -142,12 +142,14 @@ pub fn handle(sh: &Shared, caller: &Caller, mut r: Req, out: &mut Responder) {
         let args: Value = match raw.map(|v| v.to_str()) {
             None => Value::Array(vec![]),
             // Present but not visible ASCII: refused by name, not taken as absent.
-            Some(Err(_)) => return fail(
-                out,
-                EngineError::invalid(format!(
+            Some(Err(_)) => {
+                return fail(
+                    out,
+                    EngineError::invalid(format!(
                     "X-Wharf-Args of {method} is not visible ASCII: send it JSON-escaped (\\uXXXX)"
                 )),
-            ),
+                )
+            }
             Some(Ok(a)) => match serde_json::from_str(a) {
                 Ok(v) => v,
                 Err(e) => {

@@ -22,12 +22,10 @@ mod tar_split;
 mod unpack;
 
 pub use compression::{decompress, Compression};
-pub use guard::{TarGuard, MAX_TAR_META};
+pub use guard::TarGuard;
 pub use hashing::{chain_ids, ChunkPool, HashPipe, HashingReader, PendingDigest};
-pub use tar_split::{has_tar_split, TarSplitReader, TAR_SPLIT};
-pub use unpack::{
-    clean_archive_path, copy_with, new_layer_dir, unpack_layer_into, unpack_tar, LayerStats,
-};
+pub use tar_split::{has_tar_split, TarSplitReader};
+pub use unpack::{clean_archive_path, new_layer_dir, unpack_layer_into, unpack_tar, LayerStats};
 
 /// Buffer size for copying file contents.
 const COPY_BUF: usize = 256 * 1024;

@@ -42,7 +42,7 @@ pub fn new_layer_dir(root: &Path) -> Result<()> {
 /// directory `root`: files into `root/diff` (an existing empty directory), the
 /// tar-split into `root/tar-split` (see [`unpack_tar`]).
 pub fn unpack_layer_into(input: impl Read, root: &Path) -> Result<LayerStats> {
-    let (compression, plain) = decompress(input).map_err(|e| tar_err(e, root))?;
+    let (compression, plain) = decompress(input).map_err(tar_err)?;
     let mut hashing = HashingReader::threaded(plain);
     let size = unpack_tar(&mut hashing, root)?;
     let (diff_id, tar_size) = hashing.finish();
@@ -73,16 +73,16 @@ pub fn unpack_tar(plain: &mut dyn Read, root: &Path) -> Result<u64> {
         let guard = TarGuard::with_split(&mut *plain, rec.clone());
         let mut ar = tar::Archive::new(guard);
         {
-            let entries = ar.entries().map_err(|e| tar_err(e, dest))?;
+            let entries = ar.entries().map_err(tar_err)?;
             for entry in entries {
-                let entry = entry.map_err(|e| tar_err(e, dest))?;
+                let entry = entry.map_err(tar_err)?;
                 u.entry(entry)?;
             }
         }
         // The end-of-archive blocks and anything after them: hashed and recorded.
         let mut guard = ar.into_inner();
         guard.end();
-        io::copy(&mut guard, &mut io::sink()).map_err(|e| tar_err(e, dest))?;
+        io::copy(&mut guard, &mut io::sink()).map_err(tar_err)?;
         Ok(())
     })();
     // A failure to write the tar-split shows up as a failed read: name the real cause.
@@ -94,7 +94,7 @@ pub fn unpack_tar(plain: &mut dyn Read, root: &Path) -> Result<u64> {
     Ok(u.size)
 }
 
-fn tar_err(e: io::Error, _dest: &Path) -> EngineError {
+fn tar_err(e: io::Error) -> EngineError {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => EngineError::corrupt(format!(
             "the layer archive is truncated ({e}); get a complete copy and try again"
@@ -264,7 +264,7 @@ impl<'a> Unpacker<'a> {
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let mtime = filetime::FileTime::from_unix_time(header.mtime().unwrap_or(0) as i64, 0);
         let mut xattrs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        if let Some(pax) = entry.pax_extensions().map_err(|e| tar_err(e, self.dest))? {
+        if let Some(pax) = entry.pax_extensions().map_err(tar_err)? {
             for ext in pax.flatten() {
                 let key = ext.key_bytes();
                 if let Some(x) = key.strip_prefix(b"SCHILY.xattr.") {
@@ -398,7 +398,7 @@ impl<'a> Unpacker<'a> {
                     copy_with(&mut entry, &mut f, &mut self.buf).map_err(|e| match e.kind() {
                         io::ErrorKind::UnexpectedEof
                         | io::ErrorKind::InvalidData
-                        | io::ErrorKind::Other => tar_err(e, self.dest),
+                        | io::ErrorKind::Other => tar_err(e),
                         _ => EngineError::io(format!("writing {}", full.display()), e),
                     })?;
                 if n < want {
@@ -598,7 +598,8 @@ pub fn copy_with(r: &mut dyn Read, w: &mut dyn io::Write, buf: &mut [u8]) -> io:
 
 #[cfg(test)]
 mod tests {
-    use super::super::{TarSplitReader, TAR_SPLIT};
+    use super::super::tar_split::TAR_SPLIT;
+    use super::super::TarSplitReader;
     use super::*;
 
     #[test]
