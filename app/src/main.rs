@@ -51,6 +51,7 @@ struct Opts {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     #[command(flatten)]
     System(cli::system::Cmd),
@@ -191,7 +192,10 @@ fn unset_empty_env() {
             walk(sub);
         }
     }
-    walk(&<Opts as clap::CommandFactory>::command());
+    // Subcommands' arguments are deferred (`#[command(defer = true)]`): build them all.
+    let mut cmd = <Opts as clap::CommandFactory>::command();
+    cmd.build();
+    walk(&cmd);
 }
 
 /// How long an idle bridge stays up for the next container: `WHARF_BRIDGE_GRACE`

@@ -9,6 +9,7 @@ use super::Ctx;
 
 /// Audit commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Show the audit journal (mutating calls and refusals), or verify its hash chain.
     Audit(AuditArgs),
@@ -30,6 +31,7 @@ pub struct AuditArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Verify {
     /// Check the keyed hash chain and the head: detects an edited, inserted or removed
     /// entry, and names a line torn by a crash. Exit status 1 if the journal is not intact.

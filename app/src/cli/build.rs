@@ -15,6 +15,7 @@ use super::Ctx;
 
 /// Build commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Build an image from a Dockerfile.
     Build(Box<BuildArgs>),
@@ -25,6 +26,7 @@ pub enum Cmd {
 
 /// `wharf builder ...`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BuilderCmd {
     /// Remove the build cache (the records and the intermediate images only it keeps).
     Prune(PruneArgs),

@@ -20,12 +20,15 @@ use super::{report, Ctx};
 
 /// The `compose` command.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Define and run multi-container applications from a compose file (docker compose)
     Compose(ComposeArgs),
 }
 
-/// `wharf compose [OPTIONS] COMMAND`.
+// `wharf compose [OPTIONS] COMMAND`.
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = false)]
 pub struct ComposeArgs {
@@ -52,6 +55,7 @@ pub struct ComposeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum ComposeVerb {
     /// Create and start the project's containers
     Up(UpArgs),

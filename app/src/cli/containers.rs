@@ -17,6 +17,7 @@ use super::{ago, human_size, print_table, report, Ctx};
 
 /// Container commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Create and start a container from an image.
     Run(Box<RunArgs>),
@@ -63,9 +64,12 @@ pub enum Cmd {
     BridgeKeeper,
 }
 
-/// `wharf container ...`: docker's management form; each one is the top-level command
-/// of the same name (`wharf container rm` is `wharf rm`).
+// `wharf container ...`: docker's management form; each one is the top-level command
+// of the same name (`wharf container rm` is `wharf rm`).
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCmd {
     /// Remove all stopped containers.
     Prune(PruneArgs),
@@ -130,7 +134,9 @@ pub struct MonitorArgs {
     pub attach_fd: Option<i32>,
 }
 
-/// Flags of `run` and `create`.
+// Flags of `run` and `create`.
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct RunArgs {
@@ -619,9 +625,11 @@ fn each(names: &[String], f: impl Fn(&str) -> wharf_engine::Result<()>) -> i32 {
     code
 }
 
-/// Resource limits, as `run`, `create` and `update` take them. Every value is text
-/// read by the flag grammar ([`flags`]), so clap's own number parsing (which takes
-/// `nan` for a float) never decides.
+// Resource limits, as `run`, `create` and `update` take them. Every value is text
+// read by the flag grammar ([`flags`]), so clap's own number parsing (which takes
+// `nan` for a float) never decides.
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Args)]
 pub struct LimitArgs {
     /// Memory limit (e.g. 64m, 1.5g; 6m at least).

@@ -12,6 +12,7 @@ use super::Ctx;
 
 /// Image commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// List images.
     Images(ListArgs),
@@ -34,6 +35,7 @@ pub enum Cmd {
 
 /// `wharf image ...`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCmd {
     /// List images.
     #[command(alias = "list")]
@@ -181,7 +183,9 @@ pub struct DemoArgs {
     pub reference: String,
 }
 
-/// `wharf system df` (in cli/system.rs).
+// `wharf system df` (in cli/system.rs).
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Args)]
 pub struct DfArgs {
     /// `json` (one object per type), or a Go template (`{{.Type}} {{.Size}}`).

@@ -17,6 +17,7 @@ use super::{report, Ctx};
 
 /// Journal commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// The console's session journals: list, export as a script, replay in the console.
     Journal {
@@ -25,8 +26,11 @@ pub enum Cmd {
     },
 }
 
-/// `wharf journal ...`
+// `wharf journal ...`
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum JournalCmd {
     /// List the console sessions recorded, oldest first.
     #[command(visible_alias = "list")]

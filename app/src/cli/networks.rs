@@ -8,6 +8,7 @@ use super::Ctx;
 
 /// Network commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Manage networks.
     #[command(subcommand)]
@@ -18,6 +19,7 @@ pub enum Cmd {
 
 /// `wharf network ...`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCmd {
     /// Create a bridge network.
     Create(CreateArgs),

@@ -13,6 +13,7 @@ use super::Ctx;
 
 /// Registry commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Download an image from a registry.
     Pull(PullArgs),

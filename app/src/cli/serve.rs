@@ -10,6 +10,7 @@ use super::Ctx;
 
 /// Server commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Serve the engine on a Unix socket; each client acts with its own role (from the
     /// kernel's peer credentials and the policy).

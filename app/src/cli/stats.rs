@@ -9,6 +9,7 @@ use super::Ctx;
 
 /// Stats commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Show containers' CPU, memory, network, block I/O and pids (running ones by default).
     Stats(StatsArgs),

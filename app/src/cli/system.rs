@@ -11,6 +11,7 @@ use super::Ctx;
 
 /// System commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Show the engine, host, cgroup mode and counts.
     Info(InfoArgs),
@@ -28,8 +29,11 @@ pub enum Cmd {
     },
 }
 
-/// `wharf system ...`
+// `wharf system ...`
+// (A plain comment: a doc comment here would become the commands' help text,
+// as subcommands' arguments are built late; see `#[command(defer = true)]`.)
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemCmd {
     /// Show disk usage.
     Df(super::images::DfArgs),

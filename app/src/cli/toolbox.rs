@@ -15,6 +15,7 @@ use super::{print_table, report, Ctx};
 
 /// Toolbox commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Run a command in a running container.
     Exec(ExecArgs),
@@ -138,7 +139,8 @@ pub struct HealthHelperArgs {
     monitor: i32,
 }
 
-/// `--health-*` flags of run and create.
+// `--health-*` flags of run and create. (A plain comment: a doc comment would become
+// run's and create's help text, as their arguments are built late: `defer = true`.)
 #[derive(Debug, Args, Default, Clone)]
 pub struct HealthArgs {
     /// Command to run to check health (through /bin/sh -c).

@@ -12,6 +12,7 @@ use super::{print_table, report, Ctx};
 
 /// Trace commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Show the engine calls a `wharf serve` recorded (yours; everyone's with --all).
     Trace(TraceArgs),

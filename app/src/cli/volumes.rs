@@ -7,6 +7,7 @@ use super::Ctx;
 
 /// Volume commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Manage volumes.
     #[command(subcommand)]
@@ -14,6 +15,7 @@ pub enum Cmd {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCmd {
     /// Create a volume (a random name if none is given).
     Create(CreateArgs),
