@@ -490,4 +490,30 @@ mod tests {
         assert_eq!(o.keymap, None);
         assert!(std::env::var_os("WHARF_ROOT").is_none());
     }
+
+    /// Subcommands' arguments are built late (`#[command(defer = true)]`): a doc comment
+    /// on an arguments struct or a nested command enum would then replace the command's
+    /// own help line. Every command keeps the line its parent lists it with.
+    #[test]
+    fn deferred_arguments_keep_each_commands_help_line() {
+        fn lines(c: &clap::Command, path: &str, out: &mut Vec<(String, Option<String>)>) {
+            for sub in c.get_subcommands() {
+                let p = format!("{path} {}", sub.get_name());
+                out.push((p.clone(), sub.get_about().map(|a| a.to_string())));
+                lines(sub, &p, out);
+            }
+        }
+        let declared = <Opts as clap::CommandFactory>::command();
+        let mut built = declared.clone();
+        built.build();
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        lines(&declared, "wharf", &mut before);
+        lines(&built, "wharf", &mut after);
+        assert!(before.len() > 50, "{} commands", before.len());
+        for (path, about) in &before {
+            let now = after.iter().find(|(p, _)| p == path).map(|(_, a)| a);
+            assert_eq!(now, Some(about), "{path}");
+            assert!(about.is_some(), "{path} has no help line");
+        }
+    }
 }
