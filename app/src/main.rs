@@ -226,7 +226,18 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
         [a, fd] if a == "--attach-fd" => Some(fd.to_str()?.parse().ok()?),
         _ => return None,
     };
-    let id = id.to_str()?;
+    Some(run_monitor(
+        std::path::Path::new(root),
+        id.to_str()?,
+        sync,
+        attach,
+    ))
+}
+
+/// A container's monitor on `root`, as `wharf --root ROOT __monitor ID --sync-fd SYNC
+/// [--attach-fd ATTACH]` runs it, also in a forked `wharf run` (see
+/// `wharf_engine::runtime::monitor::run_in_forks`). Returns the exit code.
+fn run_monitor(root: &std::path::Path, id: &str, sync: i32, attach: Option<i32>) -> i32 {
     // As `--policy`'s default: the environment's WHARF_POLICY (empty: unset), then the
     // policy file's usual place.
     let policy_path = std::env::var_os("WHARF_POLICY")
@@ -235,24 +246,11 @@ fn monitor_fast_path(argv: &[std::ffi::OsString]) -> Option<i32> {
     // Its stderr goes nowhere: a failure to start is said on the sync pipe.
     let policy = match cli::load_policy(policy_path.as_deref()) {
         Ok(p) => p.map(Arc::new),
-        Err(e) => {
-            return Some(wharf_engine::runtime::monitor::fail_early(
-                sync,
-                &e.to_string(),
-            ))
-        }
+        Err(e) => return wharf_engine::runtime::monitor::fail_early(sync, &e.to_string()),
     };
-    match open_engine(std::path::Path::new(root), policy, true) {
-        Ok(engine) => Some(wharf_engine::runtime::monitor::main(
-            &engine,
-            id,
-            Some(sync),
-            attach,
-        )),
-        Err(e) => Some(wharf_engine::runtime::monitor::fail_early(
-            sync,
-            &e.to_string(),
-        )),
+    match open_engine(root, policy, true) {
+        Ok(engine) => wharf_engine::runtime::monitor::main(&engine, id, Some(sync), attach),
+        Err(e) => wharf_engine::runtime::monitor::fail_early(sync, &e.to_string()),
     }
 }
 
@@ -287,6 +285,8 @@ fn main() {
     if let Some(code) = monitor_fast_path(&args) {
         std::process::exit(code);
     }
+    // `wharf run` and the like start their containers' monitors by forking.
+    wharf_engine::runtime::monitor::run_in_forks(run_monitor);
     unset_empty_env();
     // Usage errors (an unknown flag, a missing value) exit 125 as Docker's CLI does;
     // --help and --version exit 0.

@@ -1046,6 +1046,116 @@ fn prune_kills_what_a_killed_start_left_in_the_cgroup() {
     assert!(Cgroup::for_container(&id).pids().is_empty());
 }
 
+/// What a container's monitor process shows and holds, from /proc: its command line
+/// (NULs as spaces), its descriptors' targets by number, and the masks of the signals
+/// it catches, ignores and blocks.
+fn monitor_process(pid: i64) -> (String, Vec<(i32, String)>, [u64; 3]) {
+    let line = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
+        .replace('\0', " ")
+        .trim()
+        .to_string();
+    let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let n = e.file_name().to_string_lossy().parse().unwrap();
+            (
+                n,
+                e.path().read_link().unwrap().to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    fds.sort();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = |k: &str| {
+        let v = status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("{k} in {status}"));
+        u64::from_str_radix(v.trim(), 16).unwrap()
+    };
+    (
+        line,
+        fds,
+        [mask("SigCgt:"), mask("SigIgn:"), mask("SigBlk:")],
+    )
+}
+
+/// `wharf run` starts a container's monitor by forking itself rather than loading the
+/// program again: the copy must look and hold what an executed monitor does. Its
+/// command line is the one scripts know monitors by; its descriptors are /dev/null on
+/// 0-2 and its own (the log, its sockets, pipes, its signalfd, the container's mount
+/// namespace): none of the files,
+/// locks or sockets of the command it was forked from; no signal handler of that
+/// command is left (SIGSEGV and SIGBUS keep Rust's stack-overflow report, as an
+/// executed wharf has them), nothing ignored that the command did not ignore, only
+/// SIGCHLD blocked (for its signalfd).
+/// Both for a detached run and for an attached one (which forwards signals).
+#[test]
+fn a_forked_monitor_is_what_an_executed_one_is() {
+    let w = Wharf::new();
+    let detached = w.detached(&[], &["sleep", "30"]);
+    let mut attached = ChildGuard(
+        w.cmd(&[
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "att",
+            "wharf/demo",
+            "sleep",
+            "30",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wharf run"),
+    );
+    wait_for("the attached container to run", 10 * SEC, || {
+        let o = w.run(&["inspect", "-f", "{{.State.Status}}", "att"]);
+        o.stdout.starts_with(b"running")
+    });
+    let att = w.inspect("att")["Id"].as_str().unwrap().to_string();
+    let (_, _, [_, cli_ignored, _]) = monitor_process(attached.0.id().into());
+    for id in [&detached, &att] {
+        let pid = w.state_file(id)["MonitorPid"].as_i64().unwrap();
+        assert!(pid > 0 && alive(pid));
+        let (line, fds, [caught, ignored, blocked]) = monitor_process(pid);
+        let want = format!("--root {} __monitor {id} --sync-fd 3", w.root().display());
+        assert!(line.starts_with(Wharf::exe()), "{line}");
+        assert!(line.contains(&want), "{line}");
+        // The container's mount namespace, which it holds until the exit is told.
+        let init = w.state_file(id)["Pid"].as_i64().unwrap();
+        let mnt = std::fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap();
+        for (n, target) in &fds {
+            let own = target.starts_with("anon_inode:")
+                || *target == *mnt.to_string_lossy()
+                || target.starts_with("socket:")
+                || target.starts_with("pipe:")
+                || target.ends_with(&format!("{id}-json.log"));
+            assert!(
+                if *n < 3 { target == "/dev/null" } else { own },
+                "fd {n} -> {target} in the monitor of {id}: {fds:?}"
+            );
+        }
+        let segv_bus = (1u64 << (libc::SIGSEGV - 1)) | (1u64 << (libc::SIGBUS - 1));
+        assert_eq!(caught & !segv_bus, 0, "handlers {caught:x}");
+        // Ignored: what the command ignores (exec keeps that too), less SIGPIPE; glibc's
+        // own signals 32 and 33 aside (it sets them up itself when it needs them).
+        let pipe = 1u64 << (libc::SIGPIPE - 1);
+        let glibc = 3u64 << 31;
+        assert_eq!(
+            ignored & !glibc,
+            cli_ignored & !pipe & !glibc,
+            "ignored {ignored:x}"
+        );
+        assert_eq!(blocked, 1u64 << (libc::SIGCHLD - 1), "blocked {blocked:x}");
+    }
+    // What its parent held (the containers' lock, the start lock) is free.
+    w.ok(&["rm", "-f", &detached, "att"]);
+    let _ = attached.0.wait();
+}
+
 /// Run `wharf __monitor` by hand as the engine starts it (`--sync-fd 3`), with `env`
 /// added: its exit status and what it said on the sync pipe.
 fn monitor_by_hand(w: &Wharf, env: &[(&str, &std::path::Path)]) -> (Option<i32>, String) {

@@ -106,6 +106,11 @@ impl LocalEngine {
         &self.journal
     }
 
+    /// Was the wharf program named in the options (not this process's own)?
+    pub(crate) fn wharf_exe_named(&self) -> bool {
+        self.opts.wharf_exe.is_some()
+    }
+
     /// The `wharf` binary to re-execute for monitors.
     pub fn wharf_exe(&self) -> Result<PathBuf> {
         match &self.opts.wharf_exe {
