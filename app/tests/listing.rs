@@ -314,8 +314,9 @@ fn the_bridge_stays_up_for_its_grace_period_then_goes() {
         !link("wharf0") && !table()
     });
     ns.assert_clean();
-    // The keeper killed: the next network change of any wharf removes them once their
-    // time is up.
+    // The keeper killed: the next look at the networks by any wharf (a start on a
+    // network, `network ls`) removes them once their time is up. A `--network none`
+    // start does not look: it has no network to set up.
     run("1");
     let keeper = wait_keeper(w.root());
     // SAFETY: SIGKILL to the keeper this test's container started.
@@ -323,6 +324,11 @@ fn the_bridge_stays_up_for_its_grace_period_then_goes() {
     std::thread::sleep(2 * SEC);
     assert!(link("wharf0"), "nobody removed it");
     w.ok(&["run", "--rm", "--network", "none", "wharf/demo", "true"]);
+    assert!(
+        link("wharf0"),
+        "a --network none start leaves networks alone"
+    );
+    w.ok(&["network", "ls"]);
     assert!(!link("wharf0") && !table());
     ns.assert_clean();
     // Under `wharf serve` bridges stay up (even without a grace period), and go when

@@ -301,3 +301,61 @@ fn publish_all_publishes_the_exposed_ports() {
     drop(w);
     ns.assert_clean();
 }
+
+/// `--network none` containers are not recorded in the network store (every start and
+/// stop would read and rewrite it whole, and it grows with the containers it holds),
+/// yet inspect and listings say `none`, and `network connect` refuses them, as it
+/// refuses a `--network host` container that never ran.
+#[test]
+fn network_none_is_not_recorded_yet_shown_and_refused() {
+    let ns = TestNetns::enter();
+    let w = Wharf::new();
+    let id = w
+        .ok(&[
+            "create",
+            "--name",
+            "nn",
+            "--network",
+            "none",
+            "wharf/demo",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    w.ok(&["start", "-a", "nn"]);
+    // (A root that never had a network need not have a store at all.)
+    let store: serde_json::Value = std::fs::read(w.root().join("networks/state.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or_default();
+    assert!(
+        store["containers"].get(&id).is_none(),
+        "recorded: {}",
+        store["containers"]
+    );
+    let nets = w.inspect("nn")["NetworkSettings"]["Networks"].clone();
+    assert_eq!(nets["none"]["IPAddress"], "", "{nets}");
+    assert!(!nets["none"]["NetworkID"].as_str().unwrap().is_empty());
+    let listed = w.ok(&["ps", "-a", "--format", "{{.Names}} {{.Networks}}"]);
+    assert_eq!(listed.trim(), "nn none");
+    let o = w.run(&["network", "connect", "bridge", "nn"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("uses --network none"));
+    w.ok(&[
+        "create",
+        "--name",
+        "hh",
+        "--network",
+        "host",
+        "wharf/demo",
+        "true",
+    ]);
+    let o = w.run(&["network", "connect", "bridge", "hh"]);
+    assert!(
+        !o.status.success(),
+        "a host-network container was connected"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("uses --network host"));
+    w.ok(&["rm", "nn", "hh"]);
+    drop(w);
+    ns.assert_clean();
+}

@@ -386,9 +386,15 @@ impl NetworkApi for LocalEngine {
             )));
         }
         let (cid, cname) = resolve_container(self, &s.st, container)?;
-        let container_owner = crate::runtime::load_config(self, &cid)
-            .ok()
-            .map(|c| c.owner);
+        let cfg = crate::runtime::load_config(self, &cid).ok();
+        let container_owner = cfg.as_ref().map(|c| c.owner);
+        // A container the store has no record of (never started, or `--network none`,
+        // which is never recorded) has the mode it was created with.
+        let created_mode = cfg
+            .as_ref()
+            .and_then(|c| super::resolve_mode(&s.st, c.spec.network.as_deref()).ok())
+            .map(|(mode, _)| mode)
+            .unwrap_or_else(|| "bridge".into());
         self.gate().authorize_link(
             caller,
             Action::NetworkConnect,
@@ -418,7 +424,7 @@ impl NetworkApi for LocalEngine {
                     id: cid.clone(),
                     name: cname.clone(),
                     hostname: crate::ids::short(&cid).to_string(),
-                    mode: "bridge".into(),
+                    mode: created_mode,
                     ..Default::default()
                 });
         if rec.mode == "host" || rec.mode == "none" {

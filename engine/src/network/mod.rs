@@ -843,6 +843,14 @@ fn resolve_mode(st: &Store, network: Option<&str>) -> Result<(String, Option<Str
     }
 }
 
+/// `--network none`, by its name: a container with loopback only, which the store
+/// keeps no record of (it has no endpoint, address or port, and cannot be connected to
+/// a network). Its listings and inspect say `none` from its config. A user network of
+/// the `null` driver is looked up in the store and recorded as before.
+pub fn is_none(network: Option<&str>) -> bool {
+    network == Some("none")
+}
+
 /// Give a starting container its network: called by the runtime with the pid of the
 /// container's init, which already lives in its own network namespace (unless the
 /// mode is `host`). Creates bridge, veths, addresses, routes, NAT and port rules as
@@ -861,6 +869,25 @@ pub fn setup(
         .map(|h| files::parse_extra_host(h))
         .collect::<Result<_>>()?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if is_none(spec.network.as_deref()) {
+        // Loopback only: nothing to set up, nothing the store needs to know (see
+        // `is_none`); each start and stop of such a container would otherwise read and
+        // rewrite the whole store, which grows with the containers it holds. A root's
+        // first start makes the store once (the built-in networks, `none`'s id).
+        if !store::path(engine.root()).exists() {
+            Session::open(engine)?;
+        }
+        let hosts = files::render_hosts(&[], &extra, &[]);
+        let resolv = files::render_resolv(&host_resolv, &spec.dns, false);
+        write_files(engine, container_id, &hosts, &resolv);
+        return Ok(NetworkSetup {
+            mode: "none".into(),
+            endpoints: vec![],
+            ports: vec![],
+            hosts,
+            resolv_conf: resolv,
+        });
+    }
     let mut s = Session::open(engine)?;
     let (mode, primary) = resolve_mode(&s.st, spec.network.as_deref())?;
     let name = info.name.trim_start_matches('/');
@@ -1317,10 +1344,23 @@ impl NetView {
 
 /// Docker's `NetworkSettings` of a container (for `inspect`): `Networks` by name with
 /// addresses, and `Ports` as `{"80/tcp": [{"HostIp", "HostPort"}]}`.
-pub fn network_settings(engine: &LocalEngine, container_id: &str) -> Result<serde_json::Value> {
+pub fn network_settings(
+    engine: &LocalEngine,
+    container_id: &str,
+    network: Option<&str>,
+) -> Result<serde_json::Value> {
     let _l = engine.root().lock_shared("networks")?;
     let st = store::load(engine.root())?;
     let mut networks = serde_json::Map::new();
+    if is_none(network) && !st.containers.contains_key(container_id) {
+        networks.insert(
+            "none".into(),
+            serde_json::json!({
+                "NetworkID": st.builtin("none").map(|n| n.id.clone()).unwrap_or_default(),
+                "IPAddress": "",
+            }),
+        );
+    }
     let mut ports = serde_json::Map::new();
     let mut primary = serde_json::json!({});
     if let Some(c) = st.containers.get(container_id) {

@@ -103,7 +103,7 @@ pub struct Store {
     pub keep_until: i64,
 }
 
-fn path(root: &StateRoot) -> std::path::PathBuf {
+pub(crate) fn path(root: &StateRoot) -> std::path::PathBuf {
     root.networks().join("state.json")
 }
 

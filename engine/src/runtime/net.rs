@@ -116,6 +116,9 @@ fn exposed_ports(mut image: Vec<String>, expose: &[crate::api::PortBinding]) -> 
 /// idle is kept up for the grace period by a reaper process started here if none runs
 /// ([`crate::network::keep_bridges`]).
 pub fn teardown(engine: &LocalEngine, cfg: &ContainerConfig) {
+    if crate::network::is_none(cfg.spec.network.as_deref()) {
+        return;
+    }
     match crate::network::teardown(engine, &cfg.id) {
         Ok(true) => spawn_bridge_keeper(engine),
         Ok(false) => {}
@@ -150,6 +153,9 @@ fn spawn_bridge_keeper(engine: &LocalEngine) {
 
 /// The container is being removed: its network attachments are forgotten.
 pub fn forget(engine: &LocalEngine, cfg: &ContainerConfig) {
+    if crate::network::is_none(cfg.spec.network.as_deref()) {
+        return;
+    }
     if let Err(e) = crate::network::forget(engine, &cfg.id) {
         tracing::warn!("forgetting the networks of container {}: {e}", cfg.name);
     }

@@ -160,7 +160,7 @@ impl LocalEngine {
                     "Retries": h.retries.unwrap_or(0),
                 })),
             },
-            "NetworkSettings": crate::network::network_settings(self, &cfg.id)
+            "NetworkSettings": crate::network::network_settings(self, &cfg.id, cfg.spec.network.as_deref())
                 .ok()
                 .filter(|v| v["Networks"].as_object().is_some_and(|m| !m.is_empty()))
                 .unwrap_or_else(|| serde_json::json!({ "Networks": { cfg.spec.network.clone().unwrap_or_else(|| "bridge".into()): {} } })),

@@ -205,6 +205,7 @@ fn become_monitor(
             }
             let mut old: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction != libc::SIG_DFL
                 && (old.sa_sigaction != libc::SIG_IGN || sig == libc::SIGPIPE)
             {
                 libc::signal(sig, libc::SIG_DFL);
