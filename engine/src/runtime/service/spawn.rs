@@ -140,7 +140,10 @@ fn fork_monitor(
         // The child never returns into its parent's code: it ends in _exit, so none of
         // the parent's objects (whose descriptors are closed here) is dropped twice.
         let code = match become_monitor(wfd, afd, &null, title) {
-            Ok(true) => run(&root, &id_owned, 3, afd.map(|_| 4)),
+            // A panic must not unwind into the parent's frames (its command's code).
+            Ok(true) => {
+                std::panic::catch_unwind(|| run(&root, &id_owned, 3, afd.map(|_| 4))).unwrap_or(101)
+            }
             // Nothing to report on: the parent hears that the monitor ended.
             Err(_) => 125,
             Ok(false) => {
