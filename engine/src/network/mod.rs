@@ -877,6 +877,10 @@ pub fn setup(
         if !store::path(engine.root()).exists() {
             Session::open(engine)?;
         }
+        if !info.by_init {
+            // A caller whose process will not bring its loopback up itself.
+            configure_in_netns(&netlink::open_netns(pid)?, &[], None)?;
+        }
         let hosts = files::render_hosts(&[], &extra, &[]);
         let resolv = files::render_resolv(&host_resolv, &spec.dns, false);
         write_files(engine, container_id, &hosts, &resolv);
