@@ -886,12 +886,21 @@ fn ps_size_counts_the_writable_layer_of_the_containers_shown() {
 /// Hold an exclusive flock on `path` (created if missing) until the file is dropped.
 fn flock(path: &std::path::Path) -> std::fs::File {
     use std::os::fd::AsRawFd;
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .expect("lock file");
+    use std::os::unix::fs::OpenOptionsExt;
+    // A directory is locked itself (a remover locks the container's directory).
+    let f = if path.is_dir() {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(path)
+    } else {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+    }
+    .expect("lock file");
     // SAFETY: flock on a file this test owns.
     assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
     f
@@ -990,8 +999,8 @@ fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
         std::fs::rename(w.container_dir(&id), &to).unwrap();
         doomed.push(to);
     }
-    // The second one's remover is alive (it holds the lock).
-    let live = flock(&doomed[1].join("remove.lock"));
+    // The second one's remover is alive (it holds the lock: on the directory).
+    let live = flock(&doomed[1]);
     w.ok(&["ps", "-a"]);
     assert!(
         !doomed[0].exists(),

@@ -242,6 +242,29 @@ impl FileLock {
         }
     }
 
+    /// Try the exclusive lock on the directory `dir` itself (no file made for it);
+    /// `Ok(None)` if someone holds it. The lock stays with the directory through a
+    /// rename.
+    pub fn try_exclusive_dir(dir: &Path) -> Result<Option<Self>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir)
+            .map_err(|e| EngineError::io(format!("opening {}", dir.display()), e))?;
+        // SAFETY: flock on a valid, owned fd; no memory is passed.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(Some(FileLock { file }));
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(None)
+        } else {
+            Err(EngineError::io(format!("locking {}", dir.display()), err))
+        }
+    }
+
     /// Who holds the lock file at `path`, without creating it or waiting: a lock file
     /// whose holder died is free (the kernel drops a dead process's locks).
     pub fn probe(path: &Path) -> Result<Probe> {

@@ -7,7 +7,7 @@ use crate::runtime::config::ContainerConfig;
 use crate::runtime::{monitor, paths, state};
 use crate::LocalEngine;
 
-use super::remove::{REMOVE_LOCK, REMOVING};
+use super::remove::REMOVING;
 
 /// The file naming the container a create is making (under the containers lock;
 /// empty when none is).
@@ -50,8 +50,7 @@ pub(crate) fn sweep_removed(engine: &LocalEngine) -> usize {
             continue;
         };
         let doomed = e.path();
-        let Ok(Some(_lock)) = crate::state::FileLock::try_exclusive(&doomed.join(REMOVE_LOCK))
-        else {
+        let Ok(Some(_lock)) = crate::state::FileLock::try_exclusive_dir(&doomed) else {
             continue;
         };
         let _ = Cgroup::for_container(id).remove();
