@@ -228,7 +228,11 @@ impl FileLock {
     }
     /// Try the exclusive lock without blocking; `Ok(None)` if someone holds it.
     pub fn try_exclusive(path: &Path) -> Result<Option<Self>> {
-        let file = Self::open(path)?;
+        Self::try_on(Self::open(path)?, path)
+    }
+
+    /// The exclusive lock on `file` (opened from `path`) without blocking.
+    fn try_on(file: File, path: &Path) -> Result<Option<Self>> {
         // SAFETY: flock on a valid, owned fd; no memory is passed.
         let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if r == 0 {
@@ -252,17 +256,7 @@ impl FileLock {
             .custom_flags(libc::O_DIRECTORY)
             .open(dir)
             .map_err(|e| EngineError::io(format!("opening {}", dir.display()), e))?;
-        // SAFETY: flock on a valid, owned fd; no memory is passed.
-        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if r == 0 {
-            return Ok(Some(FileLock { file }));
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            Ok(None)
-        } else {
-            Err(EngineError::io(format!("locking {}", dir.display()), err))
-        }
+        Self::try_on(file, dir)
     }
 
     /// Who holds the lock file at `path`, without creating it or waiting: a lock file
