@@ -1,10 +1,11 @@
 //! The per-container monitor: `wharf __monitor ID` (the wharf binary executed again, or
 //! a fork of a single-threaded wharf command made to look and hold the same, see
 //! `service/spawn.rs`), detached from the caller (its own session), single-threaded.
-//! It creates the cgroup, clones the container's init process, owns its stdio (pipes, or a pty with `-t`),
-//! writes the json-file log, serves attach clients on a Unix socket, waits for the
-//! exit, records exit code, time and OOMKilled, applies the restart policy with
-//! Docker's back-off, removes `--rm` containers and cleans up cgroups and networks.
+//! It creates the cgroup, clones the container's init process, owns its stdio (pipes,
+//! or a pty with `-t`), writes the json-file log, serves attach clients on a Unix
+//! socket, waits for the exit, records exit code, time and OOMKilled, applies the
+//! restart policy with Docker's back-off, removes `--rm` containers and cleans up
+//! cgroups and networks.
 //!
 //! The container outlives the CLI or console that started it. If the monitor itself
 //! is killed, the engine tells the state truthfully from the recorded pids (see
