@@ -1133,6 +1133,14 @@ fn a_forked_monitor_is_what_an_executed_one_is() {
         let want = format!("--root {} __monitor {id} --sync-fd 3", w.root().display());
         assert!(line.starts_with(Wharf::exe()), "{line}");
         assert!(line.contains(&want), "{line}");
+        // A fork shows its line as one string (written over its argument area); an
+        // executed monitor's arguments are separate. This one was forked.
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert_eq!(
+            raw.iter().filter(|b| **b == 0).count(),
+            1,
+            "the monitor of {id} was executed, not forked: {raw:?}"
+        );
         // The container's mount namespace, which it holds until the exit is told.
         let init = w.state_file(id)["Pid"].as_i64().unwrap();
         let mnt = std::fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap();

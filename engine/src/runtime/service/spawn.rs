@@ -9,8 +9,8 @@
 //! first makes itself what the exec would have made it: the descriptors as above and
 //! no others (so no lock of its parent's stays held), stdio on /dev/null, a session of
 //! its own, signals at their defaults and unblocked, the same command line in
-//! /proc/PID/cmdline. Where that command line cannot be set (no CAP_SYS_RESOURCE), the
-//! child executes the program as before. A multi-threaded process (the console,
+//! /proc/PID/cmdline (written over its argument area, see [`show_command_line`]). Where
+//! that area is too small for it, the child executes the program as before. A multi-threaded process (the console,
 //! `wharf serve`) always executes it: a fork copies one thread, and another may hold
 //! a lock the copy would then wait on for ever.
 
@@ -86,15 +86,24 @@ pub(super) fn monitor(
     exec_monitor(engine, id, name, &sync, attach.as_ref())
 }
 
+/// Fields `first..first + n` of /proc/self/stat (numbered from 1, as proc(5) does),
+/// as numbers; None if unreadable. The command name (field 2) may hold spaces and
+/// parentheses: fields are counted after its end.
+fn self_stat(first: usize, n: usize) -> Option<Vec<usize>> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let v: Vec<usize> = rest
+        .split_whitespace()
+        .skip(first - 3)
+        .take(n)
+        .map_while(|f| f.parse().ok())
+        .collect();
+    (v.len() == n).then_some(v)
+}
+
 /// Does this process run one thread only (field 20 of /proc/self/stat)?
 fn single_threaded() -> bool {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return false;
-    };
-    // The command name (field 2) may hold spaces and parentheses: count after its end.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(17))
-        .is_some_and(|n| n == "1")
+    self_stat(20, 1).is_some_and(|v| v[0] == 1)
 }
 
 fn fork_monitor(
@@ -105,25 +114,16 @@ fn fork_monitor(
     attach: Option<&OwnedFd>,
     run: crate::runtime::monitor::InForkMonitor,
 ) -> Result<i32> {
-    use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let exe = engine.wharf_exe()?;
     let root = engine.root().path().to_path_buf();
     let args = monitor_args(&root, id, attach.is_some());
-    // Everything the child needs is made before the fork: the command line it shows
-    // (and executes, if it cannot show it), as C strings.
-    let c = |b: &[u8]| CString::new(b).map_err(|_| EngineError::invalid("a NUL in a path"));
-    let exe_c = c(exe.as_os_str().as_bytes())?;
-    let mut argv = vec![exe_c.clone()];
-    for a in &args {
-        argv.push(c(a.as_bytes())?);
-    }
-    let title = argv
-        .iter()
+    // The command line the child shows: the one it would be executed with.
+    let title = std::iter::once(exe.as_os_str())
+        .chain(args.iter().map(|a| a.as_os_str()))
         .map(|a| a.as_bytes())
         .collect::<Vec<_>>()
         .join(&b' ');
-    let null = c(b"/dev/null")?;
     let id_owned = id.to_string();
     let wfd = sync.as_raw_fd();
     let afd = attach.map(|a| a.as_raw_fd());
@@ -139,7 +139,7 @@ fn fork_monitor(
     if pid == 0 {
         // The child never returns into its parent's code: it ends in _exit, so none of
         // the parent's objects (whose descriptors are closed here) is dropped twice.
-        let code = match become_monitor(wfd, afd, &null, title) {
+        let code = match become_monitor(wfd, afd, title) {
             // A panic must not unwind into the parent's frames (its command's code).
             Ok(true) => {
                 std::panic::catch_unwind(|| run(&root, &id_owned, 3, afd.map(|_| 4))).unwrap_or(101)
@@ -147,11 +147,9 @@ fn fork_monitor(
             // Nothing to report on: the parent hears that the monitor ended.
             Err(_) => 125,
             Ok(false) => {
-                // Could not show the monitor's command line: run the program as before.
-                let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-                ptrs.push(std::ptr::null());
-                // SAFETY: NUL-terminated strings and a null-terminated array, made above.
-                unsafe { libc::execv(exe_c.as_ptr(), ptrs.as_ptr()) };
+                // Could not show the monitor's command line: run the program as before
+                // (descriptors and stdio are in place; `exec` returns only on failure).
+                let _ = std::process::Command::new(&exe).args(&args).exec();
                 125
             }
         };
@@ -168,16 +166,11 @@ fn fork_monitor(
 /// In the forked child: the descriptors, session, signals and command line an executed
 /// monitor has. Ok(false): the command line could not be shown (the caller executes
 /// the program instead; the descriptors are already where it expects them).
-fn become_monitor(
-    sync: i32,
-    attach: Option<i32>,
-    null: &std::ffi::CStr,
-    title: Vec<u8>,
-) -> std::io::Result<bool> {
+fn become_monitor(sync: i32, attach: Option<i32>, title: Vec<u8>) -> std::io::Result<bool> {
     place_fds(sync, attach)?;
     // SAFETY: plain system calls on this process's own descriptors, signals and memory.
     unsafe {
-        let n = libc::open(null.as_ptr(), libc::O_RDWR);
+        let n = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         if n < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -232,17 +225,10 @@ fn become_monitor(
 /// environment) or not laid out as the kernel lays it out.
 fn show_command_line(title: &[u8]) -> std::io::Result<()> {
     let refuse = |what: &str| std::io::Error::other(what.to_string());
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let fields: Vec<usize> = stat
-        .rsplit_once(')')
-        .ok_or_else(|| refuse("/proc/self/stat unreadable"))?
-        .1
-        .split_whitespace()
-        .skip(45) // fields 48-51: arg_start arg_end env_start env_end
-        .take(4)
-        .map_while(|f| f.parse().ok())
-        .collect();
-    let [arg_start, arg_end, env_start, env_end] = fields[..] else {
+    // Fields 48-51: arg_start arg_end env_start env_end.
+    let Some([arg_start, arg_end, env_start, env_end]) =
+        self_stat(48, 4).and_then(|v| <[usize; 4]>::try_from(v).ok())
+    else {
         return Err(refuse("no argument area in /proc/self/stat"));
     };
     if env_start != arg_end || env_end <= arg_start || title.len() + 1 > env_end - arg_start {
