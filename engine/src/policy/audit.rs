@@ -413,7 +413,8 @@ impl AuditLog {
             .map_err(|err| EngineError::internal(format!("encoding the audit head: {err}")))?;
         let spare = self.sibling(".head.spare");
         let dst = self.head_path();
-        fs::write(&spare, data).ctx(|| format!("writing {}", spare.display()))?;
+        // In place: see `overwrite` for why not emptied first.
+        crate::state::overwrite(&spare, &data).ctx(|| format!("writing {}", spare.display()))?;
         match nix::fcntl::renameat2(
             nix::fcntl::AT_FDCWD,
             &spare,

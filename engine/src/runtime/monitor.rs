@@ -703,6 +703,10 @@ fn spawn_in(
             .map_err(fail125)?;
     drop(into);
     let pid = spawned.pid;
+    // The init's mount namespace (it has its own from the clone), held from now on: a
+    // command as short as `true` may exit before the release below returns, and its
+    // exit would then unmount the container's file systems before its parent hears.
+    let mounts = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
     crate::trace_step!(
         "cloned the init process (host pid {pid}) into new {} namespaces",
         if host_network {
@@ -748,11 +752,11 @@ fn spawn_in(
         ("hosts", files.hosts),
         ("resolv.conf", files.resolv_conf),
     ] {
-        // Rewritten at every start (plain writes: nothing to keep across a crash), and
-        // only when the content changed.
+        // Rewritten at every start (in place: nothing to keep across a crash, and no
+        // one reads them before the init has them), and only when the content changed.
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
-            if let Err(e) = std::fs::write(&path, content.as_bytes()) {
+            if let Err(e) = crate::state::overwrite(&path, content.as_bytes()) {
                 return Err(failed(fail125(EngineError::io(
                     format!("writing {}", path.display()),
                     e,
@@ -786,7 +790,6 @@ fn spawn_in(
         out = Some(master);
         stdin = Some(dup);
     }
-    let mounts = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok();
     Ok(Running {
         pid,
         cgroup: cgroup.clone(),

@@ -83,7 +83,8 @@ pub fn load(dir: &Path) -> Result<RunState> {
     Ok(read_json(&state_path(dir))?.unwrap_or_default())
 }
 
-/// Write the state atomically (write beside, rename over: never torn).
+/// Write the state atomically (written beside, swapped into place: never torn; see
+/// [`crate::state::replace_swapping`] for why not renamed over).
 ///
 /// Unlike configs, the run state is not fsynced: it is rewritten at every transition
 /// (several times per container start), and after a crash it is re-derived anyway
@@ -95,7 +96,7 @@ pub fn save(dir: &Path, st: &RunState) -> Result<()> {
         .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
     let tmp = dir.join(format!(".state.json.tmp-{}", std::process::id()));
     std::fs::write(&tmp, &data).ctx(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
+    crate::state::replace_swapping(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
 }
 
 /// The per-container lock that serializes state changes between the engine and the monitor.

@@ -72,7 +72,8 @@ impl LocalEngine {
         // Which container is in the making, for the engine that finds this create
         // killed half-way ([`LocalEngine::remove_leftovers`]).
         let marker = super::recover::creating_marker(self);
-        std::fs::write(&marker, &id).ctx(|| format!("writing {}", marker.display()))?;
+        crate::state::overwrite(&marker, id.as_bytes())
+            .ctx(|| format!("writing {}", marker.display()))?;
         let res = (|| {
             for d in ["diff", "work", "merged"] {
                 std::fs::create_dir_all(dir.join(d))
@@ -88,12 +89,12 @@ impl LocalEngine {
         if let Err(e) = res {
             let _ = crate::volume::release(self, &id, true);
             let _ = std::fs::remove_dir_all(&dir);
-            let _ = std::fs::write(&marker, b"");
+            let _ = crate::state::overwrite(&marker, b"");
             return Err(e);
         }
         // Emptied, not removed: the next create writes the same file (a new inode per
-        // create is a measurable part of a short `run` on ext4).
-        let _ = std::fs::write(&marker, b"");
+        // create is a measurable part of a short `run` on ext4), in place.
+        let _ = crate::state::overwrite(&marker, b"");
         if crate::trace::active() {
             crate::trace::step(format!(
                 "resolved {} to image {} ({} layer{})",

@@ -94,7 +94,7 @@ impl LocalEngine {
                             n += usize::from(self.delete_leftover(&id, &dir, true));
                         }
                     }
-                    let _ = std::fs::write(&marker, b"");
+                    let _ = crate::state::overwrite(&marker, b"");
                 }
                 _ => {}
             }
