@@ -18,6 +18,7 @@ pub mod exec;
 pub mod index;
 pub mod logs;
 pub mod monitor;
+mod mount_points;
 pub mod namespaces;
 pub mod net;
 pub mod paths;
