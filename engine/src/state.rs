@@ -185,19 +185,29 @@ pub fn overwrite(path: &Path, data: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Put the written file `new` in the place of `path` in one step, as a rename over it
-/// would, then delete what was there. Swapped (`renameat2` RENAME_EXCHANGE) rather
-/// than renamed over: ext4 forces a file renamed over another to disk at once
-/// (`auto_da_alloc`), so the next replacement frees a block, a synchronous discard on
-/// a root mounted with `discard` and no journal. Readers see the old file or the new
-/// one, whole, as with a rename. No `path` yet, or a file system without the
-/// exchange: renamed.
-pub fn replace_swapping(new: &Path, path: &Path) -> std::io::Result<()> {
+/// Replace the file at `path` with `data` through its spare: `data` is written into
+/// the spare in place ([`overwrite`]), then the two are swapped in one step
+/// (`renameat2` RENAME_EXCHANGE), so the spare holds the old content for the next
+/// write. Readers see the old file or the new one, whole, as after a rename; one that
+/// opened the old file and reads it after the *next* write may see that write half
+/// done (a reader reads again what does not parse). Writers must exclude each other.
+///
+/// No file is made per write, and none is forced to disk: ext4 writes a file renamed
+/// over another out at once (`auto_da_alloc`), and the next replacement then frees its
+/// block, a synchronous discard on a root mounted with `discard` without a journal.
+/// No `path` yet, or a file system without the exchange: the spare is renamed.
+pub fn replace_via_spare(spare: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
     use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
-    match renameat2(AT_FDCWD, new, AT_FDCWD, path, RenameFlags::RENAME_EXCHANGE) {
-        // `new` now holds what `path` held.
-        Ok(()) => fs::remove_file(new),
-        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => fs::rename(new, path),
+    overwrite(spare, data)?;
+    match renameat2(
+        AT_FDCWD,
+        spare,
+        AT_FDCWD,
+        path,
+        RenameFlags::RENAME_EXCHANGE,
+    ) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => fs::rename(spare, path),
         Err(e) => Err(e.into()),
     }
 }
@@ -385,28 +395,34 @@ mod tests {
     }
 
     #[test]
-    fn replace_swapping_is_a_rename_for_readers_and_leaves_nothing_beside() {
+    fn replace_via_spare_is_a_rename_for_readers_and_keeps_one_spare() {
         use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        let new = dir.path().join(".state.json.tmp-1");
-        // No file yet: renamed into place.
-        fs::write(&new, b"first").unwrap();
-        replace_swapping(&new, &p).unwrap();
+        let spare = dir.path().join(".state.json.spare");
+        // No file yet: the spare is renamed into place.
+        replace_via_spare(&spare, &p, b"first").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"first");
+        assert!(!spare.exists());
         // A reader that opened the old file reads it whole after the swap.
         let mut reader = File::open(&p).unwrap();
-        fs::write(&new, b"second, longer").unwrap();
-        replace_swapping(&new, &p).unwrap();
+        let first = fs::metadata(&p).unwrap().ino();
+        replace_via_spare(&spare, &p, b"second, longer").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second, longer");
         let mut old = String::new();
         reader.read_to_string(&mut old).unwrap();
         assert_eq!(old, "first");
-        let names: Vec<_> = fs::read_dir(dir.path())
+        // The two files take turns: no third one is made.
+        replace_via_spare(&spare, &p, b"third").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"third");
+        assert_eq!(fs::metadata(&p).unwrap().ino(), first);
+        let mut names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["state.json"]);
+        names.sort();
+        assert_eq!(names, [".state.json.spare", "state.json"]);
     }
 
     #[test]

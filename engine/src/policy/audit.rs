@@ -411,23 +411,9 @@ impl AuditLog {
     fn write_head(&self, head: &Head) -> Result<()> {
         let data = serde_json::to_vec(head)
             .map_err(|err| EngineError::internal(format!("encoding the audit head: {err}")))?;
-        let spare = self.sibling(".head.spare");
-        let dst = self.head_path();
-        // In place: see `overwrite` for why not emptied first.
-        crate::state::overwrite(&spare, &data).ctx(|| format!("writing {}", spare.display()))?;
-        match nix::fcntl::renameat2(
-            nix::fcntl::AT_FDCWD,
-            &spare,
-            nix::fcntl::AT_FDCWD,
-            &dst,
-            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-        ) {
-            Ok(()) => Ok(()),
-            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => {
-                fs::rename(&spare, &dst).ctx(|| format!("writing {}", dst.display()))
-            }
-            Err(e) => Err(EngineError::sys(format!("writing {}", dst.display()), e)),
-        }
+        let (spare, dst) = (self.sibling(".head.spare"), self.head_path());
+        crate::state::replace_via_spare(&spare, &dst, &data)
+            .ctx(|| format!("writing {}", dst.display()))
     }
 
     /// Append an entry for `caller` doing `action` on `target` with `outcome`.

@@ -78,13 +78,22 @@ pub fn state_path(dir: &Path) -> PathBuf {
     dir.join("state.json")
 }
 
-/// Read the state (default when missing).
+/// Read the state (default when missing). A reader that opened the state just before
+/// a save swapped it out, and read it during the save after, may find it half written
+/// ([`crate::state::replace_via_spare`]): it reads again.
 pub fn load(dir: &Path) -> Result<RunState> {
-    Ok(read_json(&state_path(dir))?.unwrap_or_default())
+    let mut again = 2;
+    loop {
+        match read_json(&state_path(dir)) {
+            Err(e) if e.kind == crate::error::ErrorKind::Corrupt && again > 0 => again -= 1,
+            r => return Ok(r?.unwrap_or_default()),
+        }
+    }
 }
 
-/// Write the state atomically (written beside, swapped into place: never torn; see
-/// [`crate::state::replace_swapping`] for why not renamed over).
+/// Write the state: written into its spare, then swapped into place, never torn (see
+/// [`crate::state::replace_via_spare`]). Writers hold the container's lock ([`lock`]),
+/// or the container is not yet known to anyone (its create).
 ///
 /// Unlike configs, the run state is not fsynced: it is rewritten at every transition
 /// (several times per container start), and after a crash it is re-derived anyway
@@ -94,9 +103,8 @@ pub fn save(dir: &Path, st: &RunState) -> Result<()> {
     let path = state_path(dir);
     let data = serde_json::to_vec_pretty(st)
         .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
-    let tmp = dir.join(format!(".state.json.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &data).ctx(|| format!("writing {}", tmp.display()))?;
-    crate::state::replace_swapping(&tmp, &path).ctx(|| format!("replacing {}", path.display()))
+    crate::state::replace_via_spare(&dir.join(".state.json.spare"), &path, &data)
+        .ctx(|| format!("writing {}", path.display()))
 }
 
 /// The per-container lock that serializes state changes between the engine and the monitor.
