@@ -1015,6 +1015,86 @@ fn killed_creates_and_removals_are_cleaned_at_the_next_start() {
     assert!(!doomed[1].exists());
 }
 
+/// A removed container's directory is kept, emptied, as a spare the next create takes:
+/// nothing of the container before passes to the next (its files, output, /etc files,
+/// writable layer), and a create killed while filling a spare leaves nothing behind.
+#[test]
+fn spare_directories_carry_nothing_to_the_next_container() {
+    let spares = |w: &Wharf| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(w.root().join("tmp"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("spare-"))
+            .map(|e| e.path())
+            .collect()
+    };
+    let w = Wharf::new();
+    let first = w
+        .ok(&[
+            "run",
+            "--name",
+            "first",
+            "--hostname",
+            "firsthost",
+            "wharf/demo",
+            "sh",
+            "-c",
+            "echo secret > /secret; chmod 700 /; echo first output",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(first, "first output");
+    w.ok(&["rm", "first"]);
+    let kept = spares(&w);
+    assert_eq!(kept.len(), 1, "the removal kept no spare");
+    // Empty files and its mount point; no writable layer.
+    for e in std::fs::read_dir(&kept[0]).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let md = e.metadata().unwrap();
+        if name == "merged" {
+            assert_eq!(std::fs::read_dir(e.path()).unwrap().count(), 0);
+        } else {
+            assert!(
+                md.is_file() && md.len() == 0,
+                "{name} kept in the spare: {md:?}"
+            );
+        }
+    }
+    let out = w.ok(&[
+        "run",
+        "--name",
+        "second",
+        "wharf/demo",
+        "sh",
+        "-c",
+        "ls /secret 2>&1; stat -c %a /; cat /etc/hostname",
+    ]);
+    assert!(spares(&w).is_empty(), "the create did not take the spare");
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().contains("No such file"), "{out}");
+    assert_eq!(lines.next(), Some("755"), "{out}");
+    assert_ne!(lines.next(), Some("firsthost"), "{out}");
+    assert!(!w.ok(&["logs", "second"]).contains("first output"));
+    assert_eq!(
+        w.ok(&["diff", "second"]).trim(),
+        "",
+        "a fresh writable layer"
+    );
+    assert_eq!(w.status("second"), "exited");
+    w.ok(&["rm", "second"]);
+
+    // A create killed while it filled a spare: its taken spare, the marker naming it,
+    // and a volume it had acquired are cleaned by the next engine start.
+    w.ok(&["volume", "create", "held"]);
+    let ghost = "fedcba9876543210".repeat(4);
+    let taken = w.root().join("tmp").join(format!("taken-{ghost}"));
+    std::fs::rename(&spares(&w)[0], &taken).unwrap();
+    std::fs::write(w.root().join("run/creating"), &ghost).unwrap();
+    std::fs::write(w.root().join("volumes/held/refs").join(&ghost), b"").unwrap();
+    w.ok(&["volume", "rm", "held"]);
+    assert!(!taken.exists(), "the killed create's spare is still there");
+}
+
 /// Found by scripts/soak.sh: a monitor killed after starting the container's process
 /// but before recording it leaves that process in the container's cgroup, with the
 /// container still stopped as far as its state says; `container prune` then removed the

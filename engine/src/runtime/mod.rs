@@ -65,10 +65,25 @@ pub(crate) fn load_config(engine: &LocalEngine, id: &str) -> Result<ContainerCon
 /// found stopped), and what a crash leaves of a config never synced (a missing or empty
 /// file) is removed by the first engine of the next boot ([`LocalEngine::recover_containers`]).
 fn save_config(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
+    write_config(&paths::dir(engine, &cfg.id), cfg, false)
+}
+
+/// [`save_config`] into the container directory `dir`; `unseen`: `dir` is not in
+/// `containers/` yet (a spare being filled), so the file is written in place.
+fn write_config(dir: &std::path::Path, cfg: &ContainerConfig, unseen: bool) -> Result<()> {
     use std::io::Write;
-    let path = paths::dir(engine, &cfg.id).join("config.json");
+    let path = dir.join("config.json");
     let data = serde_json::to_vec_pretty(cfg)
         .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
+    if unseen {
+        crate::state::overwrite(&path, &data).ctx(|| format!("writing {}", path.display()))?;
+        if !cfg.spec.auto_remove {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .ctx(|| format!("syncing {}", path.display()))?;
+        }
+        return Ok(());
+    }
     let tmp = path.with_file_name(format!(".config.json.tmp-{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
     f.write_all(&data)

@@ -355,7 +355,7 @@ fn run(
                     c.flush();
                 }
                 report(sync.take(), Err(fail), &[]);
-                delete(&cfg, doomed);
+                delete(engine, &cfg, doomed);
                 return Ok(());
             }
             Ok(mut running) => {
@@ -453,7 +453,7 @@ fn run(
                     match doomed {
                         Some(d) => {
                             net::forget(engine, &cfg);
-                            delete(&cfg, Some(d));
+                            delete(engine, &cfg, Some(d));
                         }
                         None => {
                             let _ = rstate::update(&dir, |s| {
@@ -479,7 +479,7 @@ fn run(
                     if s.manually_stopped || s.remove_requested {
                         let st = rstate::update(&dir, |s| s.status = ContainerStatus::Exited)?;
                         let doomed = finish(engine, &cfg, &st, &sock_path);
-                        delete(&cfg, doomed);
+                        delete(engine, &cfg, doomed);
                         return Ok(());
                     }
                 }
@@ -539,9 +539,9 @@ fn finish(
 }
 
 /// Delete what [`finish`] renamed away (after the clients have their answer).
-fn delete(cfg: &ContainerConfig, doomed: Option<super::Hidden>) {
+fn delete(engine: &LocalEngine, cfg: &ContainerConfig, doomed: Option<super::Hidden>) {
     if let Some(d) = doomed {
-        if let Err(e) = super::delete_hidden(cfg, &d) {
+        if let Err(e) = super::delete_hidden(engine, cfg, d) {
             tracing::warn!("{e}");
         }
     }

@@ -44,10 +44,21 @@ fn opaque(dir: &Path) -> bool {
     matches!(xattr::get(dir, "trusted.overlay.opaque"), Ok(Some(v)) if v == b"y")
 }
 
+/// Mode, owner and group of a directory.
+type Attrs = (u32, u32, u32);
+
+/// What an image's /etc needs.
+#[derive(Debug, PartialEq)]
+struct Need {
+    /// The attributes of the image's /etc; `None`: it has none.
+    etc: Option<Attrs>,
+    /// Which of [`FILES`] it lacks.
+    missing: Vec<&'static str>,
+}
+
 /// The image's /etc as its layers (bottom first) merge it: `None` if it is something
-/// other than a directory, else its mode, owner and group (`None` inside: no /etc),
-/// and which of [`FILES`] it lacks.
-fn needs(layers: &[PathBuf]) -> Option<(Option<(u32, u32, u32)>, Vec<&'static str>)> {
+/// other than a directory.
+fn needs(layers: &[PathBuf]) -> Option<Need> {
     let mut etc = None;
     let mut found = [false; FILES.len()];
     let mut settled = [false; FILES.len()];
@@ -56,9 +67,8 @@ fn needs(layers: &[PathBuf]) -> Option<(Option<(u32, u32, u32)>, Vec<&'static st
             Seen::Nothing => continue,
             Seen::Removed => break,
             Seen::Entry(m) if !m.is_dir() => {
-                if etc.is_none() {
-                    return None;
-                }
+                // A non-directory on top: no layer. Below a directory: hidden by it.
+                etc?;
                 break;
             }
             Seen::Entry(m) => {
@@ -88,7 +98,7 @@ fn needs(layers: &[PathBuf]) -> Option<(Option<(u32, u32, u32)>, Vec<&'static st
         .filter(|(_, f)| !f)
         .map(|(n, _)| *n)
         .collect();
-    Some((etc, missing))
+    Some(Need { etc, missing })
 }
 
 /// The image layers of a container, bottom first, with the mount-point layer on top
@@ -103,7 +113,7 @@ pub fn layers_for(engine: &LocalEngine, image_layers: &[PathBuf]) -> Vec<PathBuf
 }
 
 fn layer(engine: &LocalEngine, image_layers: &[PathBuf]) -> Option<PathBuf> {
-    let (etc, missing) = needs(image_layers)?;
+    let Need { etc, missing } = needs(image_layers)?;
     if missing.is_empty() {
         return None;
     }
@@ -128,7 +138,7 @@ fn make(
     engine: &LocalEngine,
     base: &Path,
     path: &Path,
-    (mode, uid, gid): (u32, u32, u32),
+    (mode, uid, gid): Attrs,
     missing: &[&str],
 ) -> Result<()> {
     fs::create_dir_all(base).ctx(|| format!("creating {}", base.display()))?;
@@ -181,8 +191,11 @@ mod tests {
         // No /etc at all: every file, in a default /etc.
         let bare = layer(t.path(), "bare");
         assert_eq!(
-            needs(&[bare.clone()]).unwrap(),
-            (None, vec!["hostname", "hosts", "resolv.conf"])
+            needs(std::slice::from_ref(&bare)).unwrap(),
+            Need {
+                etc: None,
+                missing: FILES.to_vec()
+            }
         );
         // /etc with hosts in a lower layer, hostname in an upper one.
         let low = layer(t.path(), "low");
@@ -193,9 +206,13 @@ mod tests {
         fs::create_dir(up.join("etc")).unwrap();
         fs::set_permissions(up.join("etc"), fs::Permissions::from_mode(0o750)).unwrap();
         fs::write(up.join("etc/hostname"), "").unwrap();
-        let (etc, missing) = needs(&[low.clone(), up.clone()]).unwrap();
-        assert_eq!(etc.map(|e| e.0), Some(0o750), "the topmost /etc's mode");
-        assert_eq!(missing, ["resolv.conf"]);
+        let need = needs(&[low.clone(), up.clone()]).unwrap();
+        assert_eq!(
+            need.etc.map(|e| e.0),
+            Some(0o750),
+            "the topmost /etc's mode"
+        );
+        assert_eq!(need.missing, ["resolv.conf"]);
         // A symlinked /etc on top: no layer.
         let link = layer(t.path(), "link");
         std::os::unix::fs::symlink("usr/etc", link.join("etc")).unwrap();
@@ -213,7 +230,10 @@ mod tests {
         for f in FILES {
             fs::write(low.join("etc").join(f), "x").unwrap();
         }
-        assert!(needs(&[low.clone()]).unwrap().1.is_empty());
+        assert!(needs(std::slice::from_ref(&low))
+            .unwrap()
+            .missing
+            .is_empty());
         // A whiteout of hosts.
         let wh = layer(t.path(), "wh");
         fs::create_dir(wh.join("etc")).unwrap();
@@ -224,14 +244,14 @@ mod tests {
             0,
         )
         .unwrap();
-        assert_eq!(needs(&[low.clone(), wh]).unwrap().1, ["hosts"]);
+        assert_eq!(needs(&[low.clone(), wh]).unwrap().missing, ["hosts"]);
         // An opaque /etc with only hostname.
         let op = layer(t.path(), "op");
         fs::create_dir(op.join("etc")).unwrap();
         fs::write(op.join("etc/hostname"), "").unwrap();
         xattr::set(op.join("etc"), "trusted.overlay.opaque", b"y").unwrap();
         assert_eq!(
-            needs(&[low.clone(), op]).unwrap().1,
+            needs(&[low.clone(), op]).unwrap().missing,
             ["hosts", "resolv.conf"]
         );
         // /etc itself whited out: everything, in a default /etc.
@@ -243,6 +263,12 @@ mod tests {
             0,
         )
         .unwrap();
-        assert_eq!(needs(&[low, gone]).unwrap(), (None, FILES.to_vec()));
+        assert_eq!(
+            needs(&[low, gone]).unwrap(),
+            Need {
+                etc: None,
+                missing: FILES.to_vec()
+            }
+        );
     }
 }

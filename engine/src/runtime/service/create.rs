@@ -11,7 +11,7 @@ use crate::error::{EngineError, IoContext, Result};
 use crate::policy::Action;
 use crate::runtime::config::ContainerConfig;
 use crate::runtime::state::{self, RunState};
-use crate::runtime::{binds, event, load_config, paths, save_config, validate};
+use crate::runtime::{binds, event, load_config, paths, validate, write_config};
 use crate::LocalEngine;
 
 use super::names::random_name;
@@ -74,21 +74,33 @@ impl LocalEngine {
         let marker = super::recover::creating_marker(self);
         crate::state::overwrite(&marker, id.as_bytes())
             .ctx(|| format!("writing {}", marker.display()))?;
+        // A spare directory when there is one (see `spares`), filled out of sight and
+        // renamed into place; else the directory is made in place.
+        let taken = super::spares::take(self, &id);
         let res = (|| {
+            let build = taken.as_deref().unwrap_or(&dir);
             for d in ["diff", "work", "merged"] {
-                std::fs::create_dir_all(dir.join(d))
-                    .ctx(|| format!("creating {}", dir.join(d).display()))?;
+                std::fs::create_dir_all(build.join(d))
+                    .ctx(|| format!("creating {}", build.join(d).display()))?;
             }
             for m in cfg.spec.mounts.iter_mut().filter(|m| m.kind == "volume") {
                 let name = (!m.source.is_empty()).then_some(m.source.as_str());
                 m.source = crate::volume::acquire(self, caller, name, &id)?;
             }
-            save_config(self, &cfg)?;
-            state::save(&dir, &RunState::default())
+            write_config(build, &cfg, taken.is_some())?;
+            state::save(build, &RunState::default())?;
+            match &taken {
+                Some(t) => super::spares::publish(t, &id, &dir)
+                    .ctx(|| format!("placing {}", dir.display())),
+                None => Ok(()),
+            }
         })();
         if let Err(e) = res {
             let _ = crate::volume::release(self, &id, true);
             let _ = std::fs::remove_dir_all(&dir);
+            if let Some(t) = &taken {
+                let _ = std::fs::remove_dir_all(t);
+            }
             let _ = crate::state::overwrite(&marker, b"");
             return Err(e);
         }

@@ -18,6 +18,7 @@ pub(super) mod names;
 pub(super) mod observe;
 pub(super) mod recover;
 pub(super) mod remove;
+mod spares;
 mod spawn;
 mod start;
 pub(super) mod status;

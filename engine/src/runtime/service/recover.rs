@@ -90,6 +90,14 @@ impl LocalEngine {
                 Ok(id) if !id.is_empty() => {
                     if id.len() == 64 && crate::ids::is_hex_prefix(&id) {
                         let dir = paths::dir(self, &id);
+                        // A spare it had taken and was filling (see `spares`).
+                        let taken = self
+                            .root()
+                            .tmp()
+                            .join(format!("{}{id}", super::spares::TAKEN));
+                        if taken.exists() {
+                            n += usize::from(self.delete_leftover(&id, &taken, true));
+                        }
                         if killed_create(&dir) {
                             n += usize::from(self.delete_leftover(&id, &dir, true));
                         }

@@ -20,7 +20,7 @@ use super::wait_until;
 /// one removes it and reports it.
 pub(crate) fn remove_files(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<()> {
     match hide_files(engine, cfg)? {
-        Some(doomed) => delete_hidden(cfg, &doomed),
+        Some(doomed) => delete_hidden(engine, cfg, doomed),
         None => Ok(()),
     }
 }
@@ -96,8 +96,16 @@ pub(crate) fn hide_quick(engine: &LocalEngine, cfg: &ContainerConfig) -> Result<
     }))
 }
 
-/// The second half of [`remove_files`]: delete the renamed files.
-pub(crate) fn delete_hidden(cfg: &ContainerConfig, doomed: &Hidden) -> Result<()> {
+/// The second half of [`remove_files`]: keep the renamed directory, emptied, as a
+/// spare for the next create ([`super::spares`]), or delete it.
+pub(crate) fn delete_hidden(
+    engine: &LocalEngine,
+    cfg: &ContainerConfig,
+    doomed: Hidden,
+) -> Result<()> {
+    if super::spares::keep(engine, &cfg.id, &doomed.path) {
+        return Ok(());
+    }
     std::fs::remove_dir_all(&doomed.path).ctx(|| {
         format!(
             "removing the files of container {} ({})",
