@@ -1047,12 +1047,12 @@ fn spare_directories_carry_nothing_to_the_next_container() {
     w.ok(&["rm", "first"]);
     let kept = spares(&w);
     assert_eq!(kept.len(), 1, "the removal kept no spare");
-    // Empty files and its mount point; no writable layer.
+    // Empty files, and its mount point, writable layer and work directory empty.
     for e in std::fs::read_dir(&kept[0]).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let md = e.metadata().unwrap();
-        if name == "merged" {
-            assert_eq!(std::fs::read_dir(e.path()).unwrap().count(), 0);
+        if ["merged", "diff", "work"].contains(&name.as_str()) {
+            assert_eq!(std::fs::read_dir(e.path()).unwrap().count(), 0, "{name}");
         } else {
             assert!(
                 md.is_file() && md.len() == 0,

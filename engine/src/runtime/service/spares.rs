@@ -4,14 +4,16 @@
 //! On a root without a journal, ext4 does not reuse an inode freed in the last minutes:
 //! each new file walks past every such inode of its group, so a run's new files cost
 //! more the more files the runs before it deleted (a quarter of a short `run`'s CPU after
-//! a few dozen `--rm` runs). A spare keeps the container's directory, its empty mount
-//! point, its config, state, log, lock and /etc files; a create takes one, writes what
-//! is its own into it before anyone can see it, and renames it into `containers/`.
+//! a few dozen `--rm` runs). A spare keeps the container's directory, its mount point,
+//! writable layer and overlay work directory, its config, state, log, lock and /etc
+//! files; a create takes one, writes what is its own into it before anyone can see it,
+//! and renames it into `containers/`.
 //!
-//! What a spare keeps holds nothing of its container: its writable layer (`diff`) and
-//! overlay work directory are deleted (their own attributes would pass to the next
-//! container's root), every kept file is emptied, anything else is deleted. At most
-//! [`KEEP`] spares are kept; a removal beyond that deletes.
+//! What a spare keeps holds nothing of its container: the writable layer and the work
+//! directory are emptied and given back the mode, owner and (but for security labels)
+//! extended attributes of a new one (the writable layer's own are the container's root
+//! directory's), every kept file is emptied, anything else is deleted. At most [`KEEP`]
+//! spares are kept; a removal beyond that deletes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -67,6 +69,8 @@ fn count(engine: &LocalEngine) -> usize {
 
 fn empty(id: &str, dir: &Path) -> std::io::Result<()> {
     let log = format!("{id}-json.log");
+    // What a directory made by the create has (the mount point is never written).
+    let made = fs::metadata(dir.join("merged"))?;
     for e in fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -77,6 +81,8 @@ fn empty(id: &str, dir: &Path) -> std::io::Result<()> {
             if fs::read_dir(&path)?.next().is_some() {
                 return Err(std::io::ErrorKind::DirectoryNotEmpty.into());
             }
+        } else if (name == "diff" || name == "work") && kind.is_dir() {
+            reset(&path, &made)?;
         } else if kind.is_file() && (KEPT.contains(&name.as_str()) || name == log) {
             fs::OpenOptions::new().write(true).open(&path)?.set_len(0)?;
             if name == log {
@@ -91,9 +97,34 @@ fn empty(id: &str, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Make the writable layer or overlay work directory `path` what a fresh one is: empty,
+/// with the mode and owner of one just made (`made`), and none of the extended
+/// attributes the container or the overlay gave it (the upper directory's own
+/// attributes are the container's root directory's). Security labels stay.
+fn reset(path: &Path, made: &fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for e in fs::read_dir(path)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            fs::remove_dir_all(e.path())?;
+        } else {
+            fs::remove_file(e.path())?;
+        }
+    }
+    for name in xattr::list(path)? {
+        let n = name.to_string_lossy();
+        if !n.starts_with("security.") {
+            xattr::remove(path, &name)?;
+        }
+    }
+    std::os::unix::fs::chown(path, Some(made.uid()), Some(made.gid()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(made.mode() & 0o7777))
+}
+
 /// Take a spare for container `id`: renamed to `tmp/taken-<id>`, with an empty mount
-/// point and empty files; the caller makes its `diff` and `work`, writes its config and
-/// state, and renames it into `containers/` ([`publish`]). `None` when there is none.
+/// point, writable layer and work directory, and empty files; the caller writes its
+/// config and state and renames it into `containers/` ([`publish`]). `None` when there
+/// is none.
 pub(super) fn take(engine: &LocalEngine, id: &str) -> Option<PathBuf> {
     let tmp = engine.root().tmp();
     let to = tmp.join(format!("{TAKEN}{id}"));
@@ -121,6 +152,7 @@ pub(super) fn publish(taken: &Path, id: &str, dir: &Path) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_spare_keeps_only_empty_files_and_its_mount_point() {
@@ -130,6 +162,9 @@ mod tests {
             fs::create_dir_all(d.join(sub)).unwrap();
         }
         fs::write(d.join("diff/etc/secret"), "of the last container").unwrap();
+        // What a container's `chmod 700 /` and `setfattr` on / leave on its upper layer.
+        fs::set_permissions(d.join("diff"), fs::Permissions::from_mode(0o700)).unwrap();
+        xattr::set(d.join("diff"), "user.mark", b"x").unwrap();
         for f in KEPT {
             fs::write(d.join(f), "old").unwrap();
         }
@@ -143,11 +178,25 @@ mod tests {
             .collect();
         names.sort();
         let mut want: Vec<String> = KEPT.iter().map(|s| s.to_string()).collect();
-        want.extend([LOG.to_string(), "merged".to_string()]);
+        want.extend(["diff", "merged", "work", LOG].map(String::from));
         want.sort();
         assert_eq!(names, want);
         for f in KEPT.iter().chain([&LOG]) {
             assert_eq!(fs::read(d.join(f)).unwrap(), b"", "{f} emptied");
+        }
+        for sub in ["diff", "work"] {
+            assert_eq!(
+                fs::read_dir(d.join(sub)).unwrap().count(),
+                0,
+                "{sub} emptied"
+            );
+            let md = fs::metadata(d.join(sub)).unwrap();
+            assert_eq!(
+                md.permissions().mode() & 0o7777,
+                fs::metadata(d.join("merged")).unwrap().permissions().mode() & 0o7777,
+                "{sub} has a new directory's mode"
+            );
+            assert!(xattr::list(d.join(sub)).unwrap().next().is_none(), "{sub}");
         }
         // A mount point still holding something: no spare.
         fs::write(d.join("merged/x"), "").unwrap();
