@@ -102,8 +102,9 @@ fn needs(layers: &[PathBuf]) -> Option<Need> {
 }
 
 /// The image layers of a container, bottom first, with the mount-point layer on top
-/// when the image lacks some of the files and its /etc allows one. A failure to make
-/// the layer is not the start's: the init then creates the files itself.
+/// when the image lacks some of the files and its /etc allows one: as the container
+/// runs, and as `cp` and `export` see it stopped. A failure to make the layer is not
+/// the start's: the init then creates the files itself.
 pub fn layers_for(engine: &LocalEngine, image_layers: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = image_layers.to_vec();
     if let Some(extra) = layer(engine, image_layers) {

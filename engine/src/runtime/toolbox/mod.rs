@@ -50,7 +50,7 @@ impl LocalEngine {
         RootDir::overlay(
             &paths::dir(self, &cfg.id).join("diff"),
             None,
-            &cfg.layer_dirs,
+            &super::mount_points::layers_for(self, &cfg.layer_dirs),
         )
     }
 
@@ -71,7 +71,9 @@ impl LocalEngine {
             drop(lock);
             return Ok((RootDir::of_process(st.pid)?, None));
         }
-        let root = RootDir::overlay(&dir.join("diff"), Some(&dir.join("work")), &cfg.layer_dirs)?;
+        // The layers it runs with: its /etc mount points are there whether it runs or not.
+        let layers = super::mount_points::layers_for(self, &cfg.layer_dirs);
+        let root = RootDir::overlay(&dir.join("diff"), Some(&dir.join("work")), &layers)?;
         Ok((root, Some(lock)))
     }
 }
@@ -577,7 +579,7 @@ impl ToolboxApi for LocalEngine {
         let root = RootDir::overlay(
             &paths::dir(self, &cfg.id).join("diff"),
             None,
-            &cfg.layer_dirs,
+            &super::mount_points::layers_for(self, &cfg.layer_dirs),
         )?;
         let mut w = TarWriter::new(out, Walk::Plain);
         w.add_children(root.fd(), "")?;
