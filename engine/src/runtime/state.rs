@@ -80,12 +80,23 @@ pub fn state_path(dir: &Path) -> PathBuf {
 
 /// Read the state (default when missing). A reader that opened the state just before
 /// a save swapped it out, and read it during the save after, may find it half written
-/// ([`crate::state::replace_via_spare`]): it reads again.
+/// ([`crate::state::replace_via_spare`]): it reads again. An empty state is one a crash
+/// caught before it was written out (states are not synced, and a rewrite never empties
+/// the file first): as if missing, to be re-derived like any state after a crash.
 pub fn load(dir: &Path) -> Result<RunState> {
+    let path = state_path(dir);
     let mut again = 2;
     loop {
-        match read_json(&state_path(dir)) {
-            Err(e) if e.kind == crate::error::ErrorKind::Corrupt && again > 0 => again -= 1,
+        match read_json(&path) {
+            Err(e) if e.kind == crate::error::ErrorKind::Corrupt => {
+                if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+                    return Ok(RunState::default());
+                }
+                if again == 0 {
+                    return Err(e);
+                }
+                again -= 1;
+            }
             r => return Ok(r?.unwrap_or_default()),
         }
     }
@@ -161,5 +172,22 @@ mod tests {
         assert!(proc_alive(me, start));
         assert!(!proc_alive(me, start + 1));
         assert!(!proc_alive(i32::MAX - 1, 0));
+    }
+
+    #[test]
+    fn an_empty_state_is_a_missing_one_and_a_damaged_one_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let st = RunState {
+            exit_code: 3,
+            ..Default::default()
+        };
+        save(d.path(), &st).unwrap();
+        save(d.path(), &st).unwrap();
+        assert_eq!(load(d.path()).unwrap().exit_code, 3);
+        std::fs::write(state_path(d.path()), b"").unwrap();
+        assert_eq!(load(d.path()).unwrap().exit_code, 0);
+        std::fs::write(state_path(d.path()), b"{\"Status\":").unwrap();
+        let e = load(d.path()).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Corrupt, "{e}");
     }
 }
