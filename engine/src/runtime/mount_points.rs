@@ -114,6 +114,10 @@ pub fn layers_for(engine: &LocalEngine, image_layers: &[PathBuf]) -> Vec<PathBuf
 }
 
 fn layer(engine: &LocalEngine, image_layers: &[PathBuf]) -> Option<PathBuf> {
+    // No layers is the start's error to tell (the image is broken), not this one's.
+    if image_layers.is_empty() {
+        return None;
+    }
     let Need { etc, missing } = needs(image_layers)?;
     if missing.is_empty() {
         return None;
