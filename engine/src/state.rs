@@ -170,8 +170,8 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
 /// and the next truncation frees that block, which on a root mounted with `discard`
 /// and no journal waits for the device (0.25 ms a file on the machines measured).
 /// Not atomic: for files no one reads while they are rewritten (a spare, a marker
-/// read under a lock).
-pub fn overwrite(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// read under a lock). Returns the file, for a caller that syncs it.
+pub fn overwrite(path: &Path, data: &[u8]) -> std::io::Result<File> {
     use std::os::unix::fs::FileExt;
     let f = OpenOptions::new()
         .write(true)
@@ -182,7 +182,7 @@ pub fn overwrite(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if f.metadata()?.len() != data.len() as u64 {
         f.set_len(data.len() as u64)?;
     }
-    Ok(())
+    Ok(f)
 }
 
 /// Replace the file at `path` with `data` through its spare: `data` is written into

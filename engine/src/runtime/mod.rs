@@ -76,11 +76,10 @@ fn write_config(dir: &std::path::Path, cfg: &ContainerConfig, unseen: bool) -> R
     let data = serde_json::to_vec_pretty(cfg)
         .map_err(|e| EngineError::internal(format!("serializing {}: {e}", path.display())))?;
     if unseen {
-        crate::state::overwrite(&path, &data).ctx(|| format!("writing {}", path.display()))?;
+        let f =
+            crate::state::overwrite(&path, &data).ctx(|| format!("writing {}", path.display()))?;
         if !cfg.spec.auto_remove {
-            std::fs::File::open(&path)
-                .and_then(|f| f.sync_all())
-                .ctx(|| format!("syncing {}", path.display()))?;
+            f.sync_all().ctx(|| format!("syncing {}", path.display()))?;
         }
         return Ok(());
     }

@@ -759,8 +759,8 @@ fn spawn_in(
         ("hosts", files.hosts),
         ("resolv.conf", files.resolv_conf),
     ] {
-        // Rewritten at every start (in place: nothing to keep across a crash, and no
-        // one reads them before the init has them), and only when the content changed.
+        // Rewritten at every start, and only when the content changed: in place (nothing
+        // to keep across a crash, and the container's command runs only after this).
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(content.as_bytes()) {
             if let Err(e) = crate::state::overwrite(&path, content.as_bytes()) {

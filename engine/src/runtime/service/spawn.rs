@@ -10,9 +10,9 @@
 //! no others (so no lock of its parent's stays held), stdio on /dev/null, a session of
 //! its own, signals at their defaults and unblocked, the same command line in
 //! /proc/PID/cmdline (written over its argument area, see [`show_command_line`]). Where
-//! that area is too small for it, the child executes the program as before. A multi-threaded process (the console,
-//! `wharf serve`) always executes it: a fork copies one thread, and another may hold
-//! a lock the copy would then wait on for ever.
+//! that area is too small for it, the child executes the program as before. A
+//! multi-threaded process (the console, `wharf serve`) always executes it: a fork
+//! copies one thread, and another may hold a lock the copy would then wait on for ever.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
